@@ -1,0 +1,162 @@
+//! The authenticated caller and what it may do.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::error::{ErrorClass, FieldError};
+
+/// A permission. Wire form `resource:action`, e.g. `contacts:write`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    AccountsRead,
+    AccountsWrite,
+    ContactsRead,
+    ContactsWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::AccountsRead,
+        Scope::AccountsWrite,
+        Scope::ContactsRead,
+        Scope::ContactsWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::AccountsRead => "accounts:read",
+            Scope::AccountsWrite => "accounts:write",
+            Scope::ContactsRead => "contacts:read",
+            Scope::ContactsWrite => "contacts:write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|sc| sc.as_str() == s)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A staff role; each maps to a fixed set of scopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Admin,
+    Sales,
+    Marketing,
+    Support,
+    Readonly,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Sales, Role::Marketing, Role::Support, Role::Readonly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Sales => "sales",
+            Role::Marketing => "marketing",
+            Role::Support => "support",
+            Role::Readonly => "readonly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The scopes a role grants.
+    pub fn scopes(self) -> &'static [Scope] {
+        use Scope::*;
+        match self {
+            Role::Admin => &Scope::ALL,
+            // Sales owns the account and contact base.
+            Role::Sales => &[AccountsRead, AccountsWrite, ContactsRead, ContactsWrite],
+            // Marketing and support maintain people, and read companies.
+            Role::Marketing | Role::Support => &[AccountsRead, ContactsRead, ContactsWrite],
+            Role::Readonly => &[AccountsRead, ContactsRead],
+        }
+    }
+}
+
+/// Who is calling: the JWT subject, its roles and the scopes they grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub sub: String,
+    pub roles: BTreeSet<Role>,
+    pub scopes: BTreeSet<Scope>,
+    /// The request id this call runs under, for the event log and error bodies.
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// Builds an actor from role and scope names; unknown names grant nothing.
+    pub fn new<'a>(
+        sub: impl Into<String>,
+        roles: impl IntoIterator<Item = &'a str>,
+        scopes: impl IntoIterator<Item = &'a str>,
+    ) -> Actor {
+        let roles: BTreeSet<Role> = roles.into_iter().filter_map(Role::parse).collect();
+        let mut granted: BTreeSet<Scope> = scopes.into_iter().filter_map(Scope::parse).collect();
+        for r in &roles {
+            granted.extend(r.scopes().iter().copied());
+        }
+        Actor { sub: sub.into(), roles, scopes: granted, request_id: None }
+    }
+
+    /// An actor with every scope, for the CLI (`crm seed`) and tests.
+    pub fn system() -> Actor {
+        Actor::new("system", ["admin"], [])
+    }
+
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Actor {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// Deny unless the actor holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), Forbidden> {
+        if self.has(scope) { Ok(()) } else { Err(Forbidden { missing: scope }) }
+    }
+}
+
+/// The actor lacks a scope.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("this call needs the `{missing}` scope")]
+pub struct Forbidden {
+    pub missing: Scope,
+}
+
+impl Forbidden {
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass::Forbidden
+    }
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_map_to_scopes_and_unknown_names_grant_nothing() {
+        let a = Actor::new("u1", ["readonly", "wizard"], ["nonsense"]);
+        assert!(a.has(Scope::ContactsRead));
+        assert!(!a.has(Scope::ContactsWrite));
+        assert!(a.require(Scope::AccountsWrite).is_err());
+        let s = Actor::new("u2", [], ["contacts:write"]);
+        assert!(s.has(Scope::ContactsWrite));
+        assert!(!s.has(Scope::ContactsRead));
+        assert!(Actor::system().has(Scope::AccountsWrite));
+    }
+}

@@ -1,0 +1,241 @@
+//! List requests: sort keys, keyset cursors, limits. Shared by every resource and transport.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::filter::{self, Catalog, FieldDef, FieldKind, FilterError, Resolved};
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 1000;
+
+/// One sort key.
+#[derive(Clone, Copy, Debug)]
+pub struct SortKey {
+    pub field: &'static FieldDef,
+    pub desc: bool,
+}
+
+/// A list request as the transports hand it to a service (raw strings, not yet checked).
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub sort: Option<String>,
+    pub filter: Option<String>,
+    pub q: Option<String>,
+    pub include_archived: bool,
+    pub count: bool,
+}
+
+/// A list request checked against a catalog.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub sort: Vec<SortKey>,
+    pub filter: Option<Resolved>,
+    pub after: Option<Cursor>,
+    pub q: Option<String>,
+    pub include_archived: bool,
+    pub count: bool,
+}
+
+/// Why a list request was refused (400).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("{0}")]
+    Filter(#[from] FilterError),
+    #[error("cannot sort by `{0}`")]
+    Sort(String),
+    #[error("the cursor is invalid or belongs to another sort order")]
+    Cursor,
+    #[error("limit must be between 1 and {MAX_LIMIT}")]
+    Limit,
+    #[error("search text must be at most 200 characters")]
+    Search,
+}
+
+impl ListError {
+    /// The request parameter at fault and a stable code.
+    pub fn field_and_code(&self) -> (String, &'static str) {
+        match self {
+            ListError::Filter(e) => (e.field.clone(), e.code),
+            ListError::Sort(_) => ("sort".into(), "invalid_sort"),
+            ListError::Cursor => ("cursor".into(), "invalid_cursor"),
+            ListError::Limit => ("limit".into(), "out_of_range"),
+            ListError::Search => ("q".into(), "too_long"),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ListError::Filter(_) => "INVALID_FILTER",
+            ListError::Sort(_) => "INVALID_SORT",
+            ListError::Cursor => "INVALID_CURSOR",
+            ListError::Limit | ListError::Search => "INVALID_PARAMETER",
+        }
+    }
+}
+
+/// Position after the last row of a page: its sort values and id. Opaque on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Sort signature this cursor was made for (`-created_at,id`).
+    pub s: String,
+    /// The last row's sort values, in key order (JSON; null for NULL).
+    pub v: Vec<serde_json::Value>,
+    /// The last row's id.
+    pub id: uuid::Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(s.as_bytes()).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// The stable text form of a sort order, bound into cursors.
+pub fn sort_signature(keys: &[SortKey]) -> String {
+    let mut parts: Vec<String> =
+        keys.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name)).collect();
+    parts.push("id".into());
+    parts.join(",")
+}
+
+/// Parses `sort=-created_at,last_name`.
+pub fn parse_sort(raw: Option<&str>, catalog: &'static Catalog, default: &str) -> Result<Vec<SortKey>, ListError> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
+    let mut keys = Vec::new();
+    for part in raw.split(',') {
+        let part = part.trim();
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        if name == "id" {
+            // id is always the final tie-breaker; an explicit id ends the list.
+            keys.push(SortKey { field: &ID_FIELD, desc });
+            break;
+        }
+        let field = catalog.field(name).filter(|f| f.sortable).ok_or_else(|| ListError::Sort(name.to_string()))?;
+        if keys.iter().any(|k: &SortKey| k.field.name == field.name) || keys.len() >= 4 {
+            return Err(ListError::Sort(name.to_string()));
+        }
+        keys.push(SortKey { field, desc });
+    }
+    if keys.last().map(|k| k.field.name) == Some("id") {
+        keys.pop();
+    }
+    Ok(keys)
+}
+
+/// The id tie-breaker follows the first key's direction (newest-first lists stay newest-first).
+pub fn id_desc(keys: &[SortKey]) -> bool {
+    keys.first().map(|k| k.desc).unwrap_or(false)
+}
+
+static ID_FIELD: FieldDef =
+    FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: true };
+
+impl ListParams {
+    /// Checks the request against a catalog.
+    pub fn resolve(&self, catalog: &'static Catalog, default_sort: &str) -> Result<ListQuery, ListError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(ListError::Limit);
+        }
+        let sort = parse_sort(self.sort.as_deref(), catalog, default_sort)?;
+        let filter = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(f) => Some(filter::resolve(&filter::parse(f)?, catalog)?),
+            None => None,
+        };
+        let after = match self.cursor.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => {
+                let cur = Cursor::decode(c).ok_or(ListError::Cursor)?;
+                if cur.s != sort_signature(&sort) || cur.v.len() != sort.len() {
+                    return Err(ListError::Cursor);
+                }
+                Some(cur)
+            }
+            None => None,
+        };
+        let q = self.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            return Err(ListError::Search);
+        }
+        Ok(ListQuery { limit, sort, filter, after, q, include_archived: self.include_archived, count: self.count })
+    }
+}
+
+/// One page of results.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub total: Option<i64>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { data: self.data.into_iter().map(f).collect(), next_cursor: self.next_cursor, total: self.total }
+    }
+}
+
+/// Splits search text into tokens of letters and digits (any script), at most 8.
+pub fn search_tokens(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(8)
+        .map(|t| t.to_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CAT: Catalog = Catalog {
+        resource: "things",
+        table: "things",
+        fields: &[
+            FieldDef { name: "name", column: "name", kind: FieldKind::Text, nullable: false, sortable: true },
+            FieldDef { name: "note", column: "note", kind: FieldKind::Text, nullable: true, sortable: false },
+        ],
+        relations: &[],
+    };
+
+    #[test]
+    fn sort_and_cursor_round_trip() {
+        let p = ListParams { sort: Some("-name".into()), ..Default::default() };
+        let q = p.resolve(&CAT, "name").unwrap();
+        assert!(q.sort[0].desc);
+        let cur = Cursor { s: sort_signature(&q.sort), v: vec!["x".into()], id: uuid::Uuid::nil() };
+        let p2 = ListParams { sort: Some("-name".into()), cursor: Some(cur.encode()), ..Default::default() };
+        assert_eq!(p2.resolve(&CAT, "name").unwrap().after, Some(cur.clone()));
+        // A cursor from another sort order is refused, not misread.
+        let p3 = ListParams { sort: Some("name".into()), cursor: Some(cur.encode()), ..Default::default() };
+        assert_eq!(p3.resolve(&CAT, "name").unwrap_err(), ListError::Cursor);
+        let p4 = ListParams { cursor: Some("garbage!".into()), ..Default::default() };
+        assert_eq!(p4.resolve(&CAT, "name").unwrap_err(), ListError::Cursor);
+    }
+
+    #[test]
+    fn bad_sorts_and_limits() {
+        assert!(matches!(parse_sort(Some("note"), &CAT, "name"), Err(ListError::Sort(_))));
+        assert!(matches!(parse_sort(Some("name,name"), &CAT, "name"), Err(ListError::Sort(_))));
+        assert_eq!(parse_sort(Some("name,id"), &CAT, "name").unwrap().len(), 1);
+        let p = ListParams { limit: Some(1001), ..Default::default() };
+        assert_eq!(p.resolve(&CAT, "name").unwrap_err(), ListError::Limit);
+    }
+
+    #[test]
+    fn search_tokens_keep_any_script() {
+        assert_eq!(search_tokens("김민준 O'Brien"), vec!["김민준", "o", "brien"]);
+        assert!(search_tokens("'\"*()").is_empty());
+    }
+}

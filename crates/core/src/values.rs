@@ -1,0 +1,167 @@
+//! Parsed value types: inputs become these at the edge, so the domain never stores an
+//! unchecked string. Each parser normalizes (trim, case, E.164) and names the field on error.
+
+use validator::{ValidateEmail, ValidateUrl};
+
+use crate::error::FieldError;
+
+/// Trims; empty becomes `None`.
+pub fn clean(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() { None } else { Some(t.to_string()) }
+}
+
+/// A trimmed, lower-cased, syntactically valid email address.
+pub fn parse_email(field: &str, raw: &str) -> Result<String, FieldError> {
+    let e = raw.trim().to_lowercase();
+    if e.len() > 254 || !e.validate_email() {
+        return Err(FieldError::new(field, "invalid_email", format!("`{raw}` is not a valid email address")));
+    }
+    Ok(e)
+}
+
+/// A phone number in E.164 (`+821012345678`). Numbers without a `+` prefix are read in
+/// the given country (ISO 3166 alpha-2), when one is known.
+pub fn parse_phone(field: &str, raw: &str, country: Option<&str>) -> Result<String, FieldError> {
+    let region = country.and_then(|c| c.parse::<phonenumber::country::Id>().ok());
+    let bad = || {
+        let hint = if raw.trim_start().starts_with('+') || region.is_some() {
+            ""
+        } else {
+            " (use international format, e.g. +82 10 1234 5678, or set `country`)"
+        };
+        FieldError::new(field, "invalid_phone", format!("`{raw}` is not a valid phone number{hint}"))
+    };
+    let n = phonenumber::parse(region, raw.trim()).map_err(|_| bad())?;
+    if !phonenumber::is_valid(&n) {
+        return Err(bad());
+    }
+    Ok(n.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+pub fn parse_country(field: &str, raw: &str) -> Result<String, FieldError> {
+    let c = raw.trim().to_ascii_uppercase();
+    match isocountry::CountryCode::for_alpha2(&c) {
+        Ok(_) => Ok(c),
+        Err(_) => Err(FieldError::new(
+            field,
+            "invalid_country",
+            format!("`{raw}` is not an ISO 3166-1 alpha-2 country code"),
+        )),
+    }
+}
+
+/// A bare internet domain, lower case: `https://www.Acme.com/about` becomes `acme.com`.
+pub fn parse_domain(field: &str, raw: &str) -> Result<String, FieldError> {
+    let mut d = raw.trim().to_lowercase();
+    for prefix in ["https://", "http://"] {
+        if let Some(rest) = d.strip_prefix(prefix) {
+            d = rest.to_string();
+        }
+    }
+    if let Some(i) = d.find(['/', '?', '#']) {
+        d.truncate(i);
+    }
+    if let Some(rest) = d.strip_prefix("www.") {
+        d = rest.to_string();
+    }
+    let d = d.trim_end_matches('.').to_string();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = d.split('.').collect();
+    if d.len() > 253 || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+        return Err(FieldError::new(field, "invalid_domain", format!("`{raw}` is not a valid domain")));
+    }
+    Ok(d)
+}
+
+/// An absolute http(s) URL; a bare host gets `https://`.
+pub fn parse_url(field: &str, raw: &str) -> Result<String, FieldError> {
+    let t = raw.trim();
+    let u = if t.contains("://") { t.to_string() } else { format!("https://{t}") };
+    if !(u.starts_with("http://") || u.starts_with("https://")) || !u.validate_url() || !u.contains('.') {
+        return Err(FieldError::new(field, "invalid_url", format!("`{raw}` is not a valid http(s) URL")));
+    }
+    Ok(u)
+}
+
+/// Tags: trimmed, lower-cased, de-duplicated, order kept; at most 50 of at most 64 chars.
+pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
+    let mut out: Vec<String> = Vec::new();
+    for t in raw {
+        let t = t.trim().to_lowercase();
+        if t.is_empty() {
+            continue;
+        }
+        if t.chars().count() > 64 {
+            return Err(FieldError::new(field, "too_long", "a tag is at most 64 characters"));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > 50 {
+        return Err(FieldError::new(field, "too_many", "at most 50 tags"));
+    }
+    Ok(out)
+}
+
+/// Custom fields must be a JSON object of at most 64 KiB.
+pub fn parse_custom_fields(field: &str, v: serde_json::Value) -> Result<serde_json::Value, FieldError> {
+    if !v.is_object() {
+        return Err(FieldError::new(field, "not_an_object", "custom fields must be a JSON object"));
+    }
+    if v.to_string().len() > 65_536 {
+        return Err(FieldError::new(field, "too_large", "custom fields are limited to 64 KiB"));
+    }
+    Ok(v)
+}
+
+/// Latitude and longitude within their ranges.
+pub fn check_coordinate(field: &str, v: f64, limit: f64) -> Result<f64, FieldError> {
+    if v.is_finite() && v.abs() <= limit {
+        Ok(v)
+    } else {
+        Err(FieldError::new(field, "out_of_range", format!("must be between -{limit} and {limit}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(parse_email("email", "  Jane.Doe@Example.COM ").unwrap(), "jane.doe@example.com");
+        assert_eq!(parse_email("email", "not-an-email").unwrap_err().code, "invalid_email");
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(parse_phone("phone", "+82 10-1234-5678", None).unwrap(), "+821012345678");
+        assert_eq!(parse_phone("phone", "010-1234-5678", Some("KR")).unwrap(), "+821012345678");
+        assert_eq!(parse_phone("phone", "(415) 555-2671", Some("US")).unwrap(), "+14155552671");
+        assert!(parse_phone("phone", "010-1234-5678", None).is_err());
+        assert!(parse_phone("phone", "12", Some("US")).is_err());
+    }
+
+    #[test]
+    fn countries_domains_urls_tags() {
+        assert_eq!(parse_country("country", "kr").unwrap(), "KR");
+        assert!(parse_country("country", "XX").is_err());
+        assert!(parse_country("country", "Korea").is_err());
+        assert_eq!(parse_domain("domain", "https://www.Acme.com/about").unwrap(), "acme.com");
+        assert!(parse_domain("domain", "localhost").is_err());
+        assert_eq!(parse_url("website", "acme.com").unwrap(), "https://acme.com");
+        assert!(parse_url("website", "ftp://acme.com").is_err());
+        assert_eq!(parse_tags("tags", &["VIP ".into(), "vip".into(), "b2b".into()]).unwrap(), vec!["vip", "b2b"]);
+        assert!(parse_custom_fields("custom_fields", serde_json::json!([1])).is_err());
+        assert!(check_coordinate("latitude", 91.0, 90.0).is_err());
+    }
+}

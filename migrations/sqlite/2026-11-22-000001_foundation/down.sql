@@ -1,0 +1,4 @@
+DROP TABLE contacts_fts;
+DROP TABLE contacts;
+DROP TABLE accounts_fts;
+DROP TABLE accounts;
