@@ -1,0 +1,10 @@
+//! Contacts: the people the business deals with, usually at an account.
+
+pub mod error;
+pub mod model;
+pub mod repo;
+pub mod service;
+
+pub use error::ContactError;
+pub use model::{Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
+pub use service::*;

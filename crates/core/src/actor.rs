@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::error::{ErrorClass, FieldError};
 
 /// A permission. Wire form `resource:action`, e.g. `contacts:write`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,14 +134,6 @@ pub struct Forbidden {
     pub missing: Scope,
 }
 
-impl Forbidden {
-    pub fn class(&self) -> ErrorClass {
-        ErrorClass::Forbidden
-    }
-    pub fn field_errors(&self) -> Vec<FieldError> {
-        Vec::new()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -139,3 +139,41 @@ impl std::fmt::Display for FieldErrors {
         f.write_str(&parts.join("; "))
     }
 }
+
+/// What the gateway needs from any domain error to answer in REST and GraphQL alike.
+pub trait DomainError: std::error::Error {
+    fn class(&self) -> ErrorClass;
+    /// Stable SCREAMING_SNAKE code, the same in problem+json and GraphQL `extensions.code`.
+    fn code(&self) -> &'static str;
+    fn field_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+    /// Extra members for the error body, e.g. `{"current_version": 3}`.
+    fn extra(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        None
+    }
+}
+
+impl DomainError for crate::actor::Forbidden {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Forbidden
+    }
+    fn code(&self) -> &'static str {
+        "FORBIDDEN"
+    }
+}
+
+impl DomainError for crate::list::ListError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::BadRequest
+    }
+    fn code(&self) -> &'static str {
+        ListError::code(self)
+    }
+    fn field_errors(&self) -> Vec<FieldError> {
+        let (field, code) = self.field_and_code();
+        vec![FieldError::new(field, code, self.to_string())]
+    }
+}
+
+use crate::list::ListError;

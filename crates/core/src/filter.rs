@@ -310,8 +310,10 @@ impl Parser<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
     Text,
-    /// Text compared case-insensitively (stored lower-case, e.g. emails and domains).
+    /// Text stored lower-case (emails, domains); filter values are lower-cased too.
     LowerText,
+    /// Text stored upper-case (country and currency codes); filter values are upper-cased too.
+    UpperText,
     Int,
     Float,
     Bool,
@@ -465,7 +467,7 @@ fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<
             return items.iter().map(|s| literal(field, s, full)).collect();
         }
         Op::Contains | Op::StartsWith => {
-            if !matches!(field.kind, FieldKind::Text | FieldKind::LowerText | FieldKind::Tags) {
+            if !matches!(field.kind, FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Tags) {
                 return Err(unsupported());
             }
             if op == Op::StartsWith && field.kind == FieldKind::Tags {
@@ -494,6 +496,7 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
     Ok(match field.kind {
         FieldKind::Text => Literal::Text(v.to_string()),
         FieldKind::LowerText | FieldKind::Tags => Literal::Text(v.to_lowercase()),
+        FieldKind::UpperText => Literal::Text(v.to_uppercase()),
         FieldKind::Int => Literal::Int(v.parse().map_err(|_| invalid("an integer"))?),
         FieldKind::Float => {
             let f: f64 = v.parse().map_err(|_| invalid("a number"))?;

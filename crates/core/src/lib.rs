@@ -12,6 +12,6 @@ pub mod patch;
 pub mod values;
 
 pub use actor::{Actor, Role, Scope};
-pub use error::{ErrorClass, FieldError, FieldErrors};
+pub use error::{DomainError, ErrorClass, FieldError, FieldErrors};
 pub use money::{Long, Money};
 pub use patch::Patch;

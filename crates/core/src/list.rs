@@ -24,8 +24,31 @@ pub struct ListParams {
     pub sort: Option<String>,
     pub filter: Option<String>,
     pub q: Option<String>,
-    pub include_archived: bool,
+    pub archived: Archived,
     pub count: bool,
+}
+
+/// Which records a list shows with respect to archiving.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Archived {
+    /// Live records only (the default).
+    #[default]
+    Exclude,
+    /// Live and archived records (`archived=true`).
+    Include,
+    /// Archived records only (`archived=only`).
+    Only,
+}
+
+impl Archived {
+    pub fn parse(s: &str) -> Option<Archived> {
+        match s {
+            "false" => Some(Archived::Exclude),
+            "true" => Some(Archived::Include),
+            "only" => Some(Archived::Only),
+            _ => None,
+        }
+    }
 }
 
 /// A list request checked against a catalog.
@@ -36,7 +59,7 @@ pub struct ListQuery {
     pub filter: Option<Resolved>,
     pub after: Option<Cursor>,
     pub q: Option<String>,
-    pub include_archived: bool,
+    pub archived: Archived,
     pub count: bool,
 }
 
@@ -168,7 +191,7 @@ impl ListParams {
         if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
             return Err(ListError::Search);
         }
-        Ok(ListQuery { limit, sort, filter, after, q, include_archived: self.include_archived, count: self.count })
+        Ok(ListQuery { limit, sort, filter, after, q, archived: self.archived, count: self.count })
     }
 }
 

@@ -181,3 +181,27 @@ impl Db {
         (s.connections, s.idle_connections)
     }
 }
+
+impl crm_core::DomainError for DbError {
+    fn class(&self) -> crm_core::ErrorClass {
+        match self {
+            DbError::Unavailable(_) => crm_core::ErrorClass::Unavailable,
+            DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UnableToSendCommand | diesel::result::DatabaseErrorKind::ClosedConnection,
+                _,
+            )) => crm_core::ErrorClass::Unavailable,
+            _ => crm_core::ErrorClass::Internal,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match crm_core::DomainError::class(self) {
+            crm_core::ErrorClass::Unavailable => "DATABASE_UNAVAILABLE",
+            _ => "INTERNAL",
+        }
+    }
+}
+
+/// True when a query failed on a unique index (a concurrent duplicate).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::filter::{FieldDef, FieldKind, Literal, Op, Resolved};
-use crm_core::list::{Cursor, SortKey};
+use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, id_desc, search_tokens, sort_signature};
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Date, Double, Text, Timestamp};
@@ -369,7 +369,7 @@ fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bin
         return Some(None);
     }
     Some(Some(match kind {
-        FieldKind::Text | FieldKind::LowerText | FieldKind::Enum(_) | FieldKind::Tags => Bind::Text(v.as_str()?.to_string()),
+        FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Enum(_) | FieldKind::Tags => Bind::Text(v.as_str()?.to_string()),
         FieldKind::Int => Bind::Int(v.as_i64()?),
         FieldKind::Float => Bind::Float(v.as_f64()?),
         FieldKind::Bool => Bind::Bool(v.as_bool()?),
@@ -452,6 +452,68 @@ pub fn search(index: SearchIndex, tokens: &[String], backend: Backend) -> Sql {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole list queries
+
+/// The dynamic parts of one list query.
+pub struct ListSql {
+    /// Everything but the keyset position (for `count=true`).
+    pub matching: Sql,
+    /// `matching` plus "after the cursor".
+    pub page: Sql,
+    /// ORDER BY text.
+    pub order: String,
+}
+
+/// Builds the WHERE and ORDER BY of a list from a checked request.
+pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<ListSql, ListError> {
+    let mut matching = Sql::new(backend);
+    match q.archived {
+        Archived::Exclude => matching.push("archived_at IS NULL"),
+        Archived::Include => matching.push("1=1"),
+        Archived::Only => matching.push("archived_at IS NOT NULL"),
+    };
+    if let Some(f) = &q.filter {
+        matching.and(filter(f, backend));
+    }
+    if let Some(text) = &q.q {
+        let tokens = search_tokens(text);
+        if tokens.is_empty() {
+            // Nothing searchable (only punctuation): nothing matches.
+            matching.push(" AND 1=0");
+        } else {
+            matching.and(search(index, &tokens, backend));
+        }
+    }
+    let mut page = matching.clone();
+    if let Some(c) = &q.after {
+        page.and(after(&q.sort, id_desc(&q.sort), c, backend).ok_or(ListError::Cursor)?);
+    }
+    Ok(ListSql { matching, page, order: order_by(&q.sort, id_desc(&q.sort)) })
+}
+
+/// Cuts a `limit + 1` result to one page and makes the cursor for the next one.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    q: &ListQuery,
+    sort_value: impl Fn(&T, &str) -> Option<Bind>,
+    id_of: impl Fn(&T) -> uuid::Uuid,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() <= q.limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(q.limit as usize);
+    let next = rows.last().map(|last| {
+        Cursor {
+            s: sort_signature(&q.sort),
+            v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field.name))).collect(),
+            id: id_of(last),
+        }
+        .encode()
+    });
+    (rows, next)
 }
 
 #[cfg(test)]

@@ -1,0 +1,310 @@
+//! The account as clients see it, and the inputs that create and change it.
+
+use chrono::{DateTime, Utc};
+use crm_core::ids::AccountId;
+use crm_core::values::{self, clean};
+use crm_core::{FieldErrors, Money, Patch};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// Commercial tier of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+pub enum Tier {
+    Bronze,
+    Silver,
+    Gold,
+    Platinum,
+}
+
+impl Tier {
+    pub const NAMES: &'static [&'static str] = &["bronze", "silver", "gold", "platinum"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Bronze => "bronze",
+            Tier::Silver => "silver",
+            Tier::Gold => "gold",
+            Tier::Platinum => "platinum",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "bronze" => Some(Tier::Bronze),
+            "silver" => Some(Tier::Silver),
+            "gold" => Some(Tier::Gold),
+            "platinum" => Some(Tier::Platinum),
+            _ => None,
+        }
+    }
+}
+
+/// A company or organisation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "AccountFields", visible = false))]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    /// Bare internet domain, lower case; unique among live accounts.
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub tier: Option<Tier>,
+    /// The user who owns the account.
+    pub owner_id: Option<uuid::Uuid>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub annual_revenue: Option<Money>,
+    pub employee_count: Option<i32>,
+    pub tags: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: serde_json::Value,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// A new account, or the full writable state of one.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct AccountInput {
+    #[validate(length(min = 1, max = 200))]
+    #[cfg_attr(feature = "openapi", schema(example = "Acme Korea"))]
+    pub name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "acme.co.kr"))]
+    pub domain: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub industry: Option<String>,
+    #[serde(default)]
+    pub tier: Option<Tier>,
+    #[serde(default)]
+    pub owner_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 200))]
+    pub street: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub city: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub region: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 20))]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    #[serde(default)]
+    pub annual_revenue: Option<Money>,
+    #[serde(default)]
+    #[validate(range(min = 0))]
+    pub employee_count: Option<i32>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// A JSON merge patch of an account: absent = unchanged, `null` = cleared.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct AccountPatch {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub domain: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub industry: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Tier>))]
+    pub tier: Patch<Tier>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub owner_id: Patch<uuid::Uuid>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub website: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub street: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub city: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub region: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub postal_code: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub country: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub latitude: Patch<f64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub longitude: Patch<f64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
+    pub annual_revenue: Patch<Money>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>))]
+    pub employee_count: Patch<i32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub tags: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub custom_fields: Patch<serde_json::Value>,
+}
+
+impl AccountPatch {
+    /// The full writable state after applying this patch to `current`.
+    pub fn apply(self, current: &Account) -> AccountInput {
+        let c = current.clone();
+        AccountInput {
+            name: match self.name {
+                Patch::Absent => c.name,
+                Patch::Null => String::new(),
+                Patch::Value(v) => v,
+            },
+            domain: self.domain.apply_to(c.domain),
+            industry: self.industry.apply_to(c.industry),
+            tier: self.tier.apply_to(c.tier),
+            owner_id: self.owner_id.apply_to(c.owner_id),
+            phone: self.phone.apply_to(c.phone),
+            website: self.website.apply_to(c.website),
+            street: self.street.apply_to(c.street),
+            city: self.city.apply_to(c.city),
+            region: self.region.apply_to(c.region),
+            postal_code: self.postal_code.apply_to(c.postal_code),
+            country: self.country.apply_to(c.country),
+            latitude: self.latitude.apply_to(c.latitude),
+            longitude: self.longitude.apply_to(c.longitude),
+            annual_revenue: self.annual_revenue.apply_to(c.annual_revenue),
+            employee_count: self.employee_count.apply_to(c.employee_count),
+            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
+            custom_fields: Some(match self.custom_fields {
+                Patch::Absent => c.custom_fields,
+                Patch::Null => serde_json::json!({}),
+                // Merge patch semantics for the custom-field object itself (RFC 7396).
+                Patch::Value(v) => merge_patch(c.custom_fields, v),
+            }),
+        }
+    }
+}
+
+/// RFC 7396 JSON merge patch.
+pub fn merge_patch(target: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+    match patch {
+        serde_json::Value::Object(p) => {
+            let mut t = match target {
+                serde_json::Value::Object(t) => t,
+                _ => serde_json::Map::new(),
+            };
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(&k);
+                } else {
+                    let cur = t.remove(&k).unwrap_or(serde_json::Value::Null);
+                    t.insert(k, merge_patch(cur, v));
+                }
+            }
+            serde_json::Value::Object(t)
+        }
+        other => other,
+    }
+}
+
+impl AccountInput {
+    /// Validates and normalizes every field, reporting all problems at once.
+    pub fn normalize(self) -> Result<AccountInput, FieldErrors> {
+        let mut errs = FieldErrors::new();
+        let mut i = self;
+        let opt = |v: Option<String>| v.as_deref().and_then(clean);
+        i.name = i.name.trim().to_string();
+        i.industry = opt(i.industry);
+        i.street = opt(i.street);
+        i.city = opt(i.city);
+        i.region = opt(i.region);
+        i.postal_code = opt(i.postal_code);
+        if let Err(e) = i.validate() {
+            errs.extend_validator(e);
+        }
+        i.country = match opt(i.country) {
+            Some(c) => errs.take(values::parse_country("country", &c)),
+            None => None,
+        };
+        i.domain = match opt(i.domain) {
+            Some(d) => errs.take(values::parse_domain("domain", &d)),
+            None => None,
+        };
+        i.website = match opt(i.website) {
+            Some(w) => errs.take(values::parse_url("website", &w)),
+            None => None,
+        };
+        i.phone = match opt(i.phone) {
+            Some(p) => errs.take(values::parse_phone("phone", &p, i.country.as_deref())),
+            None => None,
+        };
+        i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));
+        i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
+        i.annual_revenue = i.annual_revenue.and_then(|m| errs.take(m.parse("annual_revenue")));
+        i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.custom_fields = Some(
+            errs.take(values::parse_custom_fields(
+                "custom_fields",
+                i.custom_fields.take().unwrap_or_else(|| serde_json::json!({})),
+            ))
+            .unwrap_or_else(|| serde_json::json!({})),
+        );
+        errs.into_result().map(|_| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_reports_every_problem() {
+        let i = AccountInput {
+            name: "  ".into(),
+            domain: Some("not a domain".into()),
+            country: Some("ZZ".into()),
+            employee_count: Some(-1),
+            annual_revenue: Some(Money::new(1, "BAD")),
+            ..Default::default()
+        };
+        let e = i.normalize().unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        for f in ["name", "domain", "country", "employee_count", "annual_revenue.currency"] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc7396() {
+        let t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
+        let p = serde_json::json!({"a": null, "b": {"c": 5}, "e": "x"});
+        assert_eq!(merge_patch(t, p), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
+    }
+}

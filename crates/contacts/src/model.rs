@@ -1,0 +1,353 @@
+//! The contact as clients see it, and the inputs that create and change it.
+
+use chrono::{DateTime, Utc};
+use crm_core::ids::{AccountId, ContactId};
+use crm_core::values::{self, clean};
+use crm_core::{FieldErrors, Patch};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($wire),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Where a person stands in the customer lifecycle.
+    LifecycleStage {
+        Subscriber = "subscriber",
+        Lead = "lead",
+        MarketingQualifiedLead = "marketing_qualified_lead",
+        SalesQualifiedLead = "sales_qualified_lead",
+        Opportunity = "opportunity",
+        Customer = "customer",
+        Evangelist = "evangelist",
+        Churned = "churned",
+        Other = "other",
+    }
+);
+
+wire_enum!(
+    /// Consent to receive marketing email.
+    EmailConsent {
+        Unknown = "unknown",
+        OptedIn = "opted_in",
+        OptedOut = "opted_out",
+    }
+);
+
+/// A person.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ContactFields", visible = false))]
+pub struct Contact {
+    pub id: ContactId,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Primary email, lower case; unique among live contacts.
+    pub email: Option<String>,
+    /// Further email addresses.
+    pub emails: Vec<String>,
+    /// Primary phone, E.164.
+    pub phone: Option<String>,
+    /// Further phone numbers, E.164.
+    pub phones: Vec<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub account_id: Option<AccountId>,
+    pub owner_id: Option<uuid::Uuid>,
+    pub lifecycle_stage: LifecycleStage,
+    pub email_consent: EmailConsent,
+    /// When `email_consent` last changed.
+    pub email_consent_at: Option<DateTime<Utc>>,
+    pub do_not_call: bool,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub tags: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: serde_json::Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// A new contact, or the full writable state of one.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct ContactInput {
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(example = "민준"))]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(example = "김"))]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "minjun.kim@example.kr"))]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub emails: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "+82 10 1234 5678"))]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub phones: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub title: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+    #[serde(default)]
+    pub owner_id: Option<uuid::Uuid>,
+    /// Defaults to `lead`.
+    #[serde(default)]
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Defaults to `unknown`.
+    #[serde(default)]
+    pub email_consent: Option<EmailConsent>,
+    /// Defaults to false.
+    #[serde(default)]
+    pub do_not_call: Option<bool>,
+    #[serde(default)]
+    #[validate(length(max = 200))]
+    pub street: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub city: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub region: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 20))]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// A JSON merge patch of a contact: absent = unchanged, `null` = cleared.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct ContactPatch {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub first_name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub last_name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub emails: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub phones: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub title: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub department: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub account_id: Patch<AccountId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub owner_id: Patch<uuid::Uuid>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<LifecycleStage>))]
+    pub lifecycle_stage: Patch<LifecycleStage>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<EmailConsent>))]
+    pub email_consent: Patch<EmailConsent>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
+    pub do_not_call: Patch<bool>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub street: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub city: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub region: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub postal_code: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub country: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub latitude: Patch<f64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub longitude: Patch<f64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub tags: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub custom_fields: Patch<serde_json::Value>,
+}
+
+impl ContactPatch {
+    /// The full writable state after applying this patch to `current`.
+    pub fn apply(self, current: &Contact) -> ContactInput {
+        let c = current.clone();
+        ContactInput {
+            first_name: self.first_name.apply_to(c.first_name),
+            last_name: self.last_name.apply_to(c.last_name),
+            email: self.email.apply_to(c.email),
+            emails: self.emails.apply_to(Some(c.emails)).unwrap_or_default(),
+            phone: self.phone.apply_to(c.phone),
+            phones: self.phones.apply_to(Some(c.phones)).unwrap_or_default(),
+            title: self.title.apply_to(c.title),
+            department: self.department.apply_to(c.department),
+            account_id: self.account_id.apply_to(c.account_id),
+            owner_id: self.owner_id.apply_to(c.owner_id),
+            // Required enums: null resets to the default.
+            lifecycle_stage: Some(self.lifecycle_stage.apply_to(Some(c.lifecycle_stage)).unwrap_or(LifecycleStage::Lead)),
+            email_consent: Some(self.email_consent.apply_to(Some(c.email_consent)).unwrap_or(EmailConsent::Unknown)),
+            do_not_call: Some(self.do_not_call.apply_to(Some(c.do_not_call)).unwrap_or(false)),
+            street: self.street.apply_to(c.street),
+            city: self.city.apply_to(c.city),
+            region: self.region.apply_to(c.region),
+            postal_code: self.postal_code.apply_to(c.postal_code),
+            country: self.country.apply_to(c.country),
+            latitude: self.latitude.apply_to(c.latitude),
+            longitude: self.longitude.apply_to(c.longitude),
+            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
+            custom_fields: Some(match self.custom_fields {
+                Patch::Absent => c.custom_fields,
+                Patch::Null => serde_json::json!({}),
+                Patch::Value(v) => crm_accounts::model::merge_patch(c.custom_fields, v),
+            }),
+        }
+    }
+}
+
+impl ContactInput {
+    /// Validates and normalizes every field, reporting all problems at once.
+    pub fn normalize(self) -> Result<ContactInput, FieldErrors> {
+        let mut errs = FieldErrors::new();
+        let mut i = self;
+        let opt = |v: Option<String>| v.as_deref().and_then(clean);
+        i.first_name = opt(i.first_name);
+        i.last_name = opt(i.last_name);
+        i.title = opt(i.title);
+        i.department = opt(i.department);
+        i.street = opt(i.street);
+        i.city = opt(i.city);
+        i.region = opt(i.region);
+        i.postal_code = opt(i.postal_code);
+        if let Err(e) = i.validate() {
+            errs.extend_validator(e);
+        }
+        i.country = match opt(i.country) {
+            Some(c) => errs.take(values::parse_country("country", &c)),
+            None => None,
+        };
+        i.email = match opt(i.email) {
+            Some(e) => errs.take(values::parse_email("email", &e)),
+            None => None,
+        };
+        let mut emails: Vec<String> = Vec::new();
+        for (n, e) in i.emails.iter().enumerate() {
+            if let Some(e) = errs.take(values::parse_email(&format!("emails[{n}]"), e)) {
+                if Some(&e) != i.email.as_ref() && !emails.contains(&e) {
+                    emails.push(e);
+                }
+            }
+        }
+        i.emails = emails;
+        let country = i.country.clone();
+        i.phone = match opt(i.phone) {
+            Some(p) => errs.take(values::parse_phone("phone", &p, country.as_deref())),
+            None => None,
+        };
+        let mut phones: Vec<String> = Vec::new();
+        for (n, p) in i.phones.iter().enumerate() {
+            if let Some(p) = errs.take(values::parse_phone(&format!("phones[{n}]"), p, country.as_deref())) {
+                if Some(&p) != i.phone.as_ref() && !phones.contains(&p) {
+                    phones.push(p);
+                }
+            }
+        }
+        i.phones = phones;
+        if i.emails.len() > 20 || i.phones.len() > 20 {
+            errs.add("emails", "too_many", "at most 20 further emails and 20 further phones");
+        }
+        if i.first_name.is_none() && i.last_name.is_none() && i.email.is_none() {
+            errs.add("last_name", "required", "a contact needs a first name, a last name or an email");
+        }
+        i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));
+        i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
+        i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.custom_fields = Some(
+            errs.take(values::parse_custom_fields(
+                "custom_fields",
+                i.custom_fields.take().unwrap_or_else(|| serde_json::json!({})),
+            ))
+            .unwrap_or_else(|| serde_json::json!({})),
+        );
+        errs.into_result().map(|_| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_emails_and_phones() {
+        let i = ContactInput {
+            first_name: Some(" 민준 ".into()),
+            email: Some(" MinJun@Example.KR".into()),
+            emails: vec!["minjun@example.kr".into(), "mj@work.kr".into(), "MJ@work.kr".into()],
+            phone: Some("010-1234-5678".into()),
+            country: Some("kr".into()),
+            ..Default::default()
+        }
+        .normalize()
+        .unwrap();
+        assert_eq!(i.first_name.as_deref(), Some("민준"));
+        assert_eq!(i.email.as_deref(), Some("minjun@example.kr"));
+        assert_eq!(i.emails, vec!["mj@work.kr"]);
+        assert_eq!(i.phone.as_deref(), Some("+821012345678"));
+        assert_eq!(i.country.as_deref(), Some("KR"));
+    }
+
+    #[test]
+    fn a_contact_needs_a_name_or_email() {
+        let e = ContactInput { emails: vec!["bad".into()], ..Default::default() }.normalize().unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"last_name") && fields.contains(&"emails[0]"), "{fields:?}");
+    }
+}

@@ -1,0 +1,270 @@
+//! SQL for contacts. Rows never leave this module; callers get `Contact`.
+
+use chrono::NaiveDateTime;
+use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+use crm_core::ids::{AccountId, ContactId};
+use crm_core::list::ListQuery;
+use crm_db::schema::contacts;
+use crm_db::sql::{self, Bind, SearchIndex};
+use crm_db::types::{DbJson, DbUuid};
+use crm_db::{AnyConnection, MultiBackend, to_utc};
+use diesel::dsl::sql as raw;
+use diesel::prelude::*;
+
+use crate::error::ContactError;
+use crate::model::{Contact, EmailConsent, LifecycleStage};
+
+const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
+    FieldDef { name, column: name, kind, nullable, sortable }
+}
+
+/// What contact lists can filter and sort on; `account.*` follows the account.
+pub static CATALOG: Catalog = Catalog {
+    resource: "contacts",
+    table: "contacts",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("first_name", FieldKind::Text, true, true),
+        f("last_name", FieldKind::Text, true, true),
+        f("email", FieldKind::LowerText, true, true),
+        f("phone", FieldKind::Text, true, false),
+        f("title", FieldKind::Text, true, true),
+        f("department", FieldKind::Text, true, true),
+        f("account_id", FieldKind::Uuid, true, false),
+        f("owner_id", FieldKind::Uuid, true, false),
+        f("lifecycle_stage", FieldKind::Enum(LifecycleStage::NAMES), false, true),
+        f("email_consent", FieldKind::Enum(EmailConsent::NAMES), false, true),
+        f("email_consent_at", FieldKind::Timestamp, true, true),
+        f("do_not_call", FieldKind::Bool, false, false),
+        f("street", FieldKind::Text, true, false),
+        f("city", FieldKind::Text, true, true),
+        f("region", FieldKind::Text, true, true),
+        f("postal_code", FieldKind::Text, true, true),
+        f("country", FieldKind::UpperText, true, true),
+        f("latitude", FieldKind::Float, true, true),
+        f("longitude", FieldKind::Float, true, true),
+        f("tags", FieldKind::Tags, false, false),
+        f("version", FieldKind::Int, false, false),
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[RelationDef { name: "account", local_column: "account_id", target: &crm_accounts::ACCOUNT_CATALOG }],
+};
+
+pub const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "contacts_fts" };
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+pub(crate) struct ContactRow {
+    id: DbUuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    emails: DbJson,
+    phone: Option<String>,
+    phones: DbJson,
+    title: Option<String>,
+    department: Option<String>,
+    account_id: Option<DbUuid>,
+    owner_id: Option<DbUuid>,
+    lifecycle_stage: String,
+    email_consent: String,
+    email_consent_at: Option<NaiveDateTime>,
+    do_not_call: bool,
+    street: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    tags: DbJson,
+    custom_fields: DbJson,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+fn strings(v: serde_json::Value) -> Vec<String> {
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+impl From<ContactRow> for Contact {
+    fn from(r: ContactRow) -> Contact {
+        Contact {
+            id: ContactId(r.id.0),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            emails: strings(r.emails.0),
+            phone: r.phone,
+            phones: strings(r.phones.0),
+            title: r.title,
+            department: r.department,
+            account_id: r.account_id.map(|u| AccountId(u.0)),
+            owner_id: r.owner_id.map(|u| u.0),
+            lifecycle_stage: LifecycleStage::parse(&r.lifecycle_stage).unwrap_or(LifecycleStage::Other),
+            email_consent: EmailConsent::parse(&r.email_consent).unwrap_or(EmailConsent::Unknown),
+            email_consent_at: r.email_consent_at.map(to_utc),
+            do_not_call: r.do_not_call,
+            street: r.street,
+            city: r.city,
+            region: r.region,
+            postal_code: r.postal_code,
+            country: r.country,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            tags: strings(r.tags.0),
+            custom_fields: r.custom_fields.0,
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Contact> for ContactRow {
+    fn from(c: &Contact) -> ContactRow {
+        ContactRow {
+            id: DbUuid(c.id.0),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            email: c.email.clone(),
+            emails: DbJson(serde_json::json!(c.emails)),
+            phone: c.phone.clone(),
+            phones: DbJson(serde_json::json!(c.phones)),
+            title: c.title.clone(),
+            department: c.department.clone(),
+            account_id: c.account_id.map(|a| DbUuid(a.0)),
+            owner_id: c.owner_id.map(DbUuid),
+            lifecycle_stage: c.lifecycle_stage.as_str().to_string(),
+            email_consent: c.email_consent.as_str().to_string(),
+            email_consent_at: c.email_consent_at.map(|t| t.naive_utc()),
+            do_not_call: c.do_not_call,
+            street: c.street.clone(),
+            city: c.city.clone(),
+            region: c.region.clone(),
+            postal_code: c.postal_code.clone(),
+            country: c.country.clone(),
+            latitude: c.latitude,
+            longitude: c.longitude,
+            tags: DbJson(serde_json::json!(c.tags)),
+            custom_fields: DbJson(c.custom_fields.clone()),
+            version: c.version,
+            created_at: c.created_at.naive_utc(),
+            updated_at: c.updated_at.naive_utc(),
+            archived_at: c.archived_at.map(|t| t.naive_utc()),
+        }
+    }
+}
+
+fn sort_value(c: &Contact, field: &str) -> Option<Bind> {
+    let s = |v: &Option<String>| v.clone().map(Bind::Text);
+    match field {
+        "first_name" => s(&c.first_name),
+        "last_name" => s(&c.last_name),
+        "email" => s(&c.email),
+        "title" => s(&c.title),
+        "department" => s(&c.department),
+        "lifecycle_stage" => Some(Bind::Text(c.lifecycle_stage.as_str().into())),
+        "email_consent" => Some(Bind::Text(c.email_consent.as_str().into())),
+        "email_consent_at" => c.email_consent_at.map(|t| Bind::Timestamp(t.naive_utc())),
+        "city" => s(&c.city),
+        "region" => s(&c.region),
+        "postal_code" => s(&c.postal_code),
+        "country" => s(&c.country),
+        "latitude" => c.latitude.map(Bind::Float),
+        "longitude" => c.longitude.map(Bind::Float),
+        "created_at" => Some(Bind::Timestamp(c.created_at.naive_utc())),
+        "updated_at" => Some(Bind::Timestamp(c.updated_at.naive_utc())),
+        "archived_at" => c.archived_at.map(|t| Bind::Timestamp(t.naive_utc())),
+        _ => None,
+    }
+}
+
+pub fn find(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Contact>> {
+    contacts::table
+        .filter(contacts::id.eq(DbUuid(id.0)))
+        .select(contacts::all_columns)
+        .first::<ContactRow>(conn)
+        .optional()
+        .map(|r| r.map(Contact::from))
+}
+
+/// The live contact whose primary email is `email`, other than `except`.
+pub fn find_live_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+    except: Option<ContactId>,
+) -> QueryResult<Option<ContactId>> {
+    let mut q = contacts::table
+        .filter(contacts::email.eq(email))
+        .filter(contacts::archived_at.is_null())
+        .select(contacts::id)
+        .into_boxed::<MultiBackend>();
+    if let Some(e) = except {
+        q = q.filter(contacts::id.ne(DbUuid(e.0)));
+    }
+    q.first::<DbUuid>(conn).optional().map(|o| o.map(|u| ContactId(u.0)))
+}
+
+pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<()> {
+    diesel::insert_into(contacts::table).values(ContactRow::from(c)).execute(conn).map(|_| ())
+}
+
+/// Writes `c` over the stored row if that row is still at `expected` version.
+pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -> QueryResult<bool> {
+    let n = diesel::update(contacts::table.filter(contacts::id.eq(DbUuid(c.id.0))).filter(contacts::version.eq(expected)))
+        .set(ContactRow::from(c))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Live contacts of several accounts at once (for GraphQL `Account.contacts`), newest first.
+pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account: usize) -> QueryResult<Vec<Contact>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<DbUuid> = ids.iter().map(|i| DbUuid(i.0)).collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<ContactRow> = contacts::table
+            .filter(contacts::account_id.eq_any(chunk.to_vec()))
+            .filter(contacts::archived_at.is_null())
+            .order((contacts::created_at.desc(), contacts::id.desc()))
+            .select(contacts::all_columns)
+            .load(conn)?;
+        out.extend(rows.into_iter().map(Contact::from));
+    }
+    // Cap per account after loading in one statement per chunk.
+    let mut seen: std::collections::HashMap<Option<AccountId>, usize> = std::collections::HashMap::new();
+    out.retain(|c| {
+        let n = seen.entry(c.account_id).or_insert(0);
+        *n += 1;
+        *n <= per_account
+    });
+    Ok(out)
+}
+
+/// One page of a list, plus the total when asked.
+pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<(Vec<Contact>, Option<String>, Option<i64>), ContactError> {
+    let parts = sql::list_sql(q, SEARCH, conn.backend())?;
+    let rows: Vec<ContactRow> = contacts::table
+        .select(contacts::all_columns)
+        .into_boxed::<MultiBackend>()
+        .filter(parts.page)
+        .order(raw::<diesel::sql_types::Text>(&parts.order))
+        .limit(i64::from(q.limit) + 1)
+        .load(conn)?;
+    let items: Vec<Contact> = rows.into_iter().map(Contact::from).collect();
+    let (items, next) = sql::paginate(items, q, sort_value, |c| c.id.0);
+    let total = if q.count {
+        Some(contacts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
+    } else {
+        None
+    };
+    Ok((items, next, total))
+}
