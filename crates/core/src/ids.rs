@@ -37,6 +37,8 @@ macro_rules! define_id {
             }
         }
 
+        // async-graphql's NewType derive provides this impl when the feature is on.
+        #[cfg(not(feature = "graphql"))]
         impl From<uuid::Uuid> for $name {
             fn from(u: uuid::Uuid) -> Self {
                 Self(u)

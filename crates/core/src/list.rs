@@ -23,6 +23,8 @@ pub struct ListParams {
     pub cursor: Option<String>,
     pub sort: Option<String>,
     pub filter: Option<String>,
+    /// A filter already in AST form (GraphQL `where`); combined with `filter` by `and`.
+    pub filter_ast: Option<filter::Filter>,
     pub q: Option<String>,
     pub archived: Archived,
     pub count: bool,
@@ -173,8 +175,16 @@ impl ListParams {
             return Err(ListError::Limit);
         }
         let sort = parse_sort(self.sort.as_deref(), catalog, default_sort)?;
-        let filter = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(f) => Some(filter::resolve(&filter::parse(f)?, catalog)?),
+        let text = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(f) => Some(filter::parse(f)?),
+            None => None,
+        };
+        let parsed = match (text, self.filter_ast.clone()) {
+            (Some(a), Some(b)) => Some(filter::Filter::And(vec![a, b])),
+            (a, b) => a.or(b),
+        };
+        let filter = match parsed {
+            Some(f) => Some(filter::resolve(&f, catalog)?),
             None => None,
         };
         let after = match self.cursor.as_deref().filter(|s| !s.is_empty()) {

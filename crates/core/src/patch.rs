@@ -52,6 +52,15 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
+impl<T: serde::Serialize> serde::Serialize for Patch<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Value(v) => v.serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
+}
+
 #[cfg(feature = "graphql")]
 mod graphql {
     use std::borrow::Cow;

@@ -170,6 +170,16 @@ impl Db {
         c.transaction(f)
     }
 
+    /// The synchronous form of `run`, for the CLI.
+    pub fn run_sync<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<DbError>,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    {
+        let mut conn = self.get().map_err(E::from)?;
+        f(&mut conn)
+    }
+
     /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from)).await

@@ -1,0 +1,16 @@
+//! The gateway: the `crm` binary's library. It translates HTTP and GraphQL into calls of the
+//! domain services, and owns settings, authentication, error mapping and telemetry.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod graphql;
+pub mod openapi;
+pub mod problem;
+pub mod rest;
+pub mod seed;
+pub mod settings;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use settings::Settings;

@@ -1,0 +1,131 @@
+//! `Application::build`: the one way the service starts, in production and in tests.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use crm_db::{Db, pool::PoolOptions};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtKeys;
+use crate::graphql::{self, CrmSchema};
+use crate::openapi;
+use crate::problem::{self, ApiError, REQUEST_ID};
+use crate::settings::Settings;
+
+/// Shared by every request: built once at start.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: JwtKeys,
+    pub schema: CrmSchema,
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: AppState,
+    /// A note for the operator from start-up (e.g. a generated development secret).
+    pub notes: Vec<String>,
+}
+
+impl Application {
+    /// Opens the database, migrates (unless disabled), loads keys and binds the listener.
+    pub async fn build(mut settings: Settings) -> Result<Application, String> {
+        let mut notes = Vec::new();
+        if let Some(note) = settings.ensure_jwt_keys()? {
+            notes.push(note);
+        }
+        let keys = JwtKeys::from_settings(&settings.jwt)?;
+        let (url, pool_size, migrate) = (settings.database_url.clone(), settings.pool_size, settings.migrate);
+        let db = tokio::task::spawn_blocking(move || -> Result<Db, String> {
+            let db = Db::connect(&url, PoolOptions { max_size: pool_size, ..Default::default() })
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            if migrate {
+                let n = db.migrate().map_err(|e| e.to_string())?;
+                if n > 0 {
+                    tracing::info!(migrations = n, "applied migrations");
+                }
+            }
+            Ok(db)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let schema = graphql::schema_builder().finish();
+        let state = AppState { db, keys, schema };
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let max_body = settings.max_body_bytes;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || build_app(app_state.clone(), max_body))
+            .listen(listener)
+            .map_err(|e| e.to_string())?
+            .run();
+        Ok(Application { port, server, state, notes })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_app(
+    state: AppState,
+    max_body: usize,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = web::JsonConfig::default()
+        .limit(max_body)
+        .content_type(|m| m.subtype() == mime_json() || m.suffix().is_some_and(|s| s == mime_json()))
+        .error_handler(problem::json_error);
+    let doc = openapi::ApiDoc::openapi_doc();
+    let (app, api) = openapi::mount(
+        App::new()
+            .into_utoipa_app()
+            .openapi(doc)
+            .app_data(web::Data::new(state))
+            .app_data(json)
+            .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+            .app_data(web::PathConfig::default().error_handler(problem::path_error)),
+    )
+    .split_for_parts();
+    app.service(
+        web::resource("/graphql").route(web::post().to(graphql::graphql_post)).route(web::get().to(graphql::graphiql)),
+    )
+    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+    .service(web::resource("/docs").route(web::get().to(|| async {
+        HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+    })))
+    .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
+    .wrap_fn(|req, srv| {
+        let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
+        let fut = srv.call(req);
+        REQUEST_ID.scope(rid.clone(), async move {
+            let mut res = fut.await?;
+            if let Ok(v) = HeaderValue::from_str(&rid) {
+                res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+            }
+            Ok(res)
+        })
+    })
+    .wrap(TracingLogger::default())
+}
+
+fn mime_json() -> &'static str {
+    "json"
+}

@@ -1,0 +1,204 @@
+//! Bearer JWT authentication: one extractor turns a token into an `Actor`.
+
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use crm_core::Actor;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::problem::ApiError;
+use crate::settings::JwtSettings;
+
+/// The claims we read and write.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Space-separated scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// Verification (and, when possible, signing) keys.
+#[derive(Clone)]
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+fn pem_text(v: &str) -> Result<String, String> {
+    if v.contains("-----BEGIN") {
+        Ok(v.to_string())
+    } else {
+        std::fs::read_to_string(v).map_err(|e| format!("cannot read key file {v}: {e}"))
+    }
+}
+
+impl JwtKeys {
+    pub fn from_settings(s: &JwtSettings) -> Result<JwtKeys, String> {
+        let (algorithm, decoding, encoding) = if let Some(secret) = &s.secret {
+            if secret.len() < 32 {
+                return Err("CRM_JWT_SECRET must be at least 32 characters".into());
+            }
+            (Algorithm::HS256, DecodingKey::from_secret(secret.as_bytes()), Some(EncodingKey::from_secret(secret.as_bytes())))
+        } else if let Some(public) = &s.public_key {
+            let pem = pem_text(public)?;
+            let alg = match s.algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                Some("RS256") => Algorithm::RS256,
+                Some("ES256") => Algorithm::ES256,
+                Some(other) => return Err(format!("CRM_JWT_ALGORITHM {other} is not supported (RS256, ES256)")),
+                None if DecodingKey::from_rsa_pem(pem.as_bytes()).is_ok() => Algorithm::RS256,
+                None => Algorithm::ES256,
+            };
+            let decoding = match alg {
+                Algorithm::RS256 => DecodingKey::from_rsa_pem(pem.as_bytes()),
+                _ => DecodingKey::from_ec_pem(pem.as_bytes()),
+            }
+            .map_err(|e| format!("CRM_JWT_PUBLIC_KEY is not a valid {alg:?} public key: {e}"))?;
+            let encoding = match &s.private_key {
+                Some(p) => {
+                    let pem = pem_text(p)?;
+                    Some(
+                        match alg {
+                            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
+                            _ => EncodingKey::from_ec_pem(pem.as_bytes()),
+                        }
+                        .map_err(|e| format!("CRM_JWT_PRIVATE_KEY is not a valid {alg:?} private key: {e}"))?,
+                    )
+                }
+                None => None,
+            };
+            (alg, decoding, encoding)
+        } else {
+            return Err("no JWT key configured".into());
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &s.issuer {
+            Some(i) => validation.set_issuer(&[i]),
+            None => validation.iss = None,
+        }
+        match &s.audience {
+            Some(a) => validation.set_audience(&[a]),
+            None => validation.validate_aud = false,
+        }
+        Ok(JwtKeys {
+            algorithm,
+            decoding,
+            encoding,
+            validation,
+            issuer: s.issuer.clone(),
+            audience: s.audience.clone(),
+        })
+    }
+
+    /// Verifies a token and builds the caller.
+    pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let why = match e.kind() {
+                K::ExpiredSignature => "the token has expired",
+                K::InvalidIssuer => "the token has the wrong issuer",
+                K::InvalidAudience => "the token has the wrong audience",
+                K::InvalidSignature => "the token signature is not valid",
+                K::InvalidAlgorithm => "the token is signed with an algorithm this server does not accept",
+                K::MissingRequiredClaim(_) => "the token lacks a required claim (sub, exp)",
+                _ => "the token is malformed",
+            };
+            ApiError::unauthenticated(why)
+        })?;
+        let c = data.claims;
+        let scopes: Vec<&str> = c.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default();
+        Ok(Actor::new(c.sub, c.roles.iter().map(String::as_str), scopes))
+    }
+
+    /// Signs a token (for `crm token` and tests).
+    pub fn issue(&self, sub: &str, roles: &[String], scopes: &[String], ttl: std::time::Duration) -> Result<String, String> {
+        let key = self.encoding.as_ref().ok_or("signing needs CRM_JWT_SECRET or CRM_JWT_PRIVATE_KEY")?;
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_string(),
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            roles: roles.to_vec(),
+            scope: if scopes.is_empty() { None } else { Some(scopes.join(" ")) },
+        };
+        encode(&Header::new(self.algorithm), &claims, key).map_err(|e| e.to_string())
+    }
+}
+
+/// The authenticated caller of a request. Missing or bad credentials are 401.
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthenticated("an `Authorization: Bearer <token>` header is required"))?;
+    let value = header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme"))?;
+    let mut actor = state.keys.verify(token)?;
+    if let Some(id) = req.extensions().get::<tracing_actix_web::RequestId>() {
+        actor.request_id = Some(id.to_string());
+    }
+    Ok(Authenticated(actor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &str) -> JwtKeys {
+        JwtKeys::from_settings(&JwtSettings { secret: Some(secret.into()), ..Default::default() }).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_wrong_key() {
+        // Also guards the jsonwebtoken crypto backend: with none or two, this panics.
+        let k = keys("0123456789abcdef0123456789abcdef");
+        let t = k.issue("u1", &["sales".into()], &[], std::time::Duration::from_secs(60)).unwrap();
+        let a = k.verify(&t).unwrap();
+        assert_eq!(a.sub, "u1");
+        assert!(a.has(crm_core::Scope::ContactsWrite));
+        assert!(keys("another-secret-another-secret-xx").verify(&t).is_err());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(JwtKeys::from_settings(&JwtSettings { secret: Some("short".into()), ..Default::default() }).is_err());
+    }
+}

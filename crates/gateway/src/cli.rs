@@ -1,0 +1,194 @@
+//! The `crm` command line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Application;
+use crate::auth::JwtKeys;
+use crate::settings::{JwtSettings, Settings};
+
+#[derive(Parser, Debug)]
+#[command(name = "crm", version, about = "A headless CRM: REST + GraphQL over SQLite or PostgreSQL")]
+pub struct Cli {
+    /// `postgres://…` for PostgreSQL, otherwise an SQLite file path.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = "crm.sqlite3")]
+    pub database_url: String,
+
+    /// HS256 shared secret (at least 32 characters).
+    #[arg(long, global = true, env = "CRM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// RS256/ES256 public key: PEM text or a path to a PEM file.
+    #[arg(long, global = true, env = "CRM_JWT_PUBLIC_KEY", hide_env_values = true)]
+    pub jwt_public_key: Option<String>,
+    /// Private key matching the public key (only `crm token` needs it).
+    #[arg(long, global = true, env = "CRM_JWT_PRIVATE_KEY", hide_env_values = true)]
+    pub jwt_private_key: Option<String>,
+    /// RS256 or ES256 (detected from the public key when unset).
+    #[arg(long, global = true, env = "CRM_JWT_ALGORITHM")]
+    pub jwt_algorithm: Option<String>,
+    /// Required `iss` claim.
+    #[arg(long, global = true, env = "CRM_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, global = true, env = "CRM_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// `production` refuses to start without configured keys.
+    #[arg(long, global = true, env = "CRM_ENV", default_value = "development")]
+    pub env: String,
+    /// `json` for JSON logs.
+    #[arg(long, global = true, env = "CRM_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API.
+    Serve {
+        #[arg(long, env = "CRM_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Do not apply pending migrations on start.
+        #[arg(long)]
+        no_migrate: bool,
+        /// Database connections in the pool.
+        #[arg(long, env = "CRM_DB_POOL_SIZE", default_value_t = 16)]
+        pool_size: u32,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print a signed JWT for scripts and local use.
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// admin, sales, marketing, support or readonly (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Extra scopes such as contacts:read (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 1h, 30m, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Load data.
+    Seed {
+        /// A realistic demo data set (hundreds of accounts, thousands of contacts).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the OpenAPI document.
+    ExportOpenapi,
+    /// Print the GraphQL schema (SDL).
+    ExportSdl,
+}
+
+impl Cli {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            database_url: self.database_url.clone(),
+            jwt: JwtSettings {
+                secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),
+                public_key: self.jwt_public_key.clone().filter(|s| !s.is_empty()),
+                private_key: self.jwt_private_key.clone().filter(|s| !s.is_empty()),
+                algorithm: self.jwt_algorithm.clone().filter(|s| !s.is_empty()),
+                issuer: self.jwt_issuer.clone().filter(|s| !s.is_empty()),
+                audience: self.jwt_audience.clone().filter(|s| !s.is_empty()),
+            },
+            production: self.env.eq_ignore_ascii_case("production"),
+            ..Settings::default()
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.log_format.eq_ignore_ascii_case("json"));
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let mut settings = cli.settings();
+    match cli.command {
+        Command::Serve { bind, no_migrate, pool_size } => {
+            settings.bind = bind;
+            settings.migrate = !no_migrate;
+            settings.pool_size = pool_size.max(1);
+            serve(settings)
+        }
+        Command::Migrate => {
+            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let n = db.migrate().map_err(|e| e.to_string())?;
+            println!("applied {n} migration(s) to the {} database", db.backend().name());
+            Ok(())
+        }
+        Command::Token { sub, roles, scopes, ttl } => {
+            let ttl: Duration = humantime::parse_duration(&ttl).map_err(|e| format!("--ttl {ttl}: {e}"))?;
+            for r in &roles {
+                if crm_core::Role::parse(r).is_none() {
+                    return Err(format!("unknown role `{r}` (admin, sales, marketing, support, readonly)"));
+                }
+            }
+            for s in &scopes {
+                if crm_core::Scope::parse(s).is_none() {
+                    return Err(format!("unknown scope `{s}`"));
+                }
+            }
+            if let Some(note) = settings.ensure_jwt_keys()? {
+                eprintln!("{note}");
+            }
+            let keys = JwtKeys::from_settings(&settings.jwt)?;
+            println!("{}", keys.issue(&sub, &roles, &scopes, ttl)?);
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                return Err("say what to seed: `crm seed --demo`".into());
+            }
+            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            db.migrate().map_err(|e| e.to_string())?;
+            let (a, c) = crate::seed::demo(&db)?;
+            println!("seeded {a} accounts and {c} contacts into the {} database", db.backend().name());
+            Ok(())
+        }
+        Command::ExportOpenapi => {
+            print!("{}", crate::openapi::document_json());
+            Ok(())
+        }
+        Command::ExportSdl => {
+            print!("{}", crate::graphql::schema_builder().finish().sdl());
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let bind = settings.bind.clone();
+        let backend = settings.backend().name();
+        let started = std::time::Instant::now();
+        let app = Application::build(settings).await?;
+        for n in &app.notes {
+            tracing::warn!("{n}");
+        }
+        let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        let base = format!("http://{host}:{}", app.port());
+        tracing::info!(database = backend, ready_ms = started.elapsed().as_millis() as u64, "listening on {base}");
+        eprintln!(
+            "\nCRM API on {base} ({backend})\n  REST docs:  {base}/docs/\n  GraphQL:    {base}/graphql\n  \
+             Get a token: cargo run -q --bin crm -- token --sub me --role admin\n  \
+             Then:        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/contacts\n"
+        );
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

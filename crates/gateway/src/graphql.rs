@@ -1,0 +1,509 @@
+//! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{
+    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema, SchemaBuilder,
+    SimpleObject,
+};
+use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use crm_accounts::{Account, AccountInput, AccountPatch};
+use crm_contacts::{Contact, ContactInput, ContactPatch};
+use crm_core::filter::{Filter, Op, RawValue};
+use crm_core::ids::{AccountId, ContactId};
+use crm_core::list::{Archived, ListParams, Page};
+use crm_core::{Actor, DomainError};
+use crm_db::Db;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::ApiError;
+
+pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema without per-request data (also used to export the SDL).
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription).limit_depth(12).limit_complexity(20_000)
+}
+
+/// Per-request context: who calls, and the database.
+pub struct RequestCtx {
+    pub db: Db,
+    pub actor: Actor,
+}
+
+fn rc<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestCtx> {
+    ctx.data::<RequestCtx>()
+}
+
+/// The API error as a GraphQL error: same message, same `extensions.code`.
+pub fn gql_error(api: ApiError) -> async_graphql::Error {
+    let problem = api.body();
+    async_graphql::Error::new(api.detail.clone()).extend_with(|_, ext| {
+        ext.set("code", api.code);
+        ext.set("status", api.status.as_u16());
+        if let Some(obj) = problem.as_object() {
+            for key in ["errors", "current_version", "existing_id", "request_id"] {
+                if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+                    if let Ok(gv) = async_graphql::Value::from_json(v.clone()) {
+                        ext.set(key, gv);
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn gql<E: DomainError>(e: E) -> async_graphql::Error {
+    gql_error(ApiError::from(e))
+}
+
+// ------------------------------------------------------------------------------------------
+// Loaders
+
+pub struct AccountLoader {
+    db: Db,
+    actor: Actor,
+}
+
+impl Loader<AccountId> for AccountLoader {
+    type Value = Account;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[AccountId]) -> Result<HashMap<AccountId, Account>, Self::Error> {
+        let (actor, ids) = (self.actor.clone(), keys.to_vec());
+        let found = self.db.run(move |c| crm_accounts::get_accounts(c, &actor, &ids)).await.map_err(gql)?;
+        Ok(found.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+/// Most contacts `Account.contacts` returns per account.
+const MAX_CONTACTS_PER_ACCOUNT: usize = 1000;
+
+pub struct ContactsByAccountLoader {
+    db: Db,
+    actor: Actor,
+}
+
+impl Loader<AccountId> for ContactsByAccountLoader {
+    type Value = Vec<Contact>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[AccountId]) -> Result<HashMap<AccountId, Vec<Contact>>, Self::Error> {
+        let (actor, ids) = (self.actor.clone(), keys.to_vec());
+        let found = self
+            .db
+            .run(move |c| crm_contacts::contacts_of_accounts(c, &actor, &ids, MAX_CONTACTS_PER_ACCOUNT))
+            .await
+            .map_err(gql)?;
+        let mut out: HashMap<AccountId, Vec<Contact>> = HashMap::new();
+        for c in found {
+            if let Some(a) = c.account_id {
+                out.entry(a).or_default().push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Types
+
+/// A company or organisation.
+#[derive(SimpleObject)]
+#[graphql(name = "Account", complex)]
+pub struct AccountNode {
+    #[graphql(flatten)]
+    pub inner: Account,
+}
+
+#[ComplexObject]
+impl AccountNode {
+    /// Live contacts at this account, newest first.
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 1000))] first: i32,
+    ) -> async_graphql::Result<Vec<ContactNode>> {
+        let all = ctx.data::<DataLoader<ContactsByAccountLoader>>()?.load_one(self.inner.id).await?.unwrap_or_default();
+        Ok(all.into_iter().take(usize::try_from(first).unwrap_or(50)).map(|inner| ContactNode { inner }).collect())
+    }
+}
+
+/// A person.
+#[derive(SimpleObject)]
+#[graphql(name = "Contact", complex)]
+pub struct ContactNode {
+    #[graphql(flatten)]
+    pub inner: Contact,
+}
+
+#[ComplexObject]
+impl ContactNode {
+    /// The account this person works at.
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
+        let Some(id) = self.inner.account_id else { return Ok(None) };
+        Ok(ctx.data::<DataLoader<AccountLoader>>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// Pass as `after` to get the next page.
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AccountConnection {
+    pub nodes: Vec<AccountNode>,
+    pub page_info: PageInfo,
+    /// Computed only when selected.
+    pub total_count: Option<i64>,
+}
+
+#[derive(SimpleObject)]
+pub struct ContactConnection {
+    pub nodes: Vec<ContactNode>,
+    pub page_info: PageInfo,
+    /// Computed only when selected.
+    pub total_count: Option<i64>,
+}
+
+fn page_info<T>(p: &Page<T>) -> PageInfo {
+    PageInfo { has_next_page: p.next_cursor.is_some(), end_cursor: p.next_cursor.clone() }
+}
+
+/// Which records a list shows with respect to archiving.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArchivedFilter {
+    /// Live records only.
+    #[default]
+    Exclude,
+    /// Live and archived.
+    Include,
+    /// Archived only.
+    Only,
+}
+
+/// Comparison operators of the filter language.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    In,
+    Nin,
+    Contains,
+    StartsWith,
+    IsNull,
+}
+
+/// The filter language as input objects. Set exactly one of `and`, `or`, `not` or `field`.
+/// `field` takes dotted paths (`account.tier`); `in`/`nin` take `values`, others `value`.
+#[derive(InputObject, Default)]
+pub struct FilterInput {
+    pub and: Option<Vec<FilterInput>>,
+    pub or: Option<Vec<FilterInput>>,
+    pub not: Option<Box<FilterInput>>,
+    pub field: Option<String>,
+    pub op: Option<FilterOp>,
+    pub value: Option<String>,
+    pub values: Option<Vec<String>>,
+}
+
+impl FilterInput {
+    /// Converts to the shared AST (so REST and GraphQL check filters the same way).
+    pub fn to_filter(&self, depth: usize) -> Result<Filter, ApiError> {
+        let bad = |m: &str| ApiError::bad_request("INVALID_FILTER", m.to_string()).with_field("where", "syntax", m.to_string());
+        if depth > crm_core::filter::MAX_DEPTH {
+            return Err(bad("the filter nests too deeply"));
+        }
+        let set = [self.and.is_some(), self.or.is_some(), self.not.is_some(), self.field.is_some()];
+        if set.iter().filter(|x| **x).count() != 1 {
+            return Err(bad("set exactly one of and, or, not, field"));
+        }
+        if let Some(v) = &self.and {
+            return Ok(Filter::And(v.iter().map(|f| f.to_filter(depth + 1)).collect::<Result<_, _>>()?));
+        }
+        if let Some(v) = &self.or {
+            return Ok(Filter::Or(v.iter().map(|f| f.to_filter(depth + 1)).collect::<Result<_, _>>()?));
+        }
+        if let Some(n) = &self.not {
+            return Ok(Filter::Not(Box::new(n.to_filter(depth + 1)?)));
+        }
+        let field = self.field.clone().unwrap_or_default();
+        let op = self.op.ok_or_else(|| bad("a condition needs `op`"))?;
+        let op = match op {
+            FilterOp::Eq => Op::Eq,
+            FilterOp::Neq => Op::Neq,
+            FilterOp::Lt => Op::Lt,
+            FilterOp::Lte => Op::Lte,
+            FilterOp::Gt => Op::Gt,
+            FilterOp::Gte => Op::Gte,
+            FilterOp::In => Op::In,
+            FilterOp::Nin => Op::Nin,
+            FilterOp::Contains => Op::Contains,
+            FilterOp::StartsWith => Op::StartsWith,
+            FilterOp::IsNull => Op::IsNull,
+        };
+        let value = match (&self.value, &self.values) {
+            (Some(v), None) => RawValue::One(v.clone()),
+            (None, Some(v)) => RawValue::List(v.clone()),
+            _ => return Err(bad("a condition needs exactly one of `value` or `values`")),
+        };
+        let path: Vec<String> = field.split('.').map(str::to_string).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(bad("`field` is a dotted path such as `account.tier`"));
+        }
+        Ok(Filter::Cond { path, op, value })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn list_params(
+    first: i32,
+    after: Option<String>,
+    filter: Option<String>,
+    where_: Option<FilterInput>,
+    order_by: Option<Vec<String>>,
+    search: Option<String>,
+    archived: ArchivedFilter,
+    count: bool,
+) -> async_graphql::Result<ListParams> {
+    let filter_ast = match where_ {
+        Some(w) => Some(w.to_filter(0).map_err(gql_error)?),
+        None => None,
+    };
+    Ok(ListParams {
+        limit: Some(u32::try_from(first).unwrap_or(0)),
+        cursor: after,
+        sort: order_by.map(|v| v.join(",")),
+        filter,
+        filter_ast,
+        q: search,
+        archived: match archived {
+            ArchivedFilter::Exclude => Archived::Exclude,
+            ArchivedFilter::Include => Archived::Include,
+            ArchivedFilter::Only => Archived::Only,
+        },
+        count,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Roots
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One account by id; null when it does not exist.
+    async fn account(&self, ctx: &Context<'_>, id: AccountId) -> async_graphql::Result<Option<AccountNode>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        match r.db.run(move |c| crm_accounts::get_account(c, &actor, id)).await {
+            Ok(inner) => Ok(Some(AccountNode { inner })),
+            Err(crm_accounts::AccountError::NotFound) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+
+    /// Accounts, keyset-paginated. `filter` takes the REST filter grammar; `where` the same as objects.
+    #[allow(clippy::too_many_arguments)]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        filter: Option<String>,
+        #[graphql(name = "where")] where_: Option<FilterInput>,
+        order_by: Option<Vec<String>>,
+        search: Option<String>,
+        #[graphql(default)] archived: ArchivedFilter,
+    ) -> async_graphql::Result<AccountConnection> {
+        let r = rc(ctx)?;
+        let count = ctx.look_ahead().field("totalCount").exists();
+        let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
+        let actor = r.actor.clone();
+        let page = r.db.run(move |c| crm_accounts::list_accounts(c, &actor, &params)).await.map_err(gql)?;
+        let page_info = page_info(&page);
+        Ok(AccountConnection {
+            page_info,
+            total_count: page.total,
+            nodes: page.data.into_iter().map(|inner| AccountNode { inner }).collect(),
+        })
+    }
+
+    /// One contact by id; null when it does not exist.
+    async fn contact(&self, ctx: &Context<'_>, id: ContactId) -> async_graphql::Result<Option<ContactNode>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        match r.db.run(move |c| crm_contacts::get_contact(c, &actor, id)).await {
+            Ok(inner) => Ok(Some(ContactNode { inner })),
+            Err(crm_contacts::ContactError::NotFound) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+
+    /// Contacts, keyset-paginated; filters can follow the account (`account.tier`).
+    #[allow(clippy::too_many_arguments)]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        filter: Option<String>,
+        #[graphql(name = "where")] where_: Option<FilterInput>,
+        order_by: Option<Vec<String>>,
+        search: Option<String>,
+        #[graphql(default)] archived: ArchivedFilter,
+    ) -> async_graphql::Result<ContactConnection> {
+        let r = rc(ctx)?;
+        let count = ctx.look_ahead().field("totalCount").exists();
+        let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
+        let actor = r.actor.clone();
+        let page = r.db.run(move |c| crm_contacts::list_contacts(c, &actor, &params)).await.map_err(gql)?;
+        let page_info = page_info(&page);
+        Ok(ContactConnection {
+            page_info,
+            total_count: page.total,
+            nodes: page.data.into_iter().map(|inner| ContactNode { inner }).collect(),
+        })
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn create_account(&self, ctx: &Context<'_>, input: AccountInput) -> async_graphql::Result<AccountNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner = r.db.transaction(move |c| crm_accounts::create_account(c, &actor, input)).await.map_err(gql)?;
+        Ok(AccountNode { inner })
+    }
+
+    /// Merge-patches an account. With `expectedVersion`, a stale version fails with VERSION_CONFLICT.
+    async fn update_account(
+        &self,
+        ctx: &Context<'_>,
+        id: AccountId,
+        patch: AccountPatch,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<AccountNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner = r
+            .db
+            .transaction(move |c| crm_accounts::update_account(c, &actor, id, patch, expected_version))
+            .await
+            .map_err(gql)?;
+        Ok(AccountNode { inner })
+    }
+
+    async fn archive_account(
+        &self,
+        ctx: &Context<'_>,
+        id: AccountId,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<AccountNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner =
+            r.db.transaction(move |c| crm_accounts::archive_account(c, &actor, id, expected_version)).await.map_err(gql)?;
+        Ok(AccountNode { inner })
+    }
+
+    async fn restore_account(
+        &self,
+        ctx: &Context<'_>,
+        id: AccountId,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<AccountNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner =
+            r.db.transaction(move |c| crm_accounts::restore_account(c, &actor, id, expected_version)).await.map_err(gql)?;
+        Ok(AccountNode { inner })
+    }
+
+    async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> async_graphql::Result<ContactNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner = r.db.transaction(move |c| crm_contacts::create_contact(c, &actor, input)).await.map_err(gql)?;
+        Ok(ContactNode { inner })
+    }
+
+    /// Merge-patches a contact. With `expectedVersion`, a stale version fails with VERSION_CONFLICT.
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ContactId,
+        patch: ContactPatch,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner = r
+            .db
+            .transaction(move |c| crm_contacts::update_contact(c, &actor, id, patch, expected_version))
+            .await
+            .map_err(gql)?;
+        Ok(ContactNode { inner })
+    }
+
+    async fn archive_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner =
+            r.db.transaction(move |c| crm_contacts::archive_contact(c, &actor, id, expected_version)).await.map_err(gql)?;
+        Ok(ContactNode { inner })
+    }
+
+    async fn restore_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let inner =
+            r.db.transaction(move |c| crm_contacts::restore_contact(c, &actor, id, expected_version)).await.map_err(gql)?;
+        Ok(ContactNode { inner })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// HTTP
+
+/// `POST /graphql`: needs a bearer token like every API call.
+pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: GraphQLRequest) -> GraphQLResponse {
+    let actor = auth.0;
+    let db = state.db.clone();
+    let request = req
+        .into_inner()
+        .data(DataLoader::new(AccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
+        .data(DataLoader::new(ContactsByAccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
+        .data(RequestCtx { db, actor });
+    state.schema.execute(request).await.into()
+}
+
+/// `GET /graphql`: the GraphiQL IDE (add an `Authorization: Bearer …` header in its headers tab).
+pub async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").title("CRM GraphQL").finish())
+}

@@ -1,0 +1,84 @@
+//! The OpenAPI document, assembled from the same route declarations the server mounts.
+
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, UtoipaApp, scope};
+
+use crate::rest;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CRM API",
+        description = "A headless CRM back office. Conventions (pagination, filters, errors, versions): see docs/API-DESIGN.md.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::problem::Problem)),
+    tags(
+        (name = "accounts", description = "Companies and organisations"),
+        (name = "contacts", description = "People"),
+        (name = "operations", description = "Health and readiness")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
+
+/// Mounts every documented route. Used by the server and by `document()`, so the two agree.
+pub fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.service(rest::ops::healthz).service(rest::ops::readyz).service(
+        scope::scope("/api/v1")
+            .service(rest::accounts::list_accounts)
+            .service(rest::accounts::create_account)
+            .service(rest::contacts::list_account_contacts)
+            .service(rest::accounts::get_account)
+            .service(rest::accounts::update_account)
+            .service(rest::accounts::archive_account)
+            .service(rest::accounts::restore_account)
+            .service(rest::contacts::list_contacts)
+            .service(rest::contacts::create_contact)
+            .service(rest::contacts::get_contact)
+            .service(rest::contacts::update_contact)
+            .service(rest::contacts::archive_contact)
+            .service(rest::contacts::restore_contact),
+    )
+}
+
+impl ApiDoc {
+    /// The base document (paths are added by `mount`).
+    pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+        let mut doc = <ApiDoc as OpenApi>::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        doc
+    }
+}
+
+/// The OpenAPI document of this build.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let doc = ApiDoc::openapi_doc();
+    let (_, api) = mount(actix_web::App::new().into_utoipa_app().openapi(doc)).split_for_parts();
+    api
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn document_json() -> String {
+    let mut s = document().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,206 @@
+//! `crm seed --demo`: a realistic, deterministic demo data set.
+
+use crm_accounts::{AccountInput, Tier};
+use crm_contacts::{ContactInput, EmailConsent, LifecycleStage};
+use crm_core::{Actor, Money};
+use crm_db::Db;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+struct Country {
+    code: &'static str,
+    currency: &'static str,
+    tld: &'static str,
+    cities: &'static [(&'static str, &'static str, f64, f64)],
+    first: &'static [&'static str],
+    last: &'static [&'static str],
+    phone: fn(&mut StdRng) -> String,
+}
+
+const KO_FIRST: &[&str] = &["민준", "서연", "도윤", "지우", "하준", "서윤", "예준", "하은", "시우", "지민", "주원", "수아", "지호", "유진", "현우", "채원"];
+const KO_LAST: &[&str] = &["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오"];
+const EN_FIRST: &[&str] = &["James", "Olivia", "Liam", "Emma", "Noah", "Ava", "Oliver", "Sophia", "Elijah", "Isabella", "Lucas", "Mia", "Mason", "Amelia", "Ethan", "Harper"];
+const EN_LAST: &[&str] = &["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Wilson", "Taylor", "Clark", "Walker", "Hall", "Young"];
+const DE_FIRST: &[&str] = &["Lukas", "Mia", "Leon", "Hannah", "Finn", "Emilia", "Paul", "Lea", "Jonas", "Lena"];
+const DE_LAST: &[&str] = &["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"];
+const JA_FIRST: &[&str] = &["Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Riku", "Mei"];
+const JA_LAST: &[&str] = &["Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto"];
+
+fn digits(rng: &mut StdRng, n: usize) -> String {
+    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+}
+
+const COUNTRIES: &[Country] = &[
+    Country {
+        code: "KR",
+        currency: "KRW",
+        tld: "co.kr",
+        cities: &[("Seoul", "Seoul", 37.5665, 126.978), ("Busan", "Busan", 35.1796, 129.0756), ("Incheon", "Incheon", 37.4563, 126.7052), ("Daegu", "Daegu", 35.8714, 128.6014), ("Daejeon", "Daejeon", 36.3504, 127.3845)],
+        first: KO_FIRST,
+        last: KO_LAST,
+        phone: |r| format!("+82 10-{}-{}", digits(r, 4), digits(r, 4)),
+    },
+    Country {
+        code: "US",
+        currency: "USD",
+        tld: "com",
+        cities: &[("New York", "NY", 40.7128, -74.006), ("San Francisco", "CA", 37.7749, -122.4194), ("Chicago", "IL", 41.8781, -87.6298), ("Austin", "TX", 30.2672, -97.7431)],
+        first: EN_FIRST,
+        last: EN_LAST,
+        phone: |r| format!("+1 212-{}{}-{}", r.random_range(2..10u8), digits(r, 2), digits(r, 4)),
+    },
+    Country {
+        code: "GB",
+        currency: "GBP",
+        tld: "co.uk",
+        cities: &[("London", "England", 51.5074, -0.1278), ("Manchester", "England", 53.4808, -2.2426), ("Edinburgh", "Scotland", 55.9533, -3.1883)],
+        first: EN_FIRST,
+        last: EN_LAST,
+        phone: |r| format!("+44 20 7946 {}", digits(r, 4)),
+    },
+    Country {
+        code: "DE",
+        currency: "EUR",
+        tld: "de",
+        cities: &[("Berlin", "Berlin", 52.52, 13.405), ("Munich", "Bavaria", 48.1351, 11.582), ("Hamburg", "Hamburg", 53.5511, 9.9937)],
+        first: DE_FIRST,
+        last: DE_LAST,
+        phone: |r| format!("+49 30 {}", digits(r, 8)),
+    },
+    Country {
+        code: "JP",
+        currency: "JPY",
+        tld: "co.jp",
+        cities: &[("Tokyo", "Tokyo", 35.6762, 139.6503), ("Osaka", "Osaka", 34.6937, 135.5023)],
+        first: JA_FIRST,
+        last: JA_LAST,
+        phone: |r| format!("+81 3-{}-{}", digits(r, 4), digits(r, 4)),
+    },
+];
+
+const COMPANY_A: &[&str] = &["Hanbit", "Blue", "Nova", "Summit", "Crescent", "Evergreen", "Pioneer", "Silver", "Orion", "Harbor", "Maple", "Atlas", "Vertex", "Lumen", "Cedar", "Apex"];
+const COMPANY_B: &[&str] = &["Systems", "Logistics", "Foods", "Health", "Robotics", "Energy", "Retail", "Labs", "Finance", "Media", "Motors", "Pharma"];
+const INDUSTRIES: &[&str] = &["software", "logistics", "food", "healthcare", "manufacturing", "energy", "retail", "research", "finance", "media", "automotive", "pharma"];
+const TITLES: &[&str] = &["CEO", "CTO", "Head of Sales", "Procurement Manager", "Marketing Lead", "Engineer", "Operations Manager", "Buyer", "CFO", "Support Lead"];
+const DEPARTMENTS: &[&str] = &["Executive", "Engineering", "Sales", "Purchasing", "Marketing", "Operations", "Finance", "Support"];
+
+/// A seeding failure, as text for the operator.
+struct SeedError(String);
+
+impl SeedError {
+    fn of(e: impl std::fmt::Display) -> SeedError {
+        SeedError(e.to_string())
+    }
+}
+
+impl From<crm_db::DbError> for SeedError {
+    fn from(e: crm_db::DbError) -> Self {
+        SeedError::of(e)
+    }
+}
+
+impl From<diesel::result::Error> for SeedError {
+    fn from(e: diesel::result::Error) -> Self {
+        SeedError::of(e)
+    }
+}
+
+pub const DEMO_ACCOUNTS: usize = 300;
+pub const DEMO_CONTACTS_PER_ACCOUNT: usize = 10;
+
+/// Loads the demo set; refuses a database that already has accounts.
+pub fn demo(db: &Db) -> Result<(usize, usize), String> {
+    let actor = Actor::system();
+    let existing = db
+        .run_sync(|c| crm_accounts::list_accounts(c, &actor, &Default::default()))
+        .map_err(|e| e.to_string())?;
+    if !existing.data.is_empty() {
+        return Err("the database already has accounts; seed an empty database".into());
+    }
+    let mut rng = StdRng::seed_from_u64(20261122);
+    let batch: Vec<(AccountInput, Vec<ContactInput>)> = (0..DEMO_ACCOUNTS).map(|i| demo_account(&mut rng, i)).collect();
+    // One transaction: a failed seed leaves nothing behind.
+    let (accounts, contacts) = db
+        .transaction_sync(|conn| -> Result<(usize, usize), SeedError> {
+            let (mut a, mut c) = (0, 0);
+            for (acc, people) in batch {
+                let created = crm_accounts::create_account(conn, &actor, acc).map_err(SeedError::of)?;
+                a += 1;
+                for mut p in people {
+                    p.account_id = Some(created.id);
+                    crm_contacts::create_contact(conn, &actor, p).map_err(SeedError::of)?;
+                    c += 1;
+                }
+            }
+            Ok((a, c))
+        })
+        .map_err(|e| e.0)?;
+    Ok((accounts, contacts))
+}
+
+fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
+    xs[rng.random_range(0..xs.len())]
+}
+
+fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>) {
+    let country = &COUNTRIES[n % COUNTRIES.len()];
+    let (city, region, lat, lng) = country.cities[rng.random_range(0..country.cities.len())];
+    let (a, b) = (pick(rng, COMPANY_A), pick(rng, COMPANY_B));
+    let name = format!("{a} {b} {}", n + 1);
+    let domain = format!("{}-{}-{}.{}", a.to_lowercase(), b.to_lowercase(), n + 1, country.tld);
+    let tier = [Tier::Bronze, Tier::Silver, Tier::Gold, Tier::Platinum][rng.random_range(0..4)];
+    let employees: i32 = rng.random_range(5..20_000);
+    let revenue_major: i64 = i64::from(employees) * rng.random_range(50_000..400_000);
+    let minor_per_major = if country.currency == "KRW" || country.currency == "JPY" { 1 } else { 100 };
+    let scale = if country.currency == "KRW" { 1_300 } else if country.currency == "JPY" { 150 } else { 1 };
+    let account = AccountInput {
+        name,
+        domain: Some(domain.clone()),
+        industry: Some(INDUSTRIES[COMPANY_B.iter().position(|x| *x == b).unwrap_or(0) % INDUSTRIES.len()].into()),
+        tier: Some(tier),
+        phone: {
+            let raw = (country.phone)(rng);
+            crm_core::values::parse_phone("phone", &raw, Some(country.code)).ok()
+        },
+        website: Some(format!("https://www.{domain}")),
+        street: Some(format!("{} Main Street", rng.random_range(1..400))),
+        city: Some(city.into()),
+        region: Some(region.into()),
+        postal_code: Some(digits(rng, 5)),
+        country: Some(country.code.into()),
+        latitude: Some(lat + rng.random_range(-0.05..0.05)),
+        longitude: Some(lng + rng.random_range(-0.05..0.05)),
+        annual_revenue: Some(Money::new(revenue_major * scale * minor_per_major / 100 * 100, country.currency)),
+        employee_count: Some(employees),
+        tags: if tier == Tier::Platinum { vec!["key-account".into()] } else { vec![] },
+        ..Default::default()
+    };
+    let people = (0..DEMO_CONTACTS_PER_ACCOUNT)
+        .map(|k| {
+            let first = pick(rng, country.first);
+            let last = pick(rng, country.last);
+            let local = if country.code == "KR" { format!("user{}.{k}", n + 1) } else { format!("{}.{}{k}", first.to_lowercase(), last.to_lowercase()) };
+            let stage = [LifecycleStage::Lead, LifecycleStage::Customer, LifecycleStage::Opportunity, LifecycleStage::Subscriber, LifecycleStage::Churned]
+                [rng.random_range(0..5)];
+            let consent = [EmailConsent::Unknown, EmailConsent::OptedIn, EmailConsent::OptedOut][rng.random_range(0..3)];
+            let phone = (country.phone)(rng);
+            ContactInput {
+                first_name: Some(first.into()),
+                last_name: Some(last.into()),
+                email: Some(format!("{}@{domain}", local.replace('ü', "ue"))),
+                phone: crm_core::values::parse_phone("phone", &phone, Some(country.code)).ok(),
+                title: Some(pick(rng, TITLES).into()),
+                department: Some(pick(rng, DEPARTMENTS).into()),
+                lifecycle_stage: Some(stage),
+                email_consent: Some(consent),
+                do_not_call: Some(rng.random_bool(0.1)),
+                city: Some(city.into()),
+                region: Some(region.into()),
+                country: Some(country.code.into()),
+                tags: if rng.random_bool(0.2) { vec!["newsletter".into()] } else { vec![] },
+                ..Default::default()
+            }
+        })
+        .collect();
+    (account, people)
+}

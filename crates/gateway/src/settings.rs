@@ -1,0 +1,122 @@
+//! Settings, from flags and the environment. Built once and passed down; no globals.
+
+use std::path::{Path, PathBuf};
+
+use crm_db::Backend;
+
+/// How the service authenticates bearer tokens.
+#[derive(Clone, Debug, Default)]
+pub struct JwtSettings {
+    /// HS256 shared secret.
+    pub secret: Option<String>,
+    /// RS256/ES256 public key (PEM text, or a path to a PEM file).
+    pub public_key: Option<String>,
+    /// Private key matching `public_key`, only for `crm token`.
+    pub private_key: Option<String>,
+    /// `RS256` or `ES256` when a public key is used (detected from the key if unset).
+    pub algorithm: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl JwtSettings {
+    pub fn has_keys(&self) -> bool {
+        self.secret.is_some() || self.public_key.is_some()
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything `Application::build` needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: String,
+    pub jwt: JwtSettings,
+    /// `CRM_ENV=production` forbids generated development secrets.
+    pub production: bool,
+    pub migrate: bool,
+    pub pool_size: u32,
+    /// Largest accepted JSON body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "crm.sqlite3".into(),
+            jwt: JwtSettings::default(),
+            production: false,
+            migrate: true,
+            pool_size: 16,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    pub fn backend(&self) -> Backend {
+        Backend::of_url(&self.database_url)
+    }
+
+    /// Where the development JWT secret lives: next to an SQLite file, or in the working
+    /// directory for PostgreSQL.
+    pub fn dev_secret_path(&self) -> PathBuf {
+        match self.backend() {
+            Backend::Sqlite => {
+                let path = self.database_url.strip_prefix("sqlite://").unwrap_or(&self.database_url);
+                let dir = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                dir.join(".crm-jwt-secret")
+            }
+            Backend::Postgres => PathBuf::from(".crm-jwt-secret"),
+        }
+    }
+
+    /// Fills in a development JWT secret when none is configured (never in production).
+    /// Returns a note for the operator when it did.
+    pub fn ensure_jwt_keys(&mut self) -> Result<Option<String>, String> {
+        if self.jwt.has_keys() {
+            return Ok(None);
+        }
+        if self.production {
+            return Err("CRM_ENV=production needs CRM_JWT_SECRET or CRM_JWT_PUBLIC_KEY; refusing to start without keys".into());
+        }
+        let path = self.dev_secret_path();
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            let s = s.trim().to_string();
+            if s.len() >= 32 {
+                self.jwt.secret = Some(s);
+                return Ok(Some(format!("using the development JWT secret in {}", path.display())));
+            }
+        }
+        use base64::Engine;
+        let bytes: [u8; 32] = rand::random();
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        write_private(&path, &secret).map_err(|e| format!("cannot write development JWT secret to {}: {e}", path.display()))?;
+        self.jwt.secret = Some(secret);
+        Ok(Some(format!(
+            "no CRM_JWT_SECRET set: generated a development secret in {} (set CRM_JWT_SECRET in production)",
+            path.display()
+        )))
+    }
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())
+}
