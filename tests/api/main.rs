@@ -1,1 +1,13 @@
+//! End-to-end API tests: the real application (`Application::build`, as `crm serve` starts it)
+//! on port 0, a fresh database per test, real HTTP. SQLite by default; PostgreSQL when
+//! `CRM_TEST_DATABASE_URL` is set (a fresh database is created per test and dropped after).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+mod accounts;
+mod auth;
+mod contacts;
+mod contracts;
+mod graphql;
+mod lists;

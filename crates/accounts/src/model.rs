@@ -1,6 +1,5 @@
 //! The account as clients see it, and the inputs that create and change it.
 
-use chrono::{DateTime, Utc};
 use crm_core::ids::AccountId;
 use crm_core::values::{self, clean};
 use crm_core::{FieldErrors, Money, Patch};
@@ -73,9 +72,9 @@ pub struct Account {
     pub custom_fields: serde_json::Value,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub archived_at: Option<DateTime<Utc>>,
+    pub created_at: crm_core::Timestamp,
+    pub updated_at: crm_core::Timestamp,
+    pub archived_at: Option<crm_core::Timestamp>,
 }
 
 /// A new account, or the full writable state of one.

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::AccountId;
-use crm_core::list::ListQuery;
+use crm_core::list::{ListQuery, Page};
 use crm_core::{Long, Money};
 use crm_db::schema::accounts;
 use crm_db::sql::{self, Bind, SearchIndex};
@@ -197,10 +197,8 @@ pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec
     let mut out = Vec::with_capacity(ids.len());
     // Bounded IN lists keep statements cacheable-sized on both backends.
     for chunk in ids.chunks(500) {
-        let rows: Vec<AccountRow> = accounts::table
-            .filter(accounts::id.eq_any(chunk.to_vec()))
-            .select(accounts::all_columns)
-            .load(conn)?;
+        let rows: Vec<AccountRow> =
+            accounts::table.filter(accounts::id.eq_any(chunk.to_vec())).select(accounts::all_columns).load(conn)?;
         out.extend(rows.into_iter().map(Account::from));
     }
     Ok(out)
@@ -229,14 +227,18 @@ pub fn insert(conn: &mut AnyConnection, a: &Account) -> QueryResult<()> {
 
 /// Writes `a` over the stored row if that row is still at `expected` version.
 pub fn update_if_version(conn: &mut AnyConnection, a: &Account, expected: i64) -> QueryResult<bool> {
-    let n = diesel::update(accounts::table.filter(accounts::id.eq(DbUuid(a.id.0))).filter(accounts::version.eq(expected)))
-        .set(AccountRow::from(a))
-        .execute(conn)?;
+    let n =
+        diesel::update(accounts::table.filter(accounts::id.eq(DbUuid(a.id.0))).filter(accounts::version.eq(expected)))
+            .set(AccountRow::from(a))
+            .execute(conn)?;
     Ok(n == 1)
 }
 
 /// One page of a list, plus the total when asked.
-pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<(Vec<Account>, Option<String>, Option<i64>), AccountError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    q: &ListQuery,
+) -> Result<Page<Account>, AccountError> {
     let parts = sql::list_sql(q, SEARCH, conn.backend())?;
     let rows: Vec<AccountRow> = accounts::table
         .select(accounts::all_columns)
@@ -252,5 +254,5 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<(Vec<Account>, Op
     } else {
         None
     };
-    Ok((items, next, total))
+    Ok(Page { data: items, next_cursor: next, total })
 }

@@ -21,11 +21,14 @@ pub const DEFAULT_SORT: &str = "-created_at";
 const UPDATE_RETRIES: usize = 5;
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
-pub fn list_accounts(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<Account>, AccountError> {
+pub fn list_accounts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    params: &ListParams,
+) -> Result<Page<Account>, AccountError> {
     actor.require(Scope::AccountsRead)?;
     let q = params.resolve(&repo::CATALOG, DEFAULT_SORT)?;
-    let (data, next_cursor, total) = repo::list(conn, &q)?;
-    Ok(Page { data, next_cursor, total })
+    repo::list(conn, &q)
 }
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
@@ -45,12 +48,15 @@ pub fn account_exists(conn: &mut AnyConnection, id: AccountId) -> Result<bool, A
     Ok(repo::find(conn, id)?.is_some())
 }
 
-fn check_domain_free(conn: &mut AnyConnection, domain: Option<&str>, except: Option<AccountId>) -> Result<(), AccountError> {
-    if let Some(d) = domain {
-        if let Some(existing_id) = repo::find_live_by_domain(conn, d, except)? {
+fn check_domain_free(
+    conn: &mut AnyConnection,
+    domain: Option<&str>,
+    except: Option<AccountId>,
+) -> Result<(), AccountError> {
+    if let Some(d) = domain
+        && let Some(existing_id) = repo::find_live_by_domain(conn, d, except)? {
             return Err(AccountError::Duplicate { domain: d.to_string(), existing_id: Some(existing_id) });
         }
-    }
     Ok(())
 }
 
@@ -64,7 +70,7 @@ fn on_write_error(e: diesel::result::Error, a: &Account) -> AccountError {
     }
 }
 
-fn build(id: AccountId, i: AccountInput, version: i64, created_at: chrono::DateTime<chrono::Utc>) -> Account {
+fn build(id: AccountId, i: AccountInput, version: i64, created_at: crm_core::Timestamp) -> Account {
     let now = crm_db::to_utc(crm_db::now());
     Account {
         id,
@@ -117,11 +123,10 @@ pub fn update_account(
     actor.require(Scope::AccountsWrite)?;
     for _ in 0..UPDATE_RETRIES {
         let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
-        if let Some(expected) = expected_version {
-            if cur.version != expected {
+        if let Some(expected) = expected_version
+            && cur.version != expected {
                 return Err(AccountError::VersionConflict { expected, current: cur.version });
             }
-        }
         let draft = patch.clone().apply(&cur).normalize()?;
         let mut next = build(id, draft, cur.version + 1, cur.created_at);
         next.archived_at = cur.archived_at;
@@ -147,11 +152,7 @@ pub fn update_account(
 }
 
 fn same_content(a: &Account, b: &Account) -> bool {
-    let strip = |x: &Account| Account {
-        version: 0,
-        updated_at: x.created_at,
-        ..x.clone()
-    };
+    let strip = |x: &Account| Account { version: 0, updated_at: x.created_at, ..x.clone() };
     strip(a) == strip(b)
 }
 
@@ -186,11 +187,10 @@ fn set_archived(
 ) -> Result<Account, AccountError> {
     actor.require(Scope::AccountsWrite)?;
     let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
-    if let Some(expected) = expected_version {
-        if cur.version != expected {
+    if let Some(expected) = expected_version
+        && cur.version != expected {
             return Err(AccountError::VersionConflict { expected, current: cur.version });
         }
-    }
     if cur.archived_at.is_some() == archive {
         return Ok(cur);
     }

@@ -1,6 +1,5 @@
 //! The contact as clients see it, and the inputs that create and change it.
 
-use chrono::{DateTime, Utc};
 use crm_core::ids::{AccountId, ContactId};
 use crm_core::values::{self, clean};
 use crm_core::{FieldErrors, Patch};
@@ -75,7 +74,7 @@ pub struct Contact {
     pub lifecycle_stage: LifecycleStage,
     pub email_consent: EmailConsent,
     /// When `email_consent` last changed.
-    pub email_consent_at: Option<DateTime<Utc>>,
+    pub email_consent_at: Option<crm_core::Timestamp>,
     pub do_not_call: bool,
     pub street: Option<String>,
     pub city: Option<String>,
@@ -89,9 +88,9 @@ pub struct Contact {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub archived_at: Option<DateTime<Utc>>,
+    pub created_at: crm_core::Timestamp,
+    pub updated_at: crm_core::Timestamp,
+    pub archived_at: Option<crm_core::Timestamp>,
 }
 
 /// A new contact, or the full writable state of one.
@@ -233,7 +232,9 @@ impl ContactPatch {
             account_id: self.account_id.apply_to(c.account_id),
             owner_id: self.owner_id.apply_to(c.owner_id),
             // Required enums: null resets to the default.
-            lifecycle_stage: Some(self.lifecycle_stage.apply_to(Some(c.lifecycle_stage)).unwrap_or(LifecycleStage::Lead)),
+            lifecycle_stage: Some(
+                self.lifecycle_stage.apply_to(Some(c.lifecycle_stage)).unwrap_or(LifecycleStage::Lead),
+            ),
             email_consent: Some(self.email_consent.apply_to(Some(c.email_consent)).unwrap_or(EmailConsent::Unknown)),
             do_not_call: Some(self.do_not_call.apply_to(Some(c.do_not_call)).unwrap_or(false)),
             street: self.street.apply_to(c.street),
@@ -280,11 +281,10 @@ impl ContactInput {
         };
         let mut emails: Vec<String> = Vec::new();
         for (n, e) in i.emails.iter().enumerate() {
-            if let Some(e) = errs.take(values::parse_email(&format!("emails[{n}]"), e)) {
-                if Some(&e) != i.email.as_ref() && !emails.contains(&e) {
+            if let Some(e) = errs.take(values::parse_email(&format!("emails[{n}]"), e))
+                && Some(&e) != i.email.as_ref() && !emails.contains(&e) {
                     emails.push(e);
                 }
-            }
         }
         i.emails = emails;
         let country = i.country.clone();
@@ -294,11 +294,10 @@ impl ContactInput {
         };
         let mut phones: Vec<String> = Vec::new();
         for (n, p) in i.phones.iter().enumerate() {
-            if let Some(p) = errs.take(values::parse_phone(&format!("phones[{n}]"), p, country.as_deref())) {
-                if Some(&p) != i.phone.as_ref() && !phones.contains(&p) {
+            if let Some(p) = errs.take(values::parse_phone(&format!("phones[{n}]"), p, country.as_deref()))
+                && Some(&p) != i.phone.as_ref() && !phones.contains(&p) {
                     phones.push(p);
                 }
-            }
         }
         i.phones = phones;
         if i.emails.len() > 20 || i.phones.len() > 20 {

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, ContactId};
-use crm_core::list::ListQuery;
+use crm_core::list::{ListQuery, Page};
 use crm_db::schema::contacts;
 use crm_db::sql::{self, Bind, SearchIndex};
 use crm_db::types::{DbJson, DbUuid};
@@ -217,9 +217,10 @@ pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<()> {
 
 /// Writes `c` over the stored row if that row is still at `expected` version.
 pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -> QueryResult<bool> {
-    let n = diesel::update(contacts::table.filter(contacts::id.eq(DbUuid(c.id.0))).filter(contacts::version.eq(expected)))
-        .set(ContactRow::from(c))
-        .execute(conn)?;
+    let n =
+        diesel::update(contacts::table.filter(contacts::id.eq(DbUuid(c.id.0))).filter(contacts::version.eq(expected)))
+            .set(ContactRow::from(c))
+            .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -250,7 +251,10 @@ pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account
 }
 
 /// One page of a list, plus the total when asked.
-pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<(Vec<Contact>, Option<String>, Option<i64>), ContactError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    q: &ListQuery,
+) -> Result<Page<Contact>, ContactError> {
     let parts = sql::list_sql(q, SEARCH, conn.backend())?;
     let rows: Vec<ContactRow> = contacts::table
         .select(contacts::all_columns)
@@ -266,5 +270,5 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<(Vec<Contact>, Op
     } else {
         None
     };
-    Ok((items, next, total))
+    Ok(Page { data: items, next_cursor: next, total })
 }

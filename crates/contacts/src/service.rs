@@ -20,11 +20,14 @@ pub const DEFAULT_SORT: &str = "-created_at";
 const UPDATE_RETRIES: usize = 5;
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
-pub fn list_contacts(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<Contact>, ContactError> {
+pub fn list_contacts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    params: &ListParams,
+) -> Result<Page<Contact>, ContactError> {
     actor.require(Scope::ContactsRead)?;
     let q = params.resolve(&repo::CATALOG, DEFAULT_SORT)?;
-    let (data, next_cursor, total) = repo::list(conn, &q)?;
-    Ok(Page { data, next_cursor, total })
+    repo::list(conn, &q)
 }
 
 /// The contacts of one account, with the full list grammar on top.
@@ -47,8 +50,7 @@ pub fn list_account_contacts(
         Some(f) => Resolved::And(vec![by_account, f]),
         None => by_account,
     });
-    let (data, next_cursor, total) = repo::list(conn, &q)?;
-    Ok(Page { data, next_cursor, total })
+    repo::list(conn, &q)
 }
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
@@ -77,24 +79,26 @@ fn account_error(e: AccountError) -> ContactError {
 }
 
 fn check_account(conn: &mut AnyConnection, account_id: Option<AccountId>) -> Result<(), ContactError> {
-    if let Some(id) = account_id {
-        if !crm_accounts::account_exists(conn, id).map_err(account_error)? {
+    if let Some(id) = account_id
+        && !crm_accounts::account_exists(conn, id).map_err(account_error)? {
             return Err(ContactError::Invalid(FieldErrors(vec![FieldError::new(
                 "account_id",
                 "not_found",
                 format!("account {id} does not exist"),
             )])));
         }
-    }
     Ok(())
 }
 
-fn check_email_free(conn: &mut AnyConnection, email: Option<&str>, except: Option<ContactId>) -> Result<(), ContactError> {
-    if let Some(e) = email {
-        if let Some(existing_id) = repo::find_live_by_email(conn, e, except)? {
+fn check_email_free(
+    conn: &mut AnyConnection,
+    email: Option<&str>,
+    except: Option<ContactId>,
+) -> Result<(), ContactError> {
+    if let Some(e) = email
+        && let Some(existing_id) = repo::find_live_by_email(conn, e, except)? {
             return Err(ContactError::Duplicate { email: e.to_string(), existing_id: Some(existing_id) });
         }
-    }
     Ok(())
 }
 
@@ -168,11 +172,10 @@ pub fn update_contact(
     actor.require(Scope::ContactsWrite)?;
     for _ in 0..UPDATE_RETRIES {
         let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
-        if let Some(expected) = expected_version {
-            if cur.version != expected {
+        if let Some(expected) = expected_version
+            && cur.version != expected {
                 return Err(ContactError::VersionConflict { expected, current: cur.version });
             }
-        }
         let draft = patch.clone().apply(&cur).normalize()?;
         let next = build(id, draft, Some(&cur));
         if same_content(&cur, &next) {
@@ -235,11 +238,10 @@ fn set_archived(
 ) -> Result<Contact, ContactError> {
     actor.require(Scope::ContactsWrite)?;
     let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
-    if let Some(expected) = expected_version {
-        if cur.version != expected {
+    if let Some(expected) = expected_version
+        && cur.version != expected {
             return Err(ContactError::VersionConflict { expected, current: cur.version });
         }
-    }
     if cur.archived_at.is_some() == archive {
         return Ok(cur);
     }
@@ -247,7 +249,12 @@ fn set_archived(
         check_email_free(conn, cur.email.as_deref(), Some(id))?;
     }
     let now = crm_db::to_utc(crm_db::now());
-    let next = Contact { archived_at: if archive { Some(now) } else { None }, updated_at: now, version: cur.version + 1, ..cur.clone() };
+    let next = Contact {
+        archived_at: if archive { Some(now) } else { None },
+        updated_at: now,
+        version: cur.version + 1,
+        ..cur.clone()
+    };
     if !repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
         let current = repo::find(conn, id)?.map(|c| c.version).unwrap_or(cur.version);
         return Err(ContactError::VersionConflict { expected: cur.version, current });

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-
 /// A permission. Wire form `resource:action`, e.g. `contacts:write`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
@@ -14,12 +13,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
-        Scope::AccountsRead,
-        Scope::AccountsWrite,
-        Scope::ContactsRead,
-        Scope::ContactsWrite,
-    ];
+    pub const ALL: [Scope; 4] = [Scope::AccountsRead, Scope::AccountsWrite, Scope::ContactsRead, Scope::ContactsWrite];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -133,7 +127,6 @@ impl Actor {
 pub struct Forbidden {
     pub missing: Scope,
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -36,19 +36,8 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 11] = [
-        Op::Eq,
-        Op::Neq,
-        Op::Lt,
-        Op::Lte,
-        Op::Gt,
-        Op::Gte,
-        Op::In,
-        Op::Nin,
-        Op::Contains,
-        Op::StartsWith,
-        Op::IsNull,
-    ];
+    pub const ALL: [Op; 11] =
+        [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte, Op::In, Op::Nin, Op::Contains, Op::StartsWith, Op::IsNull];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,9 +216,8 @@ impl Parser<'_> {
         self.expect(b'[')?;
         let op_start = self.i;
         let op_name = self.ident();
-        let op = Op::parse(&op_name).ok_or_else(|| {
-            FilterError::syntax(op_start, format!("unknown operator `{op_name}`"))
-        })?;
+        let op = Op::parse(&op_name)
+            .ok_or_else(|| FilterError::syntax(op_start, format!("unknown operator `{op_name}`")))?;
         self.expect(b']')?;
         self.expect(b':')?;
         self.ws();
@@ -396,9 +384,16 @@ pub enum Resolved {
     And(Vec<Resolved>),
     Or(Vec<Resolved>),
     Not(Box<Resolved>),
-    Cond { field: &'static FieldDef, op: Op, values: Vec<Literal> },
+    Cond {
+        field: &'static FieldDef,
+        op: Op,
+        values: Vec<Literal>,
+    },
     /// `account.tier[eq]:gold` becomes "the account id is in (accounts where tier = gold)".
-    Related { relation: &'static RelationDef, inner: Box<Resolved> },
+    Related {
+        relation: &'static RelationDef,
+        inner: Box<Resolved>,
+    },
 }
 
 /// Type-checks `f` against `catalog`. Relations are followed one level deep.
@@ -510,8 +505,12 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
             "false" => false,
             _ => return Err(invalid("true or false")),
         }),
-        FieldKind::Timestamp => Literal::Timestamp(parse_timestamp(v).ok_or_else(|| invalid("an RFC 3339 timestamp or a date"))?),
-        FieldKind::Date => Literal::Date(NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| invalid("a date (YYYY-MM-DD)"))?),
+        FieldKind::Timestamp => {
+            Literal::Timestamp(parse_timestamp(v).ok_or_else(|| invalid("an RFC 3339 timestamp or a date"))?)
+        }
+        FieldKind::Date => {
+            Literal::Date(NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| invalid("a date (YYYY-MM-DD)"))?)
+        }
         FieldKind::Uuid => Literal::Uuid(uuid::Uuid::parse_str(v).map_err(|_| invalid("a UUID"))?),
         FieldKind::Enum(allowed) => {
             if !allowed.contains(&v) {

@@ -9,9 +9,11 @@ pub mod ids;
 pub mod list;
 pub mod money;
 pub mod patch;
+pub mod time;
 pub mod values;
 
 pub use actor::{Actor, Role, Scope};
 pub use error::{DomainError, ErrorClass, FieldError, FieldErrors};
 pub use money::{Long, Money};
 pub use patch::Patch;
+pub use time::Timestamp;

@@ -221,11 +221,7 @@ impl<T> Page<T> {
 
 /// Splits search text into tokens of letters and digits (any script), at most 8.
 pub fn search_tokens(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .take(8)
-        .map(|t| t.to_lowercase())
-        .collect()
+    q.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).take(8).map(|t| t.to_lowercase()).collect()
 }
 
 #[cfg(test)]

@@ -44,11 +44,9 @@ pub fn parse_country(field: &str, raw: &str) -> Result<String, FieldError> {
     let c = raw.trim().to_ascii_uppercase();
     match isocountry::CountryCode::for_alpha2(&c) {
         Ok(_) => Ok(c),
-        Err(_) => Err(FieldError::new(
-            field,
-            "invalid_country",
-            format!("`{raw}` is not an ISO 3166-1 alpha-2 country code"),
-        )),
+        Err(_) => {
+            Err(FieldError::new(field, "invalid_country", format!("`{raw}` is not an ISO 3166-1 alpha-2 country code")))
+        }
     }
 }
 

@@ -26,7 +26,11 @@ impl AnyConnection {
 impl Backend {
     /// The backend a database URL selects.
     pub fn of_url(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Backend::Postgres } else { Backend::Sqlite }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 
     pub fn name(self) -> &'static str {

@@ -24,6 +24,6 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 }
 
 /// Formats a stored UTC timestamp as RFC 3339 (`2026-11-22T09:30:00.123456Z`).
-pub fn to_utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_naive_utc_and_offset(t, chrono::Utc)
+pub fn to_utc(t: chrono::NaiveDateTime) -> crm_core::Timestamp {
+    crm_core::Timestamp(chrono::DateTime::from_naive_utc_and_offset(t, chrono::Utc))
 }

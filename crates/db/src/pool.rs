@@ -197,7 +197,8 @@ impl crm_core::DomainError for DbError {
         match self {
             DbError::Unavailable(_) => crm_core::ErrorClass::Unavailable,
             DbError::Query(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UnableToSendCommand | diesel::result::DatabaseErrorKind::ClosedConnection,
+                diesel::result::DatabaseErrorKind::UnableToSendCommand
+                | diesel::result::DatabaseErrorKind::ClosedConnection,
                 _,
             )) => crm_core::ErrorClass::Unavailable,
             _ => crm_core::ErrorClass::Internal,

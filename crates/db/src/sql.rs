@@ -369,11 +369,15 @@ fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bin
         return Some(None);
     }
     Some(Some(match kind {
-        FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Enum(_) | FieldKind::Tags => Bind::Text(v.as_str()?.to_string()),
+        FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Enum(_) | FieldKind::Tags => {
+            Bind::Text(v.as_str()?.to_string())
+        }
         FieldKind::Int => Bind::Int(v.as_i64()?),
         FieldKind::Float => Bind::Float(v.as_f64()?),
         FieldKind::Bool => Bind::Bool(v.as_bool()?),
-        FieldKind::Timestamp => Bind::Timestamp(NaiveDateTime::parse_from_str(v.as_str()?, "%Y-%m-%dT%H:%M:%S%.f").ok()?),
+        FieldKind::Timestamp => {
+            Bind::Timestamp(NaiveDateTime::parse_from_str(v.as_str()?, "%Y-%m-%dT%H:%M:%S%.f").ok()?)
+        }
         FieldKind::Date => Bind::Date(NaiveDate::parse_from_str(v.as_str()?, "%Y-%m-%d").ok()?),
         FieldKind::Uuid => Bind::Uuid(DbUuid(uuid::Uuid::parse_str(v.as_str()?).ok()?)),
     }))
@@ -539,8 +543,11 @@ mod tests {
 
     #[test]
     fn compiles_relations_negation_and_lists() {
-        let r = resolve(&parse("or(city[neq]:Seoul,account.tier[in]:[gold,silver]),not(city[contains]:a_b)").unwrap(), &CON)
-            .unwrap();
+        let r = resolve(
+            &parse("or(city[neq]:Seoul,account.tier[in]:[gold,silver]),not(city[contains]:a_b)").unwrap(),
+            &CON,
+        )
+        .unwrap();
         let s = filter(&r, Backend::Postgres);
         assert_eq!(
             s.debug_text(),

@@ -35,8 +35,7 @@ impl TestDatabase {
         match Self::backend_url() {
             Some(admin_url) => {
                 let name = format!("crm_test_{id}");
-                let mut admin =
-                    PgConnection::establish(&admin_url).map_err(|e| DbError::Unavailable(e.to_string()))?;
+                let mut admin = PgConnection::establish(&admin_url).map_err(|e| DbError::Unavailable(e.to_string()))?;
                 admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
                 let url = replace_db_name(&admin_url, &name);
                 Ok(TestDatabase { url, admin_url: Some(admin_url), name: Some(name), _dir: None })
@@ -61,11 +60,10 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+        if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name)
+            && let Ok(mut admin) = PgConnection::establish(admin_url) {
                 let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
-        }
     }
 }
 

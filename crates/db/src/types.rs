@@ -1,13 +1,13 @@
 //! SQL types that are not in the MultiConnection's common set: UUID and JSON.
 //! PostgreSQL stores native `uuid` and `jsonb`; SQLite stores TEXT.
 
+use diesel::deserialize::FromSqlRow;
 use diesel::deserialize::{self, FromSql};
+use diesel::expression::AsExpression;
 use diesel::pg::Pg;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{HasSqlType, SqlType};
 use diesel::sqlite::Sqlite;
-use diesel::deserialize::FromSqlRow;
-use diesel::expression::AsExpression;
 
 use crate::conn::MultiBackend;
 

@@ -61,10 +61,11 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
-        let server = HttpServer::new(move || build_app(app_state.clone(), max_body))
-            .listen(listener)
-            .map_err(|e| e.to_string())?
-            .run();
+        let mut server = HttpServer::new(move || build_app(app_state.clone(), max_body));
+        if let Some(w) = settings.workers {
+            server = server.workers(w.max(1));
+        }
+        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
         Ok(Application { port, server, state, notes })
     }
 
@@ -108,9 +109,9 @@ fn build_app(
         web::resource("/graphql").route(web::post().to(graphql::graphql_post)).route(web::get().to(graphql::graphiql)),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-    .service(web::resource("/docs").route(web::get().to(|| async {
-        HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
-    })))
+    .service(web::resource("/docs").route(
+        web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
+    ))
     .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
     .wrap_fn(|req, srv| {
         let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();

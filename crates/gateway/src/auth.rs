@@ -54,7 +54,11 @@ impl JwtKeys {
             if secret.len() < 32 {
                 return Err("CRM_JWT_SECRET must be at least 32 characters".into());
             }
-            (Algorithm::HS256, DecodingKey::from_secret(secret.as_bytes()), Some(EncodingKey::from_secret(secret.as_bytes())))
+            (
+                Algorithm::HS256,
+                DecodingKey::from_secret(secret.as_bytes()),
+                Some(EncodingKey::from_secret(secret.as_bytes())),
+            )
         } else if let Some(public) = &s.public_key {
             let pem = pem_text(public)?;
             let alg = match s.algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
@@ -128,7 +132,13 @@ impl JwtKeys {
     }
 
     /// Signs a token (for `crm token` and tests).
-    pub fn issue(&self, sub: &str, roles: &[String], scopes: &[String], ttl: std::time::Duration) -> Result<String, String> {
+    pub fn issue(
+        &self,
+        sub: &str,
+        roles: &[String],
+        scopes: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<String, String> {
         let key = self.encoding.as_ref().ok_or("signing needs CRM_JWT_SECRET or CRM_JWT_PRIVATE_KEY")?;
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -157,9 +167,7 @@ impl FromRequest for Authenticated {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

@@ -47,11 +47,10 @@ pub fn gql_error(api: ApiError) -> async_graphql::Error {
         ext.set("status", api.status.as_u16());
         if let Some(obj) = problem.as_object() {
             for key in ["errors", "current_version", "existing_id", "request_id"] {
-                if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
-                    if let Ok(gv) = async_graphql::Value::from_json(v.clone()) {
+                if let Some(v) = obj.get(key).filter(|v| !v.is_null())
+                    && let Ok(gv) = async_graphql::Value::from_json(v.clone()) {
                         ext.set(key, gv);
                     }
-                }
             }
         }
     })
@@ -221,7 +220,9 @@ pub struct FilterInput {
 impl FilterInput {
     /// Converts to the shared AST (so REST and GraphQL check filters the same way).
     pub fn to_filter(&self, depth: usize) -> Result<Filter, ApiError> {
-        let bad = |m: &str| ApiError::bad_request("INVALID_FILTER", m.to_string()).with_field("where", "syntax", m.to_string());
+        let bad = |m: &str| {
+            ApiError::bad_request("INVALID_FILTER", m.to_string()).with_field("where", "syntax", m.to_string())
+        };
         if depth > crm_core::filter::MAX_DEPTH {
             return Err(bad("the filter nests too deeply"));
         }
@@ -400,11 +401,10 @@ impl Mutation {
     ) -> async_graphql::Result<AccountNode> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let inner = r
-            .db
-            .transaction(move |c| crm_accounts::update_account(c, &actor, id, patch, expected_version))
-            .await
-            .map_err(gql)?;
+        let inner =
+            r.db.transaction(move |c| crm_accounts::update_account(c, &actor, id, patch, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(AccountNode { inner })
     }
 
@@ -417,7 +417,9 @@ impl Mutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let inner =
-            r.db.transaction(move |c| crm_accounts::archive_account(c, &actor, id, expected_version)).await.map_err(gql)?;
+            r.db.transaction(move |c| crm_accounts::archive_account(c, &actor, id, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(AccountNode { inner })
     }
 
@@ -430,7 +432,9 @@ impl Mutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let inner =
-            r.db.transaction(move |c| crm_accounts::restore_account(c, &actor, id, expected_version)).await.map_err(gql)?;
+            r.db.transaction(move |c| crm_accounts::restore_account(c, &actor, id, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(AccountNode { inner })
     }
 
@@ -451,11 +455,10 @@ impl Mutation {
     ) -> async_graphql::Result<ContactNode> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let inner = r
-            .db
-            .transaction(move |c| crm_contacts::update_contact(c, &actor, id, patch, expected_version))
-            .await
-            .map_err(gql)?;
+        let inner =
+            r.db.transaction(move |c| crm_contacts::update_contact(c, &actor, id, patch, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(ContactNode { inner })
     }
 
@@ -468,7 +471,9 @@ impl Mutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let inner =
-            r.db.transaction(move |c| crm_contacts::archive_contact(c, &actor, id, expected_version)).await.map_err(gql)?;
+            r.db.transaction(move |c| crm_contacts::archive_contact(c, &actor, id, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(ContactNode { inner })
     }
 
@@ -481,7 +486,9 @@ impl Mutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let inner =
-            r.db.transaction(move |c| crm_contacts::restore_contact(c, &actor, id, expected_version)).await.map_err(gql)?;
+            r.db.transaction(move |c| crm_contacts::restore_contact(c, &actor, id, expected_version))
+                .await
+                .map_err(gql)?;
         Ok(ContactNode { inner })
     }
 }

@@ -88,7 +88,12 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "an internal error occurred; see the server log")
     }
 
-    pub fn with_field(mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> ApiError {
+    pub fn with_field(
+        mut self,
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
         self.errors.push(FieldError::new(field, code, message));
         self
     }
@@ -128,7 +133,13 @@ impl<E: DomainError> From<E> for ApiError {
             tracing::warn!(error = %e, "database unavailable");
             return ApiError::new(status_of(class), e.code(), "the database is unavailable; retry later");
         }
-        ApiError { status: status_of(class), code: e.code(), detail: e.to_string(), errors: e.field_errors(), extra: e.extra() }
+        ApiError {
+            status: status_of(class),
+            code: e.code(),
+            detail: e.to_string(),
+            errors: e.field_errors(),
+            extra: e.extra(),
+        }
     }
 }
 
@@ -146,13 +157,11 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
-        if self.status == StatusCode::PRECONDITION_FAILED {
-            if let Some(v) = self.extra.as_ref().and_then(|e| e.get("current_version")).and_then(Value::as_i64) {
-                if let Ok(h) = HeaderValue::from_str(&format!("\"{v}\"")) {
+        if self.status == StatusCode::PRECONDITION_FAILED
+            && let Some(v) = self.extra.as_ref().and_then(|e| e.get("current_version")).and_then(Value::as_i64)
+                && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\"")) {
                     res.insert_header((header::ETAG, h));
                 }
-            }
-        }
         res.body(self.body().to_string())
     }
 }
@@ -171,7 +180,9 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
             "UNSUPPORTED_MEDIA_TYPE",
             "send the body as `Content-Type: application/json`",
         ),
-        J::Deserialize(d) if d.is_data() => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", d.to_string()),
+        J::Deserialize(d) if d.is_data() => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", d.to_string())
+        }
         other => ApiError::bad_request("MALFORMED_JSON", other.to_string()),
     };
     e.into()

@@ -17,10 +17,19 @@ struct Country {
     phone: fn(&mut StdRng) -> String,
 }
 
-const KO_FIRST: &[&str] = &["민준", "서연", "도윤", "지우", "하준", "서윤", "예준", "하은", "시우", "지민", "주원", "수아", "지호", "유진", "현우", "채원"];
+const KO_FIRST: &[&str] = &[
+    "민준", "서연", "도윤", "지우", "하준", "서윤", "예준", "하은", "시우", "지민", "주원", "수아", "지호", "유진",
+    "현우", "채원",
+];
 const KO_LAST: &[&str] = &["김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오"];
-const EN_FIRST: &[&str] = &["James", "Olivia", "Liam", "Emma", "Noah", "Ava", "Oliver", "Sophia", "Elijah", "Isabella", "Lucas", "Mia", "Mason", "Amelia", "Ethan", "Harper"];
-const EN_LAST: &[&str] = &["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Wilson", "Taylor", "Clark", "Walker", "Hall", "Young"];
+const EN_FIRST: &[&str] = &[
+    "James", "Olivia", "Liam", "Emma", "Noah", "Ava", "Oliver", "Sophia", "Elijah", "Isabella", "Lucas", "Mia",
+    "Mason", "Amelia", "Ethan", "Harper",
+];
+const EN_LAST: &[&str] = &[
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Wilson", "Taylor", "Clark",
+    "Walker", "Hall", "Young",
+];
 const DE_FIRST: &[&str] = &["Lukas", "Mia", "Leon", "Hannah", "Finn", "Emilia", "Paul", "Lea", "Jonas", "Lena"];
 const DE_LAST: &[&str] = &["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"];
 const JA_FIRST: &[&str] = &["Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Riku", "Mei"];
@@ -35,7 +44,13 @@ const COUNTRIES: &[Country] = &[
         code: "KR",
         currency: "KRW",
         tld: "co.kr",
-        cities: &[("Seoul", "Seoul", 37.5665, 126.978), ("Busan", "Busan", 35.1796, 129.0756), ("Incheon", "Incheon", 37.4563, 126.7052), ("Daegu", "Daegu", 35.8714, 128.6014), ("Daejeon", "Daejeon", 36.3504, 127.3845)],
+        cities: &[
+            ("Seoul", "Seoul", 37.5665, 126.978),
+            ("Busan", "Busan", 35.1796, 129.0756),
+            ("Incheon", "Incheon", 37.4563, 126.7052),
+            ("Daegu", "Daegu", 35.8714, 128.6014),
+            ("Daejeon", "Daejeon", 36.3504, 127.3845),
+        ],
         first: KO_FIRST,
         last: KO_LAST,
         phone: |r| format!("+82 10-{}-{}", digits(r, 4), digits(r, 4)),
@@ -44,7 +59,12 @@ const COUNTRIES: &[Country] = &[
         code: "US",
         currency: "USD",
         tld: "com",
-        cities: &[("New York", "NY", 40.7128, -74.006), ("San Francisco", "CA", 37.7749, -122.4194), ("Chicago", "IL", 41.8781, -87.6298), ("Austin", "TX", 30.2672, -97.7431)],
+        cities: &[
+            ("New York", "NY", 40.7128, -74.006),
+            ("San Francisco", "CA", 37.7749, -122.4194),
+            ("Chicago", "IL", 41.8781, -87.6298),
+            ("Austin", "TX", 30.2672, -97.7431),
+        ],
         first: EN_FIRST,
         last: EN_LAST,
         phone: |r| format!("+1 212-{}{}-{}", r.random_range(2..10u8), digits(r, 2), digits(r, 4)),
@@ -53,7 +73,11 @@ const COUNTRIES: &[Country] = &[
         code: "GB",
         currency: "GBP",
         tld: "co.uk",
-        cities: &[("London", "England", 51.5074, -0.1278), ("Manchester", "England", 53.4808, -2.2426), ("Edinburgh", "Scotland", 55.9533, -3.1883)],
+        cities: &[
+            ("London", "England", 51.5074, -0.1278),
+            ("Manchester", "England", 53.4808, -2.2426),
+            ("Edinburgh", "Scotland", 55.9533, -3.1883),
+        ],
         first: EN_FIRST,
         last: EN_LAST,
         phone: |r| format!("+44 20 7946 {}", digits(r, 4)),
@@ -62,7 +86,11 @@ const COUNTRIES: &[Country] = &[
         code: "DE",
         currency: "EUR",
         tld: "de",
-        cities: &[("Berlin", "Berlin", 52.52, 13.405), ("Munich", "Bavaria", 48.1351, 11.582), ("Hamburg", "Hamburg", 53.5511, 9.9937)],
+        cities: &[
+            ("Berlin", "Berlin", 52.52, 13.405),
+            ("Munich", "Bavaria", 48.1351, 11.582),
+            ("Hamburg", "Hamburg", 53.5511, 9.9937),
+        ],
         first: DE_FIRST,
         last: DE_LAST,
         phone: |r| format!("+49 30 {}", digits(r, 8)),
@@ -78,11 +106,66 @@ const COUNTRIES: &[Country] = &[
     },
 ];
 
-const COMPANY_A: &[&str] = &["Hanbit", "Blue", "Nova", "Summit", "Crescent", "Evergreen", "Pioneer", "Silver", "Orion", "Harbor", "Maple", "Atlas", "Vertex", "Lumen", "Cedar", "Apex"];
-const COMPANY_B: &[&str] = &["Systems", "Logistics", "Foods", "Health", "Robotics", "Energy", "Retail", "Labs", "Finance", "Media", "Motors", "Pharma"];
-const INDUSTRIES: &[&str] = &["software", "logistics", "food", "healthcare", "manufacturing", "energy", "retail", "research", "finance", "media", "automotive", "pharma"];
-const TITLES: &[&str] = &["CEO", "CTO", "Head of Sales", "Procurement Manager", "Marketing Lead", "Engineer", "Operations Manager", "Buyer", "CFO", "Support Lead"];
-const DEPARTMENTS: &[&str] = &["Executive", "Engineering", "Sales", "Purchasing", "Marketing", "Operations", "Finance", "Support"];
+const COMPANY_A: &[&str] = &[
+    "Hanbit",
+    "Blue",
+    "Nova",
+    "Summit",
+    "Crescent",
+    "Evergreen",
+    "Pioneer",
+    "Silver",
+    "Orion",
+    "Harbor",
+    "Maple",
+    "Atlas",
+    "Vertex",
+    "Lumen",
+    "Cedar",
+    "Apex",
+];
+const COMPANY_B: &[&str] = &[
+    "Systems",
+    "Logistics",
+    "Foods",
+    "Health",
+    "Robotics",
+    "Energy",
+    "Retail",
+    "Labs",
+    "Finance",
+    "Media",
+    "Motors",
+    "Pharma",
+];
+const INDUSTRIES: &[&str] = &[
+    "software",
+    "logistics",
+    "food",
+    "healthcare",
+    "manufacturing",
+    "energy",
+    "retail",
+    "research",
+    "finance",
+    "media",
+    "automotive",
+    "pharma",
+];
+const TITLES: &[&str] = &[
+    "CEO",
+    "CTO",
+    "Head of Sales",
+    "Procurement Manager",
+    "Marketing Lead",
+    "Engineer",
+    "Operations Manager",
+    "Buyer",
+    "CFO",
+    "Support Lead",
+];
+const DEPARTMENTS: &[&str] =
+    &["Executive", "Engineering", "Sales", "Purchasing", "Marketing", "Operations", "Finance", "Support"];
 
 /// A seeding failure, as text for the operator.
 struct SeedError(String);
@@ -111,9 +194,8 @@ pub const DEMO_CONTACTS_PER_ACCOUNT: usize = 10;
 /// Loads the demo set; refuses a database that already has accounts.
 pub fn demo(db: &Db) -> Result<(usize, usize), String> {
     let actor = Actor::system();
-    let existing = db
-        .run_sync(|c| crm_accounts::list_accounts(c, &actor, &Default::default()))
-        .map_err(|e| e.to_string())?;
+    let existing =
+        db.run_sync(|c| crm_accounts::list_accounts(c, &actor, &Default::default())).map_err(|e| e.to_string())?;
     if !existing.data.is_empty() {
         return Err("the database already has accounts; seed an empty database".into());
     }
@@ -152,7 +234,13 @@ fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>)
     let employees: i32 = rng.random_range(5..20_000);
     let revenue_major: i64 = i64::from(employees) * rng.random_range(50_000..400_000);
     let minor_per_major = if country.currency == "KRW" || country.currency == "JPY" { 1 } else { 100 };
-    let scale = if country.currency == "KRW" { 1_300 } else if country.currency == "JPY" { 150 } else { 1 };
+    let scale = if country.currency == "KRW" {
+        1_300
+    } else if country.currency == "JPY" {
+        150
+    } else {
+        1
+    };
     let account = AccountInput {
         name,
         domain: Some(domain.clone()),
@@ -179,10 +267,20 @@ fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>)
         .map(|k| {
             let first = pick(rng, country.first);
             let last = pick(rng, country.last);
-            let local = if country.code == "KR" { format!("user{}.{k}", n + 1) } else { format!("{}.{}{k}", first.to_lowercase(), last.to_lowercase()) };
-            let stage = [LifecycleStage::Lead, LifecycleStage::Customer, LifecycleStage::Opportunity, LifecycleStage::Subscriber, LifecycleStage::Churned]
-                [rng.random_range(0..5)];
-            let consent = [EmailConsent::Unknown, EmailConsent::OptedIn, EmailConsent::OptedOut][rng.random_range(0..3)];
+            let local = if country.code == "KR" {
+                format!("user{}.{k}", n + 1)
+            } else {
+                format!("{}.{}{k}", first.to_lowercase(), last.to_lowercase())
+            };
+            let stage = [
+                LifecycleStage::Lead,
+                LifecycleStage::Customer,
+                LifecycleStage::Opportunity,
+                LifecycleStage::Subscriber,
+                LifecycleStage::Churned,
+            ][rng.random_range(0..5)];
+            let consent =
+                [EmailConsent::Unknown, EmailConsent::OptedIn, EmailConsent::OptedOut][rng.random_range(0..3)];
             let phone = (country.phone)(rng);
             ContactInput {
                 first_name: Some(first.into()),

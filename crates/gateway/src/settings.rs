@@ -45,6 +45,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             migrate: true,
             pool_size: 16,
             max_body_bytes: 4 * 1024 * 1024,
+            workers: None,
         }
     }
 }
@@ -86,7 +89,9 @@ impl Settings {
             return Ok(None);
         }
         if self.production {
-            return Err("CRM_ENV=production needs CRM_JWT_SECRET or CRM_JWT_PUBLIC_KEY; refusing to start without keys".into());
+            return Err(
+                "CRM_ENV=production needs CRM_JWT_SECRET or CRM_JWT_PUBLIC_KEY; refusing to start without keys".into(),
+            );
         }
         let path = self.dev_secret_path();
         if let Ok(s) = std::fs::read_to_string(&path) {
@@ -99,7 +104,8 @@ impl Settings {
         use base64::Engine;
         let bytes: [u8; 32] = rand::random();
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        write_private(&path, &secret).map_err(|e| format!("cannot write development JWT secret to {}: {e}", path.display()))?;
+        write_private(&path, &secret)
+            .map_err(|e| format!("cannot write development JWT secret to {}: {e}", path.display()))?;
         self.jwt.secret = Some(secret);
         Ok(Some(format!(
             "no CRM_JWT_SECRET set: generated a development secret in {} (set CRM_JWT_SECRET in production)",

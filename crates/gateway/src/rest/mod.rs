@@ -78,8 +78,11 @@ pub fn parse_include(raw: Option<&str>, includable: &[&str]) -> Result<Vec<Strin
     let mut out = Vec::new();
     for part in raw.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if !includable.contains(&part) {
-            return Err(ApiError::bad_request("INVALID_PARAMETER", format!("cannot include `{part}`"))
-                .with_field("include", "invalid_value", format!("includable: {}", includable.join(", "))));
+            return Err(ApiError::bad_request("INVALID_PARAMETER", format!("cannot include `{part}`")).with_field(
+                "include",
+                "invalid_value",
+                format!("includable: {}", includable.join(", ")),
+            ));
         }
         if !out.iter().any(|x| x == part) {
             out.push(part.to_string());
@@ -115,9 +118,9 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     if s == "*" {
         return Ok(None);
     }
-    parse_etag(s).map(Some).ok_or_else(|| {
-        ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be a version ETag such as \"3\"")
-    })
+    parse_etag(s)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be a version ETag such as \"3\""))
 }
 
 fn parse_etag(s: &str) -> Option<i64> {

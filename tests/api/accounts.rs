@@ -1,0 +1,195 @@
+use actix_web::http::Method;
+use serde_json::json;
+
+use crate::support::*;
+
+#[actix_web::test]
+async fn account_crud_with_versions_etags_and_normalization() {
+    let app = spawn().await;
+    let created = app
+        .post(
+            "/api/v1/accounts",
+            json!({
+                "name": " Acme Korea ", "domain": "https://www.ACME.co.kr/about", "industry": "software",
+                "tier": "gold", "phone": "02-1234-5678", "country": "kr", "city": "Seoul",
+                "website": "acme.co.kr", "annual_revenue": {"amount_minor": 5_000_000_000_000i64, "currency": "krw"},
+                "employee_count": 120, "tags": ["VIP", "vip", "b2b"], "custom_fields": {"erp_segment": "A"},
+                "latitude": 37.5665, "longitude": 126.978
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.header("location").unwrap(), format!("/api/v1/accounts/{id}"));
+    assert_eq!(created.header("etag").unwrap(), "\"1\"");
+    let a = created.body;
+    assert_eq!(a["name"], "Acme Korea");
+    assert_eq!(a["domain"], "acme.co.kr");
+    assert_eq!(a["phone"], "+82212345678");
+    assert_eq!(a["country"], "KR");
+    assert_eq!(a["website"], "https://acme.co.kr");
+    assert_eq!(a["annual_revenue"], json!({"amount_minor": 5_000_000_000_000i64, "currency": "KRW"}));
+    assert_eq!(a["tags"], json!(["vip", "b2b"]));
+    assert_eq!(a["version"], 1);
+    assert!(a["created_at"].as_str().unwrap().ends_with('Z'));
+
+    // GET with ETag, and 304 when the client has this version.
+    let got = app.get(&format!("/api/v1/accounts/{id}")).await;
+    assert_eq!(got.header("etag").unwrap(), "\"1\"");
+    assert_eq!(got.body, a);
+    let nm = app
+        .call(Method::GET, &format!("/api/v1/accounts/{id}"), Some(&app.admin), None, &[("If-None-Match", "\"1\"")])
+        .await;
+    assert_eq!(nm.status, 304);
+
+    // Merge patch: null clears, absent keeps, custom fields merge.
+    let p = app
+        .patch(
+            &format!("/api/v1/accounts/{id}"),
+            json!({"industry": null, "tier": "platinum", "custom_fields": {"region_code": 7}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(p["industry"], json!(null));
+    assert_eq!(p["tier"], "platinum");
+    assert_eq!(p["domain"], "acme.co.kr");
+    assert_eq!(p["custom_fields"], json!({"erp_segment": "A", "region_code": 7}));
+    assert_eq!(p["version"], 2);
+
+    // A patch that changes nothing keeps the version.
+    let same = app.patch(&format!("/api/v1/accounts/{id}"), json!({"tier": "platinum"})).await.expect(200);
+    assert_eq!(same["version"], 2);
+
+    // Stale If-Match: 412 with the current version.
+    let stale = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{id}"),
+            Some(&app.admin),
+            Some(json!({"name": "X"})),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+    assert_eq!(stale.body["code"], "VERSION_CONFLICT");
+    assert_eq!(stale.body["current_version"], 2);
+    let fresh = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{id}"),
+            Some(&app.admin),
+            Some(json!({"name": "Acme KR"})),
+            &[("If-Match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(fresh.header("etag").unwrap(), "\"3\"");
+
+    // Archive, gone from lists, still readable, restore.
+    assert_eq!(app.delete(&format!("/api/v1/accounts/{id}")).await.status, 204);
+    let list = app.get("/api/v1/accounts").await.expect(200);
+    assert!(list["data"].as_array().unwrap().is_empty());
+    let archived = app.get("/api/v1/accounts?archived=only").await.expect(200);
+    assert_eq!(archived["data"][0]["id"], id);
+    assert!(archived["data"][0]["archived_at"].is_string());
+    let restored = app.post(&format!("/api/v1/accounts/{id}/restore"), json!({})).await.expect(200);
+    assert_eq!(restored["archived_at"], json!(null));
+    assert_eq!(restored["version"], 5);
+    assert_eq!(app.get("/api/v1/accounts").await.expect(200)["data"].as_array().unwrap().len(), 1);
+
+    // Unknown ids and malformed ids are 404 problems.
+    let missing = app.get("/api/v1/accounts/01a20352-0000-7000-8000-000000000000").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type").unwrap(), "application/problem+json");
+    assert_eq!(app.get("/api/v1/accounts/not-a-uuid").await.status, 404);
+}
+
+#[actix_web::test]
+async fn concurrent_conditional_patches_exactly_one_wins() {
+    let app = spawn().await;
+    let a = app.account("Race Inc", json!({})).await;
+    let path = format!("/api/v1/accounts/{}", a["id"].as_str().unwrap());
+    let (r1, r2) = futures_util::join!(
+        app.call(Method::PATCH, &path, Some(&app.admin), Some(json!({"industry": "one"})), &[("If-Match", "\"1\"")]),
+        app.call(Method::PATCH, &path, Some(&app.admin), Some(json!({"industry": "two"})), &[("If-Match", "\"1\"")]),
+    );
+    let mut statuses = [r1.status.as_u16(), r2.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412], "{} / {}", r1.body, r2.body);
+    let winner = if r1.status == 200 { &r1.body } else { &r2.body };
+    let now = app.get(&path).await.expect(200);
+    assert_eq!(now["version"], 2);
+    assert_eq!(now["industry"], winner["industry"]);
+
+    // Without If-Match, concurrent writers are serialized and none is lost.
+    let futs: Vec<_> = (0..6).map(|i| app.patch(&path, json!({"tags": [format!("t{i}")]}))).collect();
+    for r in futures_util::future::join_all(futs).await {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(app.get(&path).await.expect(200)["version"], 8);
+}
+
+#[actix_web::test]
+async fn duplicate_domains_and_invalid_input_are_refused() {
+    let app = spawn().await;
+    let first = app.account("Acme", json!({"domain": "acme.com"})).await;
+    let dup = app.post("/api/v1/accounts", json!({"name": "Acme 2", "domain": "WWW.ACME.COM"})).await;
+    assert_eq!(dup.status, 409);
+    assert_eq!(dup.body["code"], "DUPLICATE_RECORD");
+    assert_eq!(dup.body["existing_id"], first["id"]);
+    assert_eq!(error_fields(&dup.body), vec!["domain"]);
+
+    let bad = app
+        .post(
+            "/api/v1/accounts",
+            json!({"name": "", "domain": "nope", "country": "Korea", "phone": "12", "employee_count": -3,
+                   "annual_revenue": {"amount_minor": 1, "currency": "DOLLARS"}, "latitude": 123.0, "custom_fields": [1]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["code"], "VALIDATION_FAILED");
+    let fields = error_fields(&bad.body);
+    for f in
+        ["name", "domain", "country", "phone", "employee_count", "annual_revenue.currency", "latitude", "custom_fields"]
+    {
+        assert!(fields.contains(&f.to_string()), "{f} not in {fields:?}");
+    }
+    assert!(bad.body["request_id"].is_string());
+
+    // Unknown fields, wrong types and broken JSON are refused, not ignored.
+    let unknown = app.post("/api/v1/accounts", json!({"name": "A", "nmae": "typo"})).await;
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body["detail"].as_str().unwrap().contains("nmae"));
+    let typed = app.post("/api/v1/accounts", json!({"name": "A", "tier": "wood"})).await;
+    assert_eq!(typed.status, 422);
+    let raw = app
+        .client
+        .post(format!("{}/api/v1/accounts", app.base))
+        .insert_header(("Authorization", format!("Bearer {}", app.admin)))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body("{not json")
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+
+    // Archiving frees the domain; restoring the old one then conflicts.
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/api/v1/accounts/{id}")).await.status, 204);
+    app.account("Acme New", json!({"domain": "acme.com"})).await;
+    let restore = app.post(&format!("/api/v1/accounts/{id}/restore"), json!({})).await;
+    assert_eq!(restore.status, 409);
+}
+
+#[actix_web::test]
+async fn unknown_routes_are_problem_documents() {
+    let app = spawn().await;
+    let r = app.get("/api/v1/nothing-here").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["code"], "NOT_FOUND");
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(r.body["request_id"].as_str(), r.header("x-request-id").as_deref());
+    let health = app.call(Method::GET, "/healthz", None, None, &[]).await.expect(200);
+    assert_eq!(health["status"], "ok");
+    let ready = app.call(Method::GET, "/readyz", None, None, &[]).await.expect(200);
+    assert_eq!(ready["status"], "ready");
+}

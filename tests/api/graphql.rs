@@ -1,0 +1,152 @@
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const CONTACT_FIELDS: &str = "id firstName lastName email emails phone phones title department accountId ownerId \
+    lifecycleStage emailConsent emailConsentAt doNotCall street city region postalCode country latitude longitude \
+    tags customFields version createdAt updatedAt archivedAt";
+
+fn camel(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// GraphQL enums are SCREAMING_CASE; REST uses snake_case. Everything else is identical.
+fn normalize_gql(v: &Value, key: &str) -> Value {
+    match (key, v) {
+        ("lifecycleStage" | "emailConsent" | "tier", Value::String(s)) => Value::String(s.to_lowercase()),
+        _ => v.clone(),
+    }
+}
+
+#[actix_web::test]
+async fn rest_and_graphql_return_the_same_records() {
+    let app = spawn().await;
+    let acc = app
+        .account(
+            "Parity Co",
+            json!({"tier": "gold", "annual_revenue": {"amount_minor": 9_000_000_000i64, "currency": "KRW"}}),
+        )
+        .await;
+    for i in 0..5 {
+        app.contact(&format!("P{i}"), "Same", json!({"account_id": acc["id"], "email": format!("p{i}@parity.example.com"),
+            "phone": format!("+82 10 5555 000{i}"), "tags": ["x"], "custom_fields": {"k": i}, "email_consent": "opted_in"})).await;
+    }
+    let rest = app.get("/api/v1/contacts?limit=3&sort=first_name&filter=account.tier%5Beq%5D:gold").await.expect(200);
+    let q = format!(
+        "query($f: String) {{ contacts(first: 3, orderBy: [\"first_name\"], filter: $f) {{ nodes {{ {CONTACT_FIELDS} account {{ id name tier annualRevenue {{ amountMinor currency }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    );
+    let gql = app.gql(&app.admin, &q, json!({"f": "account.tier[eq]:gold"})).await;
+    assert!(gql.get("errors").is_none(), "{gql}");
+    let nodes = gql["data"]["contacts"]["nodes"].as_array().unwrap();
+    let rows = rest["data"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    for (row, node) in rows.iter().zip(nodes) {
+        for (k, v) in row.as_object().unwrap() {
+            let ck = camel(k);
+            assert_eq!(normalize_gql(&node[&ck], &ck), *v, "field {k}");
+        }
+        assert_eq!(node["account"]["annualRevenue"]["amountMinor"], 9_000_000_000i64);
+    }
+    // Same cursor semantics: GraphQL's endCursor continues the REST page.
+    let cursor = gql["data"]["contacts"]["pageInfo"]["endCursor"].as_str().unwrap();
+    assert_eq!(cursor, rest["next_cursor"].as_str().unwrap());
+    let next = app
+        .get(&format!("/api/v1/contacts?limit=3&sort=first_name&filter=account.tier%5Beq%5D:gold&cursor={cursor}"))
+        .await
+        .expect(200);
+    assert_eq!(next["data"].as_array().unwrap().len(), 2);
+
+    // Account.contacts through the loader, and totalCount.
+    let g = app
+        .gql(
+            &app.admin,
+            "{ accounts(first: 10) { totalCount nodes { name contacts(first: 2) { lastName } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(g["data"]["accounts"]["totalCount"], 1);
+    assert_eq!(g["data"]["accounts"]["nodes"][0]["contacts"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn graphql_where_mutations_and_errors() {
+    let app = spawn().await;
+    let created = app
+        .gql(
+            &app.admin,
+            "mutation($i: AccountInput!) { createAccount(input: $i) { id version domain tier } }",
+            json!({"i": {"name": "GQL Co", "domain": "gql.example.com", "tier": "SILVER"}}),
+        )
+        .await;
+    let acc = &created["data"]["createAccount"];
+    assert_eq!(acc["version"], 1);
+    assert_eq!(acc["tier"], "SILVER");
+    let id = acc["id"].as_str().unwrap();
+
+    // Merge patch semantics: null clears, absent keeps; expectedVersion guards.
+    let upd = app
+        .gql(
+            &app.admin,
+            "mutation($id: UUID!) { updateAccount(id: $id, patch: {domain: null, industry: \"media\"}, expectedVersion: 1) { version domain industry tier } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        upd["data"]["updateAccount"],
+        json!({"version": 2, "domain": null, "industry": "media", "tier": "SILVER"})
+    );
+    let stale = app
+        .gql(
+            &app.admin,
+            "mutation($id: UUID!) { updateAccount(id: $id, patch: {industry: \"x\"}, expectedVersion: 1) { version } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(stale["errors"][0]["extensions"]["code"], "VERSION_CONFLICT");
+    assert_eq!(stale["errors"][0]["extensions"]["current_version"], 2);
+
+    // Validation errors carry the same code and fields as REST.
+    let bad = app.gql(&app.admin, "mutation { createContact(input: {email: \"nope\"}) { id } }", json!({})).await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "VALIDATION_FAILED");
+    assert_eq!(bad["errors"][0]["extensions"]["errors"][0]["field"], "email");
+
+    // `where` objects and the filter string check fields the same way.
+    app.contact("Wh", "Ere", json!({"city": "Seoul", "account_id": id})).await;
+    app.contact("No", "Where", json!({"city": "Busan"})).await;
+    let w = app
+        .gql(
+            &app.admin,
+            "{ contacts(where: {and: [{field: \"city\", op: EQ, value: \"Seoul\"}, {field: \"account.industry\", op: IN, values: [\"media\"]}]}) { nodes { lastName } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(w["data"]["contacts"]["nodes"], json!([{"lastName": "Ere"}]));
+    let badw = app
+        .gql(&app.admin, "{ contacts(where: {field: \"shoe\", op: EQ, value: \"1\"}) { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(badw["errors"][0]["extensions"]["code"], "INVALID_FILTER");
+    assert_eq!(badw["errors"][0]["extensions"]["errors"][0]["field"], "shoe");
+
+    // Missing records are null, not errors; archive and restore work.
+    let missing =
+        app.gql(&app.admin, "{ contact(id: \"01a20352-0000-7000-8000-000000000000\") { id } }", json!({})).await;
+    assert_eq!(missing["data"]["contact"], Value::Null);
+    let arch = app
+        .gql(&app.admin, "mutation($id: UUID!) { archiveAccount(id: $id) { archivedAt version } }", json!({"id": id}))
+        .await;
+    assert!(arch["data"]["archiveAccount"]["archivedAt"].is_string());
+    let rest = app.get(&format!("/api/v1/accounts/{id}")).await.expect(200);
+    assert_eq!(rest["version"], 3);
+}

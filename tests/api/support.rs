@@ -1,0 +1,184 @@
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode, header::HeaderMap};
+use crm_db::testing::TestDatabase;
+use crm_gateway::Application;
+use crm_gateway::auth::JwtKeys;
+use crm_gateway::settings::{JwtSettings, Settings};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret!!";
+pub const ISSUER: &str = "crm-test";
+pub const AUDIENCE: &str = "crm-api";
+
+pub fn jwt_settings() -> JwtSettings {
+    JwtSettings {
+        secret: Some(SECRET.into()),
+        issuer: Some(ISSUER.into()),
+        audience: Some(AUDIENCE.into()),
+        ..Default::default()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: awc::Client,
+    pub keys: JwtKeys,
+    pub admin: String,
+    _db: TestDatabase,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(String::from)
+    }
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+}
+
+pub async fn spawn() -> TestApp {
+    let db = TestDatabase::create().expect("test database");
+    let settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: db.url.clone(),
+        jwt: jwt_settings(),
+        pool_size: 4,
+        workers: Some(1),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await.expect("application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let keys = app.state.keys.clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let admin = token(&keys, "admin-user", &["admin"], &[]);
+    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    TestApp { base, client, keys, admin, _db: db }
+}
+
+pub fn token(keys: &JwtKeys, sub: &str, roles: &[&str], scopes: &[&str]) -> String {
+    let roles: Vec<String> = roles.iter().map(|s| s.to_string()).collect();
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    keys.issue(sub, &roles, &scopes, Duration::from_secs(600)).unwrap()
+}
+
+impl TestApp {
+    pub fn token(&self, roles: &[&str]) -> String {
+        token(&self.keys, "user-1", roles, &[])
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.send_json(&b).await,
+            None => req.send().await,
+        }
+        .expect("request sent");
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status: res.status(), headers: res.headers().clone(), body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(&self.admin), None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(&self.admin), Some(body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(&self.admin), Some(body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(&self.admin), None, &[]).await
+    }
+
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.call(Method::POST, "/graphql", Some(token), Some(json!({"query": query, "variables": variables})), &[])
+            .await
+            .expect(200)
+    }
+
+    pub async fn account(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name});
+        merge(&mut body, extra);
+        self.post("/api/v1/accounts", body).await.expect(201)
+    }
+
+    pub async fn contact(&self, first: &str, last: &str, extra: Value) -> Value {
+        let mut body = json!({"first_name": first, "last_name": last});
+        merge(&mut body, extra);
+        self.post("/api/v1/contacts", body).await.expect(201)
+    }
+
+    /// Every id of a list, following `next_cursor` to the end.
+    pub async fn all_ids(&self, path_with_query: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path_with_query.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path_with_query}{sep}cursor={c}"),
+                None => path_with_query.to_string(),
+            };
+            let page = self.get(&url).await.expect(200);
+            ids.extend(page["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return ids,
+            }
+        }
+    }
+}
+
+pub fn merge(target: &mut Value, extra: Value) {
+    if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
+        for (k, v) in e {
+            t.insert(k, v);
+        }
+    }
+}
+
+/// URL-encodes a query value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}
