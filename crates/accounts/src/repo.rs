@@ -235,10 +235,7 @@ pub fn update_if_version(conn: &mut AnyConnection, a: &Account, expected: i64) -
 }
 
 /// One page of a list, plus the total when asked.
-pub fn list(
-    conn: &mut AnyConnection,
-    q: &ListQuery,
-) -> Result<Page<Account>, AccountError> {
+pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Account>, AccountError> {
     let parts = sql::list_sql(q, SEARCH, conn.backend())?;
     let rows: Vec<AccountRow> = accounts::table
         .select(accounts::all_columns)

@@ -54,9 +54,10 @@ fn check_domain_free(
     except: Option<AccountId>,
 ) -> Result<(), AccountError> {
     if let Some(d) = domain
-        && let Some(existing_id) = repo::find_live_by_domain(conn, d, except)? {
-            return Err(AccountError::Duplicate { domain: d.to_string(), existing_id: Some(existing_id) });
-        }
+        && let Some(existing_id) = repo::find_live_by_domain(conn, d, except)?
+    {
+        return Err(AccountError::Duplicate { domain: d.to_string(), existing_id: Some(existing_id) });
+    }
     Ok(())
 }
 
@@ -124,9 +125,10 @@ pub fn update_account(
     for _ in 0..UPDATE_RETRIES {
         let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
         if let Some(expected) = expected_version
-            && cur.version != expected {
-                return Err(AccountError::VersionConflict { expected, current: cur.version });
-            }
+            && cur.version != expected
+        {
+            return Err(AccountError::VersionConflict { expected, current: cur.version });
+        }
         let draft = patch.clone().apply(&cur).normalize()?;
         let mut next = build(id, draft, cur.version + 1, cur.created_at);
         next.archived_at = cur.archived_at;
@@ -188,9 +190,10 @@ fn set_archived(
     actor.require(Scope::AccountsWrite)?;
     let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
     if let Some(expected) = expected_version
-        && cur.version != expected {
-            return Err(AccountError::VersionConflict { expected, current: cur.version });
-        }
+        && cur.version != expected
+    {
+        return Err(AccountError::VersionConflict { expected, current: cur.version });
+    }
     if cur.archived_at.is_some() == archive {
         return Ok(cur);
     }

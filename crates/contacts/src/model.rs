@@ -282,9 +282,11 @@ impl ContactInput {
         let mut emails: Vec<String> = Vec::new();
         for (n, e) in i.emails.iter().enumerate() {
             if let Some(e) = errs.take(values::parse_email(&format!("emails[{n}]"), e))
-                && Some(&e) != i.email.as_ref() && !emails.contains(&e) {
-                    emails.push(e);
-                }
+                && Some(&e) != i.email.as_ref()
+                && !emails.contains(&e)
+            {
+                emails.push(e);
+            }
         }
         i.emails = emails;
         let country = i.country.clone();
@@ -295,9 +297,11 @@ impl ContactInput {
         let mut phones: Vec<String> = Vec::new();
         for (n, p) in i.phones.iter().enumerate() {
             if let Some(p) = errs.take(values::parse_phone(&format!("phones[{n}]"), p, country.as_deref()))
-                && Some(&p) != i.phone.as_ref() && !phones.contains(&p) {
-                    phones.push(p);
-                }
+                && Some(&p) != i.phone.as_ref()
+                && !phones.contains(&p)
+            {
+                phones.push(p);
+            }
         }
         i.phones = phones;
         if i.emails.len() > 20 || i.phones.len() > 20 {

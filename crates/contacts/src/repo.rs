@@ -251,10 +251,7 @@ pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account
 }
 
 /// One page of a list, plus the total when asked.
-pub fn list(
-    conn: &mut AnyConnection,
-    q: &ListQuery,
-) -> Result<Page<Contact>, ContactError> {
+pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Contact>, ContactError> {
     let parts = sql::list_sql(q, SEARCH, conn.backend())?;
     let rows: Vec<ContactRow> = contacts::table
         .select(contacts::all_columns)

@@ -80,13 +80,14 @@ fn account_error(e: AccountError) -> ContactError {
 
 fn check_account(conn: &mut AnyConnection, account_id: Option<AccountId>) -> Result<(), ContactError> {
     if let Some(id) = account_id
-        && !crm_accounts::account_exists(conn, id).map_err(account_error)? {
-            return Err(ContactError::Invalid(FieldErrors(vec![FieldError::new(
-                "account_id",
-                "not_found",
-                format!("account {id} does not exist"),
-            )])));
-        }
+        && !crm_accounts::account_exists(conn, id).map_err(account_error)?
+    {
+        return Err(ContactError::Invalid(FieldErrors(vec![FieldError::new(
+            "account_id",
+            "not_found",
+            format!("account {id} does not exist"),
+        )])));
+    }
     Ok(())
 }
 
@@ -96,9 +97,10 @@ fn check_email_free(
     except: Option<ContactId>,
 ) -> Result<(), ContactError> {
     if let Some(e) = email
-        && let Some(existing_id) = repo::find_live_by_email(conn, e, except)? {
-            return Err(ContactError::Duplicate { email: e.to_string(), existing_id: Some(existing_id) });
-        }
+        && let Some(existing_id) = repo::find_live_by_email(conn, e, except)?
+    {
+        return Err(ContactError::Duplicate { email: e.to_string(), existing_id: Some(existing_id) });
+    }
     Ok(())
 }
 
@@ -173,9 +175,10 @@ pub fn update_contact(
     for _ in 0..UPDATE_RETRIES {
         let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
         if let Some(expected) = expected_version
-            && cur.version != expected {
-                return Err(ContactError::VersionConflict { expected, current: cur.version });
-            }
+            && cur.version != expected
+        {
+            return Err(ContactError::VersionConflict { expected, current: cur.version });
+        }
         let draft = patch.clone().apply(&cur).normalize()?;
         let next = build(id, draft, Some(&cur));
         if same_content(&cur, &next) {
@@ -239,9 +242,10 @@ fn set_archived(
     actor.require(Scope::ContactsWrite)?;
     let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
     if let Some(expected) = expected_version
-        && cur.version != expected {
-            return Err(ContactError::VersionConflict { expected, current: cur.version });
-        }
+        && cur.version != expected
+    {
+        return Err(ContactError::VersionConflict { expected, current: cur.version });
+    }
     if cur.archived_at.is_some() == archive {
         return Ok(cur);
     }

@@ -48,9 +48,10 @@ pub fn gql_error(api: ApiError) -> async_graphql::Error {
         if let Some(obj) = problem.as_object() {
             for key in ["errors", "current_version", "existing_id", "request_id"] {
                 if let Some(v) = obj.get(key).filter(|v| !v.is_null())
-                    && let Ok(gv) = async_graphql::Value::from_json(v.clone()) {
-                        ext.set(key, gv);
-                    }
+                    && let Ok(gv) = async_graphql::Value::from_json(v.clone())
+                {
+                    ext.set(key, gv);
+                }
             }
         }
     })

@@ -159,9 +159,10 @@ impl ResponseError for ApiError {
         }
         if self.status == StatusCode::PRECONDITION_FAILED
             && let Some(v) = self.extra.as_ref().and_then(|e| e.get("current_version")).and_then(Value::as_i64)
-                && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\"")) {
-                    res.insert_header((header::ETAG, h));
-                }
+            && let Ok(h) = HeaderValue::from_str(&format!("\"{v}\""))
+        {
+            res.insert_header((header::ETAG, h));
+        }
         res.body(self.body().to_string())
     }
 }
