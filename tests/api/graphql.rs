@@ -4,7 +4,7 @@ use crate::support::*;
 
 const CONTACT_FIELDS: &str = "id firstName lastName email emails phone phones title department accountId ownerId \
     lifecycleStage emailConsent emailConsentAt doNotCall street city region postalCode country latitude longitude \
-    tags customFields version createdAt updatedAt archivedAt";
+    tags customFields externalIds { source id } version createdAt updatedAt archivedAt";
 
 fn camel(s: &str) -> String {
     let mut out = String::new();

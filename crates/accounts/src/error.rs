@@ -17,6 +17,8 @@ pub enum AccountError {
     List(#[from] ListError),
     #[error("a live account with domain `{domain}` already exists")]
     Duplicate { domain: String, existing_id: Option<AccountId> },
+    #[error("external id {}:{} belongs to another account", external_id.source, external_id.id)]
+    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: AccountId },
     #[error("the account has changed since version {expected}; it is now at version {current}")]
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
@@ -42,7 +44,7 @@ impl DomainError for AccountError {
             AccountError::Forbidden(_) => ErrorClass::Forbidden,
             AccountError::Invalid(_) => ErrorClass::Unprocessable,
             AccountError::List(_) => ErrorClass::BadRequest,
-            AccountError::Duplicate { .. } => ErrorClass::Conflict,
+            AccountError::Duplicate { .. } | AccountError::ExternalIdTaken { .. } => ErrorClass::Conflict,
             AccountError::VersionConflict { .. } => ErrorClass::VersionConflict,
             AccountError::Db(e) => e.class(),
         }
@@ -54,7 +56,7 @@ impl DomainError for AccountError {
             AccountError::Forbidden(e) => e.code(),
             AccountError::Invalid(_) => "VALIDATION_FAILED",
             AccountError::List(e) => DomainError::code(e),
-            AccountError::Duplicate { .. } => "DUPLICATE_RECORD",
+            AccountError::Duplicate { .. } | AccountError::ExternalIdTaken { .. } => "DUPLICATE_RECORD",
             AccountError::VersionConflict { .. } => "VERSION_CONFLICT",
             AccountError::Db(e) => e.code(),
         }
@@ -67,6 +69,9 @@ impl DomainError for AccountError {
             AccountError::Duplicate { domain, .. } => {
                 vec![FieldError::new("domain", "taken", format!("`{domain}` belongs to another live account"))]
             }
+            AccountError::ExternalIdTaken { index, .. } => {
+                vec![FieldError::new(format!("external_ids[{index}]"), "taken", self.to_string())]
+            }
             _ => Vec::new(),
         }
     }
@@ -77,7 +82,8 @@ impl DomainError for AccountError {
             AccountError::VersionConflict { current, .. } => {
                 m.insert("current_version".into(), (*current).into());
             }
-            AccountError::Duplicate { existing_id: Some(id), .. } => {
+            AccountError::Duplicate { existing_id: Some(id), .. }
+            | AccountError::ExternalIdTaken { existing_id: id, .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
             }
             _ => return None,

@@ -1,8 +1,9 @@
 //! The account as clients see it, and the inputs that create and change it.
 
+use crm_core::external::parse_external_ids;
 use crm_core::ids::AccountId;
 use crm_core::values::{self, clean};
-use crm_core::{FieldErrors, Money, Patch};
+use crm_core::{ExternalId, FieldErrors, Money, Patch};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -70,6 +71,8 @@ pub struct Account {
     pub tags: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
+    /// Ids of this account in other systems.
+    pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
     pub created_at: crm_core::Timestamp,
@@ -129,6 +132,10 @@ pub struct AccountInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub custom_fields: Option<serde_json::Value>,
+    /// Ids in other systems, each unique among accounts.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub external_ids: Vec<ExternalId>,
 }
 
 /// A JSON merge patch of an account: absent = unchanged, `null` = cleared.
@@ -173,6 +180,9 @@ pub struct AccountPatch {
     pub tags: Patch<Vec<String>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub custom_fields: Patch<serde_json::Value>,
+    /// Replaces the whole list when present.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
+    pub external_ids: Patch<Vec<ExternalId>>,
 }
 
 impl AccountPatch {
@@ -207,6 +217,40 @@ impl AccountPatch {
                 // Merge patch semantics for the custom-field object itself (RFC 7396).
                 Patch::Value(v) => merge_patch(c.custom_fields, v),
             }),
+            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
+        }
+    }
+}
+
+impl Account {
+    /// An empty account, the starting point when an upsert creates one.
+    pub fn blank() -> Account {
+        let epoch = crm_core::Timestamp(chrono::DateTime::UNIX_EPOCH);
+        Account {
+            id: AccountId(uuid::Uuid::nil()),
+            name: String::new(),
+            domain: None,
+            industry: None,
+            tier: None,
+            owner_id: None,
+            phone: None,
+            website: None,
+            street: None,
+            city: None,
+            region: None,
+            postal_code: None,
+            country: None,
+            latitude: None,
+            longitude: None,
+            annual_revenue: None,
+            employee_count: None,
+            tags: Vec::new(),
+            custom_fields: serde_json::json!({}),
+            external_ids: Vec::new(),
+            version: 0,
+            created_at: epoch,
+            updated_at: epoch,
+            archived_at: None,
         }
     }
 }
@@ -268,6 +312,7 @@ impl AccountInput {
         i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
         i.annual_revenue = i.annual_revenue.and_then(|m| errs.take(m.parse("annual_revenue")));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         i.custom_fields = Some(
             errs.take(values::parse_custom_fields(
                 "custom_fields",
@@ -305,5 +350,14 @@ mod tests {
         let t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
         let p = serde_json::json!({"a": null, "b": {"c": 5}, "e": "x"});
         assert_eq!(merge_patch(t, p), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
+    }
+}
+
+impl crm_core::external::Record for Account {
+    fn record_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn record_version(&self) -> i64 {
+        self.version
     }
 }

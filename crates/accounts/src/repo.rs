@@ -55,6 +55,13 @@ pub static CATALOG: Catalog = Catalog {
         },
         f("employee_count", FieldKind::Int, true, true),
         f("tags", FieldKind::Tags, false, false),
+        FieldDef {
+            name: "external_id",
+            column: "account",
+            kind: FieldKind::ExternalId,
+            nullable: false,
+            sortable: false,
+        },
         f("version", FieldKind::Int, false, false),
         f("created_at", FieldKind::Timestamp, false, true),
         f("updated_at", FieldKind::Timestamp, false, true),
@@ -62,6 +69,9 @@ pub static CATALOG: Catalog = Catalog {
     ],
     relations: &[],
 };
+
+/// The entity name in the event log and the external-id table.
+pub const ENTITY: &str = "account";
 
 pub const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "accounts_fts" };
 
@@ -119,6 +129,7 @@ impl From<AccountRow> for Account {
             employee_count: r.employee_count.and_then(|n| i32::try_from(n).ok()),
             tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
             custom_fields: r.custom_fields.0,
+            external_ids: Vec::new(),
             version: r.version,
             created_at: to_utc(r.created_at),
             updated_at: to_utc(r.updated_at),
@@ -180,13 +191,26 @@ fn sort_value(a: &Account, field: &str) -> Option<Bind> {
     }
 }
 
+/// Fills in the external ids of loaded accounts (one query).
+fn with_external_ids(conn: &mut AnyConnection, mut items: Vec<Account>) -> QueryResult<Vec<Account>> {
+    let ids: Vec<uuid::Uuid> = items.iter().map(|a| a.id.0).collect();
+    let mut map = crm_db::external_ids::of_records(conn, ENTITY, &ids)?;
+    for a in &mut items {
+        a.external_ids = map.remove(&a.id.0).unwrap_or_default();
+    }
+    Ok(items)
+}
+
 pub fn find(conn: &mut AnyConnection, id: AccountId) -> QueryResult<Option<Account>> {
-    accounts::table
+    let row = accounts::table
         .filter(accounts::id.eq(DbUuid(id.0)))
         .select(accounts::all_columns)
         .first::<AccountRow>(conn)
-        .optional()
-        .map(|r| r.map(Account::from))
+        .optional()?;
+    match row {
+        Some(r) => Ok(with_external_ids(conn, vec![Account::from(r)])?.pop()),
+        None => Ok(None),
+    }
 }
 
 pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec<Account>> {
@@ -201,7 +225,7 @@ pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec
             accounts::table.filter(accounts::id.eq_any(chunk.to_vec())).select(accounts::all_columns).load(conn)?;
         out.extend(rows.into_iter().map(Account::from));
     }
-    Ok(out)
+    with_external_ids(conn, out)
 }
 
 /// The live account that holds `domain`, other than `except`.
@@ -246,6 +270,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Account>, Ac
         .load(conn)?;
     let items: Vec<Account> = rows.into_iter().map(Account::from).collect();
     let (items, next) = sql::paginate(items, q, sort_value, |a| a.id.0);
+    let items = with_external_ids(conn, items)?;
     let total = if q.count {
         Some(accounts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
     } else {

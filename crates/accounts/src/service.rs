@@ -1,16 +1,17 @@
 //! Account use cases. Each takes a connection (the caller picks the transaction), the actor,
 //! and typed input; REST and GraphQL call exactly these.
 
-use crm_core::Scope;
+use crm_core::external::{BatchOp, BatchOutcome};
 use crm_core::ids::AccountId;
 use crm_core::list::{ListParams, Page};
-use crm_core::{Actor, FieldErrors};
+use crm_core::{Actor, ExternalId, FieldErrors, Scope};
 use crm_db::AnyConnection;
 use crm_db::pool::is_unique_violation;
+use crm_events::{Action, HistoryEntry};
 
 use crate::error::AccountError;
 use crate::model::{Account, AccountInput, AccountPatch};
-use crate::repo;
+use crate::repo::{self, ENTITY};
 
 pub use crate::repo::CATALOG as ACCOUNT_CATALOG;
 
@@ -93,6 +94,7 @@ fn build(id: AccountId, i: AccountInput, version: i64, created_at: crm_core::Tim
         employee_count: i.employee_count,
         tags: i.tags,
         custom_fields: i.custom_fields.unwrap_or_else(|| serde_json::json!({})),
+        external_ids: i.external_ids,
         version,
         created_at: if version == 1 { now } else { created_at },
         updated_at: now,
@@ -107,7 +109,29 @@ pub fn create_account(conn: &mut AnyConnection, actor: &Actor, input: AccountInp
     check_domain_free(conn, i.domain.as_deref(), None)?;
     let a = build(AccountId::new(), i, 1, crm_db::to_utc(crm_db::now()));
     repo::insert(conn, &a).map_err(|e| on_write_error(e, &a))?;
+    write_external_ids(conn, &a)?;
+    record(conn, actor, Action::Created, None, &a)?;
     Ok(a)
+}
+
+fn write_external_ids(conn: &mut AnyConnection, a: &Account) -> Result<(), AccountError> {
+    crm_db::external_ids::replace(conn, ENTITY, a.id.0, &a.external_ids)?.map_err(|t| AccountError::ExternalIdTaken {
+        index: t.index,
+        external_id: t.external_id,
+        existing_id: AccountId(t.owner),
+    })
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: Action,
+    before: Option<&Account>,
+    after: &Account,
+) -> Result<(), AccountError> {
+    let json = |a: &Account| serde_json::to_value(a).unwrap_or_default();
+    crm_events::record(conn, actor, ENTITY, after.id.0, action, before.map(json), Some(json(after)))?;
+    Ok(())
 }
 
 /// Applies a merge patch. With `expected_version`, a stale version is `VersionConflict`;
@@ -139,6 +163,10 @@ pub fn update_account(
             check_domain_free(conn, next.domain.as_deref(), Some(id))?;
         }
         if repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
+            if next.external_ids != cur.external_ids {
+                write_external_ids(conn, &next)?;
+            }
+            record(conn, actor, Action::Updated, Some(&cur), &next)?;
             return Ok(next);
         }
         if let Some(expected) = expected_version {
@@ -211,5 +239,100 @@ fn set_archived(
         let current = repo::find(conn, id)?.map(|a| a.version).unwrap_or(cur.version);
         return Err(AccountError::VersionConflict { expected: cur.version, current });
     }
+    let action = if archive { Action::Archived } else { Action::Restored };
+    record(conn, actor, action, Some(&cur), &next)?;
     Ok(next)
+}
+
+/// The account that carries an external id.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub))]
+pub fn get_account_by_external_id(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ext: ExternalId,
+) -> Result<Account, AccountError> {
+    actor.require(Scope::AccountsRead)?;
+    let ext = ext.parse("external_id").map_err(|e| AccountError::Invalid(FieldErrors(vec![e])))?;
+    let id = crm_db::external_ids::find(conn, ENTITY, &ext)?.ok_or(AccountError::NotFound)?;
+    repo::find(conn, AccountId(id))?.ok_or(AccountError::NotFound)
+}
+
+/// The account id an external id points at, for other domains' references.
+pub fn account_id_by_external_id(
+    conn: &mut AnyConnection,
+    ext: &ExternalId,
+) -> Result<Option<AccountId>, AccountError> {
+    Ok(crm_db::external_ids::find(conn, ENTITY, ext)?.map(AccountId))
+}
+
+/// Creates or updates the account that carries `ext`: a merge patch on the existing account,
+/// or a new account built from the patch. The external id stays attached. Returns whether it
+/// created the account.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub))]
+pub fn upsert_account(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ext: ExternalId,
+    mut patch: AccountPatch,
+) -> Result<(Account, bool), AccountError> {
+    actor.require(Scope::AccountsWrite)?;
+    let ext = ext.parse("external_id").map_err(|e| AccountError::Invalid(FieldErrors(vec![e])))?;
+    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
+    // The upsert's own external id stays attached whatever the patch says.
+    match &mut patch.external_ids {
+        crm_core::Patch::Value(list) if !list.contains(&ext) => list.push(ext.clone()),
+        crm_core::Patch::Null => patch.external_ids = crm_core::Patch::Value(vec![ext.clone()]),
+        _ => {}
+    }
+    match crm_db::external_ids::find(conn, ENTITY, &ext)? {
+        Some(id) => Ok((update_account(conn, actor, AccountId(id), patch, None)?, false)),
+        None => {
+            let mut input = patch.apply(&Account::blank());
+            if !input.external_ids.contains(&ext) {
+                input.external_ids.push(ext);
+            }
+            Ok((create_account(conn, actor, input)?, true))
+        }
+    }
+}
+
+/// One batch operation on accounts.
+pub type AccountOp = BatchOp<AccountInput, AccountPatch, AccountId>;
+
+/// Runs a batch (see `crm_db::batch::run`): per-item results, or all-or-nothing.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, n = ops.len(), atomic))]
+pub fn batch_accounts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ops: Vec<AccountOp>,
+    atomic: bool,
+) -> Result<Vec<Result<BatchOutcome<Account>, AccountError>>, (usize, AccountError)> {
+    actor.require(Scope::AccountsWrite).map_err(|e| (0, e.into()))?;
+    crm_db::batch::run(conn, ops, atomic, |c, op| match op {
+        BatchOp::Create { data } => create_account(c, actor, data).map(BatchOutcome::Created),
+        BatchOp::Update { id, data, expected_version } => {
+            update_account(c, actor, id, data, expected_version).map(BatchOutcome::Updated)
+        }
+        BatchOp::Upsert { external_id, data } => upsert_account(c, actor, external_id, data)
+            .map(|(a, created)| if created { BatchOutcome::Created(a) } else { BatchOutcome::Updated(a) }),
+        BatchOp::Delete { id, expected_version } => {
+            archive_account(c, actor, id, expected_version).map(BatchOutcome::Archived)
+        }
+    })
+}
+
+/// The account's change history, newest first.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
+pub fn account_history(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: AccountId,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<HistoryEntry>, AccountError> {
+    actor.require(Scope::AccountsRead)?;
+    if repo::find(conn, id)?.is_none() {
+        return Err(AccountError::NotFound);
+    }
+    Ok(crm_events::history(conn, ENTITY, id.0, before_seq, limit)?)
 }

@@ -17,6 +17,8 @@ pub enum ContactError {
     List(#[from] ListError),
     #[error("a live contact with email `{email}` already exists")]
     Duplicate { email: String, existing_id: Option<ContactId> },
+    #[error("external id {}:{} belongs to another contact", external_id.source, external_id.id)]
+    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: ContactId },
     #[error("the contact has changed since version {expected}; it is now at version {current}")]
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
@@ -42,7 +44,7 @@ impl DomainError for ContactError {
             ContactError::Forbidden(_) => ErrorClass::Forbidden,
             ContactError::Invalid(_) => ErrorClass::Unprocessable,
             ContactError::List(_) => ErrorClass::BadRequest,
-            ContactError::Duplicate { .. } => ErrorClass::Conflict,
+            ContactError::Duplicate { .. } | ContactError::ExternalIdTaken { .. } => ErrorClass::Conflict,
             ContactError::VersionConflict { .. } => ErrorClass::VersionConflict,
             ContactError::Db(e) => e.class(),
         }
@@ -54,7 +56,7 @@ impl DomainError for ContactError {
             ContactError::Forbidden(e) => e.code(),
             ContactError::Invalid(_) => "VALIDATION_FAILED",
             ContactError::List(e) => DomainError::code(e),
-            ContactError::Duplicate { .. } => "DUPLICATE_RECORD",
+            ContactError::Duplicate { .. } | ContactError::ExternalIdTaken { .. } => "DUPLICATE_RECORD",
             ContactError::VersionConflict { .. } => "VERSION_CONFLICT",
             ContactError::Db(e) => e.code(),
         }
@@ -67,6 +69,9 @@ impl DomainError for ContactError {
             ContactError::Duplicate { email, .. } => {
                 vec![FieldError::new("email", "taken", format!("`{email}` belongs to another live contact"))]
             }
+            ContactError::ExternalIdTaken { index, .. } => {
+                vec![FieldError::new(format!("external_ids[{index}]"), "taken", self.to_string())]
+            }
             _ => Vec::new(),
         }
     }
@@ -77,7 +82,8 @@ impl DomainError for ContactError {
             ContactError::VersionConflict { current, .. } => {
                 m.insert("current_version".into(), (*current).into());
             }
-            ContactError::Duplicate { existing_id: Some(id), .. } => {
+            ContactError::Duplicate { existing_id: Some(id), .. }
+            | ContactError::ExternalIdTaken { existing_id: id, .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
             }
             _ => return None,

@@ -6,5 +6,5 @@ pub mod repo;
 pub mod service;
 
 pub use error::ContactError;
-pub use model::{Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
+pub use model::{AccountRef, Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
 pub use service::*;

@@ -1,8 +1,9 @@
 //! The contact as clients see it, and the inputs that create and change it.
 
+use crm_core::external::parse_external_ids;
 use crm_core::ids::{AccountId, ContactId};
 use crm_core::values::{self, clean};
-use crm_core::{FieldErrors, Patch};
+use crm_core::{ExternalId, FieldErrors, Patch};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -51,6 +52,16 @@ wire_enum!(
     }
 );
 
+/// A reference to an account by our id or by an external id (for syncs that never see our ids).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "AccountRefInput"))]
+pub struct AccountRef {
+    pub id: Option<AccountId>,
+    pub external_id: Option<ExternalId>,
+}
+
 /// A person.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -87,6 +98,8 @@ pub struct Contact {
     pub tags: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
+    /// Ids of this person in other systems.
+    pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: crm_core::Timestamp,
     pub updated_at: crm_core::Timestamp,
@@ -127,6 +140,9 @@ pub struct ContactInput {
     pub department: Option<String>,
     #[serde(default)]
     pub account_id: Option<AccountId>,
+    /// The account by id or external id: `{"external_id": {"source": "erp", "id": "A-7"}}`.
+    #[serde(default)]
+    pub account: Option<AccountRef>,
     #[serde(default)]
     pub owner_id: Option<uuid::Uuid>,
     /// Defaults to `lead`.
@@ -162,6 +178,10 @@ pub struct ContactInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub custom_fields: Option<serde_json::Value>,
+    /// Ids in other systems, each unique among contacts.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub external_ids: Vec<ExternalId>,
 }
 
 /// A JSON merge patch of a contact: absent = unchanged, `null` = cleared.
@@ -188,6 +208,9 @@ pub struct ContactPatch {
     pub department: Patch<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
     pub account_id: Patch<AccountId>,
+    /// The account by id or external id; `null` detaches the contact.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<AccountRef>))]
+    pub account: Patch<AccountRef>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub owner_id: Patch<uuid::Uuid>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<LifecycleStage>))]
@@ -214,6 +237,9 @@ pub struct ContactPatch {
     pub tags: Patch<Vec<String>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub custom_fields: Patch<serde_json::Value>,
+    /// Replaces the whole list when present.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
+    pub external_ids: Patch<Vec<ExternalId>>,
 }
 
 impl ContactPatch {
@@ -229,7 +255,11 @@ impl ContactPatch {
             phones: self.phones.apply_to(Some(c.phones)).unwrap_or_default(),
             title: self.title.apply_to(c.title),
             department: self.department.apply_to(c.department),
-            account_id: self.account_id.apply_to(c.account_id),
+            account_id: if self.account == Patch::Null { None } else { self.account_id.apply_to(c.account_id) },
+            account: match self.account {
+                Patch::Value(r) => Some(r),
+                _ => None,
+            },
             owner_id: self.owner_id.apply_to(c.owner_id),
             // Required enums: null resets to the default.
             lifecycle_stage: Some(
@@ -250,6 +280,45 @@ impl ContactPatch {
                 Patch::Null => serde_json::json!({}),
                 Patch::Value(v) => crm_accounts::model::merge_patch(c.custom_fields, v),
             }),
+            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
+        }
+    }
+}
+
+impl Contact {
+    /// An empty contact, the starting point when an upsert creates one.
+    pub fn blank() -> Contact {
+        let epoch = crm_core::Timestamp(chrono::DateTime::UNIX_EPOCH);
+        Contact {
+            id: ContactId(uuid::Uuid::nil()),
+            first_name: None,
+            last_name: None,
+            email: None,
+            emails: Vec::new(),
+            phone: None,
+            phones: Vec::new(),
+            title: None,
+            department: None,
+            account_id: None,
+            owner_id: None,
+            lifecycle_stage: LifecycleStage::Lead,
+            email_consent: EmailConsent::Unknown,
+            email_consent_at: None,
+            do_not_call: false,
+            street: None,
+            city: None,
+            region: None,
+            postal_code: None,
+            country: None,
+            latitude: None,
+            longitude: None,
+            tags: Vec::new(),
+            custom_fields: serde_json::json!({}),
+            external_ids: Vec::new(),
+            version: 0,
+            created_at: epoch,
+            updated_at: epoch,
+            archived_at: None,
         }
     }
 }
@@ -313,6 +382,7 @@ impl ContactInput {
         i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));
         i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         i.custom_fields = Some(
             errs.take(values::parse_custom_fields(
                 "custom_fields",
@@ -352,5 +422,14 @@ mod tests {
         let e = ContactInput { emails: vec!["bad".into()], ..Default::default() }.normalize().unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert!(fields.contains(&"last_name") && fields.contains(&"emails[0]"), "{fields:?}");
+    }
+}
+
+impl crm_core::external::Record for Contact {
+    fn record_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn record_version(&self) -> i64 {
+        self.version
     }
 }

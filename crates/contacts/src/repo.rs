@@ -44,6 +44,13 @@ pub static CATALOG: Catalog = Catalog {
         f("latitude", FieldKind::Float, true, true),
         f("longitude", FieldKind::Float, true, true),
         f("tags", FieldKind::Tags, false, false),
+        FieldDef {
+            name: "external_id",
+            column: "contact",
+            kind: FieldKind::ExternalId,
+            nullable: false,
+            sortable: false,
+        },
         f("version", FieldKind::Int, false, false),
         f("created_at", FieldKind::Timestamp, false, true),
         f("updated_at", FieldKind::Timestamp, false, true),
@@ -51,6 +58,9 @@ pub static CATALOG: Catalog = Catalog {
     ],
     relations: &[RelationDef { name: "account", local_column: "account_id", target: &crm_accounts::ACCOUNT_CATALOG }],
 };
+
+/// The entity name in the event log and the external-id table.
+pub const ENTITY: &str = "contact";
 
 pub const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "contacts_fts" };
 
@@ -118,6 +128,7 @@ impl From<ContactRow> for Contact {
             longitude: r.longitude,
             tags: strings(r.tags.0),
             custom_fields: r.custom_fields.0,
+            external_ids: Vec::new(),
             version: r.version,
             created_at: to_utc(r.created_at),
             updated_at: to_utc(r.updated_at),
@@ -185,13 +196,26 @@ fn sort_value(c: &Contact, field: &str) -> Option<Bind> {
     }
 }
 
+/// Fills in the external ids of loaded contacts (one query).
+fn with_external_ids(conn: &mut AnyConnection, mut items: Vec<Contact>) -> QueryResult<Vec<Contact>> {
+    let ids: Vec<uuid::Uuid> = items.iter().map(|c| c.id.0).collect();
+    let mut map = crm_db::external_ids::of_records(conn, ENTITY, &ids)?;
+    for c in &mut items {
+        c.external_ids = map.remove(&c.id.0).unwrap_or_default();
+    }
+    Ok(items)
+}
+
 pub fn find(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Contact>> {
-    contacts::table
+    let row = contacts::table
         .filter(contacts::id.eq(DbUuid(id.0)))
         .select(contacts::all_columns)
         .first::<ContactRow>(conn)
-        .optional()
-        .map(|r| r.map(Contact::from))
+        .optional()?;
+    match row {
+        Some(r) => Ok(with_external_ids(conn, vec![Contact::from(r)])?.pop()),
+        None => Ok(None),
+    }
 }
 
 /// The live contact whose primary email is `email`, other than `except`.
@@ -247,7 +271,7 @@ pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account
         *n += 1;
         *n <= per_account
     });
-    Ok(out)
+    with_external_ids(conn, out)
 }
 
 /// One page of a list, plus the total when asked.
@@ -262,6 +286,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Contact>, Co
         .load(conn)?;
     let items: Vec<Contact> = rows.into_iter().map(Contact::from).collect();
     let (items, next) = sql::paginate(items, q, sort_value, |c| c.id.0);
+    let items = with_external_ids(conn, items)?;
     let total = if q.count {
         Some(contacts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
     } else {

@@ -1,16 +1,18 @@
 //! Contact use cases, shared by REST and GraphQL.
 
 use crm_accounts::AccountError;
+use crm_core::external::{BatchOp, BatchOutcome};
 use crm_core::filter::{Literal, Op, Resolved};
 use crm_core::ids::{AccountId, ContactId};
 use crm_core::list::{ListParams, Page};
-use crm_core::{Actor, FieldError, FieldErrors, Scope};
+use crm_core::{Actor, ExternalId, FieldError, FieldErrors, Scope};
 use crm_db::AnyConnection;
 use crm_db::pool::is_unique_violation;
+use crm_events::{Action, HistoryEntry};
 
 use crate::error::ContactError;
 use crate::model::{Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
-use crate::repo;
+use crate::repo::{self, ENTITY};
 
 pub use crate::repo::CATALOG as CONTACT_CATALOG;
 
@@ -144,6 +146,7 @@ fn build(id: ContactId, i: ContactInput, prev: Option<&Contact>) -> Contact {
         longitude: i.longitude,
         tags: i.tags,
         custom_fields: i.custom_fields.unwrap_or_else(|| serde_json::json!({})),
+        external_ids: i.external_ids,
         version: prev.map(|p| p.version + 1).unwrap_or(1),
         created_at: prev.map(|p| p.created_at).unwrap_or(now),
         updated_at: now,
@@ -154,12 +157,64 @@ fn build(id: ContactId, i: ContactInput, prev: Option<&Contact>) -> Contact {
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
 pub fn create_contact(conn: &mut AnyConnection, actor: &Actor, input: ContactInput) -> Result<Contact, ContactError> {
     actor.require(Scope::ContactsWrite)?;
+    let mut input = input;
+    resolve_account_ref(conn, &mut input)?;
     let i = input.normalize()?;
     check_account(conn, i.account_id)?;
     check_email_free(conn, i.email.as_deref(), None)?;
     let c = build(ContactId::new(), i, None);
     repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))?;
+    write_external_ids(conn, &c)?;
+    record(conn, actor, Action::Created, None, &c)?;
     Ok(c)
+}
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> ContactError {
+    ContactError::Invalid(FieldErrors(vec![FieldError::new(field, code, message)]))
+}
+
+/// Turns `account: {id | external_id}` into `account_id`.
+fn resolve_account_ref(conn: &mut AnyConnection, input: &mut ContactInput) -> Result<(), ContactError> {
+    let Some(r) = input.account.take() else { return Ok(()) };
+    let id = match (r.id, r.external_id) {
+        (Some(id), None) => id,
+        (None, Some(ext)) => {
+            let ext = ext.parse("account.external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
+            crm_accounts::account_id_by_external_id(conn, &ext).map_err(account_error)?.ok_or_else(|| {
+                invalid(
+                    "account.external_id",
+                    "not_found",
+                    format!("no account has external id {}:{}", ext.source, ext.id),
+                )
+            })?
+        }
+        _ => return Err(invalid("account", "invalid", "give exactly one of `id` or `external_id`")),
+    };
+    if input.account_id.is_some_and(|a| a != id) {
+        return Err(invalid("account", "conflict", "`account` and `account_id` name different accounts"));
+    }
+    input.account_id = Some(id);
+    Ok(())
+}
+
+fn write_external_ids(conn: &mut AnyConnection, c: &Contact) -> Result<(), ContactError> {
+    crm_db::external_ids::replace(conn, ENTITY, c.id.0, &c.external_ids)?.map_err(|t| ContactError::ExternalIdTaken {
+        index: t.index,
+        external_id: t.external_id,
+        existing_id: ContactId(t.owner),
+    })
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: Action,
+    before: Option<&Contact>,
+    after: &Contact,
+) -> Result<(), ContactError> {
+    let json = |c: &Contact| serde_json::to_value(c).unwrap_or_default();
+    crm_events::record(conn, actor, ENTITY, after.id.0, action, before.map(json), Some(json(after)))?;
+    Ok(())
 }
 
 /// Applies a merge patch; see `crm_accounts::update_account` for the version rules.
@@ -179,7 +234,9 @@ pub fn update_contact(
         {
             return Err(ContactError::VersionConflict { expected, current: cur.version });
         }
-        let draft = patch.clone().apply(&cur).normalize()?;
+        let mut draft = patch.clone().apply(&cur);
+        resolve_account_ref(conn, &mut draft)?;
+        let draft = draft.normalize()?;
         let next = build(id, draft, Some(&cur));
         if same_content(&cur, &next) {
             return Ok(cur);
@@ -191,6 +248,10 @@ pub fn update_contact(
             check_email_free(conn, next.email.as_deref(), Some(id))?;
         }
         if repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
+            if next.external_ids != cur.external_ids {
+                write_external_ids(conn, &next)?;
+            }
+            record(conn, actor, Action::Updated, Some(&cur), &next)?;
             return Ok(next);
         }
         if let Some(expected) = expected_version {
@@ -263,5 +324,89 @@ fn set_archived(
         let current = repo::find(conn, id)?.map(|c| c.version).unwrap_or(cur.version);
         return Err(ContactError::VersionConflict { expected: cur.version, current });
     }
+    let action = if archive { Action::Archived } else { Action::Restored };
+    record(conn, actor, action, Some(&cur), &next)?;
     Ok(next)
+}
+
+/// The contact that carries an external id.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub))]
+pub fn get_contact_by_external_id(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ext: ExternalId,
+) -> Result<Contact, ContactError> {
+    actor.require(Scope::ContactsRead)?;
+    let ext = ext.parse("external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
+    let id = crm_db::external_ids::find(conn, ENTITY, &ext)?.ok_or(ContactError::NotFound)?;
+    repo::find(conn, ContactId(id))?.ok_or(ContactError::NotFound)
+}
+
+/// Creates or updates the contact that carries `ext` (see `crm_accounts::upsert_account`).
+#[tracing::instrument(skip_all, fields(actor = %actor.sub))]
+pub fn upsert_contact(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ext: ExternalId,
+    mut patch: ContactPatch,
+) -> Result<(Contact, bool), ContactError> {
+    actor.require(Scope::ContactsWrite)?;
+    let ext = ext.parse("external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
+    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
+    match &mut patch.external_ids {
+        crm_core::Patch::Value(list) if !list.contains(&ext) => list.push(ext.clone()),
+        crm_core::Patch::Null => patch.external_ids = crm_core::Patch::Value(vec![ext.clone()]),
+        _ => {}
+    }
+    match crm_db::external_ids::find(conn, ENTITY, &ext)? {
+        Some(id) => Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false)),
+        None => {
+            let mut input = patch.apply(&Contact::blank());
+            if !input.external_ids.contains(&ext) {
+                input.external_ids.push(ext);
+            }
+            Ok((create_contact(conn, actor, input)?, true))
+        }
+    }
+}
+
+/// One batch operation on contacts.
+pub type ContactOp = BatchOp<ContactInput, ContactPatch, ContactId>;
+
+/// Runs a batch: per-item results, or all-or-nothing.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, n = ops.len(), atomic))]
+pub fn batch_contacts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ops: Vec<ContactOp>,
+    atomic: bool,
+) -> Result<Vec<Result<BatchOutcome<Contact>, ContactError>>, (usize, ContactError)> {
+    actor.require(Scope::ContactsWrite).map_err(|e| (0, e.into()))?;
+    crm_db::batch::run(conn, ops, atomic, |c, op| match op {
+        BatchOp::Create { data } => create_contact(c, actor, data).map(BatchOutcome::Created),
+        BatchOp::Update { id, data, expected_version } => {
+            update_contact(c, actor, id, data, expected_version).map(BatchOutcome::Updated)
+        }
+        BatchOp::Upsert { external_id, data } => upsert_contact(c, actor, external_id, data)
+            .map(|(x, created)| if created { BatchOutcome::Created(x) } else { BatchOutcome::Updated(x) }),
+        BatchOp::Delete { id, expected_version } => {
+            archive_contact(c, actor, id, expected_version).map(BatchOutcome::Archived)
+        }
+    })
+}
+
+/// The contact's change history, newest first.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
+pub fn contact_history(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: ContactId,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<HistoryEntry>, ContactError> {
+    actor.require(Scope::ContactsRead)?;
+    if repo::find(conn, id)?.is_none() {
+        return Err(ContactError::NotFound);
+    }
+    Ok(crm_events::history(conn, ENTITY, id.0, before_seq, limit)?)
 }

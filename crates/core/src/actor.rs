@@ -10,10 +10,13 @@ pub enum Scope {
     AccountsWrite,
     ContactsRead,
     ContactsWrite,
+    /// Read the change feed (`/changes`); events are still limited to readable entities.
+    ChangesRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::AccountsRead, Scope::AccountsWrite, Scope::ContactsRead, Scope::ContactsWrite];
+    pub const ALL: [Scope; 5] =
+        [Scope::AccountsRead, Scope::AccountsWrite, Scope::ContactsRead, Scope::ContactsWrite, Scope::ChangesRead];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -21,6 +24,7 @@ impl Scope {
             Scope::AccountsWrite => "accounts:write",
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
+            Scope::ChangesRead => "changes:read",
         }
     }
 

@@ -31,6 +31,7 @@ pub enum ErrorClass {
 /// One problem with one input field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct FieldError {
     /// The field's wire name, dotted for nested fields (`annual_revenue.currency`).
     pub field: String,

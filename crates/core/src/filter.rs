@@ -312,6 +312,9 @@ pub enum FieldKind {
     Enum(&'static [&'static str]),
     /// A JSON array of strings (tags); supports `contains`, `eq` (has), `in` (has any).
     Tags,
+    /// `external_id[eq]:erp:C-10042`: the record carries that external id. `column` holds the
+    /// entity name used in the external_ids table.
+    ExternalId,
 }
 
 /// A field of a resource as the list API sees it.
@@ -440,6 +443,9 @@ fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<
         message: format!("operator `{}` does not apply to `{full}`", op.as_str()),
     };
     let invalid = |msg: String| FilterError { field: full.to_string(), code: "invalid_value", message: msg };
+    if field.kind == FieldKind::ExternalId && !matches!(op, Op::Eq | Op::In) {
+        return Err(unsupported());
+    }
     match op {
         Op::IsNull => {
             let RawValue::One(v) = value else { return Err(invalid("`is_null` takes true or false".into())) };
@@ -470,7 +476,10 @@ fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<
             }
         }
         Op::Lt | Op::Lte | Op::Gt | Op::Gte => {
-            if matches!(field.kind, FieldKind::Bool | FieldKind::Tags | FieldKind::Enum(_) | FieldKind::Uuid) {
+            if matches!(
+                field.kind,
+                FieldKind::Bool | FieldKind::Tags | FieldKind::Enum(_) | FieldKind::Uuid | FieldKind::ExternalId
+            ) {
                 return Err(unsupported());
             }
         }
@@ -512,6 +521,10 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
             Literal::Date(NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| invalid("a date (YYYY-MM-DD)"))?)
         }
         FieldKind::Uuid => Literal::Uuid(uuid::Uuid::parse_str(v).map_err(|_| invalid("a UUID"))?),
+        FieldKind::ExternalId => match crate::external::ExternalId::parse_pair(v) {
+            Some(e) => Literal::Text(format!("{}:{}", e.source, e.id)),
+            None => return Err(invalid("an external id written source:id (e.g. erp:C-10042)")),
+        },
         FieldKind::Enum(allowed) => {
             if !allowed.contains(&v) {
                 return Err(FilterError {

@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod error;
+pub mod external;
 pub mod filter;
 pub mod ids;
 pub mod list;
@@ -14,6 +15,7 @@ pub mod values;
 
 pub use actor::{Actor, Role, Scope};
 pub use error::{DomainError, ErrorClass, FieldError, FieldErrors};
+pub use external::ExternalId;
 pub use money::{Long, Money};
 pub use patch::Patch;
 pub use time::Timestamp;

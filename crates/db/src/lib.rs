@@ -1,7 +1,10 @@
 //! Storage: one connection type over SQLite and PostgreSQL, the pool, the async boundary,
 //! migrations, custom SQL types (UUID, JSON), the dynamic SQL builder for lists, and test support.
 
+pub mod batch;
 pub mod conn;
+pub mod external_ids;
+pub mod idempotency;
 pub mod pool;
 pub mod schema;
 pub mod sql;

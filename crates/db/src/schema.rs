@@ -71,3 +71,59 @@ diesel::table! {
 
 diesel::joinable!(contacts -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, contacts);
+
+diesel::table! {
+    event_seq (id) {
+        id -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    events (seq) {
+        seq -> BigInt,
+        id -> Uid,
+        #[sql_name = "type"]
+        kind -> Text,
+        entity -> Text,
+        entity_id -> Uid,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        request_id -> Nullable<Text>,
+        changed_fields -> Json,
+        before_state -> Nullable<Json>,
+        after_state -> Nullable<Json>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    external_ids (entity, source, external_id) {
+        entity -> Text,
+        source -> Text,
+        external_id -> Text,
+        entity_id -> Uid,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Json;
+
+    idempotency_keys (subject, idem_key) {
+        subject -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Json>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

@@ -254,6 +254,28 @@ fn any_tag(col: &str, values: &[Literal], out: &mut Sql) {
 
 fn cond(field: &FieldDef, op: Op, values: &[Literal], out: &mut Sql) {
     let col = field.column;
+    if field.kind == FieldKind::ExternalId {
+        // `column` names the entity; values are `source:id`.
+        out.push("id IN (SELECT entity_id FROM external_ids WHERE entity = ");
+        out.bind(col);
+        out.push(" AND (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(" OR ");
+            }
+            let (source, id) = match v {
+                Literal::Text(t) => t.split_once(':').unwrap_or((t.as_str(), "")),
+                _ => ("", ""),
+            };
+            out.push("(source = ");
+            out.bind(source);
+            out.push(" AND external_id = ");
+            out.bind(id);
+            out.push(")");
+        }
+        out.push("))");
+        return;
+    }
     let first = values.first().cloned();
     if field.kind == FieldKind::Tags {
         let tag = match &first {
@@ -369,9 +391,12 @@ fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bin
         return Some(None);
     }
     Some(Some(match kind {
-        FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Enum(_) | FieldKind::Tags => {
-            Bind::Text(v.as_str()?.to_string())
-        }
+        FieldKind::Text
+        | FieldKind::LowerText
+        | FieldKind::UpperText
+        | FieldKind::Enum(_)
+        | FieldKind::Tags
+        | FieldKind::ExternalId => Bind::Text(v.as_str()?.to_string()),
         FieldKind::Int => Bind::Int(v.as_i64()?),
         FieldKind::Float => Bind::Float(v.as_f64()?),
         FieldKind::Bool => Bind::Bool(v.as_bool()?),

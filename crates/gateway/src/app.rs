@@ -22,6 +22,45 @@ pub struct AppState {
     pub db: Db,
     pub keys: JwtKeys,
     pub schema: CrmSchema,
+    pub limits: Limits,
+}
+
+/// Request limits and retention, from settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub idempotency_ttl: chrono::Duration,
+    pub event_retention: chrono::Duration,
+}
+
+fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(30))
+}
+
+/// Hourly clean-up: expired idempotency keys and events past retention. Safe to run on every
+/// instance at once (plain deletes).
+fn spawn_maintenance(db: Db, limits: Limits) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let retention = limits.event_retention;
+            let done = db
+                .run(move |c| -> Result<(usize, usize), crm_db::DbError> {
+                    let keys = crm_db::idempotency::purge_expired(c)?;
+                    let events = crm_events::purge_before(c, crm_db::now() - retention)?;
+                    Ok((keys, events))
+                })
+                .await;
+            match done {
+                Ok((keys, events)) if keys + events > 0 => {
+                    tracing::info!(keys, events, "purged expired idempotency keys and old events")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "maintenance failed"),
+            }
+        }
+    });
 }
 
 /// A built, bound, not yet running server.
@@ -56,7 +95,13 @@ impl Application {
         .await
         .map_err(|e| e.to_string())??;
         let schema = graphql::schema_builder().finish();
-        let state = AppState { db, keys, schema };
+        let limits = Limits {
+            max_body_bytes: settings.max_body_bytes,
+            idempotency_ttl: chrono_duration(settings.idempotency_ttl),
+            event_retention: chrono_duration(settings.event_retention),
+        };
+        let state = AppState { db, keys, schema, limits };
+        spawn_maintenance(state.db.clone(), limits);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
@@ -113,6 +158,7 @@ fn build_app(
         web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
     ))
     .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
+    .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
     .wrap_fn(|req, srv| {
         let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
         let fut = srv.call(req);

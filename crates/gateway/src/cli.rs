@@ -40,6 +40,12 @@ pub struct Cli {
     /// `json` for JSON logs.
     #[arg(long, global = true, env = "CRM_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// How long Idempotency-Key answers are kept (at least 24h).
+    #[arg(long, global = true, env = "CRM_IDEMPOTENCY_TTL", default_value = "24h")]
+    pub idempotency_ttl: String,
+    /// How long events stay in the change feed.
+    #[arg(long, global = true, env = "CRM_EVENT_RETENTION", default_value = "30d")]
+    pub event_retention: String,
 
     #[command(subcommand)]
     pub command: Command,
@@ -87,8 +93,16 @@ pub enum Command {
 }
 
 impl Cli {
-    pub fn settings(&self) -> Settings {
-        Settings {
+    pub fn settings(&self) -> Result<Settings, String> {
+        let duration = |name: &str, v: &str| humantime::parse_duration(v).map_err(|e| format!("{name} {v}: {e}"));
+        let idempotency_ttl = duration("CRM_IDEMPOTENCY_TTL", &self.idempotency_ttl)?;
+        if idempotency_ttl < Duration::from_secs(24 * 3600) {
+            return Err("CRM_IDEMPOTENCY_TTL must be at least 24h".into());
+        }
+        let event_retention = duration("CRM_EVENT_RETENTION", &self.event_retention)?;
+        Ok(Settings {
+            idempotency_ttl,
+            event_retention,
             database_url: self.database_url.clone(),
             jwt: JwtSettings {
                 secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),
@@ -100,7 +114,7 @@ impl Cli {
             },
             production: self.env.eq_ignore_ascii_case("production"),
             ..Settings::default()
-        }
+        })
     }
 }
 
@@ -117,7 +131,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let mut settings = cli.settings();
+    let mut settings = cli.settings()?;
     match cli.command {
         Command::Serve { bind, no_migrate, pool_size } => {
             settings.bind = bind;

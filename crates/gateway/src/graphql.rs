@@ -6,17 +6,19 @@ use actix_web::{HttpResponse, web};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{
-    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema, SchemaBuilder,
-    SimpleObject,
+    ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, OneofObject, Schema,
+    SchemaBuilder, SimpleObject,
 };
 use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
 use crm_accounts::{Account, AccountInput, AccountPatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
+use crm_core::external::{BatchOp, Record};
 use crm_core::filter::{Filter, Op, RawValue};
 use crm_core::ids::{AccountId, ContactId};
 use crm_core::list::{Archived, ListParams, Page};
-use crm_core::{Actor, DomainError};
+use crm_core::{Actor, DomainError, ExternalId, FieldError, Long};
 use crm_db::Db;
+use crm_events::{ChangePage, HistoryEntry};
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
@@ -46,7 +48,7 @@ pub fn gql_error(api: ApiError) -> async_graphql::Error {
         ext.set("code", api.code);
         ext.set("status", api.status.as_u16());
         if let Some(obj) = problem.as_object() {
-            for key in ["errors", "current_version", "existing_id", "request_id"] {
+            for key in ["errors", "current_version", "existing_id", "operation_index", "request_id"] {
                 if let Some(v) = obj.get(key).filter(|v| !v.is_null())
                     && let Ok(gv) = async_graphql::Value::from_json(v.clone())
                 {
@@ -122,6 +124,19 @@ pub struct AccountNode {
 
 #[ComplexObject]
 impl AccountNode {
+    /// Field history, newest first.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 1000))] first: i32,
+        before: Option<Long>,
+    ) -> async_graphql::Result<Vec<HistoryEntry>> {
+        let r = rc(ctx)?;
+        let (actor, id) = (r.actor.clone(), self.inner.id);
+        let limit = u32::try_from(first).unwrap_or(50);
+        r.db.run(move |c| crm_accounts::account_history(c, &actor, id, before.map(|b| b.0), limit)).await.map_err(gql)
+    }
+
     /// Live contacts at this account, newest first.
     async fn contacts(
         &self,
@@ -143,6 +158,19 @@ pub struct ContactNode {
 
 #[ComplexObject]
 impl ContactNode {
+    /// Field history, newest first.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 1000))] first: i32,
+        before: Option<Long>,
+    ) -> async_graphql::Result<Vec<HistoryEntry>> {
+        let r = rc(ctx)?;
+        let (actor, id) = (r.actor.clone(), self.inner.id);
+        let limit = u32::try_from(first).unwrap_or(50);
+        r.db.run(move |c| crm_contacts::contact_history(c, &actor, id, before.map(|b| b.0), limit)).await.map_err(gql)
+    }
+
     /// The account this person works at.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
         let Some(id) = self.inner.account_id else { return Ok(None) };
@@ -299,6 +327,156 @@ fn list_params(
     })
 }
 
+/// The result of an upsert.
+#[derive(SimpleObject)]
+pub struct UpsertAccountResult {
+    pub account: AccountNode,
+    /// True when the upsert created the account.
+    pub created: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct UpsertContactResult {
+    pub contact: ContactNode,
+    pub created: bool,
+}
+
+/// Why one batch operation failed.
+#[derive(SimpleObject)]
+pub struct BatchError {
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+/// The answer to one batch operation, in order.
+#[derive(SimpleObject)]
+pub struct BatchResult {
+    /// The HTTP status the operation would have had alone (201, 200, 204, 4xx).
+    pub status: i32,
+    pub id: Option<uuid::Uuid>,
+    pub version: Option<i64>,
+    pub error: Option<BatchError>,
+}
+
+#[derive(InputObject)]
+pub struct AccountUpdateOp {
+    pub id: AccountId,
+    pub patch: AccountPatch,
+    pub expected_version: Option<i64>,
+}
+
+#[derive(InputObject)]
+pub struct AccountUpsertOp {
+    pub external_id: ExternalId,
+    pub patch: AccountPatch,
+}
+
+#[derive(InputObject)]
+pub struct AccountDeleteOp {
+    pub id: AccountId,
+    pub expected_version: Option<i64>,
+}
+
+/// One operation of `batchAccounts`: set exactly one.
+#[derive(OneofObject)]
+pub enum AccountBatchOp {
+    Create(AccountInput),
+    Update(AccountUpdateOp),
+    Upsert(AccountUpsertOp),
+    Delete(AccountDeleteOp),
+}
+
+impl From<AccountBatchOp> for crm_accounts::AccountOp {
+    fn from(op: AccountBatchOp) -> Self {
+        match op {
+            AccountBatchOp::Create(data) => BatchOp::Create { data },
+            AccountBatchOp::Update(u) => {
+                BatchOp::Update { id: u.id, data: u.patch, expected_version: u.expected_version }
+            }
+            AccountBatchOp::Upsert(u) => BatchOp::Upsert { external_id: u.external_id, data: u.patch },
+            AccountBatchOp::Delete(d) => BatchOp::Delete { id: d.id, expected_version: d.expected_version },
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct ContactUpdateOp {
+    pub id: ContactId,
+    pub patch: ContactPatch,
+    pub expected_version: Option<i64>,
+}
+
+#[derive(InputObject)]
+pub struct ContactUpsertOp {
+    pub external_id: ExternalId,
+    pub patch: ContactPatch,
+}
+
+#[derive(InputObject)]
+pub struct ContactDeleteOp {
+    pub id: ContactId,
+    pub expected_version: Option<i64>,
+}
+
+/// One operation of `batchContacts`: set exactly one.
+#[derive(OneofObject)]
+pub enum ContactBatchOp {
+    Create(ContactInput),
+    Update(ContactUpdateOp),
+    Upsert(ContactUpsertOp),
+    Delete(ContactDeleteOp),
+}
+
+impl From<ContactBatchOp> for crm_contacts::ContactOp {
+    fn from(op: ContactBatchOp) -> Self {
+        match op {
+            ContactBatchOp::Create(data) => BatchOp::Create { data },
+            ContactBatchOp::Update(u) => {
+                BatchOp::Update { id: u.id, data: u.patch, expected_version: u.expected_version }
+            }
+            ContactBatchOp::Upsert(u) => BatchOp::Upsert { external_id: u.external_id, data: u.patch },
+            ContactBatchOp::Delete(d) => BatchOp::Delete { id: d.id, expected_version: d.expected_version },
+        }
+    }
+}
+
+/// The same mapping as REST (`rest::batch_reply`), shaped for GraphQL.
+fn batch_results<T: serde::Serialize + Record, E: DomainError>(
+    outcome: Result<Vec<Result<crm_core::external::BatchOutcome<T>, E>>, crate::rest::Aborted<E>>,
+) -> async_graphql::Result<Vec<BatchResult>> {
+    let reply = crate::rest::batch_reply(outcome).map_err(gql_error)?;
+    Ok(reply
+        .results
+        .into_iter()
+        .map(|item| BatchResult {
+            status: i32::from(item.status),
+            id: item.id,
+            version: item.version,
+            error: item.error.map(|e| BatchError {
+                code: e["code"].as_str().unwrap_or("").to_string(),
+                message: e["detail"].as_str().unwrap_or("").to_string(),
+                fields: serde_json::from_value::<Vec<serde_json::Value>>(e["errors"].clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| {
+                        FieldError::new(
+                            f["field"].as_str().unwrap_or(""),
+                            f["code"].as_str().unwrap_or(""),
+                            f["message"].as_str().unwrap_or(""),
+                        )
+                    })
+                    .collect(),
+            }),
+        })
+        .collect())
+}
+
+fn check_batch_len(n: usize) -> async_graphql::Result<()> {
+    let body = crate::rest::BatchBody::<()> { operations: vec![(); n], atomic: false };
+    body.check().map_err(gql_error)
+}
+
 // ------------------------------------------------------------------------------------------
 // Roots
 
@@ -341,6 +519,51 @@ impl Query {
             total_count: page.total,
             nodes: page.data.into_iter().map(|inner| AccountNode { inner }).collect(),
         })
+    }
+
+    /// The account that carries an external id; null when none does.
+    async fn account_by_external_id(
+        &self,
+        ctx: &Context<'_>,
+        external_id: ExternalId,
+    ) -> async_graphql::Result<Option<AccountNode>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        match r.db.run(move |c| crm_accounts::get_account_by_external_id(c, &actor, external_id)).await {
+            Ok(inner) => Ok(Some(AccountNode { inner })),
+            Err(crm_accounts::AccountError::NotFound) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+
+    /// The contact that carries an external id; null when none does.
+    async fn contact_by_external_id(
+        &self,
+        ctx: &Context<'_>,
+        external_id: ExternalId,
+    ) -> async_graphql::Result<Option<ContactNode>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        match r.db.run(move |c| crm_contacts::get_contact_by_external_id(c, &actor, external_id)).await {
+            Ok(inner) => Ok(Some(ContactNode { inner })),
+            Err(crm_contacts::ContactError::NotFound) => Ok(None),
+            Err(e) => Err(gql(e)),
+        }
+    }
+
+    /// The change feed: events after `after`, in commit order. Follow `nextAfter`.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] after: Long,
+        types: Option<Vec<String>>,
+        #[graphql(default = 100)] first: i32,
+    ) -> async_graphql::Result<ChangePage> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let types = types.unwrap_or_default();
+        let limit = u32::try_from(first).unwrap_or(0);
+        r.db.run(move |c| crm_events::list_changes(c, &actor, after.0, &types, limit)).await.map_err(gql)
     }
 
     /// One contact by id; null when it does not exist.
@@ -437,6 +660,76 @@ impl Mutation {
                 .await
                 .map_err(gql)?;
         Ok(AccountNode { inner })
+    }
+
+    /// Creates or updates the account that carries `externalId` (merge patch on update).
+    async fn upsert_account(
+        &self,
+        ctx: &Context<'_>,
+        external_id: ExternalId,
+        patch: AccountPatch,
+    ) -> async_graphql::Result<UpsertAccountResult> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let (inner, created) =
+            r.db.transaction(move |c| crm_accounts::upsert_account(c, &actor, external_id, patch))
+                .await
+                .map_err(gql)?;
+        Ok(UpsertAccountResult { account: AccountNode { inner }, created })
+    }
+
+    /// Up to 1000 operations; `atomic: true` applies all or none.
+    async fn batch_accounts(
+        &self,
+        ctx: &Context<'_>,
+        operations: Vec<AccountBatchOp>,
+        #[graphql(default)] atomic: bool,
+    ) -> async_graphql::Result<Vec<BatchResult>> {
+        check_batch_len(operations.len())?;
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let ops: Vec<crm_accounts::AccountOp> = operations.into_iter().map(Into::into).collect();
+        let outcome =
+            r.db.transaction(move |c| -> Result<_, crate::rest::Aborted<crm_accounts::AccountError>> {
+                crm_accounts::batch_accounts(c, &actor, ops, atomic).map_err(|(i, e)| crate::rest::Aborted(i, e))
+            })
+            .await;
+        batch_results(outcome)
+    }
+
+    /// Creates or updates the contact that carries `externalId` (merge patch on update).
+    async fn upsert_contact(
+        &self,
+        ctx: &Context<'_>,
+        external_id: ExternalId,
+        patch: ContactPatch,
+    ) -> async_graphql::Result<UpsertContactResult> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let (inner, created) =
+            r.db.transaction(move |c| crm_contacts::upsert_contact(c, &actor, external_id, patch))
+                .await
+                .map_err(gql)?;
+        Ok(UpsertContactResult { contact: ContactNode { inner }, created })
+    }
+
+    /// Up to 1000 operations; `atomic: true` applies all or none.
+    async fn batch_contacts(
+        &self,
+        ctx: &Context<'_>,
+        operations: Vec<ContactBatchOp>,
+        #[graphql(default)] atomic: bool,
+    ) -> async_graphql::Result<Vec<BatchResult>> {
+        check_batch_len(operations.len())?;
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let ops: Vec<crm_contacts::ContactOp> = operations.into_iter().map(Into::into).collect();
+        let outcome =
+            r.db.transaction(move |c| -> Result<_, crate::rest::Aborted<crm_contacts::ContactError>> {
+                crm_contacts::batch_contacts(c, &actor, ops, atomic).map_err(|(i, e)| crate::rest::Aborted(i, e))
+            })
+            .await;
+        batch_results(outcome)
     }
 
     async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> async_graphql::Result<ContactNode> {

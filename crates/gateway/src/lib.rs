@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod graphql;
+pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod rest;

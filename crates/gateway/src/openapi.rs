@@ -19,6 +19,7 @@ use crate::rest;
     tags(
         (name = "accounts", description = "Companies and organisations"),
         (name = "contacts", description = "People"),
+        (name = "changes", description = "The change feed: every committed write, in order"),
         (name = "operations", description = "Health and readiness")
     )
 )]
@@ -44,6 +45,15 @@ where
 {
     app.service(rest::ops::healthz).service(rest::ops::readyz).service(
         scope::scope("/api/v1")
+            .service(rest::changes::list_changes)
+            .service(rest::accounts::batch_accounts)
+            .service(rest::accounts::get_account_by_external_id)
+            .service(rest::accounts::upsert_account)
+            .service(rest::accounts::account_history)
+            .service(rest::contacts::batch_contacts)
+            .service(rest::contacts::get_contact_by_external_id)
+            .service(rest::contacts::upsert_contact)
+            .service(rest::contacts::contact_history)
             .service(rest::accounts::list_accounts)
             .service(rest::accounts::create_account)
             .service(rest::contacts::list_account_contacts)

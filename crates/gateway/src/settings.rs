@@ -47,6 +47,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// How long Idempotency-Key answers are kept (at least 24 h by contract).
+    pub idempotency_ttl: std::time::Duration,
+    /// How long events stay in the change feed.
+    pub event_retention: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -60,6 +64,8 @@ impl Default for Settings {
             pool_size: 16,
             max_body_bytes: 4 * 1024 * 1024,
             workers: None,
+            idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
+            event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

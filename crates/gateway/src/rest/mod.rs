@@ -1,14 +1,18 @@
 //! REST adapters: extract, call one service function, wrap the answer.
 
 pub mod accounts;
+pub mod changes;
 pub mod contacts;
 pub mod ops;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use crm_core::DomainError;
+use crm_core::external::{BatchOutcome, MAX_BATCH, Record};
 use crm_core::list::{Archived, ListParams, Page};
 use serde::{Deserialize, Serialize};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::problem::ApiError;
 
@@ -150,6 +154,160 @@ pub fn created<T: Serialize>(location: String, version: i64, body: &T) -> HttpRe
         .insert_header((header::ETAG, etag(version)))
         .insert_header((header::LOCATION, location))
         .json(body)
+}
+
+/// A batch request: `{"operations": [...], "atomic": false}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody<Op> {
+    pub operations: Vec<Op>,
+    #[serde(default)]
+    pub atomic: bool,
+}
+
+impl<Op> BatchBody<Op> {
+    /// Refuses empty batches and batches over the limit.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if self.operations.is_empty() || self.operations.len() > MAX_BATCH {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BATCH_TOO_LARGE",
+                format!("a batch holds 1 to {MAX_BATCH} operations, not {}", self.operations.len()),
+            )
+            .with_field("operations", "out_of_range", format!("1 to {MAX_BATCH} operations")));
+        }
+        Ok(())
+    }
+}
+
+/// The answer to one batch operation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// The status this operation would have had on its own: 201, 200, 204, or an error status.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The record after the operation (creates and updates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<serde_json::Value>,
+    /// Problem details when the operation failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::problem::Problem>)]
+    pub error: Option<serde_json::Value>,
+}
+
+/// `{"results": [...]}`, one per operation, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub results: Vec<BatchItem>,
+}
+
+/// A failed atomic batch: the index of the operation that failed (`usize::MAX`: the batch itself).
+pub struct Aborted<E>(pub usize, pub E);
+
+impl<E: From<crm_db::DbError>> From<crm_db::DbError> for Aborted<E> {
+    fn from(e: crm_db::DbError) -> Self {
+        Aborted(usize::MAX, E::from(e))
+    }
+}
+
+impl<E: From<diesel::result::Error>> From<diesel::result::Error> for Aborted<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Aborted(usize::MAX, E::from(e))
+    }
+}
+
+/// Maps a batch's outcome to its REST answer.
+pub fn batch_reply<T: Serialize + Record, E: DomainError>(
+    outcome: Result<Vec<Result<BatchOutcome<T>, E>>, Aborted<E>>,
+) -> Result<BatchResponse, ApiError> {
+    match outcome {
+        Err(Aborted(index, e)) => {
+            let mut api = ApiError::from(e);
+            if index != usize::MAX {
+                api.detail = format!("operation {index} failed and nothing was applied: {}", api.detail);
+                for f in &mut api.errors {
+                    f.field = format!("operations[{index}].{}", f.field);
+                }
+                api.extra.get_or_insert_with(Default::default).insert("operation_index".into(), index.into());
+            }
+            Err(api)
+        }
+        Ok(results) => Ok(BatchResponse {
+            results: results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(o) => {
+                        let (status, rec, keep) = match o {
+                            BatchOutcome::Created(t) => (201, t, true),
+                            BatchOutcome::Updated(t) => (200, t, true),
+                            BatchOutcome::Archived(t) => (204, t, false),
+                        };
+                        BatchItem {
+                            status,
+                            id: Some(rec.record_id()),
+                            version: Some(rec.record_version()),
+                            record: if keep { serde_json::to_value(&rec).ok() } else { None },
+                            error: None,
+                        }
+                    }
+                    Err(e) => {
+                        let api = ApiError::from(e);
+                        BatchItem {
+                            status: api.status.as_u16(),
+                            id: None,
+                            version: None,
+                            record: None,
+                            error: Some(api.body()),
+                        }
+                    }
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// `?limit=&before=` on history endpoints.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Entries per page, 1 to 1000 (default 50).
+    pub limit: Option<u32>,
+    /// Only entries older than this `seq` (from `next_before`).
+    pub before: Option<i64>,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    pub data: Vec<crm_events::HistoryEntry>,
+    /// Pass as `before` for older entries; null when there are none.
+    pub next_before: Option<i64>,
+}
+
+impl HistoryPage {
+    pub fn new(data: Vec<crm_events::HistoryEntry>, limit: u32) -> HistoryPage {
+        let next_before = if data.len() as u32 >= limit { data.last().map(|e| e.seq.0) } else { None };
+        HistoryPage { data, next_before }
+    }
+}
+
+impl HistoryQuery {
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        let l = self.limit.unwrap_or(50);
+        if l == 0 || l > 1000 {
+            return Err(ApiError::bad_request("INVALID_PARAMETER", "limit must be between 1 and 1000").with_field(
+                "limit",
+                "out_of_range",
+                "1 to 1000",
+            ));
+        }
+        Ok(l)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! Storage of external ids, shared by every resource: `(entity, source, external_id) → record`.
+
+use std::collections::HashMap;
+
+use crm_core::ExternalId;
+use diesel::prelude::*;
+
+use crate::conn::AnyConnection;
+use crate::schema::external_ids as x;
+use crate::types::DbUuid;
+
+/// The record of `entity` that carries `ext`.
+pub fn find(conn: &mut AnyConnection, entity: &str, ext: &ExternalId) -> QueryResult<Option<uuid::Uuid>> {
+    x::table
+        .filter(x::entity.eq(entity))
+        .filter(x::source.eq(&ext.source))
+        .filter(x::external_id.eq(&ext.id))
+        .select(x::entity_id)
+        .first::<DbUuid>(conn)
+        .optional()
+        .map(|o| o.map(|u| u.0))
+}
+
+/// The external ids of several records, in a stable order.
+pub fn of_records(
+    conn: &mut AnyConnection,
+    entity: &str,
+    ids: &[uuid::Uuid],
+) -> QueryResult<HashMap<uuid::Uuid, Vec<ExternalId>>> {
+    let mut out: HashMap<uuid::Uuid, Vec<ExternalId>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(DbUuid, String, String)> = x::table
+            .filter(x::entity.eq(entity))
+            .filter(x::entity_id.eq_any(chunk.iter().map(|u| DbUuid(*u)).collect::<Vec<_>>()))
+            .order((x::entity_id, x::source, x::external_id))
+            .select((x::entity_id, x::source, x::external_id))
+            .load(conn)?;
+        for (id, source, external_id) in rows {
+            out.entry(id.0).or_default().push(ExternalId { source, id: external_id });
+        }
+    }
+    Ok(out)
+}
+
+/// An external id already carried by another record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub index: usize,
+    pub external_id: ExternalId,
+    pub owner: uuid::Uuid,
+}
+
+/// Makes `ids` the external ids of the record. Checks first, so a conflict leaves the
+/// transaction usable: `Ok(Err(taken))` names the first id owned by another record.
+pub fn replace(
+    conn: &mut AnyConnection,
+    entity: &str,
+    record: uuid::Uuid,
+    ids: &[ExternalId],
+) -> QueryResult<Result<(), Taken>> {
+    for (index, e) in ids.iter().enumerate() {
+        if let Some(owner) = find(conn, entity, e)?
+            && owner != record
+        {
+            return Ok(Err(Taken { index, external_id: e.clone(), owner }));
+        }
+    }
+    diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq(DbUuid(record)))).execute(conn)?;
+    let now = crate::now();
+    for e in ids {
+        diesel::insert_into(x::table)
+            .values((
+                x::entity.eq(entity),
+                x::source.eq(&e.source),
+                x::external_id.eq(&e.id),
+                x::entity_id.eq(DbUuid(record)),
+                x::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Ok(()))
+}
+
+/// Serializes upserts of one external id until the transaction ends (PostgreSQL advisory
+/// lock; SQLite writers are already serialized), so two concurrent upserts create one record.
+pub fn lock(conn: &mut AnyConnection, entity: &str, ext: &ExternalId) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(_) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("{entity}\u{1f}{}\u{1f}{}", ext.source, ext.id))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! The event log: every write appends an event in its own transaction. From it come the
+//! change feed (`/changes`) and per-record field history.
+
+use chrono::NaiveDateTime;
+use crm_core::{Actor, DomainError, ErrorClass, FieldError, Long, Scope, Timestamp};
+use crm_db::schema::{event_seq, events};
+use crm_db::types::{DbJson, DbUuid};
+use crm_db::{AnyConnection, DbError, MultiBackend, to_utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Entities that emit events, and the scope needed to read their events.
+pub const ENTITIES: &[(&str, Scope)] = &[("account", Scope::AccountsRead), ("contact", Scope::ContactsRead)];
+
+/// What happened to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Updated,
+    Archived,
+    Restored,
+    Deleted,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Archived => "archived",
+            Action::Restored => "restored",
+            Action::Deleted => "deleted",
+        }
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct ChangeEvent {
+    /// Position in the log: strictly increasing and gap-free in commit order.
+    pub seq: Long,
+    /// Stable event id (for de-duplication downstream).
+    pub id: uuid::Uuid,
+    /// `contact.created`, `account.updated`, `contact.archived`, …
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    pub kind: String,
+    /// `contact`, `account`, …
+    pub entity: String,
+    pub entity_id: uuid::Uuid,
+    pub occurred_at: Timestamp,
+    /// The JWT subject that made the change.
+    pub actor: String,
+    pub request_id: Option<String>,
+    /// Fields whose value changed.
+    pub changed_fields: Vec<String>,
+    /// The record before the change (null on create).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub before: Option<Value>,
+    /// The record after the change.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub after: Option<Value>,
+}
+
+/// One page of the change feed.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct ChangePage {
+    pub data: Vec<ChangeEvent>,
+    /// Pass as `after` to continue; equals the request's `after` when nothing new arrived.
+    pub next_after: Long,
+}
+
+/// One field's change in a record's history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct FieldChange {
+    pub field: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub from: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub to: Value,
+}
+
+/// One write in a record's history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct HistoryEntry {
+    pub seq: Long,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    pub kind: String,
+    pub occurred_at: Timestamp,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub changes: Vec<FieldChange>,
+}
+
+/// Failures of the change feed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error(transparent)]
+    Forbidden(#[from] crm_core::actor::Forbidden),
+    #[error("{0}")]
+    InvalidParameter(String, &'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for EventsError {
+    fn from(e: diesel::result::Error) -> Self {
+        EventsError::Db(DbError::Query(e))
+    }
+}
+
+impl DomainError for EventsError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            EventsError::Forbidden(_) => ErrorClass::Forbidden,
+            EventsError::InvalidParameter(..) => ErrorClass::BadRequest,
+            EventsError::Db(e) => e.class(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            EventsError::Forbidden(e) => e.code(),
+            EventsError::InvalidParameter(..) => "INVALID_PARAMETER",
+            EventsError::Db(e) => e.code(),
+        }
+    }
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            EventsError::InvalidParameter(m, field) => vec![FieldError::new(*field, "invalid_value", m.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Fields that change on every write and say nothing about what changed.
+const BOOKKEEPING: &[&str] = &["version", "updated_at"];
+
+/// Top-level fields whose values differ between two JSON objects.
+pub fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let b = before.and_then(Value::as_object).unwrap_or(&empty);
+    let a = after.and_then(Value::as_object).unwrap_or(&empty);
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !BOOKKEEPING.contains(&k.as_str()))
+        .filter(|k| {
+            let (x, y) = (b.get(*k).unwrap_or(&Value::Null), a.get(*k).unwrap_or(&Value::Null));
+            x != y
+        })
+        .map(|k| k.to_string())
+        .collect()
+}
+
+/// Appends an event in the caller's transaction. Call it as the last step of a write: the
+/// sequence row stays locked until commit, which keeps `seq` in commit order without gaps.
+pub fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity: &str,
+    entity_id: uuid::Uuid,
+    action: Action,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<i64, DbError> {
+    let changed = match action {
+        Action::Created => changed_fields(None, after.as_ref())
+            .into_iter()
+            .filter(|f| !matches!(f.as_str(), "id" | "created_at" | "archived_at"))
+            .collect(),
+        _ => changed_fields(before.as_ref(), after.as_ref()),
+    };
+    let seq: i64 = diesel::update(event_seq::table.filter(event_seq::id.eq(1)))
+        .set(event_seq::last.eq(event_seq::last + 1))
+        .returning(event_seq::last)
+        .get_result(conn)?;
+    diesel::insert_into(events::table)
+        .values((
+            events::seq.eq(seq),
+            events::id.eq(DbUuid(uuid::Uuid::now_v7())),
+            events::kind.eq(format!("{entity}.{}", action.as_str())),
+            events::entity.eq(entity),
+            events::entity_id.eq(DbUuid(entity_id)),
+            events::occurred_at.eq(crm_db::now()),
+            events::actor.eq(&actor.sub),
+            events::request_id.eq(actor.request_id.as_deref()),
+            events::changed_fields.eq(DbJson(serde_json::json!(changed))),
+            events::before_state.eq(before.map(DbJson)),
+            events::after_state.eq(after.map(DbJson)),
+        ))
+        .execute(conn)?;
+    Ok(seq)
+}
+
+type EventRow = (
+    i64,
+    DbUuid,
+    String,
+    String,
+    DbUuid,
+    NaiveDateTime,
+    String,
+    Option<String>,
+    DbJson,
+    Option<DbJson>,
+    Option<DbJson>,
+);
+
+fn to_event(r: EventRow) -> ChangeEvent {
+    ChangeEvent {
+        seq: Long(r.0),
+        id: r.1.0,
+        kind: r.2,
+        entity: r.3,
+        entity_id: r.4.0,
+        occurred_at: to_utc(r.5),
+        actor: r.6,
+        request_id: r.7,
+        changed_fields: serde_json::from_value(r.8.0).unwrap_or_default(),
+        before: r.9.map(|j| j.0),
+        after: r.10.map(|j| j.0),
+    }
+}
+
+/// Most events per page of the feed.
+pub const MAX_FEED_PAGE: u32 = 10_000;
+
+/// Events after `after`, in `seq` order, for the entities (or `entity.action` types) asked
+/// for and readable by the actor.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, after))]
+pub fn list_changes(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    after: i64,
+    types: &[String],
+    limit: u32,
+) -> Result<ChangePage, EventsError> {
+    actor.require(Scope::ChangesRead)?;
+    if limit == 0 || limit > MAX_FEED_PAGE {
+        return Err(EventsError::InvalidParameter(format!("limit must be between 1 and {MAX_FEED_PAGE}"), "limit"));
+    }
+    if after < 0 {
+        return Err(EventsError::InvalidParameter("after must be 0 or a seq from the feed".into(), "after"));
+    }
+    let readable: Vec<&str> = ENTITIES.iter().filter(|(_, s)| actor.has(*s)).map(|(e, _)| *e).collect();
+    let mut entities: Vec<String> = Vec::new();
+    let mut kinds: Vec<String> = Vec::new();
+    for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let entity = t.split('.').next().unwrap_or(t).trim_end_matches('s');
+        if !ENTITIES.iter().any(|(e, _)| *e == entity) {
+            let known: Vec<&str> = ENTITIES.iter().map(|(e, _)| *e).collect();
+            return Err(EventsError::InvalidParameter(
+                format!("unknown type `{t}`; use {} or entity.action", known.join(", ")),
+                "types",
+            ));
+        }
+        if !readable.contains(&entity) {
+            return Err(EventsError::Forbidden(crm_core::actor::Forbidden {
+                missing: ENTITIES.iter().find(|(e, _)| *e == entity).map(|(_, s)| *s).unwrap_or(Scope::ChangesRead),
+            }));
+        }
+        if t.contains('.') {
+            kinds.push(format!("{entity}.{}", t.split_once('.').map(|x| x.1).unwrap_or("")))
+        } else {
+            entities.push(entity.to_string())
+        }
+    }
+    let mut q = events::table.filter(events::seq.gt(after)).into_boxed::<MultiBackend>();
+    if entities.is_empty() && kinds.is_empty() {
+        q = q.filter(events::entity.eq_any(readable.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+    } else {
+        q = q.filter(events::entity.eq_any(entities).or(events::kind.eq_any(kinds)));
+    }
+    let rows: Vec<EventRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
+    let data: Vec<ChangeEvent> = rows.into_iter().map(to_event).collect();
+    let next_after = data.last().map(|e| e.seq).unwrap_or(Long(after));
+    Ok(ChangePage { data, next_after })
+}
+
+/// A record's history, newest first: who changed which field from what to what.
+/// The caller checks that the actor may read the record.
+pub fn history(
+    conn: &mut AnyConnection,
+    entity: &str,
+    entity_id: uuid::Uuid,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    let mut q = events::table
+        .filter(events::entity.eq(entity))
+        .filter(events::entity_id.eq(DbUuid(entity_id)))
+        .into_boxed::<MultiBackend>();
+    if let Some(b) = before_seq {
+        q = q.filter(events::seq.lt(b));
+    }
+    let rows: Vec<EventRow> = q.order(events::seq.desc()).limit(i64::from(limit.clamp(1, 1000))).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(to_event)
+        .map(|e| {
+            let empty = Value::Null;
+            let changes = e
+                .changed_fields
+                .iter()
+                .map(|f| FieldChange {
+                    field: f.clone(),
+                    from: e.before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
+                    to: e.after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
+                })
+                .collect();
+            HistoryEntry {
+                seq: e.seq,
+                kind: e.kind,
+                occurred_at: e.occurred_at,
+                actor: e.actor,
+                request_id: e.request_id,
+                changes,
+            }
+        })
+        .collect())
+}
+
+/// Deletes events older than `cutoff`; returns how many.
+pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(diesel::delete(events::table.filter(events::occurred_at.lt(cutoff))).execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_fields_ignore_bookkeeping() {
+        let b = serde_json::json!({"a": 1, "b": 2, "version": 1, "updated_at": "x"});
+        let a = serde_json::json!({"a": 1, "b": 3, "c": null, "d": 4, "version": 2, "updated_at": "y"});
+        assert_eq!(changed_fields(Some(&b), Some(&a)), vec!["b", "d"]);
+    }
+}
