@@ -11,3 +11,4 @@ mod contacts;
 mod contracts;
 mod graphql;
 mod lists;
+mod sync;

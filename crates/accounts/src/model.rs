@@ -324,6 +324,15 @@ impl AccountInput {
     }
 }
 
+impl crm_core::external::Record for Account {
+    fn record_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn record_version(&self) -> i64 {
+        self.version
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,14 +359,5 @@ mod tests {
         let t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
         let p = serde_json::json!({"a": null, "b": {"c": 5}, "e": "x"});
         assert_eq!(merge_patch(t, p), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
-    }
-}
-
-impl crm_core::external::Record for Account {
-    fn record_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn record_version(&self) -> i64 {
-        self.version
     }
 }

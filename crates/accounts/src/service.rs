@@ -1,7 +1,7 @@
 //! Account use cases. Each takes a connection (the caller picks the transaction), the actor,
 //! and typed input; REST and GraphQL call exactly these.
 
-use crm_core::external::{BatchOp, BatchOutcome};
+use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::ids::AccountId;
 use crm_core::list::{ListParams, Page};
 use crm_core::{Actor, ExternalId, FieldErrors, Scope};
@@ -306,7 +306,7 @@ pub fn batch_accounts(
     actor: &Actor,
     ops: Vec<AccountOp>,
     atomic: bool,
-) -> Result<Vec<Result<BatchOutcome<Account>, AccountError>>, (usize, AccountError)> {
+) -> BatchResults<Account, AccountError> {
     actor.require(Scope::AccountsWrite).map_err(|e| (0, e.into()))?;
     crm_db::batch::run(conn, ops, atomic, |c, op| match op {
         BatchOp::Create { data } => create_account(c, actor, data).map(BatchOutcome::Created),

@@ -394,6 +394,15 @@ impl ContactInput {
     }
 }
 
+impl crm_core::external::Record for Contact {
+    fn record_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn record_version(&self) -> i64 {
+        self.version
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,14 +431,5 @@ mod tests {
         let e = ContactInput { emails: vec!["bad".into()], ..Default::default() }.normalize().unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert!(fields.contains(&"last_name") && fields.contains(&"emails[0]"), "{fields:?}");
-    }
-}
-
-impl crm_core::external::Record for Contact {
-    fn record_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn record_version(&self) -> i64 {
-        self.version
     }
 }

@@ -1,7 +1,7 @@
 //! Contact use cases, shared by REST and GraphQL.
 
 use crm_accounts::AccountError;
-use crm_core::external::{BatchOp, BatchOutcome};
+use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::filter::{Literal, Op, Resolved};
 use crm_core::ids::{AccountId, ContactId};
 use crm_core::list::{ListParams, Page};
@@ -380,7 +380,7 @@ pub fn batch_contacts(
     actor: &Actor,
     ops: Vec<ContactOp>,
     atomic: bool,
-) -> Result<Vec<Result<BatchOutcome<Contact>, ContactError>>, (usize, ContactError)> {
+) -> BatchResults<Contact, ContactError> {
     actor.require(Scope::ContactsWrite).map_err(|e| (0, e.into()))?;
     crm_db::batch::run(conn, ops, atomic, |c, op| match op {
         BatchOp::Create { data } => create_contact(c, actor, data).map(BatchOutcome::Created),

@@ -62,10 +62,10 @@ impl ExternalId {
 pub fn parse_external_ids(field: &str, ids: Vec<ExternalId>, errs: &mut crate::FieldErrors) -> Vec<ExternalId> {
     let mut out: Vec<ExternalId> = Vec::new();
     for (i, e) in ids.into_iter().enumerate() {
-        if let Some(e) = errs.take(e.parse(&format!("{field}[{i}]"))) {
-            if !out.contains(&e) {
-                out.push(e);
-            }
+        if let Some(e) = errs.take(e.parse(&format!("{field}[{i}]")))
+            && !out.contains(&e)
+        {
+            out.push(e);
         }
     }
     if out.len() > 20 {
@@ -100,6 +100,9 @@ pub enum BatchOp<Input, Patch, Id> {
 
 /// Most operations in one batch.
 pub const MAX_BATCH: usize = 1000;
+
+/// Per-operation results of a batch, or the index and error that aborted an atomic one.
+pub type BatchResults<T, E> = Result<Vec<Result<BatchOutcome<T>, E>>, (usize, E)>;
 
 /// What batch results need to know of a record.
 pub trait Record {

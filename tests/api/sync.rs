@@ -1,0 +1,406 @@
+//! The integrator's write contract: idempotency, external ids, batches, change feed, history.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn count(app: &TestApp, path: &str) -> i64 {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    app.get(&format!("{path}{sep}count=true&limit=1")).await.expect(200)["total"].as_i64().unwrap()
+}
+
+#[actix_web::test]
+async fn idempotent_retries_replay_and_reused_keys_are_refused() {
+    let app = spawn().await;
+    let body = json!({"first_name": "Ida", "last_name": "Rhodes", "email": "ida@example.com"});
+    let key = [("Idempotency-Key", "4d1f0a52-7b1c-4f7e-9c7a-000000000001")];
+    let first = app.call(Method::POST, "/api/v1/contacts", Some(&app.admin), Some(body.clone()), &key).await;
+    assert_eq!(first.status, 201);
+    assert!(first.header("idempotent-replayed").is_none());
+    let again = app.call(Method::POST, "/api/v1/contacts", Some(&app.admin), Some(body.clone()), &key).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(count(&app, "/api/v1/contacts").await, 1);
+
+    // Same key, other request: refused, nothing written.
+    let other = json!({"first_name": "Someone", "last_name": "Else"});
+    let reused = app.call(Method::POST, "/api/v1/contacts", Some(&app.admin), Some(other), &key).await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.body["code"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(count(&app, "/api/v1/contacts").await, 1);
+
+    // Keys are per caller: another subject's identical key is its own request.
+    let other_user = token(&app.keys, "someone-else", &["admin"], &[]);
+    let theirs = app.call(Method::POST, "/api/v1/contacts", Some(&other_user), Some(body.clone()), &key).await;
+    assert_eq!(theirs.status, 409, "a real second attempt: the email is taken");
+    assert!(theirs.header("idempotent-replayed").is_none());
+
+    // Error answers are replayed too (the request is not re-run), PATCH included.
+    let id = first.body["id"].as_str().unwrap();
+    let pkey = [("Idempotency-Key", "patch-1"), ("If-Match", "\"1\"")];
+    let p1 = app
+        .call(Method::PATCH, &format!("/api/v1/contacts/{id}"), Some(&app.admin), Some(json!({"title": "A"})), &pkey)
+        .await;
+    assert_eq!(p1.status, 200);
+    let p2 = app
+        .call(Method::PATCH, &format!("/api/v1/contacts/{id}"), Some(&app.admin), Some(json!({"title": "A"})), &pkey)
+        .await;
+    assert_eq!(p2.status, 200);
+    assert_eq!(p2.body["version"], 2, "replayed, not applied twice");
+    assert_eq!(app.get(&format!("/api/v1/contacts/{id}")).await.expect(200)["version"], 2);
+
+    let bad = app
+        .call(Method::POST, "/api/v1/contacts", Some(&app.admin), Some(body), &[("Idempotency-Key", "has space")])
+        .await;
+    assert_eq!(bad.body["code"], "INVALID_IDEMPOTENCY_KEY");
+}
+
+#[actix_web::test]
+async fn concurrent_requests_with_one_key_write_once() {
+    let app = spawn().await;
+    let body = json!({"name": "Once Ltd", "domain": "once.example.com"});
+    let key = [("Idempotency-Key", "same-key-for-all")];
+    let futs: Vec<_> = (0..6)
+        .map(|_| app.call(Method::POST, "/api/v1/accounts", Some(&app.admin), Some(body.clone()), &key))
+        .collect();
+    let results = futures_util::future::join_all(futs).await;
+    let mut created_ids = HashSet::new();
+    for r in &results {
+        match r.status.as_u16() {
+            201 => {
+                created_ids.insert(r.body["id"].as_str().unwrap().to_string());
+            }
+            409 => assert_eq!(r.body["code"], "IDEMPOTENCY_KEY_IN_USE"),
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert_eq!(created_ids.len(), 1, "every 201 is the same record");
+    assert_eq!(count(&app, "/api/v1/accounts").await, 1);
+    let retry = app.call(Method::POST, "/api/v1/accounts", Some(&app.admin), Some(body), &key).await;
+    assert_eq!(retry.status, 201);
+    assert!(created_ids.contains(retry.body["id"].as_str().unwrap()));
+}
+
+#[actix_web::test]
+async fn upsert_by_external_id_and_references_by_external_id() {
+    let app = spawn().await;
+    let put = |body: Value| {
+        app.call(Method::PUT, "/api/v1/accounts/by-external-id/ERP/A-7", Some(&app.admin), Some(body), &[])
+    };
+    let first = put(json!({"name": "Seven Industries", "city": "Seoul"})).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["version"], 1);
+    assert_eq!(first.body["external_ids"], json!([{"source": "erp", "id": "A-7"}]));
+    let second = put(json!({"industry": "steel"})).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body["version"], 2);
+    assert_eq!(second.body["id"], first.body["id"]);
+    assert_eq!(second.body["city"], "Seoul", "fields not sent are kept");
+    // Even a patch that clears external_ids keeps the one it was addressed by.
+    let third = put(json!({"external_ids": [{"source": "sap", "id": "9"}]})).await.expect(200);
+    assert_eq!(third["external_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(count(&app, "/api/v1/accounts").await, 1);
+    let got = app.get("/api/v1/accounts/by-external-id/erp/A-7").await.expect(200);
+    assert_eq!(got["id"], first.body["id"]);
+    assert_eq!(app.get("/api/v1/accounts/by-external-id/erp/nope").await.status, 404);
+    // Creating through upsert still validates what a new record needs.
+    let missing_name = app
+        .call(
+            Method::PUT,
+            "/api/v1/accounts/by-external-id/erp/A-8",
+            Some(&app.admin),
+            Some(json!({"city": "Busan"})),
+            &[],
+        )
+        .await;
+    assert_eq!(missing_name.status, 422);
+    assert_eq!(error_fields(&missing_name.body), vec!["name"]);
+
+    // A contact references its account by external id; lists filter by external id.
+    let c = app
+        .call(
+            Method::PUT,
+            "/api/v1/contacts/by-external-id/erp/C-10042",
+            Some(&app.admin),
+            Some(json!({"last_name": "Park", "account": {"external_id": {"source": "erp", "id": "A-7"}}})),
+            &[],
+        )
+        .await
+        .expect(201);
+    assert_eq!(c["account_id"], first.body["id"]);
+    let listed = app.get("/api/v1/contacts?filter=external_id%5Beq%5D:erp:C-10042").await.expect(200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    let in_list =
+        app.get("/api/v1/contacts?filter=external_id%5Bin%5D:%5Berp:C-10042,erp:nothing%5D").await.expect(200);
+    assert_eq!(in_list["data"].as_array().unwrap().len(), 1);
+    let unknown = app
+        .post(
+            "/api/v1/contacts",
+            json!({"last_name": "Lost", "account": {"external_id": {"source": "erp", "id": "A-404"}}}),
+        )
+        .await;
+    assert_eq!(unknown.status, 422);
+    assert_eq!(error_fields(&unknown.body), vec!["account.external_id"]);
+    // An external id belongs to one record.
+    let clash = app
+        .post("/api/v1/contacts", json!({"last_name": "Clash", "external_ids": [{"source": "erp", "id": "C-10042"}]}))
+        .await;
+    assert_eq!(clash.status, 409);
+    assert_eq!(clash.body["existing_id"], c["id"]);
+}
+
+#[actix_web::test]
+async fn batches_answer_per_item_or_roll_back_as_a_whole() {
+    let app = spawn().await;
+    let existing = app.contact("Ex", "Isting", json!({"email": "ex@example.com"})).await;
+    let ex_id = existing["id"].as_str().unwrap();
+    let r = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "create", "data": {"last_name": "One"}},
+                {"op": "create", "data": {"email": "not-an-email"}},
+                {"op": "update", "id": ex_id, "data": {"title": "CTO"}, "expected_version": 1},
+                {"op": "update", "id": ex_id, "data": {"title": "CEO"}, "expected_version": 1},
+                {"op": "upsert", "external_id": {"source": "erp", "id": "B-1"}, "data": {"last_name": "Two"}},
+                {"op": "delete", "id": ex_id},
+                {"op": "create", "data": {"last_name": "Dup", "email": "one@example.com"}},
+                {"op": "create", "data": {"last_name": "Dup2", "email": "one@example.com"}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![201, 422, 200, 412, 201, 204, 201, 409]);
+    assert_eq!(r["results"][1]["error"]["code"], "VALIDATION_FAILED");
+    assert_eq!(r["results"][3]["error"]["current_version"], 2);
+    assert_eq!(r["results"][4]["record"]["external_ids"][0]["id"], "B-1");
+    assert_eq!(count(&app, "/api/v1/contacts").await, 3);
+
+    // Atomic: one bad item, nothing applied.
+    let before = count(&app, "/api/v1/contacts?archived=true").await;
+    let atomic = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"atomic": true, "operations": [
+                {"op": "create", "data": {"last_name": "A1"}},
+                {"op": "create", "data": {"last_name": "A2", "phone": "12"}},
+                {"op": "create", "data": {"last_name": "A3"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(atomic.status, 422);
+    assert_eq!(atomic.body["operation_index"], 1);
+    assert_eq!(error_fields(&atomic.body), vec!["operations[1].phone"]);
+    assert_eq!(count(&app, "/api/v1/contacts?archived=true").await, before);
+
+    // Limits and shape.
+    let too_many: Vec<Value> =
+        (0..1001).map(|i| json!({"op": "create", "data": {"last_name": format!("N{i}")}})).collect();
+    assert_eq!(app.post("/api/v1/contacts/batch", json!({"operations": too_many})).await.status, 413);
+    let unknown_op = app.post("/api/v1/contacts/batch", json!({"operations": [{"op": "merge", "data": {}}]})).await;
+    assert_eq!(unknown_op.status, 422);
+}
+
+#[actix_web::test]
+async fn a_thousand_upserts_in_one_batch() {
+    let app = spawn().await;
+    let ops = |suffix: &str| -> Vec<Value> {
+        (0..1000)
+            .map(|i| {
+                json!({"op": "upsert", "external_id": {"source": "erp", "id": format!("C-{i}")},
+                       "data": {"first_name": format!("F{i}"), "last_name": format!("L{suffix}"), "email": format!("c{i}@bulk.example.com")}})
+            })
+            .collect()
+    };
+    let started = Instant::now();
+    let r = app.post("/api/v1/contacts/batch", json!({"operations": ops("a")})).await.expect(200);
+    let created = started.elapsed();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == 201));
+    let started = Instant::now();
+    let r = app.post("/api/v1/contacts/batch", json!({"operations": ops("b")})).await.expect(200);
+    let updated = started.elapsed();
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == 200 && x["version"] == 2));
+    assert_eq!(count(&app, "/api/v1/contacts").await, 1000);
+    // Timing is reported, not asserted (benchmarks own targets); see docs/PERFORMANCE notes.
+    eprintln!("batch of 1000 upserts (debug build): create {created:?}, update {updated:?}");
+}
+
+#[actix_web::test]
+async fn the_change_feed_is_complete_and_ordered_under_concurrent_writers() {
+    let app = spawn().await;
+    let reader = token(&app.keys, "sync-job", &[], &["changes:read", "contacts:read", "accounts:read"]);
+    let writers = 4;
+    let per_writer = 15;
+    let feed = async {
+        let mut seen: Vec<Value> = Vec::new();
+        let mut after = 0i64;
+        let mut idle_rounds = 0;
+        // Poll until the writers are done and a final pass finds nothing new.
+        loop {
+            let page = app
+                .call(Method::GET, &format!("/api/v1/changes?after={after}&limit=7"), Some(&reader), None, &[])
+                .await
+                .expect(200);
+            let data = page["data"].as_array().unwrap().clone();
+            after = page["next_after"].as_i64().unwrap();
+            if data.is_empty() {
+                idle_rounds += 1;
+                if idle_rounds > 40 {
+                    break;
+                }
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+            } else {
+                idle_rounds = 0;
+                seen.extend(data);
+            }
+        }
+        seen
+    };
+    let write = |w: usize| {
+        let app = &app;
+        async move {
+            let mut ok = 0usize;
+            for i in 0..per_writer {
+                let c = app
+                    .post("/api/v1/contacts", json!({"first_name": format!("W{w}"), "last_name": format!("N{i}")}))
+                    .await;
+                if c.status == 201 {
+                    ok += 1;
+                    let id = c.body["id"].as_str().unwrap().to_string();
+                    if app.patch(&format!("/api/v1/contacts/{id}"), json!({"title": "t"})).await.status == 200 {
+                        ok += 1;
+                    }
+                }
+            }
+            ok
+        }
+    };
+    let writes = futures_util::future::join_all((0..writers).map(write));
+    let (seen, oks) = futures_util::join!(feed, writes);
+    let total_writes: usize = oks.iter().sum();
+    assert_eq!(total_writes, writers * per_writer * 2);
+    let seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs.len(), total_writes, "every committed write appears exactly once");
+    for (i, s) in seqs.iter().enumerate() {
+        assert_eq!(*s, i as i64 + 1, "no gap and no duplicate at position {i}");
+    }
+    let ids: HashSet<&str> = seen.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), seen.len());
+    let created = seen.iter().filter(|e| e["type"] == "contact.created").count();
+    assert_eq!(created, writers * per_writer);
+    let upd = seen.iter().find(|e| e["type"] == "contact.updated").unwrap();
+    assert_eq!(upd["changed_fields"], json!(["title"]));
+    assert_eq!(upd["before"]["title"], Value::Null);
+    assert_eq!(upd["after"]["title"], "t");
+    assert_eq!(upd["actor"], "admin-user");
+    assert!(upd["request_id"].is_string());
+}
+
+#[actix_web::test]
+async fn feed_scopes_filters_and_history() {
+    let app = spawn().await;
+    let acc = app.account("Feed Co", json!({})).await;
+    let c = app.contact("Hist", "Ory", json!({"account_id": acc["id"]})).await;
+    let id = c["id"].as_str().unwrap();
+    app.patch(&format!("/api/v1/contacts/{id}"), json!({"title": "Engineer", "city": "Seoul"})).await.expect(200);
+    app.patch(&format!("/api/v1/contacts/{id}"), json!({"title": "CTO"})).await.expect(200);
+    app.delete(&format!("/api/v1/contacts/{id}")).await;
+
+    let readonly = app.token(&["readonly"]);
+    let r = app.call(Method::GET, "/api/v1/changes", Some(&readonly), None, &[]).await;
+    assert_eq!(r.status, 403);
+    let contacts_only = token(&app.keys, "job", &[], &["changes:read", "contacts:read"]);
+    let page = app.call(Method::GET, "/api/v1/changes", Some(&contacts_only), None, &[]).await.expect(200);
+    assert!(page["data"].as_array().unwrap().iter().all(|e| e["entity"] == "contact"));
+    assert_eq!(page["data"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/changes?types=account", Some(&contacts_only), None, &[]).await.status,
+        403
+    );
+    let typed = app.get("/api/v1/changes?types=contact.archived").await.expect(200);
+    assert_eq!(typed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(typed["data"][0]["changed_fields"], json!(["archived_at"]));
+    assert_eq!(app.get("/api/v1/changes?types=widget").await.status, 400);
+    let tail =
+        app.get(&format!("/api/v1/changes?after={}", page["next_after"].as_i64().unwrap() + 100)).await.expect(200);
+    assert!(tail["data"].as_array().unwrap().is_empty());
+
+    let h = app.get(&format!("/api/v1/contacts/{id}/history")).await.expect(200);
+    let entries = h["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0]["type"], "contact.archived");
+    assert_eq!(entries[1]["type"], "contact.updated");
+    assert_eq!(entries[1]["changes"], json!([{"field": "title", "from": "Engineer", "to": "CTO"}]));
+    assert_eq!(entries[2]["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(entries[3]["type"], "contact.created");
+    assert_eq!(entries[3]["actor"], "admin-user");
+    let paged = app.get(&format!("/api/v1/contacts/{id}/history?limit=2")).await.expect(200);
+    let before = paged["next_before"].as_i64().unwrap();
+    let older = app.get(&format!("/api/v1/contacts/{id}/history?limit=2&before={before}")).await.expect(200);
+    assert_eq!(older["data"][1]["type"], "contact.created");
+    assert_eq!(
+        app.get(&format!("/api/v1/accounts/{}/history", acc["id"].as_str().unwrap())).await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // GraphQL: the same feed and history.
+    let g = app
+        .gql(
+            &app.admin,
+            "{ changes(after: 0, types: [\"contact\"], first: 2) { nextAfter data { seq type } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(g["data"]["changes"]["data"].as_array().unwrap().len(), 2);
+    let gh = app
+        .gql(
+            &app.admin,
+            "query($id: UUID!) { contact(id: $id) { history(first: 1) { type changes { field } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(gh["data"]["contact"]["history"][0]["type"], "contact.archived");
+}
+
+#[actix_web::test]
+async fn graphql_upserts_and_batches() {
+    let app = spawn().await;
+    let up = app
+        .gql(
+            &app.admin,
+            "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {name: \"GQL\"}) { created account { version externalIds { source id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(up["data"]["upsertAccount"]["created"], true);
+    let again = app
+        .gql(&app.admin, "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {city: \"Busan\"}) { created account { version } } }", json!({}))
+        .await;
+    assert_eq!(again["data"]["upsertAccount"], json!({"created": false, "account": {"version": 2}}));
+    let b = app
+        .gql(
+            &app.admin,
+            "mutation { batchContacts(operations: [{create: {lastName: \"B1\"}}, {create: {email: \"bad\"}}, {upsert: {externalId: {source: \"erp\", id: \"X\"}, patch: {lastName: \"B3\"}}}]) { status id error { code fields { field } } } }",
+            json!({}),
+        )
+        .await;
+    let results = b["data"]["batchContacts"].as_array().unwrap();
+    assert_eq!(results.iter().map(|r| r["status"].as_i64().unwrap()).collect::<Vec<_>>(), vec![201, 422, 201]);
+    assert_eq!(results[1]["error"]["code"], "VALIDATION_FAILED");
+    let atomic = app
+        .gql(&app.admin, "mutation { batchContacts(atomic: true, operations: [{create: {lastName: \"Z1\"}}, {create: {email: \"bad\"}}]) { status } }", json!({}))
+        .await;
+    assert_eq!(atomic["errors"][0]["extensions"]["operation_index"], 1);
+    assert_eq!(count(&app, "/api/v1/contacts").await, 2);
+}
