@@ -72,6 +72,25 @@ async fn filters_follow_relations_and_combine() {
     // LIKE wildcards in values are literal.
     assert!(filtered(&app, "last_name[contains]:%").await.is_empty());
 
+    // Following a relation reads the related resource: it needs that resource's scope.
+    let contacts_only = token(&app.keys, "integration", &[], &["contacts:read"]);
+    let r = app
+        .call(
+            actix_web::http::Method::GET,
+            &format!("/api/v1/contacts?filter={}", enc("account.tier[eq]:gold")),
+            Some(&contacts_only),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // sort=-id is honoured (newest id first).
+    let ids = app.all_ids("/api/v1/contacts?sort=-id&limit=2").await;
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(ids, sorted);
+
     // The same grammar on accounts.
     let accs =
         app.get(&format!("/api/v1/accounts?filter={}", enc("tier[in]:[gold],industry[eq]:retail"))).await.expect(200);

@@ -148,6 +148,44 @@ async fn upsert_by_external_id_and_references_by_external_id() {
         .await;
     assert_eq!(unknown.status, 422);
     assert_eq!(error_fields(&unknown.body), vec!["account.external_id"]);
+    // Moving the contact to another account by reference (the sync's way of saying "moved").
+    app.call(
+        Method::PUT,
+        "/api/v1/accounts/by-external-id/erp/A-8",
+        Some(&app.admin),
+        Some(json!({"name": "Eight"})),
+        &[],
+    )
+    .await
+    .expect(201);
+    let moved = app
+        .call(
+            Method::PUT,
+            "/api/v1/contacts/by-external-id/erp/C-10042",
+            Some(&app.admin),
+            Some(json!({"account": {"external_id": {"source": "erp", "id": "A-8"}}})),
+            &[],
+        )
+        .await
+        .expect(200);
+    assert_ne!(moved["account_id"], first.body["id"]);
+    // Re-sending the same external ids in another order changes nothing.
+    let cid = c["id"].as_str().unwrap();
+    let v = moved["version"].as_i64().unwrap();
+    app.patch(
+        &format!("/api/v1/contacts/{cid}"),
+        json!({"external_ids": [{"source": "zz", "id": "1"}, {"source": "erp", "id": "C-10042"}]}),
+    )
+    .await
+    .expect(200);
+    let again = app
+        .patch(
+            &format!("/api/v1/contacts/{cid}"),
+            json!({"external_ids": [{"source": "erp", "id": "C-10042"}, {"source": "ZZ", "id": "1"}]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again["version"], v + 1);
     // An external id belongs to one record.
     let clash = app
         .post("/api/v1/contacts", json!({"last_name": "Clash", "external_ids": [{"source": "erp", "id": "C-10042"}]}))

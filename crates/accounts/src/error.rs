@@ -18,7 +18,9 @@ pub enum AccountError {
     #[error("a live account with domain `{domain}` already exists")]
     Duplicate { domain: String, existing_id: Option<AccountId> },
     #[error("external id {}:{} belongs to another account", external_id.source, external_id.id)]
-    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: AccountId },
+    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: Option<AccountId> },
+    #[error("the account is being changed by others at the same moment; retry")]
+    Contended,
     #[error("the account has changed since version {expected}; it is now at version {current}")]
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
@@ -44,7 +46,9 @@ impl DomainError for AccountError {
             AccountError::Forbidden(_) => ErrorClass::Forbidden,
             AccountError::Invalid(_) => ErrorClass::Unprocessable,
             AccountError::List(_) => ErrorClass::BadRequest,
-            AccountError::Duplicate { .. } | AccountError::ExternalIdTaken { .. } => ErrorClass::Conflict,
+            AccountError::Duplicate { .. } | AccountError::ExternalIdTaken { .. } | AccountError::Contended => {
+                ErrorClass::Conflict
+            }
             AccountError::VersionConflict { .. } => ErrorClass::VersionConflict,
             AccountError::Db(e) => e.class(),
         }
@@ -57,6 +61,7 @@ impl DomainError for AccountError {
             AccountError::Invalid(_) => "VALIDATION_FAILED",
             AccountError::List(e) => DomainError::code(e),
             AccountError::Duplicate { .. } | AccountError::ExternalIdTaken { .. } => "DUPLICATE_RECORD",
+            AccountError::Contended => "CONTENDED",
             AccountError::VersionConflict { .. } => "VERSION_CONFLICT",
             AccountError::Db(e) => e.code(),
         }
@@ -83,7 +88,7 @@ impl DomainError for AccountError {
                 m.insert("current_version".into(), (*current).into());
             }
             AccountError::Duplicate { existing_id: Some(id), .. }
-            | AccountError::ExternalIdTaken { existing_id: id, .. } => {
+            | AccountError::ExternalIdTaken { existing_id: Some(id), .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
             }
             _ => return None,

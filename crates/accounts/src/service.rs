@@ -19,7 +19,7 @@ pub use crate::repo::CATALOG as ACCOUNT_CATALOG;
 pub const DEFAULT_SORT: &str = "-created_at";
 
 /// How many times an unconditional update re-reads after losing a race.
-const UPDATE_RETRIES: usize = 5;
+const UPDATE_RETRIES: usize = 10;
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
 pub fn list_accounts(
@@ -118,7 +118,7 @@ fn write_external_ids(conn: &mut AnyConnection, a: &Account) -> Result<(), Accou
     crm_db::external_ids::replace(conn, ENTITY, a.id.0, &a.external_ids)?.map_err(|t| AccountError::ExternalIdTaken {
         index: t.index,
         external_id: t.external_id,
-        existing_id: AccountId(t.owner),
+        existing_id: t.owner.map(AccountId),
     })
 }
 
@@ -174,11 +174,7 @@ pub fn update_account(
             return Err(AccountError::VersionConflict { expected, current });
         }
     }
-    Err(AccountError::Invalid(FieldErrors(vec![crm_core::FieldError::new(
-        "version",
-        "contended",
-        "the account is being changed by others; retry",
-    )])))
+    Err(AccountError::Contended)
 }
 
 fn same_content(a: &Account, b: &Account) -> bool {
@@ -216,32 +212,38 @@ fn set_archived(
     archive: bool,
 ) -> Result<Account, AccountError> {
     actor.require(Scope::AccountsWrite)?;
-    let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
-    if let Some(expected) = expected_version
-        && cur.version != expected
-    {
-        return Err(AccountError::VersionConflict { expected, current: cur.version });
+    // Without a precondition, losing a race to another writer means: re-read and try again.
+    for _ in 0..UPDATE_RETRIES {
+        let cur = repo::find(conn, id)?.ok_or(AccountError::NotFound)?;
+        if let Some(expected) = expected_version
+            && cur.version != expected
+        {
+            return Err(AccountError::VersionConflict { expected, current: cur.version });
+        }
+        if cur.archived_at.is_some() == archive {
+            return Ok(cur);
+        }
+        if !archive {
+            check_domain_free(conn, cur.domain.as_deref(), Some(id))?;
+        }
+        let now = crm_db::to_utc(crm_db::now());
+        let next = Account {
+            archived_at: if archive { Some(now) } else { None },
+            updated_at: now,
+            version: cur.version + 1,
+            ..cur.clone()
+        };
+        if repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
+            let action = if archive { Action::Archived } else { Action::Restored };
+            record(conn, actor, action, Some(&cur), &next)?;
+            return Ok(next);
+        }
+        if let Some(expected) = expected_version {
+            let current = repo::find(conn, id)?.map(|r| r.version).unwrap_or(expected);
+            return Err(AccountError::VersionConflict { expected, current });
+        }
     }
-    if cur.archived_at.is_some() == archive {
-        return Ok(cur);
-    }
-    if !archive {
-        check_domain_free(conn, cur.domain.as_deref(), Some(id))?;
-    }
-    let now = crm_db::to_utc(crm_db::now());
-    let next = Account {
-        archived_at: if archive { Some(now) } else { None },
-        updated_at: now,
-        version: cur.version + 1,
-        ..cur.clone()
-    };
-    if !repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
-        let current = repo::find(conn, id)?.map(|a| a.version).unwrap_or(cur.version);
-        return Err(AccountError::VersionConflict { expected: cur.version, current });
-    }
-    let action = if archive { Action::Archived } else { Action::Restored };
-    record(conn, actor, action, Some(&cur), &next)?;
-    Ok(next)
+    Err(AccountError::Contended)
 }
 
 /// The account that carries an external id.

@@ -18,7 +18,9 @@ pub enum ContactError {
     #[error("a live contact with email `{email}` already exists")]
     Duplicate { email: String, existing_id: Option<ContactId> },
     #[error("external id {}:{} belongs to another contact", external_id.source, external_id.id)]
-    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: ContactId },
+    ExternalIdTaken { index: usize, external_id: crm_core::ExternalId, existing_id: Option<ContactId> },
+    #[error("the contact is being changed by others at the same moment; retry")]
+    Contended,
     #[error("the contact has changed since version {expected}; it is now at version {current}")]
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
@@ -44,7 +46,9 @@ impl DomainError for ContactError {
             ContactError::Forbidden(_) => ErrorClass::Forbidden,
             ContactError::Invalid(_) => ErrorClass::Unprocessable,
             ContactError::List(_) => ErrorClass::BadRequest,
-            ContactError::Duplicate { .. } | ContactError::ExternalIdTaken { .. } => ErrorClass::Conflict,
+            ContactError::Duplicate { .. } | ContactError::ExternalIdTaken { .. } | ContactError::Contended => {
+                ErrorClass::Conflict
+            }
             ContactError::VersionConflict { .. } => ErrorClass::VersionConflict,
             ContactError::Db(e) => e.class(),
         }
@@ -57,6 +61,7 @@ impl DomainError for ContactError {
             ContactError::Invalid(_) => "VALIDATION_FAILED",
             ContactError::List(e) => DomainError::code(e),
             ContactError::Duplicate { .. } | ContactError::ExternalIdTaken { .. } => "DUPLICATE_RECORD",
+            ContactError::Contended => "CONTENDED",
             ContactError::VersionConflict { .. } => "VERSION_CONFLICT",
             ContactError::Db(e) => e.code(),
         }
@@ -83,7 +88,7 @@ impl DomainError for ContactError {
                 m.insert("current_version".into(), (*current).into());
             }
             ContactError::Duplicate { existing_id: Some(id), .. }
-            | ContactError::ExternalIdTaken { existing_id: id, .. } => {
+            | ContactError::ExternalIdTaken { existing_id: Some(id), .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
             }
             _ => return None,

@@ -255,7 +255,14 @@ impl ContactPatch {
             phones: self.phones.apply_to(Some(c.phones)).unwrap_or_default(),
             title: self.title.apply_to(c.title),
             department: self.department.apply_to(c.department),
-            account_id: if self.account == Patch::Null { None } else { self.account_id.apply_to(c.account_id) },
+            // `account` (a reference) replaces the current account; `account_id` sent alongside it
+            // must name the same one (checked when the reference is resolved).
+            account_id: match (&self.account, self.account_id) {
+                (Patch::Null, _) => None,
+                (Patch::Value(_), Patch::Value(id)) => Some(id),
+                (Patch::Value(_), _) => None,
+                (Patch::Absent, p) => p.apply_to(c.account_id),
+            },
             account: match self.account {
                 Patch::Value(r) => Some(r),
                 _ => None,

@@ -248,29 +248,36 @@ pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -
     Ok(n == 1)
 }
 
-/// Live contacts of several accounts at once (for GraphQL `Account.contacts`), newest first.
+/// Live contacts of several accounts at once (for GraphQL `Account.contacts`), newest first,
+/// at most `per_account` each: one statement, capped in the database (window function).
 pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account: usize) -> QueryResult<Vec<Contact>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<DbUuid> = ids.iter().map(|i| DbUuid(i.0)).collect();
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
+        let mut cond = sql::Sql::new(conn.backend());
+        cond.push(
+            "id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY account_id \
+             ORDER BY created_at DESC, id DESC) AS rn FROM contacts WHERE archived_at IS NULL AND account_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                cond.push(", ");
+            }
+            cond.bind(id.0);
+        }
+        cond.push(")) ranked WHERE rn <= ");
+        cond.bind(i64::try_from(per_account).unwrap_or(i64::MAX));
+        cond.push(")");
         let rows: Vec<ContactRow> = contacts::table
-            .filter(contacts::account_id.eq_any(chunk.to_vec()))
-            .filter(contacts::archived_at.is_null())
-            .order((contacts::created_at.desc(), contacts::id.desc()))
             .select(contacts::all_columns)
+            .into_boxed::<MultiBackend>()
+            .filter(cond)
+            .order((contacts::created_at.desc(), contacts::id.desc()))
             .load(conn)?;
         out.extend(rows.into_iter().map(Contact::from));
     }
-    // Cap per account after loading in one statement per chunk.
-    let mut seen: std::collections::HashMap<Option<AccountId>, usize> = std::collections::HashMap::new();
-    out.retain(|c| {
-        let n = seen.entry(c.account_id).or_insert(0);
-        *n += 1;
-        *n <= per_account
-    });
     with_external_ids(conn, out)
 }
 

@@ -19,7 +19,7 @@ pub use crate::repo::CATALOG as CONTACT_CATALOG;
 /// Newest first unless the caller sorts.
 pub const DEFAULT_SORT: &str = "-created_at";
 
-const UPDATE_RETRIES: usize = 5;
+const UPDATE_RETRIES: usize = 10;
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
 pub fn list_contacts(
@@ -29,6 +29,7 @@ pub fn list_contacts(
 ) -> Result<Page<Contact>, ContactError> {
     actor.require(Scope::ContactsRead)?;
     let q = params.resolve(&repo::CATALOG, DEFAULT_SORT)?;
+    require_related_scopes(actor, &q)?;
     repo::list(conn, &q)
 }
 
@@ -46,6 +47,7 @@ pub fn list_account_contacts(
         return Err(ContactError::NotFound);
     }
     let mut q = params.resolve(&repo::CATALOG, DEFAULT_SORT)?;
+    require_related_scopes(actor, &q)?;
     let field = repo::CATALOG.field("account_id").ok_or(ContactError::NotFound)?;
     let by_account = Resolved::Cond { field, op: Op::Eq, values: vec![Literal::Uuid(account_id.0)] };
     q.filter = Some(match q.filter.take() {
@@ -53,6 +55,16 @@ pub fn list_account_contacts(
         None => by_account,
     });
     repo::list(conn, &q)
+}
+
+/// Filters through `account.*` read accounts: the caller must be allowed to.
+fn require_related_scopes(actor: &Actor, q: &crm_core::list::ListQuery) -> Result<(), ContactError> {
+    if let Some(f) = &q.filter
+        && f.related_resources().contains(&"accounts")
+    {
+        actor.require(Scope::AccountsRead)?;
+    }
+    Ok(())
 }
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
@@ -201,7 +213,7 @@ fn write_external_ids(conn: &mut AnyConnection, c: &Contact) -> Result<(), Conta
     crm_db::external_ids::replace(conn, ENTITY, c.id.0, &c.external_ids)?.map_err(|t| ContactError::ExternalIdTaken {
         index: t.index,
         external_id: t.external_id,
-        existing_id: ContactId(t.owner),
+        existing_id: t.owner.map(ContactId),
     })
 }
 
@@ -259,11 +271,7 @@ pub fn update_contact(
             return Err(ContactError::VersionConflict { expected, current });
         }
     }
-    Err(ContactError::Invalid(FieldErrors(vec![FieldError::new(
-        "version",
-        "contended",
-        "the contact is being changed by others; retry",
-    )])))
+    Err(ContactError::Contended)
 }
 
 fn same_content(a: &Contact, b: &Contact) -> bool {
@@ -301,32 +309,38 @@ fn set_archived(
     archive: bool,
 ) -> Result<Contact, ContactError> {
     actor.require(Scope::ContactsWrite)?;
-    let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
-    if let Some(expected) = expected_version
-        && cur.version != expected
-    {
-        return Err(ContactError::VersionConflict { expected, current: cur.version });
+    // Without a precondition, losing a race to another writer means: re-read and try again.
+    for _ in 0..UPDATE_RETRIES {
+        let cur = repo::find(conn, id)?.ok_or(ContactError::NotFound)?;
+        if let Some(expected) = expected_version
+            && cur.version != expected
+        {
+            return Err(ContactError::VersionConflict { expected, current: cur.version });
+        }
+        if cur.archived_at.is_some() == archive {
+            return Ok(cur);
+        }
+        if !archive {
+            check_email_free(conn, cur.email.as_deref(), Some(id))?;
+        }
+        let now = crm_db::to_utc(crm_db::now());
+        let next = Contact {
+            archived_at: if archive { Some(now) } else { None },
+            updated_at: now,
+            version: cur.version + 1,
+            ..cur.clone()
+        };
+        if repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
+            let action = if archive { Action::Archived } else { Action::Restored };
+            record(conn, actor, action, Some(&cur), &next)?;
+            return Ok(next);
+        }
+        if let Some(expected) = expected_version {
+            let current = repo::find(conn, id)?.map(|r| r.version).unwrap_or(expected);
+            return Err(ContactError::VersionConflict { expected, current });
+        }
     }
-    if cur.archived_at.is_some() == archive {
-        return Ok(cur);
-    }
-    if !archive {
-        check_email_free(conn, cur.email.as_deref(), Some(id))?;
-    }
-    let now = crm_db::to_utc(crm_db::now());
-    let next = Contact {
-        archived_at: if archive { Some(now) } else { None },
-        updated_at: now,
-        version: cur.version + 1,
-        ..cur.clone()
-    };
-    if !repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
-        let current = repo::find(conn, id)?.map(|c| c.version).unwrap_or(cur.version);
-        return Err(ContactError::VersionConflict { expected: cur.version, current });
-    }
-    let action = if archive { Action::Archived } else { Action::Restored };
-    record(conn, actor, action, Some(&cur), &next)?;
-    Ok(next)
+    Err(ContactError::Contended)
 }
 
 /// The contact that carries an external id.

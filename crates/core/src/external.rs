@@ -71,6 +71,8 @@ pub fn parse_external_ids(field: &str, ids: Vec<ExternalId>, errs: &mut crate::F
     if out.len() > 20 {
         errs.add(field, "too_many", "at most 20 external ids per record");
     }
+    // Stored and read back in this order, so an unchanged list compares equal.
+    out.sort();
     out
 }
 

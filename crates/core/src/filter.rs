@@ -399,9 +399,53 @@ pub enum Resolved {
     },
 }
 
+/// Most values one filter may bind (keeps every query under the databases' parameter limits).
+pub const MAX_VALUES: usize = 5000;
+
 /// Type-checks `f` against `catalog`. Relations are followed one level deep.
 pub fn resolve(f: &Filter, catalog: &'static Catalog) -> Result<Resolved, FilterError> {
-    resolve_at(f, catalog, "")
+    let r = resolve_at(f, catalog, "")?;
+    if r.value_count() > MAX_VALUES {
+        return Err(FilterError {
+            field: "filter".into(),
+            code: "too_complex",
+            message: format!("a filter binds at most {MAX_VALUES} values"),
+        });
+    }
+    Ok(r)
+}
+
+impl Resolved {
+    /// How many values the filter binds.
+    pub fn value_count(&self) -> usize {
+        match self {
+            Resolved::And(v) | Resolved::Or(v) => v.iter().map(Resolved::value_count).sum(),
+            Resolved::Not(x) => x.value_count(),
+            Resolved::Cond { values, .. } => values.len().max(1),
+            Resolved::Related { inner, .. } => inner.value_count(),
+        }
+    }
+
+    /// The resources a filter reads through relations (`account.tier` reads accounts).
+    pub fn related_resources(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        self.collect_related(&mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn collect_related(&self, out: &mut Vec<&'static str>) {
+        match self {
+            Resolved::And(v) | Resolved::Or(v) => v.iter().for_each(|x| x.collect_related(out)),
+            Resolved::Not(x) => x.collect_related(out),
+            Resolved::Cond { .. } => {}
+            Resolved::Related { relation, inner } => {
+                out.push(relation.target.resource);
+                inner.collect_related(out);
+            }
+        }
+    }
 }
 
 fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Resolved, FilterError> {

@@ -58,6 +58,8 @@ impl Archived {
 pub struct ListQuery {
     pub limit: u32,
     pub sort: Vec<SortKey>,
+    /// Direction of the final id tie-breaker.
+    pub id_desc: bool,
     pub filter: Option<Resolved>,
     pub after: Option<Cursor>,
     pub q: Option<String>,
@@ -124,12 +126,42 @@ impl Cursor {
     }
 }
 
+/// The stable text form of a sort order and its id direction, bound into cursors.
+pub fn sort_signature_with(keys: &[SortKey], id_desc: bool) -> String {
+    let mut s = sort_signature(keys);
+    if id_desc {
+        s.insert(s.len() - 2, '-');
+    }
+    s
+}
+
 /// The stable text form of a sort order, bound into cursors.
 pub fn sort_signature(keys: &[SortKey]) -> String {
     let mut parts: Vec<String> =
         keys.iter().map(|k| format!("{}{}", if k.desc { "-" } else { "" }, k.field.name)).collect();
     parts.push("id".into());
     parts.join(",")
+}
+
+/// Parses `sort=-created_at,last_name`; returns the keys and the id tie-breaker's direction
+/// (explicit `id`/`-id` as the last key, otherwise the first key's direction).
+pub fn parse_sort_with_id(
+    raw: Option<&str>,
+    catalog: &'static Catalog,
+    default: &str,
+) -> Result<(Vec<SortKey>, bool), ListError> {
+    let raw_s = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
+    let parts: Vec<&str> = raw_s.split(',').map(str::trim).collect();
+    if let Some(pos) = parts.iter().position(|p| p.trim_start_matches(['-', '+']) == "id")
+        && pos + 1 != parts.len()
+    {
+        return Err(ListError::Sort("id".into()));
+    }
+    let explicit_id_desc =
+        parts.last().filter(|p| p.trim_start_matches(['-', '+']) == "id").map(|p| p.starts_with('-'));
+    let keys = parse_sort(raw, catalog, default)?;
+    let desc = explicit_id_desc.unwrap_or_else(|| id_desc(&keys));
+    Ok((keys, desc))
 }
 
 /// Parses `sort=-created_at,last_name`.
@@ -174,7 +206,7 @@ impl ListParams {
         if limit == 0 || limit > MAX_LIMIT {
             return Err(ListError::Limit);
         }
-        let sort = parse_sort(self.sort.as_deref(), catalog, default_sort)?;
+        let (sort, id_desc) = parse_sort_with_id(self.sort.as_deref(), catalog, default_sort)?;
         let text = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(f) => Some(filter::parse(f)?),
             None => None,
@@ -190,7 +222,7 @@ impl ListParams {
         let after = match self.cursor.as_deref().filter(|s| !s.is_empty()) {
             Some(c) => {
                 let cur = Cursor::decode(c).ok_or(ListError::Cursor)?;
-                if cur.s != sort_signature(&sort) || cur.v.len() != sort.len() {
+                if cur.s != sort_signature_with(&sort, id_desc) || cur.v.len() != sort.len() {
                     return Err(ListError::Cursor);
                 }
                 Some(cur)
@@ -201,7 +233,7 @@ impl ListParams {
         if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
             return Err(ListError::Search);
         }
-        Ok(ListQuery { limit, sort, filter, after, q, archived: self.archived, count: self.count })
+        Ok(ListQuery { limit, sort, id_desc, filter, after, q, archived: self.archived, count: self.count })
     }
 }
 
@@ -243,7 +275,7 @@ mod tests {
         let p = ListParams { sort: Some("-name".into()), ..Default::default() };
         let q = p.resolve(&CAT, "name").unwrap();
         assert!(q.sort[0].desc);
-        let cur = Cursor { s: sort_signature(&q.sort), v: vec!["x".into()], id: uuid::Uuid::nil() };
+        let cur = Cursor { s: sort_signature_with(&q.sort, q.id_desc), v: vec!["x".into()], id: uuid::Uuid::nil() };
         let p2 = ListParams { sort: Some("-name".into()), cursor: Some(cur.encode()), ..Default::default() };
         assert_eq!(p2.resolve(&CAT, "name").unwrap().after, Some(cur.clone()));
         // A cursor from another sort order is refused, not misread.
@@ -258,6 +290,9 @@ mod tests {
         assert!(matches!(parse_sort(Some("note"), &CAT, "name"), Err(ListError::Sort(_))));
         assert!(matches!(parse_sort(Some("name,name"), &CAT, "name"), Err(ListError::Sort(_))));
         assert_eq!(parse_sort(Some("name,id"), &CAT, "name").unwrap().len(), 1);
+        assert!(parse_sort_with_id(Some("-id"), &CAT, "name").unwrap().1);
+        assert!(!parse_sort_with_id(Some("-name,id"), &CAT, "name").unwrap().1);
+        assert!(parse_sort_with_id(Some("id,name"), &CAT, "name").is_err());
         let p = ListParams { limit: Some(1001), ..Default::default() };
         assert_eq!(p.resolve(&CAT, "name").unwrap_err(), ListError::Limit);
     }

@@ -24,7 +24,13 @@ where
                 Err(e) => return Err((i, e)),
             }
         } else {
-            results.push(conn.transaction(|c| apply(c, op)));
+            let mark = crate::outbox::mark();
+            let r = conn.transaction(|c| apply(c, op));
+            if r.is_err() {
+                // The savepoint rolled back: so do the events it appended.
+                crate::outbox::truncate(mark);
+            }
+            results.push(r);
         }
     }
     Ok(results)

@@ -50,7 +50,8 @@ pub fn of_records(
 pub struct Taken {
     pub index: usize,
     pub external_id: ExternalId,
-    pub owner: uuid::Uuid,
+    /// Unknown when a concurrent writer took it between the check and the insert.
+    pub owner: Option<uuid::Uuid>,
 }
 
 /// Makes `ids` the external ids of the record. Checks first, so a conflict leaves the
@@ -65,13 +66,13 @@ pub fn replace(
         if let Some(owner) = find(conn, entity, e)?
             && owner != record
         {
-            return Ok(Err(Taken { index, external_id: e.clone(), owner }));
+            return Ok(Err(Taken { index, external_id: e.clone(), owner: Some(owner) }));
         }
     }
     diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq(DbUuid(record)))).execute(conn)?;
     let now = crate::now();
-    for e in ids {
-        diesel::insert_into(x::table)
+    for (index, e) in ids.iter().enumerate() {
+        let inserted = diesel::insert_into(x::table)
             .values((
                 x::entity.eq(entity),
                 x::source.eq(&e.source),
@@ -79,7 +80,16 @@ pub fn replace(
                 x::entity_id.eq(DbUuid(record)),
                 x::created_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            // Taken concurrently after the check: the same answer, without the owner (the
+            // failed statement may have aborted the transaction on PostgreSQL).
+            Err(err) if crate::pool::is_unique_violation(&err) => {
+                return Ok(Err(Taken { index, external_id: e.clone(), owner: None }));
+            }
+            Err(err) => return Err(err),
+        }
     }
     Ok(Ok(()))
 }

@@ -24,8 +24,10 @@ pub struct StoredKey {
 /// What claiming a key found.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is new (or expired, or abandoned): the caller runs the request.
-    Acquired,
+    /// The key is new (or expired, or abandoned): the caller runs the request. The token
+    /// (the claim's creation time) must be passed to `complete` / `release`, so a slow former
+    /// owner cannot overwrite a newer claim.
+    Acquired(NaiveDateTime),
     /// The key exists.
     Existing(StoredKey),
 }
@@ -51,7 +53,20 @@ pub fn claim(
         if !expired && !abandoned {
             return Ok(Claim::Existing(existing));
         }
-        diesel::delete(k::table.filter(k::subject.eq(subject)).filter(k::idem_key.eq(key))).execute(conn)?;
+        // Only the claimant that deletes this exact stale row may take the key over.
+        let gone = diesel::delete(
+            k::table
+                .filter(k::subject.eq(subject))
+                .filter(k::idem_key.eq(key))
+                .filter(k::created_at.eq(existing.created_at)),
+        )
+        .execute(conn)?;
+        if gone == 0 {
+            return match load(conn, subject, key)? {
+                Some(s) => Ok(Claim::Existing(s)),
+                None => Ok(Claim::Existing(existing)),
+            };
+        }
     }
     let inserted = diesel::insert_into(k::table)
         .values((
@@ -63,7 +78,7 @@ pub fn claim(
         ))
         .execute(conn);
     match inserted {
-        Ok(_) => Ok(Claim::Acquired),
+        Ok(_) => Ok(Claim::Acquired(now)),
         Err(e) if crate::pool::is_unique_violation(&e) => match load(conn, subject, key)? {
             Some(s) => Ok(Claim::Existing(s)),
             None => Err(e),
@@ -77,11 +92,12 @@ pub fn complete(
     conn: &mut AnyConnection,
     subject: &str,
     key: &str,
+    token: NaiveDateTime,
     status: u16,
     headers: serde_json::Value,
     body: &str,
 ) -> QueryResult<()> {
-    diesel::update(k::table.filter(k::subject.eq(subject)).filter(k::idem_key.eq(key)))
+    diesel::update(k::table.filter(k::subject.eq(subject)).filter(k::idem_key.eq(key)).filter(k::created_at.eq(token)))
         .set((
             k::status.eq(Some(i32::from(status))),
             k::response_headers.eq(Some(DbJson(headers))),
@@ -92,10 +108,16 @@ pub fn complete(
 }
 
 /// Forgets a claimed key (the request failed in a way a retry may fix).
-pub fn release(conn: &mut AnyConnection, subject: &str, key: &str) -> QueryResult<()> {
-    diesel::delete(k::table.filter(k::subject.eq(subject)).filter(k::idem_key.eq(key)).filter(k::status.is_null()))
-        .execute(conn)
-        .map(|_| ())
+pub fn release(conn: &mut AnyConnection, subject: &str, key: &str, token: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(
+        k::table
+            .filter(k::subject.eq(subject))
+            .filter(k::idem_key.eq(key))
+            .filter(k::created_at.eq(token))
+            .filter(k::status.is_null()),
+    )
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Deletes expired keys; returns how many.

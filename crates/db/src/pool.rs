@@ -60,8 +60,9 @@ impl r2d2::ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        // A panic mid-transaction, or a dead server connection, must not go back to the pool.
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -161,13 +162,44 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error>,
         F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     {
+        // The writer lock first, then a connection: queued writers do not hold connections.
+        let _guard = self.writer_guard();
         let mut conn = self.get().map_err(E::from)?;
-        let _guard = match self.backend {
+        let c: &mut AnyConnection = &mut conn;
+        crate::outbox::begin();
+        let result = c.transaction(|c| {
+            let value = f(c)?;
+            crate::outbox::flush(c)?;
+            Ok(value)
+        });
+        crate::outbox::end();
+        result
+    }
+
+    /// On SQLite, the lock every writer of this process holds (one writer at a time anyway).
+    fn writer_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
-        };
-        let c: &mut AnyConnection = &mut conn;
-        c.transaction(f)
+        }
+    }
+
+    /// Runs a write outside a transaction (autocommit statements) on the blocking pool, under
+    /// the SQLite writer lock like every other write.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = db.writer_guard();
+            let mut conn = db.get().map_err(E::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// The synchronous form of `run`, for the CLI.

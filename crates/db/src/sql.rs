@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::filter::{FieldDef, FieldKind, Literal, Op, Resolved};
-use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, id_desc, search_tokens, sort_signature};
+use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, search_tokens, sort_signature_with};
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Date, Double, Text, Timestamp};
@@ -518,9 +518,9 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     }
     let mut page = matching.clone();
     if let Some(c) = &q.after {
-        page.and(after(&q.sort, id_desc(&q.sort), c, backend).ok_or(ListError::Cursor)?);
+        page.and(after(&q.sort, q.id_desc, c, backend).ok_or(ListError::Cursor)?);
     }
-    Ok(ListSql { matching, page, order: order_by(&q.sort, id_desc(&q.sort)) })
+    Ok(ListSql { matching, page, order: order_by(&q.sort, q.id_desc) })
 }
 
 /// Cuts a `limit + 1` result to one page and makes the cursor for the next one.
@@ -536,7 +536,7 @@ pub fn paginate<T>(
     rows.truncate(q.limit as usize);
     let next = rows.last().map(|last| {
         Cursor {
-            s: sort_signature(&q.sort),
+            s: sort_signature_with(&q.sort, q.id_desc),
             v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field.name))).collect(),
             id: id_of(last),
         }

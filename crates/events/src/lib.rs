@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use crm_core::{Actor, DomainError, ErrorClass, FieldError, Long, Scope, Timestamp};
-use crm_db::schema::{event_seq, events};
+use crm_db::schema::events;
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, DbError, MultiBackend, to_utc};
 use diesel::prelude::*;
@@ -163,8 +163,9 @@ pub fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<Stri
         .collect()
 }
 
-/// Appends an event in the caller's transaction. Call it as the last step of a write: the
-/// sequence row stays locked until commit, which keeps `seq` in commit order without gaps.
+/// Appends an event to the caller's transaction. Inside `Db::transaction` it is written at
+/// commit, after every other write (see `crm_db::outbox`), which keeps `seq` gap-free in
+/// commit order without holding the sequence lock while the transaction works.
 pub fn record(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -173,34 +174,30 @@ pub fn record(
     action: Action,
     before: Option<Value>,
     after: Option<Value>,
-) -> Result<i64, DbError> {
-    let changed = match action {
+) -> Result<(), DbError> {
+    let changed: Vec<String> = match action {
         Action::Created => changed_fields(None, after.as_ref())
             .into_iter()
             .filter(|f| !matches!(f.as_str(), "id" | "created_at" | "archived_at"))
             .collect(),
         _ => changed_fields(before.as_ref(), after.as_ref()),
     };
-    let seq: i64 = diesel::update(event_seq::table.filter(event_seq::id.eq(1)))
-        .set(event_seq::last.eq(event_seq::last + 1))
-        .returning(event_seq::last)
-        .get_result(conn)?;
-    diesel::insert_into(events::table)
-        .values((
-            events::seq.eq(seq),
-            events::id.eq(DbUuid(uuid::Uuid::now_v7())),
-            events::kind.eq(format!("{entity}.{}", action.as_str())),
-            events::entity.eq(entity),
-            events::entity_id.eq(DbUuid(entity_id)),
-            events::occurred_at.eq(crm_db::now()),
-            events::actor.eq(&actor.sub),
-            events::request_id.eq(actor.request_id.as_deref()),
-            events::changed_fields.eq(DbJson(serde_json::json!(changed))),
-            events::before_state.eq(before.map(DbJson)),
-            events::after_state.eq(after.map(DbJson)),
-        ))
-        .execute(conn)?;
-    Ok(seq)
+    crm_db::outbox::append(
+        conn,
+        crm_db::outbox::PendingEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: format!("{entity}.{}", action.as_str()),
+            entity: entity.to_string(),
+            entity_id,
+            occurred_at: crm_db::now(),
+            actor: actor.sub.clone(),
+            request_id: actor.request_id.clone(),
+            changed_fields: serde_json::json!(changed),
+            before,
+            after,
+        },
+    )?;
+    Ok(())
 }
 
 type EventRow = (

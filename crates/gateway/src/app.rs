@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::JwtKeys;
 use crate::graphql::{self, CrmSchema};
 use crate::openapi;
-use crate::problem::{self, ApiError, REQUEST_ID};
+use crate::problem::{self, ApiError, REQUEST};
 use crate::settings::Settings;
 
 /// Shared by every request: built once at start.
@@ -46,7 +46,7 @@ fn spawn_maintenance(db: Db, limits: Limits) {
             tick.tick().await;
             let retention = limits.event_retention;
             let done = db
-                .run(move |c| -> Result<(usize, usize), crm_db::DbError> {
+                .write(move |c| -> Result<(usize, usize), crm_db::DbError> {
                     let keys = crm_db::idempotency::purge_expired(c)?;
                     let events = crm_events::purge_before(c, crm_db::now() - retention)?;
                     Ok((keys, events))
@@ -161,8 +161,9 @@ fn build_app(
     .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
     .wrap_fn(|req, srv| {
         let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
+        let info = problem::RequestInfo { id: rid.clone(), path: req.path().to_string() };
         let fut = srv.call(req);
-        REQUEST_ID.scope(rid.clone(), async move {
+        REQUEST.scope(info, async move {
             let mut res = fut.await?;
             if let Ok(v) = HeaderValue::from_str(&rid) {
                 res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);

@@ -20,8 +20,9 @@ pub struct Claims {
     pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// A string or an array of strings (RFC 7519); checked by the validation, not read here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
     /// Space-separated scopes.
@@ -146,7 +147,7 @@ impl JwtKeys {
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             iat: Some(now),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(serde_json::Value::String),
             roles: roles.to_vec(),
             scope: if scopes.is_empty() { None } else { Some(scopes.join(" ")) },
         };

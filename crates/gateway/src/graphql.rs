@@ -9,7 +9,7 @@ use async_graphql::{
     ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, OneofObject, Schema,
     SchemaBuilder, SimpleObject,
 };
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql_actix_web::GraphQLRequest;
 use crm_accounts::{Account, AccountInput, AccountPatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::external::{BatchOp, Record};
@@ -790,8 +790,10 @@ impl Mutation {
 // ------------------------------------------------------------------------------------------
 // HTTP
 
-/// `POST /graphql`: needs a bearer token like every API call.
-pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: GraphQLRequest) -> GraphQLResponse {
+/// `POST /graphql`: needs a bearer token like every API call. GraphQL answers 200 even when a
+/// field failed; when a failure is a server error (5xx class) the answer is marked retryable,
+/// so an `Idempotency-Key` does not pin it.
+pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: GraphQLRequest) -> HttpResponse {
     let actor = auth.0;
     let db = state.db.clone();
     let request = req
@@ -799,7 +801,18 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
         .data(DataLoader::new(AccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
         .data(DataLoader::new(ContactsByAccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
         .data(RequestCtx { db, actor });
-    state.schema.execute(request).await.into()
+    let response = state.schema.execute(request).await;
+    let server_error = response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("status")).is_some_and(|s| match s {
+            async_graphql::Value::Number(n) => n.as_u64().is_some_and(|n| n >= 500),
+            _ => false,
+        })
+    });
+    let mut res = HttpResponse::Ok();
+    if server_error {
+        res.insert_header((crate::idempotency::RETRYABLE, "1"));
+    }
+    res.json(&response)
 }
 
 /// `GET /graphql`: the GraphiQL IDE (add an `Authorization: Bearer …` header in its headers tab).

@@ -96,12 +96,12 @@ pub async fn idempotency(
     let ttl = state.limits.idempotency_ttl;
     let (db, sub, k, h) = (state.db.clone(), subject.clone(), key.clone(), hash.clone());
     let claim = db
-        .run(move |c| {
+        .write(move |c| {
             idempotency::claim(c, &sub, &k, &h, ttl, chrono::Duration::seconds(ABANDON_AFTER_SECS))
                 .map_err(crm_db::DbError::from)
         })
         .await;
-    match claim {
+    let token = match claim {
         Err(e) => return Ok(req.error_response(ApiError::from(e))),
         Ok(Claim::Existing(stored)) => {
             if stored.request_hash != hash {
@@ -127,44 +127,60 @@ pub async fn idempotency(
                 }
             };
         }
-        Ok(Claim::Acquired) => {}
-    }
+        Ok(Claim::Acquired(token)) => token,
+    };
 
-    let release = |db: crm_db::Db, sub: String, key: String| async move {
-        let _ = db.run(move |c| idempotency::release(c, &sub, &key).map_err(crm_db::DbError::from)).await;
-    };
-    let res = match next.call(req).await {
-        Ok(r) => r,
-        Err(e) => {
-            release(state.db.clone(), subject, key).await;
-            return Err(e);
+    // Run the request and store its answer in a task of its own: if the client goes away
+    // mid-request, the write still completes *and* its answer is stored for the retry.
+    let task = actix_web::rt::spawn(async move {
+        let res = match next.call(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                forget(&state.db, subject, key, token).await;
+                return Err(e);
+            }
+        };
+        let status = res.status();
+        let mut kept = serde_json::Map::new();
+        for name in KEPT_HEADERS {
+            if let Some(v) = res.headers().get(*name).and_then(|v| v.to_str().ok()) {
+                kept.insert((*name).to_string(), v.into());
+            }
         }
-    };
-    let status = res.status();
-    let mut kept = serde_json::Map::new();
-    for name in KEPT_HEADERS {
-        if let Some(v) = res.headers().get(*name).and_then(|v| v.to_str().ok()) {
-            kept.insert((*name).to_string(), v.into());
+        let (http_req, http_res) = res.into_parts();
+        let (head, body) = http_res.into_parts();
+        let bytes = to_bytes(body).await.map_err(|_| actix_web::error::ErrorInternalServerError("response body"))?;
+        // 5xx answers (and GraphQL answers that carry a server error) are not pinned to the
+        // key: a retry may succeed.
+        if status.is_server_error() || head.headers().contains_key(RETRYABLE) {
+            forget(&state.db, subject, key, token).await;
+        } else {
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            let headers = serde_json::Value::Object(kept);
+            let stored = state
+                .db
+                .write(move |c| {
+                    idempotency::complete(c, &subject, &key, token, status.as_u16(), headers, &text)
+                        .map_err(crm_db::DbError::from)
+                })
+                .await;
+            if let Err(e) = stored {
+                tracing::error!(error = %e, "could not store the idempotent response");
+            }
         }
+        Ok(ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes))))
+    });
+    task.await.map_err(|_| actix_web::error::ErrorInternalServerError("request task failed"))?
+}
+
+/// Response header set by handlers whose answer must not be stored (GraphQL server errors
+/// travel with status 200).
+pub const RETRYABLE: &str = "x-crm-retryable";
+
+async fn forget(db: &crm_db::Db, subject: String, key: String, token: chrono::NaiveDateTime) {
+    let released =
+        db.write(move |c| idempotency::release(c, &subject, &key, token).map_err(crm_db::DbError::from)).await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "could not release an idempotency key");
     }
-    let (http_req, http_res) = res.into_parts();
-    let (head, body) = http_res.into_parts();
-    let bytes = to_bytes(body).await.map_err(|_| actix_web::error::ErrorInternalServerError("response body"))?;
-    if status.is_server_error() {
-        // A retry may succeed: do not pin the failure to the key.
-        release(state.db.clone(), subject, key).await;
-    } else {
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let headers = serde_json::Value::Object(kept);
-        let db = state.db.clone();
-        let stored = db
-            .run(move |c| {
-                idempotency::complete(c, &subject, &key, status.as_u16(), headers, &text).map_err(crm_db::DbError::from)
-            })
-            .await;
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "could not store the idempotent response");
-        }
-    }
-    Ok(ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes))))
 }

@@ -7,14 +7,25 @@ use crm_core::{DomainError, ErrorClass, FieldError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+/// What every error body repeats about the request it answers.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub id: String,
+    pub path: String,
+}
+
 tokio::task_local! {
-    /// The id of the request being served; set by the request-id middleware.
-    pub static REQUEST_ID: String;
+    /// The request being served; set by the request-id middleware.
+    pub static REQUEST: RequestInfo;
 }
 
 /// The current request id, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
+    REQUEST.try_with(|r| r.id.clone()).ok()
+}
+
+fn current_path() -> Option<String> {
+    REQUEST.try_with(|r| r.path.clone()).ok()
 }
 
 /// An error as the API reports it.
@@ -41,6 +52,9 @@ pub struct Problem {
     /// Per-field problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request path this problem occurred on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     pub request_id: Option<String>,
 }
 
@@ -107,6 +121,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.to_string(),
             errors: self.errors.clone(),
+            instance: current_path(),
             request_id: current_request_id(),
         }
     }

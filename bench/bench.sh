@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# `make bench`: the release binary on seeded SQLite and PostgreSQL databases, driven by wrk at
+# 32 connections, each scenario next to two ceilings measured in the same run:
+#   - the HTTP ceiling: the same load generator against /healthz (fixed JSON, no database);
+#   - the database ceiling: the same query straight against the database (pgbench with custom
+#     scripts on PostgreSQL; `crm bench-db`, a direct loop through the same driver, on SQLite).
+# Writes the table to the terminal and to docs/PERFORMANCE.md. Bounded: every run has a fixed
+# duration and the servers it starts are stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}"
+DUR="${BENCH_SECONDS:-8}"
+CONNS=32
+ACCOUNTS="${BENCH_ACCOUNTS:-10000}"
+CONTACTS="${BENCH_CONTACTS:-100000}"
+PORT=18090
+WORK="$(mktemp -d)"
+export BENCH_DIR="$WORK" BENCH_LUA="$ROOT/bench/wrk"
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+source "$ROOT/bench/postgres.sh"
+ensure_postgres
+PGBENCH="$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n1)"
+
+log "building the release binary"
+cargo build --release --bin crm -q
+BIN="$CARGO_TARGET_DIR/release/crm"
+export CRM_JWT_SECRET="bench-secret-bench-secret-bench-secret"
+export RUST_LOG=warn
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"; }  # backend scenario rps p50 p99 errors rss ceiling
+
+rss_kb() { ps -o rss= -p "$SERVER_PID" 2>/dev/null | tr -d ' ' || echo 0; }
+
+run_wrk() { # name script [path]
+  local name="$1" script="$2"
+  cat "$ROOT/bench/wrk/$script" "$ROOT/bench/wrk/report.lua" > "$WORK/$name.lua"
+  local out
+  out="$(BENCH_PATH="${3:-/}" wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$WORK/$name.lua" "http://127.0.0.1:$PORT" 2>&1)"
+  local line; line="$(grep '^RESULT' <<<"$out" || echo "RESULT rps=0 p50_ms=0 p99_ms=0 errors=-1 requests=0")"
+  echo "$line rss_kb=$(rss_kb)"
+}
+
+field() { sed -E "s/.*$1=([^ ]+).*/\1/" <<<"$2"; }
+
+start_server() { # url
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$BIN" --database-url "$1" serve --bind "127.0.0.1:$PORT" --pool-size 16 >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
+  t1=$(date +%s.%N)
+  STARTUP_MS=$(python3 -c "print(round(($t1-$t0)*1000))")
+}
+
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+bench_backend() { # backend url
+  local backend="$1" url="$2"
+  log "$backend: seeding $ACCOUNTS accounts and $CONTACTS contacts"
+  local t0 t1; t0=$(date +%s.%N)
+  "$BIN" --database-url "$url" seed --accounts "$ACCOUNTS" --contacts "$CONTACTS" >/dev/null
+  t1=$(date +%s.%N)
+  SEED_S=$(python3 -c "print(round($t1-$t0, 1))")
+  start_server "$url"
+  "$BIN" --database-url "$url" token --sub bench --role admin --ttl 2h > "$WORK/token"
+  local token; token="$(cat "$WORK/token")"
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/v1/contacts?limit=1000&sort=-created_at" \
+    | python3 -c 'import json,sys; [print(r["id"]) for r in json.load(sys.stdin)["data"]]' > "$WORK/contact_ids"
+
+  # Database ceilings for the same work.
+  log "$backend: database ceilings"
+  db_ceiling "$backend" "$url"
+
+  log "$backend: HTTP scenarios (${DUR}s each, $CONNS connections)"
+  local r
+  r=$(run_wrk healthz get_path.lua /healthz); HTTP_CEIL=$(field rps "$r")
+  record "$backend" "http ceiling: GET /healthz" "$HTTP_CEIL" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
+  r=$(run_wrk get get_contact.lua)
+  record "$backend" "get contact by id" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil get)"
+  r=$(run_wrk list get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name")
+  record "$backend" "list 50 by city, sorted by last name" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil list)"
+  LIST_RPS=$(field rps "$r")
+  r=$(run_wrk include get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name&include=account")
+  record "$backend" "same with include=account" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil include)"
+  r=$(run_wrk search search.lua)
+  record "$backend" "full-text search (q=)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil search)"
+  r=$(run_wrk graphql graphql_list.lua)
+  record "$backend" "GraphQL 50 contacts + account" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "rest:$LIST_RPS"
+  r=$(run_wrk create create_contact.lua)
+  record "$backend" "create contact (+ event)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil create)"
+  r=$(run_wrk patch patch_if_match.lua)
+  record "$backend" "PATCH with If-Match (+ event)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil create)"
+
+  # Single large calls: timed, five runs each.
+  python3 "$ROOT/bench/batch_body.py" "$WORK"
+  local times=() t
+  for i in 1 2 3 4 5; do
+    t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      --data-binary "@$WORK/batch-$((i % 2)).json" "http://127.0.0.1:$PORT/api/v1/contacts/batch")
+    times+=("$t")
+  done
+  record "$backend" "batch upsert of 1000 contacts (ms per call, best/worst of 5)" \
+    "$(python3 -c "import sys; v=[float(x)*1000 for x in sys.argv[1:]]; print(f'{min(v):.0f}/{max(v):.0f}')" "${times[@]}")" "-" "-" "0" "$(rss_kb)" "-"
+  times=()
+  for i in 1 2 3; do
+    times+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/v1/changes?after=0&limit=10000")")
+  done
+  record "$backend" "read 10k events from the change feed (ms per call, best/worst of 3)" \
+    "$(python3 -c "import sys; v=[float(x)*1000 for x in sys.argv[1:]]; print(f'{min(v):.0f}/{max(v):.0f}')" "${times[@]}")" "-" "-" "0" "$(rss_kb)" "-"
+  record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
+  record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
+  stop_server
+}
+
+declare -A CEIL
+ceil() { echo "${CEIL[$1]:--}"; }
+
+db_ceiling() { # backend url
+  local backend="$1" url="$2"
+  if [ "$backend" = postgresql ]; then
+    psql "$url" -qc "DROP TABLE IF EXISTS bench_ids; CREATE TABLE bench_ids AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM contacts; CREATE UNIQUE INDEX ON bench_ids (n); ANALYZE;" >/dev/null
+    local n; n=$(psql "$url" -Atc "SELECT count(*) FROM bench_ids")
+    for s in get list include search create; do
+      sed "s/@N@/$n/g" "$ROOT/bench/pgbench/$s.sql" > "$WORK/$s.sql"
+      CEIL[$s]=$("$PGBENCH" -n -c "$CONNS" -j 2 -T "$DUR" -f "$WORK/$s.sql" "$url" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1)
+    done
+  else
+    for s in get list include search create; do
+      CEIL[$s]=$("$BIN" --database-url "$url" bench-db --scenario "$s" --seconds "$DUR" --threads 2 | sed -nE 's/^ops_per_sec=([0-9.]+)/\1/p')
+    done
+  fi
+}
+
+MACHINE="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"
+
+rm -f "$WORK/bench.sqlite3"
+bench_backend sqlite "$WORK/bench.sqlite3"
+PGDB="crm_bench_$$"
+psql "$PG_URL" -qc "CREATE DATABASE $PGDB" >/dev/null
+PG_BENCH_URL="$(pg_url_for "$PGDB")"
+bench_backend postgresql "$PG_BENCH_URL"
+psql "$PG_URL" -qc "DROP DATABASE $PGDB WITH (FORCE)" >/dev/null
+
+python3 "$ROOT/bench/report.py" "$RESULTS" "$MACHINE" "$DUR" "$CONNS" "$ROOT/docs/PERFORMANCE.md"
