@@ -150,3 +150,24 @@ async fn graphql_where_mutations_and_errors() {
     let rest = app.get(&format!("/api/v1/accounts/{id}")).await.expect(200);
     assert_eq!(rest["version"], 3);
 }
+
+#[actix_web::test]
+async fn graphql_lists_with_relations_use_a_constant_number_of_statements() {
+    let app = spawn().await;
+    for i in 0..40 {
+        let a = app.account(&format!("Co {i}"), json!({})).await;
+        app.contact(&format!("F{i}"), "Loader", json!({"account_id": a["id"]})).await;
+    }
+    let query =
+        "query($n: Int!) { contacts(first: $n) { nodes { id account { id name contacts(first: 3) { id } } } } }";
+    let mut deltas = Vec::new();
+    for n in [5, 40] {
+        let before = app.db.statements_executed();
+        let r = app.gql(&app.admin, query, json!({"n": n})).await;
+        assert!(r.get("errors").is_none(), "{r}");
+        assert_eq!(r["data"]["contacts"]["nodes"].as_array().unwrap().len(), n as usize);
+        deltas.push(app.db.statements_executed() - before);
+    }
+    assert_eq!(deltas[0], deltas[1], "statements for 5 rows vs 40 rows: {deltas:?}");
+    assert!(deltas[0] <= 8, "{deltas:?}");
+}

@@ -11,4 +11,5 @@ mod contacts;
 mod contracts;
 mod graphql;
 mod lists;
+mod scaling;
 mod sync;

@@ -25,7 +25,10 @@ pub struct TestApp {
     pub client: awc::Client,
     pub keys: JwtKeys,
     pub admin: String,
-    _db: TestDatabase,
+    /// The instance's pool (e.g. to count statements).
+    pub db: crm_db::Db,
+    pub database_url: String,
+    _db: Option<TestDatabase>,
 }
 
 pub struct Resp {
@@ -47,9 +50,16 @@ impl Resp {
 
 pub async fn spawn() -> TestApp {
     let db = TestDatabase::create().expect("test database");
+    let mut app = spawn_on(&db.url).await;
+    app._db = Some(db);
+    app
+}
+
+/// Another instance of the application on an existing database (several stateless gateways).
+pub async fn spawn_on(database_url: &str) -> TestApp {
     let settings = Settings {
         bind: "127.0.0.1:0".into(),
-        database_url: db.url.clone(),
+        database_url: database_url.to_string(),
         jwt: jwt_settings(),
         pool_size: 4,
         workers: Some(1),
@@ -58,10 +68,11 @@ pub async fn spawn() -> TestApp {
     let app = Application::build(settings).await.expect("application starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let keys = app.state.keys.clone();
+    let pool = app.state.db.clone();
     actix_web::rt::spawn(app.run_until_stopped());
     let admin = token(&keys, "admin-user", &["admin"], &[]);
     let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-    TestApp { base, client, keys, admin, _db: db }
+    TestApp { base, client, keys, admin, db: pool, database_url: database_url.to_string(), _db: None }
 }
 
 pub fn token(keys: &JwtKeys, sub: &str, roles: &[&str], scopes: &[&str]) -> String {

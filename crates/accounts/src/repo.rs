@@ -249,6 +249,19 @@ pub fn insert(conn: &mut AnyConnection, a: &Account) -> QueryResult<()> {
     diesel::insert_into(accounts::table).values(AccountRow::from(a)).execute(conn).map(|_| ())
 }
 
+/// Inserts many rows with multi-row statements (bulk import).
+pub fn insert_many(conn: &mut AnyConnection, items: &[Account]) -> QueryResult<()> {
+    let rows: Vec<AccountRow> = items.iter().map(AccountRow::from).collect();
+    // Under the backends' bind-parameter limits (SQLite 32766, PostgreSQL 65535).
+    for chunk in rows.chunks(500) {
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(accounts::table).values(chunk).execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(accounts::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 /// Writes `a` over the stored row if that row is still at `expected` version.
 pub fn update_if_version(conn: &mut AnyConnection, a: &Account, expected: i64) -> QueryResult<bool> {
     let n =

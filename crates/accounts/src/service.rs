@@ -72,6 +72,10 @@ fn on_write_error(e: diesel::result::Error, a: &Account) -> AccountError {
     }
 }
 
+fn build_new(i: AccountInput) -> Account {
+    build(AccountId::new(), i, 1, crm_db::to_utc(crm_db::now()))
+}
+
 fn build(id: AccountId, i: AccountInput, version: i64, created_at: crm_core::Timestamp) -> Account {
     let now = crm_db::to_utc(crm_db::now());
     Account {
@@ -337,4 +341,30 @@ pub fn account_history(
         return Err(AccountError::NotFound);
     }
     Ok(crm_events::history(conn, ENTITY, id.0, before_seq, limit)?)
+}
+
+/// Bulk import for seeding and migrations: validates and normalizes every record, inserts with
+/// multi-row statements and records one `account.created` event each. Unlike `create_account`
+/// it does not pre-check duplicates one by one: a duplicate fails the whole call (the unique
+/// indexes still hold). Returns the created records, or the index of the first invalid input.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, n = inputs.len()))]
+pub fn import_accounts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    inputs: Vec<AccountInput>,
+) -> Result<Vec<Account>, (usize, AccountError)> {
+    actor.require(Scope::AccountsWrite).map_err(|e| (0, e.into()))?;
+    let mut items = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let normalized = input.normalize().map_err(|e| (i, AccountError::Invalid(e)))?;
+        items.push(build_new(normalized));
+    }
+    repo::insert_many(conn, &items).map_err(|e| (usize::MAX, AccountError::from(e)))?;
+    for (i, item) in items.iter().enumerate() {
+        if !item.external_ids.is_empty() {
+            write_external_ids(conn, item).map_err(|e| (i, e))?;
+        }
+        record(conn, actor, Action::Created, None, item).map_err(|e| (i, e))?;
+    }
+    Ok(items)
 }

@@ -239,6 +239,19 @@ pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<()> {
     diesel::insert_into(contacts::table).values(ContactRow::from(c)).execute(conn).map(|_| ())
 }
 
+/// Inserts many rows with multi-row statements (bulk import).
+pub fn insert_many(conn: &mut AnyConnection, items: &[Contact]) -> QueryResult<()> {
+    let rows: Vec<ContactRow> = items.iter().map(ContactRow::from).collect();
+    // Under the backends' bind-parameter limits (SQLite 32766, PostgreSQL 65535).
+    for chunk in rows.chunks(500) {
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(contacts::table).values(chunk).execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(contacts::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 /// Writes `c` over the stored row if that row is still at `expected` version.
 pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -> QueryResult<bool> {
     let n =

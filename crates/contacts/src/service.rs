@@ -125,6 +125,10 @@ fn on_write_error(e: diesel::result::Error, c: &Contact) -> ContactError {
     }
 }
 
+fn build_new(i: ContactInput) -> Contact {
+    build(ContactId::new(), i, None)
+}
+
 fn build(id: ContactId, i: ContactInput, prev: Option<&Contact>) -> Contact {
     let now = crm_db::to_utc(crm_db::now());
     let email_consent = i.email_consent.unwrap_or(EmailConsent::Unknown);
@@ -423,4 +427,30 @@ pub fn contact_history(
         return Err(ContactError::NotFound);
     }
     Ok(crm_events::history(conn, ENTITY, id.0, before_seq, limit)?)
+}
+
+/// Bulk import for seeding and migrations: validates and normalizes every record, inserts with
+/// multi-row statements and records one `contact.created` event each. Unlike `create_contact`
+/// it does not pre-check duplicates one by one: a duplicate fails the whole call (the unique
+/// indexes still hold). Returns the created records, or the index of the first invalid input.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, n = inputs.len()))]
+pub fn import_contacts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    inputs: Vec<ContactInput>,
+) -> Result<Vec<Contact>, (usize, ContactError)> {
+    actor.require(Scope::ContactsWrite).map_err(|e| (0, e.into()))?;
+    let mut items = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let normalized = input.normalize().map_err(|e| (i, ContactError::Invalid(e)))?;
+        items.push(build_new(normalized));
+    }
+    repo::insert_many(conn, &items).map_err(|e| (usize::MAX, ContactError::from(e)))?;
+    for (i, item) in items.iter().enumerate() {
+        if !item.external_ids.is_empty() {
+            write_external_ids(conn, item).map_err(|e| (i, e))?;
+        }
+        record(conn, actor, Action::Created, None, item).map_err(|e| (i, e))?;
+    }
+    Ok(items)
 }

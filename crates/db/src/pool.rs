@@ -1,5 +1,6 @@
 //! The connection pool and the one async boundary (`Db::run` / `Db::transaction`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,18 @@ pub enum DbError {
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: String,
+    statements: Arc<AtomicU64>,
+}
+
+/// Counts statements sent on a connection (for tests that pin the number of queries).
+struct StatementCounter(Arc<AtomicU64>);
+
+impl diesel::connection::Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -42,10 +55,15 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         match Backend::of_url(&self.url) {
-            Backend::Postgres => Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(&self.url)?)),
+            Backend::Postgres => {
+                let mut c = diesel::PgConnection::establish(&self.url)?;
+                c.set_instrumentation(StatementCounter(self.statements.clone()));
+                Ok(AnyConnection::Postgresql(c))
+            }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c = diesel::SqliteConnection::establish(path)?;
+                c.set_instrumentation(StatementCounter(self.statements.clone()));
                 c.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
@@ -71,6 +89,7 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    statements: Arc<AtomicU64>,
     /// SQLite has one writer at a time; serializing our own write transactions in-process
     /// avoids SQLITE_BUSY on lock upgrade (which busy_timeout cannot retry).
     write_lock: Arc<Mutex<()>>,
@@ -93,7 +112,8 @@ impl Db {
     /// Opens a pool; fails with the driver's own message when the database is unreachable.
     pub fn connect(url: &str, opts: PoolOptions) -> Result<Db, DbError> {
         let backend = Backend::of_url(url);
-        let manager = Manager { url: url.to_string() };
+        let statements = Arc::new(AtomicU64::new(0));
+        let manager = Manager { url: url.to_string(), statements: statements.clone() };
         // Try once by hand to surface the real error instead of r2d2's timeout.
         r2d2::ManageConnection::connect(&manager).map_err(|e| DbError::Unavailable(e.to_string()))?;
         let pool = r2d2::Pool::builder()
@@ -103,7 +123,7 @@ impl Db {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        Ok(Db { pool, backend, write_lock: Arc::new(Mutex::new(())) })
+        Ok(Db { pool, backend, statements, write_lock: Arc::new(Mutex::new(())) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -215,6 +235,11 @@ impl Db {
     /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from)).await
+    }
+
+    /// Statements sent to the database by this pool so far.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Pool statistics: (connections, idle).

@@ -41,7 +41,9 @@ fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
 /// instance at once (plain deletes).
 fn spawn_maintenance(db: Db, limits: Limits) {
     actix_web::rt::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        let hour = std::time::Duration::from_secs(3600);
+        let first = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(first, hour);
         loop {
             tick.tick().await;
             let retention = limits.event_retention;

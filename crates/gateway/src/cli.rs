@@ -80,11 +80,30 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
-    /// Load data.
+    /// Load a realistic, deterministic data set into an empty database (Korean, English,
+    /// German and Japanese names; KR, US, GB, DE, JP).
     Seed {
-        /// A realistic demo data set (hundreds of accounts, thousands of contacts).
+        /// The demo set: 300 accounts, 3000 contacts.
         #[arg(long)]
         demo: bool,
+        /// Number of accounts.
+        #[arg(long, conflicts_with = "demo")]
+        accounts: Option<usize>,
+        /// Number of contacts, spread over the accounts.
+        #[arg(long, conflicts_with = "demo")]
+        contacts: Option<usize>,
+    },
+    /// Measure the database ceiling: the queries of a bench scenario through the same driver,
+    /// without HTTP, in a tight loop (used by `make bench`).
+    #[command(hide = true)]
+    BenchDb {
+        /// get, list, include, search or create.
+        #[arg(long)]
+        scenario: String,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
     /// Print the OpenAPI document.
     ExportOpenapi,
@@ -164,14 +183,34 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", keys.issue(&sub, &roles, &scopes, ttl)?);
             Ok(())
         }
-        Command::Seed { demo } => {
-            if !demo {
-                return Err("say what to seed: `crm seed --demo`".into());
-            }
+        Command::Seed { demo, accounts, contacts } => {
+            let (na, nc) = match (demo, accounts, contacts) {
+                (true, _, _) => {
+                    (crate::seed::DEMO_ACCOUNTS, crate::seed::DEMO_ACCOUNTS * crate::seed::DEMO_CONTACTS_PER_ACCOUNT)
+                }
+                (false, Some(a), c) => (a, c.unwrap_or(0)),
+                (false, None, Some(_)) => {
+                    return Err("contacts are seeded into accounts: give --accounts as well".into());
+                }
+                (false, None, None) => {
+                    return Err("say what to seed: `crm seed --demo` or `--accounts N --contacts M`".into());
+                }
+            };
             let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
             db.migrate().map_err(|e| e.to_string())?;
-            let (a, c) = crate::seed::demo(&db)?;
-            println!("seeded {a} accounts and {c} contacts into the {} database", db.backend().name());
+            let started = std::time::Instant::now();
+            let (a, c) = crate::seed::seed(&db, na, nc)?;
+            println!(
+                "seeded {a} accounts and {c} contacts into the {} database in {:.1} s",
+                db.backend().name(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::BenchDb { scenario, seconds, threads } => {
+            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let rate = crate::seed::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
+            println!("ops_per_sec={rate:.1}");
             Ok(())
         }
         Command::ExportOpenapi => {

@@ -191,8 +191,20 @@ impl From<diesel::result::Error> for SeedError {
 pub const DEMO_ACCOUNTS: usize = 300;
 pub const DEMO_CONTACTS_PER_ACCOUNT: usize = 10;
 
-/// Loads the demo set; refuses a database that already has accounts.
+/// Loads the demo set (300 accounts, 3000 contacts).
 pub fn demo(db: &Db) -> Result<(usize, usize), String> {
+    seed(db, DEMO_ACCOUNTS, DEMO_ACCOUNTS * DEMO_CONTACTS_PER_ACCOUNT)
+}
+
+/// Accounts per transaction when seeding.
+const SEED_CHUNK: usize = 500;
+
+/// Loads `accounts` accounts and `contacts` contacts spread over them, deterministically, through
+/// the bulk import path (validated, with their events). Refuses a database that has accounts.
+pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize), String> {
+    if accounts == 0 && contacts > 0 {
+        return Err("contacts are seeded into accounts: give --accounts as well".into());
+    }
     let actor = Actor::system();
     let existing =
         db.run_sync(|c| crm_accounts::list_accounts(c, &actor, &Default::default())).map_err(|e| e.to_string())?;
@@ -200,31 +212,43 @@ pub fn demo(db: &Db) -> Result<(usize, usize), String> {
         return Err("the database already has accounts; seed an empty database".into());
     }
     let mut rng = StdRng::seed_from_u64(20261122);
-    let batch: Vec<(AccountInput, Vec<ContactInput>)> = (0..DEMO_ACCOUNTS).map(|i| demo_account(&mut rng, i)).collect();
-    // One transaction: a failed seed leaves nothing behind.
-    let (accounts, contacts) = db
-        .transaction_sync(|conn| -> Result<(usize, usize), SeedError> {
-            let (mut a, mut c) = (0, 0);
-            for (acc, people) in batch {
-                let created = crm_accounts::create_account(conn, &actor, acc).map_err(SeedError::of)?;
-                a += 1;
-                for mut p in people {
-                    p.account_id = Some(created.id);
-                    crm_contacts::create_contact(conn, &actor, p).map_err(SeedError::of)?;
-                    c += 1;
+    let (per, extra) = (contacts / accounts.max(1), contacts % accounts.max(1));
+    let (mut done_a, mut done_c) = (0, 0);
+    let mut start = 0;
+    while start < accounts {
+        let end = (start + SEED_CHUNK).min(accounts);
+        let batch: Vec<(AccountInput, Vec<ContactInput>)> =
+            (start..end).map(|n| demo_account(&mut rng, n, per + usize::from(n < extra))).collect();
+        let (a, c) = db
+            .transaction_sync(|conn| -> Result<(usize, usize), SeedError> {
+                let (acc_inputs, people): (Vec<AccountInput>, Vec<Vec<ContactInput>>) = batch.into_iter().unzip();
+                let created = crm_accounts::import_accounts(conn, &actor, acc_inputs)
+                    .map_err(|(i, e)| SeedError(format!("account {}: {e}", start + i)))?;
+                let mut contact_inputs = Vec::new();
+                for (acc, group) in created.iter().zip(people) {
+                    for mut p in group {
+                        p.account_id = Some(acc.id);
+                        contact_inputs.push(p);
+                    }
                 }
-            }
-            Ok((a, c))
-        })
-        .map_err(|e| e.0)?;
-    Ok((accounts, contacts))
+                let n = crm_contacts::import_contacts(conn, &actor, contact_inputs)
+                    .map_err(|(i, e)| SeedError(format!("contact {i}: {e}")))?
+                    .len();
+                Ok((created.len(), n))
+            })
+            .map_err(|e| e.0)?;
+        done_a += a;
+        done_c += c;
+        start = end;
+    }
+    Ok((done_a, done_c))
 }
 
 fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]
 }
 
-fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>) {
+fn demo_account(rng: &mut StdRng, n: usize, contacts: usize) -> (AccountInput, Vec<ContactInput>) {
     let country = &COUNTRIES[n % COUNTRIES.len()];
     let (city, region, lat, lng) = country.cities[rng.random_range(0..country.cities.len())];
     let (a, b) = (pick(rng, COMPANY_A), pick(rng, COMPANY_B));
@@ -263,7 +287,7 @@ fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>)
         tags: if tier == Tier::Platinum { vec!["key-account".into()] } else { vec![] },
         ..Default::default()
     };
-    let people = (0..DEMO_CONTACTS_PER_ACCOUNT)
+    let people = (0..contacts)
         .map(|k| {
             let first = pick(rng, country.first);
             let last = pick(rng, country.last);
@@ -301,4 +325,91 @@ fn demo_account(rng: &mut StdRng, n: usize) -> (AccountInput, Vec<ContactInput>)
         })
         .collect();
     (account, people)
+}
+
+/// The database ceiling for a bench scenario: the same service calls (hence the same SQL
+/// through the same driver) as the HTTP scenario, without HTTP and JSON, on `threads` threads
+/// for `duration`. Returns operations per second.
+pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads: usize) -> Result<f64, String> {
+    use crm_core::list::ListParams;
+    let actor = Actor::system();
+    let ids: Vec<crm_core::ids::ContactId> = db
+        .run_sync(|c| crm_contacts::list_contacts(c, &actor, &ListParams { limit: Some(1000), ..Default::default() }))
+        .map_err(|e| e.to_string())?
+        .data
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    if ids.is_empty() && scenario == "get" {
+        return Err("seed the database first".into());
+    }
+    let list = ListParams {
+        limit: Some(50),
+        filter: Some("city[eq]:Seoul".into()),
+        sort: Some("last_name".into()),
+        ..Default::default()
+    };
+    let terms = ["kim", "lee", "park", "smith", "jones", "sato", "muller", "min", "jo", "ha", "mia", "noah"];
+    let deadline = std::time::Instant::now() + duration;
+    let counts: Vec<Result<u64, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (db, actor, ids, list) = (db.clone(), actor.clone(), &ids, list.clone());
+                s.spawn(move || -> Result<u64, String> {
+                    let mut n: u64 = 0;
+                    while std::time::Instant::now() < deadline {
+                        let i = usize::try_from(n).unwrap_or(0).wrapping_mul(7919).wrapping_add(t * 104_729);
+                        let r: Result<(), String> = match scenario {
+                            "get" => db
+                                .run_sync(|c| crm_contacts::get_contact(c, &actor, ids[i % ids.len()]).map(|_| ()))
+                                .map_err(|e| e.to_string()),
+                            "list" => db
+                                .run_sync(|c| crm_contacts::list_contacts(c, &actor, &list).map(|_| ()))
+                                .map_err(|e| e.to_string()),
+                            "include" => db
+                                .run_sync(|c| -> Result<(), crm_contacts::ContactError> {
+                                    let page = crm_contacts::list_contacts(c, &actor, &list)?;
+                                    let acc: Vec<_> = page.data.iter().filter_map(|x| x.account_id).collect();
+                                    crm_accounts::get_accounts(c, &actor, &acc).map_err(|e| {
+                                        crm_contacts::ContactError::Db(crm_db::DbError::Task(e.to_string()))
+                                    })?;
+                                    Ok(())
+                                })
+                                .map_err(|e| e.to_string()),
+                            "search" => {
+                                let p = ListParams {
+                                    limit: Some(50),
+                                    q: Some(terms[i % terms.len()].into()),
+                                    ..Default::default()
+                                };
+                                db.run_sync(|c| crm_contacts::list_contacts(c, &actor, &p).map(|_| ()))
+                                    .map_err(|e| e.to_string())
+                            }
+                            "create" => {
+                                let input = ContactInput {
+                                    first_name: Some("Ceiling".into()),
+                                    last_name: Some(format!("T{t}N{n}")),
+                                    email: Some(format!("ceiling-{t}-{n}-{}@load.example.com", std::process::id())),
+                                    city: Some("Seoul".into()),
+                                    ..Default::default()
+                                };
+                                db.transaction_sync(|c| crm_contacts::create_contact(c, &actor, input).map(|_| ()))
+                                    .map_err(|e| e.to_string())
+                            }
+                            other => return Err(format!("unknown scenario `{other}`")),
+                        };
+                        r?;
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("bench thread panicked".into()))).collect()
+    });
+    let mut total = 0u64;
+    for c in counts {
+        total += c?;
+    }
+    Ok(total as f64 / duration.as_secs_f64())
 }
