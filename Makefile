@@ -29,3 +29,6 @@ seed: ## Load the demo data set into DATABASE_URL (default ./crm.sqlite3)
 
 token: ## Print an admin token for local use
 	@$(BIN) token --sub local-admin --role admin
+
+bench: ## Release build on seeded SQLite and PostgreSQL, wrk at 32 connections, vs the DB and HTTP ceilings
+	bash bench/bench.sh
