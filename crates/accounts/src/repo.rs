@@ -234,15 +234,13 @@ pub fn find_live_by_domain(
     domain: &str,
     except: Option<AccountId>,
 ) -> QueryResult<Option<AccountId>> {
-    let mut q = accounts::table
-        .filter(accounts::domain.eq(domain))
-        .filter(accounts::archived_at.is_null())
-        .select(accounts::id)
-        .into_boxed::<MultiBackend>();
-    if let Some(e) = except {
-        q = q.filter(accounts::id.ne(DbUuid(e.0)));
-    }
-    q.first::<DbUuid>(conn).optional().map(|o| o.map(|u| AccountId(u.0)))
+    // Fixed statements (no boxing), so the driver keeps them prepared.
+    let base = accounts::table.filter(accounts::domain.eq(domain)).filter(accounts::archived_at.is_null());
+    let found = match except {
+        Some(e) => base.filter(accounts::id.ne(DbUuid(e.0))).select(accounts::id).first::<DbUuid>(conn).optional()?,
+        None => base.select(accounts::id).first::<DbUuid>(conn).optional()?,
+    };
+    Ok(found.map(|u| AccountId(u.0)))
 }
 
 pub fn insert(conn: &mut AnyConnection, a: &Account) -> QueryResult<()> {

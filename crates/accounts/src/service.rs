@@ -113,9 +113,19 @@ pub fn create_account(conn: &mut AnyConnection, actor: &Actor, input: AccountInp
     check_domain_free(conn, i.domain.as_deref(), None)?;
     let a = build(AccountId::new(), i, 1, crm_db::to_utc(crm_db::now()));
     repo::insert(conn, &a).map_err(|e| on_write_error(e, &a))?;
-    write_external_ids(conn, &a)?;
+    write_new_external_ids(conn, &a)?;
     record(conn, actor, Action::Created, None, &a)?;
     Ok(a)
+}
+
+fn write_new_external_ids(conn: &mut AnyConnection, a: &Account) -> Result<(), AccountError> {
+    crm_db::external_ids::insert_for_new(conn, ENTITY, a.id.0, &a.external_ids)?.map_err(|t| {
+        AccountError::ExternalIdTaken {
+            index: t.index,
+            external_id: t.external_id,
+            existing_id: t.owner.map(AccountId),
+        }
+    })
 }
 
 fn write_external_ids(conn: &mut AnyConnection, a: &Account) -> Result<(), AccountError> {
@@ -361,9 +371,7 @@ pub fn import_accounts(
     }
     repo::insert_many(conn, &items).map_err(|e| (usize::MAX, AccountError::from(e)))?;
     for (i, item) in items.iter().enumerate() {
-        if !item.external_ids.is_empty() {
-            write_external_ids(conn, item).map_err(|e| (i, e))?;
-        }
+        write_new_external_ids(conn, item).map_err(|e| (i, e))?;
         record(conn, actor, Action::Created, None, item).map_err(|e| (i, e))?;
     }
     Ok(items)

@@ -224,15 +224,13 @@ pub fn find_live_by_email(
     email: &str,
     except: Option<ContactId>,
 ) -> QueryResult<Option<ContactId>> {
-    let mut q = contacts::table
-        .filter(contacts::email.eq(email))
-        .filter(contacts::archived_at.is_null())
-        .select(contacts::id)
-        .into_boxed::<MultiBackend>();
-    if let Some(e) = except {
-        q = q.filter(contacts::id.ne(DbUuid(e.0)));
-    }
-    q.first::<DbUuid>(conn).optional().map(|o| o.map(|u| ContactId(u.0)))
+    // Fixed statements (no boxing), so the driver keeps them prepared.
+    let base = contacts::table.filter(contacts::email.eq(email)).filter(contacts::archived_at.is_null());
+    let found = match except {
+        Some(e) => base.filter(contacts::id.ne(DbUuid(e.0))).select(contacts::id).first::<DbUuid>(conn).optional()?,
+        None => base.select(contacts::id).first::<DbUuid>(conn).optional()?,
+    };
+    Ok(found.map(|u| ContactId(u.0)))
 }
 
 pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<()> {

@@ -180,7 +180,7 @@ pub fn create_contact(conn: &mut AnyConnection, actor: &Actor, input: ContactInp
     check_email_free(conn, i.email.as_deref(), None)?;
     let c = build(ContactId::new(), i, None);
     repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))?;
-    write_external_ids(conn, &c)?;
+    write_new_external_ids(conn, &c)?;
     record(conn, actor, Action::Created, None, &c)?;
     Ok(c)
 }
@@ -211,6 +211,16 @@ fn resolve_account_ref(conn: &mut AnyConnection, input: &mut ContactInput) -> Re
     }
     input.account_id = Some(id);
     Ok(())
+}
+
+fn write_new_external_ids(conn: &mut AnyConnection, c: &Contact) -> Result<(), ContactError> {
+    crm_db::external_ids::insert_for_new(conn, ENTITY, c.id.0, &c.external_ids)?.map_err(|t| {
+        ContactError::ExternalIdTaken {
+            index: t.index,
+            external_id: t.external_id,
+            existing_id: t.owner.map(ContactId),
+        }
+    })
 }
 
 fn write_external_ids(conn: &mut AnyConnection, c: &Contact) -> Result<(), ContactError> {
@@ -447,9 +457,7 @@ pub fn import_contacts(
     }
     repo::insert_many(conn, &items).map_err(|e| (usize::MAX, ContactError::from(e)))?;
     for (i, item) in items.iter().enumerate() {
-        if !item.external_ids.is_empty() {
-            write_external_ids(conn, item).map_err(|e| (i, e))?;
-        }
+        write_new_external_ids(conn, item).map_err(|e| (i, e))?;
         record(conn, actor, Action::Created, None, item).map_err(|e| (i, e))?;
     }
     Ok(items)

@@ -62,6 +62,29 @@ pub fn replace(
     record: uuid::Uuid,
     ids: &[ExternalId],
 ) -> QueryResult<Result<(), Taken>> {
+    write(conn, entity, record, ids, false)
+}
+
+/// `replace` for a record created in this transaction (it has no external ids to remove).
+pub fn insert_for_new(
+    conn: &mut AnyConnection,
+    entity: &str,
+    record: uuid::Uuid,
+    ids: &[ExternalId],
+) -> QueryResult<Result<(), Taken>> {
+    if ids.is_empty() {
+        return Ok(Ok(()));
+    }
+    write(conn, entity, record, ids, true)
+}
+
+fn write(
+    conn: &mut AnyConnection,
+    entity: &str,
+    record: uuid::Uuid,
+    ids: &[ExternalId],
+    fresh: bool,
+) -> QueryResult<Result<(), Taken>> {
     for (index, e) in ids.iter().enumerate() {
         if let Some(owner) = find(conn, entity, e)?
             && owner != record
@@ -69,7 +92,9 @@ pub fn replace(
             return Ok(Err(Taken { index, external_id: e.clone(), owner: Some(owner) }));
         }
     }
-    diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq(DbUuid(record)))).execute(conn)?;
+    if !fresh {
+        diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq(DbUuid(record)))).execute(conn)?;
+    }
     let now = crate::now();
     for (index, e) in ids.iter().enumerate() {
         let inserted = diesel::insert_into(x::table)
@@ -98,9 +123,16 @@ pub fn replace(
 /// lock; SQLite writers are already serialized), so two concurrent upserts create one record.
 pub fn lock(conn: &mut AnyConnection, entity: &str, ext: &ExternalId) -> QueryResult<()> {
     if let AnyConnection::Postgresql(_) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(format!("{entity}\u{1f}{}\u{1f}{}", ext.source, ext.id))
-            .execute(conn)?;
+        // The key is a number derived here (UUIDv5 of the id, stable across instances and
+        // builds), so the statement is plain text with no caller data: one round trip.
+        let name = format!("{entity}\u{1f}{}\u{1f}{}", ext.source, ext.id);
+        let digest = uuid::Uuid::new_v5(&LOCK_NAMESPACE, name.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest.as_bytes()[..8]);
+        let key = i64::from_be_bytes(first);
+        diesel::connection::SimpleConnection::batch_execute(conn, &format!("SELECT pg_advisory_xact_lock({key})"))?;
     }
     Ok(())
 }
+
+const LOCK_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2b3a_8d4e_4f50_9a61_7b82_c3d4_e5f6);

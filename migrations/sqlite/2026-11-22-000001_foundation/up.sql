@@ -44,7 +44,11 @@ CREATE TRIGGER accounts_fts_ad AFTER DELETE ON accounts BEGIN
     INSERT INTO accounts_fts (accounts_fts, rowid, name, domain, industry, city)
     VALUES ('delete', old.rid, old.name, old.domain, old.industry, old.city);
 END;
-CREATE TRIGGER accounts_fts_au AFTER UPDATE OF name, domain, industry, city ON accounts BEGIN
+-- Full-row updates list every column, so the trigger also checks that an indexed value changed.
+CREATE TRIGGER accounts_fts_au AFTER UPDATE OF name, domain, industry, city ON accounts
+WHEN old.name IS NOT new.name OR old.domain IS NOT new.domain OR old.industry IS NOT new.industry
+    OR old.city IS NOT new.city
+BEGIN
     INSERT INTO accounts_fts (accounts_fts, rowid, name, domain, industry, city)
     VALUES ('delete', old.rid, old.name, old.domain, old.industry, old.city);
     INSERT INTO accounts_fts (rowid, name, domain, industry, city)
@@ -100,7 +104,11 @@ CREATE TRIGGER contacts_fts_ad AFTER DELETE ON contacts BEGIN
     INSERT INTO contacts_fts (contacts_fts, rowid, first_name, last_name, email, phone, title, department, city)
     VALUES ('delete', old.rid, old.first_name, old.last_name, old.email, old.phone, old.title, old.department, old.city);
 END;
-CREATE TRIGGER contacts_fts_au AFTER UPDATE OF first_name, last_name, email, phone, title, department, city ON contacts BEGIN
+CREATE TRIGGER contacts_fts_au AFTER UPDATE OF first_name, last_name, email, phone, title, department, city ON contacts
+WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name OR old.email IS NOT new.email
+    OR old.phone IS NOT new.phone OR old.title IS NOT new.title OR old.department IS NOT new.department
+    OR old.city IS NOT new.city
+BEGIN
     INSERT INTO contacts_fts (contacts_fts, rowid, first_name, last_name, email, phone, title, department, city)
     VALUES ('delete', old.rid, old.first_name, old.last_name, old.email, old.phone, old.title, old.department, old.city);
     INSERT INTO contacts_fts (rowid, first_name, last_name, email, phone, title, department, city)
