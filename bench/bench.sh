@@ -134,7 +134,7 @@ db_ceiling() { # backend url
     local n; n=$(psql "$url" -Atc "SELECT count(*) FROM bench_ids")
     for s in get list include search create; do
       sed "s/@N@/$n/g" "$ROOT/bench/pgbench/$s.sql" > "$WORK/$s.sql"
-      CEIL[$s]=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -f "$WORK/$s.sql" "$url" 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1)
+      CEIL[$s]=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -f "$WORK/$s.sql" "$url" 2>"$WORK/pgbench-$s.err" | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1 || true)
     done
   else
     for s in get list include search create; do
