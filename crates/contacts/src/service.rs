@@ -380,12 +380,17 @@ pub fn upsert_contact(
 ) -> Result<(Contact, bool), ContactError> {
     actor.require(Scope::ContactsWrite)?;
     let ext = ext.parse("external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
-    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
     match &mut patch.external_ids {
         crm_core::Patch::Value(list) if !list.contains(&ext) => list.push(ext.clone()),
         crm_core::Patch::Null => patch.external_ids = crm_core::Patch::Value(vec![ext.clone()]),
         _ => {}
     }
+    // An existing record is updated without a lock (versions guard concurrent updates); only
+    // creating takes the per-id lock, then looks again, so concurrent upserts create one record.
+    if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
+        return Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false));
+    }
+    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
     match crm_db::external_ids::find(conn, ENTITY, &ext)? {
         Some(id) => Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false)),
         None => {

@@ -93,6 +93,10 @@ pub struct Db {
     /// SQLite has one writer at a time; serializing our own write transactions in-process
     /// avoids SQLITE_BUSY on lock upgrade (which busy_timeout cannot retry).
     write_lock: Arc<Mutex<()>>,
+    /// At most one blocking task per connection: requests beyond that wait here, on the async
+    /// side, instead of each parking a blocking thread (threads and their allocator arenas are
+    /// what grow memory under load).
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Pool settings.
@@ -123,7 +127,8 @@ impl Db {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        Ok(Db { pool, backend, statements, write_lock: Arc::new(Mutex::new(())) })
+        let permits = Arc::new(tokio::sync::Semaphore::new(opts.max_size as usize));
+        Ok(Db { pool, backend, statements, write_lock: Arc::new(Mutex::new(())), permits })
     }
 
     pub fn backend(&self) -> Backend {
@@ -154,8 +159,10 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
+        let permit = self.permit().await?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
             f(&mut conn)
         })
@@ -170,10 +177,14 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
+        let permit = self.permit().await?;
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.transaction_sync(f))
-            .await
-            .map_err(|e| E::from(DbError::Task(e.to_string())))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            db.transaction_sync(f)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// The synchronous form of `transaction`, for the CLI and for code already off the async workers.
@@ -212,8 +223,10 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
+        let permit = self.permit().await?;
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let _guard = db.writer_guard();
             let mut conn = db.get().map_err(E::from)?;
             f(&mut conn)
@@ -230,6 +243,10 @@ impl Db {
     {
         let mut conn = self.get().map_err(E::from)?;
         f(&mut conn)
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, DbError> {
+        self.permits.clone().acquire_owned().await.map_err(|e| DbError::Task(e.to_string()))
     }
 
     /// Checks the database answers (for `/readyz`).

@@ -132,3 +132,29 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(content.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_to_start_without_keys() {
+        let mut s = Settings { production: true, ..Settings::default() };
+        assert!(s.ensure_jwt_keys().is_err());
+        assert!(s.jwt.secret.is_none());
+    }
+
+    #[test]
+    fn development_generates_and_then_reuses_a_secret_next_to_the_database() {
+        let dir = std::env::temp_dir().join(format!("crm-settings-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = dir.join("crm.sqlite3").to_string_lossy().to_string();
+        let mut first = Settings { database_url: url.clone(), ..Settings::default() };
+        assert!(first.ensure_jwt_keys().unwrap().unwrap().contains("generated"));
+        let mut second = Settings { database_url: url, ..Settings::default() };
+        assert!(second.ensure_jwt_keys().unwrap().unwrap().contains("using"));
+        assert_eq!(first.jwt.secret, second.jwt.secret);
+        assert!(dir.join(".crm-jwt-secret").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
