@@ -277,12 +277,13 @@ async fn the_change_feed_is_complete_and_ordered_under_concurrent_writers() {
     let reader = token(&app.keys, "sync-job", &[], &["changes:read", "contacts:read", "accounts:read"]);
     let writers = 4;
     let per_writer = 15;
+    // The reader stops only once the writers are done and a last read finds nothing new.
+    let writers_done = std::cell::Cell::new(false);
     let feed = async {
         let mut seen: Vec<Value> = Vec::new();
         let mut after = 0i64;
-        let mut idle_rounds = 0;
-        // Poll until the writers are done and a final pass finds nothing new.
         loop {
+            let finished = writers_done.get();
             let page = app
                 .call(Method::GET, &format!("/api/v1/changes?after={after}&limit=7"), Some(&reader), None, &[])
                 .await
@@ -290,13 +291,11 @@ async fn the_change_feed_is_complete_and_ordered_under_concurrent_writers() {
             let data = page["data"].as_array().unwrap().clone();
             after = page["next_after"].as_i64().unwrap();
             if data.is_empty() {
-                idle_rounds += 1;
-                if idle_rounds > 40 {
+                if finished {
                     break;
                 }
-                actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
             } else {
-                idle_rounds = 0;
                 seen.extend(data);
             }
         }
@@ -321,7 +320,11 @@ async fn the_change_feed_is_complete_and_ordered_under_concurrent_writers() {
             ok
         }
     };
-    let writes = futures_util::future::join_all((0..writers).map(write));
+    let writes = async {
+        let oks = futures_util::future::join_all((0..writers).map(write)).await;
+        writers_done.set(true);
+        oks
+    };
     let (seen, oks) = futures_util::join!(feed, writes);
     let total_writes: usize = oks.iter().sum();
     assert_eq!(total_writes, writers * per_writer * 2);

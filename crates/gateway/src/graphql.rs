@@ -790,6 +790,9 @@ impl Mutation {
 // ------------------------------------------------------------------------------------------
 // HTTP
 
+/// How long a loader collects keys before it queries (one batch per relation level).
+const LOADER_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// `POST /graphql`: needs a bearer token like every API call. GraphQL answers 200 even when a
 /// field failed; when a failure is a server error (5xx class) the answer is marked retryable,
 /// so an `Idempotency-Key` does not pin it.
@@ -798,8 +801,14 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
     let db = state.db.clone();
     let request = req
         .into_inner()
-        .data(DataLoader::new(AccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
-        .data(DataLoader::new(ContactsByAccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn))
+        .data(
+            DataLoader::new(AccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn)
+                .delay(LOADER_WINDOW),
+        )
+        .data(
+            DataLoader::new(ContactsByAccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn)
+                .delay(LOADER_WINDOW),
+        )
         .data(RequestCtx { db, actor });
     let response = state.schema.execute(request).await;
     let server_error = response.errors.iter().any(|e| {
