@@ -239,7 +239,7 @@ fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!(database = backend, ready_ms = started.elapsed().as_millis() as u64, "listening on {base}");
         eprintln!(
             "\nCRM API on {base} ({backend})\n  REST docs:  {base}/docs/\n  GraphQL:    {base}/graphql\n  \
-             Get a token: cargo run -q --bin crm -- token --sub me --role admin\n  \
+             Get a token: TOKEN=$(cargo run -q --bin crm -- token --sub me --role admin)\n  \
              Then:        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/contacts\n"
         );
         app.run_until_stopped().await.map_err(|e| e.to_string())
