@@ -12,9 +12,7 @@ use crm_db::AnyConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    IncludeQuery, ListBody, ListQuery, created, created as created_response, etag, if_match, parse_include, versioned,
-};
+use super::{IncludeQuery, ListBody, ListQuery, created, etag, if_match, parse_include, versioned};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
@@ -299,132 +297,12 @@ pub async fn restore_contact(
     Ok(HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, etag(c.version))).json(&c))
 }
 
-/// One operation of a contact batch (documentation of the wire shape).
-#[derive(serde::Deserialize, ToSchema)]
-#[serde(tag = "op", rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum ContactBatchOperation {
-    Create { data: ContactInput },
-    Update { id: uuid::Uuid, data: ContactPatch, expected_version: Option<i64> },
-    Upsert { external_id: crm_core::ExternalId, data: ContactPatch },
-    Delete { id: uuid::Uuid, expected_version: Option<i64> },
-}
-
-/// A contact batch: up to 1000 operations; `atomic` makes it all-or-nothing.
-#[derive(serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ContactBatchRequest {
-    operations: Vec<ContactBatchOperation>,
-    #[serde(default)]
-    atomic: bool,
-}
-
-/// Run up to 1000 creates, updates, upserts and deletes in one call.
-///
-/// Each operation is answered in order with the status it would have had alone. With
-/// `"atomic": true` the whole batch is one transaction: the first failure answers with its
-/// problem (`operation_index`, fields prefixed `operations[i].`) and nothing is applied.
-#[utoipa::path(
-    tag = "contacts",
-    request_body = ContactBatchRequest,
-    responses(
-        (status = 200, body = super::BatchResponse),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 413, description = "More than 1000 operations", body = Problem),
-        (status = 422, description = "An atomic batch failed", body = Problem)
-    )
-)]
-#[post("/contacts/batch")]
-pub async fn batch_contacts(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    body: web::Json<super::BatchBody<svc::ContactOp>>,
-) -> Result<HttpResponse, ApiError> {
-    body.check()?;
-    let (actor, body) = (auth.0, body.into_inner());
-    let atomic = body.atomic;
-    let outcome = state
-        .db
-        .transaction(move |c| -> Result<_, super::Aborted<svc::ContactError>> {
-            svc::batch_contacts(c, &actor, body.operations, atomic).map_err(|(i, e)| super::Aborted(i, e))
-        })
-        .await;
-    Ok(HttpResponse::Ok().json(super::batch_reply(outcome)?))
-}
-
-/// Get the contact that carries an external id.
-#[utoipa::path(
-    tag = "contacts",
-    params(("source" = String, Path, description = "Source system, e.g. erp"), ("external_id" = String, Path, description = "Id in that system")),
-    responses(
-        (status = 200, body = Contact, headers(("ETag" = String))),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
-    )
-)]
-#[get("/contacts/by-external-id/{source}/{external_id}")]
-pub async fn get_contact_by_external_id(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (source, id) = path.into_inner();
-    let actor = auth.0;
-    let ext = crm_core::ExternalId { source, id };
-    let r = state.db.run(move |c| svc::get_contact_by_external_id(c, &actor, ext)).await?;
-    Ok(versioned(&req, r.version, &r))
-}
-
-/// Create or update the contact that carries an external id (201 created, 200 updated).
-///
-/// The body is a merge patch: on update only the fields sent change; on create it must hold
-/// what a new contact needs. The external id from the path stays attached.
-#[utoipa::path(
-    tag = "contacts",
-    params(("source" = String, Path, description = "Source system, e.g. erp"), ("external_id" = String, Path, description = "Id in that system")),
-    request_body = ContactPatch,
-    responses(
-        (status = 200, description = "Updated", body = Contact),
-        (status = 201, description = "Created", body = Contact, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)
-    )
-)]
-#[put("/contacts/by-external-id/{source}/{external_id}")]
-pub async fn upsert_contact(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<(String, String)>,
-    body: web::Json<ContactPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let (source, id) = path.into_inner();
-    let (actor, patch) = (auth.0, body.into_inner());
-    let ext = crm_core::ExternalId { source, id };
-    let (r, created) = state.db.transaction(move |c| svc::upsert_contact(c, &actor, ext, patch)).await?;
-    if created {
-        return Ok(created_response(location(r.id), r.version, &r));
-    }
-    Ok(HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, etag(r.version))).json(&r))
-}
-
-/// Who changed which field of the contact, from what to what, newest first.
-#[utoipa::path(
-    tag = "contacts",
-    params(("id" = uuid::Uuid, Path, description = "Contact id"), super::HistoryQuery),
-    responses(
-        (status = 200, body = super::HistoryPage),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
-    )
-)]
-#[get("/contacts/{id}/history")]
-pub async fn contact_history(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    id: web::Path<ContactId>,
-    query: web::Query<super::HistoryQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit()?;
-    let (actor, id, before) = (auth.0, id.into_inner(), query.before);
-    let data = state.db.run(move |c| svc::contact_history(c, &actor, id, before, limit)).await?;
-    Ok(HttpResponse::Ok().json(super::HistoryPage::new(data, limit)))
+crate::sync_endpoints! {
+    tag: "contacts",
+    record: Contact, input: ContactInput, patch: ContactPatch, id: ContactId, op: svc::ContactOp, error: svc::ContactError,
+    location: location,
+    batch: batch_contacts at "/contacts/batch" via svc::batch_contacts, doc types ContactBatchOperation, ContactBatchRequest;
+    by_external_id: get_contact_by_external_id, upsert_contact at "/contacts/by-external-id/{source}/{external_id}"
+        via svc::get_contact_by_external_id, svc::upsert_contact;
+    history: contact_history at "/contacts/{id}/history" via svc::contact_history;
 }

@@ -1,5 +1,7 @@
 //! REST adapters: extract, call one service function, wrap the answer.
 
+pub mod sync;
+
 pub mod accounts;
 pub mod changes;
 pub mod contacts;
