@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{
     ComplexObject, Context, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, OneofObject, Schema,
@@ -111,6 +111,35 @@ impl Loader<AccountId> for ContactsByAccountLoader {
     }
 }
 
+type AccountsLoader = DataLoader<AccountLoader, HashMapCache>;
+type ContactsLoader = DataLoader<ContactsByAccountLoader, HashMapCache>;
+
+/// Loads, in one batch each, the relations a contact list's selection asks for (`account`,
+/// `account.contacts`), so nodes find them in the loaders' caches: a constant number of
+/// statements however many rows, whatever order the fields resolve in.
+async fn prime_for_contacts(ctx: &Context<'_>, contacts: &[Contact]) -> async_graphql::Result<()> {
+    let nodes = ctx.look_ahead().field("nodes");
+    if !nodes.field("account").exists() {
+        return Ok(());
+    }
+    let mut ids: Vec<AccountId> = contacts.iter().filter_map(|c| c.account_id).collect();
+    ids.sort();
+    ids.dedup();
+    ctx.data::<AccountsLoader>()?.load_many(ids.iter().copied()).await?;
+    if nodes.field("account").field("contacts").exists() {
+        ctx.data::<ContactsLoader>()?.load_many(ids).await?;
+    }
+    Ok(())
+}
+
+/// The same for an account list's `contacts`.
+async fn prime_for_accounts(ctx: &Context<'_>, accounts: &[Account]) -> async_graphql::Result<()> {
+    if ctx.look_ahead().field("nodes").field("contacts").exists() {
+        ctx.data::<ContactsLoader>()?.load_many(accounts.iter().map(|a| a.id)).await?;
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------
 // Types
 
@@ -143,7 +172,7 @@ impl AccountNode {
         ctx: &Context<'_>,
         #[graphql(default = 50, validator(minimum = 1, maximum = 1000))] first: i32,
     ) -> async_graphql::Result<Vec<ContactNode>> {
-        let all = ctx.data::<DataLoader<ContactsByAccountLoader>>()?.load_one(self.inner.id).await?.unwrap_or_default();
+        let all = ctx.data::<ContactsLoader>()?.load_one(self.inner.id).await?.unwrap_or_default();
         Ok(all.into_iter().take(usize::try_from(first).unwrap_or(50)).map(|inner| ContactNode { inner }).collect())
     }
 }
@@ -174,7 +203,7 @@ impl ContactNode {
     /// The account this person works at.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
         let Some(id) = self.inner.account_id else { return Ok(None) };
-        Ok(ctx.data::<DataLoader<AccountLoader>>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
+        Ok(ctx.data::<AccountsLoader>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
     }
 }
 
@@ -513,6 +542,7 @@ impl Query {
         let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
         let actor = r.actor.clone();
         let page = r.db.run(move |c| crm_accounts::list_accounts(c, &actor, &params)).await.map_err(gql)?;
+        prime_for_accounts(ctx, &page.data).await?;
         let page_info = page_info(&page);
         Ok(AccountConnection {
             page_info,
@@ -595,6 +625,7 @@ impl Query {
         let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
         let actor = r.actor.clone();
         let page = r.db.run(move |c| crm_contacts::list_contacts(c, &actor, &params)).await.map_err(gql)?;
+        prime_for_contacts(ctx, &page.data).await?;
         let page_info = page_info(&page);
         Ok(ContactConnection {
             page_info,
@@ -801,13 +832,22 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
     let db = state.db.clone();
     let request = req
         .into_inner()
+        // Request-scoped caches: list resolvers prime them (see `prime_*`), nodes then read them.
         .data(
-            DataLoader::new(AccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn)
-                .delay(LOADER_WINDOW),
+            DataLoader::with_cache(
+                AccountLoader { db: db.clone(), actor: actor.clone() },
+                actix_web::rt::spawn,
+                HashMapCache::default(),
+            )
+            .delay(LOADER_WINDOW),
         )
         .data(
-            DataLoader::new(ContactsByAccountLoader { db: db.clone(), actor: actor.clone() }, actix_web::rt::spawn)
-                .delay(LOADER_WINDOW),
+            DataLoader::with_cache(
+                ContactsByAccountLoader { db: db.clone(), actor: actor.clone() },
+                actix_web::rt::spawn,
+                HashMapCache::default(),
+            )
+            .delay(LOADER_WINDOW),
         )
         .data(RequestCtx { db, actor });
     let response = state.schema.execute(request).await;
