@@ -222,6 +222,29 @@ async fn batches_answer_per_item_or_roll_back_as_a_whole() {
     assert_eq!(r["results"][4]["record"]["external_ids"][0]["id"], "B-1");
     assert_eq!(count(&app, "/api/v1/contacts").await, 3);
 
+    // The same external id twice in one batch: created, then updated from a fresh read.
+    let twice = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "upsert", "external_id": {"source": "erp", "id": "T-1"}, "data": {"last_name": "Twice"}},
+                {"op": "upsert", "external_id": {"source": "erp", "id": "T-1"}, "data": {"title": "CFO"}},
+                {"op": "upsert", "external_id": {"source": "erp", "id": "B-1"}, "data": {"title": "COO"}},
+                {"op": "upsert", "external_id": {"source": "erp", "id": "B-1"}, "data": {"department": "Ops"}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let r: Vec<(u64, i64)> = twice["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["status"].as_u64().unwrap(), x["version"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(r, vec![(201, 1), (200, 2), (200, 2), (200, 3)]);
+    assert_eq!(twice["results"][3]["record"]["title"], "COO");
+    assert_eq!(count(&app, "/api/v1/contacts").await, 4);
+
     // Atomic: one bad item, nothing applied.
     let before = count(&app, "/api/v1/contacts?archived=true").await;
     let atomic = app

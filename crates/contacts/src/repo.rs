@@ -218,6 +218,19 @@ pub fn find(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Conta
     }
 }
 
+/// Contacts by id (archived included); missing ids are skipped.
+pub fn find_many(conn: &mut AnyConnection, ids: &[ContactId]) -> QueryResult<Vec<Contact>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<ContactRow> = contacts::table
+            .filter(contacts::id.eq_any(chunk.iter().map(|i| DbUuid(i.0)).collect::<Vec<_>>()))
+            .select(contacts::all_columns)
+            .load(conn)?;
+        out.extend(rows.into_iter().map(Contact::from));
+    }
+    with_external_ids(conn, out)
+}
+
 /// The live contact whose primary email is `email`, other than `except`.
 pub fn find_live_by_email(
     conn: &mut AnyConnection,

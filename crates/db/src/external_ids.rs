@@ -21,6 +21,30 @@ pub fn find(conn: &mut AnyConnection, entity: &str, ext: &ExternalId) -> QueryRe
         .map(|o| o.map(|u| u.0))
 }
 
+/// The records that carry any of `exts` (one query per 500 ids): external id → record id.
+pub fn find_many(
+    conn: &mut AnyConnection,
+    entity: &str,
+    exts: &[ExternalId],
+) -> QueryResult<HashMap<ExternalId, uuid::Uuid>> {
+    let mut out = HashMap::new();
+    for chunk in exts.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|e| e.id.as_str()).collect();
+        let rows: Vec<(String, String, DbUuid)> = x::table
+            .filter(x::entity.eq(entity))
+            .filter(x::external_id.eq_any(ids))
+            .select((x::source, x::external_id, x::entity_id))
+            .load(conn)?;
+        for (source, id, record) in rows {
+            let e = ExternalId { source, id };
+            if chunk.contains(&e) {
+                out.insert(e, record.0);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The external ids of several records, in a stable order.
 pub fn of_records(
     conn: &mut AnyConnection,
