@@ -307,16 +307,18 @@ pub fn upsert_account(
     ext: ExternalId,
     patch: AccountPatch,
 ) -> Result<(Account, bool), AccountError> {
-    upsert_account_with(conn, actor, ext, patch, None)
+    upsert_account_with(conn, actor, ext, patch, None, false)
 }
 
-/// `upsert_account` given the record the id pointed at when a batch started (already read).
+/// `upsert_account` given what a batch found: the record the id pointed at (already read), or
+/// `locked_absent` when the batch holds the id's lock and saw no record for it.
 fn upsert_account_with(
     conn: &mut AnyConnection,
     actor: &Actor,
     ext: ExternalId,
     mut patch: AccountPatch,
     known: Option<Account>,
+    locked_absent: bool,
 ) -> Result<(Account, bool), AccountError> {
     actor.require(Scope::AccountsWrite)?;
     let ext = ext.parse("external_id").map_err(|e| AccountError::Invalid(FieldErrors(vec![e])))?;
@@ -331,11 +333,16 @@ fn upsert_account_with(
     if let Some(cur) = known {
         return Ok((update_account_from(conn, actor, cur.id, patch, None, Some(cur))?, false));
     }
-    if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
-        return Ok((update_account(conn, actor, AccountId(id), patch, None)?, false));
-    }
-    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
-    match crm_db::external_ids::find(conn, ENTITY, &ext)? {
+    let existing = if locked_absent {
+        None
+    } else {
+        if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
+            return Ok((update_account(conn, actor, AccountId(id), patch, None)?, false));
+        }
+        crm_db::external_ids::lock(conn, ENTITY, &ext)?;
+        crm_db::external_ids::find(conn, ENTITY, &ext)?
+    };
+    match existing {
         Some(id) => Ok((update_account(conn, actor, AccountId(id), patch, None)?, false)),
         None => {
             let mut input = patch.apply(&Account::blank());
@@ -368,7 +375,14 @@ pub fn batch_accounts(
             _ => None,
         })
         .collect();
-    let by_ext = crm_db::external_ids::find_many(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
+    let mut by_ext = crm_db::external_ids::find_many(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
+    // Ids with no record yet: lock them all at once (sorted), look again, and let their first
+    // upsert create without its own lock and lookup.
+    let missing: Vec<ExternalId> = exts.iter().filter(|e| !by_ext.contains_key(*e)).cloned().collect();
+    crm_db::external_ids::lock_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?;
+    by_ext.extend(crm_db::external_ids::find_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?);
+    let mut absent: std::collections::HashSet<ExternalId> =
+        missing.into_iter().filter(|e| !by_ext.contains_key(e)).collect();
     let mut ids: Vec<AccountId> = ops
         .iter()
         .filter_map(|op| match op {
@@ -387,13 +401,12 @@ pub fn batch_accounts(
             update_account_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
         }
         BatchOp::Upsert { external_id, data } => {
-            let known = external_id
-                .clone()
-                .parse("external_id")
-                .ok()
-                .and_then(|e| by_ext.get(&e))
-                .and_then(|u| loaded.remove(&AccountId(*u)));
-            upsert_account_with(c, actor, external_id, data, known)
+            let parsed = external_id.clone().parse("external_id").ok();
+            let known = parsed.as_ref().and_then(|e| by_ext.get(e)).and_then(|u| loaded.remove(&AccountId(*u)));
+            // Only the first upsert of an absent id may skip the lookup: a later one sees what
+            // the first created.
+            let locked_absent = parsed.is_some_and(|e| absent.remove(&e));
+            upsert_account_with(c, actor, external_id, data, known, locked_absent)
                 .map(|(a, created)| if created { BatchOutcome::Created(a) } else { BatchOutcome::Updated(a) })
         }
         BatchOp::Delete { id, expected_version } => {

@@ -394,16 +394,18 @@ pub fn upsert_contact(
     ext: ExternalId,
     patch: ContactPatch,
 ) -> Result<(Contact, bool), ContactError> {
-    upsert_contact_with(conn, actor, ext, patch, None)
+    upsert_contact_with(conn, actor, ext, patch, None, false)
 }
 
-/// `upsert_contact` given the record the id pointed at when a batch started (already read).
+/// `upsert_contact` given what a batch found: the record the id pointed at (already read), or
+/// `locked_absent` when the batch holds the id's lock and saw no record for it.
 fn upsert_contact_with(
     conn: &mut AnyConnection,
     actor: &Actor,
     ext: ExternalId,
     mut patch: ContactPatch,
     known: Option<Contact>,
+    locked_absent: bool,
 ) -> Result<(Contact, bool), ContactError> {
     actor.require(Scope::ContactsWrite)?;
     let ext = ext.parse("external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
@@ -417,11 +419,16 @@ fn upsert_contact_with(
     if let Some(cur) = known {
         return Ok((update_contact_from(conn, actor, cur.id, patch, None, Some(cur))?, false));
     }
-    if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
-        return Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false));
-    }
-    crm_db::external_ids::lock(conn, ENTITY, &ext)?;
-    match crm_db::external_ids::find(conn, ENTITY, &ext)? {
+    let existing = if locked_absent {
+        None
+    } else {
+        if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
+            return Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false));
+        }
+        crm_db::external_ids::lock(conn, ENTITY, &ext)?;
+        crm_db::external_ids::find(conn, ENTITY, &ext)?
+    };
+    match existing {
         Some(id) => Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false)),
         None => {
             let mut input = patch.apply(&Contact::blank());
@@ -454,7 +461,14 @@ pub fn batch_contacts(
             _ => None,
         })
         .collect();
-    let by_ext = crm_db::external_ids::find_many(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
+    let mut by_ext = crm_db::external_ids::find_many(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
+    // Ids with no record yet: lock them all at once (sorted), look again, and let their first
+    // upsert create without its own lock and lookup.
+    let missing: Vec<ExternalId> = exts.iter().filter(|e| !by_ext.contains_key(*e)).cloned().collect();
+    crm_db::external_ids::lock_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?;
+    by_ext.extend(crm_db::external_ids::find_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?);
+    let mut absent: std::collections::HashSet<ExternalId> =
+        missing.into_iter().filter(|e| !by_ext.contains_key(e)).collect();
     let mut ids: Vec<ContactId> = ops
         .iter()
         .filter_map(|op| match op {
@@ -473,13 +487,12 @@ pub fn batch_contacts(
             update_contact_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
         }
         BatchOp::Upsert { external_id, data } => {
-            let known = external_id
-                .clone()
-                .parse("external_id")
-                .ok()
-                .and_then(|e| by_ext.get(&e))
-                .and_then(|u| loaded.remove(&ContactId(*u)));
-            upsert_contact_with(c, actor, external_id, data, known)
+            let parsed = external_id.clone().parse("external_id").ok();
+            let known = parsed.as_ref().and_then(|e| by_ext.get(e)).and_then(|u| loaded.remove(&ContactId(*u)));
+            // Only the first upsert of an absent id may skip the lookup: a later one sees what
+            // the first created.
+            let locked_absent = parsed.is_some_and(|e| absent.remove(&e));
+            upsert_contact_with(c, actor, external_id, data, known, locked_absent)
                 .map(|(x, created)| if created { BatchOutcome::Created(x) } else { BatchOutcome::Updated(x) })
         }
         BatchOp::Delete { id, expected_version } => {

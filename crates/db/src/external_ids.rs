@@ -146,15 +146,31 @@ fn write(
 /// Serializes upserts of one external id until the transaction ends (PostgreSQL advisory
 /// lock; SQLite writers are already serialized), so two concurrent upserts create one record.
 pub fn lock(conn: &mut AnyConnection, entity: &str, ext: &ExternalId) -> QueryResult<()> {
+    lock_many(conn, entity, std::slice::from_ref(ext))
+}
+
+/// `lock` for many ids in one round trip per 500. Keys are taken in sorted order, so two
+/// batches that share ids cannot deadlock on each other.
+pub fn lock_many(conn: &mut AnyConnection, entity: &str, exts: &[ExternalId]) -> QueryResult<()> {
     if let AnyConnection::Postgresql(_) = conn {
-        // The key is a number derived here (UUIDv5 of the id, stable across instances and
-        // builds), so the statement is plain text with no caller data: one round trip.
-        let name = format!("{entity}\u{1f}{}\u{1f}{}", ext.source, ext.id);
-        let digest = uuid::Uuid::new_v5(&LOCK_NAMESPACE, name.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest.as_bytes()[..8]);
-        let key = i64::from_be_bytes(first);
-        diesel::connection::SimpleConnection::batch_execute(conn, &format!("SELECT pg_advisory_xact_lock({key})"))?;
+        // Keys are numbers derived here (UUIDv5 of the id, stable across instances and
+        // builds), so the statement is plain text with no caller data.
+        let mut keys: Vec<i64> = exts
+            .iter()
+            .map(|ext| {
+                let name = format!("{entity}\u{1f}{}\u{1f}{}", ext.source, ext.id);
+                let digest = uuid::Uuid::new_v5(&LOCK_NAMESPACE, name.as_bytes());
+                let mut first = [0u8; 8];
+                first.copy_from_slice(&digest.as_bytes()[..8]);
+                i64::from_be_bytes(first)
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for chunk in keys.chunks(500) {
+            let calls: Vec<String> = chunk.iter().map(|k| format!("pg_advisory_xact_lock({k})")).collect();
+            diesel::connection::SimpleConnection::batch_execute(conn, &format!("SELECT {}", calls.join(", ")))?;
+        }
     }
     Ok(())
 }
