@@ -375,14 +375,8 @@ pub fn batch_accounts(
             _ => None,
         })
         .collect();
-    let mut by_ext = crm_db::external_ids::find_many(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
-    // Ids with no record yet: lock them all at once (sorted), look again, and let their first
-    // upsert create without its own lock and lookup.
-    let missing: Vec<ExternalId> = exts.iter().filter(|e| !by_ext.contains_key(*e)).cloned().collect();
-    crm_db::external_ids::lock_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?;
-    by_ext.extend(crm_db::external_ids::find_many(conn, ENTITY, &missing).map_err(|e| (usize::MAX, e.into()))?);
-    let mut absent: std::collections::HashSet<ExternalId> =
-        missing.into_iter().filter(|e| !by_ext.contains_key(e)).collect();
+    let (by_ext, mut absent) =
+        crm_db::external_ids::prepare_upserts(conn, ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
     let mut ids: Vec<AccountId> = ops
         .iter()
         .filter_map(|op| match op {

@@ -45,6 +45,23 @@ pub fn find_many(
     Ok(out)
 }
 
+/// What a batch of upserts needs to know before it runs: which ids already name a record
+/// (id → record), and which do not. The absent ones are locked (all at once, sorted) and
+/// looked up again under the lock, so their first upsert may create without its own lock and
+/// lookup.
+pub fn prepare_upserts(
+    conn: &mut AnyConnection,
+    entity: &str,
+    exts: &[ExternalId],
+) -> QueryResult<(HashMap<ExternalId, uuid::Uuid>, std::collections::HashSet<ExternalId>)> {
+    let mut found = find_many(conn, entity, exts)?;
+    let missing: Vec<ExternalId> = exts.iter().filter(|e| !found.contains_key(*e)).cloned().collect();
+    lock_many(conn, entity, &missing)?;
+    found.extend(find_many(conn, entity, &missing)?);
+    let absent = missing.into_iter().filter(|e| !found.contains_key(e)).collect();
+    Ok((found, absent))
+}
+
 /// The external ids of several records, in a stable order.
 pub fn of_records(
     conn: &mut AnyConnection,
