@@ -209,7 +209,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::BenchDb { scenario, seconds, threads } => {
             let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
-            let rate = crate::seed::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
+            let rate = crate::benchdb::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
             println!("ops_per_sec={rate:.1}");
             Ok(())
         }

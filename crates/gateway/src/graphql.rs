@@ -502,8 +502,7 @@ fn batch_results<T: serde::Serialize + Record, E: DomainError>(
 }
 
 fn check_batch_len(n: usize) -> async_graphql::Result<()> {
-    let body = crate::rest::BatchBody::<()> { operations: vec![(); n], atomic: false };
-    body.check().map_err(gql_error)
+    crate::rest::check_batch_len(n).map_err(gql_error)
 }
 
 // ------------------------------------------------------------------------------------------

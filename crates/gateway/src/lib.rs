@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod benchdb;
 pub mod cli;
 pub mod graphql;
 pub mod idempotency;

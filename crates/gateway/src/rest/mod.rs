@@ -170,16 +170,21 @@ pub struct BatchBody<Op> {
 impl<Op> BatchBody<Op> {
     /// Refuses empty batches and batches over the limit.
     pub fn check(&self) -> Result<(), ApiError> {
-        if self.operations.is_empty() || self.operations.len() > MAX_BATCH {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BATCH_TOO_LARGE",
-                format!("a batch holds 1 to {MAX_BATCH} operations, not {}", self.operations.len()),
-            )
-            .with_field("operations", "out_of_range", format!("1 to {MAX_BATCH} operations")));
-        }
-        Ok(())
+        check_batch_len(self.operations.len())
     }
+}
+
+/// A batch holds 1 to `MAX_BATCH` operations (REST and GraphQL alike).
+pub fn check_batch_len(n: usize) -> Result<(), ApiError> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BATCH_TOO_LARGE",
+            format!("a batch holds 1 to {MAX_BATCH} operations, not {n}"),
+        )
+        .with_field("operations", "out_of_range", format!("1 to {MAX_BATCH} operations")));
+    }
+    Ok(())
 }
 
 /// The answer to one batch operation.
