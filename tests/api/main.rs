@@ -11,5 +11,6 @@ mod contacts;
 mod contracts;
 mod graphql;
 mod lists;
+mod operational;
 mod scaling;
 mod sync;

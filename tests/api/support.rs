@@ -55,9 +55,21 @@ pub async fn spawn() -> TestApp {
     app
 }
 
+/// A fresh app with adjusted settings.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDatabase::create().expect("test database");
+    let mut app = spawn_configured(&db.url, adjust).await;
+    app._db = Some(db);
+    app
+}
+
 /// Another instance of the application on an existing database (several stateless gateways).
 pub async fn spawn_on(database_url: &str) -> TestApp {
-    let settings = Settings {
+    spawn_configured(database_url, |_| {}).await
+}
+
+async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         jwt: jwt_settings(),
@@ -65,6 +77,7 @@ pub async fn spawn_on(database_url: &str) -> TestApp {
         workers: Some(1),
         ..Settings::default()
     };
+    adjust(&mut settings);
     let app = Application::build(settings).await.expect("application starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     let keys = app.state.keys.clone();

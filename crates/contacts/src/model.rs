@@ -7,26 +7,7 @@ use crm_core::{ExternalId, FieldErrors, Patch};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const NAMES: &'static [&'static str] = &[$($wire),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($wire => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crm_core::wire_enum;
 
 wire_enum!(
     /// Where a person stands in the customer lifecycle.

@@ -73,6 +73,12 @@ pub fn get_contact(conn: &mut AnyConnection, actor: &Actor, id: ContactId) -> Re
     repo::find(conn, id)?.ok_or(ContactError::NotFound)
 }
 
+/// Contacts by id (archived included), for batch loaders; missing ids are skipped.
+pub fn get_contacts(conn: &mut AnyConnection, actor: &Actor, ids: &[ContactId]) -> Result<Vec<Contact>, ContactError> {
+    actor.require(Scope::ContactsRead)?;
+    Ok(repo::find_many(conn, ids)?)
+}
+
 /// Live contacts of several accounts (at most `per_account` each), for batch loaders.
 pub fn contacts_of_accounts(
     conn: &mut AnyConnection,

@@ -12,11 +12,36 @@ pub enum Scope {
     ContactsWrite,
     /// Read the change feed (`/changes`); events are still limited to readable entities.
     ChangesRead,
+    /// Staff records (`/users`); every role reads them, only admins write them.
+    UsersRead,
+    UsersWrite,
+    /// The contact history: calls, emails, meetings, notes, visits.
+    InteractionsRead,
+    InteractionsWrite,
+    /// Support cases and their comments.
+    CasesRead,
+    CasesWrite,
+    /// The product catalog and purchases (products owned).
+    ProductsRead,
+    ProductsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] =
-        [Scope::AccountsRead, Scope::AccountsWrite, Scope::ContactsRead, Scope::ContactsWrite, Scope::ChangesRead];
+    pub const ALL: [Scope; 13] = [
+        Scope::AccountsRead,
+        Scope::AccountsWrite,
+        Scope::ContactsRead,
+        Scope::ContactsWrite,
+        Scope::ChangesRead,
+        Scope::UsersRead,
+        Scope::UsersWrite,
+        Scope::InteractionsRead,
+        Scope::InteractionsWrite,
+        Scope::CasesRead,
+        Scope::CasesWrite,
+        Scope::ProductsRead,
+        Scope::ProductsWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,11 +50,33 @@ impl Scope {
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
             Scope::ChangesRead => "changes:read",
+            Scope::UsersRead => "users:read",
+            Scope::UsersWrite => "users:write",
+            Scope::InteractionsRead => "interactions:read",
+            Scope::InteractionsWrite => "interactions:write",
+            Scope::CasesRead => "cases:read",
+            Scope::CasesWrite => "cases:write",
+            Scope::ProductsRead => "products:read",
+            Scope::ProductsWrite => "products:write",
         }
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|sc| sc.as_str() == s)
+    }
+
+    /// The scope that reads a resource (by its list name, e.g. `accounts`), for filters that
+    /// follow a relation into it.
+    pub fn read_of(resource: &str) -> Option<Scope> {
+        Some(match resource {
+            "accounts" => Scope::AccountsRead,
+            "contacts" => Scope::ContactsRead,
+            "users" => Scope::UsersRead,
+            "interactions" => Scope::InteractionsRead,
+            "cases" => Scope::CasesRead,
+            "products" | "purchases" => Scope::ProductsRead,
+            _ => return None,
+        })
     }
 }
 
@@ -69,13 +116,46 @@ impl Role {
     /// The scopes a role grants.
     pub fn scopes(self) -> &'static [Scope] {
         use Scope::*;
+        // Every department reads the whole customer picture (one company to the customer) and
+        // logs its own contact history; each writes what it owns.
         match self {
             Role::Admin => &Scope::ALL,
             // Sales owns the account and contact base.
-            Role::Sales => &[AccountsRead, AccountsWrite, ContactsRead, ContactsWrite],
-            // Marketing and support maintain people, and read companies.
-            Role::Marketing | Role::Support => &[AccountsRead, ContactsRead, ContactsWrite],
-            Role::Readonly => &[AccountsRead, ContactsRead],
+            Role::Sales => &[
+                AccountsRead,
+                AccountsWrite,
+                ContactsRead,
+                ContactsWrite,
+                UsersRead,
+                InteractionsRead,
+                InteractionsWrite,
+                CasesRead,
+                ProductsRead,
+            ],
+            // Marketing maintains people, and reads companies.
+            Role::Marketing => &[
+                AccountsRead,
+                ContactsRead,
+                ContactsWrite,
+                UsersRead,
+                InteractionsRead,
+                InteractionsWrite,
+                CasesRead,
+                ProductsRead,
+            ],
+            // Support maintains people and works the cases.
+            Role::Support => &[
+                AccountsRead,
+                ContactsRead,
+                ContactsWrite,
+                UsersRead,
+                InteractionsRead,
+                InteractionsWrite,
+                CasesRead,
+                CasesWrite,
+                ProductsRead,
+            ],
+            Role::Readonly => &[AccountsRead, ContactsRead, UsersRead, InteractionsRead, CasesRead, ProductsRead],
         }
     }
 }
@@ -88,6 +168,11 @@ pub struct Actor {
     pub scopes: BTreeSet<Scope>,
     /// The request id this call runs under, for the event log and error bodies.
     pub request_id: Option<String>,
+    /// Name and email from the token, used when a user is created on first sight.
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Whether a subject without a user record gets one when it first writes (see `crm-users`).
+    pub provision_user: bool,
 }
 
 impl Actor {
@@ -102,7 +187,15 @@ impl Actor {
         for r in &roles {
             granted.extend(r.scopes().iter().copied());
         }
-        Actor { sub: sub.into(), roles, scopes: granted, request_id: None }
+        Actor {
+            sub: sub.into(),
+            roles,
+            scopes: granted,
+            request_id: None,
+            name: None,
+            email: None,
+            provision_user: false,
+        }
     }
 
     /// An actor with every scope, for the CLI (`crm seed`) and tests.

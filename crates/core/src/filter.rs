@@ -584,15 +584,55 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
 
 /// RFC 3339 (any offset, converted to UTC), or a bare date meaning its midnight UTC.
 pub fn parse_timestamp(v: &str) -> Option<NaiveDateTime> {
+    if let Some(rel) = v.strip_prefix("now") {
+        return relative_to_now(rel);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc).naive_utc());
     }
     NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
+/// `now`, `now-7d`, `now+2h`: the current time, optionally shifted by minutes (`m`), hours
+/// (`h`), days (`d`) or weeks (`w`). Resolved when the filter is checked.
+fn relative_to_now(rel: &str) -> Option<NaiveDateTime> {
+    let now = Utc::now().naive_utc();
+    if rel.is_empty() {
+        return Some(now);
+    }
+    let (sign, rest) = match rel.as_bytes().first()? {
+        b'+' => (1, &rel[1..]),
+        b'-' => (-1, &rel[1..]),
+        _ => return None,
+    };
+    let unit = rest.chars().last()?;
+    let n: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok().filter(|n| *n <= 100_000)?;
+    let d = match unit {
+        'm' => chrono::Duration::minutes(n),
+        'h' => chrono::Duration::hours(n),
+        'd' => chrono::Duration::days(n),
+        'w' => chrono::Duration::weeks(n),
+        _ => return None,
+    };
+    now.checked_add_signed(d * sign)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_can_be_relative_to_now() {
+        let now = Utc::now().naive_utc();
+        let t = parse_timestamp("now").unwrap();
+        assert!((t - now).num_seconds().abs() < 5);
+        let week_ago = parse_timestamp("now-7d").unwrap();
+        assert!(((now - week_ago).num_hours() - 168).abs() <= 1);
+        assert!(parse_timestamp("now+2h").unwrap() > now);
+        for bad in ["now7d", "now-", "now-xd", "now-3y", "nowhere"] {
+            assert!(parse_timestamp(bad).is_none(), "{bad}");
+        }
+    }
 
     fn cond(path: &str, op: Op, v: &str) -> Filter {
         Filter::Cond { path: path.split('.').map(String::from).collect(), op, value: RawValue::One(v.into()) }

@@ -37,7 +37,14 @@ macro_rules! define_id {
             }
         }
 
-        // async-graphql's NewType derive provides this impl when the feature is on.
+        #[cfg(not(feature = "graphql"))]
+        impl From<$name> for uuid::Uuid {
+            fn from(id: $name) -> uuid::Uuid {
+                id.0
+            }
+        }
+
+        // async-graphql's NewType derive provides these conversions when the feature is on.
         #[cfg(not(feature = "graphql"))]
         impl From<uuid::Uuid> for $name {
             fn from(u: uuid::Uuid) -> Self {
@@ -54,4 +61,28 @@ define_id!(
 define_id!(
     /// Id of a contact (a person).
     ContactId
+);
+define_id!(
+    /// Id of a user (a member of staff).
+    UserId
+);
+define_id!(
+    /// Id of an interaction (a call, email, meeting, note, visit, … in the contact history).
+    InteractionId
+);
+define_id!(
+    /// Id of a support case.
+    CaseId
+);
+define_id!(
+    /// Id of a comment on a case.
+    CommentId
+);
+define_id!(
+    /// Id of a product in the catalog.
+    ProductId
+);
+define_id!(
+    /// Id of a purchase (an order a customer placed).
+    PurchaseId
 );

@@ -13,6 +13,31 @@ pub mod patch;
 pub mod time;
 pub mod values;
 
+/// Declares an enum that travels as lowercase snake_case strings, with its wire names
+/// (`NAMES`, for filter catalogs), `as_str` and `parse`. The invoking crate decides, through its
+/// `openapi` and `graphql` features, whether it is also a schema and a GraphQL enum.
+#[macro_export]
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($wire),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
 pub use actor::{Actor, Role, Scope};
 pub use error::{DomainError, ErrorClass, FieldError, FieldErrors};
 pub use external::ExternalId;

@@ -31,3 +31,26 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 pub fn to_utc(t: chrono::NaiveDateTime) -> crm_core::Timestamp {
     crm_core::Timestamp(chrono::DateTime::from_naive_utc_and_offset(t, chrono::Utc))
 }
+
+/// The next value of a named counter (1, 2, 3, …): one statement, safe under concurrency (the
+/// row lock on PostgreSQL, the writer lock on SQLite). Used for human-readable numbers.
+pub fn next_counter(conn: &mut AnyConnection, name: &str) -> diesel::QueryResult<i64> {
+    use diesel::prelude::*;
+    use diesel::upsert::excluded;
+    use schema::counters;
+    let insert = diesel::insert_into(counters::table).values((counters::name.eq(name), counters::last.eq(1i64)));
+    match conn {
+        AnyConnection::Postgresql(c) => insert
+            .on_conflict(counters::name)
+            .do_update()
+            .set(counters::last.eq(counters::last + excluded(counters::last)))
+            .returning(counters::last)
+            .get_result(c),
+        AnyConnection::Sqlite(c) => insert
+            .on_conflict(counters::name)
+            .do_update()
+            .set(counters::last.eq(counters::last + excluded(counters::last)))
+            .returning(counters::last)
+            .get_result(c),
+    }
+}

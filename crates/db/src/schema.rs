@@ -70,7 +70,6 @@ diesel::table! {
 }
 
 diesel::joinable!(contacts -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, contacts);
 
 diesel::table! {
     event_seq (id) {
@@ -125,5 +124,199 @@ diesel::table! {
         response_body -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+    }
+}
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    users (id) {
+        id -> Uid,
+        name -> Text,
+        email -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        role -> Text,
+        team -> Nullable<Text>,
+        department -> Nullable<Text>,
+        territory -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        skills -> Json,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    products (id) {
+        id -> Uid,
+        sku -> Text,
+        name -> Text,
+        family -> Nullable<Text>,
+        description -> Nullable<Text>,
+        list_price_minor -> Nullable<BigInt>,
+        list_price_currency -> Nullable<Text>,
+        unit_cost_minor -> Nullable<BigInt>,
+        unit_cost_currency -> Nullable<Text>,
+        active -> Bool,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    cases (id) {
+        id -> Uid,
+        number -> Text,
+        subject -> Text,
+        description -> Nullable<Text>,
+        case_type -> Text,
+        priority -> Text,
+        status -> Text,
+        origin -> Nullable<Text>,
+        contact_id -> Nullable<Uid>,
+        account_id -> Nullable<Uid>,
+        assignee_id -> Nullable<Uid>,
+        team -> Nullable<Text>,
+        sla_due_at -> Nullable<Timestamp>,
+        first_response_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        satisfaction -> Nullable<BigInt>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    interactions (id) {
+        id -> Uid,
+        interaction_type -> Text,
+        direction -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        body -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        duration_seconds -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        contact_ids -> Json,
+        account_id -> Nullable<Uid>,
+        opportunity_id -> Nullable<Uid>,
+        case_id -> Nullable<Uid>,
+        author_id -> Nullable<Uid>,
+        department -> Nullable<Text>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    interaction_contacts (interaction_id, contact_id) {
+        interaction_id -> Uid,
+        contact_id -> Uid,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    case_comments (id) {
+        id -> Uid,
+        case_id -> Uid,
+        author_id -> Nullable<Uid>,
+        author_sub -> Text,
+        body -> Text,
+        visibility -> Text,
+        department -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    purchases (id) {
+        id -> Uid,
+        reference -> Nullable<Text>,
+        account_id -> Nullable<Uid>,
+        contact_id -> Nullable<Uid>,
+        ordered_at -> Timestamp,
+        status -> Text,
+        currency -> Text,
+        total_minor -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    purchase_lines (purchase_id, line_no) {
+        purchase_id -> Uid,
+        line_no -> BigInt,
+        product_id -> Uid,
+        quantity -> BigInt,
+        unit_price_minor -> BigInt,
+        discount_minor -> BigInt,
+        total_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    counters (name) {
+        name -> Text,
+        last -> BigInt,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    contacts,
+    users,
+    products,
+    cases,
+    interactions,
+    interaction_contacts,
+    case_comments,
+    purchases,
+    purchase_lines,
+);
+
+diesel::table! {
+    sla_policies (priority) {
+        priority -> Text,
+        resolve_minutes -> BigInt,
     }
 }

@@ -11,7 +11,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Entities that emit events, and the scope needed to read their events.
-pub const ENTITIES: &[(&str, Scope)] = &[("account", Scope::AccountsRead), ("contact", Scope::ContactsRead)];
+pub const ENTITIES: &[(&str, Scope)] = &[
+    ("account", Scope::AccountsRead),
+    ("contact", Scope::ContactsRead),
+    ("user", Scope::UsersRead),
+    ("interaction", Scope::InteractionsRead),
+    ("case", Scope::CasesRead),
+    ("case_comment", Scope::CasesRead),
+    ("product", Scope::ProductsRead),
+    ("purchase", Scope::ProductsRead),
+];
 
 /// What happened to a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,30 +311,49 @@ pub fn history(
         q = q.filter(events::seq.lt(b));
     }
     let rows: Vec<EventRow> = q.order(events::seq.desc()).limit(i64::from(limit.clamp(1, 1000))).load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(to_event)
-        .map(|e| {
-            let empty = Value::Null;
-            let changes = e
-                .changed_fields
-                .iter()
-                .map(|f| FieldChange {
-                    field: f.clone(),
-                    from: e.before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
-                    to: e.after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
-                })
-                .collect();
-            HistoryEntry {
-                seq: e.seq,
-                kind: e.kind,
-                occurred_at: e.occurred_at,
-                actor: e.actor,
-                request_id: e.request_id,
-                changes,
-            }
+    Ok(rows.into_iter().map(to_event).map(to_history).collect())
+}
+
+fn to_history(e: ChangeEvent) -> HistoryEntry {
+    let empty = Value::Null;
+    let changes = e
+        .changed_fields
+        .iter()
+        .map(|f| FieldChange {
+            field: f.clone(),
+            from: e.before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
+            to: e.after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
         })
-        .collect())
+        .collect();
+    HistoryEntry {
+        seq: e.seq,
+        kind: e.kind,
+        occurred_at: e.occurred_at,
+        actor: e.actor,
+        request_id: e.request_id,
+        changes,
+    }
+}
+
+/// A record's changes newest first by (occurred_at, event id), strictly before `before`: the
+/// keyset the customer timeline pages with. Returns (occurred_at, event id, entry).
+pub fn changes_before(
+    conn: &mut AnyConnection,
+    entity: &str,
+    entity_id: uuid::Uuid,
+    before: Option<(NaiveDateTime, uuid::Uuid)>,
+    limit: u32,
+) -> Result<Vec<(NaiveDateTime, uuid::Uuid, HistoryEntry)>, DbError> {
+    let mut q = events::table
+        .filter(events::entity.eq(entity))
+        .filter(events::entity_id.eq(DbUuid(entity_id)))
+        .into_boxed::<MultiBackend>();
+    if let Some((t, id)) = before {
+        q = q.filter(events::occurred_at.lt(t).or(events::occurred_at.eq(t).and(events::id.lt(DbUuid(id)))));
+    }
+    let rows: Vec<EventRow> =
+        q.order((events::occurred_at.desc(), events::id.desc())).limit(i64::from(limit.clamp(1, 1001))).load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.5, r.1.0, to_history(to_event(r)))).collect())
 }
 
 /// Deletes events older than `cutoff`; returns how many.

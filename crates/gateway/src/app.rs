@@ -23,6 +23,8 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub schema: CrmSchema,
     pub limits: Limits,
+    /// See `Settings::provision_users`.
+    pub provision_users: bool,
 }
 
 /// Request limits and retention, from settings.
@@ -102,7 +104,7 @@ impl Application {
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),
             event_retention: chrono_duration(settings.event_retention),
         };
-        let state = AppState { db, keys, schema, limits };
+        let state = AppState { db, keys, schema, limits, provision_users: settings.provision_users };
         spawn_maintenance(state.db.clone(), limits);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();

@@ -28,6 +28,11 @@ pub struct Claims {
     /// Space-separated scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Display name and email (OpenID Connect claims), used when provisioning a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// Verification (and, when possible, signing) keys.
@@ -129,7 +134,10 @@ impl JwtKeys {
         })?;
         let c = data.claims;
         let scopes: Vec<&str> = c.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default();
-        Ok(Actor::new(c.sub, c.roles.iter().map(String::as_str), scopes))
+        let mut actor = Actor::new(c.sub, c.roles.iter().map(String::as_str), scopes);
+        actor.name = c.name;
+        actor.email = c.email;
+        Ok(actor)
     }
 
     /// Signs a token (for `crm token` and tests).
@@ -150,6 +158,8 @@ impl JwtKeys {
             aud: self.audience.clone().map(serde_json::Value::String),
             roles: roles.to_vec(),
             scope: if scopes.is_empty() { None } else { Some(scopes.join(" ")) },
+            name: None,
+            email: None,
         };
         encode(&Header::new(self.algorithm), &claims, key).map_err(|e| e.to_string())
     }
@@ -181,6 +191,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme"))?;
     let mut actor = state.keys.verify(token)?;
+    actor.provision_user = state.provision_users;
     if let Some(id) = req.extensions().get::<tracing_actix_web::RequestId>() {
         actor.request_id = Some(id.to_string());
     }

@@ -46,6 +46,9 @@ pub struct Cli {
     /// How long events stay in the change feed.
     #[arg(long, global = true, env = "CRM_EVENT_RETENTION", default_value = "30d")]
     pub event_retention: String,
+    /// Give a token subject without a user record one, from the token's name, email and role.
+    #[arg(long, global = true, env = "CRM_PROVISION_USERS", default_value_t = false)]
+    pub provision_users: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -122,6 +125,7 @@ impl Cli {
         Ok(Settings {
             idempotency_ttl,
             event_retention,
+            provision_users: self.provision_users,
             database_url: self.database_url.clone(),
             jwt: JwtSettings {
                 secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),

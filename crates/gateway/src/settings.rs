@@ -51,6 +51,8 @@ pub struct Settings {
     pub idempotency_ttl: std::time::Duration,
     /// How long events stay in the change feed.
     pub event_retention: std::time::Duration,
+    /// Create a user record for a token subject the first time it writes (or asks `/users/me`).
+    pub provision_users: bool,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             workers: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
+            provision_users: false,
         }
     }
 }

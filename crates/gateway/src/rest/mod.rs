@@ -1,11 +1,18 @@
 //! REST adapters: extract, call one service function, wrap the answer.
 
+pub mod record;
 pub mod sync;
 
 pub mod accounts;
+pub mod cases;
 pub mod changes;
 pub mod contacts;
+pub mod customers;
+pub mod interactions;
 pub mod ops;
+pub mod products;
+pub mod purchases;
+pub mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

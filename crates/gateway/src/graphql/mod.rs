@@ -1,5 +1,8 @@
 //! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
 
+pub mod operational;
+pub mod record;
+
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
@@ -28,7 +31,7 @@ pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema without per-request data (also used to export the SDL).
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).limit_depth(12).limit_complexity(20_000)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).limit_depth(12).limit_complexity(20_000)
 }
 
 /// Per-request context: who calls, and the database.
@@ -37,7 +40,7 @@ pub struct RequestCtx {
     pub actor: Actor,
 }
 
-fn rc<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestCtx> {
+pub fn rc<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestCtx> {
     ctx.data::<RequestCtx>()
 }
 
@@ -59,7 +62,7 @@ pub fn gql_error(api: ApiError) -> async_graphql::Error {
     })
 }
 
-fn gql<E: DomainError>(e: E) -> async_graphql::Error {
+pub fn gql<E: DomainError>(e: E) -> async_graphql::Error {
     gql_error(ApiError::from(e))
 }
 
@@ -84,6 +87,24 @@ impl Loader<AccountId> for AccountLoader {
 
 /// Most contacts `Account.contacts` returns per account.
 const MAX_CONTACTS_PER_ACCOUNT: usize = 1000;
+
+pub struct ContactLoader {
+    db: Db,
+    actor: Actor,
+}
+
+impl Loader<ContactId> for ContactLoader {
+    type Value = Contact;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ContactId]) -> Result<HashMap<ContactId, Contact>, Self::Error> {
+        let (actor, ids) = (self.actor.clone(), keys.to_vec());
+        let found = self.db.run(move |c| crm_contacts::get_contacts(c, &actor, &ids)).await.map_err(gql)?;
+        Ok(found.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+pub type ContactByIdLoader = DataLoader<ContactLoader, HashMapCache>;
 
 pub struct ContactsByAccountLoader {
     db: Db,
@@ -111,7 +132,7 @@ impl Loader<AccountId> for ContactsByAccountLoader {
     }
 }
 
-type AccountsLoader = DataLoader<AccountLoader, HashMapCache>;
+pub type AccountsLoader = DataLoader<AccountLoader, HashMapCache>;
 type ContactsLoader = DataLoader<ContactsByAccountLoader, HashMapCache>;
 
 /// Loads, in one batch each, the relations a contact list's selection asks for (`account`,
@@ -166,6 +187,27 @@ impl AccountNode {
         r.db.run(move |c| crm_accounts::account_history(c, &actor, id, before.map(|b| b.0), limit)).await.map_err(gql)
     }
 
+    /// The record owner.
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<operational::UserNode>> {
+        operational::user_node(ctx, self.inner.owner_id.map(crm_core::ids::UserId)).await
+    }
+
+    /// Interactions, cases, purchases and changes, newest first.
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<crm_timeline::TimelineKind>>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<operational::TimelineConnection> {
+        operational::timeline(ctx, crm_timeline::Subject::Account(self.inner.id), kinds, first, after).await
+    }
+
+    /// Open cases, last contact, purchases and products owned at a glance.
+    async fn summary(&self, ctx: &Context<'_>) -> async_graphql::Result<crm_timeline::CustomerSummary> {
+        operational::summary(ctx, crm_timeline::Subject::Account(self.inner.id)).await
+    }
+
     /// Live contacts at this account, newest first.
     async fn contacts(
         &self,
@@ -200,6 +242,27 @@ impl ContactNode {
         r.db.run(move |c| crm_contacts::contact_history(c, &actor, id, before.map(|b| b.0), limit)).await.map_err(gql)
     }
 
+    /// The record owner.
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<operational::UserNode>> {
+        operational::user_node(ctx, self.inner.owner_id.map(crm_core::ids::UserId)).await
+    }
+
+    /// Interactions, cases, purchases and changes, newest first.
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<crm_timeline::TimelineKind>>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<operational::TimelineConnection> {
+        operational::timeline(ctx, crm_timeline::Subject::Contact(self.inner.id), kinds, first, after).await
+    }
+
+    /// Open cases, last contact, purchases and products owned at a glance.
+    async fn summary(&self, ctx: &Context<'_>) -> async_graphql::Result<crm_timeline::CustomerSummary> {
+        operational::summary(ctx, crm_timeline::Subject::Contact(self.inner.id)).await
+    }
+
     /// The account this person works at.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
         let Some(id) = self.inner.account_id else { return Ok(None) };
@@ -230,7 +293,7 @@ pub struct ContactConnection {
     pub total_count: Option<i64>,
 }
 
-fn page_info<T>(p: &Page<T>) -> PageInfo {
+pub fn page_info<T>(p: &Page<T>) -> PageInfo {
     PageInfo { has_next_page: p.next_cursor.is_some(), end_cursor: p.next_cursor.clone() }
 }
 
@@ -326,7 +389,7 @@ impl FilterInput {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn list_params(
+pub fn list_params(
     first: i32,
     after: Option<String>,
     filter: Option<String>,
@@ -471,7 +534,7 @@ impl From<ContactBatchOp> for crm_contacts::ContactOp {
 }
 
 /// The same mapping as REST (`rest::batch_reply`), shaped for GraphQL.
-fn batch_results<T: serde::Serialize + Record, E: DomainError>(
+pub fn batch_results<T: serde::Serialize + Record, E: DomainError>(
     outcome: Result<Vec<Result<crm_core::external::BatchOutcome<T>, E>>, crate::rest::Aborted<E>>,
 ) -> async_graphql::Result<Vec<BatchResult>> {
     let reply = crate::rest::batch_reply(outcome).map_err(gql_error)?;
@@ -501,17 +564,27 @@ fn batch_results<T: serde::Serialize + Record, E: DomainError>(
         .collect())
 }
 
-fn check_batch_len(n: usize) -> async_graphql::Result<()> {
+pub fn check_batch_len(n: usize) -> async_graphql::Result<()> {
     crate::rest::check_batch_len(n).map_err(gql_error)
 }
 
 // ------------------------------------------------------------------------------------------
 // Roots
 
-pub struct Query;
+/// The query root: accounts, contacts and the change feed here, the other resources in
+/// their modules.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CoreQuery, operational::OperationalQuery);
+
+/// The mutation root.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(CoreMutation, operational::OperationalMutation);
+
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// One account by id; null when it does not exist.
     async fn account(&self, ctx: &Context<'_>, id: AccountId) -> async_graphql::Result<Option<AccountNode>> {
         let r = rc(ctx)?;
@@ -634,10 +707,11 @@ impl Query {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     async fn create_account(&self, ctx: &Context<'_>, input: AccountInput) -> async_graphql::Result<AccountNode> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -821,7 +895,7 @@ impl Mutation {
 // HTTP
 
 /// How long a loader collects keys before it queries (one batch per relation level).
-const LOADER_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+pub const LOADER_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// `POST /graphql`: needs a bearer token like every API call. GraphQL answers 200 even when a
 /// field failed; when a failure is a server error (5xx class) the answer is marked retryable,
@@ -848,7 +922,16 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
             )
             .delay(LOADER_WINDOW),
         )
-        .data(RequestCtx { db, actor });
+        .data(
+            DataLoader::with_cache(
+                ContactLoader { db: db.clone(), actor: actor.clone() },
+                actix_web::rt::spawn,
+                HashMapCache::default(),
+            )
+            .delay(LOADER_WINDOW),
+        )
+        .data(RequestCtx { db: db.clone(), actor: actor.clone() });
+    let request = operational::with_loaders(request, &db, &actor);
     let response = state.schema.execute(request).await;
     let server_error = response.errors.iter().any(|e| {
         e.extensions.as_ref().and_then(|x| x.get("status")).is_some_and(|s| match s {

@@ -1,0 +1,456 @@
+//! Support cases: inquiries, complaints, claims and tickets, with a status workflow, SLA due
+//! times from priority, first-response and resolution times, and comments every department
+//! can read.
+
+pub mod model;
+pub mod sla;
+
+use chrono::NaiveDateTime;
+use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+use crm_core::ids::{AccountId, CaseId, CommentId, ContactId, UserId};
+use crm_core::{Actor, ExternalId, FieldError, FieldErrors, Patch, Scope, Timestamp};
+use crm_db::schema::{case_comments, cases};
+use crm_db::sql::SearchIndex;
+use crm_db::types::{DbJson, DbUuid};
+use crm_db::{AnyConnection, to_utc};
+use crm_events::Action;
+use crm_records::{Meta, Record, RecordError};
+use diesel::prelude::*;
+
+pub use model::{
+    Case, CaseComment, CaseInput, CaseOrigin, CasePatch, CaseStatus, CaseType, CommentInput, Priority, Visibility,
+};
+pub use sla::{SlaPolicy, get_sla_policy, set_sla_policy, sla_policy};
+
+const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
+    FieldDef { name, column: name, kind, nullable, sortable }
+}
+
+/// What case lists filter and sort on. Overdue cases:
+/// `and(sla_due_at[lt]:now,status[in]:[new,open,pending])`.
+pub static CASE_CATALOG: Catalog = Catalog {
+    resource: "cases",
+    table: "cases",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("number", FieldKind::UpperText, false, true),
+        f("subject", FieldKind::Text, false, true),
+        FieldDef {
+            name: "type",
+            column: "case_type",
+            kind: FieldKind::Enum(CaseType::NAMES),
+            nullable: false,
+            sortable: true,
+        },
+        f("priority", FieldKind::Enum(Priority::NAMES), false, false),
+        f("status", FieldKind::Enum(CaseStatus::NAMES), false, true),
+        f("origin", FieldKind::Enum(CaseOrigin::NAMES), true, true),
+        f("contact_id", FieldKind::Uuid, true, false),
+        f("account_id", FieldKind::Uuid, true, false),
+        f("assignee_id", FieldKind::Uuid, true, false),
+        f("team", FieldKind::Text, true, true),
+        f("sla_due_at", FieldKind::Timestamp, true, true),
+        f("first_response_at", FieldKind::Timestamp, true, true),
+        f("resolved_at", FieldKind::Timestamp, true, true),
+        f("closed_at", FieldKind::Timestamp, true, true),
+        f("satisfaction", FieldKind::Int, true, true),
+        f("tags", FieldKind::Tags, false, false),
+        FieldDef { name: "external_id", column: "case", kind: FieldKind::ExternalId, nullable: false, sortable: false },
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[RelationDef { name: "assignee", local_column: "assignee_id", target: &crm_users::USER_CATALOG }],
+};
+
+const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "cases_fts" };
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = cases, treat_none_as_null = true)]
+pub struct CaseRow {
+    id: DbUuid,
+    number: String,
+    subject: String,
+    description: Option<String>,
+    case_type: String,
+    priority: String,
+    status: String,
+    origin: Option<String>,
+    contact_id: Option<DbUuid>,
+    account_id: Option<DbUuid>,
+    assignee_id: Option<DbUuid>,
+    team: Option<String>,
+    sla_due_at: Option<NaiveDateTime>,
+    first_response_at: Option<NaiveDateTime>,
+    resolved_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    satisfaction: Option<i64>,
+    tags: DbJson,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+fn naive(t: Option<Timestamp>) -> Option<NaiveDateTime> {
+    t.map(|t| t.naive_utc())
+}
+
+impl From<CaseRow> for Case {
+    fn from(r: CaseRow) -> Case {
+        Case {
+            id: CaseId(r.id.0),
+            number: r.number,
+            subject: r.subject,
+            description: r.description,
+            case_type: CaseType::parse(&r.case_type).unwrap_or(CaseType::Question),
+            priority: Priority::parse(&r.priority).unwrap_or(Priority::Normal),
+            status: CaseStatus::parse(&r.status).unwrap_or(CaseStatus::Open),
+            origin: r.origin.as_deref().and_then(CaseOrigin::parse),
+            contact_id: r.contact_id.map(|u| ContactId(u.0)),
+            account_id: r.account_id.map(|u| AccountId(u.0)),
+            assignee_id: r.assignee_id.map(|u| UserId(u.0)),
+            team: r.team,
+            sla_due_at: r.sla_due_at.map(to_utc),
+            first_response_at: r.first_response_at.map(to_utc),
+            resolved_at: r.resolved_at.map(to_utc),
+            closed_at: r.closed_at.map(to_utc),
+            satisfaction: r.satisfaction.and_then(|s| i32::try_from(s).ok()),
+            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
+            external_ids: Vec::new(),
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Case> for CaseRow {
+    fn from(c: &Case) -> CaseRow {
+        CaseRow {
+            id: DbUuid(c.id.0),
+            number: c.number.clone(),
+            subject: c.subject.clone(),
+            description: c.description.clone(),
+            case_type: c.case_type.as_str().to_string(),
+            priority: c.priority.as_str().to_string(),
+            status: c.status.as_str().to_string(),
+            origin: c.origin.map(|o| o.as_str().to_string()),
+            contact_id: c.contact_id.map(|i| DbUuid(i.0)),
+            account_id: c.account_id.map(|i| DbUuid(i.0)),
+            assignee_id: c.assignee_id.map(|i| DbUuid(i.0)),
+            team: c.team.clone(),
+            sla_due_at: naive(c.sla_due_at),
+            first_response_at: naive(c.first_response_at),
+            resolved_at: naive(c.resolved_at),
+            closed_at: naive(c.closed_at),
+            satisfaction: c.satisfaction.map(i64::from),
+            tags: DbJson(serde_json::json!(c.tags)),
+            version: c.version,
+            created_at: c.created_at.naive_utc(),
+            updated_at: c.updated_at.naive_utc(),
+            archived_at: naive(c.archived_at),
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    to_utc(crm_db::now())
+}
+
+impl Record for Case {
+    type Id = CaseId;
+    type Input = CaseInput;
+    type Patch = CasePatch;
+
+    const ENTITY: &'static str = "case";
+    const READ: Scope = Scope::CasesRead;
+    const WRITE: Scope = Scope::CasesWrite;
+
+    fn catalog() -> &'static Catalog {
+        &CASE_CATALOG
+    }
+    fn id(&self) -> CaseId {
+        self.id
+    }
+    fn meta(&self) -> Meta {
+        Meta {
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            archived_at: self.archived_at,
+        }
+    }
+    fn set_meta(&mut self, m: Meta) {
+        (self.version, self.created_at, self.updated_at, self.archived_at) =
+            (m.version, m.created_at, m.updated_at, m.archived_at);
+    }
+    fn external_ids(&self) -> &[ExternalId] {
+        &self.external_ids
+    }
+    fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
+        &mut self.external_ids
+    }
+    fn blank() -> Self {
+        Case::blank()
+    }
+    fn apply_patch(patch: CasePatch, current: &Self) -> CaseInput {
+        patch.apply(current)
+    }
+    fn patch_external_ids(patch: &mut CasePatch) -> &mut Patch<Vec<ExternalId>> {
+        &mut patch.external_ids
+    }
+    fn input_external_ids(input: &mut CaseInput) -> &mut Vec<ExternalId> {
+        &mut input.external_ids
+    }
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: CaseId,
+        input: CaseInput,
+        prev: Option<&Self>,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let now = now();
+        let mut c = prev.cloned().unwrap_or_else(Case::blank);
+        c.id = id;
+        c.subject = i.subject.unwrap_or_default();
+        c.description = i.description;
+        c.case_type = i.case_type.unwrap_or(CaseType::Question);
+        c.origin = i.origin;
+        c.team = i.team;
+        c.satisfaction = i.satisfaction;
+        c.tags = i.tags;
+        c.external_ids = i.external_ids;
+
+        // References: checked when they change.
+        if prev.is_none_or(|p| p.contact_id != i.contact_id) {
+            let accounts = crm_records::refs::contact_accounts(
+                conn,
+                entity,
+                &i.contact_id.into_iter().collect::<Vec<_>>(),
+                |_| "contact_id".into(),
+            )?;
+            // A new contact brings its account unless one is given.
+            if i.account_id.is_none() || prev.is_some_and(|p| p.account_id == i.account_id) {
+                c.account_id = accounts.first().copied().flatten().or(i.account_id);
+            } else {
+                c.account_id = i.account_id;
+            }
+        } else {
+            c.account_id = i.account_id;
+        }
+        c.contact_id = i.contact_id;
+        if prev.is_none_or(|p| p.account_id != c.account_id) {
+            crm_records::refs::check_account(conn, entity, "account_id", c.account_id)?;
+        }
+        if prev.is_none_or(|p| p.assignee_id != i.assignee_id) {
+            crm_users::check_user(conn, entity, "assignee_id", i.assignee_id, true)?;
+        }
+        c.assignee_id = i.assignee_id;
+
+        // Workflow.
+        let status = i.status.unwrap_or(CaseStatus::New);
+        match prev {
+            None => {
+                if !matches!(status, CaseStatus::New | CaseStatus::Open) {
+                    return Err(RecordError::InvalidTransition {
+                        field: "status",
+                        from: "(none)".into(),
+                        to: status.as_str().into(),
+                        allowed: vec!["new".into(), "open".into()],
+                    });
+                }
+                c.number = format!("CS-{:06}", crm_db::next_counter(conn, "case_number")?);
+            }
+            Some(p) if p.status != status => {
+                if !p.status.allowed_next().contains(&status) {
+                    return Err(RecordError::InvalidTransition {
+                        field: "status",
+                        from: p.status.as_str().into(),
+                        to: status.as_str().into(),
+                        allowed: p.status.allowed_next().iter().map(|s| s.as_str().to_string()).collect(),
+                    });
+                }
+                match status {
+                    CaseStatus::Resolved => c.resolved_at = Some(now),
+                    CaseStatus::Closed => c.closed_at = Some(now),
+                    CaseStatus::Open if !p.status.is_open() => {
+                        // Reopened: it is work again, and its SLA restarts from now.
+                        c.resolved_at = None;
+                        c.closed_at = None;
+                    }
+                    _ => {}
+                }
+                if matches!(status, CaseStatus::Pending | CaseStatus::Resolved) && c.first_response_at.is_none() {
+                    c.first_response_at = Some(now);
+                }
+            }
+            Some(_) => {}
+        }
+        let reopened = prev.is_some_and(|p| !p.status.is_open()) && status.is_open();
+        c.status = status;
+
+        // SLA: from creation (or the reopening), by priority.
+        let priority = i.priority.unwrap_or(Priority::Normal);
+        if prev.is_none_or(|p| p.priority != priority) || reopened {
+            let start = match prev {
+                Some(p) if !reopened => p.created_at,
+                _ => now,
+            };
+            c.sla_due_at = sla_policy(conn)?.due(priority, start);
+        }
+        c.priority = priority;
+        Ok(c)
+    }
+
+    crm_records::diesel_store!(table: cases, row: CaseRow, search: SEARCH);
+}
+
+crm_records::batch_record!(Case);
+
+/// Notes the first customer-visible answer on a case (once).
+pub fn note_response(conn: &mut AnyConnection, actor: &Actor, id: CaseId, at: Timestamp) -> Result<(), RecordError> {
+    crm_records::modify::<Case>(conn, actor, id, |c| {
+        if c.first_response_at.is_some() {
+            return false;
+        }
+        c.first_response_at = Some(at);
+        true
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments
+
+#[derive(Queryable, Insertable, Clone, Debug)]
+#[diesel(table_name = case_comments)]
+struct CommentRow {
+    id: DbUuid,
+    case_id: DbUuid,
+    author_id: Option<DbUuid>,
+    author_sub: String,
+    body: String,
+    visibility: String,
+    department: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl From<CommentRow> for CaseComment {
+    fn from(r: CommentRow) -> CaseComment {
+        CaseComment {
+            id: CommentId(r.id.0),
+            case_id: CaseId(r.case_id.0),
+            author_id: r.author_id.map(|u| UserId(u.0)),
+            author: r.author_sub,
+            body: r.body,
+            visibility: Visibility::parse(&r.visibility).unwrap_or(Visibility::Internal),
+            department: r.department.as_deref().and_then(crm_users::Department::parse),
+            created_at: to_utc(r.created_at),
+        }
+    }
+}
+
+/// Adds a comment. Any department that writes contact history (`interactions:write`) or works
+/// cases (`cases:write`) may add internal comments; customer-visible (`public`) ones need
+/// `cases:write`, and the first one counts as the case's first response.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, %case_id))]
+pub fn add_comment(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    case_id: CaseId,
+    input: CommentInput,
+) -> Result<CaseComment, RecordError> {
+    actor.require(Scope::CasesRead)?;
+    let visibility = input.visibility.unwrap_or(Visibility::Internal);
+    if visibility == Visibility::Public || !actor.has(Scope::InteractionsWrite) {
+        actor.require(Scope::CasesWrite)?;
+    }
+    let body = input.body.trim().to_string();
+    let mut errs = FieldErrors::new();
+    if body.is_empty() {
+        errs.0.push(FieldError::new("body", "required", "a comment needs a body"));
+    } else if body.len() > 100_000 {
+        errs.0.push(FieldError::new("body", "too_long", "at most 100000 bytes"));
+    }
+    if !errs.0.is_empty() {
+        return Err(RecordError::Invalid { entity: "case_comment", errors: errs });
+    }
+    let case = Case::find(conn, case_id)?.ok_or(RecordError::NotFound { entity: Case::ENTITY })?;
+    let user = crm_users::current_user(conn, actor)?;
+    let comment = CaseComment {
+        id: CommentId::new(),
+        case_id,
+        author_id: user.as_ref().map(|u| u.id),
+        author: actor.sub.clone(),
+        body,
+        visibility,
+        department: input.department.or(user.and_then(|u| u.department)),
+        created_at: now(),
+    };
+    diesel::insert_into(case_comments::table)
+        .values(CommentRow {
+            id: DbUuid(comment.id.0),
+            case_id: DbUuid(case_id.0),
+            author_id: comment.author_id.map(|u| DbUuid(u.0)),
+            author_sub: comment.author.clone(),
+            body: comment.body.clone(),
+            visibility: visibility.as_str().to_string(),
+            department: comment.department.map(|d| d.as_str().to_string()),
+            created_at: comment.created_at.naive_utc(),
+        })
+        .execute(conn)?;
+    let json = serde_json::to_value(&comment).unwrap_or_default();
+    crm_events::record(conn, actor, "case_comment", comment.id.0, Action::Created, None, Some(json))?;
+    if visibility == Visibility::Public && case.first_response_at.is_none() {
+        note_response(conn, actor, case_id, comment.created_at)?;
+    }
+    Ok(comment)
+}
+
+/// A case's comments, oldest first; `after` (a comment id) continues a page.
+pub fn list_comments(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    case_id: CaseId,
+    after: Option<CommentId>,
+    limit: u32,
+) -> Result<Vec<CaseComment>, RecordError> {
+    actor.require(Scope::CasesRead)?;
+    if !Case::exists(conn, case_id)? {
+        return Err(RecordError::NotFound { entity: Case::ENTITY });
+    }
+    let mut q = case_comments::table
+        .filter(case_comments::case_id.eq(DbUuid(case_id.0)))
+        .order((case_comments::created_at.asc(), case_comments::id.asc()))
+        .limit(i64::from(limit))
+        .into_boxed::<crm_db::MultiBackend>();
+    if let Some(a) = after {
+        // Comment ids are time-ordered (UUIDv7) and created_at follows them.
+        q = q.filter(case_comments::id.gt(DbUuid(a.0)));
+    }
+    Ok(q.load::<CommentRow>(conn)?.into_iter().map(CaseComment::from).collect())
+}
+
+/// Comments of several cases at once (for GraphQL), oldest first per case.
+pub fn comments_of_cases(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ids: &[CaseId],
+) -> Result<Vec<CaseComment>, RecordError> {
+    actor.require(Scope::CasesRead)?;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let keys: Vec<DbUuid> = chunk.iter().map(|i| DbUuid(i.0)).collect();
+        let rows: Vec<CommentRow> = case_comments::table
+            .filter(case_comments::case_id.eq_any(keys))
+            .order((case_comments::created_at.asc(), case_comments::id.asc()))
+            .load(conn)?;
+        out.extend(rows.into_iter().map(CaseComment::from));
+    }
+    Ok(out)
+}

@@ -1,0 +1,130 @@
+//! `/api/v1/cases` and `/api/v1/cases/{id}/comments`.
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput, SlaPolicy};
+use crm_core::ids::{CaseId, CommentId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+crate::record_endpoints! {
+    tag: "cases",
+    record: Case, input: CaseInput, patch: CasePatch, id: CaseId,
+    collection: "/cases", item: "/cases/{id}", list type CaseList,
+    fns: list_cases, get_case, create_case, update_case, archive_case, restore_case;
+    restore: "/cases/{id}/restore",
+    batch: batch_cases at "/cases/batch", doc types CaseBatchOperation, CaseBatchRequest;
+    by_external_id: get_case_by_external_id, upsert_case at "/cases/by-external-id/{source}/{external_id}";
+    history: case_history at "/cases/{id}/history";
+}
+
+/// The SLA policy: minutes to resolve a case, by priority.
+#[utoipa::path(
+    tag = "cases",
+    responses((status = 200, body = SlaPolicy), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/case-sla-policy")]
+pub async fn get_sla_policy(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    let p = state.db.run(move |c| crm_cases::get_sla_policy(c, &actor)).await?;
+    Ok(HttpResponse::Ok().json(p))
+}
+
+/// Replace the SLA policy (`cases:write`). It applies to cases created, re-prioritized or
+/// reopened from now on; every instance reads the same policy.
+#[utoipa::path(
+    tag = "cases",
+    request_body = SlaPolicy,
+    responses(
+        (status = 200, body = SlaPolicy), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[put("/case-sla-policy")]
+pub async fn set_sla_policy(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<SlaPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, p) = (auth.0, body.into_inner());
+    let p = state.db.transaction(move |c| crm_cases::set_sla_policy(c, &actor, p)).await?;
+    Ok(HttpResponse::Ok().json(p))
+}
+
+/// `?limit=&after=` on comment lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CommentQuery {
+    /// Comments per page, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+    /// Only comments after this one (the last id of the previous page).
+    pub after: Option<CommentId>,
+}
+
+/// A page of comments, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct CommentPage {
+    pub data: Vec<CaseComment>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<CommentId>,
+}
+
+/// A case's comments, oldest first. Every department that reads cases sees them all.
+#[utoipa::path(
+    tag = "cases",
+    params(("id" = uuid::Uuid, Path, description = "Case id"), CommentQuery),
+    responses(
+        (status = 200, body = CommentPage),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)
+    )
+)]
+#[get("/cases/{id}/comments")]
+pub async fn list_case_comments(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CaseId>,
+    query: web::Query<CommentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request("INVALID_PARAMETER", "limit must be between 1 and 1000").with_field(
+            "limit",
+            "out_of_range",
+            "1 to 1000",
+        ));
+    }
+    let (actor, id, after) = (auth.0, id.into_inner(), query.after);
+    let data = state.db.run(move |c| crm_cases::list_comments(c, &actor, id, after, limit)).await?;
+    let next_after = if data.len() as u32 >= limit { data.last().map(|c| c.id) } else { None };
+    Ok(HttpResponse::Ok().json(CommentPage { data, next_after }))
+}
+
+/// Comment on a case. Internal comments need `interactions:write` or `cases:write` (any
+/// department can note something); customer-visible (`public`) ones need `cases:write`, and
+/// the first one sets the case's `first_response_at`.
+#[utoipa::path(
+    tag = "cases",
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    request_body = CommentInput,
+    responses(
+        (status = 201, body = CaseComment),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/cases/{id}/comments")]
+pub async fn add_case_comment(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CaseId>,
+    body: web::Json<CommentInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let comment = state.db.transaction(move |c| crm_cases::add_comment(c, &actor, id, input)).await?;
+    Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/cases/{id}/comments"))).json(comment))
+}

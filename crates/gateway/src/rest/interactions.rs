@@ -1,0 +1,16 @@
+//! `/api/v1/interactions`: the contact history.
+
+use actix_web::{delete, get, patch, post, put};
+use crm_core::ids::InteractionId;
+use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
+
+crate::record_endpoints! {
+    tag: "interactions",
+    record: Interaction, input: InteractionInput, patch: InteractionPatch, id: InteractionId,
+    collection: "/interactions", item: "/interactions/{id}", list type InteractionList,
+    fns: list_interactions, get_interaction, create_interaction, update_interaction, archive_interaction, restore_interaction;
+    restore: "/interactions/{id}/restore",
+    batch: batch_interactions at "/interactions/batch", doc types InteractionBatchOperation, InteractionBatchRequest;
+    by_external_id: get_interaction_by_external_id, upsert_interaction at "/interactions/by-external-id/{source}/{external_id}";
+    history: interaction_history at "/interactions/{id}/history";
+}

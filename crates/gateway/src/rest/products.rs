@@ -1,0 +1,16 @@
+//! `/api/v1/products`: the catalog.
+
+use actix_web::{delete, get, patch, post, put};
+use crm_core::ids::ProductId;
+use crm_products::{Product, ProductInput, ProductPatch};
+
+crate::record_endpoints! {
+    tag: "products",
+    record: Product, input: ProductInput, patch: ProductPatch, id: ProductId,
+    collection: "/products", item: "/products/{id}", list type ProductList,
+    fns: list_products, get_product, create_product, update_product, archive_product, restore_product;
+    restore: "/products/{id}/restore",
+    batch: batch_products at "/products/batch", doc types ProductBatchOperation, ProductBatchRequest;
+    by_external_id: get_product_by_external_id, upsert_product at "/products/by-external-id/{source}/{external_id}";
+    history: product_history at "/products/{id}/history";
+}

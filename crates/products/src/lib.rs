@@ -1,0 +1,589 @@
+//! The product catalog and purchases (what customers own), as an ERP syncs them: upserted by
+//! external id, with exact money arithmetic on lines.
+
+pub mod model;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use crm_core::filter::{Catalog, FieldDef, FieldKind};
+use crm_core::ids::{AccountId, ContactId, ProductId, PurchaseId};
+use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope};
+use crm_db::pool::is_unique_violation;
+use crm_db::schema::{products, purchase_lines, purchases};
+use crm_db::sql::SearchIndex;
+use crm_db::types::{DbJson, DbUuid};
+use crm_db::{AnyConnection, to_utc};
+use crm_records::{Meta, Record, RecordError};
+use diesel::prelude::*;
+
+pub use model::{
+    Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchaseLine, PurchaseLineInput, PurchasePatch,
+    PurchaseStatus,
+};
+
+const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
+    FieldDef { name, column: name, kind, nullable, sortable }
+}
+
+macro_rules! meta_accessors {
+    () => {
+        fn meta(&self) -> Meta {
+            Meta {
+                version: self.version,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+                archived_at: self.archived_at,
+            }
+        }
+        fn set_meta(&mut self, m: Meta) {
+            (self.version, self.created_at, self.updated_at, self.archived_at) =
+                (m.version, m.created_at, m.updated_at, m.archived_at);
+        }
+        fn external_ids(&self) -> &[ExternalId] {
+            &self.external_ids
+        }
+        fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
+            &mut self.external_ids
+        }
+        fn patch_external_ids(patch: &mut Self::Patch) -> &mut Patch<Vec<ExternalId>> {
+            &mut patch.external_ids
+        }
+        fn input_external_ids(input: &mut Self::Input) -> &mut Vec<ExternalId> {
+            &mut input.external_ids
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+pub static PRODUCT_CATALOG: Catalog = Catalog {
+    resource: "products",
+    table: "products",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("sku", FieldKind::UpperText, false, true),
+        f("name", FieldKind::Text, false, true),
+        f("family", FieldKind::Text, true, true),
+        FieldDef {
+            name: "list_price",
+            column: "list_price_minor",
+            kind: FieldKind::Int,
+            nullable: true,
+            sortable: true,
+        },
+        f("active", FieldKind::Bool, false, false),
+        f("tags", FieldKind::Tags, false, false),
+        FieldDef {
+            name: "external_id",
+            column: "product",
+            kind: FieldKind::ExternalId,
+            nullable: false,
+            sortable: false,
+        },
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[],
+};
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = products, treat_none_as_null = true)]
+pub struct ProductRow {
+    id: DbUuid,
+    sku: String,
+    name: String,
+    family: Option<String>,
+    description: Option<String>,
+    list_price_minor: Option<i64>,
+    list_price_currency: Option<String>,
+    unit_cost_minor: Option<i64>,
+    unit_cost_currency: Option<String>,
+    active: bool,
+    tags: DbJson,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+fn money(minor: Option<i64>, currency: Option<String>) -> Option<Money> {
+    Some(Money::new(minor?, &currency?))
+}
+
+impl From<ProductRow> for Product {
+    fn from(r: ProductRow) -> Product {
+        Product {
+            id: ProductId(r.id.0),
+            sku: r.sku,
+            name: r.name,
+            family: r.family,
+            description: r.description,
+            list_price: money(r.list_price_minor, r.list_price_currency),
+            unit_cost: money(r.unit_cost_minor, r.unit_cost_currency),
+            active: r.active,
+            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
+            external_ids: Vec::new(),
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Product> for ProductRow {
+    fn from(p: &Product) -> ProductRow {
+        ProductRow {
+            id: DbUuid(p.id.0),
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            family: p.family.clone(),
+            description: p.description.clone(),
+            list_price_minor: p.list_price.as_ref().map(|m| m.amount_minor.0),
+            list_price_currency: p.list_price.as_ref().map(|m| m.currency.clone()),
+            unit_cost_minor: p.unit_cost.as_ref().map(|m| m.amount_minor.0),
+            unit_cost_currency: p.unit_cost.as_ref().map(|m| m.currency.clone()),
+            active: p.active,
+            tags: DbJson(serde_json::json!(p.tags)),
+            version: p.version,
+            created_at: p.created_at.naive_utc(),
+            updated_at: p.updated_at.naive_utc(),
+            archived_at: p.archived_at.map(|t| t.naive_utc()),
+        }
+    }
+}
+
+/// The live product with this sku, other than `except`.
+fn live_by_sku(conn: &mut AnyConnection, sku: &str, except: Option<ProductId>) -> QueryResult<Option<ProductId>> {
+    let q = products::table
+        .filter(products::sku.eq(sku))
+        .filter(products::archived_at.is_null())
+        .select(products::id)
+        .into_boxed::<crm_db::MultiBackend>();
+    let q = match except {
+        Some(e) => q.filter(products::id.ne(DbUuid(e.0))),
+        None => q,
+    };
+    Ok(q.first::<DbUuid>(conn).optional()?.map(|u| ProductId(u.0)))
+}
+
+fn check_sku_free(conn: &mut AnyConnection, p: &Product) -> Result<(), RecordError> {
+    if let Some(existing) = live_by_sku(conn, &p.sku, Some(p.id))? {
+        return Err(RecordError::Duplicate {
+            entity: Product::ENTITY,
+            field: "sku",
+            value: p.sku.clone(),
+            existing_id: Some(existing.0),
+        });
+    }
+    Ok(())
+}
+
+impl Record for Product {
+    type Id = ProductId;
+    type Input = ProductInput;
+    type Patch = ProductPatch;
+
+    const ENTITY: &'static str = "product";
+    const READ: Scope = Scope::ProductsRead;
+    const WRITE: Scope = Scope::ProductsWrite;
+    const DEFAULT_SORT: &'static str = "sku";
+
+    fn catalog() -> &'static Catalog {
+        &PRODUCT_CATALOG
+    }
+    fn id(&self) -> ProductId {
+        self.id
+    }
+    meta_accessors!();
+    fn blank() -> Self {
+        Product::blank()
+    }
+    fn apply_patch(patch: ProductPatch, current: &Self) -> ProductInput {
+        patch.apply(current)
+    }
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: ProductId,
+        input: ProductInput,
+        prev: Option<&Self>,
+    ) -> Result<Self, RecordError> {
+        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
+        let mut p = prev.cloned().unwrap_or_else(Product::blank);
+        p.id = id;
+        p.sku = i.sku.unwrap_or_default();
+        p.name = i.name.unwrap_or_default();
+        p.family = i.family;
+        p.description = i.description;
+        p.list_price = i.list_price;
+        p.unit_cost = i.unit_cost;
+        p.active = i.active.unwrap_or(true);
+        p.tags = i.tags;
+        p.external_ids = i.external_ids;
+        if prev.is_none_or(|x| x.sku != p.sku) && p.archived_at.is_none() {
+            check_sku_free(conn, &p)?;
+        }
+        Ok(p)
+    }
+
+    fn check_restore(conn: &mut AnyConnection, p: &Self) -> Result<(), RecordError> {
+        check_sku_free(conn, p)
+    }
+
+    fn write_error(e: diesel::result::Error, p: &Self) -> RecordError {
+        if is_unique_violation(&e) {
+            return RecordError::Duplicate {
+                entity: Self::ENTITY,
+                field: "sku",
+                value: p.sku.clone(),
+                existing_id: None,
+            };
+        }
+        RecordError::from(e)
+    }
+
+    crm_records::diesel_store!(table: products, row: ProductRow, search: SearchIndex {
+        pg_column: "search_tsv",
+        sqlite_table: "products_fts"
+    });
+}
+
+crm_records::batch_record!(Product);
+
+// ---------------------------------------------------------------------------------------------
+// Purchases
+
+pub static PURCHASE_CATALOG: Catalog = Catalog {
+    resource: "purchases",
+    table: "purchases",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("reference", FieldKind::Text, true, true),
+        f("account_id", FieldKind::Uuid, true, false),
+        f("contact_id", FieldKind::Uuid, true, false),
+        f("ordered_at", FieldKind::Timestamp, false, true),
+        f("status", FieldKind::Enum(PurchaseStatus::NAMES), false, true),
+        f("currency", FieldKind::UpperText, false, true),
+        FieldDef { name: "total", column: "total_minor", kind: FieldKind::Int, nullable: false, sortable: true },
+        FieldDef {
+            name: "external_id",
+            column: "purchase",
+            kind: FieldKind::ExternalId,
+            nullable: false,
+            sortable: false,
+        },
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[],
+};
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = purchases, treat_none_as_null = true)]
+pub struct PurchaseRow {
+    id: DbUuid,
+    reference: Option<String>,
+    account_id: Option<DbUuid>,
+    contact_id: Option<DbUuid>,
+    ordered_at: NaiveDateTime,
+    status: String,
+    currency: String,
+    total_minor: i64,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+impl From<PurchaseRow> for Purchase {
+    fn from(r: PurchaseRow) -> Purchase {
+        Purchase {
+            id: PurchaseId(r.id.0),
+            reference: r.reference,
+            account_id: r.account_id.map(|u| AccountId(u.0)),
+            contact_id: r.contact_id.map(|u| ContactId(u.0)),
+            ordered_at: to_utc(r.ordered_at),
+            status: PurchaseStatus::parse(&r.status).unwrap_or(PurchaseStatus::Ordered),
+            total: Money::new(r.total_minor, &r.currency),
+            currency: r.currency,
+            lines: Vec::new(),
+            external_ids: Vec::new(),
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Purchase> for PurchaseRow {
+    fn from(p: &Purchase) -> PurchaseRow {
+        PurchaseRow {
+            id: DbUuid(p.id.0),
+            reference: p.reference.clone(),
+            account_id: p.account_id.map(|a| DbUuid(a.0)),
+            contact_id: p.contact_id.map(|c| DbUuid(c.0)),
+            ordered_at: p.ordered_at.naive_utc(),
+            status: p.status.as_str().to_string(),
+            currency: p.currency.clone(),
+            total_minor: p.total.amount_minor.0,
+            version: p.version,
+            created_at: p.created_at.naive_utc(),
+            updated_at: p.updated_at.naive_utc(),
+            archived_at: p.archived_at.map(|t| t.naive_utc()),
+        }
+    }
+}
+
+type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
+
+/// Prices lines: resolves skus, defaults unit prices to list prices, checks currencies and
+/// computes totals in integer minor units (overflow is an error, never a wrap).
+fn price_lines(
+    conn: &mut AnyConnection,
+    lines: Vec<PurchaseLineInput>,
+    currency: Option<String>,
+    unchanged_products: &[ProductId],
+) -> Result<(String, Vec<PurchaseLine>, Money), RecordError> {
+    let entity = Purchase::ENTITY;
+    let mut errs = FieldErrors::new();
+    let ids: Vec<ProductId> = lines.iter().filter_map(|l| l.product_id).collect();
+    let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
+    let mut by_id: HashMap<ProductId, Product> =
+        Product::find_many(conn, &ids)?.into_iter().map(|p| (p.id, p)).collect();
+    let mut by_sku: HashMap<String, ProductId> = HashMap::new();
+    if !skus.is_empty() {
+        let rows: Vec<ProductRow> = products::table
+            .filter(products::sku.eq_any(&skus))
+            .filter(products::archived_at.is_null())
+            .select(products::all_columns)
+            .load(conn)?;
+        for p in rows.into_iter().map(Product::from) {
+            by_sku.insert(p.sku.clone(), p.id);
+            by_id.insert(p.id, p);
+        }
+    }
+    let currency = currency.or_else(|| {
+        lines.iter().find_map(|l| {
+            l.unit_price.as_ref().map(|m| m.currency.trim().to_ascii_uppercase()).or_else(|| {
+                let id = l.product_id.or_else(|| l.sku.as_ref().and_then(|s| by_sku.get(s).copied()))?;
+                by_id.get(&id)?.list_price.as_ref().map(|m| m.currency.clone())
+            })
+        })
+    });
+    let Some(currency) = currency else {
+        return Err(RecordError::invalid(entity, "currency", "required", "give a currency or line prices"));
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut total: i64 = 0;
+    for (n, l) in lines.into_iter().enumerate() {
+        let field = |f: &str| format!("lines[{n}].{f}");
+        let product = match (l.product_id, &l.sku) {
+            (Some(id), _) => by_id.get(&id),
+            (None, Some(s)) => by_sku.get(s).and_then(|id| by_id.get(id)),
+            _ => None,
+        };
+        let Some(product) = product else {
+            let what = l.product_id.map(|i| i.to_string()).or(l.sku.clone()).unwrap_or_default();
+            errs.add(&field("product_id"), "not_found", format!("product {what} does not exist"));
+            continue;
+        };
+        // Selling an inactive product anew is refused; lines already on the purchase stay.
+        if (!product.active || product.archived_at.is_some()) && !unchanged_products.contains(&product.id) {
+            errs.add(&field("product_id"), "inactive", format!("product {} is not for sale", product.sku));
+        }
+        let unit = match l.unit_price.or_else(|| product.list_price.clone()) {
+            Some(m) => errs.take(m.parse(&field("unit_price"))),
+            None => {
+                errs.add(&field("unit_price"), "required", "the product has no list price: give a unit price");
+                None
+            }
+        };
+        let discount = match l.discount {
+            Some(m) => errs.take(m.parse(&field("discount"))),
+            None => Some(Money::new(0, &currency)),
+        };
+        let (Some(unit), Some(discount)) = (unit, discount) else { continue };
+        for (name, m) in [("unit_price", &unit), ("discount", &discount)] {
+            if m.currency != currency {
+                errs.add(
+                    &field(name),
+                    "currency_mismatch",
+                    format!("the purchase is in {currency}, not {}", m.currency),
+                );
+            }
+            if m.amount_minor.0 < 0 {
+                errs.add(&field(name), "out_of_range", "must not be negative");
+            }
+        }
+        let line_total =
+            unit.amount_minor.0.checked_mul(l.quantity).and_then(|g| g.checked_sub(discount.amount_minor.0));
+        match line_total {
+            Some(t) if t >= 0 => {
+                total = match total.checked_add(t) {
+                    Some(s) => s,
+                    None => {
+                        errs.add("lines", "out_of_range", "the purchase total overflows");
+                        0
+                    }
+                };
+                out.push(PurchaseLine {
+                    product_id: product.id,
+                    quantity: l.quantity,
+                    unit_price: unit,
+                    discount,
+                    total: Money::new(t, &currency),
+                });
+            }
+            Some(_) => errs.add(&field("discount"), "out_of_range", "the discount exceeds the line amount"),
+            None => errs.add(&field("quantity"), "out_of_range", "the line total overflows"),
+        }
+    }
+    if !errs.0.is_empty() {
+        return Err(RecordError::Invalid { entity, errors: errs });
+    }
+    let total = Money::new(total, &currency);
+    Ok((currency, out, total))
+}
+
+impl Record for Purchase {
+    type Id = PurchaseId;
+    type Input = PurchaseInput;
+    type Patch = PurchasePatch;
+
+    const ENTITY: &'static str = "purchase";
+    const READ: Scope = Scope::ProductsRead;
+    const WRITE: Scope = Scope::ProductsWrite;
+    const DEFAULT_SORT: &'static str = "-ordered_at";
+
+    fn catalog() -> &'static Catalog {
+        &PURCHASE_CATALOG
+    }
+    fn id(&self) -> PurchaseId {
+        self.id
+    }
+    meta_accessors!();
+    fn blank() -> Self {
+        Purchase::blank()
+    }
+    fn apply_patch(patch: PurchasePatch, current: &Self) -> PurchaseInput {
+        patch.apply(current)
+    }
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: PurchaseId,
+        input: PurchaseInput,
+        prev: Option<&Self>,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let mut p = prev.cloned().unwrap_or_else(Purchase::blank);
+        p.id = id;
+        p.reference = i.reference;
+        p.ordered_at = i.ordered_at.unwrap_or_else(|| to_utc(crm_db::now()));
+        p.ordered_at = to_utc(crm_db::truncate_micros(p.ordered_at.naive_utc()));
+        p.status = i.status.unwrap_or(PurchaseStatus::Ordered);
+        p.external_ids = i.external_ids;
+        if prev.is_none_or(|x| x.contact_id != i.contact_id) {
+            let acc = crm_records::refs::contact_accounts(
+                conn,
+                entity,
+                &i.contact_id.into_iter().collect::<Vec<_>>(),
+                |_| "contact_id".into(),
+            )?;
+            p.account_id = i.account_id.or(acc.first().copied().flatten());
+        } else {
+            p.account_id = i.account_id;
+        }
+        p.contact_id = i.contact_id;
+        if prev.is_none_or(|x| x.account_id != p.account_id) {
+            crm_records::refs::check_account(conn, entity, "account_id", p.account_id)?;
+        }
+        let unchanged: Vec<ProductId> =
+            prev.map(|x| x.lines.iter().map(|l| l.product_id).collect()).unwrap_or_default();
+        let (currency, lines, total) = price_lines(conn, i.lines, i.currency, &unchanged)?;
+        p.currency = currency;
+        p.lines = lines;
+        p.total = total;
+        Ok(p)
+    }
+
+    fn after_write(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        before: Option<&Self>,
+        after: &Self,
+    ) -> Result<(), RecordError> {
+        if before.is_some_and(|b| b.lines == after.lines) {
+            return Ok(());
+        }
+        diesel::delete(purchase_lines::table.filter(purchase_lines::purchase_id.eq(DbUuid(after.id.0))))
+            .execute(conn)?;
+        let rows: Vec<_> = after
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(n, l)| {
+                (
+                    purchase_lines::purchase_id.eq(DbUuid(after.id.0)),
+                    purchase_lines::line_no.eq(i64::try_from(n).unwrap_or(i64::MAX)),
+                    purchase_lines::product_id.eq(DbUuid(l.product_id.0)),
+                    purchase_lines::quantity.eq(l.quantity),
+                    purchase_lines::unit_price_minor.eq(l.unit_price.amount_minor.0),
+                    purchase_lines::discount_minor.eq(l.discount.amount_minor.0),
+                    purchase_lines::total_minor.eq(l.total.amount_minor.0),
+                )
+            })
+            .collect();
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(purchase_lines::table).values(&rows).execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(purchase_lines::table).values(&rows).execute(c)?,
+        };
+        Ok(())
+    }
+
+    fn load_children(conn: &mut AnyConnection, items: &mut [Self]) -> QueryResult<()> {
+        let mut by_purchase: HashMap<uuid::Uuid, Vec<LineRow>> = HashMap::new();
+        for chunk in items.chunks(500) {
+            let keys: Vec<DbUuid> = chunk.iter().map(|p| DbUuid(p.id.0)).collect();
+            let rows: Vec<LineRow> = purchase_lines::table
+                .filter(purchase_lines::purchase_id.eq_any(keys))
+                .order((purchase_lines::purchase_id, purchase_lines::line_no))
+                .load(conn)?;
+            for r in rows {
+                by_purchase.entry(r.0.0).or_default().push(r);
+            }
+        }
+        for p in items.iter_mut() {
+            let cur = p.currency.clone();
+            p.lines = by_purchase
+                .remove(&p.id.0)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, _, product, quantity, unit, discount, total)| PurchaseLine {
+                    product_id: ProductId(product.0),
+                    quantity,
+                    unit_price: Money::new(unit, &cur),
+                    discount: Money::new(discount, &cur),
+                    total: Money::new(total, &cur),
+                })
+                .collect();
+        }
+        Ok(())
+    }
+
+    crm_records::diesel_store!(table: purchases, row: PurchaseRow, search: SearchIndex {
+        pg_column: "search_tsv",
+        sqlite_table: "purchases_fts"
+    });
+}
+
+crm_records::batch_record!(Purchase);

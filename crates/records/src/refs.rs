@@ -1,0 +1,50 @@
+//! Reference checks on the foundation's resources (accounts, contacts), for domains that point
+//! at them without depending on their crates.
+
+use crm_core::ids::{AccountId, ContactId};
+use crm_db::AnyConnection;
+use crm_db::schema::{accounts, contacts};
+use crm_db::types::DbUuid;
+use diesel::prelude::*;
+
+use crate::RecordError;
+
+/// Fails unless the account exists (archived accounts count: history may point at them).
+pub fn check_account(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    field: &str,
+    id: Option<AccountId>,
+) -> Result<(), RecordError> {
+    let Some(id) = id else { return Ok(()) };
+    let found =
+        accounts::table.filter(accounts::id.eq(DbUuid(id.0))).select(accounts::id).first::<DbUuid>(conn).optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(RecordError::missing_reference(entity, field, "account", id)),
+    }
+}
+
+/// The account of each contact, failing with the first contact that does not exist.
+/// `field(i)` names the input field of the i-th id.
+pub fn contact_accounts(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    ids: &[ContactId],
+    field: impl Fn(usize) -> String,
+) -> Result<Vec<Option<AccountId>>, RecordError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<DbUuid> = ids.iter().map(|i| DbUuid(i.0)).collect();
+    let rows: Vec<(DbUuid, Option<DbUuid>)> =
+        contacts::table.filter(contacts::id.eq_any(keys)).select((contacts::id, contacts::account_id)).load(conn)?;
+    let map: std::collections::HashMap<uuid::Uuid, Option<AccountId>> =
+        rows.into_iter().map(|(id, acc)| (id.0, acc.map(|a| AccountId(a.0)))).collect();
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            map.get(&id.0).copied().ok_or_else(|| RecordError::missing_reference(entity, &field(i), "contact", id))
+        })
+        .collect()
+}

@@ -1,0 +1,529 @@
+//! The customer 360 view: one timeline per contact or account merging the contact history,
+//! cases, purchases and record changes, and the summary an agent needs at a glance.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use crm_cases::Case;
+use crm_core::ids::{AccountId, CaseId, ContactId, InteractionId, ProductId, PurchaseId, UserId};
+use crm_core::list::Cursor;
+use crm_core::{Actor, Money, Scope, Timestamp, wire_enum};
+use crm_db::schema::{accounts, cases, contacts, interaction_contacts, interactions, purchase_lines, purchases};
+use crm_db::types::DbUuid;
+use crm_db::{AnyConnection, MultiBackend, to_utc};
+use crm_events::HistoryEntry;
+use crm_interactions::{Direction, Interaction, InteractionType};
+use crm_products::{Product, Purchase};
+use crm_records::{Record, RecordError};
+use crm_users::User;
+use diesel::prelude::*;
+use serde::Serialize;
+
+wire_enum!(
+    /// What a timeline entry is.
+    TimelineKind {
+        Interaction = "interaction",
+        Case = "case",
+        Purchase = "purchase",
+        Change = "change",
+    }
+);
+
+impl TimelineKind {
+    fn scope(self, subject: Subject) -> Scope {
+        match self {
+            TimelineKind::Interaction => Scope::InteractionsRead,
+            TimelineKind::Case => Scope::CasesRead,
+            TimelineKind::Purchase => Scope::ProductsRead,
+            TimelineKind::Change => subject.read_scope(),
+        }
+    }
+}
+
+/// Whose timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Contact(ContactId),
+    Account(AccountId),
+}
+
+impl Subject {
+    fn read_scope(self) -> Scope {
+        match self {
+            Subject::Contact(_) => Scope::ContactsRead,
+            Subject::Account(_) => Scope::AccountsRead,
+        }
+    }
+    fn entity(self) -> &'static str {
+        match self {
+            Subject::Contact(_) => "contact",
+            Subject::Account(_) => "account",
+        }
+    }
+    fn uuid(self) -> uuid::Uuid {
+        match self {
+            Subject::Contact(c) => c.0,
+            Subject::Account(a) => a.0,
+        }
+    }
+    fn owner(self, conn: &mut AnyConnection) -> Result<Option<Option<UserId>>, RecordError> {
+        let found: Option<Option<DbUuid>> = match self {
+            Subject::Contact(c) => contacts::table
+                .filter(contacts::id.eq(DbUuid(c.0)))
+                .select(contacts::owner_id)
+                .first(conn)
+                .optional()?,
+            Subject::Account(a) => accounts::table
+                .filter(accounts::id.eq(DbUuid(a.0)))
+                .select(accounts::owner_id)
+                .first(conn)
+                .optional()?,
+        };
+        Ok(found.map(|o| o.map(|u| UserId(u.0))))
+    }
+}
+
+/// The entry itself.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TimelineEntry {
+    Interaction(Interaction),
+    Case(Case),
+    Purchase(Purchase),
+    Change(HistoryEntry),
+}
+
+/// One entry of a customer's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimelineItem {
+    pub kind: TimelineKind,
+    /// When it happened: an interaction's `occurred_at`, a case's opening, a purchase's
+    /// `ordered_at`, a change's time.
+    pub occurred_at: Timestamp,
+    /// The interaction, case or purchase id, or the change event's id.
+    pub id: uuid::Uuid,
+    pub item: TimelineEntry,
+}
+
+/// A page of the timeline, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimelinePage {
+    pub data: Vec<TimelineItem>,
+    /// Pass as `cursor` for older entries; null at the beginning of the history.
+    pub next_cursor: Option<String>,
+}
+
+/// Largest timeline page.
+pub const MAX_TIMELINE_PAGE: u32 = 200;
+
+const CURSOR_SIGNATURE: &str = "timeline";
+
+type Key = (NaiveDateTime, uuid::Uuid);
+
+fn bad_cursor() -> RecordError {
+    RecordError::List(crm_core::list::ListError::Cursor)
+}
+
+fn check_subject(conn: &mut AnyConnection, subject: Subject) -> Result<(), RecordError> {
+    if subject.owner(conn)?.is_none() {
+        return Err(RecordError::NotFound { entity: subject.entity() });
+    }
+    Ok(())
+}
+
+/// Resolves which kinds to include: the requested ones (each must be readable), or every kind
+/// the caller can read.
+fn kinds_for(actor: &Actor, subject: Subject, requested: &[TimelineKind]) -> Result<Vec<TimelineKind>, RecordError> {
+    let all = [TimelineKind::Interaction, TimelineKind::Case, TimelineKind::Purchase, TimelineKind::Change];
+    if requested.is_empty() {
+        return Ok(all.into_iter().filter(|k| actor.has(k.scope(subject))).collect());
+    }
+    for k in requested {
+        actor.require(k.scope(subject))?;
+    }
+    Ok(requested.to_vec())
+}
+
+/// One page of a contact's or account's timeline, newest first, merging interactions (where
+/// the contact took part, or with the account), cases, purchases and changes to the record
+/// itself (changes are kept as long as the event log keeps them).
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, ?subject))]
+pub fn timeline(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    subject: Subject,
+    kinds: &[TimelineKind],
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<TimelinePage, RecordError> {
+    actor.require(subject.read_scope())?;
+    if limit == 0 || limit > MAX_TIMELINE_PAGE {
+        return Err(RecordError::List(crm_core::list::ListError::Limit));
+    }
+    let kinds = kinds_for(actor, subject, kinds)?;
+    let before: Option<Key> = match cursor {
+        None => None,
+        Some(c) => {
+            let c = Cursor::decode(c).filter(|c| c.s == CURSOR_SIGNATURE).ok_or_else(bad_cursor)?;
+            let t = c.v.first().and_then(|v| v.as_str()).ok_or_else(bad_cursor)?;
+            let t = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad_cursor())?;
+            Some((t, c.id))
+        }
+    };
+    check_subject(conn, subject)?;
+    let n = i64::from(limit) + 1;
+    let mut keys: Vec<(Key, TimelineKind)> = Vec::new();
+    let mut changes: HashMap<uuid::Uuid, HistoryEntry> = HashMap::new();
+    for kind in &kinds {
+        let found: Vec<(NaiveDateTime, DbUuid)> = match (kind, subject) {
+            (TimelineKind::Interaction, Subject::Contact(c)) => {
+                let mut q = interaction_contacts::table
+                    .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
+                    .filter(interaction_contacts::contact_id.eq(DbUuid(c.0)))
+                    .filter(interactions::archived_at.is_null())
+                    .select((interaction_contacts::occurred_at, interaction_contacts::interaction_id))
+                    .into_boxed::<MultiBackend>();
+                if let Some((t, id)) = before {
+                    q = q.filter(
+                        interaction_contacts::occurred_at.lt(t).or(interaction_contacts::occurred_at
+                            .eq(t)
+                            .and(interaction_contacts::interaction_id.lt(DbUuid(id)))),
+                    );
+                }
+                q.order((interaction_contacts::occurred_at.desc(), interaction_contacts::interaction_id.desc()))
+                    .limit(n)
+                    .load(conn)?
+            }
+            (TimelineKind::Interaction, Subject::Account(a)) => {
+                let mut q = interactions::table
+                    .filter(interactions::account_id.eq(DbUuid(a.0)))
+                    .filter(interactions::archived_at.is_null())
+                    .select((interactions::occurred_at, interactions::id))
+                    .into_boxed::<MultiBackend>();
+                if let Some((t, id)) = before {
+                    q = q.filter(
+                        interactions::occurred_at
+                            .lt(t)
+                            .or(interactions::occurred_at.eq(t).and(interactions::id.lt(DbUuid(id)))),
+                    );
+                }
+                q.order((interactions::occurred_at.desc(), interactions::id.desc())).limit(n).load(conn)?
+            }
+            (TimelineKind::Case, _) => {
+                let mut q = cases::table
+                    .filter(cases::archived_at.is_null())
+                    .select((cases::created_at, cases::id))
+                    .into_boxed::<MultiBackend>();
+                q = match subject {
+                    Subject::Contact(c) => q.filter(cases::contact_id.eq(DbUuid(c.0))),
+                    Subject::Account(a) => q.filter(cases::account_id.eq(DbUuid(a.0))),
+                };
+                if let Some((t, id)) = before {
+                    q = q.filter(cases::created_at.lt(t).or(cases::created_at.eq(t).and(cases::id.lt(DbUuid(id)))));
+                }
+                q.order((cases::created_at.desc(), cases::id.desc())).limit(n).load(conn)?
+            }
+            (TimelineKind::Purchase, _) => {
+                let mut q = purchases::table
+                    .filter(purchases::archived_at.is_null())
+                    .select((purchases::ordered_at, purchases::id))
+                    .into_boxed::<MultiBackend>();
+                q = match subject {
+                    Subject::Contact(c) => q.filter(purchases::contact_id.eq(DbUuid(c.0))),
+                    Subject::Account(a) => q.filter(purchases::account_id.eq(DbUuid(a.0))),
+                };
+                if let Some((t, id)) = before {
+                    q = q.filter(
+                        purchases::ordered_at.lt(t).or(purchases::ordered_at.eq(t).and(purchases::id.lt(DbUuid(id)))),
+                    );
+                }
+                q.order((purchases::ordered_at.desc(), purchases::id.desc())).limit(n).load(conn)?
+            }
+            (TimelineKind::Change, _) => {
+                let rows = crm_events::changes_before(
+                    conn,
+                    subject.entity(),
+                    subject.uuid(),
+                    before,
+                    limit.saturating_add(1),
+                )?;
+                rows.into_iter()
+                    .map(|(t, id, entry)| {
+                        changes.insert(id, entry);
+                        (t, DbUuid(id))
+                    })
+                    .collect()
+            }
+        };
+        keys.extend(found.into_iter().map(|(t, id)| ((t, id.0), *kind)));
+    }
+    // Newest first across kinds; the id breaks ties the same way the cursor does.
+    keys.sort_by_key(|k| std::cmp::Reverse(k.0));
+    let more = keys.len() > limit as usize;
+    keys.truncate(limit as usize);
+    let next_cursor = if more {
+        keys.last().map(|((t, id), _)| {
+            Cursor {
+                s: CURSOR_SIGNATURE.into(),
+                v: vec![t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string().into()],
+                id: *id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let ids_of = |k: TimelineKind| -> Vec<uuid::Uuid> {
+        keys.iter().filter(|(_, kind)| *kind == k).map(|((_, id), _)| *id).collect()
+    };
+    let interactions: HashMap<uuid::Uuid, Interaction> = Interaction::find_many(
+        conn,
+        &ids_of(TimelineKind::Interaction).into_iter().map(InteractionId).collect::<Vec<_>>(),
+    )?
+    .into_iter()
+    .map(|x| (x.id.0, x))
+    .collect();
+    let cases: HashMap<uuid::Uuid, Case> =
+        Case::find_many(conn, &ids_of(TimelineKind::Case).into_iter().map(CaseId).collect::<Vec<_>>())?
+            .into_iter()
+            .map(|x| (x.id.0, x))
+            .collect();
+    let purchases: HashMap<uuid::Uuid, Purchase> =
+        Purchase::find_many(conn, &ids_of(TimelineKind::Purchase).into_iter().map(PurchaseId).collect::<Vec<_>>())?
+            .into_iter()
+            .map(|x| (x.id.0, x))
+            .collect();
+    let data = keys
+        .into_iter()
+        .filter_map(|((t, id), kind)| {
+            let item = match kind {
+                TimelineKind::Interaction => TimelineEntry::Interaction(interactions.get(&id)?.clone()),
+                TimelineKind::Case => TimelineEntry::Case(cases.get(&id)?.clone()),
+                TimelineKind::Purchase => TimelineEntry::Purchase(purchases.get(&id)?.clone()),
+                TimelineKind::Change => TimelineEntry::Change(changes.remove(&id)?),
+            };
+            Some(TimelineItem { kind, occurred_at: to_utc(t), id, item })
+        })
+        .collect();
+    Ok(TimelinePage { data, next_cursor })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+/// The last contact with the customer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct LastInteraction {
+    pub id: InteractionId,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    pub interaction_type: InteractionType,
+    pub direction: Option<Direction>,
+    pub subject: Option<String>,
+    pub occurred_at: Timestamp,
+}
+
+/// A product the customer bought, with the quantity over all live, non-cancelled purchases.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct ProductOwned {
+    pub product_id: ProductId,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+/// What a service agent needs at a glance. Sections the caller cannot read are null.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct CustomerSummary {
+    /// The record owner.
+    #[cfg_attr(feature = "graphql", graphql(skip))]
+    pub owner: Option<User>,
+    pub owner_id: Option<UserId>,
+    /// Cases that still need work (`new`, `open`, `pending`).
+    pub open_cases: Option<i64>,
+    /// Open cases past their SLA due time.
+    pub overdue_cases: Option<i64>,
+    pub last_case_at: Option<Timestamp>,
+    pub interactions_total: Option<i64>,
+    pub interactions_last_90_days: Option<i64>,
+    pub last_interaction: Option<LastInteraction>,
+    /// Live purchases that were not cancelled or returned.
+    pub purchases: Option<i64>,
+    /// Their total, one amount per currency.
+    pub lifetime_value: Option<Vec<Money>>,
+    pub last_purchase_at: Option<Timestamp>,
+    /// Up to 20 products, most units first.
+    pub products_owned: Option<Vec<ProductOwned>>,
+    /// Live contacts (account summaries only).
+    pub contacts: Option<i64>,
+}
+
+const OPEN: [&str; 3] = ["new", "open", "pending"];
+const NOT_BOUGHT: [&str; 2] = ["cancelled", "returned"];
+
+/// The summary of a contact or an account.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, ?subject))]
+pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Result<CustomerSummary, RecordError> {
+    actor.require(subject.read_scope())?;
+    let owner_id = subject.owner(conn)?.ok_or(RecordError::NotFound { entity: subject.entity() })?;
+    let owner = match owner_id {
+        Some(id) if actor.has(Scope::UsersRead) => User::find(conn, id)?,
+        _ => None,
+    };
+    let now = crm_db::now();
+    let sid = DbUuid(subject.uuid());
+
+    let (mut open_cases, mut overdue_cases, mut last_case_at) = (None, None, None);
+    if actor.has(Scope::CasesRead) {
+        let base = || {
+            let q = cases::table.filter(cases::archived_at.is_null()).into_boxed::<MultiBackend>();
+            match subject {
+                Subject::Contact(_) => q.filter(cases::contact_id.eq(sid)),
+                Subject::Account(_) => q.filter(cases::account_id.eq(sid)),
+            }
+        };
+        open_cases = Some(base().filter(cases::status.eq_any(OPEN)).count().get_result::<i64>(conn)?);
+        overdue_cases = Some(
+            base()
+                .filter(cases::status.eq_any(OPEN))
+                .filter(cases::sla_due_at.lt(now))
+                .count()
+                .get_result::<i64>(conn)?,
+        );
+        last_case_at = base()
+            .select(cases::created_at)
+            .order(cases::created_at.desc())
+            .first::<NaiveDateTime>(conn)
+            .optional()?
+            .map(to_utc);
+    }
+
+    let (mut interactions_total, mut interactions_last_90_days, mut last_interaction) = (None, None, None);
+    if actor.has(Scope::InteractionsRead) {
+        let since = now - chrono::Duration::days(90);
+        let rows: Vec<(NaiveDateTime, DbUuid)> = match subject {
+            Subject::Contact(_) => interaction_contacts::table
+                .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
+                .filter(interaction_contacts::contact_id.eq(sid))
+                .filter(interactions::archived_at.is_null())
+                .select((interaction_contacts::occurred_at, interactions::id))
+                .order((interaction_contacts::occurred_at.desc(), interactions::id.desc()))
+                .load(conn)?,
+            Subject::Account(_) => interactions::table
+                .filter(interactions::account_id.eq(sid))
+                .filter(interactions::archived_at.is_null())
+                .select((interactions::occurred_at, interactions::id))
+                .order((interactions::occurred_at.desc(), interactions::id.desc()))
+                .load(conn)?,
+        };
+        interactions_total = Some(i64::try_from(rows.len()).unwrap_or(i64::MAX));
+        interactions_last_90_days =
+            Some(i64::try_from(rows.iter().filter(|(t, _)| *t >= since && *t <= now).count()).unwrap_or(i64::MAX));
+        // The latest that already happened (a meeting logged ahead is not the last contact).
+        if let Some((_, id)) = rows.iter().find(|(t, _)| *t <= now)
+            && let Some(x) = Interaction::find(conn, InteractionId(id.0))?
+        {
+            last_interaction = Some(LastInteraction {
+                id: x.id,
+                interaction_type: x.interaction_type,
+                direction: x.direction,
+                subject: x.subject,
+                occurred_at: x.occurred_at,
+            });
+        }
+    }
+
+    let (mut purchase_count, mut lifetime_value, mut last_purchase_at, mut products_owned) = (None, None, None, None);
+    if actor.has(Scope::ProductsRead) {
+        let q = purchases::table
+            .filter(purchases::archived_at.is_null())
+            .filter(purchases::status.ne_all(NOT_BOUGHT))
+            .select((purchases::id, purchases::ordered_at, purchases::currency, purchases::total_minor))
+            .into_boxed::<MultiBackend>();
+        let q = match subject {
+            Subject::Contact(_) => q.filter(purchases::contact_id.eq(sid)),
+            Subject::Account(_) => q.filter(purchases::account_id.eq(sid)),
+        };
+        let rows: Vec<(DbUuid, NaiveDateTime, String, i64)> = q.load(conn)?;
+        purchase_count = Some(i64::try_from(rows.len()).unwrap_or(i64::MAX));
+        last_purchase_at = rows.iter().map(|r| r.1).max().map(to_utc);
+        let mut totals: Vec<(String, i128)> = Vec::new();
+        for (_, _, cur, amount) in &rows {
+            match totals.iter_mut().find(|(c, _)| c == cur) {
+                Some((_, sum)) => *sum += i128::from(*amount),
+                None => totals.push((cur.clone(), i128::from(*amount))),
+            }
+        }
+        totals.sort();
+        lifetime_value = Some(
+            totals
+                .into_iter()
+                .map(|(c, sum)| Money::new(i64::try_from(sum).unwrap_or(i64::MAX), &c))
+                .collect::<Vec<_>>(),
+        );
+        let mut units: HashMap<ProductId, i64> = HashMap::new();
+        let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
+        for chunk in ids.chunks(500) {
+            let lines: Vec<(DbUuid, i64)> = purchase_lines::table
+                .filter(purchase_lines::purchase_id.eq_any(chunk.to_vec()))
+                .select((purchase_lines::product_id, purchase_lines::quantity))
+                .load(conn)?;
+            for (p, q) in lines {
+                let e = units.entry(ProductId(p.0)).or_default();
+                *e = e.saturating_add(q);
+            }
+        }
+        let mut top: Vec<(ProductId, i64)> = units.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(20);
+        let products: HashMap<ProductId, Product> =
+            Product::find_many(conn, &top.iter().map(|t| t.0).collect::<Vec<_>>())?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect();
+        products_owned = Some(
+            top.into_iter()
+                .filter_map(|(id, quantity)| {
+                    let p = products.get(&id)?;
+                    Some(ProductOwned { product_id: id, sku: p.sku.clone(), name: p.name.clone(), quantity })
+                })
+                .collect(),
+        );
+    }
+
+    let contacts = match subject {
+        Subject::Account(_) if actor.has(Scope::ContactsRead) => Some(
+            contacts::table
+                .filter(contacts::account_id.eq(sid))
+                .filter(contacts::archived_at.is_null())
+                .count()
+                .get_result::<i64>(conn)?,
+        ),
+        _ => None,
+    };
+
+    Ok(CustomerSummary {
+        owner,
+        owner_id,
+        open_cases,
+        overdue_cases,
+        last_case_at,
+        interactions_total,
+        interactions_last_90_days,
+        last_interaction,
+        purchases: purchase_count,
+        lifetime_value,
+        last_purchase_at,
+        products_owned,
+        contacts,
+    })
+}

@@ -1,0 +1,10 @@
+DROP TABLE sla_policies;
+DROP TABLE counters;
+DROP TABLE purchase_lines;
+DROP TABLE purchases;
+DROP TABLE case_comments;
+DROP TABLE interaction_contacts;
+DROP TABLE interactions;
+DROP TABLE cases;
+DROP TABLE products;
+DROP TABLE users;

@@ -1,0 +1,15 @@
+DROP TABLE sla_policies;
+DROP TABLE counters;
+DROP TABLE purchase_lines;
+DROP TABLE purchases_fts;
+DROP TABLE purchases;
+DROP TABLE case_comments;
+DROP TABLE interaction_contacts;
+DROP TABLE interactions_fts;
+DROP TABLE interactions;
+DROP TABLE cases_fts;
+DROP TABLE cases;
+DROP TABLE products_fts;
+DROP TABLE products;
+DROP TABLE users_fts;
+DROP TABLE users;
