@@ -51,6 +51,27 @@ async fn users_are_unique_and_the_token_subject_resolves_to_one() {
     let me = token(&app.keys, "sp", &["support"], &[]);
     let r = app.call(Method::GET, "/api/v1/users/me", Some(&me), None, &[]).await.expect(200);
     assert_eq!(r["id"], u["id"]);
+    // Record owners are users.
+    let bad = app.post("/api/v1/accounts", json!({"name": "Acme", "owner_id": uuid::Uuid::now_v7()})).await.expect(422);
+    assert_eq!(error_fields(&bad), vec!["owner_id"]);
+    let acme = app.account("Acme", json!({"owner_id": u["id"]})).await;
+    let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
+    let bad =
+        app.patch(&format!("/api/v1/contacts/{}", s(&ann["id"])), json!({"owner_id": uuid::Uuid::now_v7()})).await;
+    assert_eq!(error_fields(&bad.expect(422)), vec!["owner_id"]);
+    app.patch(&format!("/api/v1/contacts/{}", s(&ann["id"])), json!({"owner_id": u["id"]})).await.expect(200);
+    let g = app
+        .gql(
+            &app.admin,
+            "query($id: UUID!) { contact(id: $id) { owner { name } account { owner { email } } } }",
+            json!({"id": ann["id"]}),
+        )
+        .await;
+    assert_eq!(
+        g["data"]["contact"],
+        json!({"owner": {"name": "Seo-yeon Park"}, "account": {"owner": {"email": "seoyeon@example.com"}}})
+    );
+
     let stranger = token(&app.keys, "nobody", &["sales"], &[]);
     app.call(Method::GET, "/api/v1/users/me", Some(&stranger), None, &[]).await.expect(404);
     let g = app.gql(&stranger, "{ me { id } }", json!({})).await;
@@ -191,8 +212,7 @@ async fn cases_follow_their_workflow_and_sla() {
     assert_eq!(c["account_id"], acme["id"], "the account follows the contact");
     let created = chrono::DateTime::parse_from_rfc3339(s(&c["created_at"])).unwrap();
     let due = chrono::DateTime::parse_from_rfc3339(s(&c["sla_due_at"])).unwrap();
-    let hours = |d: chrono::TimeDelta| (d.num_milliseconds() as f64 / 3_600_000.0).round() as i64;
-    assert_eq!(hours(due - created), 24);
+    assert_eq!(due - created, chrono::TimeDelta::hours(24), "exactly: the SLA runs from creation");
     let c2 = app.post("/api/v1/cases", json!({"subject": "Second", "contact_id": ann["id"]})).await.expect(201);
     assert_ne!(c2["number"], c["number"], "numbers are unique");
 
@@ -201,7 +221,7 @@ async fn cases_follow_their_workflow_and_sla() {
     // Priority drives the SLA, from creation.
     let up = app.patch(&path, json!({"priority": "urgent"})).await.expect(200);
     let due = chrono::DateTime::parse_from_rfc3339(s(&up["sla_due_at"])).unwrap();
-    assert_eq!(hours(due - created), 2);
+    assert_eq!(due - created, chrono::TimeDelta::hours(2));
     // Overdue query with a time relative to now.
     let soon = app.get("/api/v1/cases?filter=and(sla_due_at[lt]:now%2B3h,status[in]:[new,open,pending])").await;
     assert_eq!(soon.expect(200)["data"].as_array().unwrap().len(), 1);
@@ -638,4 +658,29 @@ async fn graphql_matches_rest_for_the_new_resources() {
         .await;
     assert_eq!(r["data"]["createPurchase"]["total"], json!({"amountMinor": 1000, "currency": "KRW"}), "{r}");
     assert_eq!(r["data"]["createPurchase"]["items"][0]["product"]["sku"], "P1");
+}
+
+#[actix_web::test]
+async fn the_demo_seed_fills_every_resource() {
+    let app = spawn().await;
+    let db = app.db.clone();
+    let seeded = actix_web::rt::task::spawn_blocking(move || {
+        crm_gateway::seed::seed(&db, 5, 40).unwrap();
+        crm_gateway::seed_operational::seed(&db, 120).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (seeded.users, seeded.products, seeded.interactions, seeded.cases, seeded.purchases),
+        (8, 12, 120, 2, 4)
+    );
+    for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 4), ("products", 12), ("users", 8)] {
+        let page = app.get(&format!("/api/v1/{path}?count=true&limit=1")).await.expect(200);
+        assert_eq!(page["total"], n, "{path}");
+    }
+    let p = app.get("/api/v1/purchases?limit=1").await.expect(200);
+    let contact = s(&p["data"][0]["contact_id"]).to_string();
+    let sum = app.get(&format!("/api/v1/contacts/{contact}/summary")).await.expect(200);
+    assert!(sum["purchases"].as_i64().unwrap() >= 1, "{sum}");
+    assert!(!sum["products_owned"].as_array().unwrap().is_empty());
 }

@@ -110,12 +110,21 @@ fn build(id: AccountId, i: AccountInput, version: i64, created_at: crm_core::Tim
 pub fn create_account(conn: &mut AnyConnection, actor: &Actor, input: AccountInput) -> Result<Account, AccountError> {
     actor.require(Scope::AccountsWrite)?;
     let i = input.normalize()?;
+    check_owner(conn, i.owner_id)?;
     check_domain_free(conn, i.domain.as_deref(), None)?;
     let a = build(AccountId::new(), i, 1, crm_db::to_utc(crm_db::now()));
     repo::insert(conn, &a).map_err(|e| on_write_error(e, &a))?;
     write_new_external_ids(conn, &a)?;
     record(conn, actor, Action::Created, None, &a)?;
     Ok(a)
+}
+
+/// Owners are users.
+fn check_owner(conn: &mut AnyConnection, owner: Option<uuid::Uuid>) -> Result<(), AccountError> {
+    crm_db::check_owner(conn, owner).map_err(|e| match e {
+        crm_db::DbOwnerError::Missing(f) => AccountError::Invalid(f),
+        crm_db::DbOwnerError::Query(q) => AccountError::from(q),
+    })
 }
 
 fn write_new_external_ids(conn: &mut AnyConnection, a: &Account) -> Result<(), AccountError> {
@@ -191,6 +200,9 @@ fn update_account_from(
         }
         if next.domain != cur.domain {
             check_domain_free(conn, next.domain.as_deref(), Some(id))?;
+        }
+        if next.owner_id != cur.owner_id {
+            check_owner(conn, next.owner_id)?;
         }
         if repo::update_if_version(conn, &next, cur.version).map_err(|e| on_write_error(e, &next))? {
             if next.external_ids != cur.external_ids {

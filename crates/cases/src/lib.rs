@@ -211,10 +211,10 @@ impl Record for Case {
         id: CaseId,
         input: CaseInput,
         prev: Option<&Self>,
+        now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
-        let now = now();
         let mut c = prev.cloned().unwrap_or_else(Case::blank);
         c.id = id;
         c.subject = i.subject.unwrap_or_default();

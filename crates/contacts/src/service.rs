@@ -111,6 +111,14 @@ fn check_account(conn: &mut AnyConnection, account_id: Option<AccountId>) -> Res
     Ok(())
 }
 
+/// Owners are users.
+fn check_owner(conn: &mut AnyConnection, owner: Option<uuid::Uuid>) -> Result<(), ContactError> {
+    crm_db::check_owner(conn, owner).map_err(|e| match e {
+        crm_db::DbOwnerError::Missing(f) => ContactError::Invalid(f),
+        crm_db::DbOwnerError::Query(q) => ContactError::from(q),
+    })
+}
+
 fn check_email_free(
     conn: &mut AnyConnection,
     email: Option<&str>,
@@ -183,6 +191,7 @@ pub fn create_contact(conn: &mut AnyConnection, actor: &Actor, input: ContactInp
     resolve_account_ref(conn, &mut input)?;
     let i = input.normalize()?;
     check_account(conn, i.account_id)?;
+    check_owner(conn, i.owner_id)?;
     check_email_free(conn, i.email.as_deref(), None)?;
     let c = build(ContactId::new(), i, None);
     repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))?;
@@ -291,6 +300,9 @@ fn update_contact_from(
         }
         if next.account_id != cur.account_id {
             check_account(conn, next.account_id)?;
+        }
+        if next.owner_id != cur.owner_id {
+            check_owner(conn, next.owner_id)?;
         }
         if next.email != cur.email {
             check_email_free(conn, next.email.as_deref(), Some(id))?;

@@ -95,6 +95,10 @@ pub enum Command {
         /// Number of contacts, spread over the accounts.
         #[arg(long, conflicts_with = "demo")]
         contacts: Option<usize>,
+        /// Interactions over the contacts (the demo has two per contact). Staff, products, a
+        /// case for one contact in twenty and a purchase for one in ten come with them.
+        #[arg(long, conflicts_with = "demo")]
+        interactions: Option<usize>,
     },
     /// Measure the database ceiling: the queries of a bench scenario through the same driver,
     /// without HTTP, in a tight loop (used by `make bench`).
@@ -187,7 +191,7 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", keys.issue(&sub, &roles, &scopes, ttl)?);
             Ok(())
         }
-        Command::Seed { demo, accounts, contacts } => {
+        Command::Seed { demo, accounts, contacts, interactions } => {
             let (na, nc) = match (demo, accounts, contacts) {
                 (true, _, _) => {
                     (crate::seed::DEMO_ACCOUNTS, crate::seed::DEMO_ACCOUNTS * crate::seed::DEMO_CONTACTS_PER_ACCOUNT)
@@ -204,8 +208,18 @@ fn run(cli: Cli) -> Result<(), String> {
             db.migrate().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
             let (a, c) = crate::seed::seed(&db, na, nc)?;
+            let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
+            let more = if demo || interactions.is_some() {
+                let s = crate::seed_operational::seed(&db, ni)?;
+                format!(
+                    ", {} users, {} products, {} interactions, {} cases and {} purchases",
+                    s.users, s.products, s.interactions, s.cases, s.purchases
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "seeded {a} accounts and {c} contacts into the {} database in {:.1} s",
+                "seeded {a} accounts and {c} contacts{more} into the {} database in {:.1} s",
                 db.backend().name(),
                 started.elapsed().as_secs_f64()
             );

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod problem;
 pub mod rest;
 pub mod seed;
+pub mod seed_operational;
 pub mod settings;
 pub mod telemetry;
 

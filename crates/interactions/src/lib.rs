@@ -199,6 +199,7 @@ impl Record for Interaction {
         id: InteractionId,
         input: InteractionInput,
         prev: Option<&Self>,
+        now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
@@ -209,7 +210,7 @@ impl Record for Interaction {
         x.channel = i.channel;
         x.subject = i.subject;
         x.body = i.body;
-        x.occurred_at = i.occurred_at.unwrap_or_else(|| to_utc(crm_db::now()));
+        x.occurred_at = i.occurred_at.unwrap_or(now);
         // Stored at microsecond precision on both backends.
         x.occurred_at = to_utc(crm_db::truncate_micros(x.occurred_at.naive_utc()));
         x.duration_seconds = i.duration_seconds;

@@ -212,6 +212,7 @@ impl Record for Product {
         id: ProductId,
         input: ProductInput,
         prev: Option<&Self>,
+        _now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
         let mut p = prev.cloned().unwrap_or_else(Product::blank);
@@ -482,13 +483,14 @@ impl Record for Purchase {
         id: PurchaseId,
         input: PurchaseInput,
         prev: Option<&Self>,
+        now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
         let mut p = prev.cloned().unwrap_or_else(Purchase::blank);
         p.id = id;
         p.reference = i.reference;
-        p.ordered_at = i.ordered_at.unwrap_or_else(|| to_utc(crm_db::now()));
+        p.ordered_at = i.ordered_at.unwrap_or(now);
         p.ordered_at = to_utc(crm_db::truncate_micros(p.ordered_at.naive_utc()));
         p.status = i.status.unwrap_or(PurchaseStatus::Ordered);
         p.external_ids = i.external_ids;

@@ -67,7 +67,8 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
     fn input_external_ids(input: &mut Self::Input) -> &mut Vec<ExternalId>;
 
     /// Validates and normalizes `input`, resolves and checks its references, enforces the
-    /// resource's rules against `prev` (transitions) and builds the record. The generic code
+    /// resource's rules against `prev` (transitions) and builds the record. `now` is the time
+    /// of this write (it becomes `updated_at`, and `created_at` on create). The generic code
     /// sets the bookkeeping (`Meta`) afterwards.
     fn build(
         conn: &mut AnyConnection,
@@ -75,6 +76,7 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
         id: Self::Id,
         input: Self::Input,
         prev: Option<&Self>,
+        now: Timestamp,
     ) -> Result<Self, RecordError>;
 
     /// Checks before an archived record comes back (uniqueness among live records).
@@ -171,8 +173,11 @@ pub fn list_where<R: Record>(
     R::list_page(conn, &q)
 }
 
-fn fresh_meta(prev: Option<&Meta>) -> Meta {
-    let now = crm_db::to_utc(crm_db::now());
+fn write_time() -> Timestamp {
+    crm_db::to_utc(crm_db::now())
+}
+
+fn fresh_meta(prev: Option<&Meta>, now: Timestamp) -> Meta {
     Meta {
         version: prev.map(|p| p.version + 1).unwrap_or(1),
         created_at: prev.map(|p| p.created_at).unwrap_or(now),
@@ -202,8 +207,9 @@ fn taken<R: Record>(t: crm_db::external_ids::Taken) -> RecordError {
 pub fn create<R: Record>(conn: &mut AnyConnection, actor: &Actor, input: R::Input) -> Result<R, RecordError> {
     actor.require(R::WRITE)?;
     let id = R::Id::from(uuid::Uuid::now_v7());
-    let mut r = R::build(conn, actor, id, input, None)?;
-    r.set_meta(fresh_meta(None));
+    let now = write_time();
+    let mut r = R::build(conn, actor, id, input, None, now)?;
+    r.set_meta(fresh_meta(None, now));
     R::insert(conn, &r).map_err(|e| R::write_error(e, &r))?;
     crm_db::external_ids::insert_for_new(conn, R::ENTITY, uuid_of::<R>(id), r.external_ids())?.map_err(taken::<R>)?;
     R::after_write(conn, actor, None, &r)?;
@@ -246,12 +252,13 @@ pub fn update_from<R: Record>(
             return Err(RecordError::VersionConflict { expected, current: meta.version });
         }
         let input = R::apply_patch(patch.clone(), &cur);
-        let mut next = R::build(conn, actor, id, input, Some(&cur))?;
+        let now = write_time();
+        let mut next = R::build(conn, actor, id, input, Some(&cur), now)?;
         next.set_meta(meta);
         if next == cur {
             return Ok(cur);
         }
-        next.set_meta(fresh_meta(Some(&meta)));
+        next.set_meta(fresh_meta(Some(&meta), now));
         if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
             if next.external_ids() != cur.external_ids() {
                 crm_db::external_ids::replace(conn, R::ENTITY, uuid_of::<R>(id), next.external_ids())?
@@ -313,7 +320,7 @@ fn set_archived<R: Record>(
         if !archive {
             R::check_restore(conn, &cur)?;
         }
-        let now = crm_db::to_utc(crm_db::now());
+        let now = write_time();
         let mut next = cur.clone();
         next.set_meta(Meta {
             version: meta.version + 1,
@@ -509,7 +516,7 @@ pub fn modify<R: Record>(
             return Ok(cur);
         }
         let meta = cur.meta();
-        next.set_meta(fresh_meta(Some(&meta)));
+        next.set_meta(fresh_meta(Some(&meta), write_time()));
         if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
             record_event(conn, actor, Action::Updated, Some(&cur), &next)?;
             return Ok(next);

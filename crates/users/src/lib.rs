@@ -200,6 +200,7 @@ impl Record for User {
         id: UserId,
         input: UserInput,
         prev: Option<&Self>,
+        _now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
         let mut u = prev.cloned().unwrap_or_else(User::blank);

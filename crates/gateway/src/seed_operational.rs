@@ -1,0 +1,262 @@
+//! The operational part of the demo set: staff, a product catalog, the contact history
+//! (interactions), cases and purchases over the seeded contacts. Deterministic (fixed seed,
+//! dates from 2026-01-01) and written through the same use cases as the API.
+
+use crm_cases::{Case, CaseInput, CaseOrigin, CasePatch, CaseStatus, CaseType, Priority};
+use crm_core::ids::{AccountId, ContactId, UserId};
+use crm_core::{Actor, Money, Patch, Timestamp};
+use crm_db::Db;
+use crm_db::schema::contacts;
+use crm_db::types::DbUuid;
+use crm_interactions::{Direction, Interaction, InteractionInput, InteractionType, Outcome};
+use crm_products::{Product, ProductInput, Purchase, PurchaseInput, PurchaseLineInput};
+use crm_users::{Department, User, UserInput, UserRole};
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// What was seeded.
+#[derive(Debug, Default)]
+pub struct Seeded {
+    pub users: usize,
+    pub products: usize,
+    pub interactions: usize,
+    pub cases: usize,
+    pub purchases: usize,
+}
+
+const STAFF: &[(&str, &str, UserRole, Department, &str)] = &[
+    ("Ji-ho Park", "demo-sales-1", UserRole::Sales, Department::Sales, "KR"),
+    ("Emma Clark", "demo-sales-2", UserRole::Sales, Department::Sales, "US"),
+    ("Lukas Weber", "demo-sales-3", UserRole::Sales, Department::Sales, "DE"),
+    ("Yui Tanaka", "demo-marketing-1", UserRole::Marketing, Department::Marketing, "JP"),
+    ("Seo-yeon Kim", "demo-support-1", UserRole::Support, Department::Service, "KR"),
+    ("Oliver Hall", "demo-support-2", UserRole::Support, Department::Service, "GB"),
+    ("Hannah Becker", "demo-support-3", UserRole::Support, Department::Service, "DE"),
+    ("Admin", "demo-admin", UserRole::Admin, Department::Management, "US"),
+];
+
+/// sku, name, family, list price and unit cost in whole US dollars.
+const PRODUCTS: &[(&str, &str, &str, i64, i64)] = &[
+    ("CRM-STARTER-12M", "Starter, 12 months", "Subscriptions", 240, 40),
+    ("CRM-PRO-12M", "Pro, 12 months", "Subscriptions", 1200, 180),
+    ("CRM-ENT-12M", "Enterprise, 12 months", "Subscriptions", 6000, 900),
+    ("SEAT-PRO", "Extra Pro seat", "Seats", 99, 10),
+    ("ONB-STD", "Standard onboarding", "Services", 1500, 900),
+    ("ONB-PREM", "Premium onboarding", "Services", 4000, 2600),
+    ("TRN-DAY", "Training day", "Services", 1200, 700),
+    ("API-ADDON", "API add-on", "Add-ons", 300, 30),
+    ("SMS-10K", "10k SMS credits", "Add-ons", 150, 90),
+    ("SUP-PREM", "Premium support", "Support", 2000, 600),
+    ("HW-SCAN", "Card scanner", "Hardware", 180, 110),
+    ("HW-KIOSK", "Visitor kiosk", "Hardware", 2400, 1700),
+];
+
+const SUBJECTS: &[&str] = &[
+    "Intro call",
+    "Follow-up on the proposal",
+    "Renewal discussion",
+    "Pricing question",
+    "Onboarding check-in",
+    "Quarterly business review",
+    "Product demo",
+    "Contract redlines",
+    "Support escalation",
+    "Feature feedback",
+];
+
+const CASE_SUBJECTS: &[&str] = &[
+    "Cannot log in",
+    "Invoice shows the wrong VAT rate",
+    "Export to CSV times out",
+    "Request: dark mode",
+    "Card scanner not detected",
+    "Duplicate charge on the card",
+    "How do I add a seat?",
+    "Emails land in spam",
+];
+
+fn at(day: u32, minute: u32) -> Timestamp {
+    let base = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).and_then(|d| d.and_hms_opt(8, 0, 0)).unwrap_or_default();
+    let t = base + chrono::Duration::days(i64::from(day)) + chrono::Duration::minutes(i64::from(minute));
+    crm_db::to_utc(t)
+}
+
+fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
+    xs[rng.random_range(0..xs.len())]
+}
+
+/// Seeds the operational data over the contacts already in the database.
+pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
+    let actor = Actor::system();
+    let mut rng = StdRng::seed_from_u64(20261123);
+    let mut out = Seeded::default();
+    let people: Vec<(ContactId, Option<AccountId>)> = db
+        .run_sync(|c| -> Result<_, crm_db::DbError> {
+            Ok(contacts::table
+                .select((contacts::id, contacts::account_id))
+                .order(contacts::id)
+                .load::<(DbUuid, Option<DbUuid>)>(c)?)
+        })
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(c, a)| (ContactId(c.0), a.map(|a| AccountId(a.0))))
+        .collect();
+    if people.is_empty() {
+        return Ok(out);
+    }
+
+    let (users, products) = db
+        .transaction_sync(|c| -> Result<(Vec<User>, Vec<Product>), crm_records::RecordError> {
+            let mut users = Vec::new();
+            for (name, subject, role, department, country) in STAFF {
+                users.push(crm_records::create::<User>(
+                    c,
+                    &actor,
+                    UserInput {
+                        name: Some(name.to_string()),
+                        email: Some(format!("{subject}@crm.example")),
+                        subject: Some(subject.to_string()),
+                        role: Some(*role),
+                        department: Some(*department),
+                        territory: Some(country.to_string()),
+                        team: Some(format!("{} {country}", department.as_str())),
+                        ..Default::default()
+                    },
+                )?);
+            }
+            let mut products = Vec::new();
+            for (sku, name, family, price, cost) in PRODUCTS {
+                products.push(crm_records::create::<Product>(
+                    c,
+                    &actor,
+                    ProductInput {
+                        sku: Some(sku.to_string()),
+                        name: Some(name.to_string()),
+                        family: Some(family.to_string()),
+                        list_price: Some(Money::new(price * 100, "USD")),
+                        unit_cost: Some(Money::new(cost * 100, "USD")),
+                        ..Default::default()
+                    },
+                )?);
+            }
+            Ok((users, products))
+        })
+        .map_err(|e| e.to_string())?;
+    out.users = users.len();
+    out.products = products.len();
+    let reps: Vec<UserId> = users.iter().filter(|u| u.department != Some(Department::Service)).map(|u| u.id).collect();
+    let agents: Vec<UserId> =
+        users.iter().filter(|u| u.department == Some(Department::Service)).map(|u| u.id).collect();
+
+    // The contact history, in transactions of 1000.
+    let types = [
+        InteractionType::Call,
+        InteractionType::Email,
+        InteractionType::Email,
+        InteractionType::Meeting,
+        InteractionType::Note,
+        InteractionType::Visit,
+        InteractionType::Sms,
+        InteractionType::Chat,
+        InteractionType::Web,
+    ];
+    let outcomes = [Outcome::Connected, Outcome::Voicemail, Outcome::NoAnswer, Outcome::Interested, Outcome::FollowUp];
+    let mut made = 0;
+    while made < interactions {
+        let n = (interactions - made).min(1000);
+        let inputs: Vec<InteractionInput> = (0..n)
+            .map(|_| {
+                let (contact, _) = pick(&mut rng, &people);
+                let kind = pick(&mut rng, &types);
+                let direction = if rng.random_bool(0.6) { Direction::Outbound } else { Direction::Inbound };
+                InteractionInput {
+                    interaction_type: Some(kind),
+                    direction: Some(direction),
+                    subject: Some(pick(&mut rng, SUBJECTS).to_string()),
+                    occurred_at: Some(at(rng.random_range(0..320), rng.random_range(0..600))),
+                    duration_seconds: matches!(kind, InteractionType::Call | InteractionType::Meeting)
+                        .then(|| rng.random_range(60..3600)),
+                    outcome: (kind == InteractionType::Call).then(|| pick(&mut rng, &outcomes)),
+                    contact_ids: vec![contact],
+                    author_id: Some(pick(&mut rng, &reps)),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        db.transaction_sync(|c| -> Result<(), crm_records::RecordError> {
+            for i in inputs {
+                crm_records::create::<Interaction>(c, &actor, i)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        made += n;
+    }
+    out.interactions = made;
+
+    // Cases for one contact in twenty; a third resolved.
+    let case_types = [CaseType::Question, CaseType::Complaint, CaseType::Incident, CaseType::FeatureRequest];
+    let priorities = [Priority::Low, Priority::Normal, Priority::Normal, Priority::High, Priority::Urgent];
+    let origins = [CaseOrigin::Email, CaseOrigin::Phone, CaseOrigin::Web, CaseOrigin::Chat];
+    let case_inputs: Vec<(CaseInput, bool)> = people
+        .iter()
+        .step_by(20)
+        .map(|(contact, _)| {
+            let input = CaseInput {
+                subject: Some(pick(&mut rng, CASE_SUBJECTS).to_string()),
+                case_type: Some(pick(&mut rng, &case_types)),
+                priority: Some(pick(&mut rng, &priorities)),
+                origin: Some(pick(&mut rng, &origins)),
+                contact_id: Some(*contact),
+                assignee_id: Some(pick(&mut rng, &agents)),
+                ..Default::default()
+            };
+            (input, rng.random_bool(0.33))
+        })
+        .collect();
+    out.cases = db
+        .transaction_sync(|c| -> Result<usize, crm_records::RecordError> {
+            let n = case_inputs.len();
+            for (input, resolve) in case_inputs {
+                let case = crm_records::create::<Case>(c, &actor, input)?;
+                if resolve {
+                    let patch = CasePatch { status: Patch::Value(CaseStatus::Resolved), ..Default::default() };
+                    crm_records::update::<Case>(c, &actor, case.id, patch, None)?;
+                }
+            }
+            Ok(n)
+        })
+        .map_err(|e| e.to_string())?;
+
+    // One purchase for one contact in ten, one to three lines.
+    let purchase_inputs: Vec<PurchaseInput> = people
+        .iter()
+        .step_by(10)
+        .map(|(contact, _)| {
+            let lines = (0..rng.random_range(1..=3))
+                .map(|_| PurchaseLineInput {
+                    product_id: Some(products[rng.random_range(0..products.len())].id),
+                    quantity: rng.random_range(1..=5),
+                    ..Default::default()
+                })
+                .collect();
+            PurchaseInput {
+                contact_id: Some(*contact),
+                ordered_at: Some(at(rng.random_range(0..320), 0)),
+                lines,
+                ..Default::default()
+            }
+        })
+        .collect();
+    out.purchases = db
+        .transaction_sync(|c| -> Result<usize, crm_records::RecordError> {
+            let n = purchase_inputs.len();
+            for input in purchase_inputs {
+                crm_records::create::<Purchase>(c, &actor, input)?;
+            }
+            Ok(n)
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
