@@ -8,13 +8,13 @@ pub mod sla;
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, CaseId, CommentId, ContactId, UserId};
-use crm_core::{Actor, ExternalId, FieldError, FieldErrors, Patch, Scope, Timestamp};
+use crm_core::{Actor, FieldError, FieldErrors, Scope, Timestamp};
 use crm_db::schema::{case_comments, cases};
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, to_utc};
 use crm_events::Action;
-use crm_records::{Meta, Record, RecordError};
+use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
 pub use model::{
@@ -168,42 +168,7 @@ impl Record for Case {
     const READ: Scope = Scope::CasesRead;
     const WRITE: Scope = Scope::CasesWrite;
 
-    fn catalog() -> &'static Catalog {
-        &CASE_CATALOG
-    }
-    fn id(&self) -> CaseId {
-        self.id
-    }
-    fn meta(&self) -> Meta {
-        Meta {
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            archived_at: self.archived_at,
-        }
-    }
-    fn set_meta(&mut self, m: Meta) {
-        (self.version, self.created_at, self.updated_at, self.archived_at) =
-            (m.version, m.created_at, m.updated_at, m.archived_at);
-    }
-    fn external_ids(&self) -> &[ExternalId] {
-        &self.external_ids
-    }
-    fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
-        &mut self.external_ids
-    }
-    fn blank() -> Self {
-        Case::blank()
-    }
-    fn apply_patch(patch: CasePatch, current: &Self) -> CaseInput {
-        patch.apply(current)
-    }
-    fn patch_external_ids(patch: &mut CasePatch) -> &mut Patch<Vec<ExternalId>> {
-        &mut patch.external_ids
-    }
-    fn input_external_ids(input: &mut CaseInput) -> &mut Vec<ExternalId> {
-        &mut input.external_ids
-    }
+    crm_records::record_basics!(catalog: CASE_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,

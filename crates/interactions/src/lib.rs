@@ -6,12 +6,12 @@ pub mod model;
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, CaseId, InteractionId, UserId};
-use crm_core::{Actor, ExternalId, Patch, Scope};
+use crm_core::{Actor, Scope};
 use crm_db::schema::{interaction_contacts, interactions};
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, to_utc};
-use crm_records::{Meta, Record, RecordError};
+use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
 pub use model::{Direction, Interaction, InteractionInput, InteractionPatch, InteractionType, Outcome};
@@ -156,42 +156,7 @@ impl Record for Interaction {
     const WRITE: Scope = Scope::InteractionsWrite;
     const DEFAULT_SORT: &'static str = "-occurred_at";
 
-    fn catalog() -> &'static Catalog {
-        &INTERACTION_CATALOG
-    }
-    fn id(&self) -> InteractionId {
-        self.id
-    }
-    fn meta(&self) -> Meta {
-        Meta {
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            archived_at: self.archived_at,
-        }
-    }
-    fn set_meta(&mut self, m: Meta) {
-        (self.version, self.created_at, self.updated_at, self.archived_at) =
-            (m.version, m.created_at, m.updated_at, m.archived_at);
-    }
-    fn external_ids(&self) -> &[ExternalId] {
-        &self.external_ids
-    }
-    fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
-        &mut self.external_ids
-    }
-    fn blank() -> Self {
-        Interaction::blank()
-    }
-    fn apply_patch(patch: InteractionPatch, current: &Self) -> InteractionInput {
-        patch.apply(current)
-    }
-    fn patch_external_ids(patch: &mut InteractionPatch) -> &mut Patch<Vec<ExternalId>> {
-        &mut patch.external_ids
-    }
-    fn input_external_ids(input: &mut InteractionInput) -> &mut Vec<ExternalId> {
-        &mut input.external_ids
-    }
+    crm_records::record_basics!(catalog: INTERACTION_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,

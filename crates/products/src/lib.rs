@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::{AccountId, ContactId, ProductId, PurchaseId};
-use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope};
+use crm_core::{Actor, FieldErrors, Money, Scope};
 use crm_db::pool::is_unique_violation;
 use crm_db::schema::{products, purchase_lines, purchases};
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, to_utc};
-use crm_records::{Meta, Record, RecordError};
+use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
 pub use model::{
@@ -24,35 +24,6 @@ pub use model::{
 
 const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
     FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-macro_rules! meta_accessors {
-    () => {
-        fn meta(&self) -> Meta {
-            Meta {
-                version: self.version,
-                created_at: self.created_at,
-                updated_at: self.updated_at,
-                archived_at: self.archived_at,
-            }
-        }
-        fn set_meta(&mut self, m: Meta) {
-            (self.version, self.created_at, self.updated_at, self.archived_at) =
-                (m.version, m.created_at, m.updated_at, m.archived_at);
-        }
-        fn external_ids(&self) -> &[ExternalId] {
-            &self.external_ids
-        }
-        fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
-            &mut self.external_ids
-        }
-        fn patch_external_ids(patch: &mut Self::Patch) -> &mut Patch<Vec<ExternalId>> {
-            &mut patch.external_ids
-        }
-        fn input_external_ids(input: &mut Self::Input) -> &mut Vec<ExternalId> {
-            &mut input.external_ids
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,19 +163,7 @@ impl Record for Product {
     const WRITE: Scope = Scope::ProductsWrite;
     const DEFAULT_SORT: &'static str = "sku";
 
-    fn catalog() -> &'static Catalog {
-        &PRODUCT_CATALOG
-    }
-    fn id(&self) -> ProductId {
-        self.id
-    }
-    meta_accessors!();
-    fn blank() -> Self {
-        Product::blank()
-    }
-    fn apply_patch(patch: ProductPatch, current: &Self) -> ProductInput {
-        patch.apply(current)
-    }
+    crm_records::record_basics!(catalog: PRODUCT_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -463,19 +422,7 @@ impl Record for Purchase {
     const WRITE: Scope = Scope::ProductsWrite;
     const DEFAULT_SORT: &'static str = "-ordered_at";
 
-    fn catalog() -> &'static Catalog {
-        &PURCHASE_CATALOG
-    }
-    fn id(&self) -> PurchaseId {
-        self.id
-    }
-    meta_accessors!();
-    fn blank() -> Self {
-        Purchase::blank()
-    }
-    fn apply_patch(patch: PurchasePatch, current: &Self) -> PurchaseInput {
-        patch.apply(current)
-    }
+    crm_records::record_basics!(catalog: PURCHASE_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,

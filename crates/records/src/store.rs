@@ -166,3 +166,49 @@ macro_rules! batch_record {
         }
     };
 }
+
+/// The accessors every record writes the same way, for a record struct with `id`, `version`,
+/// `created_at`, `updated_at`, `archived_at` and `external_ids` fields, an inherent `blank()`,
+/// and a patch type with `external_ids` and `apply(self, &Record) -> Input`. Use inside the
+/// `impl Record for …` block.
+#[macro_export]
+macro_rules! record_basics {
+    (catalog: $catalog:expr) => {
+        fn catalog() -> &'static crm_core::filter::Catalog {
+            &$catalog
+        }
+        fn id(&self) -> Self::Id {
+            self.id
+        }
+        fn meta(&self) -> $crate::Meta {
+            $crate::Meta {
+                version: self.version,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+                archived_at: self.archived_at,
+            }
+        }
+        fn set_meta(&mut self, m: $crate::Meta) {
+            (self.version, self.created_at, self.updated_at, self.archived_at) =
+                (m.version, m.created_at, m.updated_at, m.archived_at);
+        }
+        fn external_ids(&self) -> &[crm_core::ExternalId] {
+            &self.external_ids
+        }
+        fn external_ids_mut(&mut self) -> &mut Vec<crm_core::ExternalId> {
+            &mut self.external_ids
+        }
+        fn blank() -> Self {
+            Self::blank()
+        }
+        fn apply_patch(patch: Self::Patch, current: &Self) -> Self::Input {
+            patch.apply(current)
+        }
+        fn patch_external_ids(patch: &mut Self::Patch) -> &mut crm_core::Patch<Vec<crm_core::ExternalId>> {
+            &mut patch.external_ids
+        }
+        fn input_external_ids(input: &mut Self::Input) -> &mut Vec<crm_core::ExternalId> {
+            &mut input.external_ids
+        }
+    };
+}

@@ -7,13 +7,13 @@ pub mod model;
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::UserId;
-use crm_core::{Actor, ExternalId, Patch, Scope};
+use crm_core::{Actor, Scope};
 use crm_db::pool::is_unique_violation;
 use crm_db::schema::users;
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, to_utc};
-use crm_records::{Meta, Record, RecordError};
+use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
 pub use model::{Department, User, UserInput, UserPatch, UserRole};
@@ -157,42 +157,7 @@ impl Record for User {
     const WRITE: Scope = Scope::UsersWrite;
     const DEFAULT_SORT: &'static str = "name";
 
-    fn catalog() -> &'static Catalog {
-        &USER_CATALOG
-    }
-    fn id(&self) -> UserId {
-        self.id
-    }
-    fn meta(&self) -> Meta {
-        Meta {
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            archived_at: self.archived_at,
-        }
-    }
-    fn set_meta(&mut self, m: Meta) {
-        (self.version, self.created_at, self.updated_at, self.archived_at) =
-            (m.version, m.created_at, m.updated_at, m.archived_at);
-    }
-    fn external_ids(&self) -> &[ExternalId] {
-        &self.external_ids
-    }
-    fn external_ids_mut(&mut self) -> &mut Vec<ExternalId> {
-        &mut self.external_ids
-    }
-    fn blank() -> Self {
-        User::blank()
-    }
-    fn apply_patch(patch: UserPatch, current: &Self) -> UserInput {
-        patch.apply(current)
-    }
-    fn patch_external_ids(patch: &mut UserPatch) -> &mut Patch<Vec<ExternalId>> {
-        &mut patch.external_ids
-    }
-    fn input_external_ids(input: &mut UserInput) -> &mut Vec<ExternalId> {
-        &mut input.external_ids
-    }
+    crm_records::record_basics!(catalog: USER_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
