@@ -684,3 +684,59 @@ async fn the_demo_seed_fills_every_resource() {
     assert!(sum["purchases"].as_i64().unwrap() >= 1, "{sum}");
     assert!(!sum["products_owned"].as_array().unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn new_resources_take_batches_and_feed_the_change_log() {
+    let app = spawn().await;
+    let ann = app.contact("Ann", "Lee", json!({})).await;
+    let ops: Vec<Value> = (0..5)
+        .map(|n| {
+            json!({"op": "upsert", "external_id": {"source": "dialer", "id": format!("call-{n}")},
+                   "data": {"type": "call", "contact_ids": [ann["id"]], "duration_seconds": 30 * n}})
+        })
+        .chain([json!({"op": "create", "data": {"type": "call", "contact_ids": [uuid::Uuid::now_v7()]}})])
+        .collect();
+    let r = app.post("/api/v1/interactions/batch", json!({"operations": ops.clone()})).await.expect(200);
+    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 201, 201, 201, 201, 422]);
+    // Replayed by the dialer: the same five, updated in place (unchanged: version 1).
+    let r = app.post("/api/v1/interactions/batch", json!({"operations": ops[..5]})).await.expect(200);
+    assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == 200 && x["version"] == 1), "{r}");
+    // Atomic: one bad operation and nothing is applied.
+    let bad = app
+        .post(
+            "/api/v1/cases/batch",
+            json!({"atomic": true, "operations": [
+                {"op": "create", "data": {"subject": "One"}},
+                {"op": "create", "data": {"subject": "Two", "status": "closed"}}
+            ]}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(bad["operation_index"], 1);
+    assert_eq!(bad["code"], "INVALID_TRANSITION");
+    assert_eq!(app.get("/api/v1/cases?count=true").await.expect(200)["total"], 0);
+
+    let g = app
+        .gql(
+            &app.admin,
+            "mutation { batchCases(operations: [{create: {subject: \"A\"}}, {upsert: {externalId: {source: \"zendesk\", id: \"7\"}, patch: {subject: \"B\", priority: HIGH}}}]) { status id version error { code } } }",
+            json!({}),
+        )
+        .await;
+    let results = g["data"]["batchCases"].as_array().unwrap_or_else(|| panic!("{g}"));
+    assert_eq!(results.iter().map(|x| x["status"].as_i64().unwrap()).collect::<Vec<_>>(), [201, 201]);
+    let by_ext = app.get("/api/v1/cases/by-external-id/zendesk/7").await.expect(200);
+    assert_eq!(by_ext["priority"], "high");
+
+    // Every write is in the change feed, per entity.
+    let feed = app.get("/api/v1/changes?types=interactions,cases").await.expect(200);
+    let kinds: Vec<&str> = feed["data"].as_array().unwrap().iter().map(|e| s(&e["type"])).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "interaction.created").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| **k == "case.created").count(), 2);
+    let readonly = token(&app.keys, "r", &["readonly"], &["changes:read"]);
+    let r = app.call(Method::GET, "/api/v1/changes?types=products", Some(&readonly), None, &[]).await;
+    r.expect(200);
+    let r = app.call(Method::GET, "/api/v1/changes", Some(&readonly), None, &[]).await.expect(200);
+    assert!(r["data"].as_array().unwrap().iter().any(|e| e["entity"] == "interaction"), "readable entities are in");
+}
