@@ -87,6 +87,18 @@ async fn a_new_subject_gets_a_user_when_provisioning_is_on() {
     assert_eq!(me["role"], "sales");
     let again = app.call(Method::GET, "/api/v1/users/me", Some(&t), None, &[]).await.expect(200);
     assert_eq!(again["id"], me["id"], "created once");
+    // An archived user is not re-created: archiving revokes the subject as an author.
+    let gone = token(&app.keys, "gone", &["sales"], &[]);
+    let u = app.call(Method::GET, "/api/v1/users/me", Some(&gone), None, &[]).await.expect(200);
+    app.delete(&format!("/api/v1/users/{}", s(&u["id"]))).await.expect(204);
+    app.call(Method::GET, "/api/v1/users/me", Some(&gone), None, &[]).await.expect(404);
+    // Invalid claims are left out instead of failing the caller.
+    let claims = json!({"sub": "odd", "exp": chrono::Utc::now().timestamp() + 600, "iss": ISSUER, "aud": AUDIENCE,
+        "roles": ["sales"], "email": "not-an-email", "name": "  "});
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let odd = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    let u = app.call(Method::GET, "/api/v1/users/me", Some(&odd), None, &[]).await.expect(200);
+    assert_eq!((u["name"].as_str(), u["email"].is_null()), (Some("odd"), true));
     // The first interaction it logs is authored by that user.
     let c = app.contact("Ann", "Lee", json!({})).await;
     let x = app
@@ -100,6 +112,31 @@ async fn a_new_subject_gets_a_user_when_provisioning_is_on() {
         .await
         .expect(201);
     assert_eq!(x["author_id"], me["id"]);
+    // Staff log as themselves.
+    let other = user(&app, "Other", "other", json!({})).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/interactions",
+            Some(&t),
+            Some(json!({"type": "call", "contact_ids": [c["id"]], "author_id": other["id"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(error_fields(&r.expect(422)), vec!["author_id"]);
+    // An integration without a user of its own may attribute (a mail sync).
+    let sync = token(&app.keys, "mail-sync", &[], &["interactions:write", "interactions:read"]);
+    let sync_app = spawn_on(&app.database_url).await;
+    let r = sync_app
+        .call(
+            Method::POST,
+            "/api/v1/interactions",
+            Some(&sync),
+            Some(json!({"type": "email", "contact_ids": [c["id"]], "author_id": other["id"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.expect(201)["author_id"], other["id"]);
 }
 
 #[actix_web::test]
@@ -248,6 +285,11 @@ async fn cases_follow_their_workflow_and_sla() {
     assert!(reopened["resolved_at"].is_null() && reopened["closed_at"].is_null());
     let due = chrono::DateTime::parse_from_rfc3339(s(&reopened["sla_due_at"])).unwrap();
     assert!(due > chrono::Utc::now() + chrono::Duration::minutes(100), "a reopened case gets a fresh SLA");
+    // A priority change after a reopening keeps the reopened clock.
+    let started = chrono::DateTime::parse_from_rfc3339(s(&reopened["sla_started_at"])).unwrap();
+    let high = app.patch(&path, json!({"priority": "high"})).await.expect(200);
+    let due = chrono::DateTime::parse_from_rfc3339(s(&high["sla_due_at"])).unwrap();
+    assert_eq!(due - started, chrono::TimeDelta::hours(8));
     let bad = app.patch(&path, json!({"satisfaction": 9})).await.expect(422);
     assert_eq!(error_fields(&bad), vec!["satisfaction"]);
 
@@ -262,6 +304,15 @@ async fn cases_follow_their_workflow_and_sla() {
         .map(|c| format!("{}>{}", s(&c["from"]), s(&c["to"])))
         .collect();
     assert_eq!(statuses, ["closed>open", "resolved>closed", "pending>resolved", "open>pending", "new>open"]);
+
+    // Another contact brings its own account unless the patch names one.
+    let globex = app.account("Globex", json!({})).await;
+    let bo = app.contact("Bo", "Park", json!({"account_id": globex["id"]})).await;
+    let moved = app.patch(&path, json!({"contact_id": bo["id"]})).await.expect(200);
+    assert_eq!(moved["account_id"], globex["id"]);
+    let kept = app.patch(&path, json!({"contact_id": ann["id"], "account_id": globex["id"]})).await.expect(200);
+    assert_eq!(kept["account_id"], globex["id"]);
+    app.get("/api/v1/cases?filter=sla_due_at[lt]:now--99999999999w").await.expect(400);
 
     // Assignees must be active users.
     let gone = user(&app, "Gone", "gone", json!({"active": false})).await;

@@ -49,6 +49,7 @@ pub static CASE_CATALOG: Catalog = Catalog {
         f("account_id", FieldKind::Uuid, true, false),
         f("assignee_id", FieldKind::Uuid, true, false),
         f("team", FieldKind::Text, true, true),
+        f("sla_started_at", FieldKind::Timestamp, true, true),
         f("sla_due_at", FieldKind::Timestamp, true, true),
         f("first_response_at", FieldKind::Timestamp, true, true),
         f("resolved_at", FieldKind::Timestamp, true, true),
@@ -80,6 +81,7 @@ pub struct CaseRow {
     account_id: Option<DbUuid>,
     assignee_id: Option<DbUuid>,
     team: Option<String>,
+    sla_started_at: Option<NaiveDateTime>,
     sla_due_at: Option<NaiveDateTime>,
     first_response_at: Option<NaiveDateTime>,
     resolved_at: Option<NaiveDateTime>,
@@ -111,6 +113,7 @@ impl From<CaseRow> for Case {
             account_id: r.account_id.map(|u| AccountId(u.0)),
             assignee_id: r.assignee_id.map(|u| UserId(u.0)),
             team: r.team,
+            sla_started_at: r.sla_started_at.map(to_utc),
             sla_due_at: r.sla_due_at.map(to_utc),
             first_response_at: r.first_response_at.map(to_utc),
             resolved_at: r.resolved_at.map(to_utc),
@@ -141,6 +144,7 @@ impl From<&Case> for CaseRow {
             account_id: c.account_id.map(|i| DbUuid(i.0)),
             assignee_id: c.assignee_id.map(|i| DbUuid(i.0)),
             team: c.team.clone(),
+            sla_started_at: naive(c.sla_started_at),
             sla_due_at: naive(c.sla_due_at),
             first_response_at: naive(c.first_response_at),
             resolved_at: naive(c.resolved_at),
@@ -191,23 +195,11 @@ impl Record for Case {
         c.tags = i.tags;
         c.external_ids = i.external_ids;
 
-        // References: checked when they change.
-        if prev.is_none_or(|p| p.contact_id != i.contact_id) {
-            let accounts = crm_records::refs::contact_accounts(
-                conn,
-                entity,
-                &i.contact_id.into_iter().collect::<Vec<_>>(),
-                |_| "contact_id".into(),
-            )?;
-            // A new contact brings its account unless one is given.
-            if i.account_id.is_none() || prev.is_some_and(|p| p.account_id == i.account_id) {
-                c.account_id = accounts.first().copied().flatten().or(i.account_id);
-            } else {
-                c.account_id = i.account_id;
-            }
-        } else {
-            c.account_id = i.account_id;
-        }
+        // References, checked when they change. Without an account, the contact's is taken (a
+        // patch that changes the contact and not the account re-derives it; see `apply`).
+        let contact_changed = prev.is_none_or(|p| p.contact_id != i.contact_id);
+        c.account_id =
+            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
         c.contact_id = i.contact_id;
         if prev.is_none_or(|p| p.account_id != c.account_id) {
             crm_records::refs::check_account(conn, entity, "account_id", c.account_id)?;
@@ -259,13 +251,13 @@ impl Record for Case {
         let reopened = prev.is_some_and(|p| !p.status.is_open()) && status.is_open();
         c.status = status;
 
-        // SLA: from creation (or the reopening), by priority.
+        // SLA: from creation or the latest reopening, by priority.
         let priority = i.priority.unwrap_or(Priority::Normal);
+        if prev.is_none() || reopened {
+            c.sla_started_at = Some(now);
+        }
         if prev.is_none_or(|p| p.priority != priority) || reopened {
-            let start = match prev {
-                Some(p) if !reopened => p.created_at,
-                _ => now,
-            };
+            let start = c.sla_started_at.or(prev.map(|p| p.created_at)).unwrap_or(now);
             c.sla_due_at = sla_policy(conn)?.due(priority, start);
         }
         c.priority = priority;
@@ -395,8 +387,21 @@ pub fn list_comments(
         .limit(i64::from(limit))
         .into_boxed::<crm_db::MultiBackend>();
     if let Some(a) = after {
-        // Comment ids are time-ordered (UUIDv7) and created_at follows them.
-        q = q.filter(case_comments::id.gt(DbUuid(a.0)));
+        // Keyset on (created_at, id), the order of the list.
+        let at: Option<NaiveDateTime> = case_comments::table
+            .filter(case_comments::id.eq(DbUuid(a.0)))
+            .filter(case_comments::case_id.eq(DbUuid(case_id.0)))
+            .select(case_comments::created_at)
+            .first(conn)
+            .optional()?;
+        let at = at.ok_or_else(|| {
+            RecordError::invalid("case_comment", "after", "not_found", "no such comment on this case")
+        })?;
+        q = q.filter(
+            case_comments::created_at
+                .gt(at)
+                .or(case_comments::created_at.eq(at).and(case_comments::id.gt(DbUuid(a.0)))),
+        );
     }
     Ok(q.load::<CommentRow>(conn)?.into_iter().map(CaseComment::from).collect())
 }

@@ -99,8 +99,10 @@ pub struct Case {
     pub account_id: Option<AccountId>,
     pub assignee_id: Option<UserId>,
     pub team: Option<String>,
-    /// When the case should be resolved: creation time plus the priority's SLA (recomputed
-    /// when the priority changes).
+    /// When the SLA clock started: creation, or the latest reopening.
+    pub sla_started_at: Option<Timestamp>,
+    /// When the case should be resolved: `sla_started_at` plus the priority's target
+    /// (recomputed when the priority changes).
     pub sla_due_at: Option<Timestamp>,
     /// The first customer-visible answer: a public comment, or an outbound interaction on the
     /// case, or a move to `pending`/`resolved`.
@@ -210,8 +212,13 @@ impl CasePatch {
             // `null` is not a status: it keeps the current one.
             status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
             origin: self.origin.apply_to(c.origin),
+            // A new contact without an account in the patch brings its own account.
+            account_id: match (&self.contact_id, self.account_id) {
+                (Patch::Absent, a) => a.apply_to(c.account_id),
+                (_, Patch::Absent) => None,
+                (_, a) => a.apply_to(c.account_id),
+            },
             contact_id: self.contact_id.apply_to(c.contact_id),
-            account_id: self.account_id.apply_to(c.account_id),
             assignee_id: self.assignee_id.apply_to(c.assignee_id),
             team: self.team.apply_to(c.team),
             satisfaction: self.satisfaction.apply_to(c.satisfaction),
@@ -268,6 +275,7 @@ impl Case {
             account_id: None,
             assignee_id: None,
             team: None,
+            sla_started_at: None,
             sla_due_at: None,
             first_response_at: None,
             resolved_at: None,

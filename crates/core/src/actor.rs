@@ -24,10 +24,17 @@ pub enum Scope {
     /// The product catalog and purchases (products owned).
     ProductsRead,
     ProductsWrite,
+    /// Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas,
+    /// forecasts and reports.
+    SalesRead,
+    SalesWrite,
+    /// Only creates leads through the web-form capture endpoint (for a token embedded in a
+    /// website's backend).
+    LeadsCapture,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 16] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -41,6 +48,9 @@ impl Scope {
         Scope::CasesWrite,
         Scope::ProductsRead,
         Scope::ProductsWrite,
+        Scope::SalesRead,
+        Scope::SalesWrite,
+        Scope::LeadsCapture,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +68,9 @@ impl Scope {
             Scope::CasesWrite => "cases:write",
             Scope::ProductsRead => "products:read",
             Scope::ProductsWrite => "products:write",
+            Scope::SalesRead => "sales:read",
+            Scope::SalesWrite => "sales:write",
+            Scope::LeadsCapture => "leads:capture",
         }
     }
 
@@ -75,6 +88,7 @@ impl Scope {
             "interactions" => Scope::InteractionsRead,
             "cases" => Scope::CasesRead,
             "products" | "purchases" => Scope::ProductsRead,
+            "leads" | "pipelines" | "opportunities" | "activities" | "target_lists" | "quotas" => Scope::SalesRead,
             _ => return None,
         })
     }
@@ -131,6 +145,8 @@ impl Role {
                 InteractionsWrite,
                 CasesRead,
                 ProductsRead,
+                SalesRead,
+                SalesWrite,
             ],
             // Marketing maintains people, and reads companies.
             Role::Marketing => &[
@@ -142,6 +158,8 @@ impl Role {
                 InteractionsWrite,
                 CasesRead,
                 ProductsRead,
+                SalesRead,
+                SalesWrite,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[
@@ -154,8 +172,11 @@ impl Role {
                 CasesRead,
                 CasesWrite,
                 ProductsRead,
+                SalesRead,
             ],
-            Role::Readonly => &[AccountsRead, ContactsRead, UsersRead, InteractionsRead, CasesRead, ProductsRead],
+            Role::Readonly => {
+                &[AccountsRead, ContactsRead, UsersRead, InteractionsRead, CasesRead, ProductsRead, SalesRead]
+            }
         }
     }
 }

@@ -86,3 +86,31 @@ define_id!(
     /// Id of a purchase (an order a customer placed).
     PurchaseId
 );
+define_id!(
+    /// Id of a lead (a prospect not yet qualified into an account and contact).
+    LeadId
+);
+define_id!(
+    /// Id of a sales pipeline.
+    PipelineId
+);
+define_id!(
+    /// Id of a stage of a pipeline.
+    StageId
+);
+define_id!(
+    /// Id of an opportunity (a deal in a pipeline).
+    OpportunityId
+);
+define_id!(
+    /// Id of an activity (scheduled work: a task, call, meeting or mailing).
+    ActivityId
+);
+define_id!(
+    /// Id of a target account list.
+    TargetListId
+);
+define_id!(
+    /// Id of a sales quota.
+    QuotaId
+);

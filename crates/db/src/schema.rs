@@ -189,6 +189,7 @@ diesel::table! {
         account_id -> Nullable<Uid>,
         assignee_id -> Nullable<Uid>,
         team -> Nullable<Text>,
+        sla_started_at -> Nullable<Timestamp>,
         sla_due_at -> Nullable<Timestamp>,
         first_response_at -> Nullable<Timestamp>,
         resolved_at -> Nullable<Timestamp>,
@@ -312,11 +313,251 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_comments,
     purchases,
     purchase_lines,
+    leads,
+    pipelines,
+    pipeline_stages,
+    opportunities,
+    opportunity_lines,
+    opportunity_stage_history,
+    activities,
+    target_lists,
+    quotas,
+    lead_assignment_rules,
+    lead_scoring_rules,
 );
 
 diesel::table! {
     sla_policies (priority) {
         priority -> Text,
         resolve_minutes -> BigInt,
+    }
+}
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    leads (id) {
+        id -> Uid,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        company -> Nullable<Text>,
+        title -> Nullable<Text>,
+        website -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        source -> Text,
+        status -> Text,
+        score -> BigInt,
+        owner_id -> Nullable<Uid>,
+        country -> Nullable<Text>,
+        region -> Nullable<Text>,
+        description -> Nullable<Text>,
+        disqualify_reason -> Nullable<Text>,
+        converted_at -> Nullable<Timestamp>,
+        converted_account_id -> Nullable<Uid>,
+        converted_contact_id -> Nullable<Uid>,
+        converted_opportunity_id -> Nullable<Uid>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    lead_assignment_rules (id) {
+        id -> Uid,
+        position -> BigInt,
+        name -> Text,
+        strategy -> Text,
+        team -> Nullable<Text>,
+        country -> Nullable<Text>,
+        region -> Nullable<Text>,
+        source -> Nullable<Text>,
+        active -> Bool,
+        last_user_id -> Nullable<Uid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    lead_scoring_rules (id) {
+        id -> Uid,
+        position -> BigInt,
+        field -> Text,
+        op -> Text,
+        value -> Nullable<Text>,
+        points -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    pipelines (id) {
+        id -> Uid,
+        name -> Text,
+        description -> Nullable<Text>,
+        is_default -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    pipeline_stages (id) {
+        id -> Uid,
+        pipeline_id -> Uid,
+        position -> BigInt,
+        name -> Text,
+        probability -> BigInt,
+        forecast_category -> Text,
+        expected_days -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    opportunities (id) {
+        id -> Uid,
+        name -> Text,
+        account_id -> Nullable<Uid>,
+        contact_id -> Nullable<Uid>,
+        pipeline_id -> Uid,
+        stage_id -> Uid,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        expected_close_date -> Nullable<Date>,
+        owner_id -> Nullable<Uid>,
+        next_step -> Nullable<Text>,
+        loss_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        won -> Nullable<Bool>,
+        stage_entered_at -> Timestamp,
+        lead_id -> Nullable<Uid>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    opportunity_lines (opportunity_id, line_no) {
+        opportunity_id -> Uid,
+        line_no -> BigInt,
+        product_id -> Uid,
+        quantity -> BigInt,
+        unit_price_minor -> BigInt,
+        discount_minor -> BigInt,
+        total_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    opportunity_stage_history (id) {
+        id -> Uid,
+        opportunity_id -> Uid,
+        pipeline_id -> Uid,
+        stage_id -> Uid,
+        stage_name -> Text,
+        probability -> BigInt,
+        forecast_category -> Text,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        entered_at -> Timestamp,
+        left_at -> Nullable<Timestamp>,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    activities (id) {
+        id -> Uid,
+        activity_type -> Text,
+        subject -> Text,
+        description -> Nullable<Text>,
+        due_at -> Nullable<Timestamp>,
+        remind_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        assignee_id -> Nullable<Uid>,
+        status -> Text,
+        completed_at -> Nullable<Timestamp>,
+        account_id -> Nullable<Uid>,
+        contact_id -> Nullable<Uid>,
+        opportunity_id -> Nullable<Uid>,
+        lead_id -> Nullable<Uid>,
+        case_id -> Nullable<Uid>,
+        interaction_id -> Nullable<Uid>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    target_lists (id) {
+        id -> Uid,
+        name -> Text,
+        owner_id -> Nullable<Uid>,
+        team -> Nullable<Text>,
+        goal_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        period_start -> Date,
+        period_end -> Date,
+        account_ids -> Json,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    quotas (id) {
+        id -> Uid,
+        owner_id -> Nullable<Uid>,
+        team -> Nullable<Text>,
+        period -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
     }
 }

@@ -20,6 +20,12 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("case_comment", Scope::CasesRead),
     ("product", Scope::ProductsRead),
     ("purchase", Scope::ProductsRead),
+    ("lead", Scope::SalesRead),
+    ("pipeline", Scope::SalesRead),
+    ("opportunity", Scope::SalesRead),
+    ("activity", Scope::SalesRead),
+    ("target_list", Scope::SalesRead),
+    ("quota", Scope::SalesRead),
 ];
 
 /// What happened to a record.
@@ -30,6 +36,8 @@ pub enum Action {
     Archived,
     Restored,
     Deleted,
+    /// A scheduled activity's reminder time came.
+    ReminderDue,
 }
 
 impl Action {
@@ -40,6 +48,7 @@ impl Action {
             Action::Archived => "archived",
             Action::Restored => "restored",
             Action::Deleted => "deleted",
+            Action::ReminderDue => "reminder_due",
         }
     }
 }
@@ -263,7 +272,17 @@ pub fn list_changes(
     let mut entities: Vec<String> = Vec::new();
     let mut kinds: Vec<String> = Vec::new();
     for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        let entity = t.split('.').next().unwrap_or(t).trim_end_matches('s');
+        let head = t.split('.').next().unwrap_or(t);
+        // `contact`, `contacts`, `opportunities`: singular or plural.
+        let entity = ENTITIES
+            .iter()
+            .map(|(e, _)| *e)
+            .find(|e| {
+                *e == head
+                    || head.strip_suffix('s') == Some(e)
+                    || (e.ends_with('y') && head.strip_suffix("ies") == Some(&e[..e.len() - 1]))
+            })
+            .unwrap_or(head);
         if !ENTITIES.iter().any(|(e, _)| *e == entity) {
             let known: Vec<&str> = ENTITIES.iter().map(|(e, _)| *e).collect();
             return Err(EventsError::InvalidParameter(

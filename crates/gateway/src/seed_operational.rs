@@ -9,7 +9,7 @@ use crm_db::Db;
 use crm_db::schema::contacts;
 use crm_db::types::DbUuid;
 use crm_interactions::{Direction, Interaction, InteractionInput, InteractionType, Outcome};
-use crm_products::{Product, ProductInput, Purchase, PurchaseInput, PurchaseLineInput};
+use crm_products::{LineItemInput, Product, ProductInput, Purchase, PurchaseInput};
 use crm_users::{Department, User, UserInput, UserRole};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
@@ -235,7 +235,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         .step_by(10)
         .map(|(contact, _)| {
             let lines = (0..rng.random_range(1..=3))
-                .map(|_| PurchaseLineInput {
+                .map(|_| LineItemInput {
                     product_id: Some(products[rng.random_range(0..products.len())].id),
                     quantity: rng.random_range(1..=5),
                     ..Default::default()

@@ -186,17 +186,13 @@ impl Record for Interaction {
 
         // Participants: every contact must exist; the account defaults to the first contact's.
         let contacts_changed = prev.is_none_or(|p| p.contact_ids != i.contact_ids);
-        let accounts = if contacts_changed {
+        let accounts = if contacts_changed || i.account_id.is_none() {
             crm_records::refs::contact_accounts(conn, entity, &i.contact_ids, |n| format!("contact_ids[{n}]"))?
         } else {
             Vec::new()
         };
         x.contact_ids = i.contact_ids;
-        x.account_id = match i.account_id {
-            Some(a) => Some(a),
-            None if prev.is_none() => accounts.iter().flatten().next().copied(),
-            None => None,
-        };
+        x.account_id = i.account_id.or_else(|| accounts.iter().flatten().next().copied());
         if prev.is_none_or(|p| p.account_id != x.account_id) {
             crm_records::refs::check_account(conn, entity, "account_id", x.account_id)?;
         }
@@ -205,13 +201,27 @@ impl Record for Interaction {
         }
         x.case_id = i.case_id;
 
-        // The author defaults to the caller's user, and the department to the author's.
+        // The author defaults to the caller's user, and the department to the author's. Staff
+        // log as themselves; naming another author takes `users:write`, or a caller without a
+        // user of its own (an integration syncing mail or calls on the staff's behalf).
+        let me = if prev.is_none() || i.author_id.is_some() { crm_users::current_user_id(conn, actor)? } else { None };
         let author = match (i.author_id, prev) {
             (Some(a), _) => Some(a),
-            (None, None) => crm_users::current_user_id(conn, actor)?,
+            (None, None) => me,
             (None, Some(_)) => None,
         };
         if prev.is_none_or(|p| p.author_id != author) {
+            if let (Some(a), Some(m)) = (author, me)
+                && a != m
+                && !actor.has(Scope::UsersWrite)
+            {
+                return Err(RecordError::invalid(
+                    entity,
+                    "author_id",
+                    "not_yourself",
+                    "staff log interactions as themselves",
+                ));
+            }
             crm_users::check_user(conn, entity, "author_id", author, false)?;
         }
         x.department = match (i.department, author) {
@@ -236,11 +246,13 @@ impl Record for Interaction {
         if let Some(case_id) = after.case_id
             && after.direction == Some(Direction::Outbound)
             && before.is_none_or(|b| b.case_id != after.case_id || b.direction != after.direction)
+            && let Some(case) = crm_cases::Case::find(conn, case_id)?
+            && case.first_response_at.is_none()
         {
-            let case = crm_cases::Case::find(conn, case_id)?;
-            if case.is_some_and(|c| c.first_response_at.is_none()) {
-                crm_cases::note_response(conn, actor, case_id, after.occurred_at)?;
-            }
+            // Its time, within the case's life: not before it opened, not in the future.
+            let now = crm_db::to_utc(crm_db::now());
+            let at = after.occurred_at.max(case.created_at).min(now);
+            crm_cases::note_response(conn, actor, case_id, at)?;
         }
         Ok(())
     }

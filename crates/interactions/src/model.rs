@@ -190,8 +190,13 @@ impl InteractionPatch {
             occurred_at: self.occurred_at.apply_to((!blank).then_some(c.occurred_at)),
             duration_seconds: self.duration_seconds.apply_to(c.duration_seconds),
             outcome: self.outcome.apply_to(c.outcome),
+            // New participants without an account in the patch bring the first one's account.
+            account_id: match (&self.contact_ids, self.account_id) {
+                (Patch::Absent, a) => a.apply_to(c.account_id),
+                (_, Patch::Absent) => None,
+                (_, a) => a.apply_to(c.account_id),
+            },
             contact_ids: self.contact_ids.apply_to(Some(c.contact_ids)).unwrap_or_default(),
-            account_id: self.account_id.apply_to(c.account_id),
             opportunity_id: self.opportunity_id.apply_to(c.opportunity_id),
             case_id: self.case_id.apply_to(c.case_id),
             author_id: self.author_id.apply_to(c.author_id),

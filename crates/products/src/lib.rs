@@ -18,7 +18,7 @@ use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
 pub use model::{
-    Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchaseLine, PurchaseLineInput, PurchasePatch,
+    LineItem, LineItemInput, Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch,
     PurchaseStatus,
 };
 
@@ -305,13 +305,13 @@ type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
 
 /// Prices lines: resolves skus, defaults unit prices to list prices, checks currencies and
 /// computes totals in integer minor units (overflow is an error, never a wrap).
-fn price_lines(
+pub fn price_lines(
     conn: &mut AnyConnection,
-    lines: Vec<PurchaseLineInput>,
+    entity: &'static str,
+    lines: Vec<LineItemInput>,
     currency: Option<String>,
     unchanged_products: &[ProductId],
-) -> Result<(String, Vec<PurchaseLine>, Money), RecordError> {
-    let entity = Purchase::ENTITY;
+) -> Result<(String, Vec<LineItem>, Money), RecordError> {
     let mut errs = FieldErrors::new();
     let ids: Vec<ProductId> = lines.iter().filter_map(|l| l.product_id).collect();
     let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
@@ -393,7 +393,7 @@ fn price_lines(
                         0
                     }
                 };
-                out.push(PurchaseLine {
+                out.push(LineItem {
                     product_id: product.id,
                     quantity: l.quantity,
                     unit_price: unit,
@@ -441,24 +441,16 @@ impl Record for Purchase {
         p.ordered_at = to_utc(crm_db::truncate_micros(p.ordered_at.naive_utc()));
         p.status = i.status.unwrap_or(PurchaseStatus::Ordered);
         p.external_ids = i.external_ids;
-        if prev.is_none_or(|x| x.contact_id != i.contact_id) {
-            let acc = crm_records::refs::contact_accounts(
-                conn,
-                entity,
-                &i.contact_id.into_iter().collect::<Vec<_>>(),
-                |_| "contact_id".into(),
-            )?;
-            p.account_id = i.account_id.or(acc.first().copied().flatten());
-        } else {
-            p.account_id = i.account_id;
-        }
+        let contact_changed = prev.is_none_or(|x| x.contact_id != i.contact_id);
+        p.account_id =
+            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
         p.contact_id = i.contact_id;
         if prev.is_none_or(|x| x.account_id != p.account_id) {
             crm_records::refs::check_account(conn, entity, "account_id", p.account_id)?;
         }
         let unchanged: Vec<ProductId> =
             prev.map(|x| x.lines.iter().map(|l| l.product_id).collect()).unwrap_or_default();
-        let (currency, lines, total) = price_lines(conn, i.lines, i.currency, &unchanged)?;
+        let (currency, lines, total) = price_lines(conn, entity, i.lines, i.currency, &unchanged)?;
         p.currency = currency;
         p.lines = lines;
         p.total = total;
@@ -517,7 +509,7 @@ impl Record for Purchase {
                 .remove(&p.id.0)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(_, _, product, quantity, unit, discount, total)| PurchaseLine {
+                .map(|(_, _, product, quantity, unit, discount, total)| LineItem {
                     product_id: ProductId(product.0),
                     quantity,
                     unit_price: Money::new(unit, &cur),

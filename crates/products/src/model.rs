@@ -173,11 +173,11 @@ wire_enum!(
     }
 );
 
-/// One line of a purchase.
+/// One priced line of a purchase or an opportunity.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
-pub struct PurchaseLine {
+pub struct LineItem {
     pub product_id: ProductId,
     pub quantity: i64,
     pub unit_price: Money,
@@ -187,12 +187,12 @@ pub struct PurchaseLine {
     pub total: Money,
 }
 
-/// A line of a new purchase: the product by id or by sku.
+/// A line to price: the product by id or by sku.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct PurchaseLineInput {
+pub struct LineItemInput {
     #[serde(default)]
     pub product_id: Option<ProductId>,
     /// Instead of `product_id`, for ERPs that only know the sku.
@@ -223,7 +223,7 @@ pub struct Purchase {
     pub currency: String,
     /// The sum of the line totals.
     pub total: Money,
-    pub lines: Vec<PurchaseLine>,
+    pub lines: Vec<LineItem>,
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -255,7 +255,7 @@ pub struct PurchaseInput {
     pub currency: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
-    pub lines: Vec<PurchaseLineInput>,
+    pub lines: Vec<LineItemInput>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
@@ -279,8 +279,8 @@ pub struct PurchasePatch {
     pub status: Patch<PurchaseStatus>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub currency: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<PurchaseLineInput>>))]
-    pub lines: Patch<Vec<PurchaseLineInput>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<LineItemInput>>))]
+    pub lines: Patch<Vec<LineItemInput>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
     pub external_ids: Patch<Vec<ExternalId>>,
 }
@@ -292,7 +292,7 @@ impl PurchasePatch {
         let current_lines = c
             .lines
             .into_iter()
-            .map(|l| PurchaseLineInput {
+            .map(|l| LineItemInput {
                 product_id: Some(l.product_id),
                 sku: None,
                 quantity: l.quantity,
@@ -302,7 +302,12 @@ impl PurchasePatch {
             .collect();
         PurchaseInput {
             reference: self.reference.apply_to(c.reference),
-            account_id: self.account_id.apply_to(c.account_id),
+            // A new contact without an account in the patch brings its own account.
+            account_id: match (&self.contact_id, self.account_id) {
+                (Patch::Absent, a) => a.apply_to(c.account_id),
+                (_, Patch::Absent) => None,
+                (_, a) => a.apply_to(c.account_id),
+            },
             contact_id: self.contact_id.apply_to(c.contact_id),
             ordered_at: self.ordered_at.apply_to((!blank).then_some(c.ordered_at)),
             status: self.status.apply_to((!blank).then_some(c.status)),

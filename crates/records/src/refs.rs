@@ -48,3 +48,20 @@ pub fn contact_accounts(
         })
         .collect()
 }
+
+/// The account of a record tied to a contact: the one given, else the contact's. The contact
+/// is checked to exist when it changed (`contact_changed`).
+pub fn account_for_contact(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    contact: Option<ContactId>,
+    contact_changed: bool,
+    given: Option<AccountId>,
+) -> Result<Option<AccountId>, RecordError> {
+    let Some(c) = contact else { return Ok(given) };
+    if !contact_changed && given.is_some() {
+        return Ok(given);
+    }
+    let of_contact = contact_accounts(conn, entity, &[c], |_| "contact_id".into())?.first().copied().flatten();
+    Ok(given.or(of_contact))
+}

@@ -410,26 +410,58 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
     let (mut interactions_total, mut interactions_last_90_days, mut last_interaction) = (None, None, None);
     if actor.has(Scope::InteractionsRead) {
         let since = now - chrono::Duration::days(90);
-        let rows: Vec<(NaiveDateTime, DbUuid)> = match subject {
-            Subject::Contact(_) => interaction_contacts::table
-                .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
-                .filter(interaction_contacts::contact_id.eq(sid))
-                .filter(interactions::archived_at.is_null())
-                .select((interaction_contacts::occurred_at, interactions::id))
-                .order((interaction_contacts::occurred_at.desc(), interactions::id.desc()))
-                .load(conn)?,
-            Subject::Account(_) => interactions::table
-                .filter(interactions::account_id.eq(sid))
-                .filter(interactions::archived_at.is_null())
-                .select((interactions::occurred_at, interactions::id))
-                .order((interactions::occurred_at.desc(), interactions::id.desc()))
-                .load(conn)?,
+        // Counts in the database; only the latest past interaction is read.
+        let (total, recent, last): (i64, i64, Option<DbUuid>) = match subject {
+            Subject::Contact(_) => {
+                let base = || {
+                    interaction_contacts::table
+                        .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
+                        .filter(interaction_contacts::contact_id.eq(sid))
+                        .filter(interactions::archived_at.is_null())
+                        .into_boxed::<MultiBackend>()
+                };
+                (
+                    base().count().get_result(conn)?,
+                    base()
+                        .filter(interaction_contacts::occurred_at.ge(since))
+                        .filter(interaction_contacts::occurred_at.le(now))
+                        .count()
+                        .get_result(conn)?,
+                    base()
+                        .filter(interaction_contacts::occurred_at.le(now))
+                        .select(interactions::id)
+                        .order((interaction_contacts::occurred_at.desc(), interactions::id.desc()))
+                        .first(conn)
+                        .optional()?,
+                )
+            }
+            Subject::Account(_) => {
+                let base = || {
+                    interactions::table
+                        .filter(interactions::account_id.eq(sid))
+                        .filter(interactions::archived_at.is_null())
+                        .into_boxed::<MultiBackend>()
+                };
+                (
+                    base().count().get_result(conn)?,
+                    base()
+                        .filter(interactions::occurred_at.ge(since))
+                        .filter(interactions::occurred_at.le(now))
+                        .count()
+                        .get_result(conn)?,
+                    base()
+                        .filter(interactions::occurred_at.le(now))
+                        .select(interactions::id)
+                        .order((interactions::occurred_at.desc(), interactions::id.desc()))
+                        .first(conn)
+                        .optional()?,
+                )
+            }
         };
-        interactions_total = Some(i64::try_from(rows.len()).unwrap_or(i64::MAX));
-        interactions_last_90_days =
-            Some(i64::try_from(rows.iter().filter(|(t, _)| *t >= since && *t <= now).count()).unwrap_or(i64::MAX));
+        interactions_total = Some(total);
+        interactions_last_90_days = Some(recent);
         // The latest that already happened (a meeting logged ahead is not the last contact).
-        if let Some((_, id)) = rows.iter().find(|(t, _)| *t <= now)
+        if let Some(id) = last
             && let Some(x) = Interaction::find(conn, InteractionId(id.0))?
         {
             last_interaction = Some(LastInteraction {

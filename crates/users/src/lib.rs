@@ -7,7 +7,7 @@ pub mod model;
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::UserId;
-use crm_core::{Actor, Scope};
+use crm_core::{Actor, ExternalId, Scope};
 use crm_db::pool::is_unique_violation;
 use crm_db::schema::users;
 use crm_db::sql::SearchIndex;
@@ -217,31 +217,51 @@ pub fn user_by_subject(conn: &mut AnyConnection, subject: &str) -> Result<Option
     }
 }
 
+/// Whether any user, live or archived, signs in as `subject`.
+fn subject_known(conn: &mut AnyConnection, subject: &str) -> QueryResult<bool> {
+    Ok(users::table.filter(users::subject.eq(subject)).select(users::id).first::<DbUuid>(conn).optional()?.is_some())
+}
+
 /// The caller's user. With provisioning on (and inside a write transaction), a subject seen
 /// for the first time gets a user named after the token's `name` (or the subject), with the
-/// token's email and highest role.
+/// token's email when it is valid and free, and its highest role. A subject whose user was
+/// archived gets none (archiving a user revokes it as an author), and claims that would not
+/// make a valid user are left out rather than failing the caller's write.
 pub fn current_user(conn: &mut AnyConnection, actor: &Actor) -> Result<Option<User>, RecordError> {
     if let Some(u) = user_by_subject(conn, &actor.sub)? {
         return Ok(Some(u));
     }
-    if !actor.provision_user {
+    if !actor.provision_user || actor.sub.chars().count() > 200 {
+        return Ok(None);
+    }
+    // One creator per subject: concurrent first writes wait here, then find the user.
+    let key = ExternalId::new("sub", &actor.sub);
+    crm_db::external_ids::lock(conn, "user-subject", &key)?;
+    if let Some(u) = user_by_subject(conn, &actor.sub)? {
+        return Ok(Some(u));
+    }
+    if subject_known(conn, &actor.sub)? {
         return Ok(None);
     }
     let role = [UserRole::Admin, UserRole::Sales, UserRole::Support, UserRole::Marketing]
         .into_iter()
         .find(|r| actor.roles.iter().any(|x| x.as_str() == r.as_str()))
         .unwrap_or(UserRole::Readonly);
-    let input = UserInput {
-        name: Some(actor.name.clone().unwrap_or_else(|| actor.sub.clone())),
-        // A token email already taken by another user is left off rather than failing the call.
-        email: actor
-            .email
-            .clone()
-            .filter(|e| live_with(conn, "email", &e.to_lowercase(), None).ok().flatten().is_none()),
-        subject: Some(actor.sub.clone()),
-        role: Some(role),
-        ..Default::default()
-    };
+    let name: String = actor
+        .name
+        .as_deref()
+        .and_then(crm_core::values::clean)
+        .unwrap_or_else(|| actor.sub.clone())
+        .chars()
+        .take(200)
+        .collect();
+    let email = actor
+        .email
+        .as_deref()
+        .and_then(|e| crm_core::values::parse_email("email", e).ok())
+        .filter(|e| live_with(conn, "email", e, None).ok().flatten().is_none());
+    let input =
+        UserInput { name: Some(name), email, subject: Some(actor.sub.clone()), role: Some(role), ..Default::default() };
     // Provisioning is the system's act on the caller's behalf: it needs no `users:write`.
     let mut system = actor.clone();
     system.scopes.insert(Scope::UsersWrite);

@@ -62,6 +62,7 @@ CREATE TABLE cases (
     account_id uuid REFERENCES accounts (id),
     assignee_id uuid REFERENCES users (id),
     team text,
+    sla_started_at timestamp,
     sla_due_at timestamp,
     first_response_at timestamp,
     resolved_at timestamp,

@@ -92,6 +92,7 @@ CREATE TABLE cases (
     account_id TEXT REFERENCES accounts (id),
     assignee_id TEXT REFERENCES users (id),
     team TEXT,
+    sla_started_at TEXT,
     sla_due_at TEXT,
     first_response_at TEXT,
     resolved_at TEXT,

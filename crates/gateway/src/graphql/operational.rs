@@ -11,7 +11,7 @@ use crm_core::ids::{CaseId, InteractionId, ProductId, PurchaseId, UserId};
 use crm_db::Db;
 use crm_events::HistoryEntry;
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
-use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchaseLine, PurchasePatch};
+use crm_products::{LineItem, Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
 use crm_timeline::{CustomerSummary, Subject, TimelineEntry, TimelineKind};
 use crm_users::{User, UserInput, UserPatch};
 
@@ -117,13 +117,13 @@ crate::record_graphql! {
 /// A purchase line with its product.
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct PurchaseLineNode {
+pub struct LineItemNode {
     #[graphql(flatten)]
-    pub inner: PurchaseLine,
+    pub inner: LineItem,
 }
 
 #[async_graphql::ComplexObject]
-impl PurchaseLineNode {
+impl LineItemNode {
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductNode>> {
         Ok(load_one::<Product>(ctx, Some(self.inner.product_id)).await?.map(|inner| ProductNode { inner }))
     }
@@ -147,8 +147,8 @@ crate::record_graphql! {
         }
 
         /// The lines with their products (one batch for all products).
-        async fn items(&self) -> Vec<PurchaseLineNode> {
-            self.inner.lines.iter().cloned().map(|inner| PurchaseLineNode { inner }).collect()
+        async fn items(&self) -> Vec<LineItemNode> {
+            self.inner.lines.iter().cloned().map(|inner| LineItemNode { inner }).collect()
         }
     }
 }

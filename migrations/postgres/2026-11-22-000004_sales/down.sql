@@ -1,0 +1,11 @@
+DROP TABLE quotas;
+DROP TABLE target_lists;
+DROP TABLE activities;
+DROP TABLE opportunity_stage_history;
+DROP TABLE opportunity_lines;
+DROP TABLE opportunities;
+DROP TABLE pipeline_stages;
+DROP TABLE pipelines;
+DROP TABLE lead_scoring_rules;
+DROP TABLE lead_assignment_rules;
+DROP TABLE leads;

@@ -1,0 +1,17 @@
+DROP TABLE quotas_fts;
+DROP TABLE quotas;
+DROP TABLE target_lists_fts;
+DROP TABLE target_lists;
+DROP TABLE activities_fts;
+DROP TABLE activities;
+DROP TABLE opportunity_stage_history;
+DROP TABLE opportunity_lines;
+DROP TABLE opportunities_fts;
+DROP TABLE opportunities;
+DROP TABLE pipeline_stages;
+DROP TABLE pipelines_fts;
+DROP TABLE pipelines;
+DROP TABLE lead_scoring_rules;
+DROP TABLE lead_assignment_rules;
+DROP TABLE leads_fts;
+DROP TABLE leads;
