@@ -12,5 +12,6 @@ mod contracts;
 mod graphql;
 mod lists;
 mod operational;
+mod sales;
 mod scaling;
 mod sync;

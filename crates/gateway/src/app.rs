@@ -67,6 +67,32 @@ fn spawn_maintenance(db: Db, limits: Limits) {
     });
 }
 
+/// Turns activity reminders that fell due into `activity.reminder_due` events. Every instance
+/// may run it: a reminder is taken by one conditional update, so it fires once.
+fn spawn_reminders(db: Db, every: std::time::Duration) {
+    if every.is_zero() {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match fire_reminders(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminders = n, "activity reminders fired"),
+                Err(e) => tracing::warn!(error = %e, "reminder worker failed"),
+            }
+        }
+    });
+}
+
+/// One pass of the reminder worker (also what tests call).
+pub async fn fire_reminders(db: &Db) -> Result<usize, crm_records::RecordError> {
+    let actor = crm_core::Actor::new("reminders", ["admin"], []);
+    db.transaction(move |c| crm_sales::activities::fire_due_reminders(c, &actor, 500).map(|v| v.len())).await
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -106,6 +132,7 @@ impl Application {
         };
         let state = AppState { db, keys, schema, limits, provision_users: settings.provision_users };
         spawn_maintenance(state.db.clone(), limits);
+        spawn_reminders(state.db.clone(), settings.reminder_interval);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;

@@ -49,6 +49,10 @@ pub struct Cli {
     /// Give a token subject without a user record one, from the token's name, email and role.
     #[arg(long, global = true, env = "CRM_PROVISION_USERS", default_value_t = false)]
     pub provision_users: bool,
+    /// How often due activity reminders are turned into `activity.reminder_due` events (`0s`
+    /// turns the worker off on this instance).
+    #[arg(long, global = true, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
+    pub reminder_interval: String,
 
     #[command(subcommand)]
     pub command: Command,
@@ -130,6 +134,7 @@ impl Cli {
             idempotency_ttl,
             event_retention,
             provision_users: self.provision_users,
+            reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
             database_url: self.database_url.clone(),
             jwt: JwtSettings {
                 secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),

@@ -53,6 +53,8 @@ pub struct Settings {
     pub event_retention: std::time::Duration,
     /// Create a user record for a token subject the first time it writes (or asks `/users/me`).
     pub provision_users: bool,
+    /// How often the reminder worker looks for activity reminders that fell due (zero: never).
+    pub reminder_interval: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             provision_users: false,
+            reminder_interval: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -308,11 +308,24 @@ type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
 pub fn price_lines(
     conn: &mut AnyConnection,
     entity: &'static str,
-    lines: Vec<LineItemInput>,
+    list: &str,
+    mut lines: Vec<LineItemInput>,
     currency: Option<String>,
     unchanged_products: &[ProductId],
 ) -> Result<(String, Vec<LineItem>, Money), RecordError> {
     let mut errs = FieldErrors::new();
+    for (n, l) in lines.iter_mut().enumerate() {
+        if l.product_id.is_some() == l.sku.is_some() {
+            errs.add(&format!("{list}[{n}].product_id"), "required", "give exactly one of product_id or sku");
+        }
+        l.sku = l.sku.as_deref().and_then(crm_core::values::clean).map(|s| s.to_uppercase());
+        if !(1..=1_000_000_000).contains(&l.quantity) {
+            errs.add(&format!("{list}[{n}].quantity"), "out_of_range", "1 to 1000000000");
+        }
+    }
+    if !errs.0.is_empty() {
+        return Err(RecordError::Invalid { entity, errors: errs });
+    }
     let ids: Vec<ProductId> = lines.iter().filter_map(|l| l.product_id).collect();
     let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
     let mut by_id: HashMap<ProductId, Product> =
@@ -343,7 +356,7 @@ pub fn price_lines(
     let mut out = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;
     for (n, l) in lines.into_iter().enumerate() {
-        let field = |f: &str| format!("lines[{n}].{f}");
+        let field = |f: &str| format!("{list}[{n}].{f}");
         let product = match (l.product_id, &l.sku) {
             (Some(id), _) => by_id.get(&id),
             (None, Some(s)) => by_sku.get(s).and_then(|id| by_id.get(id)),
@@ -389,7 +402,7 @@ pub fn price_lines(
                 total = match total.checked_add(t) {
                     Some(s) => s,
                     None => {
-                        errs.add("lines", "out_of_range", "the purchase total overflows");
+                        errs.add(list, "out_of_range", "the total overflows");
                         0
                     }
                 };
@@ -450,7 +463,7 @@ impl Record for Purchase {
         }
         let unchanged: Vec<ProductId> =
             prev.map(|x| x.lines.iter().map(|l| l.product_id).collect()).unwrap_or_default();
-        let (currency, lines, total) = price_lines(conn, entity, i.lines, i.currency, &unchanged)?;
+        let (currency, lines, total) = price_lines(conn, entity, "lines", i.lines, i.currency, &unchanged)?;
         p.currency = currency;
         p.lines = lines;
         p.total = total;

@@ -338,15 +338,7 @@ impl PurchaseInput {
         } else if i.lines.len() > MAX_LINES {
             errs.add("lines", "too_many", format!("at most {MAX_LINES} lines"));
         }
-        for (n, l) in i.lines.iter_mut().enumerate() {
-            if l.product_id.is_some() == l.sku.is_some() {
-                errs.add(&format!("lines[{n}].product_id"), "required", "give exactly one of product_id or sku");
-            }
-            l.sku = l.sku.as_deref().and_then(clean).map(|s| s.to_uppercase());
-            if !(1..=1_000_000_000).contains(&l.quantity) {
-                errs.add(&format!("lines[{n}].quantity"), "out_of_range", "1 to 1000000000");
-            }
-        }
+        // Each line is checked where it is priced (`price_lines`).
         if let Some(c) = i.currency.take() {
             i.currency = errs.take(Money::new(0, &c).parse("currency")).map(|m| m.currency);
         }

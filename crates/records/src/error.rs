@@ -30,6 +30,16 @@ pub enum RecordError {
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
+    /// An error of another domain's use case (accounts, contacts), answered as that domain
+    /// answers it.
+    #[error("{message}")]
+    Foreign {
+        class: ErrorClass,
+        code: &'static str,
+        message: String,
+        fields: Vec<FieldError>,
+        extra: Option<serde_json::Map<String, serde_json::Value>>,
+    },
 }
 
 impl From<diesel::result::Error> for RecordError {
@@ -39,6 +49,17 @@ impl From<diesel::result::Error> for RecordError {
 }
 
 impl RecordError {
+    /// Carries another domain's error with its class, code, fields and extras.
+    pub fn foreign(e: &dyn DomainError) -> RecordError {
+        RecordError::Foreign {
+            class: e.class(),
+            code: e.code(),
+            message: e.to_string(),
+            fields: e.field_errors(),
+            extra: e.extra(),
+        }
+    }
+
     /// One invalid field.
     pub fn invalid(entity: &'static str, field: &str, code: &str, message: impl Into<String>) -> RecordError {
         RecordError::Invalid { entity, errors: FieldErrors(vec![FieldError::new(field, code, message)]) }
@@ -83,6 +104,7 @@ impl DomainError for RecordError {
             | RecordError::Contended { .. } => ErrorClass::Conflict,
             RecordError::VersionConflict { .. } => ErrorClass::VersionConflict,
             RecordError::Db(e) => e.class(),
+            RecordError::Foreign { class, .. } => *class,
         }
     }
 
@@ -98,6 +120,7 @@ impl DomainError for RecordError {
             RecordError::Contended { .. } => "CONTENDED",
             RecordError::VersionConflict { .. } => "VERSION_CONFLICT",
             RecordError::Db(e) => e.code(),
+            RecordError::Foreign { code, .. } => code,
         }
     }
 
@@ -111,6 +134,7 @@ impl DomainError for RecordError {
             RecordError::ExternalIdTaken { index, .. } => {
                 vec![FieldError::new(format!("external_ids[{index}]"), "taken", self.to_string())]
             }
+            RecordError::Foreign { fields, .. } => fields.clone(),
             RecordError::InvalidTransition { field, allowed, .. } => vec![FieldError::new(
                 *field,
                 "invalid_transition",
@@ -134,6 +158,7 @@ impl DomainError for RecordError {
             | RecordError::ExternalIdTaken { existing_id: Some(id), .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
             }
+            RecordError::Foreign { extra, .. } => return extra.clone(),
             RecordError::InvalidTransition { from, to, allowed, .. } => {
                 m.insert("from".into(), from.clone().into());
                 m.insert("to".into(), to.clone().into());

@@ -2,6 +2,7 @@
 
 pub mod operational;
 pub mod record;
+pub mod sales;
 
 use std::collections::HashMap;
 
@@ -574,11 +575,11 @@ pub fn check_batch_len(n: usize) -> async_graphql::Result<()> {
 /// The query root: accounts, contacts and the change feed here, the other resources in
 /// their modules.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(CoreQuery, operational::OperationalQuery);
+pub struct Query(CoreQuery, operational::OperationalQuery, sales::SalesQuery);
 
 /// The mutation root.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(CoreMutation, operational::OperationalMutation);
+pub struct Mutation(CoreMutation, operational::OperationalMutation, sales::SalesMutation);
 
 #[derive(Default)]
 pub struct CoreQuery;
@@ -932,6 +933,7 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
         )
         .data(RequestCtx { db: db.clone(), actor: actor.clone() });
     let request = operational::with_loaders(request, &db, &actor);
+    let request = sales::with_loaders(request, &db, &actor);
     let response = state.schema.execute(request).await;
     let server_error = response.errors.iter().any(|e| {
         e.extensions.as_ref().and_then(|x| x.get("status")).is_some_and(|s| match s {

@@ -13,7 +13,7 @@ use crate::problem::{ApiError, Problem};
 crate::record_endpoints! {
     tag: "cases",
     record: Case, input: CaseInput, patch: CasePatch, id: CaseId,
-    collection: "/cases", item: "/cases/{id}", list type CaseList,
+    collection: "/cases", item: "/cases/{id}", list type CaseList, query: crate::rest::ListQuery,
     fns: list_cases, get_case, create_case, update_case, archive_case, restore_case;
     restore: "/cases/{id}/restore",
     batch: batch_cases at "/cases/batch", doc types CaseBatchOperation, CaseBatchRequest;

@@ -7,7 +7,7 @@ use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 crate::record_endpoints! {
     tag: "interactions",
     record: Interaction, input: InteractionInput, patch: InteractionPatch, id: InteractionId,
-    collection: "/interactions", item: "/interactions/{id}", list type InteractionList,
+    collection: "/interactions", item: "/interactions/{id}", list type InteractionList, query: crate::rest::ListQuery,
     fns: list_interactions, get_interaction, create_interaction, update_interaction, archive_interaction, restore_interaction;
     restore: "/interactions/{id}/restore",
     batch: batch_interactions at "/interactions/batch", doc types InteractionBatchOperation, InteractionBatchRequest;

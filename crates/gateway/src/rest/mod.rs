@@ -4,14 +4,21 @@ pub mod record;
 pub mod sync;
 
 pub mod accounts;
+pub mod activities;
 pub mod cases;
 pub mod changes;
 pub mod contacts;
 pub mod customers;
 pub mod interactions;
+pub mod leads;
+pub mod opportunities;
 pub mod ops;
+pub mod pipelines;
 pub mod products;
 pub mod purchases;
+pub mod quotas;
+pub mod sales;
+pub mod target_lists;
 pub mod users;
 
 use actix_web::http::StatusCode;
@@ -26,7 +33,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::problem::ApiError;
 
 /// Query parameters every list endpoint takes.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {

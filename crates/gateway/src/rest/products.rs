@@ -7,7 +7,7 @@ use crm_products::{Product, ProductInput, ProductPatch};
 crate::record_endpoints! {
     tag: "products",
     record: Product, input: ProductInput, patch: ProductPatch, id: ProductId,
-    collection: "/products", item: "/products/{id}", list type ProductList,
+    collection: "/products", item: "/products/{id}", list type ProductList, query: crate::rest::ListQuery,
     fns: list_products, get_product, create_product, update_product, archive_product, restore_product;
     restore: "/products/{id}/restore",
     batch: batch_products at "/products/batch", doc types ProductBatchOperation, ProductBatchRequest;

@@ -7,7 +7,7 @@ use crm_products::{Purchase, PurchaseInput, PurchasePatch};
 crate::record_endpoints! {
     tag: "purchases",
     record: Purchase, input: PurchaseInput, patch: PurchasePatch, id: PurchaseId,
-    collection: "/purchases", item: "/purchases/{id}", list type PurchaseList,
+    collection: "/purchases", item: "/purchases/{id}", list type PurchaseList, query: crate::rest::ListQuery,
     fns: list_purchases, get_purchase, create_purchase, update_purchase, archive_purchase, restore_purchase;
     restore: "/purchases/{id}/restore",
     batch: batch_purchases at "/purchases/batch", doc types PurchaseBatchOperation, PurchaseBatchRequest;

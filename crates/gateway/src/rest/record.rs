@@ -2,6 +2,27 @@
 //! create, merge-patch update, archive, restore, plus the integrator endpoints of
 //! `sync_endpoints!`. Each endpoint calls the generic use case of `crm_records`.
 
+/// A list request: the shared parameters, plus whatever a resource adds (the activity agenda's
+/// `assignee=me`), applied with the caller and a connection at hand.
+pub trait ListRequest: serde::de::DeserializeOwned + Send + 'static {
+    fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError>;
+    fn narrow(
+        &self,
+        _conn: &mut crm_db::AnyConnection,
+        _actor: &crm_core::Actor,
+        _params: &mut crm_core::list::ListParams,
+    ) -> Result<(), crm_records::RecordError> {
+        Ok(())
+    }
+}
+
+impl ListRequest for super::ListQuery {
+    fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError> {
+        let (params, _) = self.clone().into_params(&[])?;
+        Ok(params)
+    }
+}
+
 /// Declares a resource's endpoints. The invoking module imports
 /// `actix_web::{delete, get, patch, post, put}` (utoipa reads those attribute names).
 #[macro_export]
@@ -9,7 +30,7 @@ macro_rules! record_endpoints {
     (
         tag: $tag:literal,
         record: $T:ty, input: $Input:ty, patch: $Patch:ty, id: $Id:ty,
-        collection: $collection:literal, item: $item:literal, list type $ListT:ident,
+        collection: $collection:literal, item: $item:literal, list type $ListT:ident, query: $LQ:ty,
         fns: $list_fn:ident, $get_fn:ident, $create_fn:ident, $update_fn:ident, $archive_fn:ident, $restore_fn:ident;
         restore: $restore_path:literal,
         batch: $batch_fn:ident at $batch_path:literal, doc types $BO:ident, $BR:ident;
@@ -33,7 +54,7 @@ macro_rules! record_endpoints {
         /// List, keyset-paginated, with filters, sort and full-text search (see docs/API-DESIGN.md).
         #[utoipa::path(
             tag = $tag,
-            params($crate::rest::ListQuery),
+            params($LQ),
             responses(
                 (status = 200, body = $ListT),
                 (status = 400, description = "Bad filter, sort, cursor or parameter", body = $crate::problem::Problem),
@@ -44,11 +65,18 @@ macro_rules! record_endpoints {
         pub async fn $list_fn(
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
-            query: actix_web::web::Query<$crate::rest::ListQuery>,
+            query: actix_web::web::Query<$LQ>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
-            let (params, _) = query.into_inner().into_params(&[])?;
+            let query = query.into_inner();
+            let mut params = $crate::rest::record::ListRequest::params(&query)?;
             let actor = auth.0;
-            let page = state.db.run(move |c| crm_records::list::<$T>(c, &actor, &params)).await?;
+            let page = state
+                .db
+                .run(move |c| {
+                    $crate::rest::record::ListRequest::narrow(&query, c, &actor, &mut params)?;
+                    crm_records::list::<$T>(c, &actor, &params)
+                })
+                .await?;
             Ok(actix_web::HttpResponse::Ok().json($crate::rest::ListBody::from(page)))
         }
 

@@ -11,7 +11,7 @@ use crate::problem::{ApiError, Problem};
 crate::record_endpoints! {
     tag: "users",
     record: User, input: UserInput, patch: UserPatch, id: UserId,
-    collection: "/users", item: "/users/{id}", list type UserList,
+    collection: "/users", item: "/users/{id}", list type UserList, query: crate::rest::ListQuery,
     fns: list_users, get_user, create_user, update_user, archive_user, restore_user;
     restore: "/users/{id}/restore",
     batch: batch_users at "/users/batch", doc types UserBatchOperation, UserBatchRequest;

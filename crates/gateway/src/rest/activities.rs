@@ -1,0 +1,138 @@
+//! `/api/v1/activities`: scheduled work, and a rep's agenda
+//! (`GET /api/v1/activities?assignee=me&due[lte]=2026-11-30`).
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use crm_core::filter::{Filter, Op, RawValue};
+use crm_core::ids::ActivityId;
+use crm_core::list::ListParams;
+use crm_sales::{Activity, ActivityInput, ActivityPatch, CompleteInput};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+/// The list parameters, plus the agenda's shortcuts.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityListQuery {
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Comma-separated fields, `-` for descending (default `due_at`).
+    pub sort: Option<String>,
+    /// Filter expression, e.g. `and(status[eq]:open,type[in]:[call,meeting])`.
+    pub filter: Option<String>,
+    /// Full-text search over subject and description.
+    pub q: Option<String>,
+    /// `true` adds `total`.
+    pub count: Option<bool>,
+    /// `false` (default), `true` or `only`.
+    pub archived: Option<String>,
+    /// `me` (the caller's user) or a user id.
+    pub assignee: Option<String>,
+    /// Due at or before (RFC 3339, a date, or `now+1d`).
+    #[serde(rename = "due[lte]")]
+    #[param(rename = "due[lte]")]
+    pub due_lte: Option<String>,
+    /// Due at or after.
+    #[serde(rename = "due[gte]")]
+    #[param(rename = "due[gte]")]
+    pub due_gte: Option<String>,
+}
+
+fn cond(field: &str, op: Op, value: String) -> Filter {
+    Filter::Cond { path: vec![field.to_string()], op, value: RawValue::One(value) }
+}
+
+impl crate::rest::record::ListRequest for ActivityListQuery {
+    fn params(&self) -> Result<ListParams, ApiError> {
+        let base = crate::rest::ListQuery {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+            sort: self.sort.clone(),
+            filter: self.filter.clone(),
+            q: self.q.clone(),
+            include: None,
+            count: self.count,
+            archived: self.archived.clone(),
+        };
+        let (mut params, _) = base.into_params(&[])?;
+        let mut extra = Vec::new();
+        if let Some(d) = &self.due_lte {
+            extra.push(cond("due_at", Op::Lte, d.clone()));
+        }
+        if let Some(d) = &self.due_gte {
+            extra.push(cond("due_at", Op::Gte, d.clone()));
+        }
+        if !extra.is_empty() {
+            params.filter_ast = Some(Filter::And(extra));
+        }
+        Ok(params)
+    }
+
+    fn narrow(
+        &self,
+        conn: &mut crm_db::AnyConnection,
+        actor: &crm_core::Actor,
+        params: &mut ListParams,
+    ) -> Result<(), crm_records::RecordError> {
+        let Some(a) = self.assignee.as_deref() else { return Ok(()) };
+        let id = if a == "me" {
+            // A caller without a user has an empty agenda.
+            crm_users::current_user_id(conn, actor)?.map(|u| u.0).unwrap_or(uuid::Uuid::nil()).to_string()
+        } else {
+            a.to_string()
+        };
+        let by = cond("assignee_id", Op::Eq, id);
+        params.filter_ast = Some(match params.filter_ast.take() {
+            Some(f) => Filter::And(vec![by, f]),
+            None => by,
+        });
+        Ok(())
+    }
+}
+
+crate::record_endpoints! {
+    tag: "sales",
+    record: Activity, input: ActivityInput, patch: ActivityPatch, id: ActivityId,
+    collection: "/activities", item: "/activities/{id}", list type ActivityList, query: ActivityListQuery,
+    fns: list_activities, get_activity, create_activity, update_activity, archive_activity, restore_activity;
+    restore: "/activities/{id}/restore",
+    batch: batch_activities at "/activities/batch", doc types ActivityBatchOperation, ActivityBatchRequest;
+    by_external_id: get_activity_by_external_id, upsert_activity at "/activities/by-external-id/{source}/{external_id}";
+    history: activity_history at "/activities/{id}/history";
+}
+
+/// Complete an activity; with `log`, the call, meeting or mailing is logged as an interaction
+/// on the activity's contact, account, opportunity and case in the same transaction.
+#[utoipa::path(
+    tag = "sales",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Activity id"),
+        ("If-Match" = Option<String>, Header, description = "Expected version")
+    ),
+    request_body = CompleteInput,
+    responses(
+        (status = 200, body = Activity),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem),
+        (status = 422, description = "Not open, or a task cannot be logged", body = Problem)
+    )
+)]
+#[post("/activities/{id}/complete")]
+pub async fn complete_activity(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<ActivityId>,
+    body: web::Json<CompleteInput>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = crate::rest::if_match(&req)?;
+    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let a = state.db.transaction(move |c| crm_sales::activities::complete(c, &actor, id, input, expected)).await?;
+    Ok(HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, crate::rest::etag(a.version))).json(&a))
+}

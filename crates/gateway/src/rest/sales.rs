@@ -1,0 +1,233 @@
+//! Sales endpoints beyond one record's CRUD: lead capture and conversion, assignment and
+//! scoring rules, stage history and deal assessment, target coverage, forecast and reports.
+
+use actix_web::{HttpResponse, get, post, put, web};
+use crm_core::ids::{LeadId, OpportunityId, PipelineId, TargetListId, UserId};
+use crm_sales::{
+    Assessment, AssignmentRules, CaptureInput, ConvertInput, ConvertResult, Coverage, Forecast, GroupBy, Lead,
+    SalesReport, ScoringRules, StageVisit,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+/// Take a web-form submission. Meant for a token with only `leads:capture` (kept in the
+/// website's backend). A submission whose email matches an open lead fills that lead's empty
+/// fields (200) instead of creating a duplicate (201). New leads go through the assignment
+/// and scoring rules.
+#[utoipa::path(
+    tag = "sales",
+    request_body = CaptureInput,
+    responses(
+        (status = 201, description = "A new lead", body = Lead),
+        (status = 200, description = "An open lead with this email was updated", body = Lead),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/leads/capture")]
+pub async fn capture_lead(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<CaptureInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, form) = (auth.0, body.into_inner());
+    let (lead, created) = state.db.transaction(move |c| crm_sales::leads::capture(c, &actor, form)).await?;
+    if created {
+        return Ok(crate::rest::created(format!("/api/v1/leads/{}", lead.id), lead.version, &lead));
+    }
+    Ok(HttpResponse::Ok().json(&lead))
+}
+
+/// Convert a lead into an account and a contact (matched by domain and email, or created), and
+/// optionally an opportunity, in one transaction. Converting twice is
+/// `409 LEAD_ALREADY_CONVERTED`. Needs `sales:write`, `accounts:write` and `contacts:write`.
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = uuid::Uuid, Path, description = "Lead id")),
+    request_body = ConvertInput,
+    responses(
+        (status = 200, body = ConvertResult),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Already converted, or disqualified", body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/leads/{id}/convert")]
+pub async fn convert_lead(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<LeadId>,
+    body: web::Json<ConvertInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let r = state.db.transaction(move |c| crm_sales::leads::convert(c, &actor, id, input)).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// The lead assignment rules, in order.
+#[utoipa::path(tag = "sales", responses((status = 200, body = AssignmentRules), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/lead-assignment-rules")]
+pub async fn get_assignment_rules(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::leads::get_assignment_rules(c, &actor)).await?))
+}
+
+/// Replace the lead assignment rules. Tried in order on every new lead without an owner: the
+/// first rule whose conditions (country, region, source) match and that finds an active user of
+/// its team assigns, by `round_robin`, `territory` (users whose territory is the lead's country
+/// or region, in turn) or `least_open` (fewest open leads).
+#[utoipa::path(
+    tag = "sales",
+    request_body = AssignmentRules,
+    responses((status = 200, body = AssignmentRules), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/lead-assignment-rules")]
+pub async fn set_assignment_rules(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<AssignmentRules>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, rules) = (auth.0, body.into_inner());
+    let r = state.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// The lead scoring rules.
+#[utoipa::path(tag = "sales", responses((status = 200, body = ScoringRules), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/lead-scoring-rules")]
+pub async fn get_scoring_rules(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::leads::get_scoring_rules(c, &actor)).await?))
+}
+
+/// Replace the lead scoring rules; every open lead is rescored (each change is an event).
+#[utoipa::path(
+    tag = "sales",
+    request_body = ScoringRules,
+    responses((status = 200, body = ScoringRules), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/lead-scoring-rules")]
+pub async fn set_scoring_rules(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: web::Json<ScoringRules>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, rules) = (auth.0, body.into_inner());
+    let r = state.db.transaction(move |c| crm_sales::leads::set_scoring_rules(c, &actor, rules)).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// A deal's stages, oldest first, with the probability each had when the deal entered it and
+/// the days spent there.
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = uuid::Uuid, Path, description = "Opportunity id")),
+    responses((status = 200, body = Vec<StageVisit>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/opportunities/{id}/stages")]
+pub async fn opportunity_stages(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<OpportunityId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::opportunities::stage_history(c, &actor, id)).await?))
+}
+
+/// How a deal looks: time in stage against the stage's norm, close date, days since the last
+/// interaction.
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = uuid::Uuid, Path, description = "Opportunity id")),
+    responses((status = 200, body = Assessment), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/opportunities/{id}/assessment")]
+pub async fn opportunity_assessment(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<OpportunityId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let mut found = state.db.run(move |c| crm_sales::opportunities::assess(c, &actor, &[id])).await?;
+    let a = found.pop().ok_or_else(|| ApiError::not_found("opportunity not found"))?;
+    Ok(HttpResponse::Ok().json(a))
+}
+
+/// A target list's coverage: open pipeline, weighted pipeline and won against the goal.
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = uuid::Uuid, Path, description = "Target list id")),
+    responses((status = 200, body = Coverage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/target-lists/{id}/coverage")]
+pub async fn target_list_coverage(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<TargetListId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::targets::coverage(c, &actor, id)).await?))
+}
+
+/// `?period=2026-Q4&group_by=owner`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastQuery {
+    /// `2026-Q4`, `2026-11` or `2026`.
+    pub period: String,
+    /// `owner` (default), `team` or `pipeline`.
+    pub group_by: Option<GroupBy>,
+}
+
+/// The forecast of a period per owner, team or pipeline: closed won, commit, best case,
+/// pipeline, weighted, and the quota when one is set.
+#[utoipa::path(
+    tag = "sales",
+    params(ForecastQuery),
+    responses((status = 200, body = Forecast), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/forecast")]
+pub async fn forecast(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<ForecastQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, q) = (auth.0, query.into_inner());
+    let by = q.group_by.unwrap_or(GroupBy::Owner);
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::reports::forecast(c, &actor, &q.period, by)).await?))
+}
+
+/// `?period=2026-Q4[&owner_id=][&pipeline_id=]`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    pub period: String,
+    pub owner_id: Option<UserId>,
+    pub pipeline_id: Option<PipelineId>,
+}
+
+/// Win rate, average deal size, sales cycle length, pipeline velocity, the stage funnel and
+/// activities done per rep, for a period.
+#[utoipa::path(
+    tag = "sales",
+    params(ReportQuery),
+    responses((status = 200, body = SalesReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/reports/sales")]
+pub async fn sales_report(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, q) = (auth.0, query.into_inner());
+    let r = state
+        .db
+        .run(move |c| crm_sales::reports::sales_report(c, &actor, &q.period, q.owner_id, q.pipeline_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(r))
+}

@@ -1,0 +1,1195 @@
+//! Leads: prospects not yet qualified. Captured from web forms, assigned by rules, scored by
+//! rules, converted into an account, a contact and optionally an opportunity.
+
+use chrono::NaiveDateTime;
+use crm_core::external::parse_external_ids;
+use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, StageId, UserId};
+use crm_core::values::{self, clean};
+use crm_core::{Actor, DomainError, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
+use crm_db::schema::{lead_assignment_rules, lead_scoring_rules, leads, users};
+use crm_db::sql::SearchIndex;
+use crm_db::types::{DbJson, DbUuid};
+use crm_db::{AnyConnection, to_utc};
+use crm_records::{Record, RecordError};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::opportunities::{Opportunity, OpportunityInput};
+
+wire_enum!(
+    /// Where a lead came from.
+    LeadSource {
+        WebForm = "web_form",
+        Campaign = "campaign",
+        Import = "import",
+        Referral = "referral",
+        Event = "event",
+        Partner = "partner",
+        ColdCall = "cold_call",
+        Other = "other",
+    }
+);
+
+wire_enum!(
+    /// `new → contacted → qualified | disqualified → converted` (conversion only through
+    /// `POST /leads/{id}/convert`; a disqualified lead can be reopened).
+    LeadStatus {
+        New = "new",
+        Contacted = "contacted",
+        Qualified = "qualified",
+        Disqualified = "disqualified",
+        Converted = "converted",
+    }
+);
+
+impl LeadStatus {
+    pub fn allowed_next(self) -> &'static [LeadStatus] {
+        use LeadStatus::*;
+        match self {
+            New => &[Contacted, Qualified, Disqualified],
+            Contacted => &[Qualified, Disqualified],
+            Qualified => &[Contacted, Disqualified],
+            Disqualified => &[New, Contacted],
+            Converted => &[],
+        }
+    }
+    pub fn is_open(self) -> bool {
+        matches!(self, LeadStatus::New | LeadStatus::Contacted | LeadStatus::Qualified)
+    }
+}
+
+/// A prospect.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "LeadFields", visible = false))]
+pub struct Lead {
+    pub id: LeadId,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Lower case; unique among live leads.
+    pub email: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+    pub source: LeadSource,
+    pub status: LeadStatus,
+    /// From the scoring rules, recomputed on every change (read-only).
+    pub score: i64,
+    /// Set by the assignment rules when not given.
+    pub owner_id: Option<UserId>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub description: Option<String>,
+    pub disqualify_reason: Option<String>,
+    pub converted_at: Option<Timestamp>,
+    pub converted_account_id: Option<AccountId>,
+    pub converted_contact_id: Option<ContactId>,
+    pub converted_opportunity_id: Option<OpportunityId>,
+    pub tags: Vec<String>,
+    pub external_ids: Vec<ExternalId>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub archived_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct LeadInput {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "dana@globex.example"))]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// Defaults to `other` (`web_form` through the capture endpoint).
+    #[serde(default)]
+    pub source: Option<LeadSource>,
+    /// Defaults to `new`.
+    #[serde(default)]
+    pub status: Option<LeadStatus>,
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub disqualify_reason: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub external_ids: Vec<ExternalId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct LeadPatch {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub first_name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub last_name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub company: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub title: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub website: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub industry: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadSource>))]
+    pub source: Patch<LeadSource>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadStatus>))]
+    pub status: Patch<LeadStatus>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub owner_id: Patch<UserId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub country: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub region: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub description: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub disqualify_reason: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub tags: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
+    pub external_ids: Patch<Vec<ExternalId>>,
+}
+
+impl LeadPatch {
+    pub fn apply(self, c: &Lead) -> LeadInput {
+        let c = c.clone();
+        let blank = c.id.0.is_nil();
+        LeadInput {
+            first_name: self.first_name.apply_to(c.first_name),
+            last_name: self.last_name.apply_to(c.last_name),
+            email: self.email.apply_to(c.email),
+            phone: self.phone.apply_to(c.phone),
+            company: self.company.apply_to(c.company),
+            title: self.title.apply_to(c.title),
+            website: self.website.apply_to(c.website),
+            industry: self.industry.apply_to(c.industry),
+            source: self.source.apply_to((!blank).then_some(c.source)),
+            status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
+            owner_id: self.owner_id.apply_to(c.owner_id),
+            country: self.country.apply_to(c.country),
+            region: self.region.apply_to(c.region),
+            description: self.description.apply_to(c.description),
+            disqualify_reason: self.disqualify_reason.apply_to(c.disqualify_reason),
+            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
+            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
+        }
+    }
+}
+
+impl LeadInput {
+    pub fn normalize(self) -> Result<LeadInput, FieldErrors> {
+        let mut errs = FieldErrors::new();
+        let mut i = self;
+        let opt = |v: Option<String>| v.as_deref().and_then(clean);
+        i.first_name = opt(i.first_name);
+        i.last_name = opt(i.last_name);
+        i.company = opt(i.company);
+        i.title = opt(i.title);
+        i.industry = opt(i.industry).map(|s| s.to_lowercase());
+        i.region = opt(i.region);
+        i.disqualify_reason = opt(i.disqualify_reason);
+        i.description = i.description.filter(|d| !d.trim().is_empty());
+        for (field, v) in [
+            ("first_name", &i.first_name),
+            ("last_name", &i.last_name),
+            ("company", &i.company),
+            ("title", &i.title),
+            ("industry", &i.industry),
+            ("region", &i.region),
+        ] {
+            if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
+                errs.add(field, "too_long", "at most 200 characters");
+            }
+        }
+        i.country = match opt(i.country) {
+            Some(c) => errs.take(values::parse_country("country", &c)),
+            None => None,
+        };
+        i.email = match opt(i.email) {
+            Some(e) => errs.take(values::parse_email("email", &e)),
+            None => None,
+        };
+        let country = i.country.clone();
+        i.phone = match opt(i.phone) {
+            Some(p) => errs.take(values::parse_phone("phone", &p, country.as_deref())),
+            None => None,
+        };
+        i.website = match opt(i.website) {
+            Some(w) => errs.take(values::parse_url("website", &w)),
+            None => None,
+        };
+        if i.last_name.is_none() && i.email.is_none() && i.company.is_none() {
+            errs.add("last_name", "required", "a lead needs a last name, an email or a company");
+        }
+        i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
+        errs.into_result().map(|_| i)
+    }
+}
+
+impl Lead {
+    pub fn blank() -> Lead {
+        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
+        Lead {
+            id: LeadId(uuid::Uuid::nil()),
+            first_name: None,
+            last_name: None,
+            email: None,
+            phone: None,
+            company: None,
+            title: None,
+            website: None,
+            industry: None,
+            source: LeadSource::Other,
+            status: LeadStatus::New,
+            score: 0,
+            owner_id: None,
+            country: None,
+            region: None,
+            description: None,
+            disqualify_reason: None,
+            converted_at: None,
+            converted_account_id: None,
+            converted_contact_id: None,
+            converted_opportunity_id: None,
+            tags: Vec::new(),
+            external_ids: Vec::new(),
+            version: 0,
+            created_at: epoch,
+            updated_at: epoch,
+            archived_at: None,
+        }
+    }
+
+    fn display_name(&self) -> String {
+        let n =
+            [self.first_name.as_deref(), self.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if n.is_empty() { self.email.clone().unwrap_or_default() } else { n }
+    }
+}
+
+const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
+    FieldDef { name, column: name, kind, nullable, sortable }
+}
+
+pub static LEAD_CATALOG: Catalog = Catalog {
+    resource: "leads",
+    table: "leads",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("first_name", FieldKind::Text, true, true),
+        f("last_name", FieldKind::Text, true, true),
+        f("email", FieldKind::LowerText, true, true),
+        f("company", FieldKind::Text, true, true),
+        f("title", FieldKind::Text, true, true),
+        f("industry", FieldKind::LowerText, true, true),
+        f("source", FieldKind::Enum(LeadSource::NAMES), false, true),
+        f("status", FieldKind::Enum(LeadStatus::NAMES), false, true),
+        f("score", FieldKind::Int, false, true),
+        f("owner_id", FieldKind::Uuid, true, false),
+        f("country", FieldKind::UpperText, true, true),
+        f("region", FieldKind::Text, true, true),
+        f("converted_at", FieldKind::Timestamp, true, true),
+        f("tags", FieldKind::Tags, false, false),
+        FieldDef { name: "external_id", column: "lead", kind: FieldKind::ExternalId, nullable: false, sortable: false },
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[RelationDef { name: "owner", local_column: "owner_id", target: &crm_users::USER_CATALOG }],
+};
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = leads, treat_none_as_null = true)]
+pub struct LeadRow {
+    id: DbUuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    website: Option<String>,
+    industry: Option<String>,
+    source: String,
+    status: String,
+    score: i64,
+    owner_id: Option<DbUuid>,
+    country: Option<String>,
+    region: Option<String>,
+    description: Option<String>,
+    disqualify_reason: Option<String>,
+    converted_at: Option<NaiveDateTime>,
+    converted_account_id: Option<DbUuid>,
+    converted_contact_id: Option<DbUuid>,
+    converted_opportunity_id: Option<DbUuid>,
+    tags: DbJson,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+impl From<LeadRow> for Lead {
+    fn from(r: LeadRow) -> Lead {
+        Lead {
+            id: LeadId(r.id.0),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            phone: r.phone,
+            company: r.company,
+            title: r.title,
+            website: r.website,
+            industry: r.industry,
+            source: LeadSource::parse(&r.source).unwrap_or(LeadSource::Other),
+            status: LeadStatus::parse(&r.status).unwrap_or(LeadStatus::New),
+            score: r.score,
+            owner_id: r.owner_id.map(|u| UserId(u.0)),
+            country: r.country,
+            region: r.region,
+            description: r.description,
+            disqualify_reason: r.disqualify_reason,
+            converted_at: r.converted_at.map(to_utc),
+            converted_account_id: r.converted_account_id.map(|u| AccountId(u.0)),
+            converted_contact_id: r.converted_contact_id.map(|u| ContactId(u.0)),
+            converted_opportunity_id: r.converted_opportunity_id.map(|u| OpportunityId(u.0)),
+            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
+            external_ids: Vec::new(),
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Lead> for LeadRow {
+    fn from(l: &Lead) -> LeadRow {
+        LeadRow {
+            id: DbUuid(l.id.0),
+            first_name: l.first_name.clone(),
+            last_name: l.last_name.clone(),
+            email: l.email.clone(),
+            phone: l.phone.clone(),
+            company: l.company.clone(),
+            title: l.title.clone(),
+            website: l.website.clone(),
+            industry: l.industry.clone(),
+            source: l.source.as_str().to_string(),
+            status: l.status.as_str().to_string(),
+            score: l.score,
+            owner_id: l.owner_id.map(|u| DbUuid(u.0)),
+            country: l.country.clone(),
+            region: l.region.clone(),
+            description: l.description.clone(),
+            disqualify_reason: l.disqualify_reason.clone(),
+            converted_at: l.converted_at.map(|t| t.naive_utc()),
+            converted_account_id: l.converted_account_id.map(|u| DbUuid(u.0)),
+            converted_contact_id: l.converted_contact_id.map(|u| DbUuid(u.0)),
+            converted_opportunity_id: l.converted_opportunity_id.map(|u| DbUuid(u.0)),
+            tags: DbJson(serde_json::json!(l.tags)),
+            version: l.version,
+            created_at: l.created_at.naive_utc(),
+            updated_at: l.updated_at.naive_utc(),
+            archived_at: l.archived_at.map(|t| t.naive_utc()),
+        }
+    }
+}
+
+fn live_by_email(conn: &mut AnyConnection, email: &str, except: Option<LeadId>) -> QueryResult<Option<LeadId>> {
+    let q = leads::table
+        .filter(leads::email.eq(email))
+        .filter(leads::archived_at.is_null())
+        .select(leads::id)
+        .into_boxed::<crm_db::MultiBackend>();
+    let q = match except {
+        Some(e) => q.filter(leads::id.ne(DbUuid(e.0))),
+        None => q,
+    };
+    Ok(q.first::<DbUuid>(conn).optional()?.map(|u| LeadId(u.0)))
+}
+
+fn check_email_free(conn: &mut AnyConnection, l: &Lead) -> Result<(), RecordError> {
+    if let Some(e) = &l.email
+        && let Some(existing) = live_by_email(conn, e, Some(l.id))?
+    {
+        return Err(RecordError::Duplicate {
+            entity: Lead::ENTITY,
+            field: "email",
+            value: e.clone(),
+            existing_id: Some(existing.0),
+        });
+    }
+    Ok(())
+}
+
+impl Record for Lead {
+    type Id = LeadId;
+    type Input = LeadInput;
+    type Patch = LeadPatch;
+
+    const ENTITY: &'static str = "lead";
+    const READ: Scope = Scope::SalesRead;
+    const WRITE: Scope = Scope::SalesWrite;
+
+    crm_records::record_basics!(catalog: LEAD_CATALOG);
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: LeadId,
+        input: LeadInput,
+        prev: Option<&Self>,
+        _now: Timestamp,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let mut l = prev.cloned().unwrap_or_else(Lead::blank);
+        l.id = id;
+        l.first_name = i.first_name;
+        l.last_name = i.last_name;
+        l.email = i.email;
+        l.phone = i.phone;
+        l.company = i.company;
+        l.title = i.title;
+        l.website = i.website;
+        l.industry = i.industry;
+        l.source = i.source.unwrap_or(LeadSource::Other);
+        l.country = i.country;
+        l.region = i.region;
+        l.description = i.description;
+        l.disqualify_reason = i.disqualify_reason;
+        l.tags = i.tags;
+        l.external_ids = i.external_ids;
+
+        // Workflow: conversion happens only through `convert`.
+        let status = i.status.unwrap_or(LeadStatus::New);
+        let from = prev.map(|p| p.status);
+        let legal = match from {
+            None => matches!(status, LeadStatus::New | LeadStatus::Contacted | LeadStatus::Qualified),
+            Some(f) => f == status || f.allowed_next().contains(&status),
+        };
+        if !legal {
+            let allowed: Vec<String> = match from {
+                None => vec!["new".into(), "contacted".into(), "qualified".into()],
+                Some(f) => f.allowed_next().iter().map(|s| s.as_str().to_string()).collect(),
+            };
+            return Err(RecordError::InvalidTransition {
+                field: "status",
+                from: from.map(|f| f.as_str()).unwrap_or("(none)").into(),
+                to: status.as_str().into(),
+                allowed,
+            });
+        }
+        if status == LeadStatus::Disqualified && l.disqualify_reason.is_none() {
+            return Err(RecordError::invalid(
+                entity,
+                "disqualify_reason",
+                "required",
+                "say why the lead is disqualified",
+            ));
+        }
+        l.status = status;
+        if prev.is_none_or(|p| p.email != l.email) && l.archived_at.is_none() {
+            check_email_free(conn, &l)?;
+        }
+
+        // Owner: given, kept, or from the assignment rules on create.
+        l.owner_id = match (i.owner_id, prev) {
+            (Some(u), _) => Some(u),
+            (None, None) => assign(conn, &l)?,
+            (None, Some(_)) => None,
+        };
+        if prev.is_none_or(|p| p.owner_id != l.owner_id) {
+            crm_users::check_user(conn, entity, "owner_id", l.owner_id, true)?;
+        }
+        l.score = score(conn, &l)?;
+        Ok(l)
+    }
+
+    fn check_restore(conn: &mut AnyConnection, l: &Self) -> Result<(), RecordError> {
+        check_email_free(conn, l)
+    }
+
+    fn write_error(e: diesel::result::Error, l: &Self) -> RecordError {
+        if crm_db::pool::is_unique_violation(&e) {
+            return RecordError::Duplicate {
+                entity: Self::ENTITY,
+                field: "email",
+                value: l.email.clone().unwrap_or_default(),
+                existing_id: None,
+            };
+        }
+        RecordError::from(e)
+    }
+
+    crm_records::diesel_store!(table: leads, row: LeadRow, search: SearchIndex {
+        pg_column: "search_tsv",
+        sqlite_table: "leads_fts"
+    });
+}
+
+crm_records::batch_record!(Lead);
+
+// ---------------------------------------------------------------------------------------------
+// Assignment rules
+
+wire_enum!(
+    /// How a rule picks an owner among the users of its team.
+    AssignmentStrategy {
+        RoundRobin = "round_robin",
+        Territory = "territory",
+        LeastOpen = "least_open",
+    }
+);
+
+/// An assignment rule. Rules are tried in order; the first whose conditions match the lead
+/// and that finds an active user assigns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "AssignmentRuleInput")
+)]
+pub struct AssignmentRule {
+    pub name: String,
+    pub strategy: AssignmentStrategy,
+    /// The users to choose from: active users of this team (all active users when absent).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Conditions on the lead (all given ones must match).
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub source: Option<LeadSource>,
+}
+
+/// The ordered rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "AssignmentRulesInput")
+)]
+pub struct AssignmentRules {
+    pub rules: Vec<AssignmentRule>,
+}
+
+type RuleRow =
+    (DbUuid, i64, String, String, Option<String>, Option<String>, Option<String>, Option<String>, bool, Option<DbUuid>);
+
+fn load_rules(conn: &mut AnyConnection) -> QueryResult<Vec<RuleRow>> {
+    lead_assignment_rules::table
+        .filter(lead_assignment_rules::active.eq(true))
+        .order(lead_assignment_rules::position.asc())
+        .load(conn)
+}
+
+pub fn get_assignment_rules(conn: &mut AnyConnection, actor: &Actor) -> Result<AssignmentRules, RecordError> {
+    actor.require(Scope::SalesRead)?;
+    let rules = load_rules(conn)?
+        .into_iter()
+        .map(|r| AssignmentRule {
+            name: r.2,
+            strategy: AssignmentStrategy::parse(&r.3).unwrap_or(AssignmentStrategy::RoundRobin),
+            team: r.4,
+            country: r.5,
+            region: r.6,
+            source: r.7.as_deref().and_then(LeadSource::parse),
+        })
+        .collect();
+    Ok(AssignmentRules { rules })
+}
+
+/// Replaces the rules (`sales:write`).
+pub fn set_assignment_rules(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    rules: AssignmentRules,
+) -> Result<AssignmentRules, RecordError> {
+    actor.require(Scope::SalesWrite)?;
+    let mut errs = FieldErrors::new();
+    let mut rules = rules;
+    if rules.rules.len() > 100 {
+        errs.add("rules", "too_many", "at most 100 rules");
+    }
+    for (n, r) in rules.rules.iter_mut().enumerate() {
+        r.name = r.name.trim().to_string();
+        if r.name.is_empty() {
+            errs.add(&format!("rules[{n}].name"), "required", "a rule needs a name");
+        }
+        if let Some(c) = r.country.take() {
+            r.country = errs.take(values::parse_country(&format!("rules[{n}].country"), &c));
+        }
+        r.team = r.team.as_deref().and_then(clean);
+        r.region = r.region.as_deref().and_then(clean);
+    }
+    if !errs.0.is_empty() {
+        return Err(RecordError::Invalid { entity: "assignment_rules", errors: errs });
+    }
+    diesel::delete(lead_assignment_rules::table).execute(conn)?;
+    for (n, r) in rules.rules.iter().enumerate() {
+        diesel::insert_into(lead_assignment_rules::table)
+            .values((
+                lead_assignment_rules::id.eq(DbUuid(uuid::Uuid::now_v7())),
+                lead_assignment_rules::position.eq(i64::try_from(n).unwrap_or(0)),
+                lead_assignment_rules::name.eq(&r.name),
+                lead_assignment_rules::strategy.eq(r.strategy.as_str()),
+                lead_assignment_rules::team.eq(&r.team),
+                lead_assignment_rules::country.eq(&r.country),
+                lead_assignment_rules::region.eq(&r.region),
+                lead_assignment_rules::source.eq(r.source.map(|s| s.as_str())),
+                lead_assignment_rules::active.eq(true),
+                lead_assignment_rules::last_user_id.eq(None::<DbUuid>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(rules)
+}
+
+/// Active users of a team (all when `team` is None), ordered by id; with a territory, only
+/// users whose territory is the lead's country or region.
+fn pool(
+    conn: &mut AnyConnection,
+    team: Option<&str>,
+    territory: Option<[Option<&str>; 2]>,
+) -> QueryResult<Vec<UserId>> {
+    let mut q = users::table
+        .filter(users::active.eq(true))
+        .filter(users::archived_at.is_null())
+        .select(users::id)
+        .order(users::id.asc())
+        .into_boxed::<crm_db::MultiBackend>();
+    if let Some(t) = team {
+        q = q.filter(users::team.eq(t.to_string()));
+    }
+    if let Some(places) = territory {
+        let places: Vec<String> = places.into_iter().flatten().map(str::to_string).collect();
+        if places.is_empty() {
+            return Ok(Vec::new());
+        }
+        q = q.filter(users::territory.eq_any(places));
+    }
+    Ok(q.load::<DbUuid>(conn)?.into_iter().map(|u| UserId(u.0)).collect())
+}
+
+/// The owner the rules give a new lead (None when no rule applies).
+fn assign(conn: &mut AnyConnection, l: &Lead) -> Result<Option<UserId>, RecordError> {
+    for r in load_rules(conn)? {
+        let (id, strategy, team, country, region, source) = (r.0, r.3, r.4, r.5, r.6, r.7);
+        let matches = country.as_ref().is_none_or(|c| l.country.as_ref() == Some(c))
+            && region.as_ref().is_none_or(|c| l.region.as_ref() == Some(c))
+            && source.as_deref().is_none_or(|s| s == l.source.as_str());
+        if !matches {
+            continue;
+        }
+        let strategy = AssignmentStrategy::parse(&strategy).unwrap_or(AssignmentStrategy::RoundRobin);
+        let candidates = match strategy {
+            AssignmentStrategy::Territory => {
+                pool(conn, team.as_deref(), Some([l.country.as_deref(), l.region.as_deref()]))?
+            }
+            _ => pool(conn, team.as_deref(), None)?,
+        };
+        if candidates.is_empty() {
+            continue;
+        }
+        let chosen = match strategy {
+            AssignmentStrategy::RoundRobin | AssignmentStrategy::Territory => {
+                // Take the rule's row lock first, so concurrent creates take turns.
+                diesel::update(lead_assignment_rules::table.filter(lead_assignment_rules::id.eq(id)))
+                    .set(lead_assignment_rules::position.eq(lead_assignment_rules::position))
+                    .execute(conn)?;
+                let last: Option<DbUuid> = lead_assignment_rules::table
+                    .filter(lead_assignment_rules::id.eq(id))
+                    .select(lead_assignment_rules::last_user_id)
+                    .first(conn)?;
+                let next = match last {
+                    Some(u) => candidates.iter().find(|c| c.0 > u.0).copied().unwrap_or(candidates[0]),
+                    None => candidates[0],
+                };
+                diesel::update(lead_assignment_rules::table.filter(lead_assignment_rules::id.eq(id)))
+                    .set(lead_assignment_rules::last_user_id.eq(Some(DbUuid(next.0))))
+                    .execute(conn)?;
+                next
+            }
+            AssignmentStrategy::LeastOpen => {
+                let open: Vec<Option<DbUuid>> = leads::table
+                    .filter(leads::archived_at.is_null())
+                    .filter(leads::status.eq_any(["new", "contacted", "qualified"]))
+                    .filter(leads::owner_id.eq_any(candidates.iter().map(|c| DbUuid(c.0)).collect::<Vec<_>>()))
+                    .select(leads::owner_id)
+                    .load(conn)?;
+                let count = |u: &UserId| open.iter().filter(|o| o.is_some_and(|x| x.0 == u.0)).count();
+                candidates.iter().copied().min_by_key(|c| (count(c), c.0)).unwrap_or(candidates[0])
+            }
+        };
+        return Ok(Some(chosen));
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring rules
+
+wire_enum!(
+    /// How a scoring rule tests a field.
+    ScoreOp {
+        Present = "present",
+        Eq = "eq",
+        In = "in",
+        Contains = "contains",
+    }
+);
+
+/// A scoring rule: `points` when `field` passes the test. Fields: `email`, `phone`, `company`,
+/// `title`, `website`, `industry`, `country`, `region`, `source`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "ScoringRuleInput")
+)]
+pub struct ScoringRule {
+    pub field: String,
+    pub op: ScoreOp,
+    /// For `eq` and `contains` a value; for `in` a comma-separated list. Case-insensitive.
+    #[serde(default)]
+    pub value: Option<String>,
+    pub points: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "ScoringRulesInput")
+)]
+pub struct ScoringRules {
+    pub rules: Vec<ScoringRule>,
+}
+
+const SCORED_FIELDS: &[&str] =
+    &["email", "phone", "company", "title", "website", "industry", "country", "region", "source"];
+
+fn field_value(l: &Lead, field: &str) -> Option<String> {
+    match field {
+        "email" => l.email.clone(),
+        "phone" => l.phone.clone(),
+        "company" => l.company.clone(),
+        "title" => l.title.clone(),
+        "website" => l.website.clone(),
+        "industry" => l.industry.clone(),
+        "country" => l.country.clone(),
+        "region" => l.region.clone(),
+        "source" => Some(l.source.as_str().to_string()),
+        _ => None,
+    }
+}
+
+fn load_scoring(conn: &mut AnyConnection) -> QueryResult<Vec<ScoringRule>> {
+    let rows: Vec<(DbUuid, i64, String, String, Option<String>, i64)> =
+        lead_scoring_rules::table.order(lead_scoring_rules::position.asc()).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ScoringRule {
+            field: r.2,
+            op: ScoreOp::parse(&r.3).unwrap_or(ScoreOp::Present),
+            value: r.4,
+            points: i32::try_from(r.5).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// The score of a lead under the rules in force.
+fn score(conn: &mut AnyConnection, l: &Lead) -> QueryResult<i64> {
+    Ok(load_scoring(conn)?.iter().filter(|r| passes(l, r)).map(|r| i64::from(r.points)).sum())
+}
+
+fn passes(l: &Lead, r: &ScoringRule) -> bool {
+    let Some(v) = field_value(l, &r.field) else { return false };
+    let v = v.to_lowercase();
+    let want = r.value.as_deref().unwrap_or("").to_lowercase();
+    match r.op {
+        ScoreOp::Present => true,
+        ScoreOp::Eq => v == want,
+        ScoreOp::In => want.split(',').map(str::trim).any(|w| w == v),
+        ScoreOp::Contains => !want.is_empty() && v.contains(&want),
+    }
+}
+
+pub fn get_scoring_rules(conn: &mut AnyConnection, actor: &Actor) -> Result<ScoringRules, RecordError> {
+    actor.require(Scope::SalesRead)?;
+    Ok(ScoringRules { rules: load_scoring(conn)? })
+}
+
+/// Replaces the rules and rescores every open lead (`sales:write`).
+pub fn set_scoring_rules(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    rules: ScoringRules,
+) -> Result<ScoringRules, RecordError> {
+    actor.require(Scope::SalesWrite)?;
+    let mut errs = FieldErrors::new();
+    for (n, r) in rules.rules.iter().enumerate() {
+        if !SCORED_FIELDS.contains(&r.field.as_str()) {
+            errs.add(&format!("rules[{n}].field"), "invalid_value", format!("one of {}", SCORED_FIELDS.join(", ")));
+        }
+        if !matches!(r.op, ScoreOp::Present) && r.value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            errs.add(&format!("rules[{n}].value"), "required", "this test needs a value");
+        }
+        if !(-1000..=1000).contains(&r.points) {
+            errs.add(&format!("rules[{n}].points"), "out_of_range", "-1000 to 1000");
+        }
+    }
+    if rules.rules.len() > 200 {
+        errs.add("rules", "too_many", "at most 200 rules");
+    }
+    if !errs.0.is_empty() {
+        return Err(RecordError::Invalid { entity: "scoring_rules", errors: errs });
+    }
+    diesel::delete(lead_scoring_rules::table).execute(conn)?;
+    for (n, r) in rules.rules.iter().enumerate() {
+        diesel::insert_into(lead_scoring_rules::table)
+            .values((
+                lead_scoring_rules::id.eq(DbUuid(uuid::Uuid::now_v7())),
+                lead_scoring_rules::position.eq(i64::try_from(n).unwrap_or(0)),
+                lead_scoring_rules::field.eq(&r.field),
+                lead_scoring_rules::op.eq(r.op.as_str()),
+                lead_scoring_rules::value.eq(&r.value),
+                lead_scoring_rules::points.eq(i64::from(r.points)),
+            ))
+            .execute(conn)?;
+    }
+    // Rescore open leads (each a versioned change with its event).
+    let open: Vec<DbUuid> = leads::table
+        .filter(leads::archived_at.is_null())
+        .filter(leads::status.eq_any(["new", "contacted", "qualified"]))
+        .select(leads::id)
+        .load(conn)?;
+    let rules_now = rules.rules.clone();
+    for id in open {
+        crm_records::modify::<Lead>(conn, actor, LeadId(id.0), |l| {
+            let s: i64 = rules_now.iter().filter(|r| passes(l, r)).map(|r| i64::from(r.points)).sum();
+            if s == l.score {
+                return false;
+            }
+            l.score = s;
+            true
+        })?;
+    }
+    Ok(rules)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture and conversion
+
+/// What a web form sends.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaptureInput {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub website: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    /// The message from the form.
+    pub description: Option<String>,
+    /// Defaults to `web_form`.
+    pub source: Option<LeadSource>,
+}
+
+/// Takes a web-form submission (`leads:capture` or `sales:write`). A submission whose email
+/// matches an open lead fills that lead's empty fields instead of creating a duplicate:
+/// `(lead, created)`.
+pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> Result<(Lead, bool), RecordError> {
+    if !actor.has(Scope::LeadsCapture) {
+        actor.require(Scope::SalesWrite)?;
+    }
+    let mut system = actor.clone();
+    system.scopes.insert(Scope::SalesWrite);
+    let input = LeadInput {
+        first_name: form.first_name,
+        last_name: form.last_name,
+        email: form.email,
+        phone: form.phone,
+        company: form.company,
+        title: form.title,
+        website: form.website,
+        country: form.country,
+        region: form.region,
+        description: form.description,
+        source: Some(form.source.unwrap_or(LeadSource::WebForm)),
+        ..Default::default()
+    };
+    let normalized =
+        input.clone().normalize().map_err(|errors| RecordError::Invalid { entity: Lead::ENTITY, errors })?;
+    if let Some(e) = &normalized.email
+        && let Some(id) = live_by_email(conn, e, None)?
+        && let Some(existing) = Lead::find(conn, id)?
+        && existing.status.is_open()
+    {
+        let fill = |cur: &Option<String>, new: Option<String>| match (cur, new) {
+            (None, Some(v)) => Patch::Value(v),
+            _ => Patch::Absent,
+        };
+        let patch = LeadPatch {
+            first_name: fill(&existing.first_name, input.first_name),
+            last_name: fill(&existing.last_name, input.last_name),
+            phone: fill(&existing.phone, input.phone),
+            company: fill(&existing.company, input.company),
+            title: fill(&existing.title, input.title),
+            website: fill(&existing.website, input.website),
+            country: fill(&existing.country, input.country),
+            region: fill(&existing.region, input.region),
+            description: fill(&existing.description, input.description),
+            ..Default::default()
+        };
+        return Ok((crm_records::update::<Lead>(conn, &system, id, patch, None)?, false));
+    }
+    Ok((crm_records::create::<Lead>(conn, &system, input)?, true))
+}
+
+/// The optional opportunity of a conversion.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct ConvertOpportunity {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub amount: Option<Money>,
+    #[serde(default)]
+    pub pipeline_id: Option<PipelineId>,
+    #[serde(default)]
+    pub stage_id: Option<StageId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub expected_close_date: Option<chrono::NaiveDate>,
+}
+
+/// `POST /leads/{id}/convert`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct ConvertInput {
+    /// Merge into this account instead of matching by domain.
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+    /// Merge into this contact instead of matching by email.
+    #[serde(default)]
+    pub contact_id: Option<ContactId>,
+    #[serde(default)]
+    pub opportunity: Option<ConvertOpportunity>,
+}
+
+/// What a conversion made or matched.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct ConvertResult {
+    pub account_id: AccountId,
+    pub contact_id: ContactId,
+    pub opportunity_id: Option<OpportunityId>,
+    /// False when an existing account (same domain) was used.
+    pub account_created: bool,
+    /// False when an existing contact (same email) was used.
+    pub contact_created: bool,
+}
+
+fn foreign(e: impl DomainError) -> RecordError {
+    RecordError::foreign(&e)
+}
+
+/// Converts a lead in one transaction: matches or creates the account (by domain, from the
+/// website or the email) and the contact (by email), optionally creates an opportunity, and
+/// marks the lead converted. Converting twice is `409 LEAD_ALREADY_CONVERTED`.
+#[tracing::instrument(skip_all, fields(actor = %actor.sub, %id))]
+pub fn convert(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: LeadId,
+    input: ConvertInput,
+) -> Result<ConvertResult, RecordError> {
+    actor.require(Scope::SalesWrite)?;
+    actor.require(Scope::AccountsWrite)?;
+    actor.require(Scope::ContactsWrite)?;
+    let lead = Lead::find(conn, id)?.ok_or(RecordError::NotFound { entity: Lead::ENTITY })?;
+    if lead.status == LeadStatus::Converted {
+        return Err(RecordError::Conflict {
+            entity: Lead::ENTITY,
+            code: "LEAD_ALREADY_CONVERTED",
+            reason: format!("converted on {}", lead.converted_at.map(|t| t.to_rfc3339()).unwrap_or_default()),
+        });
+    }
+    if lead.status == LeadStatus::Disqualified || lead.archived_at.is_some() {
+        return Err(RecordError::Conflict {
+            entity: Lead::ENTITY,
+            code: "LEAD_NOT_CONVERTIBLE",
+            reason: "reopen a disqualified or archived lead before converting it".into(),
+        });
+    }
+
+    // The account: given, matched by domain, or new.
+    let domain = lead.website.as_deref().and_then(|w| values::parse_domain("website", w).ok()).or_else(|| {
+        lead.email.as_deref().and_then(|e| e.split_once('@')).and_then(|(_, d)| values::parse_domain("email", d).ok())
+    });
+    let (account_id, account_created) = match input.account_id {
+        Some(a) => {
+            crm_records::refs::check_account(conn, Lead::ENTITY, "account_id", Some(a))?;
+            (a, false)
+        }
+        None => {
+            let found = match &domain {
+                Some(d) => crm_accounts::repo::find_live_by_domain(conn, d, None)?,
+                None => None,
+            };
+            match found {
+                Some(a) => (a, false),
+                None => {
+                    let name = lead.company.clone().unwrap_or_else(|| lead.display_name());
+                    let a = crm_accounts::create_account(
+                        conn,
+                        actor,
+                        crm_accounts::AccountInput {
+                            name,
+                            domain: domain.clone(),
+                            industry: lead.industry.clone(),
+                            country: lead.country.clone(),
+                            region: lead.region.clone(),
+                            owner_id: lead.owner_id.map(|u| u.0),
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(foreign)?;
+                    (a.id, true)
+                }
+            }
+        }
+    };
+
+    // The contact: given, matched by email, or new.
+    let (contact_id, contact_created) = match input.contact_id {
+        Some(c) => {
+            crm_records::refs::contact_accounts(conn, Lead::ENTITY, &[c], |_| "contact_id".into())?;
+            (c, false)
+        }
+        None => {
+            let found = match &lead.email {
+                Some(e) => crm_contacts::repo::find_live_by_email(conn, e, None)?,
+                None => None,
+            };
+            match found {
+                Some(c) => (c, false),
+                None => {
+                    let c = crm_contacts::create_contact(
+                        conn,
+                        actor,
+                        crm_contacts::ContactInput {
+                            first_name: lead.first_name.clone(),
+                            last_name: lead.last_name.clone().or_else(|| lead.company.clone()),
+                            email: lead.email.clone(),
+                            phone: lead.phone.clone(),
+                            title: lead.title.clone(),
+                            account_id: Some(account_id),
+                            owner_id: lead.owner_id.map(|u| u.0),
+                            country: lead.country.clone(),
+                            region: lead.region.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(foreign)?;
+                    (c.id, true)
+                }
+            }
+        }
+    };
+
+    let opportunity_id = match input.opportunity {
+        Some(o) => {
+            let created = crm_records::create::<Opportunity>(
+                conn,
+                actor,
+                OpportunityInput {
+                    name: o.name.or_else(|| {
+                        Some(format!("{} deal", lead.company.clone().unwrap_or_else(|| lead.display_name())))
+                    }),
+                    account_id: Some(account_id),
+                    contact_id: Some(contact_id),
+                    pipeline_id: o.pipeline_id,
+                    stage_id: o.stage_id,
+                    amount: o.amount,
+                    expected_close_date: o.expected_close_date,
+                    owner_id: lead.owner_id,
+                    lead_id: Some(lead.id),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.prefixed("opportunity."))?;
+            Some(created.id)
+        }
+        None => None,
+    };
+
+    let now = crm_db::to_utc(crm_db::now());
+    crm_records::modify::<Lead>(conn, actor, id, |l| {
+        l.status = LeadStatus::Converted;
+        l.converted_at = Some(now);
+        l.converted_account_id = Some(account_id);
+        l.converted_contact_id = Some(contact_id);
+        l.converted_opportunity_id = opportunity_id;
+        true
+    })?;
+    Ok(ConvertResult { account_id, contact_id, opportunity_id, account_created, contact_created })
+}

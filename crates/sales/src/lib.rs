@@ -1,0 +1,23 @@
+//! Sales-force automation: leads (capture, assignment and scoring rules, conversion),
+//! pipelines with stages, opportunities (line items, stage history, health), activities
+//! (agenda, completion with logging, reminders), target account lists and quotas, the
+//! forecast and sales reports.
+
+pub mod activities;
+pub mod leads;
+pub mod opportunities;
+pub mod pipelines;
+pub mod reports;
+pub mod targets;
+
+pub use activities::{
+    Activity, ActivityInput, ActivityPatch, ActivityStatus, ActivityType, CompleteInput, CompletionLog,
+};
+pub use leads::{
+    AssignmentRule, AssignmentRules, AssignmentStrategy, CaptureInput, ConvertInput, ConvertOpportunity, ConvertResult,
+    Lead, LeadInput, LeadPatch, LeadSource, LeadStatus, ScoreOp, ScoringRule, ScoringRules,
+};
+pub use opportunities::{Assessment, Health, Opportunity, OpportunityInput, OpportunityPatch, StageVisit};
+pub use pipelines::{ForecastCategory, Pipeline, PipelineInput, PipelinePatch, Stage, StageInput};
+pub use reports::{CurrencyFigures, Forecast, ForecastGroup, FunnelStage, GroupBy, Period, RepActivities, SalesReport};
+pub use targets::{Coverage, Quota, QuotaInput, QuotaPatch, TargetList, TargetListInput, TargetListPatch};

@@ -1,0 +1,765 @@
+//! Opportunities: deals moving through a pipeline, with line items, stage history (time in
+//! stage, the probability at the time) and a health assessment.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use crm_core::external::parse_external_ids;
+use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, ProductId, StageId, UserId};
+use crm_core::values::{self, clean};
+use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
+use crm_db::schema::{interactions, opportunities, opportunity_lines, opportunity_stage_history};
+use crm_db::sql::SearchIndex;
+use crm_db::types::DbUuid;
+use crm_db::{AnyConnection, to_utc};
+use crm_products::{LineItem, LineItemInput};
+use crm_records::{Record, RecordError};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::pipelines::{ForecastCategory, Pipeline};
+
+/// A deal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject),
+    graphql(name = "OpportunityFields", visible = false)
+)]
+pub struct Opportunity {
+    pub id: OpportunityId,
+    pub name: String,
+    pub account_id: Option<AccountId>,
+    pub contact_id: Option<ContactId>,
+    pub pipeline_id: PipelineId,
+    pub stage_id: StageId,
+    /// The stage's win probability, 0 to 100 (read-only).
+    pub probability: i32,
+    /// The stage's forecast category (read-only).
+    pub forecast_category: ForecastCategory,
+    /// The total of `line_items` when there are any.
+    pub amount: Option<Money>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub owner_id: Option<UserId>,
+    pub next_step: Option<String>,
+    /// Required when the deal is lost.
+    pub loss_reason: Option<String>,
+    /// Set when the deal enters a closed stage; cleared when it reopens.
+    pub closed_at: Option<Timestamp>,
+    /// True when won, false when lost, null while open.
+    pub won: Option<bool>,
+    pub stage_entered_at: Timestamp,
+    /// The lead this deal was converted from.
+    pub lead_id: Option<LeadId>,
+    pub line_items: Vec<LineItem>,
+    pub tags: Vec<String>,
+    pub external_ids: Vec<ExternalId>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub archived_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct OpportunityInput {
+    #[cfg_attr(feature = "openapi", schema(example = "Acme renewal 2027"))]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<AccountId>,
+    #[serde(default)]
+    pub contact_id: Option<ContactId>,
+    /// Defaults to the default pipeline.
+    #[serde(default)]
+    pub pipeline_id: Option<PipelineId>,
+    /// Defaults to the pipeline's first stage.
+    #[serde(default)]
+    pub stage_id: Option<StageId>,
+    /// Derived from `line_items` when there are any.
+    #[serde(default)]
+    pub amount: Option<Money>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub expected_close_date: Option<NaiveDate>,
+    /// Defaults to the caller's user.
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
+    #[serde(default)]
+    pub next_step: Option<String>,
+    #[serde(default)]
+    pub loss_reason: Option<String>,
+    #[serde(default)]
+    pub lead_id: Option<LeadId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub line_items: Vec<LineItemInput>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub external_ids: Vec<ExternalId>,
+}
+
+/// A merge patch; moving `stage_id` records the stage change.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct OpportunityPatch {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub account_id: Patch<AccountId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub contact_id: Patch<ContactId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub pipeline_id: Patch<PipelineId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub stage_id: Patch<StageId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
+    pub amount: Patch<Money>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub expected_close_date: Patch<NaiveDate>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub owner_id: Patch<UserId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub next_step: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub loss_reason: Patch<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<LineItemInput>>))]
+    pub line_items: Patch<Vec<LineItemInput>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub tags: Patch<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
+    pub external_ids: Patch<Vec<ExternalId>>,
+}
+
+impl OpportunityPatch {
+    pub fn apply(self, c: &Opportunity) -> OpportunityInput {
+        let c = c.clone();
+        let blank = c.id.0.is_nil();
+        let lines = c
+            .line_items
+            .iter()
+            .map(|l| LineItemInput {
+                product_id: Some(l.product_id),
+                sku: None,
+                quantity: l.quantity,
+                unit_price: Some(l.unit_price.clone()),
+                discount: Some(l.discount.clone()),
+            })
+            .collect();
+        // With line items the amount is theirs; without, the stored amount stays.
+        let had_lines = !c.line_items.is_empty();
+        OpportunityInput {
+            name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
+            account_id: self.account_id.apply_to(c.account_id),
+            contact_id: self.contact_id.apply_to(c.contact_id),
+            // A new pipeline without a stage starts at its first stage.
+            stage_id: match (&self.pipeline_id, self.stage_id) {
+                (Patch::Value(_), Patch::Absent) => None,
+                (_, s) => s.apply_to((!blank).then_some(c.stage_id)),
+            },
+            pipeline_id: self.pipeline_id.apply_to((!blank).then_some(c.pipeline_id)),
+            amount: self.amount.apply_to(if had_lines { None } else { c.amount }),
+            expected_close_date: self.expected_close_date.apply_to(c.expected_close_date),
+            owner_id: self.owner_id.apply_to(c.owner_id),
+            next_step: self.next_step.apply_to(c.next_step),
+            loss_reason: self.loss_reason.apply_to(c.loss_reason),
+            lead_id: c.lead_id,
+            line_items: self.line_items.apply_to(Some(lines)).unwrap_or_default(),
+            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
+            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
+        }
+    }
+}
+
+impl Opportunity {
+    pub fn blank() -> Opportunity {
+        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
+        Opportunity {
+            id: OpportunityId(uuid::Uuid::nil()),
+            name: String::new(),
+            account_id: None,
+            contact_id: None,
+            pipeline_id: PipelineId(uuid::Uuid::nil()),
+            stage_id: StageId(uuid::Uuid::nil()),
+            probability: 0,
+            forecast_category: ForecastCategory::Pipeline,
+            amount: None,
+            expected_close_date: None,
+            owner_id: None,
+            next_step: None,
+            loss_reason: None,
+            closed_at: None,
+            won: None,
+            stage_entered_at: epoch,
+            lead_id: None,
+            line_items: Vec::new(),
+            tags: Vec::new(),
+            external_ids: Vec::new(),
+            version: 0,
+            created_at: epoch,
+            updated_at: epoch,
+            archived_at: None,
+        }
+    }
+}
+
+const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
+    FieldDef { name, column: name, kind, nullable, sortable }
+}
+
+pub static OPPORTUNITY_CATALOG: Catalog = Catalog {
+    resource: "opportunities",
+    table: "opportunities",
+    fields: &[
+        f("id", FieldKind::Uuid, false, false),
+        f("name", FieldKind::Text, false, true),
+        f("account_id", FieldKind::Uuid, true, false),
+        f("contact_id", FieldKind::Uuid, true, false),
+        f("pipeline_id", FieldKind::Uuid, false, false),
+        f("stage_id", FieldKind::Uuid, false, false),
+        FieldDef { name: "amount", column: "amount_minor", kind: FieldKind::Int, nullable: true, sortable: true },
+        f("currency", FieldKind::UpperText, true, false),
+        f("expected_close_date", FieldKind::Date, true, true),
+        f("owner_id", FieldKind::Uuid, true, false),
+        f("closed_at", FieldKind::Timestamp, true, true),
+        f("won", FieldKind::Bool, true, false),
+        f("stage_entered_at", FieldKind::Timestamp, false, true),
+        f("lead_id", FieldKind::Uuid, true, false),
+        f("tags", FieldKind::Tags, false, false),
+        FieldDef {
+            name: "external_id",
+            column: "opportunity",
+            kind: FieldKind::ExternalId,
+            nullable: false,
+            sortable: false,
+        },
+        f("created_at", FieldKind::Timestamp, false, true),
+        f("updated_at", FieldKind::Timestamp, false, true),
+        f("archived_at", FieldKind::Timestamp, true, true),
+    ],
+    relations: &[RelationDef { name: "owner", local_column: "owner_id", target: &crm_users::USER_CATALOG }],
+};
+
+#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
+#[diesel(table_name = opportunities, treat_none_as_null = true)]
+pub struct OpportunityRow {
+    id: DbUuid,
+    name: String,
+    account_id: Option<DbUuid>,
+    contact_id: Option<DbUuid>,
+    pipeline_id: DbUuid,
+    stage_id: DbUuid,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    expected_close_date: Option<NaiveDate>,
+    owner_id: Option<DbUuid>,
+    next_step: Option<String>,
+    loss_reason: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+    won: Option<bool>,
+    stage_entered_at: NaiveDateTime,
+    lead_id: Option<DbUuid>,
+    tags: crm_db::types::DbJson,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    archived_at: Option<NaiveDateTime>,
+}
+
+impl From<OpportunityRow> for Opportunity {
+    fn from(r: OpportunityRow) -> Opportunity {
+        Opportunity {
+            id: OpportunityId(r.id.0),
+            name: r.name,
+            account_id: r.account_id.map(|u| AccountId(u.0)),
+            contact_id: r.contact_id.map(|u| ContactId(u.0)),
+            pipeline_id: PipelineId(r.pipeline_id.0),
+            stage_id: StageId(r.stage_id.0),
+            probability: 0,
+            forecast_category: ForecastCategory::Pipeline,
+            amount: match (r.amount_minor, r.currency) {
+                (Some(a), Some(c)) => Some(Money::new(a, &c)),
+                _ => None,
+            },
+            expected_close_date: r.expected_close_date,
+            owner_id: r.owner_id.map(|u| UserId(u.0)),
+            next_step: r.next_step,
+            loss_reason: r.loss_reason,
+            closed_at: r.closed_at.map(to_utc),
+            won: r.won,
+            stage_entered_at: to_utc(r.stage_entered_at),
+            lead_id: r.lead_id.map(|u| LeadId(u.0)),
+            line_items: Vec::new(),
+            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
+            external_ids: Vec::new(),
+            version: r.version,
+            created_at: to_utc(r.created_at),
+            updated_at: to_utc(r.updated_at),
+            archived_at: r.archived_at.map(to_utc),
+        }
+    }
+}
+
+impl From<&Opportunity> for OpportunityRow {
+    fn from(o: &Opportunity) -> OpportunityRow {
+        OpportunityRow {
+            id: DbUuid(o.id.0),
+            name: o.name.clone(),
+            account_id: o.account_id.map(|a| DbUuid(a.0)),
+            contact_id: o.contact_id.map(|c| DbUuid(c.0)),
+            pipeline_id: DbUuid(o.pipeline_id.0),
+            stage_id: DbUuid(o.stage_id.0),
+            amount_minor: o.amount.as_ref().map(|m| m.amount_minor.0),
+            currency: o.amount.as_ref().map(|m| m.currency.clone()),
+            expected_close_date: o.expected_close_date,
+            owner_id: o.owner_id.map(|u| DbUuid(u.0)),
+            next_step: o.next_step.clone(),
+            loss_reason: o.loss_reason.clone(),
+            closed_at: o.closed_at.map(|t| t.naive_utc()),
+            won: o.won,
+            stage_entered_at: o.stage_entered_at.naive_utc(),
+            lead_id: o.lead_id.map(|l| DbUuid(l.0)),
+            tags: crm_db::types::DbJson(serde_json::json!(o.tags)),
+            version: o.version,
+            created_at: o.created_at.naive_utc(),
+            updated_at: o.updated_at.naive_utc(),
+            archived_at: o.archived_at.map(|t| t.naive_utc()),
+        }
+    }
+}
+
+impl Record for Opportunity {
+    type Id = OpportunityId;
+    type Input = OpportunityInput;
+    type Patch = OpportunityPatch;
+
+    const ENTITY: &'static str = "opportunity";
+    const READ: Scope = Scope::SalesRead;
+    const WRITE: Scope = Scope::SalesWrite;
+
+    crm_records::record_basics!(catalog: OPPORTUNITY_CATALOG);
+
+    fn build(
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        id: OpportunityId,
+        input: OpportunityInput,
+        prev: Option<&Self>,
+        now: Timestamp,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        let mut errs = FieldErrors::new();
+        let mut i = input;
+        i.name = i.name.as_deref().and_then(clean);
+        match &i.name {
+            None => errs.add("name", "required", "an opportunity needs a name"),
+            Some(n) if n.chars().count() > 300 => errs.add("name", "too_long", "at most 300 characters"),
+            _ => {}
+        }
+        i.next_step = i.next_step.as_deref().and_then(clean);
+        i.loss_reason = i.loss_reason.as_deref().and_then(clean);
+        let tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        let external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
+        let amount = match i.amount.take() {
+            Some(m) => errs.take(m.parse("amount")),
+            None => None,
+        };
+        if amount.as_ref().is_some_and(|m| m.amount_minor.0 < 0) {
+            errs.add("amount", "out_of_range", "must not be negative");
+        }
+        if !errs.0.is_empty() {
+            return Err(RecordError::Invalid { entity, errors: errs });
+        }
+
+        let mut o = prev.cloned().unwrap_or_else(Opportunity::blank);
+        o.id = id;
+        o.name = i.name.unwrap_or_default();
+        o.next_step = i.next_step;
+        o.tags = tags;
+        o.external_ids = external_ids;
+        o.expected_close_date = i.expected_close_date;
+        o.lead_id = i.lead_id;
+
+        // Pipeline and stage.
+        let pipeline = match i.pipeline_id {
+            Some(p) => Pipeline::find(conn, p)?
+                .filter(|p| p.archived_at.is_none() || prev.is_some_and(|x| x.pipeline_id == p.id))
+                .ok_or_else(|| RecordError::missing_reference(entity, "pipeline_id", "pipeline", p))?,
+            None => crate::pipelines::default_pipeline(conn)?
+                .ok_or_else(|| RecordError::invalid(entity, "pipeline_id", "required", "create a pipeline first"))?,
+        };
+        let stage =
+            match i.stage_id {
+                Some(s) => pipeline.stage(s).cloned().ok_or_else(|| {
+                    RecordError::invalid(
+                        entity,
+                        "stage_id",
+                        "not_found",
+                        format!("not a stage of pipeline {}", pipeline.id),
+                    )
+                })?,
+                None => pipeline.stages.first().cloned().ok_or_else(|| {
+                    RecordError::invalid(entity, "pipeline_id", "empty", "the pipeline has no stages")
+                })?,
+            };
+        o.pipeline_id = pipeline.id;
+        o.probability = stage.probability;
+        o.forecast_category = stage.forecast_category;
+        if prev.is_none_or(|p| p.stage_id != stage.id) {
+            o.stage_id = stage.id;
+            o.stage_entered_at = now;
+            match stage.forecast_category {
+                ForecastCategory::ClosedWon => {
+                    o.closed_at = Some(now);
+                    o.won = Some(true);
+                }
+                ForecastCategory::ClosedLost => {
+                    o.closed_at = Some(now);
+                    o.won = Some(false);
+                }
+                _ => {
+                    o.closed_at = None;
+                    o.won = None;
+                }
+            }
+        }
+        o.loss_reason = i.loss_reason;
+        if o.won == Some(false) && o.loss_reason.is_none() {
+            return Err(RecordError::invalid(entity, "loss_reason", "required", "say why the deal was lost"));
+        }
+
+        // Line items decide the amount when present.
+        if i.line_items.is_empty() {
+            o.line_items = Vec::new();
+            o.amount = amount;
+        } else {
+            if amount.is_some() {
+                return Err(RecordError::invalid(
+                    entity,
+                    "amount",
+                    "derived",
+                    "the amount is the total of line_items; leave it out",
+                ));
+            }
+            let unchanged: Vec<ProductId> =
+                prev.map(|x| x.line_items.iter().map(|l| l.product_id).collect()).unwrap_or_default();
+            let (_, lines, total) =
+                crm_products::price_lines(conn, entity, "line_items", i.line_items, None, &unchanged)?;
+            o.line_items = lines;
+            o.amount = Some(total);
+        }
+
+        // References.
+        let contact_changed = prev.is_none_or(|p| p.contact_id != i.contact_id);
+        o.account_id =
+            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
+        o.contact_id = i.contact_id;
+        if prev.is_none_or(|p| p.account_id != o.account_id) {
+            crm_records::refs::check_account(conn, entity, "account_id", o.account_id)?;
+        }
+        let owner = match (i.owner_id, prev) {
+            (Some(u), _) => Some(u),
+            (None, None) => crm_users::current_user_id(conn, actor)?,
+            (None, Some(_)) => None,
+        };
+        if prev.is_none_or(|p| p.owner_id != owner) {
+            crm_users::check_user(conn, entity, "owner_id", owner, true)?;
+        }
+        o.owner_id = owner;
+        Ok(o)
+    }
+
+    fn after_write(
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        before: Option<&Self>,
+        after: &Self,
+    ) -> Result<(), RecordError> {
+        if before.is_none_or(|b| b.line_items != after.line_items) {
+            diesel::delete(opportunity_lines::table.filter(opportunity_lines::opportunity_id.eq(DbUuid(after.id.0))))
+                .execute(conn)?;
+            let rows: Vec<_> = after
+                .line_items
+                .iter()
+                .enumerate()
+                .map(|(n, l)| {
+                    (
+                        opportunity_lines::opportunity_id.eq(DbUuid(after.id.0)),
+                        opportunity_lines::line_no.eq(i64::try_from(n).unwrap_or(i64::MAX)),
+                        opportunity_lines::product_id.eq(DbUuid(l.product_id.0)),
+                        opportunity_lines::quantity.eq(l.quantity),
+                        opportunity_lines::unit_price_minor.eq(l.unit_price.amount_minor.0),
+                        opportunity_lines::discount_minor.eq(l.discount.amount_minor.0),
+                        opportunity_lines::total_minor.eq(l.total.amount_minor.0),
+                    )
+                })
+                .collect();
+            if !rows.is_empty() {
+                match conn {
+                    AnyConnection::Postgresql(c) => {
+                        diesel::insert_into(opportunity_lines::table).values(&rows).execute(c)?
+                    }
+                    AnyConnection::Sqlite(c) => {
+                        diesel::insert_into(opportunity_lines::table).values(&rows).execute(c)?
+                    }
+                };
+            }
+        }
+        // Stage history: the stage as it was when the deal entered it.
+        if before.is_none_or(|b| b.stage_id != after.stage_id) {
+            let at = after.stage_entered_at.naive_utc();
+            diesel::update(
+                opportunity_stage_history::table
+                    .filter(opportunity_stage_history::opportunity_id.eq(DbUuid(after.id.0)))
+                    .filter(opportunity_stage_history::left_at.is_null()),
+            )
+            .set(opportunity_stage_history::left_at.eq(Some(at)))
+            .execute(conn)?;
+            let stage_name = Pipeline::find(conn, after.pipeline_id)?
+                .and_then(|p| p.stage(after.stage_id).map(|s| s.name.clone()))
+                .unwrap_or_default();
+            diesel::insert_into(opportunity_stage_history::table)
+                .values((
+                    opportunity_stage_history::id.eq(DbUuid(uuid::Uuid::now_v7())),
+                    opportunity_stage_history::opportunity_id.eq(DbUuid(after.id.0)),
+                    opportunity_stage_history::pipeline_id.eq(DbUuid(after.pipeline_id.0)),
+                    opportunity_stage_history::stage_id.eq(DbUuid(after.stage_id.0)),
+                    opportunity_stage_history::stage_name.eq(stage_name),
+                    opportunity_stage_history::probability.eq(i64::from(after.probability)),
+                    opportunity_stage_history::forecast_category.eq(after.forecast_category.as_str()),
+                    opportunity_stage_history::amount_minor.eq(after.amount.as_ref().map(|m| m.amount_minor.0)),
+                    opportunity_stage_history::currency.eq(after.amount.as_ref().map(|m| m.currency.clone())),
+                    opportunity_stage_history::entered_at.eq(at),
+                    opportunity_stage_history::left_at.eq(None::<NaiveDateTime>),
+                    opportunity_stage_history::actor.eq(actor.sub.clone()),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    fn load_children(conn: &mut AnyConnection, items: &mut [Self]) -> QueryResult<()> {
+        let keys: Vec<DbUuid> = items.iter().map(|o| DbUuid(o.id.0)).collect();
+        let mut lines: HashMap<uuid::Uuid, Vec<LineRow>> = HashMap::new();
+        for chunk in keys.chunks(500) {
+            let rows: Vec<(DbUuid, i64, DbUuid, i64, i64, i64, i64)> = opportunity_lines::table
+                .filter(opportunity_lines::opportunity_id.eq_any(chunk.to_vec()))
+                .order((opportunity_lines::opportunity_id, opportunity_lines::line_no))
+                .load(conn)?;
+            for r in rows {
+                lines.entry(r.0.0).or_default().push((r.1, r.2, r.3, r.4, r.5, r.6));
+            }
+        }
+        let stage_ids: Vec<StageId> = items.iter().map(|o| o.stage_id).collect();
+        let stages = crate::pipelines::stages_by_id(conn, &stage_ids)?;
+        for o in items.iter_mut() {
+            let cur = o.amount.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
+            o.line_items = lines
+                .remove(&o.id.0)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, product, quantity, unit, discount, total)| LineItem {
+                    product_id: ProductId(product.0),
+                    quantity,
+                    unit_price: Money::new(unit, &cur),
+                    discount: Money::new(discount, &cur),
+                    total: Money::new(total, &cur),
+                })
+                .collect();
+            if let Some((_, s)) = stages.get(&o.stage_id) {
+                o.probability = s.probability;
+                o.forecast_category = s.forecast_category;
+            }
+        }
+        Ok(())
+    }
+
+    crm_records::diesel_store!(table: opportunities, row: OpportunityRow, search: SearchIndex {
+        pg_column: "search_tsv",
+        sqlite_table: "opportunities_fts"
+    });
+}
+
+crm_records::batch_record!(Opportunity);
+
+/// line_no, product, quantity, unit price, discount, total.
+type LineRow = (i64, DbUuid, i64, i64, i64, i64);
+
+/// One stay of a deal in a stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct StageVisit {
+    pub stage_id: StageId,
+    pub stage_name: String,
+    /// The stage's probability when the deal entered it.
+    pub probability: i32,
+    pub forecast_category: ForecastCategory,
+    pub amount: Option<Money>,
+    pub entered_at: Timestamp,
+    pub left_at: Option<Timestamp>,
+    /// Whole days spent (up to now for the current stage).
+    pub days_in_stage: i64,
+    /// The subject that moved the deal here.
+    pub moved_by: String,
+}
+
+type HistoryRow = (
+    DbUuid,
+    DbUuid,
+    DbUuid,
+    DbUuid,
+    String,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    String,
+);
+
+/// A deal's stage history, oldest first.
+pub fn stage_history(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: OpportunityId,
+) -> Result<Vec<StageVisit>, RecordError> {
+    actor.require(Scope::SalesRead)?;
+    if !Opportunity::exists(conn, id)? {
+        return Err(RecordError::NotFound { entity: Opportunity::ENTITY });
+    }
+    let rows: Vec<HistoryRow> = opportunity_stage_history::table
+        .filter(opportunity_stage_history::opportunity_id.eq(DbUuid(id.0)))
+        .order((opportunity_stage_history::entered_at.asc(), opportunity_stage_history::id.asc()))
+        .load(conn)?;
+    let now = crm_db::now();
+    Ok(rows
+        .into_iter()
+        .map(|r| StageVisit {
+            stage_id: StageId(r.3.0),
+            stage_name: r.4,
+            probability: i32::try_from(r.5).unwrap_or(0),
+            forecast_category: ForecastCategory::parse(&r.6).unwrap_or(ForecastCategory::Pipeline),
+            amount: match (r.7, r.8) {
+                (Some(a), Some(c)) => Some(Money::new(a, &c)),
+                _ => None,
+            },
+            entered_at: to_utc(r.9),
+            left_at: r.10.map(to_utc),
+            days_in_stage: (r.10.unwrap_or(now) - r.9).num_days(),
+            moved_by: r.11,
+        })
+        .collect())
+}
+
+wire_enum!(
+    /// How a deal looks.
+    Health {
+        Healthy = "healthy",
+        AtRisk = "at_risk",
+        Stalled = "stalled",
+        Closed = "closed",
+    }
+);
+
+/// The assessment of an open deal: how long it sits in its stage against the stage's norm,
+/// whether its close date has passed, and how long since anyone talked to the customer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct Assessment {
+    pub opportunity_id: OpportunityId,
+    pub health: Health,
+    pub days_in_stage: i64,
+    /// The stage's `expected_days`.
+    pub expected_days_in_stage: Option<i32>,
+    pub close_date_passed: bool,
+    /// Since the latest interaction logged on this opportunity (null: none yet).
+    pub days_since_last_interaction: Option<i64>,
+    /// Why it is not healthy.
+    pub reasons: Vec<String>,
+}
+
+/// Days without contact after which a deal is at risk.
+pub const QUIET_DAYS: i64 = 14;
+
+/// Assessments of several deals at once (three queries however many).
+pub fn assess(conn: &mut AnyConnection, actor: &Actor, ids: &[OpportunityId]) -> Result<Vec<Assessment>, RecordError> {
+    actor.require(Scope::SalesRead)?;
+    let opps = Opportunity::find_many(conn, ids)?;
+    let stages = crate::pipelines::stages_by_id(conn, &opps.iter().map(|o| o.stage_id).collect::<Vec<_>>())?;
+    let mut last: HashMap<uuid::Uuid, NaiveDateTime> = HashMap::new();
+    for chunk in opps.chunks(500) {
+        let keys: Vec<DbUuid> = chunk.iter().map(|o| DbUuid(o.id.0)).collect();
+        let rows: Vec<(Option<DbUuid>, NaiveDateTime)> = interactions::table
+            .filter(interactions::opportunity_id.eq_any(keys))
+            .filter(interactions::archived_at.is_null())
+            .select((interactions::opportunity_id, interactions::occurred_at))
+            .load(conn)?;
+        for (o, t) in rows {
+            if let Some(o) = o {
+                let e = last.entry(o.0).or_insert(t);
+                if t > *e {
+                    *e = t;
+                }
+            }
+        }
+    }
+    let now = crm_db::now();
+    let today = now.date();
+    Ok(opps
+        .into_iter()
+        .map(|o| {
+            let expected = stages.get(&o.stage_id).and_then(|(_, s)| s.expected_days);
+            let days_in_stage = (now - o.stage_entered_at.naive_utc()).num_days();
+            let close_date_passed = o.closed_at.is_none() && o.expected_close_date.is_some_and(|d| d < today);
+            let quiet = last.get(&o.id.0).map(|t| (now - *t).num_days().max(0));
+            let mut reasons = Vec::new();
+            let mut stalled = false;
+            if let Some(e) = expected {
+                if days_in_stage > 2 * i64::from(e) {
+                    stalled = true;
+                    reasons.push(format!("{days_in_stage} days in stage, more than twice the usual {e}"));
+                } else if days_in_stage > i64::from(e) {
+                    reasons.push(format!("{days_in_stage} days in stage, longer than the usual {e}"));
+                }
+            }
+            if close_date_passed {
+                reasons.push("the expected close date has passed".to_string());
+            }
+            match quiet {
+                Some(d) if d > QUIET_DAYS => reasons.push(format!("no interaction for {d} days")),
+                None if days_in_stage > QUIET_DAYS => reasons.push("no interaction logged yet".to_string()),
+                _ => {}
+            }
+            let health = if o.closed_at.is_some() {
+                reasons.clear();
+                Health::Closed
+            } else if stalled {
+                Health::Stalled
+            } else if reasons.is_empty() {
+                Health::Healthy
+            } else {
+                Health::AtRisk
+            };
+            Assessment {
+                opportunity_id: o.id,
+                health,
+                days_in_stage,
+                expected_days_in_stage: expected,
+                close_date_passed,
+                days_since_last_interaction: quiet,
+                reasons,
+            }
+        })
+        .collect())
+}
