@@ -140,13 +140,30 @@ async fn web_forms_capture_leads_with_a_scoped_token() {
     let body =
         json!({"first_name": "Dana", "last_name": "Lee", "email": "dana@globex.example", "description": "Call me"});
     let r = app.call(Method::POST, "/api/v1/leads/capture", Some(&form), Some(body), &[]).await;
-    let lead = r.expect(201);
-    assert_eq!(lead["source"], "web_form");
+    let receipt = r.expect(201);
+    assert_eq!(receipt["outcome"], "created");
+    assert!(receipt.get("email").is_none(), "a receipt, not the lead: {receipt}");
+    let lead_path = format!("/api/v1/leads/{}", s(&receipt["lead_id"]));
+    assert_eq!(app.get(&lead_path).await.expect(200)["source"], "web_form");
     let again = json!({"email": "Dana@Globex.example", "phone": "+1 212 555 0100", "company": "Globex"});
     let r = app.call(Method::POST, "/api/v1/leads/capture", Some(&form), Some(again), &[]).await;
-    let merged = r.expect(200);
-    assert_eq!(merged["id"], lead["id"]);
+    assert_eq!(r.expect(200), json!({"lead_id": receipt["lead_id"], "outcome": "merged"}));
+    let merged = app.get(&lead_path).await.expect(200);
     assert_eq!((merged["company"].as_str(), merged["first_name"].as_str()), (Some("Globex"), Some("Dana")));
+    // A disqualified lead that writes again is reopened; a converted one gets the message logged.
+    app.patch(&lead_path, json!({"status": "disqualified", "disqualify_reason": "no budget"})).await.expect(200);
+    let r = app
+        .call(Method::POST, "/api/v1/leads/capture", Some(&form), Some(json!({"email": "dana@globex.example"})), &[])
+        .await;
+    assert_eq!(r.expect(200)["outcome"], "reopened");
+    assert_eq!(app.get(&lead_path).await.expect(200)["status"], "new");
+    let conv = app.post(&format!("{lead_path}/convert"), json!({})).await.expect(200);
+    let msg = json!({"email": "dana@globex.example", "description": "Need 20 more seats"});
+    let r = app.call(Method::POST, "/api/v1/leads/capture", Some(&form), Some(msg), &[]).await;
+    assert_eq!(r.expect(200)["outcome"], "logged");
+    let tl =
+        app.get(&format!("/api/v1/contacts/{}/timeline?kinds=interaction", s(&conv["contact_id"]))).await.expect(200);
+    assert_eq!(tl["data"][0]["item"]["body"], "Need 20 more seats");
     // The capture token can do nothing else.
     app.call(Method::GET, "/api/v1/leads", Some(&form), None, &[]).await.expect(403);
     app.call(Method::POST, "/api/v1/leads", Some(&form), Some(json!({"last_name": "X"})), &[]).await.expect(403);
@@ -210,6 +227,22 @@ async fn converting_a_lead_matches_or_creates_and_happens_once() {
     let r3 = app.post(&format!("/api/v1/leads/{}/convert", s(&lead3["id"])), json!({})).await.expect(200);
     assert_eq!(r3["contact_id"], existing["id"], "matched by email");
     assert_eq!(r3["contact_created"], false);
+    let linked = app.get(&format!("/api/v1/contacts/{}", s(&existing["id"]))).await.expect(200);
+    assert_eq!(linked["account_id"], r3["account_id"], "a contact without an account joins the new one");
+    // Public mail domains say nothing about the company.
+    let mut made = Vec::new();
+    for (n, co) in ["Foo Inc", "Bar LLC"].iter().enumerate() {
+        let l = app
+            .post(
+                "/api/v1/leads",
+                json!({"last_name": format!("G{n}"), "email": format!("g{n}@gmail.com"), "company": co}),
+            )
+            .await
+            .expect(201);
+        made.push(app.post(&format!("/api/v1/leads/{}/convert", s(&l["id"])), json!({})).await.expect(200));
+    }
+    assert_ne!(made[0]["account_id"], made[1]["account_id"]);
+    assert!(made.iter().all(|m| m["account_created"] == true));
 
     // Conversion needs account and contact write scopes.
     let marketing = token(&app.keys, "m", &["marketing"], &[]);
@@ -281,6 +314,15 @@ async fn opportunities_move_through_stages_with_history_and_exact_amounts() {
         .collect();
     assert_eq!(visits, [("Qualify".to_string(), 10), ("Propose".to_string(), 40), ("Won".to_string(), 100)]);
     assert!(h[0]["left_at"].is_string() && h[2]["left_at"].is_null());
+    // Sending the same pipeline changes nothing about the stage.
+    let same = app.patch(&path, json!({"pipeline_id": p["id"], "next_step": "Kick-off"})).await.expect(200);
+    assert_eq!((same["won"].as_bool(), same["stage_id"].clone()), (Some(true), stage(&p, "Won")));
+    // A stage holding a won deal cannot become an open one.
+    let mut flipped = p["stages"].clone();
+    flipped[1]["probability"] = json!(55);
+    flipped[3]["forecast_category"] = json!("commit");
+    let bad = app.patch(&format!("/api/v1/pipelines/{}", s(&p["id"])), json!({"stages": flipped})).await.expect(422);
+    assert_eq!(error_fields(&bad), vec!["stages[3].forecast_category"]);
     // Reopening clears the close.
     let reopened = app.patch(&path, json!({"stage_id": stage(&p, "Commit")})).await.expect(200);
     assert!(reopened["closed_at"].is_null() && reopened["won"].is_null());
@@ -317,6 +359,7 @@ async fn activities_make_an_agenda_complete_with_a_log_and_remind_once() {
         ("Call Ann", "2026-11-20T09:00:00Z", None),
         ("Send deck", "2026-11-25T09:00:00Z", None),
         ("Later", "2027-01-10T09:00:00Z", None),
+        ("Month end", "2026-11-30T17:00:00Z", None),
         ("Not mine", "2026-11-20T09:00:00Z", Some("other")),
     ] {
         let mut body = json!({"type": "call", "subject": subject, "due_at": due, "contact_id": ann["id"]});
@@ -331,7 +374,7 @@ async fn activities_make_an_agenda_complete_with_a_log_and_remind_once() {
         .await
         .expect(200);
     let subjects: Vec<&str> = agenda["data"].as_array().unwrap().iter().map(|a| s(&a["subject"])).collect();
-    assert_eq!(subjects, ["Call Ann", "Send deck"]);
+    assert_eq!(subjects, ["Call Ann", "Send deck", "Month end"], "a bare date includes that whole day");
     assert!(agenda["data"].as_array().unwrap().iter().all(|a| a["assignee_id"] == rep["id"]));
 
     // Completing the call logs it.
@@ -427,7 +470,7 @@ async fn the_forecast_and_reports_equal_hand_computed_figures() {
     }
     app.post(
         "/api/v1/quotas",
-        json!({"owner_id": ann["id"], "period": quarter, "amount": {"amount_minor": 250_000, "currency": "USD"}}),
+        json!({"owner_id": ann["id"], "period": quarter.replace("-Q", "-Q0"), "amount": {"amount_minor": 250_000, "currency": "USD"}}),
     )
     .await
     .expect(201);

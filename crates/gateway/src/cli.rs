@@ -217,8 +217,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let more = if demo || interactions.is_some() {
                 let s = crate::seed_operational::seed(&db, ni)?;
                 format!(
-                    ", {} users, {} products, {} interactions, {} cases and {} purchases",
-                    s.users, s.products, s.interactions, s.cases, s.purchases
+                    ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities and {} leads",
+                    s.users, s.products, s.interactions, s.cases, s.purchases, s.opportunities, s.leads
                 )
             } else {
                 String::new()

@@ -23,6 +23,8 @@ pub struct Seeded {
     pub interactions: usize,
     pub cases: usize,
     pub purchases: usize,
+    pub opportunities: usize,
+    pub leads: usize,
 }
 
 const STAFF: &[(&str, &str, UserRole, Department, &str)] = &[
@@ -258,5 +260,96 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
             Ok(n)
         })
         .map_err(|e| e.to_string())?;
+
+    // A pipeline, an opportunity for one contact in fifteen at various stages, and leads.
+    // One deal per account, through its first contact among every fifteenth.
+    let mut accounts_seen: Vec<AccountId> = Vec::new();
+    let mut deal_inputs: Vec<(ContactId, Option<AccountId>, i64, u32, usize)> = Vec::new();
+    for (contact, account) in people.iter().step_by(15) {
+        let Some(a) = account else { continue };
+        if accounts_seen.contains(a) {
+            continue;
+        }
+        accounts_seen.push(*a);
+        let stage = rng.random_range(0..5usize);
+        deal_inputs.push((*contact, Some(*a), rng.random_range(5..200) * 100_000, rng.random_range(0..180), stage));
+    }
+    let lead_inputs: Vec<crm_sales::LeadInput> = (0..people.len() / 10)
+        .map(|n| crm_sales::LeadInput {
+            first_name: Some(pick(&mut rng, &["Alex", "Sam", "Jun", "Mia", "Lena", "Yuto"]).to_string()),
+            last_name: Some(format!("Prospect {n}")),
+            email: Some(format!("prospect{n}@lead{}.example", n % 97)),
+            company: Some(format!("Lead Co {}", n % 97)),
+            source: Some(pick(
+                &mut rng,
+                &[crm_sales::LeadSource::WebForm, crm_sales::LeadSource::Event, crm_sales::LeadSource::Referral],
+            )),
+            owner_id: Some(pick(&mut rng, &reps)),
+            ..Default::default()
+        })
+        .collect();
+    let (opportunities, leads) = db
+        .transaction_sync(|c| -> Result<(usize, usize), crm_records::RecordError> {
+            let stages = [
+                ("Qualify", 10, crm_sales::ForecastCategory::Pipeline, Some(14)),
+                ("Propose", 40, crm_sales::ForecastCategory::BestCase, Some(21)),
+                ("Negotiate", 70, crm_sales::ForecastCategory::Commit, Some(14)),
+                ("Won", 100, crm_sales::ForecastCategory::ClosedWon, None),
+                ("Lost", 0, crm_sales::ForecastCategory::ClosedLost, None),
+            ];
+            let pipeline = crm_records::create::<crm_sales::Pipeline>(
+                c,
+                &actor,
+                crm_sales::PipelineInput {
+                    name: Some("New business".into()),
+                    is_default: Some(true),
+                    stages: stages
+                        .iter()
+                        .map(|(name, p, cat, days)| crm_sales::StageInput {
+                            id: None,
+                            name: name.to_string(),
+                            probability: *p,
+                            forecast_category: *cat,
+                            expected_days: *days,
+                        })
+                        .collect(),
+                    ..Default::default()
+                },
+            )?;
+            let base = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
+            for (contact, account, amount, day, stage) in &deal_inputs {
+                let o = crm_records::create::<crm_sales::Opportunity>(
+                    c,
+                    &actor,
+                    crm_sales::OpportunityInput {
+                        name: Some(format!("Deal {}", &contact.to_string()[..8])),
+                        contact_id: Some(*contact),
+                        account_id: *account,
+                        amount: Some(Money::new(*amount, "USD")),
+                        expected_close_date: Some(base + chrono::Duration::days(i64::from(*day))),
+                        owner_id: Some(reps[*stage % reps.len()]),
+                        ..Default::default()
+                    },
+                )?;
+                let target = pipeline.stages[*stage].id;
+                if *stage > 0 {
+                    let lost = pipeline.stages[*stage].forecast_category == crm_sales::ForecastCategory::ClosedLost;
+                    let patch = crm_sales::OpportunityPatch {
+                        stage_id: Patch::Value(target),
+                        loss_reason: if lost { Patch::Value("price".into()) } else { Patch::Absent },
+                        ..Default::default()
+                    };
+                    crm_records::update::<crm_sales::Opportunity>(c, &actor, o.id, patch, None)?;
+                }
+            }
+            let n = lead_inputs.len();
+            for l in lead_inputs {
+                crm_records::create::<crm_sales::Lead>(c, &actor, l)?;
+            }
+            Ok((deal_inputs.len(), n))
+        })
+        .map_err(|e| e.to_string())?;
+    out.opportunities = opportunities;
+    out.leads = leads;
     Ok(out)
 }

@@ -113,6 +113,10 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
     fn list_page(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Self>, RecordError>;
     /// Whether a record exists (archived included).
     fn exists(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<bool>;
+    /// Takes the record's row lock until the transaction ends (PostgreSQL; SQLite writers are
+    /// serialized anyway): for use cases that read, decide and write once (conversions,
+    /// completions). False when there is no such record.
+    fn lock(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<bool>;
 }
 
 fn not_found<R: Record>() -> RecordError {

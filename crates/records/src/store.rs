@@ -96,6 +96,15 @@ macro_rules! diesel_store {
             Ok(found.is_some())
         }
 
+        fn lock(conn: &mut crm_db::AnyConnection, id: Self::Id) -> diesel::QueryResult<bool> {
+            use crm_db::schema::$table;
+            use diesel::prelude::*;
+            let n = diesel::update($table::table.filter($table::id.eq(crm_db::types::DbUuid(id.into()))))
+                .set($table::version.eq($table::version))
+                .execute(conn)?;
+            Ok(n == 1)
+        }
+
         fn insert(conn: &mut crm_db::AnyConnection, record: &Self) -> diesel::QueryResult<()> {
             use crm_db::schema::$table;
             use diesel::prelude::*;

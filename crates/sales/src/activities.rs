@@ -156,7 +156,12 @@ impl ActivityPatch {
             remind_at: self.remind_at.apply_to(c.remind_at),
             assignee_id: self.assignee_id.apply_to(c.assignee_id),
             status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
-            account_id: self.account_id.apply_to(c.account_id),
+            // A new contact without an account in the patch brings its own account.
+            account_id: match (&self.contact_id, self.account_id) {
+                (crm_core::Patch::Absent, a) => a.apply_to(c.account_id),
+                (_, crm_core::Patch::Absent) => None,
+                (_, a) => a.apply_to(c.account_id),
+            },
             contact_id: self.contact_id.apply_to(c.contact_id),
             opportunity_id: self.opportunity_id.apply_to(c.opportunity_id),
             lead_id: self.lead_id.apply_to(c.lead_id),
@@ -475,6 +480,10 @@ pub fn complete(
     expected_version: Option<i64>,
 ) -> Result<Activity, RecordError> {
     actor.require(Scope::SalesWrite)?;
+    // One completion at a time: a concurrent one waits here, then sees `done`.
+    if !Activity::lock(conn, id)? {
+        return Err(RecordError::NotFound { entity: Activity::ENTITY });
+    }
     let cur = Activity::find(conn, id)?.ok_or(RecordError::NotFound { entity: Activity::ENTITY })?;
     if cur.status != ActivityStatus::Open {
         return Err(RecordError::InvalidTransition {
@@ -541,7 +550,7 @@ pub fn fire_due_reminders(conn: &mut AnyConnection, actor: &Actor, limit: i64) -
         .filter(activities::reminded_at.is_null())
         .filter(activities::remind_at.le(now))
         .filter(activities::archived_at.is_null())
-        .order(activities::remind_at.asc())
+        .order((activities::remind_at.asc(), activities::id.asc()))
         .select(activities::id)
         .limit(limit)
         .load(conn)?;

@@ -949,15 +949,38 @@ pub struct CaptureInput {
     pub source: Option<LeadSource>,
 }
 
+/// What the capture endpoint answers: no lead data, so a capture token cannot read leads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaptureReceipt {
+    /// The lead the submission went to.
+    pub lead_id: LeadId,
+    /// `created` (a new lead), `merged` (an open lead with this email got the new details),
+    /// `reopened` (a disqualified lead came back), or `logged` (a converted lead: the message is
+    /// an inbound web interaction on its contact).
+    pub outcome: CaptureOutcome,
+}
+
+wire_enum!(
+    /// What a submission did.
+    CaptureOutcome {
+        Created = "created",
+        Merged = "merged",
+        Reopened = "reopened",
+        Logged = "logged",
+    }
+);
+
 /// Takes a web-form submission (`leads:capture` or `sales:write`). A submission whose email
-/// matches an open lead fills that lead's empty fields instead of creating a duplicate:
-/// `(lead, created)`.
-pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> Result<(Lead, bool), RecordError> {
+/// belongs to a lead never makes a duplicate: an open lead gets the details it lacked, a
+/// disqualified one is reopened (`new`), a converted one gets the message logged on its contact.
+pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> Result<CaptureReceipt, RecordError> {
     if !actor.has(Scope::LeadsCapture) {
         actor.require(Scope::SalesWrite)?;
     }
+    // The form acts through the system on the visitor's behalf.
     let mut system = actor.clone();
-    system.scopes.insert(Scope::SalesWrite);
+    system.scopes.extend([Scope::SalesWrite, Scope::InteractionsWrite]);
     let input = LeadInput {
         first_name: form.first_name,
         last_name: form.last_name,
@@ -974,30 +997,63 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
     };
     let normalized =
         input.clone().normalize().map_err(|errors| RecordError::Invalid { entity: Lead::ENTITY, errors })?;
-    if let Some(e) = &normalized.email
-        && let Some(id) = live_by_email(conn, e, None)?
-        && let Some(existing) = Lead::find(conn, id)?
-        && existing.status.is_open()
-    {
-        let fill = |cur: &Option<String>, new: Option<String>| match (cur, new) {
-            (None, Some(v)) => Patch::Value(v),
-            _ => Patch::Absent,
-        };
-        let patch = LeadPatch {
-            first_name: fill(&existing.first_name, input.first_name),
-            last_name: fill(&existing.last_name, input.last_name),
-            phone: fill(&existing.phone, input.phone),
-            company: fill(&existing.company, input.company),
-            title: fill(&existing.title, input.title),
-            website: fill(&existing.website, input.website),
-            country: fill(&existing.country, input.country),
-            region: fill(&existing.region, input.region),
-            description: fill(&existing.description, input.description),
-            ..Default::default()
-        };
-        return Ok((crm_records::update::<Lead>(conn, &system, id, patch, None)?, false));
+    let existing = match &normalized.email {
+        Some(e) => match live_by_email(conn, e, None)? {
+            Some(id) => {
+                Lead::lock(conn, id)?;
+                Lead::find(conn, id)?
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let Some(existing) = existing else {
+        let lead = crm_records::create::<Lead>(conn, &system, input)?;
+        return Ok(CaptureReceipt { lead_id: lead.id, outcome: CaptureOutcome::Created });
+    };
+    let fill = |cur: &Option<String>, new: Option<String>| match (cur, new) {
+        (None, Some(v)) => Patch::Value(v),
+        _ => Patch::Absent,
+    };
+    match existing.status {
+        LeadStatus::Converted => {
+            if let Some(contact) = existing.converted_contact_id {
+                crm_records::create::<crm_interactions::Interaction>(
+                    conn,
+                    &system,
+                    crm_interactions::InteractionInput {
+                        interaction_type: Some(crm_interactions::InteractionType::Web),
+                        direction: Some(crm_interactions::Direction::Inbound),
+                        channel: Some("web_form".into()),
+                        subject: Some("Web form submission".into()),
+                        body: input.description,
+                        contact_ids: vec![contact],
+                        ..Default::default()
+                    },
+                )?;
+            }
+            Ok(CaptureReceipt { lead_id: existing.id, outcome: CaptureOutcome::Logged })
+        }
+        status => {
+            let reopen = status == LeadStatus::Disqualified;
+            let patch = LeadPatch {
+                first_name: fill(&existing.first_name, input.first_name),
+                last_name: fill(&existing.last_name, input.last_name),
+                phone: fill(&existing.phone, input.phone),
+                company: fill(&existing.company, input.company),
+                title: fill(&existing.title, input.title),
+                website: fill(&existing.website, input.website),
+                country: fill(&existing.country, input.country),
+                region: fill(&existing.region, input.region),
+                description: fill(&existing.description, input.description),
+                status: if reopen { Patch::Value(LeadStatus::New) } else { Patch::Absent },
+                ..Default::default()
+            };
+            crm_records::update::<Lead>(conn, &system, existing.id, patch, None)?;
+            let outcome = if reopen { CaptureOutcome::Reopened } else { CaptureOutcome::Merged };
+            Ok(CaptureReceipt { lead_id: existing.id, outcome })
+        }
     }
-    Ok((crm_records::create::<Lead>(conn, &system, input)?, true))
 }
 
 /// The optional opportunity of a conversion.
@@ -1052,6 +1108,45 @@ fn foreign(e: impl DomainError) -> RecordError {
     RecordError::foreign(&e)
 }
 
+/// Public mail providers: their domain says nothing about the lead's company.
+const PUBLIC_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.jp",
+    "yahoo.co.uk",
+    "ymail.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "mail.ru",
+    "yandex.ru",
+    "naver.com",
+    "daum.net",
+    "hanmail.net",
+    "kakao.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "zoho.com",
+    "fastmail.com",
+];
+
+fn is_public_mail(domain: &str) -> bool {
+    PUBLIC_MAIL.contains(&domain.to_ascii_lowercase().as_str())
+}
+
 /// Converts a lead in one transaction: matches or creates the account (by domain, from the
 /// website or the email) and the contact (by email), optionally creates an opportunity, and
 /// marks the lead converted. Converting twice is `409 LEAD_ALREADY_CONVERTED`.
@@ -1065,6 +1160,10 @@ pub fn convert(
     actor.require(Scope::SalesWrite)?;
     actor.require(Scope::AccountsWrite)?;
     actor.require(Scope::ContactsWrite)?;
+    // One conversion at a time: a concurrent one waits here, then sees `converted`.
+    if !Lead::lock(conn, id)? {
+        return Err(RecordError::NotFound { entity: Lead::ENTITY });
+    }
     let lead = Lead::find(conn, id)?.ok_or(RecordError::NotFound { entity: Lead::ENTITY })?;
     if lead.status == LeadStatus::Converted {
         return Err(RecordError::Conflict {
@@ -1081,11 +1180,34 @@ pub fn convert(
         });
     }
 
-    // The account: given, matched by domain, or new.
+    // The contact: given, or the live contact with the lead's email. Its account is used
+    // unless an account is given.
+    let known_contact = match input.contact_id {
+        Some(c) => Some(c),
+        None => match &lead.email {
+            Some(e) => crm_contacts::repo::find_live_by_email(conn, e, None)?,
+            None => None,
+        },
+    };
+    let contact_account = match known_contact {
+        Some(c) => crm_records::refs::contact_accounts(conn, Lead::ENTITY, &[c], |_| "contact_id".into())?
+            .first()
+            .copied()
+            .flatten(),
+        None => None,
+    };
+
+    // The account: given, the contact's, matched by domain (the website's, or the email's
+    // unless it is a public mail provider), or new.
     let domain = lead.website.as_deref().and_then(|w| values::parse_domain("website", w).ok()).or_else(|| {
-        lead.email.as_deref().and_then(|e| e.split_once('@')).and_then(|(_, d)| values::parse_domain("email", d).ok())
+        lead.email
+            .as_deref()
+            .and_then(|e| e.split_once('@'))
+            .map(|(_, d)| d)
+            .filter(|d| !is_public_mail(d))
+            .and_then(|d| values::parse_domain("email", d).ok())
     });
-    let (account_id, account_created) = match input.account_id {
+    let (account_id, account_created) = match input.account_id.or(contact_account) {
         Some(a) => {
             crm_records::refs::check_account(conn, Lead::ENTITY, "account_id", Some(a))?;
             (a, false)
@@ -1119,40 +1241,35 @@ pub fn convert(
         }
     };
 
-    // The contact: given, matched by email, or new.
-    let (contact_id, contact_created) = match input.contact_id {
+    let (contact_id, contact_created) = match known_contact {
         Some(c) => {
-            crm_records::refs::contact_accounts(conn, Lead::ENTITY, &[c], |_| "contact_id".into())?;
+            // A contact without an account joins the chosen one.
+            if contact_account.is_none() {
+                let patch =
+                    crm_contacts::ContactPatch { account_id: crm_core::Patch::Value(account_id), ..Default::default() };
+                crm_contacts::update_contact(conn, actor, c, patch, None).map_err(foreign)?;
+            }
             (c, false)
         }
         None => {
-            let found = match &lead.email {
-                Some(e) => crm_contacts::repo::find_live_by_email(conn, e, None)?,
-                None => None,
-            };
-            match found {
-                Some(c) => (c, false),
-                None => {
-                    let c = crm_contacts::create_contact(
-                        conn,
-                        actor,
-                        crm_contacts::ContactInput {
-                            first_name: lead.first_name.clone(),
-                            last_name: lead.last_name.clone().or_else(|| lead.company.clone()),
-                            email: lead.email.clone(),
-                            phone: lead.phone.clone(),
-                            title: lead.title.clone(),
-                            account_id: Some(account_id),
-                            owner_id: lead.owner_id.map(|u| u.0),
-                            country: lead.country.clone(),
-                            region: lead.region.clone(),
-                            ..Default::default()
-                        },
-                    )
-                    .map_err(foreign)?;
-                    (c.id, true)
-                }
-            }
+            let c = crm_contacts::create_contact(
+                conn,
+                actor,
+                crm_contacts::ContactInput {
+                    first_name: lead.first_name.clone(),
+                    last_name: lead.last_name.clone().or_else(|| lead.company.clone()),
+                    email: lead.email.clone(),
+                    phone: lead.phone.clone(),
+                    title: lead.title.clone(),
+                    account_id: Some(account_id),
+                    owner_id: lead.owner_id.map(|u| u.0),
+                    country: lead.country.clone(),
+                    region: lead.region.clone(),
+                    ..Default::default()
+                },
+            )
+            .map_err(foreign)?;
+            (c.id, true)
         }
     };
 
@@ -1184,6 +1301,9 @@ pub fn convert(
 
     let now = crm_db::to_utc(crm_db::now());
     crm_records::modify::<Lead>(conn, actor, id, |l| {
+        if l.status == LeadStatus::Converted {
+            return false;
+        }
         l.status = LeadStatus::Converted;
         l.converted_at = Some(now);
         l.converted_account_id = Some(account_id);

@@ -14,8 +14,9 @@ pub use activities::{
     Activity, ActivityInput, ActivityPatch, ActivityStatus, ActivityType, CompleteInput, CompletionLog,
 };
 pub use leads::{
-    AssignmentRule, AssignmentRules, AssignmentStrategy, CaptureInput, ConvertInput, ConvertOpportunity, ConvertResult,
-    Lead, LeadInput, LeadPatch, LeadSource, LeadStatus, ScoreOp, ScoringRule, ScoringRules,
+    AssignmentRule, AssignmentRules, AssignmentStrategy, CaptureInput, CaptureOutcome, CaptureReceipt, ConvertInput,
+    ConvertOpportunity, ConvertResult, Lead, LeadInput, LeadPatch, LeadSource, LeadStatus, ScoreOp, ScoringRule,
+    ScoringRules,
 };
 pub use opportunities::{Assessment, Health, Opportunity, OpportunityInput, OpportunityPatch, StageVisit};
 pub use pipelines::{ForecastCategory, Pipeline, PipelineInput, PipelinePatch, Stage, StageInput};

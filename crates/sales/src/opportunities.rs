@@ -158,11 +158,16 @@ impl OpportunityPatch {
         let had_lines = !c.line_items.is_empty();
         OpportunityInput {
             name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
-            account_id: self.account_id.apply_to(c.account_id),
+            // A new contact without an account in the patch brings its own account.
+            account_id: match (&self.contact_id, self.account_id) {
+                (Patch::Absent, a) => a.apply_to(c.account_id),
+                (_, Patch::Absent) => None,
+                (_, a) => a.apply_to(c.account_id),
+            },
             contact_id: self.contact_id.apply_to(c.contact_id),
             // A new pipeline without a stage starts at its first stage.
             stage_id: match (&self.pipeline_id, self.stage_id) {
-                (Patch::Value(_), Patch::Absent) => None,
+                (Patch::Value(p), Patch::Absent) if *p != c.pipeline_id => None,
                 (_, s) => s.apply_to((!blank).then_some(c.stage_id)),
             },
             pipeline_id: self.pipeline_id.apply_to((!blank).then_some(c.pipeline_id)),
@@ -374,6 +379,9 @@ impl Record for Opportunity {
         };
         if amount.as_ref().is_some_and(|m| m.amount_minor.0 < 0) {
             errs.add("amount", "out_of_range", "must not be negative");
+        }
+        if i.line_items.len() > crm_products::model::MAX_LINES {
+            errs.add("line_items", "too_many", format!("at most {} lines", crm_products::model::MAX_LINES));
         }
         if !errs.0.is_empty() {
             return Err(RecordError::Invalid { entity, errors: errs });

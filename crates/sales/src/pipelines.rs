@@ -388,6 +388,28 @@ impl Record for Pipeline {
                 }
             })
             .collect();
+        // A stage that holds deals keeps whether it is open, won or lost (its deals' `closed_at`
+        // and `won` follow from it).
+        if let Some(prev) = prev {
+            for (n, s) in p.stages.iter().enumerate() {
+                if let Some(old) = prev.stage(s.id)
+                    && old.forecast_category != s.forecast_category
+                    && (old.forecast_category.is_closed() || s.forecast_category.is_closed())
+                {
+                    let used: i64 = opportunities::table
+                        .filter(opportunities::stage_id.eq(DbUuid(s.id.0)))
+                        .count()
+                        .get_result(conn)?;
+                    if used > 0 {
+                        errs.add(
+                            &format!("stages[{n}].forecast_category"),
+                            "in_use",
+                            format!("the stage holds {used} opportunities; open and closed categories cannot swap"),
+                        );
+                    }
+                }
+            }
+        }
         // A stage that still holds deals cannot go.
         for gone in old.iter().filter(|o| !p.stages.iter().any(|s| s.id == **o)) {
             let used: i64 =

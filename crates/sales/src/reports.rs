@@ -42,6 +42,18 @@ impl Period {
         Some(Period { start, end_exclusive })
     }
 
+    /// The canonical spelling (`2026-Q4`, `2026-01`, `2026`) of a period, if it is one.
+    pub fn canonical(s: &str) -> Option<String> {
+        let p = Period::parse(s)?;
+        let months =
+            (p.end_exclusive.year() - p.start.year()) * 12 + p.end_exclusive.month() as i32 - p.start.month() as i32;
+        Some(match months {
+            3 => format!("{}-Q{}", p.start.year(), p.start.month0() / 3 + 1),
+            1 => format!("{}-{:02}", p.start.year(), p.start.month()),
+            _ => format!("{}", p.start.year()),
+        })
+    }
+
     pub fn contains_date(&self, d: NaiveDate) -> bool {
         d >= self.start && d < self.end_exclusive
     }
@@ -226,7 +238,8 @@ pub fn forecast(
             _ => {}
         }
     }
-    let quotas = crate::targets::quotas_of(conn, period.trim())?;
+    let canonical = Period::canonical(period).ok_or_else(bad_period)?;
+    let quotas = crate::targets::quotas_of(conn, &canonical)?;
     let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
     let out = groups
         .into_iter()
@@ -262,13 +275,7 @@ pub fn forecast(
             }
         })
         .collect();
-    Ok(Forecast {
-        period: period.trim().to_string(),
-        period_start: p.start,
-        period_end: p.end(),
-        group_by,
-        groups: out,
-    })
+    Ok(Forecast { period: canonical, period_start: p.start, period_end: p.end(), group_by, groups: out })
 }
 
 /// One stage of the funnel.

@@ -354,9 +354,10 @@ pub struct Coverage {
     /// `(won + open_pipeline) / goal` in basis points (10000 = 100 %); null without a goal.
     pub coverage_bp: Option<i64>,
     pub accounts: i64,
-    /// Listed accounts with at least one open deal.
+    /// Listed accounts with an open deal closing in the period (in the currency).
     pub accounts_with_pipeline: i64,
-    /// Deals in another currency than the goal's are left out; this counts them.
+    /// Deals that would count (open closing in the period, or won in it) but are in another
+    /// currency: left out, counted here.
     pub other_currency_deals: i64,
 }
 
@@ -390,13 +391,25 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
                 .load::<CoverageRow>(conn)?,
         );
     }
-    let cur = currency.clone().unwrap_or_else(|| rows.iter().find_map(|r| r.2.clone()).unwrap_or_else(|| "USD".into()));
+    let counts = |r: &CoverageRow| match (r.4, r.5) {
+        (None, _) => r.3.is_some_and(|d| period.contains_date(d)),
+        (Some(at), Some(true)) => period.contains_date(at.date()),
+        _ => false,
+    };
+    // Without a goal, the smallest currency code among the deals that count (stable).
+    let cur = currency.clone().unwrap_or_else(|| {
+        rows.iter().filter(|r| counts(r)).filter_map(|r| r.2.clone()).min().unwrap_or_else(|| "USD".into())
+    });
     let (mut open, mut weighted_sum, mut won, mut other) = (0i128, 0i128, 0i128, 0i64);
     let mut with_pipeline: Vec<uuid::Uuid> = Vec::new();
-    for (acc, amount, c, close, closed_at, is_won, p) in rows {
+    for row in rows {
+        let counted = counts(&row);
+        let (acc, amount, c, close, closed_at, is_won, p) = row;
         let Some(amount) = amount else { continue };
         if c.as_deref() != Some(cur.as_str()) {
-            other += 1;
+            if counted {
+                other += 1;
+            }
             continue;
         }
         match (closed_at, is_won) {
@@ -634,7 +647,7 @@ impl Record for Quota {
             errs.add("owner_id", "required", "give exactly one of owner_id or team");
         }
         let period = match input.period.as_deref().map(str::trim) {
-            Some(p) if Period::parse(p).is_some() => Some(p.to_string()),
+            Some(p) if Period::parse(p).is_some() => Period::canonical(p),
             Some(_) => {
                 errs.add("period", "invalid_value", "2026-Q4, 2026-11 or 2026");
                 None

@@ -34,7 +34,7 @@ pub struct ActivityListQuery {
     pub archived: Option<String>,
     /// `me` (the caller's user) or a user id.
     pub assignee: Option<String>,
-    /// Due at or before (RFC 3339, a date, or `now+1d`).
+    /// Due at or before (RFC 3339, `now+1d`, or a date: through the end of that day).
     #[serde(rename = "due[lte]")]
     #[param(rename = "due[lte]")]
     pub due_lte: Option<String>,
@@ -63,7 +63,11 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
         let (mut params, _) = base.into_params(&[])?;
         let mut extra = Vec::new();
         if let Some(d) = &self.due_lte {
-            extra.push(cond("due_at", Op::Lte, d.clone()));
+            // A bare date means the whole day: before the next midnight.
+            match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().and_then(|d| d.succ_opt()) {
+                Some(next) => extra.push(cond("due_at", Op::Lt, next.to_string())),
+                None => extra.push(cond("due_at", Op::Lte, d.clone())),
+            }
         }
         if let Some(d) = &self.due_gte {
             extra.push(cond("due_at", Op::Gte, d.clone()));

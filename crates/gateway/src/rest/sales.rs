@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, get, post, put, web};
 use crm_core::ids::{LeadId, OpportunityId, PipelineId, TargetListId, UserId};
 use crm_sales::{
-    Assessment, AssignmentRules, CaptureInput, ConvertInput, ConvertResult, Coverage, Forecast, GroupBy, Lead,
-    SalesReport, ScoringRules, StageVisit,
+    Assessment, AssignmentRules, CaptureInput, CaptureOutcome, CaptureReceipt, ConvertInput, ConvertResult, Coverage,
+    Forecast, GroupBy, SalesReport, ScoringRules, StageVisit,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -15,15 +15,16 @@ use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 
 /// Take a web-form submission. Meant for a token with only `leads:capture` (kept in the
-/// website's backend). A submission whose email matches an open lead fills that lead's empty
-/// fields (200) instead of creating a duplicate (201). New leads go through the assignment
-/// and scoring rules.
+/// website's backend). The answer says where the submission went, never what a lead holds.
+/// A submission whose email belongs to a lead never makes a duplicate: an open lead gets the
+/// details it lacked, a disqualified one is reopened, a converted one gets the message logged
+/// on its contact. New leads go through the assignment and scoring rules.
 #[utoipa::path(
     tag = "sales",
     request_body = CaptureInput,
     responses(
-        (status = 201, description = "A new lead", body = Lead),
-        (status = 200, description = "An open lead with this email was updated", body = Lead),
+        (status = 201, description = "A new lead", body = CaptureReceipt),
+        (status = 200, description = "An existing lead took the submission", body = CaptureReceipt),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
     )
 )]
@@ -34,11 +35,13 @@ pub async fn capture_lead(
     body: web::Json<CaptureInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, form) = (auth.0, body.into_inner());
-    let (lead, created) = state.db.transaction(move |c| crm_sales::leads::capture(c, &actor, form)).await?;
-    if created {
-        return Ok(crate::rest::created(format!("/api/v1/leads/{}", lead.id), lead.version, &lead));
+    let receipt = state.db.transaction(move |c| crm_sales::leads::capture(c, &actor, form)).await?;
+    if receipt.outcome == CaptureOutcome::Created {
+        return Ok(HttpResponse::Created()
+            .insert_header(("Location", format!("/api/v1/leads/{}", receipt.lead_id)))
+            .json(receipt));
     }
-    Ok(HttpResponse::Ok().json(&lead))
+    Ok(HttpResponse::Ok().json(receipt))
 }
 
 /// Convert a lead into an account and a contact (matched by domain and email, or created), and
