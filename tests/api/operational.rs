@@ -194,6 +194,14 @@ async fn every_interaction_type_is_logged_with_its_participants() {
     let bad = app.post("/api/v1/interactions", json!({"type": "fax", "contact_ids": [ann["id"]]})).await.expect(422);
     assert_eq!(bad["code"], "INVALID_BODY");
     assert!(bad["detail"].as_str().unwrap().contains("`fax`"), "{bad}");
+    let bad = app
+        .post(
+            "/api/v1/interactions",
+            json!({"type": "call", "contact_ids": [ann["id"]], "opportunity_id": uuid::Uuid::now_v7()}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(error_fields(&bad), vec!["opportunity_id"]);
     let bad = app.post("/api/v1/interactions", json!({"type": "note"})).await.expect(422);
     assert_eq!(error_fields(&bad), vec!["contact_ids"]);
 

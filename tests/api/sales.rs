@@ -337,6 +337,12 @@ async fn opportunities_move_through_stages_with_history_and_exact_amounts() {
     app.patch(&path, json!({"expected_close_date": "2020-01-31"})).await.expect(200);
     let a = app.get(&format!("{path}/assessment")).await.expect(200);
     assert_eq!((a["health"].as_str(), a["close_date_passed"].as_bool()), (Some("at_risk"), Some(true)), "{a}");
+    assert!(a["days_since_last_interaction"].is_null());
+    app.post("/api/v1/interactions", json!({"type": "call", "account_id": acme["id"], "opportunity_id": id}))
+        .await
+        .expect(201);
+    let a = app.get(&format!("{path}/assessment")).await.expect(200);
+    assert_eq!(a["days_since_last_interaction"], 0);
     let other = app
         .post(
             "/api/v1/pipelines",

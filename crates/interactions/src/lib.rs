@@ -196,6 +196,9 @@ impl Record for Interaction {
         if prev.is_none_or(|p| p.account_id != x.account_id) {
             crm_records::refs::check_account(conn, entity, "account_id", x.account_id)?;
         }
+        if prev.is_none_or(|p| p.opportunity_id != i.opportunity_id) {
+            crm_records::refs::check_opportunity(conn, entity, "opportunity_id", i.opportunity_id)?;
+        }
         if prev.is_none_or(|p| p.case_id != i.case_id) {
             crm_records::check_ref::<crm_cases::Case>(conn, entity, "case_id", i.case_id)?;
         }

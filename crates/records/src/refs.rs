@@ -65,3 +65,22 @@ pub fn account_for_contact(
     let of_contact = contact_accounts(conn, entity, &[c], |_| "contact_id".into())?.first().copied().flatten();
     Ok(given.or(of_contact))
 }
+
+/// Fails unless the opportunity exists (for domains below the sales crate).
+pub fn check_opportunity(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    field: &str,
+    id: Option<uuid::Uuid>,
+) -> Result<(), RecordError> {
+    let Some(id) = id else { return Ok(()) };
+    let found = crm_db::schema::opportunities::table
+        .filter(crm_db::schema::opportunities::id.eq(DbUuid(id)))
+        .select(crm_db::schema::opportunities::id)
+        .first::<DbUuid>(conn)
+        .optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(RecordError::missing_reference(entity, field, "opportunity", id)),
+    }
+}
