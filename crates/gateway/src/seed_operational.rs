@@ -84,6 +84,11 @@ fn at(day: u32, minute: u32) -> Timestamp {
     crm_db::to_utc(t)
 }
 
+/// A product line for a deal's name.
+fn pick_name(n: usize) -> &'static str {
+    ["Platform", "Renewal", "Expansion", "Onboarding", "Add-on"][n % 5]
+}
+
 fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
     xs[rng.random_range(0..xs.len())]
 }
@@ -317,12 +322,12 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
                 },
             )?;
             let base = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
-            for (contact, account, amount, day, stage) in &deal_inputs {
+            for (n, (contact, account, amount, day, stage)) in deal_inputs.iter().enumerate() {
                 let o = crm_records::create::<crm_sales::Opportunity>(
                     c,
                     &actor,
                     crm_sales::OpportunityInput {
-                        name: Some(format!("Deal {}", &contact.to_string()[..8])),
+                        name: Some(format!("{} deal #{}", pick_name(n), n + 1)),
                         contact_id: Some(*contact),
                         account_id: *account,
                         amount: Some(Money::new(*amount, "USD")),
