@@ -19,7 +19,7 @@ use super::record::{load_many, load_one, loader};
 use super::{AccountNode, AccountsLoader, ContactByIdLoader, ContactNode, LOADER_WINDOW, gql, rc};
 
 /// The account behind an optional id, through the request's loader.
-async fn account_node(
+pub async fn account_node(
     ctx: &Context<'_>,
     id: Option<crm_core::ids::AccountId>,
 ) -> async_graphql::Result<Option<AccountNode>> {
@@ -27,7 +27,7 @@ async fn account_node(
     Ok(ctx.data::<AccountsLoader>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
 }
 
-async fn contact_node(
+pub async fn contact_node(
     ctx: &Context<'_>,
     id: Option<crm_core::ids::ContactId>,
 ) -> async_graphql::Result<Option<ContactNode>> {

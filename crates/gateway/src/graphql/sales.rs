@@ -14,25 +14,9 @@ use crm_sales::{
     TargetList, TargetListInput, TargetListPatch,
 };
 
-use super::operational::{UserNode, user_node};
+use super::operational::{UserNode, account_node, contact_node, user_node};
 use super::record::{load_one, loader};
-use super::{AccountNode, AccountsLoader, ContactByIdLoader, ContactNode, LOADER_WINDOW, gql, rc};
-
-async fn account(
-    ctx: &Context<'_>,
-    id: Option<crm_core::ids::AccountId>,
-) -> async_graphql::Result<Option<AccountNode>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.data::<AccountsLoader>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
-}
-
-async fn contact(
-    ctx: &Context<'_>,
-    id: Option<crm_core::ids::ContactId>,
-) -> async_graphql::Result<Option<ContactNode>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.data::<ContactByIdLoader>()?.load_one(id).await?.map(|inner| ContactNode { inner }))
-}
+use super::{AccountNode, ContactNode, LOADER_WINDOW, gql, rc};
 
 crate::record_graphql! {
     record: Lead, id: LeadId, input: LeadInput, patch: LeadPatch,
@@ -67,11 +51,11 @@ crate::record_graphql! {
     },
     fields {
         async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account(ctx, self.inner.account_id).await
+            account_node(ctx, self.inner.account_id).await
         }
 
         async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact(ctx, self.inner.contact_id).await
+            contact_node(ctx, self.inner.contact_id).await
         }
 
         async fn owner(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
@@ -114,11 +98,11 @@ crate::record_graphql! {
         }
 
         async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact(ctx, self.inner.contact_id).await
+            contact_node(ctx, self.inner.contact_id).await
         }
 
         async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account(ctx, self.inner.account_id).await
+            account_node(ctx, self.inner.account_id).await
         }
 
         async fn opportunity(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<OpportunityNode>> {
