@@ -86,8 +86,8 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
     ) -> Result<(), crm_records::RecordError> {
         let Some(a) = self.assignee.as_deref() else { return Ok(()) };
         let id = if a == "me" {
-            // A caller without a user has an empty agenda.
-            crm_users::current_user_id(conn, actor)?.map(|u| u.0).unwrap_or(uuid::Uuid::nil()).to_string()
+            // A read: no provisioning here. A caller without a user has an empty agenda.
+            crm_users::user_by_subject(conn, &actor.sub)?.map(|u| u.id.0).unwrap_or(uuid::Uuid::nil()).to_string()
         } else {
             a.to_string()
         };
