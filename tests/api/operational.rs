@@ -799,3 +799,33 @@ async fn new_resources_take_batches_and_feed_the_change_log() {
     let r = app.call(Method::GET, "/api/v1/changes", Some(&readonly), None, &[]).await.expect(200);
     assert!(r["data"].as_array().unwrap().iter().any(|e| e["entity"] == "interaction"), "readable entities are in");
 }
+
+#[actix_web::test]
+async fn fields_project_every_read() {
+    let app = spawn().await;
+    let acme = app.account("Acme", json!({"domain": "acme.example"})).await;
+    let ann = app.contact("Ann", "Lee", json!({"email": "ann@acme.example", "account_id": acme["id"]})).await;
+    app.post("/api/v1/interactions", json!({"type": "call", "subject": "Hello", "contact_ids": [ann["id"]]}))
+        .await
+        .expect(201);
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let page = app.get("/api/v1/contacts?fields=first_name,account&include=account").await.expect(200);
+    assert_eq!(keys(&page["data"][0]), ["account", "first_name", "id"]);
+    assert_eq!(page["data"][0]["account"]["name"], "Acme");
+    let one = app
+        .call(Method::GET, &format!("/api/v1/contacts/{}?fields=email", s(&ann["id"])), Some(&app.admin), None, &[])
+        .await;
+    assert_eq!(one.header("etag").as_deref(), Some("\"1\""));
+    assert_eq!(one.expect(200), json!({"id": ann["id"], "email": "ann@acme.example"}));
+    let acc = app.get(&format!("/api/v1/accounts/{}?fields=name", s(&acme["id"]))).await.expect(200);
+    assert_eq!(acc, json!({"id": acme["id"], "name": "Acme"}));
+    let xs = app.get("/api/v1/interactions?fields=type,subject").await.expect(200);
+    assert_eq!(keys(&xs["data"][0]), ["id", "subject", "type"]);
+    let bad = app.get("/api/v1/interactions?fields=type,colour").await.expect(400);
+    assert_eq!((bad["code"].as_str(), error_fields(&bad)), (Some("INVALID_PARAMETER"), vec!["fields".to_string()]));
+    app.get("/api/v1/contacts?fields=account").await.expect(400);
+}

@@ -6,7 +6,7 @@ use crm_core::ids::AccountId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ListBody, ListQuery, created, etag, if_match, versioned};
+use super::{FieldsQuery, ListQuery, Projection, created, etag, if_match, page_json, versioned};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
@@ -41,16 +41,18 @@ pub async fn list_accounts(
     auth: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (params, _) = query.into_inner().into_params(&[])?;
+    let query = query.into_inner();
+    let projection = Projection::parse::<Account>(query.fields.as_deref(), &[])?;
+    let (params, _) = query.into_params(&[])?;
     let actor = auth.0;
     let page = state.db.run(move |c| svc::list_accounts(c, &actor, &params)).await?;
-    Ok(HttpResponse::Ok().json(ListBody::from(page)))
+    Ok(HttpResponse::Ok().json(page_json(page, projection.as_ref())))
 }
 
 /// Get an account. Answers 304 when `If-None-Match` names the current version.
 #[utoipa::path(
     tag = "accounts",
-    params(("id" = uuid::Uuid, Path, description = "Account id")),
+    params(("id" = uuid::Uuid, Path, description = "Account id"), FieldsQuery),
     responses(
         (status = 200, body = Account, headers(("ETag" = String, description = "\"<version>\""))),
         (status = 304, description = "Not modified"),
@@ -63,10 +65,15 @@ pub async fn get_account(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<AccountId>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let projection = Projection::parse::<Account>(query.fields.as_deref(), &[])?;
     let (actor, id) = (auth.0, id.into_inner());
     let a = state.db.run(move |c| svc::get_account(c, &actor, id)).await?;
-    Ok(versioned(&req, a.version, &a))
+    match projection {
+        Some(p) => Ok(versioned(&req, a.version, &p.apply(&a))),
+        None => Ok(versioned(&req, a.version, &a)),
+    }
 }
 
 /// Create an account.

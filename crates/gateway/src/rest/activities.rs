@@ -42,6 +42,8 @@ pub struct ActivityListQuery {
     #[serde(rename = "due[gte]")]
     #[param(rename = "due[gte]")]
     pub due_gte: Option<String>,
+    /// Comma-separated fields to return (`id` always comes).
+    pub fields: Option<String>,
 }
 
 fn cond(field: &str, op: Op, value: String) -> Filter {
@@ -59,6 +61,7 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
             include: None,
             count: self.count,
             archived: self.archived.clone(),
+            fields: None,
         };
         let (mut params, _) = base.into_params(&[])?;
         let mut extra = Vec::new();
@@ -76,6 +79,10 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
             params.filter_ast = Some(Filter::And(extra));
         }
         Ok(params)
+    }
+
+    fn fields(&self) -> Option<&str> {
+        self.fields.as_deref()
     }
 
     fn narrow(

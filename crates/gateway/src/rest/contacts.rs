@@ -12,7 +12,9 @@ use crm_db::AnyConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{IncludeQuery, ListBody, ListQuery, created, etag, if_match, parse_include, versioned};
+use super::{
+    IncludeQuery, ListBody, ListQuery, Projection, created, etag, if_match, parse_include, project_list, versioned,
+};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
@@ -98,6 +100,12 @@ fn page_body(page: Page<Contact>, resources: Vec<ContactResource>) -> ListBody<C
     ListBody { data: resources, next_cursor: page.next_cursor, total: page.total }
 }
 
+/// `fields=` on contacts; an included `account` can be chosen too.
+fn contact_projection(fields: Option<&str>, include: &[String]) -> Result<Option<Projection>, ApiError> {
+    let extra: Vec<&str> = include.iter().map(String::as_str).collect();
+    Projection::parse::<Contact>(fields, &extra)
+}
+
 pub fn location(id: ContactId) -> String {
     format!("/api/v1/contacts/{id}")
 }
@@ -118,7 +126,10 @@ pub async fn list_contacts(
     auth: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (params, include) = query.into_inner().into_params(INCLUDABLE)?;
+    let query = query.into_inner();
+    let fields = query.fields.clone();
+    let (params, include) = query.into_params(INCLUDABLE)?;
+    let projection = contact_projection(fields.as_deref(), &include)?;
     let actor = auth.0;
     let body = state
         .db
@@ -128,7 +139,7 @@ pub async fn list_contacts(
             Ok(page_body(page, data))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(project_list(body, projection.as_ref())))
 }
 
 /// List the contacts of an account (same parameters as the contact list).
@@ -148,7 +159,10 @@ pub async fn list_account_contacts(
     id: web::Path<AccountId>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (params, include) = query.into_inner().into_params(INCLUDABLE)?;
+    let query = query.into_inner();
+    let fields = query.fields.clone();
+    let (params, include) = query.into_params(INCLUDABLE)?;
+    let projection = contact_projection(fields.as_deref(), &include)?;
     let (actor, id) = (auth.0, id.into_inner());
     let body = state
         .db
@@ -158,7 +172,7 @@ pub async fn list_account_contacts(
             Ok(page_body(page, data))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(project_list(body, projection.as_ref())))
 }
 
 /// Get a contact. Answers 304 when `If-None-Match` names the current version.
@@ -180,6 +194,7 @@ pub async fn get_contact(
     query: web::Query<IncludeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let include = parse_include(query.include.as_deref(), INCLUDABLE)?;
+    let projection = contact_projection(query.fields.as_deref(), &include)?;
     let (actor, id) = (auth.0, id.into_inner());
     let resource = state
         .db
@@ -189,7 +204,10 @@ pub async fn get_contact(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("contact not found"))?;
-    Ok(versioned(&req, resource.contact.version, &resource))
+    match projection {
+        Some(p) => Ok(versioned(&req, resource.contact.version, &p.apply(&resource))),
+        None => Ok(versioned(&req, resource.contact.version, &resource)),
+    }
 }
 
 /// Create a contact.

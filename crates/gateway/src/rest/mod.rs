@@ -53,6 +53,8 @@ pub struct ListQuery {
     pub count: Option<bool>,
     /// `false` (default): live records; `true`: live and archived; `only`: archived only.
     pub archived: Option<String>,
+    /// Comma-separated fields to return (`id` always comes), e.g. `fields=first_name,email`.
+    pub fields: Option<String>,
 }
 
 impl ListQuery {
@@ -92,6 +94,78 @@ impl ListQuery {
 pub struct IncludeQuery {
     /// Related records to embed (`account` on contacts).
     pub include: Option<String>,
+    /// Comma-separated fields to return (`id` always comes).
+    pub fields: Option<String>,
+}
+
+/// `?fields=` on single-record reads.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FieldsQuery {
+    /// Comma-separated fields to return (`id` always comes), e.g. `fields=subject,status`.
+    pub fields: Option<String>,
+}
+
+/// A `fields=` projection, checked against the resource's documented properties.
+#[derive(Clone, Debug)]
+pub struct Projection(Vec<String>);
+
+impl Projection {
+    /// None when no projection is asked for. `extra` names fields embedded by `include`.
+    pub fn parse<T: utoipa::PartialSchema>(raw: Option<&str>, extra: &[&str]) -> Result<Option<Projection>, ApiError> {
+        let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
+        let known = schema_fields::<T>();
+        let mut out = vec!["id".to_string()];
+        for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            if !known.iter().any(|k| k == f) && !extra.contains(&f) {
+                return Err(ApiError::bad_request("INVALID_PARAMETER", format!("no field `{f}` to return"))
+                    .with_field("fields", "invalid_value", format!("fields: {}", known.join(", "))));
+            }
+            if !out.iter().any(|o| o == f) {
+                out.push(f.to_string());
+            }
+        }
+        Ok(Some(Projection(out)))
+    }
+
+    /// The record with only the chosen fields.
+    pub fn apply<T: Serialize>(&self, record: &T) -> serde_json::Value {
+        match serde_json::to_value(record) {
+            Ok(serde_json::Value::Object(mut m)) => {
+                serde_json::Value::Object(self.0.iter().filter_map(|f| m.remove_entry(f)).collect())
+            }
+            Ok(other) => other,
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+}
+
+/// The property names of a documented object type.
+fn schema_fields<T: utoipa::PartialSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(o)) => o.properties.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A page as the wire shows it, projected when asked.
+pub fn page_json<T: Serialize>(page: Page<T>, projection: Option<&Projection>) -> serde_json::Value {
+    project_list(ListBody::from(page), projection)
+}
+
+/// A list body, projected when asked.
+pub fn project_list<T: Serialize>(body: ListBody<T>, projection: Option<&Projection>) -> serde_json::Value {
+    match projection {
+        None => serde_json::to_value(&body).unwrap_or_default(),
+        Some(p) => serde_json::to_value(ListBody {
+            data: body.data.iter().map(|r| p.apply(r)).collect::<Vec<_>>(),
+            next_cursor: body.next_cursor,
+            total: body.total,
+        })
+        .unwrap_or_default(),
+    }
 }
 
 pub fn parse_include(raw: Option<&str>, includable: &[&str]) -> Result<Vec<String>, ApiError> {

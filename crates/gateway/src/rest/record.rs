@@ -6,6 +6,8 @@
 /// `assignee=me`), applied with the caller and a connection at hand.
 pub trait ListRequest: serde::de::DeserializeOwned + Send + 'static {
     fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError>;
+    /// `fields=`.
+    fn fields(&self) -> Option<&str>;
     fn narrow(
         &self,
         _conn: &mut crm_db::AnyConnection,
@@ -20,6 +22,10 @@ impl ListRequest for super::ListQuery {
     fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError> {
         let (params, _) = self.clone().into_params(&[])?;
         Ok(params)
+    }
+
+    fn fields(&self) -> Option<&str> {
+        self.fields.as_deref()
     }
 }
 
@@ -69,6 +75,8 @@ macro_rules! record_endpoints {
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let query = query.into_inner();
             let mut params = $crate::rest::record::ListRequest::params(&query)?;
+            let projection =
+                $crate::rest::Projection::parse::<$T>($crate::rest::record::ListRequest::fields(&query), &[])?;
             let actor = auth.0;
             let page = state
                 .db
@@ -77,13 +85,13 @@ macro_rules! record_endpoints {
                     crm_records::list::<$T>(c, &actor, &params)
                 })
                 .await?;
-            Ok(actix_web::HttpResponse::Ok().json($crate::rest::ListBody::from(page)))
+            Ok(actix_web::HttpResponse::Ok().json($crate::rest::page_json(page, projection.as_ref())))
         }
 
         /// Get one by id. Answers 304 when `If-None-Match` names the current version.
         #[utoipa::path(
             tag = $tag,
-            params(("id" = uuid::Uuid, Path, description = "Record id")),
+            params(("id" = uuid::Uuid, Path, description = "Record id"), $crate::rest::FieldsQuery),
             responses(
                 (status = 200, body = $T, headers(("ETag" = String, description = "\"<version>\""))),
                 (status = 304, description = "Not modified"),
@@ -97,10 +105,15 @@ macro_rules! record_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             id: actix_web::web::Path<$Id>,
+            query: actix_web::web::Query<$crate::rest::FieldsQuery>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            let projection = $crate::rest::Projection::parse::<$T>(query.fields.as_deref(), &[])?;
             let (actor, id) = (auth.0, id.into_inner());
             let r = state.db.run(move |c| crm_records::get::<$T>(c, &actor, id)).await?;
-            Ok($crate::rest::versioned(&req, r.version, &r))
+            match projection {
+                Some(p) => Ok($crate::rest::versioned(&req, r.version, &p.apply(&r))),
+                None => Ok($crate::rest::versioned(&req, r.version, &r)),
+            }
         }
 
         /// Create.
