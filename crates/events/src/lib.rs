@@ -4,11 +4,12 @@
 use chrono::NaiveDateTime;
 use crm_core::{Actor, DomainError, ErrorClass, FieldError, Long, Scope, Timestamp};
 use crm_db::schema::events;
-use crm_db::types::{DbJson, DbUuid};
+use crm_db::types::{DbJson, DbRawJson, DbUuid};
 use crm_db::{AnyConnection, DbError, MultiBackend, to_utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Entities that emit events, and the scope needed to read their events.
 pub const ENTITIES: &[(&str, Scope)] = &[
@@ -53,10 +54,10 @@ impl Action {
     }
 }
 
-/// One entry of the change feed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One entry of the change feed. `before` and `after` are passed on as stored, unparsed.
+#[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(complex))]
 pub struct ChangeEvent {
     /// Position in the log: strictly increasing and gap-free in commit order.
     pub seq: Long,
@@ -77,10 +78,12 @@ pub struct ChangeEvent {
     pub changed_fields: Vec<String>,
     /// The record before the change (null on create).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub before: Option<Value>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
+    pub before: Option<Box<RawValue>>,
     /// The record after the change.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub after: Option<Value>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
+    pub after: Option<Box<RawValue>>,
 }
 
 /// One page of the change feed.
@@ -218,6 +221,21 @@ pub fn record(
     Ok(())
 }
 
+#[cfg(feature = "graphql")]
+#[async_graphql::ComplexObject]
+impl ChangeEvent {
+    /// The record before the change (null on create).
+    async fn before(&self) -> Option<Value> {
+        self.before.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+
+    /// The record after the change.
+    async fn after(&self) -> Option<Value> {
+        self.after.as_ref().and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+}
+
+/// An event row with the documents parsed (history needs their fields).
 type EventRow = (
     i64,
     DbUuid,
@@ -232,7 +250,22 @@ type EventRow = (
     Option<DbJson>,
 );
 
-fn to_event(r: EventRow) -> ChangeEvent {
+/// An event row with the documents as text (the feed only passes them on).
+type FeedRow = (
+    i64,
+    DbUuid,
+    String,
+    String,
+    DbUuid,
+    NaiveDateTime,
+    String,
+    Option<String>,
+    DbJson,
+    Option<DbRawJson>,
+    Option<DbRawJson>,
+);
+
+fn to_event(r: FeedRow) -> ChangeEvent {
     ChangeEvent {
         seq: Long(r.0),
         id: r.1.0,
@@ -307,7 +340,7 @@ pub fn list_changes(
     } else {
         q = q.filter(events::entity.eq_any(entities).or(events::kind.eq_any(kinds)));
     }
-    let rows: Vec<EventRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
+    let rows: Vec<FeedRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
     let data: Vec<ChangeEvent> = rows.into_iter().map(to_event).collect();
     let next_after = data.last().map(|e| e.seq).unwrap_or(Long(after));
     Ok(ChangePage { data, next_after })
@@ -330,28 +363,22 @@ pub fn history(
         q = q.filter(events::seq.lt(b));
     }
     let rows: Vec<EventRow> = q.order(events::seq.desc()).limit(i64::from(limit.clamp(1, 1000))).load(conn)?;
-    Ok(rows.into_iter().map(to_event).map(to_history).collect())
+    Ok(rows.into_iter().map(to_history).collect())
 }
 
-fn to_history(e: ChangeEvent) -> HistoryEntry {
+fn to_history(r: EventRow) -> HistoryEntry {
     let empty = Value::Null;
-    let changes = e
-        .changed_fields
+    let changed: Vec<String> = serde_json::from_value(r.8.0).unwrap_or_default();
+    let (before, after) = (r.9.map(|j| j.0), r.10.map(|j| j.0));
+    let changes = changed
         .iter()
         .map(|f| FieldChange {
             field: f.clone(),
-            from: e.before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
-            to: e.after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
+            from: before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
+            to: after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
         })
         .collect();
-    HistoryEntry {
-        seq: e.seq,
-        kind: e.kind,
-        occurred_at: e.occurred_at,
-        actor: e.actor,
-        request_id: e.request_id,
-        changes,
-    }
+    HistoryEntry { seq: Long(r.0), kind: r.2, occurred_at: to_utc(r.5), actor: r.6, request_id: r.7, changes }
 }
 
 /// A record's changes newest first by (occurred_at, event id), strictly before `before`: the
@@ -372,7 +399,7 @@ pub fn changes_before(
     }
     let rows: Vec<EventRow> =
         q.order((events::occurred_at.desc(), events::id.desc())).limit(i64::from(limit.clamp(1, 1001))).load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.5, r.1.0, to_history(to_event(r)))).collect())
+    Ok(rows.into_iter().map(|r| (r.5, r.1.0, to_history(r))).collect())
 }
 
 /// Deletes events older than `cutoff`; returns how many.
