@@ -582,3 +582,48 @@ async fn sales_scopes_per_role() {
     let none = token(&app.keys, "x", &[], &["contacts:read"]);
     app.call(Method::GET, "/api/v1/forecast?period=2026", Some(&none), None, &[]).await.expect(403);
 }
+
+#[actix_web::test]
+async fn interactions_with_a_lead_feed_its_score() {
+    let app = spawn().await;
+    app.call(
+        Method::PUT,
+        "/api/v1/lead-scoring-rules",
+        Some(&app.admin),
+        Some(json!({"rules": [
+            {"field": "interactions", "op": "present", "points": 5},
+            {"field": "interactions", "op": "gte", "value": "2", "points": 20}
+        ]})),
+        &[],
+    )
+    .await
+    .expect(200);
+    let lead = app.post("/api/v1/leads", json!({"last_name": "Kim", "company": "Hanbit"})).await.expect(201);
+    let path = format!("/api/v1/leads/{}", s(&lead["id"]));
+    assert_eq!(lead["score"], 0);
+    let call = json!({"type": "call", "lead_id": lead["id"]});
+    let first = app.post("/api/v1/interactions", call.clone()).await.expect(201);
+    assert_eq!(app.get(&path).await.expect(200)["score"], 5);
+    app.post("/api/v1/interactions", call.clone()).await.expect(201);
+    assert_eq!(app.get(&path).await.expect(200)["score"], 25);
+    // Archiving one counts too.
+    app.delete(&format!("/api/v1/interactions/{}", s(&first["id"]))).await.expect(204);
+    assert_eq!(app.get(&path).await.expect(200)["score"], 5);
+    let listed = app.get(&format!("/api/v1/interactions?filter=lead_id[eq]:{}", s(&lead["id"]))).await.expect(200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    let bad =
+        app.post("/api/v1/interactions", json!({"type": "call", "lead_id": uuid::Uuid::now_v7()})).await.expect(422);
+    assert_eq!(error_fields(&bad), vec!["lead_id"]);
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/v1/lead-scoring-rules",
+            Some(&app.admin),
+            Some(json!({"rules": [{"field": "interactions", "op": "eq", "value": "x", "points": 1},
+                                  {"field": "title", "op": "gte", "value": "2", "points": 1}]})),
+            &[],
+        )
+        .await
+        .expect(422);
+    assert_eq!(error_fields(&bad), vec!["rules[0].op", "rules[1].op"]);
+}

@@ -228,6 +228,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        lead_id -> Nullable<Uid>,
     }
 }
 

@@ -105,6 +105,7 @@ pub struct Application {
 impl Application {
     /// Opens the database, migrates (unless disabled), loads keys and binds the listener.
     pub async fn build(mut settings: Settings) -> Result<Application, String> {
+        crm_sales::register_hooks();
         let mut notes = Vec::new();
         if let Some(note) = settings.ensure_jwt_keys()? {
             notes.push(note);

@@ -211,6 +211,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
             db.migrate().map_err(|e| e.to_string())?;
+            crm_sales::register_hooks();
             let started = std::time::Instant::now();
             let (a, c) = crate::seed::seed(&db, na, nc)?;
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };

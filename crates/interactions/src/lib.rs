@@ -5,7 +5,7 @@ pub mod model;
 
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-use crm_core::ids::{AccountId, CaseId, InteractionId, UserId};
+use crm_core::ids::{AccountId, CaseId, InteractionId, LeadId, UserId};
 use crm_core::{Actor, Scope};
 use crm_db::schema::{interaction_contacts, interactions};
 use crm_db::sql::SearchIndex;
@@ -44,6 +44,7 @@ pub static INTERACTION_CATALOG: Catalog = Catalog {
         f("account_id", FieldKind::Uuid, true, false),
         f("opportunity_id", FieldKind::Uuid, true, false),
         f("case_id", FieldKind::Uuid, true, false),
+        f("lead_id", FieldKind::Uuid, true, false),
         f("author_id", FieldKind::Uuid, true, false),
         f("department", FieldKind::Enum(crm_users::Department::NAMES), true, true),
         f("tags", FieldKind::Tags, false, false),
@@ -89,6 +90,7 @@ pub struct InteractionRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     archived_at: Option<NaiveDateTime>,
+    lead_id: Option<DbUuid>,
 }
 
 impl From<InteractionRow> for Interaction {
@@ -107,6 +109,7 @@ impl From<InteractionRow> for Interaction {
             account_id: r.account_id.map(|u| AccountId(u.0)),
             opportunity_id: r.opportunity_id.map(|u| u.0),
             case_id: r.case_id.map(|u| CaseId(u.0)),
+            lead_id: r.lead_id.map(|u| LeadId(u.0)),
             author_id: r.author_id.map(|u| UserId(u.0)),
             department: r.department.as_deref().and_then(crm_users::Department::parse),
             tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
@@ -142,6 +145,7 @@ impl From<&Interaction> for InteractionRow {
             created_at: i.created_at.naive_utc(),
             updated_at: i.updated_at.naive_utc(),
             archived_at: i.archived_at.map(|t| t.naive_utc()),
+            lead_id: i.lead_id.map(|l| DbUuid(l.0)),
         }
     }
 }
@@ -203,6 +207,10 @@ impl Record for Interaction {
             crm_records::check_ref::<crm_cases::Case>(conn, entity, "case_id", i.case_id)?;
         }
         x.case_id = i.case_id;
+        if prev.is_none_or(|p| p.lead_id != i.lead_id) {
+            crm_records::refs::check_lead(conn, entity, "lead_id", i.lead_id.map(|l| l.0))?;
+        }
+        x.lead_id = i.lead_id;
 
         // The author defaults to the caller's user, and the department to the author's. Staff
         // log as themselves; naming another author takes `users:write`, or a caller without a
@@ -244,6 +252,14 @@ impl Record for Interaction {
     ) -> Result<(), RecordError> {
         if before.is_none_or(|b| b.contact_ids != after.contact_ids || b.occurred_at != after.occurred_at) {
             write_participants(conn, after)?;
+        }
+        // The leads it was with (before and after) may score differently now.
+        let was = before.and_then(|b| b.lead_id.filter(|_| b.archived_at.is_none()));
+        let is = after.lead_id.filter(|_| after.archived_at.is_none());
+        if was != is {
+            for lead in [was, is].into_iter().flatten() {
+                crm_records::hooks::touched(conn, actor, "lead", lead.0)?;
+            }
         }
         // An outbound contact on a case answers the customer.
         if let Some(case_id) = after.case_id

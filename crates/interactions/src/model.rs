@@ -1,7 +1,7 @@
 //! An interaction (one entry of the contact history) as clients see it.
 
 use crm_core::external::parse_external_ids;
-use crm_core::ids::{AccountId, CaseId, ContactId, InteractionId, UserId};
+use crm_core::ids::{AccountId, CaseId, ContactId, InteractionId, LeadId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{ExternalId, FieldErrors, Patch, Timestamp, wire_enum};
 use crm_users::Department;
@@ -76,6 +76,8 @@ pub struct Interaction {
     pub opportunity_id: Option<uuid::Uuid>,
     /// The case this contact was about; an outbound interaction counts as its first response.
     pub case_id: Option<CaseId>,
+    /// The lead this contact was with (before conversion); counts in the lead's score.
+    pub lead_id: Option<LeadId>,
     /// The user who logged it (defaults to the caller's user).
     pub author_id: Option<UserId>,
     /// The department that had the contact (defaults to the author's).
@@ -124,6 +126,8 @@ pub struct InteractionInput {
     #[serde(default)]
     pub case_id: Option<CaseId>,
     #[serde(default)]
+    pub lead_id: Option<LeadId>,
+    #[serde(default)]
     pub author_id: Option<UserId>,
     #[serde(default)]
     pub department: Option<Department>,
@@ -168,6 +172,8 @@ pub struct InteractionPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub case_id: Patch<CaseId>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    pub lead_id: Patch<LeadId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub author_id: Patch<UserId>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Department>))]
     pub department: Patch<Department>,
@@ -199,6 +205,7 @@ impl InteractionPatch {
             contact_ids: self.contact_ids.apply_to(Some(c.contact_ids)).unwrap_or_default(),
             opportunity_id: self.opportunity_id.apply_to(c.opportunity_id),
             case_id: self.case_id.apply_to(c.case_id),
+            lead_id: self.lead_id.apply_to(c.lead_id),
             author_id: self.author_id.apply_to(c.author_id),
             department: self.department.apply_to(c.department),
             tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
@@ -246,8 +253,8 @@ impl InteractionInput {
         if i.contact_ids.len() > MAX_PARTICIPANTS {
             errs.add("contact_ids", "too_many", format!("at most {MAX_PARTICIPANTS} contacts"));
         }
-        if i.contact_ids.is_empty() && i.account_id.is_none() {
-            errs.add("contact_ids", "required", "an interaction involves at least one contact or an account");
+        if i.contact_ids.is_empty() && i.account_id.is_none() && i.lead_id.is_none() {
+            errs.add("contact_ids", "required", "an interaction involves at least one contact, an account or a lead");
         }
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
@@ -272,6 +279,7 @@ impl Interaction {
             account_id: None,
             opportunity_id: None,
             case_id: None,
+            lead_id: None,
             author_id: None,
             department: None,
             tags: Vec::new(),

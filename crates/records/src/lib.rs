@@ -7,6 +7,7 @@
 //! are then its service functions, shared by REST and GraphQL.
 
 pub mod error;
+pub mod hooks;
 pub mod refs;
 pub mod store;
 
@@ -89,7 +90,8 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
         RecordError::from(e)
     }
 
-    /// Runs after the record's row was written: child rows, effects on other records.
+    /// Runs after the record's row was written (created, updated, archived or restored): child
+    /// rows, effects on other records.
     fn after_write(
         _conn: &mut AnyConnection,
         _actor: &Actor,
@@ -334,6 +336,7 @@ fn set_archived<R: Record>(
         });
         if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
             let action = if archive { Action::Archived } else { Action::Restored };
+            R::after_write(conn, actor, Some(&cur), &next)?;
             record_event(conn, actor, action, Some(&cur), &next)?;
             return Ok(next);
         }

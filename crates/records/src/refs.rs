@@ -84,3 +84,22 @@ pub fn check_opportunity(
         None => Err(RecordError::missing_reference(entity, field, "opportunity", id)),
     }
 }
+
+/// Fails unless the lead exists (for domains below the sales crate).
+pub fn check_lead(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    field: &str,
+    id: Option<uuid::Uuid>,
+) -> Result<(), RecordError> {
+    let Some(id) = id else { return Ok(()) };
+    let found = crm_db::schema::leads::table
+        .filter(crm_db::schema::leads::id.eq(DbUuid(id)))
+        .select(crm_db::schema::leads::id)
+        .first::<DbUuid>(conn)
+        .optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(RecordError::missing_reference(entity, field, "lead", id)),
+    }
+}

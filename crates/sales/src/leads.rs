@@ -774,17 +774,20 @@ fn assign(conn: &mut AnyConnection, l: &Lead) -> Result<Option<UserId>, RecordEr
 // Scoring rules
 
 wire_enum!(
-    /// How a scoring rule tests a field.
+    /// How a scoring rule tests a field (`gte`: at least the number in `value`, for
+    /// `interactions`).
     ScoreOp {
         Present = "present",
         Eq = "eq",
         In = "in",
         Contains = "contains",
+        Gte = "gte",
     }
 );
 
 /// A scoring rule: `points` when `field` passes the test. Fields: `email`, `phone`, `company`,
-/// `title`, `website`, `industry`, `country`, `region`, `source`.
+/// `title`, `website`, `industry`, `country`, `region`, `source`, and `interactions` (the live
+/// interactions logged with the lead; `present` means at least one, `gte` at least `value`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -815,7 +818,7 @@ pub struct ScoringRules {
 }
 
 const SCORED_FIELDS: &[&str] =
-    &["email", "phone", "company", "title", "website", "industry", "country", "region", "source"];
+    &["email", "phone", "company", "title", "website", "industry", "country", "region", "source", "interactions"];
 
 fn field_value(l: &Lead, field: &str) -> Option<String> {
     match field {
@@ -848,10 +851,34 @@ fn load_scoring(conn: &mut AnyConnection) -> QueryResult<Vec<ScoringRule>> {
 
 /// The score of a lead under the rules in force.
 fn score(conn: &mut AnyConnection, l: &Lead) -> QueryResult<i64> {
-    Ok(load_scoring(conn)?.iter().filter(|r| passes(l, r)).map(|r| i64::from(r.points)).sum())
+    let rules = load_scoring(conn)?;
+    score_with(conn, l, &rules)
 }
 
-fn passes(l: &Lead, r: &ScoringRule) -> bool {
+/// The score under `rules` (counting the lead's interactions only when a rule asks).
+fn score_with(conn: &mut AnyConnection, l: &Lead, rules: &[ScoringRule]) -> QueryResult<i64> {
+    let interactions = if rules.iter().any(|r| r.field == "interactions") && !l.id.0.is_nil() {
+        crm_db::schema::interactions::table
+            .filter(crm_db::schema::interactions::lead_id.eq(DbUuid(l.id.0)))
+            .filter(crm_db::schema::interactions::archived_at.is_null())
+            .count()
+            .get_result::<i64>(conn)?
+    } else {
+        0
+    };
+    Ok(rules.iter().filter(|r| passes(l, r, interactions)).map(|r| i64::from(r.points)).sum())
+}
+
+fn passes(l: &Lead, r: &ScoringRule, interactions: i64) -> bool {
+    if r.field == "interactions" {
+        return match r.op {
+            ScoreOp::Present => interactions > 0,
+            ScoreOp::Gte => {
+                r.value.as_deref().and_then(|v| v.trim().parse::<i64>().ok()).is_some_and(|n| interactions >= n)
+            }
+            _ => false,
+        };
+    }
     let Some(v) = field_value(l, &r.field) else { return false };
     let v = v.to_lowercase();
     let want = r.value.as_deref().unwrap_or("").to_lowercase();
@@ -860,7 +887,29 @@ fn passes(l: &Lead, r: &ScoringRule) -> bool {
         ScoreOp::Eq => v == want,
         ScoreOp::In => want.split(',').map(str::trim).any(|w| w == v),
         ScoreOp::Contains => !want.is_empty() && v.contains(&want),
+        ScoreOp::Gte => false,
     }
+}
+
+/// Recomputes one lead's score (an interaction with it was logged, archived or moved).
+pub fn rescore(conn: &mut AnyConnection, actor: &Actor, id: uuid::Uuid) -> Result<(), RecordError> {
+    let Some(lead) = Lead::find(conn, LeadId(id))? else { return Ok(()) };
+    if !lead.status.is_open() {
+        return Ok(());
+    }
+    let s = score(conn, &lead)?;
+    if s != lead.score {
+        crm_records::modify::<Lead>(conn, actor, lead.id, |l| {
+            l.score = s;
+            true
+        })?;
+    }
+    Ok(())
+}
+
+/// Registers the sales domain's reactions to other domains' writes (call once at start-up).
+pub fn register_hooks() {
+    crm_records::hooks::register("lead", rescore);
 }
 
 pub fn get_scoring_rules(conn: &mut AnyConnection, actor: &Actor) -> Result<ScoringRules, RecordError> {
@@ -882,6 +931,14 @@ pub fn set_scoring_rules(
         }
         if !matches!(r.op, ScoreOp::Present) && r.value.as_deref().is_none_or(|v| v.trim().is_empty()) {
             errs.add(&format!("rules[{n}].value"), "required", "this test needs a value");
+        }
+        let counts = r.field == "interactions";
+        if counts && !matches!(r.op, ScoreOp::Present | ScoreOp::Gte) {
+            errs.add(&format!("rules[{n}].op"), "invalid_value", "interactions take present or gte");
+        } else if !counts && r.op == ScoreOp::Gte {
+            errs.add(&format!("rules[{n}].op"), "invalid_value", "gte is for interactions");
+        } else if r.op == ScoreOp::Gte && r.value.as_deref().is_some_and(|v| v.trim().parse::<u32>().is_err()) {
+            errs.add(&format!("rules[{n}].value"), "invalid_value", "a whole number");
         }
         if !(-1000..=1000).contains(&r.points) {
             errs.add(&format!("rules[{n}].points"), "out_of_range", "-1000 to 1000");
@@ -912,16 +969,15 @@ pub fn set_scoring_rules(
         .filter(leads::status.eq_any(["new", "contacted", "qualified"]))
         .select(leads::id)
         .load(conn)?;
-    let rules_now = rules.rules.clone();
     for id in open {
-        crm_records::modify::<Lead>(conn, actor, LeadId(id.0), |l| {
-            let s: i64 = rules_now.iter().filter(|r| passes(l, r)).map(|r| i64::from(r.points)).sum();
-            if s == l.score {
-                return false;
-            }
-            l.score = s;
-            true
-        })?;
+        let Some(lead) = Lead::find(conn, LeadId(id.0))? else { continue };
+        let s = score_with(conn, &lead, &rules.rules)?;
+        if s != lead.score {
+            crm_records::modify::<Lead>(conn, actor, lead.id, |l| {
+                l.score = s;
+                true
+            })?;
+        }
     }
     Ok(rules)
 }

@@ -10,6 +10,11 @@ pub mod pipelines;
 pub mod reports;
 pub mod targets;
 
+/// Registers the sales domain's reactions to other domains' writes (call once at start-up).
+pub fn register_hooks() {
+    leads::register_hooks();
+}
+
 pub use activities::{
     Activity, ActivityInput, ActivityPatch, ActivityStatus, ActivityType, CompleteInput, CompletionLog,
 };

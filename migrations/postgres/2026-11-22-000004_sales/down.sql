@@ -1,3 +1,5 @@
+DROP INDEX interactions_lead;
+ALTER TABLE interactions DROP COLUMN lead_id;
 DROP TABLE quotas;
 DROP TABLE target_lists;
 DROP TABLE activities;

@@ -209,3 +209,6 @@ CREATE TABLE quotas (
 );
 CREATE INDEX quotas_period ON quotas (period);
 CREATE INDEX quotas_search ON quotas USING gin (search_tsv);
+-- Interactions with a lead (before it is converted): its contact history, and a scoring input.
+ALTER TABLE interactions ADD COLUMN lead_id uuid REFERENCES leads (id);
+CREATE INDEX interactions_lead ON interactions (lead_id);

@@ -295,3 +295,6 @@ BEGIN
     INSERT INTO quotas_fts (quotas_fts, rowid, team, period) VALUES ('delete', old.rid, old.team, old.period);
     INSERT INTO quotas_fts (rowid, team, period) VALUES (new.rid, new.team, new.period);
 END;
+-- Interactions with a lead (before it is converted): its contact history, and a scoring input.
+ALTER TABLE interactions ADD COLUMN lead_id TEXT REFERENCES leads (id);
+CREATE INDEX interactions_lead ON interactions (lead_id);
