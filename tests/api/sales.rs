@@ -382,6 +382,16 @@ async fn activities_make_an_agenda_complete_with_a_log_and_remind_once() {
     let subjects: Vec<&str> = agenda["data"].as_array().unwrap().iter().map(|a| s(&a["subject"])).collect();
     assert_eq!(subjects, ["Call Ann", "Send deck", "Month end"], "a bare date includes that whole day");
     assert!(agenda["data"].as_array().unwrap().iter().all(|a| a["assignee_id"] == rep["id"]));
+    let g = app
+        .gql(&me, "{ agenda(dueLte: \"2026-11-30\", orderBy: [\"due_at\"]) { nodes { subject } } }", json!({}))
+        .await;
+    let g_subjects: Vec<&str> = g["data"]["agenda"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{g}"))
+        .iter()
+        .map(|n| s(&n["subject"]))
+        .collect();
+    assert_eq!(g_subjects, subjects, "GraphQL gives the same agenda");
 
     // Completing the call logs it.
     let call_id = agenda["data"][0]["id"].as_str().unwrap().to_string();
@@ -557,6 +567,12 @@ async fn the_forecast_and_reports_equal_hand_computed_figures() {
     assert_eq!(cov["open_pipeline"], usd(100_000));
     assert_eq!(cov["weighted_pipeline"], usd(80_000));
     assert_eq!(cov["coverage_bp"], 2500);
+    let empty = app
+        .post("/api/v1/target-lists", json!({"name": "Empty", "period_start": day(0), "period_end": day(89)}))
+        .await
+        .expect(201);
+    let cov = app.get(&format!("/api/v1/target-lists/{}/coverage", s(&empty["id"]))).await.expect(200);
+    assert!(cov["open_pipeline"].is_null() && cov["won"].is_null() && cov["coverage_bp"].is_null(), "{cov}");
 }
 
 #[actix_web::test]

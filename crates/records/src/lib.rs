@@ -16,7 +16,7 @@ use std::fmt::Display;
 use std::hash::Hash;
 
 use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
-use crm_core::filter::{self, Catalog, Literal, Resolved};
+use crm_core::filter::Catalog;
 use crm_core::list::{ListParams, ListQuery, Page};
 use crm_core::{Actor, ExternalId, Patch, Scope, Timestamp};
 use crm_db::AnyConnection;
@@ -155,27 +155,9 @@ pub fn get_many<R: Record>(conn: &mut AnyConnection, actor: &Actor, ids: &[R::Id
 
 /// One page of a list.
 pub fn list<R: Record>(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<R>, RecordError> {
-    list_where::<R>(conn, actor, params, None)
-}
-
-/// A list narrowed to `field = value` (a sub-collection such as a case's comments).
-pub fn list_where<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    params: &ListParams,
-    scope: Option<(&str, uuid::Uuid)>,
-) -> Result<Page<R>, RecordError> {
     actor.require(R::READ)?;
-    let mut q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
+    let q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
     require_related_scopes(actor, &q)?;
-    if let Some((name, value)) = scope {
-        let field = R::catalog().field(name).ok_or_else(not_found::<R>)?;
-        let cond = Resolved::Cond { field, op: filter::Op::Eq, values: vec![Literal::Uuid(value)] };
-        q.filter = Some(match q.filter.take() {
-            Some(f) => Resolved::And(vec![cond, f]),
-            None => cond,
-        });
-    }
     R::list_page(conn, &q)
 }
 
@@ -351,12 +333,6 @@ fn set_archived<R: Record>(
 fn parse_ext<R: Record>(ext: ExternalId) -> Result<ExternalId, RecordError> {
     ext.parse("external_id")
         .map_err(|e| RecordError::Invalid { entity: R::ENTITY, errors: crm_core::FieldErrors(vec![e]) })
-}
-
-/// The id of the record that carries an external id (no scope check: for reference resolution
-/// inside use cases that checked their own scopes).
-pub fn id_by_external_id<R: Record>(conn: &mut AnyConnection, ext: &ExternalId) -> Result<Option<R::Id>, RecordError> {
-    Ok(crm_db::external_ids::find(conn, R::ENTITY, ext)?.map(R::Id::from))
 }
 
 /// The record that carries an external id.

@@ -3,8 +3,9 @@
 //! due become `activity.reminder_due` events, once.
 
 use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+use crm_core::filter::{Catalog, FieldDef, FieldKind, Filter, Op, RawValue, RelationDef};
 use crm_core::ids::{AccountId, ActivityId, CaseId, ContactId, InteractionId, LeadId, OpportunityId, UserId};
+use crm_core::list::{ListParams, Page};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp, wire_enum};
 use crm_db::schema::activities;
@@ -440,6 +441,65 @@ impl Record for Activity {
 }
 
 crm_records::batch_record!(Activity);
+
+/// A rep's agenda on top of the list parameters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Agenda {
+    /// `me` (the caller's user) or a user id.
+    pub assignee: Option<String>,
+    /// Due at or before: RFC 3339, `now+1d`, or a date (through the end of that day).
+    pub due_lte: Option<String>,
+    /// Due at or after.
+    pub due_gte: Option<String>,
+}
+
+fn cond(field: &str, op: Op, value: String) -> Filter {
+    Filter::Cond { path: vec![field.to_string()], op, value: RawValue::One(value) }
+}
+
+impl Agenda {
+    /// Narrows a list request to the agenda. `me` is resolved without provisioning (a read);
+    /// a caller without a user has an empty agenda.
+    pub fn narrow(&self, conn: &mut AnyConnection, actor: &Actor, params: &mut ListParams) -> Result<(), RecordError> {
+        let mut conds = Vec::new();
+        if let Some(a) = self.assignee.as_deref() {
+            let id = if a == "me" {
+                crm_users::user_by_subject(conn, &actor.sub)?.map(|u| u.id.0).unwrap_or(uuid::Uuid::nil()).to_string()
+            } else {
+                a.to_string()
+            };
+            conds.push(cond("assignee_id", Op::Eq, id));
+        }
+        if let Some(d) = &self.due_lte {
+            // A bare date means the whole day: before the next midnight.
+            match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().and_then(|d| d.succ_opt()) {
+                Some(next) => conds.push(cond("due_at", Op::Lt, next.to_string())),
+                None => conds.push(cond("due_at", Op::Lte, d.clone())),
+            }
+        }
+        if let Some(d) = &self.due_gte {
+            conds.push(cond("due_at", Op::Gte, d.clone()));
+        }
+        if conds.is_empty() {
+            return Ok(());
+        }
+        conds.extend(params.filter_ast.take());
+        params.filter_ast = Some(Filter::And(conds));
+        Ok(())
+    }
+}
+
+/// A rep's agenda: the activity list narrowed by `agenda`.
+pub fn agenda(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    params: &ListParams,
+    agenda: &Agenda,
+) -> Result<Page<Activity>, RecordError> {
+    let mut params = params.clone();
+    agenda.narrow(conn, actor, &mut params)?;
+    crm_records::list::<Activity>(conn, actor, &params)
+}
 
 /// The interaction to log when completing a call, meeting or mailing.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

@@ -345,12 +345,14 @@ crm_records::batch_record!(TargetList);
 pub struct Coverage {
     pub target_list_id: TargetListId,
     pub goal: Option<Money>,
-    /// Open deals on the listed accounts closing in the period (goal currency).
-    pub open_pipeline: Money,
+    /// Open deals on the listed accounts closing in the period, in the goal's currency (without
+    /// a goal, the smallest currency code among the deals that count; null when there is
+    /// neither a goal nor such a deal).
+    pub open_pipeline: Option<Money>,
     /// The same weighted by stage probability (rounded half up to the minor unit).
-    pub weighted_pipeline: Money,
+    pub weighted_pipeline: Option<Money>,
     /// Won in the period.
-    pub won: Money,
+    pub won: Option<Money>,
     /// `(won + open_pipeline) / goal` in basis points (10000 = 100 %); null without a goal.
     pub coverage_bp: Option<i64>,
     pub accounts: i64,
@@ -397,16 +399,14 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
         _ => false,
     };
     // Without a goal, the smallest currency code among the deals that count (stable).
-    let cur = currency.clone().unwrap_or_else(|| {
-        rows.iter().filter(|r| counts(r)).filter_map(|r| r.2.clone()).min().unwrap_or_else(|| "USD".into())
-    });
+    let cur = currency.clone().or_else(|| rows.iter().filter(|r| counts(r)).filter_map(|r| r.2.clone()).min());
     let (mut open, mut weighted_sum, mut won, mut other) = (0i128, 0i128, 0i128, 0i64);
     let mut with_pipeline: Vec<uuid::Uuid> = Vec::new();
     for row in rows {
         let counted = counts(&row);
         let (acc, amount, c, close, closed_at, is_won, p) = row;
         let Some(amount) = amount else { continue };
-        if c.as_deref() != Some(cur.as_str()) {
+        if c != cur {
             if counted {
                 other += 1;
             }
@@ -435,9 +435,9 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
     Ok(Coverage {
         target_list_id: t.id,
         goal: t.goal,
-        open_pipeline: Money::new(clamp(open), &cur),
-        weighted_pipeline: Money::new(weighted(weighted_sum), &cur),
-        won: Money::new(clamp(won), &cur),
+        open_pipeline: cur.as_deref().map(|c| Money::new(clamp(open), c)),
+        weighted_pipeline: cur.as_deref().map(|c| Money::new(weighted(weighted_sum), c)),
+        won: cur.as_deref().map(|c| Money::new(clamp(won), c)),
         coverage_bp,
         accounts: i64::try_from(t.account_ids.len()).unwrap_or(0),
         accounts_with_pipeline: i64::try_from(with_pipeline.len()).unwrap_or(0),

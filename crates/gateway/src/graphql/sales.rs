@@ -188,6 +188,34 @@ impl SalesViewsQuery {
             .map_err(gql)
     }
 
+    /// A rep's agenda (REST `GET /activities?assignee=me&due[lte]=…`): activities of `assignee`
+    /// (`me` or a user id) due in the range; a bare date for `dueLte` covers that whole day.
+    #[allow(clippy::too_many_arguments)]
+    async fn agenda(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = "me")] assignee: String,
+        due_lte: Option<String>,
+        due_gte: Option<String>,
+        filter: Option<String>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        order_by: Option<Vec<String>>,
+    ) -> async_graphql::Result<ActivityConnection> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let count = ctx.look_ahead().field("totalCount").exists();
+        let params =
+            super::list_params(first, after, filter, None, order_by, None, super::ArchivedFilter::Exclude, count)?;
+        let agenda = crm_sales::activities::Agenda { assignee: Some(assignee), due_lte, due_gte };
+        let page = r.db.run(move |c| crm_sales::activities::agenda(c, &actor, &params, &agenda)).await.map_err(gql)?;
+        Ok(ActivityConnection {
+            page_info: super::page_info(&page),
+            total_count: page.total,
+            nodes: page.data.into_iter().map(|inner| ActivityNode { inner }).collect(),
+        })
+    }
+
     async fn lead_assignment_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<AssignmentRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();

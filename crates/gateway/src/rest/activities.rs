@@ -2,9 +2,9 @@
 //! (`GET /api/v1/activities?assignee=me&due[lte]=2026-11-30`).
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use crm_core::filter::{Filter, Op, RawValue};
 use crm_core::ids::ActivityId;
 use crm_core::list::ListParams;
+use crm_sales::activities::Agenda;
 use crm_sales::{Activity, ActivityInput, ActivityPatch, CompleteInput};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -46,8 +46,10 @@ pub struct ActivityListQuery {
     pub fields: Option<String>,
 }
 
-fn cond(field: &str, op: Op, value: String) -> Filter {
-    Filter::Cond { path: vec![field.to_string()], op, value: RawValue::One(value) }
+impl ActivityListQuery {
+    fn agenda(&self) -> Agenda {
+        Agenda { assignee: self.assignee.clone(), due_lte: self.due_lte.clone(), due_gte: self.due_gte.clone() }
+    }
 }
 
 impl crate::rest::record::ListRequest for ActivityListQuery {
@@ -63,22 +65,7 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
             archived: self.archived.clone(),
             fields: None,
         };
-        let (mut params, _) = base.into_params(&[])?;
-        let mut extra = Vec::new();
-        if let Some(d) = &self.due_lte {
-            // A bare date means the whole day: before the next midnight.
-            match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().and_then(|d| d.succ_opt()) {
-                Some(next) => extra.push(cond("due_at", Op::Lt, next.to_string())),
-                None => extra.push(cond("due_at", Op::Lte, d.clone())),
-            }
-        }
-        if let Some(d) = &self.due_gte {
-            extra.push(cond("due_at", Op::Gte, d.clone()));
-        }
-        if !extra.is_empty() {
-            params.filter_ast = Some(Filter::And(extra));
-        }
-        Ok(params)
+        Ok(base.into_params(&[])?.0)
     }
 
     fn fields(&self) -> Option<&str> {
@@ -91,19 +78,7 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
         actor: &crm_core::Actor,
         params: &mut ListParams,
     ) -> Result<(), crm_records::RecordError> {
-        let Some(a) = self.assignee.as_deref() else { return Ok(()) };
-        let id = if a == "me" {
-            // A read: no provisioning here. A caller without a user has an empty agenda.
-            crm_users::user_by_subject(conn, &actor.sub)?.map(|u| u.id.0).unwrap_or(uuid::Uuid::nil()).to_string()
-        } else {
-            a.to_string()
-        };
-        let by = cond("assignee_id", Op::Eq, id);
-        params.filter_ast = Some(match params.filter_ast.take() {
-            Some(f) => Filter::And(vec![by, f]),
-            None => by,
-        });
-        Ok(())
+        self.agenda().narrow(conn, actor, params)
     }
 }
 
