@@ -243,8 +243,19 @@ pub fn find_live_by_domain(
     Ok(found.map(|u| AccountId(u.0)))
 }
 
-pub fn insert(conn: &mut AnyConnection, a: &Account) -> QueryResult<()> {
-    diesel::insert_into(accounts::table).values(AccountRow::from(a)).execute(conn).map(|_| ())
+/// Inserts a new account unless a live account already has its domain: whether it was
+/// inserted. (No failed statement on a duplicate, so a PostgreSQL transaction carries on.)
+pub fn insert(conn: &mut AnyConnection, a: &Account) -> QueryResult<bool> {
+    let row = AccountRow::from(a);
+    let n = match conn {
+        AnyConnection::Postgresql(pg) => {
+            diesel::insert_into(accounts::table).values(row).on_conflict_do_nothing().execute(pg)?
+        }
+        AnyConnection::Sqlite(lite) => {
+            diesel::insert_into(accounts::table).values(row).on_conflict_do_nothing().execute(lite)?
+        }
+    };
+    Ok(n == 1)
 }
 
 /// Inserts many rows with multi-row statements (bulk import).

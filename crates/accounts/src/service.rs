@@ -111,9 +111,12 @@ pub fn create_account(conn: &mut AnyConnection, actor: &Actor, input: AccountInp
     actor.require(Scope::AccountsWrite)?;
     let i = input.normalize()?;
     check_owner(conn, i.owner_id)?;
-    check_domain_free(conn, i.domain.as_deref(), None)?;
     let a = build(AccountId::new(), i, 1, crm_db::to_utc(crm_db::now()));
-    repo::insert(conn, &a).map_err(|e| on_write_error(e, &a))?;
+    // The insert is the duplicate check: only when it finds the domain taken is the owner read.
+    if !repo::insert(conn, &a).map_err(|e| on_write_error(e, &a))? {
+        check_domain_free(conn, a.domain.as_deref(), None)?;
+        return Err(AccountError::Duplicate { domain: a.domain.clone().unwrap_or_default(), existing_id: None });
+    }
     write_new_external_ids(conn, &a)?;
     record(conn, actor, Action::Created, None, &a)?;
     Ok(a)

@@ -246,8 +246,19 @@ pub fn find_live_by_email(
     Ok(found.map(|u| ContactId(u.0)))
 }
 
-pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<()> {
-    diesel::insert_into(contacts::table).values(ContactRow::from(c)).execute(conn).map(|_| ())
+/// Inserts a new contact unless a live contact already has its email: whether it was inserted.
+/// (No failed statement on a duplicate, so a PostgreSQL transaction carries on.)
+pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<bool> {
+    let row = ContactRow::from(c);
+    let n = match conn {
+        AnyConnection::Postgresql(pg) => {
+            diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(pg)?
+        }
+        AnyConnection::Sqlite(lite) => {
+            diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(lite)?
+        }
+    };
+    Ok(n == 1)
 }
 
 /// Inserts many rows with multi-row statements (bulk import).

@@ -192,9 +192,12 @@ pub fn create_contact(conn: &mut AnyConnection, actor: &Actor, input: ContactInp
     let i = input.normalize()?;
     check_account(conn, i.account_id)?;
     check_owner(conn, i.owner_id)?;
-    check_email_free(conn, i.email.as_deref(), None)?;
     let c = build(ContactId::new(), i, None);
-    repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))?;
+    // The insert is the duplicate check: only when it finds the email taken is the owner read.
+    if !repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))? {
+        check_email_free(conn, c.email.as_deref(), None)?;
+        return Err(ContactError::Duplicate { email: c.email.clone().unwrap_or_default(), existing_id: None });
+    }
     write_new_external_ids(conn, &c)?;
     record(conn, actor, Action::Created, None, &c)?;
     Ok(c)

@@ -126,35 +126,34 @@ fn write(
     ids: &[ExternalId],
     fresh: bool,
 ) -> QueryResult<Result<(), Taken>> {
-    for (index, e) in ids.iter().enumerate() {
-        if let Some(owner) = find(conn, entity, e)?
-            && owner != record
-        {
-            return Ok(Err(Taken { index, external_id: e.clone(), owner: Some(owner) }));
-        }
-    }
     if !fresh {
         diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq(DbUuid(record)))).execute(conn)?;
     }
     let now = crate::now();
     for (index, e) in ids.iter().enumerate() {
-        let inserted = diesel::insert_into(x::table)
-            .values((
-                x::entity.eq(entity),
-                x::source.eq(&e.source),
-                x::external_id.eq(&e.id),
-                x::entity_id.eq(DbUuid(record)),
-                x::created_at.eq(now),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => {}
-            // Taken concurrently after the check: the same answer, without the owner (the
-            // failed statement may have aborted the transaction on PostgreSQL).
-            Err(err) if crate::pool::is_unique_violation(&err) => {
-                return Ok(Err(Taken { index, external_id: e.clone(), owner: None }));
+        // Inserted unless the id is taken: one statement in the usual case, and no failed
+        // statement (which would abort a PostgreSQL transaction) when it is taken.
+        let row = (
+            x::entity.eq(entity),
+            x::source.eq(&e.source),
+            x::external_id.eq(&e.id),
+            x::entity_id.eq(DbUuid(record)),
+            x::created_at.eq(now),
+        );
+        let inserted = match conn {
+            AnyConnection::Postgresql(c) => {
+                diesel::insert_into(x::table).values(row).on_conflict_do_nothing().execute(c)?
             }
-            Err(err) => return Err(err),
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_into(x::table).values(row).on_conflict_do_nothing().execute(c)?
+            }
+        };
+        if inserted == 0 {
+            match find(conn, entity, e)? {
+                // The same id twice in the list.
+                Some(owner) if owner == record => {}
+                owner => return Ok(Err(Taken { index, external_id: e.clone(), owner })),
+            }
         }
     }
     Ok(Ok(()))
