@@ -284,8 +284,94 @@ fn to_event(r: FeedRow) -> ChangeEvent {
 /// Most events per page of the feed.
 pub const MAX_FEED_PAGE: u32 = 10_000;
 
+/// A checked change-feed request: the events the actor asked for and may read, from where, and
+/// how many. Built without touching the database, so a bad request fails before any output.
+#[derive(Clone, Debug)]
+pub struct FeedRequest {
+    after: i64,
+    limit: u32,
+    /// Whole entities asked for (or every readable one when nothing was asked for).
+    entities: Vec<String>,
+    /// `entity.action` types asked for.
+    kinds: Vec<String>,
+}
+
+impl FeedRequest {
+    /// Checks the scope, the position, the page size and every type asked for.
+    pub fn new(actor: &Actor, after: i64, types: &[String], limit: u32) -> Result<Self, EventsError> {
+        actor.require(Scope::ChangesRead)?;
+        if limit == 0 || limit > MAX_FEED_PAGE {
+            return Err(EventsError::InvalidParameter(format!("limit must be between 1 and {MAX_FEED_PAGE}"), "limit"));
+        }
+        if after < 0 {
+            return Err(EventsError::InvalidParameter("after must be 0 or a seq from the feed".into(), "after"));
+        }
+        let readable: Vec<&str> = ENTITIES.iter().filter(|(_, s)| actor.has(*s)).map(|(e, _)| *e).collect();
+        let mut entities: Vec<String> = Vec::new();
+        let mut kinds: Vec<String> = Vec::new();
+        for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let head = t.split('.').next().unwrap_or(t);
+            // `contact`, `contacts`, `opportunities`: singular or plural.
+            let entity = ENTITIES
+                .iter()
+                .map(|(e, _)| *e)
+                .find(|e| {
+                    *e == head
+                        || head.strip_suffix('s') == Some(e)
+                        || (e.ends_with('y') && head.strip_suffix("ies") == Some(&e[..e.len() - 1]))
+                })
+                .unwrap_or(head);
+            if !ENTITIES.iter().any(|(e, _)| *e == entity) {
+                let known: Vec<&str> = ENTITIES.iter().map(|(e, _)| *e).collect();
+                return Err(EventsError::InvalidParameter(
+                    format!("unknown type `{t}`; use {} or entity.action", known.join(", ")),
+                    "types",
+                ));
+            }
+            if !readable.contains(&entity) {
+                return Err(EventsError::Forbidden(crm_core::actor::Forbidden {
+                    missing: ENTITIES.iter().find(|(e, _)| *e == entity).map(|(_, s)| *s).unwrap_or(Scope::ChangesRead),
+                }));
+            }
+            if t.contains('.') {
+                kinds.push(format!("{entity}.{}", t.split_once('.').map(|x| x.1).unwrap_or("")))
+            } else {
+                entities.push(entity.to_string())
+            }
+        }
+        if entities.is_empty() && kinds.is_empty() {
+            entities = readable.iter().map(|s| s.to_string()).collect();
+        }
+        Ok(FeedRequest { after, limit, entities, kinds })
+    }
+
+    /// Where the request starts: events with a greater `seq` follow.
+    pub fn after(&self) -> i64 {
+        self.after
+    }
+
+    /// The most events the request returns.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Up to `limit` matching events after `after`, in `seq` order. Reading a long page as
+    /// consecutive slices (each starting after the last `seq` of the previous one) returns the
+    /// same events as one read: `seq` is assigned at commit, so later commits only append.
+    pub fn load(&self, conn: &mut AnyConnection, after: i64, limit: u32) -> Result<Vec<ChangeEvent>, DbError> {
+        let mut q = events::table.filter(events::seq.gt(after)).into_boxed::<MultiBackend>();
+        if self.kinds.is_empty() {
+            q = q.filter(events::entity.eq_any(self.entities.clone()));
+        } else {
+            q = q.filter(events::entity.eq_any(self.entities.clone()).or(events::kind.eq_any(self.kinds.clone())));
+        }
+        let rows: Vec<FeedRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
+        Ok(rows.into_iter().map(to_event).collect())
+    }
+}
+
 /// Events after `after`, in `seq` order, for the entities (or `entity.action` types) asked
-/// for and readable by the actor.
+/// for and readable by the actor, as one page.
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, after))]
 pub fn list_changes(
     conn: &mut AnyConnection,
@@ -294,54 +380,8 @@ pub fn list_changes(
     types: &[String],
     limit: u32,
 ) -> Result<ChangePage, EventsError> {
-    actor.require(Scope::ChangesRead)?;
-    if limit == 0 || limit > MAX_FEED_PAGE {
-        return Err(EventsError::InvalidParameter(format!("limit must be between 1 and {MAX_FEED_PAGE}"), "limit"));
-    }
-    if after < 0 {
-        return Err(EventsError::InvalidParameter("after must be 0 or a seq from the feed".into(), "after"));
-    }
-    let readable: Vec<&str> = ENTITIES.iter().filter(|(_, s)| actor.has(*s)).map(|(e, _)| *e).collect();
-    let mut entities: Vec<String> = Vec::new();
-    let mut kinds: Vec<String> = Vec::new();
-    for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        let head = t.split('.').next().unwrap_or(t);
-        // `contact`, `contacts`, `opportunities`: singular or plural.
-        let entity = ENTITIES
-            .iter()
-            .map(|(e, _)| *e)
-            .find(|e| {
-                *e == head
-                    || head.strip_suffix('s') == Some(e)
-                    || (e.ends_with('y') && head.strip_suffix("ies") == Some(&e[..e.len() - 1]))
-            })
-            .unwrap_or(head);
-        if !ENTITIES.iter().any(|(e, _)| *e == entity) {
-            let known: Vec<&str> = ENTITIES.iter().map(|(e, _)| *e).collect();
-            return Err(EventsError::InvalidParameter(
-                format!("unknown type `{t}`; use {} or entity.action", known.join(", ")),
-                "types",
-            ));
-        }
-        if !readable.contains(&entity) {
-            return Err(EventsError::Forbidden(crm_core::actor::Forbidden {
-                missing: ENTITIES.iter().find(|(e, _)| *e == entity).map(|(_, s)| *s).unwrap_or(Scope::ChangesRead),
-            }));
-        }
-        if t.contains('.') {
-            kinds.push(format!("{entity}.{}", t.split_once('.').map(|x| x.1).unwrap_or("")))
-        } else {
-            entities.push(entity.to_string())
-        }
-    }
-    let mut q = events::table.filter(events::seq.gt(after)).into_boxed::<MultiBackend>();
-    if entities.is_empty() && kinds.is_empty() {
-        q = q.filter(events::entity.eq_any(readable.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
-    } else {
-        q = q.filter(events::entity.eq_any(entities).or(events::kind.eq_any(kinds)));
-    }
-    let rows: Vec<FeedRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
-    let data: Vec<ChangeEvent> = rows.into_iter().map(to_event).collect();
+    let req = FeedRequest::new(actor, after, types, limit)?;
+    let data = req.load(conn, after, limit)?;
     let next_after = data.last().map(|e| e.seq).unwrap_or(Long(after));
     Ok(ChangePage { data, next_after })
 }

@@ -64,6 +64,9 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// A stream of a response body ends with an `ApiError` when it fails after the status went out.
+impl std::error::Error for ApiError {}
+
 pub fn status_of(class: ErrorClass) -> StatusCode {
     match class {
         ErrorClass::BadRequest => StatusCode::BAD_REQUEST,

@@ -1,7 +1,7 @@
 //! `/api/v1/changes`: the change feed.
 
 use actix_web::{HttpResponse, get, web};
-use crm_events::ChangePage;
+use crm_events::{ChangePage, FeedRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -21,7 +21,15 @@ pub struct ChangesQuery {
     pub limit: Option<u32>,
 }
 
+/// Events read from the database per slice of a streamed page.
+const SLICE: u32 = 1000;
+
 /// Read the change feed in commit order. Follow `next_after` to see every committed change once.
+///
+/// Long pages are streamed: the events are read and written out in slices of 1000, so a page of
+/// 10,000 events never sits in the server's memory whole. A database failure after the first
+/// slice ends the response early, which leaves the JSON incomplete (the client sees a parse
+/// error, never a short page that looks whole).
 #[utoipa::path(
     tag = "changes",
     params(ChangesQuery),
@@ -38,7 +46,70 @@ pub async fn list_changes(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let types: Vec<String> = q.types.unwrap_or_default().split(',').map(str::to_string).collect();
-    let (actor, after, limit) = (auth.0, q.after.unwrap_or(0), q.limit.unwrap_or(100));
-    let page = state.db.run(move |c| crm_events::list_changes(c, &actor, after, &types, limit)).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let req = FeedRequest::new(&auth.0, q.after.unwrap_or(0), &types, q.limit.unwrap_or(100))?;
+    // The first slice is read before answering, so its failure is still a problem document.
+    let first = {
+        let (req, n) = (req.clone(), req.limit().min(SLICE));
+        state.db.run(move |c| req.load(c, req.after(), n)).await?
+    };
+    let slice = Slice { events: first, written: 0, after: req.after(), req, db: state.db.clone(), done: false };
+    let body = futures_util::stream::unfold(Some(slice), |state| async move {
+        let mut s = state?;
+        match s.next().await {
+            Ok(Some(bytes)) => Some((Ok::<_, ApiError>(bytes), Some(s))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "change feed stream stopped");
+                Some((Err(e), None))
+            }
+        }
+    });
+    Ok(HttpResponse::Ok().content_type("application/json").streaming(body))
+}
+
+/// The streaming state of one feed page.
+struct Slice {
+    /// Events read and not yet written.
+    events: Vec<crm_events::ChangeEvent>,
+    /// Events written so far.
+    written: u32,
+    /// The last `seq` read.
+    after: i64,
+    req: FeedRequest,
+    db: crm_db::Db,
+    done: bool,
+}
+
+impl Slice {
+    /// The next piece of the JSON document: `{"data":[` and a slice, more slices, then the
+    /// closing `],"next_after":…}`; `None` once that was written.
+    async fn next(&mut self) -> Result<Option<web::Bytes>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(self.events.len() * 1024 + 32);
+        if self.written == 0 {
+            out.extend_from_slice(b"{\"data\":[");
+        }
+        let full = self.events.len() as u32 == SLICE.min(self.req.limit() - self.written);
+        for e in self.events.drain(..) {
+            if self.written > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &e).map_err(|e| ApiError::internal(e.to_string()))?;
+            self.written += 1;
+            self.after = e.seq.0;
+        }
+        let remaining = self.req.limit() - self.written;
+        if full && remaining > 0 {
+            let (req, after, n) = (self.req.clone(), self.after, remaining.min(SLICE));
+            self.events = self.db.run(move |c| req.load(c, after, n)).await?;
+            if !self.events.is_empty() {
+                return Ok(Some(out.into()));
+            }
+        }
+        out.extend_from_slice(format!("],\"next_after\":{}}}", self.after).as_bytes());
+        self.done = true;
+        Ok(Some(out.into()))
+    }
 }
