@@ -7,7 +7,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use crm_db::{Db, pool::PoolOptions};
 use tracing_actix_web::{RequestId, TracingLogger};
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::JwtKeys;
@@ -155,6 +154,17 @@ impl Application {
     }
 }
 
+/// `GET /openapi.json`: the document is assembled and serialized on first use (a server that
+/// is never asked for it never holds it), then shared by every worker.
+async fn openapi_json() -> Result<HttpResponse, ApiError> {
+    static DOC: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
+    let doc = match DOC.get() {
+        Some(d) => d.clone(),
+        None => web::block(|| DOC.get_or_init(openapi::document_bytes).clone()).await.map_err(ApiError::internal)?,
+    };
+    Ok(HttpResponse::Ok().content_type("application/json").body(doc))
+}
+
 fn build_app(
     state: AppState,
     max_body: usize,
@@ -171,21 +181,18 @@ fn build_app(
         .limit(max_body)
         .content_type(|m| m.subtype() == mime_json() || m.suffix().is_some_and(|s| s == mime_json()))
         .error_handler(problem::json_error);
-    let doc = openapi::ApiDoc::openapi_doc();
-    let (app, api) = openapi::mount(
+    openapi::mount_plain(
         App::new()
-            .into_utoipa_app()
-            .openapi(doc)
             .app_data(web::Data::new(state))
             .app_data(json)
             .app_data(web::QueryConfig::default().error_handler(problem::query_error))
             .app_data(web::PathConfig::default().error_handler(problem::path_error)),
     )
-    .split_for_parts();
-    app.service(
+    .service(
         web::resource("/graphql").route(web::post().to(graphql::graphql_post)).route(web::get().to(graphql::graphiql)),
     )
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+    .service(web::resource("/openapi.json").route(web::get().to(openapi_json)))
+    .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
     .service(web::resource("/docs").route(
         web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
     ))
