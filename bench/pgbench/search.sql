@@ -1,2 +1,3 @@
-\set t random(1, 4)
-SELECT * FROM contacts WHERE archived_at IS NULL AND search_tsv @@ to_tsquery('simple', (ARRAY['kim:*','lee:*','park:*','smith:*'])[:t]) ORDER BY created_at DESC, id DESC LIMIT 51;
+\set t random(1, 12)
+SELECT * FROM contacts WHERE archived_at IS NULL AND search_tsv @@ to_tsquery('simple', (ARRAY['kim:*','lee:*','park:*','smith:*','jones:*','sato:*','muller:*','min:*','jo:*','ha:*','mia:*','noah:*'])[:t]) ORDER BY created_at DESC, id DESC LIMIT 51;
+SELECT entity_id, source, external_id FROM external_ids WHERE entity = 'contact' AND entity_id IN (SELECT id FROM contacts WHERE archived_at IS NULL AND search_tsv @@ to_tsquery('simple', (ARRAY['kim:*','lee:*','park:*','smith:*','jones:*','sato:*','muller:*','min:*','jo:*','ha:*','mia:*','noah:*'])[:t]) ORDER BY created_at DESC, id DESC LIMIT 50);
