@@ -245,6 +245,28 @@ async fn batches_answer_per_item_or_roll_back_as_a_whole() {
     assert_eq!(twice["results"][3]["record"]["title"], "COO");
     assert_eq!(count(&app, "/api/v1/contacts").await, 4);
 
+    // An id given by a create, then upserted: the upsert finds the record the create made.
+    // A record archived, then updated: the update starts from the archived record.
+    let mixed = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "create", "data": {"last_name": "Made", "external_ids": [{"source": "erp", "id": "M-1"}]}},
+                {"op": "upsert", "external_id": {"source": "erp", "id": "M-1"}, "data": {"title": "Found"}},
+                {"op": "delete", "id": twice["results"][0]["id"]},
+                {"op": "update", "id": twice["results"][0]["id"], "data": {"title": "Late"}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let r: Vec<u64> = mixed["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(r, vec![201, 200, 204, 200]);
+    assert_eq!(mixed["results"][1]["id"], mixed["results"][0]["id"]);
+    assert_eq!(mixed["results"][1]["record"]["title"], "Found");
+    assert!(mixed["results"][3]["record"]["archived_at"].is_string(), "updated from the archived record");
+    assert_eq!(mixed["results"][3]["version"], 4);
+    assert_eq!(count(&app, "/api/v1/contacts").await, 4);
+
     // Atomic: one bad item, nothing applied.
     let before = count(&app, "/api/v1/contacts?archived=true").await;
     let atomic = app

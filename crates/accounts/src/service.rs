@@ -405,8 +405,14 @@ pub fn batch_accounts(
     let mut loaded: std::collections::HashMap<AccountId, Account> =
         repo::find_many(conn, &ids).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id, r)).collect();
     crm_db::batch::run(conn, ops, atomic, |c, op| match op {
-        BatchOp::Create { data } => create_account(c, actor, data).map(BatchOutcome::Created),
+        BatchOp::Create { data } => {
+            crm_db::external_ids::no_longer_absent(&mut absent, &data.external_ids);
+            create_account(c, actor, data).map(BatchOutcome::Created)
+        }
         BatchOp::Update { id, data, expected_version } => {
+            if let crm_core::Patch::Value(list) = &data.external_ids {
+                crm_db::external_ids::no_longer_absent(&mut absent, list);
+            }
             update_account_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
         }
         BatchOp::Upsert { external_id, data } => {
@@ -419,6 +425,8 @@ pub fn batch_accounts(
                 .map(|(a, created)| if created { BatchOutcome::Created(a) } else { BatchOutcome::Updated(a) })
         }
         BatchOp::Delete { id, expected_version } => {
+            // A later update of the same record must read it again.
+            loaded.remove(&id);
             archive_account(c, actor, id, expected_version).map(BatchOutcome::Archived)
         }
     })

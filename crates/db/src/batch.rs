@@ -64,7 +64,9 @@ where
                 crate::outbox::truncate(mark);
             }
             results.push(r);
-            (start, size, alone_next) = (start + 1, GROUP, false);
+            // A lone known-good operation (the failure came right after it) is followed by the
+            // failed one, alone too.
+            (start, size, alone_next) = (start + 1, if alone_next { 1 } else { GROUP }, false);
             continue;
         }
         let group = conn.transaction(|c| {

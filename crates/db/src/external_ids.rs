@@ -62,6 +62,19 @@ pub fn prepare_upserts(
     Ok((found, absent))
 }
 
+/// A batch operation that creates or updates a record with these external ids: their upserts
+/// later in the batch may no longer create without a lookup (see `prepare_upserts`).
+pub fn no_longer_absent(absent: &mut std::collections::HashSet<ExternalId>, ids: &[ExternalId]) {
+    if absent.is_empty() {
+        return;
+    }
+    for e in ids {
+        if let Ok(parsed) = e.clone().parse("external_id") {
+            absent.remove(&parsed);
+        }
+    }
+}
+
 /// The external ids of several records, in a stable order.
 pub fn of_records(
     conn: &mut AnyConnection,

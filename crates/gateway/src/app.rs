@@ -160,7 +160,11 @@ async fn openapi_json() -> Result<HttpResponse, ApiError> {
     static DOC: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
     let doc = match DOC.get() {
         Some(d) => d.clone(),
-        None => web::block(|| DOC.get_or_init(openapi::document_bytes).clone()).await.map_err(ApiError::internal)?,
+        None => {
+            let built =
+                web::block(openapi::document_bytes).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+            DOC.get_or_init(|| built).clone()
+        }
     };
     Ok(HttpResponse::Ok().content_type("application/json").body(doc))
 }

@@ -241,8 +241,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The document as served at `/openapi.json` (compact), built once per process.
-pub fn document_bytes() -> actix_web::web::Bytes {
-    actix_web::web::Bytes::from(document().to_json().unwrap_or_default())
+pub fn document_bytes() -> Result<actix_web::web::Bytes, String> {
+    document().to_json().map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
 }
 
 /// The document as committed in `openapi/openapi.json`.

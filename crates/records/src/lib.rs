@@ -434,8 +434,14 @@ pub fn batch<R: Record>(
     let mut loaded: HashMap<R::Id, R> =
         R::find_many(conn, &ids).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id(), r)).collect();
     crm_db::batch::run(conn, ops, atomic, |c, op| match op {
-        BatchOp::Create { data } => create::<R>(c, actor, data).map(BatchOutcome::Created),
-        BatchOp::Update { id, data, expected_version } => {
+        BatchOp::Create { mut data } => {
+            crm_db::external_ids::no_longer_absent(&mut absent, R::input_external_ids(&mut data));
+            create::<R>(c, actor, data).map(BatchOutcome::Created)
+        }
+        BatchOp::Update { id, mut data, expected_version } => {
+            if let Patch::Value(list) = R::patch_external_ids(&mut data) {
+                crm_db::external_ids::no_longer_absent(&mut absent, list);
+            }
             update_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
         }
         BatchOp::Upsert { external_id, data } => {
@@ -446,6 +452,8 @@ pub fn batch<R: Record>(
                 .map(|(x, created)| if created { BatchOutcome::Created(x) } else { BatchOutcome::Updated(x) })
         }
         BatchOp::Delete { id, expected_version } => {
+            // A later update of the same record must read it again.
+            loaded.remove(&id);
             archive::<R>(c, actor, id, expected_version).map(BatchOutcome::Archived)
         }
     })

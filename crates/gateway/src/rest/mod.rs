@@ -151,20 +151,28 @@ fn schema_fields<T: utoipa::PartialSchema>() -> Vec<String> {
 }
 
 /// A page as the wire shows it, projected when asked.
-pub fn page_json<T: Serialize>(page: Page<T>, projection: Option<&Projection>) -> serde_json::Value {
+pub fn page_json<T: Serialize>(page: Page<T>, projection: Option<&Projection>) -> Listed<T> {
     project_list(ListBody::from(page), projection)
 }
 
+/// A list body as sent: the records themselves, or their projections (`fields=`). Serialized
+/// straight to the response (no intermediate JSON tree when nothing is projected).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Listed<T> {
+    Whole(ListBody<T>),
+    Projected(ListBody<serde_json::Value>),
+}
+
 /// A list body, projected when asked.
-pub fn project_list<T: Serialize>(body: ListBody<T>, projection: Option<&Projection>) -> serde_json::Value {
+pub fn project_list<T: Serialize>(body: ListBody<T>, projection: Option<&Projection>) -> Listed<T> {
     match projection {
-        None => serde_json::to_value(&body).unwrap_or_default(),
-        Some(p) => serde_json::to_value(ListBody {
+        None => Listed::Whole(body),
+        Some(p) => Listed::Projected(ListBody {
             data: body.data.iter().map(|r| p.apply(r)).collect::<Vec<_>>(),
             next_cursor: body.next_cursor,
             total: body.total,
-        })
-        .unwrap_or_default(),
+        }),
     }
 }
 
