@@ -369,6 +369,11 @@ async fn a_thousand_upserts_in_one_batch() {
     let updated = started.elapsed();
     assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == 200 && x["version"] == 2));
     assert_eq!(count(&app, "/api/v1/contacts").await, 1000);
+    // The updates were written a group at a time: every row holds what was answered.
+    assert_eq!(count(&app, "/api/v1/contacts?filter=last_name%5Beq%5D:Lb").await, 1000);
+    assert_eq!(count(&app, "/api/v1/contacts?filter=version%5Beq%5D:2").await, 1000);
+    let last = app.get("/api/v1/contacts/by-external-id/erp/C-999").await.expect(200);
+    assert_eq!(last, r["results"][999]["record"]);
     // The feed streams long pages in slices; the slices join into one exact page.
     let feed = app.get("/api/v1/changes?after=0&limit=10000").await.expect(200);
     let seqs: Vec<i64> = feed["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
@@ -384,6 +389,141 @@ async fn a_thousand_upserts_in_one_batch() {
     assert_eq!(updates["next_after"], 2000);
     // Timing is reported, not asserted (benchmarks own targets); see docs/PERFORMANCE notes.
     eprintln!("batch of 1000 upserts (debug build): create {created:?}, update {updated:?}");
+}
+
+#[actix_web::test]
+async fn batch_operations_see_the_updates_before_them() {
+    // Updates of records the batch read up front are written at the end of their group; any
+    // other operation must still see them (a second update of the same record, an email
+    // that an earlier operation frees).
+    let app = spawn().await;
+    let a = app.contact("A", "A", json!({"email": "a@seen.example.com"})).await;
+    let b = app.contact("B", "B", json!({"email": "b@seen.example.com"})).await;
+    let c = app.contact("C", "C", json!({"email": "c@seen.example.com"})).await;
+    let (a, b, c) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap(), c["id"].as_str().unwrap());
+    let r = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "update", "id": a, "data": {"title": "T1"}},
+                {"op": "update", "id": a, "data": {"department": "D1"}, "expected_version": 2},
+                {"op": "update", "id": b, "data": {"title": "T2"}},
+                {"op": "update", "id": c, "data": {"email": "b@seen.example.com"}},
+                {"op": "update", "id": b, "data": {"email": "b2@seen.example.com"}},
+                {"op": "update", "id": c, "data": {"email": "b@seen.example.com"}},
+                {"op": "update", "id": c, "data": {"title": "T3"}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let got: Vec<(u64, i64)> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["status"].as_u64().unwrap(), x["version"].as_i64().unwrap_or(0)))
+        .collect();
+    assert_eq!(got, vec![(200, 2), (200, 3), (200, 2), (409, 0), (200, 3), (200, 2), (200, 3)]);
+    assert_eq!(r["results"][1]["record"]["title"], "T1");
+    assert_eq!(r["results"][4]["record"]["title"], "T2");
+    for (i, id) in [(1, a), (4, b), (6, c)] {
+        let stored = app.get(&format!("/api/v1/contacts/{id}")).await.expect(200);
+        assert_eq!(stored, r["results"][i]["record"], "operation {i}");
+    }
+    let feed = app.get("/api/v1/changes?after=0&types=contact.updated").await.expect(200);
+    assert_eq!(feed["data"].as_array().unwrap().len(), 6, "one event per applied update");
+
+    // Creates are written at the end of their group too: a taken external id or email is
+    // still reported on the operation that took it, with the owner, and nothing else is lost.
+    app.patch(&format!("/api/v1/contacts/{a}"), json!({"external_ids": [{"source": "erp", "id": "A-1"}]}))
+        .await
+        .expect(200);
+    let r = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "create", "data": {"last_name": "N1", "email": "n1@seen.example.com"}},
+                {"op": "create", "data": {"last_name": "N2", "external_ids": [{"source": "erp", "id": "A-1"}]}},
+                {"op": "create", "data": {"last_name": "N3", "external_ids": [{"source": "erp", "id": "N-3"}, {"source": "erp", "id": "N-3"}]}},
+                {"op": "create", "data": {"last_name": "N4", "email": "N1@seen.example.com"}},
+                {"op": "update", "id": b, "data": {"title": "T4"}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![201, 409, 201, 409, 200]);
+    assert_eq!(r["results"][1]["error"]["code"], "DUPLICATE_RECORD");
+    assert_eq!(r["results"][1]["error"]["existing_id"], a);
+    assert_eq!(r["results"][3]["error"]["existing_id"], r["results"][0]["id"]);
+    let n3 = app.get("/api/v1/contacts/by-external-id/erp/N-3").await.expect(200);
+    assert_eq!(n3, r["results"][2]["record"]);
+    assert_eq!(app.get(&format!("/api/v1/contacts/{b}")).await.expect(200)["title"], "T4");
+    assert_eq!(count(&app, "/api/v1/contacts").await, 5);
+
+    // Atomic batches defer too, and still roll back whole.
+    let atomic = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"atomic": true, "operations": [
+                {"op": "update", "id": a, "data": {"title": "Never"}},
+                {"op": "update", "id": b, "data": {"email": "a@seen.example.com"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(atomic.status, 409);
+    assert_eq!(atomic.body["operation_index"], 1);
+    assert_eq!(app.get(&format!("/api/v1/contacts/{a}")).await.expect(200)["title"], "T1");
+}
+
+#[actix_web::test]
+async fn batch_updates_racing_single_updates_lose_nothing() {
+    // Batches read their records first and write them a group at a time; a PATCH landing in
+    // between makes that write find a newer version, and the group runs again. Whatever the
+    // interleaving, every applied change stays and each version is announced once.
+    let app = spawn().await;
+    let n = 120;
+    let ops = |round: usize| -> Value {
+        let ops: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"op": "upsert", "external_id": {"source": "erp", "id": format!("R-{i}")},
+                            "data": {"last_name": format!("R{i}"), "title": format!("round {round}")}})
+            })
+            .collect();
+        json!({ "operations": ops })
+    };
+    let created = app.post("/api/v1/contacts/batch", ops(0)).await.expect(200);
+    let ids: Vec<String> =
+        created["results"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_string()).collect();
+    let batches = async {
+        for round in 1..=6 {
+            let r = app.post("/api/v1/contacts/batch", ops(round)).await.expect(200);
+            assert!(r["results"].as_array().unwrap().iter().all(|x| x["status"] == 200), "round {round}: {r}");
+        }
+    };
+    let patches = async {
+        for pass in 0..2 {
+            for id in ids.iter().step_by(3) {
+                app.patch(&format!("/api/v1/contacts/{id}"), json!({"department": format!("pass {pass}")}))
+                    .await
+                    .expect(200);
+            }
+        }
+    };
+    futures_util::join!(batches, patches);
+    let feed = app.get("/api/v1/changes?after=0&limit=10000").await.expect(200);
+    let mut versions: std::collections::HashMap<&str, Vec<i64>> = std::collections::HashMap::new();
+    for e in feed["data"].as_array().unwrap() {
+        versions.entry(e["entity_id"].as_str().unwrap()).or_default().push(e["after"]["version"].as_i64().unwrap());
+    }
+    for (k, id) in ids.iter().enumerate() {
+        let stored = app.get(&format!("/api/v1/contacts/{id}")).await.expect(200);
+        assert_eq!(stored["title"], "round 6");
+        let patched = k % 3 == 0;
+        assert_eq!(stored["department"], if patched { json!("pass 1") } else { Value::Null });
+        let v = stored["version"].as_i64().unwrap();
+        assert_eq!(v, if patched { 9 } else { 7 }, "contact {k}");
+        assert_eq!(versions[id.as_str()], (1..=v).collect::<Vec<i64>>(), "contact {k}: one event per version");
+    }
 }
 
 #[actix_web::test]

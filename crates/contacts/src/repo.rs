@@ -261,6 +261,26 @@ pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<bool> {
     Ok(n == 1)
 }
 
+/// Inserts new contacts unless their email is taken: one statement on PostgreSQL, one per row
+/// on SQLite. False when some row was not inserted (the caller rolls back).
+pub fn insert_many_new(conn: &mut AnyConnection, items: &[Contact]) -> QueryResult<bool> {
+    let rows: Vec<ContactRow> = items.iter().map(ContactRow::from).collect();
+    let mut inserted = 0;
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            for chunk in rows.chunks(500) {
+                inserted += diesel::insert_into(contacts::table).values(chunk).on_conflict_do_nothing().execute(pg)?;
+            }
+        }
+        AnyConnection::Sqlite(lite) => {
+            for row in rows {
+                inserted += diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(lite)?;
+            }
+        }
+    }
+    Ok(inserted == items.len())
+}
+
 /// Inserts many rows with multi-row statements (bulk import).
 pub fn insert_many(conn: &mut AnyConnection, items: &[Contact]) -> QueryResult<()> {
     let rows: Vec<ContactRow> = items.iter().map(ContactRow::from).collect();
@@ -282,6 +302,81 @@ pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -
             .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Writes each contact over its stored row if that row is still at the paired version; false
+/// when some row was not (all others are then written: the caller rolls back). PostgreSQL gets
+/// one statement for all of them (arrays unnested into rows), SQLite one per row.
+pub fn update_many_if_version(conn: &mut AnyConnection, items: &[(Contact, i64)]) -> QueryResult<bool> {
+    if items.is_empty() {
+        return Ok(true);
+    }
+    let pg = match conn {
+        AnyConnection::Postgresql(pg) => pg,
+        AnyConnection::Sqlite(_) => {
+            let mut all = true;
+            for (c, expected) in items {
+                all &= update_if_version(conn, c, *expected)?;
+            }
+            return Ok(all);
+        }
+    };
+    use diesel::pg::Pg;
+    use diesel::sql_types::{Array, BigInt, Bool, Double, Jsonb, Nullable, Text, Timestamp, Uuid};
+    let rows: Vec<ContactRow> = items.iter().map(|(c, _)| ContactRow::from(c)).collect();
+    fn col<T>(rows: &[ContactRow], f: impl Fn(&ContactRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let uuid = |u: &DbUuid| u.0;
+    let updated = diesel::sql_query(UPDATE_MANY_PG)
+        .into_boxed::<Pg>()
+        .bind::<Array<Uuid>, _>(col(&rows, |r| r.id.0))
+        .bind::<Array<BigInt>, _>(items.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.first_name.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.last_name.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.email.clone()))
+        .bind::<Array<Jsonb>, _>(col(&rows, |r| r.emails.0.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.phone.clone()))
+        .bind::<Array<Jsonb>, _>(col(&rows, |r| r.phones.0.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.title.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.department.clone()))
+        .bind::<Array<Nullable<Uuid>>, _>(col(&rows, |r| r.account_id.as_ref().map(uuid)))
+        .bind::<Array<Nullable<Uuid>>, _>(col(&rows, |r| r.owner_id.as_ref().map(uuid)))
+        .bind::<Array<Text>, _>(col(&rows, |r| r.lifecycle_stage.clone()))
+        .bind::<Array<Text>, _>(col(&rows, |r| r.email_consent.clone()))
+        .bind::<Array<Nullable<Timestamp>>, _>(col(&rows, |r| r.email_consent_at))
+        .bind::<Array<Bool>, _>(col(&rows, |r| r.do_not_call))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.street.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.city.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.region.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.postal_code.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.country.clone()))
+        .bind::<Array<Nullable<Double>>, _>(col(&rows, |r| r.latitude))
+        .bind::<Array<Nullable<Double>>, _>(col(&rows, |r| r.longitude))
+        .bind::<Array<Jsonb>, _>(col(&rows, |r| r.tags.0.clone()))
+        .bind::<Array<Jsonb>, _>(col(&rows, |r| r.custom_fields.0.clone()))
+        .bind::<Array<BigInt>, _>(col(&rows, |r| r.version))
+        .bind::<Array<Timestamp>, _>(col(&rows, |r| r.created_at))
+        .bind::<Array<Timestamp>, _>(col(&rows, |r| r.updated_at))
+        .bind::<Array<Nullable<Timestamp>>, _>(col(&rows, |r| r.archived_at))
+        .execute(pg)?;
+    Ok(updated == items.len())
+}
+
+/// `update_many_if_version` on PostgreSQL: the binds are one array per column, in this order.
+const UPDATE_MANY_PG: &str = "UPDATE contacts AS c SET first_name = v.first_name, last_name = v.last_name, \
+    email = v.email, emails = v.emails, phone = v.phone, phones = v.phones, title = v.title, \
+    department = v.department, account_id = v.account_id, owner_id = v.owner_id, \
+    lifecycle_stage = v.lifecycle_stage, email_consent = v.email_consent, \
+    email_consent_at = v.email_consent_at, do_not_call = v.do_not_call, street = v.street, \
+    city = v.city, region = v.region, postal_code = v.postal_code, country = v.country, \
+    latitude = v.latitude, longitude = v.longitude, tags = v.tags, custom_fields = v.custom_fields, \
+    version = v.version, created_at = v.created_at, updated_at = v.updated_at, archived_at = v.archived_at \
+    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) AS v(id, expected, first_name, last_name, email, \
+    emails, phone, phones, title, department, account_id, owner_id, lifecycle_stage, email_consent, \
+    email_consent_at, do_not_call, street, city, region, postal_code, country, latitude, longitude, tags, \
+    custom_fields, version, created_at, updated_at, archived_at) \
+    WHERE c.id = v.id AND c.version = v.expected";
 
 /// Live contacts of several accounts at once (for GraphQL `Account.contacts`), newest first,
 /// at most `per_account` each: one statement, capped in the database (window function).

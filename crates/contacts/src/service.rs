@@ -186,13 +186,31 @@ fn build(id: ContactId, i: ContactInput, prev: Option<&Contact>) -> Contact {
 
 #[tracing::instrument(skip_all, fields(actor = %actor.sub))]
 pub fn create_contact(conn: &mut AnyConnection, actor: &Actor, input: ContactInput) -> Result<Contact, ContactError> {
+    create_contact_with(conn, actor, input, None)
+}
+
+/// `create_contact`; given a batch's `deferral`, the insert is left for the end of the group
+/// (a taken email or external id then makes the group run again, writing as it goes).
+fn create_contact_with(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    mut input: ContactInput,
+    deferral: Option<&mut Deferral>,
+) -> Result<Contact, ContactError> {
     actor.require(Scope::ContactsWrite)?;
-    let mut input = input;
     resolve_account_ref(conn, &mut input)?;
     let i = input.normalize()?;
     check_account(conn, i.account_id)?;
     check_owner(conn, i.owner_id)?;
     let c = build(ContactId::new(), i, None);
+    if let Some(d) = deferral {
+        if let Some(pending) = d.writes() {
+            pending.creates.push(c.clone());
+            record(conn, actor, Action::Created, None, &c)?;
+            return Ok(c);
+        }
+        d.settle(conn)?;
+    }
     // The insert is the duplicate check: only when it finds the email taken is the owner read.
     if !repo::insert(conn, &c).map_err(|e| on_write_error(e, &c))? {
         check_email_free(conn, c.email.as_deref(), None)?;
@@ -270,11 +288,42 @@ pub fn update_contact(
     patch: ContactPatch,
     expected_version: Option<i64>,
 ) -> Result<Contact, ContactError> {
-    update_contact_from(conn, actor, id, patch, expected_version, None)
+    update_contact_from(conn, actor, id, patch, expected_version, None, None)
 }
+
+/// Contact writes a batch leaves for the end of its group (see `crm_db::batch`): creates,
+/// with their external ids, and updates of records read at the start of the batch, each
+/// with the version it was read at.
+#[derive(Default)]
+struct PendingWrites {
+    creates: Vec<Contact>,
+    updates: Vec<(Contact, i64)>,
+}
+
+impl crm_db::batch::Deferred for PendingWrites {
+    fn flush(&mut self, conn: &mut AnyConnection) -> diesel::QueryResult<bool> {
+        let creates = std::mem::take(&mut self.creates);
+        let updates = std::mem::take(&mut self.updates);
+        let ext: Vec<(uuid::Uuid, &[ExternalId])> =
+            creates.iter().map(|c| (c.id.0, c.external_ids.as_slice())).collect();
+        Ok(repo::insert_many_new(conn, &creates)?
+            && crm_db::external_ids::insert_many_new(conn, ENTITY, &ext)?
+            && repo::update_many_if_version(conn, &updates)?)
+    }
+    fn discard(&mut self) {
+        self.creates.clear();
+        self.updates.clear();
+    }
+}
+
+type Deferral = crm_db::batch::Deferral<PendingWrites>;
 
 /// `update_contact` starting from a record already read in this transaction (batches prefetch);
 /// losing a race re-reads as usual.
+///
+/// Given a batch's `deferral`, an update of the preloaded record that leaves the email as it
+/// was (so no other contact's uniqueness check depends on it) is left pending for the end of
+/// the group; any other path first makes the pending writes, so that what it reads is current.
 fn update_contact_from(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -282,12 +331,18 @@ fn update_contact_from(
     patch: ContactPatch,
     expected_version: Option<i64>,
     mut preloaded: Option<Contact>,
+    mut deferral: Option<&mut Deferral>,
 ) -> Result<Contact, ContactError> {
     actor.require(Scope::ContactsWrite)?;
     for _ in 0..UPDATE_RETRIES {
-        let cur = match preloaded.take() {
-            Some(c) => c,
-            None => repo::find(conn, id)?.ok_or(ContactError::NotFound)?,
+        let (cur, was_preloaded) = match preloaded.take() {
+            Some(c) => (c, true),
+            None => {
+                if let Some(d) = deferral.as_deref_mut() {
+                    d.settle(conn)?;
+                }
+                (repo::find(conn, id)?.ok_or(ContactError::NotFound)?, false)
+            }
         };
         if let Some(expected) = expected_version
             && cur.version != expected
@@ -306,6 +361,20 @@ fn update_contact_from(
         }
         if next.owner_id != cur.owner_id {
             check_owner(conn, next.owner_id)?;
+        }
+        if let Some(d) = deferral.as_deref_mut() {
+            if was_preloaded
+                && next.email == cur.email
+                && let Some(pending) = d.writes()
+            {
+                pending.updates.push((next.clone(), cur.version));
+                if next.external_ids != cur.external_ids {
+                    write_external_ids(conn, &next)?;
+                }
+                record(conn, actor, Action::Updated, Some(&cur), &next)?;
+                return Ok(next);
+            }
+            d.settle(conn)?;
         }
         if next.email != cur.email {
             check_email_free(conn, next.email.as_deref(), Some(id))?;
@@ -415,7 +484,7 @@ pub fn upsert_contact(
     ext: ExternalId,
     patch: ContactPatch,
 ) -> Result<(Contact, bool), ContactError> {
-    upsert_contact_with(conn, actor, ext, patch, None, false)
+    upsert_contact_with(conn, actor, ext, patch, None, false, None)
 }
 
 /// `upsert_contact` given what a batch found: the record the id pointed at (already read), or
@@ -427,6 +496,7 @@ fn upsert_contact_with(
     mut patch: ContactPatch,
     known: Option<Contact>,
     locked_absent: bool,
+    mut deferral: Option<&mut Deferral>,
 ) -> Result<(Contact, bool), ContactError> {
     actor.require(Scope::ContactsWrite)?;
     let ext = ext.parse("external_id").map_err(|e| ContactError::Invalid(FieldErrors(vec![e])))?;
@@ -438,11 +508,14 @@ fn upsert_contact_with(
     // An existing record is updated without a lock (versions guard concurrent updates); only
     // creating takes the per-id lock, then looks again, so concurrent upserts create one record.
     if let Some(cur) = known {
-        return Ok((update_contact_from(conn, actor, cur.id, patch, None, Some(cur))?, false));
+        return Ok((update_contact_from(conn, actor, cur.id, patch, None, Some(cur), deferral)?, false));
     }
     let existing = if locked_absent {
         None
     } else {
+        if let Some(d) = deferral.as_deref_mut() {
+            d.settle(conn)?;
+        }
         if let Some(id) = crm_db::external_ids::find(conn, ENTITY, &ext)? {
             return Ok((update_contact(conn, actor, ContactId(id), patch, None)?, false));
         }
@@ -456,7 +529,7 @@ fn upsert_contact_with(
             if !input.external_ids.contains(&ext) {
                 input.external_ids.push(ext);
             }
-            Ok((create_contact(conn, actor, input)?, true))
+            Ok((create_contact_with(conn, actor, input, deferral)?, true))
         }
     }
 }
@@ -496,16 +569,19 @@ pub fn batch_contacts(
     ids.dedup();
     let mut loaded: std::collections::HashMap<ContactId, Contact> =
         repo::find_many(conn, &ids).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id, r)).collect();
-    crm_db::batch::run(conn, ops, atomic, |c, op| match op {
+    // Creates and updates of prefetched records are written a group at a time (one statement
+    // each on PostgreSQL); every other operation first makes the pending writes.
+    crm_db::batch::run_deferring(conn, ops, atomic, PendingWrites::default(), |c, op, d| match op {
         BatchOp::Create { data } => {
             crm_db::external_ids::no_longer_absent(&mut absent, &data.external_ids);
-            create_contact(c, actor, data).map(BatchOutcome::Created)
+            create_contact_with(c, actor, data, Some(d)).map(BatchOutcome::Created)
         }
         BatchOp::Update { id, data, expected_version } => {
             if let crm_core::Patch::Value(list) = &data.external_ids {
                 crm_db::external_ids::no_longer_absent(&mut absent, list);
             }
-            update_contact_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
+            update_contact_from(c, actor, id, data, expected_version, loaded.remove(&id), Some(d))
+                .map(BatchOutcome::Updated)
         }
         BatchOp::Upsert { external_id, data } => {
             let parsed = external_id.clone().parse("external_id").ok();
@@ -513,10 +589,11 @@ pub fn batch_contacts(
             // Only the first upsert of an absent id may skip the lookup: a later one sees what
             // the first created.
             let locked_absent = parsed.is_some_and(|e| absent.remove(&e));
-            upsert_contact_with(c, actor, external_id, data, known, locked_absent)
+            upsert_contact_with(c, actor, external_id, data, known, locked_absent, Some(d))
                 .map(|(x, created)| if created { BatchOutcome::Created(x) } else { BatchOutcome::Updated(x) })
         }
         BatchOp::Delete { id, expected_version } => {
+            d.settle(c)?;
             // A later update of the same record must read it again.
             loaded.remove(&id);
             archive_contact(c, actor, id, expected_version).map(BatchOutcome::Archived)

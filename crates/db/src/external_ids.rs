@@ -132,6 +132,47 @@ pub fn insert_for_new(
     write(conn, entity, record, ids, true)
 }
 
+/// `insert_for_new` for several new records at once (a batch's deferred creates): one
+/// statement on PostgreSQL. Returns false when some id was already taken, in which case the
+/// others may be inserted and the caller rolls back and writes one by one, to learn which.
+pub fn insert_many_new(
+    conn: &mut AnyConnection,
+    entity: &str,
+    records: &[(uuid::Uuid, &[ExternalId])],
+) -> QueryResult<bool> {
+    let now = crate::now();
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<_> = records
+        .iter()
+        .flat_map(|(record, ids)| ids.iter().map(move |e| (*record, e)))
+        // The same id twice in one record's list is stored once.
+        .filter(|(record, e)| seen.insert((*record, *e)))
+        .map(|(record, e)| {
+            (
+                x::entity.eq(entity),
+                x::source.eq(&e.source),
+                x::external_id.eq(&e.id),
+                x::entity_id.eq(DbUuid(record)),
+                x::created_at.eq(now),
+            )
+        })
+        .collect();
+    let mut inserted = 0;
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(1000) {
+                inserted += diesel::insert_into(x::table).values(chunk).on_conflict_do_nothing().execute(c)?;
+            }
+        }
+        AnyConnection::Sqlite(c) => {
+            for row in rows.iter().cloned() {
+                inserted += diesel::insert_into(x::table).values(row).on_conflict_do_nothing().execute(c)?;
+            }
+        }
+    }
+    Ok(inserted == rows.len())
+}
+
 fn write(
     conn: &mut AnyConnection,
     entity: &str,
