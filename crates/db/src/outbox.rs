@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use crate::conn::AnyConnection;
 use crate::schema::{event_seq, events};
-use crate::types::{DbJson, DbUuid};
+use crate::types::{DbJson, DbRawJson, DbUuid};
 
 /// An event not yet written.
 #[derive(Clone, Debug)]
@@ -23,8 +23,10 @@ pub struct PendingEvent {
     pub actor: String,
     pub request_id: Option<String>,
     pub changed_fields: serde_json::Value,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
+    /// The record before and after, already serialized: a batch keeps a thousand of these
+    /// until COMMIT, and text is a fraction of a parsed document's memory.
+    pub before: Option<Box<serde_json::value::RawValue>>,
+    pub after: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Insertable)]
@@ -39,8 +41,8 @@ struct EventRow {
     actor: String,
     request_id: Option<String>,
     changed_fields: DbJson,
-    before_state: Option<DbJson>,
-    after_state: Option<DbJson>,
+    before_state: Option<DbRawJson>,
+    after_state: Option<DbRawJson>,
 }
 
 thread_local! {
@@ -76,14 +78,17 @@ pub fn truncate(mark: usize) {
 
 /// Appends an event: buffered inside `Db::transaction`, written at once otherwise.
 pub fn append(conn: &mut AnyConnection, ev: PendingEvent) -> QueryResult<()> {
-    let buffered = PENDING.with(|p| match p.borrow_mut().as_mut() {
+    let unbuffered = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(v) => {
-            v.push(ev.clone());
-            true
+            v.push(ev);
+            None
         }
-        None => false,
+        None => Some(ev),
     });
-    if buffered { Ok(()) } else { write(conn, vec![ev]) }
+    match unbuffered {
+        Some(ev) => write(conn, vec![ev]),
+        None => Ok(()),
+    }
 }
 
 /// Writes the pending events of this transaction (called just before COMMIT).
@@ -114,8 +119,8 @@ fn write(conn: &mut AnyConnection, evs: Vec<PendingEvent>) -> QueryResult<()> {
             actor: e.actor,
             request_id: e.request_id,
             changed_fields: DbJson(e.changed_fields),
-            before_state: e.before.map(DbJson),
-            after_state: e.after.map(DbJson),
+            before_state: e.before.map(DbRawJson),
+            after_state: e.after.map(DbRawJson),
         })
         .collect();
     // Multi-row inserts go to the backend connection (the MultiConnection lacks them).

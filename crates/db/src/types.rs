@@ -129,10 +129,36 @@ impl FromSql<Json, Sqlite> for DbJson {
     }
 }
 
-/// A JSON document read as its text, unparsed: for large reads that only pass documents on
-/// (the change feed), at a fraction of a parsed `Value`'s memory.
-#[derive(Clone, Debug, FromSqlRow)]
+/// A JSON document as its text, unparsed: for documents only passed on (the change feed's
+/// reads, events waiting for their transaction to commit), at a fraction of a parsed
+/// `Value`'s memory.
+#[derive(Clone, Debug, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Json)]
 pub struct DbRawJson(pub Box<serde_json::value::RawValue>);
+
+impl ToSql<Json, MultiBackend> for DbRawJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Json, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Json, Pg> for DbRawJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        use std::io::Write;
+        // jsonb's binary form: a version byte (1), then the document as text.
+        out.write_all(&[1])?;
+        out.write_all(self.0.get().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Json, Sqlite> for DbRawJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.get());
+        Ok(IsNull::No)
+    }
+}
 
 impl FromSql<Json, MultiBackend> for DbRawJson {
     fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {

@@ -203,6 +203,11 @@ pub fn record(
             .collect(),
         _ => changed_fields(before.as_ref(), after.as_ref()),
     };
+    let raw = |v: Option<Value>| {
+        v.map(|v| serde_json::value::to_raw_value(&v))
+            .transpose()
+            .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))
+    };
     crm_db::outbox::append(
         conn,
         crm_db::outbox::PendingEvent {
@@ -214,8 +219,8 @@ pub fn record(
             actor: actor.sub.clone(),
             request_id: actor.request_id.clone(),
             changed_fields: serde_json::json!(changed),
-            before,
-            after,
+            before: raw(before)?,
+            after: raw(after)?,
         },
     )?;
     Ok(())
