@@ -32,6 +32,13 @@ pub fn to_utc(t: chrono::NaiveDateTime) -> crm_core::Timestamp {
     crm_core::Timestamp(chrono::DateTime::from_naive_utc_and_offset(t, chrono::Utc))
 }
 
+/// Refreshes the query planner's statistics. After a bulk load the tables have none until
+/// autovacuum (PostgreSQL) gets to them, and plans chosen without them can be many times slower.
+pub fn analyze(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("ANALYZE")
+}
+
 /// The next value of a named counter (1, 2, 3, …): one statement, safe under concurrency (the
 /// row lock on PostgreSQL, the writer lock on SQLite). Used for human-readable numbers.
 pub fn next_counter(conn: &mut AnyConnection, name: &str) -> diesel::QueryResult<i64> {

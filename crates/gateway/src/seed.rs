@@ -241,6 +241,8 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
         done_c += c;
         start = end;
     }
+    // Statistics for the planner now, not whenever autovacuum comes by.
+    db.run_sync(|c| crm_db::analyze(c).map_err(crm_db::DbError::from)).map_err(|e| e.to_string())?;
     Ok((done_a, done_c))
 }
 
