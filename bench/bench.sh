@@ -57,7 +57,7 @@ field() { sed -E "s/.*$1=([^ ]+).*/\1/" <<<"$2"; }
 start_server() { # url
   local t0 t1
   t0=$(date +%s.%N)
-  "$BIN" --database-url "$1" serve --bind "127.0.0.1:$PORT" --pool-size 16 >"$WORK/server.log" 2>&1 &
+  "$BIN" --database-url "$1" serve --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
   t1=$(date +%s.%N)

@@ -73,7 +73,7 @@ async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Settings)
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         jwt: jwt_settings(),
-        pool_size: 4,
+        pool_size: Some(4),
         workers: Some(1),
         ..Settings::default()
     };

@@ -67,9 +67,10 @@ pub enum Command {
         /// Do not apply pending migrations on start.
         #[arg(long)]
         no_migrate: bool,
-        /// Database connections in the pool.
-        #[arg(long, env = "CRM_DB_POOL_SIZE", default_value_t = 16)]
-        pool_size: u32,
+        /// Database connections in the pool [default: SQLite two per core (4 to 16),
+        /// PostgreSQL 16].
+        #[arg(long, env = "CRM_DB_POOL_SIZE")]
+        pool_size: Option<u32>,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -168,7 +169,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { bind, no_migrate, pool_size } => {
             settings.bind = bind;
             settings.migrate = !no_migrate;
-            settings.pool_size = pool_size.max(1);
+            settings.pool_size = pool_size.map(|n| n.max(1));
             serve(settings)
         }
         Command::Migrate => {

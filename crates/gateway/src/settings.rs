@@ -42,7 +42,8 @@ pub struct Settings {
     /// `CRM_ENV=production` forbids generated development secrets.
     pub production: bool,
     pub migrate: bool,
-    pub pool_size: u32,
+    /// Database connections (`None`: `PoolOptions::default_size` for the backend).
+    pub pool_size: Option<u32>,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
     /// HTTP worker threads (default: one per core).
@@ -65,7 +66,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             production: false,
             migrate: true,
-            pool_size: 16,
+            pool_size: None,
             max_body_bytes: 4 * 1024 * 1024,
             workers: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
