@@ -460,6 +460,26 @@ async fn batch_operations_see_the_updates_before_them() {
     assert_eq!(app.get(&format!("/api/v1/contacts/{b}")).await.expect(200)["title"], "T4");
     assert_eq!(count(&app, "/api/v1/contacts").await, 5);
 
+    // An update that frees an external id after a create asked for it does not let the create
+    // have it (one by one, the create came first and found it taken).
+    app.patch(&format!("/api/v1/contacts/{c}"), json!({"external_ids": [{"source": "erp", "id": "C-1"}]}))
+        .await
+        .expect(200);
+    let r = app
+        .post(
+            "/api/v1/contacts/batch",
+            json!({"operations": [
+                {"op": "create", "data": {"last_name": "N5", "external_ids": [{"source": "erp", "id": "C-1"}]}},
+                {"op": "update", "id": c, "data": {"external_ids": []}}
+            ]}),
+        )
+        .await
+        .expect(200);
+    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![409, 200]);
+    assert_eq!(r["results"][0]["error"]["existing_id"], c);
+    assert_eq!(count(&app, "/api/v1/contacts").await, 5);
+
     // Atomic batches defer too, and still roll back whole.
     let atomic = app
         .post(

@@ -9,7 +9,6 @@ use crm_db::schema::accounts;
 use crm_db::sql::{self, Bind, SearchIndex};
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, MultiBackend, to_utc};
-use diesel::dsl::sql as raw;
 use diesel::prelude::*;
 
 use crate::error::AccountError;
@@ -287,7 +286,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Account>, Ac
         .select(accounts::all_columns)
         .into_boxed::<MultiBackend>()
         .filter(parts.page)
-        .order(raw::<diesel::sql_types::Text>(&parts.order))
+        .order(parts.order)
         .limit(i64::from(q.limit) + 1)
         .load(conn)?;
     let items: Vec<Account> = rows.into_iter().map(Account::from).collect();

@@ -8,7 +8,6 @@ use crm_db::schema::contacts;
 use crm_db::sql::{self, Bind, SearchIndex};
 use crm_db::types::{DbJson, DbUuid};
 use crm_db::{AnyConnection, MultiBackend, to_utc};
-use diesel::dsl::sql as raw;
 use diesel::prelude::*;
 
 use crate::error::ContactError;
@@ -322,6 +321,9 @@ pub fn update_many_if_version(conn: &mut AnyConnection, items: &[(Contact, i64)]
     };
     use diesel::pg::Pg;
     use diesel::sql_types::{Array, BigInt, Bool, Double, Jsonb, Nullable, Text, Timestamp, Uuid};
+    // Rows in id order: concurrent batches lock the rows they share in the same order.
+    let mut items: Vec<&(Contact, i64)> = items.iter().collect();
+    items.sort_by_key(|(c, _)| c.id);
     let rows: Vec<ContactRow> = items.iter().map(|(c, _)| ContactRow::from(c)).collect();
     fn col<T>(rows: &[ContactRow], f: impl Fn(&ContactRow) -> T) -> Vec<T> {
         rows.iter().map(f).collect()
@@ -418,7 +420,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Contact>, Co
         .select(contacts::all_columns)
         .into_boxed::<MultiBackend>()
         .filter(parts.page)
-        .order(raw::<diesel::sql_types::Text>(&parts.order))
+        .order(parts.order)
         .limit(i64::from(q.limit) + 1)
         .load(conn)?;
     let items: Vec<Contact> = rows.into_iter().map(Contact::from).collect();

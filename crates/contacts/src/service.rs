@@ -321,9 +321,10 @@ type Deferral = crm_db::batch::Deferral<PendingWrites>;
 /// `update_contact` starting from a record already read in this transaction (batches prefetch);
 /// losing a race re-reads as usual.
 ///
-/// Given a batch's `deferral`, an update of the preloaded record that leaves the email as it
-/// was (so no other contact's uniqueness check depends on it) is left pending for the end of
-/// the group; any other path first makes the pending writes, so that what it reads is current.
+/// Given a batch's `deferral`, an update of the preloaded record that leaves the email and the
+/// external ids as they were (so no other record's uniqueness check depends on it) is left
+/// pending for the end of the group; any other path first makes the pending writes, so that
+/// what it reads is current.
 fn update_contact_from(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -363,14 +364,14 @@ fn update_contact_from(
             check_owner(conn, next.owner_id)?;
         }
         if let Some(d) = deferral.as_deref_mut() {
+            // Deferred only when nothing else changes with the row: a new email or new external
+            // ids are checked and written now, against a table without pending writes.
             if was_preloaded
                 && next.email == cur.email
+                && next.external_ids == cur.external_ids
                 && let Some(pending) = d.writes()
             {
                 pending.updates.push((next.clone(), cur.version));
-                if next.external_ids != cur.external_ids {
-                    write_external_ids(conn, &next)?;
-                }
                 record(conn, actor, Action::Updated, Some(&cur), &next)?;
                 return Ok(next);
             }

@@ -163,6 +163,12 @@ where
                     d.enabled = false;
                     continue;
                 }
+                if atomic && d.enabled && matches!(failure, GroupFailure::Item(..)) {
+                    // A deferred write before the failed operation may have failed first: find
+                    // the first failure by running the group again, writing as it goes.
+                    d.enabled = false;
+                    continue;
+                }
                 match failure {
                     GroupFailure::Item(k, e) if atomic => return Err((start + k, e)),
                     GroupFailure::Savepoint(e) if atomic => return Err((start, e.into())),
@@ -221,13 +227,13 @@ mod tests {
     type Outcome = Result<Vec<Result<usize, Failed>>, (usize, Failed)>;
 
     /// Runs `n` operations: each bumps a counter (so rolled-back work is visible), defers
-    /// itself when it may, and fails when `fails(i)`. Returns the results, the operations that
-    /// wrote directly, and how many counter bumps were kept.
+    /// itself when it may, and fails when `fails(i, deferring)`. Returns the results, the
+    /// operations that wrote directly, and how many counter bumps were kept.
     fn exercise(
         n: usize,
         atomic: bool,
         stale_on: Vec<usize>,
-        fails: impl Fn(usize) -> bool,
+        fails: impl Fn(usize, bool) -> bool,
     ) -> (Outcome, Vec<usize>, i64) {
         let (_t, db) = TestDatabase::migrated().expect("test database");
         let mut direct = Vec::new();
@@ -236,7 +242,7 @@ mod tests {
             .transaction_sync::<_, DbError, _>(|conn| {
                 let r = run_deferring(conn, (0..n).collect(), atomic, log, |c, i, d| {
                     next_counter(c, "batch-test")?;
-                    if fails(i) {
+                    if fails(i, d.writes().is_some()) {
                         return Err(Failed::Odd(i));
                     }
                     match d.writes() {
@@ -257,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_stale_flush_runs_its_group_again_writing_as_it_goes() {
-        let (results, direct, counter) = exercise(100, false, vec![1], |_| false);
+        let (results, direct, counter) = exercise(100, false, vec![1], |_, _| false);
         let results = results.expect("non-atomic");
         assert_eq!(results, (0..100).map(Ok).collect::<Vec<_>>());
         // The first group's flush found a row changed: the group ran again without deferring.
@@ -268,7 +274,7 @@ mod tests {
 
     #[test]
     fn failures_still_answer_per_operation_when_writes_are_deferred() {
-        let (results, direct, counter) = exercise(130, false, vec![], |i| i == 10 || i == 64);
+        let (results, direct, counter) = exercise(130, false, vec![], |i, _| i == 10 || i == 64);
         let results = results.expect("non-atomic");
         for (i, r) in results.iter().enumerate() {
             if i == 10 || i == 64 {
@@ -285,11 +291,19 @@ mod tests {
 
     #[test]
     fn atomic_batches_defer_and_report_the_first_failure() {
-        let (results, direct, _) = exercise(100, true, vec![2], |_| false);
+        let (results, direct, _) = exercise(100, true, vec![2], |_, _| false);
         assert_eq!(results.expect("atomic, all good"), (0..100).map(Ok).collect::<Vec<_>>());
         // The second group's flush was stale: only that group wrote directly.
         assert_eq!(direct, (64..100).collect::<Vec<_>>());
-        let (results, _, _) = exercise(100, true, vec![], |i| i == 70);
+        let (results, _, _) = exercise(100, true, vec![], |i, _| i == 70);
         assert_eq!(results.expect_err("atomic, one bad"), (70, Failed::Odd(70)));
+    }
+
+    #[test]
+    fn atomic_batches_report_a_deferred_failure_before_a_later_one() {
+        // Operation 3's write would fail when made (a value taken) but is deferred; operation 5
+        // fails at once. The batch must answer with operation 3, as it would without deferring.
+        let (results, _, _) = exercise(10, true, vec![], |i, deferring| i == 5 || (i == 3 && !deferring));
+        assert_eq!(results.expect_err("atomic"), (3, Failed::Odd(3)));
     }
 }

@@ -140,8 +140,11 @@ impl Workers {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue
             .send(Box::new(move || {
-                // The caller may have gone away (request cancelled): nothing to tell.
-                let _ = reply.send(f());
+                // A caller that went away while queued (request cancelled, client timed out)
+                // needs no work done.
+                if !reply.is_closed() {
+                    let _ = reply.send(f());
+                }
             }))
             .map_err(|_| DbError::Task("database threads stopped".into()))?;
         answer.await.map_err(|_| DbError::Task("database work panicked".into()))
@@ -257,14 +260,21 @@ impl Db {
         let _guard = self.writer_guard();
         let mut conn = self.get().map_err(E::from)?;
         let c: &mut AnyConnection = &mut conn;
+        /// Ends the event buffer however the transaction ends, a panic included: the thread
+        /// lives on and must not buffer a later job's events.
+        struct Buffering;
+        impl Drop for Buffering {
+            fn drop(&mut self) {
+                crate::outbox::end();
+            }
+        }
         crate::outbox::begin();
-        let result = c.transaction(|c| {
+        let _buffering = Buffering;
+        c.transaction(|c| {
             let value = f(c)?;
             crate::outbox::flush(c)?;
             Ok(value)
-        });
-        crate::outbox::end();
-        result
+        })
     }
 
     /// On SQLite, the lock every writer of this process holds (one writer at a time anyway).

@@ -138,7 +138,7 @@ macro_rules! diesel_store {
                 .select($table::all_columns)
                 .into_boxed::<crm_db::MultiBackend>()
                 .filter(parts.page)
-                .order(diesel::dsl::sql::<diesel::sql_types::Text>(&parts.order))
+                .order(parts.order)
                 .limit(i64::from(q.limit) + 1)
                 .load(conn)?;
             let items: Vec<Self> = rows.into_iter().map(Self::from).collect();
