@@ -13,6 +13,13 @@ async fn count(app: &TestApp, path: &str) -> i64 {
     app.get(&format!("{path}{sep}count=true&limit=1")).await.expect(200)["total"].as_i64().unwrap()
 }
 
+/// Posts a contact batch and returns the answer with each operation's status.
+async fn batch(app: &TestApp, body: Value) -> (Value, Vec<u64>) {
+    let r = app.post("/api/v1/contacts/batch", body).await.expect(200);
+    let statuses = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    (r, statuses)
+}
+
 #[actix_web::test]
 async fn idempotent_retries_replay_and_reused_keys_are_refused() {
     let app = spawn().await;
@@ -437,20 +444,17 @@ async fn batch_operations_see_the_updates_before_them() {
     app.patch(&format!("/api/v1/contacts/{a}"), json!({"external_ids": [{"source": "erp", "id": "A-1"}]}))
         .await
         .expect(200);
-    let r = app
-        .post(
-            "/api/v1/contacts/batch",
-            json!({"operations": [
-                {"op": "create", "data": {"last_name": "N1", "email": "n1@seen.example.com"}},
-                {"op": "create", "data": {"last_name": "N2", "external_ids": [{"source": "erp", "id": "A-1"}]}},
-                {"op": "create", "data": {"last_name": "N3", "external_ids": [{"source": "erp", "id": "N-3"}, {"source": "erp", "id": "N-3"}]}},
-                {"op": "create", "data": {"last_name": "N4", "email": "N1@seen.example.com"}},
-                {"op": "update", "id": b, "data": {"title": "T4"}}
-            ]}),
-        )
-        .await
-        .expect(200);
-    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    let (r, statuses) = batch(
+        &app,
+        json!({"operations": [
+            {"op": "create", "data": {"last_name": "N1", "email": "n1@seen.example.com"}},
+            {"op": "create", "data": {"last_name": "N2", "external_ids": [{"source": "erp", "id": "A-1"}]}},
+            {"op": "create", "data": {"last_name": "N3", "external_ids": [{"source": "erp", "id": "N-3"}, {"source": "erp", "id": "N-3"}]}},
+            {"op": "create", "data": {"last_name": "N4", "email": "N1@seen.example.com"}},
+            {"op": "update", "id": b, "data": {"title": "T4"}}
+        ]}),
+    )
+    .await;
     assert_eq!(statuses, vec![201, 409, 201, 409, 200]);
     assert_eq!(r["results"][1]["error"]["code"], "DUPLICATE_RECORD");
     assert_eq!(r["results"][1]["error"]["existing_id"], a);
@@ -465,17 +469,14 @@ async fn batch_operations_see_the_updates_before_them() {
     app.patch(&format!("/api/v1/contacts/{c}"), json!({"external_ids": [{"source": "erp", "id": "C-1"}]}))
         .await
         .expect(200);
-    let r = app
-        .post(
-            "/api/v1/contacts/batch",
-            json!({"operations": [
-                {"op": "create", "data": {"last_name": "N5", "external_ids": [{"source": "erp", "id": "C-1"}]}},
-                {"op": "update", "id": c, "data": {"external_ids": []}}
-            ]}),
-        )
-        .await
-        .expect(200);
-    let statuses: Vec<u64> = r["results"].as_array().unwrap().iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    let (r, statuses) = batch(
+        &app,
+        json!({"operations": [
+            {"op": "create", "data": {"last_name": "N5", "external_ids": [{"source": "erp", "id": "C-1"}]}},
+            {"op": "update", "id": c, "data": {"external_ids": []}}
+        ]}),
+    )
+    .await;
     assert_eq!(statuses, vec![409, 200]);
     assert_eq!(r["results"][0]["error"]["existing_id"], c);
     assert_eq!(count(&app, "/api/v1/contacts").await, 5);
