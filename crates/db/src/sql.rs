@@ -492,49 +492,13 @@ pub struct ListSql {
     pub matching: Sql,
     /// `matching` plus "after the cursor".
     pub page: Sql,
-    /// ORDER BY.
-    pub order: OrderBy,
-}
-
-/// An `ORDER BY` list built from catalog columns (trusted text, no binds).
-///
-/// With no sort or one sort key the statement stays in the driver's prepared-statement cache
-/// (a few dozen shapes per resource: sortable fields × directions), so lists and searches are
-/// parsed and planned once per connection instead of on every request. Longer sorts are
-/// combinatorial and are not cached, like caller-shaped filters.
-#[derive(Clone, Debug)]
-pub struct OrderBy {
-    text: String,
-    cacheable: bool,
-}
-
-impl OrderBy {
-    pub fn new(keys: &[SortKey], id_desc: bool) -> OrderBy {
-        OrderBy { text: order_by(keys, id_desc), cacheable: keys.len() <= 1 }
-    }
-}
-
-impl Expression for OrderBy {
-    type SqlType = Text;
-}
-impl<QS: ?Sized> AppearsOnTable<QS> for OrderBy {}
-impl<QS: ?Sized> SelectableExpression<QS> for OrderBy {}
-impl ValidGrouping<()> for OrderBy {
-    type IsAggregate = is_aggregate::Never;
-}
-impl QueryId for OrderBy {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl QueryFragment<MultiBackend> for OrderBy {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
-        if !self.cacheable {
-            out.unsafe_to_cache_prepared();
-        }
-        out.push_sql(&self.text);
-        Ok(())
-    }
+    /// ORDER BY list (catalog columns, no binds).
+    ///
+    /// With no sort or one sort key the statement stays in the driver's prepared-statement
+    /// cache (a few dozen shapes per resource: sortable fields × directions), so lists and
+    /// searches are parsed and planned once per connection instead of on every request.
+    /// Longer sorts are combinatorial and are not cached, like caller-shaped filters.
+    pub order: Sql,
 }
 
 /// Builds the WHERE and ORDER BY of a list from a checked request.
@@ -561,7 +525,10 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     if let Some(c) = &q.after {
         page.and(after(&q.sort, q.id_desc, c, backend).ok_or(ListError::Cursor)?);
     }
-    Ok(ListSql { matching, page, order: OrderBy::new(&q.sort, q.id_desc) })
+    let mut order = Sql::new(backend);
+    order.push(&order_by(&q.sort, q.id_desc));
+    order.cacheable = q.sort.len() <= 1;
+    Ok(ListSql { matching, page, order })
 }
 
 /// Cuts a `limit + 1` result to one page and makes the cursor for the next one.

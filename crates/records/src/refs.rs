@@ -3,26 +3,37 @@
 
 use crm_core::ids::{AccountId, ContactId};
 use crm_db::AnyConnection;
-use crm_db::schema::{accounts, contacts};
+use crm_db::schema::contacts;
 use crm_db::types::DbUuid;
 use diesel::prelude::*;
 
 use crate::RecordError;
 
-/// Fails unless the account exists (archived accounts count: history may point at them).
+/// Fails unless `$table` has a row with this id (archived rows count: history may point at
+/// them), naming the input `field` of `entity` and the `what` it refers to.
+macro_rules! check_exists {
+    ($table:ident, $conn:expr, $entity:expr, $field:expr, $what:literal, $id:expr) => {{
+        let Some(id) = $id else { return Ok(()) };
+        let found = crm_db::schema::$table::table
+            .filter(crm_db::schema::$table::id.eq(DbUuid(id)))
+            .select(crm_db::schema::$table::id)
+            .first::<DbUuid>($conn)
+            .optional()?;
+        match found {
+            Some(_) => Ok(()),
+            None => Err(RecordError::missing_reference($entity, $field, $what, id)),
+        }
+    }};
+}
+
+/// Fails unless the account exists.
 pub fn check_account(
     conn: &mut AnyConnection,
     entity: &'static str,
     field: &str,
     id: Option<AccountId>,
 ) -> Result<(), RecordError> {
-    let Some(id) = id else { return Ok(()) };
-    let found =
-        accounts::table.filter(accounts::id.eq(DbUuid(id.0))).select(accounts::id).first::<DbUuid>(conn).optional()?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(RecordError::missing_reference(entity, field, "account", id)),
-    }
+    check_exists!(accounts, conn, entity, field, "account", id.map(|a| a.0))
 }
 
 /// The account of each contact, failing with the first contact that does not exist.
@@ -73,16 +84,7 @@ pub fn check_opportunity(
     field: &str,
     id: Option<uuid::Uuid>,
 ) -> Result<(), RecordError> {
-    let Some(id) = id else { return Ok(()) };
-    let found = crm_db::schema::opportunities::table
-        .filter(crm_db::schema::opportunities::id.eq(DbUuid(id)))
-        .select(crm_db::schema::opportunities::id)
-        .first::<DbUuid>(conn)
-        .optional()?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(RecordError::missing_reference(entity, field, "opportunity", id)),
-    }
+    check_exists!(opportunities, conn, entity, field, "opportunity", id)
 }
 
 /// Fails unless the lead exists (for domains below the sales crate).
@@ -92,14 +94,5 @@ pub fn check_lead(
     field: &str,
     id: Option<uuid::Uuid>,
 ) -> Result<(), RecordError> {
-    let Some(id) = id else { return Ok(()) };
-    let found = crm_db::schema::leads::table
-        .filter(crm_db::schema::leads::id.eq(DbUuid(id)))
-        .select(crm_db::schema::leads::id)
-        .first::<DbUuid>(conn)
-        .optional()?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(RecordError::missing_reference(entity, field, "lead", id)),
-    }
+    check_exists!(leads, conn, entity, field, "lead", id)
 }
