@@ -216,15 +216,11 @@ pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<DbUuid> = ids.iter().map(|i| DbUuid(i.0)).collect();
-    let mut out = Vec::with_capacity(ids.len());
-    // Bounded IN lists keep statements cacheable-sized on both backends.
-    for chunk in ids.chunks(500) {
-        let rows: Vec<AccountRow> =
-            accounts::table.filter(accounts::id.eq_any(chunk.to_vec())).select(accounts::all_columns).load(conn)?;
-        out.extend(rows.into_iter().map(Account::from));
-    }
-    with_external_ids(conn, out)
+    let rows: Vec<AccountRow> = accounts::table
+        .filter(crm_db::sql::in_ids(r#""accounts"."id""#, ids.iter().map(|i| i.0), conn.backend()))
+        .select(accounts::all_columns)
+        .load(conn)?;
+    with_external_ids(conn, rows.into_iter().map(Account::from).collect())
 }
 
 /// The live account that holds `domain`, other than `except`.

@@ -219,15 +219,14 @@ pub fn find(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Conta
 
 /// Contacts by id (archived included); missing ids are skipped.
 pub fn find_many(conn: &mut AnyConnection, ids: &[ContactId]) -> QueryResult<Vec<Contact>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let rows: Vec<ContactRow> = contacts::table
-            .filter(contacts::id.eq_any(chunk.iter().map(|i| DbUuid(i.0)).collect::<Vec<_>>()))
-            .select(contacts::all_columns)
-            .load(conn)?;
-        out.extend(rows.into_iter().map(Contact::from));
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    with_external_ids(conn, out)
+    let rows: Vec<ContactRow> = contacts::table
+        .filter(crm_db::sql::in_ids(r#""contacts"."id""#, ids.iter().map(|i| i.0), conn.backend()))
+        .select(contacts::all_columns)
+        .load(conn)?;
+    with_external_ids(conn, rows.into_iter().map(Contact::from).collect())
 }
 
 /// The live contact whose primary email is `email`, other than `except`.

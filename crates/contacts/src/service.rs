@@ -1,6 +1,8 @@
 //! Contact use cases, shared by REST and GraphQL.
 
-use crm_accounts::AccountError;
+use std::collections::HashMap;
+
+use crm_accounts::{Account, AccountError};
 use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::filter::{Literal, Op, Resolved};
 use crm_core::ids::{AccountId, ContactId};
@@ -77,6 +79,19 @@ pub fn get_contact(conn: &mut AnyConnection, actor: &Actor, id: ContactId) -> Re
 pub fn get_contacts(conn: &mut AnyConnection, actor: &Actor, ids: &[ContactId]) -> Result<Vec<Contact>, ContactError> {
     actor.require(Scope::ContactsRead)?;
     Ok(repo::find_many(conn, ids)?)
+}
+
+/// The accounts `contacts` work at (archived ones included), in one query, by id: what a
+/// contact list embeds (`include=account` in REST, `account` in GraphQL).
+pub fn accounts_of(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    contacts: &[Contact],
+) -> Result<HashMap<AccountId, Account>, AccountError> {
+    let mut ids: Vec<AccountId> = contacts.iter().filter_map(|c| c.account_id).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(crm_accounts::get_accounts(conn, actor, &ids)?.into_iter().map(|a| (a.id, a)).collect())
 }
 
 /// Live contacts of several accounts (at most `per_account` each), for batch loaders.

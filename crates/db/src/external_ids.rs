@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::conn::AnyConnection;
 use crate::schema::external_ids as x;
+use crate::sql::in_ids;
 use crate::types::DbUuid;
 
 /// The record of `entity` that carries `ext`.
@@ -85,16 +86,14 @@ pub fn of_records(
     if ids.is_empty() {
         return Ok(out);
     }
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(DbUuid, String, String)> = x::table
-            .filter(x::entity.eq(entity))
-            .filter(x::entity_id.eq_any(chunk.iter().map(|u| DbUuid(*u)).collect::<Vec<_>>()))
-            .order((x::entity_id, x::source, x::external_id))
-            .select((x::entity_id, x::source, x::external_id))
-            .load(conn)?;
-        for (id, source, external_id) in rows {
-            out.entry(id.0).or_default().push(ExternalId { source, id: external_id });
-        }
+    let rows: Vec<(DbUuid, String, String)> = x::table
+        .filter(x::entity.eq(entity))
+        .filter(in_ids(r#""external_ids"."entity_id""#, ids.iter().copied(), conn.backend()))
+        .order((x::entity_id, x::source, x::external_id))
+        .select((x::entity_id, x::source, x::external_id))
+        .load(conn)?;
+    for (id, source, external_id) in rows {
+        out.entry(id.0).or_default().push(ExternalId { source, id: external_id });
     }
     Ok(out)
 }

@@ -104,6 +104,38 @@ impl Sql {
     }
 }
 
+/// `column IN (ids)` with one statement shape whatever the number of ids, so the driver keeps
+/// it prepared (diesel's `eq_any` writes one placeholder per id, and such statements are parsed
+/// and planned on every call): SQLite reads the ids from one bound JSON array (`json_each`),
+/// PostgreSQL from one bound array (`= ANY`). On SQLite this also keeps the planner from
+/// recompiling the statement for each set of values, which it does for `IN (?, ?, …)` on an
+/// indexed column once `ANALYZE` has stored value samples. `column` is trusted SQL text.
+pub fn in_ids(column: &str, ids: impl IntoIterator<Item = uuid::Uuid>, backend: Backend) -> Sql {
+    let mut list = String::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        // Hyphenated UUIDs need no quoting beyond the JSON string quotes.
+        match backend {
+            Backend::Sqlite => {
+                list.push('"');
+                list.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+                list.push('"');
+            }
+            Backend::Postgres => list.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer())),
+        }
+    }
+    let mut out = Sql::new(backend);
+    match backend {
+        Backend::Sqlite => {
+            out.push(column).push(" IN (SELECT value FROM json_each(").bind(format!("[{list}]")).push("))")
+        }
+        Backend::Postgres => out.push(column).push(" = ANY(CAST(").bind(format!("{{{list}}}")).push(" AS uuid[]))"),
+    };
+    out
+}
+
 impl From<String> for Bind {
     fn from(s: String) -> Bind {
         Bind::Text(s)

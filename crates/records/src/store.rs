@@ -74,15 +74,15 @@ macro_rules! diesel_store {
         fn find_many(conn: &mut crm_db::AnyConnection, ids: &[Self::Id]) -> diesel::QueryResult<Vec<Self>> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
-            let mut out = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(500) {
-                let keys: Vec<crm_db::types::DbUuid> =
-                    chunk.iter().map(|i| crm_db::types::DbUuid((*i).into())).collect();
-                let rows: Vec<$Row> =
-                    $table::table.filter($table::id.eq_any(keys)).select($table::all_columns).load(conn)?;
-                out.extend(rows.into_iter().map(Self::from));
+            if ids.is_empty() {
+                return Ok(Vec::new());
             }
-            $crate::store::loaded::<Self>(conn, out)
+            let column = concat!('"', stringify!($table), "\".\"id\"");
+            let rows: Vec<$Row> = $table::table
+                .filter(crm_db::sql::in_ids(column, ids.iter().map(|i| (*i).into()), conn.backend()))
+                .select($table::all_columns)
+                .load(conn)?;
+            $crate::store::loaded::<Self>(conn, rows.into_iter().map(Self::from).collect())
         }
 
         fn exists(conn: &mut crm_db::AnyConnection, id: Self::Id) -> diesel::QueryResult<bool> {

@@ -15,7 +15,7 @@ use async_graphql::{
 };
 use async_graphql_actix_web::GraphQLRequest;
 use crm_accounts::{Account, AccountInput, AccountPatch};
-use crm_contacts::{Contact, ContactInput, ContactPatch};
+use crm_contacts::{Contact, ContactError, ContactInput, ContactPatch};
 use crm_core::external::{BatchOp, Record};
 use crm_core::filter::{Filter, Op, RawValue};
 use crm_core::ids::{AccountId, ContactId};
@@ -136,19 +136,18 @@ impl Loader<AccountId> for ContactsByAccountLoader {
 pub type AccountsLoader = DataLoader<AccountLoader, HashMapCache>;
 type ContactsLoader = DataLoader<ContactsByAccountLoader, HashMapCache>;
 
-/// Loads, in one batch each, the relations a contact list's selection asks for (`account`,
-/// `account.contacts`), so nodes find them in the loaders' caches: a constant number of
-/// statements however many rows, whatever order the fields resolve in.
-async fn prime_for_contacts(ctx: &Context<'_>, contacts: &[Contact]) -> async_graphql::Result<()> {
-    let nodes = ctx.look_ahead().field("nodes");
-    if !nodes.field("account").exists() {
-        return Ok(());
-    }
-    let mut ids: Vec<AccountId> = contacts.iter().filter_map(|c| c.account_id).collect();
-    ids.sort();
-    ids.dedup();
-    ctx.data::<AccountsLoader>()?.load_many(ids.iter().copied()).await?;
-    if nodes.field("account").field("contacts").exists() {
+/// Puts the relations a contact list's selection asks for (`account`, `account.contacts`) into
+/// the loaders' caches, so nodes find them there: a constant number of statements however many
+/// rows, whatever order the fields resolve in. The accounts were read with the page (`accounts`,
+/// present when the selection has `account`).
+async fn prime_for_contacts(
+    ctx: &Context<'_>,
+    accounts: Option<HashMap<AccountId, Account>>,
+) -> async_graphql::Result<()> {
+    let Some(accounts) = accounts else { return Ok(()) };
+    let ids: Vec<AccountId> = accounts.keys().copied().collect();
+    ctx.data::<AccountsLoader>()?.feed_many(accounts).await;
+    if ctx.look_ahead().field("nodes").field("account").field("contacts").exists() {
         ctx.data::<ContactsLoader>()?.load_many(ids).await?;
     }
     Ok(())
@@ -697,8 +696,17 @@ impl CoreQuery {
         let count = ctx.look_ahead().field("totalCount").exists();
         let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
         let actor = r.actor.clone();
-        let page = r.db.run(move |c| crm_contacts::list_contacts(c, &actor, &params)).await.map_err(gql)?;
-        prime_for_contacts(ctx, &page.data).await?;
+        // The page and the accounts its nodes ask for, in one trip to the database.
+        let with_accounts = ctx.look_ahead().field("nodes").field("account").exists();
+        let (page, accounts) =
+            r.db.run(move |c| {
+                let page = crm_contacts::list_contacts(c, &actor, &params)?;
+                let accounts = with_accounts.then(|| crm_contacts::accounts_of(c, &actor, &page.data));
+                Ok::<_, ContactError>((page, accounts))
+            })
+            .await
+            .map_err(gql)?;
+        prime_for_contacts(ctx, accounts.transpose().map_err(gql)?).await?;
         let page_info = page_info(&page);
         Ok(ContactConnection {
             page_info,

@@ -1,7 +1,5 @@
 //! `/api/v1/contacts` and `/api/v1/accounts/{id}/contacts`.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use crm_accounts::{Account, AccountError};
 use crm_contacts::{self as svc, Contact, ContactError, ContactInput, ContactPatch};
@@ -82,11 +80,7 @@ fn embed(
     if !include_account {
         return Ok(contacts.into_iter().map(|contact| ContactResource { contact, account: None }).collect());
     }
-    let mut ids: Vec<AccountId> = contacts.iter().filter_map(|c| c.account_id).collect();
-    ids.sort();
-    ids.dedup();
-    let accounts: HashMap<AccountId, Account> =
-        crm_accounts::get_accounts(conn, actor, &ids)?.into_iter().map(|a| (a.id, a)).collect();
+    let accounts = svc::accounts_of(conn, actor, &contacts)?;
     Ok(contacts
         .into_iter()
         .map(|contact| {
