@@ -168,7 +168,57 @@ async fn graphql_lists_with_relations_use_a_constant_number_of_statements() {
         assert_eq!(r["data"]["contacts"]["nodes"].as_array().unwrap().len(), n as usize);
         deltas.push(app.db.statements_executed() - before);
     }
-    // One list query plus one batch per relation level, each with its external-id query: 6,
-    // for 5 rows as for 40 (the list resolver loads relations in one batch per level).
-    assert_eq!(deltas, vec![6, 6], "statements for 5 rows vs 40 rows");
+    // One list query plus one batch per relation level: 4, for 5 rows as for 40 (the list
+    // resolver loads relations in one batch per level). External ids are read only for the
+    // level that is not a list page or its `account` (`contacts` of an account), as nothing
+    // selects them.
+    assert_eq!(deltas, vec![4, 4], "statements for 5 rows vs 40 rows");
+}
+
+#[actix_web::test]
+async fn graphql_reads_external_ids_only_when_selected_and_always_right() {
+    let app = spawn().await;
+    let acc = app.account("Xid Co", json!({"external_ids": [{"source": "erp", "id": "A-1"}]})).await;
+    let c = app
+        .contact("Xid", "Person", json!({"account_id": acc["id"], "external_ids": [{"source": "erp", "id": "C-1"}]}))
+        .await;
+    let erp = |id: &str| json!([{"source": "erp", "id": id}]);
+
+    // Selected on the page and on its accounts: read with them, in the same statements.
+    let with =
+        "{ contacts(first: 10) { nodes { id externalIds { source id } account { externalIds { source id } } } } }";
+    let before = app.db.statements_executed();
+    let r = app.gql(&app.admin, with, json!({})).await;
+    let used = app.db.statements_executed() - before;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["contacts"]["nodes"][0]["externalIds"], erp("C-1"));
+    assert_eq!(r["data"]["contacts"]["nodes"][0]["account"]["externalIds"], erp("A-1"));
+    assert_eq!(used, 4, "page, its external ids, accounts, theirs");
+
+    // Not selected: two statements fewer.
+    let without = "{ contacts(first: 10) { nodes { id account { name } } } }";
+    let before = app.db.statements_executed();
+    let r = app.gql(&app.admin, without, json!({})).await;
+    let used = app.db.statements_executed() - before;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["contacts"]["nodes"][0]["account"]["name"], "Xid Co");
+    assert_eq!(used, 2, "page and accounts only");
+
+    // The same records reached another way in the same request, with `externalIds` selected
+    // there: the page read them without, the loaders share records, and the answer is still
+    // complete. Also on the accounts list.
+    let mixed = "query($id: UUID!) {
+        contacts(first: 10) { nodes { id account { name } } }
+        contact(id: $id) { externalIds { source id } account { externalIds { source id } } }
+        accounts(first: 10) { nodes { name } }
+        account: accountByExternalId(externalId: {source: \"erp\", id: \"A-1\"}) { externalIds { id } }
+    }";
+    let r = app.gql(&app.admin, mixed, json!({"id": c["id"]})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["contact"]["externalIds"], erp("C-1"));
+    assert_eq!(r["data"]["contact"]["account"]["externalIds"], erp("A-1"));
+    assert_eq!(r["data"]["account"]["externalIds"], json!([{"id": "A-1"}]));
+    let accounts = "{ accounts(first: 10) { nodes { name externalIds { id } } } }";
+    let r = app.gql(&app.admin, accounts, json!({})).await;
+    assert_eq!(r["data"]["accounts"]["nodes"][0]["externalIds"], json!([{"id": "A-1"}]), "{r}");
 }

@@ -72,6 +72,8 @@ pub struct Account {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// Ids of this account in other systems.
+    // GraphQL resolves it on the node (`AccountNode`), which can read it on demand.
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,

@@ -212,7 +212,7 @@ pub fn find(conn: &mut AnyConnection, id: AccountId) -> QueryResult<Option<Accou
     }
 }
 
-pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec<Account>> {
+pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId], external_ids: bool) -> QueryResult<Vec<Account>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -220,7 +220,8 @@ pub fn find_many(conn: &mut AnyConnection, ids: &[AccountId]) -> QueryResult<Vec
         .filter(crm_db::sql::in_ids(r#""accounts"."id""#, ids.iter().map(|i| i.0), conn.backend()))
         .select(accounts::all_columns)
         .load(conn)?;
-    with_external_ids(conn, rows.into_iter().map(Account::from).collect())
+    let items = rows.into_iter().map(Account::from).collect();
+    if external_ids { with_external_ids(conn, items) } else { Ok(items) }
 }
 
 /// The live account that holds `domain`, other than `except`.
@@ -287,7 +288,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Account>, Ac
         .load(conn)?;
     let items: Vec<Account> = rows.into_iter().map(Account::from).collect();
     let (items, next) = sql::paginate(items, q, sort_value, |a| a.id.0);
-    let items = with_external_ids(conn, items)?;
+    let items = if q.skip_external_ids { items } else { with_external_ids(conn, items)? };
     let total = if q.count {
         Some(accounts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
     } else {

@@ -1,6 +1,8 @@
 //! Account use cases. Each takes a connection (the caller picks the transaction), the actor,
 //! and typed input; REST and GraphQL call exactly these.
 
+use std::collections::HashMap;
+
 use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::ids::AccountId;
 use crm_core::list::{ListParams, Page};
@@ -39,9 +41,27 @@ pub fn get_account(conn: &mut AnyConnection, actor: &Actor, id: AccountId) -> Re
 }
 
 /// Accounts by id, archived ones included (relations still point at them). Missing ids are skipped.
-pub fn get_accounts(conn: &mut AnyConnection, actor: &Actor, ids: &[AccountId]) -> Result<Vec<Account>, AccountError> {
+/// Without `external_ids`, their `external_ids` are left empty (one query fewer).
+pub fn get_accounts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ids: &[AccountId],
+    external_ids: bool,
+) -> Result<Vec<Account>, AccountError> {
     actor.require(Scope::AccountsRead)?;
-    Ok(repo::find_many(conn, ids)?)
+    Ok(repo::find_many(conn, ids, external_ids)?)
+}
+
+/// The external ids of accounts (one query), for readers that left them out.
+pub fn external_ids_of(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ids: &[AccountId],
+) -> Result<HashMap<AccountId, Vec<ExternalId>>, AccountError> {
+    actor.require(Scope::AccountsRead)?;
+    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+    let found = crm_db::external_ids::of_records(conn, repo::ENTITY, &raw)?;
+    Ok(found.into_iter().map(|(id, x)| (AccountId(id), x)).collect())
 }
 
 /// Whether an account exists (live or archived), for other domains that reference one.
@@ -403,7 +423,7 @@ pub fn batch_accounts(
     ids.sort();
     ids.dedup();
     let mut loaded: std::collections::HashMap<AccountId, Account> =
-        repo::find_many(conn, &ids).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id, r)).collect();
+        repo::find_many(conn, &ids, true).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id, r)).collect();
     crm_db::batch::run(conn, ops, atomic, |c, op| match op {
         BatchOp::Create { data } => {
             crm_db::external_ids::no_longer_absent(&mut absent, &data.external_ids);

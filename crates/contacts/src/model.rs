@@ -80,6 +80,8 @@ pub struct Contact {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// Ids of this person in other systems.
+    // GraphQL resolves it on the node (`ContactNode`), which can read it on demand.
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: crm_core::Timestamp,

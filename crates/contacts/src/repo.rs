@@ -424,7 +424,7 @@ pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Contact>, Co
         .load(conn)?;
     let items: Vec<Contact> = rows.into_iter().map(Contact::from).collect();
     let (items, next) = sql::paginate(items, q, sort_value, |c| c.id.0);
-    let items = with_external_ids(conn, items)?;
+    let items = if q.skip_external_ids { items } else { with_external_ids(conn, items)? };
     let total = if q.count {
         Some(contacts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
     } else {

@@ -28,6 +28,9 @@ pub struct ListParams {
     pub q: Option<String>,
     pub archived: Archived,
     pub count: bool,
+    /// The caller will not show `external_ids`: a resource may leave them empty and save their
+    /// query (contacts and accounts do; a GraphQL selection without `externalIds` asks this).
+    pub skip_external_ids: bool,
 }
 
 /// Which records a list shows with respect to archiving.
@@ -65,6 +68,8 @@ pub struct ListQuery {
     pub q: Option<String>,
     pub archived: Archived,
     pub count: bool,
+    /// See [`ListParams::skip_external_ids`].
+    pub skip_external_ids: bool,
 }
 
 /// Why a list request was refused (400).
@@ -233,7 +238,17 @@ impl ListParams {
         if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
             return Err(ListError::Search);
         }
-        Ok(ListQuery { limit, sort, id_desc, filter, after, q, archived: self.archived, count: self.count })
+        Ok(ListQuery {
+            limit,
+            sort,
+            id_desc,
+            filter,
+            after,
+            q,
+            archived: self.archived,
+            count: self.count,
+            skip_external_ids: self.skip_external_ids,
+        })
     }
 }
 

@@ -48,7 +48,7 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                                 .run_sync(|c| -> Result<(), crm_contacts::ContactError> {
                                     let page = crm_contacts::list_contacts(c, &actor, &list)?;
                                     let acc: Vec<_> = page.data.iter().filter_map(|x| x.account_id).collect();
-                                    crm_accounts::get_accounts(c, &actor, &acc).map_err(|e| {
+                                    crm_accounts::get_accounts(c, &actor, &acc, true).map_err(|e| {
                                         crm_contacts::ContactError::Db(crm_db::DbError::Task(e.to_string()))
                                     })?;
                                     Ok(())

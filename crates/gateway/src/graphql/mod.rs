@@ -4,7 +4,7 @@ pub mod operational;
 pub mod record;
 pub mod sales;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, web};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -81,7 +81,7 @@ impl Loader<AccountId> for AccountLoader {
 
     async fn load(&self, keys: &[AccountId]) -> Result<HashMap<AccountId, Account>, Self::Error> {
         let (actor, ids) = (self.actor.clone(), keys.to_vec());
-        let found = self.db.run(move |c| crm_accounts::get_accounts(c, &actor, &ids)).await.map_err(gql)?;
+        let found = self.db.run(move |c| crm_accounts::get_accounts(c, &actor, &ids, true)).await.map_err(gql)?;
         Ok(found.into_iter().map(|a| (a.id, a)).collect())
     }
 }
@@ -136,6 +136,75 @@ impl Loader<AccountId> for ContactsByAccountLoader {
 pub type AccountsLoader = DataLoader<AccountLoader, HashMapCache>;
 type ContactsLoader = DataLoader<ContactsByAccountLoader, HashMapCache>;
 
+/// A record whose `externalIds` can be read on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExternalIdsOf {
+    Contact(ContactId),
+    Account(AccountId),
+}
+
+/// The records this request read without their external ids: list pages and relations whose
+/// selection has no `externalIds`, which saves a query per page. Should another part of the
+/// same request select `externalIds` on one of them (the loaders' caches share records), it is
+/// read on demand, in one batch per level.
+#[derive(Default)]
+pub struct WithoutExternalIds(std::sync::Mutex<HashSet<ExternalIdsOf>>);
+
+impl WithoutExternalIds {
+    fn mark(&self, records: impl IntoIterator<Item = ExternalIdsOf>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend(records);
+    }
+
+    fn contains(&self, record: ExternalIdsOf) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&record)
+    }
+}
+
+pub struct ExternalIdsLoader {
+    db: Db,
+    actor: Actor,
+}
+
+impl Loader<ExternalIdsOf> for ExternalIdsLoader {
+    type Value = Vec<ExternalId>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ExternalIdsOf]) -> Result<HashMap<ExternalIdsOf, Vec<ExternalId>>, Self::Error> {
+        let mut contacts = Vec::new();
+        let mut accounts = Vec::new();
+        for k in keys {
+            match *k {
+                ExternalIdsOf::Contact(id) => contacts.push(id),
+                ExternalIdsOf::Account(id) => accounts.push(id),
+            }
+        }
+        let mut out = HashMap::new();
+        if !contacts.is_empty() {
+            let actor = self.actor.clone();
+            let found = self.db.run(move |c| crm_contacts::external_ids_of(c, &actor, &contacts)).await.map_err(gql)?;
+            out.extend(found.into_iter().map(|(id, x)| (ExternalIdsOf::Contact(id), x)));
+        }
+        if !accounts.is_empty() {
+            let actor = self.actor.clone();
+            let found = self.db.run(move |c| crm_accounts::external_ids_of(c, &actor, &accounts)).await.map_err(gql)?;
+            out.extend(found.into_iter().map(|(id, x)| (ExternalIdsOf::Account(id), x)));
+        }
+        Ok(out)
+    }
+}
+
+/// `externalIds` of a node: as read with the record, unless this request read it without them.
+async fn external_ids(
+    ctx: &Context<'_>,
+    record: ExternalIdsOf,
+    read: &[ExternalId],
+) -> async_graphql::Result<Vec<ExternalId>> {
+    if !ctx.data_opt::<WithoutExternalIds>().is_some_and(|w| w.contains(record)) {
+        return Ok(read.to_vec());
+    }
+    Ok(ctx.data::<DataLoader<ExternalIdsLoader, HashMapCache>>()?.load_one(record).await?.unwrap_or_default())
+}
+
 /// Puts the relations a contact list's selection asks for (`account`, `account.contacts`) into
 /// the loaders' caches, so nodes find them there: a constant number of statements however many
 /// rows, whatever order the fields resolve in. The accounts were read with the page (`accounts`,
@@ -174,6 +243,11 @@ pub struct AccountNode {
 
 #[ComplexObject]
 impl AccountNode {
+    /// Ids of this account in other systems.
+    async fn external_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExternalId>> {
+        external_ids(ctx, ExternalIdsOf::Account(self.inner.id), &self.inner.external_ids).await
+    }
+
     /// Field history, newest first.
     async fn history(
         &self,
@@ -229,6 +303,11 @@ pub struct ContactNode {
 
 #[ComplexObject]
 impl ContactNode {
+    /// Ids of this person in other systems.
+    async fn external_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExternalId>> {
+        external_ids(ctx, ExternalIdsOf::Contact(self.inner.id), &self.inner.external_ids).await
+    }
+
     /// Field history, newest first.
     async fn history(
         &self,
@@ -416,6 +495,7 @@ pub fn list_params(
             ArchivedFilter::Only => Archived::Only,
         },
         count,
+        skip_external_ids: false,
     })
 }
 
@@ -611,9 +691,14 @@ impl CoreQuery {
     ) -> async_graphql::Result<AccountConnection> {
         let r = rc(ctx)?;
         let count = ctx.look_ahead().field("totalCount").exists();
-        let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
+        let mut params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
+        params.skip_external_ids = !ctx.look_ahead().field("nodes").field("externalIds").exists();
+        let skip = params.skip_external_ids;
         let actor = r.actor.clone();
         let page = r.db.run(move |c| crm_accounts::list_accounts(c, &actor, &params)).await.map_err(gql)?;
+        if skip {
+            ctx.data::<WithoutExternalIds>()?.mark(page.data.iter().map(|a| ExternalIdsOf::Account(a.id)));
+        }
         prime_for_accounts(ctx, &page.data).await?;
         let page_info = page_info(&page);
         Ok(AccountConnection {
@@ -694,19 +779,32 @@ impl CoreQuery {
     ) -> async_graphql::Result<ContactConnection> {
         let r = rc(ctx)?;
         let count = ctx.look_ahead().field("totalCount").exists();
-        let params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
+        let mut params = list_params(first, after, filter, where_, order_by, search, archived, count)?;
         let actor = r.actor.clone();
-        // The page and the accounts its nodes ask for, in one trip to the database.
-        let with_accounts = ctx.look_ahead().field("nodes").field("account").exists();
+        // The page and the accounts its nodes ask for, in one trip to the database; external
+        // ids only where the selection has them.
+        let nodes = ctx.look_ahead().field("nodes");
+        params.skip_external_ids = !nodes.field("externalIds").exists();
+        let with_accounts = nodes.field("account").exists();
+        let account_ids = nodes.field("account").field("externalIds").exists();
+        let skip = params.skip_external_ids;
         let (page, accounts) =
             r.db.run(move |c| {
                 let page = crm_contacts::list_contacts(c, &actor, &params)?;
-                let accounts = with_accounts.then(|| crm_contacts::accounts_of(c, &actor, &page.data));
+                let accounts = with_accounts.then(|| crm_contacts::accounts_of(c, &actor, &page.data, account_ids));
                 Ok::<_, ContactError>((page, accounts))
             })
             .await
             .map_err(gql)?;
-        prime_for_contacts(ctx, accounts.transpose().map_err(gql)?).await?;
+        let accounts = accounts.transpose().map_err(gql)?;
+        let partial = ctx.data::<WithoutExternalIds>()?;
+        if skip {
+            partial.mark(page.data.iter().map(|c| ExternalIdsOf::Contact(c.id)));
+        }
+        if let Some(a) = accounts.as_ref().filter(|_| !account_ids) {
+            partial.mark(a.keys().map(|id| ExternalIdsOf::Account(*id)));
+        }
+        prime_for_contacts(ctx, accounts).await?;
         let page_info = page_info(&page);
         Ok(ContactConnection {
             page_info,
@@ -939,6 +1037,15 @@ pub async fn graphql_post(state: web::Data<AppState>, auth: Authenticated, req: 
             )
             .delay(LOADER_WINDOW),
         )
+        .data(
+            DataLoader::with_cache(
+                ExternalIdsLoader { db: db.clone(), actor: actor.clone() },
+                actix_web::rt::spawn,
+                HashMapCache::default(),
+            )
+            .delay(LOADER_WINDOW),
+        )
+        .data(WithoutExternalIds::default())
         .data(RequestCtx { db: db.clone(), actor: actor.clone() });
     let request = operational::with_loaders(request, &db, &actor);
     let request = sales::with_loaders(request, &db, &actor);

@@ -80,7 +80,7 @@ fn embed(
     if !include_account {
         return Ok(contacts.into_iter().map(|contact| ContactResource { contact, account: None }).collect());
     }
-    let accounts = svc::accounts_of(conn, actor, &contacts)?;
+    let accounts = svc::accounts_of(conn, actor, &contacts, true)?;
     Ok(contacts
         .into_iter()
         .map(|contact| {

@@ -81,6 +81,7 @@ impl ListQuery {
                 q: self.q,
                 archived,
                 count: self.count.unwrap_or(false),
+                skip_external_ids: false,
             },
             include,
         ))
