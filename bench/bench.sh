@@ -107,7 +107,7 @@ bench_backend() { # backend url
     rounds+=("graphql $(DUR=$((DUR / 2)) run_wrk graphql graphql_list.lua)")
   done
   r=$(python3 "$ROOT/bench/alternate.py" "$((DUR / 2))" "${rounds[@]}")
-  record "$backend" "GraphQL 50 contacts + account (alternating with the REST list)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "rest:$(field ref_rps "$r")"
+  record "$backend" "GraphQL 50 contacts + account (alternating with the REST list)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "rest:$(field rest "$r")"
   log "$backend: database ceiling (create)"
   db_ceiling "$backend" "$url" create
   r=$(run_wrk create create_contact.lua)
