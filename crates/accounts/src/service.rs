@@ -59,9 +59,7 @@ pub fn external_ids_of(
     ids: &[AccountId],
 ) -> Result<HashMap<AccountId, Vec<ExternalId>>, AccountError> {
     actor.require(Scope::AccountsRead)?;
-    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
-    let found = crm_db::external_ids::of_records(conn, repo::ENTITY, &raw)?;
-    Ok(found.into_iter().map(|(id, x)| (AccountId(id), x)).collect())
+    Ok(crm_db::external_ids::of_records(conn, ENTITY, ids)?)
 }
 
 /// Whether an account exists (live or archived), for other domains that reference one.

@@ -103,9 +103,7 @@ pub fn external_ids_of(
     ids: &[ContactId],
 ) -> Result<HashMap<ContactId, Vec<ExternalId>>, ContactError> {
     actor.require(Scope::ContactsRead)?;
-    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
-    let found = crm_db::external_ids::of_records(conn, ENTITY, &raw)?;
-    Ok(found.into_iter().map(|(id, x)| (ContactId(id), x)).collect())
+    Ok(crm_db::external_ids::of_records(conn, ENTITY, ids)?)
 }
 
 /// Live contacts of several accounts (at most `per_account` each), for batch loaders.

@@ -76,24 +76,24 @@ pub fn no_longer_absent(absent: &mut std::collections::HashSet<ExternalId>, ids:
     }
 }
 
-/// The external ids of several records, in a stable order.
-pub fn of_records(
-    conn: &mut AnyConnection,
-    entity: &str,
-    ids: &[uuid::Uuid],
-) -> QueryResult<HashMap<uuid::Uuid, Vec<ExternalId>>> {
-    let mut out: HashMap<uuid::Uuid, Vec<ExternalId>> = HashMap::new();
+/// The external ids of several records, in a stable order, keyed by the records' own id type
+/// (a typed id such as `ContactId`, or a bare UUID).
+pub fn of_records<I>(conn: &mut AnyConnection, entity: &str, ids: &[I]) -> QueryResult<HashMap<I, Vec<ExternalId>>>
+where
+    I: Copy + Eq + std::hash::Hash + Into<uuid::Uuid> + From<uuid::Uuid>,
+{
+    let mut out: HashMap<I, Vec<ExternalId>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
     let rows: Vec<(DbUuid, String, String)> = x::table
         .filter(x::entity.eq(entity))
-        .filter(in_ids(r#""external_ids"."entity_id""#, ids.iter().copied(), conn.backend()))
+        .filter(in_ids(r#""external_ids"."entity_id""#, ids.iter().map(|&i| i.into()), conn.backend()))
         .order((x::entity_id, x::source, x::external_id))
         .select((x::entity_id, x::source, x::external_id))
         .load(conn)?;
     for (id, source, external_id) in rows {
-        out.entry(id.0).or_default().push(ExternalId { source, id: external_id });
+        out.entry(I::from(id.0)).or_default().push(ExternalId { source, id: external_id });
     }
     Ok(out)
 }

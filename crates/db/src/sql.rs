@@ -114,29 +114,19 @@ impl Sql {
 /// filter that converts the whole literal again for every row it tests (580 ms for 1000 ids
 /// against 1000 rows). `column` is trusted SQL text.
 pub fn in_ids(column: &str, ids: impl IntoIterator<Item = uuid::Uuid>, backend: Backend) -> Sql {
-    let mut list = String::new();
-    for (i, id) in ids.into_iter().enumerate() {
-        if i > 0 {
-            list.push(',');
-        }
-        // Hyphenated UUIDs need no quoting beyond the JSON string quotes.
-        match backend {
-            Backend::Sqlite => {
-                list.push('"');
-                list.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
-                list.push('"');
-            }
-            Backend::Postgres => list.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer())),
-        }
-    }
+    let ids: Vec<String> = ids.into_iter().map(|u| u.hyphenated().to_string()).collect();
     let mut out = Sql::new(backend);
     match backend {
         Backend::Sqlite => {
-            out.push(column).push(" IN (SELECT value FROM json_each(").bind(format!("[{list}]")).push("))")
+            let json = serde_json::Value::from(ids).to_string();
+            out.push(column).push(" IN (SELECT value FROM json_each(").bind(json).push("))")
         }
-        Backend::Postgres => {
-            out.push(column).push(" IN (SELECT unnest(CAST(").bind(format!("{{{list}}}")).push(" AS uuid[])))")
-        }
+        // An array literal; hyphenated UUIDs need no quoting in it.
+        Backend::Postgres => out
+            .push(column)
+            .push(" IN (SELECT unnest(CAST(")
+            .bind(format!("{{{}}}", ids.join(",")))
+            .push(" AS uuid[])))"),
     };
     out
 }
