@@ -282,6 +282,13 @@ pub fn merge_patch(target: serde_json::Value, patch: serde_json::Value) -> serde
 impl AccountInput {
     /// Validates and normalizes every field, reporting all problems at once.
     pub fn normalize(self) -> Result<AccountInput, FieldErrors> {
+        self.normalize_over(None)
+    }
+
+    /// `normalize` for an update of `current`: a phone it already stores is kept as it is
+    /// (see `values::parse_phone_unless_stored`).
+    pub fn normalize_over(self, current: Option<&Account>) -> Result<AccountInput, FieldErrors> {
+        let stored: Vec<&str> = current.and_then(|c| c.phone.as_deref()).into_iter().collect();
         let mut errs = FieldErrors::new();
         let mut i = self;
         let opt = |v: Option<String>| v.as_deref().and_then(clean);
@@ -307,7 +314,7 @@ impl AccountInput {
             None => None,
         };
         i.phone = match opt(i.phone) {
-            Some(p) => errs.take(values::parse_phone("phone", &p, i.country.as_deref())),
+            Some(p) => errs.take(values::parse_phone_unless_stored("phone", &p, i.country.as_deref(), &stored)),
             None => None,
         };
         i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));

@@ -213,7 +213,7 @@ fn update_account_from(
         {
             return Err(AccountError::VersionConflict { expected, current: cur.version });
         }
-        let draft = patch.clone().apply(&cur).normalize()?;
+        let draft = patch.clone().apply(&cur).normalize_over(Some(&cur))?;
         let mut next = build(id, draft, cur.version + 1, cur.created_at);
         next.archived_at = cur.archived_at;
         if same_content(&cur, &next) {

@@ -316,6 +316,14 @@ impl Contact {
 impl ContactInput {
     /// Validates and normalizes every field, reporting all problems at once.
     pub fn normalize(self) -> Result<ContactInput, FieldErrors> {
+        self.normalize_over(None)
+    }
+
+    /// `normalize` for an update of `current`: phones it already stores are kept as they are
+    /// (see `values::parse_phone_unless_stored`).
+    pub fn normalize_over(self, current: Option<&Contact>) -> Result<ContactInput, FieldErrors> {
+        let stored: Vec<&str> =
+            current.map(|c| c.phone.iter().chain(&c.phones).map(String::as_str).collect()).unwrap_or_default();
         let mut errs = FieldErrors::new();
         let mut i = self;
         let opt = |v: Option<String>| v.as_deref().and_then(clean);
@@ -350,12 +358,13 @@ impl ContactInput {
         i.emails = emails;
         let country = i.country.clone();
         i.phone = match opt(i.phone) {
-            Some(p) => errs.take(values::parse_phone("phone", &p, country.as_deref())),
+            Some(p) => errs.take(values::parse_phone_unless_stored("phone", &p, country.as_deref(), &stored)),
             None => None,
         };
         let mut phones: Vec<String> = Vec::new();
         for (n, p) in i.phones.iter().enumerate() {
-            if let Some(p) = errs.take(values::parse_phone(&format!("phones[{n}]"), p, country.as_deref()))
+            if let Some(p) =
+                errs.take(values::parse_phone_unless_stored(&format!("phones[{n}]"), p, country.as_deref(), &stored))
                 && Some(&p) != i.phone.as_ref()
                 && !phones.contains(&p)
             {
@@ -414,6 +423,39 @@ mod tests {
         assert_eq!(i.emails, vec!["mj@work.kr"]);
         assert_eq!(i.phone.as_deref(), Some("+821012345678"));
         assert_eq!(i.country.as_deref(), Some("KR"));
+    }
+
+    #[test]
+    fn an_update_keeps_stored_phones_and_checks_new_ones() {
+        // Stored before the numbering metadata changed, say: no longer valid to the parser.
+        let current = Contact {
+            last_name: Some("Kim".into()),
+            phone: Some("+999123".into()),
+            phones: vec!["+888456".into()],
+            ..Contact::blank()
+        };
+        let patch = ContactPatch { title: Patch::Value("CTO".into()), ..Default::default() };
+        let i = patch.apply(&current).normalize_over(Some(&current)).unwrap();
+        assert_eq!(i.phone.as_deref(), Some("+999123"));
+        assert_eq!(i.phones, vec!["+888456"]);
+        assert_eq!(i.title.as_deref(), Some("CTO"));
+
+        // A number the contact does not store yet is still parsed and checked.
+        let patch = ContactPatch {
+            phones: Patch::Value(vec!["+888456".into(), "+82 10-1234-5678".into(), "+999777".into()]),
+            ..Default::default()
+        };
+        let e = patch.apply(&current).normalize_over(Some(&current)).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, vec!["phones[2]"]);
+        let patch = ContactPatch { phones: Patch::Value(vec!["+82 10-1234-5678".into()]), ..Default::default() };
+        let i = patch.apply(&current).normalize_over(Some(&current)).unwrap();
+        assert_eq!(i.phones, vec!["+821012345678"]);
+        // Without a current record nothing is taken as stored.
+        let e = ContactInput { phone: Some("+999123".into()), last_name: Some("X".into()), ..Default::default() }
+            .normalize()
+            .unwrap_err();
+        assert_eq!(e.0[0].field, "phone");
     }
 
     #[test]

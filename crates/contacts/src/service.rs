@@ -379,7 +379,7 @@ fn update_contact_from(
         }
         let mut draft = patch.clone().apply(&cur);
         resolve_account_ref(conn, &mut draft)?;
-        let draft = draft.normalize()?;
+        let draft = draft.normalize_over(Some(&cur))?;
         let next = build(id, draft, Some(&cur));
         if same_content(&cur, &next) {
             return Ok(cur);
