@@ -78,8 +78,7 @@ bench_backend() { # backend url
   SEED_S=$(python3 -c "print(round($t1-$t0, 1))")
   if [ "$backend" = postgresql ]; then
     # The seed writes about 500 MB of WAL; left pending, it sets off a checkpoint a few minutes
-    # later, in the middle of whichever scenario runs then (seen in the server log at the time
-    # of a 0.9 s batch call, against 0.2 s otherwise). Checkpoint now, as after any bulk load.
+    # later, in the middle of whichever scenario runs then. Checkpoint now, as after any bulk load.
     psql "$url" -qc "CHECKPOINT" >/dev/null
   fi
   start_server "$url"
