@@ -42,7 +42,7 @@ pub struct Manager {
 /// match), in bytes. Above it SQLite recycles its own cached pages instead of allocating more.
 /// Without it every connection keeps a main and a temporary page cache of up to 2 MB each, plus
 /// what its statements last held: measured on 100k contacts, 22.5 MB stayed allocated after the
-/// search scenario, 8 MB with the limit, at the same req/s for search and list (the file's pages
+/// search scenario; with the limit the peak was 9.7 MB and 8.0 MB stayed, at the same req/s for search and list (the file's pages
 /// are still in the operating system's cache). Process-wide: every connection sets the same value.
 pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 * 1024 * 1024;
 
