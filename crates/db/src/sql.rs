@@ -104,6 +104,9 @@ impl Sql {
     }
 }
 
+/// The largest id set that [`in_ids`] keeps prepared on PostgreSQL.
+pub const GENERIC_PLAN_MAX_IDS: usize = 100;
+
 /// `column IN (ids)` with one statement shape whatever the number of ids, so the driver keeps
 /// it prepared (diesel's `eq_any` writes one placeholder per id, and such statements are parsed
 /// and planned on every call): SQLite reads the ids from one bound JSON array (`json_each`),
@@ -113,9 +116,19 @@ impl Sql {
 /// in a subquery, so it is converted once: `= ANY(CAST(? AS uuid[]))` can end up as a row
 /// filter that converts the whole literal again for every row it tests (580 ms for 1000 ids
 /// against 1000 rows). `column` is trusted SQL text.
+///
+/// On PostgreSQL a set of more than [`GENERIC_PLAN_MAX_IDS`] ids is planned for each call
+/// instead of kept prepared: after five calls PostgreSQL swaps a prepared statement's per-call
+/// plans for one generic plan, made from the statistics of that moment and assuming about ten
+/// ids. When those statistics say the table is empty (it was analyzed before any row arrived,
+/// as after a deploy or a seed), that plan scans the table once per id: 650 ms to read the
+/// external ids of a batch of 1000 against 1000 rows, growing with the table until the next
+/// `ANALYZE`. Planning one such statement per batch costs a fraction of a millisecond; the small
+/// sets of the read paths (a page's related records) stay prepared.
 pub fn in_ids(column: &str, ids: impl IntoIterator<Item = uuid::Uuid>, backend: Backend) -> Sql {
     let ids: Vec<String> = ids.into_iter().map(|u| u.hyphenated().to_string()).collect();
     let mut out = Sql::new(backend);
+    out.cacheable = backend == Backend::Sqlite || ids.len() <= GENERIC_PLAN_MAX_IDS;
     match backend {
         Backend::Sqlite => {
             let json = serde_json::Value::from(ids).to_string();

@@ -54,3 +54,28 @@ fn id_sets_of_any_size_read_the_same_rows_with_one_statement_text() {
     assert_eq!(one, many);
     assert_eq!(one.matches('?').count(), 1, "{one}");
 }
+
+/// On PostgreSQL a large set is planned for each call, so a generic plan made from statistics
+/// that no longer hold (a table analyzed while empty) cannot be reused for it; small sets stay
+/// prepared.
+#[test]
+fn large_id_sets_are_not_kept_prepared_on_postgres() {
+    use diesel::RunQueryDsl;
+    let (_db_guard, db) = TestDatabase::migrated().unwrap();
+    if db.backend() != crm_db::Backend::Postgres {
+        return;
+    }
+    let mut conn = db.get().unwrap();
+    let prepared = |c: &mut crm_db::AnyConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%unnest%')",
+        ))
+        .get_result(c)
+        .unwrap()
+    };
+    let large: Vec<uuid::Uuid> = (0..=crm_db::sql::GENERIC_PLAN_MAX_IDS).map(|_| uuid::Uuid::now_v7()).collect();
+    external_ids::of_records(&mut conn, "contact", &large).unwrap();
+    assert_eq!(prepared(&mut conn), 0, "a set of {} ids was kept prepared", large.len());
+    external_ids::of_records(&mut conn, "contact", &large[..crm_db::sql::GENERIC_PLAN_MAX_IDS]).unwrap();
+    assert_eq!(prepared(&mut conn), 1, "a set of {} ids was not kept prepared", crm_db::sql::GENERIC_PLAN_MAX_IDS);
+}
