@@ -22,11 +22,11 @@ pub struct ChangesQuery {
 }
 
 /// Events read from the database per slice of a streamed page.
-const SLICE: u32 = 1000;
+const SLICE: u32 = 250;
 
 /// Read the change feed in commit order. Follow `next_after` to see every committed change once.
 ///
-/// Long pages are streamed: the events are read and written out in slices of 1000, so a page of
+/// Long pages are streamed: the events are read and written out in slices of 250, so a page of
 /// 10,000 events never sits in the server's memory whole. A database failure after the first
 /// slice ends the response early, which leaves the JSON incomplete (the client sees a parse
 /// error, never a short page that looks whole).
@@ -52,7 +52,15 @@ pub async fn list_changes(
         let (req, n) = (req.clone(), req.limit().min(SLICE));
         state.db.run(move |c| req.load(c, req.after(), n)).await?
     };
-    let slice = Slice { events: first, written: 0, after: req.after(), req, db: state.db.clone(), done: false };
+    let slice = Slice {
+        events: first,
+        written: 0,
+        after: req.after(),
+        req,
+        db: state.db.clone(),
+        done: false,
+        event_bytes: 1024,
+    };
     let body = futures_util::stream::unfold(Some(slice), |state| async move {
         let mut s = state?;
         match s.next().await {
@@ -78,6 +86,8 @@ struct Slice {
     req: FeedRequest,
     db: crm_db::Db,
     done: bool,
+    /// The largest size of one event's JSON seen so far, to size the next slice's buffer.
+    event_bytes: usize,
 }
 
 impl Slice {
@@ -87,11 +97,12 @@ impl Slice {
         if self.done {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(self.events.len() * 1024 + 32);
+        let mut out = Vec::with_capacity(self.events.len() * self.event_bytes + 32);
         if self.written == 0 {
             out.extend_from_slice(b"{\"data\":[");
         }
         let full = self.events.len() as u32 == SLICE.min(self.req.limit() - self.written);
+        let n = self.events.len();
         for e in self.events.drain(..) {
             if self.written > 0 {
                 out.push(b',');
@@ -99,6 +110,9 @@ impl Slice {
             serde_json::to_writer(&mut out, &e).map_err(|e| ApiError::internal(e.to_string()))?;
             self.written += 1;
             self.after = e.seq.0;
+        }
+        if let Some(per_event) = out.len().checked_div(n) {
+            self.event_bytes = self.event_bytes.max(per_event + 1);
         }
         let remaining = self.req.limit() - self.written;
         if full && remaining > 0 {

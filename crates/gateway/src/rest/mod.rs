@@ -293,10 +293,11 @@ pub struct BatchItem {
     pub id: Option<uuid::Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    // Held as JSON text rather than a `serde_json::Value` tree: up to 1000 records per answer.
     /// The record after the operation (creates and updates).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub record: Option<serde_json::Value>,
+    pub record: Option<Box<serde_json::value::RawValue>>,
     /// Problem details when the operation failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::problem::Problem>)]
@@ -354,7 +355,7 @@ pub fn batch_reply<T: Serialize + Record, E: DomainError>(
                             status,
                             id: Some(rec.record_id()),
                             version: Some(rec.record_version()),
-                            record: if keep { serde_json::to_value(&rec).ok() } else { None },
+                            record: if keep { serde_json::value::to_raw_value(&rec).ok() } else { None },
                             error: None,
                         }
                     }
