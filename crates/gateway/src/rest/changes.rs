@@ -102,7 +102,7 @@ impl Slice {
             out.extend_from_slice(b"{\"data\":[");
         }
         let full = self.events.len() as u32 == SLICE.min(self.req.limit() - self.written);
-        let n = self.events.len();
+        let count = self.events.len();
         for e in self.events.drain(..) {
             if self.written > 0 {
                 out.push(b',');
@@ -111,7 +111,7 @@ impl Slice {
             self.written += 1;
             self.after = e.seq.0;
         }
-        if let Some(per_event) = out.len().checked_div(n) {
+        if let Some(per_event) = out.len().checked_div(count) {
             self.event_bytes = self.event_bytes.max(per_event + 1);
         }
         let remaining = self.req.limit() - self.written;
