@@ -112,7 +112,7 @@ impl Application {
         let keys = JwtKeys::from_settings(&settings.jwt)?;
         let (url, pool_size, migrate) = (settings.database_url.clone(), settings.pool_size, settings.migrate);
         let db = tokio::task::spawn_blocking(move || -> Result<Db, String> {
-            let max_size = pool_size.unwrap_or_else(|| PoolOptions::default_size(crm_db::Backend::of_url(&url)));
+            let max_size = pool_size.unwrap_or_else(PoolOptions::default_size);
             let db = Db::connect(&url, PoolOptions { max_size, ..Default::default() })
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             if migrate {

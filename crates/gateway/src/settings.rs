@@ -42,7 +42,7 @@ pub struct Settings {
     /// `CRM_ENV=production` forbids generated development secrets.
     pub production: bool,
     pub migrate: bool,
-    /// Database connections (`None`: `PoolOptions::default_size` for the backend).
+    /// Database connections (`None`: `PoolOptions::default_size`, two per core).
     pub pool_size: Option<u32>,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
