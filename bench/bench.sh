@@ -87,24 +87,19 @@ bench_backend() { # backend url
   curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/api/v1/contacts?limit=1000&sort=-created_at" \
     | python3 -c 'import json,sys; [print(r["id"]) for r in json.load(sys.stdin)["data"]]' > "$WORK/contact_ids"
 
-  # Database ceilings for the same work. The read ceilings run before any write, like the
-  # HTTP reads: rows inserted by the create ceiling would change what a search walks through.
-  log "$backend: database ceilings (reads)"
-  db_ceiling "$backend" "$url" get list include search
-
-  log "$backend: HTTP scenarios (${DUR}s each, $CONNS connections)"
+  # Each scenario and its database ceiling run in alternation (ceiling, HTTP, HTTP, ceiling; half
+  # the scenario time per round), so that drift in the machine's speed weighs on both sides of
+  # the ratio alike: the same direct loop measured 11.6k and 16.6k ops/s a minute apart here.
+  # Reads come first: rows inserted by the writes would change what a search walks through.
+  db_prepare "$backend" "$url"
+  log "$backend: HTTP scenarios (${DUR}s each, $CONNS connections), in alternation with their database ceilings"
   local r
   r=$(run_wrk healthz get_path.lua /healthz); HTTP_CEIL=$(field rps "$r")
   record "$backend" "http ceiling: GET /healthz" "$HTTP_CEIL" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
-  r=$(run_wrk get get_contact.lua)
-  record "$backend" "get contact by id" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil get)"
-  r=$(run_wrk list get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name")
-  record "$backend" "list 50 by city, sorted by last name" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil list)"
-  LIST_RPS=$(field rps "$r")
-  r=$(run_wrk include get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name&include=account")
-  record "$backend" "same with include=account" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil include)"
-  r=$(run_wrk search search.lua)
-  record "$backend" "full-text search (q=)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil search)"
+  paired "$backend" "$url" "get contact by id" get get_contact.lua
+  paired "$backend" "$url" "list 50 by city, sorted by last name" list get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name"
+  paired "$backend" "$url" "same with include=account" include get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name&include=account"
+  paired "$backend" "$url" "full-text search (q=)" search search.lua
   # GraphQL against the REST list: three rounds of each in alternation, so a burst of other load
   # on the machine weighs on both sides of the ratio alike (single runs minutes apart drifted
   # by up to 30% here). The row shows the GraphQL rounds together; the ratio is to the REST list
@@ -116,10 +111,7 @@ bench_backend() { # backend url
   done
   r=$(python3 "$ROOT/bench/alternate.py" "$((DUR / 2))" "${rounds[@]}")
   record "$backend" "GraphQL 50 contacts + account (alternating with the REST list)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "rest:$(field rest "$r")"
-  log "$backend: database ceiling (create)"
-  db_ceiling "$backend" "$url" create
-  r=$(run_wrk create create_contact.lua)
-  record "$backend" "create contact (+ event)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil create)"
+  paired "$backend" "$url" "create contact (+ event)" create create_contact.lua
   r=$(run_wrk patch patch_if_match.lua)
   record "$backend" "PATCH with If-Match (+ event)" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil create)"
 
@@ -147,21 +139,33 @@ bench_backend() { # backend url
 declare -A CEIL
 ceil() { echo "${CEIL[$1]:--}"; }
 
-db_ceiling() { # backend url scenario...
-  local backend="$1" url="$2" s
-  shift 2
+db_prepare() { # backend url: what the PostgreSQL ceiling scripts read (a numbered copy of the contact ids)
+  [ "$1" = postgresql ] || return 0
+  psql "$2" -qc "DROP TABLE IF EXISTS bench_ids; CREATE TABLE bench_ids AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM contacts; CREATE UNIQUE INDEX ON bench_ids (n); ANALYZE;" >/dev/null
+  BENCH_IDS=$(psql "$2" -Atc "SELECT count(*) FROM bench_ids")
+}
+
+db_ceiling() { # backend url scenario seconds: operations per second straight against the database
+  local backend="$1" url="$2" s="$3" secs="$4"
+  sleep 1  # as before each HTTP round: the last requests of the round before finish first
   if [ "$backend" = postgresql ]; then
-    psql "$url" -qc "DROP TABLE IF EXISTS bench_ids; CREATE TABLE bench_ids AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM contacts; CREATE UNIQUE INDEX ON bench_ids (n); ANALYZE;" >/dev/null
-    local n; n=$(psql "$url" -Atc "SELECT count(*) FROM bench_ids")
-    for s in "$@"; do
-      sed "s/@N@/$n/g" "$ROOT/bench/pgbench/$s.sql" > "$WORK/$s.sql"
-      CEIL[$s]=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -f "$WORK/$s.sql" "$url" 2>"$WORK/pgbench-$s.err" | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1 || true)
-    done
+    sed "s/@N@/$BENCH_IDS/g" "$ROOT/bench/pgbench/$s.sql" > "$WORK/$s.sql"
+    "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$secs" -f "$WORK/$s.sql" "$url" 2>"$WORK/pgbench-$s.err" | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1 || true
   else
-    for s in "$@"; do
-      CEIL[$s]=$("$BIN" --database-url "$url" bench-db --scenario "$s" --seconds "$DUR" --threads 2 | sed -nE 's/^ops_per_sec=([0-9.]+)/\1/p')
-    done
+    "$BIN" --database-url "$url" bench-db --scenario "$s" --seconds "$secs" --threads 2 | sed -nE 's/^ops_per_sec=([0-9.]+)/\1/p'
   fi
+}
+
+paired() { # backend url label ceiling-scenario wrk-script [path]: ceiling, HTTP, HTTP, ceiling
+  local backend="$1" url="$2" label="$3" s="$4" script="$5" path="${6:-/}" half=$(( (DUR + 1) / 2 ))
+  local c1 c2 r1 r2 r
+  c1=$(db_ceiling "$backend" "$url" "$s" "$half")
+  r1=$(DUR=$half run_wrk "$s" "$script" "$path")
+  r2=$(DUR=$half run_wrk "$s" "$script" "$path")
+  c2=$(db_ceiling "$backend" "$url" "$s" "$half")
+  r=$(python3 "$ROOT/bench/pair.py" "$r1" "$r2")
+  CEIL[$s]=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(f'{sum(v)/len(v):.0f}' if v else '-')" "$c1" "$c2")
+  record "$backend" "$label" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil "$s")"
 }
 
 MACHINE="$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1)"

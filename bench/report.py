@@ -14,9 +14,10 @@ def num(x):
 lines = [
     f"Measured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {machine}; release build; wrk, "
     f"{conns} connections, {dur} s per scenario. `ratio` = req/s divided by the lower of the two "
-    "ceilings measured in the same run (the database answering the same queries directly, and this "
-    "stack serving a fixed JSON from /healthz); for GraphQL it is the ratio to the REST list, "
-    "measured in alternation with it (three rounds of each, half the scenario time per round).",
+    "ceilings measured in the same run (the database answering the same queries directly, in "
+    "alternation with the scenario: ceiling, HTTP, HTTP, ceiling, half the scenario time per round; "
+    "and this stack serving a fixed JSON from /healthz); for GraphQL it is the ratio to the REST "
+    "list, measured in alternation with it (three rounds of each, half the scenario time per round).",
     "",
     "| backend | scenario | req/s (or ms) | p50 ms | p99 ms | errors | server RSS MB | db ceiling /s | ratio |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|",
