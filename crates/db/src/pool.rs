@@ -189,8 +189,11 @@ impl PoolOptions {
     /// (`CRM_DB_POOL_SIZE`). Small pools also keep instances × pool under PostgreSQL's
     /// `max_connections` when the service scales out.
     pub fn default_size() -> u32 {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(4, 16)
+        Self::size_for_cores(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    fn size_for_cores(cores: usize) -> u32 {
+        u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX).clamp(4, 16)
     }
 }
 
@@ -372,10 +375,9 @@ mod tests {
 
     #[test]
     fn default_pool_is_two_connections_per_core_within_4_to_16() {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let size = PoolOptions::default_size();
-        assert!((4..=16).contains(&size), "{size}");
-        assert_eq!(size as usize, (cores * 2).clamp(4, 16));
+        let sizes: Vec<u32> = [1, 2, 3, 5, 8, 9, 64, usize::MAX].map(PoolOptions::size_for_cores).to_vec();
+        assert_eq!(sizes, vec![4, 4, 6, 10, 16, 16, 16, 16]);
+        assert!((4..=16).contains(&PoolOptions::default_size()));
     }
 
     #[tokio::test]
