@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}"
-DUR="${BENCH_SECONDS:-8}"
+DUR="${BENCH_SECONDS:-6}"
 CONNS=32
 ACCOUNTS="${BENCH_ACCOUNTS:-10000}"
 CONTACTS="${BENCH_CONTACTS:-100000}"
@@ -18,11 +18,21 @@ PORT=18090
 WORK="$(mktemp -d)"
 export BENCH_DIR="$WORK" BENCH_LUA="$ROOT/bench/wrk"
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
+BUILD_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$BUILD_PID" ] && kill "$BUILD_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 log() { printf '== %s\n' "$*" >&2; }
 
-# --- tools -------------------------------------------------------------------------------
+# --- build and tools ---------------------------------------------------------------------
+# The release build is most of a first run's time (about ten minutes on a fresh 2-core machine,
+# docs/PERFORMANCE.md), so it starts first and the tools are installed while it compiles.
+log "building the release binary"
+cargo build --release --bin crm -q &
+BUILD_PID=$!
 if ! command -v wrk >/dev/null; then
   log "installing wrk"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
@@ -30,9 +40,8 @@ fi
 source "$ROOT/bench/postgres.sh"
 ensure_postgres
 PGBENCH="$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n1)"
-
-log "building the release binary"
-cargo build --release --bin crm -q
+wait "$BUILD_PID"
+BUILD_PID=""
 BIN="$CARGO_TARGET_DIR/release/crm"
 export CRM_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export RUST_LOG=warn
@@ -47,15 +56,21 @@ run_wrk() { # name script [path]
   local name="$1" script="$2"
   cat "$ROOT/bench/wrk/$script" "$ROOT/bench/wrk/report.lua" > "$WORK/$name.lua"
   local out
-  # Let the previous scenario's last requests finish first (a search answers in up to half a
-  # second), so they do not show up in this scenario's slowest answers.
-  sleep 1
+  settle
   out="$(BENCH_PATH="${3:-/}" wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$WORK/$name.lua" "http://127.0.0.1:$PORT" 2>&1)"
   local line; line="$(grep '^RESULT' <<<"$out" || echo "RESULT rps=0 p50_ms=0 p99_ms=0 errors=-1 requests=0")"
+  # The requests still in flight when wrk stops take about as long as this round's slowest.
+  settle_after "$(field p99_ms "$line")"
   echo "$line rss_kb=$(rss_kb)"
 }
 
 field() { sed -E "s/.*$1=([^ ]+).*/\1/" <<<"$2"; }
+
+# Before each round, let the last requests of the round before finish, so that they do not land
+# in this round's slowest answers (a SQLite search answers in up to a second): twice the last
+# round's p99, between 0.2 and 1 s. Rounds run in subshells, so the wait goes through a file.
+settle_after() { python3 -c "import sys; print(min(1.0, max(0.2, 2 * float(sys.argv[1]) / 1000)))" "${1:-500}" > "$WORK/settle"; }
+settle() { sleep "$(cat "$WORK/settle" 2>/dev/null || echo 1)"; }
 
 start_server() { # url
   local t0 t1
@@ -147,13 +162,14 @@ db_prepare() { # backend url: what the PostgreSQL ceiling scripts read (a number
 
 db_ceiling() { # backend url scenario seconds: operations per second straight against the database
   local backend="$1" url="$2" s="$3" secs="$4"
-  sleep 1  # as before each HTTP round: the last requests of the round before finish first
+  settle
   if [ "$backend" = postgresql ]; then
     sed "s/@N@/$BENCH_IDS/g" "$ROOT/bench/pgbench/$s.sql" > "$WORK/$s.sql"
     "$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$secs" -f "$WORK/$s.sql" "$url" 2>"$WORK/pgbench-$s.err" | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -n1 || true
   else
     "$BIN" --database-url "$url" bench-db --scenario "$s" --seconds "$secs" --threads 2 | sed -nE 's/^ops_per_sec=([0-9.]+)/\1/p'
   fi
+  settle_after 0  # pgbench and the direct loop wait for their last statements before they exit
 }
 
 paired() { # backend url label ceiling-scenario wrk-script [path]: ceiling, HTTP, HTTP, ceiling
