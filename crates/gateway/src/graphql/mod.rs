@@ -901,7 +901,7 @@ impl CoreMutation {
         let actor = r.actor.clone();
         let ops: Vec<crm_accounts::AccountOp> = operations.into_iter().map(Into::into).collect();
         let outcome =
-            r.db.transaction(move |c| -> Result<_, crate::rest::Aborted<crm_accounts::AccountError>> {
+            r.db.bulk_transaction(move |c| -> Result<_, crate::rest::Aborted<crm_accounts::AccountError>> {
                 crm_accounts::batch_accounts(c, &actor, ops, atomic).map_err(|(i, e)| crate::rest::Aborted(i, e))
             })
             .await;
@@ -936,7 +936,7 @@ impl CoreMutation {
         let actor = r.actor.clone();
         let ops: Vec<crm_contacts::ContactOp> = operations.into_iter().map(Into::into).collect();
         let outcome =
-            r.db.transaction(move |c| -> Result<_, crate::rest::Aborted<crm_contacts::ContactError>> {
+            r.db.bulk_transaction(move |c| -> Result<_, crate::rest::Aborted<crm_contacts::ContactError>> {
                 crm_contacts::batch_contacts(c, &actor, ops, atomic).map_err(|(i, e)| crate::rest::Aborted(i, e))
             })
             .await;

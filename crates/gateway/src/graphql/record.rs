@@ -303,7 +303,7 @@ macro_rules! record_graphql {
                 let ops: Vec<crm_records::Op<$T>> = operations.into_iter().map(Into::into).collect();
                 let outcome = r
                     .db
-                    .transaction(move |c| -> Result<_, $crate::rest::Aborted<crm_records::RecordError>> {
+                    .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<crm_records::RecordError>> {
                         crm_records::batch::<$T>(c, &actor, ops, atomic).map_err(|(i, e)| $crate::rest::Aborted(i, e))
                     })
                     .await;

@@ -59,7 +59,7 @@ macro_rules! sync_endpoints {
             let atomic = body.atomic;
             let outcome = state
                 .db
-                .transaction(move |c| -> Result<_, $crate::rest::Aborted<$Err>> {
+                .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<$Err>> {
                     $batch_svc(c, &actor, body.operations, atomic).map_err(|(i, e)| $crate::rest::Aborted(i, e))
                 })
                 .await;
