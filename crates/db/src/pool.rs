@@ -273,8 +273,9 @@ impl Db {
     ///
     /// Without it, as many concurrent batch clients as connections took every database thread,
     /// and short requests queued behind them: on PostgreSQL with a pool of 4, four clients
-    /// looping batches while wrk read contacts by id left the reads at 1100–1300 req/s with a
-    /// p99 of 167–177 ms (docs/PERFORMANCE.md has the measurement).
+    /// looping batches while wrk read contacts by id left the reads at 880–1280 req/s with a
+    /// p99 of 146–177 ms, against 2640–3050 req/s and 35–38 ms with the lanes
+    /// (docs/PERFORMANCE.md has the measurement).
     pub async fn bulk_transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
