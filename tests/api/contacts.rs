@@ -31,7 +31,11 @@ async fn contact_lifecycle_with_account_include_and_consent() {
     assert!(plain.get("account").is_none());
     let listed = app.get("/api/v1/contacts?include=account").await.expect(200);
     assert_eq!(listed["data"][0]["account"]["id"], acc_id);
-    assert_eq!(app.get("/api/v1/contacts?include=owner").await.status, 400);
+    let bad = app.get("/api/v1/contacts?include=shoe_size").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["errors"][0]["message"], "includable: account, owner");
+    let owned = app.get("/api/v1/contacts?include=owner").await.expect(200);
+    assert_eq!(owned["data"][0]["owner"], serde_json::Value::Null, "no owner: embedded as null");
 
     // The account's contacts.
     app.contact("No", "Account", json!({})).await;

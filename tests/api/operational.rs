@@ -664,7 +664,7 @@ async fn graphql_matches_rest_for_the_new_resources() {
     let q = "query($id: UUID!) { contact(id: $id) {
         summary { openCases interactionsTotal }
         timeline(first: 10, kinds: [INTERACTION, CASE]) { nodes { kind interaction { id type contacts { id } case { number } }
-            case { number assignee { name } comments { body visibility author } } } pageInfo { hasNextPage } }
+            case { number assignee { name } comments { nodes { body visibility author } } } } pageInfo { hasNextPage } }
       } }";
     let r = app.gql(&app.admin, q, json!({"id": ann["id"]})).await;
     assert!(r["errors"].is_null(), "{r}");
@@ -674,7 +674,7 @@ async fn graphql_matches_rest_for_the_new_resources() {
     assert_eq!(nodes.len(), 4);
     assert_eq!(nodes[0]["kind"], "CASE");
     assert_eq!(nodes[0]["case"]["assignee"]["name"], "Agent");
-    assert_eq!(nodes[0]["case"]["comments"][0]["author"], "agent");
+    assert_eq!(nodes[0]["case"]["comments"]["nodes"][0]["author"], "agent");
     assert_eq!(nodes[1]["interaction"]["case"]["number"], c["number"]);
     assert_eq!(nodes[1]["interaction"]["contacts"][0]["id"], ann["id"]);
     let rest_tl =

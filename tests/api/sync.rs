@@ -696,15 +696,15 @@ async fn graphql_upserts_and_batches() {
     let up = app
         .gql(
             &app.admin,
-            "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {name: \"GQL\"}) { created account { version externalIds { source id } } } }",
+            "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {name: \"GQL\"}) { created node { version externalIds { source id } } } }",
             json!({}),
         )
         .await;
     assert_eq!(up["data"]["upsertAccount"]["created"], true);
     let again = app
-        .gql(&app.admin, "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {city: \"Busan\"}) { created account { version } } }", json!({}))
+        .gql(&app.admin, "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {city: \"Busan\"}) { created node { version } } }", json!({}))
         .await;
-    assert_eq!(again["data"]["upsertAccount"], json!({"created": false, "account": {"version": 2}}));
+    assert_eq!(again["data"]["upsertAccount"], json!({"created": false, "node": {"version": 2}}));
     let b = app
         .gql(
             &app.admin,

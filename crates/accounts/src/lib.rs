@@ -1,10 +1,10 @@
-//! Accounts: the companies and organisations the business deals with.
+//! Accounts: the companies and organisations the business deals with. Their use cases are the
+//! generic ones of `crm_records` (`crm_records::create::<Account>`, …); this crate holds the
+//! model, its normalization and rules, and what other domains may read of accounts.
 
-pub mod error;
 pub mod model;
-pub mod repo;
-pub mod service;
+pub mod read;
+pub mod record;
 
-pub use error::AccountError;
 pub use model::{Account, AccountInput, AccountPatch, Tier};
-pub use service::*;
+pub use record::CATALOG as ACCOUNT_CATALOG;

@@ -1,46 +1,21 @@
 //! The account as clients see it, and the inputs that create and change it.
 
 use crm_core::external::parse_external_ids;
-use crm_core::ids::AccountId;
+use crm_core::ids::{AccountId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Money, Patch};
+use crm_core::{ExternalId, FieldErrors, Money, Patch, wire_enum};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-/// Commercial tier of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
-pub enum Tier {
-    Bronze,
-    Silver,
-    Gold,
-    Platinum,
-}
-
-impl Tier {
-    pub const NAMES: &'static [&'static str] = &["bronze", "silver", "gold", "platinum"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Bronze => "bronze",
-            Tier::Silver => "silver",
-            Tier::Gold => "gold",
-            Tier::Platinum => "platinum",
-        }
+wire_enum!(
+    /// Commercial tier of an account.
+    Tier {
+        Bronze = "bronze",
+        Silver = "silver",
+        Gold = "gold",
+        Platinum = "platinum",
     }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        match s {
-            "bronze" => Some(Tier::Bronze),
-            "silver" => Some(Tier::Silver),
-            "gold" => Some(Tier::Gold),
-            "platinum" => Some(Tier::Platinum),
-            _ => None,
-        }
-    }
-}
+);
 
 /// A company or organisation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,7 +29,7 @@ pub struct Account {
     pub industry: Option<String>,
     pub tier: Option<Tier>,
     /// The user who owns the account.
-    pub owner_id: Option<uuid::Uuid>,
+    pub owner_id: Option<UserId>,
     /// E.164.
     pub phone: Option<String>,
     pub website: Option<String>,
@@ -100,7 +75,7 @@ pub struct AccountInput {
     #[serde(default)]
     pub tier: Option<Tier>,
     #[serde(default)]
-    pub owner_id: Option<uuid::Uuid>,
+    pub owner_id: Option<UserId>,
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]
@@ -155,7 +130,7 @@ pub struct AccountPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Tier>))]
     pub tier: Patch<Tier>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<uuid::Uuid>,
+    pub owner_id: Patch<UserId>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub phone: Patch<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -213,12 +188,7 @@ impl AccountPatch {
             annual_revenue: self.annual_revenue.apply_to(c.annual_revenue),
             employee_count: self.employee_count.apply_to(c.employee_count),
             tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            custom_fields: Some(match self.custom_fields {
-                Patch::Absent => c.custom_fields,
-                Patch::Null => serde_json::json!({}),
-                // Merge patch semantics for the custom-field object itself (RFC 7396).
-                Patch::Value(v) => merge_patch(c.custom_fields, v),
-            }),
+            custom_fields: Some(self.custom_fields.merge_into(c.custom_fields)),
             external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
         }
     }
@@ -257,25 +227,33 @@ impl Account {
     }
 }
 
-/// RFC 7396 JSON merge patch.
-pub fn merge_patch(target: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
-    match patch {
-        serde_json::Value::Object(p) => {
-            let mut t = match target {
-                serde_json::Value::Object(t) => t,
-                _ => serde_json::Map::new(),
-            };
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(&k);
-                } else {
-                    let cur = t.remove(&k).unwrap_or(serde_json::Value::Null);
-                    t.insert(k, merge_patch(cur, v));
-                }
-            }
-            serde_json::Value::Object(t)
+impl Account {
+    /// The account a normalized input describes, with `prev`'s bookkeeping when it updates one.
+    pub fn from_input(id: AccountId, i: AccountInput, prev: Option<&Account>) -> Account {
+        let base = prev.cloned().unwrap_or_else(Account::blank);
+        Account {
+            id,
+            name: i.name,
+            domain: i.domain,
+            industry: i.industry,
+            tier: i.tier,
+            owner_id: i.owner_id,
+            phone: i.phone,
+            website: i.website,
+            street: i.street,
+            city: i.city,
+            region: i.region,
+            postal_code: i.postal_code,
+            country: i.country,
+            latitude: i.latitude,
+            longitude: i.longitude,
+            annual_revenue: i.annual_revenue,
+            employee_count: i.employee_count,
+            tags: i.tags,
+            custom_fields: i.custom_fields.unwrap_or_else(|| serde_json::json!({})),
+            external_ids: i.external_ids,
+            ..base
         }
-        other => other,
     }
 }
 
@@ -333,15 +311,6 @@ impl AccountInput {
     }
 }
 
-impl crm_core::external::Record for Account {
-    fn record_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn record_version(&self) -> i64 {
-        self.version
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,12 +330,5 @@ mod tests {
         for f in ["name", "domain", "country", "employee_count", "annual_revenue.currency"] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc7396() {
-        let t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
-        let p = serde_json::json!({"a": null, "b": {"c": 5}, "e": "x"});
-        assert_eq!(merge_patch(t, p), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
     }
 }

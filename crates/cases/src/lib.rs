@@ -5,6 +5,8 @@
 pub mod model;
 pub mod sla;
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, CaseId, CommentId, ContactId, UserId};
@@ -16,6 +18,7 @@ use crm_db::{AnyConnection, to_utc};
 use crm_events::Action;
 use crm_records::{Record, RecordError};
 use diesel::prelude::*;
+use serde::Serialize;
 
 pub use model::{
     Case, CaseComment, CaseInput, CaseOrigin, CasePatch, CaseStatus, CaseType, CommentInput, Priority, Visibility,
@@ -199,10 +202,10 @@ impl Record for Case {
         // patch that changes the contact and not the account re-derives it; see `apply`).
         let contact_changed = prev.is_none_or(|p| p.contact_id != i.contact_id);
         c.account_id =
-            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
+            crm_contacts::read::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
         c.contact_id = i.contact_id;
         if prev.is_none_or(|p| p.account_id != c.account_id) {
-            crm_records::refs::check_account(conn, entity, "account_id", c.account_id)?;
+            crm_records::check_ref(conn, entity, "account_id", c.account_id)?;
         }
         if prev.is_none_or(|p| p.assignee_id != i.assignee_id) {
             crm_users::check_user(conn, entity, "assignee_id", i.assignee_id, true)?;
@@ -369,22 +372,52 @@ pub fn add_comment(
     Ok(comment)
 }
 
-/// A case's comments, oldest first; `after` (a comment id) continues a page.
+/// A page of a case's comments, oldest first.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommentPage {
+    pub data: Vec<CaseComment>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<CommentId>,
+}
+
+/// Most comments in one page, and the default.
+pub const MAX_COMMENTS: u32 = 1000;
+pub const DEFAULT_COMMENTS: u32 = 100;
+
+fn check_comment_limit(limit: u32) -> Result<(), RecordError> {
+    if limit == 0 || limit > MAX_COMMENTS {
+        return Err(RecordError::List(crm_core::list::ListError::Limit));
+    }
+    Ok(())
+}
+
+/// `limit + 1` rows cut to a page: whether there is a next one is known, not guessed.
+fn comment_page(mut rows: Vec<CaseComment>, limit: u32) -> CommentPage {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(|c| c.id) } else { None };
+    CommentPage { data: rows, next_after }
+}
+
+/// A case's comments, oldest first, `limit` (1 to 1000) at a time; `after` (a comment id)
+/// continues a page.
 pub fn list_comments(
     conn: &mut AnyConnection,
     actor: &Actor,
     case_id: CaseId,
     after: Option<CommentId>,
     limit: u32,
-) -> Result<Vec<CaseComment>, RecordError> {
+) -> Result<CommentPage, RecordError> {
     actor.require(Scope::CasesRead)?;
+    check_comment_limit(limit)?;
     if !Case::exists(conn, case_id)? {
         return Err(RecordError::NotFound { entity: Case::ENTITY });
     }
     let mut q = case_comments::table
         .filter(case_comments::case_id.eq(DbUuid(case_id.0)))
         .order((case_comments::created_at.asc(), case_comments::id.asc()))
-        .limit(i64::from(limit))
+        .limit(i64::from(limit) + 1)
         .into_boxed::<crm_db::MultiBackend>();
     if let Some(a) = after {
         // Keyset on (created_at, id), the order of the list.
@@ -403,24 +436,39 @@ pub fn list_comments(
                 .or(case_comments::created_at.eq(at).and(case_comments::id.gt(DbUuid(a.0)))),
         );
     }
-    Ok(q.load::<CommentRow>(conn)?.into_iter().map(CaseComment::from).collect())
+    let rows = q.load::<CommentRow>(conn)?.into_iter().map(CaseComment::from).collect();
+    Ok(comment_page(rows, limit))
 }
 
-/// Comments of several cases at once (for GraphQL), oldest first per case.
-pub fn comments_of_cases(
+/// The first page of comments of several cases at once (GraphQL `Case.comments`), one
+/// statement: the first `limit + 1` of each case, oldest first.
+pub fn first_comments(
     conn: &mut AnyConnection,
     actor: &Actor,
     ids: &[CaseId],
-) -> Result<Vec<CaseComment>, RecordError> {
+    limit: u32,
+) -> Result<HashMap<CaseId, CommentPage>, RecordError> {
     actor.require(Scope::CasesRead)?;
-    let mut out = Vec::new();
+    check_comment_limit(limit)?;
+    let mut by_case: HashMap<CaseId, Vec<CaseComment>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let keys: Vec<DbUuid> = chunk.iter().map(|i| DbUuid(i.0)).collect();
+        let mut cond = crm_db::sql::Sql::new(conn.backend());
+        cond.push(
+            "id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY created_at, id) \
+             AS rn FROM case_comments WHERE ",
+        )
+        .append(crm_db::sql::in_ids("case_id", chunk.iter().map(|c| c.0), conn.backend()))
+        .push(") ranked WHERE rn <= ")
+        .bind(i64::from(limit) + 1)
+        .push(")");
         let rows: Vec<CommentRow> = case_comments::table
-            .filter(case_comments::case_id.eq_any(keys))
-            .order((case_comments::created_at.asc(), case_comments::id.asc()))
+            .into_boxed::<crm_db::MultiBackend>()
+            .filter(cond)
+            .order((case_comments::case_id.asc(), case_comments::created_at.asc(), case_comments::id.asc()))
             .load(conn)?;
-        out.extend(rows.into_iter().map(CaseComment::from));
+        for c in rows.into_iter().map(CaseComment::from) {
+            by_case.entry(c.case_id).or_default().push(c);
+        }
     }
-    Ok(out)
+    Ok(ids.iter().map(|id| (*id, comment_page(by_case.remove(id).unwrap_or_default(), limit))).collect())
 }

@@ -114,6 +114,7 @@ pub struct Case {
     /// Customer satisfaction, 1 to 5.
     pub satisfaction: Option<i32>,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

@@ -1,10 +1,10 @@
-//! Contacts: the people the business deals with, usually at an account.
+//! Contacts: the people the business deals with, usually at an account. Their use cases are
+//! the generic ones of `crm_records` (`crm_records::create::<Contact>`, …); this crate holds
+//! the model, its normalization and rules, and what other domains may read of contacts.
 
-pub mod error;
 pub mod model;
-pub mod repo;
-pub mod service;
+pub mod read;
+pub mod record;
 
-pub use error::ContactError;
 pub use model::{AccountRef, Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
-pub use service::*;
+pub use record::CATALOG as CONTACT_CATALOG;

@@ -1,9 +1,9 @@
 //! The contact as clients see it, and the inputs that create and change it.
 
 use crm_core::external::parse_external_ids;
-use crm_core::ids::{AccountId, ContactId};
+use crm_core::ids::{AccountId, ContactId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Patch};
+use crm_core::{ExternalId, FieldErrors, Patch, Timestamp};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -62,7 +62,7 @@ pub struct Contact {
     pub title: Option<String>,
     pub department: Option<String>,
     pub account_id: Option<AccountId>,
-    pub owner_id: Option<uuid::Uuid>,
+    pub owner_id: Option<UserId>,
     pub lifecycle_stage: LifecycleStage,
     pub email_consent: EmailConsent,
     /// When `email_consent` last changed.
@@ -127,7 +127,7 @@ pub struct ContactInput {
     #[serde(default)]
     pub account: Option<AccountRef>,
     #[serde(default)]
-    pub owner_id: Option<uuid::Uuid>,
+    pub owner_id: Option<UserId>,
     /// Defaults to `lead`.
     #[serde(default)]
     pub lifecycle_stage: Option<LifecycleStage>,
@@ -195,7 +195,7 @@ pub struct ContactPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<AccountRef>))]
     pub account: Patch<AccountRef>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<uuid::Uuid>,
+    pub owner_id: Patch<UserId>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<LifecycleStage>))]
     pub lifecycle_stage: Patch<LifecycleStage>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<EmailConsent>))]
@@ -265,11 +265,7 @@ impl ContactPatch {
             latitude: self.latitude.apply_to(c.latitude),
             longitude: self.longitude.apply_to(c.longitude),
             tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            custom_fields: Some(match self.custom_fields {
-                Patch::Absent => c.custom_fields,
-                Patch::Null => serde_json::json!({}),
-                Patch::Value(v) => crm_accounts::model::merge_patch(c.custom_fields, v),
-            }),
+            custom_fields: Some(self.custom_fields.merge_into(c.custom_fields)),
             external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
         }
     }
@@ -309,6 +305,48 @@ impl Contact {
             created_at: epoch,
             updated_at: epoch,
             archived_at: None,
+        }
+    }
+}
+
+impl Contact {
+    /// The contact a normalized input describes, with `prev`'s bookkeeping when it updates one.
+    /// `email_consent_at` moves to `now` when the consent changes.
+    pub fn from_input(id: ContactId, i: ContactInput, prev: Option<&Contact>, now: Timestamp) -> Contact {
+        let email_consent = i.email_consent.unwrap_or(EmailConsent::Unknown);
+        let email_consent_at = match prev {
+            Some(p) if p.email_consent == email_consent => p.email_consent_at,
+            None if email_consent == EmailConsent::Unknown => None,
+            _ => Some(now),
+        };
+        let base = prev.cloned().unwrap_or_else(Contact::blank);
+        Contact {
+            id,
+            first_name: i.first_name,
+            last_name: i.last_name,
+            email: i.email,
+            emails: i.emails,
+            phone: i.phone,
+            phones: i.phones,
+            title: i.title,
+            department: i.department,
+            account_id: i.account_id,
+            owner_id: i.owner_id,
+            lifecycle_stage: i.lifecycle_stage.unwrap_or(LifecycleStage::Lead),
+            email_consent,
+            email_consent_at,
+            do_not_call: i.do_not_call.unwrap_or(false),
+            street: i.street,
+            city: i.city,
+            region: i.region,
+            postal_code: i.postal_code,
+            country: i.country,
+            latitude: i.latitude,
+            longitude: i.longitude,
+            tags: i.tags,
+            custom_fields: i.custom_fields.unwrap_or_else(|| serde_json::json!({})),
+            external_ids: i.external_ids,
+            ..base
         }
     }
 }
@@ -390,15 +428,6 @@ impl ContactInput {
             .unwrap_or_else(|| serde_json::json!({})),
         );
         errs.into_result().map(|_| i)
-    }
-}
-
-impl crm_core::external::Record for Contact {
-    fn record_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn record_version(&self) -> i64 {
-        self.version
     }
 }
 

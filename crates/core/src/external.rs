@@ -106,8 +106,8 @@ pub const MAX_BATCH: usize = 1000;
 /// Per-operation results of a batch, or the index and error that aborted an atomic one.
 pub type BatchResults<T, E> = Result<Vec<Result<BatchOutcome<T>, E>>, (usize, E)>;
 
-/// What batch results need to know of a record.
-pub trait Record {
+/// What batch answers report of a record.
+pub trait BatchRecord {
     fn record_id(&self) -> uuid::Uuid;
     fn record_version(&self) -> i64;
 }

@@ -1,8 +1,35 @@
-//! Typed ids: UUIDv7 (time-ordered) behind a newtype per entity.
+//! Typed ids: UUIDv7 (time-ordered) behind a newtype per entity. Each id type names the entity
+//! it identifies and the table that holds it, so any domain can check a reference to a record
+//! of another without reading that domain's tables by hand (`crm_records::check_ref`).
 
-/// Declares a typed id. Ids serialize as plain UUID strings.
+/// What an id type identifies.
+pub trait EntityId: Copy + Eq + std::hash::Hash + Ord + std::fmt::Display + Send + Sync + 'static {
+    /// The entity's name in the event log, the external-id table and messages (`contact`).
+    const ENTITY: &'static str;
+    /// The table that holds its records (`contacts`); trusted SQL text.
+    const TABLE: &'static str;
+    fn uuid(self) -> uuid::Uuid;
+    fn from_uuid(u: uuid::Uuid) -> Self;
+}
+
+/// Declares a typed id for the records of `$entity` kept in `$table`. Ids serialize as plain
+/// UUID strings.
 #[macro_export]
 macro_rules! define_id {
+    ($(#[$meta:meta])* $name:ident, $entity:literal, $table:literal) => {
+        $crate::define_id!($(#[$meta])* $name);
+
+        impl $crate::ids::EntityId for $name {
+            const ENTITY: &'static str = $entity;
+            const TABLE: &'static str = $table;
+            fn uuid(self) -> uuid::Uuid {
+                self.0
+            }
+            fn from_uuid(u: uuid::Uuid) -> Self {
+                Self(u)
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -56,61 +83,61 @@ macro_rules! define_id {
 
 define_id!(
     /// Id of an account (a company or organisation).
-    AccountId
+    AccountId, "account", "accounts"
 );
 define_id!(
     /// Id of a contact (a person).
-    ContactId
+    ContactId, "contact", "contacts"
 );
 define_id!(
     /// Id of a user (a member of staff).
-    UserId
+    UserId, "user", "users"
 );
 define_id!(
     /// Id of an interaction (a call, email, meeting, note, visit, … in the contact history).
-    InteractionId
+    InteractionId, "interaction", "interactions"
 );
 define_id!(
     /// Id of a support case.
-    CaseId
+    CaseId, "case", "cases"
 );
 define_id!(
     /// Id of a comment on a case.
-    CommentId
+    CommentId, "case_comment", "case_comments"
 );
 define_id!(
     /// Id of a product in the catalog.
-    ProductId
+    ProductId, "product", "products"
 );
 define_id!(
     /// Id of a purchase (an order a customer placed).
-    PurchaseId
+    PurchaseId, "purchase", "purchases"
 );
 define_id!(
     /// Id of a lead (a prospect not yet qualified into an account and contact).
-    LeadId
+    LeadId, "lead", "leads"
 );
 define_id!(
     /// Id of a sales pipeline.
-    PipelineId
+    PipelineId, "pipeline", "pipelines"
 );
 define_id!(
     /// Id of a stage of a pipeline.
-    StageId
+    StageId, "pipeline_stage", "pipeline_stages"
 );
 define_id!(
     /// Id of an opportunity (a deal in a pipeline).
-    OpportunityId
+    OpportunityId, "opportunity", "opportunities"
 );
 define_id!(
     /// Id of an activity (scheduled work: a task, call, meeting or mailing).
-    ActivityId
+    ActivityId, "activity", "activities"
 );
 define_id!(
     /// Id of a target account list.
-    TargetListId
+    TargetListId, "target_list", "target_lists"
 );
 define_id!(
     /// Id of a sales quota.
-    QuotaId
+    QuotaId, "quota", "quotas"
 );

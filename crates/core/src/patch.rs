@@ -61,6 +61,40 @@ impl<T: serde::Serialize> serde::Serialize for Patch<T> {
     }
 }
 
+impl Patch<serde_json::Value> {
+    /// Applies this patch to a JSON object field (custom fields) with RFC 7396 semantics for
+    /// the object itself: absent keeps it, `null` empties it, an object is merged key by key.
+    pub fn merge_into(self, current: serde_json::Value) -> serde_json::Value {
+        match self {
+            Patch::Absent => current,
+            Patch::Null => serde_json::json!({}),
+            Patch::Value(v) => merge_json(current, v),
+        }
+    }
+}
+
+/// RFC 7396 JSON merge patch.
+pub fn merge_json(target: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+    match patch {
+        serde_json::Value::Object(p) => {
+            let mut t = match target {
+                serde_json::Value::Object(t) => t,
+                _ => serde_json::Map::new(),
+            };
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(&k);
+                } else {
+                    let cur = t.remove(&k).unwrap_or(serde_json::Value::Null);
+                    t.insert(k, merge_json(cur, v));
+                }
+            }
+            serde_json::Value::Object(t)
+        }
+        other => other,
+    }
+}
+
 #[cfg(feature = "graphql")]
 mod graphql {
     use std::borrow::Cow;
@@ -130,5 +164,15 @@ mod tests {
         assert_eq!(p.c, Patch::Value("x".into()));
         assert_eq!(Patch::Absent.apply_to(Some(1)), Some(1));
         assert_eq!(Patch::<i32>::Null.apply_to(Some(1)), None);
+    }
+
+    #[test]
+    fn merge_json_follows_rfc7396() {
+        let t = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
+        let p = serde_json::json!({"a": null, "b": {"c": 5}, "e": "x"});
+        assert_eq!(merge_json(t.clone(), p.clone()), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
+        assert_eq!(Patch::Value(p).merge_into(t.clone()), serde_json::json!({"b": {"c": 5, "d": 3}, "e": "x"}));
+        assert_eq!(Patch::Null.merge_into(t.clone()), serde_json::json!({}));
+        assert_eq!(Patch::Absent.merge_into(t.clone()), t);
     }
 }

@@ -61,38 +61,3 @@ pub fn next_counter(conn: &mut AnyConnection, name: &str) -> diesel::QueryResult
             .get_result(c),
     }
 }
-
-/// Whether a user exists (archived included), for record owners in every domain.
-pub fn user_exists(conn: &mut AnyConnection, id: uuid::Uuid) -> diesel::QueryResult<bool> {
-    use diesel::prelude::*;
-    use schema::users;
-    let found = users::table.filter(users::id.eq(types::DbUuid(id))).select(users::id).first::<types::DbUuid>(conn);
-    Ok(found.optional()?.is_some())
-}
-
-/// `owner_id` must name a user: the field error when it does not.
-pub fn check_owner(conn: &mut AnyConnection, owner: Option<uuid::Uuid>) -> Result<(), DbOwnerError> {
-    match owner {
-        Some(id) if !user_exists(conn, id)? => {
-            Err(DbOwnerError::Missing(crm_core::FieldErrors(vec![crm_core::FieldError::new(
-                "owner_id",
-                "not_found",
-                format!("user {id} does not exist"),
-            )])))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Why `check_owner` failed.
-#[derive(Debug)]
-pub enum DbOwnerError {
-    Missing(crm_core::FieldErrors),
-    Query(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for DbOwnerError {
-    fn from(e: diesel::result::Error) -> Self {
-        DbOwnerError::Query(e)
-    }
-}

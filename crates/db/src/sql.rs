@@ -92,6 +92,20 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `other` as it is (no parentheses).
+    pub fn append(&mut self, other: Sql) -> &mut Self {
+        self.cacheable &= other.cacheable;
+        for p in other.parts {
+            match p {
+                Part::Raw(r) => {
+                    self.push(&r);
+                }
+                b => self.parts.push(b),
+            }
+        }
+        self
+    }
+
     /// The SQL text with `?` for binds (for logs and tests).
     pub fn debug_text(&self) -> String {
         self.parts
@@ -207,6 +221,56 @@ impl QueryFragment<MultiBackend> for Sql {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ids of any table
+
+/// `SELECT id FROM <table> WHERE <cond> LIMIT 1` for a table known by name (trusted text): what
+/// generic code asks of a table it cannot name in diesel's DSL (reference checks through an id
+/// type's table, uniqueness among live records). The statement text holds no caller data, so
+/// the driver keeps it prepared.
+pub fn first_id(
+    conn: &mut crate::AnyConnection,
+    table: &'static str,
+    cond: Sql,
+) -> diesel::QueryResult<Option<uuid::Uuid>> {
+    use diesel::{OptionalExtension, RunQueryDsl};
+    Ok(IdQuery { table, cond }.get_result::<DbUuid>(conn).optional()?.map(|u| u.0))
+}
+
+/// Whether `table` has a row with this id.
+pub fn id_exists(conn: &mut crate::AnyConnection, table: &'static str, id: uuid::Uuid) -> diesel::QueryResult<bool> {
+    let mut cond = Sql::new(conn.backend());
+    cond.push("id = ").bind(id);
+    Ok(first_id(conn, table, cond)?.is_some())
+}
+
+struct IdQuery {
+    table: &'static str,
+    cond: Sql,
+}
+
+impl QueryId for IdQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for IdQuery {
+    type SqlType = Uid;
+}
+
+impl QueryFragment<MultiBackend> for IdQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT id FROM ");
+        out.push_sql(self.table);
+        out.push_sql(" WHERE ");
+        self.cond.walk_ast(out.reborrow())?;
+        out.push_sql(" LIMIT 1");
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for IdQuery {}
 
 // ---------------------------------------------------------------------------------------------
 // Filters
@@ -569,6 +633,44 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     order.push(&order_by(&q.sort, q.id_desc));
     order.cacheable = q.sort.len() <= 1;
     Ok(ListSql { matching, page, order })
+}
+
+/// The condition that keeps, of the rows matching a list query, the first `limit + 1` of
+/// each value of `column` (the first page of each parent's records, in the list's order):
+/// `id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY column ORDER BY …) …))`.
+/// One statement for the pages of many parents.
+pub fn first_of_each(
+    q: &ListQuery,
+    index: SearchIndex,
+    table: &str,
+    column: &str,
+    parents: &[uuid::Uuid],
+    backend: Backend,
+) -> Result<Sql, ListError> {
+    let parts = list_sql(q, index, backend)?;
+    let mut out = Sql::new(backend);
+    out.push("id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY ")
+        .push(column)
+        .push(" ORDER BY ")
+        .append(parts.order)
+        .push(") AS rn FROM ")
+        .push(table)
+        .push(" WHERE ")
+        .append(parts.page)
+        .push(" AND ")
+        .append(in_ids(column, parents.iter().copied(), backend))
+        .push(") ranked WHERE rn <= ")
+        .bind(i64::from(q.limit) + 1)
+        .push(")");
+    Ok(out)
+}
+
+/// `ORDER BY` of [`first_of_each`]'s rows: by parent, then in the list's order.
+pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
+    let mut out = Sql::new(backend);
+    out.push(column).push(", ").push(&order_by(&q.sort, q.id_desc));
+    out.cacheable = q.sort.len() <= 1;
+    out
 }
 
 /// Cuts a `limit + 1` result to one page and makes the cursor for the next one.

@@ -1,7 +1,8 @@
 //! `crm bench-db`: the database ceiling for `make bench`, the same service calls as the HTTP
 //! scenarios (hence the same SQL through the same driver) without HTTP and JSON.
 
-use crm_contacts::ContactInput;
+use crm_accounts::Account;
+use crm_contacts::{Contact, ContactInput};
 use crm_core::Actor;
 use crm_db::Db;
 
@@ -12,7 +13,7 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
     use crm_core::list::ListParams;
     let actor = Actor::system();
     let ids: Vec<crm_core::ids::ContactId> = db
-        .run_sync(|c| crm_contacts::list_contacts(c, &actor, &ListParams { limit: Some(1000), ..Default::default() }))
+        .run_sync(|c| crm_records::list::<Contact>(c, &actor, &ListParams { limit: Some(1000), ..Default::default() }))
         .map_err(|e| e.to_string())?
         .data
         .into_iter()
@@ -39,18 +40,18 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                         let i = usize::try_from(n).unwrap_or(0).wrapping_mul(7919).wrapping_add(t * 104_729);
                         let r: Result<(), String> = match scenario {
                             "get" => db
-                                .run_sync(|c| crm_contacts::get_contact(c, &actor, ids[i % ids.len()]).map(|_| ()))
+                                .run_sync(|c| crm_records::get::<Contact>(c, &actor, ids[i % ids.len()]).map(|_| ()))
                                 .map_err(|e| e.to_string()),
                             "list" => db
-                                .run_sync(|c| crm_contacts::list_contacts(c, &actor, &list).map(|_| ()))
+                                .run_sync(|c| crm_records::list::<Contact>(c, &actor, &list).map(|_| ()))
                                 .map_err(|e| e.to_string()),
                             "include" => db
-                                .run_sync(|c| -> Result<(), crm_contacts::ContactError> {
-                                    let page = crm_contacts::list_contacts(c, &actor, &list)?;
-                                    let acc: Vec<_> = page.data.iter().filter_map(|x| x.account_id).collect();
-                                    crm_accounts::get_accounts(c, &actor, &acc, true).map_err(|e| {
-                                        crm_contacts::ContactError::Db(crm_db::DbError::Task(e.to_string()))
-                                    })?;
+                                .run_sync(|c| -> Result<(), crm_records::RecordError> {
+                                    let page = crm_records::list::<Contact>(c, &actor, &list)?;
+                                    let mut acc: Vec<_> = page.data.iter().filter_map(|x| x.account_id).collect();
+                                    acc.sort();
+                                    acc.dedup();
+                                    crm_records::get_many::<Account>(c, &actor, &acc, true)?;
                                     Ok(())
                                 })
                                 .map_err(|e| e.to_string()),
@@ -60,7 +61,7 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                                     q: Some(terms[i % terms.len()].into()),
                                     ..Default::default()
                                 };
-                                db.run_sync(|c| crm_contacts::list_contacts(c, &actor, &p).map(|_| ()))
+                                db.run_sync(|c| crm_records::list::<Contact>(c, &actor, &p).map(|_| ()))
                                     .map_err(|e| e.to_string())
                             }
                             "create" => {
@@ -71,7 +72,7 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                                     city: Some("Seoul".into()),
                                     ..Default::default()
                                 };
-                                db.transaction_sync(|c| crm_contacts::create_contact(c, &actor, input).map(|_| ()))
+                                db.transaction_sync(|c| crm_records::create::<Contact>(c, &actor, input).map(|_| ()))
                                     .map_err(|e| e.to_string())
                             }
                             other => return Err(format!("unknown scenario `{other}`")),

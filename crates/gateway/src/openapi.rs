@@ -62,7 +62,7 @@ macro_rules! mount_routes {
                 .service(rest::contacts::contact_history)
                 .service(rest::accounts::list_accounts)
                 .service(rest::accounts::create_account)
-                .service(rest::contacts::list_account_contacts)
+                .service(rest::accounts::list_account_contacts)
                 .service(rest::accounts::get_account)
                 .service(rest::accounts::update_account)
                 .service(rest::accounts::archive_account)

@@ -206,8 +206,9 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
         return Err("contacts are seeded into accounts: give --accounts as well".into());
     }
     let actor = Actor::system();
-    let existing =
-        db.run_sync(|c| crm_accounts::list_accounts(c, &actor, &Default::default())).map_err(|e| e.to_string())?;
+    let existing = db
+        .run_sync(|c| crm_records::list::<crm_accounts::Account>(c, &actor, &Default::default()))
+        .map_err(|e| e.to_string())?;
     if !existing.data.is_empty() {
         return Err("the database already has accounts; seed an empty database".into());
     }
@@ -222,7 +223,7 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
         let (a, c) = db
             .transaction_sync(|conn| -> Result<(usize, usize), SeedError> {
                 let (acc_inputs, people): (Vec<AccountInput>, Vec<Vec<ContactInput>>) = batch.into_iter().unzip();
-                let created = crm_accounts::import_accounts(conn, &actor, acc_inputs)
+                let created = crm_accounts::read::import_accounts(conn, &actor, acc_inputs)
                     .map_err(|(i, e)| SeedError(format!("account {}: {e}", start + i)))?;
                 let mut contact_inputs = Vec::new();
                 for (acc, group) in created.iter().zip(people) {
@@ -231,7 +232,7 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
                         contact_inputs.push(p);
                     }
                 }
-                let n = crm_contacts::import_contacts(conn, &actor, contact_inputs)
+                let n = crm_contacts::read::import_contacts(conn, &actor, contact_inputs)
                     .map_err(|(i, e)| SeedError(format!("contact {i}: {e}")))?
                     .len();
                 Ok((created.len(), n))

@@ -191,24 +191,24 @@ impl Record for Interaction {
         // Participants: every contact must exist; the account defaults to the first contact's.
         let contacts_changed = prev.is_none_or(|p| p.contact_ids != i.contact_ids);
         let accounts = if contacts_changed || i.account_id.is_none() {
-            crm_records::refs::contact_accounts(conn, entity, &i.contact_ids, |n| format!("contact_ids[{n}]"))?
+            crm_contacts::read::accounts_of_contacts(conn, entity, &i.contact_ids, |n| format!("contact_ids[{n}]"))?
         } else {
             Vec::new()
         };
         x.contact_ids = i.contact_ids;
         x.account_id = i.account_id.or_else(|| accounts.iter().flatten().next().copied());
         if prev.is_none_or(|p| p.account_id != x.account_id) {
-            crm_records::refs::check_account(conn, entity, "account_id", x.account_id)?;
+            crm_records::check_ref(conn, entity, "account_id", x.account_id)?;
         }
         if prev.is_none_or(|p| p.opportunity_id != i.opportunity_id) {
-            crm_records::refs::check_opportunity(conn, entity, "opportunity_id", i.opportunity_id)?;
+            crm_records::check_ref(conn, entity, "opportunity_id", i.opportunity_id.map(crm_core::ids::OpportunityId))?;
         }
         if prev.is_none_or(|p| p.case_id != i.case_id) {
-            crm_records::check_ref::<crm_cases::Case>(conn, entity, "case_id", i.case_id)?;
+            crm_records::check_ref(conn, entity, "case_id", i.case_id)?;
         }
         x.case_id = i.case_id;
         if prev.is_none_or(|p| p.lead_id != i.lead_id) {
-            crm_records::refs::check_lead(conn, entity, "lead_id", i.lead_id.map(|l| l.0))?;
+            crm_records::check_ref(conn, entity, "lead_id", i.lead_id)?;
         }
         x.lead_id = i.lead_id;
 

@@ -84,6 +84,7 @@ pub struct Interaction {
     pub department: Option<Department>,
     pub tags: Vec<String>,
     /// Ids in other systems (a message id, a call id): the same email or call is stored once.
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

@@ -9,7 +9,6 @@ use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::{AccountId, ContactId, ProductId, PurchaseId};
 use crm_core::{Actor, FieldErrors, Money, Scope};
-use crm_db::pool::is_unique_violation;
 use crm_db::schema::{products, purchase_lines, purchases};
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
@@ -127,32 +126,6 @@ impl From<&Product> for ProductRow {
     }
 }
 
-/// The live product with this sku, other than `except`.
-fn live_by_sku(conn: &mut AnyConnection, sku: &str, except: Option<ProductId>) -> QueryResult<Option<ProductId>> {
-    let q = products::table
-        .filter(products::sku.eq(sku))
-        .filter(products::archived_at.is_null())
-        .select(products::id)
-        .into_boxed::<crm_db::MultiBackend>();
-    let q = match except {
-        Some(e) => q.filter(products::id.ne(DbUuid(e.0))),
-        None => q,
-    };
-    Ok(q.first::<DbUuid>(conn).optional()?.map(|u| ProductId(u.0)))
-}
-
-fn check_sku_free(conn: &mut AnyConnection, p: &Product) -> Result<(), RecordError> {
-    if let Some(existing) = live_by_sku(conn, &p.sku, Some(p.id))? {
-        return Err(RecordError::Duplicate {
-            entity: Product::ENTITY,
-            field: "sku",
-            value: p.sku.clone(),
-            existing_id: Some(existing.0),
-        });
-    }
-    Ok(())
-}
-
 impl Record for Product {
     type Id = ProductId;
     type Input = ProductInput;
@@ -166,7 +139,7 @@ impl Record for Product {
     crm_records::record_basics!(catalog: PRODUCT_CATALOG);
 
     fn build(
-        conn: &mut AnyConnection,
+        _conn: &mut AnyConnection,
         _actor: &Actor,
         id: ProductId,
         input: ProductInput,
@@ -185,26 +158,12 @@ impl Record for Product {
         p.active = i.active.unwrap_or(true);
         p.tags = i.tags;
         p.external_ids = i.external_ids;
-        if prev.is_none_or(|x| x.sku != p.sku) && p.archived_at.is_none() {
-            check_sku_free(conn, &p)?;
-        }
         Ok(p)
     }
 
-    fn check_restore(conn: &mut AnyConnection, p: &Self) -> Result<(), RecordError> {
-        check_sku_free(conn, p)
-    }
-
-    fn write_error(e: diesel::result::Error, p: &Self) -> RecordError {
-        if is_unique_violation(&e) {
-            return RecordError::Duplicate {
-                entity: Self::ENTITY,
-                field: "sku",
-                value: p.sku.clone(),
-                existing_id: None,
-            };
-        }
-        RecordError::from(e)
+    /// The sku: one live product per code.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        vec![("sku", self.sku.as_str())]
     }
 
     crm_records::diesel_store!(table: products, row: ProductRow, search: SearchIndex {
@@ -329,7 +288,7 @@ pub fn price_lines(
     let ids: Vec<ProductId> = lines.iter().filter_map(|l| l.product_id).collect();
     let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
     let mut by_id: HashMap<ProductId, Product> =
-        Product::find_many(conn, &ids)?.into_iter().map(|p| (p.id, p)).collect();
+        Product::find_many(conn, &ids, true)?.into_iter().map(|p| (p.id, p)).collect();
     let mut by_sku: HashMap<String, ProductId> = HashMap::new();
     if !skus.is_empty() {
         let rows: Vec<ProductRow> = products::table
@@ -456,10 +415,10 @@ impl Record for Purchase {
         p.external_ids = i.external_ids;
         let contact_changed = prev.is_none_or(|x| x.contact_id != i.contact_id);
         p.account_id =
-            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
+            crm_contacts::read::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
         p.contact_id = i.contact_id;
         if prev.is_none_or(|x| x.account_id != p.account_id) {
-            crm_records::refs::check_account(conn, entity, "account_id", p.account_id)?;
+            crm_records::check_ref(conn, entity, "account_id", p.account_id)?;
         }
         let unchanged: Vec<ProductId> =
             prev.map(|x| x.lines.iter().map(|l| l.product_id).collect()).unwrap_or_default();

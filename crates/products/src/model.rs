@@ -24,6 +24,7 @@ pub struct Product {
     /// Inactive products stay in purchase history but cannot be sold anew.
     pub active: bool,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -224,6 +225,7 @@ pub struct Purchase {
     /// The sum of the line totals.
     pub total: Money,
     pub lines: Vec<LineItem>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

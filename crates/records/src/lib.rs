@@ -1,29 +1,36 @@
 //! The life cycle every resource shares, written once: reads and lists under scopes, creates,
-//! merge-patch updates with optimistic versions, archive and restore, external ids and upserts,
-//! batches, events and field history.
+//! merge-patch updates with optimistic versions, archive and restore, uniqueness among live
+//! records, external ids and upserts, batches (with deferred multi-row writes where a resource
+//! allows them), bulk imports, events and field history.
 //!
 //! A resource implements [`Record`] (its domain rules: how an input becomes a record, which
-//! references it checks) and storage through [`diesel_store!`]; the generic use cases below
-//! are then its service functions, shared by REST and GraphQL.
+//! references it checks, which of its values are unique) and storage through
+//! [`diesel_store!`]; the generic use cases of [`read`] and [`write`] are then its service
+//! functions, shared by REST and GraphQL.
 
+pub mod batch;
 pub mod error;
 pub mod hooks;
+pub mod read;
 pub mod refs;
 pub mod store;
+pub mod write;
 
-use std::collections::HashMap;
-use std::fmt::Display;
-use std::hash::Hash;
-
-use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::filter::Catalog;
-use crm_core::list::{ListParams, ListQuery, Page};
+use crm_core::ids::EntityId;
+use crm_core::list::{ListQuery, Page};
 use crm_core::{Actor, ExternalId, Patch, Scope, Timestamp};
 use crm_db::AnyConnection;
-use crm_events::{Action, HistoryEntry};
 use serde::Serialize;
 
+pub use batch::{Op, batch};
 pub use error::RecordError;
+pub use read::{
+    external_ids_of, get, get_by_external_id, get_many, history, id_by_external_id, list, list_of, list_per_parent,
+    require_related_scopes,
+};
+pub use refs::check_ref;
+pub use write::{archive, create, import, modify, restore, update, update_from, upsert};
 
 /// Bookkeeping every record carries.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,22 +41,25 @@ pub struct Meta {
     pub archived_at: Option<Timestamp>,
 }
 
-const UPDATE_RETRIES: usize = 10;
-
 /// A resource with the write contract. See the crate docs.
 pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static {
-    type Id: Copy + Eq + Hash + Ord + Display + Send + Sync + From<uuid::Uuid> + Into<uuid::Uuid> + 'static;
+    type Id: EntityId + From<uuid::Uuid> + Into<uuid::Uuid>;
     /// A new record, or the full writable state of one.
     type Input: Clone + Send + 'static;
     /// A JSON merge patch.
     type Patch: Clone + Send + 'static;
 
     /// Name in the event log, the external-id table and messages (`interaction`).
-    const ENTITY: &'static str;
+    const ENTITY: &'static str = <Self::Id as EntityId>::ENTITY;
     const READ: Scope;
     const WRITE: Scope;
     /// Sort when the caller gives none.
     const DEFAULT_SORT: &'static str = "-created_at";
+    /// Batches may leave this resource's row writes for the end of each group of operations
+    /// and make them with multi-row statements (see `crm_db::batch::run_deferring`). Only for
+    /// resources whose `after_write` does not need the record's row: a deferred write runs
+    /// `after_write` before the row exists.
+    const DEFER_BATCH_WRITES: bool = false;
 
     /// What lists filter and sort on.
     fn catalog() -> &'static Catalog;
@@ -70,7 +80,7 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
     /// Validates and normalizes `input`, resolves and checks its references, enforces the
     /// resource's rules against `prev` (transitions) and builds the record. `now` is the time
     /// of this write (it becomes `updated_at`, and `created_at` on create). The generic code
-    /// sets the bookkeeping (`Meta`) afterwards.
+    /// sets the bookkeeping (`Meta`) afterwards, and checks uniqueness (`unique`).
     fn build(
         conn: &mut AnyConnection,
         actor: &Actor,
@@ -80,14 +90,24 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
         now: Timestamp,
     ) -> Result<Self, RecordError>;
 
-    /// Checks before an archived record comes back (uniqueness among live records).
+    /// The values of this record that no other live record may share, by field (catalog
+    /// name): a contact's email, an account's domain. Backed by partial unique indexes; the
+    /// generic code checks them on create, on update when they change, and on restore, so a
+    /// conflict names the record that holds the value.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+
+    /// Checks before an archived record comes back, beyond uniqueness.
     fn check_restore(_conn: &mut AnyConnection, _record: &Self) -> Result<(), RecordError> {
         Ok(())
     }
 
-    /// Turns a failed write into the domain's answer (unique violations into `Duplicate`).
-    fn write_error(e: diesel::result::Error, _record: &Self) -> RecordError {
-        RecordError::from(e)
+    /// Turns a failed write into the domain's answer. By default a unique violation (a
+    /// concurrent writer took a value between the check and the write) is `Duplicate` on the
+    /// first unique value.
+    fn write_error(e: diesel::result::Error, record: &Self) -> RecordError {
+        write::default_write_error(e, record)
     }
 
     /// Runs after the record's row was written (created, updated, archived or restored): child
@@ -109,409 +129,48 @@ pub trait Record: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
 
     // Storage, usually generated by `diesel_store!`.
     fn find(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<Option<Self>>;
-    fn find_many(conn: &mut AnyConnection, ids: &[Self::Id]) -> diesel::QueryResult<Vec<Self>>;
-    fn insert(conn: &mut AnyConnection, record: &Self) -> diesel::QueryResult<()>;
+    /// Records by id (archived included), missing ones skipped; `external_ids: false` leaves
+    /// their external ids empty (one query fewer, for readers that do not show them).
+    fn find_many(conn: &mut AnyConnection, ids: &[Self::Id], external_ids: bool) -> diesel::QueryResult<Vec<Self>>;
+    /// Inserts the record unless a unique value is taken: whether it was inserted. (No failed
+    /// statement on a duplicate, so a PostgreSQL transaction carries on.)
+    fn insert(conn: &mut AnyConnection, record: &Self) -> diesel::QueryResult<bool>;
+    /// Inserts new records unless a unique value is taken (one statement on PostgreSQL, one
+    /// per row on SQLite): false when some row was not inserted (the caller rolls back).
+    fn insert_many(conn: &mut AnyConnection, records: &[Self]) -> diesel::QueryResult<bool>;
+    /// Inserts new records with multi-row statements, failing on any conflict (bulk import).
+    fn import_rows(conn: &mut AnyConnection, records: &[Self]) -> diesel::QueryResult<()>;
     fn update_if_version(conn: &mut AnyConnection, record: &Self, expected: i64) -> diesel::QueryResult<bool>;
+    /// Writes each record over its row if that row is still at the paired version; false when
+    /// some row was not (the caller rolls back). One statement per row unless the resource
+    /// has a multi-row form.
+    fn update_many_if_version(conn: &mut AnyConnection, items: &[(Self, i64)]) -> diesel::QueryResult<bool> {
+        let mut all = true;
+        for (r, expected) in items {
+            all &= Self::update_if_version(conn, r, *expected)?;
+        }
+        Ok(all)
+    }
     fn list_page(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Self>, RecordError>;
-    /// Whether a record exists (archived included).
-    fn exists(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<bool>;
+    /// The first `q.limit + 1` records matching `q` for each parent whose id is in `column`,
+    /// ordered by parent then as the list asks (without external ids and child rows).
+    fn list_first_of_each(
+        conn: &mut AnyConnection,
+        column: &'static str,
+        parents: &[uuid::Uuid],
+        q: &ListQuery,
+    ) -> Result<Vec<Self>, RecordError>;
     /// Takes the record's row lock until the transaction ends (PostgreSQL; SQLite writers are
     /// serialized anyway): for use cases that read, decide and write once (conversions,
     /// completions). False when there is no such record.
     fn lock(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<bool>;
+
+    /// Whether a record exists (archived included).
+    fn exists(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<bool> {
+        crm_db::sql::id_exists(conn, Self::catalog().table, id.uuid())
+    }
 }
 
 fn not_found<R: Record>() -> RecordError {
     RecordError::NotFound { entity: R::ENTITY }
-}
-
-fn uuid_of<R: Record>(id: R::Id) -> uuid::Uuid {
-    id.into()
-}
-
-/// Relation filters (`account.tier`) read the related resource: the caller must be allowed to.
-pub fn require_related_scopes(actor: &Actor, q: &ListQuery) -> Result<(), RecordError> {
-    if let Some(f) = &q.filter {
-        for resource in f.related_resources() {
-            if let Some(scope) = Scope::read_of(resource) {
-                actor.require(scope)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One record by id (archived included).
-pub fn get<R: Record>(conn: &mut AnyConnection, actor: &Actor, id: R::Id) -> Result<R, RecordError> {
-    actor.require(R::READ)?;
-    R::find(conn, id)?.ok_or_else(not_found::<R>)
-}
-
-/// Records by id, for batch loaders and embedding; missing ids are skipped.
-pub fn get_many<R: Record>(conn: &mut AnyConnection, actor: &Actor, ids: &[R::Id]) -> Result<Vec<R>, RecordError> {
-    actor.require(R::READ)?;
-    Ok(R::find_many(conn, ids)?)
-}
-
-/// One page of a list.
-pub fn list<R: Record>(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<R>, RecordError> {
-    actor.require(R::READ)?;
-    let q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
-    require_related_scopes(actor, &q)?;
-    R::list_page(conn, &q)
-}
-
-fn write_time() -> Timestamp {
-    crm_db::to_utc(crm_db::now())
-}
-
-fn fresh_meta(prev: Option<&Meta>, now: Timestamp) -> Meta {
-    Meta {
-        version: prev.map(|p| p.version + 1).unwrap_or(1),
-        created_at: prev.map(|p| p.created_at).unwrap_or(now),
-        updated_at: now,
-        archived_at: prev.and_then(|p| p.archived_at),
-    }
-}
-
-fn record_event<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    action: Action,
-    before: Option<&R>,
-    after: &R,
-) -> Result<(), RecordError> {
-    let json = |r: &R| serde_json::to_value(r).unwrap_or_default();
-    crm_events::record(conn, actor, R::ENTITY, uuid_of::<R>(after.id()), action, before.map(json), Some(json(after)))?;
-    Ok(())
-}
-
-fn taken<R: Record>(t: crm_db::external_ids::Taken) -> RecordError {
-    RecordError::ExternalIdTaken { entity: R::ENTITY, index: t.index, external_id: t.external_id, existing_id: t.owner }
-}
-
-/// Creates a record.
-#[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub))]
-pub fn create<R: Record>(conn: &mut AnyConnection, actor: &Actor, input: R::Input) -> Result<R, RecordError> {
-    actor.require(R::WRITE)?;
-    let id = R::Id::from(uuid::Uuid::now_v7());
-    let now = write_time();
-    let mut r = R::build(conn, actor, id, input, None, now)?;
-    r.set_meta(fresh_meta(None, now));
-    R::insert(conn, &r).map_err(|e| R::write_error(e, &r))?;
-    crm_db::external_ids::insert_for_new(conn, R::ENTITY, uuid_of::<R>(id), r.external_ids())?.map_err(taken::<R>)?;
-    R::after_write(conn, actor, None, &r)?;
-    record_event(conn, actor, Action::Created, None, &r)?;
-    Ok(r)
-}
-
-/// Applies a merge patch. With `expected_version`, a stale version fails; without, losing a
-/// race to another writer re-reads and tries again.
-#[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub, %id))]
-pub fn update<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    patch: R::Patch,
-    expected_version: Option<i64>,
-) -> Result<R, RecordError> {
-    update_from(conn, actor, id, patch, expected_version, None)
-}
-
-/// `update` starting from a record already read in this transaction.
-pub fn update_from<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    patch: R::Patch,
-    expected_version: Option<i64>,
-    mut preloaded: Option<R>,
-) -> Result<R, RecordError> {
-    actor.require(R::WRITE)?;
-    for _ in 0..UPDATE_RETRIES {
-        let cur = match preloaded.take() {
-            Some(c) => c,
-            None => R::find(conn, id)?.ok_or_else(not_found::<R>)?,
-        };
-        let meta = cur.meta();
-        if let Some(expected) = expected_version
-            && meta.version != expected
-        {
-            return Err(RecordError::VersionConflict { expected, current: meta.version });
-        }
-        let input = R::apply_patch(patch.clone(), &cur);
-        let now = write_time();
-        let mut next = R::build(conn, actor, id, input, Some(&cur), now)?;
-        next.set_meta(meta);
-        if next == cur {
-            return Ok(cur);
-        }
-        next.set_meta(fresh_meta(Some(&meta), now));
-        if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
-            if next.external_ids() != cur.external_ids() {
-                crm_db::external_ids::replace(conn, R::ENTITY, uuid_of::<R>(id), next.external_ids())?
-                    .map_err(taken::<R>)?;
-            }
-            R::after_write(conn, actor, Some(&cur), &next)?;
-            record_event(conn, actor, Action::Updated, Some(&cur), &next)?;
-            return Ok(next);
-        }
-        if let Some(expected) = expected_version {
-            let current = R::find(conn, id)?.map(|c| c.meta().version).unwrap_or(expected);
-            return Err(RecordError::VersionConflict { expected, current });
-        }
-    }
-    Err(RecordError::Contended { entity: R::ENTITY })
-}
-
-/// Archives (soft-deletes) a record; archiving an archived record changes nothing.
-#[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub, %id))]
-pub fn archive<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    expected_version: Option<i64>,
-) -> Result<R, RecordError> {
-    set_archived(conn, actor, id, expected_version, true)
-}
-
-/// Brings an archived record back.
-#[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub, %id))]
-pub fn restore<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    expected_version: Option<i64>,
-) -> Result<R, RecordError> {
-    set_archived(conn, actor, id, expected_version, false)
-}
-
-fn set_archived<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    expected_version: Option<i64>,
-    archive: bool,
-) -> Result<R, RecordError> {
-    actor.require(R::WRITE)?;
-    for _ in 0..UPDATE_RETRIES {
-        let cur = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
-        let meta = cur.meta();
-        if let Some(expected) = expected_version
-            && meta.version != expected
-        {
-            return Err(RecordError::VersionConflict { expected, current: meta.version });
-        }
-        if meta.archived_at.is_some() == archive {
-            return Ok(cur);
-        }
-        if !archive {
-            R::check_restore(conn, &cur)?;
-        }
-        let now = write_time();
-        let mut next = cur.clone();
-        next.set_meta(Meta {
-            version: meta.version + 1,
-            updated_at: now,
-            archived_at: if archive { Some(now) } else { None },
-            ..meta
-        });
-        if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
-            let action = if archive { Action::Archived } else { Action::Restored };
-            R::after_write(conn, actor, Some(&cur), &next)?;
-            record_event(conn, actor, action, Some(&cur), &next)?;
-            return Ok(next);
-        }
-        if let Some(expected) = expected_version {
-            let current = R::find(conn, id)?.map(|c| c.meta().version).unwrap_or(expected);
-            return Err(RecordError::VersionConflict { expected, current });
-        }
-    }
-    Err(RecordError::Contended { entity: R::ENTITY })
-}
-
-fn parse_ext<R: Record>(ext: ExternalId) -> Result<ExternalId, RecordError> {
-    ext.parse("external_id")
-        .map_err(|e| RecordError::Invalid { entity: R::ENTITY, errors: crm_core::FieldErrors(vec![e]) })
-}
-
-/// The record that carries an external id.
-pub fn get_by_external_id<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    ext: ExternalId,
-) -> Result<R, RecordError> {
-    actor.require(R::READ)?;
-    let ext = parse_ext::<R>(ext)?;
-    let id = crm_db::external_ids::find(conn, R::ENTITY, &ext)?.ok_or_else(not_found::<R>)?;
-    R::find(conn, R::Id::from(id))?.ok_or_else(not_found::<R>)
-}
-
-/// Creates or updates the record that carries `ext`: `(record, created)`. Concurrent upserts
-/// of one id create one record (the creating path holds the id's lock, then looks again).
-pub fn upsert<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    ext: ExternalId,
-    patch: R::Patch,
-) -> Result<(R, bool), RecordError> {
-    upsert_with(conn, actor, ext, patch, None, false)
-}
-
-fn upsert_with<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    ext: ExternalId,
-    mut patch: R::Patch,
-    known: Option<R>,
-    locked_absent: bool,
-) -> Result<(R, bool), RecordError> {
-    actor.require(R::WRITE)?;
-    let ext = parse_ext::<R>(ext)?;
-    let ids = R::patch_external_ids(&mut patch);
-    match ids {
-        Patch::Value(list) if !list.contains(&ext) => list.push(ext.clone()),
-        Patch::Null => *ids = Patch::Value(vec![ext.clone()]),
-        _ => {}
-    }
-    if let Some(cur) = known {
-        return Ok((update_from(conn, actor, cur.id(), patch, None, Some(cur))?, false));
-    }
-    let existing = if locked_absent {
-        None
-    } else {
-        if let Some(id) = crm_db::external_ids::find(conn, R::ENTITY, &ext)? {
-            return Ok((update(conn, actor, R::Id::from(id), patch, None)?, false));
-        }
-        crm_db::external_ids::lock(conn, R::ENTITY, &ext)?;
-        crm_db::external_ids::find(conn, R::ENTITY, &ext)?
-    };
-    match existing {
-        Some(id) => Ok((update(conn, actor, R::Id::from(id), patch, None)?, false)),
-        None => {
-            let mut input = R::apply_patch(patch, &R::blank());
-            let list = R::input_external_ids(&mut input);
-            if !list.contains(&ext) {
-                list.push(ext);
-            }
-            Ok((create(conn, actor, input)?, true))
-        }
-    }
-}
-
-/// One batch operation on records of `R`.
-pub type Op<R> = BatchOp<<R as Record>::Input, <R as Record>::Patch, <R as Record>::Id>;
-
-/// Runs a batch: per-item results, or all-or-nothing. Records the operations update are read
-/// up front in set-based queries.
-#[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub, n = ops.len(), atomic))]
-pub fn batch<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    ops: Vec<Op<R>>,
-    atomic: bool,
-) -> BatchResults<R, RecordError> {
-    actor.require(R::WRITE).map_err(|e| (0, e.into()))?;
-    let exts: Vec<ExternalId> = ops
-        .iter()
-        .filter_map(|op| match op {
-            BatchOp::Upsert { external_id, .. } => external_id.clone().parse("external_id").ok(),
-            _ => None,
-        })
-        .collect();
-    let (by_ext, mut absent) =
-        crm_db::external_ids::prepare_upserts(conn, R::ENTITY, &exts).map_err(|e| (usize::MAX, e.into()))?;
-    let mut ids: Vec<R::Id> = ops
-        .iter()
-        .filter_map(|op| match op {
-            BatchOp::Update { id, .. } => Some(*id),
-            _ => None,
-        })
-        .chain(by_ext.values().map(|u| R::Id::from(*u)))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let mut loaded: HashMap<R::Id, R> =
-        R::find_many(conn, &ids).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id(), r)).collect();
-    crm_db::batch::run(conn, ops, atomic, |c, op| match op {
-        BatchOp::Create { mut data } => {
-            crm_db::external_ids::no_longer_absent(&mut absent, R::input_external_ids(&mut data));
-            create::<R>(c, actor, data).map(BatchOutcome::Created)
-        }
-        BatchOp::Update { id, mut data, expected_version } => {
-            if let Patch::Value(list) = R::patch_external_ids(&mut data) {
-                crm_db::external_ids::no_longer_absent(&mut absent, list);
-            }
-            update_from(c, actor, id, data, expected_version, loaded.remove(&id)).map(BatchOutcome::Updated)
-        }
-        BatchOp::Upsert { external_id, data } => {
-            let parsed = external_id.clone().parse("external_id").ok();
-            let known = parsed.as_ref().and_then(|e| by_ext.get(e)).and_then(|u| loaded.remove(&R::Id::from(*u)));
-            let locked_absent = parsed.is_some_and(|e| absent.remove(&e));
-            upsert_with(c, actor, external_id, data, known, locked_absent)
-                .map(|(x, created)| if created { BatchOutcome::Created(x) } else { BatchOutcome::Updated(x) })
-        }
-        BatchOp::Delete { id, expected_version } => {
-            // A later update of the same record must read it again.
-            loaded.remove(&id);
-            archive::<R>(c, actor, id, expected_version).map(BatchOutcome::Archived)
-        }
-    })
-}
-
-/// The record's change history, newest first.
-pub fn history<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    before_seq: Option<i64>,
-    limit: u32,
-) -> Result<Vec<HistoryEntry>, RecordError> {
-    actor.require(R::READ)?;
-    if !R::exists(conn, id)? {
-        return Err(not_found::<R>());
-    }
-    Ok(crm_events::history(conn, R::ENTITY, uuid_of::<R>(id), before_seq, limit)?)
-}
-
-/// Checks that an optional reference names an existing record of `T` (archived ones count:
-/// history may point at them).
-pub fn check_ref<T: Record>(
-    conn: &mut AnyConnection,
-    entity: &'static str,
-    field: &str,
-    id: Option<T::Id>,
-) -> Result<(), RecordError> {
-    if let Some(id) = id
-        && !T::exists(conn, id)?
-    {
-        return Err(RecordError::missing_reference(entity, field, T::ENTITY, id));
-    }
-    Ok(())
-}
-
-/// A change the system makes on its own account (a first response noted on a case, a total
-/// recomputed): `change` edits the current record, which is then written with a new version
-/// and an `updated` event, re-reading on a lost race. `change` returning false leaves the
-/// record as it is.
-pub fn modify<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    id: R::Id,
-    mut change: impl FnMut(&mut R) -> bool,
-) -> Result<R, RecordError> {
-    for _ in 0..UPDATE_RETRIES {
-        let cur = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
-        let mut next = cur.clone();
-        if !change(&mut next) || next == cur {
-            return Ok(cur);
-        }
-        let meta = cur.meta();
-        next.set_meta(fresh_meta(Some(&meta), write_time()));
-        if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
-            record_event(conn, actor, Action::Updated, Some(&cur), &next)?;
-            return Ok(next);
-        }
-    }
-    Err(RecordError::Contended { entity: R::ENTITY })
 }

@@ -3,32 +3,50 @@
 
 use chrono::{DateTime, NaiveDate};
 use crm_core::filter::FieldKind;
+use crm_core::ids::EntityId;
 use crm_db::AnyConnection;
 use crm_db::sql::Bind;
 use crm_db::types::DbUuid;
 
 use crate::Record;
 
-/// Fills in external ids and child rows of freshly read records (one query each).
-pub fn loaded<R: Record>(conn: &mut AnyConnection, mut items: Vec<R>) -> diesel::QueryResult<Vec<R>> {
+/// Fills in external ids (unless `external_ids` is false: they stay empty) and child rows of
+/// freshly read records (one query each).
+pub fn loaded<R: Record>(
+    conn: &mut AnyConnection,
+    mut items: Vec<R>,
+    external_ids: bool,
+) -> diesel::QueryResult<Vec<R>> {
     if items.is_empty() {
         return Ok(items);
     }
-    let ids: Vec<uuid::Uuid> = items.iter().map(|r| r.id().into()).collect();
-    let mut map = crm_db::external_ids::of_records(conn, R::ENTITY, &ids)?;
-    for r in &mut items {
-        *r.external_ids_mut() = map.remove(&r.id().into()).unwrap_or_default();
+    if external_ids {
+        let ids: Vec<R::Id> = items.iter().map(Record::id).collect();
+        let mut map = crm_db::external_ids::of_records(conn, R::ENTITY, &ids)?;
+        for r in &mut items {
+            *r.external_ids_mut() = map.remove(&r.id()).unwrap_or_default();
+        }
     }
     R::load_children(conn, &mut items)?;
     Ok(items)
 }
 
+/// The stored form of an id.
+pub fn db_id<I: EntityId>(id: I) -> DbUuid {
+    DbUuid(id.uuid())
+}
+
 /// The keyset value of `field` in a record, read from its wire form (so every resource gets
-/// cursors without writing a per-field mapping). Money reads as its minor units.
+/// cursors without writing a per-field mapping). Money reads as its minor units. Only the last
+/// record of a page is asked.
 pub fn sort_value<R: Record>(r: &R, field: &str) -> Option<Bind> {
-    let def = R::catalog().field(field)?;
+    sort_value_of(r, R::catalog().field(field)?)
+}
+
+/// `sort_value` of a known field.
+pub fn sort_value_of<R: Record>(r: &R, def: &crm_core::filter::FieldDef) -> Option<Bind> {
     let json = serde_json::to_value(r).ok()?;
-    json_bind(def.kind, json.get(field)?)
+    json_bind(def.kind, json.get(def.name)?)
 }
 
 fn json_bind(kind: FieldKind, v: &serde_json::Value) -> Option<Bind> {
@@ -51,6 +69,10 @@ fn json_bind(kind: FieldKind, v: &serde_json::Value) -> Option<Bind> {
     })
 }
 
+/// Rows per multi-row statement: under both backends' bind-parameter limits (SQLite 32766,
+/// PostgreSQL 65535) for tables of up to 64 columns.
+pub const ROWS_PER_INSERT: usize = 500;
+
 /// Implements the storage methods of `Record` for a table of `crm_db::schema` whose row type
 /// converts from and to the record (`From<Row> for R`, `From<&R> for Row`). Use inside the
 /// `impl Record for …` block.
@@ -61,17 +83,21 @@ macro_rules! diesel_store {
             use crm_db::schema::$table;
             use diesel::prelude::*;
             let row = $table::table
-                .filter($table::id.eq(crm_db::types::DbUuid(id.into())))
+                .filter($table::id.eq($crate::store::db_id(id)))
                 .select($table::all_columns)
                 .first::<$Row>(conn)
                 .optional()?;
             match row {
-                Some(r) => Ok($crate::store::loaded::<Self>(conn, vec![Self::from(r)])?.pop()),
+                Some(r) => Ok($crate::store::loaded::<Self>(conn, vec![Self::from(r)], true)?.pop()),
                 None => Ok(None),
             }
         }
 
-        fn find_many(conn: &mut crm_db::AnyConnection, ids: &[Self::Id]) -> diesel::QueryResult<Vec<Self>> {
+        fn find_many(
+            conn: &mut crm_db::AnyConnection,
+            ids: &[Self::Id],
+            external_ids: bool,
+        ) -> diesel::QueryResult<Vec<Self>> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
             if ids.is_empty() {
@@ -82,33 +108,68 @@ macro_rules! diesel_store {
                 .filter(crm_db::sql::in_ids(column, ids.iter().map(|i| (*i).into()), conn.backend()))
                 .select($table::all_columns)
                 .load(conn)?;
-            $crate::store::loaded::<Self>(conn, rows.into_iter().map(Self::from).collect())
-        }
-
-        fn exists(conn: &mut crm_db::AnyConnection, id: Self::Id) -> diesel::QueryResult<bool> {
-            use crm_db::schema::$table;
-            use diesel::prelude::*;
-            let found = $table::table
-                .filter($table::id.eq(crm_db::types::DbUuid(id.into())))
-                .select($table::id)
-                .first::<crm_db::types::DbUuid>(conn)
-                .optional()?;
-            Ok(found.is_some())
+            $crate::store::loaded::<Self>(conn, rows.into_iter().map(Self::from).collect(), external_ids)
         }
 
         fn lock(conn: &mut crm_db::AnyConnection, id: Self::Id) -> diesel::QueryResult<bool> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
-            let n = diesel::update($table::table.filter($table::id.eq(crm_db::types::DbUuid(id.into()))))
+            let n = diesel::update($table::table.filter($table::id.eq($crate::store::db_id(id))))
                 .set($table::version.eq($table::version))
                 .execute(conn)?;
             Ok(n == 1)
         }
 
-        fn insert(conn: &mut crm_db::AnyConnection, record: &Self) -> diesel::QueryResult<()> {
+        fn insert(conn: &mut crm_db::AnyConnection, record: &Self) -> diesel::QueryResult<bool> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
-            diesel::insert_into($table::table).values(<$Row>::from(record)).execute(conn).map(|_| ())
+            let row = <$Row>::from(record);
+            let n = match conn {
+                crm_db::AnyConnection::Postgresql(c) => {
+                    diesel::insert_into($table::table).values(row).on_conflict_do_nothing().execute(c)?
+                }
+                crm_db::AnyConnection::Sqlite(c) => {
+                    diesel::insert_into($table::table).values(row).on_conflict_do_nothing().execute(c)?
+                }
+            };
+            Ok(n == 1)
+        }
+
+        fn insert_many(conn: &mut crm_db::AnyConnection, records: &[Self]) -> diesel::QueryResult<bool> {
+            use crm_db::schema::$table;
+            use diesel::prelude::*;
+            let rows: Vec<$Row> = records.iter().map(<$Row>::from).collect();
+            let mut inserted = 0;
+            match conn {
+                crm_db::AnyConnection::Postgresql(c) => {
+                    for chunk in rows.chunks($crate::store::ROWS_PER_INSERT) {
+                        inserted +=
+                            diesel::insert_into($table::table).values(chunk).on_conflict_do_nothing().execute(c)?;
+                    }
+                }
+                crm_db::AnyConnection::Sqlite(c) => {
+                    for row in rows {
+                        inserted +=
+                            diesel::insert_into($table::table).values(row).on_conflict_do_nothing().execute(c)?;
+                    }
+                }
+            }
+            Ok(inserted == records.len())
+        }
+
+        fn import_rows(conn: &mut crm_db::AnyConnection, records: &[Self]) -> diesel::QueryResult<()> {
+            use crm_db::schema::$table;
+            use diesel::prelude::*;
+            let rows: Vec<$Row> = records.iter().map(<$Row>::from).collect();
+            for chunk in rows.chunks($crate::store::ROWS_PER_INSERT) {
+                match conn {
+                    crm_db::AnyConnection::Postgresql(c) => {
+                        diesel::insert_into($table::table).values(chunk).execute(c)?
+                    }
+                    crm_db::AnyConnection::Sqlite(c) => diesel::insert_into($table::table).values(chunk).execute(c)?,
+                };
+            }
+            Ok(())
         }
 
         fn update_if_version(
@@ -118,13 +179,30 @@ macro_rules! diesel_store {
         ) -> diesel::QueryResult<bool> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
-            let id: uuid::Uuid = $crate::Record::id(record).into();
-            let n = diesel::update(
-                $table::table.filter($table::id.eq(crm_db::types::DbUuid(id))).filter($table::version.eq(expected)),
-            )
-            .set(<$Row>::from(record))
-            .execute(conn)?;
+            let id = $crate::store::db_id($crate::Record::id(record));
+            let n = diesel::update($table::table.filter($table::id.eq(id)).filter($table::version.eq(expected)))
+                .set(<$Row>::from(record))
+                .execute(conn)?;
             Ok(n == 1)
+        }
+
+        fn list_first_of_each(
+            conn: &mut crm_db::AnyConnection,
+            column: &'static str,
+            parents: &[uuid::Uuid],
+            q: &crm_core::list::ListQuery,
+        ) -> Result<Vec<Self>, $crate::RecordError> {
+            use crm_db::schema::$table;
+            use diesel::prelude::*;
+            let backend = conn.backend();
+            let cond = crm_db::sql::first_of_each(q, $search, stringify!($table), column, parents, backend)?;
+            let rows: Vec<$Row> = $table::table
+                .select($table::all_columns)
+                .into_boxed::<crm_db::MultiBackend>()
+                .filter(cond)
+                .order(crm_db::sql::order_by_parent(q, column, backend))
+                .load(conn)?;
+            Ok(rows.into_iter().map(Self::from).collect())
         }
 
         fn list_page(
@@ -142,9 +220,10 @@ macro_rules! diesel_store {
                 .limit(i64::from(q.limit) + 1)
                 .load(conn)?;
             let items: Vec<Self> = rows.into_iter().map(Self::from).collect();
-            let (items, next) =
-                crm_db::sql::paginate(items, q, $crate::store::sort_value::<Self>, |r| $crate::Record::id(r).into());
-            let items = $crate::store::loaded::<Self>(conn, items)?;
+            let (items, next) = crm_db::sql::paginate(items, q, $crate::store::sort_value::<Self>, |r| {
+                crm_core::ids::EntityId::uuid($crate::Record::id(r))
+            });
+            let items = $crate::store::loaded::<Self>(conn, items, !q.skip_external_ids)?;
             let total = if q.count {
                 Some(
                     $table::table
@@ -161,13 +240,13 @@ macro_rules! diesel_store {
     };
 }
 
-/// Implements `crm_core::external::Record` (what batch answers report) from `Record`.
+/// Implements `crm_core::external::BatchRecord` (what batch answers report) from `Record`.
 #[macro_export]
 macro_rules! batch_record {
     ($T:ty) => {
-        impl crm_core::external::Record for $T {
+        impl crm_core::external::BatchRecord for $T {
             fn record_id(&self) -> uuid::Uuid {
-                $crate::Record::id(self).into()
+                crm_core::ids::EntityId::uuid($crate::Record::id(self))
             }
             fn record_version(&self) -> i64 {
                 $crate::Record::meta(self).version

@@ -63,6 +63,7 @@ pub struct Activity {
     /// The interaction logged when it was completed.
     pub interaction_id: Option<InteractionId>,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -400,24 +401,19 @@ impl Record for Activity {
         // Related records, checked when they change.
         let contact_changed = prev.is_none_or(|p| p.contact_id != input.contact_id);
         a.account_id =
-            crm_records::refs::account_for_contact(conn, entity, input.contact_id, contact_changed, input.account_id)?;
+            crm_contacts::read::account_for_contact(conn, entity, input.contact_id, contact_changed, input.account_id)?;
         a.contact_id = input.contact_id;
         if prev.is_none_or(|p| p.account_id != a.account_id) {
-            crm_records::refs::check_account(conn, entity, "account_id", a.account_id)?;
+            crm_records::check_ref(conn, entity, "account_id", a.account_id)?;
         }
         if prev.is_none_or(|p| p.opportunity_id != input.opportunity_id) {
-            crm_records::check_ref::<crate::opportunities::Opportunity>(
-                conn,
-                entity,
-                "opportunity_id",
-                input.opportunity_id,
-            )?;
+            crm_records::check_ref(conn, entity, "opportunity_id", input.opportunity_id)?;
         }
         if prev.is_none_or(|p| p.lead_id != input.lead_id) {
-            crm_records::check_ref::<crate::leads::Lead>(conn, entity, "lead_id", input.lead_id)?;
+            crm_records::check_ref(conn, entity, "lead_id", input.lead_id)?;
         }
         if prev.is_none_or(|p| p.case_id != input.case_id) {
-            crm_records::check_ref::<crm_cases::Case>(conn, entity, "case_id", input.case_id)?;
+            crm_records::check_ref(conn, entity, "case_id", input.case_id)?;
         }
         a.opportunity_id = input.opportunity_id;
         a.lead_id = input.lead_id;

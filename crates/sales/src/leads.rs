@@ -6,7 +6,7 @@ use crm_core::external::parse_external_ids;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, StageId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{Actor, DomainError, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
+use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
 use crm_db::schema::{lead_assignment_rules, lead_scoring_rules, leads, users};
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
@@ -91,6 +91,7 @@ pub struct Lead {
     pub converted_contact_id: Option<ContactId>,
     pub converted_opportunity_id: Option<OpportunityId>,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -432,33 +433,6 @@ impl From<&Lead> for LeadRow {
     }
 }
 
-fn live_by_email(conn: &mut AnyConnection, email: &str, except: Option<LeadId>) -> QueryResult<Option<LeadId>> {
-    let q = leads::table
-        .filter(leads::email.eq(email))
-        .filter(leads::archived_at.is_null())
-        .select(leads::id)
-        .into_boxed::<crm_db::MultiBackend>();
-    let q = match except {
-        Some(e) => q.filter(leads::id.ne(DbUuid(e.0))),
-        None => q,
-    };
-    Ok(q.first::<DbUuid>(conn).optional()?.map(|u| LeadId(u.0)))
-}
-
-fn check_email_free(conn: &mut AnyConnection, l: &Lead) -> Result<(), RecordError> {
-    if let Some(e) = &l.email
-        && let Some(existing) = live_by_email(conn, e, Some(l.id))?
-    {
-        return Err(RecordError::Duplicate {
-            entity: Lead::ENTITY,
-            field: "email",
-            value: e.clone(),
-            existing_id: Some(existing.0),
-        });
-    }
-    Ok(())
-}
-
 impl Record for Lead {
     type Id = LeadId;
     type Input = LeadInput;
@@ -526,9 +500,6 @@ impl Record for Lead {
             ));
         }
         l.status = status;
-        if prev.is_none_or(|p| p.email != l.email) && l.archived_at.is_none() {
-            check_email_free(conn, &l)?;
-        }
 
         // Owner: given, kept, or from the assignment rules on create.
         l.owner_id = match (i.owner_id, prev) {
@@ -543,20 +514,9 @@ impl Record for Lead {
         Ok(l)
     }
 
-    fn check_restore(conn: &mut AnyConnection, l: &Self) -> Result<(), RecordError> {
-        check_email_free(conn, l)
-    }
-
-    fn write_error(e: diesel::result::Error, l: &Self) -> RecordError {
-        if crm_db::pool::is_unique_violation(&e) {
-            return RecordError::Duplicate {
-                entity: Self::ENTITY,
-                field: "email",
-                value: l.email.clone().unwrap_or_default(),
-                existing_id: None,
-            };
-        }
-        RecordError::from(e)
+    /// The email: one live lead per address.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
     }
 
     crm_records::diesel_store!(table: leads, row: LeadRow, search: SearchIndex {
@@ -1054,7 +1014,7 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
     let normalized =
         input.clone().normalize().map_err(|errors| RecordError::Invalid { entity: Lead::ENTITY, errors })?;
     let existing = match &normalized.email {
-        Some(e) => match live_by_email(conn, e, None)? {
+        Some(e) => match crm_records::write::live_with::<Lead>(conn, "email", e, None)? {
             Some(id) => {
                 Lead::lock(conn, id)?;
                 Lead::find(conn, id)?
@@ -1160,10 +1120,6 @@ pub struct ConvertResult {
     pub contact_created: bool,
 }
 
-fn foreign(e: impl DomainError) -> RecordError {
-    RecordError::foreign(&e)
-}
-
 /// Public mail providers: their domain says nothing about the lead's company.
 const PUBLIC_MAIL: &[&str] = &[
     "gmail.com",
@@ -1241,12 +1197,12 @@ pub fn convert(
     let known_contact = match input.contact_id {
         Some(c) => Some(c),
         None => match &lead.email {
-            Some(e) => crm_contacts::repo::find_live_by_email(conn, e, None)?,
+            Some(e) => crm_contacts::read::live_by_email(conn, e)?,
             None => None,
         },
     };
     let contact_account = match known_contact {
-        Some(c) => crm_records::refs::contact_accounts(conn, Lead::ENTITY, &[c], |_| "contact_id".into())?
+        Some(c) => crm_contacts::read::accounts_of_contacts(conn, Lead::ENTITY, &[c], |_| "contact_id".into())?
             .first()
             .copied()
             .flatten(),
@@ -1265,19 +1221,19 @@ pub fn convert(
     });
     let (account_id, account_created) = match input.account_id.or(contact_account) {
         Some(a) => {
-            crm_records::refs::check_account(conn, Lead::ENTITY, "account_id", Some(a))?;
+            crm_records::check_ref(conn, Lead::ENTITY, "account_id", Some(a))?;
             (a, false)
         }
         None => {
             let found = match &domain {
-                Some(d) => crm_accounts::repo::find_live_by_domain(conn, d, None)?,
+                Some(d) => crm_accounts::read::live_by_domain(conn, d)?,
                 None => None,
             };
             match found {
                 Some(a) => (a, false),
                 None => {
                     let name = lead.company.clone().unwrap_or_else(|| lead.display_name());
-                    let a = crm_accounts::create_account(
+                    let a = crm_records::create::<crm_accounts::Account>(
                         conn,
                         actor,
                         crm_accounts::AccountInput {
@@ -1286,11 +1242,10 @@ pub fn convert(
                             industry: lead.industry.clone(),
                             country: lead.country.clone(),
                             region: lead.region.clone(),
-                            owner_id: lead.owner_id.map(|u| u.0),
+                            owner_id: lead.owner_id,
                             ..Default::default()
                         },
-                    )
-                    .map_err(foreign)?;
+                    )?;
                     (a.id, true)
                 }
             }
@@ -1303,12 +1258,12 @@ pub fn convert(
             if contact_account.is_none() {
                 let patch =
                     crm_contacts::ContactPatch { account_id: crm_core::Patch::Value(account_id), ..Default::default() };
-                crm_contacts::update_contact(conn, actor, c, patch, None).map_err(foreign)?;
+                crm_records::update::<crm_contacts::Contact>(conn, actor, c, patch, None)?;
             }
             (c, false)
         }
         None => {
-            let c = crm_contacts::create_contact(
+            let c = crm_records::create::<crm_contacts::Contact>(
                 conn,
                 actor,
                 crm_contacts::ContactInput {
@@ -1318,13 +1273,12 @@ pub fn convert(
                     phone: lead.phone.clone(),
                     title: lead.title.clone(),
                     account_id: Some(account_id),
-                    owner_id: lead.owner_id.map(|u| u.0),
+                    owner_id: lead.owner_id,
                     country: lead.country.clone(),
                     region: lead.region.clone(),
                     ..Default::default()
                 },
-            )
-            .map_err(foreign)?;
+            )?;
             (c.id, true)
         }
     };

@@ -55,6 +55,7 @@ pub struct Opportunity {
     pub lead_id: Option<LeadId>,
     pub line_items: Vec<LineItem>,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -468,10 +469,10 @@ impl Record for Opportunity {
         // References.
         let contact_changed = prev.is_none_or(|p| p.contact_id != i.contact_id);
         o.account_id =
-            crm_records::refs::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
+            crm_contacts::read::account_for_contact(conn, entity, i.contact_id, contact_changed, i.account_id)?;
         o.contact_id = i.contact_id;
         if prev.is_none_or(|p| p.account_id != o.account_id) {
-            crm_records::refs::check_account(conn, entity, "account_id", o.account_id)?;
+            crm_records::check_ref(conn, entity, "account_id", o.account_id)?;
         }
         let owner = match (i.owner_id, prev) {
             (Some(u), _) => Some(u),
@@ -703,7 +704,7 @@ pub const QUIET_DAYS: i64 = 14;
 /// Assessments of several deals at once (three queries however many).
 pub fn assess(conn: &mut AnyConnection, actor: &Actor, ids: &[OpportunityId]) -> Result<Vec<Assessment>, RecordError> {
     actor.require(Scope::SalesRead)?;
-    let opps = Opportunity::find_many(conn, ids)?;
+    let opps = Opportunity::find_many(conn, ids, true)?;
     let stages = crate::pipelines::stages_by_id(conn, &opps.iter().map(|o| o.stage_id).collect::<Vec<_>>())?;
     let mut last: HashMap<uuid::Uuid, NaiveDateTime> = HashMap::new();
     for chunk in opps.chunks(500) {

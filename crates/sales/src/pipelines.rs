@@ -77,6 +77,7 @@ pub struct Pipeline {
     pub is_default: bool,
     /// In order.
     pub stages: Vec<Stage>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

@@ -35,6 +35,7 @@ pub struct TargetList {
     pub period_end: NaiveDate,
     pub account_ids: Vec<AccountId>,
     pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,
@@ -305,7 +306,7 @@ impl Record for TargetList {
         }
         if prev.is_none_or(|p| p.account_ids != accounts) {
             for (n, a) in accounts.iter().enumerate() {
-                crm_records::refs::check_account(conn, entity, &format!("account_ids[{n}]"), Some(*a))?;
+                crm_records::check_ref(conn, entity, &format!("account_ids[{n}]"), Some(*a))?;
             }
         }
         let owner = match (input.owner_id, prev) {
@@ -460,6 +461,7 @@ pub struct Quota {
     /// `2026-Q4`, `2026-11` or `2026`.
     pub period: String,
     pub amount: Money,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

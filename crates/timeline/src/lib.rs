@@ -282,20 +282,24 @@ pub fn timeline(
     let interactions: HashMap<uuid::Uuid, Interaction> = Interaction::find_many(
         conn,
         &ids_of(TimelineKind::Interaction).into_iter().map(InteractionId).collect::<Vec<_>>(),
+        true,
     )?
     .into_iter()
     .map(|x| (x.id.0, x))
     .collect();
     let cases: HashMap<uuid::Uuid, Case> =
-        Case::find_many(conn, &ids_of(TimelineKind::Case).into_iter().map(CaseId).collect::<Vec<_>>())?
+        Case::find_many(conn, &ids_of(TimelineKind::Case).into_iter().map(CaseId).collect::<Vec<_>>(), true)?
             .into_iter()
             .map(|x| (x.id.0, x))
             .collect();
-    let purchases: HashMap<uuid::Uuid, Purchase> =
-        Purchase::find_many(conn, &ids_of(TimelineKind::Purchase).into_iter().map(PurchaseId).collect::<Vec<_>>())?
-            .into_iter()
-            .map(|x| (x.id.0, x))
-            .collect();
+    let purchases: HashMap<uuid::Uuid, Purchase> = Purchase::find_many(
+        conn,
+        &ids_of(TimelineKind::Purchase).into_iter().map(PurchaseId).collect::<Vec<_>>(),
+        true,
+    )?
+    .into_iter()
+    .map(|x| (x.id.0, x))
+    .collect();
     let data = keys
         .into_iter()
         .filter_map(|((t, id), kind)| {
@@ -518,7 +522,7 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(20);
         let products: HashMap<ProductId, Product> =
-            Product::find_many(conn, &top.iter().map(|t| t.0).collect::<Vec<_>>())?
+            Product::find_many(conn, &top.iter().map(|t| t.0).collect::<Vec<_>>(), true)?
                 .into_iter()
                 .map(|p| (p.id, p))
                 .collect();

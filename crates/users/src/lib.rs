@@ -8,7 +8,6 @@ use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::UserId;
 use crm_core::{Actor, ExternalId, Scope};
-use crm_db::pool::is_unique_violation;
 use crm_db::schema::users;
 use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
@@ -112,39 +111,14 @@ impl From<&User> for UserRow {
     }
 }
 
-/// The live user (other than `except`) whose `column` equals `value`.
+/// The live user (other than `except`) whose `field` (`email` or `subject`) equals `value`.
 fn live_with(
     conn: &mut AnyConnection,
-    column: &str,
+    field: &'static str,
     value: &str,
     except: Option<UserId>,
 ) -> QueryResult<Option<UserId>> {
-    let base = users::table.filter(users::archived_at.is_null()).select(users::id).into_boxed::<crm_db::MultiBackend>();
-    let base = match column {
-        "email" => base.filter(users::email.eq(value)),
-        _ => base.filter(users::subject.eq(value)),
-    };
-    let base = match except {
-        Some(e) => base.filter(users::id.ne(DbUuid(e.0))),
-        None => base,
-    };
-    Ok(base.first::<DbUuid>(conn).optional()?.map(|u| UserId(u.0)))
-}
-
-fn check_unique(conn: &mut AnyConnection, u: &User, except: Option<UserId>) -> Result<(), RecordError> {
-    for (field, value) in [("email", &u.email), ("subject", &u.subject)] {
-        if let Some(v) = value
-            && let Some(existing) = live_with(conn, field, v, except)?
-        {
-            return Err(RecordError::Duplicate {
-                entity: User::ENTITY,
-                field,
-                value: v.clone(),
-                existing_id: Some(existing.0),
-            });
-        }
-    }
-    Ok(())
+    crm_records::write::live_with::<User>(conn, field, value, except)
 }
 
 impl Record for User {
@@ -160,7 +134,7 @@ impl Record for User {
     crm_records::record_basics!(catalog: USER_CATALOG);
 
     fn build(
-        conn: &mut AnyConnection,
+        _conn: &mut AnyConnection,
         _actor: &Actor,
         id: UserId,
         input: UserInput,
@@ -181,27 +155,19 @@ impl Record for User {
         u.skills = i.skills;
         u.active = i.active.unwrap_or(true);
         u.external_ids = i.external_ids;
-        let changed_keys = prev.is_none_or(|p| p.email != u.email || p.subject != u.subject);
-        if changed_keys && u.archived_at.is_none() {
-            check_unique(conn, &u, Some(id))?;
-        }
         Ok(u)
     }
 
-    fn check_restore(conn: &mut AnyConnection, u: &Self) -> Result<(), RecordError> {
-        check_unique(conn, u, Some(u.id))
-    }
-
-    fn write_error(e: diesel::result::Error, u: &Self) -> RecordError {
-        if is_unique_violation(&e) {
-            let (field, value) = match (&u.email, &u.subject) {
-                (Some(m), _) => ("email", m.clone()),
-                (None, Some(s)) => ("subject", s.clone()),
-                _ => ("id", u.id.to_string()),
-            };
-            return RecordError::Duplicate { entity: Self::ENTITY, field, value, existing_id: None };
+    /// The email, and the token subject a user signs in as: one live user each.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.email {
+            out.push(("email", e.as_str()));
         }
-        RecordError::from(e)
+        if let Some(s) = &self.subject {
+            out.push(("subject", s.as_str()));
+        }
+        out
     }
 
     crm_records::diesel_store!(table: users, row: UserRow, search: SEARCH);

@@ -53,6 +53,7 @@ pub struct User {
     pub skills: Vec<String>,
     /// Inactive users keep their history but cannot be given new work.
     pub active: bool,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     pub version: i64,
     pub created_at: Timestamp,

@@ -1,13 +1,15 @@
 //! GraphQL for the operational CRM: users, interactions, cases, products, purchases, and the
-//! customer 360 view. Relations go through request-scoped batch loaders.
+//! customer 360 view. Relations go through the request's batch loaders.
 
 use std::collections::HashMap;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, MergedObject, Object, SimpleObject};
-use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput};
+use crm_accounts::Account;
+use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput, CommentPage};
+use crm_contacts::Contact;
 use crm_core::Actor;
-use crm_core::ids::{CaseId, InteractionId, ProductId, PurchaseId, UserId};
+use crm_core::ids::{CaseId, CommentId, InteractionId, ProductId, PurchaseId, UserId};
 use crm_db::Db;
 use crm_events::HistoryEntry;
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
@@ -15,41 +17,24 @@ use crm_products::{LineItem, Product, ProductInput, ProductPatch, Purchase, Purc
 use crm_timeline::{CustomerSummary, Subject, TimelineEntry, TimelineKind};
 use crm_users::{User, UserInput, UserPatch};
 
-use super::record::{load_many, load_one, loader};
-use super::{AccountNode, AccountsLoader, ContactByIdLoader, ContactNode, LOADER_WINDOW, gql, rc};
-
-/// The account behind an optional id, through the request's loader.
-pub async fn account_node(
-    ctx: &Context<'_>,
-    id: Option<crm_core::ids::AccountId>,
-) -> async_graphql::Result<Option<AccountNode>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.data::<AccountsLoader>()?.load_one(id).await?.map(|inner| AccountNode { inner }))
-}
-
-pub async fn contact_node(
-    ctx: &Context<'_>,
-    id: Option<crm_core::ids::ContactId>,
-) -> async_graphql::Result<Option<ContactNode>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(ctx.data::<ContactByIdLoader>()?.load_one(id).await?.map(|inner| ContactNode { inner }))
-}
-
-/// The user behind an optional id.
-pub async fn user_node(ctx: &Context<'_>, id: Option<UserId>) -> async_graphql::Result<Option<UserNode>> {
-    Ok(load_one::<User>(ctx, id).await?.map(|inner| UserNode { inner }))
-}
+use super::customers::ContactNode;
+use super::loaders::{MakeLoader, load_many, load_one, loaders};
+use super::{gql, rc};
 
 crate::record_graphql! {
+    /// A member of staff: record owner, interaction author, case assignee.
     record: User, id: UserId, input: UserInput, patch: UserPatch,
     node: UserNode as "User", connection: UserConnection, upsert_result: UpsertUserResult,
     batch_op: UserBatchOp(UserUpdateOp, UserUpsertOp, UserDeleteOp),
     query: UsersQuery { user, users, user_by_external_id },
     mutation: UsersMutation { create_user, update_user, archive_user, restore_user, upsert_user, batch_users },
+    relations {},
+    children {},
     fields {}
 }
 
 crate::record_graphql! {
+    /// One entry of the contact history: a call, email, meeting, note, visit, SMS, chat or web visit.
     record: Interaction, id: InteractionId, input: InteractionInput, patch: InteractionPatch,
     node: InteractionNode as "Interaction", connection: InteractionConnection, upsert_result: UpsertInteractionResult,
     batch_op: InteractionBatchOp(InteractionUpdateOp, InteractionUpsertOp, InteractionDeleteOp),
@@ -58,59 +43,65 @@ crate::record_graphql! {
         create_interaction, update_interaction, archive_interaction, restore_interaction, upsert_interaction,
         batch_interactions
     },
+    relations {
+        /// The account (the first contact's unless given).
+        account(account_id): Account,
+        /// The user who logged it.
+        author(author_id): User,
+        /// The case it was about.
+        case(case_id): Case,
+    },
+    children {},
     fields {
         /// The people involved, in the order given.
         async fn contacts(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<ContactNode>> {
-            let found = ctx.data::<ContactByIdLoader>()?.load_many(self.inner.contact_ids.iter().copied()).await?;
-            Ok(self.inner.contact_ids.iter().filter_map(|id| found.get(id).cloned()).map(|inner| ContactNode { inner }).collect())
-        }
-
-        async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account_node(ctx, self.inner.account_id).await
-        }
-
-        async fn author(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-            user_node(ctx, self.inner.author_id).await
-        }
-
-        async fn case(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<CaseNode>> {
-            Ok(load_one::<Case>(ctx, self.inner.case_id).await?.map(|inner| CaseNode { inner }))
+            Ok(load_many::<Contact>(ctx, &self.inner.contact_ids).await?.into_iter().map(ContactNode::from).collect())
         }
     }
 }
 
 crate::record_graphql! {
+    /// A support case: an inquiry, complaint, claim or ticket.
     record: Case, id: CaseId, input: CaseInput, patch: CasePatch,
     node: CaseNode as "Case", connection: CaseConnection, upsert_result: UpsertCaseResult,
     batch_op: CaseBatchOp(CaseUpdateOp, CaseUpsertOp, CaseDeleteOp),
     query: CasesQuery { case, cases, case_by_external_id },
     mutation: CasesMutation { create_case, update_case, archive_case, restore_case, upsert_case, batch_cases },
+    relations {
+        /// The customer who raised it.
+        contact(contact_id): Contact,
+        /// The customer's account.
+        account(account_id): Account,
+        /// Who works on it.
+        assignee(assignee_id): User,
+    },
+    children {},
     fields {
-        async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact_node(ctx, self.inner.contact_id).await
-        }
-
-        async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account_node(ctx, self.inner.account_id).await
-        }
-
-        async fn assignee(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-            user_node(ctx, self.inner.assignee_id).await
-        }
-
-        /// Comments, oldest first.
-        async fn comments(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<CaseComment>> {
-            Ok(ctx.data::<CommentsLoader>()?.load_one(self.inner.id).await?.unwrap_or_default())
+        /// Comments, oldest first, `first` (1 to 1000) at a time; `after` takes `endCursor`
+        /// (the same pages as REST `GET /cases/{id}/comments`).
+        async fn comments(
+            &self,
+            ctx: &async_graphql::Context<'_>,
+            #[graphql(default = 100)] first: i32,
+            after: Option<CommentId>,
+        ) -> async_graphql::Result<CaseCommentConnection> {
+            let limit = u32::try_from(first).unwrap_or(0);
+            let key = CommentsKey { case: self.inner.id, after, limit };
+            let page = loaders(ctx)?.get::<CommentsLoader>().load_one(key).await?;
+            Ok(page.map(CaseCommentConnection::from).unwrap_or_default())
         }
     }
 }
 
 crate::record_graphql! {
+    /// A product of the catalog.
     record: Product, id: ProductId, input: ProductInput, patch: ProductPatch,
     node: ProductNode as "Product", connection: ProductConnection, upsert_result: UpsertProductResult,
     batch_op: ProductBatchOp(ProductUpdateOp, ProductUpsertOp, ProductDeleteOp),
     query: ProductsQuery { product, products, product_by_external_id },
     mutation: ProductsMutation { create_product, update_product, archive_product, restore_product, upsert_product, batch_products },
+    relations {},
+    children {},
     fields {}
 }
 
@@ -130,6 +121,7 @@ impl LineItemNode {
 }
 
 crate::record_graphql! {
+    /// An order a customer placed, with its priced lines.
     record: Purchase, id: PurchaseId, input: PurchaseInput, patch: PurchasePatch,
     node: PurchaseNode as "Purchase", connection: PurchaseConnection, upsert_result: UpsertPurchaseResult,
     batch_op: PurchaseBatchOp(PurchaseUpdateOp, PurchaseUpsertOp, PurchaseDeleteOp),
@@ -137,15 +129,14 @@ crate::record_graphql! {
     mutation: PurchasesMutation {
         create_purchase, update_purchase, archive_purchase, restore_purchase, upsert_purchase, batch_purchases
     },
+    relations {
+        /// The customer's account.
+        account(account_id): Account,
+        /// The customer who bought.
+        contact(contact_id): Contact,
+    },
+    children {},
     fields {
-        async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account_node(ctx, self.inner.account_id).await
-        }
-
-        async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact_node(ctx, self.inner.contact_id).await
-        }
-
         /// The lines with their products (one batch for all products).
         async fn items(&self) -> Vec<LineItemNode> {
             self.inner.lines.iter().cloned().map(|inner| LineItemNode { inner }).collect()
@@ -156,27 +147,72 @@ crate::record_graphql! {
 // ------------------------------------------------------------------------------------------
 // Comments
 
-pub struct CommentsByCaseLoader {
+/// A page of comments of one case.
+#[derive(SimpleObject, Default)]
+pub struct CaseCommentConnection {
+    pub nodes: Vec<CaseComment>,
+    pub page_info: super::PageInfo,
+}
+
+impl From<CommentPage> for CaseCommentConnection {
+    fn from(p: CommentPage) -> Self {
+        let end_cursor = p.next_after.map(|c| c.to_string());
+        CaseCommentConnection {
+            nodes: p.data,
+            page_info: super::PageInfo { has_next_page: end_cursor.is_some(), end_cursor },
+        }
+    }
+}
+
+/// One case's page of comments.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommentsKey {
+    case: CaseId,
+    after: Option<CommentId>,
+    limit: u32,
+}
+
+/// First pages of many cases in one statement; later pages one by one.
+pub struct CommentsLoader {
     db: Db,
     actor: Actor,
 }
 
-impl Loader<CaseId> for CommentsByCaseLoader {
-    type Value = Vec<CaseComment>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[CaseId]) -> Result<HashMap<CaseId, Vec<CaseComment>>, Self::Error> {
-        let (actor, ids) = (self.actor.clone(), keys.to_vec());
-        let found = self.db.run(move |c| crm_cases::comments_of_cases(c, &actor, &ids)).await.map_err(gql)?;
-        let mut out: HashMap<CaseId, Vec<CaseComment>> = HashMap::new();
-        for c in found {
-            out.entry(c.case_id).or_default().push(c);
-        }
-        Ok(out)
+impl MakeLoader for CommentsLoader {
+    fn make(db: Db, actor: Actor) -> Self {
+        CommentsLoader { db, actor }
     }
 }
 
-type CommentsLoader = DataLoader<CommentsByCaseLoader, HashMapCache>;
+impl Loader<CommentsKey> for CommentsLoader {
+    type Value = CommentPage;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[CommentsKey]) -> Result<HashMap<CommentsKey, CommentPage>, Self::Error> {
+        let (actor, keys) = (self.actor.clone(), keys.to_vec());
+        self.db
+            .run(move |c| {
+                let mut out = HashMap::new();
+                let mut firsts: HashMap<u32, Vec<CaseId>> = HashMap::new();
+                for k in &keys {
+                    match k.after {
+                        None => firsts.entry(k.limit).or_default().push(k.case),
+                        Some(after) => {
+                            out.insert(*k, crm_cases::list_comments(c, &actor, k.case, Some(after), k.limit)?);
+                        }
+                    }
+                }
+                for (limit, cases) in firsts {
+                    for (case, page) in crm_cases::first_comments(c, &actor, &cases, limit)? {
+                        out.insert(CommentsKey { case, after: None, limit }, page);
+                    }
+                }
+                Ok::<_, crm_records::RecordError>(out)
+            })
+            .await
+            .map_err(gql)
+    }
+}
 
 #[derive(Default)]
 pub struct CommentsMutation;
@@ -287,7 +323,7 @@ impl ViewsQuery {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let user = r.db.transaction(move |c| crm_users::current_user(c, &actor)).await.map_err(gql)?;
-        Ok(user.map(|inner| UserNode { inner }))
+        Ok(user.map(UserNode::from))
     }
 
     /// The case SLA policy.
@@ -315,21 +351,3 @@ pub struct OperationalMutation(
     ProductsMutation,
     PurchasesMutation,
 );
-
-/// Adds the request-scoped loaders of these resources to a request.
-pub fn with_loaders(request: async_graphql::Request, db: &Db, actor: &Actor) -> async_graphql::Request {
-    request
-        .data(loader::<User>(db.clone(), actor.clone()))
-        .data(loader::<Interaction>(db.clone(), actor.clone()))
-        .data(loader::<Case>(db.clone(), actor.clone()))
-        .data(loader::<Product>(db.clone(), actor.clone()))
-        .data(loader::<Purchase>(db.clone(), actor.clone()))
-        .data(
-            DataLoader::with_cache(
-                CommentsByCaseLoader { db: db.clone(), actor: actor.clone() },
-                actix_web::rt::spawn,
-                HashMapCache::default(),
-            )
-            .delay(LOADER_WINDOW),
-        )
-}

@@ -1,75 +1,112 @@
-//! The GraphQL surface of a resource built on `crm_records::Record`, declared once, and the
-//! generic batch loader every relation to such a resource goes through.
+//! The GraphQL surface of a resource built on `crm_records::Record`, declared once
+//! (`record_graphql!`): its node (with field history, external ids, to-one relations through the
+//! request's loaders and nested connections of child records), its connection, queries and
+//! mutations.
 
-use std::collections::HashMap;
-use std::marker::PhantomData;
-
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use crm_core::Actor;
-use crm_db::Db;
+use async_graphql::dataloader::Loader;
+use crm_core::list::Page;
 use crm_records::Record;
 
-use super::gql;
+use super::loaders::{RecordLoader, feed};
 
-/// Loads records of `R` by id, many keys in one statement.
-pub struct RecordLoader<R> {
-    db: Db,
-    actor: Actor,
-    _record: PhantomData<fn() -> R>,
+/// A record's GraphQL types.
+pub trait GraphNode: Record {
+    type Node: async_graphql::OutputType + From<Self>;
+    type Connection: async_graphql::OutputType;
+    fn connection(page: Page<Self>) -> Self::Connection;
 }
 
-impl<R: Record> Loader<R::Id> for RecordLoader<R> {
-    type Value = R;
-    type Error = async_graphql::Error;
+/// Whether a list's nodes select a to-one relation, and its external ids.
+#[derive(Clone, Copy)]
+pub struct Want {
+    wanted: bool,
+    external_ids: bool,
+}
 
-    async fn load(&self, keys: &[R::Id]) -> Result<HashMap<R::Id, R>, Self::Error> {
-        let (actor, ids) = (self.actor.clone(), keys.to_vec());
-        let found = self.db.run(move |c| crm_records::get_many::<R>(c, &actor, &ids)).await.map_err(gql)?;
-        Ok(found.into_iter().map(|r| (r.id(), r)).collect())
+/// Related records read with a page.
+pub struct Related<R> {
+    records: Option<Vec<R>>,
+    external_ids: bool,
+}
+
+impl Want {
+    /// What `nodes { <relation> { … } }` selects (`relation` in snake case).
+    pub fn of(nodes: &async_graphql::Lookahead<'_>, relation: &str) -> Want {
+        let field = nodes.field(&camel(relation));
+        Want { wanted: field.exists(), external_ids: field.field("externalIds").exists() }
+    }
+
+    /// The related records of a page's rows (`id_of` each row's reference), read in the same
+    /// unit of work as the page when selected.
+    pub fn read<R: Record, T>(
+        self,
+        conn: &mut crm_db::AnyConnection,
+        actor: &crm_core::Actor,
+        rows: &[T],
+        id_of: impl Fn(&T) -> Option<R::Id>,
+    ) -> Result<Related<R>, crm_records::RecordError> {
+        if !self.wanted {
+            return Ok(Related { records: None, external_ids: false });
+        }
+        let mut ids: Vec<R::Id> = rows.iter().filter_map(id_of).collect();
+        ids.sort();
+        ids.dedup();
+        let records = crm_records::get_many::<R>(conn, actor, &ids, self.external_ids)?;
+        Ok(Related { records: Some(records), external_ids: self.external_ids })
     }
 }
 
-/// The request-scoped loader of `R` (see `graphql_post`).
-pub type Loaded<R> = DataLoader<RecordLoader<R>, HashMapCache>;
-
-pub fn loader<R: Record>(db: Db, actor: Actor) -> Loaded<R> {
-    DataLoader::with_cache(
-        RecordLoader { db, actor, _record: PhantomData },
-        actix_web::rt::spawn,
-        HashMapCache::default(),
-    )
-    .delay(super::LOADER_WINDOW)
-}
-
-/// Loads one related record through the request's loader.
-pub async fn load_one<R: Record>(
-    ctx: &async_graphql::Context<'_>,
-    id: Option<R::Id>,
-) -> async_graphql::Result<Option<R>> {
-    match id {
-        Some(id) => Ok(ctx.data::<Loaded<R>>()?.load_one(id).await?),
-        None => Ok(None),
+impl<R: Record> Related<R>
+where
+    RecordLoader<R>: Loader<R::Id, Value = R>,
+{
+    /// Puts them into the request's loader, where the nodes' relation fields find them.
+    pub async fn feed(self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+        match self.records {
+            Some(records) => feed(ctx, records, self.external_ids).await,
+            None => Ok(()),
+        }
     }
 }
 
-/// Loads several related records, in the order of `ids` (missing ones skipped).
-pub async fn load_many<R: Record>(ctx: &async_graphql::Context<'_>, ids: &[R::Id]) -> async_graphql::Result<Vec<R>> {
-    let found = ctx.data::<Loaded<R>>()?.load_many(ids.iter().copied()).await?;
-    Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
+/// `owner_id` → `ownerId`.
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
-/// Declares a resource's node, connection, queries and mutations. `fields { … }` adds resolvers
-/// (relations) to the node; the node always has `history`.
+/// Declares a resource's node, connection, queries and mutations.
+///
+/// - `relations { name(field): Target }`: to-one relations (`field` holds the target's id, or an
+///   `Option` of it); a list reads the ones its nodes select with the page.
+/// - `children { name("field"): Child }`: a paged connection of the records of `Child` whose
+///   `field` points at this record, with the list arguments; one statement per level.
+/// - `fields { … }`: further resolvers of the node.
 #[macro_export]
 macro_rules! record_graphql {
     (
+        $(#[$ndoc:meta])*
         record: $T:ty, id: $Id:ty, input: $Input:ty, patch: $Patch:ty,
         node: $Node:ident as $gql_name:literal, connection: $Conn:ident, upsert_result: $Up:ident,
         batch_op: $BOp:ident ($UpdOp:ident, $UpsOp:ident, $DelOp:ident),
         query: $Query:ident { $one:ident, $list:ident, $by_ext:ident },
         mutation: $Mutation:ident { $create:ident, $update:ident, $archive:ident, $restore:ident, $upsert:ident, $batch:ident },
+        relations { $( $(#[$rdoc:meta])* $rel:ident ($rfield:ident) : $Target:ty ),* $(,)? },
+        children { $( $(#[$cdoc:meta])* $child:ident ($cfield:literal) : $Child:ty ),* $(,)? },
         fields { $($extra:tt)* }
     ) => {
+        $(#[$ndoc])*
         #[derive(async_graphql::SimpleObject)]
         #[graphql(name = $gql_name, complex)]
         pub struct $Node {
@@ -77,8 +114,34 @@ macro_rules! record_graphql {
             pub inner: $T,
         }
 
+        impl From<$T> for $Node {
+            fn from(inner: $T) -> Self {
+                $Node { inner }
+            }
+        }
+
+        impl $crate::graphql::record::GraphNode for $T {
+            type Node = $Node;
+            type Connection = $Conn;
+            fn connection(page: crm_core::list::Page<$T>) -> $Conn {
+                $Conn {
+                    page_info: $crate::graphql::page_info(&page),
+                    total_count: page.total,
+                    nodes: page.data.into_iter().map(|inner| $Node { inner }).collect(),
+                }
+            }
+        }
+
         #[async_graphql::ComplexObject]
         impl $Node {
+            /// Ids of this record in other systems.
+            async fn external_ids(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> async_graphql::Result<Vec<crm_core::ExternalId>> {
+                $crate::graphql::loaders::external_ids(ctx, &self.inner).await
+            }
+
             /// Field history, newest first.
             async fn history(
                 &self,
@@ -94,6 +157,55 @@ macro_rules! record_graphql {
                     .map_err($crate::graphql::gql)
             }
 
+            $(
+                $(#[$rdoc])*
+                async fn $rel(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                ) -> async_graphql::Result<Option<<$Target as $crate::graphql::record::GraphNode>::Node>> {
+                    let id: Option<<$Target as crm_records::Record>::Id> = self.inner.$rfield.into();
+                    Ok($crate::graphql::loaders::load_one::<$Target>(ctx, id).await?.map(Into::into))
+                }
+            )*
+
+            $(
+                $(#[$cdoc])*
+                #[allow(clippy::too_many_arguments)]
+                async fn $child(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    #[graphql(default = 50)] first: i32,
+                    after: Option<String>,
+                    filter: Option<String>,
+                    #[graphql(name = "where")] where_: Option<$crate::graphql::FilterInput>,
+                    order_by: Option<Vec<String>>,
+                    search: Option<String>,
+                ) -> async_graphql::Result<<$Child as $crate::graphql::record::GraphNode>::Connection> {
+                    use crm_core::ids::EntityId;
+                    let mut params = $crate::graphql::list_params(
+                        first, after, filter, where_, order_by, search, $crate::graphql::ArchivedFilter::Exclude, false,
+                    )?;
+                    let with_ext = ctx.look_ahead().field("nodes").field("externalIds").exists();
+                    params.skip_external_ids = !with_ext;
+                    let key = $crate::graphql::loaders::ChildKey {
+                        parent: self.inner.id.uuid(),
+                        query: $crate::graphql::loaders::ChildQuery::new($cfield, params),
+                    };
+                    let loaders = $crate::graphql::loaders::loaders(ctx)?;
+                    let page = loaders
+                        .get::<$crate::graphql::loaders::ChildrenLoader<$Child>>()
+                        .load_one(key)
+                        .await?
+                        .unwrap_or(crm_core::list::Page { data: Vec::new(), next_cursor: None, total: None });
+                    if !with_ext {
+                        loaders.without_external_ids.mark(page.data.iter().map(|r| {
+                            (<$Child as crm_records::Record>::ENTITY, crm_records::Record::id(r).uuid())
+                        }));
+                    }
+                    Ok(<$Child as $crate::graphql::record::GraphNode>::connection(page))
+                }
+            )*
+
             $($extra)*
         }
 
@@ -101,7 +213,7 @@ macro_rules! record_graphql {
         pub struct $Conn {
             pub nodes: Vec<$Node>,
             pub page_info: $crate::graphql::PageInfo,
-            /// Computed only when selected.
+            /// How many records match (top-level lists only); computed only when selected.
             pub total_count: Option<i64>,
         }
 
@@ -181,17 +293,37 @@ macro_rules! record_graphql {
                 search: Option<String>,
                 #[graphql(default)] archived: $crate::graphql::ArchivedFilter,
             ) -> async_graphql::Result<$Conn> {
+                use crm_core::ids::EntityId;
                 let r = $crate::graphql::rc(ctx)?;
-                let count = ctx.look_ahead().field("totalCount").exists();
-                let params =
+                let look = ctx.look_ahead();
+                let count = look.field("totalCount").exists();
+                let mut params =
                     $crate::graphql::list_params(first, after, filter, where_, order_by, search, archived, count)?;
+                let nodes = look.field("nodes");
+                let with_ext = nodes.field("externalIds").exists();
+                params.skip_external_ids = !with_ext;
+                // The related records the nodes select, read in the same trip as the page.
+                $( let $rel = $crate::graphql::record::Want::of(&nodes, stringify!($rel)); )*
                 let actor = r.actor.clone();
-                let page = r.db.run(move |c| crm_records::list::<$T>(c, &actor, &params)).await.map_err($crate::graphql::gql)?;
-                Ok($Conn {
-                    page_info: $crate::graphql::page_info(&page),
-                    total_count: page.total,
-                    nodes: page.data.into_iter().map(|inner| $Node { inner }).collect(),
-                })
+                let (page, related) = r
+                    .db
+                    .run(move |c| {
+                        let page = crm_records::list::<$T>(c, &actor, &params)?;
+                        let related = ($(
+                            $rel.read::<$Target, _>(c, &actor, &page.data, |x| x.$rfield.into())?,
+                        )*);
+                        Ok::<_, crm_records::RecordError>((page, related))
+                    })
+                    .await
+                    .map_err($crate::graphql::gql)?;
+                if !with_ext {
+                    $crate::graphql::loaders::loaders(ctx)?.without_external_ids.mark(
+                        page.data.iter().map(|x| (<$T as crm_records::Record>::ENTITY, crm_records::Record::id(x).uuid())),
+                    );
+                }
+                let ($( $rel, )*) = related;
+                $( $rel.feed(ctx).await?; )*
+                Ok(<$T as $crate::graphql::record::GraphNode>::connection(page))
             }
 
             /// The record that carries an external id; null when none does.

@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, MergedObject, Object};
+use crm_accounts::Account;
+use crm_contacts::Contact;
 use crm_core::Actor;
 use crm_core::ids::{ActivityId, LeadId, OpportunityId, PipelineId, QuotaId, TargetListId, UserId};
 use crm_db::Db;
@@ -14,33 +16,40 @@ use crm_sales::{
     TargetList, TargetListInput, TargetListPatch,
 };
 
-use super::operational::{UserNode, account_node, contact_node, user_node};
-use super::record::{load_one, loader};
-use super::{AccountNode, ContactNode, LOADER_WINDOW, gql, rc};
+use crm_users::User;
+
+use super::loaders::{MakeLoader, load_one, loaders};
+use super::{gql, rc};
 
 crate::record_graphql! {
+    /// A prospect not yet qualified into an account and a contact.
     record: Lead, id: LeadId, input: LeadInput, patch: LeadPatch,
     node: LeadNode as "Lead", connection: LeadConnection, upsert_result: UpsertLeadResult,
     batch_op: LeadBatchOp(LeadUpdateOp, LeadUpsertOp, LeadDeleteOp),
     query: LeadsQuery { lead, leads, lead_by_external_id },
     mutation: LeadsMutation { create_lead, update_lead, archive_lead, restore_lead, upsert_lead, batch_leads },
-    fields {
-        async fn owner(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-            user_node(ctx, self.inner.owner_id).await
-        }
-    }
+    relations {
+        /// The record owner.
+        owner(owner_id): User,
+    },
+    children {},
+    fields {}
 }
 
 crate::record_graphql! {
+    /// A sales pipeline and its stages.
     record: Pipeline, id: PipelineId, input: PipelineInput, patch: PipelinePatch,
     node: PipelineNode as "Pipeline", connection: PipelineConnection, upsert_result: UpsertPipelineResult,
     batch_op: PipelineBatchOp(PipelineUpdateOp, PipelineUpsertOp, PipelineDeleteOp),
     query: PipelinesQuery { pipeline, pipelines, pipeline_by_external_id },
     mutation: PipelinesMutation { create_pipeline, update_pipeline, archive_pipeline, restore_pipeline, upsert_pipeline, batch_pipelines },
+    relations {},
+    children {},
     fields {}
 }
 
 crate::record_graphql! {
+    /// A deal in a pipeline.
     record: Opportunity, id: OpportunityId, input: OpportunityInput, patch: OpportunityPatch,
     node: OpportunityNode as "Opportunity", connection: OpportunityConnection, upsert_result: UpsertOpportunityResult,
     batch_op: OpportunityBatchOp(OpportunityUpdateOp, OpportunityUpsertOp, OpportunityDeleteOp),
@@ -49,22 +58,18 @@ crate::record_graphql! {
         create_opportunity, update_opportunity, archive_opportunity, restore_opportunity, upsert_opportunity,
         batch_opportunities
     },
+    relations {
+        /// The customer's account.
+        account(account_id): Account,
+        /// The customer's contact person.
+        contact(contact_id): Contact,
+        /// The record owner.
+        owner(owner_id): User,
+        /// The pipeline it is in.
+        pipeline(pipeline_id): Pipeline,
+    },
+    children {},
     fields {
-        async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account_node(ctx, self.inner.account_id).await
-        }
-
-        async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact_node(ctx, self.inner.contact_id).await
-        }
-
-        async fn owner(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-            user_node(ctx, self.inner.owner_id).await
-        }
-
-        async fn pipeline(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<PipelineNode>> {
-            Ok(load_one::<Pipeline>(ctx, Some(self.inner.pipeline_id)).await?.map(|inner| PipelineNode { inner }))
-        }
 
         /// The current stage.
         async fn stage(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<Stage>> {
@@ -81,37 +86,34 @@ crate::record_graphql! {
 
         /// Health: time in stage, close date, last interaction (batch-loaded).
         async fn assessment(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<Assessment>> {
-            ctx.data::<AssessmentsLoader>()?.load_one(self.inner.id).await
+            loaders(ctx)?.get::<AssessmentLoader>().load_one(self.inner.id).await
         }
     }
 }
 
 crate::record_graphql! {
+    /// Scheduled work: a task, call, meeting or mailing.
     record: Activity, id: ActivityId, input: ActivityInput, patch: ActivityPatch,
     node: ActivityNode as "Activity", connection: ActivityConnection, upsert_result: UpsertActivityResult,
     batch_op: ActivityBatchOp(ActivityUpdateOp, ActivityUpsertOp, ActivityDeleteOp),
     query: ActivitiesQuery { activity, activities, activity_by_external_id },
     mutation: ActivitiesMutation { create_activity, update_activity, archive_activity, restore_activity, upsert_activity, batch_activities },
-    fields {
-        async fn assignee(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-            user_node(ctx, self.inner.assignee_id).await
-        }
-
-        async fn contact(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
-            contact_node(ctx, self.inner.contact_id).await
-        }
-
-        async fn account(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
-            account_node(ctx, self.inner.account_id).await
-        }
-
-        async fn opportunity(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<OpportunityNode>> {
-            Ok(load_one::<Opportunity>(ctx, self.inner.opportunity_id).await?.map(|inner| OpportunityNode { inner }))
-        }
-    }
+    relations {
+        /// Who does it.
+        assignee(assignee_id): User,
+        /// The contact it is with.
+        contact(contact_id): Contact,
+        /// The account it is for.
+        account(account_id): Account,
+        /// The opportunity it works on.
+        opportunity(opportunity_id): Opportunity,
+    },
+    children {},
+    fields {}
 }
 
 crate::record_graphql! {
+    /// A target account list.
     record: TargetList, id: TargetListId, input: TargetListInput, patch: TargetListPatch,
     node: TargetListNode as "TargetList", connection: TargetListConnection, upsert_result: UpsertTargetListResult,
     batch_op: TargetListBatchOp(TargetListUpdateOp, TargetListUpsertOp, TargetListDeleteOp),
@@ -120,6 +122,8 @@ crate::record_graphql! {
         create_target_list, update_target_list, archive_target_list, restore_target_list, upsert_target_list,
         batch_target_lists
     },
+    relations {},
+    children {},
     fields {
         async fn coverage(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Coverage> {
             let r = rc(ctx)?;
@@ -130,11 +134,14 @@ crate::record_graphql! {
 }
 
 crate::record_graphql! {
+    /// A sales quota for a period.
     record: Quota, id: QuotaId, input: QuotaInput, patch: QuotaPatch,
     node: QuotaNode as "Quota", connection: QuotaConnection, upsert_result: UpsertQuotaResult,
     batch_op: QuotaBatchOp(QuotaUpdateOp, QuotaUpsertOp, QuotaDeleteOp),
     query: QuotasQuery { quota, quotas, quota_by_external_id },
     mutation: QuotasMutation { create_quota, update_quota, archive_quota, restore_quota, upsert_quota, batch_quotas },
+    relations {},
+    children {},
     fields {}
 }
 
@@ -154,7 +161,11 @@ impl Loader<OpportunityId> for AssessmentLoader {
     }
 }
 
-type AssessmentsLoader = DataLoader<AssessmentLoader, HashMapCache>;
+impl MakeLoader for AssessmentLoader {
+    fn make(db: Db, actor: Actor) -> Self {
+        AssessmentLoader { db, actor }
+    }
+}
 
 #[derive(Default)]
 pub struct SalesViewsQuery;
@@ -305,19 +316,3 @@ pub struct SalesMutation(
     QuotasMutation,
     SalesViewsMutation,
 );
-
-/// Adds the request-scoped loaders of sales resources to a request.
-pub fn with_loaders(request: async_graphql::Request, db: &Db, actor: &Actor) -> async_graphql::Request {
-    request
-        .data(loader::<Pipeline>(db.clone(), actor.clone()))
-        .data(loader::<Opportunity>(db.clone(), actor.clone()))
-        .data(loader::<Lead>(db.clone(), actor.clone()))
-        .data(
-            DataLoader::with_cache(
-                AssessmentLoader { db: db.clone(), actor: actor.clone() },
-                actix_web::rt::spawn,
-                HashMapCache::default(),
-            )
-            .delay(LOADER_WINDOW),
-        )
-}

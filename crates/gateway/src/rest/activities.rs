@@ -65,7 +65,7 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
             archived: self.archived.clone(),
             fields: None,
         };
-        Ok(base.into_params(&[])?.0)
+        base.into_params()
     }
 
     fn fields(&self) -> Option<&str> {
@@ -82,9 +82,20 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
     }
 }
 
+crate::embeds!(Activity as ActivityResource {
+    /// Who does it.
+    assignee(assignee_id): crm_users::User,
+    /// The contact it is with.
+    contact(contact_id): crm_contacts::Contact,
+    /// The account it is for.
+    account(account_id): crm_accounts::Account,
+    /// The opportunity it works on.
+    opportunity(opportunity_id): crm_sales::Opportunity,
+});
+
 crate::record_endpoints! {
     tag: "sales",
-    record: Activity, input: ActivityInput, patch: ActivityPatch, id: ActivityId,
+    record: Activity, resource: ActivityResource, input: ActivityInput, patch: ActivityPatch, id: ActivityId,
     collection: "/activities", item: "/activities/{id}", list type ActivityList, query: ActivityListQuery,
     fns: list_activities, get_activity, create_activity, update_activity, archive_activity, restore_activity;
     restore: "/activities/{id}/restore",

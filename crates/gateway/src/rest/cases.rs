@@ -3,16 +3,25 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput, SlaPolicy};
 use crm_core::ids::{CaseId, CommentId};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 
+crate::embeds!(Case as CaseResource {
+    /// The customer who raised it.
+    contact(contact_id): crm_contacts::Contact,
+    /// The customer's account.
+    account(account_id): crm_accounts::Account,
+    /// Who works on it.
+    assignee(assignee_id): crm_users::User,
+});
+
 crate::record_endpoints! {
     tag: "cases",
-    record: Case, input: CaseInput, patch: CasePatch, id: CaseId,
+    record: Case, resource: CaseResource, input: CaseInput, patch: CasePatch, id: CaseId,
     collection: "/cases", item: "/cases/{id}", list type CaseList, query: crate::rest::ListQuery,
     fns: list_cases, get_case, create_case, update_case, archive_case, restore_case;
     restore: "/cases/{id}/restore",
@@ -61,16 +70,8 @@ pub async fn set_sla_policy(
 pub struct CommentQuery {
     /// Comments per page, 1 to 1000 (default 100).
     pub limit: Option<u32>,
-    /// Only comments after this one (the last id of the previous page).
+    /// Only comments after this one (`next_after` of the previous page).
     pub after: Option<CommentId>,
-}
-
-/// A page of comments, oldest first.
-#[derive(Serialize, ToSchema)]
-pub struct CommentPage {
-    pub data: Vec<CaseComment>,
-    /// Pass as `after` for the next page; null on the last page.
-    pub next_after: Option<CommentId>,
 }
 
 /// A case's comments, oldest first. Every department that reads cases sees them all.
@@ -78,7 +79,7 @@ pub struct CommentPage {
     tag = "cases",
     params(("id" = uuid::Uuid, Path, description = "Case id"), CommentQuery),
     responses(
-        (status = 200, body = CommentPage),
+        (status = 200, body = crm_cases::CommentPage),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)
     )
@@ -90,18 +91,10 @@ pub async fn list_case_comments(
     id: web::Path<CaseId>,
     query: web::Query<CommentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad_request("INVALID_PARAMETER", "limit must be between 1 and 1000").with_field(
-            "limit",
-            "out_of_range",
-            "1 to 1000",
-        ));
-    }
+    let limit = query.limit.unwrap_or(crm_cases::DEFAULT_COMMENTS);
     let (actor, id, after) = (auth.0, id.into_inner(), query.after);
-    let data = state.db.run(move |c| crm_cases::list_comments(c, &actor, id, after, limit)).await?;
-    let next_after = if data.len() as u32 >= limit { data.last().map(|c| c.id) } else { None };
-    Ok(HttpResponse::Ok().json(CommentPage { data, next_after }))
+    let page = state.db.run(move |c| crm_cases::list_comments(c, &actor, id, after, limit)).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Comment on a case. Internal comments need `interactions:write` or `cases:write` (any

@@ -4,9 +4,18 @@ use actix_web::{delete, get, patch, post, put};
 use crm_core::ids::InteractionId;
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 
+crate::embeds!(Interaction as InteractionResource {
+    /// The account.
+    account(account_id): crm_accounts::Account,
+    /// The user who logged it.
+    author(author_id): crm_users::User,
+    /// The case it was about.
+    case(case_id): crm_cases::Case,
+});
+
 crate::record_endpoints! {
     tag: "interactions",
-    record: Interaction, input: InteractionInput, patch: InteractionPatch, id: InteractionId,
+    record: Interaction, resource: InteractionResource, input: InteractionInput, patch: InteractionPatch, id: InteractionId,
     collection: "/interactions", item: "/interactions/{id}", list type InteractionList, query: crate::rest::ListQuery,
     fns: list_interactions, get_interaction, create_interaction, update_interaction, archive_interaction, restore_interaction;
     restore: "/interactions/{id}/restore",

@@ -4,9 +4,14 @@ use actix_web::{delete, get, patch, post, put};
 use crm_core::ids::LeadId;
 use crm_sales::{Lead, LeadInput, LeadPatch};
 
+crate::embeds!(Lead as LeadResource {
+    /// The record owner.
+    owner(owner_id): crm_users::User,
+});
+
 crate::record_endpoints! {
     tag: "sales",
-    record: Lead, input: LeadInput, patch: LeadPatch, id: LeadId,
+    record: Lead, resource: LeadResource, input: LeadInput, patch: LeadPatch, id: LeadId,
     collection: "/leads", item: "/leads/{id}", list type LeadList, query: crate::rest::ListQuery,
     fns: list_leads, get_lead, create_lead, update_lead, archive_lead, restore_lead;
     restore: "/leads/{id}/restore",

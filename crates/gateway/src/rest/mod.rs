@@ -25,7 +25,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use crm_core::DomainError;
-use crm_core::external::{BatchOutcome, MAX_BATCH, Record};
+use crm_core::external::{BatchOutcome, BatchRecord, MAX_BATCH};
 use crm_core::list::{Archived, ListParams, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -47,7 +47,8 @@ pub struct ListQuery {
     pub filter: Option<String>,
     /// Full-text search (every word must match as a prefix).
     pub q: Option<String>,
-    /// Related records to embed (`account` on contacts).
+    /// Related records to embed, comma-separated (`account` on contacts); what a resource can
+    /// embed is listed in its description.
     pub include: Option<String>,
     /// `true` adds `total` (the count of all matching records).
     pub count: Option<bool>,
@@ -58,8 +59,8 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The transport-neutral list request, plus the requested includes.
-    pub fn into_params(self, includable: &[&str]) -> Result<(ListParams, Vec<String>), ApiError> {
+    /// The transport-neutral list request (`include` and `fields` are read apart).
+    pub fn into_params(self) -> Result<ListParams, ApiError> {
         let archived = match self.archived.as_deref() {
             None => Archived::Exclude,
             Some(a) => Archived::parse(a).ok_or_else(|| {
@@ -70,21 +71,17 @@ impl ListQuery {
                 )
             })?,
         };
-        let include = parse_include(self.include.as_deref(), includable)?;
-        Ok((
-            ListParams {
-                limit: self.limit,
-                cursor: self.cursor,
-                sort: self.sort,
-                filter: self.filter,
-                filter_ast: None,
-                q: self.q,
-                archived,
-                count: self.count.unwrap_or(false),
-                skip_external_ids: false,
-            },
-            include,
-        ))
+        Ok(ListParams {
+            limit: self.limit,
+            cursor: self.cursor,
+            sort: self.sort,
+            filter: self.filter,
+            filter_ast: None,
+            q: self.q,
+            archived,
+            count: self.count.unwrap_or(false),
+            skip_external_ids: false,
+        })
     }
 }
 
@@ -326,7 +323,7 @@ impl<E: From<diesel::result::Error>> From<diesel::result::Error> for Aborted<E> 
 }
 
 /// Maps a batch's outcome to its REST answer.
-pub fn batch_reply<T: Serialize + Record, E: DomainError>(
+pub fn batch_reply<T: Serialize + BatchRecord, E: DomainError>(
     outcome: Result<Vec<Result<BatchOutcome<T>, E>>, Aborted<E>>,
 ) -> Result<BatchResponse, ApiError> {
     match outcome {

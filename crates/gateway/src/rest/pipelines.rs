@@ -4,9 +4,11 @@ use actix_web::{delete, get, patch, post, put};
 use crm_core::ids::PipelineId;
 use crm_sales::{Pipeline, PipelineInput, PipelinePatch};
 
+crate::embeds!(Pipeline);
+
 crate::record_endpoints! {
     tag: "sales",
-    record: Pipeline, input: PipelineInput, patch: PipelinePatch, id: PipelineId,
+    record: Pipeline, resource: Pipeline, input: PipelineInput, patch: PipelinePatch, id: PipelineId,
     collection: "/pipelines", item: "/pipelines/{id}", list type PipelineList, query: crate::rest::ListQuery,
     fns: list_pipelines, get_pipeline, create_pipeline, update_pipeline, archive_pipeline, restore_pipeline;
     restore: "/pipelines/{id}/restore",

@@ -4,9 +4,11 @@ use actix_web::{delete, get, patch, post, put};
 use crm_core::ids::ProductId;
 use crm_products::{Product, ProductInput, ProductPatch};
 
+crate::embeds!(Product);
+
 crate::record_endpoints! {
     tag: "products",
-    record: Product, input: ProductInput, patch: ProductPatch, id: ProductId,
+    record: Product, resource: Product, input: ProductInput, patch: ProductPatch, id: ProductId,
     collection: "/products", item: "/products/{id}", list type ProductList, query: crate::rest::ListQuery,
     fns: list_products, get_product, create_product, update_product, archive_product, restore_product;
     restore: "/products/{id}/restore",

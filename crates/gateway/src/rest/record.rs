@@ -1,6 +1,99 @@
 //! The REST surface of a resource built on `crm_records::Record`, declared once: list, get,
 //! create, merge-patch update, archive, restore, plus the integrator endpoints of
-//! `sync_endpoints!`. Each endpoint calls the generic use case of `crm_records`.
+//! `sync_endpoints!`. Each endpoint calls the generic use case of `crm_records`. Reads embed the
+//! to-one relations `include=` names (`embeds!`).
+
+/// A record as REST reads show it, with the related records `include=` asks for.
+pub trait Embed: crm_records::Record {
+    /// The wire shape: the record itself, or the record with its includable relations.
+    type Resource: serde::Serialize + Send + 'static;
+    /// What `include=` accepts.
+    const INCLUDABLE: &'static [&'static str];
+    /// Wraps records for the wire, reading each included relation in one query.
+    fn embed(
+        conn: &mut crm_db::AnyConnection,
+        actor: &crm_core::Actor,
+        records: Vec<Self>,
+        include: &[String],
+    ) -> Result<Vec<Self::Resource>, crm_records::RecordError>;
+}
+
+/// The related records of `rows` (`id_of` each row's reference), by id.
+pub fn related<R: crm_records::Record, T>(
+    conn: &mut crm_db::AnyConnection,
+    actor: &crm_core::Actor,
+    rows: &[T],
+    id_of: impl Fn(&T) -> Option<R::Id>,
+) -> Result<std::collections::HashMap<R::Id, R>, crm_records::RecordError> {
+    let mut ids: Vec<R::Id> = rows.iter().filter_map(id_of).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(crm_records::get_many::<R>(conn, actor, &ids, true)?.into_iter().map(|r| (r.id(), r)).collect())
+}
+
+/// Declares how a record is embedded with its to-one relations: `embeds!(Contact as
+/// ContactResource { account(account_id): Account })`, or `embeds!(User)` for a record
+/// with none (it is its own wire shape).
+#[macro_export]
+macro_rules! embeds {
+    ($T:ty) => {
+        impl $crate::rest::record::Embed for $T {
+            type Resource = $T;
+            const INCLUDABLE: &'static [&'static str] = &[];
+            fn embed(
+                _conn: &mut crm_db::AnyConnection,
+                _actor: &crm_core::Actor,
+                records: Vec<Self>,
+                _include: &[String],
+            ) -> Result<Vec<$T>, crm_records::RecordError> {
+                Ok(records)
+            }
+        }
+    };
+    ($T:ty as $Res:ident { $( $(#[$doc:meta])* $rel:ident ($field:ident) : $Target:ty ),+ $(,)? }) => {
+        /// The record, with the related records `include=` names embedded.
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $Res {
+            #[serde(flatten)]
+            pub record: $T,
+            $(
+                $(#[$doc])*
+                #[doc = concat!("Present with `include=", stringify!($rel), "` (null when there is none).")]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $rel: Option<Option<$Target>>,
+            )+
+        }
+
+        impl $crate::rest::record::Embed for $T {
+            type Resource = $Res;
+            const INCLUDABLE: &'static [&'static str] = &[$(stringify!($rel)),+];
+            fn embed(
+                conn: &mut crm_db::AnyConnection,
+                actor: &crm_core::Actor,
+                records: Vec<Self>,
+                include: &[String],
+            ) -> Result<Vec<$Res>, crm_records::RecordError> {
+                $(
+                    let $rel = if include.iter().any(|i| i == stringify!($rel)) {
+                        Some($crate::rest::record::related::<$Target, _>(conn, actor, &records, |r| r.$field.into())?)
+                    } else {
+                        None
+                    };
+                )+
+                Ok(records
+                    .into_iter()
+                    .map(|record| $Res {
+                        $( $rel: $rel.as_ref().map(|m| {
+                            let id: Option<<$Target as crm_records::Record>::Id> = record.$field.into();
+                            id.and_then(|id| m.get(&id).cloned())
+                        }), )+
+                        record,
+                    })
+                    .collect())
+            }
+        }
+    };
+}
 
 /// A list request: the shared parameters, plus whatever a resource adds (the activity agenda's
 /// `assignee=me`), applied with the caller and a connection at hand.
@@ -8,6 +101,10 @@ pub trait ListRequest: serde::de::DeserializeOwned + Send + 'static {
     fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError>;
     /// `fields=`.
     fn fields(&self) -> Option<&str>;
+    /// `include=`.
+    fn include(&self) -> Option<&str> {
+        None
+    }
     fn narrow(
         &self,
         _conn: &mut crm_db::AnyConnection,
@@ -20,12 +117,15 @@ pub trait ListRequest: serde::de::DeserializeOwned + Send + 'static {
 
 impl ListRequest for super::ListQuery {
     fn params(&self) -> Result<crm_core::list::ListParams, crate::problem::ApiError> {
-        let (params, _) = self.clone().into_params(&[])?;
-        Ok(params)
+        self.clone().into_params()
     }
 
     fn fields(&self) -> Option<&str> {
         self.fields.as_deref()
+    }
+
+    fn include(&self) -> Option<&str> {
+        self.include.as_deref()
     }
 }
 
@@ -35,7 +135,7 @@ impl ListRequest for super::ListQuery {
 macro_rules! record_endpoints {
     (
         tag: $tag:literal,
-        record: $T:ty, input: $Input:ty, patch: $Patch:ty, id: $Id:ty,
+        record: $T:ty, resource: $Res:ty, input: $Input:ty, patch: $Patch:ty, id: $Id:ty,
         collection: $collection:literal, item: $item:literal, list type $ListT:ident, query: $LQ:ty,
         fns: $list_fn:ident, $get_fn:ident, $create_fn:ident, $update_fn:ident, $archive_fn:ident, $restore_fn:ident;
         restore: $restore_path:literal,
@@ -46,7 +146,7 @@ macro_rules! record_endpoints {
         /// A page of records.
         #[derive(serde::Serialize, utoipa::ToSchema)]
         pub struct $ListT {
-            pub data: Vec<$T>,
+            pub data: Vec<$Res>,
             /// Pass as `cursor` for the next page; null on the last page.
             pub next_cursor: Option<String>,
             /// With `count=true`: how many records match.
@@ -73,28 +173,35 @@ macro_rules! record_endpoints {
             auth: $crate::auth::Authenticated,
             query: actix_web::web::Query<$LQ>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            use $crate::rest::record::{Embed, ListRequest};
             let query = query.into_inner();
-            let mut params = $crate::rest::record::ListRequest::params(&query)?;
-            let projection =
-                $crate::rest::Projection::parse::<$T>($crate::rest::record::ListRequest::fields(&query), &[])?;
+            let mut params = ListRequest::params(&query)?;
+            let include = $crate::rest::parse_include(ListRequest::include(&query), <$T as Embed>::INCLUDABLE)?;
+            let projection = $crate::rest::Projection::parse::<$T>(
+                ListRequest::fields(&query),
+                &include.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?;
             let actor = auth.0;
-            let page = state
+            let body = state
                 .db
                 .run(move |c| {
-                    $crate::rest::record::ListRequest::narrow(&query, c, &actor, &mut params)?;
-                    crm_records::list::<$T>(c, &actor, &params)
+                    ListRequest::narrow(&query, c, &actor, &mut params)?;
+                    let mut page = crm_records::list::<$T>(c, &actor, &params)?;
+                    let data = <$T as Embed>::embed(c, &actor, std::mem::take(&mut page.data), &include)?;
+                    Ok::<_, crm_records::RecordError>(crm_core::list::Page { data, next_cursor: page.next_cursor, total: page.total })
                 })
                 .await?;
-            Ok(actix_web::HttpResponse::Ok().json($crate::rest::page_json(page, projection.as_ref())))
+            Ok(actix_web::HttpResponse::Ok().json($crate::rest::page_json(body, projection.as_ref())))
         }
 
         /// Get one by id. Answers 304 when `If-None-Match` names the current version.
         #[utoipa::path(
             tag = $tag,
-            params(("id" = uuid::Uuid, Path, description = "Record id"), $crate::rest::FieldsQuery),
+            params(("id" = uuid::Uuid, Path, description = "Record id"), $crate::rest::IncludeQuery),
             responses(
-                (status = 200, body = $T, headers(("ETag" = String, description = "\"<version>\""))),
+                (status = 200, body = $Res, headers(("ETag" = String, description = "\"<version>\""))),
                 (status = 304, description = "Not modified"),
+                (status = 400, body = $crate::problem::Problem),
                 (status = 401, body = $crate::problem::Problem), (status = 403, body = $crate::problem::Problem),
                 (status = 404, body = $crate::problem::Problem)
             )
@@ -105,14 +212,28 @@ macro_rules! record_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             id: actix_web::web::Path<$Id>,
-            query: actix_web::web::Query<$crate::rest::FieldsQuery>,
+            query: actix_web::web::Query<$crate::rest::IncludeQuery>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
-            let projection = $crate::rest::Projection::parse::<$T>(query.fields.as_deref(), &[])?;
+            use $crate::rest::record::Embed;
+            let include = $crate::rest::parse_include(query.include.as_deref(), <$T as Embed>::INCLUDABLE)?;
+            let projection = $crate::rest::Projection::parse::<$T>(
+                query.fields.as_deref(),
+                &include.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?;
             let (actor, id) = (auth.0, id.into_inner());
-            let r = state.db.run(move |c| crm_records::get::<$T>(c, &actor, id)).await?;
+            let (version, resource) = state
+                .db
+                .run(move |c| {
+                    let r = crm_records::get::<$T>(c, &actor, id)?;
+                    let version = crm_records::Record::meta(&r).version;
+                    let mut embedded = <$T as Embed>::embed(c, &actor, vec![r], &include)?;
+                    let resource = embedded.pop().ok_or(crm_records::RecordError::NotFound { entity: <$T as crm_records::Record>::ENTITY })?;
+                    Ok::<_, crm_records::RecordError>((version, resource))
+                })
+                .await?;
             match projection {
-                Some(p) => Ok($crate::rest::versioned(&req, r.version, &p.apply(&r))),
-                None => Ok($crate::rest::versioned(&req, r.version, &r)),
+                Some(p) => Ok($crate::rest::versioned(&req, version, &p.apply(&resource))),
+                None => Ok($crate::rest::versioned(&req, version, &resource)),
             }
         }
 

@@ -4,9 +4,11 @@ use actix_web::{delete, get, patch, post, put};
 use crm_core::ids::TargetListId;
 use crm_sales::{TargetList, TargetListInput, TargetListPatch};
 
+crate::embeds!(TargetList);
+
 crate::record_endpoints! {
     tag: "sales",
-    record: TargetList, input: TargetListInput, patch: TargetListPatch, id: TargetListId,
+    record: TargetList, resource: TargetList, input: TargetListInput, patch: TargetListPatch, id: TargetListId,
     collection: "/target-lists", item: "/target-lists/{id}", list type TargetListList, query: crate::rest::ListQuery,
     fns: list_target_lists, get_target_list, create_target_list, update_target_list, archive_target_list, restore_target_list;
     restore: "/target-lists/{id}/restore",

@@ -8,9 +8,11 @@ use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 
+crate::embeds!(User);
+
 crate::record_endpoints! {
     tag: "users",
-    record: User, input: UserInput, patch: UserPatch, id: UserId,
+    record: User, resource: User, input: UserInput, patch: UserPatch, id: UserId,
     collection: "/users", item: "/users/{id}", list type UserList, query: crate::rest::ListQuery,
     fns: list_users, get_user, create_user, update_user, archive_user, restore_user;
     restore: "/users/{id}/restore",

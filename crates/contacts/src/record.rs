@@ -1,17 +1,19 @@
-//! SQL for contacts. Rows never leave this module; callers get `Contact`.
+//! Contacts as records: what lists filter and sort on, the stored row, the domain's rules
+//! (`impl Record`), and the multi-row update batches use on PostgreSQL. Rows never leave this
+//! module; callers get `Contact`.
 
 use chrono::NaiveDateTime;
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-use crm_core::ids::{AccountId, ContactId};
-use crm_core::list::{ListQuery, Page};
+use crm_core::ids::{AccountId, ContactId, UserId};
+use crm_core::{Actor, FieldErrors, Scope, Timestamp};
 use crm_db::schema::contacts;
-use crm_db::sql::{self, Bind, SearchIndex};
+use crm_db::sql::SearchIndex;
 use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, MultiBackend, to_utc};
+use crm_db::{AnyConnection, to_utc};
+use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
-use crate::error::ContactError;
-use crate::model::{Contact, EmailConsent, LifecycleStage};
+use crate::model::{Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
 
 const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
     FieldDef { name, column: name, kind, nullable, sortable }
@@ -58,14 +60,11 @@ pub static CATALOG: Catalog = Catalog {
     relations: &[RelationDef { name: "account", local_column: "account_id", target: &crm_accounts::ACCOUNT_CATALOG }],
 };
 
-/// The entity name in the event log and the external-id table.
-pub const ENTITY: &str = "contact";
-
 pub const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "contacts_fts" };
 
 #[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
 #[diesel(table_name = contacts, treat_none_as_null = true)]
-pub(crate) struct ContactRow {
+pub struct ContactRow {
     id: DbUuid,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -113,7 +112,7 @@ impl From<ContactRow> for Contact {
             title: r.title,
             department: r.department,
             account_id: r.account_id.map(|u| AccountId(u.0)),
-            owner_id: r.owner_id.map(|u| u.0),
+            owner_id: r.owner_id.map(|u| UserId(u.0)),
             lifecycle_stage: LifecycleStage::parse(&r.lifecycle_stage).unwrap_or(LifecycleStage::Other),
             email_consent: EmailConsent::parse(&r.email_consent).unwrap_or(EmailConsent::Unknown),
             email_consent_at: r.email_consent_at.map(to_utc),
@@ -149,7 +148,7 @@ impl From<&Contact> for ContactRow {
             title: c.title.clone(),
             department: c.department.clone(),
             account_id: c.account_id.map(|a| DbUuid(a.0)),
-            owner_id: c.owner_id.map(DbUuid),
+            owner_id: c.owner_id.map(|u| DbUuid(u.0)),
             lifecycle_stage: c.lifecycle_stage.as_str().to_string(),
             email_consent: c.email_consent.as_str().to_string(),
             email_consent_at: c.email_consent_at.map(|t| t.naive_utc()),
@@ -171,140 +170,10 @@ impl From<&Contact> for ContactRow {
     }
 }
 
-fn sort_value(c: &Contact, field: &str) -> Option<Bind> {
-    let s = |v: &Option<String>| v.clone().map(Bind::Text);
-    match field {
-        "first_name" => s(&c.first_name),
-        "last_name" => s(&c.last_name),
-        "email" => s(&c.email),
-        "title" => s(&c.title),
-        "department" => s(&c.department),
-        "lifecycle_stage" => Some(Bind::Text(c.lifecycle_stage.as_str().into())),
-        "email_consent" => Some(Bind::Text(c.email_consent.as_str().into())),
-        "email_consent_at" => c.email_consent_at.map(|t| Bind::Timestamp(t.naive_utc())),
-        "city" => s(&c.city),
-        "region" => s(&c.region),
-        "postal_code" => s(&c.postal_code),
-        "country" => s(&c.country),
-        "latitude" => c.latitude.map(Bind::Float),
-        "longitude" => c.longitude.map(Bind::Float),
-        "created_at" => Some(Bind::Timestamp(c.created_at.naive_utc())),
-        "updated_at" => Some(Bind::Timestamp(c.updated_at.naive_utc())),
-        "archived_at" => c.archived_at.map(|t| Bind::Timestamp(t.naive_utc())),
-        _ => None,
-    }
-}
-
-/// Fills in the external ids of loaded contacts (one query).
-fn with_external_ids(conn: &mut AnyConnection, mut items: Vec<Contact>) -> QueryResult<Vec<Contact>> {
-    let ids: Vec<uuid::Uuid> = items.iter().map(|c| c.id.0).collect();
-    let mut map = crm_db::external_ids::of_records(conn, ENTITY, &ids)?;
-    for c in &mut items {
-        c.external_ids = map.remove(&c.id.0).unwrap_or_default();
-    }
-    Ok(items)
-}
-
-pub fn find(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Contact>> {
-    let row = contacts::table
-        .filter(contacts::id.eq(DbUuid(id.0)))
-        .select(contacts::all_columns)
-        .first::<ContactRow>(conn)
-        .optional()?;
-    match row {
-        Some(r) => Ok(with_external_ids(conn, vec![Contact::from(r)])?.pop()),
-        None => Ok(None),
-    }
-}
-
-/// Contacts by id (archived included); missing ids are skipped.
-pub fn find_many(conn: &mut AnyConnection, ids: &[ContactId]) -> QueryResult<Vec<Contact>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<ContactRow> = contacts::table
-        .filter(crm_db::sql::in_ids(r#""contacts"."id""#, ids.iter().map(|i| i.0), conn.backend()))
-        .select(contacts::all_columns)
-        .load(conn)?;
-    with_external_ids(conn, rows.into_iter().map(Contact::from).collect())
-}
-
-/// The live contact whose primary email is `email`, other than `except`.
-pub fn find_live_by_email(
-    conn: &mut AnyConnection,
-    email: &str,
-    except: Option<ContactId>,
-) -> QueryResult<Option<ContactId>> {
-    // Fixed statements (no boxing), so the driver keeps them prepared.
-    let base = contacts::table.filter(contacts::email.eq(email)).filter(contacts::archived_at.is_null());
-    let found = match except {
-        Some(e) => base.filter(contacts::id.ne(DbUuid(e.0))).select(contacts::id).first::<DbUuid>(conn).optional()?,
-        None => base.select(contacts::id).first::<DbUuid>(conn).optional()?,
-    };
-    Ok(found.map(|u| ContactId(u.0)))
-}
-
-/// Inserts a new contact unless a live contact already has its email: whether it was inserted.
-/// (No failed statement on a duplicate, so a PostgreSQL transaction carries on.)
-pub fn insert(conn: &mut AnyConnection, c: &Contact) -> QueryResult<bool> {
-    let row = ContactRow::from(c);
-    let n = match conn {
-        AnyConnection::Postgresql(pg) => {
-            diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(pg)?
-        }
-        AnyConnection::Sqlite(lite) => {
-            diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(lite)?
-        }
-    };
-    Ok(n == 1)
-}
-
-/// Inserts new contacts unless their email is taken: one statement on PostgreSQL, one per row
-/// on SQLite. False when some row was not inserted (the caller rolls back).
-pub fn insert_many_new(conn: &mut AnyConnection, items: &[Contact]) -> QueryResult<bool> {
-    let rows: Vec<ContactRow> = items.iter().map(ContactRow::from).collect();
-    let mut inserted = 0;
-    match conn {
-        AnyConnection::Postgresql(pg) => {
-            for chunk in rows.chunks(500) {
-                inserted += diesel::insert_into(contacts::table).values(chunk).on_conflict_do_nothing().execute(pg)?;
-            }
-        }
-        AnyConnection::Sqlite(lite) => {
-            for row in rows {
-                inserted += diesel::insert_into(contacts::table).values(row).on_conflict_do_nothing().execute(lite)?;
-            }
-        }
-    }
-    Ok(inserted == items.len())
-}
-
-/// Inserts many rows with multi-row statements (bulk import).
-pub fn insert_many(conn: &mut AnyConnection, items: &[Contact]) -> QueryResult<()> {
-    let rows: Vec<ContactRow> = items.iter().map(ContactRow::from).collect();
-    // Under the backends' bind-parameter limits (SQLite 32766, PostgreSQL 65535).
-    for chunk in rows.chunks(500) {
-        match conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(contacts::table).values(chunk).execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(contacts::table).values(chunk).execute(c)?,
-        };
-    }
-    Ok(())
-}
-
-/// Writes `c` over the stored row if that row is still at `expected` version.
-pub fn update_if_version(conn: &mut AnyConnection, c: &Contact, expected: i64) -> QueryResult<bool> {
-    let n =
-        diesel::update(contacts::table.filter(contacts::id.eq(DbUuid(c.id.0))).filter(contacts::version.eq(expected)))
-            .set(ContactRow::from(c))
-            .execute(conn)?;
-    Ok(n == 1)
-}
-
 /// Writes each contact over its stored row if that row is still at the paired version; false
 /// when some row was not (all others are then written: the caller rolls back). PostgreSQL gets
 /// one statement for all of them (arrays unnested into rows), SQLite one per row.
-pub fn update_many_if_version(conn: &mut AnyConnection, items: &[(Contact, i64)]) -> QueryResult<bool> {
+fn update_many(conn: &mut AnyConnection, items: &[(Contact, i64)]) -> QueryResult<bool> {
     if items.is_empty() {
         return Ok(true);
     }
@@ -313,7 +182,7 @@ pub fn update_many_if_version(conn: &mut AnyConnection, items: &[(Contact, i64)]
         AnyConnection::Sqlite(_) => {
             let mut all = true;
             for (c, expected) in items {
-                all &= update_if_version(conn, c, *expected)?;
+                all &= Contact::update_if_version(conn, c, *expected)?;
             }
             return Ok(all);
         }
@@ -379,56 +248,81 @@ const UPDATE_MANY_PG: &str = "UPDATE contacts AS c SET first_name = v.first_name
     custom_fields, version, created_at, updated_at, archived_at) \
     WHERE c.id = v.id AND c.version = v.expected";
 
-/// Live contacts of several accounts at once (for GraphQL `Account.contacts`), newest first,
-/// at most `per_account` each: one statement, capped in the database (window function).
-pub fn live_by_accounts(conn: &mut AnyConnection, ids: &[AccountId], per_account: usize) -> QueryResult<Vec<Contact>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let mut cond = sql::Sql::new(conn.backend());
-        cond.push(
-            "id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY account_id \
-             ORDER BY created_at DESC, id DESC) AS rn FROM contacts WHERE archived_at IS NULL AND account_id IN (",
-        );
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                cond.push(", ");
-            }
-            cond.bind(id.0);
+impl Record for Contact {
+    type Id = ContactId;
+    type Input = ContactInput;
+    type Patch = ContactPatch;
+
+    const READ: Scope = Scope::ContactsRead;
+    const WRITE: Scope = Scope::ContactsWrite;
+    // Contacts have no `after_write`: batches write their rows a group at a time.
+    const DEFER_BATCH_WRITES: bool = true;
+
+    crm_records::record_basics!(catalog: CATALOG);
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: ContactId,
+        mut input: ContactInput,
+        prev: Option<&Self>,
+        now: Timestamp,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        resolve_account_ref(conn, &mut input)?;
+        let i = input.normalize_over(prev).map_err(|errors| RecordError::Invalid { entity, errors })?;
+        if prev.is_none_or(|p| p.account_id != i.account_id) {
+            crm_records::check_ref(conn, entity, "account_id", i.account_id)?;
         }
-        cond.push(")) ranked WHERE rn <= ");
-        cond.bind(i64::try_from(per_account).unwrap_or(i64::MAX));
-        cond.push(")");
-        let rows: Vec<ContactRow> = contacts::table
-            .select(contacts::all_columns)
-            .into_boxed::<MultiBackend>()
-            .filter(cond)
-            .order((contacts::created_at.desc(), contacts::id.desc()))
-            .load(conn)?;
-        out.extend(rows.into_iter().map(Contact::from));
+        if prev.is_none_or(|p| p.owner_id != i.owner_id) {
+            crm_records::check_ref(conn, entity, "owner_id", i.owner_id)?;
+        }
+        Ok(Contact::from_input(id, i, prev, now))
     }
-    with_external_ids(conn, out)
+
+    /// The primary email: one live contact per address.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
+    }
+
+    fn update_many_if_version(conn: &mut AnyConnection, items: &[(Self, i64)]) -> QueryResult<bool> {
+        update_many(conn, items)
+    }
+
+    crm_records::diesel_store!(table: contacts, row: ContactRow, search: SEARCH);
 }
 
-/// One page of a list, plus the total when asked.
-pub fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Contact>, ContactError> {
-    let parts = sql::list_sql(q, SEARCH, conn.backend())?;
-    let rows: Vec<ContactRow> = contacts::table
-        .select(contacts::all_columns)
-        .into_boxed::<MultiBackend>()
-        .filter(parts.page)
-        .order(parts.order)
-        .limit(i64::from(q.limit) + 1)
-        .load(conn)?;
-    let items: Vec<Contact> = rows.into_iter().map(Contact::from).collect();
-    let (items, next) = sql::paginate(items, q, sort_value, |c| c.id.0);
-    let items = if q.skip_external_ids { items } else { with_external_ids(conn, items)? };
-    let total = if q.count {
-        Some(contacts::table.into_boxed::<MultiBackend>().filter(parts.matching).count().get_result::<i64>(conn)?)
-    } else {
-        None
+crm_records::batch_record!(Contact);
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> RecordError {
+    RecordError::Invalid {
+        entity: Contact::ENTITY,
+        errors: FieldErrors(vec![crm_core::FieldError::new(field, code, message)]),
+    }
+}
+
+/// Turns `account: {id | external_id}` into `account_id`.
+fn resolve_account_ref(conn: &mut AnyConnection, input: &mut ContactInput) -> Result<(), RecordError> {
+    let Some(r) = input.account.take() else { return Ok(()) };
+    let id = match (r.id, r.external_id) {
+        (Some(id), None) => id,
+        (None, Some(ext)) => {
+            let ext = ext
+                .parse("account.external_id")
+                .map_err(|e| RecordError::Invalid { entity: Contact::ENTITY, errors: FieldErrors(vec![e]) })?;
+            crm_records::id_by_external_id::<AccountId>(conn, &ext)?.ok_or_else(|| {
+                invalid(
+                    "account.external_id",
+                    "not_found",
+                    format!("no account has external id {}:{}", ext.source, ext.id),
+                )
+            })?
+        }
+        _ => return Err(invalid("account", "invalid", "give exactly one of `id` or `external_id`")),
     };
-    Ok(Page { data: items, next_cursor: next, total })
+    if input.account_id.is_some_and(|a| a != id) {
+        return Err(invalid("account", "conflict", "`account` and `account_id` name different accounts"));
+    }
+    input.account_id = Some(id);
+    Ok(())
 }

@@ -1,0 +1,30 @@
+//! What other domains read of accounts.
+
+use crm_core::Actor;
+use crm_core::ids::AccountId;
+use crm_db::AnyConnection;
+use crm_records::RecordError;
+
+use crate::model::{Account, AccountInput};
+
+/// The live account with this (normalized) domain.
+pub fn live_by_domain(conn: &mut AnyConnection, domain: &str) -> Result<Option<AccountId>, RecordError> {
+    Ok(crm_records::write::live_with::<Account>(conn, "domain", domain, None)?)
+}
+
+/// Bulk import for seeding and migrations (see `crm_records::import`): every input is
+/// validated and normalized; owners are left to the foreign key.
+pub fn import_accounts(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    inputs: Vec<AccountInput>,
+) -> Result<Vec<Account>, (usize, RecordError)> {
+    use crm_records::Record;
+    actor.require(Account::WRITE).map_err(|e| (0, e.into()))?;
+    let mut items = Vec::with_capacity(inputs.len());
+    for (n, input) in inputs.into_iter().enumerate() {
+        let i = input.normalize().map_err(|errors| (n, RecordError::Invalid { entity: Account::ENTITY, errors }))?;
+        items.push(Account::from_input(AccountId::new(), i, None));
+    }
+    crm_records::import(conn, actor, items)
+}
