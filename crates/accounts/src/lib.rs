@@ -6,5 +6,4 @@ pub mod model;
 pub mod read;
 pub mod record;
 
-pub use model::{Account, AccountInput, AccountPatch, Tier};
-pub use record::CATALOG as ACCOUNT_CATALOG;
+pub use model::{ACCOUNT_CATALOG, Account, AccountInput, AccountPatch, AccountRow, Tier};

@@ -3,7 +3,7 @@
 use crm_core::external::parse_external_ids;
 use crm_core::ids::{AccountId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Money, Patch, wire_enum};
+use crm_core::{ExternalId, FieldErrors, Money, wire_enum};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -18,31 +18,49 @@ wire_enum!(
 );
 
 /// A company or organisation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = accounts)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "AccountFields", visible = false))]
 pub struct Account {
     pub id: AccountId,
+    #[filter(sort)]
     pub name: String,
     /// Bare internet domain, lower case; unique among live accounts.
+    #[filter(lower, sort)]
     pub domain: Option<String>,
+    #[filter(sort)]
     pub industry: Option<String>,
+    #[filter(sort)]
     pub tier: Option<Tier>,
     /// The user who owns the account.
+    #[filter]
     pub owner_id: Option<UserId>,
     /// E.164.
+    #[filter]
     pub phone: Option<String>,
+    #[filter]
     pub website: Option<String>,
+    #[filter]
     pub street: Option<String>,
+    #[filter(sort)]
     pub city: Option<String>,
+    #[filter(sort)]
     pub region: Option<String>,
+    #[filter(sort)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
+    #[filter(upper, sort)]
     pub country: Option<String>,
+    #[filter(sort)]
     pub latitude: Option<f64>,
+    #[filter(sort)]
     pub longitude: Option<f64>,
+    #[filter(sort)]
     pub annual_revenue: Option<Money>,
+    #[filter(sort)]
     pub employee_count: Option<i32>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
@@ -58,7 +76,8 @@ pub struct Account {
 }
 
 /// A new account, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate, crm_records::MergePatch)]
+#[patch(name = AccountPatch, record = Account)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -108,6 +127,7 @@ pub struct AccountInput {
     pub tags: Vec<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[patch(merge)]
     pub custom_fields: Option<serde_json::Value>,
     /// Ids in other systems, each unique among accounts.
     #[serde(default)]
@@ -115,122 +135,10 @@ pub struct AccountInput {
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A JSON merge patch of an account: absent = unchanged, `null` = cleared.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct AccountPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub domain: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub industry: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Tier>))]
-    pub tier: Patch<Tier>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub phone: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub website: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub street: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub city: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub region: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub postal_code: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub country: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
-    pub latitude: Patch<f64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
-    pub longitude: Patch<f64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub annual_revenue: Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>))]
-    pub employee_count: Patch<i32>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub custom_fields: Patch<serde_json::Value>,
-    /// Replaces the whole list when present.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl AccountPatch {
-    /// The full writable state after applying this patch to `current`.
-    pub fn apply(self, current: &Account) -> AccountInput {
-        let c = current.clone();
-        AccountInput {
-            name: match self.name {
-                Patch::Absent => c.name,
-                Patch::Null => String::new(),
-                Patch::Value(v) => v,
-            },
-            domain: self.domain.apply_to(c.domain),
-            industry: self.industry.apply_to(c.industry),
-            tier: self.tier.apply_to(c.tier),
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            phone: self.phone.apply_to(c.phone),
-            website: self.website.apply_to(c.website),
-            street: self.street.apply_to(c.street),
-            city: self.city.apply_to(c.city),
-            region: self.region.apply_to(c.region),
-            postal_code: self.postal_code.apply_to(c.postal_code),
-            country: self.country.apply_to(c.country),
-            latitude: self.latitude.apply_to(c.latitude),
-            longitude: self.longitude.apply_to(c.longitude),
-            annual_revenue: self.annual_revenue.apply_to(c.annual_revenue),
-            employee_count: self.employee_count.apply_to(c.employee_count),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            custom_fields: Some(self.custom_fields.merge_into(c.custom_fields)),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
-impl Account {
-    /// An empty account, the starting point when an upsert creates one.
-    pub fn blank() -> Account {
-        let epoch = crm_core::Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Account {
-            id: AccountId(uuid::Uuid::nil()),
-            name: String::new(),
-            domain: None,
-            industry: None,
-            tier: None,
-            owner_id: None,
-            phone: None,
-            website: None,
-            street: None,
-            city: None,
-            region: None,
-            postal_code: None,
-            country: None,
-            latitude: None,
-            longitude: None,
-            annual_revenue: None,
-            employee_count: None,
-            tags: Vec::new(),
-            custom_fields: serde_json::json!({}),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-}
-
 impl Account {
     /// The account a normalized input describes, with `prev`'s bookkeeping when it updates one.
     pub fn from_input(id: AccountId, i: AccountInput, prev: Option<&Account>) -> Account {
-        let base = prev.cloned().unwrap_or_else(Account::blank);
+        let base = prev.cloned().unwrap_or_else(<Account as crm_records::Stored>::blank);
         Account {
             id,
             name: i.name,

@@ -8,174 +8,32 @@ pub mod sla;
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-use crm_core::ids::{AccountId, CaseId, CommentId, ContactId, UserId};
+use crm_core::ids::{CaseId, CommentId, UserId};
 use crm_core::{Actor, FieldError, FieldErrors, Scope, Timestamp};
-use crm_db::schema::{case_comments, cases};
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
+use crm_db::schema::case_comments;
+use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
 use crm_events::Action;
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::Serialize;
 
 pub use model::{
-    Case, CaseComment, CaseInput, CaseOrigin, CasePatch, CaseStatus, CaseType, CommentInput, Priority, Visibility,
+    CASE_CATALOG, Case, CaseComment, CaseInput, CaseOrigin, CasePatch, CaseRow, CaseStatus, CaseType, CommentInput,
+    Priority, Visibility,
 };
 pub use sla::{SlaPolicy, get_sla_policy, set_sla_policy, sla_policy};
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-/// What case lists filter and sort on. Overdue cases:
-/// `and(sla_due_at[lt]:now,status[in]:[new,open,pending])`.
-pub static CASE_CATALOG: Catalog = Catalog {
-    resource: "cases",
-    table: "cases",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("number", FieldKind::UpperText, false, true),
-        f("subject", FieldKind::Text, false, true),
-        FieldDef {
-            name: "type",
-            column: "case_type",
-            kind: FieldKind::Enum(CaseType::NAMES),
-            nullable: false,
-            sortable: true,
-        },
-        f("priority", FieldKind::Enum(Priority::NAMES), false, false),
-        f("status", FieldKind::Enum(CaseStatus::NAMES), false, true),
-        f("origin", FieldKind::Enum(CaseOrigin::NAMES), true, true),
-        f("contact_id", FieldKind::Uuid, true, false),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("assignee_id", FieldKind::Uuid, true, false),
-        f("team", FieldKind::Text, true, true),
-        f("sla_started_at", FieldKind::Timestamp, true, true),
-        f("sla_due_at", FieldKind::Timestamp, true, true),
-        f("first_response_at", FieldKind::Timestamp, true, true),
-        f("resolved_at", FieldKind::Timestamp, true, true),
-        f("closed_at", FieldKind::Timestamp, true, true),
-        f("satisfaction", FieldKind::Int, true, true),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef { name: "external_id", column: "case", kind: FieldKind::ExternalId, nullable: false, sortable: false },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[RelationDef { name: "assignee", local_column: "assignee_id", target: &crm_users::USER_CATALOG }],
-};
-
-const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "cases_fts" };
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = cases, treat_none_as_null = true)]
-pub struct CaseRow {
-    id: DbUuid,
-    number: String,
-    subject: String,
-    description: Option<String>,
-    case_type: String,
-    priority: String,
-    status: String,
-    origin: Option<String>,
-    contact_id: Option<DbUuid>,
-    account_id: Option<DbUuid>,
-    assignee_id: Option<DbUuid>,
-    team: Option<String>,
-    sla_started_at: Option<NaiveDateTime>,
-    sla_due_at: Option<NaiveDateTime>,
-    first_response_at: Option<NaiveDateTime>,
-    resolved_at: Option<NaiveDateTime>,
-    closed_at: Option<NaiveDateTime>,
-    satisfaction: Option<i64>,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-fn naive(t: Option<Timestamp>) -> Option<NaiveDateTime> {
-    t.map(|t| t.naive_utc())
-}
-
-impl From<CaseRow> for Case {
-    fn from(r: CaseRow) -> Case {
-        Case {
-            id: CaseId(r.id.0),
-            number: r.number,
-            subject: r.subject,
-            description: r.description,
-            case_type: CaseType::parse(&r.case_type).unwrap_or(CaseType::Question),
-            priority: Priority::parse(&r.priority).unwrap_or(Priority::Normal),
-            status: CaseStatus::parse(&r.status).unwrap_or(CaseStatus::Open),
-            origin: r.origin.as_deref().and_then(CaseOrigin::parse),
-            contact_id: r.contact_id.map(|u| ContactId(u.0)),
-            account_id: r.account_id.map(|u| AccountId(u.0)),
-            assignee_id: r.assignee_id.map(|u| UserId(u.0)),
-            team: r.team,
-            sla_started_at: r.sla_started_at.map(to_utc),
-            sla_due_at: r.sla_due_at.map(to_utc),
-            first_response_at: r.first_response_at.map(to_utc),
-            resolved_at: r.resolved_at.map(to_utc),
-            closed_at: r.closed_at.map(to_utc),
-            satisfaction: r.satisfaction.and_then(|s| i32::try_from(s).ok()),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Case> for CaseRow {
-    fn from(c: &Case) -> CaseRow {
-        CaseRow {
-            id: DbUuid(c.id.0),
-            number: c.number.clone(),
-            subject: c.subject.clone(),
-            description: c.description.clone(),
-            case_type: c.case_type.as_str().to_string(),
-            priority: c.priority.as_str().to_string(),
-            status: c.status.as_str().to_string(),
-            origin: c.origin.map(|o| o.as_str().to_string()),
-            contact_id: c.contact_id.map(|i| DbUuid(i.0)),
-            account_id: c.account_id.map(|i| DbUuid(i.0)),
-            assignee_id: c.assignee_id.map(|i| DbUuid(i.0)),
-            team: c.team.clone(),
-            sla_started_at: naive(c.sla_started_at),
-            sla_due_at: naive(c.sla_due_at),
-            first_response_at: naive(c.first_response_at),
-            resolved_at: naive(c.resolved_at),
-            closed_at: naive(c.closed_at),
-            satisfaction: c.satisfaction.map(i64::from),
-            tags: DbJson(serde_json::json!(c.tags)),
-            version: c.version,
-            created_at: c.created_at.naive_utc(),
-            updated_at: c.updated_at.naive_utc(),
-            archived_at: naive(c.archived_at),
-        }
-    }
-}
 
 fn now() -> Timestamp {
     to_utc(crm_db::now())
 }
 
 impl Record for Case {
-    type Id = CaseId;
     type Input = CaseInput;
     type Patch = CasePatch;
 
-    const ENTITY: &'static str = "case";
     const READ: Scope = Scope::CasesRead;
     const WRITE: Scope = Scope::CasesWrite;
-
-    crm_records::record_basics!(catalog: CASE_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -266,11 +124,7 @@ impl Record for Case {
         c.priority = priority;
         Ok(c)
     }
-
-    crm_records::diesel_store!(table: cases, row: CaseRow, search: SEARCH);
 }
-
-crm_records::batch_record!(Case);
 
 /// Notes the first customer-visible answer on a case (once).
 pub fn note_response(conn: &mut AnyConnection, actor: &Actor, id: CaseId, at: Timestamp) -> Result<(), RecordError> {

@@ -3,7 +3,7 @@
 use crm_core::external::parse_external_ids;
 use crm_core::ids::{AccountId, CaseId, CommentId, ContactId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Patch, Timestamp, wire_enum};
+use crm_core::{ExternalId, FieldErrors, Timestamp, wire_enum};
 use crm_users::Department;
 use serde::{Deserialize, Serialize};
 
@@ -80,39 +80,57 @@ impl CaseStatus {
 }
 
 /// A customer inquiry, complaint, claim or ticket.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = cases)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "CaseFields", visible = false))]
 pub struct Case {
     pub id: CaseId,
     /// Human-readable and unique, e.g. `CS-000042`; assigned on creation.
+    #[filter(upper, sort)]
     pub number: String,
+    #[filter(sort)]
     pub subject: String,
     pub description: Option<String>,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    #[filter(sort)]
     pub case_type: CaseType,
+    #[filter]
     pub priority: Priority,
+    #[filter(sort)]
     pub status: CaseStatus,
+    #[filter(sort)]
     pub origin: Option<CaseOrigin>,
+    #[filter]
     pub contact_id: Option<ContactId>,
+    #[filter]
     pub account_id: Option<AccountId>,
+    #[filter(relation = "assignee", to = crm_users::USER_CATALOG)]
     pub assignee_id: Option<UserId>,
+    #[filter(sort)]
     pub team: Option<String>,
     /// When the SLA clock started: creation, or the latest reopening.
+    #[filter(sort)]
     pub sla_started_at: Option<Timestamp>,
     /// When the case should be resolved: `sla_started_at` plus the priority's target
     /// (recomputed when the priority changes).
+    #[filter(sort)]
     pub sla_due_at: Option<Timestamp>,
     /// The first customer-visible answer: a public comment, or an outbound interaction on the
     /// case, or a move to `pending`/`resolved`.
+    #[filter(sort)]
     pub first_response_at: Option<Timestamp>,
     /// Set when the case is resolved; cleared when it reopens.
+    #[filter(sort)]
     pub resolved_at: Option<Timestamp>,
     /// Set when the case is closed; cleared when it reopens.
+    #[filter(sort)]
     pub closed_at: Option<Timestamp>,
     /// Customer satisfaction, 1 to 5.
+    #[filter(sort)]
     pub satisfaction: Option<i32>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -123,7 +141,8 @@ pub struct Case {
 }
 
 /// A new case, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = CasePatch, record = Case, doc = "Moving `status` follows the workflow; an illegal move is 422 `INVALID_TRANSITION`.")]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -141,6 +160,7 @@ pub struct CaseInput {
     pub priority: Option<Priority>,
     /// Defaults to `new`; changes follow the workflow.
     #[serde(default)]
+    #[patch(keep_on_null)]
     pub status: Option<CaseStatus>,
     #[serde(default)]
     pub origin: Option<CaseOrigin>,
@@ -148,6 +168,7 @@ pub struct CaseInput {
     pub contact_id: Option<ContactId>,
     /// Defaults to the contact's account.
     #[serde(default)]
+    #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
     /// An active user.
     #[serde(default)]
@@ -163,70 +184,6 @@ pub struct CaseInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
-}
-
-/// A JSON merge patch of a case. Moving `status` follows the workflow; an illegal move is 422
-/// `INVALID_TRANSITION`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct CasePatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub subject: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub description: Patch<String>,
-    #[serde(rename = "type")]
-    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<CaseType>))]
-    pub case_type: Patch<CaseType>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Priority>))]
-    pub priority: Patch<Priority>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<CaseStatus>))]
-    pub status: Patch<CaseStatus>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<CaseOrigin>))]
-    pub origin: Patch<CaseOrigin>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub contact_id: Patch<ContactId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub account_id: Patch<AccountId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub assignee_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub team: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>))]
-    pub satisfaction: Patch<i32>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl CasePatch {
-    pub fn apply(self, c: &Case) -> CaseInput {
-        let c = c.clone();
-        CaseInput {
-            subject: self.subject.apply_to(Some(c.subject).filter(|s| !s.is_empty())),
-            description: self.description.apply_to(c.description),
-            case_type: Some(self.case_type.apply_to(Some(c.case_type)).unwrap_or(CaseType::Question)),
-            priority: Some(self.priority.apply_to(Some(c.priority)).unwrap_or(Priority::Normal)),
-            // `null` is not a status: it keeps the current one.
-            status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
-            origin: self.origin.apply_to(c.origin),
-            // A new contact without an account in the patch brings its own account.
-            account_id: match (&self.contact_id, self.account_id) {
-                (Patch::Absent, a) => a.apply_to(c.account_id),
-                (_, Patch::Absent) => None,
-                (_, a) => a.apply_to(c.account_id),
-            },
-            contact_id: self.contact_id.apply_to(c.contact_id),
-            assignee_id: self.assignee_id.apply_to(c.assignee_id),
-            team: self.team.apply_to(c.team),
-            satisfaction: self.satisfaction.apply_to(c.satisfaction),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
 }
 
 impl CaseInput {
@@ -257,38 +214,6 @@ impl CaseInput {
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
-    }
-}
-
-impl Case {
-    pub fn blank() -> Case {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Case {
-            id: CaseId(uuid::Uuid::nil()),
-            number: String::new(),
-            subject: String::new(),
-            description: None,
-            case_type: CaseType::Question,
-            priority: Priority::Normal,
-            status: CaseStatus::New,
-            origin: None,
-            contact_id: None,
-            account_id: None,
-            assignee_id: None,
-            team: None,
-            sla_started_at: None,
-            sla_due_at: None,
-            first_response_at: None,
-            resolved_at: None,
-            closed_at: None,
-            satisfaction: None,
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
     }
 }
 

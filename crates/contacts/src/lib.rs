@@ -6,5 +6,6 @@ pub mod model;
 pub mod read;
 pub mod record;
 
-pub use model::{AccountRef, Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
-pub use record::CATALOG as CONTACT_CATALOG;
+pub use model::{
+    AccountRef, CONTACT_CATALOG, Contact, ContactInput, ContactPatch, ContactRow, EmailConsent, LifecycleStage,
+};

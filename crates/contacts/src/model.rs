@@ -44,38 +44,59 @@ pub struct AccountRef {
 }
 
 /// A person.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = contacts)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ContactFields", visible = false))]
 pub struct Contact {
     pub id: ContactId,
+    #[filter(sort)]
     pub first_name: Option<String>,
+    #[filter(sort)]
     pub last_name: Option<String>,
     /// Primary email, lower case; unique among live contacts.
+    #[filter(lower, sort)]
     pub email: Option<String>,
     /// Further email addresses.
     pub emails: Vec<String>,
     /// Primary phone, E.164.
+    #[filter]
     pub phone: Option<String>,
     /// Further phone numbers, E.164.
     pub phones: Vec<String>,
+    #[filter(sort)]
     pub title: Option<String>,
+    #[filter(sort)]
     pub department: Option<String>,
+    #[filter(relation = "account", to = crm_accounts::ACCOUNT_CATALOG)]
     pub account_id: Option<AccountId>,
+    #[filter]
     pub owner_id: Option<UserId>,
+    #[filter(sort)]
     pub lifecycle_stage: LifecycleStage,
+    #[filter(sort)]
     pub email_consent: EmailConsent,
     /// When `email_consent` last changed.
+    #[filter(sort)]
     pub email_consent_at: Option<crm_core::Timestamp>,
+    #[filter]
     pub do_not_call: bool,
+    #[filter]
     pub street: Option<String>,
+    #[filter(sort)]
     pub city: Option<String>,
+    #[filter(sort)]
     pub region: Option<String>,
+    #[filter(sort)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
+    #[filter(upper, sort)]
     pub country: Option<String>,
+    #[filter(sort)]
     pub latitude: Option<f64>,
+    #[filter(sort)]
     pub longitude: Option<f64>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
@@ -90,7 +111,8 @@ pub struct Contact {
 }
 
 /// A new contact, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Validate, crm_records::MergePatch)]
+#[patch(name = ContactPatch, record = Contact)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -122,9 +144,12 @@ pub struct ContactInput {
     #[validate(length(max = 100))]
     pub department: Option<String>,
     #[serde(default)]
+    #[patch(with = account_id_after)]
     pub account_id: Option<AccountId>,
-    /// The account by id or external id: `{"external_id": {"source": "erp", "id": "A-7"}}`.
+    /// The account by id or external id: `{"external_id": {"source": "erp", "id": "A-7"}}`;
+    /// in a patch, `null` detaches the contact.
     #[serde(default)]
+    #[patch(input_only)]
     pub account: Option<AccountRef>,
     #[serde(default)]
     pub owner_id: Option<UserId>,
@@ -160,6 +185,7 @@ pub struct ContactInput {
     pub tags: Vec<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[patch(merge)]
     pub custom_fields: Option<serde_json::Value>,
     /// Ids in other systems, each unique among contacts.
     #[serde(default)]
@@ -167,145 +193,15 @@ pub struct ContactInput {
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A JSON merge patch of a contact: absent = unchanged, `null` = cleared.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct ContactPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub first_name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub last_name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub email: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub emails: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub phone: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub phones: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub title: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub department: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
-    pub account_id: Patch<AccountId>,
-    /// The account by id or external id; `null` detaches the contact.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<AccountRef>))]
-    pub account: Patch<AccountRef>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<LifecycleStage>))]
-    pub lifecycle_stage: Patch<LifecycleStage>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<EmailConsent>))]
-    pub email_consent: Patch<EmailConsent>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
-    pub do_not_call: Patch<bool>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub street: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub city: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub region: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub postal_code: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub country: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
-    pub latitude: Patch<f64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
-    pub longitude: Patch<f64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub custom_fields: Patch<serde_json::Value>,
-    /// Replaces the whole list when present.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl ContactPatch {
-    /// The full writable state after applying this patch to `current`.
-    pub fn apply(self, current: &Contact) -> ContactInput {
-        let c = current.clone();
-        ContactInput {
-            first_name: self.first_name.apply_to(c.first_name),
-            last_name: self.last_name.apply_to(c.last_name),
-            email: self.email.apply_to(c.email),
-            emails: self.emails.apply_to(Some(c.emails)).unwrap_or_default(),
-            phone: self.phone.apply_to(c.phone),
-            phones: self.phones.apply_to(Some(c.phones)).unwrap_or_default(),
-            title: self.title.apply_to(c.title),
-            department: self.department.apply_to(c.department),
-            // `account` (a reference) replaces the current account; `account_id` sent alongside it
-            // must name the same one (checked when the reference is resolved).
-            account_id: match (&self.account, self.account_id) {
-                (Patch::Null, _) => None,
-                (Patch::Value(_), Patch::Value(id)) => Some(id),
-                (Patch::Value(_), _) => None,
-                (Patch::Absent, p) => p.apply_to(c.account_id),
-            },
-            account: match self.account {
-                Patch::Value(r) => Some(r),
-                _ => None,
-            },
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            // Required enums: null resets to the default.
-            lifecycle_stage: Some(
-                self.lifecycle_stage.apply_to(Some(c.lifecycle_stage)).unwrap_or(LifecycleStage::Lead),
-            ),
-            email_consent: Some(self.email_consent.apply_to(Some(c.email_consent)).unwrap_or(EmailConsent::Unknown)),
-            do_not_call: Some(self.do_not_call.apply_to(Some(c.do_not_call)).unwrap_or(false)),
-            street: self.street.apply_to(c.street),
-            city: self.city.apply_to(c.city),
-            region: self.region.apply_to(c.region),
-            postal_code: self.postal_code.apply_to(c.postal_code),
-            country: self.country.apply_to(c.country),
-            latitude: self.latitude.apply_to(c.latitude),
-            longitude: self.longitude.apply_to(c.longitude),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            custom_fields: Some(self.custom_fields.merge_into(c.custom_fields)),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
-impl Contact {
-    /// An empty contact, the starting point when an upsert creates one.
-    pub fn blank() -> Contact {
-        let epoch = crm_core::Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Contact {
-            id: ContactId(uuid::Uuid::nil()),
-            first_name: None,
-            last_name: None,
-            email: None,
-            emails: Vec::new(),
-            phone: None,
-            phones: Vec::new(),
-            title: None,
-            department: None,
-            account_id: None,
-            owner_id: None,
-            lifecycle_stage: LifecycleStage::Lead,
-            email_consent: EmailConsent::Unknown,
-            email_consent_at: None,
-            do_not_call: false,
-            street: None,
-            city: None,
-            region: None,
-            postal_code: None,
-            country: None,
-            latitude: None,
-            longitude: None,
-            tags: Vec::new(),
-            custom_fields: serde_json::json!({}),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
+/// `account_id` after a patch: `account` (a reference) replaces the current account, and an
+/// `account_id` sent alongside it must name the same one (checked when the reference is
+/// resolved).
+fn account_id_after(p: &ContactPatch, c: &Contact) -> Option<AccountId> {
+    match (&p.account, &p.account_id) {
+        (Patch::Null, _) => None,
+        (Patch::Value(_), Patch::Value(id)) => Some(*id),
+        (Patch::Value(_), _) => None,
+        (Patch::Absent, a) => a.clone().apply_to(c.account_id),
     }
 }
 
@@ -319,7 +215,7 @@ impl Contact {
             None if email_consent == EmailConsent::Unknown => None,
             _ => Some(now),
         };
-        let base = prev.cloned().unwrap_or_else(Contact::blank);
+        let base = prev.cloned().unwrap_or_else(<Contact as crm_records::Stored>::blank);
         Contact {
             id,
             first_name: i.first_name,
@@ -434,6 +330,7 @@ impl ContactInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crm_records::Stored;
 
     #[test]
     fn normalizes_emails_and_phones() {
@@ -457,7 +354,9 @@ mod tests {
     #[test]
     fn an_update_keeps_stored_phones_and_checks_new_ones() {
         // Stored before the numbering metadata changed, say: no longer valid to the parser.
+        // A stored contact (a blank one, with a nil id, is what an upsert creates from).
         let current = Contact {
+            id: ContactId::new(),
             last_name: Some("Kim".into()),
             phone: Some("+999123".into()),
             phones: vec!["+888456".into()],

@@ -1,174 +1,14 @@
-//! Contacts as records: what lists filter and sort on, the stored row, the domain's rules
-//! (`impl Record`), and the multi-row update batches use on PostgreSQL. Rows never leave this
-//! module; callers get `Contact`.
+//! The domain's rules for contacts (`impl Record`), and the multi-row update batches use on
+//! PostgreSQL; the row and the catalog are derived on the model (`#[derive(Stored)]`).
 
-use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-use crm_core::ids::{AccountId, ContactId, UserId};
+use crm_core::ids::{AccountId, ContactId};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp};
-use crm_db::schema::contacts;
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_db::AnyConnection;
+use crm_db::types::DbUuid;
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
-use crate::model::{Contact, ContactInput, ContactPatch, EmailConsent, LifecycleStage};
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-/// What contact lists can filter and sort on; `account.*` follows the account.
-pub static CATALOG: Catalog = Catalog {
-    resource: "contacts",
-    table: "contacts",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("first_name", FieldKind::Text, true, true),
-        f("last_name", FieldKind::Text, true, true),
-        f("email", FieldKind::LowerText, true, true),
-        f("phone", FieldKind::Text, true, false),
-        f("title", FieldKind::Text, true, true),
-        f("department", FieldKind::Text, true, true),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("owner_id", FieldKind::Uuid, true, false),
-        f("lifecycle_stage", FieldKind::Enum(LifecycleStage::NAMES), false, true),
-        f("email_consent", FieldKind::Enum(EmailConsent::NAMES), false, true),
-        f("email_consent_at", FieldKind::Timestamp, true, true),
-        f("do_not_call", FieldKind::Bool, false, false),
-        f("street", FieldKind::Text, true, false),
-        f("city", FieldKind::Text, true, true),
-        f("region", FieldKind::Text, true, true),
-        f("postal_code", FieldKind::Text, true, true),
-        f("country", FieldKind::UpperText, true, true),
-        f("latitude", FieldKind::Float, true, true),
-        f("longitude", FieldKind::Float, true, true),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef {
-            name: "external_id",
-            column: "contact",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("version", FieldKind::Int, false, false),
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[RelationDef { name: "account", local_column: "account_id", target: &crm_accounts::ACCOUNT_CATALOG }],
-};
-
-pub const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "contacts_fts" };
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = contacts, treat_none_as_null = true)]
-pub struct ContactRow {
-    id: DbUuid,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    emails: DbJson,
-    phone: Option<String>,
-    phones: DbJson,
-    title: Option<String>,
-    department: Option<String>,
-    account_id: Option<DbUuid>,
-    owner_id: Option<DbUuid>,
-    lifecycle_stage: String,
-    email_consent: String,
-    email_consent_at: Option<NaiveDateTime>,
-    do_not_call: bool,
-    street: Option<String>,
-    city: Option<String>,
-    region: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    tags: DbJson,
-    custom_fields: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-fn strings(v: serde_json::Value) -> Vec<String> {
-    serde_json::from_value(v).unwrap_or_default()
-}
-
-impl From<ContactRow> for Contact {
-    fn from(r: ContactRow) -> Contact {
-        Contact {
-            id: ContactId(r.id.0),
-            first_name: r.first_name,
-            last_name: r.last_name,
-            email: r.email,
-            emails: strings(r.emails.0),
-            phone: r.phone,
-            phones: strings(r.phones.0),
-            title: r.title,
-            department: r.department,
-            account_id: r.account_id.map(|u| AccountId(u.0)),
-            owner_id: r.owner_id.map(|u| UserId(u.0)),
-            lifecycle_stage: LifecycleStage::parse(&r.lifecycle_stage).unwrap_or(LifecycleStage::Other),
-            email_consent: EmailConsent::parse(&r.email_consent).unwrap_or(EmailConsent::Unknown),
-            email_consent_at: r.email_consent_at.map(to_utc),
-            do_not_call: r.do_not_call,
-            street: r.street,
-            city: r.city,
-            region: r.region,
-            postal_code: r.postal_code,
-            country: r.country,
-            latitude: r.latitude,
-            longitude: r.longitude,
-            tags: strings(r.tags.0),
-            custom_fields: r.custom_fields.0,
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Contact> for ContactRow {
-    fn from(c: &Contact) -> ContactRow {
-        ContactRow {
-            id: DbUuid(c.id.0),
-            first_name: c.first_name.clone(),
-            last_name: c.last_name.clone(),
-            email: c.email.clone(),
-            emails: DbJson(serde_json::json!(c.emails)),
-            phone: c.phone.clone(),
-            phones: DbJson(serde_json::json!(c.phones)),
-            title: c.title.clone(),
-            department: c.department.clone(),
-            account_id: c.account_id.map(|a| DbUuid(a.0)),
-            owner_id: c.owner_id.map(|u| DbUuid(u.0)),
-            lifecycle_stage: c.lifecycle_stage.as_str().to_string(),
-            email_consent: c.email_consent.as_str().to_string(),
-            email_consent_at: c.email_consent_at.map(|t| t.naive_utc()),
-            do_not_call: c.do_not_call,
-            street: c.street.clone(),
-            city: c.city.clone(),
-            region: c.region.clone(),
-            postal_code: c.postal_code.clone(),
-            country: c.country.clone(),
-            latitude: c.latitude,
-            longitude: c.longitude,
-            tags: DbJson(serde_json::json!(c.tags)),
-            custom_fields: DbJson(c.custom_fields.clone()),
-            version: c.version,
-            created_at: c.created_at.naive_utc(),
-            updated_at: c.updated_at.naive_utc(),
-            archived_at: c.archived_at.map(|t| t.naive_utc()),
-        }
-    }
-}
+use crate::model::{Contact, ContactInput, ContactPatch, ContactRow};
 
 /// Writes each contact over its stored row if that row is still at the paired version; false
 /// when some row was not (all others are then written: the caller rolls back). PostgreSQL gets
@@ -249,7 +89,6 @@ const UPDATE_MANY_PG: &str = "UPDATE contacts AS c SET first_name = v.first_name
     WHERE c.id = v.id AND c.version = v.expected";
 
 impl Record for Contact {
-    type Id = ContactId;
     type Input = ContactInput;
     type Patch = ContactPatch;
 
@@ -257,8 +96,6 @@ impl Record for Contact {
     const WRITE: Scope = Scope::ContactsWrite;
     // Contacts have no `after_write`: batches write their rows a group at a time.
     const DEFER_BATCH_WRITES: bool = true;
-
-    crm_records::record_basics!(catalog: CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -288,11 +125,7 @@ impl Record for Contact {
     fn update_many_if_version(conn: &mut AnyConnection, items: &[(Self, i64)]) -> QueryResult<bool> {
         update_many(conn, items)
     }
-
-    crm_records::diesel_store!(table: contacts, row: ContactRow, search: SEARCH);
 }
-
-crm_records::batch_record!(Contact);
 
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> RecordError {
     RecordError::Invalid {

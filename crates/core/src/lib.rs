@@ -28,6 +28,8 @@ macro_rules! wire_enum {
 
         impl $name {
             pub const NAMES: &'static [&'static str] = &[$($wire),+];
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }

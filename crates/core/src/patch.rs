@@ -61,6 +61,24 @@ impl<T: serde::Serialize> serde::Serialize for Patch<T> {
     }
 }
 
+/// A record's current value of a field, as the optional value a patch applies to: `Some` of a
+/// required field, the field itself when it is optional. What `#[derive(MergePatch)]` calls.
+pub trait AsOption<T> {
+    fn as_option(&self) -> Option<T>;
+}
+
+impl<T: Clone> AsOption<T> for T {
+    fn as_option(&self) -> Option<T> {
+        Some(self.clone())
+    }
+}
+
+impl<T: Clone> AsOption<T> for Option<T> {
+    fn as_option(&self) -> Option<T> {
+        self.clone()
+    }
+}
+
 impl Patch<serde_json::Value> {
     /// Applies this patch to a JSON object field (custom fields) with RFC 7396 semantics for
     /// the object itself: absent keeps it, `null` empties it, an object is merged key by key.

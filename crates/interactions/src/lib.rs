@@ -3,164 +3,26 @@
 
 pub mod model;
 
-use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-use crm_core::ids::{AccountId, CaseId, InteractionId, LeadId, UserId};
+use crm_core::ids::InteractionId;
 use crm_core::{Actor, Scope};
-use crm_db::schema::{interaction_contacts, interactions};
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
+use crm_db::schema::interaction_contacts;
+use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
-pub use model::{Direction, Interaction, InteractionInput, InteractionPatch, InteractionType, Outcome};
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-/// What interaction lists filter and sort on. `contact_ids[eq]:<id>` finds a person's
-/// interactions; the timeline reads them through the participant index instead.
-pub static INTERACTION_CATALOG: Catalog = Catalog {
-    resource: "interactions",
-    table: "interactions",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        FieldDef {
-            name: "type",
-            column: "interaction_type",
-            kind: FieldKind::Enum(InteractionType::NAMES),
-            nullable: false,
-            sortable: true,
-        },
-        f("direction", FieldKind::Enum(Direction::NAMES), true, true),
-        f("channel", FieldKind::LowerText, true, true),
-        f("subject", FieldKind::Text, true, true),
-        f("occurred_at", FieldKind::Timestamp, false, true),
-        f("duration_seconds", FieldKind::Int, true, true),
-        f("outcome", FieldKind::Enum(Outcome::NAMES), true, true),
-        f("contact_ids", FieldKind::Tags, false, false),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("opportunity_id", FieldKind::Uuid, true, false),
-        f("case_id", FieldKind::Uuid, true, false),
-        f("lead_id", FieldKind::Uuid, true, false),
-        f("author_id", FieldKind::Uuid, true, false),
-        f("department", FieldKind::Enum(crm_users::Department::NAMES), true, true),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef {
-            name: "external_id",
-            column: "interaction",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[
-        RelationDef { name: "author", local_column: "author_id", target: &crm_users::USER_CATALOG },
-        RelationDef { name: "case", local_column: "case_id", target: &crm_cases::CASE_CATALOG },
-    ],
+pub use model::{
+    Direction, INTERACTION_CATALOG, Interaction, InteractionInput, InteractionPatch, InteractionRow, InteractionType,
+    Outcome,
 };
 
-const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "interactions_fts" };
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = interactions, treat_none_as_null = true)]
-pub struct InteractionRow {
-    id: DbUuid,
-    interaction_type: String,
-    direction: Option<String>,
-    channel: Option<String>,
-    subject: Option<String>,
-    body: Option<String>,
-    occurred_at: NaiveDateTime,
-    duration_seconds: Option<i64>,
-    outcome: Option<String>,
-    contact_ids: DbJson,
-    account_id: Option<DbUuid>,
-    opportunity_id: Option<DbUuid>,
-    case_id: Option<DbUuid>,
-    author_id: Option<DbUuid>,
-    department: Option<String>,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-    lead_id: Option<DbUuid>,
-}
-
-impl From<InteractionRow> for Interaction {
-    fn from(r: InteractionRow) -> Interaction {
-        Interaction {
-            id: InteractionId(r.id.0),
-            interaction_type: InteractionType::parse(&r.interaction_type).unwrap_or(InteractionType::Note),
-            direction: r.direction.as_deref().and_then(Direction::parse),
-            channel: r.channel,
-            subject: r.subject,
-            body: r.body,
-            occurred_at: to_utc(r.occurred_at),
-            duration_seconds: r.duration_seconds,
-            outcome: r.outcome.as_deref().and_then(Outcome::parse),
-            contact_ids: serde_json::from_value(r.contact_ids.0).unwrap_or_default(),
-            account_id: r.account_id.map(|u| AccountId(u.0)),
-            opportunity_id: r.opportunity_id.map(|u| u.0),
-            case_id: r.case_id.map(|u| CaseId(u.0)),
-            lead_id: r.lead_id.map(|u| LeadId(u.0)),
-            author_id: r.author_id.map(|u| UserId(u.0)),
-            department: r.department.as_deref().and_then(crm_users::Department::parse),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Interaction> for InteractionRow {
-    fn from(i: &Interaction) -> InteractionRow {
-        InteractionRow {
-            id: DbUuid(i.id.0),
-            interaction_type: i.interaction_type.as_str().to_string(),
-            direction: i.direction.map(|d| d.as_str().to_string()),
-            channel: i.channel.clone(),
-            subject: i.subject.clone(),
-            body: i.body.clone(),
-            occurred_at: i.occurred_at.naive_utc(),
-            duration_seconds: i.duration_seconds,
-            outcome: i.outcome.map(|o| o.as_str().to_string()),
-            contact_ids: DbJson(serde_json::json!(i.contact_ids)),
-            account_id: i.account_id.map(|a| DbUuid(a.0)),
-            opportunity_id: i.opportunity_id.map(DbUuid),
-            case_id: i.case_id.map(|c| DbUuid(c.0)),
-            author_id: i.author_id.map(|u| DbUuid(u.0)),
-            department: i.department.map(|d| d.as_str().to_string()),
-            tags: DbJson(serde_json::json!(i.tags)),
-            version: i.version,
-            created_at: i.created_at.naive_utc(),
-            updated_at: i.updated_at.naive_utc(),
-            archived_at: i.archived_at.map(|t| t.naive_utc()),
-            lead_id: i.lead_id.map(|l| DbUuid(l.0)),
-        }
-    }
-}
-
 impl Record for Interaction {
-    type Id = InteractionId;
     type Input = InteractionInput;
     type Patch = InteractionPatch;
 
-    const ENTITY: &'static str = "interaction";
     const READ: Scope = Scope::InteractionsRead;
     const WRITE: Scope = Scope::InteractionsWrite;
     const DEFAULT_SORT: &'static str = "-occurred_at";
-
-    crm_records::record_basics!(catalog: INTERACTION_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -275,11 +137,7 @@ impl Record for Interaction {
         }
         Ok(())
     }
-
-    crm_records::diesel_store!(table: interactions, row: InteractionRow, search: SEARCH);
 }
-
-crm_records::batch_record!(Interaction);
 
 /// The participant index the timeline reads: one row per (interaction, contact).
 fn write_participants(conn: &mut AnyConnection, x: &Interaction) -> QueryResult<()> {

@@ -3,7 +3,7 @@
 use crm_core::external::parse_external_ids;
 use crm_core::ids::{AccountId, CaseId, ContactId, InteractionId, LeadId, UserId};
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Patch, Timestamp, wire_enum};
+use crm_core::{ExternalId, FieldErrors, Timestamp, wire_enum};
 use crm_users::Department;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +48,8 @@ wire_enum!(
 
 /// A call, email, meeting, note, visit, SMS, chat or web visit with one or more contacts
 /// and/or an account.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = interactions)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "graphql",
@@ -59,29 +60,44 @@ pub struct Interaction {
     pub id: InteractionId,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    #[filter(sort)]
     pub interaction_type: InteractionType,
+    #[filter(sort)]
     pub direction: Option<Direction>,
     /// The medium or tool, e.g. `phone`, `zoom`, `gmail`, `store`.
+    #[filter(lower, sort)]
     pub channel: Option<String>,
+    #[filter(sort)]
     pub subject: Option<String>,
     pub body: Option<String>,
+    #[filter(sort)]
     pub occurred_at: Timestamp,
+    #[filter(sort)]
     pub duration_seconds: Option<i64>,
+    #[filter(sort)]
     pub outcome: Option<Outcome>,
     /// The people involved (at least one contact or an account).
+    #[filter]
     pub contact_ids: Vec<ContactId>,
     /// Defaults to the first contact's account.
+    #[filter]
     pub account_id: Option<AccountId>,
     /// The opportunity this contact was about.
+    #[filter]
     pub opportunity_id: Option<uuid::Uuid>,
     /// The case this contact was about; an outbound interaction counts as its first response.
+    #[filter(relation = "case", to = crm_cases::CASE_CATALOG)]
     pub case_id: Option<CaseId>,
     /// The lead this contact was with (before conversion); counts in the lead's score.
+    #[filter]
     pub lead_id: Option<LeadId>,
     /// The user who logged it (defaults to the caller's user).
+    #[filter(relation = "author", to = crm_users::USER_CATALOG)]
     pub author_id: Option<UserId>,
     /// The department that had the contact (defaults to the author's).
+    #[filter(sort)]
     pub department: Option<Department>,
+    #[filter]
     pub tags: Vec<String>,
     /// Ids in other systems (a message id, a call id): the same email or call is stored once.
     #[cfg_attr(feature = "graphql", graphql(skip))]
@@ -93,7 +109,8 @@ pub struct Interaction {
 }
 
 /// A new interaction, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = InteractionPatch, record = Interaction)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -121,6 +138,7 @@ pub struct InteractionInput {
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub contact_ids: Vec<ContactId>,
     #[serde(default)]
+    #[patch(follows = contact_ids)]
     pub account_id: Option<AccountId>,
     #[serde(default)]
     pub opportunity_id: Option<uuid::Uuid>,
@@ -138,81 +156,6 @@ pub struct InteractionInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
-}
-
-/// A JSON merge patch of an interaction.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct InteractionPatch {
-    #[serde(rename = "type")]
-    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<InteractionType>))]
-    pub interaction_type: Patch<InteractionType>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Direction>))]
-    pub direction: Patch<Direction>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub channel: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub subject: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub body: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub occurred_at: Patch<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
-    pub duration_seconds: Patch<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Outcome>))]
-    pub outcome: Patch<Outcome>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<uuid::Uuid>>))]
-    pub contact_ids: Patch<Vec<ContactId>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub account_id: Patch<AccountId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub opportunity_id: Patch<uuid::Uuid>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub case_id: Patch<CaseId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub lead_id: Patch<LeadId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub author_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Department>))]
-    pub department: Patch<Department>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl InteractionPatch {
-    pub fn apply(self, c: &Interaction) -> InteractionInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        InteractionInput {
-            interaction_type: self.interaction_type.apply_to((!blank).then_some(c.interaction_type)),
-            direction: self.direction.apply_to(c.direction),
-            channel: self.channel.apply_to(c.channel),
-            subject: self.subject.apply_to(c.subject),
-            body: self.body.apply_to(c.body),
-            occurred_at: self.occurred_at.apply_to((!blank).then_some(c.occurred_at)),
-            duration_seconds: self.duration_seconds.apply_to(c.duration_seconds),
-            outcome: self.outcome.apply_to(c.outcome),
-            // New participants without an account in the patch bring the first one's account.
-            account_id: match (&self.contact_ids, self.account_id) {
-                (Patch::Absent, a) => a.apply_to(c.account_id),
-                (_, Patch::Absent) => None,
-                (_, a) => a.apply_to(c.account_id),
-            },
-            contact_ids: self.contact_ids.apply_to(Some(c.contact_ids)).unwrap_or_default(),
-            opportunity_id: self.opportunity_id.apply_to(c.opportunity_id),
-            case_id: self.case_id.apply_to(c.case_id),
-            lead_id: self.lead_id.apply_to(c.lead_id),
-            author_id: self.author_id.apply_to(c.author_id),
-            department: self.department.apply_to(c.department),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
 }
 
 /// Most contacts on one interaction.
@@ -260,35 +203,5 @@ impl InteractionInput {
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
-    }
-}
-
-impl Interaction {
-    pub fn blank() -> Interaction {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Interaction {
-            id: InteractionId(uuid::Uuid::nil()),
-            interaction_type: InteractionType::Note,
-            direction: None,
-            channel: None,
-            subject: None,
-            body: None,
-            occurred_at: epoch,
-            duration_seconds: None,
-            outcome: None,
-            contact_ids: Vec::new(),
-            account_id: None,
-            opportunity_id: None,
-            case_id: None,
-            lead_id: None,
-            author_id: None,
-            department: None,
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
     }
 }

@@ -5,138 +5,29 @@ pub mod model;
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind};
-use crm_core::ids::{AccountId, ContactId, ProductId, PurchaseId};
+use crm_core::ids::{ProductId, PurchaseId};
 use crm_core::{Actor, FieldErrors, Money, Scope};
-use crm_db::schema::{products, purchase_lines, purchases};
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
+use crm_db::schema::{products, purchase_lines};
+use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
 pub use model::{
-    LineItem, LineItemInput, Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch,
-    PurchaseStatus,
+    LineItem, LineItemInput, PRODUCT_CATALOG, PURCHASE_CATALOG, Product, ProductInput, ProductPatch, ProductRow,
+    Purchase, PurchaseInput, PurchasePatch, PurchaseRow, PurchaseStatus,
 };
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Products
 
-pub static PRODUCT_CATALOG: Catalog = Catalog {
-    resource: "products",
-    table: "products",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("sku", FieldKind::UpperText, false, true),
-        f("name", FieldKind::Text, false, true),
-        f("family", FieldKind::Text, true, true),
-        FieldDef {
-            name: "list_price",
-            column: "list_price_minor",
-            kind: FieldKind::Int,
-            nullable: true,
-            sortable: true,
-        },
-        f("active", FieldKind::Bool, false, false),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef {
-            name: "external_id",
-            column: "product",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = products, treat_none_as_null = true)]
-pub struct ProductRow {
-    id: DbUuid,
-    sku: String,
-    name: String,
-    family: Option<String>,
-    description: Option<String>,
-    list_price_minor: Option<i64>,
-    list_price_currency: Option<String>,
-    unit_cost_minor: Option<i64>,
-    unit_cost_currency: Option<String>,
-    active: bool,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-fn money(minor: Option<i64>, currency: Option<String>) -> Option<Money> {
-    Some(Money::new(minor?, &currency?))
-}
-
-impl From<ProductRow> for Product {
-    fn from(r: ProductRow) -> Product {
-        Product {
-            id: ProductId(r.id.0),
-            sku: r.sku,
-            name: r.name,
-            family: r.family,
-            description: r.description,
-            list_price: money(r.list_price_minor, r.list_price_currency),
-            unit_cost: money(r.unit_cost_minor, r.unit_cost_currency),
-            active: r.active,
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Product> for ProductRow {
-    fn from(p: &Product) -> ProductRow {
-        ProductRow {
-            id: DbUuid(p.id.0),
-            sku: p.sku.clone(),
-            name: p.name.clone(),
-            family: p.family.clone(),
-            description: p.description.clone(),
-            list_price_minor: p.list_price.as_ref().map(|m| m.amount_minor.0),
-            list_price_currency: p.list_price.as_ref().map(|m| m.currency.clone()),
-            unit_cost_minor: p.unit_cost.as_ref().map(|m| m.amount_minor.0),
-            unit_cost_currency: p.unit_cost.as_ref().map(|m| m.currency.clone()),
-            active: p.active,
-            tags: DbJson(serde_json::json!(p.tags)),
-            version: p.version,
-            created_at: p.created_at.naive_utc(),
-            updated_at: p.updated_at.naive_utc(),
-            archived_at: p.archived_at.map(|t| t.naive_utc()),
-        }
-    }
-}
-
 impl Record for Product {
-    type Id = ProductId;
     type Input = ProductInput;
     type Patch = ProductPatch;
 
-    const ENTITY: &'static str = "product";
     const READ: Scope = Scope::ProductsRead;
     const WRITE: Scope = Scope::ProductsWrite;
     const DEFAULT_SORT: &'static str = "sku";
-
-    crm_records::record_basics!(catalog: PRODUCT_CATALOG);
 
     fn build(
         _conn: &mut AnyConnection,
@@ -165,100 +56,10 @@ impl Record for Product {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         vec![("sku", self.sku.as_str())]
     }
-
-    crm_records::diesel_store!(table: products, row: ProductRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "products_fts"
-    });
 }
-
-crm_records::batch_record!(Product);
 
 // ---------------------------------------------------------------------------------------------
 // Purchases
-
-pub static PURCHASE_CATALOG: Catalog = Catalog {
-    resource: "purchases",
-    table: "purchases",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("reference", FieldKind::Text, true, true),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("contact_id", FieldKind::Uuid, true, false),
-        f("ordered_at", FieldKind::Timestamp, false, true),
-        f("status", FieldKind::Enum(PurchaseStatus::NAMES), false, true),
-        f("currency", FieldKind::UpperText, false, true),
-        FieldDef { name: "total", column: "total_minor", kind: FieldKind::Int, nullable: false, sortable: true },
-        FieldDef {
-            name: "external_id",
-            column: "purchase",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = purchases, treat_none_as_null = true)]
-pub struct PurchaseRow {
-    id: DbUuid,
-    reference: Option<String>,
-    account_id: Option<DbUuid>,
-    contact_id: Option<DbUuid>,
-    ordered_at: NaiveDateTime,
-    status: String,
-    currency: String,
-    total_minor: i64,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<PurchaseRow> for Purchase {
-    fn from(r: PurchaseRow) -> Purchase {
-        Purchase {
-            id: PurchaseId(r.id.0),
-            reference: r.reference,
-            account_id: r.account_id.map(|u| AccountId(u.0)),
-            contact_id: r.contact_id.map(|u| ContactId(u.0)),
-            ordered_at: to_utc(r.ordered_at),
-            status: PurchaseStatus::parse(&r.status).unwrap_or(PurchaseStatus::Ordered),
-            total: Money::new(r.total_minor, &r.currency),
-            currency: r.currency,
-            lines: Vec::new(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Purchase> for PurchaseRow {
-    fn from(p: &Purchase) -> PurchaseRow {
-        PurchaseRow {
-            id: DbUuid(p.id.0),
-            reference: p.reference.clone(),
-            account_id: p.account_id.map(|a| DbUuid(a.0)),
-            contact_id: p.contact_id.map(|c| DbUuid(c.0)),
-            ordered_at: p.ordered_at.naive_utc(),
-            status: p.status.as_str().to_string(),
-            currency: p.currency.clone(),
-            total_minor: p.total.amount_minor.0,
-            version: p.version,
-            created_at: p.created_at.naive_utc(),
-            updated_at: p.updated_at.naive_utc(),
-            archived_at: p.archived_at.map(|t| t.naive_utc()),
-        }
-    }
-}
 
 type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
 
@@ -385,16 +186,12 @@ pub fn price_lines(
 }
 
 impl Record for Purchase {
-    type Id = PurchaseId;
     type Input = PurchaseInput;
     type Patch = PurchasePatch;
 
-    const ENTITY: &'static str = "purchase";
     const READ: Scope = Scope::ProductsRead;
     const WRITE: Scope = Scope::ProductsWrite;
     const DEFAULT_SORT: &'static str = "-ordered_at";
-
-    crm_records::record_basics!(catalog: PURCHASE_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -492,11 +289,4 @@ impl Record for Purchase {
         }
         Ok(())
     }
-
-    crm_records::diesel_store!(table: purchases, row: PurchaseRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "purchases_fts"
-    });
 }
-
-crm_records::batch_record!(Purchase);

@@ -7,22 +7,29 @@ use crm_core::{ExternalId, FieldErrors, Money, Patch, Timestamp, wire_enum};
 use serde::{Deserialize, Serialize};
 
 /// A product or service in the catalog.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = products)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ProductFields", visible = false))]
 pub struct Product {
     pub id: ProductId,
     /// Stock-keeping unit, upper case; unique among live products.
+    #[filter(upper, sort)]
     pub sku: String,
+    #[filter(sort)]
     pub name: String,
     /// Product family or line, for cross-sell analysis.
+    #[filter(sort)]
     pub family: Option<String>,
     pub description: Option<String>,
+    #[filter(sort)]
     pub list_price: Option<Money>,
     /// What one unit costs the business (for margins).
     pub unit_cost: Option<Money>,
     /// Inactive products stay in purchase history but cannot be sold anew.
+    #[filter]
     pub active: bool,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -33,7 +40,8 @@ pub struct Product {
 }
 
 /// A new product, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = ProductPatch, record = Product)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -59,49 +67,6 @@ pub struct ProductInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
-}
-
-/// A JSON merge patch of a product.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct ProductPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub sku: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub family: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub description: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub list_price: Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub unit_cost: Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
-    pub active: Patch<bool>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl ProductPatch {
-    pub fn apply(self, c: &Product) -> ProductInput {
-        let c = c.clone();
-        ProductInput {
-            sku: self.sku.apply_to(Some(c.sku).filter(|s| !s.is_empty())),
-            name: self.name.apply_to(Some(c.name).filter(|s| !s.is_empty())),
-            family: self.family.apply_to(c.family),
-            description: self.description.apply_to(c.description),
-            list_price: self.list_price.apply_to(c.list_price),
-            unit_cost: self.unit_cost.apply_to(c.unit_cost),
-            active: Some(self.active.apply_to(Some(c.active)).unwrap_or(true)),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
 }
 
 fn check_money(errs: &mut FieldErrors, field: &str, m: Option<Money>) -> Option<Money> {
@@ -142,28 +107,6 @@ impl ProductInput {
     }
 }
 
-impl Product {
-    pub fn blank() -> Product {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Product {
-            id: ProductId(uuid::Uuid::nil()),
-            sku: String::new(),
-            name: String::new(),
-            family: None,
-            description: None,
-            list_price: None,
-            unit_cost: None,
-            active: true,
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-}
-
 wire_enum!(
     /// Where an order stands.
     PurchaseStatus {
@@ -188,6 +131,19 @@ pub struct LineItem {
     pub total: Money,
 }
 
+impl LineItem {
+    /// The input that prices this line again (by product id).
+    pub fn as_input(&self) -> LineItemInput {
+        LineItemInput {
+            product_id: Some(self.product_id),
+            sku: None,
+            quantity: self.quantity,
+            unit_price: Some(self.unit_price.clone()),
+            discount: Some(self.discount.clone()),
+        }
+    }
+}
+
 /// A line to price: the product by id or by sku.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,21 +165,31 @@ pub struct LineItemInput {
 }
 
 /// An order a customer placed: what they own.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = purchases)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "PurchaseFields", visible = false))]
 pub struct Purchase {
     pub id: PurchaseId,
     /// The order number in the source system.
+    #[filter(sort)]
     pub reference: Option<String>,
+    #[filter]
     pub account_id: Option<AccountId>,
+    #[filter]
     pub contact_id: Option<ContactId>,
+    #[filter(sort)]
     pub ordered_at: Timestamp,
+    #[filter(sort)]
     pub status: PurchaseStatus,
     /// ISO 4217; every line is in it.
+    #[filter(upper, sort)]
     pub currency: String,
     /// The sum of the line totals.
+    #[filter(sort)]
+    #[stored(currency = "currency")]
     pub total: Money,
+    #[stored(skip)]
     pub lines: Vec<LineItem>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -234,7 +200,8 @@ pub struct Purchase {
 }
 
 /// A new purchase, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = PurchasePatch, record = Purchase, doc = "`lines` replaces all lines.")]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -243,6 +210,7 @@ pub struct PurchaseInput {
     #[cfg_attr(feature = "openapi", schema(example = "SO-2026-00042"))]
     pub reference: Option<String>,
     #[serde(default)]
+    #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
     #[serde(default)]
     pub contact_id: Option<ContactId>,
@@ -257,66 +225,19 @@ pub struct PurchaseInput {
     pub currency: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
+    #[patch(with = lines_after)]
     pub lines: Vec<LineItemInput>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A JSON merge patch of a purchase; `lines` replaces all lines.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct PurchasePatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub reference: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub account_id: Patch<AccountId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub contact_id: Patch<ContactId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub ordered_at: Patch<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<PurchaseStatus>))]
-    pub status: Patch<PurchaseStatus>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub currency: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<LineItemInput>>))]
-    pub lines: Patch<Vec<LineItemInput>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl PurchasePatch {
-    pub fn apply(self, c: &Purchase) -> PurchaseInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        let current_lines = c
-            .lines
-            .into_iter()
-            .map(|l| LineItemInput {
-                product_id: Some(l.product_id),
-                sku: None,
-                quantity: l.quantity,
-                unit_price: Some(l.unit_price),
-                discount: Some(l.discount),
-            })
-            .collect();
-        PurchaseInput {
-            reference: self.reference.apply_to(c.reference),
-            // A new contact without an account in the patch brings its own account.
-            account_id: match (&self.contact_id, self.account_id) {
-                (Patch::Absent, a) => a.apply_to(c.account_id),
-                (_, Patch::Absent) => None,
-                (_, a) => a.apply_to(c.account_id),
-            },
-            contact_id: self.contact_id.apply_to(c.contact_id),
-            ordered_at: self.ordered_at.apply_to((!blank).then_some(c.ordered_at)),
-            status: self.status.apply_to((!blank).then_some(c.status)),
-            currency: self.currency.apply_to((!blank).then_some(c.currency)),
-            lines: self.lines.apply_to(Some(current_lines)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
+/// `lines` after a patch: the patch's lines replace the purchase's.
+fn lines_after(p: &PurchasePatch, c: &Purchase) -> Vec<LineItemInput> {
+    match &p.lines {
+        Patch::Value(lines) => lines.clone(),
+        Patch::Null => Vec::new(),
+        Patch::Absent => c.lines.iter().map(LineItem::as_input).collect(),
     }
 }
 
@@ -346,27 +267,5 @@ impl PurchaseInput {
         }
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
-    }
-}
-
-impl Purchase {
-    pub fn blank() -> Purchase {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Purchase {
-            id: PurchaseId(uuid::Uuid::nil()),
-            reference: None,
-            account_id: None,
-            contact_id: None,
-            ordered_at: epoch,
-            status: PurchaseStatus::Ordered,
-            currency: String::new(),
-            total: Money::new(0, "XXX"),
-            lines: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
     }
 }

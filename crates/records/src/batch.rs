@@ -12,7 +12,7 @@ use crate::write::{create_with, update_with, upsert_with};
 use crate::{Record, archive};
 
 /// One batch operation on records of `R`.
-pub type Op<R> = BatchOp<<R as Record>::Input, <R as Record>::Patch, <R as Record>::Id>;
+pub type Op<R> = BatchOp<<R as Record>::Input, <R as Record>::Patch, <R as crate::Stored>::Id>;
 
 /// Row writes a batch leaves for the end of its group (`Record::DEFER_BATCH_WRITES`): creates,
 /// with their external ids, and updates of records read at the start of the batch, each with
@@ -86,11 +86,11 @@ pub fn batch<R: Record>(
         let d = if R::DEFER_BATCH_WRITES { Some(d) } else { None };
         match op {
             BatchOp::Create { mut data } => {
-                crm_db::external_ids::no_longer_absent(&mut absent, R::input_external_ids(&mut data));
+                crm_db::external_ids::no_longer_absent(&mut absent, crate::RecordInput::external_ids(&mut data));
                 create_with::<R>(c, actor, data, d).map(BatchOutcome::Created)
             }
             BatchOp::Update { id, mut data, expected_version } => {
-                if let Patch::Value(list) = R::patch_external_ids(&mut data) {
+                if let Patch::Value(list) = crate::MergePatch::external_ids(&mut data) {
                     crm_db::external_ids::no_longer_absent(&mut absent, list);
                 }
                 update_with(c, actor, id, data, expected_version, loaded.remove(&id), d).map(BatchOutcome::Updated)

@@ -21,7 +21,7 @@ pub fn loaded<R: Record>(
         return Ok(items);
     }
     if external_ids {
-        let ids: Vec<R::Id> = items.iter().map(Record::id).collect();
+        let ids: Vec<R::Id> = items.iter().map(crate::Stored::id).collect();
         let mut map = crm_db::external_ids::of_records(conn, R::ENTITY, &ids)?;
         for r in &mut items {
             *r.external_ids_mut() = map.remove(&r.id()).unwrap_or_default();
@@ -73,9 +73,9 @@ fn json_bind(kind: FieldKind, v: &serde_json::Value) -> Option<Bind> {
 /// PostgreSQL 65535) for tables of up to 64 columns.
 pub const ROWS_PER_INSERT: usize = 500;
 
-/// Implements the storage methods of `Record` for a table of `crm_db::schema` whose row type
-/// converts from and to the record (`From<Row> for R`, `From<&R> for Row`). Use inside the
-/// `impl Record for …` block.
+/// The storage methods of `Stored` for a table of `crm_db::schema` whose row type converts from
+/// and to the record (`From<Row> for R`, `From<&R> for Row`) and selects its columns by name
+/// (`diesel::Selectable`). `#[derive(Stored)]` invokes it inside the `impl Stored` block.
 #[macro_export]
 macro_rules! diesel_store {
     (table: $table:ident, row: $Row:ty, search: $search:expr) => {
@@ -84,7 +84,7 @@ macro_rules! diesel_store {
             use diesel::prelude::*;
             let row = $table::table
                 .filter($table::id.eq($crate::store::db_id(id)))
-                .select($table::all_columns)
+                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
                 .first::<$Row>(conn)
                 .optional()?;
             match row {
@@ -106,7 +106,7 @@ macro_rules! diesel_store {
             let column = concat!('"', stringify!($table), "\".\"id\"");
             let rows: Vec<$Row> = $table::table
                 .filter(crm_db::sql::in_ids(column, ids.iter().map(|i| (*i).into()), conn.backend()))
-                .select($table::all_columns)
+                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
                 .load(conn)?;
             $crate::store::loaded::<Self>(conn, rows.into_iter().map(Self::from).collect(), external_ids)
         }
@@ -179,7 +179,7 @@ macro_rules! diesel_store {
         ) -> diesel::QueryResult<bool> {
             use crm_db::schema::$table;
             use diesel::prelude::*;
-            let id = $crate::store::db_id($crate::Record::id(record));
+            let id = $crate::store::db_id($crate::Stored::id(record));
             let n = diesel::update($table::table.filter($table::id.eq(id)).filter($table::version.eq(expected)))
                 .set(<$Row>::from(record))
                 .execute(conn)?;
@@ -197,7 +197,7 @@ macro_rules! diesel_store {
             let backend = conn.backend();
             let cond = crm_db::sql::first_of_each(q, $search, stringify!($table), column, parents, backend)?;
             let rows: Vec<$Row> = $table::table
-                .select($table::all_columns)
+                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
                 .into_boxed::<crm_db::MultiBackend>()
                 .filter(cond)
                 .order(crm_db::sql::order_by_parent(q, column, backend))
@@ -213,7 +213,7 @@ macro_rules! diesel_store {
             use diesel::prelude::*;
             let parts = crm_db::sql::list_sql(q, $search, conn.backend())?;
             let rows: Vec<$Row> = $table::table
-                .select($table::all_columns)
+                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
                 .into_boxed::<crm_db::MultiBackend>()
                 .filter(parts.page)
                 .order(parts.order)
@@ -221,7 +221,7 @@ macro_rules! diesel_store {
                 .load(conn)?;
             let items: Vec<Self> = rows.into_iter().map(Self::from).collect();
             let (items, next) = crm_db::sql::paginate(items, q, $crate::store::sort_value::<Self>, |r| {
-                crm_core::ids::EntityId::uuid($crate::Record::id(r))
+                crm_core::ids::EntityId::uuid($crate::Stored::id(r))
             });
             let items = $crate::store::loaded::<Self>(conn, items, !q.skip_external_ids)?;
             let total = if q.count {
@@ -236,67 +236,6 @@ macro_rules! diesel_store {
                 None
             };
             Ok(crm_core::list::Page { data: items, next_cursor: next, total })
-        }
-    };
-}
-
-/// Implements `crm_core::external::BatchRecord` (what batch answers report) from `Record`.
-#[macro_export]
-macro_rules! batch_record {
-    ($T:ty) => {
-        impl crm_core::external::BatchRecord for $T {
-            fn record_id(&self) -> uuid::Uuid {
-                crm_core::ids::EntityId::uuid($crate::Record::id(self))
-            }
-            fn record_version(&self) -> i64 {
-                $crate::Record::meta(self).version
-            }
-        }
-    };
-}
-
-/// The accessors every record writes the same way, for a record struct with `id`, `version`,
-/// `created_at`, `updated_at`, `archived_at` and `external_ids` fields, an inherent `blank()`,
-/// and a patch type with `external_ids` and `apply(self, &Record) -> Input`. Use inside the
-/// `impl Record for …` block.
-#[macro_export]
-macro_rules! record_basics {
-    (catalog: $catalog:expr) => {
-        fn catalog() -> &'static crm_core::filter::Catalog {
-            &$catalog
-        }
-        fn id(&self) -> Self::Id {
-            self.id
-        }
-        fn meta(&self) -> $crate::Meta {
-            $crate::Meta {
-                version: self.version,
-                created_at: self.created_at,
-                updated_at: self.updated_at,
-                archived_at: self.archived_at,
-            }
-        }
-        fn set_meta(&mut self, m: $crate::Meta) {
-            (self.version, self.created_at, self.updated_at, self.archived_at) =
-                (m.version, m.created_at, m.updated_at, m.archived_at);
-        }
-        fn external_ids(&self) -> &[crm_core::ExternalId] {
-            &self.external_ids
-        }
-        fn external_ids_mut(&mut self) -> &mut Vec<crm_core::ExternalId> {
-            &mut self.external_ids
-        }
-        fn blank() -> Self {
-            Self::blank()
-        }
-        fn apply_patch(patch: Self::Patch, current: &Self) -> Self::Input {
-            patch.apply(current)
-        }
-        fn patch_external_ids(patch: &mut Self::Patch) -> &mut crm_core::Patch<Vec<crm_core::ExternalId>> {
-            &mut patch.external_ids
-        }
-        fn input_external_ids(input: &mut Self::Input) -> &mut Vec<crm_core::ExternalId> {
-            &mut input.external_ids
         }
     };
 }

@@ -195,7 +195,7 @@ pub(crate) fn update_with<R: Record>(
         {
             return Err(RecordError::VersionConflict { expected, current: meta.version });
         }
-        let input = R::apply_patch(patch.clone(), &cur);
+        let input = crate::MergePatch::apply(patch.clone(), &cur);
         let now = write_time();
         let mut next = R::build(conn, actor, id, input, Some(&cur), now)?;
         next.set_meta(meta);
@@ -331,7 +331,7 @@ pub(crate) fn upsert_with<R: Record>(
 ) -> Result<(R, bool), RecordError> {
     actor.require(R::WRITE)?;
     let ext = parse_ext::<R>(ext)?;
-    let ids = R::patch_external_ids(&mut patch);
+    let ids = crate::MergePatch::external_ids(&mut patch);
     match ids {
         Patch::Value(list) if !list.contains(&ext) => list.push(ext.clone()),
         Patch::Null => *ids = Patch::Value(vec![ext.clone()]),
@@ -357,8 +357,8 @@ pub(crate) fn upsert_with<R: Record>(
     match existing {
         Some(id) => Ok((update(conn, actor, R::Id::from_uuid(id), patch, None)?, false)),
         None => {
-            let mut input = R::apply_patch(patch, &R::blank());
-            let list = R::input_external_ids(&mut input);
+            let mut input = crate::MergePatch::apply(patch, &R::blank());
+            let list = crate::RecordInput::external_ids(&mut input);
             if !list.contains(&ext) {
                 list.push(ext);
             }

@@ -2,18 +2,16 @@
 //! Completing a call or meeting can log the interaction in the same call; reminders that fall
 //! due become `activity.reminder_due` events, once.
 
-use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, Filter, Op, RawValue, RelationDef};
+use crm_core::filter::{Filter, Op, RawValue};
 use crm_core::ids::{AccountId, ActivityId, CaseId, ContactId, InteractionId, LeadId, OpportunityId, UserId};
 use crm_core::list::{ListParams, Page};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp, wire_enum};
+use crm_db::AnyConnection;
 use crm_db::schema::activities;
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, to_utc};
+use crm_db::types::DbUuid;
 use crm_interactions::{Direction, Interaction, InteractionInput, InteractionType, Outcome};
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -37,31 +35,45 @@ wire_enum!(
 );
 
 /// Scheduled work.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = activities)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ActivityFields", visible = false))]
 pub struct Activity {
     pub id: ActivityId,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
+    #[filter(sort)]
     pub activity_type: ActivityType,
+    #[filter(sort)]
     pub subject: String,
     pub description: Option<String>,
+    #[filter(sort)]
     pub due_at: Option<Timestamp>,
+    #[filter(sort)]
     pub remind_at: Option<Timestamp>,
     /// When the reminder fired (read-only; cleared when `remind_at` changes).
     pub reminded_at: Option<Timestamp>,
     /// Defaults to the caller's user.
+    #[filter(relation = "assignee", to = crm_users::USER_CATALOG)]
     pub assignee_id: Option<UserId>,
+    #[filter(sort)]
     pub status: ActivityStatus,
+    #[filter(sort)]
     pub completed_at: Option<Timestamp>,
+    #[filter]
     pub account_id: Option<AccountId>,
+    #[filter]
     pub contact_id: Option<ContactId>,
+    #[filter]
     pub opportunity_id: Option<OpportunityId>,
+    #[filter]
     pub lead_id: Option<LeadId>,
+    #[filter]
     pub case_id: Option<CaseId>,
     /// The interaction logged when it was completed.
     pub interaction_id: Option<InteractionId>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
@@ -71,7 +83,8 @@ pub struct Activity {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = ActivityPatch, record = Activity)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -90,8 +103,10 @@ pub struct ActivityInput {
     #[serde(default)]
     pub assignee_id: Option<UserId>,
     #[serde(default)]
+    #[patch(keep_on_null)]
     pub status: Option<ActivityStatus>,
     #[serde(default)]
+    #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
     #[serde(default)]
     pub contact_id: Option<ContactId>,
@@ -109,246 +124,13 @@ pub struct ActivityInput {
     pub external_ids: Vec<crm_core::ExternalId>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct ActivityPatch {
-    #[serde(rename = "type")]
-    #[cfg_attr(feature = "graphql", graphql(name = "type"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<ActivityType>))]
-    pub activity_type: crm_core::Patch<ActivityType>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub subject: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub description: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub due_at: crm_core::Patch<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub remind_at: crm_core::Patch<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub assignee_id: crm_core::Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<ActivityStatus>))]
-    pub status: crm_core::Patch<ActivityStatus>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub account_id: crm_core::Patch<AccountId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub contact_id: crm_core::Patch<ContactId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub opportunity_id: crm_core::Patch<OpportunityId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub lead_id: crm_core::Patch<LeadId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub case_id: crm_core::Patch<CaseId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: crm_core::Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crm_core::ExternalId>>))]
-    pub external_ids: crm_core::Patch<Vec<crm_core::ExternalId>>,
-}
-
-impl ActivityPatch {
-    pub fn apply(self, c: &Activity) -> ActivityInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        ActivityInput {
-            activity_type: self.activity_type.apply_to((!blank).then_some(c.activity_type)),
-            subject: self.subject.apply_to(Some(c.subject).filter(|s| !s.is_empty())),
-            description: self.description.apply_to(c.description),
-            due_at: self.due_at.apply_to(c.due_at),
-            remind_at: self.remind_at.apply_to(c.remind_at),
-            assignee_id: self.assignee_id.apply_to(c.assignee_id),
-            status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
-            // A new contact without an account in the patch brings its own account.
-            account_id: match (&self.contact_id, self.account_id) {
-                (crm_core::Patch::Absent, a) => a.apply_to(c.account_id),
-                (_, crm_core::Patch::Absent) => None,
-                (_, a) => a.apply_to(c.account_id),
-            },
-            contact_id: self.contact_id.apply_to(c.contact_id),
-            opportunity_id: self.opportunity_id.apply_to(c.opportunity_id),
-            lead_id: self.lead_id.apply_to(c.lead_id),
-            case_id: self.case_id.apply_to(c.case_id),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
-impl Activity {
-    pub fn blank() -> Activity {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Activity {
-            id: ActivityId(uuid::Uuid::nil()),
-            activity_type: ActivityType::Task,
-            subject: String::new(),
-            description: None,
-            due_at: None,
-            remind_at: None,
-            reminded_at: None,
-            assignee_id: None,
-            status: ActivityStatus::Open,
-            completed_at: None,
-            account_id: None,
-            contact_id: None,
-            opportunity_id: None,
-            lead_id: None,
-            case_id: None,
-            interaction_id: None,
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-}
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-pub static ACTIVITY_CATALOG: Catalog = Catalog {
-    resource: "activities",
-    table: "activities",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        FieldDef {
-            name: "type",
-            column: "activity_type",
-            kind: FieldKind::Enum(ActivityType::NAMES),
-            nullable: false,
-            sortable: true,
-        },
-        f("subject", FieldKind::Text, false, true),
-        f("due_at", FieldKind::Timestamp, true, true),
-        f("remind_at", FieldKind::Timestamp, true, true),
-        f("assignee_id", FieldKind::Uuid, true, false),
-        f("status", FieldKind::Enum(ActivityStatus::NAMES), false, true),
-        f("completed_at", FieldKind::Timestamp, true, true),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("contact_id", FieldKind::Uuid, true, false),
-        f("opportunity_id", FieldKind::Uuid, true, false),
-        f("lead_id", FieldKind::Uuid, true, false),
-        f("case_id", FieldKind::Uuid, true, false),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef {
-            name: "external_id",
-            column: "activity",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[RelationDef { name: "assignee", local_column: "assignee_id", target: &crm_users::USER_CATALOG }],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = activities, treat_none_as_null = true)]
-pub struct ActivityRow {
-    id: DbUuid,
-    activity_type: String,
-    subject: String,
-    description: Option<String>,
-    due_at: Option<NaiveDateTime>,
-    remind_at: Option<NaiveDateTime>,
-    reminded_at: Option<NaiveDateTime>,
-    assignee_id: Option<DbUuid>,
-    status: String,
-    completed_at: Option<NaiveDateTime>,
-    account_id: Option<DbUuid>,
-    contact_id: Option<DbUuid>,
-    opportunity_id: Option<DbUuid>,
-    lead_id: Option<DbUuid>,
-    case_id: Option<DbUuid>,
-    interaction_id: Option<DbUuid>,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-fn id_of<T: From<uuid::Uuid>>(u: Option<DbUuid>) -> Option<T> {
-    u.map(|x| T::from(x.0))
-}
-
-fn db<T: Into<uuid::Uuid>>(v: Option<T>) -> Option<DbUuid> {
-    v.map(|x| DbUuid(x.into()))
-}
-
-impl From<ActivityRow> for Activity {
-    fn from(r: ActivityRow) -> Activity {
-        Activity {
-            id: ActivityId(r.id.0),
-            activity_type: ActivityType::parse(&r.activity_type).unwrap_or(ActivityType::Task),
-            subject: r.subject,
-            description: r.description,
-            due_at: r.due_at.map(to_utc),
-            remind_at: r.remind_at.map(to_utc),
-            reminded_at: r.reminded_at.map(to_utc),
-            assignee_id: id_of(r.assignee_id),
-            status: ActivityStatus::parse(&r.status).unwrap_or(ActivityStatus::Open),
-            completed_at: r.completed_at.map(to_utc),
-            account_id: id_of(r.account_id),
-            contact_id: id_of(r.contact_id),
-            opportunity_id: id_of(r.opportunity_id),
-            lead_id: id_of(r.lead_id),
-            case_id: id_of(r.case_id),
-            interaction_id: id_of(r.interaction_id),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Activity> for ActivityRow {
-    fn from(a: &Activity) -> ActivityRow {
-        let t = |v: Option<Timestamp>| v.map(|x| x.naive_utc());
-        ActivityRow {
-            id: DbUuid(a.id.0),
-            activity_type: a.activity_type.as_str().to_string(),
-            subject: a.subject.clone(),
-            description: a.description.clone(),
-            due_at: t(a.due_at),
-            remind_at: t(a.remind_at),
-            reminded_at: t(a.reminded_at),
-            assignee_id: db(a.assignee_id),
-            status: a.status.as_str().to_string(),
-            completed_at: t(a.completed_at),
-            account_id: db(a.account_id),
-            contact_id: db(a.contact_id),
-            opportunity_id: db(a.opportunity_id),
-            lead_id: db(a.lead_id),
-            case_id: db(a.case_id),
-            interaction_id: db(a.interaction_id),
-            tags: DbJson(serde_json::json!(a.tags)),
-            version: a.version,
-            created_at: a.created_at.naive_utc(),
-            updated_at: a.updated_at.naive_utc(),
-            archived_at: t(a.archived_at),
-        }
-    }
-}
-
 impl Record for Activity {
-    type Id = ActivityId;
     type Input = ActivityInput;
     type Patch = ActivityPatch;
 
-    const ENTITY: &'static str = "activity";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
     const DEFAULT_SORT: &'static str = "due_at";
-
-    crm_records::record_basics!(catalog: ACTIVITY_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -429,14 +211,7 @@ impl Record for Activity {
         a.assignee_id = assignee;
         Ok(a)
     }
-
-    crm_records::diesel_store!(table: activities, row: ActivityRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "activities_fts"
-    });
 }
-
-crm_records::batch_record!(Activity);
 
 /// A rep's agenda on top of the list parameters.
 #[derive(Clone, Debug, Default, PartialEq)]

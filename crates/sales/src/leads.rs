@@ -1,17 +1,14 @@
 //! Leads: prospects not yet qualified. Captured from web forms, assigned by rules, scored by
 //! rules, converted into an account, a contact and optionally an opportunity.
 
-use chrono::NaiveDateTime;
 use crm_core::external::parse_external_ids;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, StageId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
+use crm_db::AnyConnection;
 use crm_db::schema::{lead_assignment_rules, lead_scoring_rules, leads, users};
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_db::types::DbUuid;
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -60,36 +57,51 @@ impl LeadStatus {
 }
 
 /// A prospect.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = leads)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "LeadFields", visible = false))]
 pub struct Lead {
     pub id: LeadId,
+    #[filter(sort)]
     pub first_name: Option<String>,
+    #[filter(sort)]
     pub last_name: Option<String>,
     /// Lower case; unique among live leads.
+    #[filter(lower, sort)]
     pub email: Option<String>,
     /// E.164.
     pub phone: Option<String>,
+    #[filter(sort)]
     pub company: Option<String>,
+    #[filter(sort)]
     pub title: Option<String>,
     pub website: Option<String>,
+    #[filter(lower, sort)]
     pub industry: Option<String>,
+    #[filter(sort)]
     pub source: LeadSource,
+    #[filter(sort)]
     pub status: LeadStatus,
     /// From the scoring rules, recomputed on every change (read-only).
+    #[filter(sort)]
     pub score: i64,
     /// Set by the assignment rules when not given.
+    #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     /// ISO 3166-1 alpha-2.
+    #[filter(upper, sort)]
     pub country: Option<String>,
+    #[filter(sort)]
     pub region: Option<String>,
     pub description: Option<String>,
     pub disqualify_reason: Option<String>,
+    #[filter(sort)]
     pub converted_at: Option<Timestamp>,
     pub converted_account_id: Option<AccountId>,
     pub converted_contact_id: Option<ContactId>,
     pub converted_opportunity_id: Option<OpportunityId>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -99,7 +111,8 @@ pub struct Lead {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, crm_records::MergePatch)]
+#[patch(name = LeadPatch, record = Lead)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -126,6 +139,7 @@ pub struct LeadInput {
     pub source: Option<LeadSource>,
     /// Defaults to `new`.
     #[serde(default)]
+    #[patch(keep_on_null)]
     pub status: Option<LeadStatus>,
     #[serde(default)]
     pub owner_id: Option<UserId>,
@@ -143,73 +157,6 @@ pub struct LeadInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct LeadPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub first_name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub last_name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub email: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub phone: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub company: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub title: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub website: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub industry: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadSource>))]
-    pub source: Patch<LeadSource>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<LeadStatus>))]
-    pub status: Patch<LeadStatus>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub country: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub region: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub description: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub disqualify_reason: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl LeadPatch {
-    pub fn apply(self, c: &Lead) -> LeadInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        LeadInput {
-            first_name: self.first_name.apply_to(c.first_name),
-            last_name: self.last_name.apply_to(c.last_name),
-            email: self.email.apply_to(c.email),
-            phone: self.phone.apply_to(c.phone),
-            company: self.company.apply_to(c.company),
-            title: self.title.apply_to(c.title),
-            website: self.website.apply_to(c.website),
-            industry: self.industry.apply_to(c.industry),
-            source: self.source.apply_to((!blank).then_some(c.source)),
-            status: Some(self.status.apply_to(Some(c.status)).unwrap_or(c.status)),
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            country: self.country.apply_to(c.country),
-            region: self.region.apply_to(c.region),
-            description: self.description.apply_to(c.description),
-            disqualify_reason: self.disqualify_reason.apply_to(c.disqualify_reason),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
 }
 
 impl LeadInput {
@@ -264,39 +211,6 @@ impl LeadInput {
 }
 
 impl Lead {
-    pub fn blank() -> Lead {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Lead {
-            id: LeadId(uuid::Uuid::nil()),
-            first_name: None,
-            last_name: None,
-            email: None,
-            phone: None,
-            company: None,
-            title: None,
-            website: None,
-            industry: None,
-            source: LeadSource::Other,
-            status: LeadStatus::New,
-            score: 0,
-            owner_id: None,
-            country: None,
-            region: None,
-            description: None,
-            disqualify_reason: None,
-            converted_at: None,
-            converted_account_id: None,
-            converted_contact_id: None,
-            converted_opportunity_id: None,
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-
     fn display_name(&self) -> String {
         let n =
             [self.first_name.as_deref(), self.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -304,145 +218,12 @@ impl Lead {
     }
 }
 
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-pub static LEAD_CATALOG: Catalog = Catalog {
-    resource: "leads",
-    table: "leads",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("first_name", FieldKind::Text, true, true),
-        f("last_name", FieldKind::Text, true, true),
-        f("email", FieldKind::LowerText, true, true),
-        f("company", FieldKind::Text, true, true),
-        f("title", FieldKind::Text, true, true),
-        f("industry", FieldKind::LowerText, true, true),
-        f("source", FieldKind::Enum(LeadSource::NAMES), false, true),
-        f("status", FieldKind::Enum(LeadStatus::NAMES), false, true),
-        f("score", FieldKind::Int, false, true),
-        f("owner_id", FieldKind::Uuid, true, false),
-        f("country", FieldKind::UpperText, true, true),
-        f("region", FieldKind::Text, true, true),
-        f("converted_at", FieldKind::Timestamp, true, true),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef { name: "external_id", column: "lead", kind: FieldKind::ExternalId, nullable: false, sortable: false },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[RelationDef { name: "owner", local_column: "owner_id", target: &crm_users::USER_CATALOG }],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = leads, treat_none_as_null = true)]
-pub struct LeadRow {
-    id: DbUuid,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    company: Option<String>,
-    title: Option<String>,
-    website: Option<String>,
-    industry: Option<String>,
-    source: String,
-    status: String,
-    score: i64,
-    owner_id: Option<DbUuid>,
-    country: Option<String>,
-    region: Option<String>,
-    description: Option<String>,
-    disqualify_reason: Option<String>,
-    converted_at: Option<NaiveDateTime>,
-    converted_account_id: Option<DbUuid>,
-    converted_contact_id: Option<DbUuid>,
-    converted_opportunity_id: Option<DbUuid>,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<LeadRow> for Lead {
-    fn from(r: LeadRow) -> Lead {
-        Lead {
-            id: LeadId(r.id.0),
-            first_name: r.first_name,
-            last_name: r.last_name,
-            email: r.email,
-            phone: r.phone,
-            company: r.company,
-            title: r.title,
-            website: r.website,
-            industry: r.industry,
-            source: LeadSource::parse(&r.source).unwrap_or(LeadSource::Other),
-            status: LeadStatus::parse(&r.status).unwrap_or(LeadStatus::New),
-            score: r.score,
-            owner_id: r.owner_id.map(|u| UserId(u.0)),
-            country: r.country,
-            region: r.region,
-            description: r.description,
-            disqualify_reason: r.disqualify_reason,
-            converted_at: r.converted_at.map(to_utc),
-            converted_account_id: r.converted_account_id.map(|u| AccountId(u.0)),
-            converted_contact_id: r.converted_contact_id.map(|u| ContactId(u.0)),
-            converted_opportunity_id: r.converted_opportunity_id.map(|u| OpportunityId(u.0)),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Lead> for LeadRow {
-    fn from(l: &Lead) -> LeadRow {
-        LeadRow {
-            id: DbUuid(l.id.0),
-            first_name: l.first_name.clone(),
-            last_name: l.last_name.clone(),
-            email: l.email.clone(),
-            phone: l.phone.clone(),
-            company: l.company.clone(),
-            title: l.title.clone(),
-            website: l.website.clone(),
-            industry: l.industry.clone(),
-            source: l.source.as_str().to_string(),
-            status: l.status.as_str().to_string(),
-            score: l.score,
-            owner_id: l.owner_id.map(|u| DbUuid(u.0)),
-            country: l.country.clone(),
-            region: l.region.clone(),
-            description: l.description.clone(),
-            disqualify_reason: l.disqualify_reason.clone(),
-            converted_at: l.converted_at.map(|t| t.naive_utc()),
-            converted_account_id: l.converted_account_id.map(|u| DbUuid(u.0)),
-            converted_contact_id: l.converted_contact_id.map(|u| DbUuid(u.0)),
-            converted_opportunity_id: l.converted_opportunity_id.map(|u| DbUuid(u.0)),
-            tags: DbJson(serde_json::json!(l.tags)),
-            version: l.version,
-            created_at: l.created_at.naive_utc(),
-            updated_at: l.updated_at.naive_utc(),
-            archived_at: l.archived_at.map(|t| t.naive_utc()),
-        }
-    }
-}
-
 impl Record for Lead {
-    type Id = LeadId;
     type Input = LeadInput;
     type Patch = LeadPatch;
 
-    const ENTITY: &'static str = "lead";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
-
-    crm_records::record_basics!(catalog: LEAD_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -518,14 +299,7 @@ impl Record for Lead {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
     }
-
-    crm_records::diesel_store!(table: leads, row: LeadRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "leads_fts"
-    });
 }
-
-crm_records::batch_record!(Lead);
 
 // ---------------------------------------------------------------------------------------------
 // Assignment rules

@@ -5,23 +5,22 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::external::parse_external_ids;
-use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, ProductId, StageId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
-use crm_db::schema::{interactions, opportunities, opportunity_lines, opportunity_stage_history};
-use crm_db::sql::SearchIndex;
+use crm_db::schema::{interactions, opportunity_lines, opportunity_stage_history};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
 use crm_products::{LineItem, LineItemInput};
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::pipelines::{ForecastCategory, Pipeline};
 
 /// A deal.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = opportunities)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "graphql",
@@ -30,30 +29,47 @@ use crate::pipelines::{ForecastCategory, Pipeline};
 )]
 pub struct Opportunity {
     pub id: OpportunityId,
+    #[filter(sort)]
     pub name: String,
+    #[filter]
     pub account_id: Option<AccountId>,
+    #[filter]
     pub contact_id: Option<ContactId>,
+    #[filter]
     pub pipeline_id: PipelineId,
+    #[filter]
     pub stage_id: StageId,
     /// The stage's win probability, 0 to 100 (read-only).
+    #[stored(skip)]
     pub probability: i32,
     /// The stage's forecast category (read-only).
+    #[stored(skip)]
     pub forecast_category: ForecastCategory,
     /// The total of `line_items` when there are any.
+    #[filter(sort)]
+    #[stored(currency = "currency")]
     pub amount: Option<Money>,
+    #[filter(sort)]
     pub expected_close_date: Option<NaiveDate>,
+    #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     pub next_step: Option<String>,
     /// Required when the deal is lost.
     pub loss_reason: Option<String>,
     /// Set when the deal enters a closed stage; cleared when it reopens.
+    #[filter(sort)]
     pub closed_at: Option<Timestamp>,
     /// True when won, false when lost, null while open.
+    #[filter]
     pub won: Option<bool>,
+    #[filter(sort)]
     pub stage_entered_at: Timestamp,
     /// The lead this deal was converted from.
+    #[filter]
     pub lead_id: Option<LeadId>,
+    #[stored(skip)]
     pub line_items: Vec<LineItem>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -63,7 +79,8 @@ pub struct Opportunity {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = OpportunityPatch, record = Opportunity, doc = "Moving `stage_id` records the stage change.")]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -71,6 +88,7 @@ pub struct OpportunityInput {
     #[cfg_attr(feature = "openapi", schema(example = "Acme renewal 2027"))]
     pub name: Option<String>,
     #[serde(default)]
+    #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
     #[serde(default)]
     pub contact_id: Option<ContactId>,
@@ -79,9 +97,11 @@ pub struct OpportunityInput {
     pub pipeline_id: Option<PipelineId>,
     /// Defaults to the pipeline's first stage.
     #[serde(default)]
+    #[patch(with = stage_after)]
     pub stage_id: Option<StageId>,
     /// Derived from `line_items` when there are any.
     #[serde(default)]
+    #[patch(with = amount_after)]
     pub amount: Option<Money>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
@@ -94,9 +114,11 @@ pub struct OpportunityInput {
     #[serde(default)]
     pub loss_reason: Option<String>,
     #[serde(default)]
+    #[patch(keep)]
     pub lead_id: Option<LeadId>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
+    #[patch(with = lines_after)]
     pub line_items: Vec<LineItemInput>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -106,252 +128,35 @@ pub struct OpportunityInput {
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A merge patch; moving `stage_id` records the stage change.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct OpportunityPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub account_id: Patch<AccountId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub contact_id: Patch<ContactId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub pipeline_id: Patch<PipelineId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub stage_id: Patch<StageId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub amount: Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
-    pub expected_close_date: Patch<NaiveDate>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub next_step: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub loss_reason: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<LineItemInput>>))]
-    pub line_items: Patch<Vec<LineItemInput>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl OpportunityPatch {
-    pub fn apply(self, c: &Opportunity) -> OpportunityInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        let lines = c
-            .line_items
-            .iter()
-            .map(|l| LineItemInput {
-                product_id: Some(l.product_id),
-                sku: None,
-                quantity: l.quantity,
-                unit_price: Some(l.unit_price.clone()),
-                discount: Some(l.discount.clone()),
-            })
-            .collect();
-        // With line items the amount is theirs; without, the stored amount stays.
-        let had_lines = !c.line_items.is_empty();
-        OpportunityInput {
-            name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
-            // A new contact without an account in the patch brings its own account.
-            account_id: match (&self.contact_id, self.account_id) {
-                (Patch::Absent, a) => a.apply_to(c.account_id),
-                (_, Patch::Absent) => None,
-                (_, a) => a.apply_to(c.account_id),
-            },
-            contact_id: self.contact_id.apply_to(c.contact_id),
-            // A new pipeline without a stage starts at its first stage.
-            stage_id: match (&self.pipeline_id, self.stage_id) {
-                (Patch::Value(p), Patch::Absent) if *p != c.pipeline_id => None,
-                (_, s) => s.apply_to((!blank).then_some(c.stage_id)),
-            },
-            pipeline_id: self.pipeline_id.apply_to((!blank).then_some(c.pipeline_id)),
-            amount: self.amount.apply_to(if had_lines { None } else { c.amount }),
-            expected_close_date: self.expected_close_date.apply_to(c.expected_close_date),
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            next_step: self.next_step.apply_to(c.next_step),
-            loss_reason: self.loss_reason.apply_to(c.loss_reason),
-            lead_id: c.lead_id,
-            line_items: self.line_items.apply_to(Some(lines)).unwrap_or_default(),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
+/// `stage_id` after a patch: a new pipeline without a stage starts at its first stage.
+fn stage_after(p: &OpportunityPatch, c: &Opportunity) -> Option<StageId> {
+    let live = !c.id.0.is_nil();
+    match (&p.pipeline_id, &p.stage_id) {
+        (Patch::Value(pipeline), Patch::Absent) if *pipeline != c.pipeline_id => None,
+        (_, s) => s.clone().apply_to(live.then_some(c.stage_id)),
     }
 }
 
-impl Opportunity {
-    pub fn blank() -> Opportunity {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Opportunity {
-            id: OpportunityId(uuid::Uuid::nil()),
-            name: String::new(),
-            account_id: None,
-            contact_id: None,
-            pipeline_id: PipelineId(uuid::Uuid::nil()),
-            stage_id: StageId(uuid::Uuid::nil()),
-            probability: 0,
-            forecast_category: ForecastCategory::Pipeline,
-            amount: None,
-            expected_close_date: None,
-            owner_id: None,
-            next_step: None,
-            loss_reason: None,
-            closed_at: None,
-            won: None,
-            stage_entered_at: epoch,
-            lead_id: None,
-            line_items: Vec::new(),
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
+/// `amount` after a patch: with line items the amount is theirs; without, the stored one stays.
+fn amount_after(p: &OpportunityPatch, c: &Opportunity) -> Option<Money> {
+    p.amount.clone().apply_to(if c.line_items.is_empty() { c.amount.clone() } else { None })
 }
 
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-pub static OPPORTUNITY_CATALOG: Catalog = Catalog {
-    resource: "opportunities",
-    table: "opportunities",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("name", FieldKind::Text, false, true),
-        f("account_id", FieldKind::Uuid, true, false),
-        f("contact_id", FieldKind::Uuid, true, false),
-        f("pipeline_id", FieldKind::Uuid, false, false),
-        f("stage_id", FieldKind::Uuid, false, false),
-        FieldDef { name: "amount", column: "amount_minor", kind: FieldKind::Int, nullable: true, sortable: true },
-        f("currency", FieldKind::UpperText, true, false),
-        f("expected_close_date", FieldKind::Date, true, true),
-        f("owner_id", FieldKind::Uuid, true, false),
-        f("closed_at", FieldKind::Timestamp, true, true),
-        f("won", FieldKind::Bool, true, false),
-        f("stage_entered_at", FieldKind::Timestamp, false, true),
-        f("lead_id", FieldKind::Uuid, true, false),
-        f("tags", FieldKind::Tags, false, false),
-        FieldDef {
-            name: "external_id",
-            column: "opportunity",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[RelationDef { name: "owner", local_column: "owner_id", target: &crm_users::USER_CATALOG }],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = opportunities, treat_none_as_null = true)]
-pub struct OpportunityRow {
-    id: DbUuid,
-    name: String,
-    account_id: Option<DbUuid>,
-    contact_id: Option<DbUuid>,
-    pipeline_id: DbUuid,
-    stage_id: DbUuid,
-    amount_minor: Option<i64>,
-    currency: Option<String>,
-    expected_close_date: Option<NaiveDate>,
-    owner_id: Option<DbUuid>,
-    next_step: Option<String>,
-    loss_reason: Option<String>,
-    closed_at: Option<NaiveDateTime>,
-    won: Option<bool>,
-    stage_entered_at: NaiveDateTime,
-    lead_id: Option<DbUuid>,
-    tags: crm_db::types::DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<OpportunityRow> for Opportunity {
-    fn from(r: OpportunityRow) -> Opportunity {
-        Opportunity {
-            id: OpportunityId(r.id.0),
-            name: r.name,
-            account_id: r.account_id.map(|u| AccountId(u.0)),
-            contact_id: r.contact_id.map(|u| ContactId(u.0)),
-            pipeline_id: PipelineId(r.pipeline_id.0),
-            stage_id: StageId(r.stage_id.0),
-            probability: 0,
-            forecast_category: ForecastCategory::Pipeline,
-            amount: match (r.amount_minor, r.currency) {
-                (Some(a), Some(c)) => Some(Money::new(a, &c)),
-                _ => None,
-            },
-            expected_close_date: r.expected_close_date,
-            owner_id: r.owner_id.map(|u| UserId(u.0)),
-            next_step: r.next_step,
-            loss_reason: r.loss_reason,
-            closed_at: r.closed_at.map(to_utc),
-            won: r.won,
-            stage_entered_at: to_utc(r.stage_entered_at),
-            lead_id: r.lead_id.map(|u| LeadId(u.0)),
-            line_items: Vec::new(),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Opportunity> for OpportunityRow {
-    fn from(o: &Opportunity) -> OpportunityRow {
-        OpportunityRow {
-            id: DbUuid(o.id.0),
-            name: o.name.clone(),
-            account_id: o.account_id.map(|a| DbUuid(a.0)),
-            contact_id: o.contact_id.map(|c| DbUuid(c.0)),
-            pipeline_id: DbUuid(o.pipeline_id.0),
-            stage_id: DbUuid(o.stage_id.0),
-            amount_minor: o.amount.as_ref().map(|m| m.amount_minor.0),
-            currency: o.amount.as_ref().map(|m| m.currency.clone()),
-            expected_close_date: o.expected_close_date,
-            owner_id: o.owner_id.map(|u| DbUuid(u.0)),
-            next_step: o.next_step.clone(),
-            loss_reason: o.loss_reason.clone(),
-            closed_at: o.closed_at.map(|t| t.naive_utc()),
-            won: o.won,
-            stage_entered_at: o.stage_entered_at.naive_utc(),
-            lead_id: o.lead_id.map(|l| DbUuid(l.0)),
-            tags: crm_db::types::DbJson(serde_json::json!(o.tags)),
-            version: o.version,
-            created_at: o.created_at.naive_utc(),
-            updated_at: o.updated_at.naive_utc(),
-            archived_at: o.archived_at.map(|t| t.naive_utc()),
-        }
+/// `line_items` after a patch: the patch's lines replace the deal's.
+fn lines_after(p: &OpportunityPatch, c: &Opportunity) -> Vec<LineItemInput> {
+    match &p.line_items {
+        Patch::Value(lines) => lines.clone(),
+        Patch::Null => Vec::new(),
+        Patch::Absent => c.line_items.iter().map(LineItem::as_input).collect(),
     }
 }
 
 impl Record for Opportunity {
-    type Id = OpportunityId;
     type Input = OpportunityInput;
     type Patch = OpportunityPatch;
 
-    const ENTITY: &'static str = "opportunity";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
-
-    crm_records::record_basics!(catalog: OPPORTUNITY_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -590,14 +395,7 @@ impl Record for Opportunity {
         }
         Ok(())
     }
-
-    crm_records::diesel_store!(table: opportunities, row: OpportunityRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "opportunities_fts"
-    });
 }
-
-crm_records::batch_record!(Opportunity);
 
 /// line_no, product, quantity, unit price, discount, total.
 type LineRow = (i64, DbUuid, i64, i64, i64, i64);

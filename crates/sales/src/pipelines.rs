@@ -4,17 +4,14 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
 use crm_core::external::parse_external_ids;
-use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::{PipelineId, StageId};
 use crm_core::values::clean;
 use crm_core::{Actor, ExternalId, FieldErrors, Patch, Scope, Timestamp, wire_enum};
+use crm_db::AnyConnection;
 use crm_db::schema::{opportunities, pipeline_stages, pipelines};
-use crm_db::sql::SearchIndex;
 use crm_db::types::DbUuid;
-use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -66,16 +63,20 @@ pub struct StageInput {
 }
 
 /// A sales pipeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = pipelines)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "PipelineFields", visible = false))]
 pub struct Pipeline {
     pub id: PipelineId,
+    #[filter(sort)]
     pub name: String,
     pub description: Option<String>,
     /// New opportunities without a pipeline go here.
+    #[filter]
     pub is_default: bool,
     /// In order.
+    #[stored(skip)]
     pub stages: Vec<Stage>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -85,7 +86,8 @@ pub struct Pipeline {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = PipelinePatch, record = Pipeline, doc = "`stages` replaces the list (keep stages by their `id`).")]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -99,157 +101,16 @@ pub struct PipelineInput {
     /// In order; at least one.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
+    #[patch(with = stages_after)]
     pub stages: Vec<StageInput>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A merge patch of a pipeline; `stages` replaces the list (keep stages by their `id`).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct PipelinePatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub description: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
-    pub is_default: Patch<bool>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<StageInput>>))]
-    pub stages: Patch<Vec<StageInput>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl PipelinePatch {
-    pub fn apply(self, c: &Pipeline) -> PipelineInput {
-        let c = c.clone();
-        let stages = c
-            .stages
-            .into_iter()
-            .map(|s| StageInput {
-                id: Some(s.id),
-                name: s.name,
-                probability: s.probability,
-                forecast_category: s.forecast_category,
-                expected_days: s.expected_days,
-            })
-            .collect();
-        PipelineInput {
-            name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
-            description: self.description.apply_to(c.description),
-            is_default: Some(self.is_default.apply_to(Some(c.is_default)).unwrap_or(false)),
-            stages: self.stages.apply_to(Some(stages)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
 impl Pipeline {
-    pub fn blank() -> Pipeline {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Pipeline {
-            id: PipelineId(uuid::Uuid::nil()),
-            name: String::new(),
-            description: None,
-            is_default: false,
-            stages: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-
     pub fn stage(&self, id: StageId) -> Option<&Stage> {
         self.stages.iter().find(|s| s.id == id)
-    }
-}
-
-pub static PIPELINE_CATALOG: Catalog = Catalog {
-    resource: "pipelines",
-    table: "pipelines",
-    fields: &[
-        FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: false },
-        FieldDef { name: "name", column: "name", kind: FieldKind::Text, nullable: false, sortable: true },
-        FieldDef { name: "is_default", column: "is_default", kind: FieldKind::Bool, nullable: false, sortable: false },
-        FieldDef {
-            name: "external_id",
-            column: "pipeline",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        FieldDef {
-            name: "created_at",
-            column: "created_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "updated_at",
-            column: "updated_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "archived_at",
-            column: "archived_at",
-            kind: FieldKind::Timestamp,
-            nullable: true,
-            sortable: true,
-        },
-    ],
-    relations: &[],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = pipelines, treat_none_as_null = true)]
-pub struct PipelineRow {
-    id: DbUuid,
-    name: String,
-    description: Option<String>,
-    is_default: bool,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<PipelineRow> for Pipeline {
-    fn from(r: PipelineRow) -> Pipeline {
-        Pipeline {
-            id: PipelineId(r.id.0),
-            name: r.name,
-            description: r.description,
-            is_default: r.is_default,
-            stages: Vec::new(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Pipeline> for PipelineRow {
-    fn from(p: &Pipeline) -> PipelineRow {
-        PipelineRow {
-            id: DbUuid(p.id.0),
-            name: p.name.clone(),
-            description: p.description.clone(),
-            is_default: p.is_default,
-            version: p.version,
-            created_at: p.created_at.naive_utc(),
-            updated_at: p.updated_at.naive_utc(),
-            archived_at: p.archived_at.map(|t| t.naive_utc()),
-        }
     }
 }
 
@@ -296,6 +157,25 @@ pub fn default_pipeline(conn: &mut AnyConnection) -> Result<Option<Pipeline>, Re
     }
 }
 
+/// `stages` after a patch: the patch's stages replace the pipeline's (matched by id).
+fn stages_after(p: &PipelinePatch, c: &Pipeline) -> Vec<StageInput> {
+    match &p.stages {
+        Patch::Value(stages) => stages.clone(),
+        Patch::Null => Vec::new(),
+        Patch::Absent => c
+            .stages
+            .iter()
+            .map(|s| StageInput {
+                id: Some(s.id),
+                name: s.name.clone(),
+                probability: s.probability,
+                forecast_category: s.forecast_category,
+                expected_days: s.expected_days,
+            })
+            .collect(),
+    }
+}
+
 fn normalize(i: PipelineInput) -> Result<PipelineInput, FieldErrors> {
     let mut errs = FieldErrors::new();
     let mut i = i;
@@ -338,16 +218,12 @@ fn normalize(i: PipelineInput) -> Result<PipelineInput, FieldErrors> {
 }
 
 impl Record for Pipeline {
-    type Id = PipelineId;
     type Input = PipelineInput;
     type Patch = PipelinePatch;
 
-    const ENTITY: &'static str = "pipeline";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
     const DEFAULT_SORT: &'static str = "name";
-
-    crm_records::record_basics!(catalog: PIPELINE_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -496,11 +372,4 @@ impl Record for Pipeline {
         }
         Ok(())
     }
-
-    crm_records::diesel_store!(table: pipelines, row: PipelineRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "pipelines_fts"
-    });
 }
-
-crm_records::batch_record!(Pipeline);

@@ -9,7 +9,7 @@ use crm_core::{Actor, Money, Scope, wire_enum};
 use crm_db::schema::{activities, opportunities, opportunity_stage_history, pipeline_stages, pipelines, users};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, MultiBackend};
-use crm_records::{Record, RecordError};
+use crm_records::{RecordError, Stored};
 use diesel::prelude::*;
 use serde::Serialize;
 

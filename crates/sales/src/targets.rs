@@ -2,22 +2,21 @@
 //! coverage; and quotas per owner or team and period, for the forecast.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::{AccountId, QuotaId, TargetListId, UserId};
 use crm_core::values::clean;
 use crm_core::{Actor, FieldErrors, Money, Scope, Timestamp};
-use crm_db::schema::{opportunities, pipeline_stages, quotas, target_lists};
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_db::AnyConnection;
+use crm_db::schema::{opportunities, pipeline_stages, quotas};
+use crm_db::types::DbUuid;
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::reports::{Period, weighted};
 
 /// A named list of target accounts with a goal for a period.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = target_lists)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "graphql",
@@ -26,14 +25,22 @@ use crate::reports::{Period, weighted};
 )]
 pub struct TargetList {
     pub id: TargetListId,
+    #[filter(sort)]
     pub name: String,
+    #[filter]
     pub owner_id: Option<UserId>,
+    #[filter(sort)]
     pub team: Option<String>,
     /// What the list should win in the period.
+    #[stored(currency = "currency")]
     pub goal: Option<Money>,
+    #[filter(sort)]
     pub period_start: NaiveDate,
+    #[filter(sort)]
     pub period_end: NaiveDate,
+    #[filter]
     pub account_ids: Vec<AccountId>,
+    #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
@@ -43,7 +50,8 @@ pub struct TargetList {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = TargetListPatch, record = TargetList)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -70,201 +78,12 @@ pub struct TargetListInput {
     pub external_ids: Vec<crm_core::ExternalId>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct TargetListPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: crm_core::Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub team: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub goal: crm_core::Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
-    pub period_start: crm_core::Patch<NaiveDate>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
-    pub period_end: crm_core::Patch<NaiveDate>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<uuid::Uuid>>))]
-    pub account_ids: crm_core::Patch<Vec<AccountId>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub tags: crm_core::Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crm_core::ExternalId>>))]
-    pub external_ids: crm_core::Patch<Vec<crm_core::ExternalId>>,
-}
-
-impl TargetListPatch {
-    pub fn apply(self, c: &TargetList) -> TargetListInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        TargetListInput {
-            name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            team: self.team.apply_to(c.team),
-            goal: self.goal.apply_to(c.goal),
-            period_start: self.period_start.apply_to((!blank).then_some(c.period_start)),
-            period_end: self.period_end.apply_to((!blank).then_some(c.period_end)),
-            account_ids: self.account_ids.apply_to(Some(c.account_ids)).unwrap_or_default(),
-            tags: self.tags.apply_to(Some(c.tags)).unwrap_or_default(),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
-impl TargetList {
-    pub fn blank() -> TargetList {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        TargetList {
-            id: TargetListId(uuid::Uuid::nil()),
-            name: String::new(),
-            owner_id: None,
-            team: None,
-            goal: None,
-            period_start: NaiveDate::MIN,
-            period_end: NaiveDate::MIN,
-            account_ids: Vec::new(),
-            tags: Vec::new(),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-}
-
-pub static TARGET_LIST_CATALOG: Catalog = Catalog {
-    resource: "target_lists",
-    table: "target_lists",
-    fields: &[
-        FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: false },
-        FieldDef { name: "name", column: "name", kind: FieldKind::Text, nullable: false, sortable: true },
-        FieldDef { name: "owner_id", column: "owner_id", kind: FieldKind::Uuid, nullable: true, sortable: false },
-        FieldDef { name: "team", column: "team", kind: FieldKind::Text, nullable: true, sortable: true },
-        FieldDef {
-            name: "period_start",
-            column: "period_start",
-            kind: FieldKind::Date,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef { name: "period_end", column: "period_end", kind: FieldKind::Date, nullable: false, sortable: true },
-        FieldDef {
-            name: "account_ids",
-            column: "account_ids",
-            kind: FieldKind::Tags,
-            nullable: false,
-            sortable: false,
-        },
-        FieldDef { name: "tags", column: "tags", kind: FieldKind::Tags, nullable: false, sortable: false },
-        FieldDef {
-            name: "external_id",
-            column: "target_list",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        FieldDef {
-            name: "created_at",
-            column: "created_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "updated_at",
-            column: "updated_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "archived_at",
-            column: "archived_at",
-            kind: FieldKind::Timestamp,
-            nullable: true,
-            sortable: true,
-        },
-    ],
-    relations: &[],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = target_lists, treat_none_as_null = true)]
-pub struct TargetListRow {
-    id: DbUuid,
-    name: String,
-    owner_id: Option<DbUuid>,
-    team: Option<String>,
-    goal_minor: Option<i64>,
-    currency: Option<String>,
-    period_start: NaiveDate,
-    period_end: NaiveDate,
-    account_ids: DbJson,
-    tags: DbJson,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<TargetListRow> for TargetList {
-    fn from(r: TargetListRow) -> TargetList {
-        TargetList {
-            id: TargetListId(r.id.0),
-            name: r.name,
-            owner_id: r.owner_id.map(|u| UserId(u.0)),
-            team: r.team,
-            goal: match (r.goal_minor, r.currency) {
-                (Some(a), Some(c)) => Some(Money::new(a, &c)),
-                _ => None,
-            },
-            period_start: r.period_start,
-            period_end: r.period_end,
-            account_ids: serde_json::from_value(r.account_ids.0).unwrap_or_default(),
-            tags: serde_json::from_value(r.tags.0).unwrap_or_default(),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&TargetList> for TargetListRow {
-    fn from(t: &TargetList) -> TargetListRow {
-        TargetListRow {
-            id: DbUuid(t.id.0),
-            name: t.name.clone(),
-            owner_id: t.owner_id.map(|u| DbUuid(u.0)),
-            team: t.team.clone(),
-            goal_minor: t.goal.as_ref().map(|m| m.amount_minor.0),
-            currency: t.goal.as_ref().map(|m| m.currency.clone()),
-            period_start: t.period_start,
-            period_end: t.period_end,
-            account_ids: DbJson(serde_json::json!(t.account_ids)),
-            tags: DbJson(serde_json::json!(t.tags)),
-            version: t.version,
-            created_at: t.created_at.naive_utc(),
-            updated_at: t.updated_at.naive_utc(),
-            archived_at: t.archived_at.map(|x| x.naive_utc()),
-        }
-    }
-}
-
 impl Record for TargetList {
-    type Id = TargetListId;
     type Input = TargetListInput;
     type Patch = TargetListPatch;
 
-    const ENTITY: &'static str = "target_list";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
-
-    crm_records::record_basics!(catalog: TARGET_LIST_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -330,14 +149,7 @@ impl Record for TargetList {
         t.external_ids = external_ids;
         Ok(t)
     }
-
-    crm_records::diesel_store!(table: target_lists, row: TargetListRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "target_lists_fts"
-    });
 }
-
-crm_records::batch_record!(TargetList);
 
 /// How well a target list's pipeline covers its goal.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -450,16 +262,21 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
 // Quotas
 
 /// What an owner or a team should close in a period.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = quotas)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "QuotaFields", visible = false))]
 pub struct Quota {
     pub id: QuotaId,
     /// Exactly one of `owner_id` and `team`.
+    #[filter]
     pub owner_id: Option<UserId>,
+    #[filter(sort)]
     pub team: Option<String>,
     /// `2026-Q4`, `2026-11` or `2026`.
+    #[filter(sort)]
     pub period: String,
+    #[stored(currency = "currency")]
     pub amount: Money,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
@@ -469,7 +286,8 @@ pub struct Quota {
     pub archived_at: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = QuotaPatch, record = Quota)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -485,154 +303,12 @@ pub struct QuotaInput {
     pub external_ids: Vec<crm_core::ExternalId>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct QuotaPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
-    pub owner_id: crm_core::Patch<UserId>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub team: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub period: crm_core::Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Money>))]
-    pub amount: crm_core::Patch<Money>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crm_core::ExternalId>>))]
-    pub external_ids: crm_core::Patch<Vec<crm_core::ExternalId>>,
-}
-
-impl QuotaPatch {
-    pub fn apply(self, c: &Quota) -> QuotaInput {
-        let c = c.clone();
-        let blank = c.id.0.is_nil();
-        QuotaInput {
-            owner_id: self.owner_id.apply_to(c.owner_id),
-            team: self.team.apply_to(c.team),
-            period: self.period.apply_to((!blank).then_some(c.period)),
-            amount: self.amount.apply_to((!blank).then_some(c.amount)),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
-impl Quota {
-    pub fn blank() -> Quota {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        Quota {
-            id: QuotaId(uuid::Uuid::nil()),
-            owner_id: None,
-            team: None,
-            period: String::new(),
-            amount: Money::new(0, "XXX"),
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
-    }
-}
-
-pub static QUOTA_CATALOG: Catalog = Catalog {
-    resource: "quotas",
-    table: "quotas",
-    fields: &[
-        FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: false },
-        FieldDef { name: "owner_id", column: "owner_id", kind: FieldKind::Uuid, nullable: true, sortable: false },
-        FieldDef { name: "team", column: "team", kind: FieldKind::Text, nullable: true, sortable: true },
-        FieldDef { name: "period", column: "period", kind: FieldKind::Text, nullable: false, sortable: true },
-        FieldDef {
-            name: "external_id",
-            column: "quota",
-            kind: FieldKind::ExternalId,
-            nullable: false,
-            sortable: false,
-        },
-        FieldDef {
-            name: "created_at",
-            column: "created_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "updated_at",
-            column: "updated_at",
-            kind: FieldKind::Timestamp,
-            nullable: false,
-            sortable: true,
-        },
-        FieldDef {
-            name: "archived_at",
-            column: "archived_at",
-            kind: FieldKind::Timestamp,
-            nullable: true,
-            sortable: true,
-        },
-    ],
-    relations: &[],
-};
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = quotas, treat_none_as_null = true)]
-pub struct QuotaRow {
-    id: DbUuid,
-    owner_id: Option<DbUuid>,
-    team: Option<String>,
-    period: String,
-    amount_minor: i64,
-    currency: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<QuotaRow> for Quota {
-    fn from(r: QuotaRow) -> Quota {
-        Quota {
-            id: QuotaId(r.id.0),
-            owner_id: r.owner_id.map(|u| UserId(u.0)),
-            team: r.team,
-            period: r.period,
-            amount: Money::new(r.amount_minor, &r.currency),
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&Quota> for QuotaRow {
-    fn from(q: &Quota) -> QuotaRow {
-        QuotaRow {
-            id: DbUuid(q.id.0),
-            owner_id: q.owner_id.map(|u| DbUuid(u.0)),
-            team: q.team.clone(),
-            period: q.period.clone(),
-            amount_minor: q.amount.amount_minor.0,
-            currency: q.amount.currency.clone(),
-            version: q.version,
-            created_at: q.created_at.naive_utc(),
-            updated_at: q.updated_at.naive_utc(),
-            archived_at: q.archived_at.map(|x| x.naive_utc()),
-        }
-    }
-}
-
 impl Record for Quota {
-    type Id = QuotaId;
     type Input = QuotaInput;
     type Patch = QuotaPatch;
 
-    const ENTITY: &'static str = "quota";
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
-
-    crm_records::record_basics!(catalog: QUOTA_CATALOG);
 
     fn build(
         conn: &mut AnyConnection,
@@ -682,14 +358,7 @@ impl Record for Quota {
         q.external_ids = external_ids;
         Ok(q)
     }
-
-    crm_records::diesel_store!(table: quotas, row: QuotaRow, search: SearchIndex {
-        pg_column: "search_tsv",
-        sqlite_table: "quotas_fts"
-    });
 }
-
-crm_records::batch_record!(Quota);
 
 /// Quotas of a period, for the forecast.
 pub(crate) fn quotas_of(conn: &mut AnyConnection, period: &str) -> QueryResult<Vec<Quota>> {

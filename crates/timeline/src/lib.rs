@@ -14,7 +14,7 @@ use crm_db::{AnyConnection, MultiBackend, to_utc};
 use crm_events::HistoryEntry;
 use crm_interactions::{Direction, Interaction, InteractionType};
 use crm_products::{Product, Purchase};
-use crm_records::{Record, RecordError};
+use crm_records::{RecordError, Stored};
 use crm_users::User;
 use diesel::prelude::*;
 use serde::Serialize;

@@ -4,112 +4,15 @@
 
 pub mod model;
 
-use chrono::NaiveDateTime;
-use crm_core::filter::{Catalog, FieldDef, FieldKind};
 use crm_core::ids::UserId;
 use crm_core::{Actor, ExternalId, Scope};
+use crm_db::AnyConnection;
 use crm_db::schema::users;
-use crm_db::sql::SearchIndex;
-use crm_db::types::{DbJson, DbUuid};
-use crm_db::{AnyConnection, to_utc};
-use crm_records::{Record, RecordError};
+use crm_db::types::DbUuid;
+use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
-pub use model::{Department, User, UserInput, UserPatch, UserRole};
-
-const fn f(name: &'static str, kind: FieldKind, nullable: bool, sortable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable }
-}
-
-/// What user lists filter and sort on.
-pub static USER_CATALOG: Catalog = Catalog {
-    resource: "users",
-    table: "users",
-    fields: &[
-        f("id", FieldKind::Uuid, false, false),
-        f("name", FieldKind::Text, false, true),
-        f("email", FieldKind::LowerText, true, true),
-        f("subject", FieldKind::Text, true, false),
-        f("role", FieldKind::Enum(UserRole::NAMES), false, true),
-        f("team", FieldKind::Text, true, true),
-        f("department", FieldKind::Enum(Department::NAMES), true, true),
-        f("territory", FieldKind::Text, true, true),
-        f("skills", FieldKind::Tags, false, false),
-        f("active", FieldKind::Bool, false, false),
-        FieldDef { name: "external_id", column: "user", kind: FieldKind::ExternalId, nullable: false, sortable: false },
-        f("created_at", FieldKind::Timestamp, false, true),
-        f("updated_at", FieldKind::Timestamp, false, true),
-        f("archived_at", FieldKind::Timestamp, true, true),
-    ],
-    relations: &[],
-};
-
-const SEARCH: SearchIndex = SearchIndex { pg_column: "search_tsv", sqlite_table: "users_fts" };
-
-#[derive(Queryable, Insertable, AsChangeset, Clone, Debug)]
-#[diesel(table_name = users, treat_none_as_null = true)]
-pub struct UserRow {
-    id: DbUuid,
-    name: String,
-    email: Option<String>,
-    subject: Option<String>,
-    role: String,
-    team: Option<String>,
-    department: Option<String>,
-    territory: Option<String>,
-    phone: Option<String>,
-    skills: DbJson,
-    active: bool,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    archived_at: Option<NaiveDateTime>,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> User {
-        User {
-            id: UserId(r.id.0),
-            name: r.name,
-            email: r.email,
-            subject: r.subject,
-            role: UserRole::parse(&r.role).unwrap_or(UserRole::Readonly),
-            team: r.team,
-            department: r.department.as_deref().and_then(Department::parse),
-            territory: r.territory,
-            phone: r.phone,
-            skills: serde_json::from_value(r.skills.0).unwrap_or_default(),
-            active: r.active,
-            external_ids: Vec::new(),
-            version: r.version,
-            created_at: to_utc(r.created_at),
-            updated_at: to_utc(r.updated_at),
-            archived_at: r.archived_at.map(to_utc),
-        }
-    }
-}
-
-impl From<&User> for UserRow {
-    fn from(u: &User) -> UserRow {
-        UserRow {
-            id: DbUuid(u.id.0),
-            name: u.name.clone(),
-            email: u.email.clone(),
-            subject: u.subject.clone(),
-            role: u.role.as_str().to_string(),
-            team: u.team.clone(),
-            department: u.department.map(|d| d.as_str().to_string()),
-            territory: u.territory.clone(),
-            phone: u.phone.clone(),
-            skills: DbJson(serde_json::json!(u.skills)),
-            active: u.active,
-            version: u.version,
-            created_at: u.created_at.naive_utc(),
-            updated_at: u.updated_at.naive_utc(),
-            archived_at: u.archived_at.map(|t| t.naive_utc()),
-        }
-    }
-}
+pub use model::{Department, USER_CATALOG, User, UserInput, UserPatch, UserRole, UserRow};
 
 /// The live user (other than `except`) whose `field` (`email` or `subject`) equals `value`.
 fn live_with(
@@ -122,7 +25,6 @@ fn live_with(
 }
 
 impl Record for User {
-    type Id = UserId;
     type Input = UserInput;
     type Patch = UserPatch;
 
@@ -130,8 +32,6 @@ impl Record for User {
     const READ: Scope = Scope::UsersRead;
     const WRITE: Scope = Scope::UsersWrite;
     const DEFAULT_SORT: &'static str = "name";
-
-    crm_records::record_basics!(catalog: USER_CATALOG);
 
     fn build(
         _conn: &mut AnyConnection,
@@ -169,11 +69,7 @@ impl Record for User {
         }
         out
     }
-
-    crm_records::diesel_store!(table: users, row: UserRow, search: SEARCH);
 }
-
-crm_records::batch_record!(User);
 
 /// The live user a token's subject signs in as.
 pub fn user_by_subject(conn: &mut AnyConnection, subject: &str) -> Result<Option<User>, RecordError> {

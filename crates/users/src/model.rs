@@ -3,7 +3,7 @@
 use crm_core::external::parse_external_ids;
 use crm_core::ids::UserId;
 use crm_core::values::{self, clean};
-use crm_core::{ExternalId, FieldErrors, Patch, Timestamp, wire_enum};
+use crm_core::{ExternalId, FieldErrors, Timestamp, wire_enum};
 use serde::{Deserialize, Serialize};
 
 wire_enum!(
@@ -32,26 +32,36 @@ wire_enum!(
 );
 
 /// A member of staff: owns records, logs interactions, works cases.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = users)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "UserFields", visible = false))]
 pub struct User {
     pub id: UserId,
+    #[filter(sort)]
     pub name: String,
     /// Lower case; unique among live users.
+    #[filter(lower, sort)]
     pub email: Option<String>,
     /// The JWT `sub` this user signs in as; unique among live users.
+    #[filter]
     pub subject: Option<String>,
+    #[filter(sort)]
     pub role: UserRole,
+    #[filter(sort)]
     pub team: Option<String>,
+    #[filter(sort)]
     pub department: Option<Department>,
     /// Sales territory or service region, e.g. `KR-Seoul`.
+    #[filter(sort)]
     pub territory: Option<String>,
     /// E.164.
     pub phone: Option<String>,
     /// Skills for routing (languages, products), lower case.
+    #[filter]
     pub skills: Vec<String>,
     /// Inactive users keep their history but cannot be given new work.
+    #[filter]
     pub active: bool,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
@@ -62,7 +72,8 @@ pub struct User {
 }
 
 /// A new user, or the full writable state of one.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
+#[patch(name = UserPatch, record = User)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
@@ -96,55 +107,6 @@ pub struct UserInput {
     pub external_ids: Vec<ExternalId>,
 }
 
-/// A JSON merge patch of a user.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
-pub struct UserPatch {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub name: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub email: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub subject: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<UserRole>))]
-    pub role: Patch<UserRole>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub team: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Department>))]
-    pub department: Patch<Department>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub territory: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub phone: Patch<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
-    pub skills: Patch<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
-    pub active: Patch<bool>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ExternalId>>))]
-    pub external_ids: Patch<Vec<ExternalId>>,
-}
-
-impl UserPatch {
-    pub fn apply(self, c: &User) -> UserInput {
-        let c = c.clone();
-        UserInput {
-            name: self.name.apply_to(Some(c.name).filter(|n| !n.is_empty())),
-            email: self.email.apply_to(c.email),
-            subject: self.subject.apply_to(c.subject),
-            role: Some(self.role.apply_to(Some(c.role)).unwrap_or(UserRole::Readonly)),
-            team: self.team.apply_to(c.team),
-            department: self.department.apply_to(c.department),
-            territory: self.territory.apply_to(c.territory),
-            phone: self.phone.apply_to(c.phone),
-            skills: self.skills.apply_to(Some(c.skills)).unwrap_or_default(),
-            active: Some(self.active.apply_to(Some(c.active)).unwrap_or(true)),
-            external_ids: self.external_ids.apply_to(Some(c.external_ids)).unwrap_or_default(),
-        }
-    }
-}
-
 impl UserInput {
     /// Validates and normalizes every field, reporting all problems at once.
     pub fn normalize(self) -> Result<UserInput, FieldErrors> {
@@ -176,29 +138,5 @@ impl UserInput {
         i.skills = errs.take(values::parse_tags("skills", &i.skills)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
-    }
-}
-
-impl User {
-    pub fn blank() -> User {
-        let epoch = Timestamp(chrono::DateTime::UNIX_EPOCH);
-        User {
-            id: UserId(uuid::Uuid::nil()),
-            name: String::new(),
-            email: None,
-            subject: None,
-            role: UserRole::Readonly,
-            team: None,
-            department: None,
-            territory: None,
-            phone: None,
-            skills: Vec::new(),
-            active: true,
-            external_ids: Vec::new(),
-            version: 0,
-            created_at: epoch,
-            updated_at: epoch,
-            archived_at: None,
-        }
     }
 }

@@ -163,7 +163,7 @@ macro_rules! record_graphql {
                     &self,
                     ctx: &async_graphql::Context<'_>,
                 ) -> async_graphql::Result<Option<<$Target as $crate::graphql::record::GraphNode>::Node>> {
-                    let id: Option<<$Target as crm_records::Record>::Id> = self.inner.$rfield.into();
+                    let id: Option<<$Target as crm_records::Stored>::Id> = self.inner.$rfield.into();
                     Ok($crate::graphql::loaders::load_one::<$Target>(ctx, id).await?.map(Into::into))
                 }
             )*
@@ -199,7 +199,7 @@ macro_rules! record_graphql {
                         .unwrap_or(crm_core::list::Page { data: Vec::new(), next_cursor: None, total: None });
                     if !with_ext {
                         loaders.without_external_ids.mark(page.data.iter().map(|r| {
-                            (<$Child as crm_records::Record>::ENTITY, crm_records::Record::id(r).uuid())
+                            (<$Child as crm_records::Record>::ENTITY, crm_records::Stored::id(r).uuid())
                         }));
                     }
                     Ok(<$Child as $crate::graphql::record::GraphNode>::connection(page))
@@ -318,7 +318,7 @@ macro_rules! record_graphql {
                     .map_err($crate::graphql::gql)?;
                 if !with_ext {
                     $crate::graphql::loaders::loaders(ctx)?.without_external_ids.mark(
-                        page.data.iter().map(|x| (<$T as crm_records::Record>::ENTITY, crm_records::Record::id(x).uuid())),
+                        page.data.iter().map(|x| (<$T as crm_records::Record>::ENTITY, crm_records::Stored::id(x).uuid())),
                     );
                 }
                 let ($( $rel, )*) = related;

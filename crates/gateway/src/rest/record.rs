@@ -84,7 +84,7 @@ macro_rules! embeds {
                     .into_iter()
                     .map(|record| $Res {
                         $( $rel: $rel.as_ref().map(|m| {
-                            let id: Option<<$Target as crm_records::Record>::Id> = record.$field.into();
+                            let id: Option<<$Target as crm_records::Stored>::Id> = record.$field.into();
                             id.and_then(|id| m.get(&id).cloned())
                         }), )+
                         record,
@@ -225,7 +225,7 @@ macro_rules! record_endpoints {
                 .db
                 .run(move |c| {
                     let r = crm_records::get::<$T>(c, &actor, id)?;
-                    let version = crm_records::Record::meta(&r).version;
+                    let version = crm_records::Stored::meta(&r).version;
                     let mut embedded = <$T as Embed>::embed(c, &actor, vec![r], &include)?;
                     let resource = embedded.pop().ok_or(crm_records::RecordError::NotFound { entity: <$T as crm_records::Record>::ENTITY })?;
                     Ok::<_, crm_records::RecordError>((version, resource))
