@@ -13,6 +13,7 @@
 //! type is a `wire_enum!` stored as its text. See docs/ARCHITECTURE.md, "How to add a resource".
 
 mod fields;
+mod names;
 mod patch;
 mod stored;
 
@@ -38,4 +39,24 @@ pub fn derive_stored(input: TokenStream) -> TokenStream {
 pub fn derive_merge_patch(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     patch::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The names of a resource's API, made from its record type and its collection, passed to a
+/// macro with the rest of the declaration: `resource!(crate::resource_api; Account "accounts"
+/// { … })` calls `crate::resource_api! { names { record: Account, module: accounts, paths:
+/// "/accounts", "/accounts/{id}", …; rest: list_accounts, get_account, …; graphql: AccountNode
+/// as "Account", …; query: AccountsQuery { account, accounts, account_by_external_id }; … } { … } }`.
+/// Types are named after the record (`AccountInput`, `AccountPatch`, `AccountId`).
+#[proc_macro]
+pub fn resource(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as names::Input);
+    names::expand(input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// [`resource!`] for a list of resources, then `registry! { accounts, contacts, … }` with their
+/// modules: `resources!(api, registry; Account "accounts" { … }, Contact "contacts" { … })`.
+#[proc_macro]
+pub fn resources(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as names::List);
+    names::expand_list(input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -1,6 +1,9 @@
 //! The gateway: the `crm` binary's library. It translates HTTP and GraphQL into calls of the
 //! domain services, and owns settings, authentication, error mapping and telemetry.
 
+// The GraphQL roots merge every resource's queries and mutations (async-graphql nests them).
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod auth;
 pub mod benchdb;
@@ -9,6 +12,7 @@ pub mod graphql;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod registry;
 pub mod rest;
 pub mod seed;
 pub mod seed_operational;

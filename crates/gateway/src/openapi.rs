@@ -44,90 +44,22 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every documented route, mounted on `$app` with `$scope` for `/api/v1`. Expanded twice from
-/// this one list: on a `UtoipaApp` for the document, and on the plain actix `App` each server
-/// worker builds (which so skips assembling a 580 KB document per worker).
+/// Every documented route, mounted on `$app` with `$scope` for `/api/v1`: the use cases that
+/// are not one resource's CRUD (mounted first: `/leads/capture` must not reach `/leads/{id}`),
+/// then every resource of the registry (`$resources`). Expanded twice from this one list: on a
+/// `UtoipaApp` for the document, and on the plain actix `App` each server worker builds (which
+/// so skips assembling the document per worker).
 macro_rules! mount_routes {
-    ($app:expr, $scope:path) => {
-        $app.service(rest::ops::healthz).service(rest::ops::readyz).service(
+    ($app:expr, $scope:path, $resources:path) => {
+        $app.service(rest::ops::healthz).service(rest::ops::readyz).service($resources(
             $scope("/api/v1")
                 .service(rest::changes::list_changes)
-                .service(rest::accounts::batch_accounts)
-                .service(rest::accounts::get_account_by_external_id)
-                .service(rest::accounts::upsert_account)
-                .service(rest::accounts::account_history)
-                .service(rest::contacts::batch_contacts)
-                .service(rest::contacts::get_contact_by_external_id)
-                .service(rest::contacts::upsert_contact)
-                .service(rest::contacts::contact_history)
-                .service(rest::accounts::list_accounts)
-                .service(rest::accounts::create_account)
                 .service(rest::accounts::list_account_contacts)
-                .service(rest::accounts::get_account)
-                .service(rest::accounts::update_account)
-                .service(rest::accounts::archive_account)
-                .service(rest::accounts::restore_account)
-                .service(rest::contacts::list_contacts)
-                .service(rest::contacts::create_contact)
-                .service(rest::contacts::get_contact)
-                .service(rest::contacts::update_contact)
-                .service(rest::contacts::archive_contact)
-                .service(rest::contacts::restore_contact)
                 .service(rest::users::get_me)
-                .service(rest::users::batch_users)
-                .service(rest::users::get_user_by_external_id)
-                .service(rest::users::upsert_user)
-                .service(rest::users::user_history)
-                .service(rest::users::list_users)
-                .service(rest::users::create_user)
-                .service(rest::users::get_user)
-                .service(rest::users::update_user)
-                .service(rest::users::archive_user)
-                .service(rest::users::restore_user)
-                .service(rest::interactions::batch_interactions)
-                .service(rest::interactions::get_interaction_by_external_id)
-                .service(rest::interactions::upsert_interaction)
-                .service(rest::interactions::interaction_history)
-                .service(rest::interactions::list_interactions)
-                .service(rest::interactions::create_interaction)
-                .service(rest::interactions::get_interaction)
-                .service(rest::interactions::update_interaction)
-                .service(rest::interactions::archive_interaction)
-                .service(rest::interactions::restore_interaction)
-                .service(rest::cases::batch_cases)
-                .service(rest::cases::get_case_by_external_id)
-                .service(rest::cases::upsert_case)
-                .service(rest::cases::case_history)
-                .service(rest::cases::list_cases)
-                .service(rest::cases::create_case)
-                .service(rest::cases::get_case)
-                .service(rest::cases::update_case)
-                .service(rest::cases::archive_case)
-                .service(rest::cases::restore_case)
                 .service(rest::cases::get_sla_policy)
                 .service(rest::cases::set_sla_policy)
                 .service(rest::cases::list_case_comments)
                 .service(rest::cases::add_case_comment)
-                .service(rest::products::batch_products)
-                .service(rest::products::get_product_by_external_id)
-                .service(rest::products::upsert_product)
-                .service(rest::products::product_history)
-                .service(rest::products::list_products)
-                .service(rest::products::create_product)
-                .service(rest::products::get_product)
-                .service(rest::products::update_product)
-                .service(rest::products::archive_product)
-                .service(rest::products::restore_product)
-                .service(rest::purchases::batch_purchases)
-                .service(rest::purchases::get_purchase_by_external_id)
-                .service(rest::purchases::upsert_purchase)
-                .service(rest::purchases::purchase_history)
-                .service(rest::purchases::list_purchases)
-                .service(rest::purchases::create_purchase)
-                .service(rest::purchases::get_purchase)
-                .service(rest::purchases::update_purchase)
-                .service(rest::purchases::archive_purchase)
-                .service(rest::purchases::restore_purchase)
                 .service(rest::customers::contact_timeline)
                 .service(rest::customers::account_timeline)
                 .service(rest::customers::contact_summary)
@@ -143,68 +75,8 @@ macro_rules! mount_routes {
                 .service(rest::sales::target_list_coverage)
                 .service(rest::sales::forecast)
                 .service(rest::sales::sales_report)
-                .service(rest::activities::complete_activity)
-                .service(rest::leads::batch_leads)
-                .service(rest::leads::get_lead_by_external_id)
-                .service(rest::leads::upsert_lead)
-                .service(rest::leads::lead_history)
-                .service(rest::leads::list_leads)
-                .service(rest::leads::create_lead)
-                .service(rest::leads::get_lead)
-                .service(rest::leads::update_lead)
-                .service(rest::leads::archive_lead)
-                .service(rest::leads::restore_lead)
-                .service(rest::pipelines::batch_pipelines)
-                .service(rest::pipelines::get_pipeline_by_external_id)
-                .service(rest::pipelines::upsert_pipeline)
-                .service(rest::pipelines::pipeline_history)
-                .service(rest::pipelines::list_pipelines)
-                .service(rest::pipelines::create_pipeline)
-                .service(rest::pipelines::get_pipeline)
-                .service(rest::pipelines::update_pipeline)
-                .service(rest::pipelines::archive_pipeline)
-                .service(rest::pipelines::restore_pipeline)
-                .service(rest::opportunities::batch_opportunities)
-                .service(rest::opportunities::get_opportunity_by_external_id)
-                .service(rest::opportunities::upsert_opportunity)
-                .service(rest::opportunities::opportunity_history)
-                .service(rest::opportunities::list_opportunities)
-                .service(rest::opportunities::create_opportunity)
-                .service(rest::opportunities::get_opportunity)
-                .service(rest::opportunities::update_opportunity)
-                .service(rest::opportunities::archive_opportunity)
-                .service(rest::opportunities::restore_opportunity)
-                .service(rest::activities::batch_activities)
-                .service(rest::activities::get_activity_by_external_id)
-                .service(rest::activities::upsert_activity)
-                .service(rest::activities::activity_history)
-                .service(rest::activities::list_activities)
-                .service(rest::activities::create_activity)
-                .service(rest::activities::get_activity)
-                .service(rest::activities::update_activity)
-                .service(rest::activities::archive_activity)
-                .service(rest::activities::restore_activity)
-                .service(rest::target_lists::batch_target_lists)
-                .service(rest::target_lists::get_target_list_by_external_id)
-                .service(rest::target_lists::upsert_target_list)
-                .service(rest::target_lists::target_list_history)
-                .service(rest::target_lists::list_target_lists)
-                .service(rest::target_lists::create_target_list)
-                .service(rest::target_lists::get_target_list)
-                .service(rest::target_lists::update_target_list)
-                .service(rest::target_lists::archive_target_list)
-                .service(rest::target_lists::restore_target_list)
-                .service(rest::quotas::batch_quotas)
-                .service(rest::quotas::get_quota_by_external_id)
-                .service(rest::quotas::upsert_quota)
-                .service(rest::quotas::quota_history)
-                .service(rest::quotas::list_quotas)
-                .service(rest::quotas::create_quota)
-                .service(rest::quotas::get_quota)
-                .service(rest::quotas::update_quota)
-                .service(rest::quotas::archive_quota)
-                .service(rest::quotas::restore_quota),
-        )
+                .service(rest::activities::complete_activity),
+        ))
     };
 }
 
@@ -213,7 +85,7 @@ fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    mount_routes!(app, scope::scope)
+    mount_routes!(app, scope::scope, crate::registry::mount_doc)
 }
 
 /// Mounts every route on a server worker's app: the same list as the document's.
@@ -221,7 +93,7 @@ pub fn mount_plain<T>(app: actix_web::App<T>) -> actix_web::App<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    mount_routes!(app, actix_web::web::scope)
+    mount_routes!(app, actix_web::web::scope, crate::registry::mount_plain)
 }
 
 impl ApiDoc {

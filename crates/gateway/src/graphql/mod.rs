@@ -1,7 +1,7 @@
 //! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
 
 pub mod batch;
-pub mod customers;
+pub mod changes;
 pub mod lists;
 pub mod loaders;
 pub mod operational;
@@ -65,13 +65,18 @@ pub fn gql<E: DomainError>(e: E) -> async_graphql::Error {
 // ------------------------------------------------------------------------------------------
 // Roots
 
-/// The query root.
+/// The query root: every resource's queries (the registry), the change feed and the views.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(customers::CustomersQuery, operational::OperationalQuery, sales::SalesQuery);
+pub struct Query(
+    crate::registry::ResourcesQuery,
+    changes::ChangesQuery,
+    operational::ViewsQuery,
+    sales::SalesViewsQuery,
+);
 
-/// The mutation root.
+/// The mutation root: every resource's mutations (the registry) and the other use cases.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(customers::CustomersMutation, operational::OperationalMutation, sales::SalesMutation);
+pub struct Mutation(crate::registry::ResourcesMutation, operational::CommentsMutation, sales::SalesViewsMutation);
 
 // ------------------------------------------------------------------------------------------
 // HTTP

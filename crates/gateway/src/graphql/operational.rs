@@ -4,106 +4,23 @@
 use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, MergedObject, Object, SimpleObject};
-use crm_accounts::Account;
-use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput, CommentPage};
-use crm_contacts::Contact;
+use async_graphql::{Context, Object, SimpleObject};
+use crm_cases::{CaseComment, CommentInput, CommentPage};
 use crm_core::Actor;
-use crm_core::ids::{CaseId, CommentId, InteractionId, ProductId, PurchaseId, UserId};
+use crm_core::ids::{CaseId, CommentId, UserId};
 use crm_db::Db;
 use crm_events::HistoryEntry;
-use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
-use crm_products::{LineItem, Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
+use crm_products::{LineItem, Product};
 use crm_timeline::{CustomerSummary, Subject, TimelineEntry, TimelineKind};
-use crm_users::{User, UserInput, UserPatch};
+use crm_users::User;
 
-use super::customers::ContactNode;
-use super::loaders::{MakeLoader, load_many, load_one, loaders};
+use super::loaders::{MakeLoader, load_many, load_one};
 use super::{gql, rc};
-
-crate::record_graphql! {
-    /// A member of staff: record owner, interaction author, case assignee.
-    record: User, id: UserId, input: UserInput, patch: UserPatch,
-    node: UserNode as "User", connection: UserConnection, upsert_result: UpsertUserResult,
-    batch_op: UserBatchOp(UserUpdateOp, UserUpsertOp, UserDeleteOp),
-    query: UsersQuery { user, users, user_by_external_id },
-    mutation: UsersMutation { create_user, update_user, archive_user, restore_user, upsert_user, batch_users },
-    relations {},
-    children {},
-    fields {}
-}
-
-crate::record_graphql! {
-    /// One entry of the contact history: a call, email, meeting, note, visit, SMS, chat or web visit.
-    record: Interaction, id: InteractionId, input: InteractionInput, patch: InteractionPatch,
-    node: InteractionNode as "Interaction", connection: InteractionConnection, upsert_result: UpsertInteractionResult,
-    batch_op: InteractionBatchOp(InteractionUpdateOp, InteractionUpsertOp, InteractionDeleteOp),
-    query: InteractionsQuery { interaction, interactions, interaction_by_external_id },
-    mutation: InteractionsMutation {
-        create_interaction, update_interaction, archive_interaction, restore_interaction, upsert_interaction,
-        batch_interactions
-    },
-    relations {
-        /// The account (the first contact's unless given).
-        account(account_id): Account,
-        /// The user who logged it.
-        author(author_id): User,
-        /// The case it was about.
-        case(case_id): Case,
-    },
-    children {},
-    fields {
-        /// The people involved, in the order given.
-        async fn contacts(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<ContactNode>> {
-            Ok(load_many::<Contact>(ctx, &self.inner.contact_ids).await?.into_iter().map(ContactNode::from).collect())
-        }
-    }
-}
-
-crate::record_graphql! {
-    /// A support case: an inquiry, complaint, claim or ticket.
-    record: Case, id: CaseId, input: CaseInput, patch: CasePatch,
-    node: CaseNode as "Case", connection: CaseConnection, upsert_result: UpsertCaseResult,
-    batch_op: CaseBatchOp(CaseUpdateOp, CaseUpsertOp, CaseDeleteOp),
-    query: CasesQuery { case, cases, case_by_external_id },
-    mutation: CasesMutation { create_case, update_case, archive_case, restore_case, upsert_case, batch_cases },
-    relations {
-        /// The customer who raised it.
-        contact(contact_id): Contact,
-        /// The customer's account.
-        account(account_id): Account,
-        /// Who works on it.
-        assignee(assignee_id): User,
-    },
-    children {},
-    fields {
-        /// Comments, oldest first, `first` (1 to 1000) at a time; `after` takes `endCursor`
-        /// (the same pages as REST `GET /cases/{id}/comments`).
-        async fn comments(
-            &self,
-            ctx: &async_graphql::Context<'_>,
-            #[graphql(default = 100)] first: i32,
-            after: Option<CommentId>,
-        ) -> async_graphql::Result<CaseCommentConnection> {
-            let limit = u32::try_from(first).unwrap_or(0);
-            let key = CommentsKey { case: self.inner.id, after, limit };
-            let page = loaders(ctx)?.get::<CommentsLoader>().load_one(key).await?;
-            Ok(page.map(CaseCommentConnection::from).unwrap_or_default())
-        }
-    }
-}
-
-crate::record_graphql! {
-    /// A product of the catalog.
-    record: Product, id: ProductId, input: ProductInput, patch: ProductPatch,
-    node: ProductNode as "Product", connection: ProductConnection, upsert_result: UpsertProductResult,
-    batch_op: ProductBatchOp(ProductUpdateOp, ProductUpsertOp, ProductDeleteOp),
-    query: ProductsQuery { product, products, product_by_external_id },
-    mutation: ProductsMutation { create_product, update_product, archive_product, restore_product, upsert_product, batch_products },
-    relations {},
-    children {},
-    fields {}
-}
+use crate::registry::cases::CaseNode;
+use crate::registry::interactions::InteractionNode;
+use crate::registry::products::ProductNode;
+use crate::registry::purchases::PurchaseNode;
+use crate::registry::users::UserNode;
 
 /// A purchase line with its product.
 #[derive(SimpleObject)]
@@ -117,30 +34,6 @@ pub struct LineItemNode {
 impl LineItemNode {
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductNode>> {
         Ok(load_one::<Product>(ctx, Some(self.inner.product_id)).await?.map(|inner| ProductNode { inner }))
-    }
-}
-
-crate::record_graphql! {
-    /// An order a customer placed, with its priced lines.
-    record: Purchase, id: PurchaseId, input: PurchaseInput, patch: PurchasePatch,
-    node: PurchaseNode as "Purchase", connection: PurchaseConnection, upsert_result: UpsertPurchaseResult,
-    batch_op: PurchaseBatchOp(PurchaseUpdateOp, PurchaseUpsertOp, PurchaseDeleteOp),
-    query: PurchasesQuery { purchase, purchases, purchase_by_external_id },
-    mutation: PurchasesMutation {
-        create_purchase, update_purchase, archive_purchase, restore_purchase, upsert_purchase, batch_purchases
-    },
-    relations {
-        /// The customer's account.
-        account(account_id): Account,
-        /// The customer who bought.
-        contact(contact_id): Contact,
-    },
-    children {},
-    fields {
-        /// The lines with their products (one batch for all products).
-        async fn items(&self) -> Vec<LineItemNode> {
-            self.inner.lines.iter().cloned().map(|inner| LineItemNode { inner }).collect()
-        }
     }
 }
 
@@ -170,6 +63,12 @@ pub struct CommentsKey {
     case: CaseId,
     after: Option<CommentId>,
     limit: u32,
+}
+
+impl CommentsKey {
+    pub fn new(case: CaseId, after: Option<CommentId>, limit: u32) -> CommentsKey {
+        CommentsKey { case, after, limit }
+    }
 }
 
 /// First pages of many cases in one statement; later pages one by one.
@@ -338,16 +237,3 @@ impl ViewsQuery {
         Ok(load_many::<User>(ctx, &ids).await?.into_iter().map(|inner| UserNode { inner }).collect())
     }
 }
-
-#[derive(MergedObject, Default)]
-pub struct OperationalQuery(UsersQuery, InteractionsQuery, CasesQuery, ProductsQuery, PurchasesQuery, ViewsQuery);
-
-#[derive(MergedObject, Default)]
-pub struct OperationalMutation(
-    UsersMutation,
-    InteractionsMutation,
-    CasesMutation,
-    CommentsMutation,
-    ProductsMutation,
-    PurchasesMutation,
-);

@@ -1,33 +1,16 @@
 //! `/api/v1/accounts`, and `/api/v1/accounts/{id}/contacts`.
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use crm_accounts::{Account, AccountInput, AccountPatch};
+use actix_web::{HttpResponse, get, web};
+use crm_accounts::Account;
 use crm_contacts::Contact;
 use crm_core::ids::AccountId;
-use crm_users::User;
 
-use super::contacts::ContactList;
 use super::record::Embed;
 use super::{ListQuery, Projection, page_json, parse_include};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
-
-crate::embeds!(Account as AccountResource {
-    /// The record owner.
-    owner(owner_id): User,
-});
-
-crate::record_endpoints! {
-    tag: "accounts",
-    record: Account, resource: AccountResource, input: AccountInput, patch: AccountPatch, id: AccountId,
-    collection: "/accounts", item: "/accounts/{id}", list type AccountList, query: crate::rest::ListQuery,
-    fns: list_accounts, get_account, create_account, update_account, archive_account, restore_account;
-    restore: "/accounts/{id}/restore",
-    batch: batch_accounts at "/accounts/batch", doc types AccountBatchOperation, AccountBatchRequest;
-    by_external_id: get_account_by_external_id, upsert_account at "/accounts/by-external-id/{source}/{external_id}";
-    history: account_history at "/accounts/{id}/history";
-}
+use crate::registry::contacts::ContactList;
 
 /// List the contacts of an account (same parameters as the contact list).
 #[utoipa::path(

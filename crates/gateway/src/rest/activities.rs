@@ -1,11 +1,11 @@
 //! `/api/v1/activities`: scheduled work, and a rep's agenda
 //! (`GET /api/v1/activities?assignee=me&due[lte]=2026-11-30`).
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use crm_core::ids::ActivityId;
 use crm_core::list::ListParams;
 use crm_sales::activities::Agenda;
-use crm_sales::{Activity, ActivityInput, ActivityPatch, CompleteInput};
+use crm_sales::{Activity, CompleteInput};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -80,28 +80,6 @@ impl crate::rest::record::ListRequest for ActivityListQuery {
     ) -> Result<(), crm_records::RecordError> {
         self.agenda().narrow(conn, actor, params)
     }
-}
-
-crate::embeds!(Activity as ActivityResource {
-    /// Who does it.
-    assignee(assignee_id): crm_users::User,
-    /// The contact it is with.
-    contact(contact_id): crm_contacts::Contact,
-    /// The account it is for.
-    account(account_id): crm_accounts::Account,
-    /// The opportunity it works on.
-    opportunity(opportunity_id): crm_sales::Opportunity,
-});
-
-crate::record_endpoints! {
-    tag: "sales",
-    record: Activity, resource: ActivityResource, input: ActivityInput, patch: ActivityPatch, id: ActivityId,
-    collection: "/activities", item: "/activities/{id}", list type ActivityList, query: ActivityListQuery,
-    fns: list_activities, get_activity, create_activity, update_activity, archive_activity, restore_activity;
-    restore: "/activities/{id}/restore",
-    batch: batch_activities at "/activities/batch", doc types ActivityBatchOperation, ActivityBatchRequest;
-    by_external_id: get_activity_by_external_id, upsert_activity at "/activities/by-external-id/{source}/{external_id}";
-    history: activity_history at "/activities/{id}/history";
 }
 
 /// Complete an activity; with `log`, the call, meeting or mailing is logged as an interaction

@@ -1,7 +1,7 @@
 //! `/api/v1/cases` and `/api/v1/cases/{id}/comments`.
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use crm_cases::{Case, CaseComment, CaseInput, CasePatch, CommentInput, SlaPolicy};
+use actix_web::{HttpResponse, get, post, put, web};
+use crm_cases::{CaseComment, CommentInput, SlaPolicy};
 use crm_core::ids::{CaseId, CommentId};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,26 +9,6 @@ use utoipa::IntoParams;
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
-
-crate::embeds!(Case as CaseResource {
-    /// The customer who raised it.
-    contact(contact_id): crm_contacts::Contact,
-    /// The customer's account.
-    account(account_id): crm_accounts::Account,
-    /// Who works on it.
-    assignee(assignee_id): crm_users::User,
-});
-
-crate::record_endpoints! {
-    tag: "cases",
-    record: Case, resource: CaseResource, input: CaseInput, patch: CasePatch, id: CaseId,
-    collection: "/cases", item: "/cases/{id}", list type CaseList, query: crate::rest::ListQuery,
-    fns: list_cases, get_case, create_case, update_case, archive_case, restore_case;
-    restore: "/cases/{id}/restore",
-    batch: batch_cases at "/cases/batch", doc types CaseBatchOperation, CaseBatchRequest;
-    by_external_id: get_case_by_external_id, upsert_case at "/cases/by-external-id/{source}/{external_id}";
-    history: case_history at "/cases/{id}/history";
-}
 
 /// The SLA policy: minutes to resolve a case, by priority.
 #[utoipa::path(

@@ -7,18 +7,9 @@ pub mod accounts;
 pub mod activities;
 pub mod cases;
 pub mod changes;
-pub mod contacts;
 pub mod customers;
-pub mod interactions;
-pub mod leads;
-pub mod opportunities;
 pub mod ops;
-pub mod pipelines;
-pub mod products;
-pub mod purchases;
-pub mod quotas;
 pub mod sales;
-pub mod target_lists;
 pub mod users;
 
 use actix_web::http::StatusCode;

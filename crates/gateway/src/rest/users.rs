@@ -1,25 +1,11 @@
 //! `/api/v1/users`: the staff.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
-use crm_core::ids::UserId;
-use crm_users::{User, UserInput, UserPatch};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use crm_users::User;
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
-
-crate::embeds!(User);
-
-crate::record_endpoints! {
-    tag: "users",
-    record: User, resource: User, input: UserInput, patch: UserPatch, id: UserId,
-    collection: "/users", item: "/users/{id}", list type UserList, query: crate::rest::ListQuery,
-    fns: list_users, get_user, create_user, update_user, archive_user, restore_user;
-    restore: "/users/{id}/restore",
-    batch: batch_users at "/users/batch", doc types UserBatchOperation, UserBatchRequest;
-    by_external_id: get_user_by_external_id, upsert_user at "/users/by-external-id/{source}/{external_id}";
-    history: user_history at "/users/{id}/history";
-}
 
 /// The caller's own user record (the user whose `subject` is the token's `sub`). With user
 /// provisioning on (`CRM_PROVISION_USERS=true`), a first call creates it from the token.

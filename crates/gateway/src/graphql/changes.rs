@@ -1,0 +1,29 @@
+//! GraphQL for the change feed (accounts and contacts are in the registry).
+
+use async_graphql::{Context, Object};
+use crm_core::Long;
+use crm_events::ChangePage;
+
+use super::{gql, rc};
+
+/// The change feed.
+#[derive(Default)]
+pub struct ChangesQuery;
+
+#[Object]
+impl ChangesQuery {
+    /// The change feed: events after `after`, in commit order. Follow `nextAfter`.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] after: Long,
+        types: Option<Vec<String>>,
+        #[graphql(default = 100)] first: i32,
+    ) -> async_graphql::Result<ChangePage> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let types = types.unwrap_or_default();
+        let limit = u32::try_from(first).unwrap_or(0);
+        r.db.run(move |c| crm_events::list_changes(c, &actor, after.0, &types, limit)).await.map_err(gql)
+    }
+}
