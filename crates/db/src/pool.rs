@@ -93,6 +93,44 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// What a unit of work reaches besides its connection: values the application put on its
+/// `Db` when it built it (the domains' reactions to each other's writes), by type. Each `Db`
+/// has its own; the unit of work that runs on a database thread sees the context of the `Db`
+/// that runs it (the same scoping as the event buffer of `crate::outbox`), so two applications
+/// in one process (the tests) never see each other's.
+#[derive(Clone, Default)]
+pub struct Context(Arc<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>);
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Context>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The value of type `T` in the context of the unit of work running on this thread, if its
+/// `Db` has one.
+pub fn context<T: std::any::Any + Send + Sync>() -> Option<Arc<T>> {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let any = c.as_ref()?.0.get(&std::any::TypeId::of::<T>())?.clone();
+        any.downcast::<T>().ok()
+    })
+}
+
+/// Makes `ctx` the context of this thread until dropped (then the previous one again).
+struct Entered(Option<Context>);
+
+impl Entered {
+    fn new(ctx: &Context) -> Entered {
+        Entered(CURRENT.with(|c| c.replace(Some(ctx.clone()))))
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
 /// The database handle: a pool plus what the backend needs to behave.
 #[derive(Clone)]
 pub struct Db {
@@ -106,6 +144,8 @@ pub struct Db {
     workers: Workers,
     /// Admission to bulk work (`bulk_transaction`): half the connections, at least one.
     bulk: Arc<tokio::sync::Semaphore>,
+    /// What units of work reach besides their connection (see `Context`).
+    context: Context,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -216,7 +256,24 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         let workers = Workers::start(opts.max_size)?;
         let bulk = Arc::new(tokio::sync::Semaphore::new(bulk_lanes(opts.max_size)));
-        Ok(Db { pool, backend, statements, write_lock: Arc::new(Mutex::new(())), workers, bulk })
+        Ok(Db {
+            pool,
+            backend,
+            statements,
+            write_lock: Arc::new(Mutex::new(())),
+            workers,
+            bulk,
+            context: Context::default(),
+        })
+    }
+
+    /// This handle with `value` in the context of its units of work (replacing one of the same
+    /// type). Set once, when the application builds its database handle.
+    pub fn with_context<T: std::any::Any + Send + Sync>(mut self, value: T) -> Db {
+        let mut map = (*self.context.0).clone();
+        map.insert(std::any::TypeId::of::<T>(), Arc::new(value));
+        self.context = Context(Arc::new(map));
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -247,9 +304,10 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, ctx) = (self.pool.clone(), self.context.clone());
         self.workers
             .run(move || {
+                let _ctx = Entered::new(&ctx);
                 let mut conn = pool.get().map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
                 f(&mut conn)
             })
@@ -300,6 +358,7 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error>,
         F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     {
+        let _ctx = Entered::new(&self.context);
         // The writer lock first, then a connection: queued writers do not hold connections.
         let _guard = self.writer_guard();
         let mut conn = self.get().map_err(E::from)?;
@@ -340,6 +399,7 @@ impl Db {
         let db = self.clone();
         self.workers
             .run(move || {
+                let _ctx = Entered::new(&db.context);
                 let _guard = db.writer_guard();
                 let mut conn = db.get().map_err(E::from)?;
                 f(&mut conn)
@@ -353,6 +413,7 @@ impl Db {
         E: From<DbError>,
         F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     {
+        let _ctx = Entered::new(&self.context);
         let mut conn = self.get().map_err(E::from)?;
         f(&mut conn)
     }
@@ -463,6 +524,28 @@ mod tests {
         }
         assert_eq!(entered.load(Ordering::SeqCst), 4, "every bulk call ran once a lane was free");
         assert_eq!([1, 2, 4, 5, 16].map(bulk_lanes), [1, 1, 2, 2, 8]);
+    }
+
+    #[tokio::test]
+    async fn units_of_work_see_their_own_database_handles_context() {
+        #[derive(Debug, PartialEq)]
+        struct Marker(u32);
+        let t = crate::testing::TestDatabase::create().expect("database");
+        let plain = Db::connect(&t.url, PoolOptions { max_size: 2, ..Default::default() }).expect("pool");
+        let marked = plain.clone().with_context(Marker(7));
+        let read = |db: &Db| {
+            let db = db.clone();
+            async move { db.run(|_| Ok::<_, DbError>(context::<Marker>().map(|m| m.0))).await.expect("run") }
+        };
+        assert_eq!(read(&marked).await, Some(7));
+        // The same threads serve the handle without it: nothing leaks from one job to the next.
+        assert_eq!(read(&plain).await, None);
+        assert_eq!(
+            marked.transaction_sync(|_| Ok::<_, DbError>(context::<Marker>().map(|m| m.0))).expect("tx"),
+            Some(7)
+        );
+        assert_eq!(plain.run_sync(|_| Ok::<_, DbError>(context::<Marker>().map(|m| m.0))).expect("sync"), None);
+        assert!(context::<Marker>().is_none(), "outside a unit of work there is no context");
     }
 
     /// Runs `n` jobs at once and returns the names of the threads that ran them.

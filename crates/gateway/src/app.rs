@@ -92,6 +92,17 @@ pub async fn fire_reminders(db: &Db) -> Result<usize, crm_records::RecordError> 
     db.transaction(move |c| crm_sales::activities::fire_due_reminders(c, &actor, 500).map(|v| v.len())).await
 }
 
+/// The domains' reactions to each other's writes, for every database handle of the application.
+pub fn domain_hooks() -> crm_records::hooks::Hooks {
+    crm_sales::hooks()
+}
+
+/// The one way the application opens its database: a pool whose units of work carry the
+/// domain hooks. The server and every CLI command open it through here.
+pub fn open_database(url: &str, opts: PoolOptions) -> Result<Db, crm_db::DbError> {
+    Ok(Db::connect(url, opts)?.with_context(domain_hooks()))
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -104,7 +115,6 @@ pub struct Application {
 impl Application {
     /// Opens the database, migrates (unless disabled), loads keys and binds the listener.
     pub async fn build(mut settings: Settings) -> Result<Application, String> {
-        crm_sales::register_hooks();
         let mut notes = Vec::new();
         if let Some(note) = settings.ensure_jwt_keys()? {
             notes.push(note);
@@ -113,7 +123,7 @@ impl Application {
         let (url, pool_size, migrate) = (settings.database_url.clone(), settings.pool_size, settings.migrate);
         let db = tokio::task::spawn_blocking(move || -> Result<Db, String> {
             let max_size = pool_size.unwrap_or_else(PoolOptions::default_size);
-            let db = Db::connect(&url, PoolOptions { max_size, ..Default::default() })
+            let db = open_database(&url, PoolOptions { max_size, ..Default::default() })
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             if migrate {
                 let n = db.migrate().map_err(|e| e.to_string())?;

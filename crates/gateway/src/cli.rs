@@ -173,7 +173,8 @@ fn run(cli: Cli) -> Result<(), String> {
             serve(settings)
         }
         Command::Migrate => {
-            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db =
+                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
             let n = db.migrate().map_err(|e| e.to_string())?;
             println!("applied {n} migration(s) to the {} database", db.backend().name());
             Ok(())
@@ -210,9 +211,9 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Err("say what to seed: `crm seed --demo` or `--accounts N --contacts M`".into());
                 }
             };
-            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db =
+                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
             db.migrate().map_err(|e| e.to_string())?;
-            crm_sales::register_hooks();
             let started = std::time::Instant::now();
             let (a, c) = crate::seed::seed(&db, na, nc)?;
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
@@ -233,7 +234,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::BenchDb { scenario, seconds, threads } => {
-            let db = crm_db::Db::connect(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db =
+                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
             let rate = crate::benchdb::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
             println!("ops_per_sec={rate:.1}");
             Ok(())

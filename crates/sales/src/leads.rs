@@ -641,11 +641,6 @@ pub fn rescore(conn: &mut AnyConnection, actor: &Actor, id: uuid::Uuid) -> Resul
     Ok(())
 }
 
-/// Registers the sales domain's reactions to other domains' writes (call once at start-up).
-pub fn register_hooks() {
-    crm_records::hooks::register("lead", rescore);
-}
-
 pub fn get_scoring_rules(conn: &mut AnyConnection, actor: &Actor) -> Result<ScoringRules, RecordError> {
     actor.require(Scope::SalesRead)?;
     Ok(ScoringRules { rules: load_scoring(conn)? })

@@ -10,9 +10,10 @@ pub mod pipelines;
 pub mod reports;
 pub mod targets;
 
-/// Registers the sales domain's reactions to other domains' writes (call once at start-up).
-pub fn register_hooks() {
-    leads::register_hooks();
+/// The sales domain's reactions to other domains' writes (an interaction with a lead rescores
+/// it), for the application's database handle.
+pub fn hooks() -> crm_records::hooks::Hooks {
+    crm_records::hooks::Hooks::new().on("lead", leads::rescore)
 }
 
 pub use activities::{
