@@ -1,15 +1,25 @@
 //! What other domains read of accounts.
 
 use crm_core::Actor;
-use crm_core::ids::AccountId;
+use crm_core::ids::{AccountId, UserId};
 use crm_db::AnyConnection;
+use crm_db::schema::accounts;
+use crm_db::types::DbUuid;
 use crm_records::RecordError;
+use diesel::prelude::*;
 
 use crate::model::{Account, AccountInput};
 
 /// The live account with this (normalized) domain.
 pub fn live_by_domain(conn: &mut AnyConnection, domain: &str) -> Result<Option<AccountId>, RecordError> {
     Ok(crm_records::write::live_with::<Account>(conn, "domain", domain, None)?)
+}
+
+/// The account's owner: None when there is no such account (archived ones count).
+pub fn owner_of(conn: &mut AnyConnection, id: AccountId) -> QueryResult<Option<Option<UserId>>> {
+    let found: Option<Option<DbUuid>> =
+        accounts::table.filter(accounts::id.eq(DbUuid(id.0))).select(accounts::owner_id).first(conn).optional()?;
+    Ok(found.map(|o| o.map(|u| UserId(u.0))))
 }
 
 /// Bulk import for seeding and migrations (see `crm_records::import`): every input is

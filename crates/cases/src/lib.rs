@@ -3,6 +3,7 @@
 //! can read.
 
 pub mod model;
+pub mod read;
 pub mod sla;
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crm_core::Actor;
-use crm_core::ids::{AccountId, ContactId};
+use crm_core::ids::{AccountId, ContactId, UserId};
 use crm_db::AnyConnection;
 use crm_db::schema::contacts;
 use crm_db::types::DbUuid;
@@ -16,6 +16,30 @@ use crate::model::{Contact, ContactInput};
 /// The live contact whose primary email is this (normalized) address.
 pub fn live_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<ContactId>, RecordError> {
     Ok(crm_records::write::live_with::<Contact>(conn, "email", email, None)?)
+}
+
+/// The contact's owner: None when there is no such contact (archived ones count).
+pub fn owner_of(conn: &mut AnyConnection, id: ContactId) -> QueryResult<Option<Option<UserId>>> {
+    let found: Option<Option<DbUuid>> =
+        contacts::table.filter(contacts::id.eq(DbUuid(id.0))).select(contacts::owner_id).first(conn).optional()?;
+    Ok(found.map(|o| o.map(|u| UserId(u.0))))
+}
+
+/// Every contact (archived ones included) with its account, in id order (for seeding and
+/// bulk work over the whole base).
+pub fn all_with_accounts(conn: &mut AnyConnection) -> QueryResult<Vec<(ContactId, Option<AccountId>)>> {
+    let rows: Vec<(DbUuid, Option<DbUuid>)> =
+        contacts::table.select((contacts::id, contacts::account_id)).order(contacts::id).load(conn)?;
+    Ok(rows.into_iter().map(|(c, a)| (ContactId(c.0), a.map(|a| AccountId(a.0)))).collect())
+}
+
+/// How many live contacts work at the account.
+pub fn live_count_at(conn: &mut AnyConnection, account: AccountId) -> QueryResult<i64> {
+    contacts::table
+        .filter(contacts::account_id.eq(DbUuid(account.0)))
+        .filter(contacts::archived_at.is_null())
+        .count()
+        .get_result(conn)
 }
 
 /// The account of each contact, failing with the first contact that does not exist, named as

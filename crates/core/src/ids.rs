@@ -141,3 +141,34 @@ define_id!(
     /// Id of a sales quota.
     QuotaId, "quota", "quotas"
 );
+
+/// A customer: a person or a company, for what is kept per customer (the 360 view).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Customer {
+    Contact(ContactId),
+    Account(AccountId),
+}
+
+impl Customer {
+    pub fn entity(self) -> &'static str {
+        match self {
+            Customer::Contact(_) => ContactId::ENTITY,
+            Customer::Account(_) => AccountId::ENTITY,
+        }
+    }
+
+    pub fn uuid(self) -> uuid::Uuid {
+        match self {
+            Customer::Contact(c) => c.0,
+            Customer::Account(a) => a.0,
+        }
+    }
+
+    /// The column that points at this kind of customer (`contact_id`, `account_id`).
+    pub fn column(self) -> &'static str {
+        match self {
+            Customer::Contact(_) => "contact_id",
+            Customer::Account(_) => "account_id",
+        }
+    }
+}

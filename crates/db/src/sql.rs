@@ -272,6 +272,102 @@ impl QueryFragment<MultiBackend> for IdQuery {
 
 impl<Conn> diesel::RunQueryDsl<Conn> for IdQuery {}
 
+/// A position in a newest-first list of `(time, id)` keys (a timeline's cursor).
+pub type Key = (NaiveDateTime, uuid::Uuid);
+
+/// The newest `n` keys `(time, id)` of the rows of `from` (a table, or tables joined: trusted
+/// text) matching `cond`, strictly before `before` when given, newest first (the id breaks
+/// ties). What a domain answers when another asks for "its records of this customer, newest
+/// first" (the 360 timeline).
+pub fn newest_keys(
+    conn: &mut crate::AnyConnection,
+    from: &'static str,
+    time: &'static str,
+    id: &'static str,
+    mut cond: Sql,
+    before: Option<Key>,
+    n: i64,
+) -> diesel::QueryResult<Vec<Key>> {
+    use diesel::RunQueryDsl;
+    if let Some((t, i)) = before {
+        cond.push(" AND (").push(time).push(" < ").bind(t).push(" OR (").push(time).push(" = ").bind(t);
+        cond.push(" AND ").push(id).push(" < ").bind(i).push("))");
+    }
+    let rows: Vec<(NaiveDateTime, DbUuid)> = KeysQuery { from, time, id, cond, n }.load(conn)?;
+    Ok(rows.into_iter().map(|(t, i)| (t, i.0)).collect())
+}
+
+/// How many rows of `from` match `cond`.
+pub fn count_where(conn: &mut crate::AnyConnection, from: &'static str, cond: Sql) -> diesel::QueryResult<i64> {
+    use diesel::RunQueryDsl;
+    CountQuery { from, cond }.get_result(conn)
+}
+
+struct KeysQuery {
+    from: &'static str,
+    time: &'static str,
+    id: &'static str,
+    cond: Sql,
+    n: i64,
+}
+
+impl QueryId for KeysQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for KeysQuery {
+    type SqlType = (Timestamp, Uid);
+}
+
+impl QueryFragment<MultiBackend> for KeysQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.time);
+        out.push_sql(", ");
+        out.push_sql(self.id);
+        out.push_sql(" FROM ");
+        out.push_sql(self.from);
+        out.push_sql(" WHERE ");
+        self.cond.walk_ast(out.reborrow())?;
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.time);
+        out.push_sql(" DESC, ");
+        out.push_sql(self.id);
+        out.push_sql(" DESC LIMIT ");
+        out.push_bind_param::<BigInt, i64>(&self.n)?;
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for KeysQuery {}
+
+struct CountQuery {
+    from: &'static str,
+    cond: Sql,
+}
+
+impl QueryId for CountQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for CountQuery {
+    type SqlType = BigInt;
+}
+
+impl QueryFragment<MultiBackend> for CountQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT COUNT(*) FROM ");
+        out.push_sql(self.from);
+        out.push_sql(" WHERE ");
+        self.cond.walk_ast(out.reborrow())?;
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for CountQuery {}
+
 // ---------------------------------------------------------------------------------------------
 // Filters
 

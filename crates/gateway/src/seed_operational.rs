@@ -6,12 +6,9 @@ use crm_cases::{Case, CaseInput, CaseOrigin, CasePatch, CaseStatus, CaseType, Pr
 use crm_core::ids::{AccountId, ContactId, UserId};
 use crm_core::{Actor, Money, Patch, Timestamp};
 use crm_db::Db;
-use crm_db::schema::contacts;
-use crm_db::types::DbUuid;
 use crm_interactions::{Direction, Interaction, InteractionInput, InteractionType, Outcome};
 use crm_products::{LineItemInput, Product, ProductInput, Purchase, PurchaseInput};
 use crm_users::{Department, User, UserInput, UserRole};
-use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -99,16 +96,8 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
     let mut rng = StdRng::seed_from_u64(20261123);
     let mut out = Seeded::default();
     let people: Vec<(ContactId, Option<AccountId>)> = db
-        .run_sync(|c| -> Result<_, crm_db::DbError> {
-            Ok(contacts::table
-                .select((contacts::id, contacts::account_id))
-                .order(contacts::id)
-                .load::<(DbUuid, Option<DbUuid>)>(c)?)
-        })
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|(c, a)| (ContactId(c.0), a.map(|a| AccountId(a.0))))
-        .collect();
+        .run_sync(|c| crm_contacts::read::all_with_accounts(c).map_err(crm_db::DbError::from))
+        .map_err(|e| e.to_string())?;
     if people.is_empty() {
         return Ok(out);
     }

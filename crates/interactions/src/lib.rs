@@ -2,6 +2,7 @@
 //! visit with a customer, logged by any department and visible to all of them.
 
 pub mod model;
+pub mod read;
 
 use crm_core::ids::InteractionId;
 use crm_core::{Actor, Scope};

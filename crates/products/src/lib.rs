@@ -2,6 +2,7 @@
 //! external id, with exact money arithmetic on lines.
 
 pub mod model;
+pub mod read;
 
 use std::collections::HashMap;
 

@@ -6,7 +6,7 @@ use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, Sta
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
 use crm_db::AnyConnection;
-use crm_db::schema::{lead_assignment_rules, lead_scoring_rules, leads, users};
+use crm_db::schema::{lead_assignment_rules, lead_scoring_rules, leads};
 use crm_db::types::DbUuid;
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
@@ -430,23 +430,8 @@ fn pool(
     team: Option<&str>,
     territory: Option<[Option<&str>; 2]>,
 ) -> QueryResult<Vec<UserId>> {
-    let mut q = users::table
-        .filter(users::active.eq(true))
-        .filter(users::archived_at.is_null())
-        .select(users::id)
-        .order(users::id.asc())
-        .into_boxed::<crm_db::MultiBackend>();
-    if let Some(t) = team {
-        q = q.filter(users::team.eq(t.to_string()));
-    }
-    if let Some(places) = territory {
-        let places: Vec<String> = places.into_iter().flatten().map(str::to_string).collect();
-        if places.is_empty() {
-            return Ok(Vec::new());
-        }
-        q = q.filter(users::territory.eq_any(places));
-    }
-    Ok(q.load::<DbUuid>(conn)?.into_iter().map(|u| UserId(u.0)).collect())
+    let places: Option<Vec<String>> = territory.map(|p| p.into_iter().flatten().map(str::to_string).collect());
+    crm_users::read::active_ids(conn, team, places.as_deref())
 }
 
 /// The owner the rules give a new lead (None when no rule applies).
@@ -592,11 +577,7 @@ fn score(conn: &mut AnyConnection, l: &Lead) -> QueryResult<i64> {
 /// The score under `rules` (counting the lead's interactions only when a rule asks).
 fn score_with(conn: &mut AnyConnection, l: &Lead, rules: &[ScoringRule]) -> QueryResult<i64> {
     let interactions = if rules.iter().any(|r| r.field == "interactions") && !l.id.0.is_nil() {
-        crm_db::schema::interactions::table
-            .filter(crm_db::schema::interactions::lead_id.eq(DbUuid(l.id.0)))
-            .filter(crm_db::schema::interactions::archived_at.is_null())
-            .count()
-            .get_result::<i64>(conn)?
+        crm_interactions::read::count_with_lead(conn, l.id)?
     } else {
         0
     };

@@ -8,7 +8,7 @@ use crm_core::external::parse_external_ids;
 use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, ProductId, StageId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
-use crm_db::schema::{interactions, opportunity_lines, opportunity_stage_history};
+use crm_db::schema::{opportunity_lines, opportunity_stage_history};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
 use crm_products::{LineItem, LineItemInput};
@@ -504,23 +504,7 @@ pub fn assess(conn: &mut AnyConnection, actor: &Actor, ids: &[OpportunityId]) ->
     actor.require(Scope::SalesRead)?;
     let opps = Opportunity::find_many(conn, ids, true)?;
     let stages = crate::pipelines::stages_by_id(conn, &opps.iter().map(|o| o.stage_id).collect::<Vec<_>>())?;
-    let mut last: HashMap<uuid::Uuid, NaiveDateTime> = HashMap::new();
-    for chunk in opps.chunks(500) {
-        let keys: Vec<DbUuid> = chunk.iter().map(|o| DbUuid(o.id.0)).collect();
-        let rows: Vec<(Option<DbUuid>, NaiveDateTime)> = interactions::table
-            .filter(interactions::opportunity_id.eq_any(keys))
-            .filter(interactions::archived_at.is_null())
-            .select((interactions::opportunity_id, interactions::occurred_at))
-            .load(conn)?;
-        for (o, t) in rows {
-            if let Some(o) = o {
-                let e = last.entry(o.0).or_insert(t);
-                if t > *e {
-                    *e = t;
-                }
-            }
-        }
-    }
+    let last = crm_interactions::read::last_with_opportunities(conn, &opps.iter().map(|o| o.id).collect::<Vec<_>>())?;
     let now = crm_db::now();
     let today = now.date();
     Ok(opps
@@ -529,7 +513,7 @@ pub fn assess(conn: &mut AnyConnection, actor: &Actor, ids: &[OpportunityId]) ->
             let expected = stages.get(&o.stage_id).and_then(|(_, s)| s.expected_days);
             let days_in_stage = (now - o.stage_entered_at.naive_utc()).num_days();
             let close_date_passed = o.closed_at.is_none() && o.expected_close_date.is_some_and(|d| d < today);
-            let quiet = last.get(&o.id.0).map(|t| (now - *t).num_days().max(0));
+            let quiet = last.get(&o.id).map(|t| (now - *t).num_days().max(0));
             let mut reasons = Vec::new();
             let mut stalled = false;
             if let Some(e) = expected {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use crm_core::ids::{OpportunityId, PipelineId, StageId, UserId};
 use crm_core::{Actor, Money, Scope, wire_enum};
-use crm_db::schema::{activities, opportunities, opportunity_stage_history, pipeline_stages, pipelines, users};
+use crm_db::schema::{activities, opportunities, opportunity_stage_history, pipeline_stages, pipelines};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, MultiBackend};
 use crm_records::{RecordError, Stored};
@@ -202,10 +202,8 @@ pub fn forecast(
     actor.require(Scope::SalesRead)?;
     let p = Period::parse(period).ok_or_else(bad_period)?;
     let rows = deals(conn, None, None)?;
-    let user_rows: Vec<(DbUuid, String, Option<String>)> =
-        users::table.select((users::id, users::name, users::team)).load(conn)?;
     let users: BTreeMap<uuid::Uuid, (String, Option<String>)> =
-        user_rows.into_iter().map(|(id, n, t)| (id.0, (n, t))).collect();
+        crm_users::read::names_and_teams(conn)?.into_iter().map(|(id, v)| (id.0, v)).collect();
     let pipeline_rows: Vec<(DbUuid, String)> = pipelines::table.select((pipelines::id, pipelines::name)).load(conn)?;
     let pipeline_names: BTreeMap<uuid::Uuid, String> = pipeline_rows.into_iter().map(|(i, n)| (i.0, n)).collect();
     let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
@@ -475,14 +473,8 @@ pub fn sales_report(
         *counts.entry(a.map(|u| u.0)).or_default() += 1;
     }
     let names: BTreeMap<uuid::Uuid, String> = {
-        let ids: Vec<DbUuid> = counts.keys().flatten().map(|u| DbUuid(*u)).collect();
-        users::table
-            .filter(users::id.eq_any(ids))
-            .select((users::id, users::name))
-            .load::<(DbUuid, String)>(conn)?
-            .into_iter()
-            .map(|(i, n)| (i.0, n))
-            .collect()
+        let ids: Vec<UserId> = counts.keys().flatten().map(|u| UserId(*u)).collect();
+        crm_users::read::names(conn, &ids)?.into_iter().map(|(i, n)| (i.0, n)).collect()
     };
     let mut activities_done: Vec<RepActivities> = counts
         .into_iter()

@@ -5,18 +5,16 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use crm_cases::Case;
-use crm_core::ids::{AccountId, CaseId, ContactId, InteractionId, ProductId, PurchaseId, UserId};
+use crm_core::ids::{CaseId, InteractionId, ProductId, PurchaseId, UserId};
 use crm_core::list::Cursor;
 use crm_core::{Actor, Money, Scope, Timestamp, wire_enum};
-use crm_db::schema::{accounts, cases, contacts, interaction_contacts, interactions, purchase_lines, purchases};
-use crm_db::types::DbUuid;
-use crm_db::{AnyConnection, MultiBackend, to_utc};
+use crm_db::sql::Key;
+use crm_db::{AnyConnection, to_utc};
 use crm_events::HistoryEntry;
 use crm_interactions::{Direction, Interaction, InteractionType};
 use crm_products::{Product, Purchase};
 use crm_records::{RecordError, Stored};
 use crm_users::User;
-use diesel::prelude::*;
 use serde::Serialize;
 
 wire_enum!(
@@ -35,52 +33,27 @@ impl TimelineKind {
             TimelineKind::Interaction => Scope::InteractionsRead,
             TimelineKind::Case => Scope::CasesRead,
             TimelineKind::Purchase => Scope::ProductsRead,
-            TimelineKind::Change => subject.read_scope(),
+            TimelineKind::Change => read_scope(subject),
         }
     }
 }
 
-/// Whose timeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subject {
-    Contact(ContactId),
-    Account(AccountId),
+/// Whose timeline: a contact or an account.
+pub use crm_core::ids::Customer as Subject;
+
+fn read_scope(subject: Subject) -> Scope {
+    match subject {
+        Subject::Contact(_) => Scope::ContactsRead,
+        Subject::Account(_) => Scope::AccountsRead,
+    }
 }
 
-impl Subject {
-    fn read_scope(self) -> Scope {
-        match self {
-            Subject::Contact(_) => Scope::ContactsRead,
-            Subject::Account(_) => Scope::AccountsRead,
-        }
-    }
-    fn entity(self) -> &'static str {
-        match self {
-            Subject::Contact(_) => "contact",
-            Subject::Account(_) => "account",
-        }
-    }
-    fn uuid(self) -> uuid::Uuid {
-        match self {
-            Subject::Contact(c) => c.0,
-            Subject::Account(a) => a.0,
-        }
-    }
-    fn owner(self, conn: &mut AnyConnection) -> Result<Option<Option<UserId>>, RecordError> {
-        let found: Option<Option<DbUuid>> = match self {
-            Subject::Contact(c) => contacts::table
-                .filter(contacts::id.eq(DbUuid(c.0)))
-                .select(contacts::owner_id)
-                .first(conn)
-                .optional()?,
-            Subject::Account(a) => accounts::table
-                .filter(accounts::id.eq(DbUuid(a.0)))
-                .select(accounts::owner_id)
-                .first(conn)
-                .optional()?,
-        };
-        Ok(found.map(|o| o.map(|u| UserId(u.0))))
-    }
+/// The subject's owner; None when there is no such contact or account.
+fn owner(conn: &mut AnyConnection, subject: Subject) -> Result<Option<Option<UserId>>, RecordError> {
+    Ok(match subject {
+        Subject::Contact(c) => crm_contacts::read::owner_of(conn, c)?,
+        Subject::Account(a) => crm_accounts::read::owner_of(conn, a)?,
+    })
 }
 
 /// The entry itself.
@@ -121,14 +94,12 @@ pub const MAX_TIMELINE_PAGE: u32 = 200;
 
 const CURSOR_SIGNATURE: &str = "timeline";
 
-type Key = (NaiveDateTime, uuid::Uuid);
-
 fn bad_cursor() -> RecordError {
     RecordError::List(crm_core::list::ListError::Cursor)
 }
 
 fn check_subject(conn: &mut AnyConnection, subject: Subject) -> Result<(), RecordError> {
-    if subject.owner(conn)?.is_none() {
+    if owner(conn, subject)?.is_none() {
         return Err(RecordError::NotFound { entity: subject.entity() });
     }
     Ok(())
@@ -159,7 +130,7 @@ pub fn timeline(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<TimelinePage, RecordError> {
-    actor.require(subject.read_scope())?;
+    actor.require(read_scope(subject))?;
     if limit == 0 || limit > MAX_TIMELINE_PAGE {
         return Err(RecordError::List(crm_core::list::ListError::Limit));
     }
@@ -178,71 +149,11 @@ pub fn timeline(
     let mut keys: Vec<(Key, TimelineKind)> = Vec::new();
     let mut changes: HashMap<uuid::Uuid, HistoryEntry> = HashMap::new();
     for kind in &kinds {
-        let found: Vec<(NaiveDateTime, DbUuid)> = match (kind, subject) {
-            (TimelineKind::Interaction, Subject::Contact(c)) => {
-                let mut q = interaction_contacts::table
-                    .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
-                    .filter(interaction_contacts::contact_id.eq(DbUuid(c.0)))
-                    .filter(interactions::archived_at.is_null())
-                    .select((interaction_contacts::occurred_at, interaction_contacts::interaction_id))
-                    .into_boxed::<MultiBackend>();
-                if let Some((t, id)) = before {
-                    q = q.filter(
-                        interaction_contacts::occurred_at.lt(t).or(interaction_contacts::occurred_at
-                            .eq(t)
-                            .and(interaction_contacts::interaction_id.lt(DbUuid(id)))),
-                    );
-                }
-                q.order((interaction_contacts::occurred_at.desc(), interaction_contacts::interaction_id.desc()))
-                    .limit(n)
-                    .load(conn)?
-            }
-            (TimelineKind::Interaction, Subject::Account(a)) => {
-                let mut q = interactions::table
-                    .filter(interactions::account_id.eq(DbUuid(a.0)))
-                    .filter(interactions::archived_at.is_null())
-                    .select((interactions::occurred_at, interactions::id))
-                    .into_boxed::<MultiBackend>();
-                if let Some((t, id)) = before {
-                    q = q.filter(
-                        interactions::occurred_at
-                            .lt(t)
-                            .or(interactions::occurred_at.eq(t).and(interactions::id.lt(DbUuid(id)))),
-                    );
-                }
-                q.order((interactions::occurred_at.desc(), interactions::id.desc())).limit(n).load(conn)?
-            }
-            (TimelineKind::Case, _) => {
-                let mut q = cases::table
-                    .filter(cases::archived_at.is_null())
-                    .select((cases::created_at, cases::id))
-                    .into_boxed::<MultiBackend>();
-                q = match subject {
-                    Subject::Contact(c) => q.filter(cases::contact_id.eq(DbUuid(c.0))),
-                    Subject::Account(a) => q.filter(cases::account_id.eq(DbUuid(a.0))),
-                };
-                if let Some((t, id)) = before {
-                    q = q.filter(cases::created_at.lt(t).or(cases::created_at.eq(t).and(cases::id.lt(DbUuid(id)))));
-                }
-                q.order((cases::created_at.desc(), cases::id.desc())).limit(n).load(conn)?
-            }
-            (TimelineKind::Purchase, _) => {
-                let mut q = purchases::table
-                    .filter(purchases::archived_at.is_null())
-                    .select((purchases::ordered_at, purchases::id))
-                    .into_boxed::<MultiBackend>();
-                q = match subject {
-                    Subject::Contact(c) => q.filter(purchases::contact_id.eq(DbUuid(c.0))),
-                    Subject::Account(a) => q.filter(purchases::account_id.eq(DbUuid(a.0))),
-                };
-                if let Some((t, id)) = before {
-                    q = q.filter(
-                        purchases::ordered_at.lt(t).or(purchases::ordered_at.eq(t).and(purchases::id.lt(DbUuid(id)))),
-                    );
-                }
-                q.order((purchases::ordered_at.desc(), purchases::id.desc())).limit(n).load(conn)?
-            }
-            (TimelineKind::Change, _) => {
+        let found: Vec<Key> = match kind {
+            TimelineKind::Interaction => crm_interactions::read::newest_of(conn, subject, before, n)?,
+            TimelineKind::Case => crm_cases::read::newest_of(conn, subject, before, n)?,
+            TimelineKind::Purchase => crm_products::read::newest_of(conn, subject, before, n)?,
+            TimelineKind::Change => {
                 let rows = crm_events::changes_before(
                     conn,
                     subject.entity(),
@@ -253,12 +164,12 @@ pub fn timeline(
                 rows.into_iter()
                     .map(|(t, id, entry)| {
                         changes.insert(id, entry);
-                        (t, DbUuid(id))
+                        (t, id)
                     })
                     .collect()
             }
         };
-        keys.extend(found.into_iter().map(|(t, id)| ((t, id.0), *kind)));
+        keys.extend(found.into_iter().map(|k| (k, *kind)));
     }
     // Newest first across kinds; the id breaks ties the same way the cursor does.
     keys.sort_by_key(|k| std::cmp::Reverse(k.0));
@@ -371,102 +282,29 @@ pub struct CustomerSummary {
     pub contacts: Option<i64>,
 }
 
-const OPEN: [&str; 3] = ["new", "open", "pending"];
-const NOT_BOUGHT: [&str; 2] = ["cancelled", "returned"];
-
 /// The summary of a contact or an account.
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, ?subject))]
 pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Result<CustomerSummary, RecordError> {
-    actor.require(subject.read_scope())?;
-    let owner_id = subject.owner(conn)?.ok_or(RecordError::NotFound { entity: subject.entity() })?;
+    actor.require(read_scope(subject))?;
+    let owner_id = owner(conn, subject)?.ok_or(RecordError::NotFound { entity: subject.entity() })?;
     let owner = match owner_id {
         Some(id) if actor.has(Scope::UsersRead) => User::find(conn, id)?,
         _ => None,
     };
     let now = crm_db::now();
-    let sid = DbUuid(subject.uuid());
 
     let (mut open_cases, mut overdue_cases, mut last_case_at) = (None, None, None);
     if actor.has(Scope::CasesRead) {
-        let base = || {
-            let q = cases::table.filter(cases::archived_at.is_null()).into_boxed::<MultiBackend>();
-            match subject {
-                Subject::Contact(_) => q.filter(cases::contact_id.eq(sid)),
-                Subject::Account(_) => q.filter(cases::account_id.eq(sid)),
-            }
-        };
-        open_cases = Some(base().filter(cases::status.eq_any(OPEN)).count().get_result::<i64>(conn)?);
-        overdue_cases = Some(
-            base()
-                .filter(cases::status.eq_any(OPEN))
-                .filter(cases::sla_due_at.lt(now))
-                .count()
-                .get_result::<i64>(conn)?,
-        );
-        last_case_at = base()
-            .select(cases::created_at)
-            .order(cases::created_at.desc())
-            .first::<NaiveDateTime>(conn)
-            .optional()?
-            .map(to_utc);
+        let c = crm_cases::read::stats_of(conn, subject, now)?;
+        (open_cases, overdue_cases, last_case_at) = (Some(c.open), Some(c.overdue), c.last_opened.map(to_utc));
     }
 
     let (mut interactions_total, mut interactions_last_90_days, mut last_interaction) = (None, None, None);
     if actor.has(Scope::InteractionsRead) {
-        let since = now - chrono::Duration::days(90);
-        // Counts in the database; only the latest past interaction is read.
-        let (total, recent, last): (i64, i64, Option<DbUuid>) = match subject {
-            Subject::Contact(_) => {
-                let base = || {
-                    interaction_contacts::table
-                        .inner_join(interactions::table.on(interactions::id.eq(interaction_contacts::interaction_id)))
-                        .filter(interaction_contacts::contact_id.eq(sid))
-                        .filter(interactions::archived_at.is_null())
-                        .into_boxed::<MultiBackend>()
-                };
-                (
-                    base().count().get_result(conn)?,
-                    base()
-                        .filter(interaction_contacts::occurred_at.ge(since))
-                        .filter(interaction_contacts::occurred_at.le(now))
-                        .count()
-                        .get_result(conn)?,
-                    base()
-                        .filter(interaction_contacts::occurred_at.le(now))
-                        .select(interactions::id)
-                        .order((interaction_contacts::occurred_at.desc(), interactions::id.desc()))
-                        .first(conn)
-                        .optional()?,
-                )
-            }
-            Subject::Account(_) => {
-                let base = || {
-                    interactions::table
-                        .filter(interactions::account_id.eq(sid))
-                        .filter(interactions::archived_at.is_null())
-                        .into_boxed::<MultiBackend>()
-                };
-                (
-                    base().count().get_result(conn)?,
-                    base()
-                        .filter(interactions::occurred_at.ge(since))
-                        .filter(interactions::occurred_at.le(now))
-                        .count()
-                        .get_result(conn)?,
-                    base()
-                        .filter(interactions::occurred_at.le(now))
-                        .select(interactions::id)
-                        .order((interactions::occurred_at.desc(), interactions::id.desc()))
-                        .first(conn)
-                        .optional()?,
-                )
-            }
-        };
-        interactions_total = Some(total);
-        interactions_last_90_days = Some(recent);
-        // The latest that already happened (a meeting logged ahead is not the last contact).
-        if let Some(id) = last
-            && let Some(x) = Interaction::find(conn, InteractionId(id.0))?
+        let i = crm_interactions::read::stats_of(conn, subject, now - chrono::Duration::days(90), now)?;
+        (interactions_total, interactions_last_90_days) = (Some(i.total), Some(i.recent));
+        if let Some(id) = i.last
+            && let Some(x) = Interaction::find(conn, InteractionId(id))?
         {
             last_interaction = Some(LastInteraction {
                 id: x.id,
@@ -480,23 +318,14 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
 
     let (mut purchase_count, mut lifetime_value, mut last_purchase_at, mut products_owned) = (None, None, None, None);
     if actor.has(Scope::ProductsRead) {
-        let q = purchases::table
-            .filter(purchases::archived_at.is_null())
-            .filter(purchases::status.ne_all(NOT_BOUGHT))
-            .select((purchases::id, purchases::ordered_at, purchases::currency, purchases::total_minor))
-            .into_boxed::<MultiBackend>();
-        let q = match subject {
-            Subject::Contact(_) => q.filter(purchases::contact_id.eq(sid)),
-            Subject::Account(_) => q.filter(purchases::account_id.eq(sid)),
-        };
-        let rows: Vec<(DbUuid, NaiveDateTime, String, i64)> = q.load(conn)?;
-        purchase_count = Some(i64::try_from(rows.len()).unwrap_or(i64::MAX));
-        last_purchase_at = rows.iter().map(|r| r.1).max().map(to_utc);
+        let bought = crm_products::read::bought_by(conn, subject)?;
+        purchase_count = Some(i64::try_from(bought.len()).unwrap_or(i64::MAX));
+        last_purchase_at = bought.iter().map(|b| b.ordered_at).max().map(to_utc);
         let mut totals: Vec<(String, i128)> = Vec::new();
-        for (_, _, cur, amount) in &rows {
-            match totals.iter_mut().find(|(c, _)| c == cur) {
-                Some((_, sum)) => *sum += i128::from(*amount),
-                None => totals.push((cur.clone(), i128::from(*amount))),
+        for b in &bought {
+            match totals.iter_mut().find(|(c, _)| *c == b.currency) {
+                Some((_, sum)) => *sum += i128::from(b.total_minor),
+                None => totals.push((b.currency.clone(), i128::from(b.total_minor))),
             }
         }
         totals.sort();
@@ -506,19 +335,8 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
                 .map(|(c, sum)| Money::new(i64::try_from(sum).unwrap_or(i64::MAX), &c))
                 .collect::<Vec<_>>(),
         );
-        let mut units: HashMap<ProductId, i64> = HashMap::new();
-        let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
-        for chunk in ids.chunks(500) {
-            let lines: Vec<(DbUuid, i64)> = purchase_lines::table
-                .filter(purchase_lines::purchase_id.eq_any(chunk.to_vec()))
-                .select((purchase_lines::product_id, purchase_lines::quantity))
-                .load(conn)?;
-            for (p, q) in lines {
-                let e = units.entry(ProductId(p.0)).or_default();
-                *e = e.saturating_add(q);
-            }
-        }
-        let mut top: Vec<(ProductId, i64)> = units.into_iter().collect();
+        let ids: Vec<PurchaseId> = bought.iter().map(|b| b.id).collect();
+        let mut top: Vec<(ProductId, i64)> = crm_products::read::units_by_product(conn, &ids)?.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(20);
         let products: HashMap<ProductId, Product> =
@@ -537,13 +355,7 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
     }
 
     let contacts = match subject {
-        Subject::Account(_) if actor.has(Scope::ContactsRead) => Some(
-            contacts::table
-                .filter(contacts::account_id.eq(sid))
-                .filter(contacts::archived_at.is_null())
-                .count()
-                .get_result::<i64>(conn)?,
-        ),
+        Subject::Account(a) if actor.has(Scope::ContactsRead) => Some(crm_contacts::read::live_count_at(conn, a)?),
         _ => None,
     };
 

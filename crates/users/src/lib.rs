@@ -3,6 +3,7 @@
 //! first time it writes.
 
 pub mod model;
+pub mod read;
 
 use crm_core::ids::UserId;
 use crm_core::{Actor, ExternalId, Scope};
