@@ -163,18 +163,3 @@ impl DomainError for crate::actor::Forbidden {
         "FORBIDDEN"
     }
 }
-
-impl DomainError for crate::list::ListError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::BadRequest
-    }
-    fn code(&self) -> &'static str {
-        ListError::code(self)
-    }
-    fn field_errors(&self) -> Vec<FieldError> {
-        let (field, code) = self.field_and_code();
-        vec![FieldError::new(field, code, self.to_string())]
-    }
-}
-
-use crate::list::ListError;

@@ -109,6 +109,19 @@ impl ListError {
     }
 }
 
+impl crate::error::DomainError for ListError {
+    fn class(&self) -> crate::error::ErrorClass {
+        crate::error::ErrorClass::BadRequest
+    }
+    fn code(&self) -> &'static str {
+        ListError::code(self)
+    }
+    fn field_errors(&self) -> Vec<crate::error::FieldError> {
+        let (field, code) = self.field_and_code();
+        vec![crate::error::FieldError::new(field, code, self.to_string())]
+    }
+}
+
 /// Position after the last row of a page: its sort values and id. Opaque on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {

@@ -6,6 +6,7 @@
 pub mod activities;
 pub mod leads;
 pub mod opportunities;
+pub mod period;
 pub mod pipelines;
 pub mod reports;
 pub mod targets;
@@ -25,6 +26,7 @@ pub use leads::{
     ScoringRules,
 };
 pub use opportunities::{Assessment, Health, Opportunity, OpportunityInput, OpportunityPatch, StageVisit};
+pub use period::Period;
 pub use pipelines::{ForecastCategory, Pipeline, PipelineInput, PipelinePatch, Stage, StageInput};
-pub use reports::{CurrencyFigures, Forecast, ForecastGroup, FunnelStage, GroupBy, Period, RepActivities, SalesReport};
+pub use reports::{CurrencyFigures, Forecast, ForecastGroup, FunnelStage, GroupBy, RepActivities, SalesReport};
 pub use targets::{Coverage, Quota, QuotaInput, QuotaPatch, TargetList, TargetListInput, TargetListPatch};

@@ -12,7 +12,7 @@ use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::reports::{Period, weighted};
+use crate::period::{Period, weighted};
 
 /// A named list of target accounts with a goal for a period.
 #[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]

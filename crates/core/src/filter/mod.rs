@@ -1,0 +1,354 @@
+//! The filter language shared by every resource and both transports.
+//!
+//! ```text
+//! filter   := expr (',' expr)*                 -- top level is an implicit and
+//! expr     := ('and' | 'or') '(' expr (',' expr)* ')' | 'not' '(' expr ')' | cond
+//! cond     := path '[' op ']' ':' value
+//! path     := ident ('.' ident)*
+//! value    := '[' item (',' item)* ']' | item   -- lists for in / nin
+//! item     := '"' ... '"' (with \" and \\) | bare text up to , ) ]
+//! ```
+//! Parsing never panics: length and nesting are bounded, and every error names its position.
+
+mod parse;
+mod resolve;
+
+use std::fmt;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+pub use parse::parse;
+pub use resolve::{parse_timestamp, resolve};
+
+/// Longest filter accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 8 * 1024;
+/// Deepest nesting of and/or/not accepted.
+pub const MAX_DEPTH: usize = 16;
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    In,
+    Nin,
+    Contains,
+    StartsWith,
+    IsNull,
+}
+
+impl Op {
+    pub const ALL: [Op; 11] =
+        [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte, Op::In, Op::Nin, Op::Contains, Op::StartsWith, Op::IsNull];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Neq => "neq",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::In => "in",
+            Op::Nin => "nin",
+            Op::Contains => "contains",
+            Op::StartsWith => "starts_with",
+            Op::IsNull => "is_null",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// A raw value as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawValue {
+    One(String),
+    List(Vec<String>),
+}
+
+/// A parsed but not yet type-checked filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Cond { path: Vec<String>, op: Op, value: RawValue },
+}
+
+/// A filter that could not be parsed or does not fit the resource.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FilterError {
+    /// The field the problem is about (`account.tier`), or `filter` for syntax errors.
+    pub field: String,
+    /// Stable code: `syntax`, `unknown_field`, `unsupported_operator`, `invalid_value`, `too_complex`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FilterError {
+    pub(crate) fn syntax(pos: usize, msg: impl fmt::Display) -> FilterError {
+        FilterError { field: "filter".into(), code: "syntax", message: format!("filter syntax error at {pos}: {msg}") }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What type checking reads: a resource's catalog, and what it yields.
+
+/// The type of a filterable / sortable field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    /// Text stored lower-case (emails, domains); filter values are lower-cased too.
+    LowerText,
+    /// Text stored upper-case (country and currency codes); filter values are upper-cased too.
+    UpperText,
+    Int,
+    Float,
+    Bool,
+    Timestamp,
+    Date,
+    Uuid,
+    /// One of a fixed set of lowercase strings.
+    Enum(&'static [&'static str]),
+    /// A JSON array of strings (tags); supports `contains`, `eq` (has), `in` (has any).
+    Tags,
+    /// `external_id[eq]:erp:C-10042`: the record carries that external id. `column` holds the
+    /// entity name used in the external_ids table.
+    ExternalId,
+}
+
+/// A field of a resource as the list API sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldDef {
+    /// Wire name.
+    pub name: &'static str,
+    /// SQL column (or expression) in the resource's table.
+    pub column: &'static str,
+    pub kind: FieldKind,
+    pub nullable: bool,
+    pub sortable: bool,
+}
+
+/// A to-one relation that filters can follow (`account.tier`).
+#[derive(Clone, Copy, Debug)]
+pub struct RelationDef {
+    pub name: &'static str,
+    /// Column in this table that holds the other record's id.
+    pub local_column: &'static str,
+    pub target: &'static Catalog,
+}
+
+impl PartialEq for RelationDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.local_column == other.local_column
+    }
+}
+
+/// Everything the list API may touch in one resource.
+#[derive(Debug)]
+pub struct Catalog {
+    pub resource: &'static str,
+    pub table: &'static str,
+    pub fields: &'static [FieldDef],
+    pub relations: &'static [RelationDef],
+}
+
+impl Catalog {
+    pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn relation(&self, name: &str) -> Option<&'static RelationDef> {
+        self.relations.iter().find(|r| r.name == name)
+    }
+
+    pub(crate) fn field_names(&self) -> String {
+        let mut names: Vec<String> = self.fields.iter().map(|f| f.name.to_string()).collect();
+        names.extend(self.relations.iter().map(|r| format!("{}.*", r.name)));
+        names.join(", ")
+    }
+}
+
+/// A typed literal, ready to bind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Timestamp(NaiveDateTime),
+    Date(NaiveDate),
+    Uuid(uuid::Uuid),
+}
+
+/// A checked filter: every field exists, every operator fits, every value has its type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    And(Vec<Resolved>),
+    Or(Vec<Resolved>),
+    Not(Box<Resolved>),
+    Cond {
+        field: &'static FieldDef,
+        op: Op,
+        values: Vec<Literal>,
+    },
+    /// `account.tier[eq]:gold` becomes "the account id is in (accounts where tier = gold)".
+    Related {
+        relation: &'static RelationDef,
+        inner: Box<Resolved>,
+    },
+}
+
+/// Most values one filter may bind (keeps every query under the databases' parameter limits).
+pub const MAX_VALUES: usize = 5000;
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_can_be_relative_to_now() {
+        let now = Utc::now().naive_utc();
+        let t = parse_timestamp("now").unwrap();
+        assert!((t - now).num_seconds().abs() < 5);
+        let week_ago = parse_timestamp("now-7d").unwrap();
+        assert!(((now - week_ago).num_hours() - 168).abs() <= 1);
+        assert!(parse_timestamp("now+2h").unwrap() > now);
+        for bad in ["now7d", "now-", "now-xd", "now-3y", "nowhere", "now--99999999999w", "now+-5d", "now-100001d"] {
+            assert!(parse_timestamp(bad).is_none(), "{bad}");
+        }
+    }
+
+    fn cond(path: &str, op: Op, v: &str) -> Filter {
+        Filter::Cond { path: path.split('.').map(String::from).collect(), op, value: RawValue::One(v.into()) }
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let f = parse(
+            "and(lifecycle_stage[eq]:customer,or(city[eq]:Seoul,city[eq]:Busan),account.tier[in]:[gold,platinum])",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                cond("lifecycle_stage", Op::Eq, "customer"),
+                Filter::Or(vec![cond("city", Op::Eq, "Seoul"), cond("city", Op::Eq, "Busan")]),
+                Filter::Cond {
+                    path: vec!["account".into(), "tier".into()],
+                    op: Op::In,
+                    value: RawValue::List(vec!["gold".into(), "platinum".into()]),
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn top_level_is_implicit_and_and_quotes_escape() {
+        let f = parse(r#"name[eq]:"Acme, Inc. (\"HQ\")", not(city[is_null]:true)"#).unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                cond("name", Op::Eq, "Acme, Inc. (\"HQ\")"),
+                Filter::Not(Box::new(cond("city", Op::IsNull, "true"))),
+            ])
+        );
+        assert_eq!(parse("external_id[eq]:erp:C-10042").unwrap(), cond("external_id", Op::Eq, "erp:C-10042"));
+        assert_eq!(parse("  ").unwrap(), Filter::And(vec![]));
+        assert_eq!(parse("city[eq]:서울").unwrap(), cond("city", Op::Eq, "서울"));
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        for bad in [
+            "city",
+            "city[eq]",
+            "city[like]:x",
+            "and(city[eq]:x",
+            "xor(a[eq]:b)",
+            "city[eq]:x)",
+            "name[eq]:\"open",
+            "not(a[eq]:1,b[eq]:2)",
+            "a.[eq]:1",
+            "a[in]:[x,",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.code, "syntax", "{bad}");
+        }
+        let deep = format!("{}a[eq]:1{}", "not(".repeat(40), ")".repeat(40));
+        assert_eq!(parse(&deep).unwrap_err().code, "too_complex");
+        assert_eq!(parse(&"a".repeat(MAX_FILTER_LEN + 1)).unwrap_err().code, "too_complex");
+    }
+
+    static INNER: Catalog = Catalog {
+        resource: "accounts",
+        table: "accounts",
+        fields: &[FieldDef {
+            name: "tier",
+            column: "tier",
+            kind: FieldKind::Enum(&["gold", "silver"]),
+            nullable: true,
+            sortable: true,
+        }],
+        relations: &[],
+    };
+    static OUTER: Catalog = Catalog {
+        resource: "contacts",
+        table: "contacts",
+        fields: &[
+            FieldDef { name: "age", column: "age", kind: FieldKind::Int, nullable: true, sortable: true },
+            FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
+        ],
+        relations: &[RelationDef { name: "account", local_column: "account_id", target: &INNER }],
+    };
+
+    #[test]
+    fn resolution_names_the_bad_field() {
+        assert!(resolve(&parse("account.tier[in]:[gold]").unwrap(), &OUTER).is_ok());
+        let e = resolve(&parse("shoe_size[eq]:3").unwrap(), &OUTER).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("shoe_size", "unknown_field"));
+        let e = resolve(&parse("account.color[eq]:red").unwrap(), &OUTER).unwrap_err();
+        assert_eq!(e.field, "account.color");
+        let e = resolve(&parse("account.tier[eq]:wood").unwrap(), &OUTER).unwrap_err();
+        assert_eq!(e.code, "invalid_value");
+        let e = resolve(&parse("age[gt]:old").unwrap(), &OUTER).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("age", "invalid_value"));
+        let e = resolve(&parse("age[contains]:1").unwrap(), &OUTER).unwrap_err();
+        assert_eq!(e.code, "unsupported_operator");
+        let e = resolve(&parse("city[in]:Seoul").unwrap(), &OUTER).unwrap_err();
+        assert_eq!(e.code, "invalid_value");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(s in "\\PC{0,200}") {
+            if let Ok(f) = parse(&s) {
+                let _ = resolve(&f, &OUTER);
+            }
+        }
+
+        #[test]
+        fn parser_never_panics_on_grammar_soup(s in "[a-z_.,()\\[\\]:\"\\\\ ]{0,120}") {
+            if let Ok(f) = parse(&s) {
+                let _ = resolve(&f, &OUTER);
+            }
+        }
+
+        #[test]
+        fn quoted_values_round_trip(v in "\\PC{0,40}") {
+            let quoted = format!("city[eq]:\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+            let f = parse(&quoted).unwrap();
+            proptest::prop_assert_eq!(f, cond("city", Op::Eq, &v));
+        }
+    }
+}

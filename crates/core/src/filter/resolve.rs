@@ -1,0 +1,220 @@
+//! Type checking a parsed filter against a resource's catalog.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use super::{Catalog, FieldDef, FieldKind, Filter, FilterError, Literal, MAX_VALUES, Op, RawValue, Resolved};
+
+/// Type-checks `f` against `catalog`. Relations are followed one level deep.
+pub fn resolve(f: &Filter, catalog: &'static Catalog) -> Result<Resolved, FilterError> {
+    let r = resolve_at(f, catalog, "")?;
+    if r.value_count() > MAX_VALUES {
+        return Err(FilterError {
+            field: "filter".into(),
+            code: "too_complex",
+            message: format!("a filter binds at most {MAX_VALUES} values"),
+        });
+    }
+    Ok(r)
+}
+
+impl Resolved {
+    /// How many values the filter binds.
+    pub fn value_count(&self) -> usize {
+        match self {
+            Resolved::And(v) | Resolved::Or(v) => v.iter().map(Resolved::value_count).sum(),
+            Resolved::Not(x) => x.value_count(),
+            Resolved::Cond { values, .. } => values.len().max(1),
+            Resolved::Related { inner, .. } => inner.value_count(),
+        }
+    }
+
+    /// The resources a filter reads through relations (`account.tier` reads accounts).
+    pub fn related_resources(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        self.collect_related(&mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn collect_related(&self, out: &mut Vec<&'static str>) {
+        match self {
+            Resolved::And(v) | Resolved::Or(v) => v.iter().for_each(|x| x.collect_related(out)),
+            Resolved::Not(x) => x.collect_related(out),
+            Resolved::Cond { .. } => {}
+            Resolved::Related { relation, inner } => {
+                out.push(relation.target.resource);
+                inner.collect_related(out);
+            }
+        }
+    }
+}
+
+fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Resolved, FilterError> {
+    Ok(match f {
+        Filter::And(v) => Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
+        Filter::Or(v) => Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
+        Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix)?)),
+        Filter::Cond { path, op, value } => {
+            let full = format!("{prefix}{}", path.join("."));
+            if path.len() > 1 {
+                let rel = catalog.relation(&path[0]).filter(|_| prefix.is_empty()).ok_or_else(|| FilterError {
+                    field: full.clone(),
+                    code: "unknown_field",
+                    message: format!("`{full}` is not a filterable relation of {}", catalog.resource),
+                })?;
+                let inner = Filter::Cond { path: path[1..].to_vec(), op: *op, value: value.clone() };
+                let inner = resolve_at(&inner, rel.target, &format!("{}.", rel.name))?;
+                return Ok(Resolved::Related { relation: rel, inner: Box::new(inner) });
+            }
+            let field = catalog.field(&path[0]).ok_or_else(|| FilterError {
+                field: full.clone(),
+                code: "unknown_field",
+                message: format!(
+                    "`{full}` is not a filterable field of {}; filterable: {}",
+                    catalog.resource,
+                    catalog.field_names()
+                ),
+            })?;
+            let values = check_cond(field, *op, value, &full)?;
+            Resolved::Cond { field, op: *op, values }
+        }
+    })
+}
+
+fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<Vec<Literal>, FilterError> {
+    let unsupported = || FilterError {
+        field: full.to_string(),
+        code: "unsupported_operator",
+        message: format!("operator `{}` does not apply to `{full}`", op.as_str()),
+    };
+    let invalid = |msg: String| FilterError { field: full.to_string(), code: "invalid_value", message: msg };
+    if field.kind == FieldKind::ExternalId && !matches!(op, Op::Eq | Op::In) {
+        return Err(unsupported());
+    }
+    match op {
+        Op::IsNull => {
+            let RawValue::One(v) = value else { return Err(invalid("`is_null` takes true or false".into())) };
+            return match v.as_str() {
+                "true" => Ok(vec![Literal::Bool(true)]),
+                "false" => Ok(vec![Literal::Bool(false)]),
+                _ => Err(invalid("`is_null` takes true or false".into())),
+            };
+        }
+        Op::In | Op::Nin => {
+            let RawValue::List(items) = value else {
+                return Err(invalid(format!("`{}` takes a list, e.g. [a,b]", op.as_str())));
+            };
+            if items.is_empty() || items.len() > 1000 {
+                return Err(invalid("a list holds 1 to 1000 values".into()));
+            }
+            if matches!(field.kind, FieldKind::Bool) {
+                return Err(unsupported());
+            }
+            return items.iter().map(|s| literal(field, s, full)).collect();
+        }
+        Op::Contains | Op::StartsWith => {
+            if !matches!(field.kind, FieldKind::Text | FieldKind::LowerText | FieldKind::UpperText | FieldKind::Tags) {
+                return Err(unsupported());
+            }
+            if op == Op::StartsWith && field.kind == FieldKind::Tags {
+                return Err(unsupported());
+            }
+        }
+        Op::Lt | Op::Lte | Op::Gt | Op::Gte => {
+            if matches!(
+                field.kind,
+                FieldKind::Bool | FieldKind::Tags | FieldKind::Enum(_) | FieldKind::Uuid | FieldKind::ExternalId
+            ) {
+                return Err(unsupported());
+            }
+        }
+        Op::Eq | Op::Neq => {}
+    }
+    let RawValue::One(v) = value else {
+        return Err(invalid(format!("`{}` takes a single value; lists are for `in` and `nin`", op.as_str())));
+    };
+    Ok(vec![literal(field, v, full)?])
+}
+
+fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError> {
+    let invalid = |what: &str| FilterError {
+        field: full.to_string(),
+        code: "invalid_value",
+        message: format!("`{v}` is not {what} (field `{full}`)"),
+    };
+    Ok(match field.kind {
+        FieldKind::Text => Literal::Text(v.to_string()),
+        FieldKind::LowerText | FieldKind::Tags => Literal::Text(v.to_lowercase()),
+        FieldKind::UpperText => Literal::Text(v.to_uppercase()),
+        FieldKind::Int => Literal::Int(v.parse().map_err(|_| invalid("an integer"))?),
+        FieldKind::Float => {
+            let f: f64 = v.parse().map_err(|_| invalid("a number"))?;
+            if !f.is_finite() {
+                return Err(invalid("a finite number"));
+            }
+            Literal::Float(f)
+        }
+        FieldKind::Bool => Literal::Bool(match v {
+            "true" => true,
+            "false" => false,
+            _ => return Err(invalid("true or false")),
+        }),
+        FieldKind::Timestamp => {
+            Literal::Timestamp(parse_timestamp(v).ok_or_else(|| invalid("an RFC 3339 timestamp or a date"))?)
+        }
+        FieldKind::Date => {
+            Literal::Date(NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| invalid("a date (YYYY-MM-DD)"))?)
+        }
+        FieldKind::Uuid => Literal::Uuid(uuid::Uuid::parse_str(v).map_err(|_| invalid("a UUID"))?),
+        FieldKind::ExternalId => match crate::external::ExternalId::parse_pair(v) {
+            Some(e) => Literal::Text(format!("{}:{}", e.source, e.id)),
+            None => return Err(invalid("an external id written source:id (e.g. erp:C-10042)")),
+        },
+        FieldKind::Enum(allowed) => {
+            if !allowed.contains(&v) {
+                return Err(FilterError {
+                    field: full.to_string(),
+                    code: "invalid_value",
+                    message: format!("`{v}` is not one of {} (field `{full}`)", allowed.join(", ")),
+                });
+            }
+            Literal::Text(v.to_string())
+        }
+    })
+}
+
+/// RFC 3339 (any offset, converted to UTC), or a bare date meaning its midnight UTC.
+pub fn parse_timestamp(v: &str) -> Option<NaiveDateTime> {
+    if let Some(rel) = v.strip_prefix("now") {
+        return relative_to_now(rel);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc).naive_utc());
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+/// `now`, `now-7d`, `now+2h`: the current time, optionally shifted by minutes (`m`), hours
+/// (`h`), days (`d`) or weeks (`w`). Resolved when the filter is checked.
+fn relative_to_now(rel: &str) -> Option<NaiveDateTime> {
+    let now = Utc::now().naive_utc();
+    if rel.is_empty() {
+        return Some(now);
+    }
+    let (sign, rest) = match rel.as_bytes().first()? {
+        b'+' => (1, &rel[1..]),
+        b'-' => (-1, &rel[1..]),
+        _ => return None,
+    };
+    let unit = rest.chars().last()?;
+    let n: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok().filter(|n| (0..=100_000).contains(n))?;
+    let d = match unit {
+        'm' => chrono::Duration::minutes(n),
+        'h' => chrono::Duration::hours(n),
+        'd' => chrono::Duration::days(n),
+        'w' => chrono::Duration::weeks(n),
+        _ => return None,
+    };
+    now.checked_add_signed(d * sign)
+}

@@ -1,0 +1,295 @@
+//! Whole list queries: sorting and keyset pagination (NULLs always last, in both directions,
+//! on both backends), full-text search, and the first page of each parent's records.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use crm_core::filter::FieldKind;
+use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, search_tokens, sort_signature_with};
+
+use super::{Bind, Sql, filter, in_ids};
+use crate::conn::Backend;
+use crate::types::DbUuid;
+
+// Sorting and keyset pagination
+
+/// `ORDER BY` text for the sort keys plus the id tie-breaker.
+pub fn order_by(keys: &[SortKey], id_desc: bool) -> String {
+    let mut parts: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let nulls = if k.field.nullable { " NULLS LAST" } else { "" };
+            format!("{} {}{nulls}", k.field.column, if k.desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    parts.push(format!("id {}", if id_desc { "DESC" } else { "ASC" }));
+    parts.join(", ")
+}
+
+/// The JSON form of a sort value kept in cursors.
+pub fn cursor_value(v: Option<Bind>) -> serde_json::Value {
+    match v {
+        None => serde_json::Value::Null,
+        Some(Bind::Text(s)) => s.into(),
+        Some(Bind::Int(i)) => i.into(),
+        Some(Bind::Float(f)) => f.into(),
+        Some(Bind::Bool(b)) => b.into(),
+        Some(Bind::Timestamp(t)) => t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string().into(),
+        Some(Bind::Date(d)) => d.to_string().into(),
+        Some(Bind::Uuid(u)) => u.0.to_string().into(),
+    }
+}
+
+fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bind>> {
+    if v.is_null() {
+        return Some(None);
+    }
+    Some(Some(match kind {
+        FieldKind::Text
+        | FieldKind::LowerText
+        | FieldKind::UpperText
+        | FieldKind::Enum(_)
+        | FieldKind::Tags
+        | FieldKind::ExternalId => Bind::Text(v.as_str()?.to_string()),
+        FieldKind::Int => Bind::Int(v.as_i64()?),
+        FieldKind::Float => Bind::Float(v.as_f64()?),
+        FieldKind::Bool => Bind::Bool(v.as_bool()?),
+        FieldKind::Timestamp => {
+            Bind::Timestamp(NaiveDateTime::parse_from_str(v.as_str()?, "%Y-%m-%dT%H:%M:%S%.f").ok()?)
+        }
+        FieldKind::Date => Bind::Date(NaiveDate::parse_from_str(v.as_str()?, "%Y-%m-%d").ok()?),
+        FieldKind::Uuid => Bind::Uuid(DbUuid(uuid::Uuid::parse_str(v.as_str()?).ok()?)),
+    }))
+}
+
+/// "Rows after the cursor" for the given order. `None` when the cursor's values do not fit.
+pub fn after(keys: &[SortKey], id_desc: bool, cursor: &Cursor, backend: Backend) -> Option<Sql> {
+    let mut vals = Vec::with_capacity(keys.len());
+    for (k, v) in keys.iter().zip(&cursor.v) {
+        vals.push(bind_from_cursor(k.field.kind, v)?);
+    }
+    let mut out = Sql::new(backend);
+    after_from(keys, &vals, id_desc, cursor.id, &mut out);
+    Some(out)
+}
+
+fn after_from(keys: &[SortKey], vals: &[Option<Bind>], id_desc: bool, id: uuid::Uuid, out: &mut Sql) {
+    let Some((k, rest)) = keys.split_first() else {
+        out.push(&format!("id {} ", if id_desc { "<" } else { ">" }));
+        out.bind(id);
+        return;
+    };
+    let col = k.field.column;
+    match &vals[0] {
+        None => {
+            // In the NULL tail: only later rows of the same NULL group remain.
+            out.push(&format!("({col} IS NULL AND "));
+            after_from(rest, &vals[1..], id_desc, id, out);
+            out.push(")");
+        }
+        Some(v) => {
+            out.push(&format!("({col} {} ", if k.desc { "<" } else { ">" }));
+            out.bind(v.clone());
+            if k.field.nullable {
+                out.push(&format!(" OR {col} IS NULL"));
+            }
+            out.push(&format!(" OR ({col} = "));
+            out.bind(v.clone());
+            out.push(" AND ");
+            after_from(rest, &vals[1..], id_desc, id, out);
+            out.push("))");
+        }
+    }
+}
+
+// Full-text search
+
+/// Where a resource keeps its search index.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchIndex {
+    /// PostgreSQL: a generated `tsvector` column with a GIN index.
+    pub pg_column: &'static str,
+    /// SQLite: an FTS5 table whose rowid is the resource's `rid`.
+    pub sqlite_table: &'static str,
+}
+
+/// Rows matching every token as a prefix. Tokens are letters and digits only.
+pub fn search(index: SearchIndex, tokens: &[String], backend: Backend) -> Sql {
+    let mut out = Sql::new(backend);
+    if tokens.is_empty() {
+        return out;
+    }
+    match backend {
+        Backend::Postgres => {
+            let q: Vec<String> = tokens.iter().map(|t| format!("'{t}':*")).collect();
+            out.push(&format!("{} @@ to_tsquery('simple', ", index.pg_column));
+            out.bind(q.join(" & "));
+            out.push(")");
+        }
+        Backend::Sqlite => {
+            let q: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"*")).collect();
+            out.push(&format!("rid IN (SELECT rowid FROM {} WHERE {} MATCH ", index.sqlite_table, index.sqlite_table));
+            out.bind(q.join(" AND "));
+            out.push(")");
+        }
+    }
+    out
+}
+
+// Whole list queries
+
+/// The dynamic parts of one list query.
+pub struct ListSql {
+    /// Everything but the keyset position (for `count=true`).
+    pub matching: Sql,
+    /// `matching` plus "after the cursor".
+    pub page: Sql,
+    /// ORDER BY list (catalog columns, no binds).
+    ///
+    /// With no sort or one sort key the statement stays in the driver's prepared-statement
+    /// cache (a few dozen shapes per resource: sortable fields × directions), so lists and
+    /// searches are parsed and planned once per connection instead of on every request.
+    /// Longer sorts are combinatorial and are not cached, like caller-shaped filters.
+    pub order: Sql,
+}
+
+/// Builds the WHERE and ORDER BY of a list from a checked request.
+pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<ListSql, ListError> {
+    let mut matching = Sql::new(backend);
+    match q.archived {
+        Archived::Exclude => matching.push("archived_at IS NULL"),
+        Archived::Include => matching.push("1=1"),
+        Archived::Only => matching.push("archived_at IS NOT NULL"),
+    };
+    if let Some(f) = &q.filter {
+        matching.and(filter(f, backend));
+    }
+    if let Some(text) = &q.q {
+        let tokens = search_tokens(text);
+        if tokens.is_empty() {
+            // Nothing searchable (only punctuation): nothing matches.
+            matching.push(" AND 1=0");
+        } else {
+            matching.and(search(index, &tokens, backend));
+        }
+    }
+    let mut page = matching.clone();
+    if let Some(c) = &q.after {
+        page.and(after(&q.sort, q.id_desc, c, backend).ok_or(ListError::Cursor)?);
+    }
+    let mut order = Sql::new(backend);
+    order.push(&order_by(&q.sort, q.id_desc));
+    order.cacheable = q.sort.len() <= 1;
+    Ok(ListSql { matching, page, order })
+}
+
+/// The condition that keeps, of the rows matching a list query, the first `limit + 1` of
+/// each value of `column` (the first page of each parent's records, in the list's order):
+/// `id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY column ORDER BY …) …))`.
+/// One statement for the pages of many parents.
+pub fn first_of_each(
+    q: &ListQuery,
+    index: SearchIndex,
+    table: &str,
+    column: &str,
+    parents: &[uuid::Uuid],
+    backend: Backend,
+) -> Result<Sql, ListError> {
+    let parts = list_sql(q, index, backend)?;
+    let mut out = Sql::new(backend);
+    out.push("id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY ")
+        .push(column)
+        .push(" ORDER BY ")
+        .append(parts.order)
+        .push(") AS rn FROM ")
+        .push(table)
+        .push(" WHERE ")
+        .append(parts.page)
+        .push(" AND ")
+        .append(in_ids(column, parents.iter().copied(), backend))
+        .push(") ranked WHERE rn <= ")
+        .bind(i64::from(q.limit) + 1)
+        .push(")");
+    Ok(out)
+}
+
+/// `ORDER BY` of [`first_of_each`]'s rows: by parent, then in the list's order.
+pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
+    let mut out = Sql::new(backend);
+    out.push(column).push(", ").push(&order_by(&q.sort, q.id_desc));
+    out.cacheable = q.sort.len() <= 1;
+    out
+}
+
+/// Cuts a `limit + 1` result to one page and makes the cursor for the next one.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    q: &ListQuery,
+    sort_value: impl Fn(&T, &str) -> Option<Bind>,
+    id_of: impl Fn(&T) -> uuid::Uuid,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() <= q.limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(q.limit as usize);
+    let next = rows.last().map(|last| {
+        Cursor {
+            s: sort_signature_with(&q.sort, q.id_desc),
+            v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field.name))).collect(),
+            id: id_of(last),
+        }
+        .encode()
+    });
+    (rows, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::filter::{Catalog, FieldDef, RelationDef, parse, resolve};
+
+    static ACC: Catalog = Catalog {
+        resource: "accounts",
+        table: "accounts",
+        fields: &[FieldDef { name: "tier", column: "tier", kind: FieldKind::Text, nullable: true, sortable: true }],
+        relations: &[],
+    };
+    static CON: Catalog = Catalog {
+        resource: "contacts",
+        table: "contacts",
+        fields: &[
+            FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
+            FieldDef { name: "tags", column: "tags", kind: FieldKind::Tags, nullable: false, sortable: false },
+        ],
+        relations: &[RelationDef { name: "account", local_column: "account_id", target: &ACC }],
+    };
+
+    #[test]
+    fn compiles_relations_negation_and_lists() {
+        let r = resolve(
+            &parse("or(city[neq]:Seoul,account.tier[in]:[gold,silver]),not(city[contains]:a_b)").unwrap(),
+            &CON,
+        )
+        .unwrap();
+        let s = filter(&r, Backend::Postgres);
+        assert_eq!(
+            s.debug_text(),
+            "(((city <> ? OR city IS NULL) OR account_id IN (SELECT id FROM accounts WHERE tier IN (?, ?))) \
+             AND NOT COALESCE((LOWER(city) LIKE ? ESCAPE '\\'), FALSE))"
+        );
+        let t = filter(&resolve(&parse("tags[eq]:vip").unwrap(), &CON).unwrap(), Backend::Sqlite);
+        assert!(t.debug_text().contains("json_each(tags)"));
+    }
+
+    #[test]
+    fn keyset_handles_nulls() {
+        let keys = [SortKey { field: &CON.fields[0], desc: false }];
+        let c = Cursor { s: String::new(), v: vec![serde_json::Value::Null], id: uuid::Uuid::nil() };
+        let s = after(&keys, false, &c, Backend::Sqlite).unwrap();
+        assert_eq!(s.debug_text(), "(city IS NULL AND id > ?)");
+        let c = Cursor { s: String::new(), v: vec!["Seoul".into()], id: uuid::Uuid::nil() };
+        let s = after(&keys, false, &c, Backend::Sqlite).unwrap();
+        assert_eq!(s.debug_text(), "(city > ? OR city IS NULL OR (city = ? AND id > ?))");
+        assert_eq!(order_by(&keys, false), "city ASC NULLS LAST, id ASC");
+        let bad = Cursor { s: String::new(), v: vec![3.into()], id: uuid::Uuid::nil() };
+        assert!(after(&keys, false, &bad, Backend::Sqlite).is_none());
+    }
+}

@@ -1,0 +1,309 @@
+//! Leads: prospects not yet qualified. Captured from web forms, assigned by rules, scored by
+//! rules, converted into an account, a contact and optionally an opportunity.
+
+use crm_core::external::parse_external_ids;
+use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, UserId};
+use crm_core::values::{self, clean};
+use crm_core::{Actor, ExternalId, FieldErrors, Scope, Timestamp, wire_enum};
+use crm_db::AnyConnection;
+use crm_records::{Record, RecordError, Stored};
+use serde::{Deserialize, Serialize};
+
+mod assignment;
+mod capture;
+mod convert;
+mod scoring;
+
+use assignment::assign;
+pub use assignment::{AssignmentRule, AssignmentRules, AssignmentStrategy, get_assignment_rules, set_assignment_rules};
+pub use capture::{CaptureInput, CaptureOutcome, CaptureReceipt, capture};
+pub use convert::{ConvertInput, ConvertOpportunity, ConvertResult, convert};
+use scoring::score;
+pub use scoring::{ScoreOp, ScoringRule, ScoringRules, get_scoring_rules, rescore, set_scoring_rules};
+
+wire_enum!(
+    /// Where a lead came from.
+    LeadSource {
+        WebForm = "web_form",
+        Campaign = "campaign",
+        Import = "import",
+        Referral = "referral",
+        Event = "event",
+        Partner = "partner",
+        ColdCall = "cold_call",
+        Other = "other",
+    }
+);
+
+wire_enum!(
+    /// `new → contacted → qualified | disqualified → converted` (conversion only through
+    /// `POST /leads/{id}/convert`; a disqualified lead can be reopened).
+    LeadStatus {
+        New = "new",
+        Contacted = "contacted",
+        Qualified = "qualified",
+        Disqualified = "disqualified",
+        Converted = "converted",
+    }
+);
+
+impl LeadStatus {
+    pub fn allowed_next(self) -> &'static [LeadStatus] {
+        use LeadStatus::*;
+        match self {
+            New => &[Contacted, Qualified, Disqualified],
+            Contacted => &[Qualified, Disqualified],
+            Qualified => &[Contacted, Disqualified],
+            Disqualified => &[New, Contacted],
+            Converted => &[],
+        }
+    }
+    pub fn is_open(self) -> bool {
+        matches!(self, LeadStatus::New | LeadStatus::Contacted | LeadStatus::Qualified)
+    }
+}
+
+/// A prospect.
+#[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
+#[stored(table = leads)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "LeadFields", visible = false))]
+pub struct Lead {
+    pub id: LeadId,
+    #[filter(sort)]
+    pub first_name: Option<String>,
+    #[filter(sort)]
+    pub last_name: Option<String>,
+    /// Lower case; unique among live leads.
+    #[filter(lower, sort)]
+    pub email: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    #[filter(sort)]
+    pub company: Option<String>,
+    #[filter(sort)]
+    pub title: Option<String>,
+    pub website: Option<String>,
+    #[filter(lower, sort)]
+    pub industry: Option<String>,
+    #[filter(sort)]
+    pub source: LeadSource,
+    #[filter(sort)]
+    pub status: LeadStatus,
+    /// From the scoring rules, recomputed on every change (read-only).
+    #[filter(sort)]
+    pub score: i64,
+    /// Set by the assignment rules when not given.
+    #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
+    pub owner_id: Option<UserId>,
+    /// ISO 3166-1 alpha-2.
+    #[filter(upper, sort)]
+    pub country: Option<String>,
+    #[filter(sort)]
+    pub region: Option<String>,
+    pub description: Option<String>,
+    pub disqualify_reason: Option<String>,
+    #[filter(sort)]
+    pub converted_at: Option<Timestamp>,
+    pub converted_account_id: Option<AccountId>,
+    pub converted_contact_id: Option<ContactId>,
+    pub converted_opportunity_id: Option<OpportunityId>,
+    #[filter]
+    pub tags: Vec<String>,
+    #[cfg_attr(feature = "graphql", graphql(skip))]
+    pub external_ids: Vec<ExternalId>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub archived_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, crm_records::MergePatch)]
+#[patch(name = LeadPatch, record = Lead)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
+pub struct LeadInput {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "dana@globex.example"))]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// Defaults to `other` (`web_form` through the capture endpoint).
+    #[serde(default)]
+    pub source: Option<LeadSource>,
+    /// Defaults to `new`.
+    #[serde(default)]
+    #[patch(keep_on_null)]
+    pub status: Option<LeadStatus>,
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub disqualify_reason: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub external_ids: Vec<ExternalId>,
+}
+
+impl LeadInput {
+    pub fn normalize(self) -> Result<LeadInput, FieldErrors> {
+        let mut errs = FieldErrors::new();
+        let mut i = self;
+        let opt = |v: Option<String>| v.as_deref().and_then(clean);
+        i.first_name = opt(i.first_name);
+        i.last_name = opt(i.last_name);
+        i.company = opt(i.company);
+        i.title = opt(i.title);
+        i.industry = opt(i.industry).map(|s| s.to_lowercase());
+        i.region = opt(i.region);
+        i.disqualify_reason = opt(i.disqualify_reason);
+        i.description = i.description.filter(|d| !d.trim().is_empty());
+        for (field, v) in [
+            ("first_name", &i.first_name),
+            ("last_name", &i.last_name),
+            ("company", &i.company),
+            ("title", &i.title),
+            ("industry", &i.industry),
+            ("region", &i.region),
+        ] {
+            if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
+                errs.add(field, "too_long", "at most 200 characters");
+            }
+        }
+        i.country = match opt(i.country) {
+            Some(c) => errs.take(values::parse_country("country", &c)),
+            None => None,
+        };
+        i.email = match opt(i.email) {
+            Some(e) => errs.take(values::parse_email("email", &e)),
+            None => None,
+        };
+        let country = i.country.clone();
+        i.phone = match opt(i.phone) {
+            Some(p) => errs.take(values::parse_phone("phone", &p, country.as_deref())),
+            None => None,
+        };
+        i.website = match opt(i.website) {
+            Some(w) => errs.take(values::parse_url("website", &w)),
+            None => None,
+        };
+        if i.last_name.is_none() && i.email.is_none() && i.company.is_none() {
+            errs.add("last_name", "required", "a lead needs a last name, an email or a company");
+        }
+        i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
+        i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
+        errs.into_result().map(|_| i)
+    }
+}
+
+impl Lead {
+    fn display_name(&self) -> String {
+        let n =
+            [self.first_name.as_deref(), self.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if n.is_empty() { self.email.clone().unwrap_or_default() } else { n }
+    }
+}
+
+impl Record for Lead {
+    type Input = LeadInput;
+    type Patch = LeadPatch;
+
+    const READ: Scope = Scope::SalesRead;
+    const WRITE: Scope = Scope::SalesWrite;
+
+    fn build(
+        conn: &mut AnyConnection,
+        _actor: &Actor,
+        id: LeadId,
+        input: LeadInput,
+        prev: Option<&Self>,
+        _now: Timestamp,
+    ) -> Result<Self, RecordError> {
+        let entity = Self::ENTITY;
+        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let mut l = prev.cloned().unwrap_or_else(Lead::blank);
+        l.id = id;
+        l.first_name = i.first_name;
+        l.last_name = i.last_name;
+        l.email = i.email;
+        l.phone = i.phone;
+        l.company = i.company;
+        l.title = i.title;
+        l.website = i.website;
+        l.industry = i.industry;
+        l.source = i.source.unwrap_or(LeadSource::Other);
+        l.country = i.country;
+        l.region = i.region;
+        l.description = i.description;
+        l.disqualify_reason = i.disqualify_reason;
+        l.tags = i.tags;
+        l.external_ids = i.external_ids;
+
+        // Workflow: conversion happens only through `convert`.
+        let status = i.status.unwrap_or(LeadStatus::New);
+        let from = prev.map(|p| p.status);
+        let legal = match from {
+            None => matches!(status, LeadStatus::New | LeadStatus::Contacted | LeadStatus::Qualified),
+            Some(f) => f == status || f.allowed_next().contains(&status),
+        };
+        if !legal {
+            let allowed: Vec<String> = match from {
+                None => vec!["new".into(), "contacted".into(), "qualified".into()],
+                Some(f) => f.allowed_next().iter().map(|s| s.as_str().to_string()).collect(),
+            };
+            return Err(RecordError::InvalidTransition {
+                field: "status",
+                from: from.map(|f| f.as_str()).unwrap_or("(none)").into(),
+                to: status.as_str().into(),
+                allowed,
+            });
+        }
+        if status == LeadStatus::Disqualified && l.disqualify_reason.is_none() {
+            return Err(RecordError::invalid(
+                entity,
+                "disqualify_reason",
+                "required",
+                "say why the lead is disqualified",
+            ));
+        }
+        l.status = status;
+
+        // Owner: given, kept, or from the assignment rules on create.
+        l.owner_id = match (i.owner_id, prev) {
+            (Some(u), _) => Some(u),
+            (None, None) => assign(conn, &l)?,
+            (None, Some(_)) => None,
+        };
+        if prev.is_none_or(|p| p.owner_id != l.owner_id) {
+            crm_users::check_user(conn, entity, "owner_id", l.owner_id, true)?;
+        }
+        l.score = score(conn, &l)?;
+        Ok(l)
+    }
+
+    /// The email: one live lead per address.
+    fn unique(&self) -> Vec<(&'static str, &str)> {
+        self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
+    }
+}
