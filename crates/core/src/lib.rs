@@ -30,6 +30,9 @@ macro_rules! wire_enum {
             pub const NAMES: &'static [&'static str] = &[$($wire),+];
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// What filters know of this enumeration.
+            pub const DEF: $crate::filter::EnumDef =
+                $crate::filter::EnumDef { name: stringify!($name), values: Self::NAMES };
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }

@@ -289,6 +289,7 @@ mod tests {
     use super::*;
 
     static CAT: Catalog = Catalog {
+        name: "Thing",
         resource: "things",
         table: "things",
         fields: &[

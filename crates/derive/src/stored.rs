@@ -179,6 +179,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     all_catalog.push(std_field("updated_at", quote!(crm_core::filter::FieldKind::Timestamp), false, true));
     all_catalog.push(std_field("archived_at", quote!(crm_core::filter::FieldKind::Timestamp), true, true));
 
+    let name_str = name.to_string();
     let row_doc = format!("The stored row of [`{name}`] (table `{table_name}`).");
     let catalog_doc = format!("What lists of {table_name} filter and sort on.");
     Ok(quote! {
@@ -204,6 +205,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #[doc = #catalog_doc]
         pub static #catalog: crm_core::filter::Catalog = crm_core::filter::Catalog {
+            name: #name_str,
             resource: #table_name,
             table: #table_name,
             fields: &[#(#all_catalog),*],
@@ -391,7 +393,7 @@ fn filter_defs(c: &Column, fl: &Filter) -> syn::Result<Vec<TokenStream>> {
         Kind::Date => quote!(crm_core::filter::FieldKind::Date),
         Kind::Uuid | Kind::Id(_) => quote!(crm_core::filter::FieldKind::Uuid),
         Kind::Json { value: false } => quote!(crm_core::filter::FieldKind::Tags),
-        Kind::Enum(ty) => quote!(crm_core::filter::FieldKind::Enum(#ty::NAMES)),
+        Kind::Enum(ty) => quote!(crm_core::filter::FieldKind::Enum(&#ty::DEF)),
         Kind::Money => {
             let minor = format!("{column}_minor");
             let mut defs = vec![def(name, &minor, quote!(crm_core::filter::FieldKind::Int), nullable, sortable)];

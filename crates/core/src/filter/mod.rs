@@ -18,7 +18,7 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use parse::parse;
-pub use resolve::{parse_timestamp, resolve};
+pub use resolve::{MAX_HOPS, parse_timestamp, resolve};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 8 * 1024;
@@ -117,12 +117,19 @@ pub enum FieldKind {
     Date,
     Uuid,
     /// One of a fixed set of lowercase strings.
-    Enum(&'static [&'static str]),
+    Enum(&'static EnumDef),
     /// A JSON array of strings (tags); supports `contains`, `eq` (has), `in` (has any).
     Tags,
     /// `external_id[eq]:erp:C-10042`: the record carries that external id. `column` holds the
     /// entity name used in the external_ids table.
     ExternalId,
+}
+
+/// An enumeration as filters see it: its type's name (the GraphQL enum) and its wire values.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EnumDef {
+    pub name: &'static str,
+    pub values: &'static [&'static str],
 }
 
 /// A field of a resource as the list API sees it.
@@ -155,6 +162,8 @@ impl PartialEq for RelationDef {
 /// Everything the list API may touch in one resource.
 #[derive(Debug)]
 pub struct Catalog {
+    /// The record's type name (`Contact`): the GraphQL node, and the prefix of its filter types.
+    pub name: &'static str,
     pub resource: &'static str,
     pub table: &'static str,
     pub fields: &'static [FieldDef],
@@ -291,18 +300,20 @@ mod tests {
     }
 
     static INNER: Catalog = Catalog {
+        name: "Account",
         resource: "accounts",
         table: "accounts",
         fields: &[FieldDef {
             name: "tier",
             column: "tier",
-            kind: FieldKind::Enum(&["gold", "silver"]),
+            kind: FieldKind::Enum(&EnumDef { name: "Tier", values: &["gold", "silver"] }),
             nullable: true,
             sortable: true,
         }],
         relations: &[],
     };
     static OUTER: Catalog = Catalog {
+        name: "Contact",
         resource: "contacts",
         table: "contacts",
         fields: &[
@@ -327,6 +338,32 @@ mod tests {
         assert_eq!(e.code, "unsupported_operator");
         let e = resolve(&parse("city[in]:Seoul").unwrap(), &OUTER).unwrap_err();
         assert_eq!(e.code, "invalid_value");
+    }
+
+    static TREE: Catalog = Catalog {
+        name: "Node",
+        resource: "nodes",
+        table: "nodes",
+        fields: &[FieldDef { name: "label", column: "label", kind: FieldKind::Text, nullable: false, sortable: true }],
+        relations: &[RelationDef { name: "parent", local_column: "parent_id", target: &TREE }],
+    };
+
+    #[test]
+    fn relations_are_followed_up_to_the_depth_limit() {
+        let deepest = format!("{}label[eq]:root", "parent.".repeat(MAX_HOPS));
+        let r = resolve(&parse(&deepest).unwrap(), &TREE).unwrap();
+        let mut depth = 0;
+        let mut at = &r;
+        while let Resolved::Related { inner, .. } = at {
+            depth += 1;
+            at = inner;
+        }
+        assert_eq!(depth, MAX_HOPS);
+        let too_deep = format!("{}label[eq]:root", "parent.".repeat(MAX_HOPS + 1));
+        let e = resolve(&parse(&too_deep).unwrap(), &TREE).unwrap_err();
+        assert_eq!(e.code, "too_complex");
+        let e = resolve(&parse("parent.parent.colour[eq]:red").unwrap(), &TREE).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("parent.parent.colour", "unknown_field"));
     }
 
     proptest::proptest! {

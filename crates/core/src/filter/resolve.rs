@@ -4,7 +4,11 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{Catalog, FieldDef, FieldKind, Filter, FilterError, Literal, MAX_VALUES, Op, RawValue, Resolved};
 
-/// Type-checks `f` against `catalog`. Relations are followed one level deep.
+/// How many relations one condition may follow.
+pub const MAX_HOPS: usize = 3;
+
+/// Type-checks `f` against `catalog`. Relations are followed up to [`MAX_HOPS`] deep
+/// (`account.owner.team` follows two).
 pub fn resolve(f: &Filter, catalog: &'static Catalog) -> Result<Resolved, FilterError> {
     let r = resolve_at(f, catalog, "")?;
     if r.value_count() > MAX_VALUES {
@@ -58,13 +62,20 @@ fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Res
         Filter::Cond { path, op, value } => {
             let full = format!("{prefix}{}", path.join("."));
             if path.len() > 1 {
-                let rel = catalog.relation(&path[0]).filter(|_| prefix.is_empty()).ok_or_else(|| FilterError {
+                if prefix.matches('.').count() >= MAX_HOPS {
+                    return Err(FilterError {
+                        field: full,
+                        code: "too_complex",
+                        message: format!("a filter follows at most {MAX_HOPS} relations"),
+                    });
+                }
+                let rel = catalog.relation(&path[0]).ok_or_else(|| FilterError {
                     field: full.clone(),
                     code: "unknown_field",
                     message: format!("`{full}` is not a filterable relation of {}", catalog.resource),
                 })?;
                 let inner = Filter::Cond { path: path[1..].to_vec(), op: *op, value: value.clone() };
-                let inner = resolve_at(&inner, rel.target, &format!("{}.", rel.name))?;
+                let inner = resolve_at(&inner, rel.target, &format!("{prefix}{}.", rel.name))?;
                 return Ok(Resolved::Related { relation: rel, inner: Box::new(inner) });
             }
             let field = catalog.field(&path[0]).ok_or_else(|| FilterError {
@@ -171,7 +182,8 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
             Some(e) => Literal::Text(format!("{}:{}", e.source, e.id)),
             None => return Err(invalid("an external id written source:id (e.g. erp:C-10042)")),
         },
-        FieldKind::Enum(allowed) => {
+        FieldKind::Enum(def) => {
+            let allowed = def.values;
             if !allowed.contains(&v) {
                 return Err(FilterError {
                     field: full.to_string(),

@@ -247,12 +247,14 @@ mod tests {
     use crm_core::filter::{Catalog, FieldDef, RelationDef, parse, resolve};
 
     static ACC: Catalog = Catalog {
+        name: "Account",
         resource: "accounts",
         table: "accounts",
         fields: &[FieldDef { name: "tier", column: "tier", kind: FieldKind::Text, nullable: true, sortable: true }],
         relations: &[],
     };
     static CON: Catalog = Catalog {
+        name: "Contact",
         resource: "contacts",
         table: "contacts",
         fields: &[
