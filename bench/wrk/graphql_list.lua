@@ -2,7 +2,7 @@
 package.path = os.getenv("BENCH_LUA") .. "/?.lua;" .. package.path
 local common = require("common")
 local token
-local body = '{"query":"{ contacts(first: 50, filter: \\"city[eq]:Seoul\\", orderBy: [\\"last_name\\"]) { nodes { id firstName lastName email city account { id name tier } } pageInfo { hasNextPage endCursor } } }"}'
+local body = '{"query":"{ contacts(first: 50, filter: \\"city[eq]:Seoul\\", orderBy: [{field: LAST_NAME}]) { nodes { id firstName lastName email city account { id name tier } } pageInfo { hasNextPage endCursor } } }"}'
 function init(args)
   token = common.token()
 end

@@ -45,7 +45,7 @@ async fn rest_and_graphql_return_the_same_records() {
     }
     let rest = app.get("/api/v1/contacts?limit=3&sort=first_name&filter=account.tier%5Beq%5D:gold").await.expect(200);
     let q = format!(
-        "query($f: String) {{ contacts(first: 3, orderBy: [\"first_name\"], filter: $f) {{ nodes {{ {CONTACT_FIELDS} account {{ id name tier annualRevenue {{ amountMinor currency }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        "query($f: String) {{ contacts(first: 3, orderBy: [{{field: FIRST_NAME}}], filter: $f) {{ nodes {{ {CONTACT_FIELDS} account {{ id name tier annualRevenue {{ amountMinor currency }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
     );
     let gql = app.gql(&app.admin, &q, json!({"f": "account.tier[eq]:gold"})).await;
     assert!(gql.get("errors").is_none(), "{gql}");
@@ -137,22 +137,23 @@ async fn graphql_where_mutations_and_errors() {
     assert_eq!(bad["errors"][0]["extensions"]["code"], "VALIDATION_FAILED");
     assert_eq!(bad["errors"][0]["extensions"]["errors"][0]["field"], "email");
 
-    // `where` objects and the filter string check fields the same way.
+    // Typed `where` objects: a misspelled field or enum value fails validation, naming it.
     app.contact("Wh", "Ere", json!({"city": "Seoul", "account_id": id})).await;
     app.contact("No", "Where", json!({"city": "Busan"})).await;
     let w = app
         .gql(
             &app.admin,
-            "{ contacts(where: {and: [{field: \"city\", op: EQ, value: \"Seoul\"}, {field: \"account.industry\", op: IN, values: [\"media\"]}]}) { nodes { lastName } } }",
+            "{ contacts(where: {city: {eq: \"Seoul\"}, account: {industry: {in: [\"media\"]}}}) { nodes { lastName } } }",
             json!({}),
         )
         .await;
     assert_eq!(w["data"]["contacts"]["nodes"], json!([{"lastName": "Ere"}]));
-    let badw = app
-        .gql(&app.admin, "{ contacts(where: {field: \"shoe\", op: EQ, value: \"1\"}) { nodes { id } } }", json!({}))
-        .await;
-    assert_eq!(badw["errors"][0]["extensions"]["code"], "INVALID_FILTER");
-    assert_eq!(badw["errors"][0]["extensions"]["errors"][0]["field"], "shoe");
+    let badw = app.gql(&app.admin, "{ contacts(where: {shoe: {eq: \"1\"}}) { nodes { id } } }", json!({})).await;
+    assert_eq!(badw["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(badw["errors"][0]["message"].as_str().unwrap().contains("shoe"), "{badw}");
+    let bad_enum = app.gql(&app.admin, "{ accounts(where: {tier: {eq: WOOD}}) { nodes { id } } }", json!({})).await;
+    assert_eq!(bad_enum["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(bad_enum["errors"][0]["message"].as_str().unwrap().contains("WOOD"), "{bad_enum}");
 
     // Missing records are null, not errors; archive and restore work.
     let missing =
@@ -234,4 +235,103 @@ async fn graphql_reads_external_ids_only_when_selected_and_always_right() {
     let accounts = "{ accounts(first: 10) { nodes { name externalIds { id } } } }";
     let r = app.gql(&app.admin, accounts, json!({})).await;
     assert_eq!(r["data"]["accounts"]["nodes"][0]["externalIds"], json!([{"id": "A-1"}]), "{r}");
+}
+
+/// GraphQL ids of `contacts(where: …, orderBy: …)`, every page.
+async fn gql_contact_ids(app: &TestApp, where_: &str, order_by: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let q = format!(
+            "query($after: String) {{ contacts(first: 4, after: $after, where: {where_}, orderBy: {order_by}) \
+             {{ nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        );
+        let r = app.gql(&app.admin, &q, json!({"after": after})).await;
+        assert!(r["errors"].is_null(), "{where_}: {r}");
+        let c = &r["data"]["contacts"];
+        ids.extend(c["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
+        if c["pageInfo"]["hasNextPage"] != true {
+            return ids;
+        }
+        after = c["pageInfo"]["endCursor"].clone();
+    }
+}
+
+#[actix_web::test]
+async fn typed_where_and_the_rest_filter_select_the_same_records() {
+    let app = spawn().await;
+    let owner = app.post("/api/v1/users", json!({"name": "Owner", "email": "owner@acme.test"})).await.expect(201);
+    let gold = app
+        .account(
+            "Gold Co",
+            json!({"tier": "gold", "owner_id": owner["id"], "annual_revenue": {"amount_minor": 5_000_000, "currency": "EUR"}}),
+        )
+        .await;
+    let plat = app
+        .account("Plat Co", json!({"tier": "platinum", "annual_revenue": {"amount_minor": 90_000, "currency": "EUR"}}))
+        .await;
+    let bronze = app.account("Bronze Co", json!({"tier": "bronze"})).await;
+    // (first, last, city, account, tags, stage)
+    let people = [
+        ("Ann", "Kim", Some("Seoul"), Some(&gold), vec!["vip"], "customer"),
+        ("Bo", "Kang", Some("Seoul"), Some(&plat), vec![], "lead"),
+        ("Cy", "Lee", Some("Seoul"), Some(&bronze), vec!["vip", "press"], "lead"),
+        ("Di", "Kwon", Some("Busan"), Some(&gold), vec![], "opportunity"),
+        ("Ed", "Park", None, None, vec!["vip"], "customer"),
+        ("Fa", "Kimura", Some("Seoul"), None, vec![], "churned"),
+    ];
+    let mut by_last = std::collections::HashMap::new();
+    for (first, last, city, account, tags, stage) in &people {
+        let c = app
+            .contact(
+                first,
+                last,
+                json!({"city": city, "account_id": account.map(|a| a["id"].clone()), "tags": tags,
+                       "lifecycle_stage": stage, "email": format!("{first}@Example.com")}),
+            )
+            .await;
+        by_last.insert(c["id"].as_str().unwrap().to_string(), *last);
+    }
+    let names = |ids: &[String]| ids.iter().map(|i| by_last[i]).collect::<Vec<_>>();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "city[eq]:Seoul,account.tier[in]:[gold,platinum]",
+            "{city: {eq: \"Seoul\"}, account: {tier: {in: [GOLD, PLATINUM]}}}",
+            &["Kang", "Kim"],
+        ),
+        (
+            "or(last_name[starts_with]:kim,tags[eq]:vip)",
+            "{or: [{lastName: {startsWith: \"kim\"}}, {tags: {eq: \"vip\"}}]}",
+            &["Kim", "Kimura", "Lee", "Park"],
+        ),
+        ("not(city[is_null]:true)", "{not: {city: {isNull: true}}}", &["Kang", "Kim", "Kimura", "Kwon", "Lee"]),
+        ("account.annual_revenue[gt]:100000", "{account: {annualRevenue: {gt: 100000}}}", &["Kim", "Kwon"]),
+        (
+            "account.owner.email[eq]:OWNER@acme.test",
+            "{account: {owner: {email: {eq: \"OWNER@acme.test\"}}}}",
+            &["Kim", "Kwon"],
+        ),
+        ("email[contains]:a@EXAMPLE", "{email: {contains: \"a@EXAMPLE\"}}", &["Kimura"]),
+        (
+            "lifecycle_stage[nin]:[lead,customer],account_id[is_null]:false",
+            "{lifecycleStage: {nin: [LEAD, CUSTOMER]}, accountId: {isNull: false}}",
+            &["Kwon"],
+        ),
+        (
+            "created_at[gte]:2000-01-01T00:00:00Z,tags[in]:[press]",
+            "{createdAt: {gte: \"2000-01-01T00:00:00Z\"}, tags: {in: [\"press\"]}}",
+            &["Lee"],
+        ),
+    ];
+    for (rest, typed, expected) in cases {
+        let rest_ids = app.all_ids(&format!("/api/v1/contacts?limit=4&sort=last_name&filter={}", enc(rest))).await;
+        let gql_ids = gql_contact_ids(&app, typed, "[{field: LAST_NAME}]").await;
+        assert_eq!(names(&rest_ids), *expected, "REST {rest}");
+        assert_eq!(gql_ids, rest_ids, "GraphQL {typed} against REST {rest}");
+    }
+    // Descending order and several keys agree too.
+    let rest_ids = app.all_ids("/api/v1/contacts?limit=4&sort=-city,last_name").await;
+    let gql_ids = gql_contact_ids(&app, "{}", "[{field: CITY, direction: DESC}, {field: LAST_NAME}]").await;
+    assert_eq!(gql_ids, rest_ids);
+    assert_eq!(names(&rest_ids)[..2], ["Kang", "Kim"]);
 }

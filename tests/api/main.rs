@@ -10,6 +10,7 @@ mod auth;
 mod contacts;
 mod contracts;
 mod graphql;
+mod graphql_http;
 mod lists;
 mod operational;
 mod sales;

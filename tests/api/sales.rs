@@ -383,7 +383,7 @@ async fn activities_make_an_agenda_complete_with_a_log_and_remind_once() {
     assert_eq!(subjects, ["Call Ann", "Send deck", "Month end"], "a bare date includes that whole day");
     assert!(agenda["data"].as_array().unwrap().iter().all(|a| a["assignee_id"] == rep["id"]));
     let g = app
-        .gql(&me, "{ agenda(dueLte: \"2026-11-30\", orderBy: [\"due_at\"]) { nodes { subject } } }", json!({}))
+        .gql(&me, "{ agenda(dueLte: \"2026-11-30\", orderBy: [{field: DUE_AT}]) { nodes { subject } } }", json!({}))
         .await;
     let g_subjects: Vec<&str> = g["data"]["agenda"]["nodes"]
         .as_array()

@@ -34,7 +34,7 @@ pub struct Account {
     #[filter(sort)]
     pub tier: Option<Tier>,
     /// The user who owns the account.
-    #[filter]
+    #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     /// E.164.
     #[filter]

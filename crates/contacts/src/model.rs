@@ -70,7 +70,7 @@ pub struct Contact {
     pub department: Option<String>,
     #[filter(relation = "account", to = crm_accounts::ACCOUNT_CATALOG)]
     pub account_id: Option<AccountId>,
-    #[filter]
+    #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     #[filter(sort)]
     pub lifecycle_stage: LifecycleStage,

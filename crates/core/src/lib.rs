@@ -32,7 +32,15 @@ macro_rules! wire_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             /// What filters know of this enumeration.
             pub const DEF: $crate::filter::EnumDef =
-                $crate::filter::EnumDef { name: stringify!($name), values: Self::NAMES };
+                $crate::filter::EnumDef { name: stringify!($name), values: Self::NAMES, register: Self::REGISTER };
+            #[cfg(feature = "graphql")]
+            const REGISTER: Option<fn(&mut dyn std::any::Any)> = Some(|registry| {
+                if let Some(registry) = registry.downcast_mut::<async_graphql::registry::Registry>() {
+                    <Self as async_graphql::InputType>::create_type_info(registry);
+                }
+            });
+            #[cfg(not(feature = "graphql"))]
+            const REGISTER: Option<fn(&mut dyn std::any::Any)> = None;
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }

@@ -206,6 +206,7 @@ fn build_app(
     .service(
         web::resource("/graphql").route(web::post().to(graphql::graphql_post)).route(web::get().to(graphql::graphiql)),
     )
+    .service(web::resource("/graphql/assets/{file}").route(web::get().to(graphql::graphiql_asset)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi_json)))
     .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
     .service(web::resource("/docs").route(

@@ -126,11 +126,22 @@ pub enum FieldKind {
 }
 
 /// An enumeration as filters see it: its type's name (the GraphQL enum) and its wire values.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct EnumDef {
     pub name: &'static str,
     pub values: &'static [&'static str],
+    /// Registers the enumeration's GraphQL type (given an `async_graphql` registry) when the
+    /// crate that declares it is built with GraphQL; typed GraphQL filters reuse that type.
+    pub register: Option<fn(&mut dyn std::any::Any)>,
 }
+
+impl PartialEq for EnumDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.values == other.values
+    }
+}
+
+impl Eq for EnumDef {}
 
 /// A field of a resource as the list API sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -306,7 +317,7 @@ mod tests {
         fields: &[FieldDef {
             name: "tier",
             column: "tier",
-            kind: FieldKind::Enum(&EnumDef { name: "Tier", values: &["gold", "silver"] }),
+            kind: FieldKind::Enum(&EnumDef { name: "Tier", values: &["gold", "silver"], register: None }),
             nullable: true,
             sortable: true,
         }],

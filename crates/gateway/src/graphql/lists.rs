@@ -1,12 +1,9 @@
 //! List arguments and page shapes shared by every GraphQL list: `first`/`after` keyset pages,
-//! the filter language as input objects, archive selection.
+//! archive selection. Typed filters and sort orders are in `filters`.
 
-use async_graphql::{Enum, InputObject, SimpleObject};
-use crm_core::filter::{Filter, Op, RawValue};
+use async_graphql::{Enum, SimpleObject};
+use crm_core::filter::Filter;
 use crm_core::list::{Archived, ListParams, Page};
-
-use super::gql_error;
-use crate::problem::ApiError;
 
 #[derive(SimpleObject, Default)]
 pub struct PageInfo {
@@ -31,106 +28,23 @@ pub enum ArchivedFilter {
     Only,
 }
 
-/// Comparison operators of the filter language.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum FilterOp {
-    Eq,
-    Neq,
-    Lt,
-    Lte,
-    Gt,
-    Gte,
-    In,
-    Nin,
-    Contains,
-    StartsWith,
-    IsNull,
-}
-
-/// The filter language as input objects. Set exactly one of `and`, `or`, `not` or `field`.
-/// `field` takes dotted paths (`account.tier`); `in`/`nin` take `values`, others `value`.
-#[derive(InputObject, Default)]
-pub struct FilterInput {
-    pub and: Option<Vec<FilterInput>>,
-    pub or: Option<Vec<FilterInput>>,
-    pub not: Option<Box<FilterInput>>,
-    pub field: Option<String>,
-    pub op: Option<FilterOp>,
-    pub value: Option<String>,
-    pub values: Option<Vec<String>>,
-}
-
-impl FilterInput {
-    /// Converts to the shared AST (so REST and GraphQL check filters the same way).
-    pub fn to_filter(&self, depth: usize) -> Result<Filter, ApiError> {
-        let bad = |m: &str| {
-            ApiError::bad_request("INVALID_FILTER", m.to_string()).with_field("where", "syntax", m.to_string())
-        };
-        if depth > crm_core::filter::MAX_DEPTH {
-            return Err(bad("the filter nests too deeply"));
-        }
-        let set = [self.and.is_some(), self.or.is_some(), self.not.is_some(), self.field.is_some()];
-        if set.iter().filter(|x| **x).count() != 1 {
-            return Err(bad("set exactly one of and, or, not, field"));
-        }
-        if let Some(v) = &self.and {
-            return Ok(Filter::And(v.iter().map(|f| f.to_filter(depth + 1)).collect::<Result<_, _>>()?));
-        }
-        if let Some(v) = &self.or {
-            return Ok(Filter::Or(v.iter().map(|f| f.to_filter(depth + 1)).collect::<Result<_, _>>()?));
-        }
-        if let Some(n) = &self.not {
-            return Ok(Filter::Not(Box::new(n.to_filter(depth + 1)?)));
-        }
-        let field = self.field.clone().unwrap_or_default();
-        let op = self.op.ok_or_else(|| bad("a condition needs `op`"))?;
-        let op = match op {
-            FilterOp::Eq => Op::Eq,
-            FilterOp::Neq => Op::Neq,
-            FilterOp::Lt => Op::Lt,
-            FilterOp::Lte => Op::Lte,
-            FilterOp::Gt => Op::Gt,
-            FilterOp::Gte => Op::Gte,
-            FilterOp::In => Op::In,
-            FilterOp::Nin => Op::Nin,
-            FilterOp::Contains => Op::Contains,
-            FilterOp::StartsWith => Op::StartsWith,
-            FilterOp::IsNull => Op::IsNull,
-        };
-        let value = match (&self.value, &self.values) {
-            (Some(v), None) => RawValue::One(v.clone()),
-            (None, Some(v)) => RawValue::List(v.clone()),
-            _ => return Err(bad("a condition needs exactly one of `value` or `values`")),
-        };
-        let path: Vec<String> = field.split('.').map(str::to_string).collect();
-        if path.iter().any(String::is_empty) {
-            return Err(bad("`field` is a dotted path such as `account.tier`"));
-        }
-        Ok(Filter::Cond { path, op, value })
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 pub fn list_params(
     first: i32,
     after: Option<String>,
     filter: Option<String>,
-    where_: Option<FilterInput>,
-    order_by: Option<Vec<String>>,
+    where_: Option<Filter>,
+    sort: Option<String>,
     search: Option<String>,
     archived: ArchivedFilter,
     count: bool,
-) -> async_graphql::Result<ListParams> {
-    let filter_ast = match where_ {
-        Some(w) => Some(w.to_filter(0).map_err(gql_error)?),
-        None => None,
-    };
-    Ok(ListParams {
+) -> ListParams {
+    ListParams {
         limit: Some(u32::try_from(first).unwrap_or(0)),
         cursor: after,
-        sort: order_by.map(|v| v.join(",")),
+        sort,
         filter,
-        filter_ast,
+        filter_ast: where_,
         q: search,
         archived: match archived {
             ArchivedFilter::Exclude => Archived::Exclude,
@@ -139,5 +53,5 @@ pub fn list_params(
         },
         count,
         skip_external_ids: false,
-    })
+    }
 }

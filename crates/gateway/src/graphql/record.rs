@@ -177,14 +177,21 @@ macro_rules! record_graphql {
                     #[graphql(default = 50)] first: i32,
                     after: Option<String>,
                     filter: Option<String>,
-                    #[graphql(name = "where")] where_: Option<$crate::graphql::FilterInput>,
-                    order_by: Option<Vec<String>>,
+                    #[graphql(name = "where")] where_: Option<$crate::graphql::Where<$Child>>,
+                    order_by: Option<Vec<$crate::graphql::OrderBy<$Child>>>,
                     search: Option<String>,
                 ) -> async_graphql::Result<<$Child as $crate::graphql::record::GraphNode>::Connection> {
                     use crm_core::ids::EntityId;
                     let mut params = $crate::graphql::list_params(
-                        first, after, filter, where_, order_by, search, $crate::graphql::ArchivedFilter::Exclude, false,
-                    )?;
+                        first,
+                        after,
+                        filter,
+                        where_.map(|w| w.filter),
+                        $crate::graphql::sort_of(order_by),
+                        search,
+                        $crate::graphql::ArchivedFilter::Exclude,
+                        false,
+                    );
                     let with_ext = ctx.look_ahead().field("nodes").field("externalIds").exists();
                     params.skip_external_ids = !with_ext;
                     let key = $crate::graphql::loaders::ChildKey {
@@ -280,7 +287,8 @@ macro_rules! record_graphql {
                 }
             }
 
-            /// Keyset-paginated. `filter` takes the REST filter grammar; `where` the same as objects.
+            /// Keyset-paginated. `where` and `orderBy` are typed; `filter` takes the REST filter grammar
+            /// (both may be given: all conditions hold).
             #[allow(clippy::too_many_arguments)]
             async fn $list(
                 &self,
@@ -288,8 +296,8 @@ macro_rules! record_graphql {
                 #[graphql(default = 50)] first: i32,
                 after: Option<String>,
                 filter: Option<String>,
-                #[graphql(name = "where")] where_: Option<$crate::graphql::FilterInput>,
-                order_by: Option<Vec<String>>,
+                #[graphql(name = "where")] where_: Option<$crate::graphql::Where<$T>>,
+                order_by: Option<Vec<$crate::graphql::OrderBy<$T>>>,
                 search: Option<String>,
                 #[graphql(default)] archived: $crate::graphql::ArchivedFilter,
             ) -> async_graphql::Result<$Conn> {
@@ -297,8 +305,16 @@ macro_rules! record_graphql {
                 let r = $crate::graphql::rc(ctx)?;
                 let look = ctx.look_ahead();
                 let count = look.field("totalCount").exists();
-                let mut params =
-                    $crate::graphql::list_params(first, after, filter, where_, order_by, search, archived, count)?;
+                let mut params = $crate::graphql::list_params(
+                    first,
+                    after,
+                    filter,
+                    where_.map(|w| w.filter),
+                    $crate::graphql::sort_of(order_by),
+                    search,
+                    archived,
+                    count,
+                );
                 let nodes = look.field("nodes");
                 let with_ext = nodes.field("externalIds").exists();
                 params.skip_external_ids = !with_ext;

@@ -7,6 +7,7 @@ use async_graphql::{Context, Object};
 use crm_core::Actor;
 use crm_core::ids::{ActivityId, LeadId, OpportunityId, PipelineId, UserId};
 use crm_db::Db;
+use crm_sales::activities::Activity;
 use crm_sales::{
     Assessment, AssignmentRules, CompleteInput, ConvertInput, ConvertResult, Forecast, GroupBy, SalesReport,
     ScoringRules,
@@ -81,15 +82,24 @@ impl SalesViewsQuery {
         due_lte: Option<String>,
         due_gte: Option<String>,
         filter: Option<String>,
+        #[graphql(name = "where")] where_: Option<super::Where<Activity>>,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
-        order_by: Option<Vec<String>>,
+        order_by: Option<Vec<super::OrderBy<Activity>>>,
     ) -> async_graphql::Result<ActivityConnection> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         let count = ctx.look_ahead().field("totalCount").exists();
-        let params =
-            super::list_params(first, after, filter, None, order_by, None, super::ArchivedFilter::Exclude, count)?;
+        let params = super::list_params(
+            first,
+            after,
+            filter,
+            where_.map(|w| w.filter),
+            super::sort_of(order_by),
+            None,
+            super::ArchivedFilter::Exclude,
+            count,
+        );
         let agenda = crm_sales::activities::Agenda { assignee: Some(assignee), due_lte, due_gte };
         let page = r.db.run(move |c| crm_sales::activities::agenda(c, &actor, &params, &agenda)).await.map_err(gql)?;
         Ok(ActivityConnection {

@@ -1,0 +1,206 @@
+//! GraphQL over HTTP: `POST /graphql` with the media types and statuses of the GraphQL-over-HTTP
+//! specification, an `extensions.code` on every error, and automatic persisted queries.
+//!
+//! - A client that accepts `application/graphql-response+json` gets that media type, 400 for a
+//!   request error (a body, document or persisted query that cannot run) and 401 without valid
+//!   credentials; a client that sends only `Accept: application/json` gets 200 for request
+//!   errors, as the specification's legacy mode says, and 401 all the same (authentication
+//!   happens before GraphQL). Field errors are 200 in both.
+//! - Every error carries `extensions.code`: the REST problem code where REST has the same
+//!   failure (`UNAUTHENTICATED`, `VALIDATION_FAILED`, `INVALID_FILTER`, `MALFORMED_JSON`, …), and
+//!   `GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`, `PERSISTED_QUERY_NOT_FOUND` for what
+//!   only GraphQL has.
+//! - Automatic persisted queries (Apollo's protocol): a client sends the query's SHA-256 in
+//!   `extensions.persistedQuery`; the first time it is unknown (`PERSISTED_QUERY_NOT_FOUND`), the
+//!   client sends hash and query once, and from then on the hash alone. The cache is per
+//!   instance and bounded; a miss after a restart only costs that one round trip.
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use serde_json::json;
+
+use super::{RequestCtx, loaders};
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::ApiError;
+
+/// The GraphQL-over-HTTP response media type.
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// Codes of request errors: the document did not run at all.
+const REQUEST_ERRORS: &[&str] =
+    &["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_INVALID"];
+
+/// How many persisted queries an instance keeps.
+pub const PERSISTED_QUERIES: usize = 2_000;
+
+/// `POST /graphql`: needs a bearer token like every API call. When a field failed with a server
+/// error (5xx class) the answer is marked retryable, so an `Idempotency-Key` does not pin it.
+pub async fn graphql_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Result<Authenticated, ApiError>,
+    body: Result<web::Json<Request>, actix_web::Error>,
+) -> HttpResponse {
+    let modern = accepts_graphql_response(&req);
+    let actor = match auth {
+        Ok(a) => a.0,
+        Err(e) => return http_error(modern, &e),
+    };
+    let request = match body {
+        Ok(r) => r.into_inner(),
+        Err(e) => {
+            let api = e
+                .as_error::<ApiError>()
+                .map(|a| ApiError::new(a.status, a.code, a.detail.clone()))
+                .unwrap_or_else(|| ApiError::bad_request("MALFORMED_JSON", e.to_string()));
+            return http_error(modern, &api);
+        }
+    };
+    let db = state.db.clone();
+    // Request-scoped: the loaders (made on first use; list resolvers prime them) and the caller.
+    let request = request.data(loaders::Loaders::new(db.clone(), actor.clone())).data(RequestCtx { db, actor });
+    let response = state.schema.execute(request).await;
+    respond(modern, response)
+}
+
+fn respond(modern: bool, response: Response) -> HttpResponse {
+    let code_of = |e: &ServerError| match e.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(async_graphql::Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let request_error =
+        response.errors.iter().any(|e| code_of(e).is_some_and(|c| REQUEST_ERRORS.contains(&c.as_str())));
+    let server_error = response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("status")).is_some_and(|s| match s {
+            async_graphql::Value::Number(n) => n.as_u64().is_some_and(|n| n >= 500),
+            _ => false,
+        })
+    });
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    if request_error && let Some(o) = body.as_object_mut() {
+        // A request error has no `data` entry (the document never ran).
+        o.remove("data");
+    }
+    let status = if request_error && modern { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, media_type(modern)));
+    if server_error {
+        res.insert_header((crate::idempotency::RETRYABLE, "1"));
+    }
+    res.body(body.to_string())
+}
+
+/// An error met before GraphQL ran (credentials, body), shaped as a GraphQL response.
+fn http_error(modern: bool, e: &ApiError) -> HttpResponse {
+    let status = if modern || e.status == StatusCode::UNAUTHORIZED || e.status.is_server_error() {
+        e.status
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({"errors": [{
+        "message": e.detail,
+        "extensions": {"code": e.code, "status": e.status.as_u16()},
+    }]});
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, media_type(modern)));
+    if e.status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    res.body(body.to_string())
+}
+
+fn media_type(modern: bool) -> &'static str {
+    if modern { "application/graphql-response+json; charset=utf-8" } else { "application/json" }
+}
+
+/// Whether the client accepts the GraphQL response media type (it then gets it, with statuses).
+fn accepts_graphql_response(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| m.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(GRAPHQL_RESPONSE)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error codes for what fails before or around execution.
+
+/// Gives every error an `extensions.code`: parse, validation and persisted-query errors get the
+/// GraphQL codes, and an argument async-graphql could not coerce gets REST's `INVALID_PARAMETER`.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+fn coded(mut e: ServerError, code: &'static str, status: u16) -> ServerError {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+        ext.set("status", status);
+    }
+    e
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // Only the persisted-query extension (registered after this one) fails here.
+        next.run(ctx, request).await.map_err(|e| {
+            let code = if e.message == "PersistedQueryNotFound" {
+                "PERSISTED_QUERY_NOT_FOUND"
+            } else {
+                "PERSISTED_QUERY_INVALID"
+            };
+            coded(e, code, 400)
+        })
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED", 400))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx)
+            .await
+            .map_err(|errs| errs.into_iter().map(|e| coded(e, "GRAPHQL_VALIDATION_FAILED", 400)).collect())
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        // Our resolvers' errors all carry a code; what is left is async-graphql refusing an
+        // argument value (a variable that does not fit its type, an id that is not a UUID).
+        response.errors = response.errors.into_iter().map(|e| coded(e, "INVALID_PARAMETER", 400)).collect();
+        response
+    }
+}
