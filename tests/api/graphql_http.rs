@@ -129,3 +129,67 @@ async fn persisted_queries_run_by_hash_once_registered() {
     let wrong = app.call(Method::POST, "/graphql", Some(&app.admin), Some(wrong), &[MODERN]).await;
     assert_eq!((wrong.status.as_u16(), code(&wrong)), (400, "PERSISTED_QUERY_INVALID"));
 }
+
+/// graphql-js's `getIntrospectionQuery()` (what GraphiQL and code generators send), whose type
+/// references nest deepest of any query a client sends.
+const INTROSPECTION: &str = "query IntrospectionQuery { __schema { description queryType { name } mutationType { name } \
+    subscriptionType { name } types { ...FullType } directives { name description isRepeatable locations \
+    args(includeDeprecated: true) { ...InputValue } } } } \
+    fragment FullType on __Type { kind name description specifiedByURL fields(includeDeprecated: true) { name description \
+    args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } \
+    inputFields(includeDeprecated: true) { ...InputValue } interfaces { ...TypeRef } \
+    enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } } \
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason } \
+    fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name \
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } } }";
+
+#[actix_web::test]
+async fn the_standard_introspection_query_passes_the_limits_and_describes_the_schema() {
+    let app = spawn().await;
+    let r = app.gql(&app.admin, INTROSPECTION, json!({})).await;
+    assert!(r["errors"].is_null(), "{}", r["errors"]);
+    let types = r["data"]["__schema"]["types"].as_array().unwrap();
+    let named = |n: &str| types.iter().find(|t| t["name"] == n).unwrap_or_else(|| panic!("no type {n}"));
+    let where_ = named("ContactWhere");
+    assert_eq!(where_["kind"], "INPUT_OBJECT");
+    let field = |t: &Value, n: &str| {
+        t["inputFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {n}"))
+    };
+    assert_eq!(field(where_, "account")["type"]["name"], "AccountWhere");
+    assert_eq!(field(where_, "lifecycleStage")["type"]["name"], "LifecycleStageFilter");
+    let stage_in = field(named("LifecycleStageFilter"), "in");
+    assert_eq!(stage_in["type"]["ofType"]["ofType"]["name"], "LifecycleStage");
+    // Every object, input and enum type, and every field of ours, says what it is.
+    let mut undocumented = Vec::new();
+    for t in types {
+        let name = t["name"].as_str().unwrap();
+        if name.starts_with("__") || t["kind"] == "SCALAR" {
+            continue;
+        }
+        if t["description"].as_str().is_none_or(str::is_empty) {
+            undocumented.push(name.to_string());
+        }
+    }
+    assert!(undocumented.is_empty(), "types without a description: {undocumented:?}");
+    // Every query and mutation, and each of their arguments, too: the docs explorer's entry points.
+    for root in ["Query", "Mutation"] {
+        for f in named(root)["fields"].as_array().unwrap() {
+            let name = format!("{root}.{}", f["name"].as_str().unwrap());
+            if f["description"].as_str().is_none_or(str::is_empty) {
+                undocumented.push(name.clone());
+            }
+            for a in f["args"].as_array().unwrap() {
+                if a["description"].as_str().is_none_or(str::is_empty) {
+                    undocumented.push(format!("{name}({})", a["name"].as_str().unwrap()));
+                }
+            }
+        }
+    }
+    assert!(undocumented.is_empty(), "root fields or arguments without a description: {undocumented:?}");
+}

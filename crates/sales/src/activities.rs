@@ -83,6 +83,7 @@ pub struct Activity {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new activity (task, call, meeting, email to send), or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
 #[patch(name = ActivityPatch, record = Activity)]
 #[serde(deny_unknown_fields)]

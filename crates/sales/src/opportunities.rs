@@ -79,6 +79,7 @@ pub struct Opportunity {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new opportunity, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
 #[patch(name = OpportunityPatch, record = Opportunity, doc = "Moving `stage_id` records the stage change.")]
 #[serde(deny_unknown_fields)]

@@ -86,6 +86,7 @@ pub struct Pipeline {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new pipeline, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
 #[patch(name = PipelinePatch, record = Pipeline, doc = "`stages` replaces the list (keep stages by their `id`).")]
 #[serde(deny_unknown_fields)]

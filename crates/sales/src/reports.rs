@@ -66,6 +66,8 @@ pub struct ForecastGroup {
     pub won_deals: i64,
 }
 
+/// The forecast of a period, one group per owner, team or pipeline (`group_by`): won and open
+/// amounts by forecast category, weighted, against quota.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
@@ -245,6 +247,7 @@ pub struct CurrencyFigures {
     pub pipeline_velocity_per_day: Option<Money>,
 }
 
+/// How many activities one rep completed in a report period.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]

@@ -50,6 +50,7 @@ pub struct TargetList {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new target list, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
 #[patch(name = TargetListPatch, record = TargetList)]
 #[serde(deny_unknown_fields)]
@@ -286,6 +287,7 @@ pub struct Quota {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new quota, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]
 #[patch(name = QuotaPatch, record = Quota)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@
       defaultEditorToolsVisibility: "headers",
       shouldPersistHeaders: true,
       defaultHeaders: '{\n  "Authorization": "Bearer <paste a token: make token>"\n}',
-      defaultQuery: "# Put your token in the Headers tab below, then run:\n{\n  accounts(first: 5) {\n    nodes { id name tier }\n  }\n}\n",
+      defaultQuery: "# Put your token in the Headers tab below, then run this query.\n# The round arrow on the left reloads the schema for completion and the docs.\n{\n  accounts(first: 5) {\n    nodes { id name tier }\n  }\n}\n",
       query: params.get("query") || undefined,
     })
   );

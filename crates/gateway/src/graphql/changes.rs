@@ -16,9 +16,10 @@ impl ChangesQuery {
     async fn changes(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] after: Long,
-        types: Option<Vec<String>>,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(default, desc = "The last event seen (`nextAfter` of the previous page); 0 from the start.")]
+        after: Long,
+        #[graphql(desc = "Only these event types (`contact.updated`, …); all by default.")] types: Option<Vec<String>>,
+        #[graphql(default = 100, desc = "Events per page, 1 to 1000.")] first: i32,
     ) -> async_graphql::Result<ChangePage> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();

@@ -5,8 +5,10 @@ use async_graphql::{Enum, SimpleObject};
 use crm_core::filter::Filter;
 use crm_core::list::{Archived, ListParams, Page};
 
+/// Where a page ends and whether more follow.
 #[derive(SimpleObject, Default)]
 pub struct PageInfo {
+    /// True when another page follows.
     pub has_next_page: bool,
     /// Pass as `after` to get the next page.
     pub end_cursor: Option<String>,

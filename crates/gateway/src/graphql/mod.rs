@@ -30,7 +30,9 @@ pub type CrmSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     use async_graphql::extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage};
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(12)
+        // Deep enough for the standard introspection query (GraphiQL, code generators), whose
+        // type references nest 14 levels; the complexity limit bounds what a deep query costs.
+        .limit_depth(16)
         .limit_complexity(20_000)
         // Codes first: it wraps the persisted-query lookup, to code its errors.
         .extension(http::ErrorCodes)

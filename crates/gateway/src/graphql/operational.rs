@@ -122,7 +122,7 @@ impl CommentsMutation {
     async fn set_sla_policy(
         &self,
         ctx: &Context<'_>,
-        policy: crm_cases::SlaPolicy,
+        #[graphql(desc = "Minutes to resolve per priority (it replaces the old policy).")] policy: crm_cases::SlaPolicy,
     ) -> async_graphql::Result<crm_cases::SlaPolicy> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -133,8 +133,8 @@ impl CommentsMutation {
     async fn add_case_comment(
         &self,
         ctx: &Context<'_>,
-        case_id: CaseId,
-        input: CommentInput,
+        #[graphql(desc = "The case to comment on.")] case_id: CaseId,
+        #[graphql(desc = "The text, who may see it, and the department.")] input: CommentInput,
     ) -> async_graphql::Result<CaseComment> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -158,9 +158,12 @@ pub struct TimelineItemNode {
     pub change: Option<HistoryEntry>,
 }
 
+/// One page of a customer's timeline, newest first.
 #[derive(SimpleObject)]
 pub struct TimelineConnection {
+    /// The entries of this page.
     pub nodes: Vec<TimelineItemNode>,
+    /// Whether older entries follow, and the cursor to get them.
     pub page_info: super::PageInfo,
 }
 
@@ -233,7 +236,11 @@ impl ViewsQuery {
     }
 
     /// Several users by id (unknown ids are left out).
-    async fn users_by_ids(&self, ctx: &Context<'_>, ids: Vec<UserId>) -> async_graphql::Result<Vec<UserNode>> {
+    async fn users_by_ids(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users' ids.")] ids: Vec<UserId>,
+    ) -> async_graphql::Result<Vec<UserNode>> {
         Ok(load_many::<User>(ctx, &ids).await?.into_iter().map(|inner| UserNode { inner }).collect())
     }
 }

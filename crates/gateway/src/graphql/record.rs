@@ -174,12 +174,14 @@ macro_rules! record_graphql {
                 async fn $child(
                     &self,
                     ctx: &async_graphql::Context<'_>,
-                    #[graphql(default = 50)] first: i32,
-                    after: Option<String>,
+                    #[graphql(default = 50, desc = "Records per page, 1 to 1000.")] first: i32,
+                    #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+                    #[graphql(desc = "A filter in the REST grammar (`city[eq]:Seoul`); holds together with `where`.")]
                     filter: Option<String>,
-                    #[graphql(name = "where")] where_: Option<$crate::graphql::Where<$Child>>,
+                    #[graphql(name = "where", desc = "Which records: typed conditions on fields and relations.")] where_: Option<$crate::graphql::Where<$Child>>,
+                    #[graphql(desc = "Sort keys in order (newest first by default); ties end by id.")]
                     order_by: Option<Vec<$crate::graphql::OrderBy<$Child>>>,
-                    search: Option<String>,
+                    #[graphql(desc = "Words to find (each as a prefix) in the record's search index, at most 200 characters.")] search: Option<String>,
                 ) -> async_graphql::Result<<$Child as $crate::graphql::record::GraphNode>::Connection> {
                     use crm_core::ids::EntityId;
                     let mut params = $crate::graphql::list_params(
@@ -216,37 +218,52 @@ macro_rules! record_graphql {
             $($extra)*
         }
 
+        #[doc = concat!("One page of a list of ", stringify!($T), " records.")]
         #[derive(async_graphql::SimpleObject)]
         pub struct $Conn {
+            /// The records of this page, in the list's order.
             pub nodes: Vec<$Node>,
+            /// Whether more follow, and the cursor to get them.
             pub page_info: $crate::graphql::PageInfo,
             /// How many records match (top-level lists only); computed only when selected.
             pub total_count: Option<i64>,
         }
 
+        #[doc = concat!("What an upsert of a ", stringify!($T), " by external id did.")]
         #[derive(async_graphql::SimpleObject)]
         pub struct $Up {
+            /// The record as stored after the upsert.
             pub node: $Node,
             /// True when the upsert created the record.
             pub created: bool,
         }
 
+        #[doc = concat!("A batch operation that updates one ", stringify!($T), ".")]
         #[derive(async_graphql::InputObject)]
         pub struct $UpdOp {
+            /// The record to update.
             pub id: $Id,
+            /// A merge patch: absent fields stay, `null` clears.
             pub patch: $Patch,
+            /// Fail with `VERSION_CONFLICT` unless the record is at this version.
             pub expected_version: Option<i64>,
         }
 
+        #[doc = concat!("A batch operation that creates or updates the ", stringify!($T), " carrying an external id.")]
         #[derive(async_graphql::InputObject)]
         pub struct $UpsOp {
+            /// The id in the other system that identifies the record.
             pub external_id: crm_core::ExternalId,
+            /// The fields to set (a merge patch when the record exists).
             pub patch: $Patch,
         }
 
+        #[doc = concat!("A batch operation that archives one ", stringify!($T), ".")]
         #[derive(async_graphql::InputObject)]
         pub struct $DelOp {
+            /// The record to archive.
             pub id: $Id,
+            /// Fail with `VERSION_CONFLICT` unless the record is at this version.
             pub expected_version: Option<i64>,
         }
 
@@ -277,7 +294,11 @@ macro_rules! record_graphql {
         #[async_graphql::Object]
         impl $Query {
             /// One record by id; null when it does not exist.
-            async fn $one(&self, ctx: &async_graphql::Context<'_>, id: $Id) -> async_graphql::Result<Option<$Node>> {
+            async fn $one(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(desc = "The record's id.")] id: $Id,
+            ) -> async_graphql::Result<Option<$Node>> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
                 match r.db.run(move |c| crm_records::get::<$T>(c, &actor, id)).await {
@@ -293,13 +314,16 @@ macro_rules! record_graphql {
             async fn $list(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                #[graphql(default = 50)] first: i32,
-                after: Option<String>,
+                #[graphql(default = 50, desc = "Records per page, 1 to 1000.")] first: i32,
+                #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+                #[graphql(desc = "A filter in the REST grammar (`city[eq]:Seoul`); holds together with `where`.")]
                 filter: Option<String>,
-                #[graphql(name = "where")] where_: Option<$crate::graphql::Where<$T>>,
+                #[graphql(name = "where", desc = "Which records: typed conditions on fields and relations.")] where_: Option<$crate::graphql::Where<$T>>,
+                #[graphql(desc = "Sort keys in order (newest first by default); ties end by id.")]
                 order_by: Option<Vec<$crate::graphql::OrderBy<$T>>>,
-                search: Option<String>,
-                #[graphql(default)] archived: $crate::graphql::ArchivedFilter,
+                #[graphql(desc = "Words to find (each as a prefix) in the record's search index, at most 200 characters.")] search: Option<String>,
+                #[graphql(default, desc = "Live records (default), live and archived, or archived only.")]
+                archived: $crate::graphql::ArchivedFilter,
             ) -> async_graphql::Result<$Conn> {
                 use crm_core::ids::EntityId;
                 let r = $crate::graphql::rc(ctx)?;
@@ -346,7 +370,7 @@ macro_rules! record_graphql {
             async fn $by_ext(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                external_id: crm_core::ExternalId,
+                #[graphql(desc = "The system and the id the record has there.")] external_id: crm_core::ExternalId,
             ) -> async_graphql::Result<Option<$Node>> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
@@ -363,7 +387,13 @@ macro_rules! record_graphql {
 
         #[async_graphql::Object]
         impl $Mutation {
-            async fn $create(&self, ctx: &async_graphql::Context<'_>, input: $Input) -> async_graphql::Result<$Node> {
+            /// Creates a record; invalid or duplicate input fails with `VALIDATION_FAILED` or
+            /// `DUPLICATE_RECORD` and stores nothing.
+            async fn $create(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(desc = "The new record's fields.")] input: $Input,
+            ) -> async_graphql::Result<$Node> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
                 let inner =
@@ -375,8 +405,9 @@ macro_rules! record_graphql {
             async fn $update(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                id: $Id,
-                patch: $Patch,
+                #[graphql(desc = "The record's id.")] id: $Id,
+                #[graphql(desc = "The fields to change: absent stays, `null` clears.")] patch: $Patch,
+                #[graphql(desc = "Fail with `VERSION_CONFLICT` unless the record is at this version.")]
                 expected_version: Option<i64>,
             ) -> async_graphql::Result<$Node> {
                 let r = $crate::graphql::rc(ctx)?;
@@ -389,10 +420,13 @@ macro_rules! record_graphql {
                 Ok($Node { inner })
             }
 
+            /// Archives the record (it leaves lists; `restore` brings it back). Archiving an
+            /// archived record changes nothing.
             async fn $archive(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                id: $Id,
+                #[graphql(desc = "The record's id.")] id: $Id,
+                #[graphql(desc = "Fail with `VERSION_CONFLICT` unless the record is at this version.")]
                 expected_version: Option<i64>,
             ) -> async_graphql::Result<$Node> {
                 let r = $crate::graphql::rc(ctx)?;
@@ -405,10 +439,13 @@ macro_rules! record_graphql {
                 Ok($Node { inner })
             }
 
+            /// Brings an archived record back; `DUPLICATE_RECORD` when its unique fields now
+            /// belong to a live record.
             async fn $restore(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                id: $Id,
+                #[graphql(desc = "The record's id.")] id: $Id,
+                #[graphql(desc = "Fail with `VERSION_CONFLICT` unless the record is at this version.")]
                 expected_version: Option<i64>,
             ) -> async_graphql::Result<$Node> {
                 let r = $crate::graphql::rc(ctx)?;
@@ -425,8 +462,8 @@ macro_rules! record_graphql {
             async fn $upsert(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                external_id: crm_core::ExternalId,
-                patch: $Patch,
+                #[graphql(desc = "The system and the id the record has there.")] external_id: crm_core::ExternalId,
+                #[graphql(desc = "The fields to set (a merge patch when the record exists).")] patch: $Patch,
             ) -> async_graphql::Result<$Up> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
@@ -442,8 +479,8 @@ macro_rules! record_graphql {
             async fn $batch(
                 &self,
                 ctx: &async_graphql::Context<'_>,
-                operations: Vec<$BOp>,
-                #[graphql(default)] atomic: bool,
+                #[graphql(desc = "1 to 1000 operations, applied in order.")] operations: Vec<$BOp>,
+                #[graphql(default, desc = "Apply all or none; by default each operation stands alone.")] atomic: bool,
             ) -> async_graphql::Result<Vec<$crate::graphql::BatchResult>> {
                 $crate::graphql::check_batch_len(operations.len())?;
                 let r = $crate::graphql::rc(ctx)?;

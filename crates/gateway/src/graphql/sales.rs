@@ -49,8 +49,9 @@ impl SalesViewsQuery {
     async fn forecast(
         &self,
         ctx: &Context<'_>,
-        period: String,
-        #[graphql(default_with = "GroupBy::Owner")] group_by: GroupBy,
+        #[graphql(desc = "A quarter (`2026-Q4`), month (`2026-11`) or year (`2026`).")] period: String,
+        #[graphql(default_with = "GroupBy::Owner", desc = "One group per owner (default), team or pipeline.")]
+        group_by: GroupBy,
     ) -> async_graphql::Result<Forecast> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -61,9 +62,9 @@ impl SalesViewsQuery {
     async fn sales_report(
         &self,
         ctx: &Context<'_>,
-        period: String,
-        owner_id: Option<UserId>,
-        pipeline_id: Option<PipelineId>,
+        #[graphql(desc = "A quarter (`2026-Q4`), month (`2026-11`) or year (`2026`).")] period: String,
+        #[graphql(desc = "Only this owner's deals and activities.")] owner_id: Option<UserId>,
+        #[graphql(desc = "Only this pipeline's deals.")] pipeline_id: Option<PipelineId>,
     ) -> async_graphql::Result<SalesReport> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -78,14 +79,16 @@ impl SalesViewsQuery {
     async fn agenda(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = "me")] assignee: String,
-        due_lte: Option<String>,
-        due_gte: Option<String>,
-        filter: Option<String>,
-        #[graphql(name = "where")] where_: Option<super::Where<Activity>>,
-        #[graphql(default = 50)] first: i32,
-        after: Option<String>,
-        order_by: Option<Vec<super::OrderBy<Activity>>>,
+        #[graphql(default = "me", desc = "`me` (the caller's user) or a user id.")] assignee: String,
+        #[graphql(desc = "Due at or before: an RFC 3339 instant, or a date for its whole day.")] due_lte: Option<
+            String,
+        >,
+        #[graphql(desc = "Due at or after: an RFC 3339 instant, or a date from its start.")] due_gte: Option<String>,
+        #[graphql(desc = "A filter in the REST grammar; holds together with `where`.")] filter: Option<String>,
+        #[graphql(name = "where", desc = "Which activities: typed conditions.")] where_: Option<super::Where<Activity>>,
+        #[graphql(default = 50, desc = "Activities per page, 1 to 1000.")] first: i32,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Sort keys in order; ties end by id.")] order_by: Option<Vec<super::OrderBy<Activity>>>,
     ) -> async_graphql::Result<ActivityConnection> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -109,12 +112,14 @@ impl SalesViewsQuery {
         })
     }
 
+    /// How new leads are assigned (round robin, by territory, …).
     async fn lead_assignment_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<AssignmentRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.run(move |c| crm_sales::leads::get_assignment_rules(c, &actor)).await.map_err(gql)
     }
 
+    /// How leads are scored.
     async fn lead_scoring_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<ScoringRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -131,8 +136,8 @@ impl SalesViewsMutation {
     async fn convert_lead(
         &self,
         ctx: &Context<'_>,
-        id: LeadId,
-        input: ConvertInput,
+        #[graphql(desc = "The lead to convert.")] id: LeadId,
+        #[graphql(desc = "What to create or link: account, contact, opportunity.")] input: ConvertInput,
     ) -> async_graphql::Result<ConvertResult> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -143,8 +148,9 @@ impl SalesViewsMutation {
     async fn complete_activity(
         &self,
         ctx: &Context<'_>,
-        id: ActivityId,
-        #[graphql(default)] input: CompleteInput,
+        #[graphql(desc = "The activity to complete.")] id: ActivityId,
+        #[graphql(default, desc = "The outcome, and whether to log an interaction.")] input: CompleteInput,
+        #[graphql(desc = "Fail with `VERSION_CONFLICT` unless the activity is at this version.")]
         expected_version: Option<i64>,
     ) -> async_graphql::Result<ActivityNode> {
         let r = rc(ctx)?;
@@ -156,20 +162,22 @@ impl SalesViewsMutation {
         Ok(ActivityNode { inner })
     }
 
+    /// Replaces how new leads are assigned.
     async fn set_lead_assignment_rules(
         &self,
         ctx: &Context<'_>,
-        rules: AssignmentRules,
+        #[graphql(desc = "The new rules (they replace the old ones).")] rules: AssignmentRules,
     ) -> async_graphql::Result<AssignmentRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await.map_err(gql)
     }
 
+    /// Replaces how leads are scored (open leads are rescored).
     async fn set_lead_scoring_rules(
         &self,
         ctx: &Context<'_>,
-        rules: ScoringRules,
+        #[graphql(desc = "The new rules (they replace the old ones).")] rules: ScoringRules,
     ) -> async_graphql::Result<ScoringRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();

@@ -118,6 +118,7 @@ pub struct Lead {
     pub archived_at: Option<Timestamp>,
 }
 
+/// A new lead, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, crm_records::MergePatch)]
 #[patch(name = LeadPatch, record = Lead)]
 #[serde(deny_unknown_fields)]

@@ -43,6 +43,7 @@ pub struct ScoringRule {
     pub points: i32,
 }
 
+/// How leads are scored: a lead's score is the sum of the points of the rules it matches.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -52,6 +53,7 @@ pub struct ScoringRule {
     graphql(input_name = "ScoringRulesInput")
 )]
 pub struct ScoringRules {
+    /// In order; at most 200.
     pub rules: Vec<ScoringRule>,
 }
 
