@@ -193,3 +193,38 @@ async fn unknown_routes_are_problem_documents() {
     let ready = app.call(Method::GET, "/readyz", None, None, &[]).await.expect(200);
     assert_eq!(ready["status"], "ready");
 }
+
+#[actix_web::test]
+async fn requests_the_contract_does_not_allow_get_the_documented_answers() {
+    let app = spawn().await;
+    // A method a path does not take: 405 with the methods it does take.
+    let r = app.call(Method::PUT, "/api/v1/accounts", Some(&app.admin), Some(json!({})), &[]).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow").as_deref(), Some("GET, POST"));
+    assert_eq!(r.body["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(r.header("content-type").as_deref(), Some("application/problem+json"));
+    // `/users/me` is not `/users/{id}`: PATCH there is 405, not a 404 for the id `me`.
+    let me = app.call(Method::PATCH, "/api/v1/users/me", Some(&app.admin), Some(json!({})), &[]).await;
+    assert_eq!((me.status.as_u16(), me.header("allow").as_deref()), (405, Some("GET")));
+    // A body is an object: an array is not read as fields in order.
+    let a = app.account("Shape Co", json!({})).await;
+    let arr = app.patch(&format!("/api/v1/accounts/{}", a["id"].as_str().unwrap()), json!([null, null])).await;
+    assert_eq!((arr.status.as_u16(), arr.body["code"].as_str()), (422, Some("INVALID_BODY")));
+    let after = app.get(&format!("/api/v1/accounts/{}", a["id"].as_str().unwrap())).await.expect(200);
+    assert_eq!((after["name"].as_str(), after["version"].as_i64()), (Some("Shape Co"), Some(1)));
+    // An empty batch is invalid, not too large.
+    let empty = app.post("/api/v1/accounts/batch", json!({"operations": []})).await;
+    assert_eq!((empty.status.as_u16(), empty.body["code"].as_str()), (422, Some("VALIDATION_FAILED")));
+    // An If-Match that is not text is malformed; an empty one demands nothing.
+    let id = a["id"].as_str().unwrap();
+    let empty_match = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{id}"),
+            Some(&app.admin),
+            Some(json!({"industry": "x"})),
+            &[("If-Match", "")],
+        )
+        .await;
+    assert_eq!(empty_match.status, 200);
+}

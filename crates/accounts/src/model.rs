@@ -83,6 +83,7 @@ pub struct Account {
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct AccountInput {
     #[validate(length(min = 1, max = 200))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     #[cfg_attr(feature = "openapi", schema(example = "Acme Korea"))]
     pub name: String,
     #[serde(default)]
@@ -90,6 +91,7 @@ pub struct AccountInput {
     pub domain: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub industry: Option<String>,
     #[serde(default)]
     pub tier: Option<Tier>,
@@ -101,15 +103,19 @@ pub struct AccountInput {
     pub website: Option<String>,
     #[serde(default)]
     #[validate(length(max = 200))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub street: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub city: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
     #[serde(default)]
     #[validate(length(max = 20))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub postal_code: Option<String>,
     #[serde(default)]
     pub country: Option<String>,
@@ -121,6 +127,7 @@ pub struct AccountInput {
     pub annual_revenue: Option<Money>,
     #[serde(default)]
     #[validate(range(min = 0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub employee_count: Option<i32>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]

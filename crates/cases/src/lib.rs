@@ -282,9 +282,7 @@ pub fn list_comments(
             .select(case_comments::created_at)
             .first(conn)
             .optional()?;
-        let at = at.ok_or_else(|| {
-            RecordError::invalid("case_comment", "after", "not_found", "no such comment on this case")
-        })?;
+        let at = at.ok_or_else(|| RecordError::NotFound { entity: "case_comment" })?;
         q = q.filter(
             case_comments::created_at
                 .gt(at)

@@ -177,6 +177,7 @@ pub struct CaseInput {
     pub team: Option<String>,
     /// 1 to 5.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub satisfaction: Option<i32>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]

@@ -20,9 +20,17 @@ use crm_records::RecordError;
     graphql(input_name = "SlaPolicyInput")
 )]
 pub struct SlaPolicy {
+    /// Minutes to resolve an urgent case, 1 to 527,040 (366 days).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 527_040))]
     pub urgent_minutes: i64,
+    /// Minutes to resolve a high-priority case.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 527_040))]
     pub high_minutes: i64,
+    /// Minutes to resolve a normal case.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 527_040))]
     pub normal_minutes: i64,
+    /// Minutes to resolve a low-priority case.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 527_040))]
     pub low_minutes: i64,
 }
 

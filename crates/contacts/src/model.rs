@@ -119,10 +119,12 @@ pub struct Contact {
 pub struct ContactInput {
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[cfg_attr(feature = "openapi", schema(example = "민준"))]
     pub first_name: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[cfg_attr(feature = "openapi", schema(example = "김"))]
     pub last_name: Option<String>,
     #[serde(default)]
@@ -139,9 +141,11 @@ pub struct ContactInput {
     pub phones: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub title: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub department: Option<String>,
     #[serde(default)]
     #[patch(with = account_id_after)]
@@ -164,15 +168,19 @@ pub struct ContactInput {
     pub do_not_call: Option<bool>,
     #[serde(default)]
     #[validate(length(max = 200))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub street: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub city: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
     #[serde(default)]
     #[validate(length(max = 20))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub postal_code: Option<String>,
     #[serde(default)]
     pub country: Option<String>,

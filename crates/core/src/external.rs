@@ -41,7 +41,7 @@ impl ExternalId {
                 "a source is 1 to 50 letters, digits, `_`, `-` or `.`",
             ));
         }
-        if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
+        if id.is_empty() || id.chars().count() > 255 || id.chars().any(char::is_control) {
             return Err(FieldError::new(
                 format!("{field}.id"),
                 "invalid_id",

@@ -35,6 +35,7 @@ impl async_graphql::ScalarType for Long {
 
 /// `{"amount_minor": 1250000, "currency": "KRW"}`. Never a float.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "graphql",

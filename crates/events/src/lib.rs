@@ -102,9 +102,9 @@ pub struct ChangePage {
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct FieldChange {
     pub field: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The value before: any JSON value (null when the field was empty).
     pub from: Value,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The value after: any JSON value.
     pub to: Value,
 }
 

@@ -180,6 +180,16 @@ async fn openapi_json() -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().content_type("application/json").body(doc))
 }
 
+/// A request no route took: `405` with `Allow` when the path exists with other methods, else `404`.
+async fn unrouted(req: actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let path = req.path().to_string();
+    match web::block(move || openapi::allowed_methods(&path)).await.ok().flatten() {
+        Some(methods) => problem::method_not_allowed(req.method(), &methods).error_response(),
+        None => ApiError::not_found("no such endpoint").error_response(),
+    }
+}
+
 fn build_app(
     state: AppState,
     max_body: usize,
@@ -212,7 +222,7 @@ fn build_app(
     .service(web::resource("/docs").route(
         web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),
     ))
-    .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
+    .default_service(web::to(unrouted))
     .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
     .wrap_fn(|req, srv| {
         let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();

@@ -53,8 +53,10 @@ pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let keyed =
-        matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) && req.headers().contains_key(HEADER);
+    // Only requests a route takes: a method the path does not have is answered 405 below.
+    let keyed = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+        && req.headers().contains_key(HEADER)
+        && crate::openapi::allowed_methods(req.path()).is_some_and(|m| m.contains(&req.method().as_str()));
     if !keyed {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }

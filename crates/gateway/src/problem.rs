@@ -213,6 +213,28 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::H
 }
 
 /// Path errors (e.g. an id that is not a UUID): 404, since no such record can exist.
-pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+/// A literal path that only looked like a template (`PATCH /users/me` reaching `/users/{id}`) is
+/// `405` with `Allow`, as for any other method the path does not take.
+pub fn path_error(err: actix_web::error::PathError, req: &actix_web::HttpRequest) -> actix_web::Error {
+    if let Some(methods) = crate::openapi::allowed_methods(req.path())
+        && !methods.contains(&req.method().as_str())
+    {
+        return method_not_allowed(req.method(), &methods);
+    }
     ApiError::not_found(format!("no such record ({err})")).into()
+}
+
+/// `405 METHOD_NOT_ALLOWED` with the `Allow` header.
+pub fn method_not_allowed(method: &actix_web::http::Method, allowed: &[&str]) -> actix_web::Error {
+    let allow = allowed.join(", ");
+    let e = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("{method} is not allowed here; allowed: {allow}"),
+    );
+    let mut res = e.error_response();
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    actix_web::error::InternalError::from_response(e, res).into()
 }

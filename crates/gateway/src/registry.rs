@@ -43,6 +43,8 @@ pub struct Resource {
     pub graphql_many: &'static str,
     /// What `include=` embeds.
     pub includable: &'static [&'static str],
+    /// What its lists filter and sort on.
+    pub catalog: fn() -> &'static crm_core::filter::Catalog,
 }
 
 /// One resource's API (called by `crm_derive::resource!` with the names).
@@ -107,6 +109,7 @@ macro_rules! resource_api {
                 graphql_one: stringify!($one),
                 graphql_many: stringify!($many),
                 includable: <$T as crate::rest::record::Embed>::INCLUDABLE,
+                catalog: <$T as crm_records::Stored>::catalog,
             };
 
             /// Mounts the resource's routes for the OpenAPI document (integrator endpoints

@@ -29,6 +29,11 @@ impl Period {
         Some(Period { start, end_exclusive })
     }
 
+    /// A period written exactly in its canonical spelling (what report parameters take).
+    pub fn parse_exact(s: &str) -> Option<Period> {
+        Period::canonical(s).filter(|c| c == s).and_then(|_| Period::parse(s))
+    }
+
     /// The canonical spelling (`2026-Q4`, `2026-01`, `2026`) of a period, if it is one.
     pub fn canonical(s: &str) -> Option<String> {
         let p = Period::parse(s)?;

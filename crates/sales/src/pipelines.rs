@@ -53,12 +53,26 @@ pub struct Stage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct StageInput {
+    /// Keeps an existing stage (and its deals) when the list is replaced.
     #[serde(default)]
     pub id: Option<StageId>,
+    /// 1 to 100 characters (trimmed), unique within the pipeline.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: String,
+    /// Percent, 0 to 100.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub probability: i32,
     pub forecast_category: ForecastCategory,
+    /// Typical days in the stage, 1 to 3650.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub expected_days: Option<i32>,
 }
 

@@ -140,7 +140,7 @@ pub fn forecast(
     group_by: GroupBy,
 ) -> Result<Forecast, RecordError> {
     actor.require(Scope::SalesRead)?;
-    let p = Period::parse(period).ok_or_else(bad_period)?;
+    let p = Period::parse_exact(period).ok_or_else(bad_period)?;
     let rows = deals(conn, None, None)?;
     let users: BTreeMap<uuid::Uuid, (String, Option<String>)> =
         crm_users::read::names_and_teams(conn)?.into_iter().map(|(id, v)| (id.0, v)).collect();
@@ -296,7 +296,7 @@ pub fn sales_report(
     pipeline: Option<PipelineId>,
 ) -> Result<SalesReport, RecordError> {
     actor.require(Scope::SalesRead)?;
-    let p = Period::parse(period).ok_or_else(bad_period)?;
+    let p = Period::parse_exact(period).ok_or_else(bad_period)?;
     let rows = deals(conn, pipeline, owner)?;
     let (mut won, mut lost) = (0i64, 0i64);
     let mut cycle_secs: i128 = 0;

@@ -298,6 +298,8 @@ pub struct QuotaInput {
     pub owner_id: Option<UserId>,
     #[serde(default)]
     pub team: Option<String>,
+    /// A quarter (`2026-Q4`), month (`2026-11`) or year (`2026`); stored in that spelling
+    /// (`2026-Q04` becomes `2026-Q4`).
     pub period: Option<String>,
     pub amount: Option<Money>,
     #[serde(default)]

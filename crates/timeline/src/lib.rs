@@ -59,7 +59,6 @@ fn owner(conn: &mut AnyConnection, subject: Subject) -> Result<Option<Option<Use
 /// The entry itself.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TimelineEntry {
     Interaction(Interaction),
     Case(Case),
@@ -67,9 +66,9 @@ pub enum TimelineEntry {
     Change(HistoryEntry),
 }
 
-/// One entry of a customer's timeline.
+/// One entry of a customer's timeline. Its schema (below) is written by hand: one object per
+/// `kind`, discriminated by it, since `item`'s type follows `kind`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineItem {
     pub kind: TimelineKind,
     /// When it happened: an interaction's `occurred_at`, a case's opening, a purchase's
@@ -78,6 +77,78 @@ pub struct TimelineItem {
     /// The interaction, case or purchase id, or the change event's id.
     pub id: uuid::Uuid,
     pub item: TimelineEntry,
+}
+
+#[cfg(feature = "openapi")]
+mod schema {
+    use serde_json::json;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::TimelineItem;
+
+    /// `kind`, the name of the variant's schema, and the name of its item's schema.
+    const VARIANTS: [(&str, &str, &str); 4] = [
+        ("interaction", "TimelineInteraction", "Interaction"),
+        ("case", "TimelineCase", "Case"),
+        ("purchase", "TimelinePurchase", "Purchase"),
+        ("change", "TimelineChange", "HistoryEntry"),
+    ];
+
+    fn schema_of(v: serde_json::Value) -> RefOr<Schema> {
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("the timeline schema is invalid: {e}"))
+    }
+
+    impl PartialSchema for TimelineItem {
+        fn schema() -> RefOr<Schema> {
+            let one_of: Vec<_> =
+                VARIANTS.iter().map(|(_, n, _)| json!({"$ref": format!("#/components/schemas/{n}")})).collect();
+            let mapping: serde_json::Map<String, serde_json::Value> =
+                VARIANTS.iter().map(|(k, n, _)| (k.to_string(), json!(format!("#/components/schemas/{n}")))).collect();
+            schema_of(json!({
+                "description": "One entry of a customer's timeline: `kind` says what `item` is.",
+                "oneOf": one_of,
+                "discriminator": {"propertyName": "kind", "mapping": mapping},
+            }))
+        }
+    }
+
+    impl ToSchema for TimelineItem {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            for (kind, name, item) in VARIANTS {
+                let variant = schema_of(json!({
+                    "type": "object",
+                    "description": format!("A timeline entry holding a {item}."),
+                    "required": ["kind", "occurred_at", "id", "item"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": [kind]},
+                        "occurred_at": {
+                            "$ref": "#/components/schemas/Timestamp",
+                            "description": "When it happened: an interaction's `occurred_at`, a case's opening, \
+                                a purchase's `ordered_at`, a change's time.",
+                        },
+                        "id": {
+                            "type": "string",
+                            "format": "uuid",
+                            "description": "The interaction, case or purchase id, or the change event's id.",
+                        },
+                        "item": {"$ref": format!("#/components/schemas/{item}")},
+                    },
+                }));
+                schemas.push((name.to_string(), variant));
+            }
+            schemas.push((crm_core::Timestamp::name().into(), crm_core::Timestamp::schema()));
+            schemas.push((crm_interactions::Interaction::name().into(), crm_interactions::Interaction::schema()));
+            <crm_interactions::Interaction as ToSchema>::schemas(schemas);
+            schemas.push((crm_cases::Case::name().into(), crm_cases::Case::schema()));
+            <crm_cases::Case as ToSchema>::schemas(schemas);
+            schemas.push((crm_products::Purchase::name().into(), crm_products::Purchase::schema()));
+            <crm_products::Purchase as ToSchema>::schemas(schemas);
+            schemas.push((crm_events::HistoryEntry::name().into(), crm_events::HistoryEntry::schema()));
+            <crm_events::HistoryEntry as ToSchema>::schemas(schemas);
+        }
+    }
 }
 
 /// A page of the timeline, newest first.

@@ -31,8 +31,7 @@ pub async fn list_account_contacts(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let include = parse_include(query.include.as_deref(), Contact::INCLUDABLE)?;
-    let projection =
-        Projection::parse::<Contact>(query.fields.as_deref(), &include.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let projection = Projection::parse::<Contact>(query.fields.as_deref(), Contact::INCLUDABLE)?;
     let params = query.into_params()?;
     let (actor, id) = (auth.0, id.into_inner());
     let page = state

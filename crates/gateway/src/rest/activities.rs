@@ -19,6 +19,7 @@ use crate::problem::{ApiError, Problem};
 #[into_params(parameter_in = Query)]
 pub struct ActivityListQuery {
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -48,7 +49,9 @@ pub struct ActivityListQuery {
 
 impl ActivityListQuery {
     fn agenda(&self) -> Agenda {
-        Agenda { assignee: self.assignee.clone(), due_lte: self.due_lte.clone(), due_gte: self.due_gte.clone() }
+        // An empty bound (`due[lte]=`) bounds nothing.
+        let bound = |b: &Option<String>| b.clone().filter(|s| !s.trim().is_empty());
+        Agenda { assignee: self.assignee.clone(), due_lte: bound(&self.due_lte), due_gte: bound(&self.due_gte) }
     }
 }
 
@@ -104,7 +107,7 @@ pub async fn complete_activity(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<ActivityId>,
-    body: web::Json<CompleteInput>,
+    body: crate::rest::Json<CompleteInput>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = crate::rest::if_match(&req)?;
     let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());

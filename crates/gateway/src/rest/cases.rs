@@ -36,7 +36,7 @@ pub async fn get_sla_policy(state: web::Data<AppState>, auth: Authenticated) -> 
 pub async fn set_sla_policy(
     state: web::Data<AppState>,
     auth: Authenticated,
-    body: web::Json<SlaPolicy>,
+    body: crate::rest::Json<SlaPolicy>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, p) = (auth.0, body.into_inner());
     let p = state.db.transaction(move |c| crm_cases::set_sla_policy(c, &actor, p)).await?;
@@ -49,6 +49,7 @@ pub async fn set_sla_policy(
 #[into_params(parameter_in = Query)]
 pub struct CommentQuery {
     /// Comments per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only comments after this one (`next_after` of the previous page).
     pub after: Option<CommentId>,
@@ -95,7 +96,7 @@ pub async fn add_case_comment(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<CaseId>,
-    body: web::Json<CommentInput>,
+    body: crate::rest::Json<CommentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
     let comment = state.db.transaction(move |c| crm_cases::add_comment(c, &actor, id, input)).await?;

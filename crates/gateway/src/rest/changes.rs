@@ -14,10 +14,12 @@ use crate::problem::{ApiError, Problem};
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// Return events with `seq` greater than this (0 = from the start of retention).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Comma-separated entities (`contact,account`) or types (`contact.updated`); default: all readable.
     pub types: Option<String>,
     /// Events per page, 1 to 10000 (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
 }
 

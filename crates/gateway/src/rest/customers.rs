@@ -18,8 +18,10 @@ use crate::problem::{ApiError, Problem};
 pub struct TimelineQuery {
     /// Comma-separated kinds: `interaction`, `case`, `purchase`, `change` (default: every kind
     /// the caller can read).
+    #[param(pattern = r"^\s*(interaction|purchase|change|case)?\s*(,\s*(interaction|purchase|change|case)?\s*)*$")]
     pub kinds: Option<String>,
     /// Entries per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -29,6 +29,7 @@ use crate::problem::ApiError;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -205,13 +206,13 @@ pub fn etag(version: i64) -> HeaderValue {
 /// The version an `If-Match` header demands, if any (`*` demands nothing).
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(v) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
-    let s = v.to_str().unwrap_or("").trim();
-    if s == "*" {
+    let bad = || ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be a version ETag such as \"3\"");
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    // `*` (any version) and an empty header demand nothing.
+    if s == "*" || s.is_empty() {
         return Ok(None);
     }
-    parse_etag(s)
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_request("INVALID_IF_MATCH", "If-Match must be a version ETag such as \"3\""))
+    parse_etag(s).map(Some).ok_or_else(bad)
 }
 
 fn parse_etag(s: &str) -> Option<i64> {
@@ -261,7 +262,15 @@ impl<Op> BatchBody<Op> {
 
 /// A batch holds 1 to `MAX_BATCH` operations (REST and GraphQL alike).
 pub fn check_batch_len(n: usize) -> Result<(), ApiError> {
-    if n == 0 || n > MAX_BATCH {
+    if n == 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            "a batch holds at least one operation",
+        )
+        .with_field("operations", "too_few", format!("1 to {MAX_BATCH} operations")));
+    }
+    if n > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BATCH_TOO_LARGE",
@@ -369,6 +378,7 @@ pub fn batch_reply<T: Serialize + BatchRecord, E: DomainError>(
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Entries per page, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only entries older than this `seq` (from `next_before`).
     pub before: Option<i64>,
@@ -400,6 +410,51 @@ impl HistoryQuery {
             ));
         }
         Ok(l)
+    }
+}
+
+/// A JSON request body, which must be an object. (serde reads a struct from an array too, by
+/// field order: `[null, null]` would pass as a patch clearing two fields; a body names its
+/// fields or is refused, `422 INVALID_BODY`.) Limits, media type and syntax errors are the
+/// `JsonConfig`'s, as for `web::Json`.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let raw = actix_web::web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
+        Box::pin(async move {
+            let raw = raw.await?.into_inner();
+            if !raw.get().starts_with('{') {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID_BODY",
+                    "the body must be a JSON object",
+                )
+                .into());
+            }
+            serde_json::from_str::<T>(raw.get()).map(Json).map_err(|e| {
+                let class = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+                let code = if e.is_data() { "INVALID_BODY" } else { "MALFORMED_JSON" };
+                ApiError::new(class, code, e.to_string()).into()
+            })
+        })
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
 

@@ -179,7 +179,7 @@ macro_rules! record_endpoints {
             let include = $crate::rest::parse_include(ListRequest::include(&query), <$T as Embed>::INCLUDABLE)?;
             let projection = $crate::rest::Projection::parse::<$T>(
                 ListRequest::fields(&query),
-                &include.iter().map(String::as_str).collect::<Vec<_>>(),
+                <$T as Embed>::INCLUDABLE,
             )?;
             let actor = auth.0;
             let body = state
@@ -218,7 +218,7 @@ macro_rules! record_endpoints {
             let include = $crate::rest::parse_include(query.include.as_deref(), <$T as Embed>::INCLUDABLE)?;
             let projection = $crate::rest::Projection::parse::<$T>(
                 query.fields.as_deref(),
-                &include.iter().map(String::as_str).collect::<Vec<_>>(),
+                <$T as Embed>::INCLUDABLE,
             )?;
             let (actor, id) = (auth.0, id.into_inner());
             let (version, resource) = state
@@ -253,7 +253,7 @@ macro_rules! record_endpoints {
         pub async fn $create_fn(
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
-            body: actix_web::web::Json<$Input>,
+            body: $crate::rest::Json<$Input>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let (actor, input) = (auth.0, body.into_inner());
             let r = state.db.transaction(move |c| crm_records::create::<$T>(c, &actor, input)).await?;
@@ -283,7 +283,7 @@ macro_rules! record_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             id: actix_web::web::Path<$Id>,
-            body: actix_web::web::Json<$Patch>,
+            body: $crate::rest::Json<$Patch>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let expected = $crate::rest::if_match(&req)?;
             let (actor, id, patch) = (auth.0, id.into_inner(), body.into_inner());

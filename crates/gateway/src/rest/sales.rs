@@ -32,7 +32,7 @@ use crate::problem::{ApiError, Problem};
 pub async fn capture_lead(
     state: web::Data<AppState>,
     auth: Authenticated,
-    body: web::Json<CaptureInput>,
+    body: crate::rest::Json<CaptureInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, form) = (auth.0, body.into_inner());
     let receipt = state.db.transaction(move |c| crm_sales::leads::capture(c, &actor, form)).await?;
@@ -63,7 +63,7 @@ pub async fn convert_lead(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<LeadId>,
-    body: web::Json<ConvertInput>,
+    body: crate::rest::Json<ConvertInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
     let r = state.db.transaction(move |c| crm_sales::leads::convert(c, &actor, id, input)).await?;
@@ -91,7 +91,7 @@ pub async fn get_assignment_rules(state: web::Data<AppState>, auth: Authenticate
 pub async fn set_assignment_rules(
     state: web::Data<AppState>,
     auth: Authenticated,
-    body: web::Json<AssignmentRules>,
+    body: crate::rest::Json<AssignmentRules>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, rules) = (auth.0, body.into_inner());
     let r = state.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await?;
@@ -116,7 +116,7 @@ pub async fn get_scoring_rules(state: web::Data<AppState>, auth: Authenticated) 
 pub async fn set_scoring_rules(
     state: web::Data<AppState>,
     auth: Authenticated,
-    body: web::Json<ScoringRules>,
+    body: crate::rest::Json<ScoringRules>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, rules) = (auth.0, body.into_inner());
     let r = state.db.transaction(move |c| crm_sales::leads::set_scoring_rules(c, &actor, rules)).await?;
@@ -181,6 +181,9 @@ pub async fn target_list_coverage(
 #[into_params(parameter_in = Query)]
 pub struct ForecastQuery {
     /// `2026-Q4`, `2026-11` or `2026`.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+    )]
     pub period: String,
     /// `owner` (default), `team` or `pipeline`.
     pub group_by: Option<GroupBy>,
@@ -209,8 +212,14 @@ pub async fn forecast(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// `2026-Q4`, `2026-11` or `2026`.
+    #[param(
+        pattern = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+    )]
     pub period: String,
+    /// Only this owner's deals and activities.
     pub owner_id: Option<UserId>,
+    /// Only this pipeline's deals.
     pub pipeline_id: Option<PipelineId>,
 }
 

@@ -13,7 +13,7 @@ macro_rules! sync_endpoints {
         by_external_id: $get_ext_fn:ident, $upsert_fn:ident at $ext_path:literal via $get_ext_svc:path, $upsert_svc:path;
         history: $history_fn:ident at $history_path:literal via $history_svc:path;
     ) => {
-/// One operation of a batch (documentation of the wire shape).
+        /// One operation of a batch (documentation of the wire shape).
         #[derive(serde::Deserialize, utoipa::ToSchema)]
         #[serde(tag = "op", rename_all = "snake_case")]
         #[allow(dead_code)]
@@ -28,7 +28,10 @@ macro_rules! sync_endpoints {
         #[derive(serde::Deserialize, utoipa::ToSchema)]
         #[allow(dead_code)]
         pub struct $BR {
+            /// Applied in order.
+            #[schema(min_items = 1, max_items = 1000)]
             operations: Vec<$BO>,
+            /// All or none (one transaction); by default each operation stands alone.
             #[serde(default)]
             atomic: bool,
         }
@@ -52,7 +55,7 @@ macro_rules! sync_endpoints {
         pub async fn $batch_fn(
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
-            body: actix_web::web::Json<$crate::rest::BatchBody<$Op>>,
+            body: $crate::rest::Json<$crate::rest::BatchBody<$Op>>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             body.check()?;
             let (actor, body) = (auth.0, body.into_inner());
@@ -109,7 +112,7 @@ macro_rules! sync_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             path: actix_web::web::Path<(String, String)>,
-            body: actix_web::web::Json<$Patch>,
+            body: $crate::rest::Json<$Patch>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let (source, id) = path.into_inner();
             let (actor, patch) = (auth.0, body.into_inner());

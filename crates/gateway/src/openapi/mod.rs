@@ -7,6 +7,8 @@ use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 
 use crate::rest;
 
+mod contract;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -105,21 +107,58 @@ impl ApiDoc {
     }
 }
 
-/// The OpenAPI document of this build.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of this build: the routes' annotations, completed with what every
+/// operation shares (`contract`).
+pub fn document() -> serde_json::Value {
     let doc = ApiDoc::openapi_doc();
     let (_, api) = mount(actix_web::App::new().into_utoipa_app().openapi(doc)).split_for_parts();
-    api
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    contract::complete(&mut doc);
+    doc
 }
 
 /// The document as served at `/openapi.json` (compact), built once per process.
 pub fn document_bytes() -> Result<actix_web::web::Bytes, String> {
-    document().to_json().map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
+    serde_json::to_vec(&document()).map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
 }
 
 /// The document as committed in `openapi/openapi.json`.
 pub fn document_json() -> String {
-    let mut s = document().to_pretty_json().unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The methods each path template answers, for `405 Method Not Allowed` (with `Allow`) on a known
+/// path: the documented operations plus the GraphQL and document routes.
+pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let doc = document();
+        let mut routes: Vec<(Vec<String>, Vec<&'static str>)> = vec![
+            (segments("/graphql"), vec!["GET", "POST"]),
+            (segments("/graphql/assets/{file}"), vec!["GET"]),
+            (segments("/openapi.json"), vec!["GET"]),
+        ];
+        for (template, item) in doc["paths"].as_object().into_iter().flatten() {
+            let methods = ["GET", "PUT", "POST", "PATCH", "DELETE"]
+                .into_iter()
+                .filter(|m| item.get(m.to_ascii_lowercase()).is_some())
+                .collect();
+            routes.push((segments(template), methods));
+        }
+        routes
+    });
+    let parts = segments(path);
+    // The templates the path matches, most literal first: `/users/me` is not `/users/{id}`.
+    let literal = |t: &[String]| t.iter().filter(|s| !s.starts_with('{')).count();
+    routes
+        .iter()
+        .filter(|(t, _)| t.len() == parts.len() && t.iter().zip(&parts).all(|(t, p)| t.starts_with('{') || t == p))
+        .max_by_key(|(t, _)| literal(t))
+        .map(|(_, methods)| methods.clone())
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
