@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := $(CARGO) run -q --bin crm --
 
-.PHONY: run test check fmt clippy contracts contracts-check seed token bench
+.PHONY: run test check fmt clippy contracts contracts-check seed token bench schemathesis client-check js-deps
 run: ## Serve on 127.0.0.1:8080 with ./crm.sqlite3 (or DATABASE_URL)
 	$(CARGO) run --bin crm -- serve
 
@@ -23,6 +23,15 @@ check: ## What CI enforces: formatting, lints, tests, contract drift
 contracts: ## Regenerate openapi/openapi.json and schema.graphql from the code
 	$(BIN) export-openapi > openapi/openapi.json
 	$(BIN) export-sdl > schema.graphql
+
+schemathesis: ## Fuzz the served OpenAPI document with schemathesis (config: tests/contract)
+	bash tests/contract/run.sh
+
+js-deps: ## Install the pinned node tools of tests/js (playwright-core, openapi-typescript, tsc)
+	cd tests/js && npm ci --no-audit --no-fund
+
+client-check: js-deps ## Generate the TypeScript client from openapi/openapi.json and type-check its use
+	cd tests/js && npm run client:check
 
 seed: ## Load the demo data set into DATABASE_URL (default ./crm.sqlite3)
 	$(BIN) seed --demo

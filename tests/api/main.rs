@@ -7,11 +7,11 @@ mod support;
 
 mod accounts;
 mod auth;
-mod browser;
 mod contacts;
 mod contracts;
 mod graphql;
 mod graphql_http;
+mod js;
 mod lists;
 mod operational;
 mod sales;

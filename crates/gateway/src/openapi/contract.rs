@@ -71,6 +71,7 @@ pub fn complete(doc: &mut Value) {
         }
     }
     if let Some(components) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        components.values_mut().for_each(open_free_objects);
         close_inputs(components, inputs);
         for (name, schema) in selections {
             components.entry(name).or_insert(schema);
@@ -125,6 +126,32 @@ fn require(doc: &mut Value, schema: &str, field: &str, kind: Required, in_requir
         {
             list.push(json!(field));
         }
+    }
+}
+
+/// Two readings the generated schemas get wrong for clients: `default: null` on an optional
+/// field (absent already means null in an input, and in a merge patch absent means unchanged,
+/// not null; generators also read a default as "always present"), and a free-form object
+/// (`custom_fields`) written `{"type": "object"}`, which generators read as "no properties
+/// allowed". Free-form objects say `additionalProperties: true`.
+fn open_free_objects(schema: &mut Value) {
+    match schema {
+        Value::Object(o) => {
+            if o.get("default") == Some(&Value::Null) {
+                o.remove("default");
+            }
+            let is_object = match o.get("type") {
+                Some(Value::String(t)) => t == "object",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+                _ => false,
+            };
+            if is_object && !o.contains_key("properties") && !o.contains_key("additionalProperties") {
+                o.insert("additionalProperties".into(), json!(true));
+            }
+            o.values_mut().for_each(open_free_objects);
+        }
+        Value::Array(a) => a.iter_mut().for_each(open_free_objects),
+        _ => {}
     }
 }
 
