@@ -193,3 +193,19 @@ async fn the_standard_introspection_query_passes_the_limits_and_describes_the_sc
     }
     assert!(undocumented.is_empty(), "root fields or arguments without a description: {undocumented:?}");
 }
+
+#[actix_web::test]
+async fn text_with_nul_is_refused_the_same_on_every_database_and_transport() {
+    let app = spawn().await;
+    let rest = app.post("/api/v1/products", json!({"sku": "A\u{0}1", "name": "Nul"})).await;
+    assert_eq!((rest.status.as_u16(), rest.body["code"].as_str()), (422, Some("INVALID_BODY")));
+    let vars = json!({"query": "mutation($n: String!) { createAccount(input: {name: $n}) { id } }", "variables": {"n": "x\u{0}"}});
+    let g = app.call(Method::POST, "/graphql", Some(&app.admin), Some(vars), &[MODERN]).await;
+    assert_eq!(code(&g), "INVALID_BODY");
+    let literal = json!({"query": "mutation { createAccount(input: {name: \"x\\u0000\"}) { id } }"});
+    let g = app.call(Method::POST, "/graphql", Some(&app.admin), Some(literal), &[MODERN]).await;
+    assert_eq!(code(&g), "INVALID_BODY");
+    let f = app.get("/api/v1/accounts?filter=name[eq]:%00").await;
+    assert_eq!((f.status.as_u16(), f.body["code"].as_str()), (400, Some("INVALID_FILTER")));
+    assert_eq!(app.get("/api/v1/accounts").await.expect(200)["data"], json!([]));
+}

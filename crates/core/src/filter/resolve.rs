@@ -154,6 +154,10 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
         code: "invalid_value",
         message: format!("`{v}` is not {what} (field `{full}`)"),
     };
+    if v.contains('\0') {
+        // No stored text holds it (PostgreSQL text cannot), so no record could match.
+        return Err(invalid("text without the NUL character"));
+    }
     Ok(match field.kind {
         FieldKind::Text => Literal::Text(v.to_string()),
         FieldKind::LowerText | FieldKind::Tags => Literal::Text(v.to_lowercase()),

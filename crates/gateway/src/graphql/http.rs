@@ -55,6 +55,9 @@ pub async fn graphql_post(
         Err(e) => return http_error(modern, &e),
     };
     let request = match body {
+        Ok(r) if r.query.contains('\0') || crate::rest::has_nul(&r.query) || has_nul(&r.variables) => {
+            return http_error(modern, &crate::rest::nul_in_text());
+        }
         Ok(r) => r.into_inner(),
         Err(e) => {
             let api = e
@@ -69,6 +72,19 @@ pub async fn graphql_post(
     let request = request.data(loaders::Loaders::new(db.clone(), actor.clone())).data(RequestCtx { db, actor });
     let response = state.schema.execute(request).await;
     respond(modern, response)
+}
+
+/// Whether a variable's text holds NUL (see `crate::rest::has_nul`).
+fn has_nul(variables: &Variables) -> bool {
+    fn walk(v: &async_graphql::Value) -> bool {
+        match v {
+            async_graphql::Value::String(s) => s.contains('\0'),
+            async_graphql::Value::List(l) => l.iter().any(walk),
+            async_graphql::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            _ => false,
+        }
+    }
+    variables.iter().any(|(_, v)| walk(v))
 }
 
 fn respond(modern: bool, response: Response) -> HttpResponse {

@@ -413,6 +413,28 @@ impl HistoryQuery {
     }
 }
 
+/// Whether JSON text holds the NUL character (`\u0000`, the only way JSON can write it). Text
+/// is stored the same on both databases, and PostgreSQL's cannot hold NUL: such a body is
+/// refused, whatever the database.
+pub fn has_nul(json: &str) -> bool {
+    let b = json.as_bytes();
+    let mut from = 0;
+    while let Some(at) = json[from..].find("\\u0000").map(|i| i + from) {
+        // Escaped only if an odd number of backslashes leads up to the `u`.
+        let slashes = b[..=at].iter().rev().take_while(|c| **c == b'\\').count();
+        if slashes % 2 == 1 {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// `422 INVALID_BODY` for text holding NUL.
+pub fn nul_in_text() -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", "text may not contain the NUL character (\\u0000)")
+}
+
 /// A JSON request body, which must be an object. (serde reads a struct from an array too, by
 /// field order: `[null, null]` would pass as a patch clearing two fields; a body names its
 /// fields or is refused, `422 INVALID_BODY`.) Limits, media type and syntax errors are the
@@ -433,6 +455,9 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T
         let raw = actix_web::web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
         Box::pin(async move {
             let raw = raw.await?.into_inner();
+            if has_nul(raw.get()) {
+                return Err(nul_in_text().into());
+            }
             if !raw.get().starts_with('{') {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -460,6 +485,14 @@ impl<T> std::ops::Deref for Json<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nul_is_found_only_where_json_writes_it() {
+        assert!(super::has_nul(r#"{"a": "x\u0000"}"#));
+        assert!(super::has_nul(r#"{"a": "\\\u0000"}"#));
+        assert!(!super::has_nul(r#"{"a": "\\u0000"}"#));
+        assert!(!super::has_nul(r#"{"a": "u0000"}"#));
+    }
+
     use super::*;
 
     #[test]
