@@ -1,23 +1,76 @@
-//! Several stateless instances on one PostgreSQL: writes, idempotency keys and the change feed
-//! stay correct. (SQLite is single-instance by design; the test says so and checks nothing there.)
+//! Several stateless instances on one database, each its own process: writes, idempotency keys
+//! and the change feed stay correct. On PostgreSQL that is how the service scales out; on SQLite
+//! it is two processes sharing one file (one machine), which must be just as correct.
+//!
+//! The second process is this test binary again, started to run `serve_for_another_test` only:
+//! with `CRM_TEST_SERVE` set, that "test" serves the application on the database it names until
+//! it is killed.
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 use actix_web::http::Method;
 use serde_json::json;
 
 use crate::support::*;
 
-#[actix_web::test]
-async fn two_instances_share_one_postgresql() {
-    if crm_db::testing::TestDatabase::backend_url().is_none() {
-        eprintln!(
-            "two_instances_share_one_postgresql: PostgreSQL only (set CRM_TEST_DATABASE_URL); SQLite is one instance"
-        );
-        return;
+/// The child side: serve on `CRM_TEST_SERVE` (a database URL), print the port, run forever.
+#[test]
+fn serve_for_another_test() {
+    let Ok(url) = std::env::var("CRM_TEST_SERVE") else { return };
+    actix_web::rt::System::new().block_on(async move {
+        let settings = crm_gateway::settings::Settings {
+            bind: "127.0.0.1:0".into(),
+            database_url: url,
+            jwt: jwt_settings(),
+            pool_size: Some(4),
+            workers: Some(1),
+            ..Default::default()
+        };
+        let app = crm_gateway::app::Application::build(settings).await.expect("the second instance starts");
+        println!("PORT={}", app.port());
+        app.run_until_stopped().await.expect("serves");
+    });
+}
+
+/// Another process serving `database_url`, killed when dropped.
+struct OtherProcess(Child);
+
+impl Drop for OtherProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
+
+fn other_process(database_url: &str) -> (OtherProcess, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "scaling::serve_for_another_test", "--nocapture", "--test-threads", "1"])
+        .env("CRM_TEST_SERVE", database_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the test binary starts again");
+    let stdout = child.stdout.take().unwrap();
+    let mut port = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        // libtest writes `test … ... ` before it on the same line.
+        if let Some((_, p)) = line.split_once("PORT=") {
+            port = Some(p.trim().to_string());
+            break;
+        }
+    }
+    let port = port.expect("the second process says its port");
+    (OtherProcess(child), format!("http://127.0.0.1:{port}"))
+}
+
+#[actix_web::test]
+async fn two_processes_share_one_database() {
     let a = spawn().await;
-    let b = spawn_on(&a.database_url).await;
+    let (_process, base) = other_process(&a.database_url);
+    let b = a.at(&base);
     // Tokens signed with the shared secret work on both instances.
     let token = a.admin.clone();
 

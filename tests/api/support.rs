@@ -95,6 +95,19 @@ pub fn token(keys: &JwtKeys, sub: &str, roles: &[&str], scopes: &[&str]) -> Stri
 }
 
 impl TestApp {
+    /// The same database and keys, served by another instance at `base`.
+    pub fn at(&self, base: &str) -> TestApp {
+        TestApp {
+            base: base.to_string(),
+            client: awc::Client::builder().timeout(Duration::from_secs(30)).finish(),
+            keys: self.keys.clone(),
+            admin: self.admin.clone(),
+            db: self.db.clone(),
+            database_url: self.database_url.clone(),
+            _db: None,
+        }
+    }
+
     pub fn token(&self, roles: &[&str]) -> String {
         token(&self.keys, "user-1", roles, &[])
     }
