@@ -14,6 +14,7 @@ mod graphql_http;
 mod js;
 mod lists;
 mod operational;
+mod parity;
 mod sales;
 mod scaling;
 mod sync;

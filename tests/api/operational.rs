@@ -8,14 +8,10 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
 async fn user(app: &TestApp, name: &str, subject: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "subject": subject});
+    let mut body = json!({"subject": subject});
     merge(&mut body, extra);
-    app.post("/api/v1/users", body).await.expect(201)
+    app.user(name, body).await
 }
 
 #[actix_web::test]

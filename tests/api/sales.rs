@@ -6,22 +6,19 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
-
+/// A user whose token subject is the lower-cased name.
 async fn user(app: &TestApp, name: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "subject": name.to_lowercase()});
+    let mut body = json!({"subject": name.to_lowercase()});
     merge(&mut body, extra);
-    app.post("/api/v1/users", body).await.expect(201)
+    app.user(name, body).await
 }
 
 /// A pipeline: Qualify (10 %, pipeline, 7 days), Propose (40 %, best_case), Commit (80 %,
 /// commit), Won (100 %, closed_won), Lost (0 %, closed_lost).
 async fn pipeline(app: &TestApp, name: &str) -> Value {
-    app.post(
-        "/api/v1/pipelines",
-        json!({"name": name, "is_default": true, "stages": [
+    app.pipeline(
+        name,
+        json!({"is_default": true, "stages": [
             {"name": "Qualify", "probability": 10, "forecast_category": "pipeline", "expected_days": 7},
             {"name": "Propose", "probability": 40, "forecast_category": "best_case"},
             {"name": "Commit", "probability": 80, "forecast_category": "commit"},
@@ -30,7 +27,6 @@ async fn pipeline(app: &TestApp, name: &str) -> Value {
         ]}),
     )
     .await
-    .expect(201)
 }
 
 fn stage(p: &Value, name: &str) -> Value {

@@ -111,9 +111,9 @@ async fn write(app: &TestApp, token: &str, w: usize) -> usize {
     let mut ok = 0;
     for i in 0..10 {
         let body = json!({"first_name": format!("I{w}"), "last_name": format!("N{i}")});
-        if app.call(Method::POST, "/api/v1/contacts", Some(token), Some(body), &[]).await.status == 201 {
-            ok += 1;
-        }
+        let r = app.call(Method::POST, "/api/v1/contacts", Some(token), Some(body), &[]).await;
+        assert_eq!(r.status, 201, "writer {w}, write {i}: {}", r.body);
+        ok += 1;
     }
     ok
 }

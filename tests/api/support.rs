@@ -192,6 +192,11 @@ impl TestApp {
     }
 }
 
+/// A JSON string's text (fails on anything else).
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
 pub fn merge(target: &mut Value, extra: Value) {
     if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
         for (k, v) in e {
@@ -218,4 +223,129 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         .as_array()
         .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect())
         .unwrap_or_default()
+}
+
+/// Builders: one valid record of each resource, with what it needs, through REST.
+impl TestApp {
+    async fn created(&self, path: &str, body: Value) -> Value {
+        let r = self.post(path, body).await;
+        assert_eq!(r.status, 201, "POST {path}: {}", r.body);
+        r.body
+    }
+
+    pub async fn user(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name});
+        merge(&mut body, extra);
+        self.created("/api/v1/users", body).await
+    }
+
+    pub async fn interaction(&self, contact: &Value, extra: Value) -> Value {
+        let mut body = json!({"type": "call", "contact_ids": [contact["id"]], "subject": "Call"});
+        merge(&mut body, extra);
+        self.created("/api/v1/interactions", body).await
+    }
+
+    pub async fn case(&self, subject: &str, extra: Value) -> Value {
+        let mut body = json!({"subject": subject});
+        merge(&mut body, extra);
+        self.created("/api/v1/cases", body).await
+    }
+
+    pub async fn product(&self, sku: &str, extra: Value) -> Value {
+        let mut body = json!({"sku": sku, "name": format!("Product {sku}"),
+            "list_price": {"amount_minor": 1999, "currency": "EUR"}});
+        merge(&mut body, extra);
+        self.created("/api/v1/products", body).await
+    }
+
+    pub async fn purchase(&self, account: &Value, product: &Value, extra: Value) -> Value {
+        let mut body = json!({"account_id": account["id"], "lines": [{"product_id": product["id"], "quantity": 2}]});
+        merge(&mut body, extra);
+        self.created("/api/v1/purchases", body).await
+    }
+
+    pub async fn lead(&self, last: &str, extra: Value) -> Value {
+        let mut body = json!({"last_name": last, "company": format!("{last} Ltd")});
+        merge(&mut body, extra);
+        self.created("/api/v1/leads", body).await
+    }
+
+    /// A pipeline with an open, a won and a lost stage.
+    pub async fn pipeline(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name, "stages": [
+            {"name": "Qualify", "probability": 20, "forecast_category": "pipeline"},
+            {"name": "Won", "probability": 100, "forecast_category": "closed_won"},
+            {"name": "Lost", "probability": 0, "forecast_category": "closed_lost"},
+        ]});
+        merge(&mut body, extra);
+        self.created("/api/v1/pipelines", body).await
+    }
+
+    pub async fn opportunity(&self, name: &str, account: &Value, pipeline: &Value, extra: Value) -> Value {
+        let mut body = json!({"name": name, "account_id": account["id"], "pipeline_id": pipeline["id"],
+            "amount": {"amount_minor": 500_000, "currency": "EUR"}, "expected_close_date": "2026-12-15"});
+        merge(&mut body, extra);
+        self.created("/api/v1/opportunities", body).await
+    }
+
+    pub async fn activity(&self, subject: &str, extra: Value) -> Value {
+        let mut body = json!({"type": "task", "subject": subject});
+        merge(&mut body, extra);
+        self.created("/api/v1/activities", body).await
+    }
+
+    pub async fn target_list(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name, "period_start": "2026-01-01", "period_end": "2026-12-31"});
+        merge(&mut body, extra);
+        self.created("/api/v1/target-lists", body).await
+    }
+
+    pub async fn quota(&self, owner: &Value, period: &str, extra: Value) -> Value {
+        let mut body = json!({"owner_id": owner["id"], "period": period, "amount": {"amount_minor": 1_000_000, "currency": "EUR"}});
+        merge(&mut body, extra);
+        self.created("/api/v1/quotas", body).await
+    }
+
+    /// One record of the registry entity `entity` (`crm_gateway::registry::RESOURCES`), with
+    /// the records it refers to. A resource without a builder fails here, by name.
+    pub async fn build(&self, entity: &str, n: usize) -> Value {
+        match entity {
+            "account" => self.account(&format!("Built {n}"), json!({"tier": "gold", "tags": ["built"]})).await,
+            "contact" => {
+                let a = self.account(&format!("Home {n}"), json!({})).await;
+                self.contact(
+                    &format!("B{n}"),
+                    "Built",
+                    json!({"account_id": a["id"], "email": format!("b{n}@built.example")}),
+                )
+                .await
+            }
+            "user" => self.user(&format!("User {n}"), json!({"email": format!("u{n}@built.example")})).await,
+            "interaction" => {
+                let c = self.contact(&format!("I{n}"), "Talked", json!({})).await;
+                self.interaction(&c, json!({"direction": "inbound"})).await
+            }
+            "case" => self.case(&format!("Case {n}"), json!({"priority": "high"})).await,
+            "product" => self.product(&format!("SKU-{n}"), json!({})).await,
+            "purchase" => {
+                let a = self.account(&format!("Buyer {n}"), json!({})).await;
+                let p = self.product(&format!("BUY-{n}"), json!({})).await;
+                self.purchase(&a, &p, json!({})).await
+            }
+            "lead" => self.lead(&format!("Lead{n}"), json!({"email": format!("l{n}@built.example")})).await,
+            "pipeline" => self.pipeline(&format!("Pipeline {n}"), json!({})).await,
+            "opportunity" => {
+                let a = self.account(&format!("Deal {n}"), json!({})).await;
+                let p = self.pipeline(&format!("Deals {n}"), json!({})).await;
+                self.opportunity(&format!("Deal {n}"), &a, &p, json!({})).await
+            }
+            "activity" => self.activity(&format!("Task {n}"), json!({"due_at": "2026-12-10T09:00:00Z"})).await,
+            "target_list" => self.target_list(&format!("Targets {n}"), json!({})).await,
+            "quota" => {
+                let u = self.user(&format!("Rep {n}"), json!({})).await;
+                self.quota(&u, "2026-Q4", json!({})).await
+            }
+            other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
+        }
+    }
 }

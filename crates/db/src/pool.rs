@@ -373,7 +373,7 @@ impl Db {
         }
         crate::outbox::begin();
         let _buffering = Buffering;
-        c.transaction(|c| {
+        write_transaction(c, |c| {
             let value = f(c)?;
             crate::outbox::flush(c)?;
             Ok(value)
@@ -381,6 +381,8 @@ impl Db {
     }
 
     /// On SQLite, the lock every writer of this process holds (one writer at a time anyway).
+    /// Writers of other processes on the same file are ordered by the file lock, which a write
+    /// transaction takes when it begins (`write_transaction`).
     fn writer_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
         match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
@@ -463,6 +465,35 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
 /// How many bulk calls may run at once on a pool of `max_size` connections.
 fn bulk_lanes(max_size: u32) -> usize {
     usize::try_from(max_size / 2).unwrap_or(1).max(1)
+}
+
+/// `Connection::transaction`, except that on SQLite it begins `IMMEDIATE`: it takes the file's
+/// write lock first, waiting up to `busy_timeout` for another process's writer. A deferred
+/// transaction would read first and then fail with SQLITE_BUSY when upgrading to write while
+/// another process wrote (a lock upgrade is never retried). Savepoints inside work as usual.
+pub fn write_transaction<T, E, F>(c: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <AnyConnection as diesel::Connection>::TransactionManager;
+    match c {
+        AnyConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?,
+        AnyConnection::Postgresql(_) => Manager::begin_transaction(c)?,
+    }
+    match f(c) {
+        Ok(value) => {
+            Manager::commit_transaction(c)?;
+            Ok(value)
+        }
+        // As diesel's `transaction`: a failed rollback reports itself, unless the manager is
+        // already broken (then the caller's error says more).
+        Err(e) => match Manager::rollback_transaction(c) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
 }
 
 #[cfg(test)]
