@@ -64,6 +64,41 @@ impl Record for Product {
 
 type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
 
+/// Replaces the priced lines of a record in its line table. `purchase_lines` and
+/// `opportunity_lines` have the same columns (each with its own parent key and constraints), so
+/// one statement pair, written here once, serves purchases and opportunities; pricing is shared
+/// too (`price_lines`). Runs in the caller's transaction; `?` converts diesel errors.
+#[macro_export]
+macro_rules! replace_lines {
+    ($conn:ident, $table:ident, $parent:ident, $parent_id:expr, $lines:expr) => {{
+        use diesel::prelude::*;
+        use crm_db::schema::$table;
+        let parent = crm_db::types::DbUuid($parent_id);
+        diesel::delete($table::table.filter($table::$parent.eq(parent))).execute($conn)?;
+        let rows: Vec<_> = $lines
+            .iter()
+            .enumerate()
+            .map(|(n, l): (usize, &$crate::LineItem)| {
+                (
+                    $table::$parent.eq(parent),
+                    $table::line_no.eq(i64::try_from(n).unwrap_or(i64::MAX)),
+                    $table::product_id.eq(crm_db::types::DbUuid(l.product_id.0)),
+                    $table::quantity.eq(l.quantity),
+                    $table::unit_price_minor.eq(l.unit_price.amount_minor.0),
+                    $table::discount_minor.eq(l.discount.amount_minor.0),
+                    $table::total_minor.eq(l.total.amount_minor.0),
+                )
+            })
+            .collect();
+        if !rows.is_empty() {
+            match $conn {
+                crm_db::AnyConnection::Postgresql(c) => diesel::insert_into($table::table).values(&rows).execute(c)?,
+                crm_db::AnyConnection::Sqlite(c) => diesel::insert_into($table::table).values(&rows).execute(c)?,
+            };
+        }
+    }};
+}
+
 /// Prices lines: resolves skus, defaults unit prices to list prices, checks currencies and
 /// computes totals in integer minor units (overflow is an error, never a wrap).
 pub fn price_lines(
@@ -236,28 +271,7 @@ impl Record for Purchase {
         if before.is_some_and(|b| b.lines == after.lines) {
             return Ok(());
         }
-        diesel::delete(purchase_lines::table.filter(purchase_lines::purchase_id.eq(DbUuid(after.id.0))))
-            .execute(conn)?;
-        let rows: Vec<_> = after
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(n, l)| {
-                (
-                    purchase_lines::purchase_id.eq(DbUuid(after.id.0)),
-                    purchase_lines::line_no.eq(i64::try_from(n).unwrap_or(i64::MAX)),
-                    purchase_lines::product_id.eq(DbUuid(l.product_id.0)),
-                    purchase_lines::quantity.eq(l.quantity),
-                    purchase_lines::unit_price_minor.eq(l.unit_price.amount_minor.0),
-                    purchase_lines::discount_minor.eq(l.discount.amount_minor.0),
-                    purchase_lines::total_minor.eq(l.total.amount_minor.0),
-                )
-            })
-            .collect();
-        match conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(purchase_lines::table).values(&rows).execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(purchase_lines::table).values(&rows).execute(c)?,
-        };
+        crate::replace_lines!(conn, purchase_lines, purchase_id, after.id.0, after.lines);
         Ok(())
     }
 

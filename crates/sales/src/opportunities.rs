@@ -299,34 +299,7 @@ impl Record for Opportunity {
         after: &Self,
     ) -> Result<(), RecordError> {
         if before.is_none_or(|b| b.line_items != after.line_items) {
-            diesel::delete(opportunity_lines::table.filter(opportunity_lines::opportunity_id.eq(DbUuid(after.id.0))))
-                .execute(conn)?;
-            let rows: Vec<_> = after
-                .line_items
-                .iter()
-                .enumerate()
-                .map(|(n, l)| {
-                    (
-                        opportunity_lines::opportunity_id.eq(DbUuid(after.id.0)),
-                        opportunity_lines::line_no.eq(i64::try_from(n).unwrap_or(i64::MAX)),
-                        opportunity_lines::product_id.eq(DbUuid(l.product_id.0)),
-                        opportunity_lines::quantity.eq(l.quantity),
-                        opportunity_lines::unit_price_minor.eq(l.unit_price.amount_minor.0),
-                        opportunity_lines::discount_minor.eq(l.discount.amount_minor.0),
-                        opportunity_lines::total_minor.eq(l.total.amount_minor.0),
-                    )
-                })
-                .collect();
-            if !rows.is_empty() {
-                match conn {
-                    AnyConnection::Postgresql(c) => {
-                        diesel::insert_into(opportunity_lines::table).values(&rows).execute(c)?
-                    }
-                    AnyConnection::Sqlite(c) => {
-                        diesel::insert_into(opportunity_lines::table).values(&rows).execute(c)?
-                    }
-                };
-            }
+            crm_products::replace_lines!(conn, opportunity_lines, opportunity_id, after.id.0, after.line_items);
         }
         // Stage history: the stage as it was when the deal entered it.
         if before.is_none_or(|b| b.stage_id != after.stage_id) {
