@@ -71,8 +71,8 @@ type LineRow = (DbUuid, i64, DbUuid, i64, i64, i64, i64);
 #[macro_export]
 macro_rules! replace_lines {
     ($conn:ident, $table:ident, $parent:ident, $parent_id:expr, $lines:expr) => {{
-        use diesel::prelude::*;
         use crm_db::schema::$table;
+        use diesel::prelude::*;
         let parent = crm_db::types::DbUuid($parent_id);
         diesel::delete($table::table.filter($table::$parent.eq(parent))).execute($conn)?;
         let rows: Vec<_> = $lines

@@ -201,15 +201,15 @@ impl Record for Activity {
         a.opportunity_id = input.opportunity_id;
         a.lead_id = input.lead_id;
         a.case_id = input.case_id;
-        let assignee = match (input.assignee_id, prev) {
-            (Some(u), _) => Some(u),
-            (None, None) => crm_users::current_user_id(conn, actor)?,
-            (None, Some(_)) => None,
-        };
-        if prev.is_none_or(|p| p.assignee_id != assignee) {
-            crm_users::check_user(conn, entity, "assignee_id", assignee, true)?;
-        }
-        a.assignee_id = assignee;
+        a.assignee_id = crm_users::assigned_user(
+            conn,
+            actor,
+            entity,
+            "assignee_id",
+            input.assignee_id,
+            prev.map(|p| p.assignee_id),
+            true,
+        )?;
         Ok(a)
     }
 }

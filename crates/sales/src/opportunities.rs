@@ -280,15 +280,8 @@ impl Record for Opportunity {
         if prev.is_none_or(|p| p.account_id != o.account_id) {
             crm_records::check_ref(conn, entity, "account_id", o.account_id)?;
         }
-        let owner = match (i.owner_id, prev) {
-            (Some(u), _) => Some(u),
-            (None, None) => crm_users::current_user_id(conn, actor)?,
-            (None, Some(_)) => None,
-        };
-        if prev.is_none_or(|p| p.owner_id != owner) {
-            crm_users::check_user(conn, entity, "owner_id", owner, true)?;
-        }
-        o.owner_id = owner;
+        o.owner_id =
+            crm_users::assigned_user(conn, actor, entity, "owner_id", i.owner_id, prev.map(|p| p.owner_id), true)?;
         Ok(o)
     }
 

@@ -129,14 +129,8 @@ impl Record for TargetList {
                 crm_records::check_ref(conn, entity, &format!("account_ids[{n}]"), Some(*a))?;
             }
         }
-        let owner = match (input.owner_id, prev) {
-            (Some(u), _) => Some(u),
-            (None, None) => crm_users::current_user_id(conn, actor)?,
-            (None, Some(_)) => None,
-        };
-        if prev.is_none_or(|p| p.owner_id != owner) {
-            crm_users::check_user(conn, entity, "owner_id", owner, false)?;
-        }
+        let owner =
+            crm_users::assigned_user(conn, actor, entity, "owner_id", input.owner_id, prev.map(|p| p.owner_id), false)?;
         let mut t = prev.cloned().unwrap_or_else(TargetList::blank);
         t.id = id;
         t.name = name.unwrap_or_default();

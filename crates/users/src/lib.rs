@@ -136,6 +136,30 @@ pub fn current_user_id(conn: &mut AnyConnection, actor: &Actor) -> Result<Option
     Ok(current_user(conn, actor)?.map(|u| u.id))
 }
 
+/// The user a record is assigned to after a write (its owner or assignee): the one the input
+/// names; on a create that names none, the caller's user (when the caller is one); on an update
+/// that names none, nobody (the input is the merged state, so the field was cleared). A change
+/// is checked with [`check_user`]; `active_only` as there.
+pub fn assigned_user(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity: &'static str,
+    field: &str,
+    named: Option<UserId>,
+    before: Option<Option<UserId>>,
+    active_only: bool,
+) -> Result<Option<UserId>, RecordError> {
+    let user = match (named, before) {
+        (Some(u), _) => Some(u),
+        (None, None) => current_user_id(conn, actor)?,
+        (None, Some(_)) => None,
+    };
+    if before != Some(user) {
+        check_user(conn, entity, field, user, active_only)?;
+    }
+    Ok(user)
+}
+
 /// Checks that `id` names a user; `active_only` also refuses inactive or archived users (for
 /// new assignments).
 pub fn check_user(
