@@ -41,6 +41,8 @@ pub struct Account {
     pub phone: Option<String>,
     #[filter]
     pub website: Option<String>,
+    // The postal address and its coordinates: the same fields on accounts and contacts (and
+    // leads), by design: each is filtered, sorted and geocoded on its own.
     #[filter]
     pub street: Option<String>,
     #[filter(sort)]

@@ -81,6 +81,8 @@ pub struct Contact {
     pub email_consent_at: Option<crm_core::Timestamp>,
     #[filter]
     pub do_not_call: bool,
+    // The postal address and its coordinates: the same fields on accounts and contacts (and
+    // leads), by design: each is filtered, sorted and geocoded on its own.
     #[filter]
     pub street: Option<String>,
     #[filter(sort)]

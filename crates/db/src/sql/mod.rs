@@ -21,7 +21,8 @@ pub use lists::{
 };
 pub use queries::{Key, count_where, first_id, id_exists, newest_keys};
 
-/// A bound value.
+/// A bound value. The same values as `crm_core::filter::Literal` (it converts from one), held
+/// in the database's own types (a UUID as `DbUuid`): a statement's binds are borrowed from it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bind {
     Text(String),
