@@ -42,7 +42,7 @@ pub struct Account {
     #[filter]
     pub website: Option<String>,
     // The postal address and its coordinates: the same fields on accounts and contacts (and
-    // leads), by design: each is filtered, sorted and geocoded on its own.
+    // leads), by design: each record is filtered and sorted on its own columns.
     #[filter]
     pub street: Option<String>,
     #[filter(sort)]

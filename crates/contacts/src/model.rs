@@ -82,7 +82,7 @@ pub struct Contact {
     #[filter]
     pub do_not_call: bool,
     // The postal address and its coordinates: the same fields on accounts and contacts (and
-    // leads), by design: each is filtered, sorted and geocoded on its own.
+    // leads), by design: each record is filtered and sorted on its own columns.
     #[filter]
     pub street: Option<String>,
     #[filter(sort)]
