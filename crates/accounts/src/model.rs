@@ -23,12 +23,15 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "AccountFields", visible = false))]
 pub struct Account {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: AccountId,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
     /// Bare internet domain, lower case; unique among live accounts.
     #[filter(lower, sort)]
     pub domain: Option<String>,
+    /// The industry (free text).
     #[filter(sort)]
     pub industry: Option<String>,
     #[filter(sort)]
@@ -39,31 +42,40 @@ pub struct Account {
     /// E.164.
     #[filter]
     pub phone: Option<String>,
+    /// Web address (an absolute http(s) URL).
     #[filter]
     pub website: Option<String>,
+    /// Street and number of the postal address.
     // The postal address and its coordinates: the same fields on accounts and contacts (and
     // leads), by design: each record is filtered and sorted on its own columns.
     #[filter]
     pub street: Option<String>,
+    /// City of the postal address.
     #[filter(sort)]
     pub city: Option<String>,
+    /// The region (a name).
     #[filter(sort)]
     pub region: Option<String>,
+    /// Postal code of the postal address.
     #[filter(sort)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
     #[filter(upper, sort)]
     pub country: Option<String>,
+    /// Latitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
     #[filter(sort)]
     pub annual_revenue: Option<Money>,
     #[filter(sort)]
     pub employee_count: Option<i32>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
+    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// Ids of this account in other systems.
@@ -72,8 +84,11 @@ pub struct Account {
     pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: crm_core::Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: crm_core::Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<crm_core::Timestamp>,
 }
 
@@ -84,6 +99,7 @@ pub struct Account {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct AccountInput {
+    /// The name people see.
     #[validate(length(min = 1, max = 200))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     #[cfg_attr(feature = "openapi", schema(example = "Acme Korea"))]
@@ -91,38 +107,49 @@ pub struct AccountInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "acme.co.kr"))]
     pub domain: Option<String>,
+    /// The industry (free text).
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub industry: Option<String>,
     #[serde(default)]
     pub tier: Option<Tier>,
+    /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
+    /// Phone number in E.164 (`+821012345678`); one without `+` is read in the record's `country`.
     #[serde(default)]
     pub phone: Option<String>,
+    /// Web address (an absolute http(s) URL).
     #[serde(default)]
     pub website: Option<String>,
+    /// Street and number of the postal address.
     #[serde(default)]
     #[validate(length(max = 200))]
     #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub street: Option<String>,
+    /// City of the postal address.
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub city: Option<String>,
+    /// The region (a name).
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
+    /// Postal code of the postal address.
     #[serde(default)]
     #[validate(length(max = 20))]
     #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, upper case.
     #[serde(default)]
     pub country: Option<String>,
+    /// Latitude in decimal degrees (WGS 84).
     #[serde(default)]
     pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84).
     #[serde(default)]
     pub longitude: Option<f64>,
     #[serde(default)]
@@ -131,9 +158,11 @@ pub struct AccountInput {
     #[validate(range(min = 0))]
     #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub employee_count: Option<i32>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
+    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[patch(merge)]

@@ -85,12 +85,15 @@ impl CaseStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "CaseFields", visible = false))]
 pub struct Case {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: CaseId,
     /// Human-readable and unique, e.g. `CS-000042`; assigned on creation.
     #[filter(upper, sort)]
     pub number: String,
+    /// A one-line summary.
     #[filter(sort)]
     pub subject: String,
+    /// Free text.
     pub description: Option<String>,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
@@ -102,12 +105,15 @@ pub struct Case {
     pub status: CaseStatus,
     #[filter(sort)]
     pub origin: Option<CaseOrigin>,
+    /// The contact it concerns.
     #[filter]
     pub contact_id: Option<ContactId>,
+    /// The account it belongs to.
     #[filter]
     pub account_id: Option<AccountId>,
     #[filter(relation = "assignee", to = crm_users::USER_CATALOG)]
     pub assignee_id: Option<UserId>,
+    /// The team (a name).
     #[filter(sort)]
     pub team: Option<String>,
     /// When the SLA clock started: creation, or the latest reopening.
@@ -130,13 +136,18 @@ pub struct Case {
     /// Customer satisfaction, 1 to 5.
     #[filter(sort)]
     pub satisfaction: Option<i32>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -147,8 +158,10 @@ pub struct Case {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct CaseInput {
+    /// A one-line summary.
     #[cfg_attr(feature = "openapi", schema(example = "Invoice shows the wrong VAT rate"))]
     pub subject: Option<String>,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     /// Defaults to `question`.
@@ -164,6 +177,7 @@ pub struct CaseInput {
     pub status: Option<CaseStatus>,
     #[serde(default)]
     pub origin: Option<CaseOrigin>,
+    /// The contact it concerns.
     #[serde(default)]
     pub contact_id: Option<ContactId>,
     /// Defaults to the contact's account.
@@ -173,12 +187,14 @@ pub struct CaseInput {
     /// An active user.
     #[serde(default)]
     pub assignee_id: Option<UserId>,
+    /// The team (a name).
     #[serde(default)]
     pub team: Option<String>,
     /// 1 to 5.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub satisfaction: Option<i32>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
@@ -224,11 +240,13 @@ impl CaseInput {
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct CaseComment {
     pub id: CommentId,
+    /// The support case it belongs to.
     pub case_id: CaseId,
     /// The author's user, when the token's subject has one.
     pub author_id: Option<UserId>,
     /// The token subject that wrote it.
     pub author: String,
+    /// The text.
     pub body: String,
     pub visibility: Visibility,
     /// The author's department (defaults to the user's).
@@ -242,11 +260,13 @@ pub struct CaseComment {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct CommentInput {
+    /// The text.
     #[cfg_attr(feature = "openapi", schema(example = "Called the customer back; credit note on its way."))]
     pub body: String,
     /// Defaults to `internal`. `public` comments need `cases:write`.
     #[serde(default)]
     pub visibility: Option<Visibility>,
+    /// The department (a name).
     #[serde(default)]
     pub department: Option<Department>,
 }

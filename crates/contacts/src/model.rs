@@ -49,9 +49,12 @@ pub struct AccountRef {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ContactFields", visible = false))]
 pub struct Contact {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: ContactId,
+    /// Given name.
     #[filter(sort)]
     pub first_name: Option<String>,
+    /// Family name.
     #[filter(sort)]
     pub last_name: Option<String>,
     /// Primary email, lower case; unique among live contacts.
@@ -66,10 +69,13 @@ pub struct Contact {
     pub phones: Vec<String>,
     #[filter(sort)]
     pub title: Option<String>,
+    /// The department (a name).
     #[filter(sort)]
     pub department: Option<String>,
+    /// The account it belongs to.
     #[filter(relation = "account", to = crm_accounts::ACCOUNT_CATALOG)]
     pub account_id: Option<AccountId>,
+    /// The user who owns it.
     #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     #[filter(sort)]
@@ -81,34 +87,46 @@ pub struct Contact {
     pub email_consent_at: Option<crm_core::Timestamp>,
     #[filter]
     pub do_not_call: bool,
+    /// Street and number of the postal address.
     // The postal address and its coordinates: the same fields on accounts and contacts (and
     // leads), by design: each record is filtered and sorted on its own columns.
     #[filter]
     pub street: Option<String>,
+    /// City of the postal address.
     #[filter(sort)]
     pub city: Option<String>,
+    /// The region (a name).
     #[filter(sort)]
     pub region: Option<String>,
+    /// Postal code of the postal address.
     #[filter(sort)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
     #[filter(upper, sort)]
     pub country: Option<String>,
+    /// Latitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
+    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// Ids of this person in other systems.
     // GraphQL resolves it on the node (`ContactNode`), which can read it on demand.
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: crm_core::Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: crm_core::Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<crm_core::Timestamp>,
 }
 
@@ -119,22 +137,26 @@ pub struct Contact {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct ContactInput {
+    /// Given name.
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[cfg_attr(feature = "openapi", schema(example = "민준"))]
     pub first_name: Option<String>,
+    /// Family name.
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     #[cfg_attr(feature = "openapi", schema(example = "김"))]
     pub last_name: Option<String>,
+    /// Email address, trimmed and lower-cased.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "minjun.kim@example.kr"))]
     pub email: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub emails: Vec<String>,
+    /// Phone number in E.164 (`+821012345678`); one without `+` is read in the record's `country`.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "+82 10 1234 5678"))]
     pub phone: Option<String>,
@@ -145,10 +167,12 @@ pub struct ContactInput {
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub title: Option<String>,
+    /// The department (a name).
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub department: Option<String>,
+    /// The account it belongs to.
     #[serde(default)]
     #[patch(with = account_id_after)]
     pub account_id: Option<AccountId>,
@@ -157,6 +181,7 @@ pub struct ContactInput {
     #[serde(default)]
     #[patch(input_only)]
     pub account: Option<AccountRef>,
+    /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
     /// Defaults to `lead`.
@@ -168,31 +193,40 @@ pub struct ContactInput {
     /// Defaults to false.
     #[serde(default)]
     pub do_not_call: Option<bool>,
+    /// Street and number of the postal address.
     #[serde(default)]
     #[validate(length(max = 200))]
     #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub street: Option<String>,
+    /// City of the postal address.
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub city: Option<String>,
+    /// The region (a name).
     #[serde(default)]
     #[validate(length(max = 100))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
+    /// Postal code of the postal address.
     #[serde(default)]
     #[validate(length(max = 20))]
     #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, upper case.
     #[serde(default)]
     pub country: Option<String>,
+    /// Latitude in decimal degrees (WGS 84).
     #[serde(default)]
     pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84).
     #[serde(default)]
     pub longitude: Option<f64>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
+    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[patch(merge)]

@@ -70,6 +70,7 @@ pub struct ChangeEvent {
     /// `contact`, `account`, …
     pub entity: String,
     pub entity_id: uuid::Uuid,
+    /// When it happened (UTC).
     pub occurred_at: Timestamp,
     /// The JWT subject that made the change.
     pub actor: String,
@@ -117,6 +118,7 @@ pub struct HistoryEntry {
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     pub kind: String,
+    /// When it happened (UTC).
     pub occurred_at: Timestamp,
     pub actor: String,
     pub request_id: Option<String>,

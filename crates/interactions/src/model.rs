@@ -57,6 +57,7 @@ wire_enum!(
     graphql(name = "InteractionFields", visible = false)
 )]
 pub struct Interaction {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: InteractionId,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
@@ -67,11 +68,15 @@ pub struct Interaction {
     /// The medium or tool, e.g. `phone`, `zoom`, `gmail`, `store`.
     #[filter(lower, sort)]
     pub channel: Option<String>,
+    /// A one-line summary.
     #[filter(sort)]
     pub subject: Option<String>,
+    /// The text.
     pub body: Option<String>,
+    /// When it happened (UTC).
     #[filter(sort)]
     pub occurred_at: Timestamp,
+    /// How long it lasted, in seconds.
     #[filter(sort)]
     pub duration_seconds: Option<i64>,
     #[filter(sort)]
@@ -97,14 +102,19 @@ pub struct Interaction {
     /// The department that had the contact (defaults to the author's).
     #[filter(sort)]
     pub department: Option<Department>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     /// Ids in other systems (a message id, a call id): the same email or call is stored once.
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -122,14 +132,17 @@ pub struct InteractionInput {
     pub direction: Option<Direction>,
     #[serde(default)]
     pub channel: Option<String>,
+    /// A one-line summary.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "Renewal call"))]
     pub subject: Option<String>,
+    /// The text.
     #[serde(default)]
     pub body: Option<String>,
     /// Defaults to now.
     #[serde(default)]
     pub occurred_at: Option<Timestamp>,
+    /// How long it lasted, in seconds.
     #[serde(default)]
     pub duration_seconds: Option<i64>,
     #[serde(default)]
@@ -137,19 +150,25 @@ pub struct InteractionInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub contact_ids: Vec<ContactId>,
+    /// The account it belongs to.
     #[serde(default)]
     #[patch(follows = contact_ids)]
     pub account_id: Option<AccountId>,
+    /// The opportunity it concerns.
     #[serde(default)]
     pub opportunity_id: Option<uuid::Uuid>,
+    /// The support case it belongs to.
     #[serde(default)]
     pub case_id: Option<CaseId>,
+    /// The lead it concerns.
     #[serde(default)]
     pub lead_id: Option<LeadId>,
     #[serde(default)]
     pub author_id: Option<UserId>,
+    /// The department (a name).
     #[serde(default)]
     pub department: Option<Department>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,

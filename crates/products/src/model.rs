@@ -12,15 +12,18 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ProductFields", visible = false))]
 pub struct Product {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: ProductId,
     /// Stock-keeping unit, upper case; unique among live products.
     #[filter(upper, sort)]
     pub sku: String,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
     /// Product family or line, for cross-sell analysis.
     #[filter(sort)]
     pub family: Option<String>,
+    /// Free text.
     pub description: Option<String>,
     #[filter(sort)]
     pub list_price: Option<Money>,
@@ -29,13 +32,18 @@ pub struct Product {
     /// Inactive products stay in purchase history but cannot be sold anew.
     #[filter]
     pub active: bool,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -48,10 +56,12 @@ pub struct Product {
 pub struct ProductInput {
     #[cfg_attr(feature = "openapi", schema(example = "SUB-PRO-12M"))]
     pub sku: Option<String>,
+    /// The name people see.
     #[cfg_attr(feature = "openapi", schema(example = "Pro subscription, 12 months"))]
     pub name: Option<String>,
     #[serde(default)]
     pub family: Option<String>,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -61,6 +71,7 @@ pub struct ProductInput {
     /// Defaults to true.
     #[serde(default)]
     pub active: Option<bool>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
@@ -122,8 +133,11 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct LineItem {
+    /// The product.
     pub product_id: ProductId,
+    /// How many units.
     pub quantity: i64,
+    /// Price of one unit.
     pub unit_price: Money,
     /// Off the line total.
     pub discount: Money,
@@ -150,6 +164,7 @@ impl LineItem {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct LineItemInput {
+    /// The product.
     #[serde(default)]
     pub product_id: Option<ProductId>,
     /// Instead of `product_id`, for ERPs that only know the sku.
@@ -170,12 +185,15 @@ pub struct LineItemInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "PurchaseFields", visible = false))]
 pub struct Purchase {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: PurchaseId,
     /// The order number in the source system.
     #[filter(sort)]
     pub reference: Option<String>,
+    /// The account it belongs to.
     #[filter]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[filter]
     pub contact_id: Option<ContactId>,
     #[filter(sort)]
@@ -193,9 +211,13 @@ pub struct Purchase {
     pub lines: Vec<LineItem>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -209,9 +231,11 @@ pub struct PurchaseInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "SO-2026-00042"))]
     pub reference: Option<String>,
+    /// The account it belongs to.
     #[serde(default)]
     #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[serde(default)]
     pub contact_id: Option<ContactId>,
     /// Defaults to now.

@@ -27,6 +27,7 @@ pub fn newest_of(conn: &mut AnyConnection, customer: Customer, before: Option<Ke
 pub struct Bought {
     pub id: PurchaseId,
     pub ordered_at: NaiveDateTime,
+    /// ISO 4217 currency code, upper case.
     pub currency: String,
     pub total_minor: i64,
 }

@@ -40,14 +40,18 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "ActivityFields", visible = false))]
 pub struct Activity {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: ActivityId,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     #[filter(sort)]
     pub activity_type: ActivityType,
+    /// A one-line summary.
     #[filter(sort)]
     pub subject: String,
+    /// Free text.
     pub description: Option<String>,
+    /// When it is due (UTC).
     #[filter(sort)]
     pub due_at: Option<Timestamp>,
     #[filter(sort)]
@@ -61,25 +65,35 @@ pub struct Activity {
     pub status: ActivityStatus,
     #[filter(sort)]
     pub completed_at: Option<Timestamp>,
+    /// The account it belongs to.
     #[filter]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[filter]
     pub contact_id: Option<ContactId>,
+    /// The opportunity it concerns.
     #[filter]
     pub opportunity_id: Option<OpportunityId>,
+    /// The lead it concerns.
     #[filter]
     pub lead_id: Option<LeadId>,
+    /// The support case it belongs to.
     #[filter]
     pub case_id: Option<CaseId>,
     /// The interaction logged when it was completed.
     pub interaction_id: Option<InteractionId>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -93,10 +107,13 @@ pub struct ActivityInput {
     #[serde(rename = "type")]
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     pub activity_type: Option<ActivityType>,
+    /// A one-line summary.
     #[cfg_attr(feature = "openapi", schema(example = "Call back about the renewal"))]
     pub subject: Option<String>,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// When it is due (UTC).
     #[serde(default)]
     pub due_at: Option<Timestamp>,
     #[serde(default)]
@@ -106,17 +123,23 @@ pub struct ActivityInput {
     #[serde(default)]
     #[patch(keep_on_null)]
     pub status: Option<ActivityStatus>,
+    /// The account it belongs to.
     #[serde(default)]
     #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[serde(default)]
     pub contact_id: Option<ContactId>,
+    /// The opportunity it concerns.
     #[serde(default)]
     pub opportunity_id: Option<OpportunityId>,
+    /// The lead it concerns.
     #[serde(default)]
     pub lead_id: Option<LeadId>,
+    /// The support case it belongs to.
     #[serde(default)]
     pub case_id: Option<CaseId>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
@@ -281,11 +304,13 @@ pub fn agenda(
 pub struct CompletionLog {
     #[serde(default)]
     pub outcome: Option<Outcome>,
+    /// The text.
     #[serde(default)]
     pub body: Option<String>,
     /// Defaults to `outbound`.
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// How long it lasted, in seconds.
     #[serde(default)]
     pub duration_seconds: Option<i64>,
 }

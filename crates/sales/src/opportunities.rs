@@ -28,15 +28,21 @@ use crate::pipelines::{ForecastCategory, Pipeline};
     graphql(name = "OpportunityFields", visible = false)
 )]
 pub struct Opportunity {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: OpportunityId,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
+    /// The account it belongs to.
     #[filter]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[filter]
     pub contact_id: Option<ContactId>,
+    /// The pipeline it moves through.
     #[filter]
     pub pipeline_id: PipelineId,
+    /// The stage it is in.
     #[filter]
     pub stage_id: StageId,
     /// The stage's win probability, 0 to 100 (read-only).
@@ -51,6 +57,7 @@ pub struct Opportunity {
     pub amount: Option<Money>,
     #[filter(sort)]
     pub expected_close_date: Option<NaiveDate>,
+    /// The user who owns it.
     #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
     pub next_step: Option<String>,
@@ -69,13 +76,18 @@ pub struct Opportunity {
     pub lead_id: Option<LeadId>,
     #[stored(skip)]
     pub line_items: Vec<LineItem>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -86,11 +98,14 @@ pub struct Opportunity {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct OpportunityInput {
+    /// The name people see.
     #[cfg_attr(feature = "openapi", schema(example = "Acme renewal 2027"))]
     pub name: Option<String>,
+    /// The account it belongs to.
     #[serde(default)]
     #[patch(follows = contact_id)]
     pub account_id: Option<AccountId>,
+    /// The contact it concerns.
     #[serde(default)]
     pub contact_id: Option<ContactId>,
     /// Defaults to the default pipeline.
@@ -114,6 +129,7 @@ pub struct OpportunityInput {
     pub next_step: Option<String>,
     #[serde(default)]
     pub loss_reason: Option<String>,
+    /// The lead it concerns.
     #[serde(default)]
     #[patch(keep)]
     pub lead_id: Option<LeadId>,
@@ -121,6 +137,7 @@ pub struct OpportunityInput {
     #[cfg_attr(feature = "graphql", graphql(default))]
     #[patch(with = lines_after)]
     pub line_items: Vec<LineItemInput>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
@@ -372,6 +389,7 @@ type LineRow = (i64, DbUuid, i64, i64, i64, i64);
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct StageVisit {
+    /// The stage it is in.
     pub stage_id: StageId,
     pub stage_name: String,
     /// The stage's probability when the deal entered it.
@@ -451,6 +469,7 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct Assessment {
+    /// The opportunity it concerns.
     pub opportunity_id: OpportunityId,
     pub health: Health,
     pub days_in_stage: i64,

@@ -39,6 +39,7 @@ impl ForecastCategory {
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct Stage {
     pub id: StageId,
+    /// The name people see.
     pub name: String,
     /// Win probability, 0 to 100.
     pub probability: i32,
@@ -82,9 +83,12 @@ pub struct StageInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "PipelineFields", visible = false))]
 pub struct Pipeline {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: PipelineId,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
+    /// Free text.
     pub description: Option<String>,
     /// New opportunities without a pipeline go here.
     #[filter]
@@ -94,9 +98,13 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -107,8 +115,10 @@ pub struct Pipeline {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct PipelineInput {
+    /// The name people see.
     #[cfg_attr(feature = "openapi", schema(example = "New business"))]
     pub name: Option<String>,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]

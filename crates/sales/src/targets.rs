@@ -24,11 +24,15 @@ use crate::period::{Period, weighted};
     graphql(name = "TargetListFields", visible = false)
 )]
 pub struct TargetList {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: TargetListId,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
+    /// The user who owns it.
     #[filter]
     pub owner_id: Option<UserId>,
+    /// The team (a name).
     #[filter(sort)]
     pub team: Option<String>,
     /// What the list should win in the period.
@@ -40,13 +44,18 @@ pub struct TargetList {
     pub period_end: NaiveDate,
     #[filter]
     pub account_ids: Vec<AccountId>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -57,9 +66,12 @@ pub struct TargetList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct TargetListInput {
+    /// The name people see.
     pub name: Option<String>,
+    /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
+    /// The team (a name).
     #[serde(default)]
     pub team: Option<String>,
     #[serde(default)]
@@ -71,6 +83,7 @@ pub struct TargetListInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub account_ids: Vec<AccountId>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
@@ -262,10 +275,12 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "QuotaFields", visible = false))]
 pub struct Quota {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: QuotaId,
     /// Exactly one of `owner_id` and `team`.
     #[filter]
     pub owner_id: Option<UserId>,
+    /// The team (a name).
     #[filter(sort)]
     pub team: Option<String>,
     /// `2026-Q4`, `2026-11` or `2026`.
@@ -275,9 +290,13 @@ pub struct Quota {
     pub amount: Money,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<crm_core::ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -288,8 +307,10 @@ pub struct Quota {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct QuotaInput {
+    /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
+    /// The team (a name).
     #[serde(default)]
     pub team: Option<String>,
     /// A quarter (`2026-Q4`), month (`2026-11`) or year (`2026`); stored in that spelling

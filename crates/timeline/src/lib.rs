@@ -310,7 +310,9 @@ pub struct LastInteraction {
     #[cfg_attr(feature = "graphql", graphql(name = "type"))]
     pub interaction_type: InteractionType,
     pub direction: Option<Direction>,
+    /// A one-line summary.
     pub subject: Option<String>,
+    /// When it happened (UTC).
     pub occurred_at: Timestamp,
 }
 
@@ -319,9 +321,12 @@ pub struct LastInteraction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct ProductOwned {
+    /// The product.
     pub product_id: ProductId,
     pub sku: String,
+    /// The name people see.
     pub name: String,
+    /// How many units.
     pub quantity: i64,
 }
 
@@ -333,6 +338,7 @@ pub struct CustomerSummary {
     /// The record owner.
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub owner: Option<User>,
+    /// The user who owns it.
     pub owner_id: Option<UserId>,
     /// Cases that still need work (`new`, `open`, `pending`).
     pub open_cases: Option<i64>,

@@ -37,7 +37,9 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "UserFields", visible = false))]
 pub struct User {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: UserId,
+    /// The name people see.
     #[filter(sort)]
     pub name: String,
     /// Lower case; unique among live users.
@@ -48,8 +50,10 @@ pub struct User {
     pub subject: Option<String>,
     #[filter(sort)]
     pub role: UserRole,
+    /// The team (a name).
     #[filter(sort)]
     pub team: Option<String>,
+    /// The department (a name).
     #[filter(sort)]
     pub department: Option<Department>,
     /// Sales territory or service region, e.g. `KR-Seoul`.
@@ -65,9 +69,13 @@ pub struct User {
     pub active: bool,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -78,22 +86,28 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct UserInput {
+    /// The name people see.
     #[cfg_attr(feature = "openapi", schema(example = "Seo-yeon Park"))]
     pub name: Option<String>,
+    /// Email address, trimmed and lower-cased.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "seoyeon.park@example.com"))]
     pub email: Option<String>,
+    /// A one-line summary.
     #[serde(default)]
     pub subject: Option<String>,
     /// Defaults to `readonly`.
     #[serde(default)]
     pub role: Option<UserRole>,
+    /// The team (a name).
     #[serde(default)]
     pub team: Option<String>,
+    /// The department (a name).
     #[serde(default)]
     pub department: Option<Department>,
     #[serde(default)]
     pub territory: Option<String>,
+    /// Phone number in E.164 (`+821012345678`); one without `+` is read in the record's `country`.
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]

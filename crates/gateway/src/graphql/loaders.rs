@@ -6,6 +6,7 @@ use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -16,7 +17,8 @@ use crm_records::Record;
 
 use super::gql;
 
-/// How long a loader collects keys before it queries (one batch per relation level).
+/// How long a loader collects keys, once the request's resolvers have settled, before it
+/// queries (one batch per relation level).
 pub const LOADER_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A loader the request makes on first use.
@@ -29,24 +31,34 @@ pub struct Loaders {
     db: Db,
     actor: Actor,
     made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// How many times a resolver of this request has asked for a loader.
+    asked: Arc<AtomicU64>,
     /// Records this request read without their external ids (see `WithoutExternalIds`).
     pub without_external_ids: WithoutExternalIds,
 }
 
 impl Loaders {
     pub fn new(db: Db, actor: Actor) -> Loaders {
-        Loaders { db, actor, made: Mutex::new(HashMap::new()), without_external_ids: WithoutExternalIds::default() }
+        Loaders {
+            db,
+            actor,
+            made: Mutex::new(HashMap::new()),
+            asked: Arc::new(AtomicU64::new(0)),
+            without_external_ids: WithoutExternalIds::default(),
+        }
     }
 
     /// The request's loader of type `L`, made on first use.
     pub fn get<L: MakeLoader>(&self) -> Arc<DataLoader<L, HashMapCache>> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
         let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
         let any = made
             .entry(TypeId::of::<L>())
             .or_insert_with(|| {
+                let asked = self.asked.clone();
                 let l = DataLoader::with_cache(
                     L::make(self.db.clone(), self.actor.clone()),
-                    actix_web::rt::spawn,
+                    move |batch| actix_web::rt::spawn(after_resolvers_settle(asked.clone(), batch)),
                     HashMapCache::default(),
                 )
                 .delay(LOADER_WINDOW);
@@ -64,6 +76,23 @@ impl Loaders {
             )),
         }
     }
+}
+
+/// Runs a loader's batch once the request's resolvers stop asking for loaders. The executor
+/// resolves a long list in slices (it yields every 32 items), so a window that opened on the
+/// first key could close before the last item asks; yielding until a whole turn passes with
+/// no new request keeps one batch per relation level however many items the list has and
+/// however slow the machine is. The batch runs on the request's own thread (`rt::spawn`), so
+/// a turn is the request's resolvers running until they all wait.
+async fn after_resolvers_settle(asked: Arc<AtomicU64>, batch: futures_util::future::BoxFuture<'static, ()>) {
+    loop {
+        let seen = asked.load(Ordering::Relaxed);
+        actix_web::rt::task::yield_now().await;
+        if asked.load(Ordering::Relaxed) == seen {
+            break;
+        }
+    }
+    batch.await
 }
 
 /// The loaders of the request being resolved.

@@ -270,9 +270,13 @@ macro_rules! record_graphql {
         /// One batch operation: set exactly one.
         #[derive(async_graphql::OneofObject)]
         pub enum $BOp {
+            /// Create a record.
             Create($Input),
+            /// Change the record with this id (optionally only at an expected version).
             Update($UpdOp),
+            /// Create or change the record that carries this external id.
             Upsert($UpsOp),
+            /// Archive the record with this id (optionally only at an expected version).
             Delete($DelOp),
         }
 

@@ -32,6 +32,7 @@ wire_enum!(
     graphql(input_name = "AssignmentRuleInput")
 )]
 pub struct AssignmentRule {
+    /// The name people see.
     pub name: String,
     pub strategy: AssignmentStrategy,
     /// The users to choose from: active users of this team (all active users when absent).
@@ -40,6 +41,7 @@ pub struct AssignmentRule {
     /// Conditions on the lead (all given ones must match).
     #[serde(default)]
     pub country: Option<String>,
+    /// The region (a name).
     #[serde(default)]
     pub region: Option<String>,
     #[serde(default)]

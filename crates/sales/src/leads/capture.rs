@@ -13,14 +13,21 @@ use super::{Lead, LeadInput, LeadPatch, LeadSource, LeadStatus};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaptureInput {
+    /// Given name.
     pub first_name: Option<String>,
+    /// Family name.
     pub last_name: Option<String>,
+    /// Email address.
     pub email: Option<String>,
+    /// Phone number.
     pub phone: Option<String>,
     pub company: Option<String>,
     pub title: Option<String>,
+    /// Web address (an absolute http(s) URL).
     pub website: Option<String>,
+    /// Country.
     pub country: Option<String>,
+    /// The region (a name).
     pub region: Option<String>,
     /// The message from the form.
     pub description: Option<String>,

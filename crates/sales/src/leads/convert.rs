@@ -16,11 +16,14 @@ use crate::opportunities::{Opportunity, OpportunityInput};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct ConvertOpportunity {
+    /// The name people see.
     pub name: Option<String>,
     #[serde(default)]
     pub amount: Option<Money>,
+    /// The pipeline it moves through.
     #[serde(default)]
     pub pipeline_id: Option<PipelineId>,
+    /// The stage it is in.
     #[serde(default)]
     pub stage_id: Option<StageId>,
     #[serde(default)]
@@ -49,8 +52,11 @@ pub struct ConvertInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct ConvertResult {
+    /// The account it belongs to.
     pub account_id: AccountId,
+    /// The contact it concerns.
     pub contact_id: ContactId,
+    /// The opportunity it concerns.
     pub opportunity_id: Option<OpportunityId>,
     /// False when an existing account (same domain) was used.
     pub account_created: bool,

@@ -69,9 +69,12 @@ impl LeadStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "LeadFields", visible = false))]
 pub struct Lead {
+    /// The record's id (UUIDv7: time-ordered).
     pub id: LeadId,
+    /// Given name.
     #[filter(sort)]
     pub first_name: Option<String>,
+    /// Family name.
     #[filter(sort)]
     pub last_name: Option<String>,
     /// Lower case; unique among live leads.
@@ -83,7 +86,9 @@ pub struct Lead {
     pub company: Option<String>,
     #[filter(sort)]
     pub title: Option<String>,
+    /// Web address (an absolute http(s) URL).
     pub website: Option<String>,
+    /// The industry (free text).
     #[filter(lower, sort)]
     pub industry: Option<String>,
     #[filter(sort)]
@@ -99,8 +104,10 @@ pub struct Lead {
     /// ISO 3166-1 alpha-2.
     #[filter(upper, sort)]
     pub country: Option<String>,
+    /// The region (a name).
     #[filter(sort)]
     pub region: Option<String>,
+    /// Free text.
     pub description: Option<String>,
     pub disqualify_reason: Option<String>,
     #[filter(sort)]
@@ -108,13 +115,18 @@ pub struct Lead {
     pub converted_account_id: Option<AccountId>,
     pub converted_contact_id: Option<ContactId>,
     pub converted_opportunity_id: Option<OpportunityId>,
+    /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
+    /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
     pub version: i64,
+    /// When the record was created (UTC).
     pub created_at: Timestamp,
+    /// When the record last changed (UTC).
     pub updated_at: Timestamp,
+    /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
 
@@ -125,21 +137,27 @@ pub struct Lead {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject))]
 pub struct LeadInput {
+    /// Given name.
     #[serde(default)]
     pub first_name: Option<String>,
+    /// Family name.
     #[serde(default)]
     pub last_name: Option<String>,
+    /// Email address, trimmed and lower-cased.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "dana@globex.example"))]
     pub email: Option<String>,
+    /// Phone number in E.164 (`+821012345678`); one without `+` is read in the record's `country`.
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]
     pub company: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
+    /// Web address (an absolute http(s) URL).
     #[serde(default)]
     pub website: Option<String>,
+    /// The industry (free text).
     #[serde(default)]
     pub industry: Option<String>,
     /// Defaults to `other` (`web_form` through the capture endpoint).
@@ -149,16 +167,21 @@ pub struct LeadInput {
     #[serde(default)]
     #[patch(keep_on_null)]
     pub status: Option<LeadStatus>,
+    /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
+    /// ISO 3166-1 alpha-2 country code, upper case.
     #[serde(default)]
     pub country: Option<String>,
+    /// The region (a name).
     #[serde(default)]
     pub region: Option<String>,
+    /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub disqualify_reason: Option<String>,
+    /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
