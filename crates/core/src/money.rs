@@ -67,6 +67,15 @@ impl Money {
         }
         Ok(Money { amount_minor: self.amount_minor, currency: code })
     }
+
+    /// `parse`, and the amount must not be negative (prices, costs, budgets).
+    pub fn parse_non_negative(self, field: &str) -> Result<Money, FieldError> {
+        let m = self.parse(field)?;
+        if m.amount_minor.0 < 0 {
+            return Err(FieldError::new(field, "out_of_range", "must not be negative"));
+        }
+        Ok(m)
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +90,7 @@ mod tests {
         assert_eq!(e.field, "annual_revenue.currency");
         let json = serde_json::to_value(Money::new(5_000_000_000_000, "USD")).unwrap();
         assert_eq!(json["amount_minor"], 5_000_000_000_000i64);
+        assert_eq!(Money::new(-1, "EUR").parse_non_negative("cost").unwrap_err().code, "out_of_range");
+        assert!(Money::new(0, "eur").parse_non_negative("cost").is_ok());
     }
 }

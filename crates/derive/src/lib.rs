@@ -20,7 +20,8 @@ mod stored;
 use proc_macro::TokenStream;
 
 /// See the crate docs. Struct attribute: `#[stored(table = contacts)]` (a table of
-/// `crm_db::schema`). Field attributes: `#[stored(skip)]` (not a column: child rows, loaded by
+/// `crm_db::schema`), with `has_many(name = "lines", column = "purchase_id", to = CATALOG)`
+/// for each to-many relation filters can follow. Field attributes: `#[stored(skip)]` (not a column: child rows, loaded by
 /// `Record::load_children`), `#[stored(column = "…")]`, `#[stored(json)]`; `#[filter]` makes a
 /// field filterable, with `sort`, `lower` / `upper` (text stored in that case) and
 /// `relation = "account", to = path::TO_CATALOG` (filters follow it: `account.tier`).

@@ -99,14 +99,36 @@ fn column(f: &Field) -> syn::Result<Column> {
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let mut table: Option<Ident> = None;
+    // `has_many(name = "lines", column = "purchase_id", to = LINE_CATALOG)`: to-many
+    // relations that filters can follow (`lines.product_id[eq]:…`).
+    let mut has_many: Vec<(String, String, Path)> = Vec::new();
     for attr in &input.attrs {
         if attr.path().is_ident("stored") {
             attr.parse_nested_meta(|m| {
                 if m.path.is_ident("table") {
                     table = Some(m.value()?.parse()?);
                     Ok(())
+                } else if m.path.is_ident("has_many") {
+                    let (mut rel, mut col, mut to) = (None, None, None);
+                    m.parse_nested_meta(|h| {
+                        if h.path.is_ident("name") {
+                            rel = Some(h.value()?.parse::<LitStr>()?.value());
+                        } else if h.path.is_ident("column") {
+                            col = Some(h.value()?.parse::<LitStr>()?.value());
+                        } else if h.path.is_ident("to") {
+                            to = Some(h.value()?.parse::<Path>()?);
+                        } else {
+                            return Err(h.error("expected name = \"…\", column = \"…\" or to = CATALOG"));
+                        }
+                        Ok(())
+                    })?;
+                    match (rel, col, to) {
+                        (Some(r), Some(c), Some(t)) => has_many.push((r, c, t)),
+                        _ => return Err(m.error("has_many takes name, column and to")),
+                    }
+                    Ok(())
                 } else {
-                    Err(m.error("expected table = <table of crm_db::schema>"))
+                    Err(m.error("expected table = <table of crm_db::schema> or has_many(…)"))
                 }
             })?;
         }
@@ -155,10 +177,13 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             if let Some((rel, target)) = &fl.relation {
                 let col = &c.column;
                 relations.push(quote! {
-                    crm_core::filter::RelationDef { name: #rel, local_column: #col, target: &#target }
+                    crm_core::filter::RelationDef::to_one(#rel, #col, &#target)
                 });
             }
         }
+    }
+    for (rel, col, target) in &has_many {
+        relations.push(quote! { crm_core::filter::RelationDef::to_many(#rel, #col, &#target) });
     }
     let std_field = |n: &str, kind: TokenStream, nullable: bool, sortable: bool| {
         quote! { crm_core::filter::FieldDef { name: #n, column: #n, kind: #kind, nullable: #nullable, sortable: #sortable } }

@@ -12,6 +12,14 @@ use crm_db::sql::{Key, Sql, count_where, newest_keys};
 use crm_db::types::DbUuid;
 use diesel::prelude::*;
 
+/// How a contact's filters reach its interactions (the participant link table):
+/// `interactions(type[eq]:call,occurred_at[gte]:now-30d)` is "called in the last 30 days".
+pub const CONTACT_INTERACTIONS: crm_core::filter::RelationDef = crm_core::filter::RelationDef::to_many_through(
+    "interactions",
+    crm_core::filter::Through { table: "interaction_contacts", near: "contact_id", far: "interaction_id" },
+    &crate::INTERACTION_CATALOG,
+);
+
 /// Where a customer's interactions are, and the condition that picks its live ones: a
 /// contact's through the participant index, an account's by `account_id`.
 fn of(conn: &AnyConnection, customer: Customer) -> (&'static str, &'static str, &'static str, Sql) {

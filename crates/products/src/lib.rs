@@ -15,8 +15,8 @@ use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
 pub use model::{
-    LineItem, LineItemInput, PRODUCT_CATALOG, PURCHASE_CATALOG, Product, ProductInput, ProductPatch, ProductRow,
-    Purchase, PurchaseInput, PurchasePatch, PurchaseRow, PurchaseStatus,
+    LineItem, LineItemInput, PRODUCT_CATALOG, PURCHASE_CATALOG, PURCHASE_LINE_CATALOG, Product, ProductInput,
+    ProductPatch, ProductRow, Purchase, PurchaseInput, PurchasePatch, PurchaseRow, PurchaseStatus,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -81,11 +81,7 @@ pub struct ProductInput {
 }
 
 fn check_money(errs: &mut FieldErrors, field: &str, m: Option<Money>) -> Option<Money> {
-    let m = errs.take(m?.parse(field))?;
-    if m.amount_minor.0 < 0 {
-        errs.add(field, "out_of_range", "must not be negative");
-    }
-    Some(m)
+    errs.take(m?.parse_non_negative(field))
 }
 
 impl ProductInput {
@@ -181,7 +177,7 @@ pub struct LineItemInput {
 
 /// An order a customer placed: what they own.
 #[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
-#[stored(table = purchases)]
+#[stored(table = purchases, has_many(name = "lines", column = "purchase_id", to = PURCHASE_LINE_CATALOG))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "PurchaseFields", visible = false))]
 pub struct Purchase {
@@ -220,6 +216,31 @@ pub struct Purchase {
     /// When the record was archived; null while it is live.
     pub archived_at: Option<Timestamp>,
 }
+
+/// What filters see of a purchase's lines (`lines.product.family[eq]:analytics`: the
+/// purchase had a product of that family).
+pub static PURCHASE_LINE_CATALOG: crm_core::filter::Catalog = crm_core::filter::Catalog {
+    name: "PurchaseLine",
+    resource: "purchases",
+    table: "purchase_lines",
+    fields: &[
+        crm_core::filter::FieldDef {
+            name: "product_id",
+            column: "product_id",
+            kind: crm_core::filter::FieldKind::Uuid,
+            nullable: false,
+            sortable: false,
+        },
+        crm_core::filter::FieldDef {
+            name: "quantity",
+            column: "quantity",
+            kind: crm_core::filter::FieldKind::Int,
+            nullable: false,
+            sortable: false,
+        },
+    ],
+    relations: &[crm_core::filter::RelationDef::to_one("product", "product_id", &PRODUCT_CATALOG)],
+};
 
 /// A new purchase, or the full writable state of one.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, crm_records::MergePatch)]

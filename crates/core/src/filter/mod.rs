@@ -2,13 +2,21 @@
 //!
 //! ```text
 //! filter   := expr (',' expr)*                 -- top level is an implicit and
-//! expr     := ('and' | 'or') '(' expr (',' expr)* ')' | 'not' '(' expr ')' | cond
+//! expr     := ('and' | 'or') '(' expr (',' expr)* ')' | 'not' '(' expr ')' | within | cond
+//! within   := path '(' expr (',' expr)* ')'    -- all of them hold for one related record
 //! cond     := path '[' op ']' ':' value
 //! path     := ident ('.' ident)*
 //! value    := '[' item (',' item)* ']' | item   -- lists for in / nin
 //! item     := '"' ... '"' (with \" and \\) | bare text up to , ) ]
 //! ```
 //! Parsing never panics: length and nesting are bounded, and every error names its position.
+//!
+//! A path follows relations: to one record (`account.tier[eq]:gold`: the contact's account is
+//! gold) or to many (`purchases.ordered_at[gte]:2026-01-01`: some purchase of the contact is
+//! that recent). `within` groups conditions on one related record:
+//! `purchases(ordered_at[gte]:now-90d,lines.product.family[eq]:analytics)` is "a purchase in
+//! the last 90 days that had an analytics product", where two separate paths would be satisfied
+//! by two different purchases. `not(purchases.ordered_at[gte]:…)` is "no purchase since".
 
 mod parse;
 mod resolve;
@@ -79,7 +87,16 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Cond { path: Vec<String>, op: Op, value: RawValue },
+    /// `path(…)`: the inner filter holds for one record that `path` leads to.
+    Within {
+        path: Vec<String>,
+        inner: Box<Filter>,
+    },
+    Cond {
+        path: Vec<String>,
+        op: Op,
+        value: RawValue,
+    },
 }
 
 /// A filter that could not be parsed or does not fit the resource.
@@ -155,18 +172,59 @@ pub struct FieldDef {
     pub sortable: bool,
 }
 
-/// A to-one relation that filters can follow (`account.tier`).
+/// A relation that filters can follow: to one record (`account.tier`: the row's
+/// `local_column` holds the account's id) or to many (`purchases.ordered_at`: the purchases
+/// whose `target_column` holds this row's id), directly or through a link table
+/// (`interactions`, through `interaction_contacts`). A condition on a to-many relation holds
+/// when it holds for some related record.
 #[derive(Clone, Copy, Debug)]
 pub struct RelationDef {
     pub name: &'static str,
-    /// Column in this table that holds the other record's id.
+    /// Column of this table matched against the related rows.
     pub local_column: &'static str,
+    /// Column of the target table (or of the link table's far side) it matches: `id` for a
+    /// to-one relation.
+    pub target_column: &'static str,
+    /// A link table between this table and the target, when there is one.
+    pub through: Option<Through>,
+    /// Whether one row relates to many (documentation, GraphQL descriptions).
+    pub many: bool,
     pub target: &'static Catalog,
+}
+
+/// A link table of a many-to-many relation: `near` matches this table's `local_column`, `far`
+/// the target's `target_column`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Through {
+    pub table: &'static str,
+    pub near: &'static str,
+    pub far: &'static str,
+}
+
+impl RelationDef {
+    /// `name` is the record whose id this table's `local_column` holds.
+    pub const fn to_one(name: &'static str, local_column: &'static str, target: &'static Catalog) -> RelationDef {
+        RelationDef { name, local_column, target_column: "id", through: None, many: false, target }
+    }
+
+    /// `name` are the records of `target` whose `target_column` holds this row's id.
+    pub const fn to_many(name: &'static str, target_column: &'static str, target: &'static Catalog) -> RelationDef {
+        RelationDef { name, local_column: "id", target_column, through: None, many: true, target }
+    }
+
+    /// `name` are the records of `target` that `through` links to this row's id.
+    pub const fn to_many_through(name: &'static str, through: Through, target: &'static Catalog) -> RelationDef {
+        RelationDef { name, local_column: "id", target_column: "id", through: Some(through), many: true, target }
+    }
 }
 
 impl PartialEq for RelationDef {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.local_column == other.local_column
+        self.name == other.name
+            && self.local_column == other.local_column
+            && self.target_column == other.target_column
+            && self.through == other.through
+            && self.target.table == other.target.table
     }
 }
 
@@ -295,7 +353,6 @@ mod tests {
             "city[eq]",
             "city[like]:x",
             "and(city[eq]:x",
-            "xor(a[eq]:b)",
             "city[eq]:x)",
             "name[eq]:\"open",
             "not(a[eq]:1,b[eq]:2)",
@@ -331,7 +388,7 @@ mod tests {
             FieldDef { name: "age", column: "age", kind: FieldKind::Int, nullable: true, sortable: true },
             FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
         ],
-        relations: &[RelationDef { name: "account", local_column: "account_id", target: &INNER }],
+        relations: &[RelationDef::to_one("account", "account_id", &INNER)],
     };
 
     #[test]
@@ -351,12 +408,38 @@ mod tests {
         assert_eq!(e.code, "invalid_value");
     }
 
+    #[test]
+    fn within_groups_conditions_on_one_related_record() {
+        let f = parse("account(tier[eq]:gold, age[gt]:3), account.tier[eq]:silver").unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::Within {
+                    path: vec!["account".into()],
+                    inner: Box::new(Filter::And(vec![cond("tier", Op::Eq, "gold"), cond("age", Op::Gt, "3")])),
+                },
+                cond("account.tier", Op::Eq, "silver"),
+            ])
+        );
+        // One `Related` around both conditions (a path per condition would be one each).
+        let r = resolve(&parse("account(tier[eq]:gold,tier[neq]:silver)").unwrap(), &OUTER).unwrap();
+        let Resolved::Related { relation, inner } = r else { panic!("{r:?}") };
+        assert_eq!(relation.name, "account");
+        assert!(matches!(*inner, Resolved::And(ref v) if v.len() == 2));
+        // `xor(` is a relation scope like any other name: it resolves to an unknown relation.
+        let e = resolve(&parse("xor(a[eq]:b)").unwrap(), &OUTER).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("xor", "unknown_field"));
+        let e = resolve(&parse("account(colour[eq]:red)").unwrap(), &OUTER).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("account.colour", "unknown_field"));
+        assert_eq!(parse("account()").unwrap_err().code, "syntax");
+    }
+
     static TREE: Catalog = Catalog {
         name: "Node",
         resource: "nodes",
         table: "nodes",
         fields: &[FieldDef { name: "label", column: "label", kind: FieldKind::Text, nullable: false, sortable: true }],
-        relations: &[RelationDef { name: "parent", local_column: "parent_id", target: &TREE }],
+        relations: &[RelationDef::to_one("parent", "parent_id", &TREE)],
     };
 
     #[test]
@@ -375,6 +458,10 @@ mod tests {
         assert_eq!(e.code, "too_complex");
         let e = resolve(&parse("parent.parent.colour[eq]:red").unwrap(), &TREE).unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("parent.parent.colour", "unknown_field"));
+        // Scopes count their hops too.
+        let scoped = "parent(parent(parent(parent.label[eq]:root)))";
+        assert_eq!(resolve(&parse(scoped).unwrap(), &TREE).unwrap_err().code, "too_complex");
+        assert!(resolve(&parse("parent(parent.parent(label[eq]:root))").unwrap(), &TREE).is_ok());
     }
 
     proptest::proptest! {

@@ -89,18 +89,17 @@ impl Parser<'_> {
             });
         }
         self.ws();
-        let start = self.i;
         let name = self.ident();
         if name.is_empty() {
             return Err(FilterError::syntax(self.i, "expected a field name, `and(`, `or(` or `not(`"));
         }
         self.ws();
-        if self.peek() == Some(b'(') {
+        if self.peek() == Some(b'(') && matches!(name.as_str(), "and" | "or" | "not") {
             self.i += 1;
             let f = match name.as_str() {
                 "and" => Filter::And(self.list_until(Some(b')'), depth + 1)?),
                 "or" => Filter::Or(self.list_until(Some(b')'), depth + 1)?),
-                "not" => {
+                _ => {
                     let inner = self.expr(depth + 1)?;
                     self.ws();
                     if self.peek() != Some(b')') {
@@ -108,7 +107,6 @@ impl Parser<'_> {
                     }
                     Filter::Not(Box::new(inner))
                 }
-                other => return Err(FilterError::syntax(start, format!("unknown group `{other}(`; use and, or, not"))),
             };
             self.i += 1; // the ')'
             return Ok(f);
@@ -121,6 +119,19 @@ impl Parser<'_> {
                 return Err(FilterError::syntax(self.i, "expected a field name after `.`"));
             }
             path.push(seg);
+        }
+        self.ws();
+        if self.peek() == Some(b'(') {
+            // `purchases(…)`: conditions on one related record.
+            self.i += 1;
+            let items = self.list_until(Some(b')'), depth + 1)?;
+            self.i += 1; // the ')'
+            let inner = if items.len() == 1 {
+                items.into_iter().next().unwrap_or(Filter::And(Vec::new()))
+            } else {
+                Filter::And(items)
+            };
+            return Ok(Filter::Within { path, inner: Box::new(inner) });
         }
         self.expect(b'[')?;
         let op_start = self.i;

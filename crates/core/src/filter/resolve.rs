@@ -59,25 +59,14 @@ fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Res
         Filter::And(v) => Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
         Filter::Or(v) => Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
         Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix)?)),
+        Filter::Within { path, inner } => follow(catalog, prefix, path, &|target, at| resolve_at(inner, target, at))?,
+        Filter::Cond { path, op, value } if path.len() > 1 => {
+            let (relations, field) = path.split_at(path.len() - 1);
+            let leaf = Filter::Cond { path: field.to_vec(), op: *op, value: value.clone() };
+            follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at))?
+        }
         Filter::Cond { path, op, value } => {
             let full = format!("{prefix}{}", path.join("."));
-            if path.len() > 1 {
-                if prefix.matches('.').count() >= MAX_HOPS {
-                    return Err(FilterError {
-                        field: full,
-                        code: "too_complex",
-                        message: format!("a filter follows at most {MAX_HOPS} relations"),
-                    });
-                }
-                let rel = catalog.relation(&path[0]).ok_or_else(|| FilterError {
-                    field: full.clone(),
-                    code: "unknown_field",
-                    message: format!("`{full}` is not a filterable relation of {}", catalog.resource),
-                })?;
-                let inner = Filter::Cond { path: path[1..].to_vec(), op: *op, value: value.clone() };
-                let inner = resolve_at(&inner, rel.target, &format!("{prefix}{}.", rel.name))?;
-                return Ok(Resolved::Related { relation: rel, inner: Box::new(inner) });
-            }
             let field = catalog.field(&path[0]).ok_or_else(|| FilterError {
                 field: full.clone(),
                 code: "unknown_field",
@@ -91,6 +80,32 @@ fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Res
             Resolved::Cond { field, op: *op, values }
         }
     })
+}
+
+/// Follows the relations of `path` from `catalog` and resolves what they lead to with `then`
+/// (given the last target and the prefix of names so far), nesting one `Related` per hop.
+fn follow(
+    catalog: &'static Catalog,
+    prefix: &str,
+    path: &[String],
+    then: &dyn Fn(&'static Catalog, &str) -> Result<Resolved, FilterError>,
+) -> Result<Resolved, FilterError> {
+    let Some((first, rest)) = path.split_first() else { return then(catalog, prefix) };
+    let full = format!("{prefix}{}", path.join("."));
+    if prefix.matches('.').count() >= MAX_HOPS {
+        return Err(FilterError {
+            field: full,
+            code: "too_complex",
+            message: format!("a filter follows at most {MAX_HOPS} relations"),
+        });
+    }
+    let rel = catalog.relation(first).ok_or_else(|| FilterError {
+        field: full.clone(),
+        code: "unknown_field",
+        message: format!("`{full}` is not a filterable relation of {}", catalog.resource),
+    })?;
+    let inner = follow(rel.target, &format!("{prefix}{}.", rel.name), rest, then)?;
+    Ok(Resolved::Related { relation: rel, inner: Box::new(inner) })
 }
 
 fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<Vec<Literal>, FilterError> {

@@ -39,9 +39,19 @@ fn compile(r: &Resolved, out: &mut Sql) {
             out.push("), FALSE)");
         }
         Resolved::Related { relation, inner } => {
-            out.push(&format!("{} IN (SELECT id FROM {} WHERE ", relation.local_column, relation.target.table));
+            // `local IN (SELECT target_column FROM target WHERE …)`, through the link table
+            // when there is one. A to-many relation is then "some related row matches", and
+            // `not(…)` around it "none does".
+            let (col, target) = (relation.target_column, relation.target.table);
+            match relation.through {
+                None => out.push(&format!("{} IN (SELECT {col} FROM {target} WHERE ", relation.local_column)),
+                Some(t) => out.push(&format!(
+                    "{} IN (SELECT {} FROM {} WHERE {} IN (SELECT {col} FROM {target} WHERE ",
+                    relation.local_column, t.near, t.table, t.far
+                )),
+            };
             compile(inner, out);
-            out.push(")");
+            out.push(if relation.through.is_some() { "))" } else { ")" });
         }
         Resolved::Cond { field, op, values } => cond(field, *op, values, out),
     }

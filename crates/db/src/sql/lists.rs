@@ -261,7 +261,7 @@ mod tests {
             FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
             FieldDef { name: "tags", column: "tags", kind: FieldKind::Tags, nullable: false, sortable: false },
         ],
-        relations: &[RelationDef { name: "account", local_column: "account_id", target: &ACC }],
+        relations: &[RelationDef::to_one("account", "account_id", &ACC)],
     };
 
     #[test]

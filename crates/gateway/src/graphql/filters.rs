@@ -65,7 +65,7 @@ impl<R: Stored> InputType for Where<R> {
 
     fn parse(value: Option<Value>) -> InputValueResult<Self> {
         let raw = value.unwrap_or_default();
-        let filter = where_filter(&raw, R::catalog(), &[], 0).map_err(InputValueError::custom)?;
+        let filter = where_filter(&raw, R::catalog(), 0).map_err(InputValueError::custom)?;
         Ok(Where { filter, raw, _record: PhantomData })
     }
 
@@ -135,13 +135,13 @@ impl<R: Stored> InputType for OrderBy<R> {
 // ---------------------------------------------------------------------------------------------
 // From a GraphQL value to the filter AST.
 
-fn where_filter(v: &Value, catalog: &'static Catalog, path: &[&'static str], depth: usize) -> Result<Filter, String> {
+fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Filter, String> {
     if depth > MAX_DEPTH {
         return Err(format!("a filter nests at most {MAX_DEPTH} levels"));
     }
     let Value::Object(map) = v else { return Err(format!("{} takes an object", where_name(catalog))) };
     let mut all = Vec::with_capacity(map.len());
-    let nested = |v: &Value| where_filter(v, catalog, path, depth + 1);
+    let nested = |v: &Value| where_filter(v, catalog, depth + 1);
     for (key, value) in map {
         if *value == Value::Null {
             continue;
@@ -154,11 +154,12 @@ fn where_filter(v: &Value, catalog: &'static Catalog, path: &[&'static str], dep
             "not" => all.push(Filter::Not(Box::new(nested(value)?))),
             name => {
                 if let Some(rel) = catalog.relations.iter().find(|r| camel(r.name) == name) {
-                    let mut inner = path.to_vec();
-                    inner.push(rel.name);
-                    all.push(where_filter(value, rel.target, &inner, depth + 1)?);
+                    // Everything inside holds for one related record (`Within`), as a REST
+                    // `rel(…)` scope: on a to-many relation, one purchase both recent and large.
+                    let inner = Box::new(where_filter(value, rel.target, depth + 1)?);
+                    all.push(Filter::Within { path: vec![rel.name.to_string()], inner });
                 } else if let Some(f) = catalog.fields.iter().find(|f| camel(f.name) == name) {
-                    all.extend(conditions(f, value, path)?);
+                    all.extend(conditions(f, value)?);
                 } else {
                     return Err(format!("`{name}` is not a filterable field of {}", catalog.resource));
                 }
@@ -169,10 +170,9 @@ fn where_filter(v: &Value, catalog: &'static Catalog, path: &[&'static str], dep
 }
 
 /// The conditions of one field's operator object (`{gte: 10, lt: 20}` is two).
-fn conditions(f: &'static FieldDef, ops: &Value, path: &[&'static str]) -> Result<Vec<Filter>, String> {
+fn conditions(f: &'static FieldDef, ops: &Value) -> Result<Vec<Filter>, String> {
     let Value::Object(map) = ops else { return Err(format!("`{}` takes an operator object", camel(f.name))) };
-    let mut path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-    path.push(f.name.to_string());
+    let path = vec![f.name.to_string()];
     let mut out = Vec::with_capacity(map.len());
     for (op_name, value) in map {
         if *value == Value::Null {
@@ -390,7 +390,11 @@ fn register_where(registry: &mut Registry, catalog: &'static Catalog) -> String 
     }
     for r in catalog.relations {
         let ty = register_where(registry, r.target);
-        let doc = format!("The related {} (`{}`) matches; records without one do not.", r.target.name, r.local_column);
+        let doc = if r.many {
+            format!("Some related {} matches all of these (one and the same record).", r.target.name)
+        } else {
+            format!("The related {} (`{}`) matches; records without one do not.", r.target.name, r.local_column)
+        };
         field(&mut fields, &camel(r.name), &ty, &doc);
     }
     let doc = format!(
