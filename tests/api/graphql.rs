@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const CONTACT_FIELDS: &str = "id firstName lastName email emails phone phones title department accountId ownerId \
-    lifecycleStage emailConsent emailConsentAt doNotCall street city region postalCode country latitude longitude \
+    lifecycleStage emailConsent emailConsentAt doNotCall doNotMail marketingOptOut street city region postalCode country latitude longitude \
     tags customFields externalIds { source id } version createdAt updatedAt archivedAt";
 
 fn camel(s: &str) -> String {

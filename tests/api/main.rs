@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod auth;
+mod campaigns;
 mod contacts;
 mod contracts;
 mod graphql;

@@ -738,6 +738,16 @@ async fn the_demo_seed_fills_every_resource() {
     let sum = app.get(&format!("/api/v1/contacts/{contact}/summary")).await.expect(200);
     assert!(sum["purchases"].as_i64().unwrap() >= 1, "{sum}");
     assert!(!sum["products_owned"].as_array().unwrap().is_empty());
+    // Campaigns with members and results.
+    assert_eq!(seeded.campaigns, 5);
+    let page = app.get("/api/v1/campaigns?count=true&filter=status%5Beq%5D:completed").await.expect(200);
+    assert_eq!(page["total"], 1);
+    let letter = s(&page["data"][0]["id"]).to_string();
+    let members = app.get(&format!("/api/v1/campaigns/{letter}/members?limit=1")).await.expect(200);
+    let stats = app.get(&format!("/api/v1/campaigns/{letter}/stats")).await.expect(200);
+    let t = &stats["total"];
+    assert_eq!(t["targeted"].as_i64().unwrap() + t["excluded"].as_i64().unwrap(), members["total"].as_i64().unwrap());
+    assert_eq!(t["cost"], json!([{"amount_minor": 165_000, "currency": "USD"}]));
 }
 
 #[actix_web::test]

@@ -306,6 +306,18 @@ impl TestApp {
         self.created("/api/v1/quotas", body).await
     }
 
+    pub async fn segment(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name});
+        merge(&mut body, extra);
+        self.created("/api/v1/segments", body).await
+    }
+
+    pub async fn campaign(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"name": name, "type": "retention", "channel": "email"});
+        merge(&mut body, extra);
+        self.created("/api/v1/campaigns", body).await
+    }
+
     /// One record of the registry entity `entity` (`crm_gateway::registry::RESOURCES`), with
     /// the records it refers to. A resource without a builder fails here, by name.
     pub async fn build(&self, entity: &str, n: usize) -> Value {
@@ -344,6 +356,13 @@ impl TestApp {
             "quota" => {
                 let u = self.user(&format!("Rep {n}"), json!({})).await;
                 self.quota(&u, "2026-Q4", json!({})).await
+            }
+            "segment" => {
+                self.segment(&format!("Segment {n}"), json!({"criteria": "lifecycle_stage[eq]:customer"})).await
+            }
+            "campaign" => {
+                let seg = self.segment(&format!("Audience {n}"), json!({})).await;
+                self.campaign(&format!("Campaign {n}"), json!({"segment_ids": [seg["id"]]})).await
             }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }

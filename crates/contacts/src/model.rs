@@ -85,8 +85,15 @@ pub struct Contact {
     /// When `email_consent` last changed.
     #[filter(sort)]
     pub email_consent_at: Option<crm_core::Timestamp>,
+    /// Never call: phone campaigns exclude the contact.
     #[filter]
     pub do_not_call: bool,
+    /// Never send post: postal campaigns exclude the contact.
+    #[filter]
+    pub do_not_mail: bool,
+    /// Opted out of all marketing: every campaign, on every channel, excludes the contact.
+    #[filter]
+    pub marketing_opt_out: bool,
     /// Street and number of the postal address.
     // The postal address and its coordinates: the same fields on accounts and contacts (and
     // leads), by design: each record is filtered and sorted on its own columns.
@@ -190,9 +197,15 @@ pub struct ContactInput {
     /// Defaults to `unknown`.
     #[serde(default)]
     pub email_consent: Option<EmailConsent>,
-    /// Defaults to false.
+    /// Never call (defaults to false).
     #[serde(default)]
     pub do_not_call: Option<bool>,
+    /// Never send post (defaults to false).
+    #[serde(default)]
+    pub do_not_mail: Option<bool>,
+    /// Opted out of all marketing (defaults to false).
+    #[serde(default)]
+    pub marketing_opt_out: Option<bool>,
     /// Street and number of the postal address.
     #[serde(default)]
     #[validate(length(max = 200))]
@@ -276,6 +289,8 @@ impl Contact {
             email_consent,
             email_consent_at,
             do_not_call: i.do_not_call.unwrap_or(false),
+            do_not_mail: i.do_not_mail.unwrap_or(false),
+            marketing_opt_out: i.marketing_opt_out.unwrap_or(false),
             street: i.street,
             city: i.city,
             region: i.region,

@@ -55,6 +55,8 @@ fn update_many(conn: &mut AnyConnection, items: &[(Contact, i64)]) -> QueryResul
         .bind::<Array<Text>, _>(col(&rows, |r| r.email_consent.clone()))
         .bind::<Array<Nullable<Timestamp>>, _>(col(&rows, |r| r.email_consent_at))
         .bind::<Array<Bool>, _>(col(&rows, |r| r.do_not_call))
+        .bind::<Array<Bool>, _>(col(&rows, |r| r.do_not_mail))
+        .bind::<Array<Bool>, _>(col(&rows, |r| r.marketing_opt_out))
         .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.street.clone()))
         .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.city.clone()))
         .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.region.clone()))
@@ -77,14 +79,16 @@ const UPDATE_MANY_PG: &str = "UPDATE contacts AS c SET first_name = v.first_name
     email = v.email, emails = v.emails, phone = v.phone, phones = v.phones, title = v.title, \
     department = v.department, account_id = v.account_id, owner_id = v.owner_id, \
     lifecycle_stage = v.lifecycle_stage, email_consent = v.email_consent, \
-    email_consent_at = v.email_consent_at, do_not_call = v.do_not_call, street = v.street, \
+    email_consent_at = v.email_consent_at, do_not_call = v.do_not_call, do_not_mail = v.do_not_mail, \
+    marketing_opt_out = v.marketing_opt_out, street = v.street, \
     city = v.city, region = v.region, postal_code = v.postal_code, country = v.country, \
     latitude = v.latitude, longitude = v.longitude, tags = v.tags, custom_fields = v.custom_fields, \
     version = v.version, created_at = v.created_at, updated_at = v.updated_at, archived_at = v.archived_at \
     FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) AS v(id, expected, first_name, last_name, email, \
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) AS v(id, expected, first_name, last_name, email, \
     emails, phone, phones, title, department, account_id, owner_id, lifecycle_stage, email_consent, \
-    email_consent_at, do_not_call, street, city, region, postal_code, country, latitude, longitude, tags, \
+    email_consent_at, do_not_call, do_not_mail, marketing_opt_out, street, city, region, postal_code, country, \
+    latitude, longitude, tags, \
     custom_fields, version, created_at, updated_at, archived_at) \
     WHERE c.id = v.id AND c.version = v.expected";
 

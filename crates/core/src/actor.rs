@@ -28,13 +28,16 @@ pub enum Scope {
     /// forecasts and reports.
     SalesRead,
     SalesWrite,
+    /// Campaign management: segments, campaigns, their members, costs and results.
+    CampaignsRead,
+    CampaignsWrite,
     /// Only creates leads through the web-form capture endpoint (for a token embedded in a
     /// website's backend).
     LeadsCapture,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -50,6 +53,8 @@ impl Scope {
         Scope::ProductsWrite,
         Scope::SalesRead,
         Scope::SalesWrite,
+        Scope::CampaignsRead,
+        Scope::CampaignsWrite,
         Scope::LeadsCapture,
     ];
 
@@ -70,6 +75,8 @@ impl Scope {
             Scope::ProductsWrite => "products:write",
             Scope::SalesRead => "sales:read",
             Scope::SalesWrite => "sales:write",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::CampaignsWrite => "campaigns:write",
             Scope::LeadsCapture => "leads:capture",
         }
     }
@@ -89,6 +96,7 @@ impl Scope {
             "cases" => Scope::CasesRead,
             "products" | "purchases" => Scope::ProductsRead,
             "leads" | "pipelines" | "opportunities" | "activities" | "target_lists" | "quotas" => Scope::SalesRead,
+            "segments" | "campaigns" | "campaign_members" => Scope::CampaignsRead,
             _ => return None,
         })
     }
@@ -147,8 +155,9 @@ impl Role {
                 ProductsRead,
                 SalesRead,
                 SalesWrite,
+                CampaignsRead,
             ],
-            // Marketing maintains people, and reads companies.
+            // Marketing maintains people and runs the campaigns, and reads companies.
             Role::Marketing => &[
                 AccountsRead,
                 ContactsRead,
@@ -160,6 +169,8 @@ impl Role {
                 ProductsRead,
                 SalesRead,
                 SalesWrite,
+                CampaignsRead,
+                CampaignsWrite,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[
@@ -173,10 +184,18 @@ impl Role {
                 CasesWrite,
                 ProductsRead,
                 SalesRead,
+                CampaignsRead,
             ],
-            Role::Readonly => {
-                &[AccountsRead, ContactsRead, UsersRead, InteractionsRead, CasesRead, ProductsRead, SalesRead]
-            }
+            Role::Readonly => &[
+                AccountsRead,
+                ContactsRead,
+                UsersRead,
+                InteractionsRead,
+                CasesRead,
+                ProductsRead,
+                SalesRead,
+                CampaignsRead,
+            ],
         }
     }
 }

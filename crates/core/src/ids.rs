@@ -141,6 +141,14 @@ define_id!(
     /// Id of a sales quota.
     QuotaId, "quota", "quotas"
 );
+define_id!(
+    /// Id of a segment (a target group of contacts).
+    SegmentId, "segment", "segments"
+);
+define_id!(
+    /// Id of a marketing campaign.
+    CampaignId, "campaign", "campaigns"
+);
 
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

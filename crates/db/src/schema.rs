@@ -53,6 +53,8 @@ diesel::table! {
         email_consent -> Text,
         email_consent_at -> Nullable<Timestamp>,
         do_not_call -> Bool,
+        do_not_mail -> Bool,
+        marketing_opt_out -> Bool,
         street -> Nullable<Text>,
         city -> Nullable<Text>,
         region -> Nullable<Text>,
@@ -325,6 +327,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     quotas,
     lead_assignment_rules,
     lead_scoring_rules,
+    segments,
+    segment_members,
+    campaigns,
+    campaign_costs,
+    campaign_members,
+    campaign_member_history,
 );
 
 diesel::table! {
@@ -560,5 +568,127 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    segments (id) {
+        id -> Uid,
+        name -> Text,
+        description -> Nullable<Text>,
+        kind -> Text,
+        criteria -> Text,
+        include_segment_ids -> Json,
+        exclude_segment_ids -> Json,
+        snapshot_at -> Nullable<Timestamp>,
+        member_count -> Nullable<BigInt>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    segment_members (segment_id, contact_id) {
+        segment_id -> Uid,
+        contact_id -> Uid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    campaigns (id) {
+        id -> Uid,
+        name -> Text,
+        objective -> Nullable<Text>,
+        campaign_type -> Text,
+        channel -> Text,
+        status -> Text,
+        owner_id -> Nullable<Uid>,
+        parent_id -> Nullable<Uid>,
+        starts_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        segment_ids -> Json,
+        product_ids -> Json,
+        planned_budget_minor -> Nullable<BigInt>,
+        planned_budget_currency -> Nullable<Text>,
+        expected_responses -> Nullable<BigInt>,
+        expected_conversions -> Nullable<BigInt>,
+        expected_revenue_minor -> Nullable<BigInt>,
+        expected_revenue_currency -> Nullable<Text>,
+        attribution_days -> BigInt,
+        launched_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    campaign_costs (campaign_id, line_no) {
+        campaign_id -> Uid,
+        line_no -> BigInt,
+        channel -> Text,
+        amount_minor -> BigInt,
+        amount_currency -> Text,
+        spent_on -> Date,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    campaign_members (campaign_id, contact_id) {
+        id -> Uid,
+        campaign_id -> Uid,
+        contact_id -> Uid,
+        channel -> Text,
+        status -> Text,
+        exclusion_reason -> Nullable<Text>,
+        response_type -> Nullable<Text>,
+        bounce_kind -> Nullable<Text>,
+        version -> BigInt,
+        added_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        opened_at -> Nullable<Timestamp>,
+        clicked_at -> Nullable<Timestamp>,
+        responded_at -> Nullable<Timestamp>,
+        converted_at -> Nullable<Timestamp>,
+        unsubscribed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    campaign_member_history (campaign_id, contact_id, seq) {
+        campaign_id -> Uid,
+        contact_id -> Uid,
+        seq -> BigInt,
+        status -> Text,
+        detail -> Nullable<Text>,
+        at -> Timestamp,
+        actor -> Text,
     }
 }

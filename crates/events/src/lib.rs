@@ -27,6 +27,9 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("activity", Scope::SalesRead),
     ("target_list", Scope::SalesRead),
     ("quota", Scope::SalesRead),
+    ("segment", Scope::CampaignsRead),
+    ("campaign", Scope::CampaignsRead),
+    ("campaign_member", Scope::CampaignsRead),
 ];
 
 /// What happened to a record.

@@ -220,8 +220,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let more = if demo || interactions.is_some() {
                 let s = crate::seed_operational::seed(&db, ni)?;
                 format!(
-                    ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities and {} leads",
-                    s.users, s.products, s.interactions, s.cases, s.purchases, s.opportunities, s.leads
+                    ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities, {} leads \
+                     and {} campaigns",
+                    s.users, s.products, s.interactions, s.cases, s.purchases, s.opportunities, s.leads, s.campaigns
                 )
             } else {
                 String::new()

@@ -9,11 +9,12 @@
 //! its `…Input`, `…Patch` and `…Id` types are named after the record.
 
 use crm_accounts::{Account, AccountInput, AccountPatch};
+use crm_campaigns::{Campaign, CampaignInput, CampaignPatch, Segment, SegmentInput, SegmentPatch};
 use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, CaseId, CommentId, ContactId, InteractionId, LeadId, OpportunityId, PipelineId, ProductId,
-    PurchaseId, QuotaId, TargetListId, UserId,
+    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, InteractionId, LeadId, OpportunityId, PipelineId,
+    ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -449,5 +450,65 @@ crm_derive::resources! {
         relations {},
         children {},
         fields {},
+    },
+
+    Segment "segments" {
+        /// A target group of contacts: a criterion, included and excluded segments; dynamic or snapshot.
+        tag: "campaigns",
+        relations {},
+        children {},
+        fields {
+            /// The members now (a snapshot's, or the definition evaluated), in id order, `first`
+            /// (1 to 1000) at a time; `after` takes `endCursor`.
+            async fn members(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+                after: Option<ContactId>,
+            ) -> async_graphql::Result<super::contacts::ContactConnection> {
+                crate::graphql::campaigns::segment_members(ctx, self.inner.id, first, after).await
+            }
+        },
+    },
+
+    Campaign "campaigns" {
+        /// A marketing campaign: type, channel, target segments, plan, costs and workflow.
+        tag: "campaigns",
+        relations {
+            /// The record owner.
+            owner(owner_id): User,
+            /// The programme it is a wave of.
+            parent(parent_id): Campaign,
+        },
+        children {
+            /// Its waves (child campaigns).
+            waves("parent_id"): Campaign,
+        },
+        fields {
+            /// Its members in contact id order, optionally of one status, `first` (1 to 1000) at
+            /// a time; `after` takes `endCursor`.
+            async fn members(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                status: Option<crm_campaigns::MemberStatus>,
+                #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+                after: Option<ContactId>,
+            ) -> async_graphql::Result<crate::graphql::campaigns::MemberConnection> {
+                crate::graphql::campaigns::campaign_members(ctx, self.inner.id, status, first, after).await
+            }
+
+            /// The review: per channel and in total, with the plan against the actual figures.
+            async fn stats(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<crm_campaigns::CampaignStats> {
+                let r = rc(ctx)?;
+                let (actor, id) = (r.actor.clone(), self.inner.id);
+                r.db.run(move |c| crm_campaigns::members::stats(c, &actor, id)).await.map_err(gql)
+            }
+
+            /// The target segments.
+            async fn segments(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<super::segments::SegmentNode>> {
+                let found = load_many::<Segment>(ctx, &self.inner.segment_ids).await?;
+                Ok(found.into_iter().map(super::segments::SegmentNode::from).collect())
+            }
+        },
     },
 }

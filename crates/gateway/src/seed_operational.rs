@@ -22,6 +22,7 @@ pub struct Seeded {
     pub purchases: usize,
     pub opportunities: usize,
     pub leads: usize,
+    pub campaigns: usize,
 }
 
 const STAFF: &[(&str, &str, UserRole, Department, &str)] = &[
@@ -345,5 +346,114 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         .map_err(|e| e.to_string())?;
     out.opportunities = opportunities;
     out.leads = leads;
+    out.campaigns = db.transaction_sync(|c| seed_campaigns(c, &actor, &mut rng)).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// Three segments and four campaigns over the seeded base: a completed newsletter with its
+/// results, a running phone wave of the same programme, a cross-sell email planned against a
+/// purchase criterion and a postal mailing scheduled to a snapshot.
+fn seed_campaigns(
+    c: &mut crm_db::AnyConnection,
+    actor: &Actor,
+    rng: &mut StdRng,
+) -> Result<usize, crm_records::RecordError> {
+    use crm_campaigns::members::{self, MemberStatus, ResponseInput, ResponseType};
+    use crm_campaigns::{Campaign, CampaignInput, CampaignPatch, CampaignStatus, CampaignType, Channel, CostLineInput};
+    use crm_campaigns::{Segment, SegmentInput, SegmentKind};
+    let segment = |c: &mut crm_db::AnyConnection, name: &str, criteria: &str, kind| {
+        crm_records::create::<Segment>(
+            c,
+            actor,
+            SegmentInput {
+                name: Some(name.into()),
+                criteria: Some(criteria.into()),
+                kind: Some(kind),
+                ..Default::default()
+            },
+        )
+    };
+    let customers = segment(c, "Customers", "lifecycle_stage[eq]:customer", SegmentKind::Dynamic)?;
+    let gold = segment(
+        c,
+        "Decision makers at gold and platinum accounts",
+        "and(or(title[contains]:director,title[contains]:head,title[contains]:chief),account.tier[in]:[gold,platinum])",
+        SegmentKind::Dynamic,
+    )?;
+    let subscribers =
+        segment(c, "Subscription buyers", "purchases.lines.product.family[eq]:Subscriptions", SegmentKind::Snapshot)?;
+    let cost = |minor: i64, day: u32, what: &str| CostLineInput {
+        channel: None,
+        amount: Money::new(minor, "USD"),
+        spent_on: chrono::NaiveDate::from_ymd_opt(2026, 10, day).unwrap_or_default(),
+        description: Some(what.into()),
+    };
+    let new = |name: &str, kind, channel, segment: &Segment, parent: Option<&Campaign>| CampaignInput {
+        name: Some(name.into()),
+        campaign_type: Some(kind),
+        channel: Some(channel),
+        segment_ids: vec![segment.id],
+        parent_id: parent.map(|p| p.id),
+        ..Default::default()
+    };
+    let status = |s| CampaignPatch { status: Patch::Value(s), ..Default::default() };
+
+    // The autumn programme: a newsletter (completed, with results) and a phone wave.
+    let mut programme = new("Autumn programme", CampaignType::Retention, Channel::Email, &customers, None);
+    programme.objective = Some("Keep customers renewing before year end".into());
+    let programme = crm_records::create::<Campaign>(c, actor, programme)?;
+    let mut letter = new("Autumn newsletter", CampaignType::Newsletter, Channel::Email, &customers, Some(&programme));
+    letter.planned_budget = Some(Money::new(300_000, "USD"));
+    letter.expected_responses = Some(60);
+    letter.expected_conversions = Some(10);
+    letter.costs = vec![cost(120_000, 1, "Design and copy"), cost(45_000, 8, "Sending platform")];
+    let letter = crm_records::create::<Campaign>(c, actor, letter)?;
+    crm_records::update::<Campaign>(c, actor, letter.id, status(CampaignStatus::Running), None)?;
+    let targeted = members::list(c, actor, letter.id, Some(MemberStatus::Targeted), None, 1000)?;
+    let responses: Vec<ResponseInput> = targeted
+        .data
+        .iter()
+        .filter_map(|m| {
+            let roll = rng.random_range(0..100);
+            let (status, response_type) = match roll {
+                0..=2 => (MemberStatus::Bounced, None),
+                3..=4 => (MemberStatus::Unsubscribed, None),
+                5..=6 => (MemberStatus::Converted, None),
+                7..=14 => (MemberStatus::Responded, Some(ResponseType::Replied)),
+                15..=29 => (MemberStatus::Clicked, None),
+                30..=54 => (MemberStatus::Opened, None),
+                55..=96 => (MemberStatus::Delivered, None),
+                _ => return None,
+            };
+            Some(ResponseInput {
+                contact_id: m.contact_id,
+                status,
+                response_type,
+                bounce_kind: None,
+                at: Some(at(290 + rng.random_range(0..10), rng.random_range(0..600))),
+                note: None,
+            })
+        })
+        .collect();
+    if !responses.is_empty() {
+        members::record_responses(c, actor, letter.id, responses)?;
+    }
+    crm_records::update::<Campaign>(c, actor, letter.id, status(CampaignStatus::Completed), None)?;
+    let mut calls = new("Autumn renewal calls", CampaignType::Retention, Channel::Phone, &gold, Some(&programme));
+    calls.costs = vec![cost(80_000, 15, "Call centre hours")];
+    let calls = crm_records::create::<Campaign>(c, actor, calls)?;
+    crm_records::update::<Campaign>(c, actor, calls.id, status(CampaignStatus::Running), None)?;
+
+    // Planned and scheduled.
+    let mut cross = new("Onboarding for subscribers", CampaignType::CrossSell, Channel::Email, &subscribers, None);
+    cross.planned_budget = Some(Money::new(150_000, "USD"));
+    cross.expected_conversions = Some(25);
+    crm_records::create::<Campaign>(c, actor, cross)?;
+    let post = crm_records::create::<Campaign>(
+        c,
+        actor,
+        new("Year-end card", CampaignType::Event, Channel::Post, &subscribers, None),
+    )?;
+    crm_records::update::<Campaign>(c, actor, post.id, status(CampaignStatus::Scheduled), None)?;
+    Ok(5)
 }

@@ -1,6 +1,7 @@
 //! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
 
 pub mod batch;
+pub mod campaigns;
 pub mod changes;
 pub mod filters;
 pub mod http;
@@ -81,8 +82,14 @@ pub struct Query(
     changes::ChangesQuery,
     operational::ViewsQuery,
     sales::SalesViewsQuery,
+    campaigns::CampaignViewsQuery,
 );
 
 /// The mutation root: every resource's mutations (the registry) and the other use cases.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(crate::registry::ResourcesMutation, operational::CommentsMutation, sales::SalesViewsMutation);
+pub struct Mutation(
+    crate::registry::ResourcesMutation,
+    operational::CommentsMutation,
+    sales::SalesViewsMutation,
+    campaigns::CampaignViewsMutation,
+);

@@ -27,6 +27,7 @@ mod contract;
         (name = "products", description = "The product catalog"),
         (name = "purchases", description = "Orders customers placed: the products they own"),
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
+        (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "changes", description = "The change feed: every committed write, in order"),
         (name = "operations", description = "Health and readiness")
     )
@@ -77,7 +78,16 @@ macro_rules! mount_routes {
                 .service(rest::sales::target_list_coverage)
                 .service(rest::sales::forecast)
                 .service(rest::sales::sales_report)
-                .service(rest::activities::complete_activity),
+                .service(rest::activities::complete_activity)
+                .service(rest::campaigns::preview_segment)
+                .service(rest::campaigns::segment_members)
+                .service(rest::campaigns::retake_snapshot)
+                .service(rest::campaigns::campaign_members)
+                .service(rest::campaigns::add_campaign_members)
+                .service(rest::campaigns::remove_campaign_member)
+                .service(rest::campaigns::campaign_member_history)
+                .service(rest::campaigns::record_campaign_responses)
+                .service(rest::campaigns::campaign_stats),
         ))
     };
 }

@@ -5,6 +5,7 @@ pub mod sync;
 
 pub mod accounts;
 pub mod activities;
+pub mod campaigns;
 pub mod cases;
 pub mod changes;
 pub mod customers;

@@ -1,0 +1,44 @@
+//! Campaign management, the cycle model → execute → review:
+//!
+//! - [`segments`]: target groups of contacts, a saved criterion in the filter language over
+//!   [`catalog::CRITERIA`] (the contact's fields, its account and owner, its purchases
+//!   and their lines, its interactions, its campaign memberships), with other segments
+//!   included and excluded; dynamic (evaluated on every use) or snapshot (frozen).
+//! - [`campaigns`]: the campaign with its type, channel, status workflow, programme (parent),
+//!   the products it promotes, planned figures and actual cost lines.
+//! - [`members`]: one row per (campaign, contact), materialized from the segments when the
+//!   campaign is scheduled or launched, with consent enforced per channel (`excluded` with a
+//!   reason), a status history, recorded responses, and the statistics of the review.
+
+pub mod campaigns;
+pub mod catalog;
+pub mod members;
+pub mod segments;
+
+pub use campaigns::{
+    CAMPAIGN_CATALOG, Campaign, CampaignInput, CampaignPatch, CampaignStatus, CampaignType, Channel, CostLine,
+    CostLineInput,
+};
+pub use members::{
+    CampaignStats, ChannelFigures, ExclusionReason, Member, MemberStatus, ResponseInput, ResponseType, Responses,
+};
+pub use segments::{SEGMENT_CATALOG, Segment, SegmentDraft, SegmentInput, SegmentKind, SegmentPatch, SegmentPreview};
+
+/// The items in their first order, each once (ids named twice in an input).
+fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.len());
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).
+fn check_limit(limit: u32) -> Result<u32, crm_records::RecordError> {
+    if limit == 0 || limit > crm_core::list::MAX_LIMIT {
+        return Err(crm_core::list::ListError::Limit.into());
+    }
+    Ok(limit)
+}

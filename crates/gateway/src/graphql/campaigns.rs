@@ -1,0 +1,162 @@
+//! GraphQL for campaign management: the same use cases as REST.
+
+use async_graphql::{ComplexObject, Context, Object, SimpleObject};
+use crm_campaigns::members::{self, Member, MemberStatus, ResponseInput, Responses};
+use crm_campaigns::segments::{self, SegmentDraft};
+use crm_contacts::Contact;
+use crm_core::ids::{CampaignId, ContactId, SegmentId};
+use crm_core::list::Page;
+
+use super::loaders::load_one;
+use super::{gql, rc};
+use crate::registry::contacts::ContactNode;
+use crate::registry::segments::SegmentNode;
+
+/// A campaign member, with its contact.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct MemberNode {
+    #[graphql(flatten)]
+    pub inner: Member,
+}
+
+#[ComplexObject]
+impl MemberNode {
+    /// The member's contact (batch-loaded).
+    async fn contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ContactNode>> {
+        Ok(load_one::<Contact>(ctx, Some(self.inner.contact_id)).await?.map(ContactNode::from))
+    }
+}
+
+/// A page of campaign members.
+#[derive(SimpleObject, Default)]
+pub struct MemberConnection {
+    pub nodes: Vec<MemberNode>,
+    pub page_info: super::PageInfo,
+    /// Members (of the status asked for).
+    pub total_count: Option<i64>,
+}
+
+impl From<Page<Member>> for MemberConnection {
+    fn from(page: Page<Member>) -> Self {
+        MemberConnection {
+            page_info: super::page_info(&page),
+            total_count: page.total,
+            nodes: page.data.into_iter().map(|inner| MemberNode { inner }).collect(),
+        }
+    }
+}
+
+/// What a segment definition selects now.
+#[derive(SimpleObject)]
+pub struct SegmentPreviewResult {
+    /// Members now.
+    pub count: i64,
+    /// The first members, in id order.
+    pub nodes: Vec<ContactNode>,
+}
+
+/// One page of a campaign's members (shared by `Campaign.members`).
+pub async fn campaign_members(
+    ctx: &Context<'_>,
+    id: CampaignId,
+    status: Option<MemberStatus>,
+    first: i32,
+    after: Option<ContactId>,
+) -> async_graphql::Result<MemberConnection> {
+    let r = rc(ctx)?;
+    let actor = r.actor.clone();
+    let limit = u32::try_from(first).unwrap_or(1);
+    let page = r.db.run(move |c| members::list(c, &actor, id, status, after, limit)).await.map_err(gql)?;
+    Ok(page.into())
+}
+
+/// One page of a segment's members (shared by `Segment.members`).
+pub async fn segment_members(
+    ctx: &Context<'_>,
+    id: SegmentId,
+    first: i32,
+    after: Option<ContactId>,
+) -> async_graphql::Result<<Contact as super::record::GraphNode>::Connection> {
+    let r = rc(ctx)?;
+    let actor = r.actor.clone();
+    let limit = u32::try_from(first).unwrap_or(1);
+    let page = r.db.run(move |c| segments::members(c, &actor, id, after, limit)).await.map_err(gql)?;
+    Ok(<Contact as super::record::GraphNode>::connection(page))
+}
+
+#[derive(Default)]
+pub struct CampaignViewsQuery;
+
+#[Object]
+impl CampaignViewsQuery {
+    /// The count and first members of a segment definition, without saving it.
+    async fn segment_preview(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The definition: criterion, included and excluded segments.")] draft: SegmentDraft,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 1000), desc = "Members to return.")] first: i32,
+    ) -> async_graphql::Result<SegmentPreviewResult> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let limit = u32::try_from(first).unwrap_or(1);
+        let p = r.db.run(move |c| segments::preview(c, &actor, draft, limit)).await.map_err(gql)?;
+        Ok(SegmentPreviewResult { count: p.count, nodes: p.data.into_iter().map(ContactNode::from).collect() })
+    }
+}
+
+#[derive(Default)]
+pub struct CampaignViewsMutation;
+
+#[Object]
+impl CampaignViewsMutation {
+    /// Takes a snapshot segment's membership again.
+    async fn retake_segment_snapshot(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The snapshot segment.")] id: SegmentId,
+    ) -> async_graphql::Result<SegmentNode> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let s = r.db.transaction(move |c| segments::retake_snapshot(c, &actor, id)).await.map_err(gql)?;
+        Ok(SegmentNode::from(s))
+    }
+
+    /// Adds contacts to a campaign by hand before it runs; returns how many were added.
+    async fn add_campaign_members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The campaign (planned or scheduled).")] id: CampaignId,
+        #[graphql(desc = "1 to 10,000 contacts.")] contact_ids: Vec<ContactId>,
+    ) -> async_graphql::Result<i64> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let n = r.db.transaction(move |c| members::add(c, &actor, id, &contact_ids)).await.map_err(gql)?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    /// Removes a member by hand before the campaign runs.
+    async fn remove_campaign_member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The campaign (planned or scheduled).")] id: CampaignId,
+        #[graphql(desc = "The member's contact.")] contact_id: ContactId,
+    ) -> async_graphql::Result<bool> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| members::remove(c, &actor, id, contact_id)).await.map_err(gql)?;
+        Ok(true)
+    }
+
+    /// Records responses and delivery outcomes of a running or completed campaign, all or none.
+    async fn record_campaign_responses(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The campaign (running or completed).")] id: CampaignId,
+        #[graphql(desc = "1 to 10,000 responses.")] responses: Vec<ResponseInput>,
+    ) -> async_graphql::Result<Responses> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| members::record_responses(c, &actor, id, responses)).await.map_err(gql)
+    }
+}

@@ -1,0 +1,299 @@
+//! Campaign management beyond the records' CRUD: segment previews, members and snapshots; a
+//! campaign's members, responses and statistics.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use crm_campaigns::Segment;
+use crm_campaigns::members::{self, CampaignStats, Member, MemberChange, MemberStatus, ResponseInput, Responses};
+use crm_campaigns::segments::{self, SegmentDraft, SegmentPreview};
+use crm_core::ids::{CampaignId, ContactId, SegmentId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::page_json;
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::registry::contacts::ContactList;
+
+/// `?limit=` on a preview.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// Members to return, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// The count and first members of a segment definition, without saving it: type a criterion
+/// and see whom it selects. Needs `campaigns:read`, `contacts:read` and the read scopes of
+/// what the criterion follows (`products:read` for purchases, …).
+#[utoipa::path(
+    tag = "campaigns",
+    params(PreviewQuery),
+    request_body = SegmentDraft,
+    responses(
+        (status = 200, body = SegmentPreview),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/segments/preview")]
+pub async fn preview_segment(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<PreviewQuery>,
+    body: crate::rest::Json<SegmentDraft>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, draft, limit) = (auth.0, body.into_inner(), query.limit.unwrap_or(20));
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| segments::preview(c, &actor, draft, limit)).await?))
+}
+
+/// `?limit=&after=` on member lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// Members per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only members after this contact id (`next_cursor` of the previous page).
+    pub after: Option<ContactId>,
+}
+
+/// A segment's members now (a snapshot's frozen members, a dynamic segment evaluated), in
+/// contact id order, with `total`. Page through with `after=<next_cursor>` to export them.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Segment id"), MembersQuery),
+    responses(
+        (status = 200, body = ContactList),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)
+    )
+)]
+#[get("/segments/{id}/members")]
+pub async fn segment_members(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<SegmentId>,
+    query: web::Query<MembersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, q) = (auth.0, id.into_inner(), query.into_inner());
+    let page = state.db.run(move |c| segments::members(c, &actor, id, q.after, q.limit.unwrap_or(100))).await?;
+    Ok(HttpResponse::Ok().json(page_json(page, None)))
+}
+
+/// Takes a snapshot segment's membership again (`snapshot_at` becomes now). A dynamic segment
+/// is `409 SEGMENT_NOT_SNAPSHOT`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Segment id")),
+    responses(
+        (status = 200, body = Segment),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/segments/{id}/snapshot")]
+pub async fn retake_snapshot(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<SegmentId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let s = state.db.transaction(move |c| segments::retake_snapshot(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// `?status=&limit=&after=` on a campaign's members.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignMembersQuery {
+    /// Only members with this status.
+    pub status: Option<MemberStatus>,
+    /// Members per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only members after this contact id (`next_cursor` of the previous page).
+    pub after: Option<ContactId>,
+}
+
+/// A page of campaign members: `{"data": [...], "next_cursor": "..." | null, "total": n}`.
+#[derive(Serialize, ToSchema)]
+pub struct MemberList {
+    pub data: Vec<Member>,
+    pub next_cursor: Option<String>,
+    /// Members (of the status asked for).
+    pub total: i64,
+}
+
+/// A campaign's members in contact id order, with their status, exclusion reason and
+/// response timestamps.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id"), CampaignMembersQuery),
+    responses(
+        (status = 200, body = MemberList),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/members")]
+pub async fn campaign_members(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    query: web::Query<CampaignMembersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, q) = (auth.0, id.into_inner(), query.into_inner());
+    let page = state.db.run(move |c| members::list(c, &actor, id, q.status, q.after, q.limit.unwrap_or(100))).await?;
+    Ok(HttpResponse::Ok().json(MemberList {
+        data: page.data,
+        next_cursor: page.next_cursor,
+        total: page.total.unwrap_or(0),
+    }))
+}
+
+/// Contacts to add to a campaign by hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMembers {
+    /// 1 to 10,000 contacts.
+    pub contact_ids: Vec<ContactId>,
+}
+
+/// How many members were added.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Added {
+    /// New members (contacts already members are left as they are).
+    pub added: i64,
+}
+
+/// Adds contacts to a campaign by hand, before it runs (planned or scheduled). Consent is
+/// enforced as for segment members: a contact who may not be reached on the channel becomes
+/// an `excluded` member with the reason. Once the campaign runs: `409 CAMPAIGN_ALREADY_LAUNCHED`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    request_body = AddMembers,
+    responses(
+        (status = 200, body = Added),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/campaigns/{id}/members")]
+pub async fn add_campaign_members(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    body: crate::rest::Json<AddMembers>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, ids) = (auth.0, id.into_inner(), body.into_inner().contact_ids);
+    let added = state.db.transaction(move |c| members::add(c, &actor, id, &ids)).await?;
+    Ok(HttpResponse::Ok().json(Added { added: i64::try_from(added).unwrap_or(i64::MAX) }))
+}
+
+/// Removes a member by hand, before the campaign runs.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Campaign id"),
+        ("contact_id" = uuid::Uuid, Path, description = "The member's contact id")
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[delete("/campaigns/{id}/members/{contact_id}")]
+pub async fn remove_campaign_member(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<(CampaignId, ContactId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, (id, contact)) = (auth.0, path.into_inner());
+    state.db.transaction(move |c| members::remove(c, &actor, id, contact)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A member's status history, oldest first.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Campaign id"),
+        ("contact_id" = uuid::Uuid, Path, description = "The member's contact id")
+    ),
+    responses(
+        (status = 200, body = Vec<MemberChange>),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/members/{contact_id}/history")]
+pub async fn campaign_member_history(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<(CampaignId, ContactId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, (id, contact)) = (auth.0, path.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| members::member_history(c, &actor, id, contact)).await?))
+}
+
+/// Responses to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordResponses {
+    /// 1 to 10,000 responses and delivery outcomes (a returns file, a call list worked through).
+    pub responses: Vec<ResponseInput>,
+}
+
+/// Records responses and delivery outcomes of a running or completed campaign, all or none
+/// (`422` names each response that cannot be taken: not a member, an excluded member). A
+/// funnel step also records the steps it implies (a click implies an open and a delivery);
+/// an unsubscribe also withdraws the contact's consent for the channel. Every change is a
+/// `campaign_member.updated` event. Before launch: `409 CAMPAIGN_NOT_RUNNING`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    request_body = RecordResponses,
+    responses(
+        (status = 200, body = Responses),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/campaigns/{id}/responses")]
+pub async fn record_campaign_responses(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    body: crate::rest::Json<RecordResponses>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id, r) = (auth.0, id.into_inner(), body.into_inner().responses);
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| members::record_responses(c, &actor, id, r)).await?))
+}
+
+/// The review of a campaign and its waves: per channel and in total, targeted, excluded by
+/// reason, sent, delivered, bounced, opened, clicked, responded, converted and unsubscribed,
+/// the rates in basis points, the cost per currency, cost per response and per conversion,
+/// and the plan against the actual figures.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    responses(
+        (status = 200, body = CampaignStats),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/stats")]
+pub async fn campaign_stats(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| members::stats(c, &actor, id)).await?))
+}
