@@ -149,6 +149,13 @@ bench_backend() { # backend url
   done
   record "$backend" "read 10k events from the change feed (ms per call, best/worst of 3)" \
     "$(python3 -c "import sys; v=[float(x)*1000 for x in sys.argv[1:]]; print(f'{min(v):.0f}/{max(v):.0f}')" "${times[@]}")" "-" "-" "0" "$(rss_kb)" "-"
+  # Campaigns: a preview with a relation criterion, a campaign materialized over every contact
+  # (the PATCH that schedules it), and that campaign's statistics.
+  r=$(python3 "$ROOT/bench/campaigns.py" "http://127.0.0.1:$PORT" "$token")
+  record "$backend" "segment preview, relation criterion, $(field preview_count "$r") of all contacts match (ms, best/worst of 5)" \
+    "$(field preview_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  record "$backend" "materialize a campaign of $(field members "$r") members (ms)" "$(field materialize_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  record "$backend" "stats of that campaign (ms, best/worst of 5)" "$(field stats_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
   stop_server
