@@ -85,6 +85,23 @@ async fn segment_criteria_follow_relations_to_one_and_to_many() {
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
+    // A snapshot taken through purchases is read through them too.
+    let snap =
+        app.segment("Buyers", json!({"criteria": "purchases.ordered_at[gte]:2026-01-01", "kind": "snapshot"})).await;
+    let r = app
+        .call(
+            awc::http::Method::GET,
+            &format!("/api/v1/segments/{}/members", s(&snap["id"])),
+            Some(&sales_only),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // GraphQL: an empty relation input adds no condition (it does not mean "has an account").
+    let g = app.gql(&app.admin, "{ contacts(where: {account: {tier: null}}) { nodes { id } } }", json!({})).await;
+    assert_eq!(g["data"]["contacts"]["nodes"].as_array().map(Vec::len), Some(5), "{g}");
 }
 
 #[actix_web::test]
@@ -267,13 +284,25 @@ async fn a_campaign_runs_through_its_workflow_and_its_stats_add_up() {
         .expect(409);
     assert_eq!(r["code"], "CAMPAIGN_NOT_RUNNING");
 
-    // A late comer added by hand before launch; then launch.
+    // A late comer added by hand before launch: the channel is then fixed.
     let added = app.post(&format!("{path}/members"), json!({"contact_ids": [late["id"]]})).await.expect(200);
     assert_eq!(added["added"], 1);
+    let r = app.patch(&path, json!({"channel": "phone"})).await.expect(409);
+    assert_eq!(r["code"], "CAMPAIGN_CHANNEL_FIXED");
+    // Scheduled, then someone opts out before the launch: the launch checks consent again.
+    app.patch(&path, json!({"status": "scheduled"})).await.expect(200);
+    let quitter = app.contact("Quits", "Late", json!({"email": "quit@t.example", "tags": ["spring"]})).await;
+    app.patch(&path, json!({"status": "planned"})).await.expect(200);
+    app.patch(&path, json!({"status": "scheduled"})).await.expect(200);
+    let by = members_by_contact(&app, &c).await;
+    assert_eq!(by[s(&quitter["id"])].0, "targeted");
+    app.patch(&format!("/api/v1/contacts/{}", s(&quitter["id"])), json!({"marketing_opt_out": true})).await.expect(200);
     let running = app.patch(&path, json!({"status": "running"})).await.expect(200);
+    let by = members_by_contact(&app, &c).await;
+    assert_eq!(by[s(&quitter["id"])], ("excluded".to_string(), json!("opted_out")));
     assert!(running["launched_at"].is_string());
     let members = app.get(&format!("{path}/members")).await.expect(200);
-    assert_eq!(members["total"], 6);
+    assert_eq!(members["total"], 7);
     let r = app.post(&format!("{path}/members"), json!({"contact_ids": [out["id"]]})).await.expect(409);
     assert_eq!(r["code"], "CAMPAIGN_ALREADY_LAUNCHED");
     let r = app.patch(&path, json!({"segment_ids": []})).await.expect(409);
@@ -326,7 +355,7 @@ async fn a_campaign_runs_through_its_workflow_and_its_stats_add_up() {
     assert_eq!(steps, ["targeted", "clicked", "responded"]);
     assert_eq!(h[2]["detail"], "call me Tuesday");
 
-    // The figures, by hand: 6 members, 1 excluded (opted out) → 5 targeted. Sent: P0..P3 and
+    // The figures, by hand: 7 members, 2 excluded (opted out) → 5 targeted. Sent: P0..P3 and
     // the late comer = 5. Delivered: P0 (click), P2 (open), P3, late (conversion) = 4; P1
     // bounced. Opened: P0, P2 = 2. Clicked: P0 = 1. Responded: P0 = 1. Converted: late = 1.
     // Unsubscribed: P3 = 1. Cost 100.00 + 50.00 = 150.00 EUR.
@@ -347,8 +376,8 @@ async fn a_campaign_runs_through_its_workflow_and_its_stats_add_up() {
     .iter()
     .map(|k| t[k].as_i64().unwrap())
     .collect();
-    assert_eq!(figures, vec![5, 1, 5, 4, 1, 2, 1, 1, 1, 1]);
-    assert_eq!(t["excluded_by_reason"], json!([{"reason": "opted_out", "count": 1}]));
+    assert_eq!(figures, vec![5, 2, 5, 4, 1, 2, 1, 1, 1, 1]);
+    assert_eq!(t["excluded_by_reason"], json!([{"reason": "opted_out", "count": 2}]));
     // bounce 1/5 = 2000 bp; open 2/4 = 5000; click 1/4 = 2500; response 1/5 = 2000; conversion 1/5 = 2000.
     let rates: Vec<i64> = ["bounce_rate_bp", "open_rate_bp", "click_rate_bp", "response_rate_bp", "conversion_rate_bp"]
         .iter()
@@ -383,9 +412,9 @@ async fn a_campaign_runs_through_its_workflow_and_its_stats_add_up() {
     assert_eq!(by[s(&people[1]["id"])], ("excluded".to_string(), json!("bounced_before")));
     assert_eq!(by[s(&people[3]["id"])], ("excluded".to_string(), json!("opted_out")));
 
-    // Member changes are in the change feed.
+    // Member changes are in the change feed: the exclusion at launch and the 7 responses.
     let feed = app.get("/api/v1/changes?types=campaign_member.updated&limit=100").await.expect(200);
-    assert_eq!(feed["data"].as_array().unwrap().len(), 7);
+    assert_eq!(feed["data"].as_array().unwrap().len(), 8);
 
     // A programme counts its waves: the parent's stats include the child's members.
     let programme = app.campaign("Programme", json!({"segment_ids": [seg["id"]]})).await;
@@ -412,5 +441,5 @@ async fn a_campaign_runs_through_its_workflow_and_its_stats_add_up() {
     let g = app
         .gql(&app.admin, "{ segmentPreview(draft: {criteria: \"tags[eq]:spring\"}) { count nodes { id } } }", json!({}))
         .await;
-    assert_eq!(g["data"]["segmentPreview"]["count"], 5, "{g}");
+    assert_eq!(g["data"]["segmentPreview"]["count"], 6, "{g}");
 }

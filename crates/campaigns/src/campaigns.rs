@@ -315,6 +315,9 @@ impl Record for Campaign {
             Some(n) if n.chars().count() > 200 => errs.add("name", "too_long", "at most 200 characters"),
             _ => {}
         }
+        if input.objective.as_ref().is_some_and(|o| o.chars().count() > 2000) {
+            errs.add("objective", "too_long", "at most 2000 characters");
+        }
         if input.campaign_type.is_none() {
             errs.add("type", "required", "a campaign has a type");
         }
@@ -410,11 +413,12 @@ impl Record for Campaign {
             _ => {}
         }
         if let Some(p) = prev {
-            if p.channel != channel && p.status != CampaignStatus::Planned {
+            // Members were checked for consent on their channel: it stays theirs.
+            if p.channel != channel && crate::members::any(conn, id)? {
                 return Err(RecordError::Conflict {
                     entity,
                     code: "CAMPAIGN_CHANNEL_FIXED",
-                    reason: format!("the channel cannot change once the campaign is {}", p.status.as_str()),
+                    reason: "the channel cannot change once the campaign has members".into(),
                 });
             }
             if p.segment_ids != segment_ids && !p.status.before_launch() {
@@ -473,8 +477,10 @@ impl Record for Campaign {
         if before.is_none_or(|b| b.costs != after.costs) {
             write_costs(conn, after)?;
         }
-        // Members are materialized on the way into scheduled or running.
-        if after.status.has_members() && before.is_some_and(|b| !b.status.has_members()) {
+        // Members are materialized on each way into scheduled and into running (adding whom
+        // the segments hold then, and checking the consent of those already targeted again).
+        let entering = |s: CampaignStatus| after.status == s && before.is_some_and(|b| b.status != s);
+        if entering(CampaignStatus::Scheduled) || entering(CampaignStatus::Running) {
             crate::members::materialize(conn, actor, after)?;
         }
         Ok(())

@@ -146,9 +146,19 @@ pub struct SegmentPreview {
     pub data: Vec<crm_contacts::Contact>,
 }
 
-/// Most segments one definition includes or excludes, and how deep segments may nest.
+/// Most segments one definition includes or excludes, how deep segments may nest, how many
+/// segment definitions one evaluation may expand in all (a segment named twice counts twice),
+/// and most values one evaluation may bind (under both databases' limits).
 pub const MAX_REFERENCES: usize = 50;
 pub const MAX_NESTING: usize = 8;
+pub const MAX_EXPANSIONS: usize = 64;
+pub const MAX_BINDS: usize = 20_000;
+
+/// Where an evaluation is: the segments on the way down (for cycles) and how many it expanded.
+struct Walk {
+    path: Vec<SegmentId>,
+    expanded: usize,
+}
 
 impl Record for Segment {
     type Input = SegmentInput;
@@ -173,6 +183,9 @@ impl Record for Segment {
             None => errs.add("name", "required", "a segment needs a name"),
             Some(n) if n.chars().count() > 200 => errs.add("name", "too_long", "at most 200 characters"),
             _ => {}
+        }
+        if input.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+            errs.add("description", "too_long", "at most 2000 characters");
         }
         let draft = SegmentDraft {
             criteria: input.criteria.clone(),
@@ -287,25 +300,40 @@ pub fn condition(
     this: Option<SegmentId>,
 ) -> Result<Sql, RecordError> {
     actor.require(Scope::ContactsRead)?;
-    let mut path: Vec<SegmentId> = this.into_iter().collect();
-    condition_at(conn, actor, draft, &mut path)
+    let mut walk = Walk { path: this.into_iter().collect(), expanded: 0 };
+    let cond = condition_at(conn, actor, draft, &mut walk)?;
+    if cond.bind_count() > MAX_BINDS {
+        return Err(RecordError::invalid(
+            Segment::ENTITY,
+            "criteria",
+            "too_complex",
+            format!("the definition and the segments it names bind more than {MAX_BINDS} values"),
+        ));
+    }
+    Ok(cond)
+}
+
+/// A criterion's related scopes: what it follows, the caller must be allowed to read.
+fn require_related(actor: &Actor, criterion: &Resolved) -> Result<(), RecordError> {
+    for resource in criterion.related_resources() {
+        if let Some(scope) = Scope::read_of(resource) {
+            actor.require(scope)?;
+        }
+    }
+    Ok(())
 }
 
 fn condition_at(
     conn: &mut AnyConnection,
     actor: &Actor,
     draft: &SegmentDraft,
-    path: &mut Vec<SegmentId>,
+    walk: &mut Walk,
 ) -> Result<Sql, RecordError> {
     let entity = Segment::ENTITY;
     let backend = conn.backend();
     let criterion = criterion(entity, draft.criteria.as_deref())?;
     if let Some(c) = &criterion {
-        for resource in c.related_resources() {
-            if let Some(scope) = Scope::read_of(resource) {
-                actor.require(scope)?;
-            }
-        }
+        require_related(actor, c)?;
     }
     for (field, ids) in
         [("include_segment_ids", &draft.include_segment_ids), ("exclude_segment_ids", &draft.exclude_segment_ids)]
@@ -326,7 +354,7 @@ fn condition_at(
         if parts > 0 {
             any.push(" OR ");
         }
-        any.push("id IN (").append(members_of(conn, actor, *id, "include_segment_ids", path)?).push(")");
+        any.push("id IN (").append(members_of(conn, actor, *id, "include_segment_ids", walk)?).push(")");
         parts += 1;
     }
     if parts > 0 {
@@ -334,7 +362,7 @@ fn condition_at(
     }
     for id in &draft.exclude_segment_ids {
         cond.push(" AND NOT COALESCE(id IN (")
-            .append(members_of(conn, actor, *id, "exclude_segment_ids", path)?)
+            .append(members_of(conn, actor, *id, "exclude_segment_ids", walk)?)
             .push("), FALSE)");
     }
     Ok(cond)
@@ -346,13 +374,13 @@ fn members_of(
     actor: &Actor,
     id: SegmentId,
     field: &str,
-    path: &mut Vec<SegmentId>,
+    walk: &mut Walk,
 ) -> Result<Sql, RecordError> {
     let entity = Segment::ENTITY;
-    if path.contains(&id) {
+    if walk.path.contains(&id) {
         return Err(RecordError::invalid(entity, field, "cycle", format!("segment {id} leads back to this one")));
     }
-    if path.len() > MAX_NESTING {
+    if walk.path.len() > MAX_NESTING {
         return Err(RecordError::invalid(
             entity,
             field,
@@ -360,17 +388,30 @@ fn members_of(
             format!("segments nest at most {MAX_NESTING} deep"),
         ));
     }
+    walk.expanded += 1;
+    if walk.expanded > MAX_EXPANSIONS {
+        return Err(RecordError::invalid(
+            entity,
+            field,
+            "too_complex",
+            format!("one evaluation expands at most {MAX_EXPANSIONS} segment definitions"),
+        ));
+    }
     let seg = Segment::find(conn, id)?
         .filter(|s| s.archived_at.is_none())
         .ok_or_else(|| RecordError::missing_reference(entity, field, "live segment", id))?;
     let mut out = Sql::new(conn.backend());
     if seg.kind == SegmentKind::Snapshot {
+        // Frozen rows, but read through the criterion's relations all the same.
+        if let Some(c) = criterion(entity, Some(&seg.criteria))? {
+            require_related(actor, &c)?;
+        }
         out.push("SELECT contact_id FROM segment_members WHERE segment_id = ").bind(id.0);
         return Ok(out);
     }
-    path.push(id);
-    let inner = condition_at(conn, actor, &seg.draft(), path)?;
-    path.pop();
+    walk.path.push(id);
+    let inner = condition_at(conn, actor, &seg.draft(), walk)?;
+    walk.path.pop();
     out.push("SELECT id FROM contacts WHERE ").append(inner);
     Ok(out)
 }
@@ -434,6 +475,11 @@ pub fn members(
 pub fn member_condition(conn: &mut AnyConnection, actor: &Actor, seg: &Segment) -> Result<Sql, RecordError> {
     actor.require(Scope::ContactsRead)?;
     if seg.kind == SegmentKind::Snapshot {
+        // The snapshot's members were chosen through its criterion's relations: the caller
+        // must be allowed to read those, as for a dynamic segment.
+        if let Some(c) = criterion(Segment::ENTITY, Some(&seg.criteria))? {
+            require_related(actor, &c)?;
+        }
         let mut cond = Sql::new(conn.backend());
         cond.push("id IN (SELECT contact_id FROM segment_members WHERE segment_id = ").bind(seg.id.0).push(")");
         return Ok(cond);

@@ -301,19 +301,7 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
         .into_iter()
         .map(|u| u.0)
         .collect();
-    let bounced_before: HashSet<uuid::Uuid> = if c.channel == Channel::Email {
-        campaign_members::table
-            .filter(campaign_members::channel.eq("email"))
-            .filter(campaign_members::bounce_kind.eq("hard"))
-            .select(campaign_members::contact_id)
-            .distinct()
-            .load::<DbUuid>(conn)?
-            .into_iter()
-            .map(|u| u.0)
-            .collect()
-    } else {
-        HashSet::new()
-    };
+    let bounced_before = hard_bounces(conn, c.channel)?;
     let mut households = HashSet::new();
     if c.channel == Channel::Post && !existing.is_empty() {
         // Addresses the members already present (added by hand) take.
@@ -379,9 +367,100 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
     Ok(rows.len())
 }
 
-/// Materializes a campaign's members from its segments (the union of their members now).
-/// Runs in the transaction that schedules or launches it.
+/// Whether a campaign has members.
+pub(crate) fn any(conn: &mut AnyConnection, id: CampaignId) -> QueryResult<bool> {
+    use diesel::dsl::exists;
+    diesel::select(exists(campaign_members::table.filter(campaign_members::campaign_id.eq(DbUuid(id.0)))))
+        .get_result(conn)
+}
+
+/// Checks the consent of the targeted members again (a contact may have opted out since it was
+/// added): those who may no longer be reached become `excluded` with the reason. Returns how many.
+fn recheck(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usize, RecordError> {
+    let key = DbUuid(c.id.0);
+    let mut targeted = Sql::new(conn.backend());
+    targeted
+        .push("id IN (SELECT contact_id FROM campaign_members WHERE campaign_id = ")
+        .bind(c.id.0)
+        .push(" AND status = 'targeted')");
+    let bounced_before = hard_bounces(conn, c.channel)?;
+    let mut households = HashSet::new();
+    let now = crm_db::now();
+    let mut n = 0;
+    for r in reach_of(conn, targeted)? {
+        let Some(reason) = exclusion(c.channel, &r, &bounced_before, &mut households) else { continue };
+        let contact = r.0;
+        let member: DbUuid = campaign_members::table
+            .filter(campaign_members::campaign_id.eq(key))
+            .filter(campaign_members::contact_id.eq(contact))
+            .select(campaign_members::id)
+            .first(conn)?;
+        diesel::update(
+            campaign_members::table
+                .filter(campaign_members::campaign_id.eq(key))
+                .filter(campaign_members::contact_id.eq(contact)),
+        )
+        .set((
+            campaign_members::status.eq(MemberStatus::Excluded.as_str()),
+            campaign_members::exclusion_reason.eq(reason.as_str()),
+            campaign_members::version.eq(campaign_members::version + 1),
+            campaign_members::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        let seq: Option<i64> = campaign_member_history::table
+            .filter(campaign_member_history::campaign_id.eq(key))
+            .filter(campaign_member_history::contact_id.eq(contact))
+            .select(diesel::dsl::max(campaign_member_history::seq))
+            .first(conn)?;
+        diesel::insert_into(campaign_member_history::table)
+            .values((
+                campaign_member_history::campaign_id.eq(key),
+                campaign_member_history::contact_id.eq(contact),
+                campaign_member_history::seq.eq(seq.unwrap_or(0) + 1),
+                campaign_member_history::status.eq(MemberStatus::Excluded.as_str()),
+                campaign_member_history::detail.eq(reason.as_str()),
+                campaign_member_history::at.eq(now),
+                campaign_member_history::actor.eq(actor.sub.as_str()),
+            ))
+            .execute(conn)?;
+        let before = serde_json::json!({"campaign_id": c.id, "contact_id": contact.0, "status": "targeted"});
+        let after = serde_json::json!({"campaign_id": c.id, "contact_id": contact.0, "status": "excluded",
+            "exclusion_reason": reason.as_str()});
+        crm_events::record(
+            conn,
+            actor,
+            "campaign_member",
+            member.0,
+            crm_events::Action::Updated,
+            Some(before),
+            Some(after),
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The contacts an email to whom bounced hard (for email campaigns).
+fn hard_bounces(conn: &mut AnyConnection, channel: Channel) -> QueryResult<HashSet<uuid::Uuid>> {
+    if channel != Channel::Email {
+        return Ok(HashSet::new());
+    }
+    Ok(campaign_members::table
+        .filter(campaign_members::channel.eq("email"))
+        .filter(campaign_members::bounce_kind.eq("hard"))
+        .select(campaign_members::contact_id)
+        .distinct()
+        .load::<DbUuid>(conn)?
+        .into_iter()
+        .map(|u| u.0)
+        .collect())
+}
+
+/// Materializes a campaign's members from its segments (the union of their members now),
+/// after checking again the consent of those already targeted. Runs in the transaction that
+/// schedules or launches it.
 pub(crate) fn materialize(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usize, RecordError> {
+    let rechecked = recheck(conn, actor, c)?;
     let segs = crate::campaigns::segments_of(conn, c)?;
     let mut cond = Sql::new(conn.backend());
     cond.push("(");
@@ -396,7 +475,7 @@ pub(crate) fn materialize(conn: &mut AnyConnection, actor: &Actor, c: &Campaign)
     }
     cond.push(")");
     let added = add_members(conn, actor, c, cond)?;
-    tracing::info!(campaign = %c.id, added, "campaign members materialized");
+    tracing::info!(campaign = %c.id, added, rechecked, "campaign members materialized");
     Ok(added)
 }
 

@@ -168,6 +168,8 @@ fn apply(m: &mut Member, r: &ResponseInput, at: Timestamp) {
     use MemberStatus::*;
     if matches!(r.status, Delivered | Opened | Clicked | Responded | Converted | Unsubscribed) {
         set(&mut m.delivered_at);
+        // A delivery recorded after a bounce (a retry that went through) undoes the bounce.
+        m.bounce_kind = None;
     }
     match r.status {
         Opened => set(&mut m.opened_at),

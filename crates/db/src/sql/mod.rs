@@ -89,6 +89,11 @@ impl Sql {
         self.parts.is_empty()
     }
 
+    /// How many values the statement binds (both databases cap it: SQLite at 32,766).
+    pub fn bind_count(&self) -> usize {
+        self.parts.iter().filter(|p| matches!(p, Part::Bind(_))).count()
+    }
+
     /// `self AND other`.
     pub fn and(&mut self, other: Sql) -> &mut Self {
         if other.is_empty() {

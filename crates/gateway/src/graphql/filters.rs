@@ -156,8 +156,11 @@ fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Fi
                 if let Some(rel) = catalog.relations.iter().find(|r| camel(r.name) == name) {
                     // Everything inside holds for one related record (`Within`), as a REST
                     // `rel(…)` scope: on a to-many relation, one purchase both recent and large.
-                    let inner = Box::new(where_filter(value, rel.target, depth + 1)?);
-                    all.push(Filter::Within { path: vec![rel.name.to_string()], inner });
+                    // An empty object (or one of nulls) says nothing: no condition, not "has one".
+                    match where_filter(value, rel.target, depth + 1)? {
+                        Filter::And(v) if v.is_empty() => {}
+                        inner => all.push(Filter::Within { path: vec![rel.name.to_string()], inner: Box::new(inner) }),
+                    }
                 } else if let Some(f) = catalog.fields.iter().find(|f| camel(f.name) == name) {
                     all.extend(conditions(f, value)?);
                 } else {
