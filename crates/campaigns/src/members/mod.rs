@@ -407,22 +407,7 @@ fn recheck(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usiz
             campaign_members::updated_at.eq(now),
         ))
         .execute(conn)?;
-        let seq: Option<i64> = campaign_member_history::table
-            .filter(campaign_member_history::campaign_id.eq(key))
-            .filter(campaign_member_history::contact_id.eq(contact))
-            .select(diesel::dsl::max(campaign_member_history::seq))
-            .first(conn)?;
-        diesel::insert_into(campaign_member_history::table)
-            .values((
-                campaign_member_history::campaign_id.eq(key),
-                campaign_member_history::contact_id.eq(contact),
-                campaign_member_history::seq.eq(seq.unwrap_or(0) + 1),
-                campaign_member_history::status.eq(MemberStatus::Excluded.as_str()),
-                campaign_member_history::detail.eq(reason.as_str()),
-                campaign_member_history::at.eq(now),
-                campaign_member_history::actor.eq(actor.sub.as_str()),
-            ))
-            .execute(conn)?;
+        append_history(conn, actor, c.id, contact, MemberStatus::Excluded, Some(reason.as_str()), now)?;
         let before = serde_json::json!({"campaign_id": c.id, "contact_id": contact.0, "status": "targeted"});
         let after = serde_json::json!({"campaign_id": c.id, "contact_id": contact.0, "status": "excluded",
             "exclusion_reason": reason.as_str()});
@@ -438,6 +423,36 @@ fn recheck(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usiz
         n += 1;
     }
     Ok(n)
+}
+
+/// Appends an entry to a member's history (the next `seq`).
+fn append_history(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    campaign: CampaignId,
+    contact: DbUuid,
+    status: MemberStatus,
+    detail: Option<&str>,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let key = DbUuid(campaign.0);
+    let seq: Option<i64> = campaign_member_history::table
+        .filter(campaign_member_history::campaign_id.eq(key))
+        .filter(campaign_member_history::contact_id.eq(contact))
+        .select(diesel::dsl::max(campaign_member_history::seq))
+        .first(conn)?;
+    diesel::insert_into(campaign_member_history::table)
+        .values((
+            campaign_member_history::campaign_id.eq(key),
+            campaign_member_history::contact_id.eq(contact),
+            campaign_member_history::seq.eq(seq.unwrap_or(0) + 1),
+            campaign_member_history::status.eq(status.as_str()),
+            campaign_member_history::detail.eq(detail),
+            campaign_member_history::at.eq(at),
+            campaign_member_history::actor.eq(actor.sub.as_str()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The contacts an email to whom bounced hard (for email campaigns).

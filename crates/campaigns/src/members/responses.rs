@@ -246,23 +246,15 @@ fn write_member(
     if updated == 0 {
         return Err(RecordError::Contended { entity: "campaign_member" });
     }
-    let (cid, ct) = (DbUuid(m.campaign_id.0), DbUuid(m.contact_id.0));
-    let seq: Option<i64> = campaign_member_history::table
-        .filter(campaign_member_history::campaign_id.eq(cid))
-        .filter(campaign_member_history::contact_id.eq(ct))
-        .select(diesel::dsl::max(campaign_member_history::seq))
-        .first(conn)?;
-    diesel::insert_into(campaign_member_history::table)
-        .values((
-            campaign_member_history::campaign_id.eq(cid),
-            campaign_member_history::contact_id.eq(ct),
-            campaign_member_history::seq.eq(seq.unwrap_or(0) + 1),
-            campaign_member_history::status.eq(m.status.as_str()),
-            campaign_member_history::detail.eq(note),
-            campaign_member_history::at.eq(m.updated_at.naive_utc()),
-            campaign_member_history::actor.eq(actor.sub.as_str()),
-        ))
-        .execute(conn)?;
+    super::append_history(
+        conn,
+        actor,
+        m.campaign_id,
+        DbUuid(m.contact_id.0),
+        m.status,
+        note,
+        m.updated_at.naive_utc(),
+    )?;
     let json = |x: &Member| serde_json::to_value(x).ok();
     crm_events::record(conn, actor, "campaign_member", m.id, Action::Updated, json(before), json(m))?;
     Ok(())
