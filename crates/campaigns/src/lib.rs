@@ -37,8 +37,5 @@ fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
 
 /// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).
 fn check_limit(limit: u32) -> Result<u32, crm_records::RecordError> {
-    if limit == 0 || limit > crm_core::list::MAX_LIMIT {
-        return Err(crm_core::list::ListError::Limit.into());
-    }
-    Ok(limit)
+    Ok(crm_core::list::page_size(limit, crm_core::list::MAX_LIMIT)?)
 }

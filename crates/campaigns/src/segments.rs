@@ -281,9 +281,7 @@ fn criterion(entity: &'static str, raw: Option<&str>) -> Result<Option<Resolved>
     if text.is_empty() {
         return Ok(None);
     }
-    if text.contains('\0') {
-        return Err(RecordError::invalid(entity, "criteria", "invalid_value", "must not contain NUL characters"));
-    }
+    // NUL is refused by the grammar (a syntax error) and by value checking (`invalid_value`).
     let bad = |e: FilterError| RecordError::invalid(entity, "criteria", e.code, e.message);
     let parsed = crm_core::filter::parse(text).map_err(bad)?;
     Ok(Some(crm_core::filter::resolve(&parsed, &CRITERIA).map_err(bad)?))

@@ -241,9 +241,7 @@ pub const MAX_COMMENTS: u32 = 1000;
 pub const DEFAULT_COMMENTS: u32 = 100;
 
 fn check_comment_limit(limit: u32) -> Result<(), RecordError> {
-    if limit == 0 || limit > MAX_COMMENTS {
-        return Err(RecordError::List(crm_core::list::ListError::Limit));
-    }
+    crm_core::list::page_size(limit, MAX_COMMENTS)?;
     Ok(())
 }
 

@@ -221,13 +221,18 @@ pub fn id_desc(keys: &[SortKey]) -> bool {
 static ID_FIELD: FieldDef =
     FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: true };
 
+/// A page size: 1 to `max` (else `ListError::Limit`, which names `limit`).
+pub fn page_size(limit: u32, max: u32) -> Result<u32, ListError> {
+    if limit == 0 || limit > max {
+        return Err(ListError::Limit);
+    }
+    Ok(limit)
+}
+
 impl ListParams {
     /// Checks the request against a catalog.
     pub fn resolve(&self, catalog: &'static Catalog, default_sort: &str) -> Result<ListQuery, ListError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(ListError::Limit);
-        }
+        let limit = page_size(self.limit.unwrap_or(DEFAULT_LIMIT), MAX_LIMIT)?;
         let (sort, id_desc) = parse_sort_with_id(self.sort.as_deref(), catalog, default_sort)?;
         let text = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(f) => Some(filter::parse(f)?),

@@ -202,9 +202,7 @@ pub fn timeline(
     limit: u32,
 ) -> Result<TimelinePage, RecordError> {
     actor.require(read_scope(subject))?;
-    if limit == 0 || limit > MAX_TIMELINE_PAGE {
-        return Err(RecordError::List(crm_core::list::ListError::Limit));
-    }
+    crm_core::list::page_size(limit, MAX_TIMELINE_PAGE)?;
     let kinds = kinds_for(actor, subject, kinds)?;
     let before: Option<Key> = match cursor {
         None => None,
