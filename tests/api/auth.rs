@@ -107,3 +107,67 @@ async fn roles_and_scopes_are_enforced_per_endpoint() {
         app.call(Method::POST, "/graphql", None, Some(json!({"query": "{ accounts { nodes { id } } }"})), &[]).await;
     assert_eq!(none.status, 401);
 }
+
+/// Signs arbitrary claims with the test secret (HS256 unless told otherwise).
+fn signed(claims: serde_json::Value, alg: jsonwebtoken::Algorithm) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn every_claim_the_server_relies_on_is_checked() {
+    let app = spawn().await;
+    let path = "/api/v1/contacts";
+    let now = chrono::Utc::now().timestamp();
+    let good = json!({"sub": "u", "exp": now + 600, "iss": ISSUER, "aud": AUDIENCE, "roles": ["admin"]});
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut c = good.as_object().unwrap().clone();
+        f(&mut c);
+        serde_json::Value::Object(c)
+    };
+    let hs256 = jsonwebtoken::Algorithm::HS256;
+    assert_eq!(app.call(Method::GET, path, Some(&signed(good.clone(), hs256)), None, &[]).await.status, 200);
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("no aud", with(&|c| drop(c.remove("aud"))), "audience"),
+        ("no iss", with(&|c| drop(c.remove("iss"))), "issuer"),
+        ("no exp", with(&|c| drop(c.remove("exp"))), "claim"),
+        ("nbf in an hour", with(&|c| drop(c.insert("nbf".into(), json!(now + 3600)))), "not valid yet"),
+        ("empty sub", with(&|c| drop(c.insert("sub".into(), json!("")))), "subject"),
+        ("blank sub", with(&|c| drop(c.insert("sub".into(), json!("  \t")))), "subject"),
+        ("aud list without ours", with(&|c| drop(c.insert("aud".into(), json!(["x", "y"])))), "audience"),
+    ];
+    for (name, claims, why) in cases {
+        let r = app.call(Method::GET, path, Some(&signed(claims, hs256)), None, &[]).await;
+        assert_eq!(r.status, 401, "{name}: {}", r.body);
+        assert!(r.body["detail"].as_str().unwrap().contains(why), "{name}: {}", r.body);
+    }
+    // Inside the 30 s leeway, nbf passes; an audience list holding ours passes.
+    let soon = with(&|c| drop(c.insert("nbf".into(), json!(now + 10))));
+    assert_eq!(app.call(Method::GET, path, Some(&signed(soon, hs256)), None, &[]).await.status, 200);
+    let listed = with(&|c| drop(c.insert("aud".into(), json!(["other", AUDIENCE]))));
+    assert_eq!(app.call(Method::GET, path, Some(&signed(listed, hs256)), None, &[]).await.status, 200);
+
+    // Another HMAC algorithm with the right secret, and an RS256 header over an HMAC signature.
+    let hs512 = signed(good.clone(), jsonwebtoken::Algorithm::HS512);
+    assert_eq!(app.call(Method::GET, path, Some(&hs512), None, &[]).await.status, 401);
+    let t = signed(good.clone(), hs256);
+    let (_, rest) = t.split_once('.').unwrap();
+    let confused = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
+    assert_eq!(app.call(Method::GET, path, Some(&confused), None, &[]).await.status, 401);
+    // A payload changed after signing.
+    let parts: Vec<&str> = t.split('.').collect();
+    let tampered = URL_SAFE_NO_PAD.encode(with(&|c| drop(c.insert("roles".into(), json!(["admin", "x"])))).to_string());
+    let forged = format!("{}.{tampered}.{}", parts[0], parts[2]);
+    assert_eq!(app.call(Method::GET, path, Some(&forged), None, &[]).await.status, 401);
+    // A 1 MB header is refused before anything reads it.
+    let huge = format!("Bearer {}", "a".repeat(1 << 20));
+    let r = app.client.get(format!("{}{path}", app.base)).insert_header(("Authorization", huge)).send().await;
+    match r {
+        Ok(r) => assert_eq!(r.status().as_u16(), 431),
+        Err(e) => panic!("a huge header must get an answer, got {e}"),
+    }
+}

@@ -98,7 +98,12 @@ impl JwtKeys {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        // A configured issuer or audience is required, not only checked when present.
+        let mut required = vec!["exp", "sub"];
+        required.extend(s.issuer.as_ref().map(|_| "iss"));
+        required.extend(s.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         match &s.issuer {
             Some(i) => validation.set_issuer(&[i]),
             None => validation.iss = None,
@@ -123,16 +128,29 @@ impl JwtKeys {
             use jsonwebtoken::errors::ErrorKind as K;
             let why = match e.kind() {
                 K::ExpiredSignature => "the token has expired",
+                K::ImmatureSignature => "the token is not valid yet (nbf is in the future)",
                 K::InvalidIssuer => "the token has the wrong issuer",
                 K::InvalidAudience => "the token has the wrong audience",
                 K::InvalidSignature => "the token signature is not valid",
                 K::InvalidAlgorithm => "the token is signed with an algorithm this server does not accept",
+                K::MissingRequiredClaim(c) if c == "iss" => {
+                    "the token lacks the issuer claim (iss) this server requires"
+                }
+                K::MissingRequiredClaim(c) if c == "aud" => {
+                    "the token lacks the audience claim (aud) this server requires"
+                }
                 K::MissingRequiredClaim(_) => "the token lacks a required claim (sub, exp)",
+                K::Json(_) => "the token's claims are not of the expected shape (sub and exp are required claims)",
                 _ => "the token is malformed",
             };
             ApiError::unauthenticated(why)
         })?;
         let c = data.claims;
+        // An empty subject would be an empty actor in history and one idempotency namespace
+        // shared by every such token.
+        if c.sub.trim().is_empty() || c.sub.len() > 255 || c.sub.chars().any(char::is_control) {
+            return Err(ApiError::unauthenticated("the token's subject (sub) must be 1 to 255 printable characters"));
+        }
         let scopes: Vec<&str> = c.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default();
         let mut actor = Actor::new(c.sub, c.roles.iter().map(String::as_str), scopes);
         actor.name = c.name;
