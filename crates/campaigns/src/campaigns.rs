@@ -303,7 +303,7 @@ impl Record for Campaign {
         conn: &mut AnyConnection,
         actor: &Actor,
         id: CampaignId,
-        input: CampaignInput,
+        mut input: CampaignInput,
         prev: Option<&Self>,
         now: Timestamp,
     ) -> Result<Self, RecordError> {
@@ -348,6 +348,7 @@ impl Record for Campaign {
         let channel = input.channel.unwrap_or(Channel::Email);
         if input.costs.len() > MAX_COSTS {
             errs.add("costs", "too_many", format!("at most {MAX_COSTS} cost lines"));
+            input.costs.clear();
         }
         let mut costs = Vec::with_capacity(input.costs.len());
         for (n, l) in input.costs.into_iter().enumerate() {

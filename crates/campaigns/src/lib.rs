@@ -24,16 +24,7 @@ pub use members::{
 };
 pub use segments::{SEGMENT_CATALOG, Segment, SegmentDraft, SegmentInput, SegmentKind, SegmentPatch, SegmentPreview};
 
-/// The items in their first order, each once (ids named twice in an input).
-fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
-    let mut out = Vec::with_capacity(v.len());
-    for x in v {
-        if !out.contains(&x) {
-            out.push(x);
-        }
-    }
-    out
-}
+use crm_core::values::dedup;
 
 /// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).
 fn check_limit(limit: u32) -> Result<u32, crm_records::RecordError> {

@@ -339,6 +339,14 @@ impl ContactInput {
             Some(e) => errs.take(values::parse_email("email", &e)),
             None => None,
         };
+        // Each further email and phone is parsed (phones by a costly parser): a list far longer
+        // than can be kept is refused before any entry is.
+        let sent_ok = errs.take(values::check_sent("emails", i.emails.len(), 20, "further emails")).is_some()
+            & errs.take(values::check_sent("phones", i.phones.len(), 20, "further phones")).is_some();
+        if !sent_ok {
+            i.emails.clear();
+            i.phones.clear();
+        }
         let mut emails: Vec<String> = Vec::new();
         for (n, e) in i.emails.iter().enumerate() {
             if let Some(e) = errs.take(values::parse_email(&format!("emails[{n}]"), e))

@@ -60,10 +60,14 @@ impl ExternalId {
 
 /// Normalizes a list: parses each, drops duplicates, keeps order; at most 20.
 pub fn parse_external_ids(field: &str, ids: Vec<ExternalId>, errs: &mut crate::FieldErrors) -> Vec<ExternalId> {
+    if errs.take(crate::values::check_sent(field, ids.len(), 20, "external ids per record")).is_none() {
+        return Vec::new();
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<ExternalId> = Vec::new();
     for (i, e) in ids.into_iter().enumerate() {
         if let Some(e) = errs.take(e.parse(&format!("{field}[{i}]")))
-            && !out.contains(&e)
+            && seen.insert(e.clone())
         {
             out.push(e);
         }

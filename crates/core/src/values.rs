@@ -104,8 +104,30 @@ pub fn parse_url(field: &str, raw: &str) -> Result<String, FieldError> {
     Ok(u)
 }
 
+/// The items in their first order, each once, in linear time.
+pub fn dedup<T: Eq + std::hash::Hash + Clone>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().filter(|x| seen.insert(x.clone())).collect()
+}
+
+/// How many entries a list may hold as sent, before normalizing or removing duplicates: twice
+/// what it may keep. A longer list is refused before any entry is looked at, so a small body
+/// with a huge list costs nothing.
+pub fn check_sent(field: &str, sent: usize, keep: usize, what: &str) -> Result<(), FieldError> {
+    if sent > 2 * keep {
+        return Err(FieldError::new(
+            field,
+            "too_many",
+            format!("at most {keep} {what} ({} as sent, before duplicates are removed)", 2 * keep),
+        ));
+    }
+    Ok(())
+}
+
 /// Tags: trimmed, lower-cased, de-duplicated, order kept; at most 50 of at most 64 chars.
 pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
+    check_sent(field, raw.len(), 50, "tags")?;
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for t in raw {
         let t = t.trim().to_lowercase();
@@ -115,7 +137,7 @@ pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError
         if t.chars().count() > 64 {
             return Err(FieldError::new(field, "too_long", "a tag is at most 64 characters"));
         }
-        if !out.contains(&t) {
+        if seen.insert(t.clone()) {
             out.push(t);
         }
     }

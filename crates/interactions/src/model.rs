@@ -206,13 +206,11 @@ impl InteractionInput {
         {
             errs.add("duration_seconds", "out_of_range", "0 to 604800 seconds");
         }
-        let mut seen = Vec::with_capacity(i.contact_ids.len());
-        for c in std::mem::take(&mut i.contact_ids) {
-            if !seen.contains(&c) {
-                seen.push(c);
-            }
+        if let Some(e) = values::check_sent("contact_ids", i.contact_ids.len(), MAX_PARTICIPANTS, "contacts").err() {
+            errs.0.push(e);
+            i.contact_ids.clear();
         }
-        i.contact_ids = seen;
+        i.contact_ids = values::dedup(std::mem::take(&mut i.contact_ids));
         if i.contact_ids.len() > MAX_PARTICIPANTS {
             errs.add("contact_ids", "too_many", format!("at most {MAX_PARTICIPANTS} contacts"));
         }

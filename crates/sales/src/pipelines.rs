@@ -214,6 +214,8 @@ fn normalize(i: PipelineInput) -> Result<PipelineInput, FieldErrors> {
         errs.add("stages", "required", "a pipeline has at least one stage");
     } else if i.stages.len() > 50 {
         errs.add("stages", "too_many", "at most 50 stages");
+        // Refused as a whole: the stages are not looked at one by one.
+        i.stages.clear();
     }
     let mut names: Vec<String> = Vec::new();
     let mut ids: Vec<StageId> = Vec::new();

@@ -98,6 +98,7 @@ pub fn set_assignment_rules(
     let mut rules = rules;
     if rules.rules.len() > 100 {
         errs.add("rules", "too_many", "at most 100 rules");
+        return Err(RecordError::Invalid { entity: "assignment_rules", errors: errs });
     }
     for (n, r) in rules.rules.iter_mut().enumerate() {
         r.name = r.name.trim().to_string();

@@ -156,6 +156,10 @@ pub fn set_scoring_rules(
 ) -> Result<ScoringRules, RecordError> {
     actor.require(Scope::SalesWrite)?;
     let mut errs = FieldErrors::new();
+    if rules.rules.len() > 200 {
+        errs.add("rules", "too_many", "at most 200 rules");
+        return Err(RecordError::Invalid { entity: "scoring_rules", errors: errs });
+    }
     for (n, r) in rules.rules.iter().enumerate() {
         if !SCORED_FIELDS.contains(&r.field.as_str()) {
             errs.add(&format!("rules[{n}].field"), "invalid_value", format!("one of {}", SCORED_FIELDS.join(", ")));
@@ -174,9 +178,6 @@ pub fn set_scoring_rules(
         if !(-1000..=1000).contains(&r.points) {
             errs.add(&format!("rules[{n}].points"), "out_of_range", "-1000 to 1000");
         }
-    }
-    if rules.rules.len() > 200 {
-        errs.add("rules", "too_many", "at most 200 rules");
     }
     if !errs.0.is_empty() {
         return Err(RecordError::Invalid { entity: "scoring_rules", errors: errs });
