@@ -35,8 +35,14 @@ use crate::problem::ApiError;
 pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// Codes of request errors: the document did not run at all.
-const REQUEST_ERRORS: &[&str] =
-    &["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_INVALID"];
+const REQUEST_ERRORS: &[&str] = &[
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "GRAPHQL_TOO_COMPLEX",
+    "GRAPHQL_TOO_DEEP",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_INVALID",
+];
 
 /// How many persisted queries an instance keeps.
 pub const PERSISTED_QUERIES: usize = 2_000;
@@ -55,8 +61,21 @@ pub async fn graphql_post(
         Err(e) => return http_error(modern, &e),
     };
     let request = match body {
-        Ok(r) if r.query.contains('\0') || crate::rest::has_nul(&r.query) || has_nul(&r.variables) => {
-            return http_error(modern, &crate::rest::nul_in_text());
+        Ok(r) if r.query.len() > super::MAX_QUERY_BYTES => {
+            let e = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "GRAPHQL_QUERY_TOO_LARGE",
+                format!("the query text is longer than {} bytes", super::MAX_QUERY_BYTES),
+            );
+            return http_error(modern, &e);
+        }
+        // As REST: no control characters in text, whether raw or escaped in a string literal.
+        Ok(r)
+            if r.query.chars().any(|c| crate::rest::forbidden_control(u32::from(c)))
+                || crate::rest::control_character(&r.query).is_some()
+                || has_control(&r.variables) =>
+        {
+            return http_error(modern, &crate::rest::control_in_text(""));
         }
         Ok(r) => r.into_inner(),
         Err(e) => {
@@ -74,16 +93,18 @@ pub async fn graphql_post(
     respond(modern, response)
 }
 
-/// Whether a variable's text holds NUL (see `crate::rest::has_nul`).
-fn has_nul(variables: &Variables) -> bool {
-    fn walk(v: &async_graphql::Value) -> bool {
+/// Whether a variable's text holds a control character text may not hold (as REST refuses).
+fn has_control(variables: &Variables) -> bool {
+    let bad = |s: &str| s.chars().any(|c| crate::rest::forbidden_control(u32::from(c)));
+    fn walk(v: &async_graphql::Value, bad: &dyn Fn(&str) -> bool) -> bool {
         match v {
-            async_graphql::Value::String(s) => s.contains('\0'),
-            async_graphql::Value::List(l) => l.iter().any(walk),
-            async_graphql::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            async_graphql::Value::String(s) => bad(s),
+            async_graphql::Value::List(l) => l.iter().any(|x| walk(x, bad)),
+            async_graphql::Value::Object(o) => o.iter().any(|(k, v)| bad(k) || walk(v, bad)),
             _ => false,
         }
     }
+    let walk = |v: &async_graphql::Value| walk(v, &bad);
     variables.iter().any(|(_, v)| walk(v))
 }
 
@@ -106,21 +127,35 @@ fn respond(modern: bool, response: Response) -> HttpResponse {
         o.remove("data");
     }
     let status = if request_error && modern { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let text = body.to_string();
+    drop(body);
+    if text.len() > super::MAX_RESPONSE_BYTES {
+        let e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "RESPONSE_TOO_LARGE",
+            format!(
+                "the answer would be {} bytes, more than {}: ask for fewer records or fields per request",
+                text.len(),
+                super::MAX_RESPONSE_BYTES
+            ),
+        );
+        return http_error(modern, &e);
+    }
     let mut res = HttpResponse::build(status);
     res.insert_header((header::CONTENT_TYPE, media_type(modern)));
     if server_error {
         res.insert_header((crate::idempotency::RETRYABLE, "1"));
     }
-    res.body(body.to_string())
+    res.body(text)
 }
 
-/// An error met before GraphQL ran (credentials, body), shaped as a GraphQL response.
+/// An error met outside GraphQL (credentials, the body's media type, size or syntax, text it
+/// may not hold, an answer too large), shaped as a GraphQL response. A request that is not a
+/// well-formed GraphQL-over-HTTP request (401, 413, 415, a body that is not JSON) gets the
+/// error's status in both modes; one that is, but holds what we refuse (`422`), gets 200 in
+/// legacy mode, as request errors do.
 fn http_error(modern: bool, e: &ApiError) -> HttpResponse {
-    let status = if modern || e.status == StatusCode::UNAUTHORIZED || e.status.is_server_error() {
-        e.status
-    } else {
-        StatusCode::OK
-    };
+    let status = if !modern && e.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::OK } else { e.status };
     let body = json!({"errors": [{
         "message": e.detail,
         "extensions": {"code": e.code, "status": e.status.as_u16()},
@@ -168,6 +203,31 @@ fn coded(mut e: ServerError, code: &'static str, status: u16) -> ServerError {
     e
 }
 
+/// Refuses a document that costs more than `MAX_COMPLEXITY`, before async-graphql's own checks
+/// of a parsed document run: they walk fragment spreads without a budget, so ten fragments
+/// spreading the next one ten times each kept a worker at full CPU for good. A persisted query
+/// arrives parsed; a text is parsed here, and the request keeps the document for execution.
+fn check_cost(ctx: &ExtensionContext<'_>, request: &mut Request) -> ServerResult<()> {
+    // Moved out and back rather than cloned: the document is borrowed mutably meanwhile.
+    let variables = std::mem::take(&mut request.variables);
+    let cost = request
+        .parsed_query()
+        .map(|doc| super::cost::document_cost(&ctx.schema_env.registry, doc, &variables))
+        .map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED", 400));
+    request.variables = variables;
+    let cost = cost?;
+    if cost > super::MAX_COMPLEXITY {
+        let message = format!(
+            "the query costs {}, more than {}: each field counts 1, and a paged field `first` times what one \
+             item selects, every alias again; ask for fewer items or fields",
+            if cost == usize::MAX { "too much to count".to_string() } else { cost.to_string() },
+            super::MAX_COMPLEXITY
+        );
+        return Err(coded(ServerError::new(message, None), "GRAPHQL_TOO_COMPLEX", 400));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Extension for ErrorCodes {
     async fn prepare_request(
@@ -177,14 +237,16 @@ impl Extension for ErrorCodes {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // Only the persisted-query extension (registered after this one) fails here.
-        next.run(ctx, request).await.map_err(|e| {
+        let mut request = next.run(ctx, request).await.map_err(|e| {
             let code = if e.message == "PersistedQueryNotFound" {
                 "PERSISTED_QUERY_NOT_FOUND"
             } else {
                 "PERSISTED_QUERY_INVALID"
             };
             coded(e, code, 400)
-        })
+        })?;
+        check_cost(ctx, &mut request)?;
+        Ok(request)
     }
 
     async fn parse_query(
@@ -202,9 +264,19 @@ impl Extension for ErrorCodes {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errs| errs.into_iter().map(|e| coded(e, "GRAPHQL_VALIDATION_FAILED", 400)).collect())
+        next.run(ctx).await.map_err(|errs| {
+            errs.into_iter()
+                .map(|e| {
+                    // async-graphql's own wording for its two limits.
+                    let code = match e.message.as_str() {
+                        "Query is too complex." => "GRAPHQL_TOO_COMPLEX",
+                        "Query is nested too deep." => "GRAPHQL_TOO_DEEP",
+                        _ => "GRAPHQL_VALIDATION_FAILED",
+                    };
+                    coded(e, code, 400)
+                })
+                .collect()
+        })
     }
 
     async fn execute(

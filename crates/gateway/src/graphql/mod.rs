@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod campaigns;
 pub mod changes;
+pub mod cost;
 pub mod filters;
 pub mod http;
 pub mod ide;
@@ -34,11 +35,24 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         // Deep enough for the standard introspection query (GraphiQL, code generators), whose
         // type references nest 14 levels; the complexity limit bounds what a deep query costs.
         .limit_depth(16)
-        .limit_complexity(20_000)
+        .limit_complexity(MAX_COMPLEXITY)
         // Codes first: it wraps the persisted-query lookup, to code its errors.
         .extension(http::ErrorCodes)
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(http::PERSISTED_QUERIES)))
 }
+
+/// The most a document may cost, counted before it runs (`cost::document_cost`): a field
+/// costs 1, a paged field `first` times what one of its items selects, every alias and fragment
+/// spread counted again. It is about the number of values the answer can hold: 1,000 contacts
+/// with 40 fields fit; 50 aliases of `contacts(first: 1000)` do not.
+pub const MAX_COMPLEXITY: usize = 50_000;
+
+/// The longest query text, checked before it is parsed.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+
+/// The largest answer: a document within `MAX_COMPLEXITY` whose values are long texts (notes,
+/// email bodies) could still be large; past this the answer is refused (`RESPONSE_TOO_LARGE`).
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Per-request context: who calls, and the database.
 pub struct RequestCtx {
