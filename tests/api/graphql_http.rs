@@ -120,7 +120,7 @@ async fn persisted_queries_run_by_hash_once_registered() {
     let register = app
         .call(Method::POST, "/graphql", Some(&app.admin), Some(json!({"query": query, "extensions": ext})), &[])
         .await;
-    assert_eq!(register.body["data"]["accounts"]["nodes"], json!([{"name": "Hashed Co"}]));
+    assert_eq!(register.body["data"]["accounts"]["nodes"], json!([{"name": "Hashed Co"}]), "{}", register.body);
     let known = app.call(Method::POST, "/graphql", Some(&app.admin), Some(by_hash), &[MODERN]).await;
     assert_eq!(known.status, 200);
     assert_eq!(known.body["data"]["accounts"]["nodes"], json!([{"name": "Hashed Co"}]));

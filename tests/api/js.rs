@@ -42,6 +42,16 @@ async fn graphiql_runs_an_authenticated_query_in_headless_chromium() {
     assert!(stdout.contains("\"Browser Co\""), "{stdout}");
 }
 
+#[actix_web::test]
+async fn swagger_ui_shows_the_operations_under_the_content_security_policy_in_headless_chromium() {
+    if skipped("swagger_ui_shows_the_operations_under_the_content_security_policy_in_headless_chromium", true) {
+        return;
+    }
+    let app = spawn().await;
+    let stdout = run(&["120", "node", "swagger.mjs", &app.base]).await;
+    assert!(stdout.starts_with("ok: Swagger UI shows"), "{stdout}");
+}
+
 /// Says why a test is skipped, or fails when CI requires it to run.
 fn skipped(test: &str, browser: bool) -> bool {
     let Some(why) = missing(browser) else { return false };

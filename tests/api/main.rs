@@ -18,4 +18,5 @@ mod operational;
 mod parity;
 mod sales;
 mod scaling;
+mod security;
 mod sync;

@@ -1,32 +1,11 @@
 // GraphiQL in Debian's headless chromium: the page loads with nothing from outside the server,
 // the schema loads into the docs explorer, and a query typed in the editor with the token typed
 // in the Headers tab returns data. Usage: node graphiql.mjs <base-url> <token> <expected-text>.
-import { chromium } from "playwright-core";
+import { offlinePage } from "./browser.mjs";
 
 const [base, token, expected] = process.argv.slice(2);
-const origin = new URL(base).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-});
-const fail = async (msg) => {
-  console.error(`FAIL: ${msg}`);
-  await browser.close();
-  process.exit(1);
-};
+const { browser, page, fail, checkClean } = await offlinePage(base);
 try {
-  const context = await browser.newContext();
-  const offsite = [];
-  // Any request leaving the server fails the test: the page must work offline.
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith("data:")) return route.continue();
-    offsite.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
   const query = `{ accounts(first: 5, where: {name: {startsWith: "Browser"}}) { nodes { name tier } } }`;
   await page.goto(`${base}/graphql?query=${encodeURIComponent(query)}`, { waitUntil: "load" });
   await page.waitForSelector(".graphiql-container", { timeout: 20000 });
@@ -55,8 +34,7 @@ try {
   await docs.getByText("accounts", { exact: true }).first().click({ timeout: 20000 });
   await docs.getByText("AccountWhere").first().waitFor({ timeout: 20000 });
 
-  if (offsite.length) await fail(`requests left the server: ${offsite.join(", ")}`);
-  if (pageErrors.length) await fail(`page errors: ${pageErrors.join("; ")}`);
+  await checkClean();
   console.log(`ok: GraphiQL ran the query; result ${text.replace(/\s+/g, " ").slice(0, 200)}`);
   await browser.close();
 } catch (e) {

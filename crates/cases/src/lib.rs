@@ -170,6 +170,13 @@ impl From<CommentRow> for CaseComment {
     }
 }
 
+/// The least a caller needs to comment at all: reading cases, and writing them or the contact
+/// history (what a public comment needs more is checked once the body is read).
+pub fn authorize_comment(actor: &Actor) -> Result<(), crm_core::actor::Forbidden> {
+    actor.require(Scope::CasesRead)?;
+    if actor.has(Scope::InteractionsWrite) { Ok(()) } else { actor.require(Scope::CasesWrite) }
+}
+
 /// Adds a comment. Any department that writes contact history (`interactions:write`) or works
 /// cases (`cases:write`) may add internal comments; customer-visible (`public`) ones need
 /// `cases:write`, and the first one counts as the case's first response.
@@ -180,7 +187,7 @@ pub fn add_comment(
     case_id: CaseId,
     input: CommentInput,
 ) -> Result<CaseComment, RecordError> {
-    actor.require(Scope::CasesRead)?;
+    authorize_comment(actor)?;
     let visibility = input.visibility.unwrap_or(Visibility::Internal);
     if visibility == Visibility::Public || !actor.has(Scope::InteractionsWrite) {
         actor.require(Scope::CasesWrite)?;

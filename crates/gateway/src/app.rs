@@ -148,7 +148,8 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
-        let mut server = HttpServer::new(move || build_app(app_state.clone(), max_body));
+        let cors = settings.cors.clone();
+        let mut server = HttpServer::new(move || build_app(app_state.clone(), max_body, cors.clone()));
         if let Some(w) = settings.workers {
             server = server.workers(w.max(1));
         }
@@ -193,6 +194,7 @@ async fn unrouted(req: actix_web::HttpRequest) -> HttpResponse {
 fn build_app(
     state: AppState,
     max_body: usize,
+    cors: crate::settings::CorsSettings,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -236,6 +238,8 @@ fn build_app(
             Ok(res)
         })
     })
+    .wrap(crate::headers::cors(&cors))
+    .wrap(actix_web::middleware::from_fn(crate::headers::security_headers))
     .wrap(TracingLogger::default())
 }
 

@@ -54,6 +54,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
     pub reminder_interval: String,
 
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    /// `https://app.example.com`; `*` for any. None by default.
+    #[arg(long, global = true, env = "CRM_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+
+    /// Let those origins send credentials (cookies). Off by default: the API takes bearer tokens.
+    #[arg(long, global = true, env = "CRM_CORS_CREDENTIALS", default_value_t = false)]
+    pub cors_credentials: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -146,6 +155,7 @@ impl Cli {
                 audience: self.jwt_audience.clone().filter(|s| !s.is_empty()),
             },
             production: self.env.eq_ignore_ascii_case("production"),
+            cors: crate::settings::CorsSettings::parse(&self.cors_origins, self.cors_credentials)?,
             ..Settings::default()
         })
     }

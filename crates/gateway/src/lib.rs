@@ -9,6 +9,7 @@ pub mod auth;
 pub mod benchdb;
 pub mod cli;
 pub mod graphql;
+pub mod headers;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;

@@ -208,8 +208,15 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
 }
 
 /// Query string errors: 400 naming the parameter.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("INVALID_PARAMETER", err.to_string()).into()
+pub fn query_error(err: actix_web::error::QueryPayloadError, req: &actix_web::HttpRequest) -> actix_web::Error {
+    let _ = err;
+    // Handlers read queries through `rest::Query`, which names the parameter; this is the
+    // fallback for any other, in our words too.
+    let detail = format!(
+        "the query string `{}` is not valid for this endpoint",
+        req.query_string().chars().take(200).collect::<String>()
+    );
+    ApiError::bad_request("INVALID_PARAMETER", detail).into()
 }
 
 /// Path errors (e.g. an id that is not a UUID): 404, since no such record can exist.
@@ -221,7 +228,14 @@ pub fn path_error(err: actix_web::error::PathError, req: &actix_web::HttpRequest
     {
         return method_not_allowed(req.method(), &methods);
     }
-    ApiError::not_found(format!("no such record ({err})")).into()
+    let _ = err;
+    // The segment that is not an id, in our words (the parser's text names its internals).
+    let bad = req.match_info().iter().map(|(_, v)| v).find(|v| uuid::Uuid::parse_str(v).is_err());
+    let detail = match bad {
+        Some(v) if v.chars().count() <= 100 => format!("no such record: `{v}` is not an id (ids are UUIDs)"),
+        _ => "no such record: the path does not hold a valid id (ids are UUIDs)".to_string(),
+    };
+    ApiError::not_found(detail).into()
 }
 
 /// `405 METHOD_NOT_ALLOWED` with the `Allow` header.

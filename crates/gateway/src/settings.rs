@@ -25,6 +25,42 @@ impl JwtSettings {
     }
 }
 
+/// Which browser origins may call the API (CORS). Empty: none, the default.
+#[derive(Clone, Debug, Default)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example.com`), or `*` for any.
+    pub origins: Vec<String>,
+    /// Let browsers send credentials (cookies); never with `*`.
+    pub credentials: bool,
+}
+
+impl CorsSettings {
+    /// Reads `CRM_CORS_ORIGINS` (comma-separated), checking each origin's form.
+    pub fn parse(origins: &str, credentials: bool) -> Result<CorsSettings, String> {
+        let origins: Vec<String> =
+            origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect();
+        for o in &origins {
+            if o == "*" {
+                if credentials {
+                    return Err("CRM_CORS_ORIGINS=* cannot be combined with CRM_CORS_CREDENTIALS".into());
+                }
+                continue;
+            }
+            let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+            let ok = rest.is_some_and(|host| {
+                !host.is_empty()
+                    && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            });
+            if !ok {
+                return Err(format!(
+                    "CRM_CORS_ORIGINS: `{o}` is not an origin (scheme and host, e.g. https://app.example.com, no path)"
+                ));
+            }
+        }
+        Ok(CorsSettings { origins, credentials })
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -56,6 +92,8 @@ pub struct Settings {
     pub provision_users: bool,
     /// How often the reminder worker looks for activity reminders that fell due (zero: never).
     pub reminder_interval: std::time::Duration,
+    /// Browser origins allowed to call the API.
+    pub cors: CorsSettings,
 }
 
 impl Default for Settings {
@@ -73,6 +111,7 @@ impl Default for Settings {
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             provision_users: false,
             reminder_interval: std::time::Duration::from_secs(30),
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -143,6 +182,17 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let c = CorsSettings::parse(" https://app.example.com, http://localhost:5173 ,", false).unwrap();
+        assert_eq!(c.origins, ["https://app.example.com", "http://localhost:5173"]);
+        assert!(CorsSettings::parse("", false).unwrap().origins.is_empty());
+        assert!(CorsSettings::parse("*", false).is_ok());
+        assert!(CorsSettings::parse("*", true).is_err());
+        assert!(CorsSettings::parse("app.example.com", false).is_err());
+        assert!(CorsSettings::parse("https://app.example.com/", false).is_err());
+    }
 
     #[test]
     fn production_refuses_to_start_without_keys() {

@@ -41,7 +41,8 @@ impl TimelineKind {
 /// Whose timeline: a contact or an account.
 pub use crm_core::ids::Customer as Subject;
 
-fn read_scope(subject: Subject) -> Scope {
+/// What reading a customer's timeline or summary needs: the subject's read scope.
+pub fn read_scope(subject: Subject) -> Scope {
     match subject {
         Subject::Contact(_) => Scope::ContactsRead,
         Subject::Account(_) => Scope::AccountsRead,

@@ -27,9 +27,9 @@ pub async fn list_account_contacts(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<AccountId>,
-    query: web::Query<ListQuery>,
+    query: crate::rest::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = query.after(auth.0.require(crm_core::Scope::ContactsRead))?;
     let include = parse_include(query.include.as_deref(), Contact::INCLUDABLE)?;
     let projection = Projection::parse::<Contact>(query.fields.as_deref(), Contact::INCLUDABLE)?;
     let params = query.into_params()?;

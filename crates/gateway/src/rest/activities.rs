@@ -110,7 +110,8 @@ pub async fn complete_activity(
     body: crate::rest::Json<CompleteInput>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = crate::rest::if_match(&req)?;
-    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let input = body.after(auth.0.require(crm_core::Scope::SalesWrite))?;
+    let (actor, id) = (auth.0, id.into_inner());
     let a = state.db.transaction(move |c| crm_sales::activities::complete(c, &actor, id, input, expected)).await?;
     Ok(HttpResponse::Ok().insert_header((actix_web::http::header::ETAG, crate::rest::etag(a.version))).json(&a))
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use crm_campaigns::Segment;
 use crm_campaigns::members::{self, CampaignStats, Member, MemberChange, MemberStatus, ResponseInput, Responses};
 use crm_campaigns::segments::{self, SegmentDraft, SegmentPreview};
+use crm_core::Scope;
 use crm_core::ids::{CampaignId, ContactId, SegmentId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -42,10 +43,12 @@ pub struct PreviewQuery {
 pub async fn preview_segment(
     state: web::Data<AppState>,
     auth: Authenticated,
-    query: web::Query<PreviewQuery>,
+    query: crate::rest::Query<PreviewQuery>,
     body: crate::rest::Json<SegmentDraft>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, draft, limit) = (auth.0, body.into_inner(), query.limit.unwrap_or(20));
+    let query = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let draft = body.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, limit) = (auth.0, query.limit.unwrap_or(20));
     Ok(HttpResponse::Ok().json(state.db.run(move |c| segments::preview(c, &actor, draft, limit)).await?))
 }
 
@@ -77,9 +80,10 @@ pub async fn segment_members(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<SegmentId>,
-    query: web::Query<MembersQuery>,
+    query: crate::rest::Query<MembersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, q) = (auth.0, id.into_inner(), query.into_inner());
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, id) = (auth.0, id.into_inner());
     let page = state.db.run(move |c| segments::members(c, &actor, id, q.after, q.limit.unwrap_or(100))).await?;
     Ok(HttpResponse::Ok().json(page_json(page, None)))
 }
@@ -145,9 +149,10 @@ pub async fn campaign_members(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<CampaignId>,
-    query: web::Query<CampaignMembersQuery>,
+    query: crate::rest::Query<CampaignMembersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, q) = (auth.0, id.into_inner(), query.into_inner());
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, id) = (auth.0, id.into_inner());
     let page = state.db.run(move |c| members::list(c, &actor, id, q.status, q.after, q.limit.unwrap_or(100))).await?;
     Ok(HttpResponse::Ok().json(MemberList {
         data: page.data,
@@ -191,7 +196,8 @@ pub async fn add_campaign_members(
     id: web::Path<CampaignId>,
     body: crate::rest::Json<AddMembers>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, ids) = (auth.0, id.into_inner(), body.into_inner().contact_ids);
+    let ids = body.after(auth.0.require(Scope::CampaignsWrite))?.contact_ids;
+    let (actor, id) = (auth.0, id.into_inner());
     let added = state.db.transaction(move |c| members::add(c, &actor, id, &ids)).await?;
     Ok(HttpResponse::Ok().json(Added { added: i64::try_from(added).unwrap_or(i64::MAX) }))
 }
@@ -272,7 +278,8 @@ pub async fn record_campaign_responses(
     id: web::Path<CampaignId>,
     body: crate::rest::Json<RecordResponses>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, r) = (auth.0, id.into_inner(), body.into_inner().responses);
+    let r = body.after(auth.0.require(Scope::CampaignsWrite))?.responses;
+    let (actor, id) = (auth.0, id.into_inner());
     Ok(HttpResponse::Ok().json(state.db.transaction(move |c| members::record_responses(c, &actor, id, r)).await?))
 }
 

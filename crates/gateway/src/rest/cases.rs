@@ -38,7 +38,8 @@ pub async fn set_sla_policy(
     auth: Authenticated,
     body: crate::rest::Json<SlaPolicy>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, p) = (auth.0, body.into_inner());
+    let p = body.after(auth.0.require(crm_core::Scope::CasesWrite))?;
+    let actor = auth.0;
     let p = state.db.transaction(move |c| crm_cases::set_sla_policy(c, &actor, p)).await?;
     Ok(HttpResponse::Ok().json(p))
 }
@@ -70,8 +71,9 @@ pub async fn list_case_comments(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<CaseId>,
-    query: web::Query<CommentQuery>,
+    query: crate::rest::Query<CommentQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.after(auth.0.require(crm_core::Scope::CasesRead))?;
     let limit = query.limit.unwrap_or(crm_cases::DEFAULT_COMMENTS);
     let (actor, id, after) = (auth.0, id.into_inner(), query.after);
     let page = state.db.run(move |c| crm_cases::list_comments(c, &actor, id, after, limit)).await?;
@@ -98,7 +100,8 @@ pub async fn add_case_comment(
     id: web::Path<CaseId>,
     body: crate::rest::Json<CommentInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let input = body.after(crm_cases::authorize_comment(&auth.0))?;
+    let (actor, id) = (auth.0, id.into_inner());
     let comment = state.db.transaction(move |c| crm_cases::add_comment(c, &actor, id, input)).await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/cases/{id}/comments"))).json(comment))
 }

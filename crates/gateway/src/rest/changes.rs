@@ -44,9 +44,9 @@ const SLICE: u32 = 250;
 pub async fn list_changes(
     state: web::Data<AppState>,
     auth: Authenticated,
-    query: web::Query<ChangesQuery>,
+    query: crate::rest::Query<ChangesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let q = query.after(auth.0.require(crm_core::Scope::ChangesRead))?;
     let types: Vec<String> = q.types.unwrap_or_default().split(',').map(str::to_string).collect();
     let req = FeedRequest::new(&auth.0, q.after.unwrap_or(0), &types, q.limit.unwrap_or(100))?;
     // The first slice is read before answering, so its failure is still a problem document.

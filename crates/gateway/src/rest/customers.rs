@@ -75,9 +75,11 @@ pub async fn contact_timeline(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<ContactId>,
-    query: web::Query<TimelineQuery>,
+    query: crate::rest::Query<TimelineQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    page(state, auth, Subject::Contact(id.into_inner()), query.into_inner()).await
+    let subject = Subject::Contact(id.into_inner());
+    let q = query.after(auth.0.require(crm_timeline::read_scope(subject)))?;
+    page(state, auth, subject, q).await
 }
 
 /// An account's timeline, newest first: interactions with the account, its cases and
@@ -96,9 +98,11 @@ pub async fn account_timeline(
     state: web::Data<AppState>,
     auth: Authenticated,
     id: web::Path<AccountId>,
-    query: web::Query<TimelineQuery>,
+    query: crate::rest::Query<TimelineQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    page(state, auth, Subject::Account(id.into_inner()), query.into_inner()).await
+    let subject = Subject::Account(id.into_inner());
+    let q = query.after(auth.0.require(crm_timeline::read_scope(subject)))?;
+    page(state, auth, subject, q).await
 }
 
 /// What a service agent needs at a glance: owner, open and overdue cases, last contact,

@@ -414,38 +414,29 @@ impl HistoryQuery {
     }
 }
 
-/// Whether JSON text holds the NUL character (`\u0000`, the only way JSON can write it). Text
-/// is stored the same on both databases, and PostgreSQL's cannot hold NUL: such a body is
-/// refused, whatever the database.
-pub fn has_nul(json: &str) -> bool {
-    let b = json.as_bytes();
-    let mut from = 0;
-    while let Some(at) = json[from..].find("\\u0000").map(|i| i + from) {
-        // Escaped only if an odd number of backslashes leads up to the `u`.
-        let slashes = b[..=at].iter().rev().take_while(|c| **c == b'\\').count();
-        if slashes % 2 == 1 {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
-}
-
-/// `422 INVALID_BODY` for text holding NUL.
-pub fn nul_in_text() -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", "text may not contain the NUL character (\\u0000)")
-}
-
 /// A JSON request body, which must be an object. (serde reads a struct from an array too, by
 /// field order: `[null, null]` would pass as a patch clearing two fields; a body names its
 /// fields or is refused, `422 INVALID_BODY`.) Limits, media type and syntax errors are the
 /// `JsonConfig`'s, as for `web::Json`.
-pub struct Json<T>(pub T);
+///
+/// Authorization comes before validation: whatever is wrong with the body is held back until
+/// the handler shows that the caller may make the call (`after`), so a caller without the scope
+/// gets `403` and learns nothing about the body's shape.
+pub struct Json<T>(Result<T, ApiError>);
 
 impl<T> Json<T> {
-    pub fn into_inner(self) -> T {
+    /// The body, once `authorized` (the use case's scope check) passed.
+    pub fn after<E: Into<ApiError>>(self, authorized: Result<(), E>) -> Result<T, ApiError> {
+        authorized.map_err(Into::into)?;
         self.0
     }
+}
+
+/// The `ApiError` an extractor's error carries (our error handlers make them all).
+fn api_error(e: actix_web::Error) -> ApiError {
+    e.as_error::<ApiError>()
+        .cloned()
+        .unwrap_or_else(|| ApiError::bad_request("MALFORMED_JSON", "the body could not be read"))
 }
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
@@ -455,43 +446,222 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let raw = actix_web::web::Json::<Box<serde_json::value::RawValue>>::from_request(req, payload);
         Box::pin(async move {
-            let raw = raw.await?.into_inner();
-            if has_nul(raw.get()) {
-                return Err(nul_in_text().into());
-            }
-            if !raw.get().starts_with('{') {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID_BODY",
-                    "the body must be a JSON object",
-                )
-                .into());
-            }
-            serde_json::from_str::<T>(raw.get()).map(Json).map_err(|e| {
-                let class = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
-                let code = if e.is_data() { "INVALID_BODY" } else { "MALFORMED_JSON" };
-                ApiError::new(class, code, e.to_string()).into()
-            })
+            let parsed = match raw.await {
+                Err(e) => Err(api_error(e)),
+                Ok(raw) => parse_body(raw.get()),
+            };
+            Ok(Json(parsed))
         })
     }
 }
 
-impl<T> std::ops::Deref for Json<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
+fn parse_body<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    if control_character(raw).is_some() {
+        return Err(control_in_text(raw));
     }
+    if !raw.starts_with('{') {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", "the body must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_str(raw);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (status, code) = if inner.is_data() {
+            (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY")
+        } else {
+            (StatusCode::BAD_REQUEST, "MALFORMED_JSON")
+        };
+        let detail = inner.to_string();
+        let err = ApiError::new(status, code, detail.clone());
+        if inner.is_data() && path != "." { err.with_field(path, "invalid", detail) } else { err }
+    })
+}
+
+/// A query string, parsed, its errors (named after the parameter) held back like `Json`'s.
+pub struct Query<T>(Result<T, ApiError>);
+
+impl<T> Query<T> {
+    /// The parameters, once `authorized` passed.
+    pub fn after<E: Into<ApiError>>(self, authorized: Result<(), E>) -> Result<T, ApiError> {
+        authorized.map_err(Into::into)?;
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Query(parse_query(req.query_string()))))
+    }
+}
+
+/// Parses a query string into `T`, answering in our words and naming the parameter.
+pub fn parse_query<T: serde::de::DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
+    if qs.contains(|c: char| c.is_control()) {
+        return Err(ApiError::bad_request("INVALID_PARAMETER", "the query string holds a control character"));
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(qs.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let param = e.path().to_string();
+        let said = e.into_inner().to_string();
+        let (param, detail) = query_problem(&param, &said);
+        if param.is_empty() {
+            ApiError::bad_request("INVALID_PARAMETER", detail)
+        } else {
+            ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(param, "invalid", detail)
+        }
+    })
+}
+
+/// The names serde lists in backticks (`expected one of `a`, `b``).
+fn backticked(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+/// The parameter at fault and what is wrong with it, from serde's message.
+fn query_problem(path: &str, said: &str) -> (String, String) {
+    let param = if path == "." { String::new() } else { path.to_string() };
+    if let Some(rest) = said.strip_prefix("unknown field ") {
+        let names = backticked(rest);
+        let (name, takes) = names.split_first().map(|(n, t)| (*n, t.to_vec())).unwrap_or(("", Vec::new()));
+        let takes = if takes.is_empty() {
+            "this endpoint takes no query parameters".to_string()
+        } else {
+            format!("this endpoint takes {}", takes.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
+        };
+        return (name.to_string(), format!("unknown query parameter `{name}`: {takes}"));
+    }
+    if let Some(rest) = said.strip_prefix("missing field ") {
+        let name = backticked(rest).first().copied().unwrap_or_default().to_string();
+        return (name.clone(), format!("the query parameter `{name}` is required"));
+    }
+    let what = if said.contains("invalid digit") || said.contains("too large") || said.contains("empty string") {
+        "a whole number within its range".to_string()
+    } else if said.contains("float") {
+        "a number".to_string()
+    } else if said.contains("`true` or `false`") {
+        "`true` or `false`".to_string()
+    } else if said.contains("UUID") {
+        "an id (a UUID)".to_string()
+    } else if let Some(rest) = said.strip_prefix("unknown variant ") {
+        let names = backticked(rest);
+        format!("one of {}", names.iter().skip(1).map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
+    } else {
+        "a valid value (see the endpoint's parameters)".to_string()
+    };
+    let shown = if param.is_empty() { "a query parameter".to_string() } else { format!("`{param}`") };
+    (param.clone(), format!("{shown} must be {what}"))
+}
+
+/// Where JSON text holds a control character that text fields may not: the C0 controls other
+/// than tab, line feed and carriage return (JSON can only write them escaped, `\u0007`, or as
+/// `\b` and `\f`), DEL and the C1 controls. PostgreSQL's text cannot hold NUL and none of them
+/// belong in customer data; such a body is refused on both databases alike.
+pub fn control_character(json: &str) -> Option<usize> {
+    let b = json.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                match b[i + 1] {
+                    b'b' | b'f' => return Some(i),
+                    b'u' if i + 5 < b.len() => {
+                        let hex = std::str::from_utf8(&b[i + 2..i + 6]).ok();
+                        if let Some(c) = hex.and_then(|h| u32::from_str_radix(h, 16).ok())
+                            && forbidden_control(c)
+                        {
+                            return Some(i);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 2;
+            }
+            0x7f => return Some(i),
+            // U+0080 to U+009F in UTF-8: C2 80 to C2 9F.
+            0xc2 if b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A control character text may not hold (see `control_character`), by code point.
+pub fn forbidden_control(c: u32) -> bool {
+    (c < 0x20 && !matches!(c, 0x09 | 0x0a | 0x0d)) || (0x7f..=0x9f).contains(&c)
+}
+
+/// `422 INVALID_BODY` for a control character, naming the field it is in when the body parses.
+pub fn control_in_text(text: &str) -> ApiError {
+    let detail = "text may not hold control characters (only tab and line breaks), such as NUL (\\u0000)";
+    let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_BODY", detail);
+    match field_at(text) {
+        Some(field) => err.with_field(field, "control_character", detail),
+        None => err,
+    }
+}
+
+/// The JSON path of the first string holding a forbidden control character, found by walking
+/// the parsed body (only on this error path).
+fn field_at(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => {
+                s.chars().any(|c| forbidden_control(u32::from(c))).then(|| path.trim_start_matches('.').to_string())
+            }
+            serde_json::Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(o) => o.iter().find_map(|(k, x)| {
+                if k.chars().any(|c| forbidden_control(u32::from(c))) {
+                    return Some(path.trim_start_matches('.').to_string());
+                }
+                walk(x, &format!("{path}.{k}"))
+            }),
+            _ => None,
+        }
+    }
+    walk(&v, "").filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn nul_is_found_only_where_json_writes_it() {
-        assert!(super::has_nul(r#"{"a": "x\u0000"}"#));
-        assert!(super::has_nul(r#"{"a": "\\\u0000"}"#));
-        assert!(!super::has_nul(r#"{"a": "\\u0000"}"#));
-        assert!(!super::has_nul(r#"{"a": "u0000"}"#));
+    fn control_characters_are_found_only_where_json_writes_them() {
+        let found = |s: &str| super::control_character(s).is_some();
+        assert!(found(r#"{"a": "x\u0000"}"#));
+        assert!(found(r#"{"a": "\\\u0000"}"#));
+        assert!(!found(r#"{"a": "\\u0000"}"#));
+        assert!(!found(r#"{"a": "u0000"}"#));
+        assert!(found(r#"{"a": "\u0007"}"#) && found(r#"{"a": "\u001F"}"#) && found(r#"{"a": "\b"}"#));
+        assert!(found("{\"a\": \"\u{7f}\"}") && found("{\"a\": \"\u{85}\"}") && found(r#"{"a": "\u009f"}"#));
+        // Tab and line breaks are text; so are other escapes and non-ASCII letters.
+        assert!(!found(r#"{"a": "x\ty\nz\r\u0009\u000a\"\\\/ \u00e9 é 한"}"#));
+        assert!(!found(r#"{"a\\b": 1}"#));
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter_in_our_words() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: Option<u32>,
+            count: Option<bool>,
+            id: Option<uuid::Uuid>,
+        }
+        let err = |qs: &str| super::parse_query::<Q>(qs).unwrap_err();
+        let e = err("limit=-1");
+        assert_eq!((e.code, e.errors[0].field.as_str()), ("INVALID_PARAMETER", "limit"));
+        assert_eq!(e.detail, "`limit` must be a whole number within its range");
+        assert_eq!(err("count=yes").detail, "`count` must be `true` or `false`");
+        assert_eq!(err("id=x").detail, "`id` must be an id (a UUID)");
+        let e = err("purge=true");
+        assert_eq!(e.errors[0].field, "purge");
+        assert_eq!(e.detail, "unknown query parameter `purge`: this endpoint takes `limit`, `count`, `id`");
+        assert!(!err("limit=1%00").detail.contains("deserialize"));
+        assert_eq!(super::parse_query::<Q>("limit=5&count=true").unwrap().limit, Some(5));
     }
 
     use super::*;

@@ -171,10 +171,10 @@ macro_rules! record_endpoints {
         pub async fn $list_fn(
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
-            query: actix_web::web::Query<$LQ>,
+            query: $crate::rest::Query<$LQ>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             use $crate::rest::record::{Embed, ListRequest};
-            let query = query.into_inner();
+            let query = query.after(auth.0.require(<$T as crm_records::Record>::READ))?;
             let mut params = ListRequest::params(&query)?;
             let include = $crate::rest::parse_include(ListRequest::include(&query), <$T as Embed>::INCLUDABLE)?;
             let projection = $crate::rest::Projection::parse::<$T>(
@@ -212,9 +212,10 @@ macro_rules! record_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             id: actix_web::web::Path<$Id>,
-            query: actix_web::web::Query<$crate::rest::IncludeQuery>,
+            query: $crate::rest::Query<$crate::rest::IncludeQuery>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             use $crate::rest::record::Embed;
+            let query = query.after(auth.0.require(<$T as crm_records::Record>::READ))?;
             let include = $crate::rest::parse_include(query.include.as_deref(), <$T as Embed>::INCLUDABLE)?;
             let projection = $crate::rest::Projection::parse::<$T>(
                 query.fields.as_deref(),
@@ -255,7 +256,8 @@ macro_rules! record_endpoints {
             auth: $crate::auth::Authenticated,
             body: $crate::rest::Json<$Input>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
-            let (actor, input) = (auth.0, body.into_inner());
+            let input = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
+            let actor = auth.0;
             let r = state.db.transaction(move |c| crm_records::create::<$T>(c, &actor, input)).await?;
             Ok($crate::rest::created(location(r.id), r.version, &r))
         }
@@ -286,7 +288,8 @@ macro_rules! record_endpoints {
             body: $crate::rest::Json<$Patch>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let expected = $crate::rest::if_match(&req)?;
-            let (actor, id, patch) = (auth.0, id.into_inner(), body.into_inner());
+            let patch = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
+            let (actor, id) = (auth.0, id.into_inner());
             let r = state.db.transaction(move |c| crm_records::update::<$T>(c, &actor, id, patch, expected)).await?;
             Ok(actix_web::HttpResponse::Ok()
                 .insert_header((actix_web::http::header::ETAG, $crate::rest::etag(r.version)))

@@ -34,7 +34,8 @@ pub async fn capture_lead(
     auth: Authenticated,
     body: crate::rest::Json<CaptureInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, form) = (auth.0, body.into_inner());
+    let form = body.after(crm_sales::leads::authorize_capture(&auth.0))?;
+    let actor = auth.0;
     let receipt = state.db.transaction(move |c| crm_sales::leads::capture(c, &actor, form)).await?;
     if receipt.outcome == CaptureOutcome::Created {
         return Ok(HttpResponse::Created()
@@ -65,7 +66,8 @@ pub async fn convert_lead(
     id: web::Path<LeadId>,
     body: crate::rest::Json<ConvertInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, id, input) = (auth.0, id.into_inner(), body.into_inner());
+    let input = body.after(crm_sales::leads::authorize_convert(&auth.0))?;
+    let (actor, id) = (auth.0, id.into_inner());
     let r = state.db.transaction(move |c| crm_sales::leads::convert(c, &actor, id, input)).await?;
     Ok(HttpResponse::Ok().json(r))
 }
@@ -93,7 +95,8 @@ pub async fn set_assignment_rules(
     auth: Authenticated,
     body: crate::rest::Json<AssignmentRules>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, rules) = (auth.0, body.into_inner());
+    let rules = body.after(auth.0.require(crm_core::Scope::SalesWrite))?;
+    let actor = auth.0;
     let r = state.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await?;
     Ok(HttpResponse::Ok().json(r))
 }
@@ -118,7 +121,8 @@ pub async fn set_scoring_rules(
     auth: Authenticated,
     body: crate::rest::Json<ScoringRules>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, rules) = (auth.0, body.into_inner());
+    let rules = body.after(auth.0.require(crm_core::Scope::SalesWrite))?;
+    let actor = auth.0;
     let r = state.db.transaction(move |c| crm_sales::leads::set_scoring_rules(c, &actor, rules)).await?;
     Ok(HttpResponse::Ok().json(r))
 }
@@ -200,9 +204,10 @@ pub struct ForecastQuery {
 pub async fn forecast(
     state: web::Data<AppState>,
     auth: Authenticated,
-    query: web::Query<ForecastQuery>,
+    query: crate::rest::Query<ForecastQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, q) = (auth.0, query.into_inner());
+    let q = query.after(auth.0.require(crm_core::Scope::SalesRead))?;
+    let actor = auth.0;
     let by = q.group_by.unwrap_or(GroupBy::Owner);
     Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::reports::forecast(c, &actor, &q.period, by)).await?))
 }
@@ -234,9 +239,10 @@ pub struct ReportQuery {
 pub async fn sales_report(
     state: web::Data<AppState>,
     auth: Authenticated,
-    query: web::Query<ReportQuery>,
+    query: crate::rest::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (actor, q) = (auth.0, query.into_inner());
+    let q = query.after(auth.0.require(crm_core::Scope::SalesRead))?;
+    let actor = auth.0;
     let r = state
         .db
         .run(move |c| crm_sales::reports::sales_report(c, &actor, &q.period, q.owner_id, q.pipeline_id))

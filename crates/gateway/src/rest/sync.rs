@@ -57,8 +57,9 @@ macro_rules! sync_endpoints {
             auth: $crate::auth::Authenticated,
             body: $crate::rest::Json<$crate::rest::BatchBody<$Op>>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            let body = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
             body.check()?;
-            let (actor, body) = (auth.0, body.into_inner());
+            let actor = auth.0;
             let atomic = body.atomic;
             let outcome = state
                 .db
@@ -115,7 +116,8 @@ macro_rules! sync_endpoints {
             body: $crate::rest::Json<$Patch>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
             let (source, id) = path.into_inner();
-            let (actor, patch) = (auth.0, body.into_inner());
+            let patch = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
+            let actor = auth.0;
             let ext = crm_core::ExternalId { source, id };
             let (r, created) = state.db.transaction(move |c| $upsert_svc(c, &actor, ext, patch)).await?;
             if created {
@@ -138,8 +140,9 @@ macro_rules! sync_endpoints {
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
             id: actix_web::web::Path<$Id>,
-            query: actix_web::web::Query<$crate::rest::HistoryQuery>,
+            query: $crate::rest::Query<$crate::rest::HistoryQuery>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            let query = query.after(auth.0.require(<$T as crm_records::Record>::READ))?;
             let limit = query.limit()?;
             let (actor, id, before) = (auth.0, id.into_inner(), query.before);
             let data = state.db.run(move |c| $history_svc(c, &actor, id, before, limit)).await?;

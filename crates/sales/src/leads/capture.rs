@@ -57,13 +57,17 @@ wire_enum!(
     }
 );
 
+/// Who may post a form: `leads:capture` (the web form's token; no role carries it) or
+/// `sales:write` (staff who may create leads anyway, posting a form by hand).
+pub fn authorize_capture(actor: &Actor) -> Result<(), crm_core::actor::Forbidden> {
+    if actor.has(Scope::LeadsCapture) { Ok(()) } else { actor.require(Scope::SalesWrite) }
+}
+
 /// Takes a web-form submission (`leads:capture` or `sales:write`). A submission whose email
 /// belongs to a lead never makes a duplicate: an open lead gets the details it lacked, a
 /// disqualified one is reopened (`new`), a converted one gets the message logged on its contact.
 pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> Result<CaptureReceipt, RecordError> {
-    if !actor.has(Scope::LeadsCapture) {
-        actor.require(Scope::SalesWrite)?;
-    }
+    authorize_capture(actor)?;
     // The form acts through the system on the visitor's behalf.
     let mut system = actor.clone();
     system.scopes.extend([Scope::SalesWrite, Scope::InteractionsWrite]);

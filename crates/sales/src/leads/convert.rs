@@ -103,6 +103,14 @@ fn is_public_mail(domain: &str) -> bool {
     PUBLIC_MAIL.contains(&domain.to_ascii_lowercase().as_str())
 }
 
+/// A conversion writes a lead, an account and a contact: `sales:write`, `accounts:write` and
+/// `contacts:write`.
+pub fn authorize_convert(actor: &Actor) -> Result<(), crm_core::actor::Forbidden> {
+    actor.require(Scope::SalesWrite)?;
+    actor.require(Scope::AccountsWrite)?;
+    actor.require(Scope::ContactsWrite)
+}
+
 /// Converts a lead in one transaction: matches or creates the account (by domain, from the
 /// website or the email) and the contact (by email), optionally creates an opportunity, and
 /// marks the lead converted. Converting twice is `409 LEAD_ALREADY_CONVERTED`.
@@ -113,9 +121,7 @@ pub fn convert(
     id: LeadId,
     input: ConvertInput,
 ) -> Result<ConvertResult, RecordError> {
-    actor.require(Scope::SalesWrite)?;
-    actor.require(Scope::AccountsWrite)?;
-    actor.require(Scope::ContactsWrite)?;
+    authorize_convert(actor)?;
     // One conversion at a time: a concurrent one waits here, then sees `converted`.
     if !Lead::lock(conn, id)? {
         return Err(RecordError::NotFound { entity: Lead::ENTITY });

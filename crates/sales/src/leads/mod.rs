@@ -16,8 +16,8 @@ mod scoring;
 
 use assignment::assign;
 pub use assignment::{AssignmentRule, AssignmentRules, AssignmentStrategy, get_assignment_rules, set_assignment_rules};
-pub use capture::{CaptureInput, CaptureOutcome, CaptureReceipt, capture};
-pub use convert::{ConvertInput, ConvertOpportunity, ConvertResult, convert};
+pub use capture::{CaptureInput, CaptureOutcome, CaptureReceipt, authorize_capture, capture};
+pub use convert::{ConvertInput, ConvertOpportunity, ConvertResult, authorize_convert, convert};
 use scoring::score;
 pub use scoring::{ScoreOp, ScoringRule, ScoringRules, get_scoring_rules, rescore, set_scoring_rules};
 
