@@ -117,3 +117,95 @@ async fn write(app: &TestApp, token: &str, w: usize) -> usize {
     }
     ok
 }
+
+/// `kill -9` of an instance in the middle of an atomic batch: the batch is all there or not at
+/// all, the other instance goes on serving, and the database is intact.
+#[actix_web::test]
+async fn killing_an_instance_during_an_atomic_batch_leaves_nothing_half_written() {
+    let a = spawn().await;
+    let (process, base) = other_process(&a.database_url);
+    let b = a.at(&base);
+    let ops: Vec<_> =
+        (0..1000).map(|i| json!({"op": "create", "data": {"first_name": format!("K{i}"), "last_name": "Killed"}})).collect();
+    let batch = json!({"atomic": true, "operations": ops});
+    let token = b.admin.clone();
+    let sent = b.client.post(format!("{base}/api/v1/contacts/batch")).bearer_auth(token).send_json(&batch);
+    let killed = async {
+        // Long enough for the batch to be inside its transaction, well before it ends.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(process);
+    };
+    let (answer, ()) = futures_util::join!(sent, killed);
+    let written = a.all_ids("/api/v1/contacts?filter=last_name[eq]:Killed&limit=1000").await.len();
+    eprintln!("killed during an atomic batch: {written} of 1000 written, answer {:?}", answer.as_ref().map(|r| r.status()));
+    assert!(written == 0 || written == 1000, "half a batch was written: {written} (answer: {:?})", answer.map(|r| r.status()));
+    // The survivor reads and writes, and the database checks out.
+    a.contact("After", "Kill", json!({})).await;
+    if a.database_url.starts_with("postgres") {
+        return;
+    }
+    let check = a
+        .db
+        .run(|c| -> Result<Vec<String>, crm_db::DbError> {
+            #[derive(diesel::QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                integrity_check: String,
+            }
+            use diesel::RunQueryDsl;
+            match c {
+                crm_db::AnyConnection::Sqlite(c) => Ok(diesel::sql_query("PRAGMA integrity_check")
+                    .load::<Row>(c)
+                    .map_err(crm_db::DbError::from)?
+                    .into_iter()
+                    .map(|r| r.integrity_check)
+                    .collect()),
+                _ => Ok(Vec::new()),
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(check, ["ok"]);
+}
+
+/// PostgreSQL's connections cut under the pool (a failover, a restart, an idle timeout): the
+/// answers meanwhile are 503 with `Retry-After` (never another 5xx), and the service recovers
+/// without a restart.
+#[actix_web::test]
+async fn a_cut_database_connection_is_503_and_recovers() {
+    let app = spawn().await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("SKIPPED a_cut_database_connection_is_503_and_recovers: PostgreSQL only");
+        return;
+    }
+    app.contact("Before", "Cut", json!({})).await;
+    let dbname = app.database_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let admin_url = app.database_url.replace(&format!("/{dbname}"), "/postgres");
+    let cut = actix_web::rt::task::spawn_blocking(move || {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::PgConnection::establish(&admin_url).unwrap();
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}' AND pid <> pg_backend_pid()"
+        ))
+        .execute(&mut c)
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(cut > 0, "no connection was cut");
+    let mut recovered = false;
+    for _ in 0..50 {
+        let r = app.get("/api/v1/contacts").await;
+        match r.status.as_u16() {
+            200 => {
+                recovered = true;
+                break;
+            }
+            503 => assert!(r.header("retry-after").is_some(), "{}", r.body),
+            other => panic!("{other}: {}", r.body),
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "still failing 5 s after the cut");
+    app.contact("After", "Cut", json!({})).await;
+}

@@ -646,9 +646,9 @@ async fn feed_scopes_filters_and_history() {
     assert_eq!(typed["data"].as_array().unwrap().len(), 1);
     assert_eq!(typed["data"][0]["changed_fields"], json!(["archived_at"]));
     assert_eq!(app.get("/api/v1/changes?types=widget").await.status, 400);
-    let tail =
-        app.get(&format!("/api/v1/changes?after={}", page["next_after"].as_i64().unwrap() + 100)).await.expect(200);
-    assert!(tail["data"].as_array().unwrap().is_empty());
+    // A position past the head is refused (the_feed_refuses_positions_it_cannot_continue_from).
+    let tail = app.get(&format!("/api/v1/changes?after={}", page["next_after"].as_i64().unwrap() + 100)).await;
+    assert_eq!(tail.status, 409);
 
     let h = app.get(&format!("/api/v1/contacts/{id}/history")).await.expect(200);
     let entries = h["data"].as_array().unwrap();
@@ -720,4 +720,63 @@ async fn graphql_upserts_and_batches() {
         .await;
     assert_eq!(atomic["errors"][0]["extensions"]["operation_index"], 1);
     assert_eq!(count(&app, "/api/v1/contacts").await, 2);
+}
+
+/// A client cannot skip changes by holding a wrong position: beyond the head is 409 with the
+/// head, a position whose following events retention removed is 410 with the oldest one kept;
+/// the head can be read on its own (the bootstrap: note the head, export, then follow).
+#[actix_web::test]
+async fn the_feed_refuses_positions_it_cannot_continue_from() {
+    let app = spawn().await;
+    let empty = app.get("/api/v1/changes/head").await.expect(200);
+    assert_eq!(empty, json!({"head": 0, "oldest_available": null}));
+    for i in 0..5 {
+        app.contact("Feed", &format!("Bound{i}"), json!({})).await;
+    }
+    let bounds = app.get("/api/v1/changes/head").await.expect(200);
+    assert_eq!(bounds, json!({"head": 5, "oldest_available": 1}));
+    // At the head: an empty page that stays there. Beyond it: refused.
+    let at_head = app.get("/api/v1/changes?after=5").await.expect(200);
+    assert_eq!((at_head["data"].as_array().unwrap().len(), &at_head["next_after"]), (0, &json!(5)));
+    let ahead = app.get("/api/v1/changes?after=999999999").await;
+    assert_eq!((ahead.status.as_u16(), ahead.body["code"].as_str()), (409, Some("CHANGE_FEED_AHEAD")), "{}", ahead.body);
+    assert_eq!(ahead.body["head"], 5);
+    let g = app.gql(&app.admin, "{ changes(after: 6) { nextAfter } }", json!({})).await;
+    assert_eq!(g["errors"][0]["extensions"]["code"], "CHANGE_FEED_AHEAD", "{g}");
+
+    // Retention removes the first three events (they occurred 40 days ago).
+    let removed = app
+        .db
+        .write(|c| -> Result<usize, crm_db::DbError> {
+            use crm_db::schema::events;
+            use diesel::prelude::*;
+            let long_ago = (chrono::Utc::now() - chrono::Duration::days(40)).naive_utc();
+            diesel::update(events::table.filter(events::seq.le(3)))
+                .set(events::occurred_at.eq(long_ago))
+                .execute(c)
+                .map_err(crm_db::DbError::from)?;
+            crm_events::purge_before(c, (chrono::Utc::now() - chrono::Duration::days(30)).naive_utc())
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let bounds = app.get("/api/v1/changes/head").await.expect(200);
+    assert_eq!(bounds, json!({"head": 5, "oldest_available": 4}));
+    // A client at 1 missed 2 and 3: told so, with where the feed starts now.
+    let gone = app.get("/api/v1/changes?after=1").await;
+    assert_eq!((gone.status.as_u16(), gone.body["code"].as_str()), (410, Some("CHANGE_FEED_EXPIRED")), "{}", gone.body);
+    assert_eq!((gone.body["oldest_available"].as_i64(), gone.body["head"].as_i64()), (Some(4), Some(5)));
+    // At 3 nothing was missed; 0 reads from the oldest kept; a type filter with nothing to
+    // show after a valid position is an empty page, not an error.
+    let from_3 = app.get("/api/v1/changes?after=3").await.expect(200);
+    assert_eq!(from_3["data"][0]["seq"], 4);
+    let from_0 = app.get("/api/v1/changes?after=0").await.expect(200);
+    assert_eq!(from_0["data"][0]["seq"], 4);
+    let none = app.get("/api/v1/changes?after=3&types=account").await.expect(200);
+    assert_eq!((none["data"].as_array().unwrap().len(), &none["next_after"]), (0, &json!(3)));
+    // Reading the bounds needs the feed's scope.
+    let support = app.token(&["support"]);
+    assert_eq!(app.call(Method::GET, "/api/v1/changes/head", Some(&support), None, &[]).await.status, 403);
+    let g = app.gql(&app.admin, "{ changeFeedBounds { head oldestAvailable } }", json!({})).await;
+    assert_eq!(g["data"]["changeFeedBounds"], json!({"head": 5, "oldestAvailable": 4}));
 }

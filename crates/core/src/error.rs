@@ -18,6 +18,8 @@ pub enum ErrorClass {
     Conflict,
     /// Stale `If-Match` / `expectedVersion`: 412.
     VersionConflict,
+    /// What was asked for existed and is gone for good (e.g. change-feed events past retention): 410.
+    Gone,
     /// Too large: 413.
     TooLarge,
     /// Well-formed input that breaks a rule: 422.

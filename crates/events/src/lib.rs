@@ -135,6 +135,15 @@ pub enum EventsError {
     Forbidden(#[from] crm_core::actor::Forbidden),
     #[error("{0}")]
     InvalidParameter(String, &'static str),
+    /// `after` is beyond the feed's head: a client holding it would skip every change to come.
+    #[error("after={after} is beyond the change feed's head ({head}): resume from a seq the feed gave you")]
+    Ahead { after: i64, head: i64 },
+    /// Events after `after` were removed by retention: the client missed them.
+    #[error(
+        "the events after {after} are past retention; the oldest available is {}: resynchronize (export, then follow from the head)",
+        oldest.map(|o| o.to_string()).unwrap_or_else(|| "none".into())
+    )]
+    Expired { after: i64, oldest: Option<i64>, head: i64 },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -150,6 +159,8 @@ impl DomainError for EventsError {
         match self {
             EventsError::Forbidden(_) => ErrorClass::Forbidden,
             EventsError::InvalidParameter(..) => ErrorClass::BadRequest,
+            EventsError::Ahead { .. } => ErrorClass::Conflict,
+            EventsError::Expired { .. } => ErrorClass::Gone,
             EventsError::Db(e) => e.class(),
         }
     }
@@ -157,8 +168,24 @@ impl DomainError for EventsError {
         match self {
             EventsError::Forbidden(e) => e.code(),
             EventsError::InvalidParameter(..) => "INVALID_PARAMETER",
+            EventsError::Ahead { .. } => "CHANGE_FEED_AHEAD",
+            EventsError::Expired { .. } => "CHANGE_FEED_EXPIRED",
             EventsError::Db(e) => e.code(),
         }
+    }
+    fn extra(&self) -> Option<serde_json::Map<String, Value>> {
+        let mut m = serde_json::Map::new();
+        match self {
+            EventsError::Ahead { head, .. } => {
+                m.insert("head".into(), (*head).into());
+            }
+            EventsError::Expired { oldest, head, .. } => {
+                m.insert("oldest_available".into(), oldest.map(Value::from).unwrap_or(Value::Null));
+                m.insert("head".into(), (*head).into());
+            }
+            _ => return None,
+        }
+        Some(m)
     }
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
@@ -291,6 +318,33 @@ fn to_event(r: FeedRow) -> ChangeEvent {
     }
 }
 
+/// Where the feed stands: its head (the last `seq` committed; 0 before the first event) and the
+/// oldest event retention kept (none when it kept none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct FeedBounds {
+    /// The last `seq` committed: start following from here after a full export.
+    pub head: Long,
+    /// The oldest `seq` still in the feed; `after` must be at least this minus one (or 0).
+    pub oldest_available: Option<Long>,
+}
+
+/// The feed's bounds for a caller who may read it (`changes:read`).
+pub fn read_feed_bounds(conn: &mut AnyConnection, actor: &Actor) -> Result<FeedBounds, EventsError> {
+    actor.require(Scope::ChangesRead)?;
+    Ok(feed_bounds(conn)?)
+}
+
+/// The feed's head and oldest retained event: two point reads (the sequence row and the
+/// smallest `seq`, from its index).
+pub fn feed_bounds(conn: &mut AnyConnection) -> Result<FeedBounds, DbError> {
+    use crm_db::schema::event_seq;
+    let head: Option<i64> = event_seq::table.filter(event_seq::id.eq(1)).select(event_seq::last).first(conn).optional()?;
+    let oldest: Option<i64> = events::table.select(diesel::dsl::min(events::seq)).first(conn)?;
+    Ok(FeedBounds { head: Long(head.unwrap_or(0)), oldest_available: oldest.map(Long) })
+}
+
 /// Most events per page of the feed.
 pub const MAX_FEED_PAGE: u32 = 10_000;
 
@@ -355,6 +409,29 @@ impl FeedRequest {
         Ok(FeedRequest { after, limit, entities, kinds })
     }
 
+    /// Checks that `after` is a position the feed can continue from, given the first event the
+    /// page loaded: `CHANGE_FEED_AHEAD` beyond the head, `CHANGE_FEED_EXPIRED` when retention
+    /// removed events after it. `seq` has no gaps (one counter row, taken at commit) and
+    /// retention removes a prefix of it (`purge_before`), so when the page starts right after
+    /// `after` nothing was skipped and the bounds are not read.
+    pub fn check_position(&self, conn: &mut AnyConnection, first: Option<i64>) -> Result<(), EventsError> {
+        if first == Some(self.after + 1) {
+            return Ok(());
+        }
+        let bounds = feed_bounds(conn)?;
+        let head = bounds.head.0;
+        if self.after > head {
+            return Err(EventsError::Ahead { after: self.after, head });
+        }
+        // From the start (0), or nothing after `after` was removed.
+        let oldest = bounds.oldest_available.map(|o| o.0);
+        let kept_from = oldest.unwrap_or(head + 1);
+        if self.after > 0 && self.after + 1 < kept_from {
+            return Err(EventsError::Expired { after: self.after, oldest, head });
+        }
+        Ok(())
+    }
+
     /// Where the request starts: events with a greater `seq` follow.
     pub fn after(&self) -> i64 {
         self.after
@@ -392,6 +469,7 @@ pub fn list_changes(
 ) -> Result<ChangePage, EventsError> {
     let req = FeedRequest::new(actor, after, types, limit)?;
     let data = req.load(conn, after, limit)?;
+    req.check_position(conn, data.first().map(|e| e.seq.0))?;
     let next_after = data.last().map(|e| e.seq).unwrap_or(Long(after));
     Ok(ChangePage { data, next_after })
 }
@@ -454,7 +532,15 @@ pub fn changes_before(
 
 /// Deletes events older than `cutoff`; returns how many.
 pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> Result<usize, DbError> {
-    Ok(diesel::delete(events::table.filter(events::occurred_at.lt(cutoff))).execute(conn)?)
+    // A prefix of `seq`, so that the feed can tell a client that it missed events: every event
+    // up to the last one that occurred before the cutoff (an event committed late can occur
+    // before one committed earlier; it goes with it).
+    let last: Option<i64> =
+        events::table.filter(events::occurred_at.lt(cutoff)).select(diesel::dsl::max(events::seq)).first(conn)?;
+    match last {
+        Some(last) => Ok(diesel::delete(events::table.filter(events::seq.le(last))).execute(conn)?),
+        None => Ok(0),
+    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ pub fn status_of(class: ErrorClass) -> StatusCode {
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
         ErrorClass::Conflict => StatusCode::CONFLICT,
         ErrorClass::VersionConflict => StatusCode::PRECONDITION_FAILED,
+        ErrorClass::Gone => StatusCode::GONE,
         ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object};
 use crm_core::Long;
-use crm_events::ChangePage;
+use crm_events::{ChangePage, FeedBounds};
 
 use super::{gql, rc};
 
@@ -26,5 +26,13 @@ impl ChangesQuery {
         let types = types.unwrap_or_default();
         let limit = u32::try_from(first).unwrap_or(0);
         r.db.run(move |c| crm_events::list_changes(c, &actor, after.0, &types, limit)).await.map_err(gql)
+    }
+
+    /// Where the change feed stands: its head (note it before a full export, then follow from
+    /// it) and the oldest event still kept.
+    async fn change_feed_bounds(&self, ctx: &Context<'_>) -> async_graphql::Result<FeedBounds> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_events::read_feed_bounds(c, &actor)).await.map_err(gql)
     }
 }

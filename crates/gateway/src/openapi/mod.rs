@@ -56,6 +56,7 @@ macro_rules! mount_routes {
     ($app:expr, $scope:path, $resources:path) => {
         $app.service(rest::ops::healthz).service(rest::ops::readyz).service($resources(
             $scope("/api/v1")
+                .service(rest::changes::feed_head)
                 .service(rest::changes::list_changes)
                 .service(rest::accounts::list_account_contacts)
                 .service(rest::users::get_me)

@@ -1,7 +1,7 @@
 //! `/api/v1/changes`: the change feed.
 
 use actix_web::{HttpResponse, get, web};
-use crm_events::{ChangePage, FeedRequest};
+use crm_events::{ChangePage, FeedBounds, FeedRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -26,7 +26,26 @@ pub struct ChangesQuery {
 /// Events read from the database per slice of a streamed page.
 const SLICE: u32 = 250;
 
+/// Where the change feed stands: `head`, the last `seq` committed (note it before a full export,
+/// then follow the feed from it), and `oldest_available`, the oldest event retention kept.
+#[utoipa::path(
+    tag = "changes",
+    responses(
+        (status = 200, body = FeedBounds), (status = 401, body = Problem), (status = 403, body = Problem)
+    )
+)]
+#[get("/changes/head")]
+pub async fn feed_head(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_events::read_feed_bounds(c, &actor)).await?))
+}
+
 /// Read the change feed in commit order. Follow `next_after` to see every committed change once.
+///
+/// An `after` beyond the head is `409 CHANGE_FEED_AHEAD` (with `head`): a client holding a
+/// wrong position would otherwise skip every change to come. An `after` whose following events
+/// retention removed is `410 CHANGE_FEED_EXPIRED` (with `oldest_available` and `head`): the
+/// client missed changes and must resynchronize. `after=0` always reads from the oldest event.
 ///
 /// Long pages are streamed: the events are read and written out in slices of 250, so a page of
 /// 10,000 events never sits in the server's memory whole. A database failure after the first
@@ -37,7 +56,9 @@ const SLICE: u32 = 250;
     params(ChangesQuery),
     responses(
         (status = 200, body = ChangePage),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "`after` is beyond the head: `CHANGE_FEED_AHEAD`", body = Problem),
+        (status = 410, description = "Events after `after` are past retention: `CHANGE_FEED_EXPIRED`", body = Problem)
     )
 )]
 #[get("/changes")]
@@ -49,10 +70,18 @@ pub async fn list_changes(
     let q = query.after(auth.0.require(crm_core::Scope::ChangesRead))?;
     let types: Vec<String> = q.types.unwrap_or_default().split(',').map(str::to_string).collect();
     let req = FeedRequest::new(&auth.0, q.after.unwrap_or(0), &types, q.limit.unwrap_or(100))?;
-    // The first slice is read before answering, so its failure is still a problem document.
+    // The first slice is read before answering, so its failure (or a position the feed cannot
+    // continue from) is still a problem document.
     let first = {
         let (req, n) = (req.clone(), req.limit().min(SLICE));
-        state.db.run(move |c| req.load(c, req.after(), n)).await?
+        state
+            .db
+            .run(move |c| -> Result<_, crm_events::EventsError> {
+                let events = req.load(c, req.after(), n)?;
+                req.check_position(c, events.first().map(|e| e.seq.0))?;
+                Ok(events)
+            })
+            .await?
     };
     let slice = Slice {
         events: first,
