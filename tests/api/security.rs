@@ -183,10 +183,21 @@ async fn authorization_comes_before_validation() {
     let r = app.call(Method::GET, "/api/v1/changes?limit=abc", Some(&support), None, &[]).await;
     assert_eq!((r.status.as_u16(), r.body["code"].as_str()), (403, Some("FORBIDDEN")), "{}", r.body);
     let nobody = app.token(&[]);
-    let r = app.call(Method::GET, "/api/v1/contacts?bogus=1", Some(&nobody), None, &[]).await;
+    let r = app.call(Method::GET, "/api/v1/contacts?limit=abc", Some(&nobody), None, &[]).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = app.call(Method::GET, "/api/v1/contacts?bogus=1", Some(&readonly), None, &[]).await;
+    let r = app.call(Method::GET, "/api/v1/contacts?limit=abc", Some(&readonly), None, &[]).await;
     assert_eq!(r.status, 400, "{}", r.body);
+    // Parameter names are the public contract: an unknown one is refused on every operation,
+    // also those that read no query (an archive that looked like a purge).
+    let contact_path = format!("/api/v1/contacts/{}", contact["id"].as_str().unwrap());
+    let r = app.call(Method::DELETE, &format!("{contact_path}?purge=true"), Some(&app.admin), None, &[]).await;
+    assert_eq!((r.status.as_u16(), r.body["errors"][0]["field"].as_str()), (400, Some("purge")), "{}", r.body);
+    assert_eq!(r.body["detail"], "unknown query parameter `purge`: this endpoint takes no query parameters");
+    assert_eq!(app.get(&contact_path).await.expect(200)["archived_at"], Value::Null);
+    let r = app.call(Method::GET, "/api/v1/contacts?limit=5&bogus=1", Some(&readonly), None, &[]).await;
+    assert_eq!((r.status.as_u16(), r.body["errors"][0]["field"].as_str()), (400, Some("bogus")), "{}", r.body);
+    // Without a token it is 401 all the same.
+    assert_eq!(app.call(Method::GET, "/api/v1/contacts?bogus=1", None, None, &[]).await.status, 401);
 }
 
 #[actix_web::test]
@@ -432,4 +443,31 @@ async fn adversarial_list_parameters_never_fail_the_server_nor_take_long() {
 /// Percent-encodes a query parameter value.
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[actix_web::test]
+async fn answers_are_compressed_when_the_client_asks() {
+    let app = spawn().await;
+    for i in 0..30 {
+        app.contact("Compressed", &format!("Contact{i}"), json!({"city": "Seoul", "title": "Engineer"})).await;
+    }
+    let plain = app.get("/api/v1/contacts?limit=30").await.expect(200).to_string().len();
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..]), ("zstd", &[0x28, 0xb5, 0x2f, 0xfd][..])] {
+        let mut r = app
+            .client
+            .get(format!("{}/api/v1/contacts?limit=30", app.base))
+            .insert_header(("Authorization", format!("Bearer {}", app.admin)))
+            .insert_header(("Accept-Encoding", encoding))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers().get("content-encoding").unwrap(), encoding);
+        // The test client does not decode: these are the bytes on the wire.
+        let wire = r.body().limit(1 << 20).await.unwrap();
+        assert!(wire.starts_with(magic), "{encoding}: {:?}", &wire[..4]);
+        assert!(wire.len() * 4 < plain, "{encoding}: {} bytes of {plain}", wire.len());
+    }
+    // Without Accept-Encoding, nothing is compressed.
+    let r = app.get("/api/v1/contacts?limit=30").await;
+    assert!(r.header("content-encoding").is_none());
 }

@@ -238,6 +238,8 @@ fn build_app(
             Ok(res)
         })
     })
+    // gzip, brotli or zstd when the client asks (`Accept-Encoding`); 100 contacts are 69 KB.
+    .wrap(actix_web::middleware::Compress::default())
     .wrap(crate::headers::cors(&cors))
     .wrap(actix_web::middleware::from_fn(crate::headers::security_headers))
     .wrap(TracingLogger::default())

@@ -209,6 +209,18 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme"))?;
     let mut actor = state.keys.verify(token)?;
+    // Parameter names are the public contract (the OpenAPI document): an unknown one is refused
+    // for every operation, including those that read no query, before the scope check; values
+    // are checked after it (`rest::Query`).
+    if let Some((name, known)) = crate::openapi::unknown_query_param(req) {
+        let takes = if known.is_empty() {
+            "this endpoint takes no query parameters".to_string()
+        } else {
+            format!("this endpoint takes {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        };
+        let detail = format!("unknown query parameter `{name}`: {takes}");
+        return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(name, "unknown", detail));
+    }
     actor.provision_user = state.provision_users;
     if let Some(id) = req.extensions().get::<tracing_actix_web::RequestId>() {
         actor.request_id = Some(id.to_string());

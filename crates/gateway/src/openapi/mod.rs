@@ -170,6 +170,44 @@ pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
         .map(|(_, methods)| methods.clone())
 }
 
+/// The query parameters a documented operation takes, by method and route template
+/// (`/api/v1/contacts/{id}`); `None` for a route the document does not describe.
+pub fn query_params(method: &str, template: &str) -> Option<&'static [String]> {
+    type Params = std::collections::HashMap<(String, String), Vec<String>>;
+    static PARAMS: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
+    let params = PARAMS.get_or_init(|| {
+        let doc = document();
+        let mut out = Params::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (m, op) in item.as_object().into_iter().flatten() {
+                let names = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_string))
+                    .collect();
+                out.insert((m.to_ascii_uppercase(), path.clone()), names);
+            }
+        }
+        out
+    });
+    params.get(&(method.to_string(), template.to_string())).map(Vec::as_slice)
+}
+
+/// The first query parameter the request's operation does not take, with those it takes.
+pub fn unknown_query_param(req: &actix_web::HttpRequest) -> Option<(String, &'static [String])> {
+    let query = req.query_string();
+    if query.is_empty() {
+        return None;
+    }
+    let known = query_params(req.method().as_str(), &req.match_pattern()?)?;
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name)
+        .find(|name| !known.iter().any(|k| k == name))
+        .map(|name| (name.into_owned(), known))
+}
+
 fn segments(path: &str) -> Vec<String> {
     path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
