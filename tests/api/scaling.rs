@@ -125,8 +125,9 @@ async fn killing_an_instance_during_an_atomic_batch_leaves_nothing_half_written(
     let a = spawn().await;
     let (process, base) = other_process(&a.database_url);
     let b = a.at(&base);
-    let ops: Vec<_> =
-        (0..1000).map(|i| json!({"op": "create", "data": {"first_name": format!("K{i}"), "last_name": "Killed"}})).collect();
+    let ops: Vec<_> = (0..1000)
+        .map(|i| json!({"op": "create", "data": {"first_name": format!("K{i}"), "last_name": "Killed"}}))
+        .collect();
     let batch = json!({"atomic": true, "operations": ops});
     let token = b.admin.clone();
     let sent = b.client.post(format!("{base}/api/v1/contacts/batch")).bearer_auth(token).send_json(&batch);
@@ -137,16 +138,22 @@ async fn killing_an_instance_during_an_atomic_batch_leaves_nothing_half_written(
     };
     let (answer, ()) = futures_util::join!(sent, killed);
     let written = a.all_ids("/api/v1/contacts?filter=last_name[eq]:Killed&limit=1000").await.len();
-    eprintln!("killed during an atomic batch: {written} of 1000 written, answer {:?}", answer.as_ref().map(|r| r.status()));
-    assert!(written == 0 || written == 1000, "half a batch was written: {written} (answer: {:?})", answer.map(|r| r.status()));
+    eprintln!(
+        "killed during an atomic batch: {written} of 1000 written, answer {:?}",
+        answer.as_ref().map(|r| r.status())
+    );
+    assert!(
+        written == 0 || written == 1000,
+        "half a batch was written: {written} (answer: {:?})",
+        answer.map(|r| r.status())
+    );
     // The survivor reads and writes, and the database checks out.
     a.contact("After", "Kill", json!({})).await;
     if a.database_url.starts_with("postgres") {
         return;
     }
-    let check = a
-        .db
-        .run(|c| -> Result<Vec<String>, crm_db::DbError> {
+    let check =
+        a.db.run(|c| -> Result<Vec<String>, crm_db::DbError> {
             #[derive(diesel::QueryableByName)]
             struct Row {
                 #[diesel(sql_type = diesel::sql_types::Text)]

@@ -739,7 +739,12 @@ async fn the_feed_refuses_positions_it_cannot_continue_from() {
     let at_head = app.get("/api/v1/changes?after=5").await.expect(200);
     assert_eq!((at_head["data"].as_array().unwrap().len(), &at_head["next_after"]), (0, &json!(5)));
     let ahead = app.get("/api/v1/changes?after=999999999").await;
-    assert_eq!((ahead.status.as_u16(), ahead.body["code"].as_str()), (409, Some("CHANGE_FEED_AHEAD")), "{}", ahead.body);
+    assert_eq!(
+        (ahead.status.as_u16(), ahead.body["code"].as_str()),
+        (409, Some("CHANGE_FEED_AHEAD")),
+        "{}",
+        ahead.body
+    );
     assert_eq!(ahead.body["head"], 5);
     let g = app.gql(&app.admin, "{ changes(after: 6) { nextAfter } }", json!({})).await;
     assert_eq!(g["errors"][0]["extensions"]["code"], "CHANGE_FEED_AHEAD", "{g}");

@@ -340,7 +340,8 @@ pub fn read_feed_bounds(conn: &mut AnyConnection, actor: &Actor) -> Result<FeedB
 /// smallest `seq`, from its index).
 pub fn feed_bounds(conn: &mut AnyConnection) -> Result<FeedBounds, DbError> {
     use crm_db::schema::event_seq;
-    let head: Option<i64> = event_seq::table.filter(event_seq::id.eq(1)).select(event_seq::last).first(conn).optional()?;
+    let head: Option<i64> =
+        event_seq::table.filter(event_seq::id.eq(1)).select(event_seq::last).first(conn).optional()?;
     let oldest: Option<i64> = events::table.select(diesel::dsl::min(events::seq)).first(conn)?;
     Ok(FeedBounds { head: Long(head.unwrap_or(0)), oldest_available: oldest.map(Long) })
 }

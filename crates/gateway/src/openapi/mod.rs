@@ -173,7 +173,8 @@ pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
 /// The query parameters a documented operation takes, by method and route template
 /// (`/api/v1/contacts/{id}`); `None` for a route the document does not describe.
 pub fn query_params(method: &str, template: &str) -> Option<&'static [String]> {
-    type Params = std::collections::HashMap<(String, String), Vec<String>>;
+    // Template, then method: looked up by `&str` on every authenticated request, no allocation.
+    type Params = std::collections::HashMap<String, std::collections::HashMap<String, Vec<String>>>;
     static PARAMS: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
     let params = PARAMS.get_or_init(|| {
         let doc = document();
@@ -187,12 +188,12 @@ pub fn query_params(method: &str, template: &str) -> Option<&'static [String]> {
                     .filter(|p| p["in"] == "query")
                     .filter_map(|p| p["name"].as_str().map(str::to_string))
                     .collect();
-                out.insert((m.to_ascii_uppercase(), path.clone()), names);
+                out.entry(path.clone()).or_default().insert(m.to_ascii_uppercase(), names);
             }
         }
         out
     });
-    params.get(&(method.to_string(), template.to_string())).map(Vec::as_slice)
+    params.get(template)?.get(method).map(Vec::as_slice)
 }
 
 /// The first query parameter the request's operation does not take, with those it takes.
