@@ -47,14 +47,48 @@ pub struct Manager {
 pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Counts statements sent on a connection (for tests that pin the number of queries).
-struct StatementCounter(Arc<AtomicU64>);
+/// Counts a connection's statements, and notes when its server connection is gone.
+struct StatementCounter {
+    statements: Arc<AtomicU64>,
+    /// A statement failed because the connection is closed (the server cut it: a restart, a
+    /// failover, an idle timeout). diesel's own check (`is_broken`) only looks at the
+    /// transaction state, so without this the dead connection would go back to the pool and
+    /// fail every request that gets it.
+    dead: bool,
+}
+
+impl StatementCounter {
+    fn new(statements: Arc<AtomicU64>) -> StatementCounter {
+        StatementCounter { statements, dead: false }
+    }
+}
 
 impl diesel::connection::Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
-        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        use diesel::connection::InstrumentationEvent as E;
+        use diesel::result::{DatabaseErrorKind as K, Error};
+        match event {
+            E::StartQuery { .. } => {
+                self.statements.fetch_add(1, Ordering::Relaxed);
+            }
+            E::FinishQuery {
+                error: Some(Error::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _)),
+                ..
+            } => {
+                self.dead = true;
+            }
+            _ => {}
         }
     }
+}
+
+/// Whether a statement on the connection found its server connection gone.
+fn found_dead(conn: &mut AnyConnection) -> bool {
+    let instrumentation = match conn {
+        AnyConnection::Postgresql(c) => c.instrumentation(),
+        AnyConnection::Sqlite(c) => c.instrumentation(),
+    };
+    instrumentation.downcast_ref::<StatementCounter>().is_some_and(|s| s.dead)
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -65,13 +99,13 @@ impl r2d2::ManageConnection for Manager {
         match Backend::of_url(&self.url) {
             Backend::Postgres => {
                 let mut c = diesel::PgConnection::establish(&self.url)?;
-                c.set_instrumentation(StatementCounter(self.statements.clone()));
+                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
                 Ok(AnyConnection::Postgresql(c))
             }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c = diesel::SqliteConnection::establish(path)?;
-                c.set_instrumentation(StatementCounter(self.statements.clone()));
+                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
                 c.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
@@ -89,7 +123,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
         // A panic mid-transaction, or a dead server connection, must not go back to the pool.
-        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn) || found_dead(conn)
     }
 }
 
