@@ -114,8 +114,36 @@ async fn graphql_limits_what_one_request_may_cost() {
     assert_eq!(code(&post(json!({"query": deep})).await), "GRAPHQL_TOO_DEEP");
     let cycle =
         "{ contacts { ...a } } fragment a on ContactConnection { ...b } fragment b on ContactConnection { ...a }";
-    // async-graphql finds the cycle while checking how deep the parsed document recurses.
-    assert_eq!(code(&post(json!({"query": cycle})).await), "GRAPHQL_PARSE_FAILED");
+    assert_eq!(code(&post(json!({"query": cycle})).await), "GRAPHQL_VALIDATION_FAILED");
+    // A cycle through fields, which a walk that only bounds spreads would follow until its stack
+    // overflowed.
+    let through = "{ ...f } fragment f on Query { contacts { ...g } } \
+                   fragment g on ContactConnection { nodes { account { contacts { ...g } } } }";
+    let r = post(json!({"query": through})).await;
+    assert_eq!(code(&r), "GRAPHQL_VALIDATION_FAILED", "{}", r.body);
+    assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("`g` spreads itself"), "{}", r.body);
+    // The budget is the document's: many operations each spreading the bomb are refused too.
+    let many: String = (0..200).map(|i| format!("query q{i} {{ contacts(first: 1) {{ ...f0 }} }} ")).collect();
+    let mut bomb2 = many;
+    for level in 0..10 {
+        let spreads: String = (0..10).map(|_| format!("...f{} ", level + 1)).collect();
+        bomb2.push_str(&format!(" fragment f{level} on ContactConnection {{ {spreads} }}"));
+    }
+    bomb2.push_str(" fragment f10 on ContactConnection { totalCount }");
+    let started = Instant::now();
+    let r = post(json!({"query": bomb2, "operationName": "q0"})).await;
+    assert_eq!(code(&r), "GRAPHQL_TOO_COMPLEX", "{}", r.body);
+    assert!(started.elapsed() < CHEAP);
+    // A list argument counts its items: a batch of 1,000 given by one variable, in 60 aliases
+    // (60 × 1,001), which one small body would otherwise turn into 60,000 writes.
+    let ops: Vec<Value> = (0..1000).map(|i| json!({"create": {"lastName": format!("B{i}")}})).collect();
+    let aliases: String = (0..60).map(|i| format!("b{i}: batchContacts(operations: $ops) {{ status }} ")).collect();
+    let r = post(
+        json!({"query": format!("mutation($ops: [ContactBatchOp!]!) {{ {aliases} }}"), "variables": {"ops": ops}}),
+    )
+    .await;
+    assert_eq!(code(&r), "GRAPHQL_TOO_COMPLEX", "{}", r.body);
+    assert_eq!(app.get("/api/v1/contacts?filter=last_name[eq]:B1").await.expect(200)["data"], json!([]));
     let batch =
         app.call(Method::POST, "/graphql", Some(&app.admin), Some(json!([{"query": "{ __typename }"}])), &[]).await;
     assert!(batch.body["data"].is_null() && !batch.body["errors"][0]["extensions"]["code"].is_null(), "{}", batch.body);
@@ -502,4 +530,18 @@ async fn answers_are_compressed_when_the_client_asks() {
     // Without Accept-Encoding, nothing is compressed.
     let r = app.get("/api/v1/contacts?limit=30").await;
     assert!(r.header("content-encoding").is_none());
+}
+
+#[actix_web::test]
+async fn control_characters_in_query_values_are_refused_after_decoding() {
+    let app = spawn().await;
+    for query in ["q=a%00b", "cursor=%07", "filter=city%5Beq%5D:Seoul%1B", "sort=city%0A"] {
+        let r = app.get(&format!("/api/v1/contacts?{query}")).await;
+        assert_eq!(
+            (r.status.as_u16(), r.body["errors"][0]["code"].as_str()),
+            (400, Some("control_character")),
+            "{query}: {}",
+            r.body
+        );
+    }
 }

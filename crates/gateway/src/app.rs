@@ -136,6 +136,14 @@ impl Application {
         .await
         .map_err(|e| e.to_string())??;
         let schema = graphql::schema_builder().finish();
+        // The route tables read from the OpenAPI document (query parameters, allowed methods)
+        // are built now, not by the first request that needs them.
+        tokio::task::spawn_blocking(|| {
+            openapi::query_params("GET", "/");
+            openapi::allowed_methods("/");
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let limits = Limits {
             max_body_bytes: settings.max_body_bytes,
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),

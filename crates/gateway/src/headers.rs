@@ -60,6 +60,7 @@ pub fn cors(settings: &CorsSettings) -> actix_web::middleware::Condition<actix_c
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
         ])

@@ -37,8 +37,9 @@ pub struct CorsSettings {
 impl CorsSettings {
     /// Reads `CRM_CORS_ORIGINS` (comma-separated), checking each origin's form.
     pub fn parse(origins: &str, credentials: bool) -> Result<CorsSettings, String> {
+        // Browsers send origins in lower case; so are they compared.
         let origins: Vec<String> =
-            origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect();
+            origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_ascii_lowercase).collect();
         for o in &origins {
             if o == "*" {
                 if credentials {

@@ -215,17 +215,21 @@ fn check_cost(ctx: &ExtensionContext<'_>, request: &mut Request) -> ServerResult
         .map(|doc| super::cost::document_cost(&ctx.schema_env.registry, doc, &variables))
         .map_err(|e| coded(e, "GRAPHQL_PARSE_FAILED", 400));
     request.variables = variables;
-    let cost = cost?;
-    if cost > super::MAX_COMPLEXITY {
-        let message = format!(
-            "the query costs {}, more than {}: each field counts 1, and a paged field `first` times what one \
-             item selects, every alias again; ask for fewer items or fields",
-            if cost == usize::MAX { "too much to count".to_string() } else { cost.to_string() },
-            super::MAX_COMPLEXITY
-        );
-        return Err(coded(ServerError::new(message, None), "GRAPHQL_TOO_COMPLEX", 400));
-    }
-    Ok(())
+    let shown = match cost? {
+        super::cost::Cost::Counted(n) if n <= super::MAX_COMPLEXITY => return Ok(()),
+        super::cost::Cost::Counted(n) => n.to_string(),
+        super::cost::Cost::Unbounded => "too much to count".to_string(),
+        super::cost::Cost::Cycle(name) => {
+            let message = format!("the fragment `{name}` spreads itself (directly or through others)");
+            return Err(coded(ServerError::new(message, None), "GRAPHQL_VALIDATION_FAILED", 400));
+        }
+    };
+    let message = format!(
+        "the query costs {shown}, more than {}: each field counts 1, and a paged field `first` (or a list \
+         argument's items) times what one item selects, every alias again; ask for fewer items or fields",
+        super::MAX_COMPLEXITY
+    );
+    Err(coded(ServerError::new(message, None), "GRAPHQL_TOO_COMPLEX", 400))
 }
 
 #[async_trait::async_trait]

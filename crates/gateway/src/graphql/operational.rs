@@ -239,7 +239,7 @@ impl ViewsQuery {
     async fn users_by_ids(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The users' ids.")] ids: Vec<UserId>,
+        #[graphql(desc = "The users' ids, at most 1000.", validator(max_items = 1000))] ids: Vec<UserId>,
     ) -> async_graphql::Result<Vec<UserNode>> {
         Ok(load_many::<User>(ctx, &ids).await?.into_iter().map(|inner| UserNode { inner }).collect())
     }

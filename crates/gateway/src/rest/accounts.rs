@@ -29,7 +29,8 @@ pub async fn list_account_contacts(
     id: web::Path<AccountId>,
     query: crate::rest::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.after(auth.0.require(crm_core::Scope::ContactsRead))?;
+    let query = query
+        .after(auth.0.require(crm_core::Scope::AccountsRead).and(auth.0.require(crm_core::Scope::ContactsRead)))?;
     let include = parse_include(query.include.as_deref(), Contact::INCLUDABLE)?;
     let projection = Projection::parse::<Contact>(query.fields.as_deref(), Contact::INCLUDABLE)?;
     let params = query.into_params()?;

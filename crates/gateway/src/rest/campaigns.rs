@@ -82,7 +82,7 @@ pub async fn segment_members(
     id: web::Path<SegmentId>,
     query: crate::rest::Query<MembersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let q = query.after(auth.0.require(Scope::CampaignsRead).and(auth.0.require(Scope::ContactsRead)))?;
     let (actor, id) = (auth.0, id.into_inner());
     let page = state.db.run(move |c| segments::members(c, &actor, id, q.after, q.limit.unwrap_or(100))).await?;
     Ok(HttpResponse::Ok().json(page_json(page, None)))
@@ -196,7 +196,7 @@ pub async fn add_campaign_members(
     id: web::Path<CampaignId>,
     body: crate::rest::Json<AddMembers>,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = body.after(auth.0.require(Scope::CampaignsWrite))?.contact_ids;
+    let ids = body.after(auth.0.require(Scope::CampaignsWrite).and(auth.0.require(Scope::ContactsRead)))?.contact_ids;
     let (actor, id) = (auth.0, id.into_inner());
     let added = state.db.transaction(move |c| members::add(c, &actor, id, &ids)).await?;
     Ok(HttpResponse::Ok().json(Added { added: i64::try_from(added).unwrap_or(i64::MAX) }))

@@ -499,8 +499,14 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
 
 /// Parses a query string into `T`, answering in our words and naming the parameter.
 pub fn parse_query<T: serde::de::DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
-    if qs.contains(|c: char| c.is_control()) {
-        return Err(ApiError::bad_request("INVALID_PARAMETER", "the query string holds a control character"));
+    // Checked after percent-decoding (`q=%00`), naming the parameter.
+    if let Some((name, _)) = form_urlencoded::parse(qs.as_bytes()).find(|(_, v)| v.contains(char::is_control)) {
+        let detail = format!("`{name}` holds a control character");
+        return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(
+            name,
+            "control_character",
+            detail,
+        ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(qs.as_bytes()));
     serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
