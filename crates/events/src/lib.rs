@@ -416,7 +416,7 @@ impl FeedRequest {
     /// retention removes a prefix of it (`purge_before`), so when the page starts right after
     /// `after` nothing was skipped and the bounds are not read.
     pub fn check_position(&self, conn: &mut AnyConnection, first: Option<i64>) -> Result<(), EventsError> {
-        if first == Some(self.after + 1) {
+        if first == Some(self.after.saturating_add(1)) {
             return Ok(());
         }
         let bounds = feed_bounds(conn)?;
@@ -426,8 +426,8 @@ impl FeedRequest {
         }
         // From the start (0), or nothing after `after` was removed.
         let oldest = bounds.oldest_available.map(|o| o.0);
-        let kept_from = oldest.unwrap_or(head + 1);
-        if self.after > 0 && self.after + 1 < kept_from {
+        let kept_from = oldest.unwrap_or(head.saturating_add(1));
+        if self.after > 0 && self.after.saturating_add(1) < kept_from {
             return Err(EventsError::Expired { after: self.after, oldest, head });
         }
         Ok(())

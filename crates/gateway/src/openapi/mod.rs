@@ -203,10 +203,14 @@ pub fn unknown_query_param(req: &actix_web::HttpRequest) -> Option<(String, &'st
         return None;
     }
     let known = query_params(req.method().as_str(), &req.match_pattern()?)?;
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(name, _)| name)
-        .find(|name| !known.iter().any(|k| k == name))
-        .map(|name| (name.into_owned(), known))
+    let unknown =
+        form_urlencoded::parse(query.as_bytes()).map(|(name, _)| name).find(|name| !known.iter().any(|k| k == name))?;
+    // A literal path that only looked like a template (`PATCH /segments/preview` reaching
+    // `/segments/{id}`) is the method's error (405), not its parameters'.
+    if !allowed_methods(req.path()).is_some_and(|m| m.contains(&req.method().as_str())) {
+        return None;
+    }
+    Some((unknown.into_owned(), known))
 }
 
 fn segments(path: &str) -> Vec<String> {

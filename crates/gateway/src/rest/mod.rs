@@ -499,9 +499,11 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
 
 /// Parses a query string into `T`, answering in our words and naming the parameter.
 pub fn parse_query<T: serde::de::DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
-    // Checked after percent-decoding (`q=%00`), naming the parameter.
-    if let Some((name, _)) = form_urlencoded::parse(qs.as_bytes()).find(|(_, v)| v.contains(char::is_control)) {
-        let detail = format!("`{name}` holds a control character");
+    // NUL, checked after percent-decoding (`q=%00`), naming the parameter: PostgreSQL's text
+    // cannot hold it, so it must be refused alike on both databases. Other controls in a value
+    // are the parsers' business (whitespace around names is trimmed; a search ignores them).
+    if let Some((name, _)) = form_urlencoded::parse(qs.as_bytes()).find(|(_, v)| v.contains('\0')) {
+        let detail = format!("`{name}` holds the NUL character");
         return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(
             name,
             "control_character",
