@@ -209,8 +209,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
 }
 
 /// Query string errors: 400 naming the parameter.
-pub fn query_error(err: actix_web::error::QueryPayloadError, req: &actix_web::HttpRequest) -> actix_web::Error {
-    let _ = err;
+pub fn query_error(_: actix_web::error::QueryPayloadError, req: &actix_web::HttpRequest) -> actix_web::Error {
     // Handlers read queries through `rest::Query`, which names the parameter; this is the
     // fallback for any other, in our words too.
     let detail = format!(
@@ -223,13 +222,12 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, req: &actix_web::Ht
 /// Path errors (e.g. an id that is not a UUID): 404, since no such record can exist.
 /// A literal path that only looked like a template (`PATCH /users/me` reaching `/users/{id}`) is
 /// `405` with `Allow`, as for any other method the path does not take.
-pub fn path_error(err: actix_web::error::PathError, req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(_: actix_web::error::PathError, req: &actix_web::HttpRequest) -> actix_web::Error {
     if let Some(methods) = crate::openapi::allowed_methods(req.path())
         && !methods.contains(&req.method().as_str())
     {
         return method_not_allowed(req.method(), &methods);
     }
-    let _ = err;
     // The segment that is not an id, in our words (the parser's text names its internals).
     let bad = req.match_info().iter().map(|(_, v)| v).find(|v| uuid::Uuid::parse_str(v).is_err());
     let detail = match bad {
