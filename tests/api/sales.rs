@@ -639,3 +639,69 @@ async fn interactions_with_a_lead_feed_its_score() {
         .expect(422);
     assert_eq!(error_fields(&bad), vec!["rules[0].op", "rules[1].op"]);
 }
+
+#[actix_web::test]
+async fn lists_filter_deals_by_status_and_forecast_category() {
+    let app = spawn().await;
+    let p = pipeline(&app, "New business").await;
+    let acme = app.account("Acme", json!({})).await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, stage_name) in
+        [("q", "Qualify"), ("p", "Propose"), ("c1", "Commit"), ("c2", "Commit"), ("w", "Won"), ("l", "Lost")]
+    {
+        let o = app.opportunity(name, &acme, &p, json!({})).await;
+        assert_eq!((o["status"].as_str(), o["forecast_category"].as_str()), (Some("open"), Some("pipeline")));
+        let mut patch = json!({"stage_id": stage(&p, stage_name)});
+        if stage_name == "Lost" {
+            patch["loss_reason"] = json!("price");
+        }
+        let moved = app.patch(&format!("/api/v1/opportunities/{}", s(&o["id"])), patch).await.expect(200);
+        ids.insert(name, s(&moved["id"]).to_string());
+    }
+    let names = |body: Value| -> Vec<String> {
+        let mut v: Vec<String> = body["data"].as_array().unwrap().iter().map(|o| s(&o["name"]).to_string()).collect();
+        v.sort();
+        v
+    };
+    let list = |f: &str| format!("/api/v1/opportunities?filter={}", enc(f));
+    assert_eq!(names(app.get(&list("status[eq]:won")).await.expect(200)), ["w"]);
+    assert_eq!(names(app.get(&list("status[eq]:open")).await.expect(200)), ["c1", "c2", "p", "q"]);
+    assert_eq!(names(app.get(&list("status[in]:[won,lost]")).await.expect(200)), ["l", "w"]);
+    assert_eq!(names(app.get(&list("forecast_category[eq]:commit")).await.expect(200)), ["c1", "c2"]);
+    let bad = app.get(&list("status[eq]:closed")).await.expect(400);
+    assert_eq!(bad["code"], "INVALID_FILTER", "{bad}");
+    // Sorting by status: lost < open < won as text.
+    let sorted = app.get("/api/v1/opportunities?sort=status,name").await.expect(200);
+    let order: Vec<&str> = sorted["data"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(order, ["l", "c1", "c2", "p", "q", "w"]);
+
+    // The pipeline moves Propose from best case to commit: its deal follows, in lists too.
+    let mut stages = p["stages"].clone();
+    stages[1]["forecast_category"] = json!("commit");
+    app.patch(&format!("/api/v1/pipelines/{}", s(&p["id"])), json!({"stages": stages})).await.expect(200);
+    assert_eq!(names(app.get(&list("forecast_category[eq]:commit")).await.expect(200)), ["c1", "c2", "p"]);
+    let one = app.get(&format!("/api/v1/opportunities/{}", ids["p"])).await.expect(200);
+    assert_eq!(one["forecast_category"], "commit");
+
+    // GraphQL: typed conditions on both.
+    let g = app
+        .gql(
+            &app.admin,
+            "{ opportunities(where: {status: {eq: WON}}) { nodes { name status forecastCategory } } \
+               commit: opportunities(where: {forecastCategory: {in: [COMMIT]}}, orderBy: [{field: NAME}]) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        g["data"]["opportunities"]["nodes"],
+        json!([{"name": "w", "status": "WON", "forecastCategory": "CLOSED_WON"}]),
+        "{g}"
+    );
+    assert_eq!(g["data"]["commit"]["nodes"], json!([{"name": "c1"}, {"name": "c2"}, {"name": "p"}]), "{g}");
+    // Reopening a won deal makes it open again.
+    let reopened = app
+        .patch(&format!("/api/v1/opportunities/{}", ids["w"]), json!({"stage_id": stage(&p, "Qualify")}))
+        .await
+        .expect(200);
+    assert_eq!((reopened["status"].as_str(), reopened["forecast_category"].as_str()), (Some("open"), Some("pipeline")));
+}

@@ -25,7 +25,9 @@ pub use leads::{
     ConvertOpportunity, ConvertResult, Lead, LeadInput, LeadPatch, LeadSource, LeadStatus, ScoreOp, ScoringRule,
     ScoringRules,
 };
-pub use opportunities::{Assessment, Health, Opportunity, OpportunityInput, OpportunityPatch, StageVisit};
+pub use opportunities::{
+    Assessment, Health, Opportunity, OpportunityInput, OpportunityPatch, OpportunityStatus, StageVisit,
+};
 pub use period::Period;
 pub use pipelines::{ForecastCategory, Pipeline, PipelineInput, PipelinePatch, Stage, StageInput};
 pub use reports::{CurrencyFigures, Forecast, ForecastGroup, FunnelStage, GroupBy, RepActivities, SalesReport};

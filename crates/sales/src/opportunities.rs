@@ -18,6 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipelines::{ForecastCategory, Pipeline};
 
+wire_enum!(
+    /// Where a deal stands: open, or closed as won or lost (from its stage's forecast category).
+    OpportunityStatus {
+        Open = "open",
+        Won = "won",
+        Lost = "lost",
+    }
+);
+
 /// A deal.
 #[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
 #[stored(table = opportunities)]
@@ -48,8 +57,9 @@ pub struct Opportunity {
     /// The stage's win probability, 0 to 100 (read-only).
     #[stored(skip)]
     pub probability: i32,
-    /// The stage's forecast category (read-only).
-    #[stored(skip)]
+    /// The stage's forecast category (read-only; follows the stage, also when the pipeline's
+    /// stage changes category).
+    #[filter(sort)]
     pub forecast_category: ForecastCategory,
     /// The total of `line_items` when there are any.
     #[filter(sort)]
@@ -69,6 +79,9 @@ pub struct Opportunity {
     /// True when won, false when lost, null while open.
     #[filter]
     pub won: Option<bool>,
+    /// `open`, `won` or `lost` (read-only): whether the stage it is in is a closed one.
+    #[filter(sort)]
+    pub status: OpportunityStatus,
     #[filter(sort)]
     pub stage_entered_at: Timestamp,
     /// The lead this deal was converted from.
@@ -252,14 +265,17 @@ impl Record for Opportunity {
                 ForecastCategory::ClosedWon => {
                     o.closed_at = Some(now);
                     o.won = Some(true);
+                    o.status = OpportunityStatus::Won;
                 }
                 ForecastCategory::ClosedLost => {
                     o.closed_at = Some(now);
                     o.won = Some(false);
+                    o.status = OpportunityStatus::Lost;
                 }
                 _ => {
                     o.closed_at = None;
                     o.won = None;
+                    o.status = OpportunityStatus::Open;
                 }
             }
         }

@@ -353,6 +353,15 @@ impl Record for Pipeline {
                 let updated = diesel::update(pipeline_stages::table.filter(pipeline_stages::id.eq(DbUuid(s.id.0))))
                     .set(values.clone())
                     .execute(conn)?;
+                // The deals in a stage carry its forecast category (lists filter on it).
+                let moved = before
+                    .and_then(|b| b.stages.iter().find(|o| o.id == s.id))
+                    .is_some_and(|o| o.forecast_category != s.forecast_category);
+                if moved {
+                    diesel::update(opportunities::table.filter(opportunities::stage_id.eq(DbUuid(s.id.0))))
+                        .set(opportunities::forecast_category.eq(s.forecast_category.as_str()))
+                        .execute(conn)?;
+                }
                 if updated == 0 {
                     diesel::insert_into(pipeline_stages::table)
                         .values((

@@ -1,0 +1,10 @@
+-- A deal's status (open, won, lost) and its stage's forecast category, stored so that lists
+-- filter and sort on them with an index; both follow the stage (see crm-sales).
+ALTER TABLE opportunities ADD COLUMN status text NOT NULL DEFAULT 'open';
+ALTER TABLE opportunities ADD COLUMN forecast_category text NOT NULL DEFAULT 'pipeline';
+UPDATE opportunities o SET
+    status = CASE WHEN o.won THEN 'won' WHEN NOT o.won THEN 'lost' ELSE 'open' END,
+    forecast_category = s.forecast_category
+FROM pipeline_stages s WHERE s.id = o.stage_id;
+CREATE INDEX opportunities_status ON opportunities (status, expected_close_date);
+CREATE INDEX opportunities_forecast ON opportunities (forecast_category, expected_close_date);
