@@ -114,7 +114,7 @@ async fn graphql_where_mutations_and_errors() {
     let upd = app
         .gql(
             &app.admin,
-            "mutation($id: UUID!) { updateAccount(id: $id, patch: {domain: null, industry: \"media\"}, expectedVersion: 1) { version domain industry tier } }",
+            "mutation($id: UUID!) { updateAccount(id: $id, input: {domain: null, industry: \"media\"}, expectedVersion: 1) { version domain industry tier } }",
             json!({"id": id}),
         )
         .await;
@@ -125,7 +125,7 @@ async fn graphql_where_mutations_and_errors() {
     let stale = app
         .gql(
             &app.admin,
-            "mutation($id: UUID!) { updateAccount(id: $id, patch: {industry: \"x\"}, expectedVersion: 1) { version } }",
+            "mutation($id: UUID!) { updateAccount(id: $id, input: {industry: \"x\"}, expectedVersion: 1) { version } }",
             json!({"id": id}),
         )
         .await;
@@ -335,4 +335,32 @@ async fn typed_where_and_the_rest_filter_select_the_same_records() {
     let gql_ids = gql_contact_ids(&app, "{}", "[{field: CITY, direction: DESC}, {field: LAST_NAME}]").await;
     assert_eq!(gql_ids, rest_ids);
     assert_eq!(names(&rest_ids)[..2], ["Kang", "Kim"]);
+}
+
+#[actix_web::test]
+async fn list_errors_name_the_graphql_arguments_not_the_rest_parameters() {
+    let app = spawn().await;
+    let acme = app.account("Acme", json!({})).await;
+    for first in [0, 1001, -1] {
+        let g =
+            app.gql(&app.admin, "query($n: Int!) { contacts(first: $n) { nodes { id } } }", json!({"n": first})).await;
+        let e = &g["errors"][0];
+        assert_eq!(e["extensions"]["code"], "INVALID_PARAMETER", "{g}");
+        assert_eq!(e["extensions"]["errors"][0]["field"], "first", "{g}");
+        assert!(e["message"].as_str().unwrap().starts_with("first must be"), "{g}");
+        // Connections under a record too.
+        let q = "query($id: UUID!, $n: Int!) { account(id: $id) { contacts(first: $n) { nodes { id } } } }";
+        let g = app.gql(&app.admin, q, json!({"id": acme["id"], "n": first})).await;
+        assert_eq!(g["errors"][0]["extensions"]["errors"][0]["field"], "first", "{g}");
+    }
+    let g = app.gql(&app.admin, "{ contacts(after: \"not-a-cursor\") { nodes { id } } }", json!({})).await;
+    assert_eq!(g["errors"][0]["extensions"]["code"], "INVALID_CURSOR", "{g}");
+    assert_eq!(g["errors"][0]["extensions"]["errors"][0]["field"], "after", "{g}");
+    let long = "x".repeat(201);
+    let g =
+        app.gql(&app.admin, "query($q: String) { contacts(search: $q) { nodes { id } } }", json!({"q": long})).await;
+    assert_eq!(g["errors"][0]["extensions"]["errors"][0]["field"], "search", "{g}");
+    // REST keeps its own names.
+    let r = app.get("/api/v1/contacts?limit=0").await.expect(400);
+    assert_eq!(r["errors"][0]["field"], "limit");
 }

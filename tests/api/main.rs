@@ -14,6 +14,7 @@ mod graphql;
 mod graphql_http;
 mod js;
 mod lists;
+mod observability;
 mod operational;
 mod parity;
 mod sales;

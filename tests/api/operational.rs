@@ -639,7 +639,7 @@ async fn graphql_matches_rest_for_the_new_resources() {
     assert_eq!(rest["number"], c["number"]);
     assert_eq!(rest["sla_due_at"], c["slaDueAt"]);
     let bad = app
-        .gql(&t, "mutation($id: UUID!) { updateCase(id: $id, patch: {status: CLOSED}) { id } }", json!({"id": c["id"]}))
+        .gql(&t, "mutation($id: UUID!) { updateCase(id: $id, input: {status: CLOSED}) { id } }", json!({"id": c["id"]}))
         .await;
     assert_eq!(bad["errors"][0]["extensions"]["code"], "INVALID_TRANSITION", "{bad}");
     app.gql(
@@ -697,7 +697,7 @@ async fn graphql_matches_rest_for_the_new_resources() {
     let up = app
         .gql(
             &app.admin,
-            "mutation { upsertProduct(externalId: {source: \"erp\", id: \"P-1\"}, patch: {sku: \"P1\", name: \"One\",
+            "mutation { upsertProduct(externalId: {source: \"erp\", id: \"P-1\"}, input: {sku: \"P1\", name: \"One\",
                 listPrice: {amountMinor: 250, currency: \"KRW\"}}) { created node { id sku externalIds { source id } } } }",
             json!({}),
         )
@@ -720,8 +720,9 @@ async fn the_demo_seed_fills_every_resource() {
     let app = spawn().await;
     let db = app.db.clone();
     let seeded = actix_web::rt::task::spawn_blocking(move || {
-        crm_gateway::seed::seed(&db, 5, 40).unwrap();
-        crm_gateway::seed_operational::seed(&db, 120).unwrap()
+        let mut progress = crm_gateway::progress::Progress::hidden();
+        crm_gateway::seed::seed(&db, 5, 40, &mut progress).unwrap();
+        crm_gateway::seed_operational::seed(&db, 120, &mut progress).unwrap()
     })
     .await
     .unwrap();
@@ -785,7 +786,7 @@ async fn new_resources_take_batches_and_feed_the_change_log() {
     let g = app
         .gql(
             &app.admin,
-            "mutation { batchCases(operations: [{create: {subject: \"A\"}}, {upsert: {externalId: {source: \"zendesk\", id: \"7\"}, patch: {subject: \"B\", priority: HIGH}}}]) { status id version error { code } } }",
+            "mutation { batchCases(operations: [{create: {subject: \"A\"}}, {upsert: {externalId: {source: \"zendesk\", id: \"7\"}, input: {subject: \"B\", priority: HIGH}}}]) { status id version error { code } } }",
             json!({}),
         )
         .await;

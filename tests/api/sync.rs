@@ -696,19 +696,19 @@ async fn graphql_upserts_and_batches() {
     let up = app
         .gql(
             &app.admin,
-            "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {name: \"GQL\"}) { created node { version externalIds { source id } } } }",
+            "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, input: {name: \"GQL\"}) { created node { version externalIds { source id } } } }",
             json!({}),
         )
         .await;
     assert_eq!(up["data"]["upsertAccount"]["created"], true);
     let again = app
-        .gql(&app.admin, "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, patch: {city: \"Busan\"}) { created node { version } } }", json!({}))
+        .gql(&app.admin, "mutation { upsertAccount(externalId: {source: \"erp\", id: \"G-1\"}, input: {city: \"Busan\"}) { created node { version } } }", json!({}))
         .await;
     assert_eq!(again["data"]["upsertAccount"], json!({"created": false, "node": {"version": 2}}));
     let b = app
         .gql(
             &app.admin,
-            "mutation { batchContacts(operations: [{create: {lastName: \"B1\"}}, {create: {email: \"bad\"}}, {upsert: {externalId: {source: \"erp\", id: \"X\"}, patch: {lastName: \"B3\"}}}]) { status id error { code fields { field } } } }",
+            "mutation { batchContacts(operations: [{create: {lastName: \"B1\"}}, {create: {email: \"bad\"}}, {upsert: {externalId: {source: \"erp\", id: \"X\"}, input: {lastName: \"B3\"}}}]) { status id error { code fields { field } } } }",
             json!({}),
         )
         .await;

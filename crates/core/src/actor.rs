@@ -208,6 +208,8 @@ pub struct Actor {
     pub scopes: BTreeSet<Scope>,
     /// The request id this call runs under, for the event log and error bodies.
     pub request_id: Option<String>,
+    /// The W3C trace id of the call (`traceparent`), for the event log.
+    pub trace_id: Option<String>,
     /// Name and email from the token, used when a user is created on first sight.
     pub name: Option<String>,
     pub email: Option<String>,
@@ -232,6 +234,7 @@ impl Actor {
             roles,
             scopes: granted,
             request_id: None,
+            trace_id: None,
             name: None,
             email: None,
             provision_user: false,

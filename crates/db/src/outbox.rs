@@ -22,6 +22,8 @@ pub struct PendingEvent {
     pub occurred_at: NaiveDateTime,
     pub actor: String,
     pub request_id: Option<String>,
+    /// The W3C trace id of the request that wrote it.
+    pub trace_id: Option<String>,
     pub changed_fields: serde_json::Value,
     /// The record before and after, already serialized: a batch keeps a thousand of these
     /// until COMMIT, and text is a fraction of a parsed document's memory.
@@ -43,6 +45,7 @@ struct EventRow {
     changed_fields: DbJson,
     before_state: Option<DbRawJson>,
     after_state: Option<DbRawJson>,
+    trace_id: Option<String>,
 }
 
 thread_local! {
@@ -121,6 +124,7 @@ fn write(conn: &mut AnyConnection, evs: Vec<PendingEvent>) -> QueryResult<()> {
             changed_fields: DbJson(e.changed_fields),
             before_state: e.before.map(DbRawJson),
             after_state: e.after.map(DbRawJson),
+            trace_id: e.trace_id,
         })
         .collect();
     // Multi-row inserts go to the backend connection (the MultiConnection lacks them).

@@ -97,6 +97,7 @@ diesel::table! {
         changed_fields -> Json,
         before_state -> Nullable<Json>,
         after_state -> Nullable<Json>,
+        trace_id -> Nullable<Text>,
     }
 }
 
@@ -464,6 +465,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        status -> Text,
+        forecast_category -> Text,
     }
 }
 

@@ -77,7 +77,10 @@ pub struct ChangeEvent {
     pub occurred_at: Timestamp,
     /// The JWT subject that made the change.
     pub actor: String,
+    /// The id of the request that made the change (its `X-Request-Id`).
     pub request_id: Option<String>,
+    /// The W3C trace id of that request, when it came with a valid `traceparent`.
+    pub trace_id: Option<String>,
     /// Fields whose value changed.
     pub changed_fields: Vec<String>,
     /// The record before the change (null on create).
@@ -124,7 +127,10 @@ pub struct HistoryEntry {
     /// When it happened (UTC).
     pub occurred_at: Timestamp,
     pub actor: String,
+    /// The id of the request that made the change (its `X-Request-Id`).
     pub request_id: Option<String>,
+    /// The W3C trace id of that request, when it came with a valid `traceparent`.
+    pub trace_id: Option<String>,
     pub changes: Vec<FieldChange>,
 }
 
@@ -250,6 +256,7 @@ pub fn record(
             occurred_at: crm_db::now(),
             actor: actor.sub.clone(),
             request_id: actor.request_id.clone(),
+            trace_id: actor.trace_id.clone(),
             changed_fields: serde_json::json!(changed),
             before: raw(before)?,
             after: raw(after)?,
@@ -285,6 +292,7 @@ type EventRow = (
     DbJson,
     Option<DbJson>,
     Option<DbJson>,
+    Option<String>,
 );
 
 /// An event row with the documents as text (the feed only passes them on).
@@ -300,6 +308,7 @@ type FeedRow = (
     DbJson,
     Option<DbRawJson>,
     Option<DbRawJson>,
+    Option<String>,
 );
 
 fn to_event(r: FeedRow) -> ChangeEvent {
@@ -312,6 +321,7 @@ fn to_event(r: FeedRow) -> ChangeEvent {
         occurred_at: to_utc(r.5),
         actor: r.6,
         request_id: r.7,
+        trace_id: r.11,
         changed_fields: serde_json::from_value(r.8.0).unwrap_or_default(),
         before: r.9.map(|j| j.0),
         after: r.10.map(|j| j.0),
@@ -507,7 +517,15 @@ fn to_history(r: EventRow) -> HistoryEntry {
             to: after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
         })
         .collect();
-    HistoryEntry { seq: Long(r.0), kind: r.2, occurred_at: to_utc(r.5), actor: r.6, request_id: r.7, changes }
+    HistoryEntry {
+        seq: Long(r.0),
+        kind: r.2,
+        occurred_at: to_utc(r.5),
+        actor: r.6,
+        request_id: r.7,
+        trace_id: r.11,
+        changes,
+    }
 }
 
 /// A record's changes newest first by (occurred_at, event id), strictly before `before`: the

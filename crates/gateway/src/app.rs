@@ -2,17 +2,15 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use crm_db::{Db, pool::PoolOptions};
-use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::JwtKeys;
 use crate::graphql::{self, CrmSchema};
 use crate::openapi;
-use crate::problem::{self, ApiError, REQUEST};
+use crate::problem::{self, ApiError};
 use crate::settings::Settings;
 
 /// Shared by every request: built once at start.
@@ -234,23 +232,11 @@ fn build_app(
     ))
     .default_service(web::to(unrouted))
     .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
-    .wrap_fn(|req, srv| {
-        let rid = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
-        let info = problem::RequestInfo { id: rid.clone(), path: req.path().to_string() };
-        let fut = srv.call(req);
-        REQUEST.scope(info, async move {
-            let mut res = fut.await?;
-            if let Ok(v) = HeaderValue::from_str(&rid) {
-                res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
-            }
-            Ok(res)
-        })
-    })
     // gzip, brotli or zstd when the client asks (`Accept-Encoding`); 100 contacts are 69 KB.
     .wrap(actix_web::middleware::Compress::default())
     .wrap(crate::headers::cors(&cors))
     .wrap(actix_web::middleware::from_fn(crate::headers::security_headers))
-    .wrap(TracingLogger::default())
+    .wrap(actix_web::middleware::from_fn(crate::telemetry::requests))
 }
 
 fn mime_json() -> &'static str {

@@ -209,6 +209,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme"))?;
     let mut actor = state.keys.verify(token)?;
+    req.extensions_mut().insert(crate::telemetry::Subject(actor.sub.clone()));
     // Parameter names are the public contract (the OpenAPI document): an unknown one is refused
     // for every operation, including those that read no query, before the scope check; values
     // are checked after it (`rest::Query`).
@@ -222,8 +223,9 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(name, "unknown", detail));
     }
     actor.provision_user = state.provision_users;
-    if let Some(id) = req.extensions().get::<tracing_actix_web::RequestId>() {
-        actor.request_id = Some(id.to_string());
+    if let Some(ctx) = req.extensions().get::<crate::telemetry::RequestContext>() {
+        actor.request_id = Some(ctx.id.clone());
+        actor.trace_id = ctx.trace_id.clone();
     }
     Ok(Authenticated(actor))
 }

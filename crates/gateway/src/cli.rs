@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::app::Application;
 use crate::auth::JwtKeys;
@@ -16,70 +16,82 @@ pub struct Cli {
     #[arg(long, global = true, env = "DATABASE_URL", default_value = "crm.sqlite3")]
     pub database_url: String,
 
-    /// HS256 shared secret (at least 32 characters).
-    #[arg(long, global = true, env = "CRM_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-    /// RS256/ES256 public key: PEM text or a path to a PEM file.
-    #[arg(long, global = true, env = "CRM_JWT_PUBLIC_KEY", hide_env_values = true)]
-    pub jwt_public_key: Option<String>,
-    /// Private key matching the public key (only `crm token` needs it).
-    #[arg(long, global = true, env = "CRM_JWT_PRIVATE_KEY", hide_env_values = true)]
-    pub jwt_private_key: Option<String>,
-    /// RS256 or ES256 (detected from the public key when unset).
-    #[arg(long, global = true, env = "CRM_JWT_ALGORITHM")]
-    pub jwt_algorithm: Option<String>,
-    /// Required `iss` claim.
-    #[arg(long, global = true, env = "CRM_JWT_ISSUER")]
-    pub jwt_issuer: Option<String>,
-    /// Required `aud` claim.
-    #[arg(long, global = true, env = "CRM_JWT_AUDIENCE")]
-    pub jwt_audience: Option<String>,
-    /// `production` refuses to start without configured keys.
-    #[arg(long, global = true, env = "CRM_ENV", default_value = "development")]
-    pub env: String,
-    /// `json` for JSON logs.
+    /// `json` for JSON logs (every line, the start-up banner too), `text` otherwise.
     #[arg(long, global = true, env = "CRM_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
-    /// How long Idempotency-Key answers are kept (at least 24h).
-    #[arg(long, global = true, env = "CRM_IDEMPOTENCY_TTL", default_value = "24h")]
-    pub idempotency_ttl: String,
-    /// How long events stay in the change feed.
-    #[arg(long, global = true, env = "CRM_EVENT_RETENTION", default_value = "30d")]
-    pub event_retention: String,
-    /// Give a token subject without a user record one, from the token's name, email and role.
-    #[arg(long, global = true, env = "CRM_PROVISION_USERS", default_value_t = false)]
-    pub provision_users: bool,
-    /// How often due activity reminders are turned into `activity.reminder_due` events (`0s`
-    /// turns the worker off on this instance).
-    #[arg(long, global = true, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
-    pub reminder_interval: String,
-
-    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
-    /// `https://app.example.com`; `*` for any. None by default.
-    #[arg(long, global = true, env = "CRM_CORS_ORIGINS", default_value = "")]
-    pub cors_origins: String,
-
-    /// Let those origins send credentials (cookies). Off by default: the API takes bearer tokens.
-    #[arg(long, global = true, env = "CRM_CORS_CREDENTIALS", default_value_t = false)]
-    pub cors_credentials: bool,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How tokens are verified (and, for `crm token`, signed).
+#[derive(Args, Debug, Default)]
+pub struct JwtArgs {
+    /// HS256 shared secret (at least 32 characters).
+    #[arg(long, env = "CRM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// RS256/ES256 public key: PEM text or a path to a PEM file.
+    #[arg(long, env = "CRM_JWT_PUBLIC_KEY", hide_env_values = true)]
+    pub jwt_public_key: Option<String>,
+    /// Private key matching the public key (only `crm token` needs it).
+    #[arg(long, env = "CRM_JWT_PRIVATE_KEY", hide_env_values = true)]
+    pub jwt_private_key: Option<String>,
+    /// RS256 or ES256 (detected from the public key when unset).
+    #[arg(long, env = "CRM_JWT_ALGORITHM")]
+    pub jwt_algorithm: Option<String>,
+    /// Required `iss` claim.
+    #[arg(long, env = "CRM_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "CRM_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// `production` refuses to start without configured keys.
+    #[arg(long, env = "CRM_ENV", default_value = "development")]
+    pub env: String,
+}
+
+/// What only a serving instance needs.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long, env = "CRM_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Do not apply pending migrations on start.
+    #[arg(long)]
+    pub no_migrate: bool,
+    /// Database connections in the pool [default: SQLite two per core (4 to 16),
+    /// PostgreSQL 16].
+    #[arg(long, env = "CRM_DB_POOL_SIZE")]
+    pub pool_size: Option<u32>,
+    /// How long Idempotency-Key answers are kept (at least 24h).
+    #[arg(long, env = "CRM_IDEMPOTENCY_TTL", default_value = "24h")]
+    pub idempotency_ttl: String,
+    /// How long events stay in the change feed.
+    #[arg(long, env = "CRM_EVENT_RETENTION", default_value = "30d")]
+    pub event_retention: String,
+    /// Give a token subject without a user record one, from the token's name, email and role.
+    #[arg(long, env = "CRM_PROVISION_USERS", default_value_t = false)]
+    pub provision_users: bool,
+    /// How often due activity reminders are turned into `activity.reminder_due` events (`0s`
+    /// turns the worker off on this instance).
+    #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
+    pub reminder_interval: String,
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    /// `https://app.example.com`; `*` for any. None by default.
+    #[arg(long, env = "CRM_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// Let those origins send credentials (cookies). Off by default: the API takes bearer tokens.
+    #[arg(long, env = "CRM_CORS_CREDENTIALS", default_value_t = false)]
+    pub cors_credentials: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API.
     Serve {
-        #[arg(long, env = "CRM_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Do not apply pending migrations on start.
-        #[arg(long)]
-        no_migrate: bool,
-        /// Database connections in the pool [default: SQLite two per core (4 to 16),
-        /// PostgreSQL 16].
-        #[arg(long, env = "CRM_DB_POOL_SIZE")]
-        pool_size: Option<u32>,
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        jwt: JwtArgs,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -96,11 +108,15 @@ pub enum Command {
         /// Lifetime, e.g. 1h, 30m, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        #[command(flatten)]
+        jwt: JwtArgs,
     },
     /// Load a realistic, deterministic data set into an empty database (Korean, English,
     /// German and Japanese names; KR, US, GB, DE, JP).
     Seed {
-        /// The demo set: 300 accounts, 3000 contacts.
+        /// The demo set: 300 accounts with 3000 contacts, 8 users, 12 products, 6000
+        /// interactions, 150 cases, 300 purchases, a pipeline with 200 opportunities, 300 leads
+        /// and 5 campaigns (see the README).
         #[arg(long)]
         demo: bool,
         /// Number of accounts.
@@ -132,64 +148,85 @@ pub enum Command {
     ExportSdl,
 }
 
-impl Cli {
-    pub fn settings(&self) -> Result<Settings, String> {
+impl JwtArgs {
+    fn settings(&self) -> JwtSettings {
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        JwtSettings {
+            secret: some(&self.jwt_secret),
+            public_key: some(&self.jwt_public_key),
+            private_key: some(&self.jwt_private_key),
+            algorithm: some(&self.jwt_algorithm),
+            issuer: some(&self.jwt_issuer),
+            audience: some(&self.jwt_audience),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The serving settings these options and the token options give, on `database_url`.
+    pub fn settings(&self, database_url: &str, jwt: &JwtArgs) -> Result<Settings, String> {
         let duration = |name: &str, v: &str| humantime::parse_duration(v).map_err(|e| format!("{name} {v}: {e}"));
         let idempotency_ttl = duration("CRM_IDEMPOTENCY_TTL", &self.idempotency_ttl)?;
         if idempotency_ttl < Duration::from_secs(24 * 3600) {
             return Err("CRM_IDEMPOTENCY_TTL must be at least 24h".into());
         }
-        let event_retention = duration("CRM_EVENT_RETENTION", &self.event_retention)?;
         Ok(Settings {
             idempotency_ttl,
-            event_retention,
+            event_retention: duration("CRM_EVENT_RETENTION", &self.event_retention)?,
             provision_users: self.provision_users,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
-            database_url: self.database_url.clone(),
-            jwt: JwtSettings {
-                secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),
-                public_key: self.jwt_public_key.clone().filter(|s| !s.is_empty()),
-                private_key: self.jwt_private_key.clone().filter(|s| !s.is_empty()),
-                algorithm: self.jwt_algorithm.clone().filter(|s| !s.is_empty()),
-                issuer: self.jwt_issuer.clone().filter(|s| !s.is_empty()),
-                audience: self.jwt_audience.clone().filter(|s| !s.is_empty()),
-            },
-            production: self.env.eq_ignore_ascii_case("production"),
+            database_url: database_url.to_string(),
+            jwt: jwt.settings(),
+            production: jwt.env.eq_ignore_ascii_case("production"),
             cors: crate::settings::CorsSettings::parse(&self.cors_origins, self.cors_credentials)?,
+            bind: self.bind.clone(),
+            migrate: !self.no_migrate,
+            pool_size: self.pool_size.map(|n| n.max(1)),
             ..Settings::default()
         })
     }
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::telemetry::init(cli.log_format.eq_ignore_ascii_case("json"));
+    main_from(std::env::args_os())
+}
+
+/// The command line as `crm` runs it, from these arguments (the first is the program name).
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    let json = cli.log_format.eq_ignore_ascii_case("json");
+    // A seed logs only what goes wrong: its progress is shown apart (`crate::progress`).
+    let level = if matches!(cli.command, Command::Seed { .. }) { "warn" } else { "info" };
+    crate::telemetry::init(json, level);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            if json {
+                tracing::error!(error = %e, "the command failed");
+            } else {
+                eprintln!("error: {e}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let mut settings = cli.settings()?;
+    let database_url = cli.database_url;
+    let json = cli.log_format.eq_ignore_ascii_case("json");
     match cli.command {
-        Command::Serve { bind, no_migrate, pool_size } => {
-            settings.bind = bind;
-            settings.migrate = !no_migrate;
-            settings.pool_size = pool_size.map(|n| n.max(1));
-            serve(settings)
-        }
+        Command::Serve { serve: args, jwt } => serve(args.settings(&database_url, &jwt)?, json),
         Command::Migrate => {
-            let db =
-                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             let n = db.migrate().map_err(|e| e.to_string())?;
             println!("applied {n} migration(s) to the {} database", db.backend().name());
             Ok(())
         }
-        Command::Token { sub, roles, scopes, ttl } => {
+        Command::Token { sub, roles, scopes, ttl, jwt } => {
             let ttl: Duration = humantime::parse_duration(&ttl).map_err(|e| format!("--ttl {ttl}: {e}"))?;
             for r in &roles {
                 if crm_core::Role::parse(r).is_none() {
@@ -201,6 +238,12 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Err(format!("unknown scope `{s}`"));
                 }
             }
+            let mut settings = Settings {
+                database_url,
+                jwt: jwt.settings(),
+                production: jwt.env.eq_ignore_ascii_case("production"),
+                ..Settings::default()
+            };
             if let Some(note) = settings.ensure_jwt_keys()? {
                 eprintln!("{note}");
             }
@@ -221,14 +264,14 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Err("say what to seed: `crm seed --demo` or `--accounts N --contacts M`".into());
                 }
             };
-            let db =
-                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             db.migrate().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            let (a, c) = crate::seed::seed(&db, na, nc)?;
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            let (a, c) = crate::seed::seed(&db, na, nc, &mut progress)?;
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
             let more = if demo || interactions.is_some() {
-                let s = crate::seed_operational::seed(&db, ni)?;
+                let s = crate::seed_operational::seed(&db, ni, &mut progress)?;
                 format!(
                     ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities, {} leads \
                      and {} campaigns",
@@ -245,8 +288,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::BenchDb { scenario, seconds, threads } => {
-            let db =
-                crate::app::open_database(&settings.database_url, Default::default()).map_err(|e| e.to_string())?;
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             let rate = crate::benchdb::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
             println!("ops_per_sec={rate:.1}");
             Ok(())
@@ -262,7 +304,7 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn serve(settings: Settings) -> Result<(), String> {
+fn serve(settings: Settings, json: bool) -> Result<(), String> {
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let bind = settings.bind.clone();
@@ -275,11 +317,21 @@ fn serve(settings: Settings) -> Result<(), String> {
         let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
         let base = format!("http://{host}:{}", app.port());
         tracing::info!(database = backend, ready_ms = started.elapsed().as_millis() as u64, "listening on {base}");
-        eprintln!(
-            "\nCRM API on {base} ({backend})\n  REST docs:  {base}/docs/\n  GraphQL:    {base}/graphql\n  \
-             Get a token: TOKEN=$(cargo run -q --bin crm -- token --sub me --role admin)\n  \
-             Then:        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/contacts\n"
-        );
+        if json {
+            // The banner as one JSON line like every other (log collectors parse each line).
+            tracing::info!(
+                database = backend,
+                rest_docs = format!("{base}/docs/"),
+                graphql = format!("{base}/graphql"),
+                "CRM API on {base}"
+            );
+        } else {
+            eprintln!(
+                "\nCRM API on {base} ({backend})\n  REST docs:  {base}/docs/\n  GraphQL:    {base}/graphql\n  \
+                 Get a token: TOKEN=$(cargo run -q --bin crm -- token --sub local-admin --role admin)\n  \
+                 Then:        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/contacts\n"
+            );
+        }
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

@@ -13,6 +13,7 @@ pub mod headers;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod progress;
 pub mod registry;
 pub mod rest;
 pub mod seed;

@@ -191,17 +191,17 @@ impl From<diesel::result::Error> for SeedError {
 pub const DEMO_ACCOUNTS: usize = 300;
 pub const DEMO_CONTACTS_PER_ACCOUNT: usize = 10;
 
-/// Loads the demo set (300 accounts, 3000 contacts).
-pub fn demo(db: &Db) -> Result<(usize, usize), String> {
-    seed(db, DEMO_ACCOUNTS, DEMO_ACCOUNTS * DEMO_CONTACTS_PER_ACCOUNT)
-}
-
 /// Accounts per transaction when seeding.
 const SEED_CHUNK: usize = 500;
 
 /// Loads `accounts` accounts and `contacts` contacts spread over them, deterministically, through
 /// the bulk import path (validated, with their events). Refuses a database that has accounts.
-pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize), String> {
+pub fn seed(
+    db: &Db,
+    accounts: usize,
+    contacts: usize,
+    progress: &mut crate::progress::Progress,
+) -> Result<(usize, usize), String> {
     if accounts == 0 && contacts > 0 {
         return Err("contacts are seeded into accounts: give --accounts as well".into());
     }
@@ -216,6 +216,7 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
     let (per, extra) = (contacts / accounts.max(1), contacts % accounts.max(1));
     let (mut done_a, mut done_c) = (0, 0);
     let mut start = 0;
+    progress.phase("accounts", accounts as u64);
     while start < accounts {
         let end = (start + SEED_CHUNK).min(accounts);
         let batch: Vec<(AccountInput, Vec<ContactInput>)> =
@@ -241,7 +242,9 @@ pub fn seed(db: &Db, accounts: usize, contacts: usize) -> Result<(usize, usize),
         done_a += a;
         done_c += c;
         start = end;
+        progress.inc(a as u64);
     }
+    progress.finish();
     // Statistics for the planner now, not whenever autovacuum comes by.
     db.run_sync(|c| crm_db::analyze(c).map_err(crm_db::DbError::from)).map_err(|e| e.to_string())?;
     Ok((done_a, done_c))

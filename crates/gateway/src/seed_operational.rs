@@ -92,7 +92,7 @@ fn pick<T: Copy>(rng: &mut StdRng, xs: &[T]) -> T {
 }
 
 /// Seeds the operational data over the contacts already in the database.
-pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
+pub fn seed(db: &Db, interactions: usize, progress: &mut crate::progress::Progress) -> Result<Seeded, String> {
     let actor = Actor::system();
     let mut rng = StdRng::seed_from_u64(20261123);
     let mut out = Seeded::default();
@@ -103,6 +103,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         return Ok(out);
     }
 
+    progress.phase("staff and products", (STAFF.len() + PRODUCTS.len()) as u64);
     let (users, products) = db
         .transaction_sync(|c| -> Result<(Vec<User>, Vec<Product>), crm_records::RecordError> {
             let mut users = Vec::new();
@@ -142,6 +143,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         .map_err(|e| e.to_string())?;
     out.users = users.len();
     out.products = products.len();
+    progress.inc((out.users + out.products) as u64);
     let reps: Vec<UserId> = users.iter().filter(|u| u.department != Some(Department::Service)).map(|u| u.id).collect();
     let agents: Vec<UserId> =
         users.iter().filter(|u| u.department == Some(Department::Service)).map(|u| u.id).collect();
@@ -160,6 +162,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
     ];
     let outcomes = [Outcome::Connected, Outcome::Voicemail, Outcome::NoAnswer, Outcome::Interested, Outcome::FollowUp];
     let mut made = 0;
+    progress.phase("interactions", interactions as u64);
     while made < interactions {
         let n = (interactions - made).min(1000);
         let inputs: Vec<InteractionInput> = (0..n)
@@ -189,6 +192,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         })
         .map_err(|e| e.to_string())?;
         made += n;
+        progress.inc(n as u64);
     }
     out.interactions = made;
 
@@ -212,6 +216,7 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
             (input, rng.random_bool(0.33))
         })
         .collect();
+    progress.phase("cases", case_inputs.len() as u64);
     out.cases = db
         .transaction_sync(|c| -> Result<usize, crm_records::RecordError> {
             let n = case_inputs.len();
@@ -246,6 +251,8 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
             }
         })
         .collect();
+    progress.inc(out.cases as u64);
+    progress.phase("purchases", purchase_inputs.len() as u64);
     out.purchases = db
         .transaction_sync(|c| -> Result<usize, crm_records::RecordError> {
             let n = purchase_inputs.len();
@@ -283,6 +290,8 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
             ..Default::default()
         })
         .collect();
+    progress.inc(out.purchases as u64);
+    progress.phase("deals and leads", (deal_inputs.len() + lead_inputs.len()) as u64);
     let (opportunities, leads) = db
         .transaction_sync(|c| -> Result<(usize, usize), crm_records::RecordError> {
             let stages = [
@@ -346,7 +355,11 @@ pub fn seed(db: &Db, interactions: usize) -> Result<Seeded, String> {
         .map_err(|e| e.to_string())?;
     out.opportunities = opportunities;
     out.leads = leads;
+    progress.inc((opportunities + leads) as u64);
+    progress.phase("campaigns", 5);
     out.campaigns = db.transaction_sync(|c| seed_campaigns(c, &actor, &mut rng)).map_err(|e| e.to_string())?;
+    progress.inc(out.campaigns as u64);
+    progress.finish();
     Ok(out)
 }
 

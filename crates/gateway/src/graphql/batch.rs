@@ -12,6 +12,8 @@ pub struct BatchError {
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldError>,
+    /// The id of the request (its `X-Request-Id`), as in every error.
+    pub request_id: Option<String>,
 }
 
 /// The answer to one batch operation, in order.
@@ -39,6 +41,7 @@ pub fn batch_results<T: serde::Serialize + BatchRecord, E: DomainError>(
             error: item.error.map(|e| BatchError {
                 code: e["code"].as_str().unwrap_or("").to_string(),
                 message: e["detail"].as_str().unwrap_or("").to_string(),
+                request_id: e["request_id"].as_str().map(str::to_string),
                 fields: serde_json::from_value::<Vec<serde_json::Value>>(e["errors"].clone())
                     .unwrap_or_default()
                     .iter()

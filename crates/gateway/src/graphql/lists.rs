@@ -40,9 +40,20 @@ pub fn list_params(
     search: Option<String>,
     archived: ArchivedFilter,
     count: bool,
-) -> ListParams {
-    ListParams {
-        limit: Some(u32::try_from(first).unwrap_or(0)),
+) -> async_graphql::Result<ListParams> {
+    let max = crm_core::list::MAX_LIMIT;
+    let limit = u32::try_from(first).ok().filter(|l| (1..=max).contains(l)).ok_or_else(|| {
+        let detail = format!("first must be between 1 and {max}");
+        crate::graphql::gql_error(
+            crate::problem::ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(
+                "first",
+                "out_of_range",
+                detail,
+            ),
+        )
+    })?;
+    Ok(ListParams {
+        limit: Some(limit),
         cursor: after,
         sort,
         filter,
@@ -55,5 +66,28 @@ pub fn list_params(
         },
         count,
         skip_external_ids: false,
+    })
+}
+
+/// The GraphQL argument a list's REST parameter is (errors name what the client wrote).
+fn graphql_argument(rest: &str) -> Option<&'static str> {
+    Some(match rest {
+        "limit" => "first",
+        "cursor" => "after",
+        "q" => "search",
+        "sort" => "orderBy",
+        _ => return None,
+    })
+}
+
+/// A list's error as GraphQL reports it: like `gql`, with the fields the list's REST
+/// parameters named (`limit`, `cursor`, `q`, `sort`) named as the GraphQL arguments.
+pub fn gql_list<E: crm_core::DomainError>(e: E) -> async_graphql::Error {
+    let mut api = crate::problem::ApiError::from(e);
+    for f in &mut api.errors {
+        if let Some(arg) = graphql_argument(&f.field) {
+            f.field = arg.to_string();
+        }
     }
+    crate::graphql::gql_error(api)
 }

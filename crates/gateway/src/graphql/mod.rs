@@ -21,7 +21,7 @@ pub use batch::{BatchError, BatchResult, batch_results, check_batch_len};
 pub use filters::{OrderBy, SortDirection, Where, sort_of};
 pub use http::graphql_post;
 pub use ide::{graphiql, graphiql_asset};
-pub use lists::{ArchivedFilter, PageInfo, list_params, page_info};
+pub use lists::{ArchivedFilter, PageInfo, gql_list, list_params, page_info};
 pub use loaders::LOADER_WINDOW;
 
 use crate::problem::ApiError;

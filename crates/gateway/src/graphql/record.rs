@@ -193,7 +193,7 @@ macro_rules! record_graphql {
                         search,
                         $crate::graphql::ArchivedFilter::Exclude,
                         false,
-                    );
+                    )?;
                     let with_ext = ctx.look_ahead().field("nodes").field("externalIds").exists();
                     params.skip_external_ids = !with_ext;
                     let key = $crate::graphql::loaders::ChildKey {
@@ -244,7 +244,7 @@ macro_rules! record_graphql {
             /// The record to update.
             pub id: $Id,
             /// A merge patch: absent fields stay, `null` clears.
-            pub patch: $Patch,
+            pub input: $Patch,
             /// Fail with `VERSION_CONFLICT` unless the record is at this version.
             pub expected_version: Option<i64>,
         }
@@ -255,7 +255,7 @@ macro_rules! record_graphql {
             /// The id in the other system that identifies the record.
             pub external_id: crm_core::ExternalId,
             /// The fields to set (a merge patch when the record exists).
-            pub patch: $Patch,
+            pub input: $Patch,
         }
 
         #[doc = concat!("A batch operation that archives one ", stringify!($T), ".")]
@@ -285,8 +285,8 @@ macro_rules! record_graphql {
                 use crm_core::external::BatchOp;
                 match op {
                     $BOp::Create(data) => BatchOp::Create { data },
-                    $BOp::Update(u) => BatchOp::Update { id: u.id, data: u.patch, expected_version: u.expected_version },
-                    $BOp::Upsert(u) => BatchOp::Upsert { external_id: u.external_id, data: u.patch },
+                    $BOp::Update(u) => BatchOp::Update { id: u.id, data: u.input, expected_version: u.expected_version },
+                    $BOp::Upsert(u) => BatchOp::Upsert { external_id: u.external_id, data: u.input },
                     $BOp::Delete(d) => BatchOp::Delete { id: d.id, expected_version: d.expected_version },
                 }
             }
@@ -342,7 +342,7 @@ macro_rules! record_graphql {
                     search,
                     archived,
                     count,
-                );
+                )?;
                 let nodes = look.field("nodes");
                 let with_ext = nodes.field("externalIds").exists();
                 params.skip_external_ids = !with_ext;
@@ -359,7 +359,7 @@ macro_rules! record_graphql {
                         Ok::<_, crm_records::RecordError>((page, related))
                     })
                     .await
-                    .map_err($crate::graphql::gql)?;
+                    .map_err($crate::graphql::gql_list)?;
                 if !with_ext {
                     $crate::graphql::loaders::loaders(ctx)?.without_external_ids.mark(
                         page.data.iter().map(|x| (<$T as crm_records::Record>::ENTITY, crm_records::Stored::id(x).uuid())),
@@ -410,7 +410,7 @@ macro_rules! record_graphql {
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(desc = "The record's id.")] id: $Id,
-                #[graphql(desc = "The fields to change: absent stays, `null` clears.")] patch: $Patch,
+                #[graphql(desc = "The fields to change (a merge patch): absent stays, `null` clears.")] input: $Patch,
                 #[graphql(desc = "Fail with `VERSION_CONFLICT` unless the record is at this version.")]
                 expected_version: Option<i64>,
             ) -> async_graphql::Result<$Node> {
@@ -418,7 +418,7 @@ macro_rules! record_graphql {
                 let actor = r.actor.clone();
                 let inner = r
                     .db
-                    .transaction(move |c| crm_records::update::<$T>(c, &actor, id, patch, expected_version))
+                    .transaction(move |c| crm_records::update::<$T>(c, &actor, id, input, expected_version))
                     .await
                     .map_err($crate::graphql::gql)?;
                 Ok($Node { inner })
@@ -467,13 +467,13 @@ macro_rules! record_graphql {
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(desc = "The system and the id the record has there.")] external_id: crm_core::ExternalId,
-                #[graphql(desc = "The fields to set (a merge patch when the record exists).")] patch: $Patch,
+                #[graphql(desc = "The fields to set (a merge patch when the record exists).")] input: $Patch,
             ) -> async_graphql::Result<$Up> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
                 let (inner, created) = r
                     .db
-                    .transaction(move |c| crm_records::upsert::<$T>(c, &actor, external_id, patch))
+                    .transaction(move |c| crm_records::upsert::<$T>(c, &actor, external_id, input))
                     .await
                     .map_err($crate::graphql::gql)?;
                 Ok($Up { node: $Node { inner }, created })

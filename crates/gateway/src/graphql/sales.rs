@@ -102,9 +102,12 @@ impl SalesViewsQuery {
             None,
             super::ArchivedFilter::Exclude,
             count,
-        );
+        )?;
         let agenda = crm_sales::activities::Agenda { assignee: Some(assignee), due_lte, due_gte };
-        let page = r.db.run(move |c| crm_sales::activities::agenda(c, &actor, &params, &agenda)).await.map_err(gql)?;
+        let page =
+            r.db.run(move |c| crm_sales::activities::agenda(c, &actor, &params, &agenda))
+                .await
+                .map_err(super::gql_list)?;
         Ok(ActivityConnection {
             page_info: super::page_info(&page),
             total_count: page.total,
