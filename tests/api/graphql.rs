@@ -364,3 +364,76 @@ async fn list_errors_name_the_graphql_arguments_not_the_rest_parameters() {
     let r = app.get("/api/v1/contacts?limit=0").await.expect(400);
     assert_eq!(r["errors"][0]["field"], "limit");
 }
+
+#[actix_web::test]
+async fn a_customer_screen_is_one_request_with_a_constant_number_of_statements() {
+    // No reminder sweep may run on the pool while statements are counted.
+    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let p = app.pipeline("Sales", json!({"is_default": true})).await;
+    let won = p["stages"][1]["id"].clone();
+    let product = app.product("SKU-1", json!({})).await;
+    for i in 0..12 {
+        let a = app.account(&format!("Screen {i:02}"), json!({})).await;
+        let c = app.contact(&format!("P{i}"), "Screen", json!({"account_id": a["id"]})).await;
+        let o = app.opportunity(&format!("Deal {i}a"), &a, &p, json!({"contact_id": c["id"]})).await;
+        app.opportunity(&format!("Deal {i}b"), &a, &p, json!({"contact_id": c["id"]})).await;
+        app.patch(&format!("/api/v1/opportunities/{}", s(&o["id"])), json!({"stage_id": won})).await.expect(200);
+        app.case(&format!("Case {i}"), json!({"contact_id": c["id"]})).await;
+        app.interaction(&c, json!({})).await;
+        app.activity(&format!("Call {i}"), json!({"contact_id": c["id"], "account_id": a["id"]})).await;
+        app.purchase(&a, &product, json!({"contact_id": c["id"]})).await;
+    }
+    let screen = "query($n: Int!) { accounts(first: $n, orderBy: [{field: NAME}]) { nodes { name
+        contacts(first: 5) { nodes { firstName
+            opportunities(orderBy: [{field: NAME}]) { nodes { name } }
+            cases { nodes { subject } } activities { nodes { subject } } purchases { nodes { id } } } }
+        won: opportunities(where: {status: {eq: WON}}) { nodes { name status } }
+        open: opportunities(filter: \"status[eq]:open\") { nodes { name } }
+        cases(first: 3) { nodes { subject } pageInfo { hasNextPage } }
+        interactions { nodes { type } }
+        activities { nodes { subject } }
+        purchases { nodes { lines { quantity } } } } } }";
+    let mut deltas = Vec::new();
+    // The first request of a process reads a little more once (1: warm-up, not counted).
+    for n in [1, 3, 12] {
+        let before = app.db.statements_executed();
+        let r = app.gql(&app.admin, screen, json!({"n": n})).await;
+        deltas.push(app.db.statements_executed() - before);
+        assert!(r.get("errors").is_none(), "{r}");
+        let nodes = r["data"]["accounts"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n as usize);
+        if n == 1 {
+            continue;
+        }
+        let first = &nodes[0];
+        assert_eq!(first["name"], "Screen 00");
+        assert_eq!(first["won"]["nodes"], json!([{"name": "Deal 0a", "status": "WON"}]), "{first}");
+        assert_eq!(first["open"]["nodes"], json!([{"name": "Deal 0b"}]), "{first}");
+        assert_eq!(first["cases"]["nodes"], json!([{"subject": "Case 0"}]));
+        assert_eq!(first["interactions"]["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(first["activities"]["nodes"], json!([{"subject": "Call 0"}]));
+        assert_eq!(first["purchases"]["nodes"].as_array().unwrap().len(), 1);
+        let person = &first["contacts"]["nodes"][0];
+        assert_eq!(person["opportunities"]["nodes"], json!([{"name": "Deal 0a"}, {"name": "Deal 0b"}]), "{person}");
+        assert_eq!(person["cases"]["nodes"], json!([{"subject": "Case 0"}]));
+        assert_eq!(person["activities"]["nodes"], json!([{"subject": "Call 0"}]));
+        assert_eq!(nodes[n as usize - 1]["won"]["nodes"][0]["name"], format!("Deal {}a", n - 1));
+    }
+    // The same statements for 3 accounts as for 12: the page, then one window query per
+    // connection (13 of them) and the child rows of what they return (deal and purchase lines,
+    // stages), whatever the number of parents.
+    assert_eq!(deltas[1], deltas[2], "statements for 3 accounts vs 12: {deltas:?}");
+    assert!(deltas[1] <= 20, "{deltas:?}");
+    // A role without a resource's scope gets that connection refused, the rest answered.
+    let narrow = token(&app.keys, "integration", &[], &["accounts:read", "cases:read"]);
+    let r = app
+        .gql(
+            &narrow,
+            "{ accounts(first: 1) { nodes { name cases { nodes { subject } } opportunities { nodes { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    assert_eq!(r["errors"][0]["path"][3], "opportunities", "{r}");
+    assert_eq!(r["data"]["accounts"]["nodes"][0]["cases"]["nodes"].as_array().map(Vec::len), Some(1), "{r}");
+}

@@ -213,6 +213,16 @@ crm_derive::resources! {
         children {
             /// Live contacts at this account (newest first unless `orderBy` says otherwise).
             contacts("account_id"): Contact,
+            /// Its deals (newest first unless `orderBy` says otherwise).
+            opportunities("account_id"): Opportunity,
+            /// Its support cases.
+            cases("account_id"): Case,
+            /// Its contact history: calls, emails, meetings, notes, ….
+            interactions("account_id"): Interaction,
+            /// Activities (tasks, calls, meetings) about it.
+            activities("account_id"): Activity,
+            /// Its purchases.
+            purchases("account_id"): Purchase,
         },
         fields {
             /// Interactions, cases, purchases and changes, newest first.
@@ -246,7 +256,16 @@ crm_derive::resources! {
             /// The record owner.
             owner(owner_id): User,
         },
-        children {},
+        children {
+            /// The deals this person is the contact of.
+            opportunities("contact_id"): Opportunity,
+            /// The support cases this person raised.
+            cases("contact_id"): Case,
+            /// Activities (tasks, calls, meetings) about this person.
+            activities("contact_id"): Activity,
+            /// This person's purchases.
+            purchases("contact_id"): Purchase,
+        },
         fields {
             /// Interactions, cases, purchases and changes, newest first.
             async fn timeline(
