@@ -1,5 +1,5 @@
 use actix_web::http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -227,4 +227,65 @@ async fn requests_the_contract_does_not_allow_get_the_documented_answers() {
         )
         .await;
     assert_eq!(empty_match.status, 200);
+}
+
+#[actix_web::test]
+async fn include_embeds_the_first_children_of_every_relation_the_catalog_declares() {
+    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let p = app.pipeline("Sales", json!({"is_default": true})).await;
+    let acme = app.account("Acme", json!({})).await;
+    let other = app.account("Other", json!({})).await;
+    let ada = app.contact("Ada", "Lovelace", json!({"account_id": acme["id"]})).await;
+    app.contact("Bob", "Other", json!({"account_id": other["id"]})).await;
+    for i in 0..23 {
+        app.opportunity(&format!("Deal {i:02}"), &acme, &p, json!({"contact_id": ada["id"]})).await;
+    }
+    app.case("Broken", json!({"contact_id": ada["id"]})).await;
+    app.interaction(&ada, json!({})).await;
+
+    // Lists: each account with its first 20 deals (newest first), its contacts and cases.
+    let before = app.db.statements_executed();
+    let page = app.get("/api/v1/accounts?include=contacts,opportunities,cases&sort=name").await.expect(200);
+    let used = app.db.statements_executed() - before;
+    let (a, o) = (&page["data"][0], &page["data"][1]);
+    assert_eq!((a["name"].as_str(), o["name"].as_str()), (Some("Acme"), Some("Other")));
+    let deals: Vec<&str> = a["opportunities"]["data"].as_array().unwrap().iter().map(|d| s(&d["name"])).collect();
+    let newest: Vec<String> = (3..23).rev().map(|i| format!("Deal {i:02}")).collect();
+    assert_eq!(deals, newest);
+    assert_eq!(a["contacts"]["data"][0]["first_name"], "Ada");
+    assert_eq!(a["cases"]["data"][0]["subject"], "Broken");
+    assert_eq!(a["cases"]["next_cursor"], Value::Null);
+    assert_eq!(o["opportunities"], json!({"data": [], "next_cursor": null}));
+    assert!(a.get("interactions").is_none() && a.get("owner").is_none(), "only what was asked: {a}");
+    // The page and its external ids, then per child list one window query for all the
+    // accounts and its records' external ids (deals also their lines and stages): 10, the
+    // same for two accounts as for two hundred.
+    assert!(used <= 10, "{used} statements");
+
+    // The cursor continues with the child list filtered on the parent.
+    let cursor = a["opportunities"]["next_cursor"].as_str().unwrap();
+    let filter = format!("account_id[eq]:{}", s(&acme["id"]));
+    let rest =
+        app.get(&format!("/api/v1/opportunities?filter={}&cursor={}", enc(&filter), enc(cursor))).await.expect(200);
+    let tail: Vec<&str> = rest["data"].as_array().unwrap().iter().map(|d| s(&d["name"])).collect();
+    assert_eq!(tail, ["Deal 02", "Deal 01", "Deal 00"]);
+
+    // One record; a contact's children; and what may be included, when asked for more.
+    let one = app.get(&format!("/api/v1/accounts/{}?include=interactions,owner", s(&acme["id"]))).await.expect(200);
+    assert_eq!(one["interactions"]["data"].as_array().unwrap().len(), 1);
+    assert!(one["owner"].is_null() && one.get("opportunities").is_none(), "{one}");
+    let c = app.get(&format!("/api/v1/contacts/{}?include=cases,opportunities", s(&ada["id"]))).await.expect(200);
+    assert_eq!(
+        (c["cases"]["data"].as_array().unwrap().len(), c["opportunities"]["data"].as_array().unwrap().len()),
+        (1, 20)
+    );
+    let bad = app.get("/api/v1/accounts?include=invoices").await.expect(400);
+    assert_eq!(
+        bad["errors"][0]["message"],
+        "includable: owner, contacts, opportunities, cases, interactions, activities, purchases"
+    );
+    // A child list the token may not read is refused, like the list itself would be.
+    let narrow = token(&app.keys, "integration", &[], &["accounts:read"]);
+    let r = app.call(Method::GET, "/api/v1/accounts?include=cases", Some(&narrow), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
 }

@@ -31,6 +31,8 @@ use crate::graphql::operational::{
 };
 use crate::graphql::sales::AssessmentLoader;
 use crate::graphql::{gql, rc};
+#[allow(unused_imports)] // named by the REST shapes that embed children (utoipa names generics bare)
+use crate::rest::record::Included;
 
 /// What the registry knows of a resource.
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +80,7 @@ macro_rules! resource_api {
             /// The list parameters of this resource.
             type Listing = resource_api!(@list_query $($LQ)?);
 
-            resource_api!(@rest $T $Res { $($rel)* } {
+            resource_api!(@rest $T $Res { $($rel)* } children { $($child)* } {
                 tag: $tag,
                 input: $Input, patch: $Patch, id: $Id,
                 collection: $collection, item: $item, list type $ListT, query: Listing,
@@ -146,12 +148,12 @@ macro_rules! resource_api {
     (@list_query) => { crate::rest::ListQuery };
     (@list_query $LQ:ty) => { $LQ };
     // A resource without to-one relations is its own REST shape.
-    (@rest $T:ident $Res:ident { } { tag: $tag:literal, $($args:tt)* }) => {
+    (@rest $T:ident $Res:ident { } children { } { tag: $tag:literal, $($args:tt)* }) => {
         crate::embeds!($T);
         crate::record_endpoints! { tag: $tag, record: $T, resource: $T, $($args)* }
     };
-    (@rest $T:ident $Res:ident { $($rel:tt)+ } { tag: $tag:literal, $($args:tt)* }) => {
-        crate::embeds!($T as $Res { $($rel)+ });
+    (@rest $T:ident $Res:ident { $($rel:tt)+ } children { $($child:tt)* } { tag: $tag:literal, $($args:tt)* }) => {
+        crate::embeds!($T as $Res { $($rel)+ } children { $($child)* });
         crate::record_endpoints! { tag: $tag, record: $T, resource: $Res, $($args)* }
     };
 }

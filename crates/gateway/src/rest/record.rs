@@ -31,9 +31,44 @@ pub fn related<R: crm_records::Record, T>(
     Ok(crm_records::get_many::<R>(conn, actor, &ids, true)?.into_iter().map(|r| (r.id(), r)).collect())
 }
 
-/// Declares how a record is embedded with its to-one relations: `embeds!(Contact as
-/// ContactResource { account(account_id): Account })`, or `embeds!(User)` for a record
-/// with none (it is its own wire shape).
+/// How many child records `include=<children>` embeds per record (the first page, in the
+/// child list's default order); `next_cursor` continues with the child list filtered on the
+/// parent.
+pub const INCLUDED_CHILDREN: u32 = 20;
+
+/// The first page of a record's children, embedded by `include=`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Included<T> {
+    /// Up to 20 records, in the child list's default order (newest first).
+    pub data: Vec<T>,
+    /// Continue with the child list filtered on this record (`GET /api/v1/opportunities?
+    /// filter=account_id[eq]:<id>&cursor=…`); null when these are all.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Default for Included<T> {
+    fn default() -> Self {
+        Included { data: Vec::new(), next_cursor: None }
+    }
+}
+
+/// The first page of children of each of `parents` whose `field` names them.
+pub fn children<R: crm_records::Record>(
+    conn: &mut crm_db::AnyConnection,
+    actor: &crm_core::Actor,
+    field: &str,
+    parents: &[uuid::Uuid],
+) -> Result<std::collections::HashMap<uuid::Uuid, Included<R>>, crm_records::RecordError> {
+    let params = crm_core::list::ListParams { limit: Some(INCLUDED_CHILDREN), ..Default::default() };
+    Ok(crm_records::list_per_parent::<R>(conn, actor, field, parents, &params)?
+        .into_iter()
+        .map(|(p, page)| (p, Included { data: page.data, next_cursor: page.next_cursor }))
+        .collect())
+}
+
+/// Declares how a record is embedded with its to-one relations and its children:
+/// `embeds!(Account as AccountResource { owner(owner_id): User } children { contacts("account_id"):
+/// Contact })`, or `embeds!(User)` for a record with neither (it is its own wire shape).
 #[macro_export]
 macro_rules! embeds {
     ($T:ty) => {
@@ -50,7 +85,8 @@ macro_rules! embeds {
             }
         }
     };
-    ($T:ty as $Res:ident { $( $(#[$doc:meta])* $rel:ident ($field:ident) : $Target:ty ),+ $(,)? }) => {
+    ($T:ty as $Res:ident { $( $(#[$doc:meta])* $rel:ident ($field:ident) : $Target:ty ),+ $(,)? }
+        children { $( $(#[$cdoc:meta])* $child:ident ($cfield:literal) : $Child:ty ),* $(,)? }) => {
         /// The record, with the related records `include=` names embedded.
         #[derive(serde::Serialize, utoipa::ToSchema)]
         pub struct $Res {
@@ -62,11 +98,17 @@ macro_rules! embeds {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 pub $rel: Option<Option<$Target>>,
             )+
+            $(
+                $(#[$cdoc])*
+                #[doc = concat!("Present with `include=", stringify!($child), "`: the first 20, newest first.")]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $child: Option<$crate::rest::record::Included<$Child>>,
+            )*
         }
 
         impl $crate::rest::record::Embed for $T {
             type Resource = $Res;
-            const INCLUDABLE: &'static [&'static str] = &[$(stringify!($rel)),+];
+            const INCLUDABLE: &'static [&'static str] = &[$(stringify!($rel)),+ $(, stringify!($child))*];
             fn embed(
                 conn: &mut crm_db::AnyConnection,
                 actor: &crm_core::Actor,
@@ -80,14 +122,31 @@ macro_rules! embeds {
                         None
                     };
                 )+
+                $(
+                    let mut $child = if include.iter().any(|i| i == stringify!($child)) {
+                        use crm_core::ids::EntityId;
+                        let parents: Vec<uuid::Uuid> =
+                            records.iter().map(|r| crm_records::Stored::id(r).uuid()).collect();
+                        Some($crate::rest::record::children::<$Child>(conn, actor, $cfield, &parents)?)
+                    } else {
+                        None
+                    };
+                )*
                 Ok(records
                     .into_iter()
-                    .map(|record| $Res {
-                        $( $rel: $rel.as_ref().map(|m| {
-                            let id: Option<<$Target as crm_records::Stored>::Id> = record.$field.into();
-                            id.and_then(|id| m.get(&id).cloned())
-                        }), )+
-                        record,
+                    .map(|record| {
+                        #[allow(unused_imports)]
+                        use crm_core::ids::EntityId;
+                        #[allow(unused_variables)]
+                        let id = crm_records::Stored::id(&record).uuid();
+                        $Res {
+                            $( $rel: $rel.as_ref().map(|m| {
+                                let id: Option<<$Target as crm_records::Stored>::Id> = record.$field.into();
+                                id.and_then(|id| m.get(&id).cloned())
+                            }), )+
+                            $( $child: $child.as_mut().map(|m| m.remove(&id).unwrap_or_default()), )*
+                            record,
+                        }
                     })
                     .collect())
             }
