@@ -705,3 +705,157 @@ async fn lists_filter_deals_by_status_and_forecast_category() {
         .expect(200);
     assert_eq!((reopened["status"].as_str(), reopened["forecast_category"].as_str()), (Some("open"), Some("pipeline")));
 }
+
+#[actix_web::test]
+async fn the_customer_timeline_and_summary_hold_deals_stage_moves_and_activities() {
+    let app = spawn().await;
+    let p = pipeline(&app, "New business").await;
+    let acme = app.account("Acme", json!({})).await;
+    let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
+    let deal = |name: &str, amount: Value| {
+        let extra = json!({"contact_id": ann["id"], "amount": amount});
+        let (app, acme, p, name) = (&app, &acme, &p, name.to_string());
+        async move { app.opportunity(&name, acme, p, extra).await }
+    };
+    let won = deal("Won deal", json!({"amount_minor": 500_000, "currency": "EUR"})).await;
+    deal("Open EUR", json!({"amount_minor": 120_000, "currency": "EUR"})).await;
+    let open2 = deal("Open USD", json!({"amount_minor": 99_999, "currency": "USD"})).await;
+    let lost = deal("Lost deal", json!({"amount_minor": 7_000, "currency": "EUR"})).await;
+    let path = |o: &Value| format!("/api/v1/opportunities/{}", s(&o["id"]));
+    app.patch(&path(&won), json!({"stage_id": stage(&p, "Propose")})).await.expect(200);
+    app.patch(&path(&won), json!({"stage_id": stage(&p, "Won")})).await.expect(200);
+    app.patch(&path(&lost), json!({"stage_id": stage(&p, "Lost"), "loss_reason": "price"})).await.expect(200);
+    app.patch(&path(&open2), json!({"stage_id": stage(&p, "Commit")})).await.expect(200);
+    let on = json!({"contact_id": ann["id"], "account_id": acme["id"]});
+    let mut overdue = on.clone();
+    merge(&mut overdue, json!({"due_at": "2020-01-01T09:00:00Z"}));
+    app.activity("Call back", overdue).await;
+    let mut later = on.clone();
+    merge(&mut later, json!({"due_at": "2099-03-01T09:00:00Z"}));
+    app.activity("Send the offer", later).await;
+    let mut soon = on.clone();
+    merge(&mut soon, json!({"due_at": "2098-06-01T09:00:00Z"}));
+    let done = app.activity("Demo", soon).await;
+    let done = app.post(&format!("/api/v1/activities/{}/complete", s(&done["id"])), json!({})).await.expect(200);
+    app.case("Unrelated", json!({"contact_id": ann["id"]})).await;
+
+    // The contact's sales history, newest first: every deal opened, every move, each activity once.
+    let t = app
+        .get(&format!("/api/v1/contacts/{}/timeline?kinds=opportunity,stage_change,activity&limit=200", s(&ann["id"])))
+        .await
+        .expect(200);
+    let entries: Vec<(String, String)> = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let what = match s(&e["kind"]) {
+                "opportunity" => s(&e["item"]["name"]).to_string(),
+                "stage_change" => format!(
+                    "{} → {}",
+                    &e["item"]["opportunity_id"].as_str().unwrap()[..8],
+                    s(&e["item"]["stage_name"])
+                ),
+                _ => format!("{} ({})", s(&e["item"]["subject"]), s(&e["item"]["status"])),
+            };
+            assert_eq!(e["id"], e["item"]["id"], "{e}");
+            (s(&e["kind"]).to_string(), what)
+        })
+        .collect();
+    let short = |o: &Value| s(&o["id"])[..8].to_string();
+    let expected: Vec<(String, String)> = [
+        ("activity", "Demo (done)".to_string()),
+        ("activity", "Send the offer (open)".to_string()),
+        ("activity", "Call back (open)".to_string()),
+        ("stage_change", format!("{} → Commit", short(&open2))),
+        ("stage_change", format!("{} → Lost", short(&lost))),
+        ("stage_change", format!("{} → Won", short(&won))),
+        ("stage_change", format!("{} → Propose", short(&won))),
+        ("opportunity", "Lost deal".to_string()),
+        ("opportunity", "Open USD".to_string()),
+        ("opportunity", "Open EUR".to_string()),
+        ("opportunity", "Won deal".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, w)| (k.to_string(), w))
+    .collect();
+    assert_eq!(entries, expected);
+    assert_eq!(done["status"], "done");
+    // The account's timeline has them too; pages of 3 walk it without gaps or repeats.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("/api/v1/accounts/{}/timeline?limit=3{cursor}", s(&acme["id"]));
+        let page = app.get(&url).await.expect(200);
+        seen.extend(page["data"].as_array().unwrap().iter().map(|e| s(&e["id"]).to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "{seen:?}");
+    // The 11 sales entries, the case, and the account's own change (its creation).
+    assert_eq!(seen.len(), 13, "{seen:?}");
+    // Without sales:read the sales kinds are left out, and asking for them is 403.
+    let narrow = token(&app.keys, "agent", &[], &["contacts:read", "cases:read"]);
+    let r =
+        app.call(Method::GET, &format!("/api/v1/contacts/{}/timeline", s(&ann["id"])), Some(&narrow), None, &[]).await;
+    let kinds: std::collections::HashSet<String> =
+        r.expect(200)["data"].as_array().unwrap().iter().map(|e| s(&e["kind"]).to_string()).collect();
+    assert_eq!(kinds, ["case", "change"].into_iter().map(String::from).collect());
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/contacts/{}/timeline?kinds=activity", s(&ann["id"])),
+            Some(&narrow),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 403);
+
+    // The summary's sales figures, worked out by hand from what was written above.
+    for who in
+        [format!("/api/v1/contacts/{}/summary", s(&ann["id"])), format!("/api/v1/accounts/{}/summary", s(&acme["id"]))]
+    {
+        let sum = app.get(&who).await.expect(200);
+        assert_eq!(
+            (sum["open_opportunities"].as_i64(), sum["won_opportunities"].as_i64(), sum["lost_opportunities"].as_i64()),
+            (Some(2), Some(1), Some(1)),
+            "{sum}"
+        );
+        assert_eq!(
+            sum["pipeline_value"],
+            json!([{"amount_minor": 120_000, "currency": "EUR"}, {"amount_minor": 99_999, "currency": "USD"}])
+        );
+        assert_eq!(sum["won_value"], json!([{"amount_minor": 500_000, "currency": "EUR"}]));
+        assert_eq!(sum["last_opportunity_at"], lost["created_at"]);
+        assert_eq!((sum["open_activities"].as_i64(), sum["overdue_activities"].as_i64()), (Some(2), Some(1)));
+        assert_eq!(sum["next_activity_due_at"], "2020-01-01T09:00:00Z");
+        assert_eq!(sum["last_activity_done_at"], done["completed_at"]);
+    }
+    let sum = app
+        .call(Method::GET, &format!("/api/v1/contacts/{}/summary", s(&ann["id"])), Some(&narrow), None, &[])
+        .await
+        .expect(200);
+    assert!(sum["open_opportunities"].is_null() && sum["open_activities"].is_null() && sum["open_cases"] == 1, "{sum}");
+
+    // GraphQL: the same entries and figures.
+    let g = app
+        .gql(
+            &app.admin,
+            "query($id: UUID!) { contact(id: $id) { summary { openOpportunities pipelineValue { amountMinor currency } overdueActivities }
+               timeline(kinds: [STAGE_CHANGE, OPPORTUNITY], first: 2) { nodes { kind stageChange { stageName forecastCategory } opportunity { name } } } } }",
+            json!({"id": ann["id"]}),
+        )
+        .await;
+    let c = &g["data"]["contact"];
+    assert_eq!(c["summary"]["openOpportunities"], 2, "{g}");
+    assert_eq!(c["summary"]["overdueActivities"], 1, "{g}");
+    assert_eq!(
+        c["timeline"]["nodes"][0],
+        json!({"kind": "STAGE_CHANGE", "stageChange": {"stageName": "Commit", "forecastCategory": "COMMIT"}, "opportunity": null}),
+        "{g}"
+    );
+}

@@ -4,6 +4,7 @@
 //! forecast and sales reports.
 
 pub mod activities;
+pub mod customer;
 pub mod leads;
 pub mod opportunities;
 pub mod period;

@@ -405,6 +405,10 @@ type LineRow = (i64, DbUuid, i64, i64, i64, i64);
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct StageVisit {
+    /// The visit's id (time-ordered).
+    pub id: uuid::Uuid,
+    /// The deal.
+    pub opportunity_id: OpportunityId,
     /// The stage it is in.
     pub stage_id: StageId,
     pub stage_name: String,
@@ -420,7 +424,8 @@ pub struct StageVisit {
     pub moved_by: String,
 }
 
-type HistoryRow = (
+/// A row of `opportunity_stage_history`, in column order.
+pub(crate) type HistoryRow = (
     DbUuid,
     DbUuid,
     DbUuid,
@@ -450,23 +455,27 @@ pub fn stage_history(
         .order((opportunity_stage_history::entered_at.asc(), opportunity_stage_history::id.asc()))
         .load(conn)?;
     let now = crm_db::now();
-    Ok(rows
-        .into_iter()
-        .map(|r| StageVisit {
-            stage_id: StageId(r.3.0),
-            stage_name: r.4,
-            probability: i32::try_from(r.5).unwrap_or(0),
-            forecast_category: ForecastCategory::parse(&r.6).unwrap_or(ForecastCategory::Pipeline),
-            amount: match (r.7, r.8) {
-                (Some(a), Some(c)) => Some(Money::new(a, &c)),
-                _ => None,
-            },
-            entered_at: to_utc(r.9),
-            left_at: r.10.map(to_utc),
-            days_in_stage: (r.10.unwrap_or(now) - r.9).num_days(),
-            moved_by: r.11,
-        })
-        .collect())
+    Ok(rows.into_iter().map(|r| visit_of(r, now)).collect())
+}
+
+/// A stage visit from its row; `now` ends the current stay for `days_in_stage`.
+pub(crate) fn visit_of(r: HistoryRow, now: NaiveDateTime) -> StageVisit {
+    StageVisit {
+        id: r.0.0,
+        opportunity_id: OpportunityId(r.1.0),
+        stage_id: StageId(r.3.0),
+        stage_name: r.4,
+        probability: i32::try_from(r.5).unwrap_or(0),
+        forecast_category: ForecastCategory::parse(&r.6).unwrap_or(ForecastCategory::Pipeline),
+        amount: match (r.7, r.8) {
+            (Some(a), Some(c)) => Some(Money::new(a, &c)),
+            _ => None,
+        },
+        entered_at: to_utc(r.9),
+        left_at: r.10.map(to_utc),
+        days_in_stage: (r.10.unwrap_or(now) - r.9).num_days(),
+        moved_by: r.11,
+    }
 }
 
 wire_enum!(

@@ -1,11 +1,12 @@
 //! The customer 360 view: one timeline per contact or account merging the contact history,
-//! cases, purchases and record changes, and the summary an agent needs at a glance.
+//! cases, purchases, deals with their stage moves, activities and record changes, and the
+//! summary an agent or a rep needs at a glance.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use crm_cases::Case;
-use crm_core::ids::{CaseId, InteractionId, ProductId, PurchaseId, UserId};
+use crm_core::ids::{ActivityId, CaseId, InteractionId, OpportunityId, ProductId, PurchaseId, UserId};
 use crm_core::list::Cursor;
 use crm_core::{Actor, Money, Scope, Timestamp, wire_enum};
 use crm_db::sql::Key;
@@ -14,6 +15,7 @@ use crm_events::HistoryEntry;
 use crm_interactions::{Direction, Interaction, InteractionType};
 use crm_products::{Product, Purchase};
 use crm_records::{RecordError, Stored};
+use crm_sales::{Activity, Opportunity, StageVisit};
 use crm_users::User;
 use serde::Serialize;
 
@@ -23,6 +25,12 @@ wire_enum!(
         Interaction = "interaction",
         Case = "case",
         Purchase = "purchase",
+        /// A deal opened.
+        Opportunity = "opportunity",
+        /// A deal moved to another stage (won and lost are moves into a closed stage).
+        StageChange = "stage_change",
+        /// An activity: when it was done, or when it was scheduled while still to do.
+        Activity = "activity",
         Change = "change",
     }
 );
@@ -33,6 +41,7 @@ impl TimelineKind {
             TimelineKind::Interaction => Scope::InteractionsRead,
             TimelineKind::Case => Scope::CasesRead,
             TimelineKind::Purchase => Scope::ProductsRead,
+            TimelineKind::Opportunity | TimelineKind::StageChange | TimelineKind::Activity => Scope::SalesRead,
             TimelineKind::Change => read_scope(subject),
         }
     }
@@ -64,6 +73,9 @@ pub enum TimelineEntry {
     Interaction(Interaction),
     Case(Case),
     Purchase(Purchase),
+    Opportunity(Opportunity),
+    StageChange(StageVisit),
+    Activity(Activity),
     Change(HistoryEntry),
 }
 
@@ -73,9 +85,11 @@ pub enum TimelineEntry {
 pub struct TimelineItem {
     pub kind: TimelineKind,
     /// When it happened: an interaction's `occurred_at`, a case's opening, a purchase's
-    /// `ordered_at`, a change's time.
+    /// `ordered_at`, a deal's opening, a stage move's `entered_at`, an activity's
+    /// `completed_at` (or its creation while it is to do), a change's time.
     pub occurred_at: Timestamp,
-    /// The interaction, case or purchase id, or the change event's id.
+    /// The interaction, case, purchase, opportunity or activity id, the stage visit's id, or
+    /// the change event's id.
     pub id: uuid::Uuid,
     pub item: TimelineEntry,
 }
@@ -90,10 +104,13 @@ mod schema {
     use super::TimelineItem;
 
     /// `kind`, the name of the variant's schema, and the name of its item's schema.
-    const VARIANTS: [(&str, &str, &str); 4] = [
+    const VARIANTS: [(&str, &str, &str); 7] = [
         ("interaction", "TimelineInteraction", "Interaction"),
         ("case", "TimelineCase", "Case"),
         ("purchase", "TimelinePurchase", "Purchase"),
+        ("opportunity", "TimelineOpportunity", "Opportunity"),
+        ("stage_change", "TimelineStageChange", "StageVisit"),
+        ("activity", "TimelineActivity", "Activity"),
         ("change", "TimelineChange", "HistoryEntry"),
     ];
 
@@ -127,12 +144,14 @@ mod schema {
                         "occurred_at": {
                             "$ref": "#/components/schemas/Timestamp",
                             "description": "When it happened: an interaction's `occurred_at`, a case's opening, \
-                                a purchase's `ordered_at`, a change's time.",
+                                a purchase's `ordered_at`, a deal's opening, a stage move's `entered_at`, an \
+                                activity's `completed_at` (or its creation while it is to do), a change's time.",
                         },
                         "id": {
                             "type": "string",
                             "format": "uuid",
-                            "description": "The interaction, case or purchase id, or the change event's id.",
+                            "description": "The interaction, case, purchase, opportunity or activity id, the \
+                                stage visit's id, or the change event's id.",
                         },
                         "item": {"$ref": format!("#/components/schemas/{item}")},
                     },
@@ -146,6 +165,21 @@ mod schema {
             <crm_cases::Case as ToSchema>::schemas(schemas);
             schemas.push((crm_products::Purchase::name().into(), crm_products::Purchase::schema()));
             <crm_products::Purchase as ToSchema>::schemas(schemas);
+            schemas.push((
+                <crm_sales::Opportunity as ToSchema>::name().into(),
+                <crm_sales::Opportunity as PartialSchema>::schema(),
+            ));
+            <crm_sales::Opportunity as ToSchema>::schemas(schemas);
+            schemas.push((
+                <crm_sales::StageVisit as ToSchema>::name().into(),
+                <crm_sales::StageVisit as PartialSchema>::schema(),
+            ));
+            <crm_sales::StageVisit as ToSchema>::schemas(schemas);
+            schemas.push((
+                <crm_sales::Activity as ToSchema>::name().into(),
+                <crm_sales::Activity as PartialSchema>::schema(),
+            ));
+            <crm_sales::Activity as ToSchema>::schemas(schemas);
             schemas.push((crm_events::HistoryEntry::name().into(), crm_events::HistoryEntry::schema()));
             <crm_events::HistoryEntry as ToSchema>::schemas(schemas);
         }
@@ -180,9 +214,8 @@ fn check_subject(conn: &mut AnyConnection, subject: Subject) -> Result<(), Recor
 /// Resolves which kinds to include: the requested ones (each must be readable), or every kind
 /// the caller can read.
 fn kinds_for(actor: &Actor, subject: Subject, requested: &[TimelineKind]) -> Result<Vec<TimelineKind>, RecordError> {
-    let all = [TimelineKind::Interaction, TimelineKind::Case, TimelineKind::Purchase, TimelineKind::Change];
     if requested.is_empty() {
-        return Ok(all.into_iter().filter(|k| actor.has(k.scope(subject))).collect());
+        return Ok(TimelineKind::ALL.iter().copied().filter(|k| actor.has(k.scope(subject))).collect());
     }
     for k in requested {
         actor.require(k.scope(subject))?;
@@ -191,7 +224,8 @@ fn kinds_for(actor: &Actor, subject: Subject, requested: &[TimelineKind]) -> Res
 }
 
 /// One page of a contact's or account's timeline, newest first, merging interactions (where
-/// the contact took part, or with the account), cases, purchases and changes to the record
+/// the contact took part, or with the account), cases, purchases, deals and their stage moves,
+/// activities and changes to the record
 /// itself (changes are kept as long as the event log keeps them).
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, ?subject))]
 pub fn timeline(
@@ -223,6 +257,9 @@ pub fn timeline(
             TimelineKind::Interaction => crm_interactions::read::newest_of(conn, subject, before, n)?,
             TimelineKind::Case => crm_cases::read::newest_of(conn, subject, before, n)?,
             TimelineKind::Purchase => crm_products::read::newest_of(conn, subject, before, n)?,
+            TimelineKind::Opportunity => crm_sales::customer::newest_deals(conn, subject, before, n)?,
+            TimelineKind::StageChange => crm_sales::customer::newest_stage_moves(conn, subject, before, n)?,
+            TimelineKind::Activity => crm_sales::customer::newest_activities(conn, subject, before, n)?,
             TimelineKind::Change => {
                 let rows = crm_events::changes_before(
                     conn,
@@ -281,6 +318,23 @@ pub fn timeline(
     .into_iter()
     .map(|x| (x.id.0, x))
     .collect();
+    let deals: HashMap<uuid::Uuid, Opportunity> = Opportunity::find_many(
+        conn,
+        &ids_of(TimelineKind::Opportunity).into_iter().map(OpportunityId).collect::<Vec<_>>(),
+        true,
+    )?
+    .into_iter()
+    .map(|x| (x.id.0, x))
+    .collect();
+    let mut moves = crm_sales::customer::stage_visits(conn, &ids_of(TimelineKind::StageChange))?;
+    let activities: HashMap<uuid::Uuid, Activity> = Activity::find_many(
+        conn,
+        &ids_of(TimelineKind::Activity).into_iter().map(ActivityId).collect::<Vec<_>>(),
+        true,
+    )?
+    .into_iter()
+    .map(|x| (x.id.0, x))
+    .collect();
     let data = keys
         .into_iter()
         .filter_map(|((t, id), kind)| {
@@ -288,6 +342,9 @@ pub fn timeline(
                 TimelineKind::Interaction => TimelineEntry::Interaction(interactions.get(&id)?.clone()),
                 TimelineKind::Case => TimelineEntry::Case(cases.get(&id)?.clone()),
                 TimelineKind::Purchase => TimelineEntry::Purchase(purchases.get(&id)?.clone()),
+                TimelineKind::Opportunity => TimelineEntry::Opportunity(deals.get(&id)?.clone()),
+                TimelineKind::StageChange => TimelineEntry::StageChange(moves.remove(&id)?),
+                TimelineKind::Activity => TimelineEntry::Activity(activities.get(&id)?.clone()),
                 TimelineKind::Change => TimelineEntry::Change(changes.remove(&id)?),
             };
             Some(TimelineItem { kind, occurred_at: to_utc(t), id, item })
@@ -356,6 +413,29 @@ pub struct CustomerSummary {
     pub products_owned: Option<Vec<ProductOwned>>,
     /// Live contacts (account summaries only).
     pub contacts: Option<i64>,
+    /// Live deals in an open stage.
+    pub open_opportunities: Option<i64>,
+    /// Their amounts, one per currency.
+    pub pipeline_value: Option<Vec<Money>>,
+    pub won_opportunities: Option<i64>,
+    /// Won deals' amounts, one per currency.
+    pub won_value: Option<Vec<Money>>,
+    pub lost_opportunities: Option<i64>,
+    pub last_opportunity_at: Option<Timestamp>,
+    /// Activities still to do.
+    pub open_activities: Option<i64>,
+    /// To do and past their due time.
+    pub overdue_activities: Option<i64>,
+    /// The earliest due time of the activities still to do.
+    pub next_activity_due_at: Option<Timestamp>,
+    pub last_activity_done_at: Option<Timestamp>,
+}
+
+/// Sums in minor units per currency as money, in currency-code order (a sum past the range
+/// of an amount is capped at its maximum).
+fn per_currency(mut sums: Vec<(String, i128)>) -> Vec<Money> {
+    sums.sort();
+    sums.into_iter().map(|(c, sum)| Money::new(i64::try_from(sum).unwrap_or(i64::MAX), &c)).collect()
 }
 
 /// The summary of a contact or an account.
@@ -404,13 +484,7 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
                 None => totals.push((b.currency.clone(), i128::from(b.total_minor))),
             }
         }
-        totals.sort();
-        lifetime_value = Some(
-            totals
-                .into_iter()
-                .map(|(c, sum)| Money::new(i64::try_from(sum).unwrap_or(i64::MAX), &c))
-                .collect::<Vec<_>>(),
-        );
+        lifetime_value = Some(per_currency(totals));
         let ids: Vec<PurchaseId> = bought.iter().map(|b| b.id).collect();
         let mut top: Vec<(ProductId, i64)> = crm_products::read::units_by_product(conn, &ids)?.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -435,6 +509,15 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
         _ => None,
     };
 
+    let (deals, tasks) = if actor.has(Scope::SalesRead) {
+        (
+            Some(crm_sales::customer::deal_stats(conn, subject)?),
+            Some(crm_sales::customer::activity_stats(conn, subject, now)?),
+        )
+    } else {
+        (None, None)
+    };
+
     Ok(CustomerSummary {
         owner,
         owner_id,
@@ -449,5 +532,15 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
         last_purchase_at,
         products_owned,
         contacts,
+        open_opportunities: deals.as_ref().map(|d| d.open),
+        pipeline_value: deals.as_ref().map(|d| per_currency(d.open_amounts.clone())),
+        won_opportunities: deals.as_ref().map(|d| d.won),
+        won_value: deals.as_ref().map(|d| per_currency(d.won_amounts.clone())),
+        lost_opportunities: deals.as_ref().map(|d| d.lost),
+        last_opportunity_at: deals.as_ref().and_then(|d| d.last_opened).map(to_utc),
+        open_activities: tasks.as_ref().map(|t| t.open),
+        overdue_activities: tasks.as_ref().map(|t| t.overdue),
+        next_activity_due_at: tasks.as_ref().and_then(|t| t.next_due).map(to_utc),
+        last_activity_done_at: tasks.as_ref().and_then(|t| t.last_done).map(to_utc),
     })
 }

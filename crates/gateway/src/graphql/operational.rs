@@ -16,8 +16,10 @@ use crm_users::User;
 
 use super::loaders::{MakeLoader, load_many, load_one};
 use super::{gql, rc};
+use crate::registry::activities::ActivityNode;
 use crate::registry::cases::CaseNode;
 use crate::registry::interactions::InteractionNode;
+use crate::registry::opportunities::OpportunityNode;
 use crate::registry::products::ProductNode;
 use crate::registry::purchases::PurchaseNode;
 use crate::registry::users::UserNode;
@@ -145,8 +147,8 @@ impl CommentsMutation {
 // ------------------------------------------------------------------------------------------
 // The 360 view
 
-/// One timeline entry; exactly one of `interaction`, `case`, `purchase`, `change` is set,
-/// as `kind` says.
+/// One timeline entry; exactly one of `interaction`, `case`, `purchase`, `opportunity`,
+/// `stageChange`, `activity`, `change` is set, as `kind` says.
 #[derive(SimpleObject)]
 pub struct TimelineItemNode {
     pub kind: TimelineKind,
@@ -155,6 +157,9 @@ pub struct TimelineItemNode {
     pub interaction: Option<InteractionNode>,
     pub case: Option<CaseNode>,
     pub purchase: Option<PurchaseNode>,
+    pub opportunity: Option<OpportunityNode>,
+    pub stage_change: Option<crm_sales::StageVisit>,
+    pub activity: Option<ActivityNode>,
     pub change: Option<HistoryEntry>,
 }
 
@@ -194,12 +199,18 @@ pub async fn timeline(
                 interaction: None,
                 case: None,
                 purchase: None,
+                opportunity: None,
+                stage_change: None,
+                activity: None,
                 change: None,
             };
             match i.item {
                 TimelineEntry::Interaction(inner) => node.interaction = Some(InteractionNode { inner }),
                 TimelineEntry::Case(inner) => node.case = Some(CaseNode { inner }),
                 TimelineEntry::Purchase(inner) => node.purchase = Some(PurchaseNode { inner }),
+                TimelineEntry::Opportunity(inner) => node.opportunity = Some(OpportunityNode { inner }),
+                TimelineEntry::StageChange(v) => node.stage_change = Some(v),
+                TimelineEntry::Activity(inner) => node.activity = Some(ActivityNode { inner }),
                 TimelineEntry::Change(e) => node.change = Some(e),
             }
             node
