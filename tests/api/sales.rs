@@ -751,11 +751,9 @@ async fn the_customer_timeline_and_summary_hold_deals_stage_moves_and_activities
         .map(|e| {
             let what = match s(&e["kind"]) {
                 "opportunity" => s(&e["item"]["name"]).to_string(),
-                "stage_change" => format!(
-                    "{} → {}",
-                    &e["item"]["opportunity_id"].as_str().unwrap()[..8],
-                    s(&e["item"]["stage_name"])
-                ),
+                "stage_change" => {
+                    format!("{} → {}", &e["item"]["opportunity_id"].as_str().unwrap()[..8], s(&e["item"]["stage_name"]))
+                }
                 _ => format!("{} ({})", s(&e["item"]["subject"]), s(&e["item"]["status"])),
             };
             assert_eq!(e["id"], e["item"]["id"], "{e}");
