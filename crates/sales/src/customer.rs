@@ -14,6 +14,13 @@ use diesel::prelude::*;
 
 use crate::opportunities::{HistoryRow, StageVisit, visit_of};
 
+/// `<customer column> = ? AND archived_at IS NULL`: the customer's live rows of a table.
+fn live_of(conn: &AnyConnection, customer: Customer) -> Sql {
+    let mut cond = Sql::new(conn.backend());
+    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
+    cond
+}
+
 /// The newest live deals of the customer, by when they were opened.
 pub fn newest_deals(
     conn: &mut AnyConnection,
@@ -21,8 +28,7 @@ pub fn newest_deals(
     before: Option<Key>,
     n: i64,
 ) -> QueryResult<Vec<Key>> {
-    let mut cond = Sql::new(conn.backend());
-    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
+    let cond = live_of(conn, customer);
     newest_keys(conn, "opportunities", "created_at", "id", cond, before, n)
 }
 
@@ -49,8 +55,7 @@ pub fn newest_activities(
     before: Option<Key>,
     n: i64,
 ) -> QueryResult<Vec<Key>> {
-    let mut cond = Sql::new(conn.backend());
-    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
+    let cond = live_of(conn, customer);
     newest_keys(conn, "activities", "COALESCE(completed_at, created_at)", "id", cond, before, n)
 }
 

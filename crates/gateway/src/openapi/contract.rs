@@ -469,6 +469,9 @@ fn list_pattern(names: &[String]) -> String {
     format!(r"^\s*({one})?\s*(,\s*({one})?\s*)*$")
 }
 
+/// Text without the NUL character, which no query value may hold.
+const NO_NUL: &str = r"^[^\x00]*$";
+
 fn refine_parameter(p: &mut Value, resource: Option<&'static Resource>, fields: &[String]) {
     let name = p["name"].as_str().unwrap_or_default().to_string();
     let set = |p: &mut Value, schema: Value| {
@@ -482,9 +485,10 @@ fn refine_parameter(p: &mut Value, resource: Option<&'static Resource>, fields: 
         }
         ("query", "limit") if p["schema"]["minimum"] == 0 => set(p, json!({"minimum": 1})),
         ("query", "cursor") => set(p, json!({"maxLength": 4096, "pattern": "^[A-Za-z0-9_-]*$"})),
-        ("query", "q") => set(p, json!({"maxLength": 200})),
+        // Query values may not hold NUL (400 `control_character`); other text is the search's.
+        ("query", "q") => set(p, json!({"maxLength": 200, "pattern": NO_NUL})),
         // The server takes 8 KiB of UTF-8; 2,048 characters always fit.
-        ("query", "filter") => set(p, json!({"maxLength": crm_core::filter::MAX_FILTER_LEN / 4})),
+        ("query", "filter") => set(p, json!({"maxLength": crm_core::filter::MAX_FILTER_LEN / 4, "pattern": NO_NUL})),
         ("query", "archived") => set(p, json!({"enum": ["false", "true", "only"]})),
         ("query", "sort") => {
             if let Some(r) = resource {
