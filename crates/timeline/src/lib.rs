@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use crm_cases::Case;
-use crm_core::ids::{ActivityId, CaseId, InteractionId, OpportunityId, ProductId, PurchaseId, UserId};
+use crm_core::ids::{InteractionId, ProductId, PurchaseId, UserId};
 use crm_core::list::Cursor;
 use crm_core::{Actor, Money, Scope, Timestamp, wire_enum};
 use crm_db::sql::Key;
@@ -297,60 +297,35 @@ pub fn timeline(
     let ids_of = |k: TimelineKind| -> Vec<uuid::Uuid> {
         keys.iter().filter(|(_, kind)| *kind == k).map(|((_, id), _)| *id).collect()
     };
-    let interactions: HashMap<uuid::Uuid, Interaction> = Interaction::find_many(
-        conn,
-        &ids_of(TimelineKind::Interaction).into_iter().map(InteractionId).collect::<Vec<_>>(),
-        true,
-    )?
-    .into_iter()
-    .map(|x| (x.id.0, x))
-    .collect();
-    let cases: HashMap<uuid::Uuid, Case> =
-        Case::find_many(conn, &ids_of(TimelineKind::Case).into_iter().map(CaseId).collect::<Vec<_>>(), true)?
-            .into_iter()
-            .map(|x| (x.id.0, x))
-            .collect();
-    let purchases: HashMap<uuid::Uuid, Purchase> = Purchase::find_many(
-        conn,
-        &ids_of(TimelineKind::Purchase).into_iter().map(PurchaseId).collect::<Vec<_>>(),
-        true,
-    )?
-    .into_iter()
-    .map(|x| (x.id.0, x))
-    .collect();
-    let deals: HashMap<uuid::Uuid, Opportunity> = Opportunity::find_many(
-        conn,
-        &ids_of(TimelineKind::Opportunity).into_iter().map(OpportunityId).collect::<Vec<_>>(),
-        true,
-    )?
-    .into_iter()
-    .map(|x| (x.id.0, x))
-    .collect();
+    let mut interactions = by_id::<Interaction>(conn, ids_of(TimelineKind::Interaction))?;
+    let mut cases = by_id::<Case>(conn, ids_of(TimelineKind::Case))?;
+    let mut purchases = by_id::<Purchase>(conn, ids_of(TimelineKind::Purchase))?;
+    let mut deals = by_id::<Opportunity>(conn, ids_of(TimelineKind::Opportunity))?;
     let mut moves = crm_sales::customer::stage_visits(conn, &ids_of(TimelineKind::StageChange))?;
-    let activities: HashMap<uuid::Uuid, Activity> = Activity::find_many(
-        conn,
-        &ids_of(TimelineKind::Activity).into_iter().map(ActivityId).collect::<Vec<_>>(),
-        true,
-    )?
-    .into_iter()
-    .map(|x| (x.id.0, x))
-    .collect();
+    let mut activities = by_id::<Activity>(conn, ids_of(TimelineKind::Activity))?;
     let data = keys
         .into_iter()
         .filter_map(|((t, id), kind)| {
             let item = match kind {
-                TimelineKind::Interaction => TimelineEntry::Interaction(interactions.get(&id)?.clone()),
-                TimelineKind::Case => TimelineEntry::Case(cases.get(&id)?.clone()),
-                TimelineKind::Purchase => TimelineEntry::Purchase(purchases.get(&id)?.clone()),
-                TimelineKind::Opportunity => TimelineEntry::Opportunity(deals.get(&id)?.clone()),
+                TimelineKind::Interaction => TimelineEntry::Interaction(interactions.remove(&id)?),
+                TimelineKind::Case => TimelineEntry::Case(cases.remove(&id)?),
+                TimelineKind::Purchase => TimelineEntry::Purchase(purchases.remove(&id)?),
+                TimelineKind::Opportunity => TimelineEntry::Opportunity(deals.remove(&id)?),
                 TimelineKind::StageChange => TimelineEntry::StageChange(moves.remove(&id)?),
-                TimelineKind::Activity => TimelineEntry::Activity(activities.get(&id)?.clone()),
+                TimelineKind::Activity => TimelineEntry::Activity(activities.remove(&id)?),
                 TimelineKind::Change => TimelineEntry::Change(changes.remove(&id)?),
             };
             Some(TimelineItem { kind, occurred_at: to_utc(t), id, item })
         })
         .collect();
     Ok(TimelinePage { data, next_cursor })
+}
+
+/// The records of `R` with these ids (archived ones too: the keys were chosen live), by id.
+fn by_id<R: Stored>(conn: &mut AnyConnection, ids: Vec<uuid::Uuid>) -> Result<HashMap<uuid::Uuid, R>, RecordError> {
+    use crm_core::ids::EntityId;
+    let ids: Vec<R::Id> = ids.into_iter().map(R::Id::from_uuid).collect();
+    Ok(R::find_many(conn, &ids, true)?.into_iter().map(|r| (r.id().uuid(), r)).collect())
 }
 
 // ---------------------------------------------------------------------------------------------
