@@ -231,7 +231,7 @@ async fn requests_the_contract_does_not_allow_get_the_documented_answers() {
 
 #[actix_web::test]
 async fn include_embeds_the_first_children_of_every_relation_the_catalog_declares() {
-    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let app = spawn_quiet().await;
     let p = app.pipeline("Sales", json!({"is_default": true})).await;
     let acme = app.account("Acme", json!({})).await;
     let other = app.account("Other", json!({})).await;

@@ -169,8 +169,7 @@ async fn graphql_where_mutations_and_errors() {
 
 #[actix_web::test]
 async fn graphql_lists_with_relations_use_a_constant_number_of_statements() {
-    // No reminder sweep may run on the pool while statements are counted.
-    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let app = spawn_quiet().await;
     for i in 0..40 {
         let a = app.account(&format!("Co {i}"), json!({})).await;
         app.contact(&format!("F{i}"), "Loader", json!({"account_id": a["id"]})).await;
@@ -192,7 +191,7 @@ async fn graphql_lists_with_relations_use_a_constant_number_of_statements() {
 
 #[actix_web::test]
 async fn graphql_reads_external_ids_only_when_selected_and_always_right() {
-    let app = spawn().await;
+    let app = spawn_quiet().await;
     let acc = app.account("Xid Co", json!({"external_ids": [{"source": "erp", "id": "A-1"}]})).await;
     let c = app
         .contact("Xid", "Person", json!({"account_id": acc["id"], "external_ids": [{"source": "erp", "id": "C-1"}]}))
@@ -367,8 +366,7 @@ async fn list_errors_name_the_graphql_arguments_not_the_rest_parameters() {
 
 #[actix_web::test]
 async fn a_customer_screen_is_one_request_with_a_constant_number_of_statements() {
-    // No reminder sweep may run on the pool while statements are counted.
-    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let app = spawn_quiet().await;
     let p = app.pipeline("Sales", json!({"is_default": true})).await;
     let won = p["stages"][1]["id"].clone();
     let product = app.product("SKU-1", json!({})).await;

@@ -620,7 +620,7 @@ async fn roles_map_to_the_new_scopes() {
 
 #[actix_web::test]
 async fn graphql_matches_rest_for_the_new_resources() {
-    let app = spawn().await;
+    let app = spawn_quiet().await;
     let acme = app.account("Acme", json!({})).await;
     let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
     let agent = user(&app, "Agent", "agent", json!({"department": "service"})).await;

@@ -352,7 +352,7 @@ async fn opportunities_move_through_stages_with_history_and_exact_amounts() {
 
 #[actix_web::test]
 async fn activities_make_an_agenda_complete_with_a_log_and_remind_once() {
-    let app = spawn_with(|s| s.reminder_interval = std::time::Duration::ZERO).await;
+    let app = spawn_quiet().await;
     let rep = user(&app, "Rep", json!({})).await;
     user(&app, "Other", json!({})).await;
     let me = token(&app.keys, "rep", &["sales"], &[]);

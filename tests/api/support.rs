@@ -55,6 +55,16 @@ pub async fn spawn() -> TestApp {
     app
 }
 
+/// A fresh app with no background worker on its pool, for tests that count the statements a
+/// request runs.
+pub async fn spawn_quiet() -> TestApp {
+    spawn_with(|s| {
+        s.reminder_interval = std::time::Duration::ZERO;
+        s.maintenance_interval = std::time::Duration::ZERO;
+    })
+    .await
+}
+
 /// A fresh app with adjusted settings.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::create().expect("test database");

@@ -105,13 +105,15 @@ impl r2d2::ManageConnection for Manager {
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c = diesel::SqliteConnection::establish(path)?;
-                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
                 c.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                      PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_LIMIT};"
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                // Counted from here on, as PostgreSQL's connection setup is not: a pool that
+                // opens a connection mid-request must not change the statements a request counts.
+                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
                 Ok(AnyConnection::Sqlite(c))
             }
         }

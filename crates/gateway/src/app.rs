@@ -36,13 +36,16 @@ fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(30))
 }
 
-/// Hourly clean-up: expired idempotency keys and events past retention. Safe to run on every
-/// instance at once (plain deletes).
-fn spawn_maintenance(db: Db, limits: Limits) {
+/// Clean-up every `every` (hourly by default), first a minute after start: expired
+/// idempotency keys and events past retention. Safe to run on every instance at once (plain
+/// deletes).
+fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
+    if every.is_zero() {
+        return;
+    }
     actix_web::rt::spawn(async move {
-        let hour = std::time::Duration::from_secs(3600);
-        let first = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut tick = tokio::time::interval_at(first, hour);
+        let first = tokio::time::Instant::now() + std::time::Duration::from_secs(60).min(every);
+        let mut tick = tokio::time::interval_at(first, every);
         loop {
             tick.tick().await;
             let retention = limits.event_retention;
@@ -148,7 +151,7 @@ impl Application {
             event_retention: chrono_duration(settings.event_retention),
         };
         let state = AppState { db, keys, schema, limits, provision_users: settings.provision_users };
-        spawn_maintenance(state.db.clone(), limits);
+        spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();

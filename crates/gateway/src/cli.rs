@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Give a token subject without a user record one, from the token's name, email and role.
     #[arg(long, env = "CRM_PROVISION_USERS", default_value_t = false)]
     pub provision_users: bool,
+    /// How often expired idempotency keys and events past retention are purged (`0s` turns
+    /// the clean-up off on this instance; the first pass runs a minute after start).
+    #[arg(long, env = "CRM_MAINTENANCE_INTERVAL", default_value = "1h")]
+    pub maintenance_interval: String,
     /// How often due activity reminders are turned into `activity.reminder_due` events (`0s`
     /// turns the worker off on this instance).
     #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
@@ -174,6 +178,7 @@ impl ServeArgs {
             idempotency_ttl,
             event_retention: duration("CRM_EVENT_RETENTION", &self.event_retention)?,
             provision_users: self.provision_users,
+            maintenance_interval: duration("CRM_MAINTENANCE_INTERVAL", &self.maintenance_interval)?,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
             database_url: database_url.to_string(),
             jwt: jwt.settings(),

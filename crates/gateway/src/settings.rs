@@ -91,6 +91,8 @@ pub struct Settings {
     pub event_retention: std::time::Duration,
     /// Create a user record for a token subject the first time it writes (or asks `/users/me`).
     pub provision_users: bool,
+    /// How often expired idempotency keys and old events are purged (zero: never).
+    pub maintenance_interval: std::time::Duration,
     /// How often the reminder worker looks for activity reminders that fell due (zero: never).
     pub reminder_interval: std::time::Duration,
     /// Browser origins allowed to call the API.
@@ -111,6 +113,7 @@ impl Default for Settings {
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
             provision_users: false,
+            maintenance_interval: std::time::Duration::from_secs(3600),
             reminder_interval: std::time::Duration::from_secs(30),
             cors: CorsSettings::default(),
         }
