@@ -289,3 +289,59 @@ async fn include_embeds_the_first_children_of_every_relation_the_catalog_declare
     let r = app.call(Method::GET, "/api/v1/accounts?include=cases", Some(&narrow), None, &[]).await;
     assert_eq!(r.status.as_u16(), 403, "{}", r.body);
 }
+
+#[actix_web::test]
+async fn amounts_sort_and_compare_only_within_one_currency() {
+    let app = spawn().await;
+    for (name, minor, currency) in
+        [("Won Co", 900_000_000i64, "KRW"), ("Dollar Inc", 2_000_000, "USD"), ("Big Won", 5_000_000_000i64, "KRW")]
+    {
+        app.account(name, json!({"annual_revenue": {"amount_minor": minor, "currency": currency}})).await;
+    }
+    app.account("No Revenue", json!({})).await;
+    let names = |r: &Value| -> Vec<String> {
+        r["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()).collect()
+    };
+    // 2 000 000 cents are not more than 900 000 000 won: no order across currencies.
+    let r = app.get("/api/v1/accounts?sort=-annual_revenue").await.expect(400);
+    assert_eq!((r["code"].clone(), r["errors"][0]["field"].clone()), (json!("INVALID_SORT"), json!("sort")));
+    assert_eq!(r["errors"][0]["code"], "currency_required");
+    assert!(r["detail"].as_str().unwrap_or_default().contains("annual_revenue_currency[eq]"), "{r}");
+    let r = app.get("/api/v1/accounts?filter=annual_revenue%5Bgt%5D%3A1000000").await.expect(400);
+    assert_eq!(
+        (r["code"].clone(), r["errors"][0]["code"].clone()),
+        (json!("INVALID_FILTER"), json!("currency_required"))
+    );
+    assert_eq!(r["errors"][0]["field"], "annual_revenue");
+    // Within one currency they sort and compare; `is_null` and zero need no currency.
+    let r =
+        app.get("/api/v1/accounts?sort=-annual_revenue&filter=annual_revenue_currency%5Beq%5D%3Akrw").await.expect(200);
+    assert_eq!(names(&r), ["Big Won", "Won Co"]);
+    let f = "or(and(annual_revenue_currency[eq]:KRW,annual_revenue[gte]:1000000000),and(annual_revenue_currency[eq]:USD,annual_revenue[gte]:1000000))";
+    let r = app.get(&format!("/api/v1/accounts?sort=name&filter={}", enc(f))).await.expect(200);
+    assert_eq!(names(&r), ["Big Won", "Dollar Inc"]);
+    let r = app.get("/api/v1/accounts?filter=annual_revenue%5Bis_null%5D%3Atrue").await.expect(200);
+    assert_eq!(names(&r), ["No Revenue"]);
+    // Deals: the same rule on `amount` (its currency is the deal's `currency`), in REST and GraphQL.
+    let p = app.pipeline("Sales", json!({"is_default": true})).await;
+    let acme = app.account("Acme", json!({})).await;
+    for (name, minor, currency) in [("Small", 1_000, "EUR"), ("Large", 9_000, "EUR"), ("Yen", 500_000, "JPY")] {
+        app.opportunity(name, &acme, &p, json!({"amount": {"amount_minor": minor, "currency": currency}})).await;
+    }
+    let r = app.get("/api/v1/opportunities?sort=-amount").await.expect(400);
+    assert_eq!(r["errors"][0]["code"], "currency_required", "{r}");
+    let r = app.get("/api/v1/opportunities?sort=-amount&filter=currency%5Beq%5D%3AEUR").await.expect(200);
+    assert_eq!(names(&r), ["Large", "Small"]);
+    let g = app
+        .gql(&app.admin, "{ opportunities(orderBy: [{field: AMOUNT, direction: DESC}]) { nodes { name } } }", json!({}))
+        .await;
+    assert_eq!(g["errors"][0]["extensions"]["code"], "INVALID_SORT", "{g}");
+    let g = app
+        .gql(
+            &app.admin,
+            "{ opportunities(where: {currency: {eq: \"EUR\"}}, orderBy: [{field: AMOUNT, direction: DESC}]) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(g["data"]["opportunities"]["nodes"], json!([{"name": "Large"}, {"name": "Small"}]), "{g}");
+}

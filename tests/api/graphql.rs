@@ -4,7 +4,8 @@ use crate::support::*;
 
 const CONTACT_FIELDS: &str = "id firstName lastName email emails phone phones title department accountId ownerId \
     lifecycleStage emailConsent emailConsentAt doNotCall doNotMail marketingOptOut street city region postalCode country latitude longitude \
-    tags customFields externalIds { source id } version createdAt updatedAt archivedAt";
+    tags customFields lifetimeValue { amountMinor currency } purchaseCount lastPurchaseAt externalIds { source id } \
+    version createdAt updatedAt archivedAt";
 
 fn camel(s: &str) -> String {
     let mut out = String::new();
@@ -305,7 +306,11 @@ async fn typed_where_and_the_rest_filter_select_the_same_records() {
             &["Kim", "Kimura", "Lee", "Park"],
         ),
         ("not(city[is_null]:true)", "{not: {city: {isNull: true}}}", &["Kang", "Kim", "Kimura", "Kwon", "Lee"]),
-        ("account.annual_revenue[gt]:100000", "{account: {annualRevenue: {gt: 100000}}}", &["Kim", "Kwon"]),
+        (
+            "account(annual_revenue_currency[eq]:EUR,annual_revenue[gt]:100000)",
+            "{account: {annualRevenueCurrency: {eq: \"EUR\"}, annualRevenue: {gt: 100000}}}",
+            &["Kim", "Kwon"],
+        ),
         (
             "account.owner.email[eq]:OWNER@acme.test",
             "{account: {owner: {email: {eq: \"OWNER@acme.test\"}}}}",

@@ -531,10 +531,11 @@ async fn the_timeline_merges_every_kind_newest_first_and_pages() {
         }
     }
     let kinds: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
-    // Now: the change (title) and the contact's creation, the case; then October's calls and the purchase.
+    // Now: the change (title), the case, the purchase figures the purchase changed, the
+    // contact's creation; then October's calls and the purchase.
     assert_eq!(
         kinds,
-        ["change", "case", "change", "interaction", "interaction", "purchase", "interaction", "interaction"],
+        ["change", "case", "change", "change", "interaction", "interaction", "purchase", "interaction", "interaction"],
         "{seen:?}"
     );
     let times: Vec<&String> = seen.iter().map(|(t, _)| t).collect();
@@ -837,4 +838,93 @@ async fn fields_project_every_read() {
     // An embed named in `fields` is returned when `include` embeds it, else left out.
     let bare = app.get("/api/v1/contacts?fields=account").await.expect(200);
     assert_eq!(keys(&bare["data"][0]), ["id"]);
+}
+
+#[actix_web::test]
+async fn customers_carry_what_they_bought_and_list_by_it() {
+    let app = spawn().await;
+    let krw = app.product("K-1", json!({"list_price": {"amount_minor": 50_000, "currency": "KRW"}})).await;
+    let usd = app.product("U-1", json!({"list_price": {"amount_minor": 2_500, "currency": "USD"}})).await;
+    let acme = app.account("Acme", json!({})).await;
+    let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
+    let bob = app.contact("Bob", "Kim", json!({"account_id": acme["id"]})).await;
+    assert_eq!((acme["lifetime_value"].clone(), acme["purchase_count"].clone()), (Value::Null, json!(0)));
+    let bought = |product: &Value, quantity: i64, who: &Value, day: &str| {
+        json!({"contact_id": who["id"], "ordered_at": format!("2026-11-{day}T09:00:00Z"),
+               "lines": [{"product_id": product["id"], "quantity": quantity}]})
+    };
+    // Ann: two purchases in KRW (2 × 50 000 and 3 × 50 000) and one in USD (4 × 2 500), later.
+    let k1 = app.created("/api/v1/purchases", bought(&krw, 2, &ann, "02")).await;
+    app.created("/api/v1/purchases", bought(&krw, 3, &ann, "05")).await;
+    let u1 = app.created("/api/v1/purchases", bought(&usd, 4, &ann, "20")).await;
+    let a = app.get(&format!("/api/v1/contacts/{}", s(&ann["id"]))).await.expect(200);
+    assert_eq!(a["lifetime_value"], json!({"amount_minor": 250_000, "currency": "KRW"}), "most purchases in KRW");
+    assert_eq!(a["purchase_count"], 3);
+    assert_eq!(a["last_purchase_at"], "2026-11-20T09:00:00Z");
+    // A system change of the contact: a new version and an `updated` event per purchase.
+    assert_eq!(a["version"], 4, "{a}");
+    let h = app.get(&format!("/api/v1/contacts/{}/history", s(&ann["id"]))).await.expect(200);
+    let newest = &h["data"][0];
+    assert_eq!(newest["type"], "contact.updated", "{h}");
+    let fields: Vec<&str> =
+        newest["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["last_purchase_at", "purchase_count"], "{newest}");
+    // The account adds up its people's purchases.
+    let acc = app.get(&format!("/api/v1/accounts/{}", s(&acme["id"]))).await.expect(200);
+    assert_eq!(
+        (acc["lifetime_value"]["amount_minor"].clone(), acc["purchase_count"].clone()),
+        (json!(250_000), json!(3))
+    );
+
+    // Cancelled and archived purchases do not count; a purchase moved to Bob counts for him.
+    app.patch(&format!("/api/v1/purchases/{}", s(&k1["id"])), json!({"status": "cancelled"})).await.expect(200);
+    app.patch(&format!("/api/v1/purchases/{}", s(&u1["id"])), json!({"contact_id": bob["id"]})).await.expect(200);
+    let a = app.get(&format!("/api/v1/contacts/{}", s(&ann["id"]))).await.expect(200);
+    assert_eq!(a["lifetime_value"], json!({"amount_minor": 150_000, "currency": "KRW"}));
+    assert_eq!((a["purchase_count"].clone(), a["last_purchase_at"].clone()), (json!(1), json!("2026-11-05T09:00:00Z")));
+    let b = app.get(&format!("/api/v1/contacts/{}", s(&bob["id"]))).await.expect(200);
+    assert_eq!(b["lifetime_value"], json!({"amount_minor": 10_000, "currency": "USD"}));
+    app.delete(&format!("/api/v1/purchases/{}", s(&u1["id"]))).await.expect(204);
+    let b = app.get(&format!("/api/v1/contacts/{}", s(&bob["id"]))).await.expect(200);
+    assert_eq!((b["lifetime_value"].clone(), b["purchase_count"].clone()), (Value::Null, json!(0)));
+    assert_eq!(b["last_purchase_at"], Value::Null);
+
+    // The most valuable customers in one currency, highest first; others need their currency.
+    let cy = app.contact("Cy", "Park", json!({})).await;
+    app.created("/api/v1/purchases", bought(&krw, 9, &cy, "10")).await;
+    let top =
+        app.get("/api/v1/contacts?filter=lifetime_value_currency%5Beq%5D%3Akrw&sort=-lifetime_value").await.expect(200);
+    let names: Vec<&str> = top["data"].as_array().unwrap().iter().map(|c| c["first_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Cy", "Ann"], "450 000 then 150 000");
+    let rich = app
+        .get("/api/v1/contacts?filter=and(lifetime_value_currency%5Beq%5D%3AKRW,lifetime_value%5Bgte%5D%3A200000)")
+        .await
+        .expect(200);
+    assert_eq!(rich["data"].as_array().unwrap().len(), 1);
+    let bad = app.get("/api/v1/contacts?sort=-lifetime_value").await.expect(400);
+    assert_eq!(
+        (bad["code"].clone(), bad["errors"][0]["code"].clone()),
+        (json!("INVALID_SORT"), json!("currency_required"))
+    );
+    let recent =
+        app.get("/api/v1/contacts?sort=-last_purchase_at&filter=purchase_count%5Bgte%5D%3A1").await.expect(200);
+    let names: Vec<&str> =
+        recent["data"].as_array().unwrap().iter().map(|c| c["first_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Cy", "Ann"]);
+    // GraphQL reads and orders by them too.
+    let g = app
+        .gql(
+            &app.admin,
+            "{ contacts(where: {lifetimeValueCurrency: {eq: \"KRW\"}}, orderBy: [{field: LIFETIME_VALUE, direction: DESC}]) { nodes { firstName lifetimeValue { amountMinor currency } purchaseCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        g["data"]["contacts"]["nodes"][0],
+        json!({"firstName": "Cy", "lifetimeValue": {"amountMinor": 450_000, "currency": "KRW"}, "purchaseCount": 1}),
+        "{g}"
+    );
+    // Server-managed: a write cannot set them.
+    let r = app.post("/api/v1/contacts", json!({"last_name": "X", "purchase_count": 9})).await.expect(422);
+    assert_eq!(r["errors"][0]["field"], "purchase_count", "{r}");
 }

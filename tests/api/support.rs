@@ -237,7 +237,7 @@ pub fn error_fields(body: &Value) -> Vec<String> {
 
 /// Builders: one valid record of each resource, with what it needs, through REST.
 impl TestApp {
-    async fn created(&self, path: &str, body: Value) -> Value {
+    pub async fn created(&self, path: &str, body: Value) -> Value {
         let r = self.post(path, body).await;
         assert_eq!(r.status, 201, "POST {path}: {}", r.body);
         r.body

@@ -78,6 +78,18 @@ pub struct Account {
     /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
+    /// What the account and its people bought in all (read-only, kept by the server from the live purchases
+    /// that were not cancelled or returned): the total in its main currency, the one most of
+    /// them were paid in (the summary lists every currency). Sorting or comparing it needs a
+    /// filter on `lifetime_value_currency`.
+    #[filter(sort)]
+    pub lifetime_value: Option<Money>,
+    /// How many of those purchases there are (read-only).
+    #[filter(sort)]
+    pub purchase_count: i64,
+    /// When the latest of them was ordered (read-only).
+    #[filter(sort)]
+    pub last_purchase_at: Option<crm_core::Timestamp>,
     /// Ids of this account in other systems.
     // GraphQL resolves it on the node (`AccountNode`), which can read it on demand.
     #[cfg_attr(feature = "graphql", graphql(skip))]

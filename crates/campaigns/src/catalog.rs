@@ -17,7 +17,7 @@ use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
 use crate::members::{ExclusionReason, MemberStatus, ResponseType};
 
 const fn field(name: &'static str, kind: FieldKind, nullable: bool) -> FieldDef {
-    FieldDef { name, column: name, kind, nullable, sortable: false }
+    FieldDef { name, column: name, kind, nullable, sortable: false, currency: None }
 }
 
 /// A contact's campaign memberships, as criteria see them.

@@ -79,6 +79,11 @@ pub enum ListError {
     Filter(#[from] FilterError),
     #[error("cannot sort by `{0}`")]
     Sort(String),
+    #[error(
+        "sorting by `{field}` would order amounts of different currencies: filter on one currency \
+         (`{currency}[eq]:KRW`)"
+    )]
+    SortCurrency { field: &'static str, currency: &'static str },
     #[error("the cursor is invalid or belongs to another sort order")]
     Cursor,
     #[error("limit must be between 1 and {MAX_LIMIT}")]
@@ -93,6 +98,7 @@ impl ListError {
         match self {
             ListError::Filter(e) => (e.field.clone(), e.code),
             ListError::Sort(_) => ("sort".into(), "invalid_sort"),
+            ListError::SortCurrency { .. } => ("sort".into(), "currency_required"),
             ListError::Cursor => ("cursor".into(), "invalid_cursor"),
             ListError::Limit => ("limit".into(), "out_of_range"),
             ListError::Search => ("q".into(), "too_long"),
@@ -102,7 +108,7 @@ impl ListError {
     pub fn code(&self) -> &'static str {
         match self {
             ListError::Filter(_) => "INVALID_FILTER",
-            ListError::Sort(_) => "INVALID_SORT",
+            ListError::Sort(_) | ListError::SortCurrency { .. } => "INVALID_SORT",
             ListError::Cursor => "INVALID_CURSOR",
             ListError::Limit | ListError::Search => "INVALID_PARAMETER",
         }
@@ -219,7 +225,7 @@ pub fn id_desc(keys: &[SortKey]) -> bool {
 }
 
 static ID_FIELD: FieldDef =
-    FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: true };
+    FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: true, currency: None };
 
 /// A page size: 1 to `max` (else `ListError::Limit`, which names `limit`).
 pub fn page_size(limit: u32, max: u32) -> Result<u32, ListError> {
@@ -246,6 +252,13 @@ impl ListParams {
             Some(f) => Some(filter::resolve(&f, catalog)?),
             None => None,
         };
+        for key in &sort {
+            if let Some(currency) = key.field.currency
+                && !filter.as_ref().is_some_and(|f| f.pins(currency))
+            {
+                return Err(ListError::SortCurrency { field: key.field.name, currency });
+            }
+        }
         let after = match self.cursor.as_deref().filter(|s| !s.is_empty()) {
             Some(c) => {
                 let cur = Cursor::decode(c).ok_or(ListError::Cursor)?;
@@ -302,8 +315,38 @@ mod tests {
         resource: "things",
         table: "things",
         fields: &[
-            FieldDef { name: "name", column: "name", kind: FieldKind::Text, nullable: false, sortable: true },
-            FieldDef { name: "note", column: "note", kind: FieldKind::Text, nullable: true, sortable: false },
+            FieldDef {
+                name: "name",
+                column: "name",
+                kind: FieldKind::Text,
+                nullable: false,
+                sortable: true,
+                currency: None,
+            },
+            FieldDef {
+                name: "note",
+                column: "note",
+                kind: FieldKind::Text,
+                nullable: true,
+                sortable: false,
+                currency: None,
+            },
+            FieldDef {
+                name: "price",
+                column: "price_minor",
+                kind: FieldKind::Int,
+                nullable: true,
+                sortable: true,
+                currency: Some("price_currency"),
+            },
+            FieldDef {
+                name: "price_currency",
+                column: "price_currency",
+                kind: FieldKind::UpperText,
+                nullable: true,
+                sortable: false,
+                currency: None,
+            },
         ],
         relations: &[],
     };
@@ -333,6 +376,23 @@ mod tests {
         assert!(parse_sort_with_id(Some("id,name"), &CAT, "name").is_err());
         let p = ListParams { limit: Some(1001), ..Default::default() };
         assert_eq!(p.resolve(&CAT, "name").unwrap_err(), ListError::Limit);
+    }
+
+    #[test]
+    fn amounts_sort_only_within_one_currency() {
+        let sorted = |filter: Option<&str>| {
+            ListParams { sort: Some("-price".into()), filter: filter.map(String::from), ..Default::default() }
+                .resolve(&CAT, "name")
+                .map(|q| q.sort.len())
+        };
+        assert_eq!(sorted(Some("price_currency[eq]:KRW")), Ok(1));
+        assert_eq!(sorted(Some("name[starts_with]:a,price_currency[in]:[usd]")), Ok(1));
+        for f in [None, Some("name[eq]:x"), Some("or(price_currency[eq]:KRW,name[eq]:x)")] {
+            let e = sorted(f).unwrap_err();
+            assert_eq!(e, ListError::SortCurrency { field: "price", currency: "price_currency" }, "{f:?}");
+            assert_eq!(e.field_and_code(), ("sort".into(), "currency_required"));
+            assert_eq!(e.code(), "INVALID_SORT");
+        }
     }
 
     #[test]

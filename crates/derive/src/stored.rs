@@ -186,7 +186,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         relations.push(quote! { crm_core::filter::RelationDef::to_many(#rel, #col, &#target) });
     }
     let std_field = |n: &str, kind: TokenStream, nullable: bool, sortable: bool| {
-        quote! { crm_core::filter::FieldDef { name: #n, column: #n, kind: #kind, nullable: #nullable, sortable: #sortable } }
+        quote! { crm_core::filter::FieldDef { name: #n, column: #n, kind: #kind, nullable: #nullable, sortable: #sortable, currency: None } }
     };
     let mut all_catalog = vec![std_field("id", quote!(crm_core::filter::FieldKind::Uuid), false, false)];
     all_catalog.extend(catalog_fields);
@@ -197,6 +197,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             kind: crm_core::filter::FieldKind::ExternalId,
             nullable: false,
             sortable: false,
+            currency: None,
         }
     });
     all_catalog.push(std_field("version", quote!(crm_core::filter::FieldKind::Int), false, false));
@@ -402,10 +403,20 @@ fn filter_defs(c: &Column, fl: &Filter) -> syn::Result<Vec<TokenStream>> {
     let column = &c.column;
     let nullable = c.shape.optional;
     let sortable = fl.sort;
-    let def = |name: &str, column: &str, kind: TokenStream, nullable: bool, sortable: bool| {
+    let def_with = |name: &str,
+                    column: &str,
+                    kind: TokenStream,
+                    nullable: bool,
+                    sortable: bool,
+                    currency: TokenStream| {
         quote! {
-            crm_core::filter::FieldDef { name: #name, column: #column, kind: #kind, nullable: #nullable, sortable: #sortable }
+            crm_core::filter::FieldDef {
+                name: #name, column: #column, kind: #kind, nullable: #nullable, sortable: #sortable, currency: #currency,
+            }
         }
+    };
+    let def = |name: &str, column: &str, kind: TokenStream, nullable: bool, sortable: bool| {
+        def_with(name, column, kind, nullable, sortable, quote!(None))
     };
     let kind = match &c.shape.kind {
         Kind::Text if fl.lower => quote!(crm_core::filter::FieldKind::LowerText),
@@ -421,13 +432,20 @@ fn filter_defs(c: &Column, fl: &Filter) -> syn::Result<Vec<TokenStream>> {
         Kind::Enum(ty) => quote!(crm_core::filter::FieldKind::Enum(&#ty::DEF)),
         Kind::Money => {
             let minor = format!("{column}_minor");
-            let mut defs = vec![def(name, &minor, quote!(crm_core::filter::FieldKind::Int), nullable, sortable)];
+            let (currency_name, currency_col) = match &c.currency {
+                Some(cur) => (cur.clone(), cur.clone()),
+                None => (format!("{name}_currency"), format!("{column}_currency")),
+            };
+            let mut defs = vec![def_with(
+                name,
+                &minor,
+                quote!(crm_core::filter::FieldKind::Int),
+                nullable,
+                sortable,
+                quote!(Some(#currency_name)),
+            )];
             // The currency, unless another field of the record lists it.
             if !c.shared_currency {
-                let (currency_name, currency_col) = match &c.currency {
-                    Some(cur) => (cur.clone(), cur.clone()),
-                    None => (format!("{name}_currency"), format!("{column}_currency")),
-                };
                 defs.push(def(
                     &currency_name,
                     &currency_col,

@@ -1,6 +1,7 @@
 //! The product catalog and purchases (what customers own), as an ERP syncs them: upserted by
 //! external id, with exact money arithmetic on lines.
 
+pub mod figures;
 pub mod model;
 pub mod read;
 
@@ -264,15 +265,14 @@ impl Record for Purchase {
 
     fn after_write(
         conn: &mut AnyConnection,
-        _actor: &Actor,
+        actor: &Actor,
         before: Option<&Self>,
         after: &Self,
     ) -> Result<(), RecordError> {
-        if before.is_some_and(|b| b.lines == after.lines) {
-            return Ok(());
+        if before.is_none_or(|b| b.lines != after.lines) {
+            crate::replace_lines!(conn, purchase_lines, purchase_id, after.id.0, after.lines);
         }
-        crate::replace_lines!(conn, purchase_lines, purchase_id, after.id.0, after.lines);
-        Ok(())
+        figures::after_purchase_write(conn, actor, before, after)
     }
 
     fn load_children(conn: &mut AnyConnection, items: &mut [Self]) -> QueryResult<()> {

@@ -230,6 +230,7 @@ pub static PURCHASE_LINE_CATALOG: crm_core::filter::Catalog = crm_core::filter::
             kind: crm_core::filter::FieldKind::Uuid,
             nullable: false,
             sortable: false,
+            currency: None,
         },
         crm_core::filter::FieldDef {
             name: "quantity",
@@ -237,6 +238,7 @@ pub static PURCHASE_LINE_CATALOG: crm_core::filter::Catalog = crm_core::filter::
             kind: crm_core::filter::FieldKind::Int,
             nullable: false,
             sortable: false,
+            currency: None,
         },
     ],
     relations: &[crm_core::filter::RelationDef::to_one("product", "product_id", &PRODUCT_CATALOG)],

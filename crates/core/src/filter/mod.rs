@@ -170,6 +170,10 @@ pub struct FieldDef {
     pub kind: FieldKind,
     pub nullable: bool,
     pub sortable: bool,
+    /// Money: the wire name of the field that holds the amount's currency. Amounts compare
+    /// only within one currency, so a comparison or a sort on this field needs a filter that
+    /// pins that currency (`currency[eq]:KRW`).
+    pub currency: Option<&'static str>,
 }
 
 /// A relation that filters can follow: to one record (`account.tier`: the row's
@@ -371,13 +375,32 @@ mod tests {
         name: "Account",
         resource: "accounts",
         table: "accounts",
-        fields: &[FieldDef {
-            name: "tier",
-            column: "tier",
-            kind: FieldKind::Enum(&EnumDef { name: "Tier", values: &["gold", "silver"], register: None }),
-            nullable: true,
-            sortable: true,
-        }],
+        fields: &[
+            FieldDef {
+                name: "tier",
+                column: "tier",
+                kind: FieldKind::Enum(&EnumDef { name: "Tier", values: &["gold", "silver"], register: None }),
+                nullable: true,
+                sortable: true,
+                currency: None,
+            },
+            FieldDef {
+                name: "revenue",
+                column: "revenue_minor",
+                kind: FieldKind::Int,
+                nullable: true,
+                sortable: true,
+                currency: Some("revenue_currency"),
+            },
+            FieldDef {
+                name: "revenue_currency",
+                column: "revenue_currency",
+                kind: FieldKind::UpperText,
+                nullable: true,
+                sortable: false,
+                currency: None,
+            },
+        ],
         relations: &[],
     };
     static OUTER: Catalog = Catalog {
@@ -385,8 +408,22 @@ mod tests {
         resource: "contacts",
         table: "contacts",
         fields: &[
-            FieldDef { name: "age", column: "age", kind: FieldKind::Int, nullable: true, sortable: true },
-            FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
+            FieldDef {
+                name: "age",
+                column: "age",
+                kind: FieldKind::Int,
+                nullable: true,
+                sortable: true,
+                currency: None,
+            },
+            FieldDef {
+                name: "city",
+                column: "city",
+                kind: FieldKind::Text,
+                nullable: true,
+                sortable: true,
+                currency: None,
+            },
         ],
         relations: &[RelationDef::to_one("account", "account_id", &INNER)],
     };
@@ -406,6 +443,39 @@ mod tests {
         assert_eq!(e.code, "unsupported_operator");
         let e = resolve(&parse("city[in]:Seoul").unwrap(), &OUTER).unwrap_err();
         assert_eq!(e.code, "invalid_value");
+    }
+
+    #[test]
+    fn amounts_compare_only_within_one_pinned_currency() {
+        let ok = |f: &str, cat: &'static Catalog| resolve(&parse(f).unwrap(), cat).map(|_| ()).map_err(|e| e.code);
+        for f in [
+            "and(revenue_currency[eq]:krw,revenue[gte]:100)",
+            "revenue_currency[in]:[KRW], revenue[lt]:5",
+            "revenue_currency[eq]:KRW, or(revenue[lt]:5,revenue[gt]:500), tier[eq]:gold",
+            "or(and(revenue_currency[eq]:KRW,revenue[gt]:1000),and(revenue_currency[eq]:USD,revenue[gt]:1))",
+            "revenue[is_null]:true",
+            "revenue[eq]:0",
+            "revenue[in]:[0]",
+        ] {
+            assert_eq!(ok(f, &INNER), Ok(()), "{f}");
+        }
+        for f in [
+            "revenue[gte]:100",
+            "revenue[eq]:100",
+            "revenue[in]:[0,5]",
+            "revenue_currency[in]:[KRW,USD], revenue[lt]:5",
+            "or(revenue_currency[eq]:KRW,revenue[gt]:5)",
+            "not(revenue_currency[eq]:KRW), revenue[gt]:5",
+        ] {
+            assert_eq!(ok(f, &INNER), Err("currency_required"), "{f}");
+        }
+        // Through a relation: both conditions on the same related record.
+        assert_eq!(ok("account(revenue_currency[eq]:KRW,revenue[gt]:5)", &OUTER), Ok(()));
+        let e = resolve(&parse("account.revenue_currency[eq]:KRW,account.revenue[gt]:5").unwrap(), &OUTER).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("account.revenue", "currency_required"));
+        assert!(e.message.contains("`account(and(revenue_currency[eq]:KRW,revenue[gte]:…))`"), "{}", e.message);
+        let e = resolve(&parse("revenue[gt]:5").unwrap(), &INNER).unwrap_err();
+        assert!(e.message.contains("`and(revenue_currency[eq]:KRW,revenue[gte]:…)`"), "{}", e.message);
     }
 
     #[test]
@@ -438,7 +508,14 @@ mod tests {
         name: "Node",
         resource: "nodes",
         table: "nodes",
-        fields: &[FieldDef { name: "label", column: "label", kind: FieldKind::Text, nullable: false, sortable: true }],
+        fields: &[FieldDef {
+            name: "label",
+            column: "label",
+            kind: FieldKind::Text,
+            nullable: false,
+            sortable: true,
+            currency: None,
+        }],
         relations: &[RelationDef::to_one("parent", "parent_id", &TREE)],
     };
 

@@ -10,7 +10,7 @@ pub const MAX_HOPS: usize = 3;
 /// Type-checks `f` against `catalog`. Relations are followed up to [`MAX_HOPS`] deep
 /// (`account.owner.team` follows two).
 pub fn resolve(f: &Filter, catalog: &'static Catalog) -> Result<Resolved, FilterError> {
-    let r = resolve_at(f, catalog, "")?;
+    let r = resolve_at(f, catalog, "", &[])?;
     if r.value_count() > MAX_VALUES {
         return Err(FilterError {
             field: "filter".into(),
@@ -54,16 +54,50 @@ impl Resolved {
     }
 }
 
-fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Resolved, FilterError> {
+impl Resolved {
+    /// Whether the filter holds only for rows whose `field` has one given value: it is, or is
+    /// in an `and` with, `field[eq]:x` (or `field[in]:[x]`).
+    pub fn pins(&self, field: &str) -> bool {
+        match self {
+            Resolved::Cond { field: f, op: Op::Eq | Op::In, values } => f.name == field && values.len() == 1,
+            Resolved::And(v) => v.iter().any(|x| x.pins(field)),
+            _ => false,
+        }
+    }
+}
+
+/// The currency fields that the conditions of an `and` pin to one value (see
+/// [`Resolved::pins`]), for the money conditions beside them.
+fn pinned_by(conditions: &[Filter]) -> impl Iterator<Item = &str> {
+    conditions.iter().filter_map(|c| match c {
+        Filter::Cond { path, op: Op::Eq, value: RawValue::One(_) } if path.len() == 1 => Some(path[0].as_str()),
+        Filter::Cond { path, op: Op::In, value: RawValue::List(v) } if path.len() == 1 && v.len() == 1 => {
+            Some(path[0].as_str())
+        }
+        _ => None,
+    })
+}
+
+/// Resolves `f` at `prefix` of the relations followed so far; `pinned` lists the fields that
+/// the enclosing `and`s pin to one value (a money comparison needs its currency among them).
+fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str, pinned: &[&str]) -> Result<Resolved, FilterError> {
     Ok(match f {
-        Filter::And(v) => Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
-        Filter::Or(v) => Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix)).collect::<Result<_, _>>()?),
-        Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix)?)),
-        Filter::Within { path, inner } => follow(catalog, prefix, path, &|target, at| resolve_at(inner, target, at))?,
+        Filter::And(v) => {
+            let mut inner: Vec<&str> = pinned.to_vec();
+            inner.extend(pinned_by(v));
+            Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix, &inner)).collect::<Result<_, _>>()?)
+        }
+        Filter::Or(v) => {
+            Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix, pinned)).collect::<Result<_, _>>()?)
+        }
+        Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix, pinned)?)),
+        Filter::Within { path, inner } => {
+            follow(catalog, prefix, path, &|target, at| resolve_at(inner, target, at, &[]))?
+        }
         Filter::Cond { path, op, value } if path.len() > 1 => {
             let (relations, field) = path.split_at(path.len() - 1);
             let leaf = Filter::Cond { path: field.to_vec(), op: *op, value: value.clone() };
-            follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at))?
+            follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at, &[]))?
         }
         Filter::Cond { path, op, value } => {
             let full = format!("{prefix}{}", path.join("."));
@@ -77,9 +111,37 @@ fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str) -> Result<Res
                 ),
             })?;
             let values = check_cond(field, *op, value, &full)?;
+            if let Some(currency) = field.currency
+                && compares_amounts(*op, &values)
+                && !pinned.contains(&currency)
+            {
+                return Err(currency_required(prefix, field.name, currency));
+            }
             Resolved::Cond { field, op: *op, values }
         }
     })
+}
+
+/// Whether a condition on an amount means something different in each currency: every
+/// comparison but `is_null` and those with zero.
+fn compares_amounts(op: Op, values: &[Literal]) -> bool {
+    op != Op::IsNull && !values.iter().all(|v| *v == Literal::Int(0))
+}
+
+fn currency_required(prefix: &str, field: &str, currency: &str) -> FilterError {
+    let full = format!("{prefix}{field}");
+    let example = match prefix.strip_suffix('.') {
+        Some(relations) => format!("`{relations}(and({currency}[eq]:KRW,{field}[gte]:…))`"),
+        None => format!("`and({currency}[eq]:KRW,{field}[gte]:…)`"),
+    };
+    FilterError {
+        field: full.clone(),
+        code: "currency_required",
+        message: format!(
+            "`{full}` holds amounts in several currencies, which do not compare: pin one currency \
+             in the same `and`, e.g. {example}"
+        ),
+    }
 }
 
 /// Follows the relations of `path` from `catalog` and resolves what they lead to with `then`

@@ -250,7 +250,14 @@ mod tests {
         name: "Account",
         resource: "accounts",
         table: "accounts",
-        fields: &[FieldDef { name: "tier", column: "tier", kind: FieldKind::Text, nullable: true, sortable: true }],
+        fields: &[FieldDef {
+            name: "tier",
+            column: "tier",
+            kind: FieldKind::Text,
+            nullable: true,
+            sortable: true,
+            currency: None,
+        }],
         relations: &[],
     };
     static CON: Catalog = Catalog {
@@ -258,8 +265,22 @@ mod tests {
         resource: "contacts",
         table: "contacts",
         fields: &[
-            FieldDef { name: "city", column: "city", kind: FieldKind::Text, nullable: true, sortable: true },
-            FieldDef { name: "tags", column: "tags", kind: FieldKind::Tags, nullable: false, sortable: false },
+            FieldDef {
+                name: "city",
+                column: "city",
+                kind: FieldKind::Text,
+                nullable: true,
+                sortable: true,
+                currency: None,
+            },
+            FieldDef {
+                name: "tags",
+                column: "tags",
+                kind: FieldKind::Tags,
+                nullable: false,
+                sortable: false,
+                currency: None,
+            },
         ],
         relations: &[RelationDef::to_one("account", "account_id", &ACC)],
     };

@@ -1,0 +1,12 @@
+DROP INDEX contacts_last_purchase;
+DROP INDEX contacts_lifetime_value;
+ALTER TABLE contacts DROP COLUMN last_purchase_at;
+ALTER TABLE contacts DROP COLUMN purchase_count;
+ALTER TABLE contacts DROP COLUMN lifetime_value_currency;
+ALTER TABLE contacts DROP COLUMN lifetime_value_minor;
+DROP INDEX accounts_last_purchase;
+DROP INDEX accounts_lifetime_value;
+ALTER TABLE accounts DROP COLUMN last_purchase_at;
+ALTER TABLE accounts DROP COLUMN purchase_count;
+ALTER TABLE accounts DROP COLUMN lifetime_value_currency;
+ALTER TABLE accounts DROP COLUMN lifetime_value_minor;
