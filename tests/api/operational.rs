@@ -928,3 +928,58 @@ async fn customers_carry_what_they_bought_and_list_by_it() {
     let r = app.post("/api/v1/contacts", json!({"last_name": "X", "purchase_count": 9})).await.expect(422);
     assert_eq!(r["errors"][0]["field"], "purchase_count", "{r}");
 }
+
+#[actix_web::test]
+async fn a_persons_interactions_are_a_connection_and_an_include() {
+    let app = spawn_quiet().await;
+    let ann = app.contact("Ann", "Lee", json!({})).await;
+    let bob = app.contact("Bob", "Kim", json!({})).await;
+    let cy = app.contact("Cy", "Park", json!({})).await;
+    let at = |day: u32| format!("2026-10-{day:02}T09:00:00Z");
+    // Ann: three calls of her own; one meeting with Bob too (the newest); Cy: none.
+    for day in [1, 2, 3] {
+        app.interaction(&ann, json!({"subject": format!("Ann {day}"), "occurred_at": at(day)})).await;
+    }
+    app.interaction(
+        &ann,
+        json!({"type": "meeting", "subject": "Both", "occurred_at": at(9), "contact_ids": [ann["id"], bob["id"]]}),
+    )
+    .await;
+    let q = "{ contacts(orderBy: [{field: FIRST_NAME}]) { nodes { firstName
+        interactions(first: 2) { nodes { subject } pageInfo { hasNextPage endCursor } }
+        meetings: interactions(where: {type: {eq: MEETING}}) { nodes { subject } } } } }";
+    let before = app.db.statements_executed();
+    let g = app.gql(&app.admin, q, json!({})).await;
+    let used = app.db.statements_executed() - before;
+    assert!(g.get("errors").is_none(), "{g}");
+    let nodes = g["data"]["contacts"]["nodes"].as_array().unwrap();
+    let subjects = |n: &Value, key: &str| -> Vec<String> {
+        n[key]["nodes"].as_array().unwrap().iter().map(|i| s(&i["subject"]).to_string()).collect()
+    };
+    assert_eq!(subjects(&nodes[0], "interactions"), ["Both", "Ann 3"], "newest first, two of four");
+    assert_eq!(nodes[0]["interactions"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(subjects(&nodes[1], "interactions"), ["Both"], "the shared meeting is Bob's too");
+    assert_eq!(nodes[1]["interactions"]["pageInfo"]["hasNextPage"], false);
+    assert!(subjects(&nodes[2], "interactions").is_empty());
+    assert_eq!(subjects(&nodes[0], "meetings"), ["Both"]);
+    assert_eq!(subjects(&nodes[1], "meetings"), ["Both"]);
+    // The page, then two statements per connection (its rows, their links), whatever the count.
+    assert_eq!(used, 5, "statements");
+    // The cursor continues in the interactions list filtered on the person.
+    let cursor = s(&nodes[0]["interactions"]["pageInfo"]["endCursor"]);
+    let rest = app
+        .get(&format!(
+            "/api/v1/interactions?limit=2&filter={}&cursor={cursor}",
+            enc(&format!("contacts.id[eq]:{}", s(&ann["id"])))
+        ))
+        .await
+        .expect(200);
+    let more: Vec<&str> = rest["data"].as_array().unwrap().iter().map(|i| s(&i["subject"])).collect();
+    assert_eq!(more, ["Ann 2", "Ann 1"]);
+    // REST embeds them the same way.
+    let r = app.get(&format!("/api/v1/contacts/{}?include=interactions", s(&bob["id"]))).await.expect(200);
+    assert_eq!(r["interactions"]["data"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["interactions"]["data"][0]["subject"], "Both");
+    assert_eq!(r["interactions"]["next_cursor"], Value::Null);
+    let _ = cy;
+}

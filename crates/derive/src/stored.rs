@@ -100,8 +100,10 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let mut table: Option<Ident> = None;
     // `has_many(name = "lines", column = "purchase_id", to = LINE_CATALOG)`: to-many
-    // relations that filters can follow (`lines.product_id[eq]:…`).
-    let mut has_many: Vec<(String, String, Path)> = Vec::new();
+    // relations that filters can follow (`lines.product_id[eq]:…`); with `through = "link
+    // table", far = "column"`, through a link table whose `column` holds this row's id and
+    // `far` the target's.
+    let mut has_many: Vec<(String, String, Path, Option<(String, String)>)> = Vec::new();
     for attr in &input.attrs {
         if attr.path().is_ident("stored") {
             attr.parse_nested_meta(|m| {
@@ -109,7 +111,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     table = Some(m.value()?.parse()?);
                     Ok(())
                 } else if m.path.is_ident("has_many") {
-                    let (mut rel, mut col, mut to) = (None, None, None);
+                    let (mut rel, mut col, mut to, mut through, mut far) = (None, None, None, None, None);
                     m.parse_nested_meta(|h| {
                         if h.path.is_ident("name") {
                             rel = Some(h.value()?.parse::<LitStr>()?.value());
@@ -117,13 +119,24 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                             col = Some(h.value()?.parse::<LitStr>()?.value());
                         } else if h.path.is_ident("to") {
                             to = Some(h.value()?.parse::<Path>()?);
+                        } else if h.path.is_ident("through") {
+                            through = Some(h.value()?.parse::<LitStr>()?.value());
+                        } else if h.path.is_ident("far") {
+                            far = Some(h.value()?.parse::<LitStr>()?.value());
                         } else {
-                            return Err(h.error("expected name = \"…\", column = \"…\" or to = CATALOG"));
+                            return Err(h.error(
+                                "expected name = \"…\", column = \"…\", to = CATALOG, through = \"…\" or far = \"…\"",
+                            ));
                         }
                         Ok(())
                     })?;
+                    let link = match (through, far) {
+                        (Some(t), Some(f)) => Some((t, f)),
+                        (None, None) => None,
+                        _ => return Err(m.error("has_many takes `through` and `far` together")),
+                    };
                     match (rel, col, to) {
-                        (Some(r), Some(c), Some(t)) => has_many.push((r, c, t)),
+                        (Some(r), Some(c), Some(t)) => has_many.push((r, c, t, link)),
                         _ => return Err(m.error("has_many takes name, column and to")),
                     }
                     Ok(())
@@ -182,8 +195,17 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     }
-    for (rel, col, target) in &has_many {
-        relations.push(quote! { crm_core::filter::RelationDef::to_many(#rel, #col, &#target) });
+    for (rel, col, target, link) in &has_many {
+        relations.push(match link {
+            None => quote! { crm_core::filter::RelationDef::to_many(#rel, #col, &#target) },
+            Some((table, far)) => quote! {
+                crm_core::filter::RelationDef::to_many_through(
+                    #rel,
+                    crm_core::filter::Through { table: #table, near: #col, far: #far },
+                    &#target,
+                )
+            },
+        });
     }
     let std_field = |n: &str, kind: TokenStream, nullable: bool, sortable: bool| {
         quote! { crm_core::filter::FieldDef { name: #n, column: #n, kind: #kind, nullable: #nullable, sortable: #sortable, currency: None } }

@@ -263,6 +263,9 @@ crm_derive::resources! {
             opportunities("contact_id"): Opportunity,
             /// The support cases this person raised.
             cases("contact_id"): Case,
+            /// The contact history this person took part in (calls, emails, meetings, …;
+            /// newest first unless `orderBy` says otherwise).
+            interactions("contacts"): Interaction,
             /// Activities (tasks, calls, meetings) about this person.
             activities("contact_id"): Activity,
             /// This person's purchases.

@@ -49,7 +49,16 @@ wire_enum!(
 /// A call, email, meeting, note, visit, SMS, chat or web visit with one or more contacts
 /// and/or an account.
 #[derive(Clone, Debug, PartialEq, Serialize, crm_records::Stored)]
-#[stored(table = interactions)]
+#[stored(
+    table = interactions,
+    has_many(
+        name = "contacts",
+        column = "interaction_id",
+        through = "interaction_contacts",
+        far = "contact_id",
+        to = crm_contacts::CONTACT_CATALOG
+    )
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
     feature = "graphql",

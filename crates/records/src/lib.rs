@@ -73,6 +73,14 @@ pub trait Stored: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
     fn import_rows(conn: &mut AnyConnection, records: &[Self]) -> diesel::QueryResult<()>;
     fn update_if_version(conn: &mut AnyConnection, record: &Self, expected: i64) -> diesel::QueryResult<bool>;
     fn list_page(conn: &mut AnyConnection, q: &ListQuery) -> Result<Page<Self>, RecordError>;
+    /// The first `q.limit + 1` records matching `q` for each parent that `through` links them
+    /// to, each once, ordered as the list asks (without external ids and child rows).
+    fn list_first_of_each_through(
+        conn: &mut AnyConnection,
+        through: &crm_core::filter::Through,
+        parents: &[uuid::Uuid],
+        q: &ListQuery,
+    ) -> Result<Vec<Self>, RecordError>;
     /// The first `q.limit + 1` records matching `q` for each parent whose id is in `column`,
     /// ordered by parent then as the list asks (without external ids and child rows).
     fn list_first_of_each(

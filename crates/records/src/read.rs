@@ -87,7 +87,8 @@ pub fn list_of<R: Record, P: Record>(
 
 /// The first page of the records of `R` whose `field` points at each of `parents` (the first
 /// contacts of each account of a page), with the whole list grammar: one statement for every
-/// parent. Parents without records get an empty page.
+/// parent. `field` may also name a relation of `R` through a link table (an interaction's
+/// `contacts`): then two. Parents without records get an empty page.
 pub fn list_per_parent<R: Record>(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -98,17 +99,38 @@ pub fn list_per_parent<R: Record>(
     actor.require(R::READ)?;
     let q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
     require_related_scopes(actor, &q)?;
-    let def =
-        R::catalog().field(field).filter(|f| f.kind == crm_core::filter::FieldKind::Uuid).ok_or_else(not_found::<R>)?;
     let mut out: HashMap<uuid::Uuid, Page<R>> = HashMap::new();
     if parents.is_empty() {
         return Ok(out);
     }
-    let rows = R::list_first_of_each(conn, def.column, parents, &q)?;
     let mut by_parent: HashMap<uuid::Uuid, Vec<R>> = HashMap::new();
-    for r in rows {
-        if let Some(crm_db::sql::Bind::Uuid(p)) = crate::store::sort_value_of(&r, def) {
-            by_parent.entry(p.0).or_default().push(r);
+    match R::catalog().relation(field).and_then(|r| r.through) {
+        // Linked through a link table (a contact's interactions): the rows once each, in the
+        // list's order, then to every parent they are linked to (a parent may get more than
+        // its first `limit + 1` through the others: the page below keeps its first ones).
+        Some(through) => {
+            let rows = R::list_first_of_each_through(conn, &through, parents, &q)?;
+            let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id().uuid()).collect();
+            let mut parents_of: HashMap<uuid::Uuid, Vec<uuid::Uuid>> = HashMap::new();
+            for (child, parent) in crm_db::sql::links(conn, &through, &ids, parents)? {
+                parents_of.entry(child).or_default().push(parent);
+            }
+            for r in rows {
+                for parent in parents_of.get(&r.id().uuid()).into_iter().flatten() {
+                    by_parent.entry(*parent).or_default().push(r.clone());
+                }
+            }
+        }
+        None => {
+            let def = R::catalog()
+                .field(field)
+                .filter(|f| f.kind == crm_core::filter::FieldKind::Uuid)
+                .ok_or_else(not_found::<R>)?;
+            for r in R::list_first_of_each(conn, def.column, parents, &q)? {
+                if let Some(crm_db::sql::Bind::Uuid(p)) = crate::store::sort_value_of(&r, def) {
+                    by_parent.entry(p.0).or_default().push(r);
+                }
+            }
         }
     }
     // Each parent's page, then the external ids and child rows of all of them at once.

@@ -186,6 +186,25 @@ macro_rules! diesel_store {
             Ok(n == 1)
         }
 
+        fn list_first_of_each_through(
+            conn: &mut crm_db::AnyConnection,
+            through: &crm_core::filter::Through,
+            parents: &[uuid::Uuid],
+            q: &crm_core::list::ListQuery,
+        ) -> Result<Vec<Self>, $crate::RecordError> {
+            use crm_db::schema::$table;
+            use diesel::prelude::*;
+            let backend = conn.backend();
+            let cond = crm_db::sql::first_of_each_through(q, $search, stringify!($table), through, parents, backend)?;
+            let rows: Vec<$Row> = $table::table
+                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
+                .into_boxed::<crm_db::MultiBackend>()
+                .filter(cond)
+                .order(diesel::dsl::sql::<diesel::sql_types::Bool>(&crm_db::sql::order_by(&q.sort, q.id_desc)))
+                .load(conn)?;
+            Ok(rows.into_iter().map(Self::from).collect())
+        }
+
         fn list_first_of_each(
             conn: &mut crm_db::AnyConnection,
             column: &'static str,

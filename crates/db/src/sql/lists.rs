@@ -211,6 +211,39 @@ pub fn first_of_each(
     Ok(out)
 }
 
+/// [`first_of_each`] for children linked to their parents through a link table (a contact's
+/// interactions: `interaction_contacts`, whose `through.far` holds the parent's id and
+/// `through.near` the child's). A child linked to several parents is in the result once, if it
+/// is among the first `limit + 1` of any of them: the caller groups the rows by their links.
+pub fn first_of_each_through(
+    q: &ListQuery,
+    index: SearchIndex,
+    table: &str,
+    through: &crm_core::filter::Through,
+    parents: &[uuid::Uuid],
+    backend: Backend,
+) -> Result<Sql, ListError> {
+    let parts = list_sql(q, index, backend)?;
+    let mut out = Sql::new(backend);
+    // The link's columns are renamed, so that the list's own (unqualified) columns name the
+    // child's table only.
+    out.push("id IN (SELECT crm_child FROM (SELECT crm_child, ROW_NUMBER() OVER (PARTITION BY crm_parent ORDER BY ")
+        .append(parts.order)
+        .push(") AS rn FROM ")
+        .push(table)
+        .push(&format!(
+            " JOIN (SELECT {} AS crm_child, {} AS crm_parent FROM {} WHERE ",
+            through.near, through.far, through.table
+        ))
+        .append(in_ids(through.far, parents.iter().copied(), backend))
+        .push(&format!(") links ON links.crm_child = {table}.id WHERE "))
+        .append(parts.page)
+        .push(") ranked WHERE rn <= ")
+        .bind(i64::from(q.limit) + 1)
+        .push(")");
+    Ok(out)
+}
+
 /// `ORDER BY` of [`first_of_each`]'s rows: by parent, then in the list's order.
 pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);

@@ -151,3 +151,49 @@ impl QueryFragment<MultiBackend> for CountQuery {
 }
 
 impl<Conn> diesel::RunQueryDsl<Conn> for CountQuery {}
+
+/// The links of a link table between `children` and `parents`: `(child, parent)` pairs, where
+/// `through.near` holds the child's id and `through.far` the parent's.
+pub fn links(
+    conn: &mut crate::AnyConnection,
+    through: &crm_core::filter::Through,
+    children: &[uuid::Uuid],
+    parents: &[uuid::Uuid],
+) -> diesel::QueryResult<Vec<(uuid::Uuid, uuid::Uuid)>> {
+    use diesel::RunQueryDsl;
+    let backend = conn.backend();
+    let mut out = Vec::new();
+    // The parents of one page are few; the children are chunked to stay under the databases'
+    // parameter limits.
+    for chunk in children.chunks(1000) {
+        let mut cond = super::in_ids(through.near, chunk.iter().copied(), backend);
+        cond.push(" AND ").append(super::in_ids(through.far, parents.iter().copied(), backend));
+        let rows: Vec<(DbUuid, DbUuid)> = LinksQuery { through: *through, cond }.load(conn)?;
+        out.extend(rows.into_iter().map(|(c, p)| (c.0, p.0)));
+    }
+    Ok(out)
+}
+
+struct LinksQuery {
+    through: crm_core::filter::Through,
+    cond: Sql,
+}
+
+impl QueryId for LinksQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for LinksQuery {
+    type SqlType = (Uid, Uid);
+}
+
+impl QueryFragment<MultiBackend> for LinksQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        out.push_sql(&format!("SELECT {}, {} FROM {} WHERE ", self.through.near, self.through.far, self.through.table));
+        self.cond.walk_ast(out.reborrow())?;
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for LinksQuery {}
