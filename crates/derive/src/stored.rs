@@ -96,6 +96,10 @@ fn column(f: &Field) -> syn::Result<Column> {
     Ok(c)
 }
 
+/// A `has_many` relation: name, column, target catalog, and the link table and its far column
+/// when it goes through one.
+type HasMany = (String, String, Path, Option<(String, String)>);
+
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let mut table: Option<Ident> = None;
@@ -103,7 +107,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     // relations that filters can follow (`lines.product_id[eq]:…`); with `through = "link
     // table", far = "column"`, through a link table whose `column` holds this row's id and
     // `far` the target's.
-    let mut has_many: Vec<(String, String, Path, Option<(String, String)>)> = Vec::new();
+    let mut has_many: Vec<HasMany> = Vec::new();
     for attr in &input.attrs {
         if attr.path().is_ident("stored") {
             attr.parse_nested_meta(|m| {
