@@ -983,3 +983,27 @@ async fn a_persons_interactions_are_a_connection_and_an_include() {
     assert_eq!(r["interactions"]["next_cursor"], Value::Null);
     let _ = cy;
 }
+
+#[actix_web::test]
+async fn concurrent_purchases_of_one_customer_all_count() {
+    let app = spawn().await;
+    let krw = app.product("K-9", json!({"list_price": {"amount_minor": 1_000, "currency": "KRW"}})).await;
+    let acme = app.account("Acme", json!({})).await;
+    let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
+    // Twelve purchases of 1..=12 units at once: each one's total reaches both customers.
+    let futs = (1..=12).map(|q| {
+        app.post(
+            "/api/v1/purchases",
+            json!({"contact_id": ann["id"], "lines": [{"product_id": krw["id"], "quantity": q}]}),
+        )
+    });
+    for r in futures_util::future::join_all(futs).await {
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let expected = 1_000 * (1..=12).sum::<i64>();
+    for path in [format!("/api/v1/contacts/{}", s(&ann["id"])), format!("/api/v1/accounts/{}", s(&acme["id"]))] {
+        let c = app.get(&path).await.expect(200);
+        assert_eq!(c["purchase_count"], 12, "{c}");
+        assert_eq!(c["lifetime_value"], json!({"amount_minor": expected, "currency": "KRW"}), "{c}");
+    }
+}

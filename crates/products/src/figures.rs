@@ -109,7 +109,20 @@ pub fn after_purchase_write(
 }
 
 /// Writes `customer`'s current figures on its record (nothing when they did not change).
+///
+/// The customer's row is locked first (PostgreSQL; SQLite writers are serialized anyway), so
+/// that the sum is read after every concurrent purchase write of the same customer committed:
+/// without it, two purchases at once each sum without the other and the later write loses one
+/// (measured: 2 to 9 of 12 concurrent purchases counted). Customers are locked in one order
+/// (`after_purchase_write` sorts them), so two writes never wait for each other in a cycle.
 pub fn refresh(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Result<(), RecordError> {
+    let found = match customer {
+        Customer::Account(id) => <Account as crm_records::Stored>::lock(conn, id)?,
+        Customer::Contact(id) => <Contact as crm_records::Stored>::lock(conn, id)?,
+    };
+    if !found {
+        return Err(RecordError::NotFound { entity: customer.entity() });
+    }
     let f = of(conn, customer)?;
     match customer {
         Customer::Account(id) => crm_records::modify::<Account>(conn, actor, id, |a| {
