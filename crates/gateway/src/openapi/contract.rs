@@ -501,6 +501,17 @@ fn refine_parameter(p: &mut Value, resource: Option<&'static Resource>, fields: 
                     p,
                     json!({"pattern": format!(r"^\s*$|^\s*{id}\s*$|^\s*{key}(\s*,\s*{key}){{0,3}}(\s*,\s*{id})?\s*$")}),
                 );
+                // Amounts sort only with their currency pinned by `filter` (400 otherwise), a
+                // rule across parameters that JSON Schema cannot state: named for clients.
+                let money: Vec<&str> = (r.catalog)()
+                    .fields
+                    .iter()
+                    .filter(|f| f.sortable && f.currency.is_some())
+                    .map(|f| f.name)
+                    .collect();
+                if !money.is_empty() {
+                    p["x-sort-needs-currency"] = json!(money);
+                }
             }
         }
         ("query", "include") => {
