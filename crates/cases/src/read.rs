@@ -4,19 +4,13 @@
 use chrono::NaiveDateTime;
 use crm_core::ids::Customer;
 use crm_db::AnyConnection;
-use crm_db::sql::{Key, Sql, count_where, newest_keys};
+use crm_db::sql::{Key, Sql, count_where, live_of, newest_keys};
 use diesel::QueryResult;
 
 use crate::model::CaseStatus;
 
 /// Cases that still need work.
 pub const OPEN: [CaseStatus; 3] = [CaseStatus::New, CaseStatus::Open, CaseStatus::Pending];
-
-fn live_of(conn: &AnyConnection, customer: Customer) -> Sql {
-    let mut cond = Sql::new(conn.backend());
-    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
-    cond
-}
 
 fn and_open(mut cond: Sql) -> Sql {
     cond.push(" AND status IN (");
@@ -32,7 +26,7 @@ fn and_open(mut cond: Sql) -> Sql {
 
 /// The customer's live cases, newest first: `n` keys `(created_at, id)` before `before`.
 pub fn newest_of(conn: &mut AnyConnection, customer: Customer, before: Option<Key>, n: i64) -> QueryResult<Vec<Key>> {
-    let cond = live_of(conn, customer);
+    let cond = live_of(customer, conn.backend());
     newest_keys(conn, "cases", "created_at", "id", cond, before, n)
 }
 
@@ -45,7 +39,7 @@ pub struct Stats {
 }
 
 pub fn stats_of(conn: &mut AnyConnection, customer: Customer, now: NaiveDateTime) -> QueryResult<Stats> {
-    let live = live_of(conn, customer);
+    let live = live_of(customer, conn.backend());
     let open = count_where(conn, "cases", and_open(live.clone()))?;
     let mut overdue = and_open(live.clone());
     overdue.push(" AND sla_due_at < ").bind(now);

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use crm_core::ids::{Customer, LeadId, OpportunityId};
 use crm_db::AnyConnection;
 use crm_db::schema::interactions;
-use crm_db::sql::{Key, Sql, count_where, newest_keys};
+use crm_db::sql::{Key, Sql, count_where, live_of, newest_keys};
 use crm_db::types::DbUuid;
 use diesel::prelude::*;
 
@@ -23,9 +23,9 @@ pub const CONTACT_INTERACTIONS: crm_core::filter::RelationDef = crm_core::filter
 /// Where a customer's interactions are, and the condition that picks its live ones: a
 /// contact's through the participant index, an account's by `account_id`.
 fn of(conn: &AnyConnection, customer: Customer) -> (&'static str, &'static str, &'static str, Sql) {
-    let mut cond = Sql::new(conn.backend());
     match customer {
         Customer::Contact(c) => {
+            let mut cond = Sql::new(conn.backend());
             cond.push("interaction_contacts.contact_id = ").bind(c.0).push(" AND interactions.archived_at IS NULL");
             (
                 "interaction_contacts JOIN interactions ON interactions.id = interaction_contacts.interaction_id",
@@ -34,10 +34,7 @@ fn of(conn: &AnyConnection, customer: Customer) -> (&'static str, &'static str, 
                 cond,
             )
         }
-        Customer::Account(a) => {
-            cond.push("account_id = ").bind(a.0).push(" AND archived_at IS NULL");
-            ("interactions", "occurred_at", "id", cond)
-        }
+        Customer::Account(_) => ("interactions", "occurred_at", "id", live_of(customer, conn.backend())),
     }
 }
 

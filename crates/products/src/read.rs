@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use crm_core::ids::{Customer, ProductId, PurchaseId};
 use crm_db::schema::{purchase_lines, purchases};
-use crm_db::sql::{Key, Sql, newest_keys};
+use crm_db::sql::{Key, live_of, newest_keys};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, MultiBackend};
 use diesel::prelude::*;
@@ -18,8 +18,7 @@ pub const NOT_BOUGHT: [PurchaseStatus; 2] = [PurchaseStatus::Cancelled, Purchase
 
 /// The customer's live purchases, newest first: `n` keys `(ordered_at, id)` before `before`.
 pub fn newest_of(conn: &mut AnyConnection, customer: Customer, before: Option<Key>, n: i64) -> QueryResult<Vec<Key>> {
-    let mut cond = Sql::new(conn.backend());
-    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
+    let cond = live_of(customer, conn.backend());
     newest_keys(conn, "purchases", "ordered_at", "id", cond, before, n)
 }
 

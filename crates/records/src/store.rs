@@ -200,7 +200,7 @@ macro_rules! diesel_store {
                 .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
                 .into_boxed::<crm_db::MultiBackend>()
                 .filter(cond)
-                .order(diesel::dsl::sql::<diesel::sql_types::Bool>(&crm_db::sql::order_by(&q.sort, q.id_desc)))
+                .order(crm_db::sql::order_by_list(q, backend))
                 .load(conn)?;
             Ok(rows.into_iter().map(Self::from).collect())
         }

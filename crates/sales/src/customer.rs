@@ -7,19 +7,12 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use crm_core::ids::Customer;
 use crm_db::schema::{activities, opportunities, opportunity_stage_history};
-use crm_db::sql::{Key, Sql, newest_keys};
+use crm_db::sql::{Key, Sql, live_of, newest_keys};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, MultiBackend};
 use diesel::prelude::*;
 
 use crate::opportunities::{HistoryRow, StageVisit, visit_of};
-
-/// `<customer column> = ? AND archived_at IS NULL`: the customer's live rows of a table.
-fn live_of(conn: &AnyConnection, customer: Customer) -> Sql {
-    let mut cond = Sql::new(conn.backend());
-    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
-    cond
-}
 
 /// The newest live deals of the customer, by when they were opened.
 pub fn newest_deals(
@@ -28,7 +21,7 @@ pub fn newest_deals(
     before: Option<Key>,
     n: i64,
 ) -> QueryResult<Vec<Key>> {
-    let cond = live_of(conn, customer);
+    let cond = live_of(customer, conn.backend());
     newest_keys(conn, "opportunities", "created_at", "id", cond, before, n)
 }
 
@@ -55,7 +48,7 @@ pub fn newest_activities(
     before: Option<Key>,
     n: i64,
 ) -> QueryResult<Vec<Key>> {
-    let cond = live_of(conn, customer);
+    let cond = live_of(customer, conn.backend());
     newest_keys(conn, "activities", "COALESCE(completed_at, created_at)", "id", cond, before, n)
 }
 

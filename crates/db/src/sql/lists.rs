@@ -175,10 +175,7 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     if let Some(c) = &q.after {
         page.and(after(&q.sort, q.id_desc, c, backend).ok_or(ListError::Cursor)?);
     }
-    let mut order = Sql::new(backend);
-    order.push(&order_by(&q.sort, q.id_desc));
-    order.cacheable = q.sort.len() <= 1;
-    Ok(ListSql { matching, page, order })
+    Ok(ListSql { matching, page, order: order_by_list(q, backend) })
 }
 
 /// The condition that keeps, of the rows matching a list query, the first `limit + 1` of
@@ -248,6 +245,14 @@ pub fn first_of_each_through(
 pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);
     out.push(column).push(", ").push(&order_by(&q.sort, q.id_desc));
+    out.cacheable = q.sort.len() <= 1;
+    out
+}
+
+/// The list's `ORDER BY` (the sort keys, then the id), as a statement part.
+pub fn order_by_list(q: &ListQuery, backend: Backend) -> Sql {
+    let mut out = Sql::new(backend);
+    out.push(&order_by(&q.sort, q.id_desc));
     out.cacheable = q.sort.len() <= 1;
     out
 }

@@ -17,7 +17,7 @@ use crate::types::{DbUuid, Uid};
 
 pub use filters::filter;
 pub use lists::{
-    ListSql, SearchIndex, after, cursor_value, first_of_each, first_of_each_through, list_sql, order_by,
+    ListSql, SearchIndex, after, cursor_value, first_of_each, first_of_each_through, list_sql, order_by, order_by_list,
     order_by_parent, paginate, search,
 };
 pub use queries::{Key, count_where, first_id, id_exists, links, newest_keys};
@@ -133,6 +133,14 @@ impl Sql {
             })
             .collect()
     }
+}
+
+/// `<customer column> = ? AND archived_at IS NULL`: a customer's live rows of a table that
+/// points at customers by `contact_id` / `account_id` (its cases, purchases, deals, …).
+pub fn live_of(customer: crm_core::ids::Customer, backend: Backend) -> Sql {
+    let mut cond = Sql::new(backend);
+    cond.push(customer.column()).push(" = ").bind(customer.uuid()).push(" AND archived_at IS NULL");
+    cond
 }
 
 /// The largest id set that [`in_ids`] keeps prepared on PostgreSQL.
