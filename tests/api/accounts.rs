@@ -6,6 +6,9 @@ use crate::support::*;
 #[actix_web::test]
 async fn account_crud_with_versions_etags_and_normalization() {
     let app = spawn().await;
+    for (name, t) in [("erp_segment", "text"), ("region_code", "number")] {
+        app.created("/api/v1/schema/accounts/fields", json!({"name": name, "type": t})).await;
+    }
     let created = app
         .post(
             "/api/v1/accounts",

@@ -34,6 +34,7 @@ fn normalize_gql(v: &Value, key: &str) -> Value {
 #[actix_web::test]
 async fn rest_and_graphql_return_the_same_records() {
     let app = spawn().await;
+    app.created("/api/v1/schema/contacts/fields", json!({"name": "k", "type": "number"})).await;
     let acc = app
         .account(
             "Parity Co",

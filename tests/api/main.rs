@@ -10,6 +10,7 @@ mod auth;
 mod campaigns;
 mod contacts;
 mod contracts;
+mod custom_fields;
 mod graphql;
 mod graphql_http;
 mod js;

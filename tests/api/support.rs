@@ -374,6 +374,13 @@ impl TestApp {
                 let seg = self.segment(&format!("Audience {n}"), json!({})).await;
                 self.campaign(&format!("Campaign {n}"), json!({"segment_ids": [seg["id"]]})).await
             }
+            "custom_field" => {
+                self.created(
+                    "/api/v1/custom-fields",
+                    json!({"resource": "contacts", "name": format!("built_{n}"), "type": "text"}),
+                )
+                .await
+            }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }
     }

@@ -75,7 +75,8 @@ pub struct Account {
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
-    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
+    /// Custom fields, by name: the fields an administrator defined for accounts
+    /// (`GET /api/v1/schema/accounts/fields`), each value checked against its type.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// What the account and its people bought in all (read-only, kept by the server from the live purchases
@@ -174,7 +175,8 @@ pub struct AccountInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
-    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
+    /// Custom fields by name (`GET /api/v1/schema/accounts/fields` lists them); a value of each
+    /// field's type, `null` to clear one. A patch merges them key by key.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[patch(merge)]
@@ -258,13 +260,6 @@ impl AccountInput {
         i.annual_revenue = i.annual_revenue.and_then(|m| errs.take(m.parse("annual_revenue")));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
-        i.custom_fields = Some(
-            errs.take(values::parse_custom_fields(
-                "custom_fields",
-                i.custom_fields.take().unwrap_or_else(|| serde_json::json!({})),
-            ))
-            .unwrap_or_else(|| serde_json::json!({})),
-        );
         errs.into_result().map(|_| i)
     }
 }

@@ -4,6 +4,7 @@
 use crm_core::ids::AccountId;
 use crm_core::{Actor, Scope, Timestamp};
 use crm_db::AnyConnection;
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError};
 
 use crate::model::{Account, AccountInput, AccountPatch};
@@ -23,7 +24,16 @@ impl Record for Account {
         prev: Option<&Self>,
         _now: Timestamp,
     ) -> Result<Self, RecordError> {
-        let i = input.normalize_over(prev).map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
+        let mut input = input;
+        let custom = input.custom_fields.take();
+        let (mut i, custom) = validated(
+            conn,
+            CustomResource::Accounts,
+            input.normalize_over(prev),
+            custom,
+            prev.map(|p| &p.custom_fields),
+        )?;
+        i.custom_fields = Some(custom);
         if prev.is_none_or(|p| p.owner_id != i.owner_id) {
             crm_records::check_ref(conn, Self::ENTITY, "owner_id", i.owner_id)?;
         }

@@ -15,6 +15,7 @@ use crm_db::schema::case_comments;
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
 use crm_events::Action;
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,13 +41,16 @@ impl Record for Case {
         conn: &mut AnyConnection,
         _actor: &Actor,
         id: CaseId,
-        input: CaseInput,
+        mut input: CaseInput,
         prev: Option<&Self>,
         now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
-        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let custom = input.custom_fields.take();
+        let (i, custom) =
+            validated(conn, CustomResource::Cases, input.normalize(), custom, prev.map(|p| &p.custom_fields))?;
         let mut c = prev.cloned().unwrap_or_else(Case::blank);
+        c.custom_fields = custom;
         c.id = id;
         c.subject = i.subject.unwrap_or_default();
         c.description = i.description;

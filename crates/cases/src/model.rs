@@ -139,6 +139,10 @@ pub struct Case {
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
+    /// Custom fields, by name: the fields an administrator defined for cases
+    /// (`GET /api/v1/schema/cases/fields`), each value checked against its type.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: serde_json::Value,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
@@ -198,6 +202,12 @@ pub struct CaseInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
+    /// Custom fields by name (`GET /api/v1/schema/cases/fields` lists them); a value of each
+    /// field's type, `null` to clear one. A patch merges them key by key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[patch(merge)]
+    pub custom_fields: Option<serde_json::Value>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,

@@ -120,7 +120,8 @@ pub struct Contact {
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
-    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
+    /// Custom fields, by name: the fields an administrator defined for contacts
+    /// (`GET /api/v1/schema/contacts/fields`), each value checked against its type.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_fields: serde_json::Value,
     /// What the person bought in all (read-only, kept by the server from the live purchases
@@ -251,7 +252,8 @@ pub struct ContactInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
-    /// Your own fields: a JSON object (up to 64 KiB), merged key by key by a patch.
+    /// Custom fields by name (`GET /api/v1/schema/contacts/fields` lists them); a value of each
+    /// field's type, `null` to clear one. A patch merges them key by key.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[patch(merge)]
@@ -395,13 +397,6 @@ impl ContactInput {
         i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
-        i.custom_fields = Some(
-            errs.take(values::parse_custom_fields(
-                "custom_fields",
-                i.custom_fields.take().unwrap_or_else(|| serde_json::json!({})),
-            ))
-            .unwrap_or_else(|| serde_json::json!({})),
-        );
         errs.into_result().map(|_| i)
     }
 }

@@ -5,6 +5,7 @@ use crm_core::ids::{AccountId, ContactId};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp};
 use crm_db::AnyConnection;
 use crm_db::types::DbUuid;
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
@@ -111,7 +112,15 @@ impl Record for Contact {
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
         resolve_account_ref(conn, &mut input)?;
-        let i = input.normalize_over(prev).map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let custom = input.custom_fields.take();
+        let (mut i, custom) = validated(
+            conn,
+            CustomResource::Contacts,
+            input.normalize_over(prev),
+            custom,
+            prev.map(|p| &p.custom_fields),
+        )?;
+        i.custom_fields = Some(custom);
         if prev.is_none_or(|p| p.account_id != i.account_id) {
             crm_records::check_ref(conn, entity, "account_id", i.account_id)?;
         }

@@ -34,10 +34,14 @@ pub enum Scope {
     /// Only creates leads through the web-form capture endpoint (for a token embedded in a
     /// website's backend).
     LeadsCapture,
+    /// The definitions of custom fields (every role reads them: they describe the records).
+    SchemaRead,
+    /// Define, change and remove custom fields.
+    SchemaWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 18] = [
+    pub const ALL: [Scope; 20] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -56,6 +60,8 @@ impl Scope {
         Scope::CampaignsRead,
         Scope::CampaignsWrite,
         Scope::LeadsCapture,
+        Scope::SchemaRead,
+        Scope::SchemaWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +84,8 @@ impl Scope {
             Scope::CampaignsRead => "campaigns:read",
             Scope::CampaignsWrite => "campaigns:write",
             Scope::LeadsCapture => "leads:capture",
+            Scope::SchemaRead => "schema:read",
+            Scope::SchemaWrite => "schema:write",
         }
     }
 
@@ -97,6 +105,7 @@ impl Scope {
             "products" | "purchases" => Scope::ProductsRead,
             "leads" | "pipelines" | "opportunities" | "activities" | "target_lists" | "quotas" => Scope::SalesRead,
             "segments" | "campaigns" | "campaign_members" => Scope::CampaignsRead,
+            "custom_fields" => Scope::SchemaRead,
             _ => return None,
         })
     }
@@ -156,6 +165,7 @@ impl Role {
                 SalesRead,
                 SalesWrite,
                 CampaignsRead,
+                SchemaRead,
             ],
             // Marketing maintains people and runs the campaigns, and reads companies.
             Role::Marketing => &[
@@ -171,6 +181,7 @@ impl Role {
                 SalesWrite,
                 CampaignsRead,
                 CampaignsWrite,
+                SchemaRead,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[
@@ -185,6 +196,7 @@ impl Role {
                 ProductsRead,
                 SalesRead,
                 CampaignsRead,
+                SchemaRead,
             ],
             Role::Readonly => &[
                 AccountsRead,
@@ -195,6 +207,7 @@ impl Role {
                 ProductsRead,
                 SalesRead,
                 CampaignsRead,
+                SchemaRead,
             ],
         }
     }

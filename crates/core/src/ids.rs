@@ -150,6 +150,11 @@ define_id!(
     CampaignId, "campaign", "campaigns"
 );
 
+define_id!(
+    /// Id of a custom field's definition.
+    CustomFieldId, "custom_field", "custom_fields"
+);
+
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Customer {

@@ -3,6 +3,7 @@
 //! (filter AST + parser, sort, keyset cursors) used by both REST and GraphQL.
 
 pub mod actor;
+pub mod custom;
 pub mod error;
 pub mod external;
 pub mod filter;

@@ -4,6 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::custom::CustomFilters;
 use crate::filter::{self, Catalog, FieldDef, FieldKind, FilterError, Resolved};
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -174,6 +175,16 @@ pub fn parse_sort_with_id(
     catalog: &'static Catalog,
     default: &str,
 ) -> Result<(Vec<SortKey>, bool), ListError> {
+    parse_sort_custom(raw, catalog, default, CustomFilters::none())
+}
+
+/// `parse_sort_with_id`, where `custom_fields.<name>` sorts by a custom field in `custom`.
+pub fn parse_sort_custom(
+    raw: Option<&str>,
+    catalog: &'static Catalog,
+    default: &str,
+    custom: &CustomFilters,
+) -> Result<(Vec<SortKey>, bool), ListError> {
     let raw_s = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
     let parts: Vec<&str> = raw_s.split(',').map(str::trim).collect();
     if let Some(pos) = parts.iter().position(|p| p.trim_start_matches(['-', '+']) == "id")
@@ -183,13 +194,22 @@ pub fn parse_sort_with_id(
     }
     let explicit_id_desc =
         parts.last().filter(|p| p.trim_start_matches(['-', '+']) == "id").map(|p| p.starts_with('-'));
-    let keys = parse_sort(raw, catalog, default)?;
+    let keys = sort_keys(raw, catalog, default, custom)?;
     let desc = explicit_id_desc.unwrap_or_else(|| id_desc(&keys));
     Ok((keys, desc))
 }
 
 /// Parses `sort=-created_at,last_name`.
 pub fn parse_sort(raw: Option<&str>, catalog: &'static Catalog, default: &str) -> Result<Vec<SortKey>, ListError> {
+    sort_keys(raw, catalog, default, CustomFilters::none())
+}
+
+fn sort_keys(
+    raw: Option<&str>,
+    catalog: &'static Catalog,
+    default: &str,
+    custom: &CustomFilters,
+) -> Result<Vec<SortKey>, ListError> {
     let raw = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
     let mut keys = Vec::new();
     for part in raw.split(',') {
@@ -203,7 +223,11 @@ pub fn parse_sort(raw: Option<&str>, catalog: &'static Catalog, default: &str) -
             keys.push(SortKey { field: &ID_FIELD, desc });
             break;
         }
-        let field = catalog.field(name).filter(|f| f.sortable).ok_or_else(|| ListError::Sort(name.to_string()))?;
+        let field = catalog
+            .field(name)
+            .or_else(|| custom.field(catalog.table, name))
+            .filter(|f| f.sortable)
+            .ok_or_else(|| ListError::Sort(name.to_string()))?;
         // A repeated key adds nothing (the first occurrence decides).
         if keys.iter().any(|k: &SortKey| k.field.name == field.name) {
             continue;
@@ -238,8 +262,27 @@ pub fn page_size(limit: u32, max: u32) -> Result<u32, ListError> {
 impl ListParams {
     /// Checks the request against a catalog.
     pub fn resolve(&self, catalog: &'static Catalog, default_sort: &str) -> Result<ListQuery, ListError> {
+        self.resolve_with(catalog, default_sort, CustomFilters::none())
+    }
+
+    /// Whether the filter or the sort names a custom field (`custom_fields.…`): only then do
+    /// the definitions need reading.
+    pub fn mentions_custom_fields(&self) -> bool {
+        let text = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains(filter::CUSTOM_FIELDS));
+        text(&self.filter)
+            || text(&self.sort)
+            || self.filter_ast.as_ref().is_some_and(filter::Filter::mentions_custom_fields)
+    }
+
+    /// `resolve`, with the custom fields filters and sorts may name.
+    pub fn resolve_with(
+        &self,
+        catalog: &'static Catalog,
+        default_sort: &str,
+        custom: &CustomFilters,
+    ) -> Result<ListQuery, ListError> {
         let limit = page_size(self.limit.unwrap_or(DEFAULT_LIMIT), MAX_LIMIT)?;
-        let (sort, id_desc) = parse_sort_with_id(self.sort.as_deref(), catalog, default_sort)?;
+        let (sort, id_desc) = parse_sort_custom(self.sort.as_deref(), catalog, default_sort, custom)?;
         let text = match self.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(f) => Some(filter::parse(f)?),
             None => None,
@@ -249,7 +292,7 @@ impl ListParams {
             (a, b) => a.or(b),
         };
         let filter = match parsed {
-            Some(f) => Some(filter::resolve(&f, catalog)?),
+            Some(f) => Some(filter::resolve_with(&f, catalog, custom)?),
             None => None,
         };
         for key in &sort {

@@ -147,17 +147,6 @@ pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError
     Ok(out)
 }
 
-/// Custom fields must be a JSON object of at most 64 KiB.
-pub fn parse_custom_fields(field: &str, v: serde_json::Value) -> Result<serde_json::Value, FieldError> {
-    if !v.is_object() {
-        return Err(FieldError::new(field, "not_an_object", "custom fields must be a JSON object"));
-    }
-    if v.to_string().len() > 65_536 {
-        return Err(FieldError::new(field, "too_large", "custom fields are limited to 64 KiB"));
-    }
-    Ok(v)
-}
-
 /// Latitude and longitude within their ranges.
 pub fn check_coordinate(field: &str, v: f64, limit: f64) -> Result<f64, FieldError> {
     if v.is_finite() && v.abs() <= limit {
@@ -196,7 +185,6 @@ mod tests {
         assert_eq!(parse_url("website", "acme.com").unwrap(), "https://acme.com");
         assert!(parse_url("website", "ftp://acme.com").is_err());
         assert_eq!(parse_tags("tags", &["VIP ".into(), "vip".into(), "b2b".into()]).unwrap(), vec!["vip", "b2b"]);
-        assert!(parse_custom_fields("custom_fields", serde_json::json!([1])).is_err());
         assert!(check_coordinate("latitude", 91.0, 90.0).is_err());
     }
 }

@@ -5,6 +5,33 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::types::{Uid, Json};
 
+    custom_fields (id) {
+        id -> Uid,
+        resource -> Text,
+        name -> Text,
+        key -> Text,
+        label -> Text,
+        field_type -> Text,
+        description -> Nullable<Text>,
+        required -> Bool,
+        default_value -> Nullable<Json>,
+        options -> Json,
+        reference_to -> Nullable<Text>,
+        min_value -> Nullable<Double>,
+        max_value -> Nullable<Double>,
+        max_length -> Nullable<BigInt>,
+        position -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
     accounts (id) {
         id -> Uid,
         name -> Text,
@@ -176,6 +203,7 @@ diesel::table! {
         unit_cost_currency -> Nullable<Text>,
         active -> Bool,
         tags -> Json,
+        custom_fields -> Json,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -207,6 +235,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         satisfaction -> Nullable<BigInt>,
         tags -> Json,
+        custom_fields -> Json,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -377,6 +406,7 @@ diesel::table! {
         converted_contact_id -> Nullable<Uid>,
         converted_opportunity_id -> Nullable<Uid>,
         tags -> Json,
+        custom_fields -> Json,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -469,6 +499,7 @@ diesel::table! {
         stage_entered_at -> Timestamp,
         lead_id -> Nullable<Uid>,
         tags -> Json,
+        custom_fields -> Json,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,

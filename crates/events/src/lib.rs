@@ -30,6 +30,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("segment", Scope::CampaignsRead),
     ("campaign", Scope::CampaignsRead),
     ("campaign_member", Scope::CampaignsRead),
+    ("custom_field", Scope::SchemaRead),
 ];
 
 /// What happened to a record.
@@ -204,22 +205,47 @@ impl DomainError for EventsError {
 /// Fields that change on every write and say nothing about what changed.
 const BOOKKEEPING: &[&str] = &["version", "updated_at"];
 
-/// Top-level fields whose values differ between two JSON objects.
+/// The object of custom fields, whose keys are fields of their own in events and history.
+const CUSTOM_FIELDS: &str = "custom_fields";
+
+/// Top-level fields whose values differ between two JSON objects; a custom field counts as a
+/// field of its own (`custom_fields.tier`), as it does in filters.
 pub fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    differing(before, after, "", &mut out);
+    out
+}
+
+fn differing(before: Option<&Value>, after: Option<&Value>, prefix: &str, out: &mut Vec<String>) {
     let empty = serde_json::Map::new();
     let b = before.and_then(Value::as_object).unwrap_or(&empty);
     let a = after.and_then(Value::as_object).unwrap_or(&empty);
     let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
     keys.sort();
     keys.dedup();
-    keys.into_iter()
-        .filter(|k| !BOOKKEEPING.contains(&k.as_str()))
-        .filter(|k| {
-            let (x, y) = (b.get(*k).unwrap_or(&Value::Null), a.get(*k).unwrap_or(&Value::Null));
-            x != y
-        })
-        .map(|k| k.to_string())
-        .collect()
+    for k in keys {
+        if prefix.is_empty() && BOOKKEEPING.contains(&k.as_str()) {
+            continue;
+        }
+        let (x, y) = (b.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null));
+        if x == y {
+            continue;
+        }
+        if prefix.is_empty() && k == CUSTOM_FIELDS {
+            differing(Some(x), Some(y), "custom_fields.", out);
+        } else {
+            out.push(format!("{prefix}{k}"));
+        }
+    }
+}
+
+/// The value of a changed field in a record's JSON (`custom_fields.tier` reads inside the
+/// object of custom fields).
+fn field_value<'a>(record: Option<&'a Value>, field: &str) -> Option<&'a Value> {
+    match field.strip_prefix("custom_fields.") {
+        Some(key) => record?.get(CUSTOM_FIELDS)?.get(key),
+        None => record?.get(field),
+    }
 }
 
 /// Appends an event to the caller's transaction. Inside `Db::transaction` it is written at
@@ -513,8 +539,8 @@ fn to_history(r: EventRow) -> HistoryEntry {
         .iter()
         .map(|f| FieldChange {
             field: f.clone(),
-            from: before.as_ref().and_then(|b| b.get(f)).unwrap_or(&empty).clone(),
-            to: after.as_ref().and_then(|a| a.get(f)).unwrap_or(&empty).clone(),
+            from: field_value(before.as_ref(), f).unwrap_or(&empty).clone(),
+            to: field_value(after.as_ref(), f).unwrap_or(&empty).clone(),
         })
         .collect();
     HistoryEntry {
@@ -571,5 +597,21 @@ mod tests {
         let b = serde_json::json!({"a": 1, "b": 2, "version": 1, "updated_at": "x"});
         let a = serde_json::json!({"a": 1, "b": 3, "c": null, "d": 4, "version": 2, "updated_at": "y"});
         assert_eq!(changed_fields(Some(&b), Some(&a)), vec!["b", "d"]);
+    }
+
+    #[test]
+    fn custom_fields_change_one_by_one() {
+        let b = serde_json::json!({"a": 1, "custom_fields": {"tier": "gold", "score": 3, "same": true}});
+        let a = serde_json::json!({"a": 1, "custom_fields": {"tier": "silver", "same": true, "new": [1]}});
+        assert_eq!(
+            changed_fields(Some(&b), Some(&a)),
+            vec!["custom_fields.new", "custom_fields.score", "custom_fields.tier"]
+        );
+        assert_eq!(
+            changed_fields(None, Some(&a)),
+            vec!["a", "custom_fields.new", "custom_fields.same", "custom_fields.tier"]
+        );
+        assert_eq!(field_value(Some(&b), "custom_fields.tier"), Some(&serde_json::json!("gold")));
+        assert_eq!(field_value(Some(&b), "custom_fields.new"), None);
     }
 }

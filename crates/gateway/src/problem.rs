@@ -229,6 +229,14 @@ pub fn path_error(_: actix_web::error::PathError, req: &actix_web::HttpRequest) 
     {
         return method_not_allowed(req.method(), &methods);
     }
+    if let Some(r) = req.match_info().get("resource")
+        && crm_records::custom::CustomResource::parse(r).is_none()
+    {
+        let known = crm_records::custom::CustomResource::NAMES.join(", ");
+        let shown: String = r.chars().take(100).collect();
+        return ApiError::not_found(format!("`{shown}` is not a resource with custom fields; those are {known}"))
+            .into();
+    }
     // The segment that is not an id, in our words (the parser's text names its internals).
     let bad = req.match_info().iter().map(|(_, v)| v).find(|v| uuid::Uuid::parse_str(v).is_err());
     let detail = match bad {

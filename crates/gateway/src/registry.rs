@@ -13,11 +13,12 @@ use crm_campaigns::{Campaign, CampaignInput, CampaignPatch, Segment, SegmentInpu
 use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, InteractionId, LeadId, OpportunityId, PipelineId,
-    ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
+    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, InteractionId, LeadId,
+    OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
+use crm_records::custom::{CustomField, CustomFieldInput, CustomFieldPatch};
 use crm_sales::{
     Activity, ActivityInput, ActivityPatch, Assessment, Coverage, Lead, LeadInput, LeadPatch, Opportunity,
     OpportunityInput, OpportunityPatch, Pipeline, PipelineInput, PipelinePatch, Quota, QuotaInput, QuotaPatch, Stage,
@@ -534,5 +535,13 @@ crm_derive::resources! {
                 Ok(found.into_iter().map(super::segments::SegmentNode::from).collect())
             }
         },
+    },
+
+    CustomField "custom-fields" {
+        /// The definition of a custom field: a typed field an administrator adds to a resource.
+        tag: "schema",
+        relations {},
+        children {},
+        fields {},
     },
 }

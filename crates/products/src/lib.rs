@@ -12,6 +12,7 @@ use crm_core::{Actor, FieldErrors, Money, Scope};
 use crm_db::schema::{products, purchase_lines};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
@@ -32,15 +33,18 @@ impl Record for Product {
     const DEFAULT_SORT: &'static str = "sku";
 
     fn build(
-        _conn: &mut AnyConnection,
+        conn: &mut AnyConnection,
         _actor: &Actor,
         id: ProductId,
-        input: ProductInput,
+        mut input: ProductInput,
         prev: Option<&Self>,
         _now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
-        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
+        let custom = input.custom_fields.take();
+        let (i, custom) =
+            validated(conn, CustomResource::Products, input.normalize(), custom, prev.map(|p| &p.custom_fields))?;
         let mut p = prev.cloned().unwrap_or_else(Product::blank);
+        p.custom_fields = custom;
         p.id = id;
         p.sku = i.sku.unwrap_or_default();
         p.name = i.name.unwrap_or_default();

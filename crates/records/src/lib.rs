@@ -8,7 +8,11 @@
 //! [`diesel_store!`]; the generic use cases of [`read`] and [`write`] are then its service
 //! functions, shared by REST and GraphQL.
 
+// The derives name this crate `crm_records`, also for the record it defines itself.
+extern crate self as crm_records;
+
 pub mod batch;
+pub mod custom;
 pub mod error;
 pub mod hooks;
 pub mod read;

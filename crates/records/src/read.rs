@@ -23,6 +23,12 @@ pub fn require_related_scopes(actor: &Actor, q: &ListQuery) -> Result<(), Record
     Ok(())
 }
 
+/// Checks a list request of `R` against its catalog and the custom fields it names.
+fn resolve_list<R: Record>(conn: &mut AnyConnection, params: &ListParams) -> Result<ListQuery, RecordError> {
+    let custom = crate::custom::filters_for(conn, params)?;
+    Ok(params.resolve_with(R::catalog(), R::DEFAULT_SORT, &custom)?)
+}
+
 /// One record by id (archived included).
 pub fn get<R: Record>(conn: &mut AnyConnection, actor: &Actor, id: R::Id) -> Result<R, RecordError> {
     actor.require(R::READ)?;
@@ -54,7 +60,7 @@ pub fn external_ids_of<R: Record>(
 /// One page of a list.
 pub fn list<R: Record>(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<R>, RecordError> {
     actor.require(R::READ)?;
-    let q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
+    let q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
     R::list_page(conn, &q)
 }
@@ -74,7 +80,7 @@ pub fn list_of<R: Record, P: Record>(
     if !P::exists(conn, parent)? {
         return Err(not_found::<P>());
     }
-    let mut q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
+    let mut q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
     let field = R::catalog().field(field).ok_or_else(not_found::<R>)?;
     let of_parent = Resolved::Cond { field, op: Op::Eq, values: vec![Literal::Uuid(parent.uuid())] };
@@ -97,7 +103,7 @@ pub fn list_per_parent<R: Record>(
     params: &ListParams,
 ) -> Result<HashMap<uuid::Uuid, Page<R>>, RecordError> {
     actor.require(R::READ)?;
-    let q = params.resolve(R::catalog(), R::DEFAULT_SORT)?;
+    let q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
     let mut out: HashMap<uuid::Uuid, Page<R>> = HashMap::new();
     if parents.is_empty() {
@@ -138,7 +144,7 @@ pub fn list_per_parent<R: Record>(
     let mut all: Vec<R> = Vec::new();
     for parent in parents {
         let rows = by_parent.remove(parent).unwrap_or_default();
-        let (data, next) = crm_db::sql::paginate(rows, &q, crate::store::sort_value::<R>, |r| r.id().uuid());
+        let (data, next) = crm_db::sql::paginate(rows, &q, crate::store::sort_value_of::<R>, |r| r.id().uuid());
         pages.push((*parent, data.len(), next));
         all.extend(data);
     }

@@ -36,17 +36,13 @@ pub fn db_id<I: EntityId>(id: I) -> DbUuid {
     DbUuid(id.uuid())
 }
 
-/// The keyset value of `field` in a record, read from its wire form (so every resource gets
-/// cursors without writing a per-field mapping). Money reads as its minor units. Only the last
-/// record of a page is asked.
-pub fn sort_value<R: Record>(r: &R, field: &str) -> Option<Bind> {
-    sort_value_of(r, R::catalog().field(field)?)
-}
-
-/// `sort_value` of a known field.
+/// The keyset value of `def` in a record, read from its wire form (so every resource gets
+/// cursors without writing a per-field mapping; a custom field's dotted name reads inside
+/// `custom_fields`). Money reads as its minor units. Only the last record of a page is asked.
 pub fn sort_value_of<R: Record>(r: &R, def: &crm_core::filter::FieldDef) -> Option<Bind> {
     let json = serde_json::to_value(r).ok()?;
-    json_bind(def.kind, json.get(def.name)?)
+    let value = def.name.split('.').try_fold(&json, |v, key| v.get(key))?;
+    json_bind(def.kind, value)
 }
 
 fn json_bind(kind: FieldKind, v: &serde_json::Value) -> Option<Bind> {
@@ -239,7 +235,7 @@ macro_rules! diesel_store {
                 .limit(i64::from(q.limit) + 1)
                 .load(conn)?;
             let items: Vec<Self> = rows.into_iter().map(Self::from).collect();
-            let (items, next) = crm_db::sql::paginate(items, q, $crate::store::sort_value::<Self>, |r| {
+            let (items, next) = crm_db::sql::paginate(items, q, $crate::store::sort_value_of::<Self>, |r| {
                 crm_core::ids::EntityId::uuid($crate::Stored::id(r))
             });
             let items = $crate::store::loaded::<Self>(conn, items, !q.skip_external_ids)?;

@@ -12,6 +12,7 @@ use crm_db::schema::{opportunity_lines, opportunity_stage_history};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, to_utc};
 use crm_products::{LineItem, LineItemInput};
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,10 @@ pub struct Opportunity {
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
+    /// Custom fields, by name: the fields an administrator defined for opportunities
+    /// (`GET /api/v1/schema/opportunities/fields`), each value checked against its type.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: serde_json::Value,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
@@ -154,6 +159,12 @@ pub struct OpportunityInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
+    /// Custom fields by name (`GET /api/v1/schema/opportunities/fields` lists them); a value of each
+    /// field's type, `null` to clear one. A patch merges them key by key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[patch(merge)]
+    pub custom_fields: Option<serde_json::Value>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
@@ -220,11 +231,12 @@ impl Record for Opportunity {
         if i.line_items.len() > crm_products::model::MAX_LINES {
             errs.add("line_items", "too_many", format!("at most {} lines", crm_products::model::MAX_LINES));
         }
-        if !errs.0.is_empty() {
-            return Err(RecordError::Invalid { entity, errors: errs });
-        }
+        let custom = i.custom_fields.take();
+        let (_, custom) =
+            validated(conn, CustomResource::Opportunities, errs.into_result(), custom, prev.map(|p| &p.custom_fields))?;
 
         let mut o = prev.cloned().unwrap_or_else(Opportunity::blank);
+        o.custom_fields = custom;
         o.id = id;
         o.name = i.name.unwrap_or_default();
         o.next_step = i.next_step;

@@ -26,7 +26,7 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use parse::parse;
-pub use resolve::{MAX_HOPS, parse_timestamp, resolve};
+pub use resolve::{MAX_HOPS, parse_timestamp, resolve, resolve_with};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 8 * 1024;
@@ -97,6 +97,21 @@ pub enum Filter {
         op: Op,
         value: RawValue,
     },
+}
+
+/// The first segment of a custom field's path (`custom_fields.tier`).
+pub const CUSTOM_FIELDS: &str = "custom_fields";
+
+impl Filter {
+    /// Whether some condition names a custom field (`custom_fields.…`, at any relation).
+    pub fn mentions_custom_fields(&self) -> bool {
+        match self {
+            Filter::And(v) | Filter::Or(v) => v.iter().any(Filter::mentions_custom_fields),
+            Filter::Not(x) => x.mentions_custom_fields(),
+            Filter::Within { path, inner } => path.iter().any(|p| p == CUSTOM_FIELDS) || inner.mentions_custom_fields(),
+            Filter::Cond { path, .. } => path.iter().any(|p| p == CUSTOM_FIELDS),
+        }
+    }
 }
 
 /// A filter that could not be parsed or does not fit the resource.
@@ -476,6 +491,47 @@ mod tests {
         assert!(e.message.contains("`account(and(revenue_currency[eq]:KRW,revenue[gte]:…))`"), "{}", e.message);
         let e = resolve(&parse("revenue[gt]:5").unwrap(), &INNER).unwrap_err();
         assert!(e.message.contains("`and(revenue_currency[eq]:KRW,revenue[gte]:…)`"), "{}", e.message);
+    }
+
+    #[test]
+    fn custom_fields_resolve_on_the_record_and_through_relations() {
+        use crate::custom::{CustomFieldSpec, CustomFieldType, CustomFilters};
+        let spec = |resource: &str, name: &str, t| CustomFieldSpec {
+            resource: resource.into(),
+            name: name.into(),
+            field_type: t,
+            required: false,
+            default: None,
+            options: vec!["a".into(), "b".into()],
+            min: None,
+            max: None,
+            max_length: None,
+            reference_to: None,
+        };
+        let custom = CustomFilters::from_specs(&[
+            spec("contacts", "vip", CustomFieldType::Boolean),
+            spec("accounts", "budget", CustomFieldType::Money),
+            spec("accounts", "grade", CustomFieldType::Enum),
+        ]);
+        let ok = |f: &str| resolve_with(&parse(f).unwrap(), &OUTER, &custom).map(|_| ()).map_err(|e| (e.field, e.code));
+        assert_eq!(ok("custom_fields.vip[eq]:true"), Ok(()));
+        assert_eq!(ok("account.custom_fields.grade[in]:[a,b]"), Ok(()));
+        assert_eq!(ok("account(custom_fields.budget_currency[eq]:KRW,custom_fields.budget[gt]:5)"), Ok(()));
+        assert_eq!(
+            ok("account.custom_fields.grade[eq]:c"),
+            Err(("account.custom_fields.grade".into(), "invalid_value"))
+        );
+        assert_eq!(
+            ok("account.custom_fields.budget[gt]:5"),
+            Err(("account.custom_fields.budget".into(), "currency_required"))
+        );
+        assert_eq!(ok("custom_fields.budget[gt]:5"), Err(("custom_fields.budget".into(), "unknown_field")));
+        let e = resolve_with(&parse("custom_fields.shoe[eq]:1").unwrap(), &OUTER, &custom).unwrap_err();
+        assert!(e.message.contains("its custom fields: custom_fields.vip"), "{}", e.message);
+        // Without the definitions, the path is unknown.
+        assert_eq!(resolve(&parse("custom_fields.vip[eq]:true").unwrap(), &OUTER).unwrap_err().code, "unknown_field");
+        assert!(parse("account.custom_fields.vip[eq]:true").unwrap().mentions_custom_fields());
+        assert!(!parse("account.tier[eq]:gold").unwrap().mentions_custom_fields());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{Catalog, FieldDef, FieldKind, Filter, FilterError, Literal, MAX_VALUES, Op, RawValue, Resolved};
+use crate::custom::CustomFilters;
 
 /// How many relations one condition may follow.
 pub const MAX_HOPS: usize = 3;
@@ -10,7 +11,13 @@ pub const MAX_HOPS: usize = 3;
 /// Type-checks `f` against `catalog`. Relations are followed up to [`MAX_HOPS`] deep
 /// (`account.owner.team` follows two).
 pub fn resolve(f: &Filter, catalog: &'static Catalog) -> Result<Resolved, FilterError> {
-    let r = resolve_at(f, catalog, "", &[])?;
+    resolve_with(f, catalog, CustomFilters::none())
+}
+
+/// `resolve`, where `custom_fields.<name>` names the custom fields in `custom` of the record
+/// the condition is on (the listed record's, or a related record's: `account.custom_fields.x`).
+pub fn resolve_with(f: &Filter, catalog: &'static Catalog, custom: &CustomFilters) -> Result<Resolved, FilterError> {
+    let r = resolve_at(f, catalog, "", &[], custom)?;
     if r.value_count() > MAX_VALUES {
         return Err(FilterError {
             field: "filter".into(),
@@ -68,58 +75,82 @@ impl Resolved {
 
 /// The currency fields that the conditions of an `and` pin to one value (see
 /// [`Resolved::pins`]), for the money conditions beside them.
-fn pinned_by(conditions: &[Filter]) -> impl Iterator<Item = &str> {
+fn pinned_by(conditions: &[Filter]) -> impl Iterator<Item = String> {
     conditions.iter().filter_map(|c| match c {
-        Filter::Cond { path, op: Op::Eq, value: RawValue::One(_) } if path.len() == 1 => Some(path[0].as_str()),
-        Filter::Cond { path, op: Op::In, value: RawValue::List(v) } if path.len() == 1 && v.len() == 1 => {
-            Some(path[0].as_str())
+        Filter::Cond { path, op: Op::Eq, value: RawValue::One(_) } if is_field_path(path) => Some(path.join(".")),
+        Filter::Cond { path, op: Op::In, value: RawValue::List(v) } if is_field_path(path) && v.len() == 1 => {
+            Some(path.join("."))
         }
         _ => None,
     })
 }
 
+/// A path that names a field of the record itself: `city`, or a custom field
+/// (`custom_fields.tier`).
+fn is_field_path(path: &[String]) -> bool {
+    path.len() == 1 || (path.len() == 2 && path[0] == CUSTOM)
+}
+
+use super::CUSTOM_FIELDS as CUSTOM;
+
 /// Resolves `f` at `prefix` of the relations followed so far; `pinned` lists the fields that
 /// the enclosing `and`s pin to one value (a money comparison needs its currency among them).
-fn resolve_at(f: &Filter, catalog: &'static Catalog, prefix: &str, pinned: &[&str]) -> Result<Resolved, FilterError> {
+fn resolve_at(
+    f: &Filter,
+    catalog: &'static Catalog,
+    prefix: &str,
+    pinned: &[String],
+    custom: &CustomFilters,
+) -> Result<Resolved, FilterError> {
     Ok(match f {
         Filter::And(v) => {
-            let mut inner: Vec<&str> = pinned.to_vec();
+            let mut inner: Vec<String> = pinned.to_vec();
             inner.extend(pinned_by(v));
-            Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix, &inner)).collect::<Result<_, _>>()?)
+            Resolved::And(v.iter().map(|x| resolve_at(x, catalog, prefix, &inner, custom)).collect::<Result<_, _>>()?)
         }
         Filter::Or(v) => {
-            Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix, pinned)).collect::<Result<_, _>>()?)
+            Resolved::Or(v.iter().map(|x| resolve_at(x, catalog, prefix, pinned, custom)).collect::<Result<_, _>>()?)
         }
-        Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix, pinned)?)),
+        Filter::Not(x) => Resolved::Not(Box::new(resolve_at(x, catalog, prefix, pinned, custom)?)),
         Filter::Within { path, inner } => {
-            follow(catalog, prefix, path, &|target, at| resolve_at(inner, target, at, &[]))?
+            follow(catalog, prefix, path, &|target, at| resolve_at(inner, target, at, &[], custom))?
         }
-        Filter::Cond { path, op, value } if path.len() > 1 => {
-            let (relations, field) = path.split_at(path.len() - 1);
+        Filter::Cond { path, op, value } if !is_field_path(path) => {
+            // The last segment is the field, or the last two a custom field's path.
+            let cut = if path.len() > 2 && path[path.len() - 2] == CUSTOM { 2 } else { 1 };
+            let (relations, field) = path.split_at(path.len() - cut);
             let leaf = Filter::Cond { path: field.to_vec(), op: *op, value: value.clone() };
-            follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at, &[]))?
+            follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at, &[], custom))?
         }
         Filter::Cond { path, op, value } => {
-            let full = format!("{prefix}{}", path.join("."));
-            let field = catalog.field(&path[0]).ok_or_else(|| FilterError {
-                field: full.clone(),
-                code: "unknown_field",
-                message: format!(
-                    "`{full}` is not a filterable field of {}; filterable: {}",
-                    catalog.resource,
-                    catalog.field_names()
-                ),
-            })?;
+            let name = path.join(".");
+            let full = format!("{prefix}{name}");
+            let found = if path.len() == 1 { catalog.field(&name) } else { custom.field(catalog.table, &name) };
+            let field = found.ok_or_else(|| unknown_field(catalog, custom, &full, path.len() > 1))?;
             let values = check_cond(field, *op, value, &full)?;
             if let Some(currency) = field.currency
                 && compares_amounts(*op, &values)
-                && !pinned.contains(&currency)
+                && !pinned.iter().any(|p| p == currency)
             {
                 return Err(currency_required(prefix, field.name, currency));
             }
             Resolved::Cond { field, op: *op, values }
         }
     })
+}
+
+fn unknown_field(catalog: &Catalog, custom: &CustomFilters, full: &str, is_custom: bool) -> FilterError {
+    let message = if is_custom {
+        let names = custom.names(catalog.table);
+        if names.is_empty() {
+            format!("`{full}` is not a custom field: {} has none", catalog.resource)
+        } else {
+            format!("`{full}` is not a custom field of {}; its custom fields: {}", catalog.resource, names.join(", "))
+        }
+    } else {
+        format!("`{full}` is not a filterable field of {}; filterable: {}", catalog.resource, catalog.field_names())
+    };
+    FilterError { field: full.to_string(), code: "unknown_field", message }
 }
 
 /// Whether a condition on an amount means something different in each currency: every

@@ -261,7 +261,7 @@ pub fn order_by_list(q: &ListQuery, backend: Backend) -> Sql {
 pub fn paginate<T>(
     mut rows: Vec<T>,
     q: &ListQuery,
-    sort_value: impl Fn(&T, &str) -> Option<Bind>,
+    sort_value: impl Fn(&T, &crm_core::filter::FieldDef) -> Option<Bind>,
     id_of: impl Fn(&T) -> uuid::Uuid,
 ) -> (Vec<T>, Option<String>) {
     if rows.len() <= q.limit as usize {
@@ -271,7 +271,7 @@ pub fn paginate<T>(
     let next = rows.last().map(|last| {
         Cursor {
             s: sort_signature_with(&q.sort, q.id_desc),
-            v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field.name))).collect(),
+            v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field))).collect(),
             id: id_of(last),
         }
         .encode()

@@ -28,6 +28,7 @@ mod contract;
         (name = "purchases", description = "Orders customers placed: the products they own"),
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
+        (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "changes", description = "The change feed: every committed write, in order"),
         (name = "operations", description = "Health and readiness")
     )
@@ -88,7 +89,9 @@ macro_rules! mount_routes {
                 .service(rest::campaigns::remove_campaign_member)
                 .service(rest::campaigns::campaign_member_history)
                 .service(rest::campaigns::record_campaign_responses)
-                .service(rest::campaigns::campaign_stats),
+                .service(rest::campaigns::campaign_stats)
+                .service(rest::schema::list_resource_fields)
+                .service(rest::schema::create_resource_field),
         ))
     };
 }

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod customers;
 pub mod ops;
 pub mod sales;
+pub mod schema;
 pub mod users;
 
 use actix_web::http::StatusCode;

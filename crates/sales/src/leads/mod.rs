@@ -6,6 +6,7 @@ use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Scope, Timestamp, wire_enum};
 use crm_db::AnyConnection;
+use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,10 @@ pub struct Lead {
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
+    /// Custom fields, by name: the fields an administrator defined for leads
+    /// (`GET /api/v1/schema/leads/fields`), each value checked against its type.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: serde_json::Value,
     #[cfg_attr(feature = "graphql", graphql(skip))]
     pub external_ids: Vec<ExternalId>,
     /// Incremented by every write; send it back in `If-Match` / `expectedVersion`.
@@ -185,6 +190,12 @@ pub struct LeadInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub tags: Vec<String>,
+    /// Custom fields by name (`GET /api/v1/schema/leads/fields` lists them); a value of each
+    /// field's type, `null` to clear one. A patch merges them key by key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[patch(merge)]
+    pub custom_fields: Option<serde_json::Value>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub external_ids: Vec<ExternalId>,
@@ -260,13 +271,16 @@ impl Record for Lead {
         conn: &mut AnyConnection,
         _actor: &Actor,
         id: LeadId,
-        input: LeadInput,
+        mut input: LeadInput,
         prev: Option<&Self>,
         _now: Timestamp,
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
-        let i = input.normalize().map_err(|errors| RecordError::Invalid { entity, errors })?;
+        let custom = input.custom_fields.take();
+        let (i, custom) =
+            validated(conn, CustomResource::Leads, input.normalize(), custom, prev.map(|p| &p.custom_fields))?;
         let mut l = prev.cloned().unwrap_or_else(Lead::blank);
+        l.custom_fields = custom;
         l.id = id;
         l.first_name = i.first_name;
         l.last_name = i.last_name;

@@ -1,0 +1,364 @@
+//! Custom fields end to end: definitions, values checked by type on every write, filters and
+//! sorts, history and the change feed, removal, GraphQL's typed fields and the served OpenAPI
+//! document.
+
+use awc::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn define(app: &TestApp, resource: &str, body: Value) -> Value {
+    app.created(&format!("/api/v1/schema/{resource}/fields"), body).await
+}
+
+fn codes(body: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| (s(&e["field"]).to_string(), s(&e["code"]).to_string())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn pair(field: &str, code: &str) -> (String, String) {
+    (field.to_string(), code.to_string())
+}
+
+/// The contact fields most tests use.
+async fn contact_fields(app: &TestApp) {
+    let options = |v: &[&str]| Value::Array(v.iter().map(|o| json!({"value": o})).collect());
+    define(
+        app,
+        "contacts",
+        json!({"name": "tier", "type": "enum", "options": options(&["gold", "silver", "bronze"]), "required": true, "default": "silver"}),
+    )
+    .await;
+    define(app, "contacts", json!({"name": "score", "type": "number", "min": 0, "max": 100})).await;
+    define(app, "contacts", json!({"name": "budget", "type": "money"})).await;
+    define(app, "contacts", json!({"name": "renewal", "type": "date", "label": "Renewal date"})).await;
+    define(app, "contacts", json!({"name": "vip", "type": "boolean"})).await;
+    define(
+        app,
+        "contacts",
+        json!({"name": "interests", "type": "multi_enum", "options": options(&["golf", "wine", "jazz"])}),
+    )
+    .await;
+    define(app, "contacts", json!({"name": "partner", "type": "reference", "reference_to": "accounts"})).await;
+    define(app, "contacts", json!({"name": "note", "type": "text", "max_length": 20})).await;
+}
+
+#[actix_web::test]
+async fn custom_fields_are_defined_and_their_values_checked_by_type() {
+    let app = spawn().await;
+    // Before any definition, a key in custom_fields is refused (typos never vanish).
+    let r = app.post("/api/v1/contacts", json!({"last_name": "Early", "custom_fields": {"tier": "gold"}})).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(codes(&r.body), [pair("custom_fields.tier", "unknown_custom_field")]);
+
+    contact_fields(&app).await;
+    let acme = app.account("Acme", json!({})).await;
+    let listed = app.get("/api/v1/schema/contacts/fields?limit=100").await.expect(200);
+    let names: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|f| s(&f["name"])).collect();
+    assert_eq!(names.len(), 8);
+    assert_eq!(listed["data"][3]["label"], "Renewal date");
+    assert_eq!(listed["data"][0]["key"], "contacts.tier");
+
+    // Values are normalized by type; a field left out gets its default.
+    let c = app
+        .contact(
+            "Min",
+            "Kim",
+            json!({"custom_fields": {
+                "score": 72.5, "budget": {"amount_minor": 500000, "currency": "krw"}, "renewal": "2027-03-01",
+                "vip": true, "interests": ["jazz", "golf", "jazz"], "partner": s(&acme["id"]).to_uppercase(),
+                "note": "  likes tea  "
+            }}),
+        )
+        .await;
+    assert_eq!(
+        c["custom_fields"],
+        json!({
+            "tier": "silver", "score": 72.5, "budget": {"amount_minor": 500000, "currency": "KRW"},
+            "renewal": "2027-03-01", "vip": true, "interests": ["golf", "jazz"], "partner": acme["id"],
+            "note": "likes tea"
+        })
+    );
+
+    // Every problem at once, each named by its path, beside the built-in fields' problems.
+    let r = app
+        .post(
+            "/api/v1/contacts",
+            json!({"last_name": "Bad", "email": "not-an-email", "custom_fields": {
+                "tier": "platinum", "score": 101, "budget": {"amount_minor": 5, "currency": "XXY"},
+                "renewal": "2027-02-30", "vip": "yes", "interests": ["golf", "chess"],
+                "partner": uuid::Uuid::now_v7().to_string(), "note": "x".repeat(21), "shoe_size": 42
+            }}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["code"], "VALIDATION_FAILED");
+    assert_eq!(
+        codes(&r.body),
+        [
+            pair("custom_fields.budget.currency", "invalid_currency"),
+            pair("custom_fields.interests", "not_an_option"),
+            pair("custom_fields.note", "too_long"),
+            pair("custom_fields.renewal", "invalid_date"),
+            pair("custom_fields.score", "out_of_range"),
+            pair("custom_fields.shoe_size", "unknown_custom_field"),
+            pair("custom_fields.tier", "not_an_option"),
+            pair("custom_fields.vip", "invalid_type"),
+            pair("email", "invalid_email"),
+        ]
+    );
+    // A reference must name a record (the other values being right).
+    let r = app
+        .post(
+            "/api/v1/contacts",
+            json!({"last_name": "Ref", "custom_fields": {"partner": uuid::Uuid::now_v7().to_string()}}),
+        )
+        .await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.partner", "not_found")]);
+
+    // A patch merges key by key; a required value cannot be cleared; null clears others.
+    let path = format!("/api/v1/contacts/{}", s(&c["id"]));
+    let p = app.patch(&path, json!({"custom_fields": {"tier": "gold", "note": null}})).await.expect(200);
+    assert_eq!(p["custom_fields"]["tier"], "gold");
+    assert_eq!(p["custom_fields"]["score"], 72.5);
+    assert!(p["custom_fields"].get("note").is_none());
+    let r = app.patch(&path, json!({"custom_fields": {"tier": null}})).await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.tier", "required")]);
+    // A patch that changes nothing leaves the version alone.
+    let again = app.patch(&path, json!({"custom_fields": {"tier": "gold"}})).await.expect(200);
+    assert_eq!(again["version"], p["version"]);
+
+    // Definitions: unique names per resource, fixed type, rules per type.
+    let r = app.post("/api/v1/schema/contacts/fields", json!({"name": "tier", "type": "text"})).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (409, "DUPLICATE_RECORD"), "{}", r.body);
+    // The same name on another resource is another field.
+    define(&app, "accounts", json!({"name": "tier", "type": "text"})).await;
+    let tier = &listed["data"][0];
+    let r = app.patch(&format!("/api/v1/custom-fields/{}", s(&tier["id"])), json!({"type": "text"})).await;
+    assert_eq!(codes(&r.body), [pair("type", "immutable")]);
+    let r = app
+        .post(
+            "/api/v1/schema/contacts/fields",
+            json!({"name": "Bad Name", "type": "enum", "min": 1, "default": "x", "reference_to": "users"}),
+        )
+        .await;
+    assert_eq!(
+        codes(&r.body),
+        [
+            pair("min", "not_applicable"),
+            pair("name", "invalid_name"),
+            pair("options", "required"),
+            pair("reference_to", "not_applicable"),
+        ]
+    );
+    let r = app
+        .post("/api/v1/schema/contacts/fields", json!({"name": "size", "type": "number", "min": 5, "default": 1}))
+        .await;
+    assert_eq!(codes(&r.body), [pair("default", "out_of_range")]);
+    let r = app.post("/api/v1/schema/contacts/fields", json!({"name": "x", "type": "text", "resource": "leads"})).await;
+    assert_eq!(codes(&r.body), [pair("resource", "mismatch")]);
+    // Options may change: a record holding a removed option keeps it while it is unchanged.
+    let p2 = app
+        .patch(
+            &format!("/api/v1/custom-fields/{}", s(&tier["id"])),
+            json!({"options": [{"value": "silver"}, {"value": "bronze", "label": "Bronze"}]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(p2["options"], json!([{"value": "silver", "label": "silver"}, {"value": "bronze", "label": "Bronze"}]));
+    let kept = app.patch(&path, json!({"first_name": "Minjun"})).await.expect(200);
+    assert_eq!(kept["custom_fields"]["tier"], "gold");
+    let r = app.patch(&path, json!({"custom_fields": {"tier": "platinum"}})).await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.tier", "not_an_option")]);
+
+    // Who may: every role reads the definitions, only admins write them.
+    let sales = app.token(&["sales"]);
+    let r = app.call(Method::GET, "/api/v1/schema/contacts/fields", Some(&sales), None, &[]).await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/schema/contacts/fields",
+            Some(&sales),
+            Some(json!({"name": "y", "type": "text"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app.get("/api/v1/schema/widgets/fields").await;
+    assert_eq!(r.status, 404);
+    assert!(s(&r.body["detail"]).contains("not a resource with custom fields"), "{}", r.body);
+}
+
+#[actix_web::test]
+async fn lists_filter_and_sort_on_custom_fields() {
+    let app = spawn().await;
+    contact_fields(&app).await;
+    define(&app, "accounts", json!({"name": "grade", "type": "enum", "options": [{"value": "a"}, {"value": "b"}]}))
+        .await;
+    let top = app.account("Top", json!({"custom_fields": {"grade": "a"}})).await;
+    let low = app.account("Low", json!({"custom_fields": {"grade": "b"}})).await;
+    // name, account, custom fields
+    let people = [
+        (
+            "Ann",
+            &top,
+            json!({"tier": "gold", "score": 90, "renewal": "2026-12-31", "vip": true, "interests": ["golf"], "budget": {"amount_minor": 9000, "currency": "KRW"}}),
+        ),
+        (
+            "Bob",
+            &top,
+            json!({"tier": "bronze", "score": 40, "renewal": "2027-06-01", "vip": false, "interests": ["wine", "golf"], "budget": {"amount_minor": 500, "currency": "KRW"}}),
+        ),
+        (
+            "Cy",
+            &low,
+            json!({"tier": "gold", "score": 55.5, "vip": true, "budget": {"amount_minor": 9000, "currency": "USD"}}),
+        ),
+        ("Di", &low, json!({"score": 55.5, "renewal": "2027-01-15", "interests": ["jazz"]})),
+        ("Ed", &low, json!({"tier": "bronze"})),
+    ];
+    for (name, account, cf) in &people {
+        app.contact(name, "Test", json!({"account_id": account["id"], "custom_fields": cf})).await;
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["data"].as_array().unwrap().iter().map(|c| s(&c["first_name"]).to_string()).collect()
+    };
+    let filtered = |f: &str| {
+        let app = &app;
+        let url = format!("/api/v1/contacts?sort=first_name&filter={}", enc(f));
+        let f = f.to_string();
+        async move {
+            let r = app.get(&url).await;
+            assert_eq!(r.status, 200, "{f}: {}", r.body);
+            names(&r.body)
+        }
+    };
+    assert_eq!(filtered("custom_fields.score[gte]:55.5").await, ["Ann", "Cy", "Di"]);
+    assert_eq!(filtered("custom_fields.tier[in]:[gold,silver]").await, ["Ann", "Cy", "Di"], "Di got the default");
+    assert_eq!(filtered("custom_fields.renewal[lt]:2027-01-16").await, ["Ann", "Di"]);
+    assert_eq!(filtered("custom_fields.vip[eq]:true").await, ["Ann", "Cy"]);
+    assert_eq!(filtered("not(custom_fields.vip[eq]:true)").await, ["Bob", "Di", "Ed"], "no value is not true");
+    assert_eq!(filtered("custom_fields.interests[eq]:golf").await, ["Ann", "Bob"]);
+    assert_eq!(filtered("custom_fields.interests[in]:[jazz,wine]").await, ["Bob", "Di"]);
+    assert_eq!(filtered("custom_fields.interests[is_null]:true").await, ["Cy", "Ed"]);
+    assert_eq!(filtered("custom_fields.renewal[is_null]:true").await, ["Cy", "Ed"]);
+    assert_eq!(filtered("and(custom_fields.budget_currency[eq]:krw,custom_fields.budget[gt]:1000)").await, ["Ann"]);
+    assert_eq!(filtered("account.custom_fields.grade[eq]:a").await, ["Ann", "Bob"]);
+    assert_eq!(
+        filtered("account(custom_fields.grade[eq]:b,name[eq]:Low),custom_fields.score[lt]:60").await,
+        ["Cy", "Di"]
+    );
+    let bad = |f: &str| {
+        let app = &app;
+        let url = format!("/api/v1/contacts?filter={}", enc(f));
+        async move { app.get(&url).await }
+    };
+    let r = bad("custom_fields.budget[gt]:1000").await;
+    assert_eq!((r.status.as_u16(), codes(&r.body)), (400, vec![pair("custom_fields.budget", "currency_required")]));
+    let r = bad("custom_fields.shoe[eq]:1").await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.shoe", "unknown_field")]);
+    let r = bad("custom_fields.tier[eq]:platinum").await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.tier", "invalid_value")]);
+
+    // Sorting pages through with the cursor; records without a value come last either way.
+    let order = |sort: &str| {
+        let app = &app;
+        let sort = sort.to_string();
+        async move {
+            let mut out = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let page = app.get(&format!("/api/v1/contacts?limit=2&sort={sort}{cursor}")).await.expect(200);
+                out.extend(names(&page));
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => return out,
+                }
+            }
+        }
+    };
+    assert_eq!(order("-custom_fields.score,first_name").await, ["Ann", "Cy", "Di", "Bob", "Ed"]);
+    assert_eq!(order("custom_fields.score,first_name").await, ["Bob", "Cy", "Di", "Ann", "Ed"]);
+    assert_eq!(order("custom_fields.renewal").await, ["Ann", "Di", "Bob", "Cy", "Ed"]);
+    // Enumerations sort by their values' text, as built-in ones do.
+    assert_eq!(order("-custom_fields.tier,first_name").await, ["Di", "Ann", "Cy", "Bob", "Ed"]);
+    let r = app.get("/api/v1/contacts?sort=custom_fields.budget").await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (400, "INVALID_SORT"));
+    let krw = enc("custom_fields.budget_currency[eq]:KRW");
+    let page = app.get(&format!("/api/v1/contacts?sort=-custom_fields.budget&filter={krw}")).await.expect(200);
+    assert_eq!(names(&page), ["Ann", "Bob"]);
+    let _ = low;
+}
+
+#[actix_web::test]
+async fn custom_field_changes_are_in_the_history_and_the_feed_and_removal_keeps_them() {
+    let app = spawn().await;
+    contact_fields(&app).await;
+    let c = app.contact("Ann", "Lee", json!({"custom_fields": {"tier": "gold", "score": 10}})).await;
+    let path = format!("/api/v1/contacts/{}", s(&c["id"]));
+    app.patch(&path, json!({"custom_fields": {"tier": "bronze", "score": 11}, "title": "CEO"})).await.expect(200);
+
+    let history = app.get(&format!("{path}/history")).await.expect(200);
+    let latest = &history["data"][0];
+    let mut changes: Vec<(String, Value, Value)> = latest["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (s(&c["field"]).to_string(), c["from"].clone(), c["to"].clone()))
+        .collect();
+    changes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        changes,
+        [
+            ("custom_fields.score".to_string(), json!(10), json!(11)),
+            ("custom_fields.tier".to_string(), json!("gold"), json!("bronze")),
+            ("title".to_string(), Value::Null, json!("CEO")),
+        ]
+    );
+    let feed = app.get("/api/v1/changes?types=contact.updated").await.expect(200);
+    let last = feed["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["changed_fields"], json!(["custom_fields.score", "custom_fields.tier", "title"]));
+
+    // Removing a field archives its definition: the values stay readable and in the history,
+    // but are no longer written, filtered or sorted on; restoring brings them back.
+    let fields = app.get(&format!("/api/v1/schema/contacts/fields?filter={}", enc("name[eq]:score"))).await.expect(200);
+    let score = s(&fields["data"][0]["id"]).to_string();
+    let r = app.delete(&format!("/api/v1/custom-fields/{score}")).await;
+    assert_eq!(r.status, 204);
+    let read = app.get(&path).await.expect(200);
+    assert_eq!(read["custom_fields"]["score"], 11);
+    app.patch(&path, json!({"title": "CTO"})).await.expect(200);
+    let r = app.patch(&path, json!({"custom_fields": {"score": 12}})).await;
+    assert_eq!(codes(&r.body), [pair("custom_fields.score", "unknown_custom_field")]);
+    let cleared = app.patch(&path, json!({"custom_fields": {"score": null}})).await.expect(200);
+    assert!(cleared["custom_fields"].get("score").is_none(), "a removed field's value can be cleared");
+    let r = app.get(&format!("/api/v1/contacts?filter={}", enc("custom_fields.score[gt]:1"))).await;
+    assert_eq!(r.status, 400);
+    let live = app.get("/api/v1/schema/contacts/fields?limit=100").await.expect(200);
+    assert_eq!(live["data"].as_array().unwrap().len(), 7);
+    let all = app.get("/api/v1/schema/contacts/fields?limit=100&archived=true").await.expect(200);
+    assert_eq!(all["data"].as_array().unwrap().len(), 8);
+    let history = app.get(&format!("{path}/history")).await.expect(200);
+    let scores: Vec<Value> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["changes"].as_array().unwrap().clone())
+        .filter(|c| c["field"] == "custom_fields.score")
+        .map(|c| c["to"].clone())
+        .collect();
+    assert_eq!(scores, [Value::Null, json!(11), json!(10)], "newest first");
+    app.post(&format!("/api/v1/custom-fields/{score}/restore"), json!({})).await.expect(200);
+    app.patch(&path, json!({"custom_fields": {"score": 12}})).await.expect(200);
+    let r = app.get(&format!("/api/v1/contacts?filter={}", enc("custom_fields.score[gt]:11"))).await.expect(200);
+    assert_eq!(r["data"].as_array().unwrap().len(), 1);
+    // The definitions have their own history and events.
+    let h = app.get(&format!("/api/v1/custom-fields/{score}/history")).await.expect(200);
+    let kinds: Vec<&str> = h["data"].as_array().unwrap().iter().map(|e| s(&e["type"])).collect();
+    assert_eq!(kinds, ["custom_field.restored", "custom_field.archived", "custom_field.created"]);
+}
