@@ -276,7 +276,11 @@ fn write_snapshot(conn: &mut AnyConnection, id: SegmentId, cond: Sql) -> Result<
 }
 
 /// The criterion, type-checked; field errors name `criteria`.
-fn criterion(entity: &'static str, raw: Option<&str>) -> Result<Option<Resolved>, RecordError> {
+fn criterion(
+    conn: &mut AnyConnection,
+    entity: &'static str,
+    raw: Option<&str>,
+) -> Result<Option<Resolved>, RecordError> {
     let text = raw.map(str::trim).unwrap_or("");
     if text.is_empty() {
         return Ok(None);
@@ -284,7 +288,8 @@ fn criterion(entity: &'static str, raw: Option<&str>) -> Result<Option<Resolved>
     // NUL is refused by the grammar (a syntax error) and by value checking (`invalid_value`).
     let bad = |e: FilterError| RecordError::invalid(entity, "criteria", e.code, e.message);
     let parsed = crm_core::filter::parse(text).map_err(bad)?;
-    Ok(Some(crm_core::filter::resolve(&parsed, &CRITERIA).map_err(bad)?))
+    let custom = crm_records::custom::filters_of(conn, &parsed)?;
+    Ok(Some(crm_core::filter::resolve_with(&parsed, &CRITERIA, &custom).map_err(bad)?))
 }
 
 /// The condition over `contacts` that selects a definition's members: live contacts matching
@@ -329,7 +334,7 @@ fn condition_at(
 ) -> Result<Sql, RecordError> {
     let entity = Segment::ENTITY;
     let backend = conn.backend();
-    let criterion = criterion(entity, draft.criteria.as_deref())?;
+    let criterion = criterion(conn, entity, draft.criteria.as_deref())?;
     if let Some(c) = &criterion {
         require_related(actor, c)?;
     }
@@ -401,7 +406,7 @@ fn members_of(
     let mut out = Sql::new(conn.backend());
     if seg.kind == SegmentKind::Snapshot {
         // Frozen rows, but read through the criterion's relations all the same.
-        if let Some(c) = criterion(entity, Some(&seg.criteria))? {
+        if let Some(c) = criterion(conn, entity, Some(&seg.criteria))? {
             require_related(actor, &c)?;
         }
         out.push("SELECT contact_id FROM segment_members WHERE segment_id = ").bind(id.0);
@@ -475,7 +480,7 @@ pub fn member_condition(conn: &mut AnyConnection, actor: &Actor, seg: &Segment) 
     if seg.kind == SegmentKind::Snapshot {
         // The snapshot's members were chosen through its criterion's relations: the caller
         // must be allowed to read those, as for a dynamic segment.
-        if let Some(c) = criterion(Segment::ENTITY, Some(&seg.criteria))? {
+        if let Some(c) = criterion(conn, Segment::ENTITY, Some(&seg.criteria))? {
             require_related(actor, &c)?;
         }
         let mut cond = Sql::new(conn.backend());

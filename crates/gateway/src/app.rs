@@ -8,7 +8,7 @@ use crm_db::{Db, pool::PoolOptions};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::JwtKeys;
-use crate::graphql::{self, CrmSchema};
+use crate::graphql::{self, custom::Schemas};
 use crate::openapi;
 use crate::problem::{self, ApiError};
 use crate::settings::Settings;
@@ -18,7 +18,8 @@ use crate::settings::Settings;
 pub struct AppState {
     pub db: Db,
     pub keys: JwtKeys,
-    pub schema: CrmSchema,
+    /// The GraphQL schema, rebuilt when custom fields change.
+    pub schemas: std::sync::Arc<Schemas>,
     pub limits: Limits,
     /// See `Settings::provision_users`.
     pub provision_users: bool,
@@ -136,7 +137,12 @@ impl Application {
         })
         .await
         .map_err(|e| e.to_string())??;
-        let schema = graphql::schema_builder().finish();
+        // Custom-field writes made through this handle, so GraphQL rebuilds its types at once.
+        let changes = crm_records::custom::LocalChanges::default();
+        let db = db.with_context(changes.clone());
+        let schemas = std::sync::Arc::new(
+            tokio::task::spawn_blocking(move || Schemas::new(&changes)).await.map_err(|e| e.to_string())?,
+        );
         // The route tables read from the OpenAPI document (query parameters, allowed methods)
         // are built now, not by the first request that needs them.
         tokio::task::spawn_blocking(|| {
@@ -150,7 +156,7 @@ impl Application {
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),
             event_retention: chrono_duration(settings.event_retention),
         };
-        let state = AppState { db, keys, schema, limits, provision_users: settings.provision_users };
+        let state = AppState { db, keys, schemas, limits, provision_users: settings.provision_users };
         spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;

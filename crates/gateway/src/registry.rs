@@ -228,6 +228,12 @@ crm_derive::resources! {
             purchases("account_id"): Purchase,
         },
         fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Account> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+
             /// Interactions, cases, purchases and changes, newest first.
             async fn timeline(
                 &self,
@@ -273,6 +279,12 @@ crm_derive::resources! {
             purchases("contact_id"): Purchase,
         },
         fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Contact> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+
             /// Interactions, cases, purchases and changes, newest first.
             async fn timeline(
                 &self,
@@ -340,6 +352,12 @@ crm_derive::resources! {
         },
         children {},
         fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Case> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+
             /// Comments, oldest first, `first` (1 to 1000) at a time; `after` takes `endCursor`
             /// (the same pages as REST `GET /cases/{id}/comments`).
             async fn comments(
@@ -361,7 +379,13 @@ crm_derive::resources! {
         tag: "products",
         relations {},
         children {},
-        fields {},
+        fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Product> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+        },
     },
 
     Purchase "purchases" {
@@ -390,7 +414,13 @@ crm_derive::resources! {
             owner(owner_id): User,
         },
         children {},
-        fields {},
+        fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Lead> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+        },
     },
 
     Pipeline "pipelines" {
@@ -416,6 +446,12 @@ crm_derive::resources! {
         },
         children {},
         fields {
+            /// This record's custom fields, typed (present once an administrator defined some;
+            /// `customFields` holds them as stored).
+            async fn custom(&self) -> crate::graphql::custom::CustomValues<Opportunity> {
+                crate::graphql::custom::CustomValues::new(&self.inner.custom_fields)
+            }
+
             /// The current stage.
             async fn stage(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<Stage>> {
                 let p = load_one::<Pipeline>(ctx, Some(self.inner.pipeline_id)).await?;

@@ -60,6 +60,13 @@ impl CustomResource {
     }
 }
 
+/// Counts the definition writes made through a database handle that carries it in its context
+/// (`Db::with_context`): the application reads it to rebuild what it built from the
+/// definitions (its typed GraphQL schema) right after a change made through it. Bumped in the
+/// write's transaction, so a reader may look a moment early; it then looks again later.
+#[derive(Clone, Debug, Default)]
+pub struct LocalChanges(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
+
 /// Most live custom fields one resource may have.
 pub const MAX_FIELDS_PER_RESOURCE: i64 = 100;
 
@@ -421,6 +428,18 @@ impl Record for CustomField {
     fn check_restore(conn: &mut AnyConnection, record: &Self) -> Result<(), RecordError> {
         check_room(conn, record.resource)
     }
+
+    fn after_write(
+        _conn: &mut AnyConnection,
+        _actor: &Actor,
+        _before: Option<&Self>,
+        _after: &Self,
+    ) -> Result<(), RecordError> {
+        if let Some(changes) = crm_db::pool::context::<LocalChanges>() {
+            changes.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        Ok(())
+    }
 }
 
 /// Defines a custom field of `resource` (`POST /schema/{resource}/fields`): the input's own
@@ -510,7 +529,17 @@ pub fn generation(conn: &mut AnyConnection) -> QueryResult<i64> {
 /// The custom fields a list may filter and sort on: read only when its filter or sort names
 /// one (`custom_fields.…`), for every resource (a filter may reach a related record's).
 pub fn filters_for(conn: &mut AnyConnection, params: &ListParams) -> Result<CustomFilters, RecordError> {
-    if !params.mentions_custom_fields() {
+    filters_if(conn, params.mentions_custom_fields())
+}
+
+/// The custom fields a filter (a segment's criterion, a rule's condition) may name, read only
+/// when it names one.
+pub fn filters_of(conn: &mut AnyConnection, filter: &crm_core::filter::Filter) -> Result<CustomFilters, RecordError> {
+    filters_if(conn, filter.mentions_custom_fields())
+}
+
+fn filters_if(conn: &mut AnyConnection, mentioned: bool) -> Result<CustomFilters, RecordError> {
+    if !mentioned {
         return Ok(CustomFilters::default());
     }
     let specs: Vec<CustomFieldSpec> = live_fields(conn, None)?.iter().map(CustomField::spec).collect();

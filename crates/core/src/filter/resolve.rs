@@ -294,17 +294,17 @@ fn literal(field: &FieldDef, v: &str, full: &str) -> Result<Literal, FilterError
             Some(e) => Literal::Text(format!("{}:{}", e.source, e.id)),
             None => return Err(invalid("an external id written source:id (e.g. erp:C-10042)")),
         },
-        FieldKind::Enum(def) => {
-            let allowed = def.values;
-            if !allowed.contains(&v) {
+        // Any case (GraphQL variables carry enumeration values upper-cased, as GraphQL writes them).
+        FieldKind::Enum(def) => match def.values.iter().find(|a| a.eq_ignore_ascii_case(v)) {
+            Some(value) => Literal::Text(value.to_string()),
+            None => {
                 return Err(FilterError {
                     field: full.to_string(),
                     code: "invalid_value",
-                    message: format!("`{v}` is not one of {} (field `{full}`)", allowed.join(", ")),
+                    message: format!("`{v}` is not one of {} (field `{full}`)", def.values.join(", ")),
                 });
             }
-            Literal::Text(v.to_string())
-        }
+        },
     })
 }
 

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::registry::{Deprecation, MetaEnumValue, MetaInputValue, MetaType, Registry};
+use async_graphql::registry::{Deprecation, MetaInputValue, MetaType, Registry};
 use async_graphql::{Enum, InputType, InputValueError, InputValueResult, Value};
 use crm_core::filter::{Catalog, FieldDef, FieldKind, Filter, MAX_DEPTH, Op, RawValue};
 use crm_records::Stored;
@@ -111,15 +111,21 @@ impl<R: Stored> InputType for OrderBy<R> {
         let Value::Object(map) = &raw else { return Err(InputValueError::expected_type(raw)) };
         let catalog = R::catalog();
         let field = match map.get("field") {
-            Some(Value::Enum(n)) => catalog
-                .fields
-                .iter()
-                .find(|f| f.sortable && f.name.to_uppercase() == n.as_str())
-                .ok_or_else(|| InputValueError::custom(format!("cannot sort by `{n}`")))?,
+            // A custom field's key is checked with the list (its definitions are read there).
+            Some(Value::Enum(n)) => match super::custom::sort_key(n.as_str()) {
+                Some(key) => key,
+                None => catalog
+                    .fields
+                    .iter()
+                    .find(|f| f.sortable && f.name.to_uppercase() == n.as_str())
+                    .ok_or_else(|| InputValueError::custom(format!("cannot sort by `{n}`")))?
+                    .name
+                    .to_string(),
+            },
             _ => return Err(InputValueError::custom("`field` is required")),
         };
         let desc = matches!(map.get("direction"), Some(Value::Enum(n)) if n.as_str() == "DESC");
-        let key = if desc { format!("-{}", field.name) } else { field.name.to_string() };
+        let key = if desc { format!("-{field}") } else { field };
         Ok(OrderBy { key, raw, _record: PhantomData })
     }
 
@@ -152,6 +158,17 @@ fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Fi
                 all.push(if key.as_str() == "and" { Filter::And(items) } else { Filter::Or(items) });
             }
             "not" => all.push(Filter::Not(Box::new(nested(value)?))),
+            "customFields" => {
+                let Value::Object(fields) = value else { return Err("`customFields` takes an object".into()) };
+                for (name, ops) in fields {
+                    let path = vec![crm_core::filter::CUSTOM_FIELDS.to_string(), super::custom::key_of(name)];
+                    // Enumeration values are the options upper-cased; the list checks the rest.
+                    all.extend(conditions(&path, ops, &|v| match v {
+                        Value::Enum(n) => Ok(n.as_str().to_lowercase()),
+                        other => plain_text(other).ok_or_else(|| format!("`{other}` is not a value of `{name}`")),
+                    })?);
+                }
+            }
             name => {
                 if let Some(rel) = catalog.relations.iter().find(|r| camel(r.name) == name) {
                     // Everything inside holds for one related record (`Within`), as a REST
@@ -162,7 +179,7 @@ fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Fi
                         inner => all.push(Filter::Within { path: vec![rel.name.to_string()], inner: Box::new(inner) }),
                     }
                 } else if let Some(f) = catalog.fields.iter().find(|f| camel(f.name) == name) {
-                    all.extend(conditions(f, value)?);
+                    all.extend(conditions(&[f.name.to_string()], value, &|v| scalar_text(f, v))?);
                 } else {
                     return Err(format!("`{name}` is not a filterable field of {}", catalog.resource));
                 }
@@ -172,10 +189,14 @@ fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Fi
     Ok(if all.len() == 1 { all.pop().unwrap_or(Filter::And(Vec::new())) } else { Filter::And(all) })
 }
 
-/// The conditions of one field's operator object (`{gte: 10, lt: 20}` is two).
-fn conditions(f: &'static FieldDef, ops: &Value) -> Result<Vec<Filter>, String> {
-    let Value::Object(map) = ops else { return Err(format!("`{}` takes an operator object", camel(f.name))) };
-    let path = vec![f.name.to_string()];
+/// The conditions of one field's operator object (`{gte: 10, lt: 20}` is two), its operands
+/// written as the filter grammar writes them by `text`.
+fn conditions(
+    path: &[String],
+    ops: &Value,
+    text: &dyn Fn(&Value) -> Result<String, String>,
+) -> Result<Vec<Filter>, String> {
+    let Value::Object(map) = ops else { return Err(format!("`{}` takes an operator object", path.join("."))) };
     let mut out = Vec::with_capacity(map.len());
     for (op_name, value) in map {
         if *value == Value::Null {
@@ -187,12 +208,10 @@ fn conditions(f: &'static FieldDef, ops: &Value) -> Result<Vec<Filter>, String> 
             .map(|(_, op, _)| *op)
             .ok_or_else(|| format!("`{op_name}` is not an operator"))?;
         let value = match op {
-            Op::In | Op::Nin => {
-                RawValue::List(list(value).iter().map(|v| scalar_text(f, v)).collect::<Result<_, _>>()?)
-            }
-            _ => RawValue::One(scalar_text(f, value)?),
+            Op::In | Op::Nin => RawValue::List(list(value).iter().map(text).collect::<Result<_, _>>()?),
+            _ => RawValue::One(text(value)?),
         };
-        out.push(Filter::Cond { path: path.clone(), op, value });
+        out.push(Filter::Cond { path: path.to_vec(), op, value });
     }
     Ok(out)
 }
@@ -206,6 +225,9 @@ fn list(v: &Value) -> &[Value] {
 
 /// A GraphQL literal as the filter grammar writes it.
 fn scalar_text(f: &FieldDef, v: &Value) -> Result<String, String> {
+    if let Some(t) = plain_text(v) {
+        return Ok(t);
+    }
     Ok(match (v, f.kind) {
         (Value::Enum(n), FieldKind::Enum(def)) => def
             .values
@@ -213,15 +235,22 @@ fn scalar_text(f: &FieldDef, v: &Value) -> Result<String, String> {
             .find(|w| w.to_uppercase() == n.as_str())
             .ok_or_else(|| format!("`{n}` is not a value of {}", def.name))?
             .to_string(),
-        (Value::String(s), _) => s.clone(),
-        (Value::Number(n), _) => n.to_string(),
-        (Value::Boolean(b), _) => b.to_string(),
         (Value::Object(o), FieldKind::ExternalId) => match (o.get("source"), o.get("id")) {
             (Some(Value::String(s)), Some(Value::String(id))) => format!("{s}:{id}"),
             _ => return Err("an external id has `source` and `id`".into()),
         },
         (other, _) => return Err(format!("`{other}` is not a value of `{}`", camel(f.name))),
     })
+}
+
+/// A string, number or boolean literal as the filter grammar writes it.
+fn plain_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,10 +373,15 @@ fn register_filter(registry: &mut Registry, kind: FieldKind) -> String {
         return name;
     }
     let one = operand(registry, kind);
+    register_ops(registry, name, &doc, t.ops, &one)
+}
+
+/// Registers an operator object `name` with `ops` over operands of type `one`.
+pub fn register_ops(registry: &mut Registry, name: String, doc: &str, ops: &[&str], one: &str) -> String {
     let bare = one.trim_end_matches('!').to_string();
     let bool_ty = <bool as InputType>::create_type_info(registry);
     let mut fields = IndexMap::new();
-    for op in t.ops {
+    for op in ops {
         let Some((_, o, op_doc)) = OPS.iter().find(|(n, _, _)| n == op) else { continue };
         let ty = match o {
             Op::In | Op::Nin => format!("[{one}]"),
@@ -356,7 +390,7 @@ fn register_filter(registry: &mut Registry, kind: FieldKind) -> String {
         };
         field(&mut fields, op, &ty, op_doc);
     }
-    registry.types.insert(name.clone(), input_object(&name, &doc, fields));
+    registry.types.insert(name.clone(), input_object(&name, doc, fields));
     name
 }
 
@@ -391,6 +425,9 @@ fn register_where(registry: &mut Registry, catalog: &'static Catalog) -> String 
         };
         field(&mut fields, &camel(f.name), &ty, &doc);
     }
+    if let Some(ty) = register_custom_where(registry, catalog) {
+        field(&mut fields, "customFields", &ty, "Conditions on custom fields (`custom_fields.<name>` in `filter=`).");
+    }
     for r in catalog.relations {
         let ty = register_where(registry, r.target);
         let doc = if r.many {
@@ -409,30 +446,82 @@ fn register_where(registry: &mut Registry, catalog: &'static Catalog) -> String 
     name
 }
 
+/// Registers `{R}CustomWhere` when the schema being built has custom fields for `catalog`'s
+/// records: one operator object per field (an amount's currency is a field of its own, as in
+/// `filter=`).
+fn register_custom_where(registry: &mut Registry, catalog: &'static Catalog) -> Option<String> {
+    use crm_core::custom::CustomFieldType;
+    let types = super::custom::building();
+    let custom = types.of(catalog.table);
+    if custom.is_empty() {
+        return None;
+    }
+    let name = format!("{}CustomWhere", catalog.name);
+    if registry.types.contains_key(&name) {
+        return Some(name);
+    }
+    let mut fields = IndexMap::new();
+    for f in custom {
+        for def in crm_core::custom::field_defs(&f.spec) {
+            let key = def.name.strip_prefix("custom_fields.").unwrap_or(def.name);
+            let ty = match f.spec.field_type {
+                CustomFieldType::Enum | CustomFieldType::MultiEnum => {
+                    let e = super::custom::register_enum(registry, catalog.name, f);
+                    let set = f.spec.field_type == CustomFieldType::MultiEnum;
+                    let filter = format!("{e}{}Filter", if set { "Set" } else { "" });
+                    if registry.types.contains_key(&filter) {
+                        filter
+                    } else {
+                        let doc = if set {
+                            format!(
+                                "Conditions on `{}`: `eq` holds the option, `in` any of them, `nin` none.",
+                                def.name
+                            )
+                        } else {
+                            format!("Conditions on `{}`; all given must hold.", def.name)
+                        };
+                        register_ops(registry, filter, &doc, EQUALITY, &format!("{e}!"))
+                    }
+                }
+                _ => register_filter(registry, def.kind),
+            };
+            let doc = if def.currency.is_some() {
+                format!(
+                    "Conditions on `{}`, in minor units (pin its currency: `{}`).",
+                    def.name,
+                    def.currency.unwrap_or("")
+                )
+            } else {
+                format!("Conditions on `{}`.", def.name)
+            };
+            field(&mut fields, &super::custom::gql_name(key), &ty, &doc);
+        }
+    }
+    let doc = format!("Conditions on the custom fields of {}; all given must hold.", catalog.resource);
+    registry.types.insert(name.clone(), input_object(&name, &doc, fields));
+    Some(name)
+}
+
 fn register_sort_fields(registry: &mut Registry, catalog: &'static Catalog) -> String {
     let name = format!("{}SortField", catalog.name);
     if registry.types.contains_key(&name) {
         return name;
     }
-    let enum_values = catalog
-        .fields
+    let builtin = catalog.fields.iter().filter(|f| f.sortable).map(|f| (f.name.to_uppercase(), f.name.to_string()));
+    let types = super::custom::building();
+    let custom = types
+        .of(catalog.table)
         .iter()
-        .filter(|f| f.sortable)
-        .map(|f| {
-            let value = f.name.to_uppercase();
-            let doc = format!("Sort by `{}`.", f.name);
-            (
-                value.clone(),
-                MetaEnumValue {
-                    name: value,
-                    description: Some(doc),
-                    deprecation: Deprecation::NoDeprecated,
-                    visible: None,
-                    inaccessible: false,
-                    tags: Vec::new(),
-                    directive_invocations: Vec::new(),
-                },
-            )
+        .flat_map(|f| crm_core::custom::field_defs(&f.spec))
+        .filter(|d| d.sortable)
+        .filter_map(|d| {
+            d.name.strip_prefix("custom_fields.").map(|k| (super::custom::sort_value(k), d.name.to_string()))
+        });
+    let enum_values = builtin
+        .chain(custom)
+        .map(|(value, name)| {
+            let doc = format!("Sort by `{name}`.");
+            (value.clone(), super::custom::enum_value(&value, &doc))
         })
         .collect();
     let doc = format!("The fields lists of {} sort by.", catalog.resource);

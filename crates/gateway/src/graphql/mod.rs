@@ -4,6 +4,7 @@ pub mod batch;
 pub mod campaigns;
 pub mod changes;
 pub mod cost;
+pub mod custom;
 pub mod filters;
 pub mod http;
 pub mod ide;
@@ -39,6 +40,8 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         // Codes first: it wraps the persisted-query lookup, to code its errors.
         .extension(http::ErrorCodes)
         .extension(ApolloPersistedQueries::new(LruCacheStorage::new(http::PERSISTED_QUERIES)))
+        // Last: the typed custom fields of resources that have none leave the schema.
+        .register_output_type::<custom::Prune>()
 }
 
 /// The most a document may cost, counted before it runs (`cost::document_cost`): a field
