@@ -480,3 +480,46 @@ async fn graphql_types_custom_fields_and_rebuilds_without_a_restart() {
     let r = app.gql(&admin, "{ leads { nodes { custom { budgetBand } } } }", json!({})).await;
     assert!(r.get("errors").is_none(), "{r}");
 }
+
+#[actix_web::test]
+async fn the_served_openapi_document_types_the_custom_fields() {
+    let app = spawn().await;
+    let committed: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let served = app.call(Method::GET, "/openapi.json", None, None, &[]).await.expect(200);
+    assert_eq!(served, committed, "without definitions, the served document is this build's");
+
+    contact_fields(&app).await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None, &[]).await.expect(200);
+    let out = &doc["components"]["schemas"]["ContactCustomFields"];
+    let input = &doc["components"]["schemas"]["ContactCustomFieldsInput"];
+    assert_eq!(out["additionalProperties"], false);
+    assert_eq!(out["properties"]["tier"]["enum"], json!(["gold", "silver", "bronze"]));
+    assert_eq!(input["properties"]["tier"]["enum"], json!(["gold", "silver", "bronze", null]));
+    assert_eq!(input["properties"]["tier"]["default"], "silver");
+    assert_eq!(
+        (out["properties"]["score"]["minimum"].clone(), out["properties"]["score"]["maximum"].clone()),
+        (json!(0.0), json!(100.0))
+    );
+    assert_eq!(out["properties"]["budget"]["$ref"], "#/components/schemas/Money");
+    assert_eq!(out["properties"]["renewal"]["format"], "date");
+    assert_eq!(out["properties"]["interests"]["items"]["enum"], json!(["golf", "wine", "jazz"]));
+    assert_eq!(out["properties"]["partner"]["format"], "uuid");
+    assert_eq!(out["properties"]["note"]["maxLength"], 20);
+    assert_eq!(
+        doc["components"]["schemas"]["Contact"]["properties"]["custom_fields"]["$ref"],
+        "#/components/schemas/ContactCustomFields"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["ContactPatch"]["properties"]["custom_fields"]["$ref"],
+        "#/components/schemas/ContactCustomFieldsInput"
+    );
+    // The list's sort keys include the custom ones; amounts need their currency pinned.
+    let params = doc["paths"]["/api/v1/contacts"]["get"]["parameters"].as_array().unwrap();
+    let sort = params.iter().find(|p| p["name"] == "sort").unwrap();
+    let pattern = s(&sort["schema"]["pattern"]);
+    assert!(pattern.contains(r"custom_fields\.renewal"), "{pattern}");
+    assert!(!pattern.contains(r"custom_fields\.interests"), "lists do not sort by a set");
+    assert_eq!(sort["x-sort-needs-currency"], json!(["lifetime_value", "custom_fields.budget"]));
+    // Accounts have none: their part stays closed.
+    assert_eq!(doc["components"]["schemas"]["AccountCustomFields"]["properties"], json!({}));
+}

@@ -61,6 +61,7 @@ pub async fn spawn_quiet() -> TestApp {
     spawn_with(|s| {
         s.reminder_interval = std::time::Duration::ZERO;
         s.maintenance_interval = std::time::Duration::ZERO;
+        s.schema_refresh = std::time::Duration::ZERO;
     })
     .await
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: JwtKeys,
     /// The GraphQL schema, rebuilt when custom fields change.
     pub schemas: std::sync::Arc<Schemas>,
+    /// The served OpenAPI document and the custom-field generation it was built for.
+    pub openapi: std::sync::Arc<std::sync::Mutex<Option<(i64, web::Bytes)>>>,
     pub limits: Limits,
     /// See `Settings::provision_users`.
     pub provision_users: bool,
@@ -88,6 +90,22 @@ fn spawn_reminders(db: Db, every: std::time::Duration) {
     });
 }
 
+/// Rebuilds the GraphQL schema when custom fields were changed through another instance: one
+/// small aggregate every `every` (a second by default).
+fn spawn_schema_refresh(db: Db, schemas: std::sync::Arc<Schemas>, every: std::time::Duration) {
+    if every.is_zero() {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            schemas.poll(&db).await;
+        }
+    });
+}
+
 /// One pass of the reminder worker (also what tests call).
 pub async fn fire_reminders(db: &Db) -> Result<usize, crm_records::RecordError> {
     let actor = crm_core::Actor::new("reminders", ["admin"], []);
@@ -140,9 +158,14 @@ impl Application {
         // Custom-field writes made through this handle, so GraphQL rebuilds its types at once.
         let changes = crm_records::custom::LocalChanges::default();
         let db = db.with_context(changes.clone());
-        let schemas = std::sync::Arc::new(
-            tokio::task::spawn_blocking(move || Schemas::new(&changes)).await.map_err(|e| e.to_string())?,
-        );
+        let schemas = {
+            let db = db.clone();
+            std::sync::Arc::new(
+                tokio::task::spawn_blocking(move || Schemas::load(&db, &changes))
+                    .await
+                    .map_err(|e| e.to_string())??,
+            )
+        };
         // The route tables read from the OpenAPI document (query parameters, allowed methods)
         // are built now, not by the first request that needs them.
         tokio::task::spawn_blocking(|| {
@@ -156,9 +179,17 @@ impl Application {
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),
             event_retention: chrono_duration(settings.event_retention),
         };
-        let state = AppState { db, keys, schemas, limits, provision_users: settings.provision_users };
+        let state = AppState {
+            db,
+            keys,
+            schemas,
+            openapi: Default::default(),
+            limits,
+            provision_users: settings.provision_users,
+        };
         spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
+        spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
@@ -181,16 +212,32 @@ impl Application {
     }
 }
 
-/// `GET /openapi.json`: the document is assembled and serialized on first use (a server that
-/// is never asked for it never holds it), then shared by every worker.
-async fn openapi_json() -> Result<HttpResponse, ApiError> {
-    static DOC: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
-    let doc = match DOC.get() {
-        Some(d) => d.clone(),
+/// `GET /openapi.json`: this build's document with the live custom fields typed. Built on first
+/// use (a server never asked for it never holds it) and again when the definitions change
+/// (their generation is one aggregate over a small table), then shared by every worker.
+async fn openapi_json(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let generation = state
+        .db
+        .run(|c| crm_records::custom::generation(c).map_err(crm_db::DbError::from))
+        .await
+        .map_err(ApiError::from)?;
+    let cached = state.openapi.lock().ok().and_then(|c| c.clone()).filter(|(g, _)| *g == generation);
+    let doc = match cached {
+        Some((_, d)) => d,
         None => {
-            let built =
-                web::block(openapi::document_bytes).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
-            DOC.get_or_init(|| built).clone()
+            let fields = state
+                .db
+                .run(|c| crm_records::custom::live_fields(c, None).map_err(crm_db::DbError::from))
+                .await
+                .map_err(ApiError::from)?;
+            let built = web::block(move || openapi::served_bytes(&fields))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            if let Ok(mut c) = state.openapi.lock() {
+                *c = Some((generation, built.clone()));
+            }
+            built
         }
     };
     Ok(HttpResponse::Ok().content_type("application/json").body(doc))

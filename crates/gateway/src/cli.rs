@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// turns the worker off on this instance).
     #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
     pub reminder_interval: String,
+    /// How often custom fields changed through other instances are looked for, to type them in
+    /// GraphQL (`0s`: only changes made through this instance).
+    #[arg(long, env = "CRM_SCHEMA_REFRESH", default_value = "1s")]
+    pub schema_refresh: String,
     /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
     /// `https://app.example.com`; `*` for any. None by default.
     #[arg(long, env = "CRM_CORS_ORIGINS", default_value = "")]
@@ -180,6 +184,7 @@ impl ServeArgs {
             provision_users: self.provision_users,
             maintenance_interval: duration("CRM_MAINTENANCE_INTERVAL", &self.maintenance_interval)?,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
+            schema_refresh: duration("CRM_SCHEMA_REFRESH", &self.schema_refresh)?,
             database_url: database_url.to_string(),
             jwt: jwt.settings(),
             production: jwt.env.eq_ignore_ascii_case("production"),

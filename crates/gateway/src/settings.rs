@@ -95,6 +95,9 @@ pub struct Settings {
     pub maintenance_interval: std::time::Duration,
     /// How often the reminder worker looks for activity reminders that fell due (zero: never).
     pub reminder_interval: std::time::Duration,
+    /// How often the custom fields are checked for changes made through other instances, whose
+    /// GraphQL types are then rebuilt (zero: only changes made through this one).
+    pub schema_refresh: std::time::Duration,
     /// Browser origins allowed to call the API.
     pub cors: CorsSettings,
 }
@@ -115,6 +118,7 @@ impl Default for Settings {
             provision_users: false,
             maintenance_interval: std::time::Duration::from_secs(3600),
             reminder_interval: std::time::Duration::from_secs(30),
+            schema_refresh: std::time::Duration::from_secs(1),
             cors: CorsSettings::default(),
         }
     }

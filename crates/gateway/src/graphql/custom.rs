@@ -15,8 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::Field;
@@ -358,28 +357,37 @@ impl OutputType for Prune {
 // ---------------------------------------------------------------------------------------------
 // The schema in use, rebuilt when the definitions change.
 
-/// How long a schema is used before the definitions' generation is read again. A change made
-/// through this instance is seen at once (see [`LocalChanges`]); one made through another
-/// instance within this time (`crm_records::custom::LocalChanges` counts the ones made here).
-pub const RECHECK: Duration = Duration::from_secs(1);
-
-/// The GraphQL schema in use and the generation of definitions it was built from.
+/// The GraphQL schema in use and the generation of definitions it was built from. A change made
+/// through this instance is seen by the next request (`crm_records::custom::LocalChanges`
+/// counts them); one made through another instance when the application next polls
+/// ([`Schemas::poll`], every `CRM_SCHEMA_REFRESH`). Requests never read the definitions
+/// otherwise, so the hot path pays nothing for them.
 pub struct Schemas {
     current: RwLock<(i64, CrmSchema)>,
-    checked: Mutex<(Instant, u64)>,
     local: Arc<AtomicU64>,
+    /// The value of `local` the current schema has seen.
+    seen: AtomicU64,
     refreshing: AtomicBool,
 }
 
 impl Schemas {
-    /// Starts with the schema of no custom fields (generation -1: read on first use).
-    pub fn new(local: &crm_records::custom::LocalChanges) -> Schemas {
-        Schemas {
-            current: RwLock::new((-1, build_schema(&[]))),
-            checked: Mutex::new((Instant::now() - RECHECK * 2, u64::MAX)),
+    /// The schema of the live definitions (a blocking read: at start).
+    pub fn load(db: &Db, local: &crm_records::custom::LocalChanges) -> Result<Schemas, String> {
+        let seen = local.0.load(Ordering::Acquire);
+        let (generation, fields) = db
+            .run_sync(|c| {
+                Ok::<_, crm_db::DbError>((
+                    crm_records::custom::generation(c)?,
+                    crm_records::custom::live_fields(c, None)?,
+                ))
+            })
+            .map_err(|e| format!("cannot read the custom fields: {e}"))?;
+        Ok(Schemas {
+            current: RwLock::new((generation, build_schema(&fields))),
             local: local.0.clone(),
+            seen: AtomicU64::new(seen),
             refreshing: AtomicBool::new(false),
-        }
+        })
     }
 
     fn snapshot(&self) -> (i64, CrmSchema) {
@@ -389,40 +397,37 @@ impl Schemas {
         }
     }
 
-    /// The schema to run a request with: the current one, built again first when the
-    /// definitions changed (read at most every [`RECHECK`], and after a change made here).
+    /// The schema to run a request with; built again first when a definition was changed
+    /// through this instance since.
     pub async fn current(&self, db: &Db) -> CrmSchema {
-        let local = self.local.load(Ordering::Acquire);
-        let due = match self.checked.lock() {
-            Ok(c) => c.1 != local || c.0.elapsed() >= RECHECK,
-            Err(_) => true,
-        };
-        let (generation, schema) = self.snapshot();
-        if !due || self.refreshing.swap(true, Ordering::AcqRel) {
-            return schema;
+        if self.local.load(Ordering::Acquire) != self.seen.load(Ordering::Acquire) {
+            self.poll(db).await;
         }
-        let refreshed = self.refresh(db, generation, local).await;
-        self.refreshing.store(false, Ordering::Release);
-        match refreshed {
-            Ok(Some(s)) => s,
-            Ok(None) => schema,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the custom fields; GraphQL keeps its schema");
-                schema
-            }
-        }
+        self.snapshot().1
     }
 
-    async fn refresh(&self, db: &Db, generation: i64, local: u64) -> Result<Option<CrmSchema>, String> {
+    /// Reads the definitions' generation and builds the schema again when it moved.
+    pub async fn poll(&self, db: &Db) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let local = self.local.load(Ordering::Acquire);
+        if let Err(e) = self.refresh(db).await {
+            tracing::warn!(error = %e, "could not read the custom fields; GraphQL keeps its schema");
+        } else {
+            self.seen.store(local, Ordering::Release);
+        }
+        self.refreshing.store(false, Ordering::Release);
+    }
+
+    async fn refresh(&self, db: &Db) -> Result<(), String> {
+        let generation = self.snapshot().0;
         let now = db
             .run(|c| crm_records::custom::generation(c).map_err(crm_db::DbError::from))
             .await
             .map_err(|e| e.to_string())?;
-        if let Ok(mut c) = self.checked.lock() {
-            *c = (Instant::now(), local);
-        }
         if now == generation {
-            return Ok(None);
+            return Ok(());
         }
         let fields = db
             .run(|c| crm_records::custom::live_fields(c, None).map_err(crm_db::DbError::from))
@@ -430,10 +435,10 @@ impl Schemas {
             .map_err(|e| e.to_string())?;
         let schema = actix_web::web::block(move || build_schema(&fields)).await.map_err(|e| e.to_string())?;
         if let Ok(mut c) = self.current.write() {
-            *c = (now, schema.clone());
+            *c = (now, schema);
         }
         tracing::info!(generation = now, "GraphQL schema rebuilt for the custom fields");
-        Ok(Some(schema))
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 //! and the exact formats of the list parameters, computed from the same catalogs the server
 //! checks them against. An operation's own annotations say only what is particular to it.
 
+use crm_core::filter::FieldDef;
 use serde_json::{Map, Value, json};
 
 use crate::registry::{RESOURCES, Resource};
@@ -452,6 +453,27 @@ fn response_fields(op: &Value, schemas: &Value) -> Vec<String> {
     out
 }
 
+/// The `sort` parameter of a list whose records sort by `fields` (the sortable ones of them):
+/// its pattern, and the amounts that sort only with their currency pinned.
+pub(super) fn describe_sort<'a>(p: &mut Value, fields: impl Iterator<Item = &'a FieldDef>) {
+    let sortable: Vec<&FieldDef> = fields.filter(|f| f.sortable).collect();
+    let names: Vec<String> = sortable.iter().map(|f| f.name.to_string()).collect();
+    // Up to four keys, then optionally `id` (always the final tie-breaker).
+    let key = format!(r"[+-]?({})", alternatives(&names));
+    let id = r"[+-]?id";
+    p["schema"]["pattern"] = json!(format!(r"^\s*$|^\s*{id}\s*$|^\s*{key}(\s*,\s*{key}){{0,3}}(\s*,\s*{id})?\s*$"));
+    // Amounts sort only with their currency pinned by `filter` (400 otherwise), a rule across
+    // parameters that JSON Schema cannot state: named for clients.
+    let money: Vec<&str> = sortable.iter().filter(|f| f.currency.is_some()).map(|f| f.name).collect();
+    if let Some(o) = p.as_object_mut() {
+        if money.is_empty() {
+            o.remove("x-sort-needs-currency");
+        } else {
+            o.insert("x-sort-needs-currency".into(), json!(money));
+        }
+    }
+}
+
 fn alternatives(names: &[String]) -> String {
     let mut names: Vec<String> = names.iter().map(|n| regex_escape(n)).collect();
     // Longest first, so a regex engine that takes the first match takes the whole name.
@@ -492,26 +514,7 @@ fn refine_parameter(p: &mut Value, resource: Option<&'static Resource>, fields: 
         ("query", "archived") => set(p, json!({"enum": ["false", "true", "only"]})),
         ("query", "sort") => {
             if let Some(r) = resource {
-                let sortable: Vec<String> =
-                    (r.catalog)().fields.iter().filter(|f| f.sortable).map(|f| f.name.to_string()).collect();
-                // Up to four keys, then optionally `id` (always the final tie-breaker).
-                let key = format!(r"[+-]?({})", alternatives(&sortable));
-                let id = r"[+-]?id";
-                set(
-                    p,
-                    json!({"pattern": format!(r"^\s*$|^\s*{id}\s*$|^\s*{key}(\s*,\s*{key}){{0,3}}(\s*,\s*{id})?\s*$")}),
-                );
-                // Amounts sort only with their currency pinned by `filter` (400 otherwise), a
-                // rule across parameters that JSON Schema cannot state: named for clients.
-                let money: Vec<&str> = (r.catalog)()
-                    .fields
-                    .iter()
-                    .filter(|f| f.sortable && f.currency.is_some())
-                    .map(|f| f.name)
-                    .collect();
-                if !money.is_empty() {
-                    p["x-sort-needs-currency"] = json!(money);
-                }
+                describe_sort(p, (r.catalog)().fields.iter());
             }
         }
         ("query", "include") => {

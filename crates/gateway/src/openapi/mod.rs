@@ -8,6 +8,7 @@ use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 use crate::rest;
 
 mod contract;
+pub mod custom_fields;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -128,12 +129,17 @@ pub fn document() -> serde_json::Value {
     let (_, api) = mount(actix_web::App::new().into_utoipa_app().openapi(doc)).split_for_parts();
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
     contract::complete(&mut doc);
+    custom_fields::apply(&mut doc, &[]);
     doc
 }
 
-/// The document as served at `/openapi.json` (compact), built once per process.
-pub fn document_bytes() -> Result<actix_web::web::Bytes, String> {
-    serde_json::to_vec(&document()).map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
+/// The document as served at `/openapi.json` (compact): this build's, with the custom fields
+/// of these definitions typed.
+pub fn served_bytes(fields: &[crm_records::custom::CustomField]) -> Result<actix_web::web::Bytes, String> {
+    static BASE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let mut doc = BASE.get_or_init(document).clone();
+    custom_fields::apply(&mut doc, fields);
+    serde_json::to_vec(&doc).map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
 }
 
 /// The document as committed in `openapi/openapi.json`.
