@@ -722,7 +722,7 @@ async fn the_demo_seed_fills_every_resource() {
     let db = app.db.clone();
     let seeded = actix_web::rt::task::spawn_blocking(move || {
         let mut progress = crm_gateway::progress::Progress::hidden();
-        crm_gateway::seed::seed(&db, 5, 40, &mut progress).unwrap();
+        crm_gateway::seed::seed(&db, 5, 40, true, &mut progress).unwrap();
         crm_gateway::seed_operational::seed(&db, 120, &mut progress).unwrap()
     })
     .await
@@ -734,6 +734,17 @@ async fn the_demo_seed_fills_every_resource() {
     for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 4), ("products", 12), ("users", 8)] {
         let page = app.get(&format!("/api/v1/{path}?count=true&limit=1")).await.expect(200);
         assert_eq!(page["total"], n, "{path}");
+    }
+    // The demo's custom fields, with values on every account and contact.
+    let fields = app.get("/api/v1/custom-fields?count=true&limit=1").await.expect(200);
+    assert_eq!(fields["total"], 6);
+    for (path, filter, n) in [
+        ("accounts", "custom_fields.segment[in]:[smb,mid_market,enterprise]", 5),
+        ("accounts", "custom_fields.credit_limit[is_null]:false", 5),
+        ("contacts", "custom_fields.preferred_language[is_null]:false", 40),
+    ] {
+        let page = app.get(&format!("/api/v1/{path}?count=true&limit=1&filter={}", enc(filter))).await.expect(200);
+        assert_eq!(page["total"], n, "{filter}");
     }
     let p = app.get("/api/v1/purchases?limit=1").await.expect(200);
     let contact = s(&p["data"][0]["contact_id"]).to_string();

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod conn;
 pub mod external_ids;
 pub mod idempotency;
+pub mod memo;
 pub mod outbox;
 pub mod pool;
 pub mod schema;

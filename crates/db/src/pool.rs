@@ -399,15 +399,17 @@ impl Db {
         let _guard = self.writer_guard();
         let mut conn = self.get().map_err(E::from)?;
         let c: &mut AnyConnection = &mut conn;
-        /// Ends the event buffer however the transaction ends, a panic included: the thread
-        /// lives on and must not buffer a later job's events.
+        /// Ends the event buffer (and the memo) however the transaction ends, a panic
+        /// included: the thread lives on and must not buffer a later job's events.
         struct Buffering;
         impl Drop for Buffering {
             fn drop(&mut self) {
                 crate::outbox::end();
+                crate::memo::end();
             }
         }
         crate::outbox::begin();
+        crate::memo::begin();
         let _buffering = Buffering;
         write_transaction(c, |c| {
             let value = f(c)?;

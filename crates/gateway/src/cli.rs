@@ -278,7 +278,7 @@ fn run(cli: Cli) -> Result<(), String> {
             db.migrate().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
             let mut progress = crate::progress::Progress::for_stderr(json);
-            let (a, c) = crate::seed::seed(&db, na, nc, &mut progress)?;
+            let (a, c) = crate::seed::seed(&db, na, nc, demo, &mut progress)?;
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
             let more = if demo || interactions.is_some() {
                 let s = crate::seed_operational::seed(&db, ni, &mut progress)?;

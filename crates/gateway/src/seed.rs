@@ -4,6 +4,7 @@ use crm_accounts::{AccountInput, Tier};
 use crm_contacts::{ContactInput, EmailConsent, LifecycleStage};
 use crm_core::{Actor, Money};
 use crm_db::Db;
+use crm_records::custom::{CustomField, CustomFieldInput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -194,12 +195,34 @@ pub const DEMO_CONTACTS_PER_ACCOUNT: usize = 10;
 /// Accounts per transaction when seeding.
 const SEED_CHUNK: usize = 500;
 
+/// The custom fields of the demo: what a company typically adds to its accounts and contacts.
+fn demo_custom_fields() -> serde_json::Value {
+    let options = |v: &[(&str, &str)]| -> Vec<serde_json::Value> {
+        v.iter().map(|(value, label)| serde_json::json!({"value": value, "label": label})).collect()
+    };
+    serde_json::json!([
+        {"resource": "accounts", "name": "segment", "label": "Segment", "type": "enum", "required": true,
+         "default": "smb", "position": 1, "description": "By head count: under 200, under 2,000, above.",
+         "options": options(&[("smb", "Small business"), ("mid_market", "Mid-market"), ("enterprise", "Enterprise")])},
+        {"resource": "accounts", "name": "credit_limit", "label": "Credit limit", "type": "money", "position": 2},
+        {"resource": "accounts", "name": "contract_renewal", "label": "Contract renewal", "type": "date", "position": 3},
+        {"resource": "contacts", "name": "preferred_language", "label": "Preferred language", "type": "enum",
+         "position": 1, "options": options(&[("ko", "Korean"), ("en", "English"), ("de", "German"), ("ja", "Japanese")])},
+        {"resource": "contacts", "name": "newsletter_topics", "label": "Newsletter topics", "type": "multi_enum",
+         "position": 2, "options": options(&[("product", "Product news"), ("events", "Events"), ("research", "Research")])},
+        {"resource": "contacts", "name": "nps", "label": "Net promoter score", "type": "number", "min": 0, "max": 10,
+         "position": 3, "description": "The latest answer to the NPS survey, 0 to 10."}
+    ])
+}
+
 /// Loads `accounts` accounts and `contacts` contacts spread over them, deterministically, through
 /// the bulk import path (validated, with their events). Refuses a database that has accounts.
+/// With `custom`, the demo's custom fields are defined first and the records get values.
 pub fn seed(
     db: &Db,
     accounts: usize,
     contacts: usize,
+    custom: bool,
     progress: &mut crate::progress::Progress,
 ) -> Result<(usize, usize), String> {
     if accounts == 0 && contacts > 0 {
@@ -212,6 +235,16 @@ pub fn seed(
     if !existing.data.is_empty() {
         return Err("the database already has accounts; seed an empty database".into());
     }
+    if custom {
+        let inputs: Vec<CustomFieldInput> = serde_json::from_value(demo_custom_fields()).map_err(|e| e.to_string())?;
+        db.transaction_sync(|conn| -> Result<(), crm_records::RecordError> {
+            for i in inputs {
+                crm_records::create::<CustomField>(conn, &actor, i)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("custom fields: {e}"))?;
+    }
     let mut rng = StdRng::seed_from_u64(20261122);
     let (per, extra) = (contacts / accounts.max(1), contacts % accounts.max(1));
     let (mut done_a, mut done_c) = (0, 0);
@@ -220,7 +253,7 @@ pub fn seed(
     while start < accounts {
         let end = (start + SEED_CHUNK).min(accounts);
         let batch: Vec<(AccountInput, Vec<ContactInput>)> =
-            (start..end).map(|n| demo_account(&mut rng, n, per + usize::from(n < extra))).collect();
+            (start..end).map(|n| demo_account(&mut rng, n, per + usize::from(n < extra), custom)).collect();
         let (a, c) = db
             .transaction_sync(|conn| -> Result<(usize, usize), SeedError> {
                 let (acc_inputs, people): (Vec<AccountInput>, Vec<Vec<ContactInput>>) = batch.into_iter().unzip();
@@ -254,7 +287,7 @@ fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]
 }
 
-fn demo_account(rng: &mut StdRng, n: usize, contacts: usize) -> (AccountInput, Vec<ContactInput>) {
+fn demo_account(rng: &mut StdRng, n: usize, contacts: usize, custom: bool) -> (AccountInput, Vec<ContactInput>) {
     // Countries come in contiguous blocks: the phone library's small regex cache stays warm.
     let country = &COUNTRIES[(n / 64) % COUNTRIES.len()];
     let (city, region, lat, lng) = country.cities[rng.random_range(0..country.cities.len())];
@@ -292,7 +325,28 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize) -> (AccountInput, V
         annual_revenue: Some(Money::new(revenue_major * scale * minor_per_major / 100 * 100, country.currency)),
         employee_count: Some(employees),
         tags: if tier == Tier::Platinum { vec!["key-account".into()] } else { vec![] },
+        custom_fields: custom.then(|| {
+            let segment = match employees {
+                ..200 => "smb",
+                200..2000 => "mid_market",
+                _ => "enterprise",
+            };
+            // A tenth of a year's revenue, rounded to a thousand major units.
+            let limit = revenue_major * scale / 10 / 1000 * 1000 * minor_per_major;
+            let renewal = format!("2027-{:02}-{:02}", rng.random_range(1..=12), rng.random_range(1..=28));
+            serde_json::json!({
+                "segment": segment,
+                "credit_limit": {"amount_minor": limit, "currency": country.currency},
+                "contract_renewal": renewal,
+            })
+        }),
         ..Default::default()
+    };
+    let language = match country.code {
+        "KR" => "ko",
+        "DE" => "de",
+        "JP" => "ja",
+        _ => "en",
     };
     let people = (0..contacts)
         .map(|k| {
@@ -327,6 +381,15 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize) -> (AccountInput, V
                 region: Some(region.into()),
                 country: Some(country.code.into()),
                 tags: if rng.random_bool(0.2) { vec!["newsletter".into()] } else { vec![] },
+                custom_fields: custom.then(|| {
+                    let topics: Vec<&str> =
+                        ["product", "events", "research"].into_iter().filter(|_| rng.random_bool(0.3)).collect();
+                    let mut values = serde_json::json!({"preferred_language": language, "newsletter_topics": topics});
+                    if rng.random_bool(0.5) {
+                        values["nps"] = serde_json::json!(rng.random_range(0..=10));
+                    }
+                    values
+                }),
                 ..Default::default()
             }
         })

@@ -67,6 +67,9 @@ impl CustomResource {
 #[derive(Clone, Debug, Default)]
 pub struct LocalChanges(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
 
+/// Where a transaction keeps the definitions it read (`crm_db::memo`), per resource.
+const MEMO_KEY: &str = "custom_fields:";
+
 /// Most live custom fields one resource may have.
 pub const MAX_FIELDS_PER_RESOURCE: i64 = 100;
 
@@ -435,6 +438,7 @@ impl Record for CustomField {
         _before: Option<&Self>,
         _after: &Self,
     ) -> Result<(), RecordError> {
+        crm_db::memo::forget(MEMO_KEY);
         if let Some(changes) = crm_db::pool::context::<LocalChanges>() {
             changes.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
@@ -580,7 +584,10 @@ fn check_values(
     if prev == Some(&next) {
         return Ok(Ok(next));
     }
-    let specs: Vec<CustomFieldSpec> = live_fields(conn, Some(resource))?.iter().map(CustomField::spec).collect();
+    // Read once per transaction: a batch checks every record against the same definitions.
+    let specs = crm_db::memo::get_or_load(&format!("{MEMO_KEY}{}", resource.as_str()), || {
+        live_fields(conn, Some(resource)).map(|f| f.iter().map(CustomField::spec).collect::<Vec<_>>())
+    })?;
     let (value, refs) = match custom::check_record(&specs, &next, prev) {
         Ok(v) => v,
         Err(errors) => return Ok(Err(FieldErrors(errors))),
