@@ -28,12 +28,19 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
         sort: Some("last_name".into()),
         ..Default::default()
     };
+    // The list of `make bench`'s custom-field scenario (the seed's `--custom-fields`).
+    let custom = ListParams {
+        limit: Some(50),
+        filter: Some("custom_fields.preferred_language[eq]:ko".into()),
+        sort: Some("last_name".into()),
+        ..Default::default()
+    };
     let terms = ["kim", "lee", "park", "smith", "jones", "sato", "muller", "min", "jo", "ha", "mia", "noah"];
     let deadline = std::time::Instant::now() + duration;
     let counts: Vec<Result<u64, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (db, actor, ids, list) = (db.clone(), actor.clone(), &ids, list.clone());
+                let (db, actor, ids, list, custom) = (db.clone(), actor.clone(), &ids, list.clone(), custom.clone());
                 s.spawn(move || -> Result<u64, String> {
                     let mut n: u64 = 0;
                     while std::time::Instant::now() < deadline {
@@ -44,6 +51,9 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                                 .map_err(|e| e.to_string()),
                             "list" => db
                                 .run_sync(|c| crm_records::list::<Contact>(c, &actor, &list).map(|_| ()))
+                                .map_err(|e| e.to_string()),
+                            "custom" => db
+                                .run_sync(|c| crm_records::list::<Contact>(c, &actor, &custom).map(|_| ()))
                                 .map_err(|e| e.to_string()),
                             "include" => db
                                 .run_sync(|c| -> Result<(), crm_records::RecordError> {

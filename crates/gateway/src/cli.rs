@@ -137,12 +137,16 @@ pub enum Command {
         /// case for one contact in twenty and a purchase for one in ten come with them.
         #[arg(long, conflicts_with = "demo")]
         interactions: Option<usize>,
+        /// Define the demo's custom fields and give every account and contact values (the
+        /// demo does).
+        #[arg(long, conflicts_with = "demo")]
+        custom_fields: bool,
     },
     /// Measure the database ceiling: the queries of a bench scenario through the same driver,
     /// without HTTP, in a tight loop (used by `make bench`).
     #[command(hide = true)]
     BenchDb {
-        /// get, list, include, search or create.
+        /// get, list, include, search, custom or create.
         #[arg(long)]
         scenario: String,
         #[arg(long, default_value_t = 5)]
@@ -261,7 +265,7 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", keys.issue(&sub, &roles, &scopes, ttl)?);
             Ok(())
         }
-        Command::Seed { demo, accounts, contacts, interactions } => {
+        Command::Seed { demo, accounts, contacts, interactions, custom_fields } => {
             let (na, nc) = match (demo, accounts, contacts) {
                 (true, _, _) => {
                     (crate::seed::DEMO_ACCOUNTS, crate::seed::DEMO_ACCOUNTS * crate::seed::DEMO_CONTACTS_PER_ACCOUNT)
@@ -278,7 +282,7 @@ fn run(cli: Cli) -> Result<(), String> {
             db.migrate().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
             let mut progress = crate::progress::Progress::for_stderr(json);
-            let (a, c) = crate::seed::seed(&db, na, nc, demo, &mut progress)?;
+            let (a, c) = crate::seed::seed(&db, na, nc, demo || custom_fields, &mut progress)?;
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
             let more = if demo || interactions.is_some() {
                 let s = crate::seed_operational::seed(&db, ni, &mut progress)?;

@@ -1,0 +1,2 @@
+SELECT * FROM contacts WHERE archived_at IS NULL AND (custom_fields ->> 'preferred_language') = 'ko' ORDER BY last_name ASC NULLS LAST, id ASC LIMIT 51;
+SELECT entity_id, source, external_id FROM external_ids WHERE entity = 'contact' AND entity_id IN (SELECT id FROM contacts WHERE archived_at IS NULL AND (custom_fields ->> 'preferred_language') = 'ko' ORDER BY last_name ASC NULLS LAST, id ASC LIMIT 50);
