@@ -22,3 +22,4 @@ mod sales;
 mod scaling;
 mod security;
 mod sync;
+mod webhooks;

@@ -62,6 +62,7 @@ pub async fn spawn_quiet() -> TestApp {
         s.reminder_interval = std::time::Duration::ZERO;
         s.maintenance_interval = std::time::Duration::ZERO;
         s.schema_refresh = std::time::Duration::ZERO;
+        s.webhook_interval = std::time::Duration::ZERO;
     })
     .await
 }
@@ -77,6 +78,11 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 /// Another instance of the application on an existing database (several stateless gateways).
 pub async fn spawn_on(database_url: &str) -> TestApp {
     spawn_configured(database_url, |_| {}).await
+}
+
+/// `spawn_on` with adjusted settings.
+pub async fn spawn_on_with(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_configured(database_url, adjust).await
 }
 
 async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
@@ -374,6 +380,10 @@ impl TestApp {
             "campaign" => {
                 let seg = self.segment(&format!("Audience {n}"), json!({})).await;
                 self.campaign(&format!("Campaign {n}"), json!({"segment_ids": [seg["id"]]})).await
+            }
+            "webhook" => {
+                let url = format!("https://hooks.example.com/built/{n}");
+                self.created("/api/v1/webhooks", json!({"url": url, "event_types": ["contact.*"]})).await
             }
             "custom_field" => {
                 self.created(

@@ -38,10 +38,13 @@ pub enum Scope {
     SchemaRead,
     /// Define, change and remove custom fields.
     SchemaWrite,
+    /// Webhook subscriptions and their delivery log (they carry every change: admins).
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 20] = [
+    pub const ALL: [Scope; 22] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -62,6 +65,8 @@ impl Scope {
         Scope::LeadsCapture,
         Scope::SchemaRead,
         Scope::SchemaWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +91,8 @@ impl Scope {
             Scope::LeadsCapture => "leads:capture",
             Scope::SchemaRead => "schema:read",
             Scope::SchemaWrite => "schema:write",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -106,6 +113,7 @@ impl Scope {
             "leads" | "pipelines" | "opportunities" | "activities" | "target_lists" | "quotas" => Scope::SalesRead,
             "segments" | "campaigns" | "campaign_members" => Scope::CampaignsRead,
             "custom_fields" => Scope::SchemaRead,
+            "webhooks" => Scope::WebhooksRead,
             _ => return None,
         })
     }

@@ -154,6 +154,10 @@ define_id!(
     /// Id of a custom field's definition.
     CustomFieldId, "custom_field", "custom_fields"
 );
+define_id!(
+    /// Id of a webhook subscription.
+    WebhookId, "webhook", "webhooks"
+);
 
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

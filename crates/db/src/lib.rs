@@ -2,6 +2,7 @@
 //! migrations, custom SQL types (UUID, JSON), the dynamic SQL builder for lists, and test support.
 
 pub mod batch;
+pub mod claim;
 pub mod conn;
 pub mod external_ids;
 pub mod idempotency;

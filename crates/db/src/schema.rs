@@ -5,6 +5,78 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::types::{Uid, Json};
 
+    webhooks (id) {
+        id -> Uid,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Json,
+        filter -> Nullable<Text>,
+        fields -> Json,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret_rotated_at -> Nullable<Timestamp>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+        secret -> Nullable<Text>,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        cursor_seq -> BigInt,
+        failing_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    webhook_deliveries (id) {
+        id -> Uid,
+        webhook_id -> Uid,
+        event_seq -> BigInt,
+        event_id -> Uid,
+        event_type -> Text,
+        entity_id -> Uid,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        round_start -> BigInt,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Uid,
+        attempt -> BigInt,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<BigInt>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
     custom_fields (id) {
         id -> Uid,
         resource -> Text,

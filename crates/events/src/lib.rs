@@ -31,6 +31,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("campaign", Scope::CampaignsRead),
     ("campaign_member", Scope::CampaignsRead),
     ("custom_field", Scope::SchemaRead),
+    ("webhook", Scope::WebhooksRead),
 ];
 
 /// What happened to a record.
@@ -494,6 +495,14 @@ impl FeedRequest {
     }
 }
 
+/// Up to `limit` events of every entity after `after`, in `seq` order: what the system's own
+/// readers of the log (the webhook matcher) read.
+pub fn events_after(conn: &mut AnyConnection, after: i64, limit: u32) -> Result<Vec<ChangeEvent>, DbError> {
+    let rows: Vec<FeedRow> =
+        events::table.filter(events::seq.gt(after)).order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
+    Ok(rows.into_iter().map(to_event).collect())
+}
+
 /// Events after `after`, in `seq` order, for the entities (or `entity.action` types) asked
 /// for and readable by the actor, as one page.
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, after))]
@@ -577,11 +586,25 @@ pub fn changes_before(
 
 /// Deletes events older than `cutoff`; returns how many.
 pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> Result<usize, DbError> {
+    purge_before_keeping(conn, cutoff, None)
+}
+
+/// `purge_before`, keeping every event from `keep_from` on (what a reader of the log, such as
+/// the webhook matcher, has yet to read).
+pub fn purge_before_keeping(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+    keep_from: Option<i64>,
+) -> Result<usize, DbError> {
     // A prefix of `seq`, so that the feed can tell a client that it missed events: every event
     // up to the last one that occurred before the cutoff (an event committed late can occur
     // before one committed earlier; it goes with it).
     let last: Option<i64> =
         events::table.filter(events::occurred_at.lt(cutoff)).select(diesel::dsl::max(events::seq)).first(conn)?;
+    let last = match (last, keep_from) {
+        (Some(l), Some(k)) => Some(l.min(k - 1)),
+        (l, _) => l,
+    };
     match last {
         Some(last) => Ok(diesel::delete(events::table.filter(events::seq.le(last))).execute(conn)?),
         None => Ok(0),

@@ -22,6 +22,8 @@ pub struct AppState {
     pub schemas: std::sync::Arc<Schemas>,
     /// The served OpenAPI document and the custom-field generation it was built for.
     pub openapi: std::sync::Arc<std::sync::Mutex<Option<(i64, web::Bytes)>>>,
+    /// How webhooks are sent (a ping is sent from a request).
+    pub webhook_sender: crate::webhooks::SenderSettings,
     pub limits: Limits,
     /// See `Settings::provision_users`.
     pub provision_users: bool,
@@ -55,7 +57,11 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
             let done = db
                 .write(move |c| -> Result<(usize, usize), crm_db::DbError> {
                     let keys = crm_db::idempotency::purge_expired(c)?;
-                    let events = crm_events::purge_before(c, crm_db::now() - retention)?;
+                    let cutoff = crm_db::now() - retention;
+                    // Events a webhook has yet to match stay; ended deliveries go with the events.
+                    let keep = crm_webhooks::dispatch::oldest_needed(c)?;
+                    let events = crm_events::purge_before_keeping(c, cutoff, keep)?;
+                    crm_webhooks::dispatch::purge_before(c, cutoff)?;
                     Ok((keys, events))
                 })
                 .await;
@@ -120,7 +126,9 @@ pub fn domain_hooks() -> crm_records::hooks::Hooks {
 /// The one way the application opens its database: a pool whose units of work carry the
 /// domain hooks. The server and every CLI command open it through here.
 pub fn open_database(url: &str, opts: PoolOptions) -> Result<Db, crm_db::DbError> {
-    Ok(Db::connect(url, opts)?.with_context(domain_hooks()))
+    Ok(Db::connect(url, opts)?
+        .with_context(domain_hooks())
+        .with_context(crm_webhooks::Catalogs(crate::registry::catalog_of)))
 }
 
 /// A built, bound, not yet running server.
@@ -135,6 +143,9 @@ pub struct Application {
 impl Application {
     /// Opens the database, migrates (unless disabled), loads keys and binds the listener.
     pub async fn build(mut settings: Settings) -> Result<Application, String> {
+        // The one TLS crypto provider of the process (webhook calls over https); installing it
+        // again is a no-op.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mut notes = Vec::new();
         if let Some(note) = settings.ensure_jwt_keys()? {
             notes.push(note);
@@ -155,9 +166,17 @@ impl Application {
         })
         .await
         .map_err(|e| e.to_string())??;
-        // Custom-field writes made through this handle, so GraphQL rebuilds its types at once.
+        // Custom-field writes made through this handle, so GraphQL rebuilds its types at once;
+        // the webhook guard, so that saving a URL checks it as sending to it will.
         let changes = crm_records::custom::LocalChanges::default();
-        let db = db.with_context(changes.clone());
+        let guard = crm_webhooks::Guard { allow: settings.webhook_allow.clone(), https_only: settings.production };
+        let db = db.with_context(changes.clone()).with_context(guard.clone());
+        let webhook_sender = crate::webhooks::SenderSettings {
+            guard,
+            timeout: settings.webhook_timeout,
+            disable_after: settings.webhook_disable_after,
+            retry_scale: settings.webhook_retry_scale,
+        };
         let schemas = {
             let db = db.clone();
             std::sync::Arc::new(
@@ -184,12 +203,14 @@ impl Application {
             keys,
             schemas,
             openapi: Default::default(),
+            webhook_sender,
             limits,
             provision_users: settings.provision_users,
         };
         spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
+        crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;

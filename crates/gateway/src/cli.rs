@@ -83,6 +83,20 @@ pub struct ServeArgs {
     /// GraphQL (`0s`: only changes made through this instance).
     #[arg(long, env = "CRM_SCHEMA_REFRESH", default_value = "1s")]
     pub schema_refresh: String,
+    /// How often the webhook sender looks for events and due deliveries (`0s`: no sender on
+    /// this instance; run it on some).
+    #[arg(long, env = "CRM_WEBHOOK_INTERVAL", default_value = "250ms")]
+    pub webhook_interval: String,
+    /// Inner addresses webhooks may call all the same, comma-separated (`10.0.0.0/8,127.0.0.1`).
+    /// None by default: loopback, private, link-local and metadata addresses are refused.
+    #[arg(long, env = "CRM_WEBHOOK_ALLOW", default_value = "")]
+    pub webhook_allow: String,
+    /// How long one webhook call may take.
+    #[arg(long, env = "CRM_WEBHOOK_TIMEOUT", default_value = "10s")]
+    pub webhook_timeout: String,
+    /// A webhook whose deliveries fail this long without a success is turned off.
+    #[arg(long, env = "CRM_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
+    pub webhook_disable_after: String,
     /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
     /// `https://app.example.com`; `*` for any. None by default.
     #[arg(long, env = "CRM_CORS_ORIGINS", default_value = "")]
@@ -189,6 +203,10 @@ impl ServeArgs {
             maintenance_interval: duration("CRM_MAINTENANCE_INTERVAL", &self.maintenance_interval)?,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
             schema_refresh: duration("CRM_SCHEMA_REFRESH", &self.schema_refresh)?,
+            webhook_interval: duration("CRM_WEBHOOK_INTERVAL", &self.webhook_interval)?,
+            webhook_allow: crm_webhooks::Guard::parse_allow(&self.webhook_allow)?,
+            webhook_timeout: duration("CRM_WEBHOOK_TIMEOUT", &self.webhook_timeout)?,
+            webhook_disable_after: duration("CRM_WEBHOOK_DISABLE_AFTER", &self.webhook_disable_after)?,
             database_url: database_url.to_string(),
             jwt: jwt.settings(),
             production: jwt.env.eq_ignore_ascii_case("production"),

@@ -20,6 +20,7 @@ pub mod seed;
 pub mod seed_operational;
 pub mod settings;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::{AppState, Application};
 pub use settings::Settings;

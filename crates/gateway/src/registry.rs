@@ -14,7 +14,7 @@ use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
     AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, InteractionId, LeadId,
-    OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
+    OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -25,6 +25,7 @@ use crm_sales::{
     StageVisit, TargetList, TargetListInput, TargetListPatch,
 };
 use crm_users::{User, UserInput, UserPatch};
+use crm_webhooks::{Webhook, WebhookInput, WebhookPatch};
 
 use crate::graphql::loaders::{load_many, load_one, loaders};
 use crate::graphql::operational::{
@@ -49,6 +50,11 @@ pub struct Resource {
     pub includable: &'static [&'static str],
     /// What its lists filter and sort on.
     pub catalog: fn() -> &'static crm_core::filter::Catalog,
+}
+
+/// The list catalog of an entity's records (`contact` → the contacts'), for webhook filters.
+pub fn catalog_of(entity: &str) -> Option<&'static crm_core::filter::Catalog> {
+    RESOURCES.iter().find(|r| r.entity == entity).map(|r| (r.catalog)())
 }
 
 /// One resource's API (called by `crm_derive::resource!` with the names).
@@ -579,5 +585,25 @@ crm_derive::resources! {
         relations {},
         children {},
         fields {},
+    },
+
+    Webhook "webhooks" {
+        /// A webhook subscription: where to POST which events, signed, at least once.
+        tag: "webhooks",
+        relations {},
+        children {},
+        fields {
+            /// Its deliveries, newest event first, optionally of one state, `first` (1 to 1000)
+            /// at a time; `before` takes `nextBefore`.
+            async fn deliveries(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                status: Option<crm_webhooks::DeliveryStatus>,
+                #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+                before: Option<i64>,
+            ) -> async_graphql::Result<crm_webhooks::service::DeliveryPage> {
+                crate::graphql::webhooks::deliveries(ctx, self.inner.id, status, first, before).await
+            }
+        },
     },
 }

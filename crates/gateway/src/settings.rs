@@ -100,6 +100,17 @@ pub struct Settings {
     pub schema_refresh: std::time::Duration,
     /// Browser origins allowed to call the API.
     pub cors: CorsSettings,
+    /// How often the webhook sender looks for events to match and deliveries due (zero: no
+    /// sender on this instance).
+    pub webhook_interval: std::time::Duration,
+    /// Inner addresses webhooks may call all the same (the tests' receivers on 127.0.0.1).
+    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// How long one webhook call may take.
+    pub webhook_timeout: std::time::Duration,
+    /// A subscription whose deliveries fail this long without a success is turned off.
+    pub webhook_disable_after: std::time::Duration,
+    /// Multiplies the webhook retry waits (1; the tests make them milliseconds).
+    pub webhook_retry_scale: f64,
 }
 
 impl Default for Settings {
@@ -120,6 +131,11 @@ impl Default for Settings {
             reminder_interval: std::time::Duration::from_secs(30),
             schema_refresh: std::time::Duration::from_secs(1),
             cors: CorsSettings::default(),
+            webhook_interval: std::time::Duration::from_millis(250),
+            webhook_allow: Vec::new(),
+            webhook_timeout: std::time::Duration::from_secs(10),
+            webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
+            webhook_retry_scale: 1.0,
         }
     }
 }

@@ -182,6 +182,10 @@ pub trait Record: Stored {
         Ok(())
     }
 
+    /// Removes from a record's JSON what the change feed and the history must not keep (a
+    /// webhook's secret, shown once to its creator).
+    fn redact(_json: &mut serde_json::Value) {}
+
     /// Loads child rows of loaded records (lines of a purchase); external ids are loaded by
     /// the store.
     fn load_children(_conn: &mut AnyConnection, _items: &mut [Self]) -> diesel::QueryResult<()> {

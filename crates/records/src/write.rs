@@ -33,7 +33,11 @@ pub(crate) fn record_event<R: Record>(
     before: Option<&R>,
     after: &R,
 ) -> Result<(), RecordError> {
-    let json = |r: &R| serde_json::to_value(r).unwrap_or_default();
+    let json = |r: &R| {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        R::redact(&mut v);
+        v
+    };
     crm_events::record(conn, actor, R::ENTITY, after.id().uuid(), action, before.map(json), Some(json(after)))?;
     Ok(())
 }

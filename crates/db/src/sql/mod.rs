@@ -20,7 +20,7 @@ pub use lists::{
     ListSql, SearchIndex, after, cursor_value, first_of_each, first_of_each_through, list_sql, order_by, order_by_list,
     order_by_parent, paginate, search,
 };
-pub use queries::{Key, count_where, first_id, id_exists, links, newest_keys};
+pub use queries::{Key, count_where, first_id, id_exists, ids, ids_where, links, newest_keys};
 
 /// A bound value. The same values as `crm_core::filter::Literal` (it converts from one), held
 /// in the database's own types (a UUID as `DbUuid`): a statement's binds are borrowed from it.

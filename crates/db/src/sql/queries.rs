@@ -29,6 +29,43 @@ pub fn id_exists(conn: &mut crate::AnyConnection, table: &'static str, id: uuid:
     Ok(first_id(conn, table, cond)?.is_some())
 }
 
+/// `SELECT id FROM <table> WHERE <cond>`: every id a condition selects.
+pub fn ids_where(
+    conn: &mut crate::AnyConnection,
+    table: &'static str,
+    cond: Sql,
+) -> diesel::QueryResult<Vec<uuid::Uuid>> {
+    let mut stmt = Sql::new(conn.backend());
+    stmt.cacheable = cond.cacheable;
+    stmt.push("SELECT id FROM ").push(table).push(" WHERE ").append(cond);
+    ids(conn, stmt)
+}
+
+/// Runs a whole statement that answers one column of ids (`… RETURNING id`).
+pub fn ids(conn: &mut crate::AnyConnection, stmt: Sql) -> diesel::QueryResult<Vec<uuid::Uuid>> {
+    use diesel::RunQueryDsl;
+    Ok(IdsQuery(stmt).load::<DbUuid>(conn)?.into_iter().map(|u| u.0).collect())
+}
+
+struct IdsQuery(Sql);
+
+impl QueryId for IdsQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for IdsQuery {
+    type SqlType = Uid;
+}
+
+impl QueryFragment<MultiBackend> for IdsQuery {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for IdsQuery {}
+
 struct IdQuery {
     table: &'static str,
     cond: Sql,

@@ -88,7 +88,10 @@ pub async fn graphql_post(
     };
     let db = state.db.clone();
     // Request-scoped: the loaders (made on first use; list resolvers prime them) and the caller.
-    let request = request.data(loaders::Loaders::new(db.clone(), actor.clone())).data(RequestCtx { db, actor });
+    let request = request
+        .data(loaders::Loaders::new(db.clone(), actor.clone()))
+        .data(RequestCtx { db, actor })
+        .data(state.webhook_sender.clone());
     let response = state.schemas.current(&state.db).await.execute(request).await;
     respond(modern, response)
 }

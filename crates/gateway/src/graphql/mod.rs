@@ -13,6 +13,7 @@ pub mod loaders;
 pub mod operational;
 pub mod record;
 pub mod sales;
+pub mod webhooks;
 
 use async_graphql::{Context, EmptySubscription, ErrorExtensions, Schema, SchemaBuilder};
 use crm_core::{Actor, DomainError};
@@ -100,6 +101,7 @@ pub struct Query(
     operational::ViewsQuery,
     sales::SalesViewsQuery,
     campaigns::CampaignViewsQuery,
+    webhooks::WebhookViewsQuery,
 );
 
 /// The mutation root: every resource's mutations (the registry) and the other use cases.
@@ -109,4 +111,5 @@ pub struct Mutation(
     operational::CommentsMutation,
     sales::SalesViewsMutation,
     campaigns::CampaignViewsMutation,
+    webhooks::WebhookViewsMutation,
 );

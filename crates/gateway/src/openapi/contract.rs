@@ -35,6 +35,11 @@ const REQUIRED: &[(&str, &str, Required)] = &[
     ("UserInput", "name", Required::Text),
     ("CommentInput", "body", Required::Text),
     ("PurchaseInput", "lines", Required::List),
+    ("CustomFieldInput", "resource", Required::Value),
+    ("CustomFieldInput", "name", Required::Text),
+    ("CustomFieldInput", "type", Required::Value),
+    ("WebhookInput", "url", Required::Text),
+    ("WebhookInput", "event_types", Required::List),
 ];
 
 #[derive(Clone, Copy)]

@@ -30,6 +30,7 @@ pub mod custom_fields;
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
+        (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
         (name = "changes", description = "The change feed: every committed write, in order"),
         (name = "operations", description = "Health and readiness")
     )
@@ -92,7 +93,13 @@ macro_rules! mount_routes {
                 .service(rest::campaigns::record_campaign_responses)
                 .service(rest::campaigns::campaign_stats)
                 .service(rest::schema::list_resource_fields)
-                .service(rest::schema::create_resource_field),
+                .service(rest::schema::create_resource_field)
+                .service(rest::webhooks::list_deliveries)
+                .service(rest::webhooks::get_delivery)
+                .service(rest::webhooks::redeliver)
+                .service(rest::webhooks::redeliver_since)
+                .service(rest::webhooks::rotate_secret)
+                .service(rest::webhooks::ping),
         ))
     };
 }

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod sales;
 pub mod schema;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
