@@ -523,3 +523,105 @@ async fn the_served_openapi_document_types_the_custom_fields() {
     // Accounts have none: their part stays closed.
     assert_eq!(doc["components"]["schemas"]["AccountCustomFields"]["properties"], json!({}));
 }
+
+#[derive(diesel::QueryableByName)]
+struct PgPlan {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct SqlitePlan {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+/// How the database would run `SELECT id FROM contacts WHERE <cond>`, as text.
+fn plan(conn: &mut crm_db::AnyConnection, cond: &str) -> String {
+    use diesel::RunQueryDsl;
+    let q = format!("SELECT id FROM contacts WHERE {cond}");
+    match conn {
+        crm_db::AnyConnection::Postgresql(c) => {
+            diesel::sql_query("SET enable_seqscan = off").execute(c).unwrap();
+            let rows: Vec<PgPlan> = diesel::sql_query(format!("EXPLAIN {q}")).load(c).unwrap();
+            rows.into_iter().map(|r| r.line).collect::<Vec<_>>().join("\n")
+        }
+        crm_db::AnyConnection::Sqlite(c) => {
+            let rows: Vec<SqlitePlan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}")).load(c).unwrap();
+            rows.into_iter().map(|r| r.detail).collect::<Vec<_>>().join("\n")
+        }
+    }
+}
+
+#[actix_web::test]
+async fn custom_fields_get_the_indexes_their_filters_use() {
+    let app = spawn_quiet().await;
+    contact_fields(&app).await;
+    let ensure = |app: &TestApp| {
+        let db = app.db.clone();
+        actix_web::rt::task::spawn_blocking(move || db.run_sync(crm_records::custom::ensure_indexes).unwrap())
+    };
+    let mut created = ensure(&app).await.unwrap().created;
+    created.sort();
+    let pg = app.database_url.starts_with("postgres");
+    let mut expected = vec![
+        "cfx_contacts_budget",
+        "cfx_contacts_note",
+        "cfx_contacts_partner",
+        "cfx_contacts_score",
+        "cfx_contacts_tier",
+        "cfx_contacts_vip",
+    ];
+    if !pg {
+        // PostgreSQL cannot index a text-to-date cast (it is not immutable); SQLite compares text.
+        expected.insert(3, "cfx_contacts_renewal");
+    }
+    assert_eq!(created, expected, "lists of options are not indexed");
+    assert_eq!(ensure(&app).await.unwrap(), Default::default(), "a second run changes nothing");
+
+    // The list's own expressions are the indexed ones.
+    let spec = |name: &str, t| crm_core::custom::CustomFieldSpec {
+        resource: "contacts".into(),
+        name: name.into(),
+        field_type: t,
+        required: false,
+        default: None,
+        options: vec!["gold".into(), "silver".into(), "bronze".into()],
+        min: None,
+        max: None,
+        max_length: None,
+        reference_to: None,
+    };
+    use crm_core::custom::{CustomFieldType, field_defs};
+    for (name, t, value) in [
+        ("tier", CustomFieldType::Enum, "'gold'"),
+        ("score", CustomFieldType::Number, "50"),
+        ("vip", CustomFieldType::Boolean, "TRUE"),
+    ] {
+        let col = field_defs(&spec(name, t))[0].column;
+        let db = app.db.clone();
+        let cond = format!("{col} = {value}");
+        let p = actix_web::rt::task::spawn_blocking(move || {
+            db.run_sync(|c| Ok::<_, crm_db::DbError>(plan(c, &cond))).unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(p.contains(&format!("cfx_contacts_{name}")), "{name}: {p}");
+    }
+    let budget = field_defs(&spec("budget", CustomFieldType::Money));
+    let cond = format!("{} = 'KRW' AND {} > 100", budget[1].column, budget[0].column);
+    let db = app.db.clone();
+    let p =
+        actix_web::rt::task::spawn_blocking(move || db.run_sync(|c| Ok::<_, crm_db::DbError>(plan(c, &cond))).unwrap())
+            .await
+            .unwrap();
+    assert!(p.contains("cfx_contacts_budget"), "{p}");
+
+    // A removed field's index goes; restored, it comes back.
+    let fields = app.get(&format!("/api/v1/schema/contacts/fields?filter={}", enc("name[eq]:score"))).await.expect(200);
+    let score = s(&fields["data"][0]["id"]).to_string();
+    assert_eq!(app.delete(&format!("/api/v1/custom-fields/{score}")).await.status, 204);
+    assert_eq!(ensure(&app).await.unwrap().dropped, ["cfx_contacts_score"]);
+    app.post(&format!("/api/v1/custom-fields/{score}/restore"), json!({})).await.expect(200);
+    assert_eq!(ensure(&app).await.unwrap().created, ["cfx_contacts_score"]);
+}

@@ -96,8 +96,9 @@ fn spawn_reminders(db: Db, every: std::time::Duration) {
     });
 }
 
-/// Rebuilds the GraphQL schema when custom fields were changed through another instance: one
-/// small aggregate every `every` (a second by default).
+/// Rebuilds the GraphQL schema when custom fields were changed through another instance (one
+/// small aggregate every `every`, a second by default), and keeps their indexes: at start, when
+/// the definitions change, and every few minutes (another instance's build may have failed).
 fn spawn_schema_refresh(db: Db, schemas: std::sync::Arc<Schemas>, every: std::time::Duration) {
     if every.is_zero() {
         return;
@@ -105,9 +106,23 @@ fn spawn_schema_refresh(db: Db, schemas: std::sync::Arc<Schemas>, every: std::ti
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut indexed, mut since) = (None, std::time::Instant::now());
         loop {
             tick.tick().await;
             schemas.poll(&db).await;
+            let generation = schemas.generation();
+            if indexed == Some(generation) && since.elapsed() < std::time::Duration::from_secs(300) {
+                continue;
+            }
+            match db.write(crm_records::custom::ensure_indexes).await {
+                Ok(changes) => {
+                    (indexed, since) = (Some(generation), std::time::Instant::now());
+                    if !changes.created.is_empty() || !changes.dropped.is_empty() {
+                        tracing::info!(created = ?changes.created, dropped = ?changes.dropped, "custom-field indexes");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not keep the custom-field indexes"),
+            }
         }
     });
 }

@@ -278,6 +278,10 @@ pub fn seed(
         progress.inc(a as u64);
     }
     progress.finish();
+    if custom {
+        // What the server keeps for custom fields' filters, built once the rows are in.
+        db.run_sync(crm_records::custom::ensure_indexes).map_err(|e| format!("custom-field indexes: {e}"))?;
+    }
     // Statistics for the planner now, not whenever autovacuum comes by.
     db.run_sync(|c| crm_db::analyze(c).map_err(crm_db::DbError::from)).map_err(|e| e.to_string())?;
     Ok((done_a, done_c))

@@ -530,6 +530,102 @@ pub fn generation(conn: &mut AnyConnection) -> QueryResult<i64> {
     Ok(s.g)
 }
 
+/// What [`ensure_indexes`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexChanges {
+    pub created: Vec<String>,
+    pub dropped: Vec<String>,
+}
+
+/// The prefix of the indexes kept for custom fields.
+const INDEX_PREFIX: &str = "cfx_";
+
+/// The index of a custom field's filter: its name, its table and its key (the filter's SQL
+/// expressions, then `id` for keyset pages). `None` for what an index does not serve (lists of
+/// options) or cannot hold (a date on PostgreSQL, whose text-to-date cast is not immutable).
+fn index_of(spec: &CustomFieldSpec, backend: crm_db::Backend) -> Option<(String, &'static str, String)> {
+    if spec.field_type == CustomFieldType::MultiEnum
+        || (spec.field_type == CustomFieldType::Date && backend == crm_db::Backend::Postgres)
+    {
+        return None;
+    }
+    let table = CustomResource::parse(&spec.resource)?.as_str();
+    let defs = custom::field_defs(spec);
+    // Money: the currency first (filters pin it), then the amount.
+    let columns: Vec<&str> = defs.iter().rev().map(|d| d.column).collect();
+    let mut name = format!("{INDEX_PREFIX}{table}_{}", spec.name);
+    if name.len() > 63 {
+        // PostgreSQL's limit on names; the digest keeps long names apart.
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut h);
+        name = format!("{}_{:016x}", &name[..40], h.finish());
+    }
+    Some((name, table, format!("{}, id", columns.join(", "))))
+}
+
+/// Keeps one index per live custom field that lists filter and sort on (see [`index_of`]):
+/// creates the missing ones (`CONCURRENTLY` on PostgreSQL, so writes go on meanwhile; a build
+/// left invalid is dropped and built again), drops those of fields removed, and analyzes the
+/// tables that got one, so the planner knows how selective their values are. Runs outside a
+/// transaction; safe to run on several instances at once (the loser of a race tries again on
+/// its next run).
+pub fn ensure_indexes(conn: &mut AnyConnection) -> Result<IndexChanges, RecordError> {
+    #[derive(QueryableByName)]
+    struct Named {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let backend = conn.backend();
+    let (existing, invalid): (Vec<Named>, Vec<Named>) = match backend {
+        crm_db::Backend::Postgres => (
+            diesel::sql_query(
+                "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'cfx\\_%'",
+            )
+            .load(conn)?,
+            diesel::sql_query(
+                "SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE NOT i.indisvalid AND c.relname LIKE 'cfx\\_%'",
+            )
+            .load(conn)?,
+        ),
+        crm_db::Backend::Sqlite => (
+            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'cfx\\_%' ESCAPE '\\'")
+                .load(conn)?,
+            Vec::new(),
+        ),
+    };
+    let invalid: Vec<String> = invalid.into_iter().map(|n| n.name).collect();
+    let existing: Vec<String> = existing.into_iter().map(|n| n.name).filter(|n| !invalid.contains(n)).collect();
+    let wanted: Vec<(String, &'static str, String)> =
+        live_fields(conn, None)?.iter().filter_map(|f| index_of(&f.spec(), backend)).collect();
+    let concurrently = if backend == crm_db::Backend::Postgres { "CONCURRENTLY " } else { "" };
+    let mut changes = IndexChanges::default();
+    for name in invalid.iter().chain(existing.iter().filter(|e| !wanted.iter().any(|(n, ..)| n == *e))) {
+        // Names come from this catalog query and the prefix: trusted text.
+        diesel::sql_query(format!("DROP INDEX {concurrently}IF EXISTS {name}")).execute(conn)?;
+        if !invalid.contains(name) {
+            changes.dropped.push(name.clone());
+        }
+    }
+    let mut analyze: Vec<&str> = Vec::new();
+    for (name, table, key) in &wanted {
+        if existing.contains(name) {
+            continue;
+        }
+        diesel::sql_query(format!("CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} ({key})"))
+            .execute(conn)?;
+        changes.created.push(name.clone());
+        if !analyze.contains(table) {
+            analyze.push(table);
+        }
+    }
+    for table in analyze {
+        diesel::sql_query(format!("ANALYZE {table}")).execute(conn)?;
+    }
+    Ok(changes)
+}
+
 /// The custom fields a list may filter and sort on: read only when its filter or sort names
 /// one (`custom_fields.…`), for every resource (a filter may reach a related record's).
 pub fn filters_for(conn: &mut AnyConnection, params: &ListParams) -> Result<CustomFilters, RecordError> {

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_graphql::indexmap::IndexMap;
@@ -367,7 +367,8 @@ pub struct Schemas {
     local: Arc<AtomicU64>,
     /// The value of `local` the current schema has seen.
     seen: AtomicU64,
-    refreshing: AtomicBool,
+    /// One refresh at a time; a request that needs one waits for the one under way.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Schemas {
@@ -386,8 +387,13 @@ impl Schemas {
             current: RwLock::new((generation, build_schema(&fields))),
             local: local.0.clone(),
             seen: AtomicU64::new(seen),
-            refreshing: AtomicBool::new(false),
+            refreshing: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The generation of definitions the current schema was built from.
+    pub fn generation(&self) -> i64 {
+        self.snapshot().0
     }
 
     fn snapshot(&self) -> (i64, CrmSchema) {
@@ -408,16 +414,13 @@ impl Schemas {
 
     /// Reads the definitions' generation and builds the schema again when it moved.
     pub async fn poll(&self, db: &Db) {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return;
-        }
+        let _one = self.refreshing.lock().await;
         let local = self.local.load(Ordering::Acquire);
         if let Err(e) = self.refresh(db).await {
             tracing::warn!(error = %e, "could not read the custom fields; GraphQL keeps its schema");
         } else {
             self.seen.store(local, Ordering::Release);
         }
-        self.refreshing.store(false, Ordering::Release);
     }
 
     async fn refresh(&self, db: &Db) -> Result<(), String> {
