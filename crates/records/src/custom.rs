@@ -133,7 +133,7 @@ pub struct CustomField {
     /// Given to a new record that leaves the field out; a value of the field's type.
     #[serde(rename = "default")]
     #[cfg_attr(feature = "graphql", graphql(name = "default"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub default_value: Option<Value>,
     /// The values of an `enum` or `multi_enum` field, in their order.
     pub options: Vec<CustomFieldOption>,
@@ -196,7 +196,7 @@ pub struct CustomFieldInput {
     /// `reference` fields).
     #[serde(default, rename = "default")]
     #[cfg_attr(feature = "graphql", graphql(name = "default"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub default_value: Option<Value>,
     /// The values of an `enum` or `multi_enum` field (1 to 200), in their order; only for
     /// those types. Removing an option leaves the records that hold it as they are.

@@ -422,6 +422,8 @@ fn status_description(status: &str) -> &'static str {
 /// The resource whose records a path lists or reads: the last literal segment names its
 /// collection (`/api/v1/accounts/{id}/contacts` lists contacts).
 fn resource_of(path: &str) -> Option<&'static Resource> {
+    // One resource's custom fields: the custom-field definitions.
+    let path = if path.starts_with("/api/v1/schema/") && path.ends_with("/fields") { "/custom-fields" } else { path };
     let last = path.split('/').rev().find(|s| !s.is_empty() && !s.starts_with('{'))?;
     RESOURCES.iter().find(|r| r.collection.trim_start_matches('/') == last)
 }

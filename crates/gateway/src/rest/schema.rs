@@ -32,10 +32,13 @@ pub async fn list_resource_fields(
     query: crate::rest::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.after(auth.0.require(Scope::SchemaRead))?;
+    // The same parameters as `GET /custom-fields` (nothing to include; `fields=` projects).
+    crate::rest::parse_include(query.include.as_deref(), &[])?;
+    let projection = crate::rest::Projection::parse::<CustomField>(query.fields.as_deref(), &[])?;
     let params = custom::of_resource(query.into_params()?, resource.into_inner());
     let actor = auth.0;
     let page = state.db.run(move |c| crm_records::list::<CustomField>(c, &actor, &params)).await?;
-    Ok(HttpResponse::Ok().json(page_json(page, None)))
+    Ok(HttpResponse::Ok().json(page_json(page, projection.as_ref())))
 }
 
 /// Defines a custom field of the resource (`schema:write`, admins). Its values are then
