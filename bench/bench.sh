@@ -22,8 +22,10 @@ WORK="$(mktemp -d)"
 export BENCH_DIR="$WORK" BENCH_LUA="$ROOT/bench/wrk"
 SERVER_PID=""
 BUILD_PID=""
+SINK_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
   [ -n "$BUILD_PID" ] && kill "$BUILD_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -48,6 +50,14 @@ BUILD_PID=""
 BIN="$CARGO_TARGET_DIR/release/crm"
 export CRM_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export RUST_LOG=warn
+# Campaign email goes to a local SMTP sink (bench/smtp_sink.py), as fast as it takes it.
+SMTP_PORT=18025
+SINK_FILE="$WORK/sink.txt"
+: > "$SINK_FILE"
+python3 "$ROOT/bench/smtp_sink.py" "$SMTP_PORT" "$SINK_FILE" &
+SINK_PID=$!
+export CRM_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" CRM_SMTP_FROM="Bench <bench@example.com>" CRM_SMTP_RATE=0
+export CRM_PUBLIC_URL="http://127.0.0.1:$PORT"
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
@@ -157,9 +167,31 @@ bench_backend() { # backend url
     "$(field preview_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "materialize a campaign of $(field members "$r") members (ms)" "$(field materialize_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "stats of that campaign (ms, best/worst of 5)" "$(field stats_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  bench_email "$backend" "$url" "$token"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
   stop_server
+}
+
+# Campaign email: a wave of 10k opted-in contacts through the SMTP sink with the rate limit off
+# (messages per second from the launch to the last one taken, and the sink's duplicates); then
+# another wave whose server is killed with -9 once 3000 messages are out, and started again:
+# what the sink received twice (none may be), and how many were left in doubt (not resent).
+bench_email() { # backend url token
+  local backend="$1" url="$2" token="$3" base="http://127.0.0.1:$PORT" r cid
+  log "$backend: campaign email"
+  r=$(python3 "$ROOT/bench/email.py" start "$base" "$token" 10000 "$backend wave")
+  cid=$(field campaign "$r")
+  record "$backend" "launch an email wave of $(field members "$r") members (queue the messages, ms)" "$(field launch_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  r=$(python3 "$ROOT/bench/email.py" finish "$base" "$token" "$SINK_FILE" "$cid" "$backend wave")
+  record "$backend" "send them to a local SMTP sink, rate limit off (messages/s; $(field sent "$r") sent, $(field duplicates "$r") received twice)" "$(field rate "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  r=$(python3 "$ROOT/bench/email.py" start "$base" "$token" 10000 "$backend crash")
+  cid=$(field campaign "$r")
+  until [ "$(grep -c "^$backend crash"$'\t' "$SINK_FILE" || true)" -ge 3000 ]; do sleep 0.02; done
+  kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  start_server "$url"
+  r=$(python3 "$ROOT/bench/email.py" finish "$base" "$token" "$SINK_FILE" "$cid" "$backend crash")
+  record "$backend" "kill -9 at 3000 of a 10k wave, restart: messages received twice ($(field received "$r") received, $(field in_doubt "$r") left in doubt, not resent)" "$(field duplicates "$r")" "-" "-" "0" "-" "-"
 }
 
 declare -A CEIL

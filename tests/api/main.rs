@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod auth;
+mod campaign_email;
 mod campaigns;
 mod contacts;
 mod contracts;
@@ -21,5 +22,6 @@ mod parity;
 mod sales;
 mod scaling;
 mod security;
+mod smtp;
 mod sync;
 mod webhooks;

@@ -381,6 +381,14 @@ impl TestApp {
                 let seg = self.segment(&format!("Audience {n}"), json!({})).await;
                 self.campaign(&format!("Campaign {n}"), json!({"segment_ids": [seg["id"]]})).await
             }
+            "email_template" => {
+                let html = "<p>Hello {{ contact.first_name }}</p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>";
+                self.created(
+                    "/api/v1/email-templates",
+                    json!({"name": format!("Template {n}"), "subject": "Hello", "html": html}),
+                )
+                .await
+            }
             "webhook" => {
                 let url = format!("https://hooks.example.com/built/{n}");
                 self.created("/api/v1/webhooks", json!({"url": url, "event_types": ["contact.*"]})).await

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use crm_core::ids::{CampaignId, ProductId, SegmentId, UserId};
+use crm_core::ids::{CampaignId, EmailTemplateId, ProductId, SegmentId, UserId};
 use crm_core::values::clean;
 use crm_core::{Actor, FieldErrors, Money, Patch, Scope, Timestamp, wire_enum};
 use crm_db::AnyConnection;
@@ -160,6 +160,10 @@ pub struct Campaign {
     pub expected_revenue: Option<Money>,
     /// Days after launch in which a member's deal or purchase counts as the campaign's.
     pub attribution_days: i64,
+    /// The template of an email campaign's messages: with one, launching sends them (through
+    /// `CRM_SMTP_URL`); without, the campaign is sent elsewhere and its outcomes recorded.
+    #[filter]
+    pub email_template_id: Option<EmailTemplateId>,
     /// When it started running (read-only).
     #[filter(sort)]
     pub launched_at: Option<Timestamp>,
@@ -243,6 +247,9 @@ pub struct CampaignInput {
     /// Defaults to 30 (1 to 365).
     #[serde(default)]
     pub attribution_days: Option<i64>,
+    /// The template of an email campaign's messages (fixed once it runs).
+    #[serde(default)]
+    pub email_template_id: Option<EmailTemplateId>,
     /// What it actually cost, line by line.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -388,6 +395,24 @@ impl Record for Campaign {
         {
             check_parent(conn, id, parent)?;
         }
+        if input.email_template_id.is_some() && channel != Channel::Email {
+            return Err(RecordError::invalid(
+                entity,
+                "email_template_id",
+                "not_applicable",
+                "only email campaigns have an email template",
+            ));
+        }
+        if prev.is_none_or(|p| p.email_template_id != input.email_template_id) {
+            if prev.is_some_and(|p| !p.status.before_launch()) {
+                return Err(RecordError::Conflict {
+                    entity,
+                    code: "CAMPAIGN_ALREADY_LAUNCHED",
+                    reason: "the template cannot change once the campaign runs".into(),
+                });
+            }
+            crm_records::check_ref(conn, entity, "email_template_id", input.email_template_id)?;
+        }
         let owner_id =
             crm_users::assigned_user(conn, actor, entity, "owner_id", input.owner_id, prev.map(|p| p.owner_id), true)?;
 
@@ -430,6 +455,18 @@ impl Record for Campaign {
                 });
             }
         }
+        if status == CampaignStatus::Running
+            && from.is_some_and(|f| f != CampaignStatus::Running)
+            && input.email_template_id.is_some()
+            && crm_db::pool::context::<crate::sending::MailerReady>().is_none()
+        {
+            return Err(RecordError::Conflict {
+                entity,
+                code: "MAILER_NOT_CONFIGURED",
+                reason: "this server sends no email (CRM_SMTP_URL is not set): configure SMTP, or launch without a template and send elsewhere"
+                    .into(),
+            });
+        }
         if status.has_members() && segment_ids.is_empty() && from.is_some_and(|f| !f.has_members()) {
             return Err(RecordError::invalid(
                 entity,
@@ -463,6 +500,7 @@ impl Record for Campaign {
         c.expected_conversions = expected_conversions;
         c.expected_revenue = expected_revenue;
         c.attribution_days = attribution_days;
+        c.email_template_id = input.email_template_id;
         c.costs = costs;
         c.tags = tags;
         c.external_ids = external_ids;
@@ -483,6 +521,10 @@ impl Record for Campaign {
         let entering = |s: CampaignStatus| after.status == s && before.is_some_and(|b| b.status != s);
         if entering(CampaignStatus::Scheduled) || entering(CampaignStatus::Running) {
             crate::members::materialize(conn, actor, after)?;
+        }
+        // An email wave with a template: one message per member still targeted, to send.
+        if entering(CampaignStatus::Running) && after.channel == Channel::Email && after.email_template_id.is_some() {
+            crate::sending::queue(conn, after)?;
         }
         Ok(())
     }

@@ -9,11 +9,17 @@
 //! - [`members`]: one row per (campaign, contact), materialized from the segments when the
 //!   campaign is scheduled or launched, with consent enforced per channel (`excluded` with a
 //!   reason), a status history, recorded responses, and the statistics of the review.
+//! - [`templates`], [`sending`], [`tracking`]: email waves: templates rendered per recipient, an
+//!   outbox the application's mail worker sends from, and the public links of each message
+//!   (open pixel, tracked clicks, one-click unsubscribe, the response form).
 
 pub mod campaigns;
 pub mod catalog;
 pub mod members;
 pub mod segments;
+pub mod sending;
+pub mod templates;
+pub mod tracking;
 
 pub use campaigns::{
     CAMPAIGN_CATALOG, Campaign, CampaignInput, CampaignPatch, CampaignStatus, CampaignType, Channel, CostLine,
@@ -23,6 +29,8 @@ pub use members::{
     CampaignStats, ChannelFigures, ExclusionReason, Member, MemberStatus, ResponseInput, ResponseType, Responses,
 };
 pub use segments::{SEGMENT_CATALOG, Segment, SegmentDraft, SegmentInput, SegmentKind, SegmentPatch, SegmentPreview};
+pub use sending::{CampaignMessage, SendProgress, SendStatus};
+pub use templates::{EmailTemplate, EmailTemplateInput, EmailTemplatePatch, TemplatePreview};
 
 use crm_core::values::dedup;
 

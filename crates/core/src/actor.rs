@@ -111,7 +111,7 @@ impl Scope {
             "cases" => Scope::CasesRead,
             "products" | "purchases" => Scope::ProductsRead,
             "leads" | "pipelines" | "opportunities" | "activities" | "target_lists" | "quotas" => Scope::SalesRead,
-            "segments" | "campaigns" | "campaign_members" => Scope::CampaignsRead,
+            "segments" | "campaigns" | "campaign_members" | "email_templates" => Scope::CampaignsRead,
             "custom_fields" => Scope::SchemaRead,
             "webhooks" => Scope::WebhooksRead,
             _ => return None,

@@ -158,6 +158,10 @@ define_id!(
     /// Id of a webhook subscription.
     WebhookId, "webhook", "webhooks"
 );
+define_id!(
+    /// Id of an email template.
+    EmailTemplateId, "email_template", "email_templates"
+);
 
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,6 +5,57 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::types::{Uid, Json};
 
+    email_templates (id) {
+        id -> Uid,
+        name -> Text,
+        description -> Nullable<Text>,
+        subject -> Text,
+        html -> Text,
+        text_body -> Nullable<Text>,
+        from_name -> Nullable<Text>,
+        from_email -> Nullable<Text>,
+        reply_to -> Nullable<Text>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    campaign_sends (id) {
+        id -> Uid,
+        campaign_id -> Uid,
+        contact_id -> Uid,
+        to_address -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        links -> Json,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
     webhooks (id) {
         id -> Uid,
         url -> Text,
@@ -741,6 +792,7 @@ diesel::table! {
         expected_revenue_minor -> Nullable<BigInt>,
         expected_revenue_currency -> Nullable<Text>,
         attribution_days -> BigInt,
+        email_template_id -> Nullable<Uid>,
         launched_at -> Nullable<Timestamp>,
         completed_at -> Nullable<Timestamp>,
         tags -> Json,

@@ -30,6 +30,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("segment", Scope::CampaignsRead),
     ("campaign", Scope::CampaignsRead),
     ("campaign_member", Scope::CampaignsRead),
+    ("email_template", Scope::CampaignsRead),
     ("custom_field", Scope::SchemaRead),
     ("webhook", Scope::WebhooksRead),
 ];

@@ -24,6 +24,8 @@ pub struct AppState {
     pub openapi: std::sync::Arc<std::sync::Mutex<Option<(i64, web::Bytes)>>>,
     /// How webhooks are sent (a ping is sent from a request).
     pub webhook_sender: crate::webhooks::SenderSettings,
+    /// The SMTP pool, when the server sends email (`CRM_SMTP_URL`).
+    pub mailer: Option<crate::mail::Mailer>,
     pub limits: Limits,
     /// See `Settings::provision_users`.
     pub provision_users: bool,
@@ -185,7 +187,15 @@ impl Application {
         // the webhook guard, so that saving a URL checks it as sending to it will.
         let changes = crm_records::custom::LocalChanges::default();
         let guard = crm_webhooks::Guard { allow: settings.webhook_allow.clone(), https_only: settings.production };
-        let db = db.with_context(changes.clone()).with_context(guard.clone());
+        let mut db = db.with_context(changes.clone()).with_context(guard.clone());
+        // Email campaigns with a template launch only where email can be sent.
+        let mailer = match settings.mail.clone() {
+            Some(m) => {
+                db = db.with_context(crm_campaigns::sending::MailerReady);
+                Some(crate::mail::Mailer::new(m)?)
+            }
+            None => None,
+        };
         let webhook_sender = crate::webhooks::SenderSettings {
             guard,
             timeout: settings.webhook_timeout,
@@ -219,6 +229,7 @@ impl Application {
             schemas,
             openapi: Default::default(),
             webhook_sender,
+            mailer,
             limits,
             provision_users: settings.provision_users,
         };
@@ -226,6 +237,9 @@ impl Application {
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
+        if let Some(m) = &state.mailer {
+            crate::mail::spawn(state.db.clone(), m.clone(), settings.mail_interval);
+        }
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
@@ -318,6 +332,7 @@ fn build_app(
     )
     .service(web::resource("/graphql/assets/{file}").route(web::get().to(graphql::graphiql_asset)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi_json)))
+    .configure(crate::tracking::configure)
     .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
     .service(web::resource("/docs").route(
         web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }),

@@ -97,6 +97,30 @@ pub struct ServeArgs {
     /// A webhook whose deliveries fail this long without a success is turned off.
     #[arg(long, env = "CRM_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
     pub webhook_disable_after: String,
+    /// The SMTP server campaign email goes through: `smtp://host:25` (plain),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465`.
+    /// Unset: the server sends no email, and email campaigns with a template cannot launch.
+    #[arg(long, env = "CRM_SMTP_URL", default_value = "", hide_env_values = true)]
+    pub smtp_url: String,
+    /// The sender of campaign email when its template names none, e.g. `Acme <news@acme.example>`
+    /// (required with CRM_SMTP_URL).
+    #[arg(long, env = "CRM_SMTP_FROM", default_value = "")]
+    pub smtp_from: String,
+    /// Campaign messages per second on this instance (`0`: as fast as the SMTP server takes them).
+    #[arg(long, env = "CRM_SMTP_RATE", default_value_t = 20.0)]
+    pub smtp_rate: f64,
+    /// How long one SMTP exchange may take.
+    #[arg(long, env = "CRM_SMTP_TIMEOUT", default_value = "30s")]
+    pub smtp_timeout: String,
+    /// How often the mail worker looks for campaign messages due (`0s`: no worker on this
+    /// instance; run it on some).
+    #[arg(long, env = "CRM_MAIL_INTERVAL", default_value = "1s")]
+    pub mail_interval: String,
+    /// The address recipients reach this server at, for the links in campaign email (tracking,
+    /// unsubscribe, response form), e.g. `https://crm.example.com` [default: http://CRM_BIND;
+    /// required in production with CRM_SMTP_URL].
+    #[arg(long, env = "CRM_PUBLIC_URL", default_value = "")]
+    pub public_url: String,
     /// Browser origins allowed to call the API (CORS), comma-separated, e.g.
     /// `https://app.example.com`; `*` for any. None by default.
     #[arg(long, env = "CRM_CORS_ORIGINS", default_value = "")]
@@ -107,6 +131,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Serve the API.
     Serve {
@@ -207,6 +232,8 @@ impl ServeArgs {
             webhook_allow: crm_webhooks::Guard::parse_allow(&self.webhook_allow)?,
             webhook_timeout: duration("CRM_WEBHOOK_TIMEOUT", &self.webhook_timeout)?,
             webhook_disable_after: duration("CRM_WEBHOOK_DISABLE_AFTER", &self.webhook_disable_after)?,
+            mail: self.mail(jwt.env.eq_ignore_ascii_case("production"))?,
+            mail_interval: duration("CRM_MAIL_INTERVAL", &self.mail_interval)?,
             database_url: database_url.to_string(),
             jwt: jwt.settings(),
             production: jwt.env.eq_ignore_ascii_case("production"),
@@ -216,6 +243,49 @@ impl ServeArgs {
             pool_size: self.pool_size.map(|n| n.max(1)),
             ..Settings::default()
         })
+    }
+}
+
+impl ServeArgs {
+    /// The mail settings, when `CRM_SMTP_URL` is set (checked whole now: a bad sender or URL
+    /// stops the start, not the first campaign).
+    fn mail(&self, production: bool) -> Result<Option<crate::mail::MailSettings>, String> {
+        let url = self.smtp_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        if self.smtp_from.trim().is_empty() {
+            return Err("CRM_SMTP_URL needs CRM_SMTP_FROM, the sender (`Acme <news@acme.example>`)".into());
+        }
+        let from = self
+            .smtp_from
+            .trim()
+            .parse()
+            .map_err(|e| format!("CRM_SMTP_FROM {}: {e} (write `Name <address>` or an address)", self.smtp_from))?;
+        if !self.smtp_rate.is_finite() || self.smtp_rate < 0.0 {
+            return Err(format!("CRM_SMTP_RATE {}: messages per second, 0 or more", self.smtp_rate));
+        }
+        let public_url = match self.public_url.trim().trim_end_matches('/') {
+            "" if production => {
+                return Err(
+                    "CRM_SMTP_URL needs CRM_PUBLIC_URL in production: the address recipients' links lead to".into()
+                );
+            }
+            "" => format!("http://{}", self.bind),
+            u if u.starts_with("https://") || u.starts_with("http://") => u.to_string(),
+            u => return Err(format!("CRM_PUBLIC_URL {u}: an http(s) URL, e.g. https://crm.example.com")),
+        };
+        let settings = crate::mail::MailSettings {
+            smtp_url: url.to_string(),
+            from,
+            rate: self.smtp_rate,
+            public_url,
+            timeout: humantime::parse_duration(&self.smtp_timeout)
+                .map_err(|e| format!("CRM_SMTP_TIMEOUT {}: {e}", self.smtp_timeout))?,
+            retry_scale: 1.0,
+        };
+        crate::mail::check_url(url)?;
+        Ok(Some(settings))
     }
 }
 

@@ -17,6 +17,11 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'sel
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The pages of campaign email's links (unsubscribe, the response form): their own inline
+/// style, forms posting back here, nothing else.
+const LINK_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// Whether the path serves one of the documentation pages or their files.
 fn is_page(req: &ServiceRequest) -> bool {
     let path = req.path();
@@ -34,13 +39,20 @@ pub async fn security_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let page = is_page(&req);
+    let link = req.path().starts_with("/t/");
     let static_doc = req.path() == "/openapi.json" || req.path() == "/healthz";
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    let policy = if page { PAGE_POLICY } else { API_POLICY };
+    let policy = if page {
+        PAGE_POLICY
+    } else if link {
+        LINK_POLICY
+    } else {
+        API_POLICY
+    };
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     if !page && !static_doc && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod graphql;
 pub mod headers;
 pub mod idempotency;
+pub mod mail;
 pub mod openapi;
 pub mod problem;
 pub mod progress;
@@ -20,6 +21,7 @@ pub mod seed;
 pub mod seed_operational;
 pub mod settings;
 pub mod telemetry;
+pub mod tracking;
 pub mod webhooks;
 
 pub use app::{AppState, Application};

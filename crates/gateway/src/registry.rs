@@ -9,12 +9,15 @@
 //! its `…Input`, `…Patch` and `…Id` types are named after the record.
 
 use crm_accounts::{Account, AccountInput, AccountPatch};
-use crm_campaigns::{Campaign, CampaignInput, CampaignPatch, Segment, SegmentInput, SegmentPatch};
+use crm_campaigns::{
+    Campaign, CampaignInput, CampaignPatch, EmailTemplate, EmailTemplateInput, EmailTemplatePatch, Segment,
+    SegmentInput, SegmentPatch,
+};
 use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, InteractionId, LeadId,
-    OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId, WebhookId,
+    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, EmailTemplateId, InteractionId,
+    LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -546,6 +549,8 @@ crm_derive::resources! {
             owner(owner_id): User,
             /// The programme it is a wave of.
             parent(parent_id): Campaign,
+            /// The template of its messages (an email campaign sent by this server).
+            email_template(email_template_id): EmailTemplate,
         },
         children {
             /// Its waves (child campaigns).
@@ -571,10 +576,49 @@ crm_derive::resources! {
                 r.db.run(move |c| crm_campaigns::members::stats(c, &actor, id)).await.map_err(gql)
             }
 
+            /// Its messages, when this server sends them (an email campaign with a template), in
+            /// contact id order, optionally of one status, `first` (1 to 1000) at a time.
+            async fn messages(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                status: Option<crm_campaigns::SendStatus>,
+                #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+                after: Option<ContactId>,
+            ) -> async_graphql::Result<crate::graphql::campaigns::MessageConnection> {
+                crate::graphql::campaigns::campaign_messages(ctx, self.inner.id, status, first, after).await
+            }
+
+            /// How its sending stands: messages by status, pace and time left.
+            async fn sending(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<crm_campaigns::SendProgress> {
+                let r = rc(ctx)?;
+                let (actor, id) = (r.actor.clone(), self.inner.id);
+                r.db.run(move |c| crm_campaigns::sending::progress(c, &actor, id)).await.map_err(gql)
+            }
+
             /// The target segments.
             async fn segments(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<super::segments::SegmentNode>> {
                 let found = load_many::<Segment>(ctx, &self.inner.segment_ids).await?;
                 Ok(found.into_iter().map(super::segments::SegmentNode::from).collect())
+            }
+        },
+    },
+
+    EmailTemplate "email-templates" {
+        /// An email template: subject, HTML and text parts with merge fields and tracked links.
+        tag: "campaigns",
+        relations {},
+        children {},
+        fields {
+            /// The template rendered for a contact (and its account), or for sample values;
+            /// links as written.
+            async fn preview(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                contact_id: Option<ContactId>,
+            ) -> async_graphql::Result<crm_campaigns::TemplatePreview> {
+                let r = rc(ctx)?;
+                let (actor, id) = (r.actor.clone(), self.inner.id);
+                r.db.run(move |c| crm_campaigns::templates::preview(c, &actor, id, contact_id)).await.map_err(gql)
             }
         },
     },

@@ -457,8 +457,32 @@ fn seed_campaigns(
     let calls = crm_records::create::<Campaign>(c, actor, calls)?;
     crm_records::update::<Campaign>(c, actor, calls.id, status(CampaignStatus::Running), None)?;
 
-    // Planned and scheduled.
+    // Planned and scheduled; the planned email wave has its template (it goes out when launched
+    // on a server with CRM_SMTP_URL).
+    let onboarding = crm_records::create::<crm_campaigns::EmailTemplate>(
+        c,
+        actor,
+        crm_campaigns::EmailTemplateInput {
+            name: Some("Subscriber onboarding".into()),
+            subject: Some("{{ contact.first_name }}, get more from your subscription".into()),
+            html: Some(
+                "<p>Dear {{ contact.first_name }},</p>\n<p>Thank you for subscribing{% if account %} at {{ account.name }}{% endif %}. \
+                 Our onboarding sessions show your team the features most customers miss.</p>\n\
+                 <p><a href=\"https://example.com/onboarding\">Book a session</a></p>\n\
+                 <p><a href=\"{{ response_url }}\">Ask us to call you</a> · <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>"
+                    .into(),
+            ),
+            text: Some(
+                "Dear {{ contact.first_name }},\n\nBook an onboarding session: https://example.com/onboarding\n\n\
+                 Unsubscribe: {{ unsubscribe_url }}"
+                    .into(),
+            ),
+            tags: vec!["onboarding".into()],
+            ..Default::default()
+        },
+    )?;
     let mut cross = new("Onboarding for subscribers", CampaignType::CrossSell, Channel::Email, &subscribers, None);
+    cross.email_template_id = Some(onboarding.id);
     cross.planned_budget = Some(Money::new(150_000, "USD"));
     cross.expected_conversions = Some(25);
     crm_records::create::<Campaign>(c, actor, cross)?;

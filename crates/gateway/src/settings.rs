@@ -111,6 +111,11 @@ pub struct Settings {
     pub webhook_disable_after: std::time::Duration,
     /// Multiplies the webhook retry waits (1; the tests make them milliseconds).
     pub webhook_retry_scale: f64,
+    /// How the server sends email (campaign waves); `None` without `CRM_SMTP_URL`: email
+    /// campaigns with a template are refused at launch.
+    pub mail: Option<crate::mail::MailSettings>,
+    /// How often the mail worker looks for messages due (zero: no worker on this instance).
+    pub mail_interval: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -136,6 +141,8 @@ impl Default for Settings {
             webhook_timeout: std::time::Duration::from_secs(10),
             webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
             webhook_retry_scale: 1.0,
+            mail: None,
+            mail_interval: std::time::Duration::from_secs(1),
         }
     }
 }

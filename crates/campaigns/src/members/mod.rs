@@ -6,6 +6,7 @@
 //! or unsubscribed); each change is kept in the member's history and is a
 //! `campaign_member.updated` event. [`stats`] is the review.
 
+pub(crate) use responses::withdraw_consent as withdraw;
 pub use responses::{MemberChange, ResponseInput, Responses, member_history, record_responses};
 pub use stats::{CampaignStats, ChannelFigures, ExclusionCount, PlanVsActual, ratio_bp, stats};
 

@@ -261,7 +261,7 @@ fn write_member(
 }
 
 /// An unsubscribe withdraws the contact's consent for the channel.
-fn withdraw_consent(
+pub(crate) fn withdraw_consent(
     conn: &mut AnyConnection,
     actor: &Actor,
     contact: ContactId,

@@ -3,6 +3,7 @@
 use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use crm_campaigns::members::{self, Member, MemberStatus, ResponseInput, Responses};
 use crm_campaigns::segments::{self, SegmentDraft};
+use crm_campaigns::sending::{self, CampaignMessage, SendStatus};
 use crm_contacts::Contact;
 use crm_core::ids::{CampaignId, ContactId, SegmentId};
 use crm_core::list::Page;
@@ -45,6 +46,28 @@ impl From<Page<Member>> for MemberConnection {
             nodes: page.data.into_iter().map(|inner| MemberNode { inner }).collect(),
         }
     }
+}
+
+/// A page of campaign messages.
+#[derive(SimpleObject, Default)]
+pub struct MessageConnection {
+    pub nodes: Vec<CampaignMessage>,
+    pub page_info: super::PageInfo,
+}
+
+/// One page of a campaign's messages (shared by `Campaign.messages`).
+pub async fn campaign_messages(
+    ctx: &Context<'_>,
+    id: CampaignId,
+    status: Option<SendStatus>,
+    first: i32,
+    after: Option<ContactId>,
+) -> async_graphql::Result<MessageConnection> {
+    let r = rc(ctx)?;
+    let actor = r.actor.clone();
+    let limit = u32::try_from(first).unwrap_or(1);
+    let page = r.db.run(move |c| sending::messages(c, &actor, id, status, after, limit)).await.map_err(gql)?;
+    Ok(MessageConnection { page_info: super::page_info(&page), nodes: page.data })
 }
 
 /// What a segment definition selects now.
@@ -158,5 +181,18 @@ impl CampaignViewsMutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.transaction(move |c| members::record_responses(c, &actor, id, responses)).await.map_err(gql)
+    }
+
+    /// Sends the campaign's `unknown` messages again (an instance stopped while handing them
+    /// over: they may or may not have gone out), on purpose; returns how many were queued.
+    async fn retry_unknown_messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The campaign (running).")] id: CampaignId,
+    ) -> async_graphql::Result<i64> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let n = r.db.transaction(move |c| sending::retry_unknown(c, &actor, id)).await.map_err(gql)?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }

@@ -1,12 +1,15 @@
 //! Campaign management beyond the records' CRUD: segment previews, members and snapshots; a
-//! campaign's members, responses and statistics.
+//! campaign's members, responses and statistics; its messages when this server sends them, and
+//! template previews.
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use crm_campaigns::Segment;
 use crm_campaigns::members::{self, CampaignStats, Member, MemberChange, MemberStatus, ResponseInput, Responses};
 use crm_campaigns::segments::{self, SegmentDraft, SegmentPreview};
+use crm_campaigns::sending::{self, CampaignMessage, SendProgress, SendStatus};
+use crm_campaigns::templates::{self, TemplatePreview};
 use crm_core::Scope;
-use crm_core::ids::{CampaignId, ContactId, SegmentId};
+use crm_core::ids::{CampaignId, ContactId, EmailTemplateId, SegmentId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -303,4 +306,134 @@ pub async fn campaign_stats(
 ) -> Result<HttpResponse, ApiError> {
     let (actor, id) = (auth.0, id.into_inner());
     Ok(HttpResponse::Ok().json(state.db.run(move |c| members::stats(c, &actor, id)).await?))
+}
+
+/// `?status=&limit=&after=` on a campaign's messages.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignMessagesQuery {
+    /// Only messages with this status.
+    pub status: Option<SendStatus>,
+    /// Messages per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only messages after this contact id (`next_cursor` of the previous page).
+    pub after: Option<ContactId>,
+}
+
+/// A page of campaign messages: `{"data": [...], "next_cursor": "..." | null}`.
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    pub data: Vec<CampaignMessage>,
+    pub next_cursor: Option<String>,
+}
+
+/// The messages of an email campaign sent by this server (one per member with an address at
+/// launch), in contact id order: the address, the status (`queued`, `sending`, `sent`,
+/// `bounced`, `failed`, `skipped`, `unknown`), attempts and the last SMTP answer.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id"), CampaignMessagesQuery),
+    responses(
+        (status = 200, body = MessageList),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/messages")]
+pub async fn campaign_messages(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    query: crate::rest::Query<CampaignMessagesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, id) = (auth.0, id.into_inner());
+    let page =
+        state.db.run(move |c| sending::messages(c, &actor, id, q.status, q.after, q.limit.unwrap_or(100))).await?;
+    Ok(HttpResponse::Ok().json(MessageList { data: page.data, next_cursor: page.next_cursor }))
+}
+
+/// How an email campaign's sending stands: messages by status, the last minute's pace and the
+/// time left at that pace.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    responses(
+        (status = 200, body = SendProgress),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/sending")]
+pub async fn campaign_sending(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| sending::progress(c, &actor, id)).await?))
+}
+
+/// How many messages were queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requeued {
+    pub queued: i64,
+}
+
+/// Sends the campaign's `unknown` messages again: those an instance was handing to the SMTP
+/// server when it stopped, which may or may not have gone out. Only on purpose (check the SMTP
+/// server's log first): nothing is ever sent twice on its own. While the campaign runs, else
+/// `409 CAMPAIGN_NOT_RUNNING`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    responses(
+        (status = 200, body = Requeued),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[post("/campaigns/{id}/sending/retry-unknown")]
+pub async fn retry_unknown_messages(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let n = state.db.transaction(move |c| sending::retry_unknown(c, &actor, id)).await?;
+    Ok(HttpResponse::Ok().json(Requeued { queued: i64::try_from(n).unwrap_or(i64::MAX) }))
+}
+
+/// `?contact_id=` on a template preview.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewFor {
+    /// Render for this contact (and its account); without it, for sample values.
+    pub contact_id: Option<ContactId>,
+}
+
+/// A template rendered for a contact, or for sample values: subject, HTML and text as the
+/// recipient reads them, links as written (a message sent tracks them). Needs `contacts:read`
+/// with a contact.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Email template id"), PreviewFor),
+    responses(
+        (status = 200, body = TemplatePreview),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[get("/email-templates/{id}/preview")]
+pub async fn preview_email_template(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<EmailTemplateId>,
+    query: crate::rest::Query<PreviewFor>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| templates::preview(c, &actor, id, q.contact_id)).await?))
 }
