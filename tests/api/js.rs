@@ -90,3 +90,26 @@ async fn a_typescript_client_generated_from_the_document_type_checks_and_runs() 
     let listed = app.get("/api/v1/contacts?filter=city[eq]:Seoul").await.expect(200);
     assert_eq!(listed["data"][0]["email"], "minjun@typed.example");
 }
+
+#[actix_web::test]
+async fn address_labels_print_on_a4_sheets_in_headless_chromium() {
+    if skipped("address_labels_print_on_a4_sheets_in_headless_chromium", true) {
+        return;
+    }
+    let app = spawn().await;
+    // 25 letters: a full sheet of 21 and 4 on a second.
+    for n in 0..25 {
+        app.contact(
+            &format!("Person{n}"),
+            "Label",
+            json!({"street": format!("{n} Long Street Name That Goes On"), "postal_code": format!("1{n:04}"),
+                   "city": "Berlin", "country": "DE", "tags": ["labels"]}),
+        )
+        .await;
+    }
+    let seg = app.segment("Labels", json!({"criteria": "tags[eq]:labels"})).await;
+    let c = app.campaign("Labels", json!({"channel": "post", "segment_ids": [seg["id"]]})).await;
+    app.patch(&format!("/api/v1/campaigns/{}", s(&c["id"])), json!({"status": "scheduled"})).await.expect(200);
+    let stdout = run(&["120", "node", "labels.mjs", &app.base, &app.admin, s(&c["id"])]).await;
+    assert_eq!(stdout.trim(), "ok: 25 labels on 2 pages");
+}

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod auth;
+mod campaign_channels;
 mod campaign_email;
 mod campaigns;
 mod contacts;

@@ -164,6 +164,11 @@ pub struct Campaign {
     /// `CRM_SMTP_URL`); without, the campaign is sent elsewhere and its outcomes recorded.
     #[filter]
     pub email_template_id: Option<EmailTemplateId>,
+    /// A phone campaign's call script: the description of each call activity its launch creates.
+    pub call_script: Option<String>,
+    /// The reps who take a phone campaign's calls in turn (round-robin) when neither the
+    /// contact's account nor the contact has an active owner.
+    pub caller_ids: Vec<UserId>,
     /// When it started running (read-only).
     #[filter(sort)]
     pub launched_at: Option<Timestamp>,
@@ -250,6 +255,14 @@ pub struct CampaignInput {
     /// The template of an email campaign's messages (fixed once it runs).
     #[serde(default)]
     pub email_template_id: Option<EmailTemplateId>,
+    /// A phone campaign's call script, at most 20,000 characters (fixed once it runs).
+    #[serde(default)]
+    pub call_script: Option<String>,
+    /// A phone campaign's callers, taking the calls of members whose account and contact have no
+    /// active owner in turn (at most 100; fixed once it runs). Without any, the campaign's owner.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub caller_ids: Vec<UserId>,
     /// What it actually cost, line by line.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -287,6 +300,7 @@ fn costs_after(p: &CampaignPatch, c: &Campaign) -> Vec<CostLineInput> {
 pub const MAX_COSTS: usize = 500;
 pub const MAX_SEGMENTS: usize = 20;
 pub const MAX_PRODUCTS: usize = 100;
+pub const MAX_CALLERS: usize = 100;
 
 fn money(errs: &mut FieldErrors, field: &str, m: Option<Money>) -> Option<Money> {
     errs.take(m?.parse_non_negative(field))
@@ -342,6 +356,14 @@ impl Record for Campaign {
         }
         let segment_ids = dedup(input.segment_ids);
         let product_ids = dedup(input.product_ids);
+        let caller_ids = dedup(input.caller_ids);
+        let call_script = input.call_script.filter(|s| !s.trim().is_empty());
+        if caller_ids.len() > MAX_CALLERS {
+            errs.add("caller_ids", "too_many", format!("at most {MAX_CALLERS} callers"));
+        }
+        if call_script.as_ref().is_some_and(|s| s.chars().count() > 20_000) {
+            errs.add("call_script", "too_long", "at most 20,000 characters");
+        }
         if segment_ids.len() > MAX_SEGMENTS {
             errs.add("segment_ids", "too_many", format!("at most {MAX_SEGMENTS} segments"));
         }
@@ -412,6 +434,30 @@ impl Record for Campaign {
                 });
             }
             crm_records::check_ref(conn, entity, "email_template_id", input.email_template_id)?;
+        }
+        if channel != Channel::Phone {
+            for (field, set) in [("call_script", call_script.is_some()), ("caller_ids", !caller_ids.is_empty())] {
+                if set {
+                    return Err(RecordError::invalid(
+                        entity,
+                        field,
+                        "not_applicable",
+                        "only phone campaigns have calls",
+                    ));
+                }
+            }
+        }
+        if prev.is_none_or(|p| p.call_script != call_script || p.caller_ids != caller_ids) {
+            if prev.is_some_and(|p| !p.status.before_launch()) {
+                return Err(RecordError::Conflict {
+                    entity,
+                    code: "CAMPAIGN_ALREADY_LAUNCHED",
+                    reason: "the call script and callers cannot change once the calls are made".into(),
+                });
+            }
+            for (n, u) in caller_ids.iter().enumerate() {
+                crm_users::check_user(conn, entity, &format!("caller_ids[{n}]"), Some(*u), true)?;
+            }
         }
         let owner_id =
             crm_users::assigned_user(conn, actor, entity, "owner_id", input.owner_id, prev.map(|p| p.owner_id), true)?;
@@ -501,6 +547,8 @@ impl Record for Campaign {
         c.expected_revenue = expected_revenue;
         c.attribution_days = attribution_days;
         c.email_template_id = input.email_template_id;
+        c.call_script = call_script;
+        c.caller_ids = caller_ids;
         c.costs = costs;
         c.tags = tags;
         c.external_ids = external_ids;
@@ -525,6 +573,14 @@ impl Record for Campaign {
         // An email wave with a template: one message per member still targeted, to send.
         if entering(CampaignStatus::Running) && after.channel == Channel::Email && after.email_template_id.is_some() {
             crate::sending::queue(conn, after)?;
+        }
+        // A phone wave: one call activity per member still targeted, for its rep.
+        if entering(CampaignStatus::Running) && after.channel == Channel::Phone {
+            crate::calls::launch(conn, actor, after)?;
+        }
+        // Cancelled: the calls not made yet are cancelled with it.
+        if entering(CampaignStatus::Cancelled) && after.channel == Channel::Phone {
+            crate::calls::cancel_open(conn, actor, after)?;
         }
         Ok(())
     }

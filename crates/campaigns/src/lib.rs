@@ -13,8 +13,10 @@
 //!   outbox the application's mail worker sends from, and the public links of each message
 //!   (open pixel, tracked clicks, one-click unsubscribe, the response form).
 
+pub mod calls;
 pub mod campaigns;
 pub mod catalog;
+pub mod mailing;
 pub mod members;
 pub mod segments;
 pub mod sending;
@@ -33,6 +35,12 @@ pub use sending::{CampaignMessage, SendProgress, SendStatus};
 pub use templates::{EmailTemplate, EmailTemplateInput, EmailTemplatePatch, TemplatePreview};
 
 use crm_core::values::dedup;
+
+/// The campaigns domain's reactions to other domains' writes: a campaign's call completed
+/// (`crm_sales`) records the member's response.
+pub fn hooks() -> crm_records::hooks::Hooks {
+    crm_records::hooks::Hooks::new().on("campaign_call", calls::record_call)
+}
 
 /// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).
 fn check_limit(limit: u32) -> Result<u32, crm_records::RecordError> {

@@ -137,7 +137,7 @@ pub async fn fire_reminders(db: &Db) -> Result<usize, crm_records::RecordError> 
 
 /// The domains' reactions to each other's writes, for every database handle of the application.
 pub fn domain_hooks() -> crm_records::hooks::Hooks {
-    crm_sales::hooks()
+    crm_sales::hooks().and(crm_campaigns::hooks())
 }
 
 /// The one way the application opens its database: a pool whose units of work carry the

@@ -53,7 +53,10 @@ pub async fn security_headers(
     } else {
         API_POLICY
     };
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    // A handler that serves a page of its own (the address labels) states its own policy.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    }
     if !page && !static_doc && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

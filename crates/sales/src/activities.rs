@@ -3,7 +3,9 @@
 //! due become `activity.reminder_due` events, once.
 
 use crm_core::filter::{Filter, Op, RawValue};
-use crm_core::ids::{AccountId, ActivityId, CaseId, ContactId, InteractionId, LeadId, OpportunityId, UserId};
+use crm_core::ids::{
+    AccountId, ActivityId, CampaignId, CaseId, ContactId, EntityId, InteractionId, LeadId, OpportunityId, UserId,
+};
 use crm_core::list::{ListParams, Page};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp, wire_enum};
@@ -82,6 +84,9 @@ pub struct Activity {
     pub case_id: Option<CaseId>,
     /// The interaction logged when it was completed.
     pub interaction_id: Option<InteractionId>,
+    /// The campaign it works (a phone wave's call): completing it records the member's response.
+    #[filter]
+    pub campaign_id: Option<CampaignId>,
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
@@ -139,6 +144,10 @@ pub struct ActivityInput {
     /// The support case it belongs to.
     #[serde(default)]
     pub case_id: Option<CaseId>,
+    /// The campaign it works: completing a call with an outcome records the contact's response
+    /// as a member of that campaign.
+    #[serde(default)]
+    pub campaign_id: Option<CampaignId>,
     /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -221,9 +230,13 @@ impl Record for Activity {
         if prev.is_none_or(|p| p.case_id != input.case_id) {
             crm_records::check_ref(conn, entity, "case_id", input.case_id)?;
         }
+        if prev.is_none_or(|p| p.campaign_id != input.campaign_id) {
+            crm_records::check_ref(conn, entity, "campaign_id", input.campaign_id)?;
+        }
         a.opportunity_id = input.opportunity_id;
         a.lead_id = input.lead_id;
         a.case_id = input.case_id;
+        a.campaign_id = input.campaign_id;
         a.assignee_id = crm_users::assigned_user(
             conn,
             actor,
@@ -387,14 +400,20 @@ pub fn complete(
         interaction_id = Some(x.id);
     }
     let patch = ActivityPatch { status: crm_core::Patch::Value(ActivityStatus::Done), ..Default::default() };
+    let campaign = cur.campaign_id;
     let done = crm_records::update_from::<Activity>(conn, actor, id, patch, expected_version, Some(cur))?;
-    match interaction_id {
-        None => Ok(done),
+    let done = match interaction_id {
+        None => done,
         Some(x) => crm_records::modify::<Activity>(conn, actor, id, |a| {
             a.interaction_id = Some(x);
             true
-        }),
+        })?,
+    };
+    // A campaign's call: the campaigns domain records the member's response.
+    if campaign.is_some() {
+        crm_records::hooks::touched(conn, actor, "campaign_call", id.uuid())?;
     }
+    Ok(done)
 }
 
 /// Fires reminders that fell due: marks them (`reminded_at`) and records one

@@ -6,8 +6,8 @@
 //! or unsubscribed); each change is kept in the member's history and is a
 //! `campaign_member.updated` event. [`stats`] is the review.
 
-pub(crate) use responses::withdraw_consent as withdraw;
-pub use responses::{MemberChange, ResponseInput, Responses, member_history, record_responses};
+pub use responses::{MAX_RESPONSES, MemberChange, ResponseInput, Responses, member_history, record_responses};
+pub(crate) use responses::{record_for, withdraw_consent as withdraw};
 pub use stats::{CampaignStats, ChannelFigures, ExclusionCount, PlanVsActual, ratio_bp, stats};
 
 use std::collections::HashSet;

@@ -68,6 +68,18 @@ pub fn record_responses(
     responses: Vec<ResponseInput>,
 ) -> Result<Responses, RecordError> {
     actor.require(Scope::CampaignsWrite)?;
+    record_for(conn, actor, id, responses)
+}
+
+/// `record_responses` for a use case that already decided the caller may record them (a rep
+/// completing a campaign's call, who reads campaigns but does not run them), attributed to
+/// the caller in the members' history.
+pub(crate) fn record_for(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: CampaignId,
+    responses: Vec<ResponseInput>,
+) -> Result<Responses, RecordError> {
     let entity = "campaign_member";
     let c = crm_records::get::<Campaign>(conn, actor, id)?;
     if !matches!(c.status, CampaignStatus::Running | CampaignStatus::Completed) {

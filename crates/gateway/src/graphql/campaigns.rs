@@ -183,6 +183,19 @@ impl CampaignViewsMutation {
         r.db.transaction(move |c| members::record_responses(c, &actor, id, responses)).await.map_err(gql)
     }
 
+    /// Marks the letters of a running post campaign posted: every member still `targeted` on its
+    /// mailing list becomes `sent` (at `at`, default now).
+    async fn mark_campaign_posted(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post campaign (running).")] id: CampaignId,
+        #[graphql(desc = "When the letters were posted (default now).")] at: Option<crm_core::Timestamp>,
+    ) -> async_graphql::Result<Responses> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_campaigns::mailing::mark_posted(c, &actor, id, at)).await.map_err(gql)
+    }
+
     /// Sends the campaign's `unknown` messages again (an instance stopped while handing them
     /// over: they may or may not have gone out), on purpose; returns how many were queued.
     async fn retry_unknown_messages(

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use crm_campaigns::Segment;
+use crm_campaigns::mailing;
 use crm_campaigns::members::{self, CampaignStats, Member, MemberChange, MemberStatus, ResponseInput, Responses};
 use crm_campaigns::segments::{self, SegmentDraft, SegmentPreview};
 use crm_campaigns::sending::{self, CampaignMessage, SendProgress, SendStatus};
@@ -436,4 +437,194 @@ pub async fn preview_email_template(
     let q = query.after(auth.0.require(Scope::CampaignsRead))?;
     let (actor, id) = (auth.0, id.into_inner());
     Ok(HttpResponse::Ok().json(state.db.run(move |c| templates::preview(c, &actor, id, q.contact_id)).await?))
+}
+
+/// The letters of a post campaign as CSV (UTF-8, a header row): the members who may receive it
+/// (not excluded, bounced or unsubscribed) whose contact has a complete address, sorted by
+/// country, postal code and name. Columns: `contact_id`, `name`, `title`, `company`, `street`,
+/// `postal_code`, `city`, `region`, `country`, `member_status`, and an empty `status` to fill in
+/// (`bounced` for a letter returned, `responded`…) before uploading the file back to
+/// `POST /campaigns/{id}/responses/import`. Other channels: `409 NOT_A_POST_CAMPAIGN`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    responses(
+        (status = 200, content_type = "text/csv", body = String, description = "The mailing list"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/mailing.csv")]
+pub async fn campaign_mailing_csv(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let letters = state.db.run(move |c| mailing::mailing(c, &actor, id)).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "contact_id",
+        "name",
+        "title",
+        "company",
+        "street",
+        "postal_code",
+        "city",
+        "region",
+        "country",
+        "member_status",
+        "status",
+    ];
+    w.write_record(header).map_err(ApiError::internal)?;
+    for l in &letters {
+        let id = l.contact_id.to_string();
+        w.write_record([
+            id.as_str(),
+            &l.name,
+            l.title.as_deref().unwrap_or_default(),
+            l.company.as_deref().unwrap_or_default(),
+            &l.street,
+            &l.postal_code,
+            &l.city,
+            l.region.as_deref().unwrap_or_default(),
+            &l.country,
+            l.status.as_str(),
+            "",
+        ])
+        .map_err(ApiError::internal)?;
+    }
+    let body = w.into_inner().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"mailing.csv\""))
+        .body(body))
+}
+
+/// The letters of a post campaign as printable address labels: an HTML page of A4 sheets of
+/// 21 labels (3 × 7, 63.5 × 38.1 mm, the common L7160 layout) to print at 100 % or save as
+/// PDF from any browser. Same letters and order as `mailing.csv`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    responses(
+        (status = 200, content_type = "text/html", body = String, description = "The label sheets"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/mailing/labels")]
+pub async fn campaign_mailing_labels(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let (campaign, letters) = state
+        .db
+        .run(move |c| {
+            let letters = mailing::mailing(c, &actor, id)?;
+            let campaign = crm_records::get::<crm_campaigns::Campaign>(c, &actor, id)?;
+            Ok::<_, crm_records::RecordError>((campaign.name, letters))
+        })
+        .await?;
+    let page = crate::labels::render(&campaign, &letters).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", crate::labels::POLICY))
+        .body(page))
+}
+
+/// When the letters were posted.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Posted {
+    /// Defaults to now.
+    #[serde(default)]
+    pub at: Option<crm_core::Timestamp>,
+}
+
+/// Marks the letters of a running post campaign posted: every member still `targeted` on its
+/// mailing list becomes `sent`. Before it runs: `409 CAMPAIGN_NOT_RUNNING`.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    request_body = Posted,
+    responses(
+        (status = 200, body = Responses),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/campaigns/{id}/mailing/posted")]
+pub async fn campaign_mailing_posted(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    body: crate::rest::Json<Posted>,
+) -> Result<HttpResponse, ApiError> {
+    let at = body.after(auth.0.require(Scope::CampaignsWrite))?.at;
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| mailing::mark_posted(c, &actor, id, at)).await?))
+}
+
+/// Records responses and returns uploaded as CSV (`Content-Type: text/csv`, UTF-8, a header
+/// row): `status` and `contact_id` or `email` per row; `response_type`, `bounce_kind`, `at`
+/// (RFC 3339 or a date) and `note` optional; other columns ignored; rows without a status
+/// skipped (so `mailing.csv` comes back with its `status` column filled in). Up to 10,000
+/// rows, all or none: `422` names each row that cannot be taken (`rows[3].email`: `not_found`).
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id")),
+    request_body(content = String, content_type = "text/csv", description = "The responses, one per row"),
+    responses(
+        (status = 200, body = Responses),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/campaigns/{id}/responses/import")]
+pub async fn import_campaign_responses(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    req: actix_web::HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use actix_web::http::StatusCode;
+    use futures_util::StreamExt;
+    auth.0.require(Scope::CampaignsWrite)?;
+    let media = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = media.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence != "text/csv" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the file as `Content-Type: text/csv`",
+        ));
+    }
+    let limit = state.limits.max_body_bytes;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("MALFORMED_BODY", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("the request body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::from(crm_records::RecordError::invalid(
+            "campaign_member",
+            "file",
+            "invalid_csv",
+            "the file is not UTF-8",
+        ))
+    })?;
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| mailing::import_responses(c, &actor, id, &text)).await?))
 }
