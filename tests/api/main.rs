@@ -9,6 +9,7 @@ mod accounts;
 mod auth;
 mod campaign_channels;
 mod campaign_email;
+mod campaign_review;
 mod campaigns;
 mod contacts;
 mod contracts;

@@ -729,9 +729,9 @@ async fn the_demo_seed_fills_every_resource() {
     .unwrap();
     assert_eq!(
         (seeded.users, seeded.products, seeded.interactions, seeded.cases, seeded.purchases),
-        (8, 12, 120, 2, 4)
+        (8, 12, 120, 2, 5)
     );
-    for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 4), ("products", 12), ("users", 8)] {
+    for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 5), ("products", 12), ("users", 8)] {
         let page = app.get(&format!("/api/v1/{path}?count=true&limit=1")).await.expect(200);
         assert_eq!(page["total"], n, "{path}");
     }
@@ -761,6 +761,13 @@ async fn the_demo_seed_fills_every_resource() {
     let t = &stats["total"];
     assert_eq!(t["targeted"].as_i64().unwrap() + t["excluded"].as_i64().unwrap(), members["total"].as_i64().unwrap());
     assert_eq!(t["cost"], json!([{"amount_minor": 165_000, "currency": "USD"}]));
+    // Members who clicked bought afterwards: the newsletter's revenue is those purchases'.
+    let bought = app.get("/api/v1/purchases?limit=100&filter=reference%5Bis_null%5D:false").await.expect(200);
+    let bought: i64 =
+        bought["data"].as_array().unwrap().iter().map(|p| p["total"]["amount_minor"].as_i64().unwrap()).sum();
+    assert!(bought > 0);
+    assert_eq!(t["revenue"], json!([{"amount_minor": bought, "currency": "USD"}]));
+    assert!(t["converted"].as_i64().unwrap() >= t["attributed_conversions"].as_i64().unwrap());
 }
 
 #[actix_web::test]

@@ -13,11 +13,13 @@
 //!   outbox the application's mail worker sends from, and the public links of each message
 //!   (open pixel, tracked clicks, one-click unsubscribe, the response form).
 
+pub mod attribution;
 pub mod calls;
 pub mod campaigns;
 pub mod catalog;
 pub mod mailing;
 pub mod members;
+pub mod review;
 pub mod segments;
 pub mod sending;
 pub mod templates;
@@ -28,7 +30,7 @@ pub use campaigns::{
     CostLineInput,
 };
 pub use members::{
-    CampaignStats, ChannelFigures, ExclusionReason, Member, MemberStatus, ResponseInput, ResponseType, Responses,
+    CampaignStats, ChannelFigures, ExclusionReason, Member, MemberStatus, ResponseInput, ResponseType, Responses, Roi,
 };
 pub use segments::{SEGMENT_CATALOG, Segment, SegmentDraft, SegmentInput, SegmentKind, SegmentPatch, SegmentPreview};
 pub use sending::{CampaignMessage, SendProgress, SendStatus};
@@ -37,9 +39,13 @@ pub use templates::{EmailTemplate, EmailTemplateInput, EmailTemplatePatch, Templ
 use crm_core::values::dedup;
 
 /// The campaigns domain's reactions to other domains' writes: a campaign's call completed
-/// (`crm_sales`) records the member's response.
+/// (`crm_sales`) records the member's response; a deal won or a purchase (`crm_sales`,
+/// `crm_products`) is attributed to the campaigns that reached the customer.
 pub fn hooks() -> crm_records::hooks::Hooks {
-    crm_records::hooks::Hooks::new().on("campaign_call", calls::record_call)
+    crm_records::hooks::Hooks::new()
+        .on("campaign_call", calls::record_call)
+        .on("opportunity", attribution::on_opportunity)
+        .on("purchase", attribution::on_purchase)
 }
 
 /// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).

@@ -494,6 +494,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_costs,
     campaign_members,
     campaign_member_history,
+    campaign_attributions,
 );
 
 diesel::table! {
@@ -844,6 +845,23 @@ diesel::table! {
         responded_at -> Nullable<Timestamp>,
         converted_at -> Nullable<Timestamp>,
         unsubscribed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    campaign_attributions (source, source_id, model) {
+        source -> Text,
+        source_id -> Uid,
+        model -> Text,
+        campaign_id -> Uid,
+        contact_id -> Uid,
+        touched_at -> Timestamp,
+        converted_at -> Timestamp,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
     }
 }
 

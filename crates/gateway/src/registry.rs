@@ -576,6 +576,17 @@ crm_derive::resources! {
                 r.db.run(move |c| crm_campaigns::members::stats(c, &actor, id)).await.map_err(gql)
             }
 
+            /// Its figures (and its waves') per day or week since launch.
+            async fn trend(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                #[graphql(default_with = "crm_campaigns::review::Interval::Day")] interval: crm_campaigns::review::Interval,
+            ) -> async_graphql::Result<crm_campaigns::review::CampaignTrend> {
+                let r = rc(ctx)?;
+                let (actor, id) = (r.actor.clone(), self.inner.id);
+                r.db.run(move |c| crm_campaigns::review::trend(c, &actor, id, interval)).await.map_err(gql)
+            }
+
             /// Its messages, when this server sends them (an email campaign with a template), in
             /// contact id order, optionally of one status, `first` (1 to 1000) at a time.
             async fn messages(

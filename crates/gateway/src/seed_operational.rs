@@ -357,20 +357,24 @@ pub fn seed(db: &Db, interactions: usize, progress: &mut crate::progress::Progre
     out.leads = leads;
     progress.inc((opportunities + leads) as u64);
     progress.phase("campaigns", 5);
-    out.campaigns = db.transaction_sync(|c| seed_campaigns(c, &actor, &mut rng)).map_err(|e| e.to_string())?;
+    let (campaigns, bought) =
+        db.transaction_sync(|c| seed_campaigns(c, &actor, &mut rng, &products)).map_err(|e| e.to_string())?;
+    out.campaigns = campaigns;
+    out.purchases += bought;
     progress.inc(out.campaigns as u64);
     progress.finish();
     Ok(out)
 }
 
 /// Three segments and four campaigns over the seeded base: a completed newsletter with its
-/// results, a running phone wave of the same programme, a cross-sell email planned against a
+/// results (purchases after a click, attributed to it: returned as the second count), a running phone wave of the same programme, a cross-sell email planned against a
 /// purchase criterion and a postal mailing scheduled to a snapshot.
 fn seed_campaigns(
     c: &mut crm_db::AnyConnection,
     actor: &Actor,
     rng: &mut StdRng,
-) -> Result<usize, crm_records::RecordError> {
+    products: &[Product],
+) -> Result<(usize, usize), crm_records::RecordError> {
     use crm_campaigns::members::{self, MemberStatus, ResponseInput, ResponseType};
     use crm_campaigns::{Campaign, CampaignInput, CampaignPatch, CampaignStatus, CampaignType, Channel, CostLineInput};
     use crm_campaigns::{Segment, SegmentInput, SegmentKind};
@@ -419,10 +423,13 @@ fn seed_campaigns(
     letter.planned_budget = Some(Money::new(300_000, "USD"));
     letter.expected_responses = Some(60);
     letter.expected_conversions = Some(10);
+    letter.expected_revenue = Some(Money::new(1_000_000, "USD"));
     letter.costs = vec![cost(120_000, 1, "Design and copy"), cost(45_000, 8, "Sending platform")];
     let letter = crm_records::create::<Campaign>(c, actor, letter)?;
     crm_records::update::<Campaign>(c, actor, letter.id, status(CampaignStatus::Running), None)?;
     let targeted = members::list(c, actor, letter.id, Some(MemberStatus::Targeted), None, 1000)?;
+    // Members who click and then buy within the attribution window: the purchase converts them.
+    let mut buyers = Vec::new();
     let responses: Vec<ResponseInput> = targeted
         .data
         .iter()
@@ -431,7 +438,10 @@ fn seed_campaigns(
             let (status, response_type) = match roll {
                 0..=2 => (MemberStatus::Bounced, None),
                 3..=4 => (MemberStatus::Unsubscribed, None),
-                5..=6 => (MemberStatus::Converted, None),
+                5..=6 => {
+                    buyers.push((m.contact_id, 300 + rng.random_range(0..15)));
+                    (MemberStatus::Clicked, None)
+                }
                 7..=14 => (MemberStatus::Responded, Some(ResponseType::Replied)),
                 15..=29 => (MemberStatus::Clicked, None),
                 30..=54 => (MemberStatus::Opened, None),
@@ -450,6 +460,25 @@ fn seed_campaigns(
         .collect();
     if !responses.is_empty() {
         members::record_responses(c, actor, letter.id, responses)?;
+    }
+    let usd: Vec<&Product> =
+        products.iter().filter(|p| p.list_price.as_ref().is_some_and(|m| m.currency == "USD")).collect();
+    let mut bought = 0;
+    for (contact, day) in buyers.into_iter().filter(|_| !usd.is_empty()) {
+        let product = usd[rng.random_range(0..usd.len())];
+        let input = PurchaseInput {
+            reference: Some(format!("WEB-{:05}", bought + 1)),
+            contact_id: Some(contact),
+            ordered_at: Some(at(day, 0)),
+            lines: vec![LineItemInput {
+                product_id: Some(product.id),
+                quantity: rng.random_range(1..=3),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        crm_records::create::<Purchase>(c, actor, input)?;
+        bought += 1;
     }
     crm_records::update::<Campaign>(c, actor, letter.id, status(CampaignStatus::Completed), None)?;
     let mut calls = new("Autumn renewal calls", CampaignType::Retention, Channel::Phone, &gold, Some(&programme));
@@ -492,5 +521,5 @@ fn seed_campaigns(
         new("Year-end card", CampaignType::Event, Channel::Post, &subscribers, None),
     )?;
     crm_records::update::<Campaign>(c, actor, post.id, status(CampaignStatus::Scheduled), None)?;
-    Ok(5)
+    Ok((5, bought))
 }

@@ -105,7 +105,8 @@ pub fn after_purchase_write(
     for customer in customers {
         refresh(conn, actor, customer)?;
     }
-    Ok(())
+    // Campaigns attribute the purchase (or take it back).
+    crm_records::hooks::touched(conn, actor, "purchase", after.id.0)
 }
 
 /// Writes `customer`'s current figures on its record (nothing when they did not change).

@@ -339,6 +339,13 @@ impl Record for Opportunity {
         if before.is_none_or(|b| b.line_items != after.line_items) {
             crm_products::replace_lines!(conn, opportunity_lines, opportunity_id, after.id.0, after.line_items);
         }
+        // A deal that is or was won: campaigns attribute it (or take it back).
+        let conversion =
+            |o: &Self| (o.won, o.closed_at, o.amount.clone(), o.contact_id, o.account_id, o.archived_at.is_none());
+        let won = |o: &Self| o.won == Some(true);
+        if (won(after) || before.is_some_and(won)) && before.is_none_or(|b| conversion(b) != conversion(after)) {
+            crm_records::hooks::touched(conn, actor, "opportunity", after.id.0)?;
+        }
         // Stage history: the stage as it was when the deal entered it.
         if before.is_none_or(|b| b.stage_id != after.stage_id) {
             let at = after.stage_entered_at.naive_utc();

@@ -8,7 +8,8 @@
 
 pub use responses::{MAX_RESPONSES, MemberChange, ResponseInput, Responses, member_history, record_responses};
 pub(crate) use responses::{record_for, withdraw_consent as withdraw};
-pub use stats::{CampaignStats, ChannelFigures, ExclusionCount, PlanVsActual, ratio_bp, stats};
+pub use stats::{CampaignStats, ChannelFigures, ExclusionCount, PlanVsActual, Roi, ratio_bp, stats};
+pub(crate) use stats::{figures, programme};
 
 use std::collections::HashSet;
 

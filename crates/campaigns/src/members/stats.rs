@@ -62,6 +62,27 @@ pub struct ChannelFigures {
     pub cost_per_response: Vec<Money>,
     /// cost ÷ converted, per currency.
     pub cost_per_conversion: Vec<Money>,
+    /// Conversions (won deals, purchases) credited by last touch.
+    pub attributed_conversions: i64,
+    /// Their revenue, per currency: the attribution model of record (last touch).
+    pub revenue: Vec<Money>,
+    /// Conversions credited by first touch.
+    pub attributed_conversions_first_touch: i64,
+    /// Their revenue, per currency.
+    pub revenue_first_touch: Vec<Money>,
+    /// Return on investment per currency with a cost: (revenue − cost) ÷ cost, last touch.
+    pub roi: Vec<Roi>,
+}
+
+/// The return on a currency's cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct Roi {
+    pub currency: String,
+    /// (revenue − cost) ÷ cost in basis points (10000 = the cost came back twice); null when
+    /// the cost is 0.
+    pub roi_bp: Option<i64>,
 }
 
 /// A planned figure next to what happened.
@@ -69,7 +90,7 @@ pub struct ChannelFigures {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct PlanVsActual {
-    /// `budget`, `responses` or `conversions`.
+    /// `budget`, `responses`, `conversions` or `revenue` (last touch, in the plan's currency).
     pub figure: String,
     /// What was planned (money figures in minor units of `currency`).
     pub planned: Option<i64>,
@@ -96,13 +117,14 @@ pub struct CampaignStats {
     pub plan: Vec<PlanVsActual>,
 }
 
-/// `num ÷ den` in basis points, rounded half up; null when `den` is 0.
+/// `num ÷ den` in basis points, rounded half up (towards +∞, also for a negative `num`); null
+/// when `den` is 0.
 pub fn ratio_bp(num: i64, den: i64) -> Option<i64> {
     if den <= 0 {
         return None;
     }
     let (n, d) = (i128::from(num), i128::from(den));
-    i64::try_from((n * 20_000 + d) / (2 * d)).ok()
+    i64::try_from((n * 20_000 + d).div_euclid(2 * d)).ok()
 }
 
 /// `amount ÷ n` rounded half up to the minor unit; null when `n` is 0.
@@ -117,7 +139,7 @@ fn per(amount: &Money, n: i64) -> Option<Money> {
 type StatRow = (String, String, Option<String>, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// The campaign's id and its waves', breadth first.
-fn programme(conn: &mut AnyConnection, id: CampaignId) -> QueryResult<Vec<CampaignId>> {
+pub(crate) fn programme(conn: &mut AnyConnection, id: CampaignId) -> QueryResult<Vec<CampaignId>> {
     let mut all = vec![id];
     let mut level = vec![DbUuid(id.0)];
     for _ in 0..16 {
@@ -138,6 +160,16 @@ fn programme(conn: &mut AnyConnection, id: CampaignId) -> QueryResult<Vec<Campai
 pub fn stats(conn: &mut AnyConnection, actor: &Actor, id: CampaignId) -> Result<CampaignStats, RecordError> {
     let campaign = crm_records::get::<Campaign>(conn, actor, id)?;
     let ids = programme(conn, id)?;
+    Ok(figures(conn, &campaign, ids)?)
+}
+
+/// The statistics of `campaign` counting the members, costs and conversions of `ids`.
+pub(crate) fn figures(
+    conn: &mut AnyConnection,
+    campaign: &Campaign,
+    ids: Vec<CampaignId>,
+) -> QueryResult<CampaignStats> {
+    let id = campaign.id;
     let keys: Vec<DbUuid> = ids.iter().map(|c| DbUuid(c.0)).collect();
     use diesel::dsl::{count, count_star};
     let rows: Vec<StatRow> = campaign_members::table
@@ -199,6 +231,23 @@ pub fn stats(conn: &mut AnyConnection, actor: &Actor, id: CampaignId) -> Result<
             }
         }
     }
+    let credited = crate::attribution::revenue(conn, &keys)?;
+    for (campaign, model, currency, n, amount) in credited {
+        let ch = all.iter().find(|c| c.id.0 == campaign.0).map(|c| c.channel);
+        let at = figures.iter().position(|f| f.channel.is_some() && f.channel == ch);
+        let first = model == crate::attribution::FIRST_TOUCH;
+        for f in [Some(&mut total), at.map(|i| &mut figures[i])].into_iter().flatten() {
+            let (count, revenue) = if first {
+                (&mut f.attributed_conversions_first_touch, &mut f.revenue_first_touch)
+            } else {
+                (&mut f.attributed_conversions, &mut f.revenue)
+            };
+            *count += n;
+            if let Some(cur) = &currency {
+                add_cost(revenue, &Money::new(amount, cur));
+            }
+        }
+    }
     let finish = |f: &mut ChannelFigures| {
         f.excluded_by_reason.sort_by_key(|e| ExclusionReason::ALL.iter().position(|r| *r == e.reason));
         f.cost.sort_by(|a, b| a.currency.cmp(&b.currency));
@@ -209,11 +258,24 @@ pub fn stats(conn: &mut AnyConnection, actor: &Actor, id: CampaignId) -> Result<
         f.conversion_rate_bp = ratio_bp(f.converted, f.targeted);
         f.cost_per_response = f.cost.iter().filter_map(|m| per(m, f.responded)).collect();
         f.cost_per_conversion = f.cost.iter().filter_map(|m| per(m, f.converted)).collect();
+        f.revenue.sort_by(|a, b| a.currency.cmp(&b.currency));
+        f.revenue_first_touch.sort_by(|a, b| a.currency.cmp(&b.currency));
+        f.roi = f
+            .cost
+            .iter()
+            .map(|c| {
+                let back = f.revenue.iter().find(|r| r.currency == c.currency).map_or(0, |r| r.amount_minor.0);
+                Roi {
+                    currency: c.currency.clone(),
+                    roi_bp: ratio_bp(back.saturating_sub(c.amount_minor.0), c.amount_minor.0),
+                }
+            })
+            .collect();
     };
     finish(&mut total);
     let mut channels = Vec::new();
     for mut f in figures {
-        if f.targeted + f.excluded > 0 || !f.cost.is_empty() {
+        if f.targeted + f.excluded > 0 || !f.cost.is_empty() || f.attributed_conversions > 0 {
             finish(&mut f);
             channels.push(f);
         }
@@ -228,6 +290,16 @@ pub fn stats(conn: &mut AnyConnection, actor: &Actor, id: CampaignId) -> Result<
             actual,
             currency: Some(b.currency.clone()),
             attainment_bp: ratio_bp(actual, b.amount_minor.0),
+        });
+    }
+    if let Some(r) = &campaign.expected_revenue {
+        let actual = total.revenue.iter().find(|m| m.currency == r.currency).map_or(0, |m| m.amount_minor.0);
+        plan.push(PlanVsActual {
+            figure: "revenue".into(),
+            planned: Some(r.amount_minor.0),
+            actual,
+            currency: Some(r.currency.clone()),
+            attainment_bp: ratio_bp(actual, r.amount_minor.0),
         });
     }
     for (figure, planned, actual) in [
@@ -257,6 +329,9 @@ mod tests {
         assert_eq!(ratio_bp(0, 5), Some(0));
         assert_eq!(ratio_bp(5, 0), None);
         assert_eq!(ratio_bp(3, 2), Some(15_000));
+        assert_eq!(ratio_bp(-1, 3), Some(-3333)); // -3333.33
+        assert_eq!(ratio_bp(-1, 20_000), Some(0)); // -0.5 rounds up, towards +∞
+        assert_eq!(ratio_bp(-3, 20_000), Some(-1)); // -1.5 rounds up to -1
     }
 
     #[test]

@@ -126,6 +126,19 @@ impl CampaignViewsQuery {
         let p = r.db.run(move |c| segments::preview(c, &actor, draft, limit)).await.map_err(gql)?;
         Ok(SegmentPreviewResult { count: p.count, nodes: p.data.into_iter().map(ContactNode::from).collect() })
     }
+
+    /// Launched campaigns side by side (best response rate first), and their figures per target
+    /// segment and per promoted product; the 100 latest launched that match.
+    async fn campaign_comparison(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which campaigns: a type, a programme's waves, a launch date range.", default)]
+        filter: crm_campaigns::review::ComparisonQuery,
+    ) -> async_graphql::Result<crm_campaigns::review::CampaignComparison> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_campaigns::review::compare(c, &actor, filter)).await.map_err(gql)
+    }
 }
 
 #[derive(Default)]

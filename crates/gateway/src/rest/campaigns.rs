@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use crm_campaigns::Segment;
 use crm_campaigns::mailing;
 use crm_campaigns::members::{self, CampaignStats, Member, MemberChange, MemberStatus, ResponseInput, Responses};
+use crm_campaigns::review::{self, CampaignComparison, CampaignTrend, ComparisonQuery, Interval};
 use crm_campaigns::segments::{self, SegmentDraft, SegmentPreview};
 use crm_campaigns::sending::{self, CampaignMessage, SendProgress, SendStatus};
 use crm_campaigns::templates::{self, TemplatePreview};
@@ -307,6 +308,64 @@ pub async fn campaign_stats(
 ) -> Result<HttpResponse, ApiError> {
     let (actor, id) = (auth.0, id.into_inner());
     Ok(HttpResponse::Ok().json(state.db.run(move |c| members::stats(c, &actor, id)).await?))
+}
+
+/// `?interval=` on a trend.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendQuery {
+    /// `day` (default) or `week` (ISO weeks, Monday first); UTC.
+    pub interval: Option<Interval>,
+}
+
+/// A campaign's figures (and its waves') per day or week: members reaching each step, cost
+/// lines and revenue (last touch) in each period, from the first period with something in it
+/// to the last, empty periods included; at most 400 periods (`422 too_many_periods`: ask for
+/// weeks).
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = uuid::Uuid, Path, description = "Campaign id"), TrendQuery),
+    responses(
+        (status = 200, body = CampaignTrend),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[get("/campaigns/{id}/trend")]
+pub async fn campaign_trend(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<CampaignId>,
+    query: crate::rest::Query<TrendQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let (actor, id) = (auth.0, id.into_inner());
+    let interval = q.interval.unwrap_or(Interval::Day);
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| review::trend(c, &actor, id, interval)).await?))
+}
+
+/// Launched campaigns side by side (each with its own figures, without its waves; best
+/// response rate first), and the same figures per target segment and per promoted product:
+/// which segments and products answered best. The 100 latest launched that match are compared.
+#[utoipa::path(
+    tag = "campaigns",
+    params(ComparisonQuery),
+    responses(
+        (status = 200, body = CampaignComparison),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/campaigns/comparison")]
+pub async fn campaign_comparison(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<ComparisonQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::CampaignsRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| review::compare(c, &actor, q)).await?))
 }
 
 /// `?status=&limit=&after=` on a campaign's messages.

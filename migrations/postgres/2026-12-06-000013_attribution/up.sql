@@ -1,0 +1,16 @@
+-- Conversions attributed to campaigns: a won opportunity or a purchase of a member (the contact,
+-- or a contact of the account) within the campaign's attribution window after the member was
+-- reached; one row per model (first touch, last touch), rewritten when the conversion changes.
+CREATE TABLE campaign_attributions (
+    source text NOT NULL,
+    source_id uuid NOT NULL,
+    model text NOT NULL,
+    campaign_id uuid NOT NULL REFERENCES campaigns (id),
+    contact_id uuid NOT NULL REFERENCES contacts (id),
+    touched_at timestamp NOT NULL,
+    converted_at timestamp NOT NULL,
+    amount_minor bigint,
+    currency text,
+    PRIMARY KEY (source, source_id, model)
+);
+CREATE INDEX campaign_attributions_campaign ON campaign_attributions (campaign_id, model, converted_at);
