@@ -12,7 +12,7 @@ use crate::support::*;
 /// Where the test messages say the server is (links are followed at the app's real address).
 const PUBLIC: &str = "http://crm.test";
 
-fn mail_settings(sink: &SmtpSink, interval: Duration) -> impl FnOnce(&mut crm_gateway::Settings) + use<> {
+pub(crate) fn mail_settings(sink: &SmtpSink, interval: Duration) -> impl FnOnce(&mut crm_gateway::Settings) + use<> {
     let url = sink.url();
     move |s| {
         s.mail = Some(mail_config(url));
@@ -31,7 +31,7 @@ fn mail_config(smtp_url: String) -> crm_gateway::mail::MailSettings {
     }
 }
 
-async fn template(app: &TestApp, extra: Value) -> Value {
+pub(crate) async fn template(app: &TestApp, extra: Value) -> Value {
     let mut body = json!({
         "name": "Spring renewal",
         "subject": "Hello {{ contact.first_name }}",
@@ -46,7 +46,7 @@ async fn template(app: &TestApp, extra: Value) -> Value {
 }
 
 /// Waits (up to 30 s) until nothing of the campaign is queued or being sent; its progress.
-async fn sent_out(app: &TestApp, campaign: &Value) -> Value {
+pub(crate) async fn sent_out(app: &TestApp, campaign: &Value) -> Value {
     let path = format!("/api/v1/campaigns/{}/sending", s(&campaign["id"]));
     for _ in 0..600 {
         let p = app.get(&path).await.expect(200);
@@ -59,7 +59,7 @@ async fn sent_out(app: &TestApp, campaign: &Value) -> Value {
 }
 
 /// The message the sink received for `address`, exactly one.
-fn one_to<'a>(received: &'a [Received], address: &str) -> &'a Received {
+pub(crate) fn one_to<'a>(received: &'a [Received], address: &str) -> &'a Received {
     let to: Vec<&Received> = received.iter().filter(|r| r.to == [address]).collect();
     assert_eq!(to.len(), 1, "messages to {address}: {}", to.len());
     to[0]

@@ -74,6 +74,10 @@ async fn conversions_are_attributed_by_first_and_last_touch_and_the_review_adds_
             app.patch(&format!("/api/v1/campaigns/{}", s(&c["id"])), json!({"status": status})).await.expect(200);
         }
     }
+    // The window credits conversions as they come: it is fixed once the campaign runs.
+    let r =
+        app.patch(&format!("/api/v1/campaigns/{}", s(&email["id"])), json!({"attribution_days": 60})).await.expect(409);
+    assert_eq!(r["code"], "CAMPAIGN_ALREADY_LAUNCHED");
     sent(&app, &email, &[(ann, 20), (cy, 20), (bob, 19)]).await;
     sent(&app, &cross, &[(ann, 5), (dee, 15)]).await;
 

@@ -14,6 +14,7 @@ mod campaigns;
 mod contacts;
 mod contracts;
 mod custom_fields;
+mod emails;
 mod graphql;
 mod graphql_http;
 mod js;

@@ -493,6 +493,15 @@ impl Record for Campaign {
                     reason: "the channel cannot change once the campaign has members".into(),
                 });
             }
+            if p.attribution_days != attribution_days && !p.status.before_launch() {
+                return Err(RecordError::Conflict {
+                    entity,
+                    code: "CAMPAIGN_ALREADY_LAUNCHED",
+                    reason:
+                        "the attribution window cannot change once the campaign runs: conversions were credited by it"
+                            .into(),
+                });
+            }
             if p.segment_ids != segment_ids && !p.status.before_launch() {
                 return Err(RecordError::Conflict {
                     entity,

@@ -17,6 +17,7 @@ pub mod attribution;
 pub mod calls;
 pub mod campaigns;
 pub mod catalog;
+pub mod emails;
 pub mod mailing;
 pub mod members;
 pub mod review;

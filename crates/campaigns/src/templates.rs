@@ -141,7 +141,7 @@ fn environment(html: bool, check: Check) -> Environment<'static> {
 }
 
 /// Renders one part.
-fn render_part(source: &str, html: bool, check: Check, data: &Value) -> Result<String, String> {
+pub(crate) fn render_part(source: &str, html: bool, check: Check, data: &Value) -> Result<String, String> {
     let env = environment(html, check);
     let tmpl = env.template_from_str(source).map_err(describe)?;
     tmpl.render(minijinja::value::Serde(data)).map_err(describe)

@@ -101,6 +101,20 @@ impl Mailer {
         classify(self.transport.send(message).await.map(|_| ()))
     }
 
+    /// Hands a one-to-one email to the SMTP server now (not paced: one person writing).
+    pub async fn send_direct(&self, mail: &crm_campaigns::emails::DirectMail) -> Outcome {
+        let message = match mail.message(&self.settings.from) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Rejected(e),
+        };
+        classify(self.transport.send(message).await.map(|_| ()))
+    }
+
+    /// The domain of the configured sender: the right side of the `Message-ID`s it writes.
+    pub fn domain(&self) -> String {
+        self.settings.from.email.domain().to_string()
+    }
+
     /// Messages claimed per batch: a second's worth when paced, so a crash leaves few in doubt.
     fn batch(&self) -> i64 {
         if self.settings.rate > 0.0 { (self.settings.rate.ceil() as i64).clamp(1, BATCH) } else { BATCH }

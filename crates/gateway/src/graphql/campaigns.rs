@@ -141,6 +141,9 @@ impl CampaignViewsQuery {
     }
 }
 
+/// The server's SMTP pool on a GraphQL request, when it sends email.
+pub struct MailerHandle(pub Option<crate::mail::Mailer>);
+
 #[derive(Default)]
 pub struct CampaignViewsMutation;
 
@@ -194,6 +197,34 @@ impl CampaignViewsMutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.transaction(move |c| members::record_responses(c, &actor, id, responses)).await.map_err(gql)
+    }
+
+    /// Writes to a contact now through the server's SMTP server (a template, or a subject and
+    /// text), and logs it as an outbound email interaction; see `POST /contacts/{id}/emails`.
+    async fn send_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact to write to.")] contact_id: ContactId,
+        #[graphql(desc = "A template, or a subject and text.")] input: crm_campaigns::emails::DirectEmailInput,
+    ) -> async_graphql::Result<crate::registry::interactions::InteractionNode> {
+        let r = rc(ctx)?;
+        let mailer = ctx.data::<MailerHandle>()?.0.as_ref();
+        let inner = crate::rest::emails::send(&r.db, mailer, r.actor.clone(), contact_id, input)
+            .await
+            .map_err(super::gql_error)?;
+        Ok(crate::registry::interactions::InteractionNode { inner })
+    }
+
+    /// Hands in an email received: matched to what it answers and logged; see `POST
+    /// /emails/inbound`.
+    async fn receive_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The email as received.")] input: crm_campaigns::emails::InboundEmail,
+    ) -> async_graphql::Result<crm_campaigns::emails::InboundResult> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_campaigns::emails::receive(c, &actor, input)).await.map_err(gql)
     }
 
     /// Marks the letters of a running post campaign posted: every member still `targeted` on its

@@ -91,7 +91,8 @@ pub async fn graphql_post(
     let request = request
         .data(loaders::Loaders::new(db.clone(), actor.clone()))
         .data(RequestCtx { db, actor })
-        .data(state.webhook_sender.clone());
+        .data(state.webhook_sender.clone())
+        .data(super::campaigns::MailerHandle(state.mailer.clone()));
     let response = state.schemas.current(&state.db).await.execute(request).await;
     respond(modern, response)
 }

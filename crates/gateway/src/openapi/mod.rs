@@ -102,6 +102,8 @@ macro_rules! mount_routes {
                 .service(rest::campaigns::campaign_mailing_labels)
                 .service(rest::campaigns::campaign_mailing_posted)
                 .service(rest::campaigns::import_campaign_responses)
+                .service(rest::emails::send_email)
+                .service(rest::emails::receive_email)
                 .service(rest::schema::list_resource_fields)
                 .service(rest::schema::create_resource_field)
                 .service(rest::webhooks::list_deliveries)

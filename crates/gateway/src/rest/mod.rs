@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod cases;
 pub mod changes;
 pub mod customers;
+pub mod emails;
 pub mod ops;
 pub mod sales;
 pub mod schema;
