@@ -3,6 +3,7 @@
 //! figures per day and week, and campaigns compared with the segments and products that
 //! answered best.
 
+use awc::http::Method;
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -101,6 +102,7 @@ async fn conversions_are_attributed_by_first_and_last_touch_and_the_review_adds_
     let open_stage = pipeline["stages"][0]["id"].clone();
     let deal = app.opportunity("Big deal", &acme, &pipeline, json!({"contact_id": ann["id"]})).await;
     let deal_path = format!("/api/v1/opportunities/{}", s(&deal["id"]));
+    let email_wave_id = s(&email["id"]).to_string();
     app.patch(&deal_path, json!({"stage_id": won_stage})).await.expect(200);
 
     let stats = |c: &Value| {
@@ -200,10 +202,10 @@ async fn conversions_are_attributed_by_first_and_last_touch_and_the_review_adds_
     assert_eq!(error_fields(&r), vec!["launched_to"]);
 
     // GraphQL reads the same.
-    let token = app.token(&["admin"]);
+    let admin = app.token(&["admin"]);
     let q = app
         .gql(
-            &token,
+            &admin,
             "query($id: UUID!) { campaign(id: $id) { stats { total { revenue { amountMinor } roi { roiBp } } }
                trend(interval: WEEK) { points { sent } } }
                campaignComparison(filter: {type: CROSS_SELL}) { campaigns { name figures { revenue { amountMinor } } } } }",
@@ -213,6 +215,36 @@ async fn conversions_are_attributed_by_first_and_last_touch_and_the_review_adds_
     assert!(q["errors"].is_null(), "{q}");
     assert_eq!(q["data"]["campaign"]["stats"]["total"]["roi"][0]["roiBp"], -6002);
     assert_eq!(q["data"]["campaignComparison"]["campaigns"][0]["figures"]["revenue"][0]["amountMinor"], 500_000);
+
+    // The email wave's landing page: Bob registers (a member: he responded), a stranger
+    // becomes a lead; both count as the wave's leads. A campaign that does not exist is refused.
+    let form = token(&app.keys, "landing-page", &[], &["leads:capture"]);
+    for email in ["bob@review.example", "new.person@elsewhere.example"] {
+        let body = json!({"email": email, "last_name": "Form", "campaign_id": email_wave_id});
+        let r = app.call(Method::POST, "/api/v1/leads/capture", Some(&form), Some(body), &[]).await;
+        r.expect(201);
+    }
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/leads/capture",
+            Some(&form),
+            Some(json!({"email": "x@y.example", "campaign_id": uuid::Uuid::now_v7()})),
+            &[],
+        )
+        .await
+        .expect(422);
+    assert_eq!(error_fields(&r), vec!["campaign_id"]);
+    let m = app.get(&format!("/api/v1/campaigns/{}/members?status=responded", s(&email["id"]))).await.expect(200);
+    assert_eq!(
+        (m["data"][0]["contact_id"].clone(), m["data"][0]["response_type"].clone()),
+        (bob["id"].clone(), json!("registered"))
+    );
+    let e = stats(&email).await;
+    assert_eq!((e["total"]["leads"].as_i64(), e["total"]["responded"].as_i64()), (Some(2), Some(1)));
+    let leads =
+        app.get(&format!("/api/v1/leads?filter=campaign_id%5Beq%5D:{email_wave_id}&count=true")).await.expect(200);
+    assert_eq!(leads["total"], 2);
 
     // The deal reopens: its revenue leaves both waves; the members stay converted.
     app.patch(&deal_path, json!({"stage_id": open_stage})).await.expect(200);

@@ -203,3 +203,34 @@ pub(crate) fn revenue(conn: &mut AnyConnection, campaigns: &[DbUuid]) -> QueryRe
 /// Conversions credited to a campaign under one model in one currency: (campaign, model,
 /// currency, conversions, amount in minor units).
 pub(crate) type Credited = (DbUuid, String, Option<String>, i64, i64);
+
+/// The hook run when a web capture named a campaign: a member of it who filled the form in
+/// (the lead's converted contact, or the live contact with the lead's email) has responded
+/// (`registered`). A person who is not a member, or an excluded one, is only the campaign's
+/// lead.
+pub fn on_capture(conn: &mut AnyConnection, _actor: &Actor, lead: uuid::Uuid) -> Result<(), RecordError> {
+    let Some(l) = crm_sales::Lead::find(conn, crm_core::ids::LeadId(lead))? else { return Ok(()) };
+    let Some(campaign) = l.campaign_id else { return Ok(()) };
+    let contact = match (l.converted_contact_id, l.email.as_deref()) {
+        (Some(c), _) => Some(c),
+        (None, Some(email)) => crm_contacts::read::live_by_email(conn, email)?,
+        (None, None) => None,
+    };
+    let Some(contact) = contact else { return Ok(()) };
+    let Some(c) = crate::campaigns::Campaign::find(conn, campaign)? else { return Ok(()) };
+    if !matches!(c.status, CampaignStatus::Running | CampaignStatus::Completed) {
+        return Ok(());
+    }
+    let r = ResponseInput {
+        contact_id: contact,
+        status: MemberStatus::Responded,
+        response_type: Some(crate::members::ResponseType::Registered),
+        bounce_kind: None,
+        at: None,
+        note: Some("web form".into()),
+    };
+    match crate::members::record_for(conn, &Actor::system(), campaign, vec![r]) {
+        Ok(_) | Err(RecordError::Invalid { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

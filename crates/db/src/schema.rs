@@ -529,6 +529,7 @@ diesel::table! {
         converted_account_id -> Nullable<Uid>,
         converted_contact_id -> Nullable<Uid>,
         converted_opportunity_id -> Nullable<Uid>,
+        campaign_id -> Nullable<Uid>,
         tags -> Json,
         custom_fields -> Json,
         version -> BigInt,

@@ -14,3 +14,8 @@ CREATE TABLE campaign_attributions (
     PRIMARY KEY (source, source_id, model)
 );
 CREATE INDEX campaign_attributions_campaign ON campaign_attributions (campaign_id, model, converted_at);
+
+-- The campaign a lead came in through (its latest web capture naming one): counted in the
+-- campaign's figures, and a member's registration when the person is one.
+ALTER TABLE leads ADD COLUMN campaign_id TEXT REFERENCES campaigns (id);
+CREATE INDEX leads_campaign ON leads (campaign_id) WHERE campaign_id IS NOT NULL;

@@ -72,6 +72,8 @@ pub struct ChannelFigures {
     pub revenue_first_touch: Vec<Money>,
     /// Return on investment per currency with a cost: (revenue − cost) ÷ cost, last touch.
     pub roi: Vec<Roi>,
+    /// Leads that came in through the campaign (a web capture naming it).
+    pub leads: i64,
 }
 
 /// The return on a currency's cost.
@@ -231,6 +233,13 @@ pub(crate) fn figures(
             }
         }
     }
+    for (campaign, n) in crm_sales::leads::count_by_campaign(conn, &ids)? {
+        total.leads += n;
+        let ch = all.iter().find(|c| c.id == campaign).map(|c| c.channel);
+        if let Some(f) = figures.iter_mut().find(|f| f.channel.is_some() && f.channel == ch) {
+            f.leads += n;
+        }
+    }
     let credited = crate::attribution::revenue(conn, &keys)?;
     for (campaign, model, currency, n, amount) in credited {
         let ch = all.iter().find(|c| c.id.0 == campaign.0).map(|c| c.channel);
@@ -275,7 +284,7 @@ pub(crate) fn figures(
     finish(&mut total);
     let mut channels = Vec::new();
     for mut f in figures {
-        if f.targeted + f.excluded > 0 || !f.cost.is_empty() || f.attributed_conversions > 0 {
+        if f.targeted + f.excluded > 0 || !f.cost.is_empty() || f.attributed_conversions > 0 || f.leads > 0 {
             finish(&mut f);
             channels.push(f);
         }

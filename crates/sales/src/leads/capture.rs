@@ -1,6 +1,6 @@
 //! Web capture: a form submission becomes a lead, or is merged into the live lead with its email.
 
-use crm_core::ids::LeadId;
+use crm_core::ids::{CampaignId, LeadId};
 use crm_core::{Actor, Patch, Scope, wire_enum};
 use crm_db::AnyConnection;
 use crm_records::{Record, RecordError, Stored};
@@ -33,6 +33,9 @@ pub struct CaptureInput {
     pub description: Option<String>,
     /// Defaults to `web_form`.
     pub source: Option<LeadSource>,
+    /// The campaign whose form or landing page this is: the lead counts for it, and a member
+    /// of it who fills the form in has responded (`registered`).
+    pub campaign_id: Option<CampaignId>,
 }
 
 /// What the capture endpoint answers: no lead data, so a capture token cannot read leads.
@@ -71,7 +74,21 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
     // The form acts through the system on the visitor's behalf.
     let mut system = actor.clone();
     system.scopes.extend([Scope::SalesWrite, Scope::InteractionsWrite]);
+    let campaign = form.campaign_id;
+    crm_records::check_ref(conn, Lead::ENTITY, "campaign_id", campaign)?;
+    let receipt = merge_capture(conn, &system, form)?;
+    // The campaign learns of it: its lead, and a member's registration.
+    if campaign.is_some() {
+        crm_records::hooks::touched(conn, &system, "lead_capture", receipt.lead_id.0)?;
+    }
+    Ok(receipt)
+}
+
+/// Creates or merges the lead of a capture (see `capture`).
+fn merge_capture(conn: &mut AnyConnection, system: &Actor, form: CaptureInput) -> Result<CaptureReceipt, RecordError> {
+    let campaign = form.campaign_id;
     let input = LeadInput {
+        campaign_id: campaign,
         first_name: form.first_name,
         last_name: form.last_name,
         email: form.email,
@@ -98,7 +115,7 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
         None => None,
     };
     let Some(existing) = existing else {
-        let lead = crm_records::create::<Lead>(conn, &system, input)?;
+        let lead = crm_records::create::<Lead>(conn, system, input)?;
         return Ok(CaptureReceipt { lead_id: lead.id, outcome: CaptureOutcome::Created });
     };
     let fill = |cur: &Option<String>, new: Option<String>| match (cur, new) {
@@ -110,7 +127,7 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
             if let Some(contact) = existing.converted_contact_id {
                 crm_records::create::<crm_interactions::Interaction>(
                     conn,
-                    &system,
+                    system,
                     crm_interactions::InteractionInput {
                         interaction_type: Some(crm_interactions::InteractionType::Web),
                         direction: Some(crm_interactions::Direction::Inbound),
@@ -121,6 +138,12 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
                         ..Default::default()
                     },
                 )?;
+            }
+            if let Some(c) = campaign.filter(|c| existing.campaign_id != Some(*c)) {
+                crm_records::modify::<Lead>(conn, system, existing.id, |l| {
+                    l.campaign_id = Some(c);
+                    true
+                })?;
             }
             Ok(CaptureReceipt { lead_id: existing.id, outcome: CaptureOutcome::Logged })
         }
@@ -137,9 +160,10 @@ pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> R
                 region: fill(&existing.region, input.region),
                 description: fill(&existing.description, input.description),
                 status: if reopen { Patch::Value(LeadStatus::New) } else { Patch::Absent },
+                campaign_id: campaign.map_or(Patch::Absent, Patch::Value),
                 ..Default::default()
             };
-            crm_records::update::<Lead>(conn, &system, existing.id, patch, None)?;
+            crm_records::update::<Lead>(conn, system, existing.id, patch, None)?;
             let outcome = if reopen { CaptureOutcome::Reopened } else { CaptureOutcome::Merged };
             Ok(CaptureReceipt { lead_id: existing.id, outcome })
         }

@@ -2,7 +2,7 @@
 //! rules, converted into an account, a contact and optionally an opportunity.
 
 use crm_core::external::parse_external_ids;
-use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, UserId};
+use crm_core::ids::{AccountId, CampaignId, ContactId, LeadId, OpportunityId, UserId};
 use crm_core::values::{self, clean};
 use crm_core::{Actor, ExternalId, FieldErrors, Scope, Timestamp, wire_enum};
 use crm_db::AnyConnection;
@@ -116,6 +116,10 @@ pub struct Lead {
     pub converted_account_id: Option<AccountId>,
     pub converted_contact_id: Option<ContactId>,
     pub converted_opportunity_id: Option<OpportunityId>,
+    /// The campaign it came in through: the latest web capture that named one (counted in the
+    /// campaign's figures).
+    #[filter]
+    pub campaign_id: Option<CampaignId>,
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
@@ -186,6 +190,9 @@ pub struct LeadInput {
     pub description: Option<String>,
     #[serde(default)]
     pub disqualify_reason: Option<String>,
+    /// The campaign it came in through.
+    #[serde(default)]
+    pub campaign_id: Option<CampaignId>,
     /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -295,6 +302,10 @@ impl Record for Lead {
         l.region = i.region;
         l.description = i.description;
         l.disqualify_reason = i.disqualify_reason;
+        if prev.is_none_or(|p| p.campaign_id != i.campaign_id) {
+            crm_records::check_ref(conn, entity, "campaign_id", i.campaign_id)?;
+        }
+        l.campaign_id = i.campaign_id;
         l.tags = i.tags;
         l.external_ids = i.external_ids;
 
@@ -344,4 +355,23 @@ impl Record for Lead {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
     }
+}
+
+/// How many live leads came in through each of `campaigns` (the campaigns domain counts them
+/// in its figures): `(campaign, leads)` for those with any.
+pub fn count_by_campaign(
+    conn: &mut AnyConnection,
+    campaigns: &[CampaignId],
+) -> diesel::QueryResult<Vec<(CampaignId, i64)>> {
+    use crm_db::schema::leads;
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    let keys: Vec<crm_db::types::DbUuid> = campaigns.iter().map(|c| crm_db::types::DbUuid(c.0)).collect();
+    let rows: Vec<(Option<crm_db::types::DbUuid>, i64)> = leads::table
+        .filter(leads::campaign_id.eq_any(keys))
+        .filter(leads::archived_at.is_null())
+        .group_by(leads::campaign_id)
+        .select((leads::campaign_id, count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(c, n)| c.map(|c| (CampaignId(c.0), n))).collect())
 }
