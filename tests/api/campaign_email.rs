@@ -25,6 +25,7 @@ fn mail_config(smtp_url: String) -> crm_gateway::mail::MailSettings {
         smtp_url,
         from: "Acme News <news@acme.example>".parse().unwrap(),
         rate: 0.0,
+        connections: 8,
         public_url: PUBLIC.into(),
         timeout: Duration::from_secs(5),
         retry_scale: 0.001,

@@ -163,5 +163,5 @@ async fn a_server_without_smtp_says_so() {
         .post(&format!("/api/v1/contacts/{}/emails", s(&kim["id"])), json!({"subject": "Hi", "text": "x"}))
         .await
         .expect(503);
-    assert_eq!(r["code"], "MAIL_NOT_CONFIGURED");
+    assert_eq!(r["code"], "MAILER_NOT_CONFIGURED");
 }

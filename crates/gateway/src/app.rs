@@ -155,6 +155,8 @@ pub struct Application {
     pub state: AppState,
     /// A note for the operator from start-up (e.g. a generated development secret).
     pub notes: Vec<String>,
+    /// The mail worker, stopped with the server (its SMTP pool must close on a live runtime).
+    mail_worker: Option<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -237,9 +239,8 @@ impl Application {
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
-        if let Some(m) = &state.mailer {
-            crate::mail::spawn(state.db.clone(), m.clone(), settings.mail_interval);
-        }
+        let mail_worker =
+            state.mailer.as_ref().and_then(|m| crate::mail::spawn(state.db.clone(), m.clone(), settings.mail_interval));
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let max_body = settings.max_body_bytes;
@@ -250,7 +251,7 @@ impl Application {
             server = server.workers(w.max(1));
         }
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
-        Ok(Application { port, server, state, notes })
+        Ok(Application { port, server, state, notes, mail_worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -258,7 +259,12 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let done = self.server.await;
+        if let Some(worker) = self.mail_worker {
+            worker.abort();
+            let _ = worker.await;
+        }
+        done
     }
 }
 

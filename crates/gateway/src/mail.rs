@@ -27,6 +27,8 @@ pub struct MailSettings {
     pub from: Mailbox,
     /// Messages per second on this instance; zero: as fast as the server takes them.
     pub rate: f64,
+    /// SMTP connections used at once (`CRM_SMTP_CONNECTIONS`).
+    pub connections: u32,
     /// The address recipients reach this server at (tracking links), without a trailing `/`.
     pub public_url: String,
     /// How long one SMTP exchange may take.
@@ -47,10 +49,9 @@ impl std::fmt::Debug for MailSettings {
     }
 }
 
-/// SMTP connections used at once by one instance.
-const LANES: u32 = 8;
-/// Messages claimed per batch: at most this many are in doubt if the instance dies mid-batch.
-const BATCH: i64 = 32;
+/// Messages claimed per batch per connection: at most this many times the connections are in
+/// doubt if the instance dies mid-batch.
+const PER_LANE: i64 = 4;
 /// How long a claim lasts: longer than any batch takes.
 const LEASE: chrono::Duration = chrono::Duration::seconds(300);
 
@@ -70,7 +71,7 @@ impl Mailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
             .map_err(|e| format!("CRM_SMTP_URL: {e}"))?
             .timeout(Some(settings.timeout))
-            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(LANES))
+            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(settings.connections.max(1)))
             .build();
         Ok(Mailer { transport, settings, next_slot: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())) })
     }
@@ -117,7 +118,8 @@ impl Mailer {
 
     /// Messages claimed per batch: a second's worth when paced, so a crash leaves few in doubt.
     fn batch(&self) -> i64 {
-        if self.settings.rate > 0.0 { (self.settings.rate.ceil() as i64).clamp(1, BATCH) } else { BATCH }
+        let batch = PER_LANE * i64::from(self.settings.connections.max(1));
+        if self.settings.rate > 0.0 { (self.settings.rate.ceil() as i64).clamp(1, batch) } else { batch }
     }
 }
 
@@ -141,12 +143,13 @@ fn classify(result: Result<(), lettre::transport::smtp::Error>) -> Outcome {
     }
 }
 
-/// Starts the worker: every `every`, send until nothing is due.
-pub fn spawn(db: Db, mailer: Mailer, every: Duration) {
+/// Starts the worker: every `every`, send until nothing is due. The caller stops it (abort and
+/// await) before the runtime ends, so that the SMTP pool it holds closes on a live runtime.
+pub fn spawn(db: Db, mailer: Mailer, every: Duration) -> Option<actix_web::rt::task::JoinHandle<()>> {
     if every.is_zero() {
-        return;
+        return None;
     }
-    actix_web::rt::spawn(async move {
+    Some(actix_web::rt::spawn(async move {
         let owner = format!("mailer-{}", uuid::Uuid::now_v7());
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -158,7 +161,7 @@ pub fn spawn(db: Db, mailer: Mailer, every: Duration) {
                 Err(e) => tracing::warn!(error = %e, "mail worker failed; trying again"),
             }
         }
-    });
+    }))
 }
 
 /// Sends until nothing is due now (or the SMTP server cannot be used); returns how many
@@ -181,8 +184,10 @@ pub async fn round(db: &Db, mailer: &Mailer, owner: &str) -> Result<usize, Strin
         if batch.is_empty() {
             return Ok(sent);
         }
-        let outcomes: Vec<Outcome> =
-            futures_util::stream::iter(batch.iter().map(|m| mailer.send(m))).buffered(LANES as usize).collect().await;
+        let outcomes: Vec<Outcome> = futures_util::stream::iter(batch.iter().map(|m| mailer.send(m)))
+            .buffered(mailer.settings.connections.max(1) as usize)
+            .collect()
+            .await;
         sent += outcomes.iter().filter(|o| **o == Outcome::Accepted).count();
         let unavailable = outcomes.iter().find_map(|o| match o {
             Outcome::Unavailable(e) => Some(e.clone()),

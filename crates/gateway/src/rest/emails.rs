@@ -25,7 +25,7 @@ pub async fn send(
     let Some(mailer) = mailer else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "MAIL_NOT_CONFIGURED",
+            "MAILER_NOT_CONFIGURED",
             "this server sends no email: set CRM_SMTP_URL",
         ));
     };

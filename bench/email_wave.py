@@ -1,9 +1,9 @@
 """Campaign email figures for `make bench`, against the seeded database of the server at `base`
 and the SMTP sink of bench/smtp_sink.py (its file: one `subject<TAB>recipient` line per message).
 
-  email.py start BASE TOKEN N NAME         a campaign NAME of N opted-in contacts, launched;
+  email_wave.py start BASE TOKEN N NAME         a campaign NAME of N opted-in contacts, launched;
                                            prints `campaign=ID launch_ms=X members=N`
-  email.py finish BASE TOKEN SINK ID NAME  waits until nothing is queued (and what is being
+  email_wave.py finish BASE TOKEN SINK ID NAME  waits until nothing is queued (and what is being
                                            sent has settled), then prints `seconds=S sent=N
                                            in_doubt=N received=N duplicates=N rate=R`
 
