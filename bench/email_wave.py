@@ -84,6 +84,8 @@ def finish(base, token, sink, campaign, name):
         f"seconds={seconds:.1f} sent={sent} in_doubt={p['sending'] + p['unknown']} received={len(got)} "
         f"duplicates={len(got) - len(set(got))} rate={sent / seconds:.0f}"
     )
+    # The campaign's messages by status, for the log.
+    print(json.dumps(p), file=sys.stderr)
 
 
 cmd = sys.argv[1]

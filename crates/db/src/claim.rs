@@ -33,29 +33,52 @@ pub fn claim(
     let Lease { owner, now, until } = lease;
     let backend = conn.backend();
     let mut stmt = Sql::new(backend);
-    stmt.push("UPDATE ")
-        .push(table)
-        .push(" SET lease_owner = ")
-        .bind(owner)
-        .push(", lease_until = ")
-        .bind(until)
-        .push(" WHERE id IN (SELECT c.id FROM ")
-        .push(table)
-        .push(" c WHERE (c.lease_until IS NULL OR c.lease_until < ")
-        .bind(now)
-        .push(") AND (")
-        .append(eligible)
-        .push(") ORDER BY ")
-        .push(order)
-        .push(" LIMIT ")
-        .bind(limit)
-        .push(match backend {
-            Backend::Postgres => " FOR UPDATE OF c SKIP LOCKED)",
-            Backend::Sqlite => ")",
-        })
-        // Checked again on the row itself: a claimer that waited for another's lock sees its lease.
-        .push(" AND (lease_until IS NULL OR lease_until < ")
-        .bind(now)
-        .push(") RETURNING id");
+    // The candidates, chosen once. On PostgreSQL they are a materialized CTE: as a subquery of
+    // `id IN (…)` the planner may run them again for every row it updates (a nested-loop
+    // semi-join), and each run skips the rows the previous runs leased (their new lease fails
+    // the re-check), so the UPDATE took every eligible row instead of `limit` (measured: all
+    // 10,000 messages of a wave in one claim on the 100k bench database).
+    let candidates = |stmt: &mut Sql, eligible: Sql| {
+        stmt.push("SELECT c.id FROM ")
+            .push(table)
+            .push(" c WHERE (c.lease_until IS NULL OR c.lease_until < ")
+            .bind(now)
+            .push(") AND (")
+            .append(eligible)
+            .push(") ORDER BY ")
+            .push(order)
+            .push(" LIMIT ")
+            .bind(limit);
+    };
+    match backend {
+        Backend::Postgres => {
+            stmt.push("WITH picked AS MATERIALIZED (");
+            candidates(&mut stmt, eligible);
+            stmt.push(" FOR UPDATE OF c SKIP LOCKED) UPDATE ")
+                .push(table)
+                .push(" t SET lease_owner = ")
+                .bind(owner)
+                .push(", lease_until = ")
+                .bind(until)
+                .push(" FROM picked WHERE t.id = picked.id")
+                // Checked again on the row itself: a claimer that waited for another's lock
+                // sees its lease.
+                .push(" AND (t.lease_until IS NULL OR t.lease_until < ")
+                .bind(now)
+                .push(") RETURNING t.id");
+        }
+        Backend::Sqlite => {
+            // Writers take turns: the subquery runs once, under the write lock.
+            stmt.push("UPDATE ")
+                .push(table)
+                .push(" SET lease_owner = ")
+                .bind(owner)
+                .push(", lease_until = ")
+                .bind(until)
+                .push(" WHERE id IN (");
+            candidates(&mut stmt, eligible);
+            stmt.push(") RETURNING id");
+        }
+    }
     crate::sql::ids(conn, stmt)
 }
