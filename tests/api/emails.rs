@@ -162,6 +162,6 @@ async fn a_server_without_smtp_says_so() {
     let r = app
         .post(&format!("/api/v1/contacts/{}/emails", s(&kim["id"])), json!({"subject": "Hi", "text": "x"}))
         .await
-        .expect(503);
+        .expect(409);
     assert_eq!(r["code"], "MAILER_NOT_CONFIGURED");
 }

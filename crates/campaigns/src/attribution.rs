@@ -4,7 +4,7 @@
 //! The candidates are the members reached (`sent_at` set, not excluded) whose contact is the
 //! conversion's contact or a contact of its account, with `sent_at ≤ converted_at ≤ sent_at +
 //! attribution_days × 24 h`. **First touch** credits the candidate reached first, **last touch**
-//! the one reached last (ties: the campaign created first); each model alone credits the whole
+//! the one reached last (same-time ties: the campaign created first, or last); each model alone credits the whole
 //! amount once, so its revenue adds up across campaigns. The credited members become
 //! `converted`. The rows are rewritten whenever the conversion changes (a deal reopened, a
 //! purchase cancelled, returned or archived: its rows go; the member stays converted, which

@@ -204,7 +204,8 @@ pub struct ComparisonQuery {
     /// Only campaigns launched on or after this day (UTC).
     #[serde(default)]
     pub launched_from: Option<NaiveDate>,
-    /// Only campaigns launched on or before this day (UTC).
+    /// Only campaigns launched on or before this day (UTC); before `launched_from`, nothing
+    /// matches.
     #[serde(default)]
     pub launched_to: Option<NaiveDate>,
 }
@@ -276,16 +277,6 @@ fn by_response(a: &GroupFigures, b: &GroupFigures) -> std::cmp::Ordering {
 /// and per promoted product (a campaign targeting two segments counts in both).
 pub fn compare(conn: &mut AnyConnection, actor: &Actor, q: ComparisonQuery) -> Result<CampaignComparison, RecordError> {
     actor.require(Scope::CampaignsRead)?;
-    if let (Some(from), Some(to)) = (q.launched_from, q.launched_to)
-        && from > to
-    {
-        return Err(RecordError::invalid(
-            "campaign",
-            "launched_to",
-            "out_of_range",
-            "launched_to is before launched_from",
-        ));
-    }
     let mut query = campaigns::table
         .filter(campaigns::archived_at.is_null())
         .filter(campaigns::launched_at.is_not_null())

@@ -23,8 +23,9 @@ pub async fn send(
     input: DirectEmailInput,
 ) -> Result<Interaction, ApiError> {
     let Some(mailer) = mailer else {
+        // As launching an email campaign: a state of this server, not a failure.
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
             "MAILER_NOT_CONFIGURED",
             "this server sends no email: set CRM_SMTP_URL",
         ));
@@ -59,9 +60,10 @@ pub async fn send(
 /// from `CRM_SMTP_FROM` under the caller's name, replies to the caller's own address. Once the
 /// SMTP server took it, it is logged as an outbound email interaction carrying its
 /// `Message-ID` (external id `message-id`), and that is the answer. Needs `interactions:write`.
-/// Refused for an archived contact (409), one without an address (422) or one who opted out of
-/// email (409 `EMAIL_CONSENT_WITHDRAWN`); a refused recipient is `422 RECIPIENT_REJECTED`, an
-/// unusable SMTP server `503 SMTP_UNAVAILABLE` (nothing sent).
+/// Refused for an archived contact (409), one without an address (422), one who opted out of
+/// email (409 `EMAIL_CONSENT_WITHDRAWN`) or on a server without SMTP (409
+/// `MAILER_NOT_CONFIGURED`); a refused recipient is `422 RECIPIENT_REJECTED`, an unusable SMTP
+/// server `503 SMTP_UNAVAILABLE` (nothing sent).
 #[utoipa::path(
     tag = "interactions",
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
