@@ -177,16 +177,21 @@ fn attribute(conn: &mut AnyConnection, c: Conversion) -> Result<(), RecordError>
     Ok(())
 }
 
+/// The SQL summing `amount_minor` of a group (0 when none), capped at the largest amount rather
+/// than failing on an overflow, as purchase figures are.
+pub(crate) fn sum_amounts(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "COALESCE(LEAST(SUM(amount_minor), 9223372036854775807), 0)::bigint",
+        Backend::Sqlite => "CAST(TOTAL(amount_minor) AS INTEGER)",
+    }
+}
+
 /// Revenue credited to campaigns, per (campaign, model, currency): the count of conversions
 /// and the sum of their amounts (conversions without an amount count, with no currency).
 pub(crate) fn revenue(conn: &mut AnyConnection, campaigns: &[DbUuid]) -> QueryResult<Vec<Credited>> {
     use diesel::dsl::{count_star, sql};
     use diesel::sql_types::BigInt;
-    // Capped at the largest amount rather than failing on an overflow (as purchase figures).
-    let total = match conn.backend() {
-        Backend::Postgres => "COALESCE(LEAST(SUM(amount_minor), 9223372036854775807), 0)::bigint",
-        Backend::Sqlite => "CAST(TOTAL(amount_minor) AS INTEGER)",
-    };
+    let total = sum_amounts(conn.backend());
     campaign_attributions::table
         .filter(campaign_attributions::campaign_id.eq_any(campaigns))
         .group_by((campaign_attributions::campaign_id, campaign_attributions::model, campaign_attributions::currency))

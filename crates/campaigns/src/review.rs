@@ -73,7 +73,8 @@ fn period_of(d: NaiveDate, interval: Interval) -> NaiveDate {
     }
 }
 
-fn add_money(list: &mut Vec<Money>, m: Money) {
+/// Adds `m` to the amount of its currency in `list` (kept in currency order).
+pub(crate) fn add_money(list: &mut Vec<Money>, m: Money) {
     match list.iter_mut().find(|x| x.currency == m.currency) {
         Some(x) => x.amount_minor.0 = x.amount_minor.0.saturating_add(m.amount_minor.0),
         None => {
@@ -143,10 +144,7 @@ pub fn trend(
         }
     }
     let day = sql::<Text>("substr(CAST(converted_at AS text), 1, 10)");
-    let total = match conn.backend() {
-        crm_db::Backend::Postgres => "COALESCE(LEAST(SUM(amount_minor), 9223372036854775807), 0)::bigint",
-        crm_db::Backend::Sqlite => "CAST(TOTAL(amount_minor) AS INTEGER)",
-    };
+    let total = crate::attribution::sum_amounts(conn.backend());
     let revenue: Vec<(String, Option<String>, i64)> = campaign_attributions::table
         .filter(campaign_attributions::campaign_id.eq_any(&keys))
         .filter(campaign_attributions::model.eq(crate::attribution::LAST_TOUCH))

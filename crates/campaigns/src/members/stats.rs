@@ -221,10 +221,7 @@ pub(crate) fn figures(
             f.unsubscribed += unsub;
         }
     }
-    let add_cost = |list: &mut Vec<Money>, m: &Money| match list.iter_mut().find(|x| x.currency == m.currency) {
-        Some(x) => x.amount_minor.0 = x.amount_minor.0.saturating_add(m.amount_minor.0),
-        None => list.push(m.clone()),
-    };
+    let add_cost = |list: &mut Vec<Money>, m: &Money| crate::review::add_money(list, m.clone());
     for c in &all {
         for l in &c.costs {
             add_cost(&mut total.cost, &l.amount);
