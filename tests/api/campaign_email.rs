@@ -344,6 +344,16 @@ async fn an_unreachable_smtp_server_keeps_the_messages_queued_without_spending_a
     assert_eq!((m["data"][0]["status"].as_str(), m["data"][0]["attempts"].as_i64()), (Some("queued"), Some(0)));
     let by = members(&app, &c).await;
     assert_eq!(by.values().next().unwrap()["status"], "targeted", "the member is untouched");
+    // A server that does not offer STARTTLS when the URL requires it is not used in clear (once
+    // the message is due again: 30 s after the first try, scaled to 30 ms here).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sink = SmtpSink::start().await;
+    let mailer = crm_gateway::mail::Mailer::new(mail_config(format!("{}?tls=required", sink.url()))).unwrap();
+    let e = crm_gateway::mail::round(&app.db, &mailer, "w").await.unwrap_err();
+    assert!(e.contains("STARTTLS"), "{e}");
+    assert!(sink.received().is_empty());
+    let m = app.get(&format!("{path}/messages")).await.expect(200);
+    assert_eq!((m["data"][0]["status"].as_str(), m["data"][0]["attempts"].as_i64()), (Some("queued"), Some(0)));
 }
 
 #[actix_web::test]

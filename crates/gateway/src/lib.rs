@@ -21,6 +21,7 @@ pub mod rest;
 pub mod seed;
 pub mod seed_operational;
 pub mod settings;
+pub mod smtp;
 pub mod telemetry;
 pub mod tracking;
 pub mod webhooks;

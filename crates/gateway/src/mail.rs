@@ -11,11 +11,12 @@ use crm_campaigns::sending::{self, Mail, Outcome};
 use crm_db::Db;
 use futures_util::StreamExt;
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::smtp::{Pool, Sent, Server};
 
 /// Checks the form of an SMTP URL (connecting comes later).
 pub fn check_url(url: &str) -> Result<(), String> {
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map(|_| ()).map_err(|e| format!("CRM_SMTP_URL: {e}"))
+    Server::from_url(url).map(|_| ())
 }
 
 /// How the server sends email.
@@ -58,22 +59,21 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(300);
 /// A connected mailer: the SMTP pool and the pace.
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    smtp: Arc<Pool>,
     settings: MailSettings,
     /// The earliest time the next message may go (pacing).
     next_slot: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
 }
 
 impl Mailer {
-    /// Builds the SMTP pool (no connection is opened until the first message); within a Tokio
-    /// runtime (the pool keeps a task that closes idle connections).
+    /// Builds the SMTP pool (no connection is opened until the first message).
     pub fn new(settings: MailSettings) -> Result<Mailer, String> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
-            .map_err(|e| format!("CRM_SMTP_URL: {e}"))?
-            .timeout(Some(settings.timeout))
-            .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(settings.connections.max(1)))
-            .build();
-        Ok(Mailer { transport, settings, next_slot: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())) })
+        let smtp = Pool::new(Server::from_url(&settings.smtp_url)?, settings.connections, settings.timeout);
+        Ok(Mailer {
+            smtp: Arc::new(smtp),
+            settings,
+            next_slot: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())),
+        })
     }
 
     /// Waits for this message's slot at the configured pace.
@@ -99,7 +99,7 @@ impl Mailer {
             Err(e) => return Outcome::Rejected(e),
         };
         self.pace().await;
-        classify(self.transport.send(message).await.map(|_| ()))
+        classify(self.smtp.send(&message).await)
     }
 
     /// Hands a one-to-one email to the SMTP server now (not paced: one person writing).
@@ -108,7 +108,7 @@ impl Mailer {
             Ok(m) => m,
             Err(e) => return Outcome::Rejected(e),
         };
-        classify(self.transport.send(message).await.map(|_| ()))
+        classify(self.smtp.send(&message).await)
     }
 
     /// The domain of the configured sender: the right side of the `Message-ID`s it writes.
@@ -124,10 +124,13 @@ impl Mailer {
 }
 
 /// What an SMTP answer means for the message.
-fn classify(result: Result<(), lettre::transport::smtp::Error>) -> Outcome {
-    let e = match result {
-        Ok(()) => return Outcome::Accepted,
-        Err(e) => e,
+fn classify(sent: Sent) -> Outcome {
+    let e = match sent {
+        Sent::Answered(Ok(())) => return Outcome::Accepted,
+        Sent::Answered(Err(e)) => e,
+        // Nothing was handed over.
+        Sent::NoConnection(e) => return Outcome::Unavailable(e),
+        Sent::TimedOut => return Outcome::InDoubt("the SMTP server did not answer in time".into()),
     };
     let text = e.to_string();
     match e.status().map(u16::from) {
