@@ -67,7 +67,7 @@ pub(crate) fn one_to<'a>(received: &'a [Received], address: &str) -> &'a Receive
 }
 
 /// The tracked URLs (`{PUBLIC}/t/{kind}/…`) in a text, in order.
-fn links(text: &str, kind: &str) -> Vec<String> {
+pub(crate) fn links(text: &str, kind: &str) -> Vec<String> {
     let prefix = format!("{PUBLIC}/t/{kind}/");
     text.match_indices(&prefix)
         .map(|(at, _)| {
@@ -79,16 +79,16 @@ fn links(text: &str, kind: &str) -> Vec<String> {
 }
 
 /// A client that shows redirects instead of following them.
-fn browser() -> awc::Client {
+pub(crate) fn browser() -> awc::Client {
     awc::Client::builder().disable_redirects().timeout(Duration::from_secs(10)).finish()
 }
 
 /// A public link, at the app's real address.
-fn real(app: &TestApp, url: &str) -> String {
+pub(crate) fn real(app: &TestApp, url: &str) -> String {
     url.replace(PUBLIC, &app.base)
 }
 
-async fn members(app: &TestApp, campaign: &Value) -> std::collections::HashMap<String, Value> {
+pub(crate) async fn members(app: &TestApp, campaign: &Value) -> std::collections::HashMap<String, Value> {
     let page = app.get(&format!("/api/v1/campaigns/{}/members?limit=1000", s(&campaign["id"]))).await.expect(200);
     page["data"].as_array().unwrap().iter().map(|m| (s(&m["contact_id"]).to_string(), m.clone())).collect()
 }

@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod auth;
 mod campaign_channels;
+mod campaign_cycle;
 mod campaign_email;
 mod campaign_review;
 mod campaigns;

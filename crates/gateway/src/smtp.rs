@@ -48,7 +48,8 @@ impl Server {
                 )));
             }
         };
-        let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|s| s.into_owned()).map_err(|e| bad(e.to_string()));
+        let decode =
+            |s: &str| percent_decode_str(s).decode_utf8().map(|s| s.into_owned()).map_err(|e| bad(e.to_string()));
         let credentials = match parsed.password() {
             Some(password) => Some(Credentials::new(decode(parsed.username())?, decode(password)?)),
             None => None,
@@ -74,12 +75,15 @@ impl Server {
             .await
             .map_err(|e| e.to_string())?,
             _ => {
-                let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-                    .await
-                    .map_err(|_| format!("no connection to {}:{} within {timeout:?}", self.host, self.port))?
-                    .map_err(|e| format!("connecting to {}:{}: {e}", self.host, self.port))?;
+                let tcp =
+                    tokio::time::timeout(timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
+                        .await
+                        .map_err(|_| format!("no connection to {}:{} within {timeout:?}", self.host, self.port))?
+                        .map_err(|e| format!("connecting to {}:{}: {e}", self.host, self.port))?;
                 tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await.map_err(|e| e.to_string())?
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                    .await
+                    .map_err(|e| e.to_string())?
             }
         };
         match &self.tls {
