@@ -130,6 +130,7 @@ bench_backend() { # backend url
   paired "$backend" "$url" "same with include=account" include get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name&include=account"
   paired "$backend" "$url" "full-text search (q=)" search search.lua
   paired "$backend" "$url" "list 50 by a custom field (one language in five), sorted by last name" custom get_path.lua "/api/v1/contacts?limit=50&filter=custom_fields.preferred_language%5Beq%5D:ko&sort=last_name"
+  paired "$backend" "$url" "50 nearest within 5 km of Seoul City Hall (sort=distance)" near get_path.lua "/api/v1/contacts?limit=50&near=37.5665,126.978,5km&sort=distance"
   # GraphQL against the REST list: three rounds of each in alternation, so a burst of other load
   # on the machine weighs on both sides of the ratio alike (single runs minutes apart drifted
   # by up to 30% here). The row shows the GraphQL rounds together; the ratio is to the REST list

@@ -16,6 +16,7 @@ mod contacts;
 mod contracts;
 mod custom_fields;
 mod emails;
+mod geo;
 mod graphql;
 mod graphql_http;
 mod js;

@@ -68,6 +68,12 @@ pub struct Account {
     /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
+    /// Metres from the point of the list's `location[near]` condition (or `near=`): only in
+    /// such lists, which may sort by it (`sort=distance`).
+    #[stored(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub distance_m: Option<f64>,
     #[filter(sort)]
     pub annual_revenue: Option<Money>,
     #[filter(sort)]
@@ -255,8 +261,7 @@ impl AccountInput {
             Some(p) => errs.take(values::parse_phone_unless_stored("phone", &p, i.country.as_deref(), &stored)),
             None => None,
         };
-        i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));
-        i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
         i.annual_revenue = i.annual_revenue.and_then(|m| errs.take(m.parse("annual_revenue")));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);

@@ -117,6 +117,12 @@ pub struct Contact {
     /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
+    /// Metres from the point of the list's `location[near]` condition (or `near=`): only in
+    /// such lists, which may sort by it (`sort=distance`).
+    #[stored(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub distance_m: Option<f64>,
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
@@ -393,8 +399,7 @@ impl ContactInput {
         if i.first_name.is_none() && i.last_name.is_none() && i.email.is_none() {
             errs.add("last_name", "required", "a contact needs a first name, a last name or an email");
         }
-        i.latitude = i.latitude.and_then(|v| errs.take(values::check_coordinate("latitude", v, 90.0)));
-        i.longitude = i.longitude.and_then(|v| errs.take(values::check_coordinate("longitude", v, 180.0)));
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)

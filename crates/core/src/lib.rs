@@ -7,6 +7,7 @@ pub mod custom;
 pub mod error;
 pub mod external;
 pub mod filter;
+pub mod geo;
 pub mod ids;
 pub mod list;
 pub mod money;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::custom::CustomFilters;
 use crate::filter::{self, Catalog, FieldDef, FieldKind, FilterError, Resolved};
+use crate::geo::{GeoCond, GeoPoint};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 1000;
@@ -71,6 +72,9 @@ pub struct ListQuery {
     pub count: bool,
     /// See [`ListParams::skip_external_ids`].
     pub skip_external_ids: bool,
+    /// The point of the filter's `location[near]` condition: records carry their distance
+    /// from it (`distance_m`), and `sort=distance` orders by it.
+    pub origin: Option<GeoPoint>,
 }
 
 /// Why a list request was refused (400).
@@ -91,6 +95,11 @@ pub enum ListError {
     Limit,
     #[error("search text must be at most 200 characters")]
     Search,
+    #[error(
+        "sorting by distance needs one point to measure from: a `location[near]:[lat,lng,radius]` \
+         condition at the top of the filter (or `near=`)"
+    )]
+    DistanceOrigin,
 }
 
 impl ListError {
@@ -103,13 +112,14 @@ impl ListError {
             ListError::Cursor => ("cursor".into(), "invalid_cursor"),
             ListError::Limit => ("limit".into(), "out_of_range"),
             ListError::Search => ("q".into(), "too_long"),
+            ListError::DistanceOrigin => ("sort".into(), "origin_required"),
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
             ListError::Filter(_) => "INVALID_FILTER",
-            ListError::Sort(_) | ListError::SortCurrency { .. } => "INVALID_SORT",
+            ListError::Sort(_) | ListError::SortCurrency { .. } | ListError::DistanceOrigin => "INVALID_SORT",
             ListError::Cursor => "INVALID_CURSOR",
             ListError::Limit | ListError::Search => "INVALID_PARAMETER",
         }
@@ -158,6 +168,16 @@ pub fn sort_signature_with(keys: &[SortKey], id_desc: bool) -> String {
         s.insert(s.len() - 2, '-');
     }
     s
+}
+
+/// [`sort_signature_with`] of a list, with the origin when it sorts by distance (a cursor
+/// measured from one point does not continue a list measured from another).
+pub fn list_signature(keys: &[SortKey], id_desc: bool, origin: Option<GeoPoint>) -> String {
+    let s = sort_signature_with(keys, id_desc);
+    match origin {
+        Some(o) if keys.iter().any(SortKey::is_distance) => format!("{s}@{:?},{:?}", o.lat, o.lng),
+        _ => s,
+    }
 }
 
 /// The stable text form of a sort order, bound into cursors.
@@ -223,8 +243,9 @@ fn sort_keys(
             keys.push(SortKey { field: &ID_FIELD, desc });
             break;
         }
-        let field = catalog
-            .field(name)
+        let distance = (name == "distance" && catalog.located()).then_some(&DISTANCE_FIELD);
+        let field = distance
+            .or_else(|| catalog.field(name))
             .or_else(|| custom.field(catalog.table, name))
             .filter(|f| f.sortable)
             .ok_or_else(|| ListError::Sort(name.to_string()))?;
@@ -250,6 +271,45 @@ pub fn id_desc(keys: &[SortKey]) -> bool {
 
 static ID_FIELD: FieldDef =
     FieldDef { name: "id", column: "id", kind: FieldKind::Uuid, nullable: false, sortable: true, currency: None };
+
+/// `sort=distance`: the distance from the list's origin (the filter's `location[near]` point),
+/// which the list computes per row; records carry it as `distance_m`.
+pub static DISTANCE_FIELD: FieldDef = FieldDef {
+    name: "distance_m",
+    column: "distance_m",
+    kind: FieldKind::Float,
+    nullable: false,
+    sortable: true,
+    currency: None,
+};
+
+impl SortKey {
+    /// Whether this key is the distance from the list's origin.
+    pub fn is_distance(&self) -> bool {
+        std::ptr::eq(self.field, &DISTANCE_FIELD)
+    }
+}
+
+impl Resolved {
+    /// The point distances are measured from: the centre of the one `location[near]`
+    /// condition that every matching record satisfies (the filter itself, or a condition of
+    /// its top `and`s). None when there is none, or several.
+    pub fn origin(&self) -> Option<GeoPoint> {
+        fn centers(r: &Resolved, out: &mut Vec<GeoPoint>) {
+            match r {
+                Resolved::Geo(GeoCond::Near { center, .. }) => out.push(*center),
+                Resolved::And(v) => v.iter().for_each(|x| centers(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        centers(self, &mut found);
+        match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+}
 
 /// A page size: 1 to `max` (else `ListError::Limit`, which names `limit`).
 pub fn page_size(limit: u32, max: u32) -> Result<u32, ListError> {
@@ -302,10 +362,14 @@ impl ListParams {
                 return Err(ListError::SortCurrency { field: key.field.name, currency });
             }
         }
+        let origin = filter.as_ref().and_then(Resolved::origin);
+        if origin.is_none() && sort.iter().any(SortKey::is_distance) {
+            return Err(ListError::DistanceOrigin);
+        }
         let after = match self.cursor.as_deref().filter(|s| !s.is_empty()) {
             Some(c) => {
                 let cur = Cursor::decode(c).ok_or(ListError::Cursor)?;
-                if cur.s != sort_signature_with(&sort, id_desc) || cur.v.len() != sort.len() {
+                if cur.s != list_signature(&sort, id_desc, origin) || cur.v.len() != sort.len() {
                     return Err(ListError::Cursor);
                 }
                 Some(cur)
@@ -326,6 +390,7 @@ impl ListParams {
             archived: self.archived,
             count: self.count,
             skip_external_ids: self.skip_external_ids,
+            origin,
         })
     }
 }

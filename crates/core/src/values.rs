@@ -156,6 +156,18 @@ pub fn check_coordinate(field: &str, v: f64, limit: f64) -> Result<f64, FieldErr
     }
 }
 
+/// A record's coordinates: each in range, and both or neither (a point needs the two).
+pub fn location(lat: Option<f64>, lng: Option<f64>, errs: &mut crate::FieldErrors) -> (Option<f64>, Option<f64>) {
+    match (lat, lng) {
+        (Some(_), None) => errs.add("longitude", "required", "a latitude needs a longitude"),
+        (None, Some(_)) => errs.add("latitude", "required", "a longitude needs a latitude"),
+        _ => {}
+    }
+    let lat = lat.and_then(|v| errs.take(check_coordinate("latitude", v, 90.0)));
+    let lng = lng.and_then(|v| errs.take(check_coordinate("longitude", v, 180.0)));
+    (lat, lng)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,6 +91,30 @@ fn found_dead(conn: &mut AnyConnection) -> bool {
     instrumentation.downcast_ref::<StatementCounter>().is_some_and(|s| s.dead)
 }
 
+diesel::define_sql_function! {
+    /// The great-circle distance in metres between two points given in degrees
+    /// (`crm_core::geo::distance_m`); NULL when a coordinate is. PostgreSQL has the same
+    /// function from a migration.
+    fn crm_distance_m(
+        lat1: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+        lng1: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+        lat2: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+        lng2: diesel::sql_types::Nullable<diesel::sql_types::Double>
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Double>;
+}
+
+/// The SQL functions SQLite lacks and the lists use.
+fn register_functions(c: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    crm_distance_m_utils::register_impl(
+        c,
+        |lat1: Option<f64>, lng1: Option<f64>, lat2: Option<f64>, lng2: Option<f64>| {
+            let a = crm_core::geo::GeoPoint { lat: lat1?, lng: lng1? };
+            let b = crm_core::geo::GeoPoint { lat: lat2?, lng: lng2? };
+            Some(crm_core::geo::distance_m(a, b))
+        },
+    )
+}
+
 impl r2d2::ManageConnection for Manager {
     type Connection = AnyConnection;
     type Error = diesel::ConnectionError;
@@ -111,6 +135,7 @@ impl r2d2::ManageConnection for Manager {
                      PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_LIMIT};"
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                register_functions(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 // Counted from here on, as PostgreSQL's connection setup is not: a pool that
                 // opens a connection mid-request must not change the statements a request counts.
                 c.set_instrumentation(StatementCounter::new(self.statements.clone()));

@@ -523,6 +523,8 @@ diesel::table! {
         owner_id -> Nullable<Uid>,
         country -> Nullable<Text>,
         region -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
         description -> Nullable<Text>,
         disqualify_reason -> Nullable<Text>,
         converted_at -> Nullable<Timestamp>,

@@ -231,6 +231,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     all_catalog.push(std_field("updated_at", quote!(crm_core::filter::FieldKind::Timestamp), false, true));
     all_catalog.push(std_field("archived_at", quote!(crm_core::filter::FieldKind::Timestamp), true, true));
 
+    let set_distance = if fields.iter().any(|c| c.field == "distance_m") {
+        quote! {
+            fn set_distance_m(&mut self, distance_m: Option<f64>) {
+                self.distance_m = distance_m;
+            }
+        }
+    } else {
+        quote! {}
+    };
     let name_str = name.to_string();
     let row_doc = format!("The stored row of [`{name}`] (table `{table_name}`).");
     let catalog_doc = format!("What lists of {table_name} filter and sort on.");
@@ -294,6 +303,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn blank() -> Self {
                 #name { #(#blank,)* }
             }
+            #set_distance
 
             crm_records::diesel_store!(
                 table: #table,

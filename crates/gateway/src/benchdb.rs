@@ -35,12 +35,20 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
         sort: Some("last_name".into()),
         ..Default::default()
     };
+    // The radius scenario: the 50 nearest within 5 km of Seoul City Hall.
+    let near = ListParams {
+        limit: Some(50),
+        filter: Some("location[near]:[37.5665,126.978,5km]".into()),
+        sort: Some("distance".into()),
+        ..Default::default()
+    };
     let terms = ["kim", "lee", "park", "smith", "jones", "sato", "muller", "min", "jo", "ha", "mia", "noah"];
     let deadline = std::time::Instant::now() + duration;
     let counts: Vec<Result<u64, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (db, actor, ids, list, custom) = (db.clone(), actor.clone(), &ids, list.clone(), custom.clone());
+                let (db, actor, ids, list, custom, near) =
+                    (db.clone(), actor.clone(), &ids, list.clone(), custom.clone(), near.clone());
                 s.spawn(move || -> Result<u64, String> {
                     let mut n: u64 = 0;
                     while std::time::Instant::now() < deadline {
@@ -54,6 +62,9 @@ pub fn bench_db(db: &Db, scenario: &str, duration: std::time::Duration, threads:
                                 .map_err(|e| e.to_string()),
                             "custom" => db
                                 .run_sync(|c| crm_records::list::<Contact>(c, &actor, &custom).map(|_| ()))
+                                .map_err(|e| e.to_string()),
+                            "near" => db
+                                .run_sync(|c| crm_records::list::<Contact>(c, &actor, &near).map(|_| ()))
                                 .map_err(|e| e.to_string()),
                             "include" => db
                                 .run_sync(|c| -> Result<(), crm_records::RecordError> {

@@ -218,6 +218,7 @@ crm_derive::resources! {
     Account "accounts" {
         /// A company or organisation.
         tag: "accounts",
+        list_query: crate::rest::geo::LocatedListQuery,
         relations {
             /// The record owner.
             owner(owner_id): User,
@@ -268,6 +269,7 @@ crm_derive::resources! {
     Contact "contacts" {
         /// A person.
         tag: "contacts",
+        list_query: crate::rest::geo::LocatedListQuery,
         relations {
             /// The account this person works at.
             account(account_id): Account,
@@ -418,6 +420,7 @@ crm_derive::resources! {
     Lead "leads" {
         /// A prospect not yet qualified into an account and a contact.
         tag: "sales",
+        list_query: crate::rest::geo::LocatedListQuery,
         relations {
             /// The record owner.
             owner(owner_id): User,

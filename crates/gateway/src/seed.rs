@@ -287,6 +287,15 @@ pub fn seed(
     Ok((done_a, done_c))
 }
 
+/// A contact's offset from its city's centre, in degrees (-0.05 to 0.05, about ±5 km), from
+/// its account's number, its own and a prime, so that the random stream (and every other
+/// seeded value) stays as it was before contacts had coordinates.
+fn spread(account: usize, contact: usize, prime: usize) -> f64 {
+    let h =
+        (account.wrapping_mul(prime).wrapping_add(contact.wrapping_mul(2_654_435_761)).wrapping_add(prime)) % 10_007;
+    (h as f64 / 10_006.0 - 0.5) * 0.1
+}
+
 fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]
 }
@@ -384,6 +393,8 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize, custom: bool) -> (A
                 city: Some(city.into()),
                 region: Some(region.into()),
                 country: Some(country.code.into()),
+                latitude: Some(lat + spread(n, k, 7919)),
+                longitude: Some(lng + spread(n, k, 104_729)),
                 tags: if rng.random_bool(0.2) { vec!["newsletter".into()] } else { vec![] },
                 custom_fields: custom.then(|| {
                     let topics: Vec<&str> =

@@ -62,6 +62,9 @@ pub trait Stored: Clone + PartialEq + Serialize + Send + Sync + Sized + 'static 
     fn external_ids_mut(&mut self) -> &mut Vec<ExternalId>;
     /// The empty record an upsert starts from when it creates (nil id).
     fn blank() -> Self;
+    /// Sets the record's distance from a list's origin (`distance_m`), on records that have a
+    /// location; others ignore it.
+    fn set_distance_m(&mut self, _distance_m: Option<f64>) {}
 
     fn find(conn: &mut AnyConnection, id: Self::Id) -> diesel::QueryResult<Option<Self>>;
     /// Records by id (archived included), missing ones skipped; `external_ids: false` leaves

@@ -227,14 +227,38 @@ macro_rules! diesel_store {
             use crm_db::schema::$table;
             use diesel::prelude::*;
             let parts = crm_db::sql::list_sql(q, $search, conn.backend())?;
-            let rows: Vec<$Row> = $table::table
-                .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
-                .into_boxed::<crm_db::MultiBackend>()
-                .filter(parts.page)
-                .order(parts.order)
-                .limit(i64::from(q.limit) + 1)
-                .load(conn)?;
-            let items: Vec<Self> = rows.into_iter().map(Self::from).collect();
+            let items: Vec<Self> = match q.origin {
+                None => {
+                    let rows: Vec<$Row> = $table::table
+                        .select(<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
+                        .into_boxed::<crm_db::MultiBackend>()
+                        .filter(parts.page)
+                        .order(parts.order)
+                        .limit(i64::from(q.limit) + 1)
+                        .load(conn)?;
+                    rows.into_iter().map(Self::from).collect()
+                }
+                // Each record with its distance from the origin, as the database computed it
+                // (the cursor keeps that very value).
+                Some(origin) => {
+                    use diesel::sql_types::{Double, Nullable};
+                    let distance = diesel::dsl::sql::<Nullable<Double>>(&crm_db::sql::distance_expr(origin));
+                    let rows: Vec<($Row, Option<f64>)> = $table::table
+                        .select((<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select(), distance))
+                        .into_boxed::<crm_db::MultiBackend>()
+                        .filter(parts.page)
+                        .order(parts.order)
+                        .limit(i64::from(q.limit) + 1)
+                        .load(conn)?;
+                    rows.into_iter()
+                        .map(|(row, d)| {
+                            let mut r = Self::from(row);
+                            $crate::Stored::set_distance_m(&mut r, d);
+                            r
+                        })
+                        .collect()
+                }
+            };
             let (items, next) = crm_db::sql::paginate(items, q, $crate::store::sort_value_of::<Self>, |r| {
                 crm_core::ids::EntityId::uuid($crate::Stored::id(r))
             });

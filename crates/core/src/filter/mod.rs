@@ -47,11 +47,28 @@ pub enum Op {
     Contains,
     StartsWith,
     IsNull,
+    /// `location[near]:[lat,lng,radius]`: within a distance of a point.
+    Near,
+    /// `location[bbox]:[south,west,north,east]`: inside a box.
+    Bbox,
 }
 
 impl Op {
-    pub const ALL: [Op; 11] =
-        [Op::Eq, Op::Neq, Op::Lt, Op::Lte, Op::Gt, Op::Gte, Op::In, Op::Nin, Op::Contains, Op::StartsWith, Op::IsNull];
+    pub const ALL: [Op; 13] = [
+        Op::Eq,
+        Op::Neq,
+        Op::Lt,
+        Op::Lte,
+        Op::Gt,
+        Op::Gte,
+        Op::In,
+        Op::Nin,
+        Op::Contains,
+        Op::StartsWith,
+        Op::IsNull,
+        Op::Near,
+        Op::Bbox,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +83,8 @@ impl Op {
             Op::Contains => "contains",
             Op::StartsWith => "starts_with",
             Op::IsNull => "is_null",
+            Op::Near => "near",
+            Op::Bbox => "bbox",
         }
     }
 
@@ -269,6 +288,9 @@ impl Catalog {
 
     pub(crate) fn field_names(&self) -> String {
         let mut names: Vec<String> = self.fields.iter().map(|f| f.name.to_string()).collect();
+        if self.located() {
+            names.push(format!("{LOCATION} (near, bbox)"));
+        }
         names.extend(self.relations.iter().map(|r| format!("{}.*", r.name)));
         names.join(", ")
     }
@@ -302,6 +324,19 @@ pub enum Resolved {
         relation: &'static RelationDef,
         inner: Box<Resolved>,
     },
+    /// `location[near]:…` / `location[bbox]:…` on a resource with `latitude` and `longitude`.
+    Geo(crate::geo::GeoCond),
+}
+
+/// The pseudo-field of location conditions, on resources whose catalog has `latitude` and
+/// `longitude`.
+pub const LOCATION: &str = "location";
+
+impl Catalog {
+    /// Whether records of this catalog have a location (`latitude` and `longitude`).
+    pub fn located(&self) -> bool {
+        self.field("latitude").is_some() && self.field("longitude").is_some()
+    }
 }
 
 /// Most values one filter may bind (keeps every query under the databases' parameter limits).

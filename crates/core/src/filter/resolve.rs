@@ -36,6 +36,7 @@ impl Resolved {
             Resolved::Not(x) => x.value_count(),
             Resolved::Cond { values, .. } => values.len().max(1),
             Resolved::Related { inner, .. } => inner.value_count(),
+            Resolved::Geo(_) => 4,
         }
     }
 
@@ -52,7 +53,7 @@ impl Resolved {
         match self {
             Resolved::And(v) | Resolved::Or(v) => v.iter().for_each(|x| x.collect_related(out)),
             Resolved::Not(x) => x.collect_related(out),
-            Resolved::Cond { .. } => {}
+            Resolved::Cond { .. } | Resolved::Geo(_) => {}
             Resolved::Related { relation, inner } => {
                 out.push(relation.target.resource);
                 inner.collect_related(out);
@@ -121,6 +122,9 @@ fn resolve_at(
             let (relations, field) = path.split_at(path.len() - cut);
             let leaf = Filter::Cond { path: field.to_vec(), op: *op, value: value.clone() };
             follow(catalog, prefix, relations, &|target, at| resolve_at(&leaf, target, at, &[], custom))?
+        }
+        Filter::Cond { path, op, value } if path.len() == 1 && path[0] == super::LOCATION && catalog.located() => {
+            Resolved::Geo(geo_cond(*op, value, &format!("{prefix}{}", super::LOCATION))?)
         }
         Filter::Cond { path, op, value } => {
             let name = path.join(".");
@@ -201,6 +205,42 @@ fn follow(
     Ok(Resolved::Related { relation: rel, inner: Box::new(inner) })
 }
 
+/// A location condition: `near` takes `[latitude,longitude,distance]` (`5km`, `500m`, metres
+/// when bare), `bbox` takes `[south,west,north,east]` in degrees.
+fn geo_cond(op: Op, value: &RawValue, full: &str) -> Result<crate::geo::GeoCond, FilterError> {
+    use crate::geo::{GeoBox, GeoCond, GeoPoint, parse_distance_m};
+    let invalid = |msg: String| FilterError { field: full.to_string(), code: "invalid_value", message: msg };
+    let items: &[String] = match value {
+        RawValue::List(items) => items,
+        RawValue::One(_) => &[],
+    };
+    let number = |s: &String| s.trim().parse::<f64>().map_err(|_| invalid(format!("`{s}` is not a number (`{full}`)")));
+    match op {
+        Op::Near => {
+            let [lat, lng, r] = items else {
+                return Err(invalid(format!(
+                    "`{full}[near]` takes [latitude,longitude,distance], e.g. [37.5665,126.978,5km]"
+                )));
+            };
+            let center = GeoPoint::new(number(lat)?, number(lng)?).map_err(invalid)?;
+            Ok(GeoCond::Near { center, radius_m: parse_distance_m(r).map_err(invalid)? })
+        }
+        Op::Bbox => {
+            let [s, w, n, e] = items else {
+                return Err(invalid(format!(
+                    "`{full}[bbox]` takes [south,west,north,east] in degrees, e.g. [33,124,39,132]"
+                )));
+            };
+            Ok(GeoCond::Within(GeoBox::new(number(s)?, number(w)?, number(n)?, number(e)?).map_err(invalid)?))
+        }
+        _ => Err(FilterError {
+            field: full.to_string(),
+            code: "unsupported_operator",
+            message: format!("`{full}` takes `near` or `bbox`, not `{}`", op.as_str()),
+        }),
+    }
+}
+
 fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<Vec<Literal>, FilterError> {
     let unsupported = || FilterError {
         field: full.to_string(),
@@ -249,6 +289,8 @@ fn check_cond(field: &FieldDef, op: Op, value: &RawValue, full: &str) -> Result<
             }
         }
         Op::Eq | Op::Neq => {}
+        // Only on `location`.
+        Op::Near | Op::Bbox => return Err(unsupported()),
     }
     let RawValue::One(v) = value else {
         return Err(invalid(format!("`{}` takes a single value; lists are for `in` and `nin`", op.as_str())));

@@ -1,6 +1,7 @@
 //! Compiling a checked filter into SQL over the resource's own table.
 
 use crm_core::filter::{FieldDef, FieldKind, Literal, Op, Resolved};
+use crm_core::geo::{GeoBox, GeoCond, GeoPoint};
 
 use super::Sql;
 use crate::conn::Backend;
@@ -54,6 +55,7 @@ fn compile(r: &Resolved, out: &mut Sql) {
             out.push(if relation.through.is_some() { "))" } else { ")" });
         }
         Resolved::Cond { field, op, values } => cond(field, *op, values, out),
+        Resolved::Geo(g) => geo(g, out),
     }
 }
 
@@ -196,6 +198,42 @@ fn cond(field: &FieldDef, op: Op, values: &[Literal], out: &mut Sql) {
         Op::IsNull => {
             let null = first == Some(Literal::Bool(true));
             out.push(&format!("{col} IS {}NULL", if null { "" } else { "NOT " }));
+        }
+        // Location conditions resolve to `Resolved::Geo`.
+        Op::Near | Op::Bbox => {
+            out.push("1=0");
+        }
+    }
+}
+
+/// The distance in metres from a row's `latitude`/`longitude` to `origin`: the function
+/// `crm_distance_m` (haversine, `crm_core::geo::distance_m`), registered on SQLite connections
+/// and created by a migration on PostgreSQL. The point is written as literals (checked finite
+/// numbers), so that the same text can order, select and page.
+pub fn distance_expr(origin: GeoPoint) -> String {
+    format!("crm_distance_m(latitude, longitude, {:?}, {:?})", origin.lat, origin.lng)
+}
+
+/// A box on `latitude`/`longitude`, which an index on the two columns narrows.
+fn in_box(b: &GeoBox, out: &mut Sql) {
+    out.push("(latitude BETWEEN ").bind(b.south).push(" AND ").bind(b.north);
+    if b.wraps() {
+        out.push(" AND (longitude >= ").bind(b.west).push(" OR longitude <= ").bind(b.east).push("))");
+    } else if b.west > -180.0 || b.east < 180.0 {
+        out.push(" AND longitude BETWEEN ").bind(b.west).push(" AND ").bind(b.east).push(")");
+    } else {
+        out.push(" AND longitude IS NOT NULL)");
+    }
+}
+
+fn geo(g: &GeoCond, out: &mut Sql) {
+    match g {
+        GeoCond::Within(b) => in_box(b, out),
+        GeoCond::Near { center, radius_m } => {
+            // The box around the circle first (an index range), then the exact distance.
+            out.push("(");
+            in_box(&GeoBox::around(*center, *radius_m), out);
+            out.push(&format!(" AND {} <= ", distance_expr(*center))).bind(*radius_m).push(")");
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::filter::FieldKind;
-use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, search_tokens, sort_signature_with};
+use crm_core::geo::GeoPoint;
+use crm_core::list::{Archived, Cursor, ListError, ListQuery, SortKey, list_signature, search_tokens};
 
 use super::{Bind, Sql, filter, in_ids};
 use crate::conn::Backend;
@@ -11,13 +12,26 @@ use crate::types::DbUuid;
 
 // Sorting and keyset pagination
 
+/// The SQL a sort key orders by: its column, or the distance from the origin.
+fn key_sql(k: &SortKey, origin: Option<GeoPoint>) -> String {
+    match origin {
+        Some(o) if k.is_distance() => super::distance_expr(o),
+        _ => k.field.column.to_string(),
+    }
+}
+
 /// `ORDER BY` text for the sort keys plus the id tie-breaker.
 pub fn order_by(keys: &[SortKey], id_desc: bool) -> String {
+    order_by_from(keys, id_desc, None)
+}
+
+/// [`order_by`] of a list whose keys may include the distance from `origin`.
+pub fn order_by_from(keys: &[SortKey], id_desc: bool, origin: Option<GeoPoint>) -> String {
     let mut parts: Vec<String> = keys
         .iter()
         .map(|k| {
             let nulls = if k.field.nullable { " NULLS LAST" } else { "" };
-            format!("{} {}{nulls}", k.field.column, if k.desc { "DESC" } else { "ASC" })
+            format!("{} {}{nulls}", key_sql(k, origin), if k.desc { "DESC" } else { "ASC" })
         })
         .collect();
     parts.push(format!("id {}", if id_desc { "DESC" } else { "ASC" }));
@@ -62,27 +76,48 @@ fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bin
 
 /// "Rows after the cursor" for the given order. `None` when the cursor's values do not fit.
 pub fn after(keys: &[SortKey], id_desc: bool, cursor: &Cursor, backend: Backend) -> Option<Sql> {
+    after_at(keys, id_desc, None, cursor, backend)
+}
+
+fn after_at(
+    keys: &[SortKey],
+    id_desc: bool,
+    origin: Option<GeoPoint>,
+    cursor: &Cursor,
+    backend: Backend,
+) -> Option<Sql> {
     let mut vals = Vec::with_capacity(keys.len());
     for (k, v) in keys.iter().zip(&cursor.v) {
         vals.push(bind_from_cursor(k.field.kind, v)?);
     }
     let mut out = Sql::new(backend);
-    after_from(keys, &vals, id_desc, cursor.id, &mut out);
+    after_from(keys, &vals, id_desc, origin, cursor.id, &mut out);
+    if origin.is_some() {
+        // The point is written into the text.
+        out.cacheable = false;
+    }
     Some(out)
 }
 
-fn after_from(keys: &[SortKey], vals: &[Option<Bind>], id_desc: bool, id: uuid::Uuid, out: &mut Sql) {
+fn after_from(
+    keys: &[SortKey],
+    vals: &[Option<Bind>],
+    id_desc: bool,
+    origin: Option<GeoPoint>,
+    id: uuid::Uuid,
+    out: &mut Sql,
+) {
     let Some((k, rest)) = keys.split_first() else {
         out.push(&format!("id {} ", if id_desc { "<" } else { ">" }));
         out.bind(id);
         return;
     };
-    let col = k.field.column;
+    let col = &key_sql(k, origin);
     match &vals[0] {
         None => {
             // In the NULL tail: only later rows of the same NULL group remain.
             out.push(&format!("({col} IS NULL AND "));
-            after_from(rest, &vals[1..], id_desc, id, out);
+            after_from(rest, &vals[1..], id_desc, origin, id, out);
             out.push(")");
         }
         Some(v) => {
@@ -94,7 +129,7 @@ fn after_from(keys: &[SortKey], vals: &[Option<Bind>], id_desc: bool, id: uuid::
             out.push(&format!(" OR ({col} = "));
             out.bind(v.clone());
             out.push(" AND ");
-            after_from(rest, &vals[1..], id_desc, id, out);
+            after_from(rest, &vals[1..], id_desc, origin, id, out);
             out.push("))");
         }
     }
@@ -173,7 +208,7 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     }
     let mut page = matching.clone();
     if let Some(c) = &q.after {
-        page.and(after(&q.sort, q.id_desc, c, backend).ok_or(ListError::Cursor)?);
+        page.and(after_at(&q.sort, q.id_desc, q.origin, c, backend).ok_or(ListError::Cursor)?);
     }
     Ok(ListSql { matching, page, order: order_by_list(q, backend) })
 }
@@ -244,16 +279,16 @@ pub fn first_of_each_through(
 /// `ORDER BY` of [`first_of_each`]'s rows: by parent, then in the list's order.
 pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);
-    out.push(column).push(", ").push(&order_by(&q.sort, q.id_desc));
-    out.cacheable = q.sort.len() <= 1;
+    out.push(column).push(", ").push(&order_by_from(&q.sort, q.id_desc, q.origin));
+    out.cacheable = q.sort.len() <= 1 && q.origin.is_none();
     out
 }
 
 /// The list's `ORDER BY` (the sort keys, then the id), as a statement part.
 pub fn order_by_list(q: &ListQuery, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);
-    out.push(&order_by(&q.sort, q.id_desc));
-    out.cacheable = q.sort.len() <= 1;
+    out.push(&order_by_from(&q.sort, q.id_desc, q.origin));
+    out.cacheable = q.sort.len() <= 1 && q.origin.is_none();
     out
 }
 
@@ -270,7 +305,7 @@ pub fn paginate<T>(
     rows.truncate(q.limit as usize);
     let next = rows.last().map(|last| {
         Cursor {
-            s: sort_signature_with(&q.sort, q.id_desc),
+            s: list_signature(&q.sort, q.id_desc, q.origin),
             v: q.sort.iter().map(|k| cursor_value(sort_value(last, k.field))).collect(),
             id: id_of(last),
         }

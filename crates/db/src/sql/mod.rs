@@ -15,7 +15,7 @@ use diesel::sql_types::{BigInt, Bool, Date, Double, Text, Timestamp};
 use crate::conn::{Backend, MultiBackend};
 use crate::types::{DbUuid, Uid};
 
-pub use filters::filter;
+pub use filters::{distance_expr, filter};
 pub use lists::{
     ListSql, SearchIndex, after, cursor_value, first_of_each, first_of_each_through, list_sql, order_by, order_by_list,
     order_by_parent, paginate, search,
@@ -193,6 +193,12 @@ impl From<&str> for Bind {
         Bind::Text(s.to_string())
     }
 }
+impl From<f64> for Bind {
+    fn from(f: f64) -> Bind {
+        Bind::Float(f)
+    }
+}
+
 impl From<i64> for Bind {
     fn from(i: i64) -> Bind {
         Bind::Int(i)

@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::registry::{Deprecation, MetaInputValue, MetaType, Registry};
 use async_graphql::{Enum, InputType, InputValueError, InputValueResult, Value};
-use crm_core::filter::{Catalog, FieldDef, FieldKind, Filter, MAX_DEPTH, Op, RawValue};
+use crm_core::filter::{Catalog, FieldDef, FieldKind, Filter, LOCATION, MAX_DEPTH, Op, RawValue};
 use crm_records::Stored;
 
 /// `where:` of a list of `R`: the typed form of the REST filter grammar.
@@ -112,6 +112,7 @@ impl<R: Stored> InputType for OrderBy<R> {
         let catalog = R::catalog();
         let field = match map.get("field") {
             // A custom field's key is checked with the list (its definitions are read there).
+            Some(Value::Enum(n)) if n.as_str() == "DISTANCE" && catalog.located() => "distance".to_string(),
             Some(Value::Enum(n)) => match super::custom::sort_key(n.as_str()) {
                 Some(key) => key,
                 None => catalog
@@ -158,6 +159,7 @@ fn where_filter(v: &Value, catalog: &'static Catalog, depth: usize) -> Result<Fi
                 all.push(if key.as_str() == "and" { Filter::And(items) } else { Filter::Or(items) });
             }
             "not" => all.push(Filter::Not(Box::new(nested(value)?))),
+            LOCATION if catalog.located() => all.extend(location_filter(value)?),
             "customFields" => {
                 let Value::Object(fields) = value else { return Err("`customFields` takes an object".into()) };
                 for (name, ops) in fields {
@@ -394,6 +396,70 @@ pub fn register_ops(registry: &mut Registry, name: String, doc: &str, ops: &[&st
     name
 }
 
+/// `location: {near: {…}, bbox: {…}}` as filter conditions (`location[near]:[…]`, …).
+fn location_filter(v: &Value) -> Result<Vec<Filter>, String> {
+    let Value::Object(map) = v else { return Err("`location` takes an object".into()) };
+    let number = |o: &IndexMap<async_graphql::Name, Value>, k: &str| match o.get(k) {
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(format!("`{k}` is required (a number)")),
+    };
+    let mut out = Vec::new();
+    for (key, value) in map {
+        let (op, names): (Op, &[&str]) = match (key.as_str(), value) {
+            (_, Value::Null) => continue,
+            ("near", _) => (Op::Near, &["latitude", "longitude", "radiusM"]),
+            ("bbox", _) => (Op::Bbox, &["south", "west", "north", "east"]),
+            (other, _) => return Err(format!("`{other}` is not a location condition (near, bbox)")),
+        };
+        let Value::Object(o) = value else { return Err(format!("`{key}` takes an object")) };
+        let items = names.iter().map(|k| number(o, k)).collect::<Result<Vec<_>, _>>()?;
+        out.push(Filter::Cond { path: vec![LOCATION.to_string()], op, value: RawValue::List(items) });
+    }
+    Ok(out)
+}
+
+/// Registers `LocationFilter` and its two conditions.
+fn register_location_filter(registry: &mut Registry) -> String {
+    let name = "LocationFilter".to_string();
+    if registry.types.contains_key(&name) {
+        return name;
+    }
+    let mut near = IndexMap::new();
+    field(&mut near, "latitude", "Float!", "Latitude of the point, in degrees (-90 to 90).");
+    field(&mut near, "longitude", "Float!", "Longitude of the point, in degrees (-180 to 180).");
+    field(&mut near, "radiusM", "Float!", "Greatest great-circle distance from the point, in metres.");
+    registry.types.insert(
+        "NearPoint".into(),
+        input_object("NearPoint", "Records within a distance of a point (`location[near]` in `filter=`).", near),
+    );
+    let mut bbox = IndexMap::new();
+    field(&mut bbox, "south", "Float!", "Southern edge, degrees of latitude.");
+    field(
+        &mut bbox,
+        "west",
+        "Float!",
+        "Western edge, degrees of longitude (greater than `east` crosses the antimeridian).",
+    );
+    field(&mut bbox, "north", "Float!", "Northern edge, degrees of latitude.");
+    field(&mut bbox, "east", "Float!", "Eastern edge, degrees of longitude.");
+    registry.types.insert(
+        "GeoBoxInput".into(),
+        input_object("GeoBoxInput", "Records inside a box (`location[bbox]` in `filter=`).", bbox),
+    );
+    let mut fields = IndexMap::new();
+    field(&mut fields, "near", "NearPoint", "Within a distance of a point; nodes then have `distanceM`.");
+    field(&mut fields, "bbox", "GeoBoxInput", "Inside a box.");
+    registry.types.insert(
+        name.clone(),
+        input_object(
+            &name,
+            "Conditions on where a record is (its `latitude` and `longitude`); all given must hold.",
+            fields,
+        ),
+    );
+    name
+}
+
 fn where_name(catalog: &Catalog) -> String {
     format!("{}Where", catalog.name)
 }
@@ -424,6 +490,10 @@ fn register_where(registry: &mut Registry, catalog: &'static Catalog) -> String 
             format!("Conditions on `{}`.", f.name)
         };
         field(&mut fields, &camel(f.name), &ty, &doc);
+    }
+    if catalog.located() {
+        let ty = register_location_filter(registry);
+        field(&mut fields, LOCATION, &ty, "Where the record is: near a point, or inside a box.");
     }
     if let Some(ty) = register_custom_where(registry, catalog) {
         field(&mut fields, "customFields", &ty, "Conditions on custom fields (`custom_fields.<name>` in `filter=`).");
@@ -517,13 +587,18 @@ fn register_sort_fields(registry: &mut Registry, catalog: &'static Catalog) -> S
         .filter_map(|d| {
             d.name.strip_prefix("custom_fields.").map(|k| (super::custom::sort_value(k), d.name.to_string()))
         });
-    let enum_values = builtin
+    let mut enum_values: IndexMap<String, _> = builtin
         .chain(custom)
         .map(|(value, name)| {
             let doc = format!("Sort by `{name}`.");
             (value.clone(), super::custom::enum_value(&value, &doc))
         })
         .collect();
+    if catalog.located() {
+        let doc = "Sort by the distance from the point of `where.location.near` (nearest first); \
+                   each node then has `distanceM`.";
+        enum_values.insert("DISTANCE".to_string(), super::custom::enum_value("DISTANCE", doc));
+    }
     let doc = format!("The fields lists of {} sort by.", catalog.resource);
     registry.types.insert(
         name.clone(),

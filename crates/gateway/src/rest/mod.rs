@@ -10,6 +10,7 @@ pub mod cases;
 pub mod changes;
 pub mod customers;
 pub mod emails;
+pub mod geo;
 pub mod ops;
 pub mod sales;
 pub mod schema;

@@ -192,6 +192,8 @@ pub fn convert(
                             industry: lead.industry.clone(),
                             country: lead.country.clone(),
                             region: lead.region.clone(),
+                            latitude: lead.latitude,
+                            longitude: lead.longitude,
                             owner_id: lead.owner_id,
                             ..Default::default()
                         },
@@ -226,6 +228,8 @@ pub fn convert(
                     owner_id: lead.owner_id,
                     country: lead.country.clone(),
                     region: lead.region.clone(),
+                    latitude: lead.latitude,
+                    longitude: lead.longitude,
                     ..Default::default()
                 },
             )?;

@@ -108,6 +108,18 @@ pub struct Lead {
     /// The region (a name).
     #[filter(sort)]
     pub region: Option<String>,
+    /// Latitude in decimal degrees (WGS 84).
+    #[filter(sort)]
+    pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84).
+    #[filter(sort)]
+    pub longitude: Option<f64>,
+    /// Metres from the point of the list's `location[near]` condition (or `near=`): only in
+    /// such lists, which may sort by it (`sort=distance`).
+    #[stored(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub distance_m: Option<f64>,
     /// Free text.
     pub description: Option<String>,
     pub disqualify_reason: Option<String>,
@@ -185,6 +197,12 @@ pub struct LeadInput {
     /// The region (a name).
     #[serde(default)]
     pub region: Option<String>,
+    /// Latitude in decimal degrees (WGS 84), -90 to 90.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    /// Longitude in decimal degrees (WGS 84), -180 to 180.
+    #[serde(default)]
+    pub longitude: Option<f64>,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
@@ -253,6 +271,7 @@ impl LeadInput {
         if i.last_name.is_none() && i.email.is_none() && i.company.is_none() {
             errs.add("last_name", "required", "a lead needs a last name, an email or a company");
         }
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
@@ -300,6 +319,8 @@ impl Record for Lead {
         l.source = i.source.unwrap_or(LeadSource::Other);
         l.country = i.country;
         l.region = i.region;
+        l.latitude = i.latitude;
+        l.longitude = i.longitude;
         l.description = i.description;
         l.disqualify_reason = i.disqualify_reason;
         if prev.is_none_or(|p| p.campaign_id != i.campaign_id) {

@@ -1,0 +1,6 @@
+DROP INDEX leads_location;
+DROP INDEX contacts_location;
+DROP INDEX accounts_location;
+ALTER TABLE leads DROP COLUMN longitude;
+ALTER TABLE leads DROP COLUMN latitude;
+DROP FUNCTION crm_distance_m(double precision, double precision, double precision, double precision);
