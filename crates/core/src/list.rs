@@ -290,7 +290,60 @@ impl SortKey {
     }
 }
 
+impl ListQuery {
+    /// The narrower versions of this query to try first when it lists the nearest first, each
+    /// with the `near` radius cut to a ring beyond the cursor's distance (a sixteenth, then a
+    /// quarter of what is left), and finally `None`: the query itself. A ring that holds a
+    /// whole page (`limit + 1` rows) gives exactly the page the query would.
+    pub fn rings(&self) -> Vec<Option<ListQuery>> {
+        let nearest_first = self.sort.first().is_some_and(|k| k.is_distance() && !k.desc);
+        let radius = self.filter.as_ref().and_then(Resolved::near_radius);
+        let (true, Some(radius)) = (nearest_first, radius) else { return vec![None] };
+        let base = self.after.as_ref().and_then(|c| c.v.first()).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let mut out: Vec<Option<ListQuery>> = [16.0, 4.0]
+            .into_iter()
+            .map(|part| base + (radius - base) / part)
+            .filter(|r| *r > base && *r < radius)
+            .map(|r| {
+                let mut q = self.clone();
+                q.filter = self.filter.as_ref().map(|f| f.with_near_radius(r));
+                q.count = false;
+                Some(q)
+            })
+            .collect();
+        out.push(None);
+        out
+    }
+}
+
 impl Resolved {
+    /// The radius of the filter's one `near` condition (see [`Resolved::origin`]).
+    pub fn near_radius(&self) -> Option<f64> {
+        fn radii(r: &Resolved, out: &mut Vec<f64>) {
+            match r {
+                Resolved::Geo(GeoCond::Near { radius_m, .. }) => out.push(*radius_m),
+                Resolved::And(v) => v.iter().for_each(|x| radii(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        radii(self, &mut found);
+        match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// The filter with the radius of its `near` conditions (outside `or` and `not`) set to
+    /// `radius_m`.
+    pub fn with_near_radius(&self, radius_m: f64) -> Resolved {
+        match self {
+            Resolved::Geo(GeoCond::Near { center, .. }) => Resolved::Geo(GeoCond::Near { center: *center, radius_m }),
+            Resolved::And(v) => Resolved::And(v.iter().map(|x| x.with_near_radius(radius_m)).collect()),
+            other => other.clone(),
+        }
+    }
+
     /// The point distances are measured from: the centre of the one `location[near]`
     /// condition that every matching record satisfies (the filter itself, or a condition of
     /// its top `and`s). None when there is none, or several.

@@ -239,17 +239,34 @@ macro_rules! diesel_store {
                     rows.into_iter().map(Self::from).collect()
                 }
                 // Each record with its distance from the origin, as the database computed it
-                // (the cursor keeps that very value).
+                // (the cursor keeps that very value). Nearest first, the page is looked for in
+                // widening rings (`ListQuery::rings`): the records within a smaller radius are
+                // the first of those within the whole one, so once a ring holds a page it is
+                // the page, found among far fewer candidates.
                 Some(origin) => {
                     use diesel::sql_types::{Double, Nullable};
-                    let distance = diesel::dsl::sql::<Nullable<Double>>(&crm_db::sql::distance_expr(origin));
-                    let rows: Vec<($Row, Option<f64>)> = $table::table
-                        .select((<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select(), distance))
-                        .into_boxed::<crm_db::MultiBackend>()
-                        .filter(parts.page)
-                        .order(parts.order)
-                        .limit(i64::from(q.limit) + 1)
-                        .load(conn)?;
+                    let mut rows: Vec<($Row, Option<f64>)> = Vec::new();
+                    for ring in q.rings() {
+                        let ring_parts;
+                        let page = match &ring {
+                            Some(narrow) => {
+                                ring_parts = crm_db::sql::list_sql(narrow, $search, conn.backend())?;
+                                ring_parts.page
+                            }
+                            None => parts.page.clone(),
+                        };
+                        let distance = diesel::dsl::sql::<Nullable<Double>>(&crm_db::sql::distance_expr(origin));
+                        rows = $table::table
+                            .select((<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select(), distance))
+                            .into_boxed::<crm_db::MultiBackend>()
+                            .filter(page)
+                            .order(crm_db::sql::order_by_list(q, conn.backend()))
+                            .limit(i64::from(q.limit) + 1)
+                            .load(conn)?;
+                        if rows.len() > q.limit as usize {
+                            break;
+                        }
+                    }
                     rows.into_iter()
                         .map(|(row, d)| {
                             let mut r = Self::from(row);
