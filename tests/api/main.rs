@@ -24,6 +24,7 @@ mod lists;
 mod observability;
 mod operational;
 mod parity;
+mod routes;
 mod sales;
 mod scaling;
 mod security;

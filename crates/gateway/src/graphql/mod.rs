@@ -6,6 +6,7 @@ pub mod changes;
 pub mod cost;
 pub mod custom;
 pub mod filters;
+pub mod geo;
 pub mod http;
 pub mod ide;
 pub mod lists;
@@ -101,6 +102,7 @@ pub struct Query(
     operational::ViewsQuery,
     sales::SalesViewsQuery,
     campaigns::CampaignViewsQuery,
+    geo::GeoViewsQuery,
     webhooks::WebhookViewsQuery,
 );
 
@@ -111,5 +113,6 @@ pub struct Mutation(
     operational::CommentsMutation,
     sales::SalesViewsMutation,
     campaigns::CampaignViewsMutation,
+    geo::GeoViewsMutation,
     webhooks::WebhookViewsMutation,
 );

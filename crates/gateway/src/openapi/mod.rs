@@ -29,6 +29,7 @@ pub mod custom_fields;
         (name = "purchases", description = "Orders customers placed: the products they own"),
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
+        (name = "geo", description = "Geographic CRM: visit routes for field reps (radius and box search are list parameters)"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
         (name = "changes", description = "The change feed: every committed write, in order"),
@@ -104,6 +105,8 @@ macro_rules! mount_routes {
                 .service(rest::campaigns::import_campaign_responses)
                 .service(rest::emails::send_email)
                 .service(rest::emails::receive_email)
+                .service(rest::routes::plan_route)
+                .service(rest::routes::accept_route)
                 .service(rest::schema::list_resource_fields)
                 .service(rest::schema::create_resource_field)
                 .service(rest::webhooks::list_deliveries)

@@ -12,6 +12,7 @@ pub mod customers;
 pub mod emails;
 pub mod geo;
 pub mod ops;
+pub mod routes;
 pub mod sales;
 pub mod schema;
 pub mod users;

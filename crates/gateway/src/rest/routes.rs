@@ -1,0 +1,58 @@
+//! `/api/v1/routes`: a field rep's day of visits, planned (`/routes/plan`) and accepted onto
+//! the agenda (`/routes`), docs/GEO.md.
+
+use actix_web::{HttpResponse, post, web};
+use crm_core::Scope;
+use crm_geo::routes::{self, AcceptedRoute, RoutePlan, RoutePlanInput};
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+/// Plans a day of visits: the order of the stops (accounts and contacts at their locations,
+/// or points), each with an optional window for the start of the visit and its length, from a
+/// start to an end, at a travel speed over straight-line distance × a detour factor. Stops
+/// that cannot fit are listed with the reason. The same input gives the same plan. Needs
+/// `sales:read`, and the read scope of the records named.
+#[utoipa::path(
+    tag = "geo",
+    request_body = RoutePlanInput,
+    responses(
+        (status = 200, body = RoutePlan),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "Bad input, or a named record that does not exist", body = Problem)
+    )
+)]
+#[post("/routes/plan")]
+pub async fn plan_route(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<RoutePlanInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.after(auth.0.require(Scope::SalesRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| routes::plan(c, &actor, &input)).await?))
+}
+
+/// Plans the day as `/routes/plan` does and puts each visit on the rep's agenda (`user_id`,
+/// default the caller) as a meeting due at the visit's start, in one transaction. Needs
+/// `sales:write`.
+#[utoipa::path(
+    tag = "geo",
+    request_body = RoutePlanInput,
+    responses(
+        (status = 201, body = AcceptedRoute),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/routes")]
+pub async fn accept_route(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<RoutePlanInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.after(auth.0.require(Scope::SalesWrite))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Created().json(state.db.transaction(move |c| routes::accept(c, &actor, &input)).await?))
+}
