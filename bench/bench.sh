@@ -169,6 +169,9 @@ bench_backend() { # backend url
     "$(field preview_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "materialize a campaign of $(field members "$r") members (ms)" "$(field materialize_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "stats of that campaign (ms, best/worst of 5)" "$(field stats_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  r=$(python3 "$ROOT/bench/routes.py" "http://127.0.0.1:$PORT" "$token")
+  record "$backend" "plan a route of 25 stops, a third with windows ($(field planned25 "$r") planned; ms, best/worst of 5)" "$(field plan25_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  record "$backend" "plan a route of 100 stops ($(field planned100 "$r") planned; ms, best/worst of 5)" "$(field plan100_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   bench_email "$backend" "$url" "$token"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
