@@ -223,6 +223,26 @@ async fn bad_locations_and_location_queries_are_refused_with_the_reason() {
         app.post("/api/v1/leads", json!({"last_name": "Off", "latitude": 10.0, "longitude": -181.0})).await.expect(422);
     assert_eq!(error_fields(&r), vec!["longitude"]);
 
+    // A record saved with one coordinate before the pair rule stays writable while its
+    // coordinates are left alone; changing them needs both.
+    let legacy = app.contact("Legacy", "Half", json!({"latitude": 37.5, "longitude": 127.0})).await;
+    let id = s(&legacy["id"]).to_string();
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        db.run_sync(|c| {
+            use diesel::RunQueryDsl;
+            let sql = format!("UPDATE contacts SET longitude = NULL WHERE id = '{id}'");
+            diesel::sql_query(sql).execute(c).map_err(crm_db::DbError::from)
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let path = format!("/api/v1/contacts/{}", s(&legacy["id"]));
+    app.patch(&path, json!({"title": "Still writable"})).await.expect(200);
+    let r = app.patch(&path, json!({"latitude": 37.6})).await.expect(422);
+    assert_eq!(error_fields(&r), vec!["longitude"]);
+
     for (query, field, code) in [
         ("near=91,0,5km", "location", "invalid_value"),
         ("near=37.5,126.9", "location", "invalid_value"),

@@ -1,12 +1,15 @@
 """Schemathesis hooks for the CRM contract run (see schemathesis.toml).
 
-The run leaves out three parameters, for what a real client does with them and JSON Schema
+The run leaves out five parameters, for what a real client does with them and JSON Schema
 cannot say:
 - `Idempotency-Key` is unique per logical request; a key reused for a different request is
   refused with 422 IDEMPOTENCY_KEY_REUSED, by design (tests/api/sync.rs covers the protocol);
 - `filter` follows a grammar and `cursor` is an opaque token from a previous page: the schema
   states their alphabet and length, not which strings parse (tests/api/lists.rs and the
-  filter parser's property tests cover them).
+  filter parser's property tests cover them);
+- `near` and `bbox` (accounts, contacts, leads) are location conditions of that grammar, with
+  ranges and a rule across their numbers (a box's south edge below its north edge) that a
+  pattern cannot state (tests/api/geo.rs covers them).
 Everything else in the served document is fuzzed as published, except one consequence of
 leaving `filter` out: sorting by an amount needs its currency pinned in `filter` (400
 INVALID_SORT `currency_required` otherwise; tests/api/accounts.rs covers it), so the sort keys
@@ -14,7 +17,7 @@ that the document marks `x-sort-needs-currency` are dropped from generated sorts
 """
 import schemathesis
 
-LEFT_OUT = {("header", "Idempotency-Key"), ("query", "filter"), ("query", "cursor")}
+LEFT_OUT = {("header", "Idempotency-Key"), ("query", "filter"), ("query", "cursor"), ("query", "near"), ("query", "bbox")}
 # Operation path -> the sort keys that need a currency pinned in `filter`.
 NEEDS_CURRENCY = {}
 

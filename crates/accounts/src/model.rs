@@ -261,7 +261,8 @@ impl AccountInput {
             Some(p) => errs.take(values::parse_phone_unless_stored("phone", &p, i.country.as_deref(), &stored)),
             None => None,
         };
-        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
+        let stored = current.map(|c| (c.latitude, c.longitude));
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, stored, &mut errs);
         i.annual_revenue = i.annual_revenue.and_then(|m| errs.take(m.parse("annual_revenue")));
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);

@@ -399,7 +399,8 @@ impl ContactInput {
         if i.first_name.is_none() && i.last_name.is_none() && i.email.is_none() {
             errs.add("last_name", "required", "a contact needs a first name, a last name or an email");
         }
-        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
+        let stored = current.map(|c| (c.latitude, c.longitude));
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, stored, &mut errs);
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)

@@ -156,11 +156,19 @@ pub fn check_coordinate(field: &str, v: f64, limit: f64) -> Result<f64, FieldErr
     }
 }
 
-/// A record's coordinates: each in range, and both or neither (a point needs the two).
-pub fn location(lat: Option<f64>, lng: Option<f64>, errs: &mut crate::FieldErrors) -> (Option<f64>, Option<f64>) {
+/// A record's coordinates: each in range, and both or neither (a point needs the two) when
+/// they change from `stored` (a record saved with one coordinate before this rule stays
+/// writable as long as its coordinates are left alone).
+pub fn location(
+    lat: Option<f64>,
+    lng: Option<f64>,
+    stored: Option<(Option<f64>, Option<f64>)>,
+    errs: &mut crate::FieldErrors,
+) -> (Option<f64>, Option<f64>) {
+    let changed = stored != Some((lat, lng));
     match (lat, lng) {
-        (Some(_), None) => errs.add("longitude", "required", "a latitude needs a longitude"),
-        (None, Some(_)) => errs.add("latitude", "required", "a longitude needs a latitude"),
+        (Some(_), None) if changed => errs.add("longitude", "required", "a latitude needs a longitude"),
+        (None, Some(_)) if changed => errs.add("latitude", "required", "a longitude needs a latitude"),
         _ => {}
     }
     let lat = lat.and_then(|v| errs.take(check_coordinate("latitude", v, 90.0)));

@@ -34,8 +34,10 @@ pub const DEFAULT_DETOUR: f64 = 1.3;
 #[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "RoutePointInput"))]
 pub struct RoutePoint {
     /// Degrees, -90 to 90.
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub latitude: f64,
     /// Degrees, -180 to 180.
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub longitude: f64,
 }
 
@@ -65,6 +67,7 @@ pub struct RouteStopInput {
     pub latest: Option<Timestamp>,
     /// Minutes the visit takes (default 30; at most 720).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 720))]
     pub duration_minutes: Option<u32>,
 }
 
@@ -89,11 +92,14 @@ pub struct RoutePlanInput {
     pub end_by: Option<Timestamp>,
     /// Average travel speed in km/h over road distance (default 30; 1 to 200).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 200))]
     pub speed_kmh: Option<f64>,
     /// Road distance over straight-line distance (default 1.3; 1 to 3).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3))]
     pub detour_factor: Option<f64>,
     /// The places to visit, 1 to 200.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 200))]
     pub stops: Vec<RouteStopInput>,
 }
 

@@ -228,6 +228,11 @@ pub struct LeadInput {
 
 impl LeadInput {
     pub fn normalize(self) -> Result<LeadInput, FieldErrors> {
+        self.normalize_over(None)
+    }
+
+    /// `normalize` for an update of `current` (see `values::location`).
+    pub fn normalize_over(self, current: Option<&Lead>) -> Result<LeadInput, FieldErrors> {
         let mut errs = FieldErrors::new();
         let mut i = self;
         let opt = |v: Option<String>| v.as_deref().and_then(clean);
@@ -271,7 +276,8 @@ impl LeadInput {
         if i.last_name.is_none() && i.email.is_none() && i.company.is_none() {
             errs.add("last_name", "required", "a lead needs a last name, an email or a company");
         }
-        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, &mut errs);
+        let stored = current.map(|l| (l.latitude, l.longitude));
+        (i.latitude, i.longitude) = values::location(i.latitude, i.longitude, stored, &mut errs);
         i.tags = errs.take(values::parse_tags("tags", &i.tags)).unwrap_or_default();
         i.external_ids = parse_external_ids("external_ids", std::mem::take(&mut i.external_ids), &mut errs);
         errs.into_result().map(|_| i)
@@ -304,7 +310,7 @@ impl Record for Lead {
         let entity = Self::ENTITY;
         let custom = input.custom_fields.take();
         let (i, custom) =
-            validated(conn, CustomResource::Leads, input.normalize(), custom, prev.map(|p| &p.custom_fields))?;
+            validated(conn, CustomResource::Leads, input.normalize_over(prev), custom, prev.map(|p| &p.custom_fields))?;
         let mut l = prev.cloned().unwrap_or_else(Lead::blank);
         l.custom_fields = custom;
         l.id = id;
