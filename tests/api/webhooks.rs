@@ -274,15 +274,24 @@ async fn types_filters_and_fields_choose_the_events() {
     )
     .await;
     app.created("/api/v1/webhooks", json!({"url": rx.url("/archived"), "event_types": ["*.archived"]})).await;
-    let c1 = app.contact("Ann", "Lee", json!({"lifecycle_stage": "customer"})).await;
-    let c2 = app.contact("Bob", "Kim", json!({"lifecycle_stage": "lead"})).await;
+    // Where the record is, in the same grammar: new contacts within 10 km of Seoul City Hall.
+    app.created(
+        "/api/v1/webhooks",
+        json!({"url": rx.url("/seoul"), "event_types": ["contact.created"],
+               "filter": "location[near]:[37.5665,126.978,10km]"}),
+    )
+    .await;
+    let c1 =
+        app.contact("Ann", "Lee", json!({"lifecycle_stage": "customer", "latitude": 37.57, "longitude": 126.98})).await;
+    let c2 =
+        app.contact("Bob", "Kim", json!({"lifecycle_stage": "lead", "latitude": 35.18, "longitude": 129.08})).await;
     let p1 = format!("/api/v1/contacts/{}", s(&c1["id"]));
     app.patch(&p1, json!({"title": "CEO"})).await.expect(200);
     app.patch(&p1, json!({"department": "Sales"})).await.expect(200);
     app.patch(&format!("/api/v1/contacts/{}", s(&c2["id"])), json!({"title": "CTO"})).await.expect(200);
     let acc = app.account("Gone Co", json!({})).await;
     assert_eq!(app.delete(&format!("/api/v1/accounts/{}", s(&acc["id"]))).await.status, 204);
-    until("two messages arrived", || rx.unique().len() >= 2).await;
+    until("three messages arrived", || rx.unique().len() >= 3).await;
     // Give a wrong match time to show up.
     actix_web::rt::time::sleep(Duration::from_millis(400)).await;
     let got: Vec<(String, String)> =
@@ -291,8 +300,14 @@ async fn types_filters_and_fields_choose_the_events() {
     got.sort();
     assert_eq!(
         got,
-        [("/archived".to_string(), "account.archived".to_string()), ("/customers".into(), "contact.updated".into())]
+        [
+            ("/archived".to_string(), "account.archived".to_string()),
+            ("/customers".into(), "contact.updated".into()),
+            ("/seoul".into(), "contact.created".into())
+        ]
     );
+    let seoul = rx.unique().into_iter().find(|m| m.path == "/seoul").unwrap();
+    assert_eq!(seoul.body["data"]["entity_id"], c1["id"], "Bob, in Busan, is 325 km away");
     let customer = rx.unique().into_iter().find(|m| m.path == "/customers").unwrap();
     assert_eq!(customer.body["data"]["entity_id"], c1["id"]);
     assert_eq!(customer.body["data"]["after"]["title"], "CEO");
