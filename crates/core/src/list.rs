@@ -290,29 +290,51 @@ impl SortKey {
     }
 }
 
+/// How a list nearest first looks for its page: in discs around the origin that widen until
+/// one holds a page (`limit + 1` records beyond the cursor's distance), the last being the
+/// query's own radius. The records within a smaller radius are the first of those within the
+/// whole one, so a disc that holds a page gives exactly the page the query would, among far
+/// fewer candidates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rings {
+    /// The cursor's distance (0 on the first page): the records counted lie beyond it.
+    pub base: f64,
+    /// The query's own radius.
+    pub full: f64,
+}
+
+impl Rings {
+    /// The first disc: a sixteenth of the way from the cursor's distance to the radius.
+    pub fn first(&self) -> f64 {
+        self.base + (self.full - self.base) / 16.0
+    }
+
+    /// The next disc after one of radius `r` held `found` records (fewer than a page): wide
+    /// enough, at the density just seen and with half again as much to spare, for `wanted`
+    /// records; at least twice the area; at most the whole radius.
+    pub fn next(&self, r: f64, found: usize, wanted: usize) -> f64 {
+        let b2 = self.base * self.base;
+        let area = r * r - b2;
+        let grow = if found == 0 { 16.0 } else { (wanted as f64 * 1.5 / found as f64).max(2.0) };
+        (b2 + area * grow).sqrt().min(self.full)
+    }
+}
+
 impl ListQuery {
-    /// The narrower versions of this query to try first when it lists the nearest first, each
-    /// with the `near` radius cut to a ring beyond the cursor's distance (a sixteenth, then a
-    /// quarter of what is left), and finally `None`: the query itself. A ring that holds a
-    /// whole page (`limit + 1` rows) gives exactly the page the query would.
-    pub fn rings(&self) -> Vec<Option<ListQuery>> {
+    /// The discs to look in first, when the list is nearest first under one `near` radius.
+    pub fn rings(&self) -> Option<Rings> {
         let nearest_first = self.sort.first().is_some_and(|k| k.is_distance() && !k.desc);
-        let radius = self.filter.as_ref().and_then(Resolved::near_radius);
-        let (true, Some(radius)) = (nearest_first, radius) else { return vec![None] };
+        let full = self.filter.as_ref().and_then(Resolved::near_radius)?;
         let base = self.after.as_ref().and_then(|c| c.v.first()).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
-        let mut out: Vec<Option<ListQuery>> = [16.0, 4.0]
-            .into_iter()
-            .map(|part| base + (radius - base) / part)
-            .filter(|r| *r > base && *r < radius)
-            .map(|r| {
-                let mut q = self.clone();
-                q.filter = self.filter.as_ref().map(|f| f.with_near_radius(r));
-                q.count = false;
-                Some(q)
-            })
-            .collect();
-        out.push(None);
-        out
+        (nearest_first && base < full).then_some(Rings { base, full })
+    }
+
+    /// This query with the `near` radius cut to `radius_m` (and no count).
+    pub fn within(&self, radius_m: f64) -> ListQuery {
+        let mut q = self.clone();
+        q.filter = self.filter.as_ref().map(|f| f.with_near_radius(radius_m));
+        q.count = false;
+        q
     }
 }
 
@@ -470,6 +492,23 @@ pub fn search_tokens(q: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rings_widen_by_the_density_they_see() {
+        let r = Rings { base: 0.0, full: 5000.0 };
+        assert_eq!(r.first(), 312.5);
+        // 12 of the 51 wanted in 312.5 m: the area grows 51 × 1.5 ÷ 12 = 6.375 times.
+        assert!((r.next(312.5, 12, 51) - 312.5 * 6.375_f64.sqrt()).abs() < 1e-9);
+        // None seen: sixteen times the area; nearly enough: still twice; never past the radius.
+        assert!((r.next(312.5, 0, 51) - 1250.0).abs() < 1e-9);
+        assert!((r.next(312.5, 50, 51) - 312.5 * 2.0_f64.sqrt()).abs() < 1e-9);
+        assert_eq!(r.next(4000.0, 1, 51), 5000.0);
+        // Beyond a cursor at 1 km: the annulus's area grows.
+        let r = Rings { base: 1000.0, full: 5000.0 };
+        assert_eq!(r.first(), 1250.0);
+        let next = r.next(1250.0, 10, 51);
+        assert!((next * next - 1000.0 * 1000.0 - (1250.0_f64.powi(2) - 1e6) * 7.65).abs() < 1e-6);
+    }
 
     static CAT: Catalog = Catalog {
         name: "Thing",

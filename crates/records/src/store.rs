@@ -240,19 +240,19 @@ macro_rules! diesel_store {
                 }
                 // Each record with its distance from the origin, as the database computed it
                 // (the cursor keeps that very value). Nearest first, the page is looked for in
-                // widening rings (`ListQuery::rings`): the records within a smaller radius are
-                // the first of those within the whole one, so once a ring holds a page it is
-                // the page, found among far fewer candidates.
+                // widening discs (`crm_core::list::Rings`), each sized from the density the last
+                // one showed: the records within a smaller radius are the first of those within
+                // the whole one, so once a disc holds a page it is the page, found among far
+                // fewer candidates.
                 Some(origin) => {
                     use diesel::sql_types::{Double, Nullable};
-                    let mut rows: Vec<($Row, Option<f64>)> = Vec::new();
-                    for ring in q.rings() {
-                        let ring_parts;
-                        let page = match &ring {
-                            Some(narrow) => {
-                                ring_parts = crm_db::sql::list_sql(narrow, $search, conn.backend())?;
-                                ring_parts.page
-                            }
+                    let backend = conn.backend();
+                    let wanted = q.limit as usize + 1;
+                    let mut ring = q.rings().map(|r| (r, r.first()));
+                    let mut rows: Vec<($Row, Option<f64>)>;
+                    loop {
+                        let page = match ring {
+                            Some((_, radius)) => crm_db::sql::list_sql(&q.within(radius), $search, backend)?.page,
                             None => parts.page.clone(),
                         };
                         let distance = diesel::dsl::sql::<Nullable<Double>>(&crm_db::sql::distance_expr(origin));
@@ -260,12 +260,16 @@ macro_rules! diesel_store {
                             .select((<$Row as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select(), distance))
                             .into_boxed::<crm_db::MultiBackend>()
                             .filter(page)
-                            .order(crm_db::sql::order_by_list(q, conn.backend()))
+                            .order(crm_db::sql::order_by_list(q, backend))
                             .limit(i64::from(q.limit) + 1)
                             .load(conn)?;
-                        if rows.len() > q.limit as usize {
-                            break;
-                        }
+                        ring = match ring {
+                            Some((r, radius)) if rows.len() < wanted => {
+                                let next = r.next(radius, rows.len(), wanted);
+                                (next < r.full).then_some((r, next))
+                            }
+                            _ => break,
+                        };
                     }
                     rows.into_iter()
                         .map(|(row, d)| {
