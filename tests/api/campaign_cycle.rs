@@ -10,16 +10,9 @@ use awc::http::Method;
 use serde_json::{Value, json};
 
 use crate::campaign_email::{browser, links, mail_settings, members, one_to, real, sent_out, template};
+use crate::campaign_review::{eur, money};
 use crate::smtp::SmtpSink;
 use crate::support::*;
-
-fn money(v: &Value) -> Vec<(i64, String)> {
-    v.as_array().unwrap().iter().map(|m| (m["amount_minor"].as_i64().unwrap(), s(&m["currency"]).to_string())).collect()
-}
-
-fn eur(n: i64) -> Vec<(i64, String)> {
-    vec![(n, "EUR".to_string())]
-}
 
 fn counts(figures: &Value, keys: &[&str]) -> Vec<i64> {
     keys.iter().map(|k| figures[k].as_i64().unwrap_or_else(|| panic!("{k} in {figures}"))).collect()

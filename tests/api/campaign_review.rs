@@ -25,11 +25,11 @@ async fn sent(app: &TestApp, campaign: &Value, who: &[(&Value, i64)]) {
         .expect(200);
 }
 
-fn money(v: &Value) -> Vec<(i64, String)> {
+pub(crate) fn money(v: &Value) -> Vec<(i64, String)> {
     v.as_array().unwrap().iter().map(|m| (m["amount_minor"].as_i64().unwrap(), s(&m["currency"]).to_string())).collect()
 }
 
-fn eur(n: i64) -> Vec<(i64, String)> {
+pub(crate) fn eur(n: i64) -> Vec<(i64, String)> {
     vec![(n, "EUR".to_string())]
 }
 

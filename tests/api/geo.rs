@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const R: f64 = 6_371_008.8;
+/// The mean earth radius the server's distances use.
+pub(crate) const R: f64 = 6_371_008.8;
 
 /// The great-circle distance by the atan2 form of the spherical law of cosines (Vincenty's
 /// formula on a sphere), an independent check of the server's haversine.
-fn great_circle(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(crate) fn great_circle(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
     let dl = (b.1 - a.1).to_radians();
     let y = ((p2.cos() * dl.sin()).powi(2) + (p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos()).powi(2)).sqrt();

@@ -7,20 +7,12 @@ use awc::http::Method;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::geo::great_circle;
 use crate::support::*;
 
-const R: f64 = 6_371_008.8;
 const DETOUR: f64 = 1.3;
 const KMH: f64 = 30.0;
 const START: (f64, f64) = (37.5665, 126.978);
-
-/// Great-circle distance by the atan2 form of the spherical law of cosines.
-fn great_circle(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
-    let dl = (b.1 - a.1).to_radians();
-    let y = ((p2.cos() * dl.sin()).powi(2) + (p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos()).powi(2)).sqrt();
-    R * y.atan2(p1.sin() * p2.sin() + p1.cos() * p2.cos() * dl.cos())
-}
 
 fn road(a: (f64, f64), b: (f64, f64)) -> f64 {
     great_circle(a, b) * DETOUR

@@ -276,8 +276,9 @@ fn at(start: DateTime<Utc>, seconds: f64) -> Timestamp {
 }
 
 /// Plans the day: the order of the visits and their times, and the stops left out with the
-/// reason. Reads the named accounts and contacts (the caller needs to read them).
+/// reason. Needs `sales:read`, and the read scope of the accounts and contacts named.
 pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> Result<RoutePlan, RecordError> {
+    actor.require(Scope::SalesRead)?;
     let places = places(conn, actor, input)?;
     let detour = input.detour_factor.unwrap_or(DEFAULT_DETOUR);
     let speed = input.speed_kmh.unwrap_or(DEFAULT_SPEED_KMH);
@@ -352,18 +353,6 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
     unplanned.sort_by_key(|u| u.stop);
     let total_wait: f64 = schedule.start.iter().zip(&schedule.arrive).map(|(s, a)| s - a).sum();
     let service: f64 = tour.order.iter().map(|&s| problem.stops[s].service).sum();
-    // The nearest-neighbour order of the same visits, for comparison.
-    let mut nn: Vec<usize> = Vec::with_capacity(tour.order.len());
-    let mut rest = tour.order.clone();
-    let mut from = 0;
-    while !rest.is_empty() {
-        let k = (0..rest.len())
-            .min_by(|a, b| problem.dist[from][rest[*a] + 1].total_cmp(&problem.dist[from][rest[*b] + 1]))
-            .unwrap_or(0);
-        let s = rest.remove(k);
-        from = s + 1;
-        nn.push(s);
-    }
     Ok(RoutePlan {
         visits,
         unplanned,
@@ -371,7 +360,7 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
         total_distance_m: tour.distance,
         travel_seconds: (schedule.end - total_wait - service).round() as i64,
         wait_seconds: total_wait.round() as i64,
-        nearest_neighbour_distance_m: problem.length(&nn),
+        nearest_neighbour_distance_m: problem.length(&problem.nearest_order(&tour.order)),
     })
 }
 

@@ -158,6 +158,21 @@ impl Problem {
         }
     }
 
+    /// `stops` in nearest-neighbour order by distance alone (windows aside): from the start,
+    /// the nearest not yet taken (ties to the earlier in `stops`).
+    pub fn nearest_order(&self, stops: &[usize]) -> Vec<usize> {
+        let (mut left, mut out, mut at) = (stops.to_vec(), Vec::with_capacity(stops.len()), 0);
+        while !left.is_empty() {
+            let k = (0..left.len())
+                .min_by(|a, b| self.dist[at][Self::place(left[*a])].total_cmp(&self.dist[at][Self::place(left[*b])]))
+                .unwrap_or(0);
+            let s = left.remove(k);
+            at = Self::place(s);
+            out.push(s);
+        }
+        out
+    }
+
     /// Local search on `order` (2-opt, then or-opt of runs of 1 to 3) until no move shortens a
     /// feasible tour.
     pub fn improve(&self, mut order: Vec<usize>) -> Vec<usize> {
