@@ -20,13 +20,9 @@ fn key_sql(k: &SortKey, origin: Option<GeoPoint>) -> String {
     }
 }
 
-/// `ORDER BY` text for the sort keys plus the id tie-breaker.
-pub fn order_by(keys: &[SortKey], id_desc: bool) -> String {
-    order_by_from(keys, id_desc, None)
-}
-
-/// [`order_by`] of a list whose keys may include the distance from `origin`.
-pub fn order_by_from(keys: &[SortKey], id_desc: bool, origin: Option<GeoPoint>) -> String {
+/// `ORDER BY` text for the sort keys (the distance among them measured from `origin`) plus the
+/// id tie-breaker.
+pub fn order_by(keys: &[SortKey], id_desc: bool, origin: Option<GeoPoint>) -> String {
     let mut parts: Vec<String> = keys
         .iter()
         .map(|k| {
@@ -74,12 +70,9 @@ fn bind_from_cursor(kind: FieldKind, v: &serde_json::Value) -> Option<Option<Bin
     }))
 }
 
-/// "Rows after the cursor" for the given order. `None` when the cursor's values do not fit.
-pub fn after(keys: &[SortKey], id_desc: bool, cursor: &Cursor, backend: Backend) -> Option<Sql> {
-    after_at(keys, id_desc, None, cursor, backend)
-}
-
-fn after_at(
+/// "Rows after the cursor" for the given order (the distance measured from `origin`). `None`
+/// when the cursor's values do not fit.
+pub fn after(
     keys: &[SortKey],
     id_desc: bool,
     origin: Option<GeoPoint>,
@@ -208,7 +201,7 @@ pub fn list_sql(q: &ListQuery, index: SearchIndex, backend: Backend) -> Result<L
     }
     let mut page = matching.clone();
     if let Some(c) = &q.after {
-        page.and(after_at(&q.sort, q.id_desc, q.origin, c, backend).ok_or(ListError::Cursor)?);
+        page.and(after(&q.sort, q.id_desc, q.origin, c, backend).ok_or(ListError::Cursor)?);
     }
     Ok(ListSql { matching, page, order: order_by_list(q, backend) })
 }
@@ -279,7 +272,7 @@ pub fn first_of_each_through(
 /// `ORDER BY` of [`first_of_each`]'s rows: by parent, then in the list's order.
 pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);
-    out.push(column).push(", ").push(&order_by_from(&q.sort, q.id_desc, q.origin));
+    out.push(column).push(", ").push(&order_by(&q.sort, q.id_desc, q.origin));
     out.cacheable = q.sort.len() <= 1 && q.origin.is_none();
     out
 }
@@ -287,7 +280,7 @@ pub fn order_by_parent(q: &ListQuery, column: &str, backend: Backend) -> Sql {
 /// The list's `ORDER BY` (the sort keys, then the id), as a statement part.
 pub fn order_by_list(q: &ListQuery, backend: Backend) -> Sql {
     let mut out = Sql::new(backend);
-    out.push(&order_by_from(&q.sort, q.id_desc, q.origin));
+    out.push(&order_by(&q.sort, q.id_desc, q.origin));
     out.cacheable = q.sort.len() <= 1 && q.origin.is_none();
     out
 }
@@ -379,13 +372,13 @@ mod tests {
     fn keyset_handles_nulls() {
         let keys = [SortKey { field: &CON.fields[0], desc: false }];
         let c = Cursor { s: String::new(), v: vec![serde_json::Value::Null], id: uuid::Uuid::nil() };
-        let s = after(&keys, false, &c, Backend::Sqlite).unwrap();
+        let s = after(&keys, false, None, &c, Backend::Sqlite).unwrap();
         assert_eq!(s.debug_text(), "(city IS NULL AND id > ?)");
         let c = Cursor { s: String::new(), v: vec!["Seoul".into()], id: uuid::Uuid::nil() };
-        let s = after(&keys, false, &c, Backend::Sqlite).unwrap();
+        let s = after(&keys, false, None, &c, Backend::Sqlite).unwrap();
         assert_eq!(s.debug_text(), "(city > ? OR city IS NULL OR (city = ? AND id > ?))");
-        assert_eq!(order_by(&keys, false), "city ASC NULLS LAST, id ASC");
+        assert_eq!(order_by(&keys, false, None), "city ASC NULLS LAST, id ASC");
         let bad = Cursor { s: String::new(), v: vec![3.into()], id: uuid::Uuid::nil() };
-        assert!(after(&keys, false, &bad, Backend::Sqlite).is_none());
+        assert!(after(&keys, false, None, &bad, Backend::Sqlite).is_none());
     }
 }
