@@ -17,6 +17,7 @@ mod contracts;
 mod custom_fields;
 mod emails;
 mod geo;
+mod geocoding;
 mod graphql;
 mod graphql_http;
 mod js;

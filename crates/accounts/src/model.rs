@@ -68,6 +68,14 @@ pub struct Account {
     /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
+    /// Where the coordinates come from: `given` (sent by the client), `geocoded` (from the
+    /// address, in the gazetteer), `manual` (placed by a person), `unresolved` (the address
+    /// matched no place, so there are no coordinates).
+    #[filter(sort)]
+    pub location_source: Option<crm_core::geo::LocationSource>,
+    /// How precise the coordinates are: `rooftop`, `postal_code` or `city`.
+    #[filter(sort)]
+    pub location_accuracy: Option<crm_core::geo::LocationAccuracy>,
     /// Metres from the point of the list's `location[near]` condition (or `near=`): only in
     /// such lists, which may sort by it (`sort=distance`).
     #[stored(skip)]
@@ -171,6 +179,13 @@ pub struct AccountInput {
     /// Longitude in decimal degrees (WGS 84).
     #[serde(default)]
     pub longitude: Option<f64>,
+    /// Where coordinates sent with this write come from: `given` (the default), `geocoded` or
+    /// `manual`. Without coordinates, the server locates the record from its address.
+    #[serde(default)]
+    pub location_source: Option<crm_core::geo::LocationSource>,
+    /// How precise coordinates sent with this write are (default `rooftop`).
+    #[serde(default)]
+    pub location_accuracy: Option<crm_core::geo::LocationAccuracy>,
     #[serde(default)]
     pub annual_revenue: Option<Money>,
     #[serde(default)]
@@ -213,6 +228,8 @@ impl Account {
             country: i.country,
             latitude: i.latitude,
             longitude: i.longitude,
+            location_source: i.location_source,
+            location_accuracy: i.location_accuracy,
             annual_revenue: i.annual_revenue,
             employee_count: i.employee_count,
             tags: i.tags,

@@ -9,6 +9,8 @@ use crm_records::{Record, RecordError};
 
 use crate::model::{Account, AccountInput, AccountPatch};
 
+crm_records::impl_located!(Account, AccountInput);
+
 impl Record for Account {
     type Input = AccountInput;
     type Patch = AccountPatch;
@@ -34,6 +36,7 @@ impl Record for Account {
             prev.map(|p| &p.custom_fields),
         )?;
         i.custom_fields = Some(custom);
+        crm_records::location::relocate(conn, Self::ENTITY, &mut i, prev)?;
         if prev.is_none_or(|p| p.owner_id != i.owner_id) {
             crm_records::check_ref(conn, Self::ENTITY, "owner_id", i.owner_id)?;
         }

@@ -65,6 +65,8 @@ fn update_many(conn: &mut AnyConnection, items: &[(Contact, i64)]) -> QueryResul
         .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.country.clone()))
         .bind::<Array<Nullable<Double>>, _>(col(&rows, |r| r.latitude))
         .bind::<Array<Nullable<Double>>, _>(col(&rows, |r| r.longitude))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.location_source.clone()))
+        .bind::<Array<Nullable<Text>>, _>(col(&rows, |r| r.location_accuracy.clone()))
         .bind::<Array<Jsonb>, _>(col(&rows, |r| r.tags.0.clone()))
         .bind::<Array<Jsonb>, _>(col(&rows, |r| r.custom_fields.0.clone()))
         .bind::<Array<BigInt>, _>(col(&rows, |r| r.version))
@@ -83,15 +85,18 @@ const UPDATE_MANY_PG: &str = "UPDATE contacts AS c SET first_name = v.first_name
     email_consent_at = v.email_consent_at, do_not_call = v.do_not_call, do_not_mail = v.do_not_mail, \
     marketing_opt_out = v.marketing_opt_out, street = v.street, \
     city = v.city, region = v.region, postal_code = v.postal_code, country = v.country, \
-    latitude = v.latitude, longitude = v.longitude, tags = v.tags, custom_fields = v.custom_fields, \
+    latitude = v.latitude, longitude = v.longitude, location_source = v.location_source, \
+    location_accuracy = v.location_accuracy, tags = v.tags, custom_fields = v.custom_fields, \
     version = v.version, created_at = v.created_at, updated_at = v.updated_at, archived_at = v.archived_at \
     FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) AS v(id, expected, first_name, last_name, email, \
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) AS v(id, expected, first_name, last_name, email, \
     emails, phone, phones, title, department, account_id, owner_id, lifecycle_stage, email_consent, \
     email_consent_at, do_not_call, do_not_mail, marketing_opt_out, street, city, region, postal_code, country, \
-    latitude, longitude, tags, \
+    latitude, longitude, location_source, location_accuracy, tags, \
     custom_fields, version, created_at, updated_at, archived_at) \
     WHERE c.id = v.id AND c.version = v.expected";
+
+crm_records::impl_located!(Contact, ContactInput);
 
 impl Record for Contact {
     type Input = ContactInput;
@@ -121,6 +126,7 @@ impl Record for Contact {
             prev.map(|p| &p.custom_fields),
         )?;
         i.custom_fields = Some(custom);
+        crm_records::location::relocate(conn, entity, &mut i, prev)?;
         if prev.is_none_or(|p| p.account_id != i.account_id) {
             crm_records::check_ref(conn, entity, "account_id", i.account_id)?;
         }

@@ -198,3 +198,66 @@ mod tests {
         assert!(GeoBox::new(33.0, 170.0, 39.0, -170.0).unwrap().wraps());
     }
 }
+
+crate::wire_enum!(
+    /// Where a record's coordinates come from.
+    LocationSource {
+        /// Sent by the client with the record (the default when coordinates are sent).
+        Given = "given",
+        /// Found from the record's address in the gazetteer.
+        Geocoded = "geocoded",
+        /// Placed by a person (a client says so by sending this source).
+        Manual = "manual",
+        /// The address was looked up and matched no place: the record has no coordinates.
+        Unresolved = "unresolved",
+    }
+);
+
+crate::wire_enum!(
+    /// How precise a record's coordinates are.
+    LocationAccuracy {
+        /// The building.
+        Rooftop = "rooftop",
+        /// The centre of the postal code's area.
+        PostalCode = "postal_code",
+        /// The centre of the city.
+        City = "city",
+    }
+);
+
+fn boundaries() -> &'static country_boundaries::CountryBoundaries {
+    static BOUNDARIES: std::sync::OnceLock<country_boundaries::CountryBoundaries> = std::sync::OnceLock::new();
+    BOUNDARIES.get_or_init(|| {
+        country_boundaries::CountryBoundaries::from_reader(country_boundaries::BOUNDARIES_ODBL_60X30)
+            .expect("the country boundaries shipped with the crate load")
+    })
+}
+
+/// The countries (ISO 3166-1 alpha-2) whose land holds `p`: none at sea, one almost
+/// everywhere on land (OpenStreetMap's borders, simplified to about 1 km).
+pub fn countries_at(p: GeoPoint) -> Vec<String> {
+    let Ok(at) = country_boundaries::LatLon::new(p.lat, p.lng) else { return Vec::new() };
+    boundaries().ids(at).into_iter().filter(|id| id.len() == 2).map(str::to_string).collect()
+}
+
+/// Whether `p` contradicts `country`: it lies on the land of other countries only. A point
+/// at sea (a port, a coastline the borders simplify away) contradicts no country.
+pub fn contradicts_country(p: GeoPoint, country: &str) -> Option<Vec<String>> {
+    let found = countries_at(p);
+    (!found.is_empty() && !found.iter().any(|c| c == country)).then_some(found)
+}
+
+#[cfg(test)]
+mod country_tests {
+    use super::*;
+
+    #[test]
+    fn points_fall_in_their_countries() {
+        assert_eq!(countries_at(GeoPoint { lat: 37.5665, lng: 126.978 }), vec!["KR"]);
+        assert_eq!(countries_at(GeoPoint { lat: 52.52, lng: 13.405 }), vec!["DE"]);
+        assert!(contradicts_country(GeoPoint { lat: 35.1796, lng: 129.0756 }, "KR").is_none());
+        assert_eq!(contradicts_country(GeoPoint { lat: 35.6762, lng: 139.6503 }, "KR"), Some(vec!["JP".into()]));
+        // The middle of the Pacific is no country's land.
+        assert!(contradicts_country(GeoPoint { lat: 0.0, lng: -150.0 }, "US").is_none());
+    }
+}

@@ -171,6 +171,8 @@ diesel::table! {
         country -> Nullable<Text>,
         latitude -> Nullable<Double>,
         longitude -> Nullable<Double>,
+        location_source -> Nullable<Text>,
+        location_accuracy -> Nullable<Text>,
         annual_revenue_minor -> Nullable<BigInt>,
         annual_revenue_currency -> Nullable<Text>,
         employee_count -> Nullable<BigInt>,
@@ -216,6 +218,8 @@ diesel::table! {
         country -> Nullable<Text>,
         latitude -> Nullable<Double>,
         longitude -> Nullable<Double>,
+        location_source -> Nullable<Text>,
+        location_accuracy -> Nullable<Text>,
         tags -> Json,
         custom_fields -> Json,
         lifetime_value_minor -> Nullable<BigInt>,
@@ -521,10 +525,15 @@ diesel::table! {
         status -> Text,
         score -> BigInt,
         owner_id -> Nullable<Uid>,
+        street -> Nullable<Text>,
+        city -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
         country -> Nullable<Text>,
         region -> Nullable<Text>,
         latitude -> Nullable<Double>,
         longitude -> Nullable<Double>,
+        location_source -> Nullable<Text>,
+        location_accuracy -> Nullable<Text>,
         description -> Nullable<Text>,
         disqualify_reason -> Nullable<Text>,
         converted_at -> Nullable<Timestamp>,
@@ -882,3 +891,29 @@ diesel::table! {
         actor -> Text,
     }
 }
+
+diesel::table! {
+    geo_places (id) {
+        id -> BigInt,
+        country -> Text,
+        kind -> Text,
+        name -> Text,
+        admin1 -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        latitude -> Double,
+        longitude -> Double,
+        population -> BigInt,
+    }
+}
+
+diesel::table! {
+    geo_place_keys (country, kind, key, place_id) {
+        country -> Text,
+        kind -> Text,
+        key -> Text,
+        place_id -> BigInt,
+    }
+}
+
+diesel::joinable!(geo_place_keys -> geo_places (place_id));
+diesel::allow_tables_to_appear_in_same_query!(geo_places, geo_place_keys);

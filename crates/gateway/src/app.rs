@@ -148,6 +148,18 @@ pub fn open_database(url: &str, opts: PoolOptions) -> Result<Db, crm_db::DbError
         .with_context(crm_webhooks::Catalogs(crate::registry::catalog_of)))
 }
 
+/// Applies pending migrations, then gives an empty gazetteer the demo one (so that addresses
+/// in major cities are located from the first start); returns the migrations applied.
+pub fn migrate(db: &Db) -> Result<usize, String> {
+    let n = db.migrate().map_err(|e| e.to_string())?;
+    let loaded =
+        db.run_sync(crm_geo::gazetteer::load_demo_if_empty).map_err(|e| format!("loading the demo gazetteer: {e}"))?;
+    if let Some(r) = loaded {
+        tracing::info!(places = r.places, "loaded the demo gazetteer (crm geo import loads GeoNames files)");
+    }
+    Ok(n)
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
@@ -176,7 +188,7 @@ impl Application {
             let db = open_database(&url, PoolOptions { max_size, ..Default::default() })
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             if migrate {
-                let n = db.migrate().map_err(|e| e.to_string())?;
+                let n = self::migrate(&db)?;
                 if n > 0 {
                     tracing::info!(migrations = n, "applied migrations");
                 }

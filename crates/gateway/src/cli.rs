@@ -198,10 +198,25 @@ pub enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// The offline gazetteer addresses are geocoded in.
+    #[command(subcommand)]
+    Geo(GeoCommand),
     /// Print the OpenAPI document.
     ExportOpenapi,
     /// Print the GraphQL schema (SDL).
     ExportSdl,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GeoCommand {
+    /// Load a GeoNames file (unzipped): a cities file (`cities15000.txt`, `allCountries.txt`
+    /// of https://download.geonames.org/export/dump/) or a postal-code file (`allCountries.txt`
+    /// of https://download.geonames.org/export/zip/). Each country in the file replaces that
+    /// country's places of the same kind.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 impl JwtArgs {
@@ -333,7 +348,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { serve: args, jwt } => serve(args.settings(&database_url, &jwt)?, json),
         Command::Migrate => {
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
-            let n = db.migrate().map_err(|e| e.to_string())?;
+            let n = crate::app::migrate(&db)?;
             println!("applied {n} migration(s) to the {} database", db.backend().name());
             Ok(())
         }
@@ -376,7 +391,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
-            db.migrate().map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
             let started = std::time::Instant::now();
             let mut progress = crate::progress::Progress::for_stderr(json);
             let (a, c) = crate::seed::seed(&db, na, nc, demo || custom_fields, &mut progress)?;
@@ -402,6 +417,32 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             let rate = crate::benchdb::bench_db(&db, &scenario, Duration::from_secs(seconds), threads.max(1))?;
             println!("ops_per_sec={rate:.1}");
+            Ok(())
+        }
+        Command::Geo(GeoCommand::Import { file }) => {
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
+            let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            progress.phase("gazetteer", size);
+            let mut seen = 0;
+            let report = db
+                .run_sync(|c| {
+                    crm_geo::gazetteer::import(c, std::io::BufReader::new(f), &mut |bytes| {
+                        progress.inc(bytes.saturating_sub(seen));
+                        seen = bytes;
+                    })
+                })
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            progress.finish();
+            println!(
+                "loaded {} places ({} names and codes) of {} into the gazetteer; {} lines skipped",
+                report.places,
+                report.keys,
+                report.countries.join(", "),
+                report.skipped
+            );
             Ok(())
         }
         Command::ExportOpenapi => {

@@ -1,6 +1,8 @@
 //! Geographic CRM beyond the lists' radius and box search (which live in the filter language,
-//! `crm_core::geo`): visit routes for field reps.
+//! `crm_core::geo`): the offline gazetteer addresses are geocoded in, and visit routes for field
+//! reps.
 
+pub mod gazetteer;
 pub mod routes;
 pub mod tour;
 

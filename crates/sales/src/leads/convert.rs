@@ -192,8 +192,14 @@ pub fn convert(
                             industry: lead.industry.clone(),
                             country: lead.country.clone(),
                             region: lead.region.clone(),
+                            street: lead.street.clone(),
+                            city: lead.city.clone(),
+                            postal_code: lead.postal_code.clone(),
                             latitude: lead.latitude,
                             longitude: lead.longitude,
+                            // Where the lead's coordinates came from (an unresolved address is looked up again).
+                            location_source: lead.latitude.and(lead.location_source),
+                            location_accuracy: lead.latitude.and(lead.location_accuracy),
                             owner_id: lead.owner_id,
                             ..Default::default()
                         },
@@ -228,8 +234,14 @@ pub fn convert(
                     owner_id: lead.owner_id,
                     country: lead.country.clone(),
                     region: lead.region.clone(),
+                    street: lead.street.clone(),
+                    city: lead.city.clone(),
+                    postal_code: lead.postal_code.clone(),
                     latitude: lead.latitude,
                     longitude: lead.longitude,
+                    // Where the lead's coordinates came from (an unresolved address is looked up again).
+                    location_source: lead.latitude.and(lead.location_source),
+                    location_accuracy: lead.latitude.and(lead.location_accuracy),
                     ..Default::default()
                 },
             )?;

@@ -102,6 +102,15 @@ pub struct Lead {
     /// Set by the assignment rules when not given.
     #[filter(relation = "owner", to = crm_users::USER_CATALOG)]
     pub owner_id: Option<UserId>,
+    /// Street and number of the postal address.
+    #[filter]
+    pub street: Option<String>,
+    /// City of the postal address.
+    #[filter(sort)]
+    pub city: Option<String>,
+    /// Postal code of the postal address.
+    #[filter(sort)]
+    pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2.
     #[filter(upper, sort)]
     pub country: Option<String>,
@@ -114,6 +123,14 @@ pub struct Lead {
     /// Longitude in decimal degrees (WGS 84).
     #[filter(sort)]
     pub longitude: Option<f64>,
+    /// Where the coordinates come from: `given` (sent by the client), `geocoded` (from the
+    /// address, in the gazetteer), `manual` (placed by a person), `unresolved` (the address
+    /// matched no place, so there are no coordinates).
+    #[filter(sort)]
+    pub location_source: Option<crm_core::geo::LocationSource>,
+    /// How precise the coordinates are: `rooftop`, `postal_code` or `city`.
+    #[filter(sort)]
+    pub location_accuracy: Option<crm_core::geo::LocationAccuracy>,
     /// Metres from the point of the list's `location[near]` condition (or `near=`): only in
     /// such lists, which may sort by it (`sort=distance`).
     #[stored(skip)]
@@ -191,6 +208,15 @@ pub struct LeadInput {
     /// The user who owns it.
     #[serde(default)]
     pub owner_id: Option<UserId>,
+    /// Street and number of the postal address.
+    #[serde(default)]
+    pub street: Option<String>,
+    /// City of the postal address.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// Postal code of the postal address (at most 20 characters).
+    #[serde(default)]
+    pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2 country code, upper case.
     #[serde(default)]
     pub country: Option<String>,
@@ -203,6 +229,13 @@ pub struct LeadInput {
     /// Longitude in decimal degrees (WGS 84), -180 to 180.
     #[serde(default)]
     pub longitude: Option<f64>,
+    /// Where coordinates sent with this write come from: `given` (the default), `geocoded` or
+    /// `manual`. Without coordinates, the server locates the record from its address.
+    #[serde(default)]
+    pub location_source: Option<crm_core::geo::LocationSource>,
+    /// How precise coordinates sent with this write are (default `rooftop`).
+    #[serde(default)]
+    pub location_accuracy: Option<crm_core::geo::LocationAccuracy>,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
@@ -242,6 +275,9 @@ impl LeadInput {
         i.title = opt(i.title);
         i.industry = opt(i.industry).map(|s| s.to_lowercase());
         i.region = opt(i.region);
+        i.street = opt(i.street);
+        i.city = opt(i.city);
+        i.postal_code = opt(i.postal_code);
         i.disqualify_reason = opt(i.disqualify_reason);
         i.description = i.description.filter(|d| !d.trim().is_empty());
         for (field, v) in [
@@ -251,6 +287,8 @@ impl LeadInput {
             ("title", &i.title),
             ("industry", &i.industry),
             ("region", &i.region),
+            ("street", &i.street),
+            ("city", &i.city),
         ] {
             if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
                 errs.add(field, "too_long", "at most 200 characters");
@@ -273,6 +311,9 @@ impl LeadInput {
             Some(w) => errs.take(values::parse_url("website", &w)),
             None => None,
         };
+        if i.postal_code.as_ref().is_some_and(|s| s.chars().count() > 20) {
+            errs.add("postal_code", "too_long", "at most 20 characters");
+        }
         if i.last_name.is_none() && i.email.is_none() && i.company.is_none() {
             errs.add("last_name", "required", "a lead needs a last name, an email or a company");
         }
@@ -292,6 +333,8 @@ impl Lead {
     }
 }
 
+crm_records::impl_located!(Lead, LeadInput);
+
 impl Record for Lead {
     type Input = LeadInput;
     type Patch = LeadPatch;
@@ -309,8 +352,9 @@ impl Record for Lead {
     ) -> Result<Self, RecordError> {
         let entity = Self::ENTITY;
         let custom = input.custom_fields.take();
-        let (i, custom) =
+        let (mut i, custom) =
             validated(conn, CustomResource::Leads, input.normalize_over(prev), custom, prev.map(|p| &p.custom_fields))?;
+        crm_records::location::relocate(conn, entity, &mut i, prev)?;
         let mut l = prev.cloned().unwrap_or_else(Lead::blank);
         l.custom_fields = custom;
         l.id = id;
@@ -325,8 +369,13 @@ impl Record for Lead {
         l.source = i.source.unwrap_or(LeadSource::Other);
         l.country = i.country;
         l.region = i.region;
+        l.street = i.street;
+        l.city = i.city;
+        l.postal_code = i.postal_code;
         l.latitude = i.latitude;
         l.longitude = i.longitude;
+        l.location_source = i.location_source;
+        l.location_accuracy = i.location_accuracy;
         l.description = i.description;
         l.disqualify_reason = i.disqualify_reason;
         if prev.is_none_or(|p| p.campaign_id != i.campaign_id) {

@@ -1,0 +1,11 @@
+DROP TABLE geo_place_keys;
+DROP TABLE geo_places;
+ALTER TABLE accounts DROP COLUMN location_source;
+ALTER TABLE accounts DROP COLUMN location_accuracy;
+ALTER TABLE contacts DROP COLUMN location_source;
+ALTER TABLE contacts DROP COLUMN location_accuracy;
+ALTER TABLE leads DROP COLUMN location_source;
+ALTER TABLE leads DROP COLUMN location_accuracy;
+ALTER TABLE leads DROP COLUMN street;
+ALTER TABLE leads DROP COLUMN city;
+ALTER TABLE leads DROP COLUMN postal_code;

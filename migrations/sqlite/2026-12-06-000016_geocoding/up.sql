@@ -1,0 +1,40 @@
+-- Where a record's coordinates come from (given by the client, geocoded from its address,
+-- placed by a person; `unresolved`: its address matched no place) and how precise they are
+-- (rooftop, postal_code, city). Coordinates stored before this migration were sent by clients.
+ALTER TABLE accounts ADD COLUMN location_source TEXT;
+ALTER TABLE accounts ADD COLUMN location_accuracy TEXT;
+ALTER TABLE contacts ADD COLUMN location_source TEXT;
+ALTER TABLE contacts ADD COLUMN location_accuracy TEXT;
+ALTER TABLE leads ADD COLUMN location_source TEXT;
+ALTER TABLE leads ADD COLUMN location_accuracy TEXT;
+-- Leads get the rest of a postal address, so that they too can be located from it.
+ALTER TABLE leads ADD COLUMN street TEXT;
+ALTER TABLE leads ADD COLUMN city TEXT;
+ALTER TABLE leads ADD COLUMN postal_code TEXT;
+UPDATE accounts SET location_source = 'given' WHERE latitude IS NOT NULL;
+UPDATE contacts SET location_source = 'given' WHERE latitude IS NOT NULL;
+UPDATE leads SET location_source = 'given' WHERE latitude IS NOT NULL;
+
+-- The offline gazetteer: cities and postal codes (GeoNames' formats, loaded by `crm geo
+-- import`), and the keys an address is looked up by (each name, ASCII name and alternate
+-- name of a city; each postal code), normalized by crm_records::location::place_key.
+CREATE TABLE geo_places (
+    id INTEGER PRIMARY KEY,
+    country TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    admin1 TEXT,
+    postal_code TEXT,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    population BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX geo_places_country ON geo_places (country, kind);
+CREATE TABLE geo_place_keys (
+    country TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    place_id BIGINT NOT NULL,
+    PRIMARY KEY (country, kind, key, place_id)
+);
+CREATE INDEX geo_place_keys_place ON geo_place_keys (place_id);
