@@ -25,6 +25,7 @@ mod lists;
 mod observability;
 mod operational;
 mod parity;
+mod region_snapshot;
 mod routes;
 mod sales;
 mod scaling;

@@ -4,6 +4,7 @@
 
 pub mod gazetteer;
 pub mod routes;
+pub mod snapshot;
 pub mod tour;
 
 pub use routes::{AcceptedRoute, PlannedVisit, RoutePlan, RoutePlanInput, RoutePoint, RouteStopInput, UnplannedStop};

@@ -26,7 +26,7 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use parse::parse;
-pub use resolve::{MAX_HOPS, parse_timestamp, resolve, resolve_with};
+pub use resolve::{MAX_HOPS, parse_geo, parse_timestamp, resolve, resolve_with};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 8 * 1024;

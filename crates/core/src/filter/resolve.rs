@@ -207,6 +207,12 @@ fn follow(
 
 /// A location condition: `near` takes `[latitude,longitude,distance]` (`5km`, `500m`, metres
 /// when bare), `bbox` takes `[south,west,north,east]` in degrees.
+/// A location condition written as its comma-separated numbers (`37.5665,126.978,5km` for
+/// `near`, `33,124,39,132` for `bbox`), as query parameters take it; errors name `field`.
+pub fn parse_geo(op: Op, text: &str, field: &str) -> Result<crate::geo::GeoCond, FilterError> {
+    geo_cond(op, &RawValue::List(text.split(',').map(|s| s.trim().to_string()).collect()), field)
+}
+
 fn geo_cond(op: Op, value: &RawValue, full: &str) -> Result<crate::geo::GeoCond, FilterError> {
     use crate::geo::{GeoBox, GeoCond, GeoPoint, parse_distance_m};
     let invalid = |msg: String| FilterError { field: full.to_string(), code: "invalid_value", message: msg };

@@ -1,8 +1,9 @@
-//! GraphQL of the geographic views: visit routes (the same service functions as
-//! `POST /routes/plan` and `POST /routes`).
+//! GraphQL of the geographic views: region snapshots and visit routes (the same service
+//! functions as `GET /geo/snapshot`, `POST /routes/plan` and `POST /routes`).
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use crm_geo::routes::{self, RoutePlan, RoutePlanInput};
+use crm_geo::snapshot::{RegionSnapshot, SnapshotQuery};
 
 use super::{gql, rc};
 use crate::registry::activities::ActivityNode;
@@ -10,8 +11,60 @@ use crate::registry::activities::ActivityNode;
 #[derive(Default)]
 pub struct GeoViewsQuery;
 
+/// A box in degrees (`west` greater than `east` crosses the antimeridian).
+#[derive(InputObject)]
+pub struct RegionBoxInput {
+    pub south: f64,
+    pub west: f64,
+    pub north: f64,
+    pub east: f64,
+}
+
+/// A circle: a point and a radius in metres.
+#[derive(InputObject)]
+pub struct RegionCircleInput {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub radius_m: f64,
+}
+
+/// One region: a box, a circle, or a country narrowed to a region and a city.
+#[derive(InputObject)]
+pub struct RegionInput {
+    pub bbox: Option<RegionBoxInput>,
+    pub near: Option<RegionCircleInput>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+}
+
 #[Object]
 impl GeoViewsQuery {
+    /// Who is in a region and what they are worth, in all and per hexagonal cell; see
+    /// `GET /geo/snapshot`.
+    async fn region_snapshot(
+        &self,
+        ctx: &Context<'_>,
+        region: RegionInput,
+        #[graphql(desc = "The period of `revenue`: `2026`, `2026-Q4` or `2026-11` (default the current year).")]
+        period: Option<String>,
+        #[graphql(desc = "The H3 resolution of the grid, 0 to 15; no grid without it.")] resolution: Option<u8>,
+    ) -> async_graphql::Result<RegionSnapshot> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let q = SnapshotQuery {
+            bbox: region.bbox.map(|b| format!("{:?},{:?},{:?},{:?}", b.south, b.west, b.north, b.east)),
+            near: region.near.map(|n| format!("{:?},{:?},{:?}m", n.latitude, n.longitude, n.radius_m)),
+            country: region.country,
+            region: region.region,
+            city: region.city,
+            period,
+            resolution,
+        };
+        r.db.run(move |c| crm_geo::snapshot::snapshot(c, &actor, &q)).await.map_err(gql)
+    }
+
     /// Plans a day of visits; see `POST /routes/plan`.
     async fn plan_route(
         &self,

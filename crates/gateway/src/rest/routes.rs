@@ -1,13 +1,39 @@
-//! `/api/v1/routes`: a field rep's day of visits, planned (`/routes/plan`) and accepted onto
-//! the agenda (`/routes`), docs/GEO.md.
+//! The geographic views, docs/GEO.md: a region's snapshot (`/geo/snapshot`), and a field
+//! rep's day of visits, planned (`/routes/plan`) and accepted onto the agenda (`/routes`).
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use crm_core::Scope;
 use crm_geo::routes::{self, AcceptedRoute, RoutePlan, RoutePlanInput};
+use crm_geo::snapshot::{RegionSnapshot, SnapshotQuery};
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
+
+/// A region's snapshot: its open leads, prospects, customers and contacts, its accounts' open
+/// deals (and weighted by stage probability) and revenue in a period, in all and per cell of
+/// a hexagonal H3 grid at the resolution asked, for maps. The region is one of a box (`bbox`),
+/// a circle (`near`), or a `country` narrowed by `region` and `city`. Needs the read scopes of
+/// accounts, contacts, sales and products.
+#[utoipa::path(
+    tag = "geo",
+    params(SnapshotQuery),
+    responses(
+        (status = 200, body = RegionSnapshot),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "No region, two regions, or a bad one", body = Problem)
+    )
+)]
+#[get("/geo/snapshot")]
+pub async fn region_snapshot(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<SnapshotQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::SalesRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_geo::snapshot::snapshot(c, &actor, &q)).await?))
+}
 
 /// Plans a day of visits: the order of the stops (accounts and contacts at their locations,
 /// or points), each with an optional window for the start of the visit and its length, from a
