@@ -211,3 +211,94 @@ async fn bad_route_requests_are_refused_with_the_field() {
         (0..201).map(|i| json!({"location": {"latitude": 37.5, "longitude": 127.0 + f64::from(i) / 1000.0}})).collect();
     assert_eq!(error_fields(&app.post("/api/v1/routes/plan", base(json!(too_many))).await.expect(422)), vec!["stops"]);
 }
+
+/// The score of docs/GEO.md, written out: deals, a close within 14 days, days since the last
+/// visit (never: full), nearness.
+fn score(open: i64, closes_soon: bool, days: Option<i64>, d: f64, radius: f64) -> f64 {
+    let s = 40.0 * open.min(3) as f64 / 3.0
+        + if closes_soon { 20.0 } else { 0.0 }
+        + days.map_or(30.0, |d| 30.0 * d.min(90) as f64 / 90.0)
+        + 10.0 * (1.0 - d / radius);
+    (s * 100.0).round() / 100.0
+}
+
+#[actix_web::test]
+async fn suggestions_rank_the_reps_accounts_within_reach_with_their_reasons() {
+    let app = spawn().await;
+    let rep = app.user("Field Rep", json!({"email": "rep@example.com"})).await;
+    let other = app.user("Other Rep", json!({"email": "other@example.com"})).await;
+    let pipeline = app.pipeline("Field", json!({})).await;
+    let owned = |p: (f64, f64), owner: &Value| json!({"latitude": p.0, "longitude": p.1, "owner_id": owner["id"]});
+    const GANGNAM: (f64, f64) = (37.4979, 127.0276);
+    const GWANGHWAMUN: (f64, f64) = (37.5759, 126.9769);
+    const MAPO: (f64, f64) = (37.556, 126.91);
+    let deals = app.account("Deals", owned(GANGNAM, &rep)).await;
+    let soon = (Utc::now() + chrono::Duration::days(7)).date_naive().to_string();
+    for n in 0..4 {
+        let close = if n == 0 { soon.clone() } else { "2027-06-30".to_string() };
+        app.opportunity(&format!("D{n}"), &deals, &pipeline, json!({"expected_close_date": close})).await;
+    }
+    let visited = app.account("Visited", owned(GWANGHWAMUN, &rep)).await;
+    let stale = app.account("Stale", owned(MAPO, &rep)).await;
+    app.account("Busan", owned((35.1796, 129.0756), &rep)).await;
+    app.account("Not mine", owned((37.56, 126.97), &other)).await;
+    let person = app.contact("Met", "Person", json!({})).await;
+    for (account, days) in [(&visited, 10), (&stale, 100), (&stale, 120)] {
+        let when = (Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+        app.interaction(&person, json!({"type": "meeting", "account_id": account["id"], "occurred_at": when})).await;
+    }
+    // A call is no visit.
+    let recent = Utc::now().to_rfc3339();
+    app.interaction(&person, json!({"type": "call", "account_id": stale["id"], "occurred_at": recent})).await;
+
+    let radius = 30_000.0;
+    let path = format!("/api/v1/routes/suggestions?near=37.5665,126.978,30km&owner_id={}", s(&rep["id"]));
+    let got = app.get(&path).await.expect(200);
+    let list = got.as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|x| s(&x["name"])).collect();
+    assert_eq!(names, vec!["Deals", "Stale", "Visited"], "{got}");
+    let d = |p: (f64, f64)| great_circle(START, p);
+    let want = [
+        score(4, true, None, d(GANGNAM), radius),
+        score(0, false, Some(100), d(MAPO), radius),
+        score(0, false, Some(10), d(GWANGHWAMUN), radius),
+    ];
+    for (x, w) in list.iter().zip(want) {
+        assert!((x["score"].as_f64().unwrap() - w).abs() < 0.011, "{}: {} against {w}", x["name"], x["score"]);
+    }
+    assert_eq!(list[0]["open_deals"], 4);
+    assert_eq!(s(&list[0]["next_close_date"]), soon);
+    let reasons = |x: &Value| x["reasons"].as_array().unwrap().iter().map(|r| s(r).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        reasons(&list[0]),
+        vec![
+            "4 open deals".to_string(),
+            format!("a deal closes by {soon}"),
+            "never visited".into(),
+            format!("{:.1} km away", d(GANGNAM) / 1000.0)
+        ]
+    );
+    assert_eq!(reasons(&list[2])[0], "not visited for 10 days");
+    assert!((list[1]["distance_m"].as_f64().unwrap() - d(MAPO)).abs() < 0.01);
+    // A limit keeps the best.
+    let top = app.get(&format!("{path}&limit=1")).await.expect(200);
+    assert_eq!(top.as_array().unwrap().len(), 1);
+
+    // GraphQL, the same ranking.
+    let token = app.token(&["admin"]);
+    let q = format!(
+        r#"{{ visitSuggestions(near: {{latitude: 37.5665, longitude: 126.978, radiusM: 30000}}, ownerId: "{}") {{ name score }} }}"#,
+        s(&rep["id"])
+    );
+    let r = app.gql(&token, &q, json!({})).await;
+    let g: Vec<&str> = r["data"]["visitSuggestions"].as_array().unwrap().iter().map(|x| s(&x["name"])).collect();
+    assert_eq!(g, names, "{r}");
+
+    // Bad requests say which parameter.
+    for (query, field) in [("near=91,0,5km", "near"), ("near=37.5,127,5km&limit=0", "limit")] {
+        let r = app.get(&format!("/api/v1/routes/suggestions?{query}&owner_id={}", s(&rep["id"]))).await.expect(422);
+        assert_eq!(error_fields(&r), vec![field], "{query}");
+    }
+    let r = app.get("/api/v1/routes/suggestions?near=37.5,127,5km").await.expect(422);
+    assert_eq!(error_fields(&r), vec!["owner_id"], "the test's admin token is no user");
+}

@@ -5,6 +5,7 @@
 pub mod gazetteer;
 pub mod routes;
 pub mod snapshot;
+pub mod suggest;
 pub mod tour;
 
 pub use routes::{AcceptedRoute, PlannedVisit, RoutePlan, RoutePlanInput, RoutePoint, RouteStopInput, UnplannedStop};

@@ -4,6 +4,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use crm_geo::routes::{self, RoutePlan, RoutePlanInput};
 use crm_geo::snapshot::{RegionSnapshot, SnapshotQuery};
+use crm_geo::suggest::{SuggestQuery, VisitSuggestion};
 
 use super::{gql, rc};
 use crate::registry::activities::ActivityNode;
@@ -26,6 +27,13 @@ pub struct RegionCircleInput {
     pub latitude: f64,
     pub longitude: f64,
     pub radius_m: f64,
+}
+
+impl RegionCircleInput {
+    /// As the `near` parameters write it.
+    fn as_text(&self) -> String {
+        format!("{:?},{:?},{:?}m", self.latitude, self.longitude, self.radius_m)
+    }
 }
 
 /// One region: a box, a circle, or a country narrowed to a region and a city.
@@ -55,7 +63,7 @@ impl GeoViewsQuery {
         let actor = r.actor.clone();
         let q = SnapshotQuery {
             bbox: region.bbox.map(|b| format!("{:?},{:?},{:?},{:?}", b.south, b.west, b.north, b.east)),
-            near: region.near.map(|n| format!("{:?},{:?},{:?}m", n.latitude, n.longitude, n.radius_m)),
+            near: region.near.map(|n| n.as_text()),
             country: region.country,
             region: region.region,
             city: region.city,
@@ -63,6 +71,20 @@ impl GeoViewsQuery {
             resolution,
         };
         r.db.run(move |c| crm_geo::snapshot::snapshot(c, &actor, &q)).await.map_err(gql)
+    }
+
+    /// The rep's accounts worth a visit near a base, best first; see `GET /routes/suggestions`.
+    async fn visit_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The base and the reach.")] near: RegionCircleInput,
+        #[graphql(desc = "The rep (default: the caller's user).")] owner_id: Option<crm_core::ids::UserId>,
+        #[graphql(desc = "1 to 100 (default 20).")] limit: Option<u32>,
+    ) -> async_graphql::Result<Vec<VisitSuggestion>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let q = SuggestQuery { near: near.as_text(), owner_id, limit };
+        r.db.run(move |c| crm_geo::suggest::suggest(c, &actor, &q)).await.map_err(gql)
     }
 
     /// Plans a day of visits; see `POST /routes/plan`.

@@ -106,6 +106,7 @@ macro_rules! mount_routes {
                 .service(rest::emails::send_email)
                 .service(rest::emails::receive_email)
                 .service(rest::routes::region_snapshot)
+                .service(rest::routes::visit_suggestions)
                 .service(rest::routes::plan_route)
                 .service(rest::routes::accept_route)
                 .service(rest::schema::list_resource_fields)

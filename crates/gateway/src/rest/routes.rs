@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use crm_core::Scope;
 use crm_geo::routes::{self, AcceptedRoute, RoutePlan, RoutePlanInput};
 use crm_geo::snapshot::{RegionSnapshot, SnapshotQuery};
+use crm_geo::suggest::{SuggestQuery, VisitSuggestion};
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
@@ -33,6 +34,31 @@ pub async fn region_snapshot(
     let q = query.after(auth.0.require(Scope::SalesRead))?;
     let actor = auth.0;
     Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_geo::snapshot::snapshot(c, &actor, &q)).await?))
+}
+
+/// "Who should I visit this week": the rep's accounts (`owner_id`, default the caller's user)
+/// within `near` of a base, best first: by open deals, a deal closing within 14 days, time
+/// since the last visit and nearness (the score is defined in docs/GEO.md), each with its
+/// reasons. Feed the chosen ones to `/routes/plan` as stops. Needs the read scopes of
+/// accounts, sales and interactions.
+#[utoipa::path(
+    tag = "geo",
+    params(SuggestQuery),
+    responses(
+        (status = 200, body = [VisitSuggestion]),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/routes/suggestions")]
+pub async fn visit_suggestions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<SuggestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::SalesRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_geo::suggest::suggest(c, &actor, &q)).await?))
 }
 
 /// Plans a day of visits: the order of the stops (accounts and contacts at their locations,
