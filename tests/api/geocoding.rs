@@ -159,3 +159,104 @@ async fn coordinates_that_contradict_the_country_or_claim_to_be_unresolved_are_r
         .expect(422);
     assert_eq!(error_fields(&r), vec!["location_source"]);
 }
+
+#[actix_web::test]
+async fn territories_drawn_as_regions_assign_the_leads_they_hold() {
+    let app = spawn().await;
+    let t = app
+        .call(
+            awc::http::Method::PUT,
+            "/api/v1/territories",
+            Some(&app.admin),
+            Some(json!({"territories": [
+                {"name": "Busan metro", "near": {"latitude": 35.1796, "longitude": 129.0756, "radius_m": 30000}},
+                {"name": "Seoul south", "country": "KR", "postal_prefixes": ["06", "07"]},
+                {"name": "Tokyo bay", "country": "jp", "cities": ["Tokyo", " 横浜 "]},
+                {"name": "Britain", "country": "GB"},
+                {"name": "Jeju box", "bbox": {"south": 33.1, "west": 126.1, "north": 33.6, "east": 127.0}}
+            ]})),
+            &[],
+        )
+        .await
+        .expect(200);
+    assert_eq!(t["territories"][2]["country"], "JP");
+    assert_eq!(t["territories"][2]["cities"], json!(["Tokyo", "横浜"]));
+    let mut reps = std::collections::BTreeMap::new();
+    for (name, territory) in
+        [("busan", "Busan metro"), ("seoul", "Seoul south"), ("tokyo", "Tokyo bay"), ("uk", "Britain"), ("de", "DE")]
+    {
+        let u = app.user(name, json!({"email": format!("{name}@example.com"), "territory": territory})).await;
+        reps.insert(s(&u["id"]).to_string(), name);
+    }
+    app.call(
+        awc::http::Method::PUT,
+        "/api/v1/lead-assignment-rules",
+        Some(&app.admin),
+        Some(json!({"rules": [{"name": "By territory", "strategy": "territory"}]})),
+        &[],
+    )
+    .await
+    .expect(200);
+    let owner = |l: &Value| reps.get(l["owner_id"].as_str().unwrap_or("")).copied().unwrap_or("nobody");
+    // Located from its city into the circle; by postal prefix; by city name (an alternate
+    // spelling); by country; by coordinates in a box; by country name (a user's territory
+    // that names a country, as before territories were drawn).
+    for (body, want) in [
+        (json!({"city": "Busan", "country": "KR"}), "busan"),
+        (json!({"postal_code": "06164", "country": "KR"}), "seoul"),
+        (json!({"city": "横浜", "country": "JP"}), "tokyo"),
+        (json!({"city": "London", "country": "GB"}), "uk"),
+        (json!({"latitude": 33.4996, "longitude": 126.5312}), "nobody"),
+        (json!({"country": "DE"}), "de"),
+        (json!({"country": "FR"}), "nobody"),
+        // In Korea, but not south Seoul's postal area: nobody covers it.
+        (json!({"postal_code": "04524", "country": "KR"}), "nobody"),
+    ] {
+        let l = app.lead("Lead", body.clone()).await;
+        assert_eq!(owner(&l), want, "{body}");
+    }
+    // A rep for the Jeju box, and the next Jeju lead is theirs.
+    let jeju = app.user("jeju", json!({"email": "jeju@example.com", "territory": "Jeju box"})).await;
+    let l = app.lead("Island", json!({"city": "Jeju", "country": "KR"})).await;
+    assert_eq!(l["owner_id"], jeju["id"]);
+
+    // GraphQL reads them.
+    let token = app.token(&["admin"]);
+    let r = app.gql(&token, "{ territories { territories { name near { radiusM } } } }", json!({})).await;
+    assert_eq!(
+        r["data"]["territories"]["territories"][0],
+        json!({"name": "Busan metro", "near": {"radiusM": 30000.0}})
+    );
+
+    // Bad territories: each problem named.
+    let r = app
+        .call(
+            awc::http::Method::PUT,
+            "/api/v1/territories",
+            Some(&app.admin),
+            Some(json!({"territories": [
+                {"name": "A", "cities": ["Seoul"]},
+                {"name": "a", "country": "KR"},
+                {"name": "B", "country": "KR", "cities": ["Seoul"], "postal_prefixes": ["04"]},
+                {"name": "C", "bbox": {"south": 39, "west": 124, "north": 33, "east": 132}},
+                {"name": " "}
+            ]})),
+            &[],
+        )
+        .await
+        .expect(422);
+    let mut fields = error_fields(&r);
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "territories[0].country",
+            "territories[1].name",
+            "territories[2]",
+            "territories[3].bbox",
+            "territories[4].country",
+            "territories[4].name"
+        ],
+        "{r}"
+    );
+}

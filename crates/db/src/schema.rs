@@ -917,3 +917,15 @@ diesel::table! {
 
 diesel::joinable!(geo_place_keys -> geo_places (place_id));
 diesel::allow_tables_to_appear_in_same_query!(geo_places, geo_place_keys);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    territories (id) {
+        id -> Uid,
+        position -> BigInt,
+        name -> Text,
+        definition -> Text,
+    }
+}

@@ -35,3 +35,13 @@ CREATE TABLE geo_place_keys (
     PRIMARY KEY (country, kind, key, place_id)
 );
 CREATE INDEX geo_place_keys_place ON geo_place_keys (place_id);
+
+-- Sales territories drawn on the map (a box, a circle, cities or postal-code prefixes, in a
+-- country), which the `territory` strategy of the lead assignment rules assigns by. The
+-- definition is the JSON of crm_sales::leads::Territory; the list is replaced as a whole.
+CREATE TABLE territories (
+    id uuid PRIMARY KEY,
+    position bigint NOT NULL,
+    name text NOT NULL,
+    definition text NOT NULL
+);

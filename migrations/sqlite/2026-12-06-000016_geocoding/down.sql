@@ -1,3 +1,4 @@
+DROP TABLE territories;
 DROP TABLE geo_place_keys;
 DROP TABLE geo_places;
 ALTER TABLE accounts DROP COLUMN location_source;

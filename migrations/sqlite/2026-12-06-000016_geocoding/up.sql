@@ -38,3 +38,13 @@ CREATE TABLE geo_place_keys (
     PRIMARY KEY (country, kind, key, place_id)
 );
 CREATE INDEX geo_place_keys_place ON geo_place_keys (place_id);
+
+-- Sales territories drawn on the map (a box, a circle, cities or postal-code prefixes, in a
+-- country), which the `territory` strategy of the lead assignment rules assigns by. The
+-- definition is the JSON of crm_sales::leads::Territory; the list is replaced as a whole.
+CREATE TABLE territories (
+    id TEXT PRIMARY KEY,
+    position BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL
+);

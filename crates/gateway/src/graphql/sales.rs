@@ -116,6 +116,12 @@ impl SalesViewsQuery {
     }
 
     /// How new leads are assigned (round robin, by territory, …).
+    async fn territories(&self, ctx: &Context<'_>) -> async_graphql::Result<crm_sales::leads::Territories> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_sales::leads::get_territories(c, &actor)).await.map_err(gql)
+    }
+
     async fn lead_assignment_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<AssignmentRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
@@ -174,6 +180,18 @@ impl SalesViewsMutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await.map_err(gql)
+    }
+
+    /// Replaces the sales territories; see `PUT /territories`.
+    async fn set_territories(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new territories (they replace the old ones).")]
+        territories: crm_sales::leads::Territories,
+    ) -> async_graphql::Result<crm_sales::leads::Territories> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_sales::leads::set_territories(c, &actor, territories)).await.map_err(gql)
     }
 
     /// Replaces how leads are scored (open leads are rescored).

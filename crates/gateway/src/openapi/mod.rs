@@ -76,6 +76,8 @@ macro_rules! mount_routes {
                 .service(rest::sales::convert_lead)
                 .service(rest::sales::get_assignment_rules)
                 .service(rest::sales::set_assignment_rules)
+                .service(rest::sales::get_territories)
+                .service(rest::sales::set_territories)
                 .service(rest::sales::get_scoring_rules)
                 .service(rest::sales::set_scoring_rules)
                 .service(rest::sales::opportunity_stages)

@@ -82,8 +82,9 @@ pub async fn get_assignment_rules(state: web::Data<AppState>, auth: Authenticate
 
 /// Replace the lead assignment rules. Tried in order on every new lead without an owner: the
 /// first rule whose conditions (country, region, source) match and that finds an active user of
-/// its team assigns, by `round_robin`, `territory` (users whose territory is the lead's country
-/// or region, in turn) or `least_open` (fewest open leads).
+/// its team assigns, by `round_robin`, `territory` (in turn, users whose territory is a
+/// territory of `/territories` that holds the lead, or the lead's country or region) or
+/// `least_open` (fewest open leads).
 #[utoipa::path(
     tag = "sales",
     request_body = AssignmentRules,
@@ -98,6 +99,35 @@ pub async fn set_assignment_rules(
     let rules = body.after(auth.0.require(crm_core::Scope::SalesWrite))?;
     let actor = auth.0;
     let r = state.db.transaction(move |c| crm_sales::leads::set_assignment_rules(c, &actor, rules)).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// The sales territories, in order.
+#[utoipa::path(tag = "sales", responses((status = 200, body = crm_sales::leads::Territories), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/territories")]
+pub async fn get_territories(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_sales::leads::get_territories(c, &actor)).await?))
+}
+
+/// Replace the sales territories. Each is a box, a circle, a list of cities or of postal-code
+/// prefixes (in a country), or a whole country. A user whose `territory` is a territory's
+/// name covers it: the `territory` strategy of the lead assignment rules gives a new lead to
+/// the users covering a territory that holds it (or its country or region by name).
+#[utoipa::path(
+    tag = "sales",
+    request_body = crm_sales::leads::Territories,
+    responses((status = 200, body = crm_sales::leads::Territories), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+)]
+#[put("/territories")]
+pub async fn set_territories(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<crm_sales::leads::Territories>,
+) -> Result<HttpResponse, ApiError> {
+    let t = body.after(auth.0.require(crm_core::Scope::SalesWrite))?;
+    let actor = auth.0;
+    let r = state.db.transaction(move |c| crm_sales::leads::set_territories(c, &actor, t)).await?;
     Ok(HttpResponse::Ok().json(r))
 }
 

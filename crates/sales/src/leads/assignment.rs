@@ -1,4 +1,6 @@
 //! Who a new lead goes to: assignment rules (round robin in a team, territory, least open leads).
+//! A user covers the territories named by their `territory`: one drawn on the map
+//! (`territories`), or the lead's country or region by name.
 
 use crm_core::ids::UserId;
 use crm_core::values::{self, clean};
@@ -134,15 +136,10 @@ pub fn set_assignment_rules(
     Ok(rules)
 }
 
-/// Active users of a team (all when `team` is None), ordered by id; with a territory, only
-/// users whose territory is the lead's country or region.
-fn pool(
-    conn: &mut AnyConnection,
-    team: Option<&str>,
-    territory: Option<[Option<&str>; 2]>,
-) -> QueryResult<Vec<UserId>> {
-    let places: Option<Vec<String>> = territory.map(|p| p.into_iter().flatten().map(str::to_string).collect());
-    crm_users::read::active_ids(conn, team, places.as_deref())
+/// Active users of a team (all when `team` is None), ordered by id; with territories, only
+/// users whose territory is one of them.
+fn pool(conn: &mut AnyConnection, team: Option<&str>, territories: Option<&[String]>) -> QueryResult<Vec<UserId>> {
+    crm_users::read::active_ids(conn, team, territories)
 }
 
 /// The owner the rules give a new lead (None when no rule applies).
@@ -158,7 +155,11 @@ pub(super) fn assign(conn: &mut AnyConnection, l: &Lead) -> Result<Option<UserId
         let strategy = AssignmentStrategy::parse(&strategy).unwrap_or(AssignmentStrategy::RoundRobin);
         let candidates = match strategy {
             AssignmentStrategy::Territory => {
-                pool(conn, team.as_deref(), Some([l.country.as_deref(), l.region.as_deref()]))?
+                // The territories drawn on the map that hold the lead, and its country and
+                // region by name.
+                let mut places = super::territories::holding(conn, l)?;
+                places.extend(l.country.iter().chain(&l.region).cloned());
+                pool(conn, team.as_deref(), Some(&places))?
             }
             _ => pool(conn, team.as_deref(), None)?,
         };

@@ -14,6 +14,7 @@ mod assignment;
 mod capture;
 mod convert;
 mod scoring;
+pub mod territories;
 
 use assignment::assign;
 pub use assignment::{AssignmentRule, AssignmentRules, AssignmentStrategy, get_assignment_rules, set_assignment_rules};
@@ -21,6 +22,7 @@ pub use capture::{CaptureInput, CaptureOutcome, CaptureReceipt, authorize_captur
 pub use convert::{ConvertInput, ConvertOpportunity, ConvertResult, authorize_convert, convert};
 use scoring::score;
 pub use scoring::{ScoreOp, ScoringRule, ScoringRules, get_scoring_rules, rescore, set_scoring_rules};
+pub use territories::{Territories, Territory, TerritoryBox, TerritoryCircle, get_territories, set_territories};
 
 wire_enum!(
     /// Where a lead came from.
