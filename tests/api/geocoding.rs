@@ -260,3 +260,162 @@ async fn territories_drawn_as_regions_assign_the_leads_they_hold() {
         "{r}"
     );
 }
+
+/// A line of GeoNames' cities format (19 columns).
+fn city_line(name: &str, lat: f64, lng: f64, country: &str, population: u32) -> String {
+    format!("1\t{name}\t{name}\t\t{lat}\t{lng}\tP\tPPL\t{country}\t\t01\t\t\t\t{population}\t\t\tUTC\t2026-01-01")
+}
+
+async fn wait_for_job(app: &TestApp, path: &str) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let job = app.get(path).await.expect(200);
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the job never ended: {job}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_its_progress() {
+    let app = spawn().await;
+    // Addresses the demo gazetteer does not know.
+    let gangneung = app.account("Gangneung Co", json!({"city": "Gangneung", "country": "KR"})).await;
+    assert_eq!(s(&gangneung["location_source"]), "unresolved");
+    let brighton = app.contact("Bri", "Ghton", json!({"postal_code": "BN1 1AA", "country": "GB"})).await;
+    let graz = app.lead("Graz", json!({"city": "Graz", "country": "AT"})).await;
+    let atlantis = app.account("Atlantis", json!({"city": "Atlantis", "country": "GR"})).await;
+    let pinned = app
+        .account("Pinned", json!({"city": "Gangneung", "country": "KR", "latitude": 37.75, "longitude": 128.9}))
+        .await;
+    // A row stored before geocoding existed: an address, no location. (In Japan: the file
+    // loaded below replaces the demo gazetteer's Korean cities.)
+    let legacy = app.account("Legacy", json!({"city": "Tokyo", "country": "JP"})).await;
+    let id = s(&legacy["id"]).to_string();
+    let db = app.db.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        db.run_sync(|c| {
+            use diesel::RunQueryDsl;
+            let sql = format!(
+                "UPDATE accounts SET latitude = NULL, longitude = NULL, location_source = NULL, \
+                 location_accuracy = NULL WHERE id = '{id}'"
+            );
+            diesel::sql_query(sql).execute(c).map_err(crm_db::DbError::from)
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+
+    // `crm geo import` loads GeoNames files: cities, and postal codes.
+    let dir = tempfile::tempdir().unwrap();
+    let cities = dir.path().join("cities.txt");
+    let lines =
+        [city_line("Gangneung", 37.7519, 128.8761, "KR", 213_000), city_line("Graz", 47.0707, 15.4395, "AT", 291_000)];
+    std::fs::write(&cities, lines.join("\n") + "\n").unwrap();
+    let postal = dir.path().join("postal.txt");
+    std::fs::write(&postal, "GB\tBN1\tBrighton\tEngland\tENG\t\t\t\t\t50.8279\t-0.138\t4\n").unwrap();
+    let env = [("DATABASE_URL", app.database_url.as_str())];
+    for file in [&cities, &cities, &postal] {
+        let (out, _) = crate::observability::stdout_of(crate::observability::crm(
+            &["geo", "import", file.to_str().unwrap()],
+            &env,
+        ));
+        assert!(out.contains("loaded") && out.contains("places"), "{out}");
+    }
+    let (out, _) =
+        crate::observability::stdout_of(crate::observability::crm(&["geo", "import", cities.to_str().unwrap()], &env));
+    assert!(out.contains("loaded 2 places (2 names and codes) of AT, KR"), "a second load replaces the first: {out}");
+
+    // The job: 202, then its progress at Location until it ends.
+    let r = app.post("/api/v1/geo/geocode", json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let location = r.header("location").unwrap();
+    assert_eq!(location, format!("/api/v1/jobs/{}", s(&r.body["id"])));
+    assert_eq!((s(&r.body["kind"]), s(&r.body["status"])), ("geocode", "queued"));
+    let job = wait_for_job(&app, &location).await;
+    assert_eq!(s(&job["status"]), "succeeded", "{job}");
+    // Three accounts (Gangneung, Atlantis, Legacy), a contact and a lead; the pinned account's
+    // coordinates were given, so it is no candidate.
+    assert_eq!((job["total"].as_i64(), job["done"].as_i64(), job["percent"].as_f64()), (Some(5), Some(5), Some(100.0)));
+    // Atlantis still matches nothing: tried, and left as it was.
+    assert_eq!(job["result"], json!({"geocoded": 4, "unresolved": 0, "unchanged": 1}));
+    assert!(job["finished_at"].is_string() && job["eta_seconds"].is_null());
+
+    let get = |path: String| {
+        let app = &app;
+        async move { app.get(&path).await.expect(200) }
+    };
+    let a = get(format!("/api/v1/accounts/{}", s(&gangneung["id"]))).await;
+    assert_eq!(at(&a), located(37.7519, 128.8761, "geocoded", "city"));
+    assert_eq!(a["version"], 2, "a new version, with an event");
+    let c = get(format!("/api/v1/contacts/{}", s(&brighton["id"]))).await;
+    assert_eq!(at(&c), located(50.8279, -0.138, "geocoded", "postal_code"));
+    let l = get(format!("/api/v1/leads/{}", s(&graz["id"]))).await;
+    assert_eq!(at(&l), located(47.0707, 15.4395, "geocoded", "city"));
+    let a = get(format!("/api/v1/accounts/{}", s(&legacy["id"]))).await;
+    assert_eq!(at(&a), located(35.6762, 139.6503, "geocoded", "city"));
+    // The Korean demo cities are gone with the file's Korean places.
+    let seoul = app.account("Seoul Co", json!({"city": "Seoul", "country": "KR"})).await;
+    assert_eq!(s(&seoul["location_source"]), "unresolved");
+    let a = get(format!("/api/v1/accounts/{}", s(&pinned["id"]))).await;
+    assert_eq!(at(&a), located(37.75, 128.9, "given", "rooftop"));
+    let a = get(format!("/api/v1/accounts/{}", s(&atlantis["id"]))).await;
+    assert_eq!((a["location_source"].as_str(), a["version"].as_i64()), (Some("unresolved"), Some(1)));
+    let changes = app.get("/api/v1/changes?limit=1000").await.expect(200);
+    let updated: Vec<&Value> = changes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "account.updated" && e["entity_id"] == gangneung["id"])
+        .collect();
+    assert_eq!(updated.len(), 1, "the feed tells integrators");
+
+    // Again: only the address that still matches nothing is tried, and left alone.
+    let again = app.post("/api/v1/geo/geocode", json!({"resources": ["accounts"]})).await.expect(202);
+    let job2 = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&again["id"]))).await;
+    assert_eq!(
+        (job2["total"].as_i64(), job2["result"].clone()),
+        (Some(2), json!({"geocoded": 0, "unresolved": 0, "unchanged": 2})),
+        "Atlantis and Seoul Co"
+    );
+
+    // The CLI runs the same, with a progress display.
+    let late = app.contact("Late", "Graz", json!({"city": "Graz", "country": "AT"})).await;
+    assert_eq!(s(&late["location_source"]), "geocoded", "the gazetteer knows Graz now");
+    let other = app.contact("Other", "Place", json!({"city": "Nowhere Town", "country": "AT"})).await;
+    assert_eq!(s(&other["location_source"]), "unresolved");
+    std::fs::write(&cities, city_line("Nowhere Town", 47.0, 15.0, "AT", 10) + "\n").unwrap();
+    crate::observability::stdout_of(crate::observability::crm(&["geo", "import", cities.to_str().unwrap()], &env));
+    let (out, log) =
+        crate::observability::stdout_of(crate::observability::crm(&["geo", "geocode", "--resource", "contacts"], &env));
+    assert!(out.contains("geocoded 1 records"), "{out}");
+    assert!(log.contains("geocoding"), "progress on stderr: {log}");
+
+    // Jobs are their starter's (and admins'); the scopes follow the resources.
+    let path = format!("/api/v1/jobs/{}", s(&again["id"]));
+    let stranger = token(&app.keys, "stranger", &["sales"], &[]);
+    app.call(awc::http::Method::GET, &path, Some(&stranger), None, &[]).await.expect(404);
+    let listed = app.get("/api/v1/jobs?kind=geocode").await.expect(200);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let accounts_only = token(&app.keys, "script", &[], &["accounts:write"]);
+    let all =
+        app.call(awc::http::Method::POST, "/api/v1/geo/geocode", Some(&accounts_only), Some(json!({})), &[]).await;
+    assert_eq!(all.status, 403);
+    let mine = app
+        .call(
+            awc::http::Method::POST,
+            "/api/v1/geo/geocode",
+            Some(&accounts_only),
+            Some(json!({"resources": ["accounts"]})),
+            &[],
+        )
+        .await
+        .expect(202);
+    let r = app
+        .call(awc::http::Method::GET, &format!("/api/v1/jobs/{}", s(&mine["id"])), Some(&accounts_only), None, &[])
+        .await;
+    assert_eq!(r.status, 200, "its starter reads it");
+}

@@ -22,7 +22,7 @@ mod graphql;
 mod graphql_http;
 mod js;
 mod lists;
-mod observability;
+pub(crate) mod observability;
 mod operational;
 mod parity;
 mod region_snapshot;

@@ -21,7 +21,7 @@ fn cli_for_another_test() {
     std::process::exit(if crm_gateway::cli::main_from(args) == std::process::ExitCode::SUCCESS { 0 } else { 1 });
 }
 
-struct Cli {
+pub(crate) struct Cli {
     child: Child,
     stderr: PathBuf,
     _dir: tempfile::TempDir,
@@ -54,7 +54,7 @@ impl Cli {
 }
 
 /// `crm <args>` in a child process with `env`, stdout piped, stderr to a file (not a terminal).
-fn crm(args: &[&str], env: &[(&str, &str)]) -> Cli {
+pub(crate) fn crm(args: &[&str], env: &[(&str, &str)]) -> Cli {
     let dir = tempfile::tempdir().unwrap();
     let stderr = dir.path().join("stderr.log");
     let mut all = vec!["crm".to_string()];
@@ -72,7 +72,7 @@ fn crm(args: &[&str], env: &[(&str, &str)]) -> Cli {
 }
 
 /// The child's stdout to its end (it exits).
-fn stdout_of(mut cli: Cli) -> (String, String) {
+pub(crate) fn stdout_of(mut cli: Cli) -> (String, String) {
     let mut out = String::new();
     for line in BufReader::new(cli.child.stdout.take().unwrap()).lines() {
         out.push_str(&line.unwrap());

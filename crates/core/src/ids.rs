@@ -163,6 +163,11 @@ define_id!(
     EmailTemplateId, "email_template", "email_templates"
 );
 
+define_id!(
+    /// Id of a background job (a bulk geocoding, an import, …).
+    JobId, "job", "jobs"
+);
+
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Customer {

@@ -929,3 +929,27 @@ diesel::table! {
         definition -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    jobs (id) {
+        id -> Uid,
+        kind -> Text,
+        status -> Text,
+        params -> Text,
+        total -> Nullable<BigInt>,
+        done -> BigInt,
+        failed -> BigInt,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// turns the worker off on this instance).
     #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "30s")]
     pub reminder_interval: String,
+    /// How often queued background jobs (bulk geocoding, …) are looked for (`0s`: this
+    /// instance runs none).
+    #[arg(long, env = "CRM_JOB_INTERVAL", default_value = "1s")]
+    pub job_interval: String,
     /// How often custom fields changed through other instances are looked for, to type them in
     /// GraphQL (`0s`: only changes made through this instance).
     #[arg(long, env = "CRM_SCHEMA_REFRESH", default_value = "1s")]
@@ -217,6 +221,16 @@ pub enum GeoCommand {
         /// The file.
         file: std::path::PathBuf,
     },
+    /// Locate every account, contact and lead whose address has no coordinates yet, here and
+    /// now with a progress bar (the API's `POST /geo/geocode` runs the same as a job).
+    Geocode {
+        /// Only these: accounts, contacts, leads (repeatable; default all).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// Also look up again the records geocoded before (after a larger gazetteer).
+        #[arg(long)]
+        refresh: bool,
+    },
 }
 
 impl JwtArgs {
@@ -247,6 +261,7 @@ impl ServeArgs {
             provision_users: self.provision_users,
             maintenance_interval: duration("CRM_MAINTENANCE_INTERVAL", &self.maintenance_interval)?,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,
+            job_interval: duration("CRM_JOB_INTERVAL", &self.job_interval)?,
             schema_refresh: duration("CRM_SCHEMA_REFRESH", &self.schema_refresh)?,
             webhook_interval: duration("CRM_WEBHOOK_INTERVAL", &self.webhook_interval)?,
             webhook_allow: crm_webhooks::Guard::parse_allow(&self.webhook_allow)?,
@@ -442,6 +457,37 @@ fn run(cli: Cli) -> Result<(), String> {
                 report.keys,
                 report.countries.join(", "),
                 report.skipped
+            );
+            Ok(())
+        }
+        Command::Geo(GeoCommand::Geocode { resources, refresh }) => {
+            use crm_geo::geocoding::{GeocodeInput, LocatedResource};
+            let resources = resources
+                .iter()
+                .map(|r| {
+                    LocatedResource::parse(r).ok_or_else(|| format!("--resource {r}: accounts, contacts or leads"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let input = GeocodeInput { resources, refresh };
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            let mut seen = 0;
+            let actor = input.actor("cli");
+            let outcome = crm_geo::geocoding::run(&db, &actor, &input, &mut |total, done| {
+                if done == 0 {
+                    progress.phase("geocoding", total.unsigned_abs());
+                }
+                progress.inc((done - seen).unsigned_abs());
+                seen = done;
+                true
+            })
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+            progress.finish();
+            println!(
+                "geocoded {} records; {} addresses matched no place; {} left as they were",
+                outcome.geocoded, outcome.unresolved, outcome.unchanged
             );
             Ok(())
         }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod graphql;
 pub mod headers;
 pub mod idempotency;
+pub mod jobs;
 pub mod labels;
 pub mod mail;
 pub mod openapi;

@@ -95,6 +95,9 @@ pub struct Settings {
     pub maintenance_interval: std::time::Duration,
     /// How often the reminder worker looks for activity reminders that fell due (zero: never).
     pub reminder_interval: std::time::Duration,
+    /// How often the job runner looks for queued background jobs (zero: this instance runs
+    /// none).
+    pub job_interval: std::time::Duration,
     /// How often the custom fields are checked for changes made through other instances, whose
     /// GraphQL types are then rebuilt (zero: only changes made through this one).
     pub schema_refresh: std::time::Duration,
@@ -134,6 +137,7 @@ impl Default for Settings {
             provision_users: false,
             maintenance_interval: std::time::Duration::from_secs(3600),
             reminder_interval: std::time::Duration::from_secs(30),
+            job_interval: std::time::Duration::from_secs(1),
             schema_refresh: std::time::Duration::from_secs(1),
             cors: CorsSettings::default(),
             webhook_interval: std::time::Duration::from_millis(250),

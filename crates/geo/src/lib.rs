@@ -3,6 +3,7 @@
 //! reps.
 
 pub mod gazetteer;
+pub mod geocoding;
 pub mod routes;
 pub mod snapshot;
 pub mod suggest;

@@ -15,6 +15,7 @@ pub mod batch;
 pub mod custom;
 pub mod error;
 pub mod hooks;
+pub mod jobs;
 pub mod location;
 pub mod read;
 pub mod refs;

@@ -166,6 +166,76 @@ fn locate(
     }
 }
 
+/// What looking a stored record up again did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relocated {
+    /// Its address gave new coordinates.
+    Geocoded,
+    /// Its address matched no place (it has no coordinates).
+    Unresolved,
+    /// Nothing changed (the same place, or the record changed in between).
+    Unchanged,
+}
+
+/// Locates a stored record from its address again, as the system (a bulk geocoding job):
+/// written with a new version and an `updated` event when its location changes. Coordinates
+/// given or placed by people are left alone.
+pub fn regeocode<R: crate::Record + Located>(
+    conn: &mut AnyConnection,
+    actor: &crm_core::Actor,
+    id: R::Id,
+) -> Result<Relocated, RecordError> {
+    let Some(current) = R::find(conn, id)? else { return Ok(Relocated::Unchanged) };
+    let before = current.location();
+    if matches!(before.source, Some(LocationSource::Given | LocationSource::Manual)) {
+        return Ok(Relocated::Unchanged);
+    }
+    let address = current.address();
+    let found = geocode(conn, &address)?;
+    let (after, outcome) = match found {
+        Some((lat, lng, accuracy)) => (
+            Location {
+                latitude: Some(lat),
+                longitude: Some(lng),
+                source: Some(LocationSource::Geocoded),
+                accuracy: Some(accuracy),
+            },
+            Relocated::Geocoded,
+        ),
+        None if address.city.is_some() || address.postal_code.is_some() => {
+            (Location { source: Some(LocationSource::Unresolved), ..Location::default() }, Relocated::Unresolved)
+        }
+        None => (Location::default(), Relocated::Unresolved),
+    };
+    if after == before {
+        return Ok(Relocated::Unchanged);
+    }
+    // Owned copies: the closure sees the record as it is when written.
+    let (street, city, region, postal, country) = (
+        address.street.map(str::to_string),
+        address.city.map(str::to_string),
+        address.region.map(str::to_string),
+        address.postal_code.map(str::to_string),
+        address.country.map(str::to_string),
+    );
+    let mut moved = false;
+    crate::modify::<R>(conn, actor, id, |r| {
+        let a = r.address();
+        let same = a.street == street.as_deref()
+            && a.city == city.as_deref()
+            && a.region == region.as_deref()
+            && a.postal_code == postal.as_deref()
+            && a.country == country.as_deref()
+            && r.location() == before;
+        if same {
+            r.set_location(after);
+            moved = true;
+        }
+        same
+    })?;
+    Ok(if moved { outcome } else { Relocated::Unchanged })
+}
+
 /// How names are compared: lower case, letters and digits, single spaces (`Frankfurt am
 /// Main`, `frankfurt-am-main` and ` FRANKFURT  AM MAIN` are one key).
 pub fn place_key(name: &str) -> String {

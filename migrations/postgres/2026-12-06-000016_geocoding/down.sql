@@ -1,3 +1,4 @@
+DROP TABLE jobs;
 DROP TABLE territories;
 DROP TABLE geo_place_keys;
 DROP TABLE geo_places;

@@ -45,3 +45,26 @@ CREATE TABLE territories (
     name text NOT NULL,
     definition text NOT NULL
 );
+
+-- Background jobs (bulk geocoding now; imports and exports later): their progress, readable
+-- over the API while they run, and a lease so that one instance at a time runs each
+-- (crm_db::claim); a job whose instance died is claimed again when its lease runs out.
+CREATE TABLE jobs (
+    id uuid PRIMARY KEY,
+    kind text NOT NULL,
+    status text NOT NULL,
+    params text NOT NULL,
+    total bigint,
+    done bigint NOT NULL DEFAULT 0,
+    failed bigint NOT NULL DEFAULT 0,
+    result text,
+    error text,
+    created_by text NOT NULL,
+    created_at timestamp NOT NULL,
+    started_at timestamp,
+    updated_at timestamp NOT NULL,
+    finished_at timestamp,
+    lease_owner text,
+    lease_until timestamp
+);
+CREATE INDEX jobs_open ON jobs (created_at) WHERE status IN ('queued', 'running');

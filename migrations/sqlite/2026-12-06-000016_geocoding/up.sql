@@ -48,3 +48,26 @@ CREATE TABLE territories (
     name TEXT NOT NULL,
     definition TEXT NOT NULL
 );
+
+-- Background jobs (bulk geocoding now; imports and exports later): their progress, readable
+-- over the API while they run, and a lease so that one instance at a time runs each
+-- (crm_db::claim); a job whose instance died is claimed again when its lease runs out.
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    total BIGINT,
+    done BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    result TEXT,
+    error TEXT,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    started_at TIMESTAMP,
+    updated_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    lease_owner TEXT,
+    lease_until TIMESTAMP
+);
+CREATE INDEX jobs_open ON jobs (created_at) WHERE status IN ('queued', 'running');

@@ -87,6 +87,25 @@ impl GeoViewsQuery {
         r.db.run(move |c| crm_geo::suggest::suggest(c, &actor, &q)).await.map_err(gql)
     }
 
+    /// A background job and its progress; see `GET /jobs/{id}`.
+    async fn job(&self, ctx: &Context<'_>, id: crm_core::ids::JobId) -> async_graphql::Result<crm_records::jobs::Job> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_records::jobs::get(c, &actor, id)).await.map_err(gql)
+    }
+
+    /// The newest jobs the caller started (all for admins); see `GET /jobs`.
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        kind: Option<String>,
+        #[graphql(desc = "1 to 100 (default 20).")] limit: Option<u32>,
+    ) -> async_graphql::Result<Vec<crm_records::jobs::Job>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_records::jobs::list(c, &actor, kind.as_deref(), limit.unwrap_or(20))).await.map_err(gql)
+    }
+
     /// Plans a day of visits; see `POST /routes/plan`.
     async fn plan_route(
         &self,
@@ -111,6 +130,17 @@ pub struct GeoViewsMutation;
 
 #[Object]
 impl GeoViewsMutation {
+    /// Starts a bulk geocoding as a background job; see `POST /geo/geocode`.
+    async fn start_geocoding(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: crm_geo::geocoding::GeocodeInput,
+    ) -> async_graphql::Result<crm_records::jobs::Job> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_geo::geocoding::start(c, &actor, &input)).await.map_err(gql)
+    }
+
     /// Plans a day of visits and puts each on the rep's agenda as a meeting; see `POST /routes`.
     async fn accept_route(
         &self,

@@ -29,7 +29,8 @@ pub mod custom_fields;
         (name = "purchases", description = "Orders customers placed: the products they own"),
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
-        (name = "geo", description = "Geographic CRM: visit routes for field reps (radius and box search are list parameters)"),
+        (name = "geo", description = "Geographic CRM: region snapshots on a hexagonal grid, bulk geocoding, visit suggestions and routes for field reps (radius and box search are list parameters)"),
+        (name = "jobs", description = "Background jobs (bulk geocoding, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
         (name = "changes", description = "The change feed: every committed write, in order"),
@@ -108,6 +109,9 @@ macro_rules! mount_routes {
                 .service(rest::emails::send_email)
                 .service(rest::emails::receive_email)
                 .service(rest::routes::region_snapshot)
+                .service(rest::routes::start_geocoding)
+                .service(rest::jobs::get_job)
+                .service(rest::jobs::list_jobs)
                 .service(rest::routes::visit_suggestions)
                 .service(rest::routes::plan_route)
                 .service(rest::routes::accept_route)

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod customers;
 pub mod emails;
 pub mod geo;
+pub mod jobs;
 pub mod ops;
 pub mod routes;
 pub mod sales;

@@ -36,6 +36,33 @@ pub async fn region_snapshot(
     Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_geo::snapshot::snapshot(c, &actor, &q)).await?))
 }
 
+/// Starts a bulk geocoding as a background job: every account, contact and lead (or those of
+/// `resources`) whose address has no coordinates yet is looked up in the gazetteer (with
+/// `refresh`, also those geocoded before). Coordinates given by clients or placed by people
+/// are never touched. Answers 202 with the job; follow it at `Location` (`/jobs/{id}`). Needs
+/// the write scopes of the resources.
+#[utoipa::path(
+    tag = "geo",
+    request_body = crm_geo::geocoding::GeocodeInput,
+    responses(
+        (status = 202, body = crm_records::jobs::Job, headers(("Location" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)
+    )
+)]
+#[post("/geo/geocode")]
+pub async fn start_geocoding(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<crm_geo::geocoding::GeocodeInput>,
+) -> Result<HttpResponse, ApiError> {
+    // The scopes depend on the resources the body names.
+    let input = body.after(Ok::<(), ApiError>(()))?;
+    crm_geo::geocoding::authorize(&auth.0, &input)?;
+    let actor = auth.0;
+    let job = state.db.run(move |c| crm_geo::geocoding::start(c, &actor, &input)).await?;
+    Ok(HttpResponse::Accepted().insert_header(("Location", format!("/api/v1/jobs/{}", job.id))).json(job))
+}
+
 /// "Who should I visit this week": the rep's accounts (`owner_id`, default the caller's user)
 /// within `near` of a base, best first: by open deals, a deal closing within 14 days, time
 /// since the last visit and nearness (the score is defined in docs/GEO.md), each with its

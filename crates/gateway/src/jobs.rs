@@ -1,0 +1,95 @@
+//! The background job runner: every instance takes queued jobs one at a time
+//! (`crm_records::jobs`) and runs them on a blocking thread, reporting progress (at most once a
+//! second, and at the end) under a lease it extends as it goes.
+
+use std::time::{Duration, Instant};
+
+use crm_db::Db;
+use crm_records::jobs::{self, Job};
+
+/// How long a job stays this instance's without a progress report.
+const LEASE: Duration = Duration::from_secs(60);
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Looks for a job every `every` (zero: this instance runs none).
+pub fn spawn(db: Db, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let owner = format!("jobs-{}", uuid::Uuid::now_v7());
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (db, owner) = (db.clone(), owner.clone());
+            match tokio::task::spawn_blocking(move || run_next(&db, &owner)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "job runner failed"),
+                Err(e) => tracing::warn!(error = %e, "job runner panicked"),
+            }
+        }
+    });
+}
+
+fn lease_end() -> chrono::NaiveDateTime {
+    crm_db::now() + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(1))
+}
+
+/// Claims and runs the oldest job due; false when there was none.
+pub fn run_next(db: &Db, owner: &str) -> Result<bool, String> {
+    let now = crm_db::now();
+    let until = lease_end();
+    let claimed = db.transaction_sync(|c| jobs::claim(c, owner, now, until)).map_err(|e| e.to_string())?;
+    let Some(job) = claimed else { return Ok(false) };
+    tracing::info!(job = %job.id, kind = %job.kind, "job started");
+    let started = Instant::now();
+    let mut counts = (None, 0, 0);
+    let mut last = Instant::now();
+    let mut report = |total: i64, done: i64, failed: i64, force: bool| -> bool {
+        counts = (Some(total), done, failed);
+        if !force && last.elapsed() < REPORT_EVERY {
+            return true;
+        }
+        last = Instant::now();
+        db.run_sync(|c| jobs::report(c, job.id, owner, counts, lease_end()).map_err(crm_db::DbError::from))
+            .unwrap_or(false)
+    };
+    let outcome = run(db, &job, &mut report);
+    let (total, done, failed) = counts;
+    let finished = db
+        .run_sync(|c| -> Result<bool, crm_db::DbError> {
+            if !jobs::report(c, job.id, owner, (total, done, failed), lease_end())? {
+                return Ok(false);
+            }
+            Ok(jobs::finish(c, job.id, owner, outcome.clone().map(|o| o.unwrap_or_default()))?)
+        })
+        .map_err(|e| e.to_string())?;
+    match (&outcome, finished) {
+        (_, false) | (Ok(None), _) => tracing::warn!(job = %job.id, "job taken over by another instance"),
+        (Ok(Some(_)), true) => {
+            tracing::info!(job = %job.id, done, seconds = started.elapsed().as_secs_f64(), "job done")
+        }
+        (Err(e), true) => tracing::warn!(job = %job.id, error = %e, "job failed"),
+    }
+    Ok(true)
+}
+
+/// Runs a job by its kind: its result, None when it stopped because it lost its lease.
+fn run(
+    db: &Db,
+    job: &Job,
+    report: &mut dyn FnMut(i64, i64, i64, bool) -> bool,
+) -> Result<Option<serde_json::Value>, String> {
+    match job.kind.as_str() {
+        crm_geo::geocoding::KIND => {
+            let input: crm_geo::geocoding::GeocodeInput =
+                serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
+            let actor = input.actor(&job.created_by);
+            let outcome = crm_geo::geocoding::run(db, &actor, &input, &mut |total, done| report(total, done, 0, false))
+                .map_err(|e| e.to_string())?;
+            Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        }
+        other => Err(format!("unknown job kind `{other}`")),
+    }
+}

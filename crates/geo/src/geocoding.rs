@@ -1,0 +1,176 @@
+//! Bulk geocoding: every located record whose address has no coordinates yet (or, with
+//! `refresh`, also the ones geocoded before, after a larger gazetteer was loaded) is looked up
+//! again, as a background job with progress (`POST /geo/geocode`, `crm geo geocode`).
+//! Coordinates given by clients or placed by people are never touched. Each record changed
+//! is written with a new version and an `updated` event, so integrators see it in the change
+//! feed. Running it again is harmless: what was located is skipped.
+
+use crm_core::ids::{AccountId, ContactId, EntityId, LeadId};
+use crm_core::{Actor, Scope, wire_enum};
+use crm_db::sql::Sql;
+use crm_db::{AnyConnection, Db};
+use crm_records::RecordError;
+use crm_records::jobs::Job;
+use crm_records::location::{Relocated, regeocode};
+use serde::{Deserialize, Serialize};
+
+wire_enum!(
+    /// The resources that carry a location.
+    LocatedResource {
+        Accounts = "accounts",
+        Contacts = "contacts",
+        Leads = "leads",
+    }
+);
+
+/// The job kind in `jobs`.
+pub const KIND: &str = "geocode";
+
+/// What to geocode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "GeocodeInput"))]
+pub struct GeocodeInput {
+    /// Default: all three.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub resources: Vec<LocatedResource>,
+    /// Also look up again the records geocoded before (after loading a larger gazetteer).
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub refresh: bool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeocodeOutcome {
+    /// Records that got coordinates (or new ones).
+    pub geocoded: i64,
+    /// Records whose address matched no place.
+    pub unresolved: i64,
+    /// Records left as they were (changed by someone in between, or the same place).
+    pub unchanged: i64,
+}
+
+impl GeocodeInput {
+    fn resources(&self) -> Vec<LocatedResource> {
+        if self.resources.is_empty() { LocatedResource::ALL.to_vec() } else { self.resources.clone() }
+    }
+
+    /// The scopes the job's writes need.
+    fn scopes(&self) -> Vec<Scope> {
+        self.resources()
+            .into_iter()
+            .map(|r| match r {
+                LocatedResource::Accounts => Scope::AccountsWrite,
+                LocatedResource::Contacts => Scope::ContactsWrite,
+                LocatedResource::Leads => Scope::SalesWrite,
+            })
+            .collect()
+    }
+
+    /// The actor the job writes as: the subject that started it, with those scopes only.
+    pub fn actor(&self, created_by: &str) -> Actor {
+        let scopes: Vec<&str> = self.scopes().into_iter().map(Scope::as_str).collect();
+        Actor::new(created_by, [], scopes)
+    }
+}
+
+/// Checks the caller may write what the job will write.
+pub fn authorize(actor: &Actor, input: &GeocodeInput) -> Result<(), crm_core::actor::Forbidden> {
+    input.scopes().into_iter().try_for_each(|s| actor.require(s))
+}
+
+/// Queues a bulk geocoding.
+pub fn start(conn: &mut AnyConnection, actor: &Actor, input: &GeocodeInput) -> Result<Job, RecordError> {
+    authorize(actor, input)?;
+    let params = serde_json::to_value(input).unwrap_or_default();
+    crm_records::jobs::enqueue(conn, actor, KIND, &params)
+}
+
+/// The records of `table` to look up, after `after` in id order.
+fn candidates(backend: crm_db::Backend, refresh: bool, after: Option<uuid::Uuid>) -> Sql {
+    let mut cond = Sql::new(backend);
+    cond.push(
+        "archived_at IS NULL AND country IS NOT NULL AND (city IS NOT NULL OR postal_code IS NOT NULL) \
+         AND ((location_source IS NULL AND latitude IS NULL) OR location_source = 'unresolved'",
+    );
+    cond.push(if refresh { " OR location_source = 'geocoded')" } else { ")" });
+    if let Some(a) = after {
+        cond.push(" AND id > ").bind(a);
+    }
+    cond
+}
+
+fn table(r: LocatedResource) -> &'static str {
+    match r {
+        LocatedResource::Accounts => AccountId::TABLE,
+        LocatedResource::Contacts => ContactId::TABLE,
+        LocatedResource::Leads => LeadId::TABLE,
+    }
+}
+
+const BATCH: i64 = 200;
+
+/// Runs a bulk geocoding over `db`, one transaction per batch of records. `progress` hears
+/// (total, done) after each batch and stops the run by answering false (its job was taken
+/// over), which ends it with `Ok(None)`.
+pub fn run(
+    db: &Db,
+    actor: &Actor,
+    input: &GeocodeInput,
+    progress: &mut dyn FnMut(i64, i64) -> bool,
+) -> Result<Option<GeocodeOutcome>, RecordError> {
+    let resources = input.resources();
+    let total: i64 = db.run_sync(|c| -> Result<i64, RecordError> {
+        let mut n = 0;
+        for r in &resources {
+            n += crm_db::sql::count_where(c, table(*r), candidates(c.backend(), input.refresh, None))?;
+        }
+        Ok(n)
+    })?;
+    let mut out = GeocodeOutcome::default();
+    let mut done = 0;
+    if !progress(total, 0) {
+        return Ok(None);
+    }
+    for r in resources {
+        let mut after = None;
+        loop {
+            let batch = db.transaction_sync(|c| -> Result<(Vec<uuid::Uuid>, GeocodeOutcome), RecordError> {
+                let mut cond = candidates(c.backend(), input.refresh, after);
+                cond.push(" ORDER BY id LIMIT ").bind(BATCH);
+                let ids = crm_db::sql::ids_where(c, table(r), cond)?;
+                let mut o = GeocodeOutcome::default();
+                for id in &ids {
+                    let relocated = match r {
+                        LocatedResource::Accounts => regeocode::<crm_accounts::Account>(c, actor, AccountId(*id))?,
+                        LocatedResource::Contacts => regeocode::<crm_contacts::Contact>(c, actor, ContactId(*id))?,
+                        LocatedResource::Leads => regeocode::<crm_sales::Lead>(c, actor, LeadId(*id))?,
+                    };
+                    match relocated {
+                        Relocated::Geocoded => o.geocoded += 1,
+                        Relocated::Unresolved => o.unresolved += 1,
+                        Relocated::Unchanged => o.unchanged += 1,
+                    }
+                }
+                Ok((ids, o))
+            })?;
+            let (ids, o) = batch;
+            out.geocoded += o.geocoded;
+            out.unresolved += o.unresolved;
+            out.unchanged += o.unchanged;
+            done += ids.len() as i64;
+            // Unresolved records stay candidates: the next batch starts after this one.
+            after = ids.last().copied();
+            if !progress(total.max(done), done) {
+                return Ok(None);
+            }
+            if (ids.len() as i64) < BATCH {
+                break;
+            }
+        }
+    }
+    Ok(Some(out))
+}

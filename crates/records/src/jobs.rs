@@ -1,0 +1,269 @@
+//! Background jobs: long work (a bulk geocoding; imports and exports next) queued by a request
+//! and run by one instance at a time, with its progress readable while it runs (status,
+//! counts, percent and an estimate of the time left).
+//!
+//! A job is claimed with a lease (`crm_db::claim`) that its runner extends at every progress
+//! report. A runner that loses its lease stops; a job whose instance died is claimed again
+//! when the lease runs out and starts over (job kinds are written to be run again safely).
+//! A job is visible to the subject that started it and to admins.
+
+use chrono::NaiveDateTime;
+use crm_core::ids::JobId;
+use crm_core::{Actor, Role, wire_enum};
+use crm_db::AnyConnection;
+use crm_db::schema::jobs;
+use crm_db::sql::Sql;
+use crm_db::types::DbUuid;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::RecordError;
+
+wire_enum!(
+    /// Where a job stands.
+    JobStatus {
+        /// Waiting for an instance to take it.
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+);
+
+/// A job and its progress.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct Job {
+    pub id: JobId,
+    /// What it does (`geocode`).
+    pub kind: String,
+    pub status: JobStatus,
+    /// What it was asked to do.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub params: serde_json::Value,
+    /// How many items it will go through, once it knows.
+    pub total: Option<i64>,
+    /// Items gone through so far (in this run: a job taken over after an instance died starts
+    /// over).
+    pub done: i64,
+    /// Of those, the items that failed.
+    pub failed: i64,
+    /// `done` over `total`, 0 to 100.
+    pub percent: Option<f64>,
+    /// Seconds left at the pace so far, while it runs.
+    pub eta_seconds: Option<i64>,
+    /// What it did, once it succeeded.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The subject that started it.
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When its current run began.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it last reported progress.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type Row = (
+    DbUuid,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+macro_rules! columns {
+    () => {
+        (
+            jobs::id,
+            jobs::kind,
+            jobs::status,
+            jobs::params,
+            jobs::total,
+            jobs::done,
+            jobs::failed,
+            jobs::result,
+            jobs::error,
+            jobs::created_by,
+            jobs::created_at,
+            jobs::started_at,
+            jobs::updated_at,
+            jobs::finished_at,
+        )
+    };
+}
+
+fn job_of(r: Row, now: NaiveDateTime) -> Job {
+    let status = JobStatus::parse(&r.2).unwrap_or(JobStatus::Failed);
+    let json = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    let (total, done) = (r.4, r.5);
+    let percent = total.map(|t| if t <= 0 { 100.0 } else { (done as f64 * 1000.0 / t as f64).round() / 10.0 });
+    let eta_seconds = match (status, total, r.11) {
+        (JobStatus::Running, Some(t), Some(started)) if done > 0 => {
+            let elapsed = (now - started).num_milliseconds().max(0) as f64 / 1000.0;
+            Some(((t - done).max(0) as f64 * elapsed / done as f64).ceil() as i64)
+        }
+        _ => None,
+    };
+    Job {
+        id: JobId(r.0.0),
+        kind: r.1,
+        status,
+        params: json(&r.3),
+        total,
+        done,
+        failed: r.6,
+        percent,
+        eta_seconds,
+        result: r.7.as_deref().map(json),
+        error: r.8,
+        created_by: r.9,
+        created_at: r.10.and_utc(),
+        started_at: r.11.map(|t| t.and_utc()),
+        updated_at: r.12.and_utc(),
+        finished_at: r.13.map(|t| t.and_utc()),
+    }
+}
+
+fn find(conn: &mut AnyConnection, id: JobId) -> QueryResult<Option<Job>> {
+    let row: Option<Row> = jobs::table.filter(jobs::id.eq(DbUuid(id.0))).select(columns!()).first(conn).optional()?;
+    Ok(row.map(|r| job_of(r, crm_db::now())))
+}
+
+/// Queues a job of `kind`; the caller has checked the scopes its work needs.
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    kind: &str,
+    params: &serde_json::Value,
+) -> Result<Job, RecordError> {
+    let id = JobId::new();
+    let now = crm_db::now();
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(DbUuid(id.0)),
+            jobs::kind.eq(kind),
+            jobs::status.eq(JobStatus::Queued.as_str()),
+            jobs::params.eq(params.to_string()),
+            jobs::created_by.eq(&actor.sub),
+            jobs::created_at.eq(now),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find(conn, id)?.ok_or(RecordError::NotFound { entity: "job" })
+}
+
+/// A job, for the subject that started it or an admin (404 for others).
+pub fn get(conn: &mut AnyConnection, actor: &Actor, id: JobId) -> Result<Job, RecordError> {
+    find(conn, id)?
+        .filter(|j| j.created_by == actor.sub || actor.roles.contains(&Role::Admin))
+        .ok_or(RecordError::NotFound { entity: "job" })
+}
+
+/// The newest jobs (at most `limit`, 1 to 100) the caller may see, optionally of one kind.
+pub fn list(conn: &mut AnyConnection, actor: &Actor, kind: Option<&str>, limit: u32) -> Result<Vec<Job>, RecordError> {
+    if !(1..=100).contains(&limit) {
+        return Err(RecordError::invalid("job", "limit", "out_of_range", "1 to 100 jobs"));
+    }
+    let mut q = jobs::table.select(columns!()).order(jobs::created_at.desc()).limit(i64::from(limit)).into_boxed();
+    if !actor.roles.contains(&Role::Admin) {
+        q = q.filter(jobs::created_by.eq(actor.sub.clone()));
+    }
+    if let Some(k) = kind {
+        q = q.filter(jobs::kind.eq(k.to_string()));
+    }
+    let now = crm_db::now();
+    Ok(q.load::<Row>(conn)?.into_iter().map(|r| job_of(r, now)).collect())
+}
+
+/// Takes the oldest job that is queued, or running under a lease that ran out, for `owner`
+/// until `until`; it starts (over) as running.
+pub fn claim(
+    conn: &mut AnyConnection,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Option<Job>, RecordError> {
+    let mut eligible = Sql::new(conn.backend());
+    eligible.push("c.status IN ('queued', 'running')");
+    let lease = crm_db::claim::Lease { owner, now, until };
+    let Some(id) = crm_db::claim::claim(conn, "jobs", eligible, "c.created_at", 1, lease)?.into_iter().next() else {
+        return Ok(None);
+    };
+    diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(id))))
+        .set((
+            jobs::status.eq(JobStatus::Running.as_str()),
+            jobs::started_at.eq(Some(now)),
+            jobs::updated_at.eq(now),
+            jobs::total.eq(None::<i64>),
+            jobs::done.eq(0),
+            jobs::failed.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(find(conn, JobId(id))?)
+}
+
+/// Records progress and extends the lease; false when `owner` no longer holds the job (the
+/// runner then stops).
+pub fn report(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: &str,
+    (total, done, failed): (Option<i64>, i64, i64),
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(DbUuid(id.0)))
+            .filter(jobs::lease_owner.eq(owner))
+            .filter(jobs::status.eq(JobStatus::Running.as_str())),
+    )
+    .set((
+        jobs::total.eq(total),
+        jobs::done.eq(done),
+        jobs::failed.eq(failed),
+        jobs::updated_at.eq(crm_db::now()),
+        jobs::lease_until.eq(Some(until)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Ends the job: its result, or why it failed.
+pub fn finish(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: &str,
+    outcome: Result<serde_json::Value, String>,
+) -> QueryResult<bool> {
+    let now = crm_db::now();
+    let (status, result, error) = match outcome {
+        Ok(r) => (JobStatus::Succeeded, Some(r.to_string()), None),
+        Err(e) => (JobStatus::Failed, None, Some(e)),
+    };
+    let n = diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(id.0))).filter(jobs::lease_owner.eq(owner)))
+        .set((
+            jobs::status.eq(status.as_str()),
+            jobs::result.eq(result),
+            jobs::error.eq(error),
+            jobs::updated_at.eq(now),
+            jobs::finished_at.eq(Some(now)),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
