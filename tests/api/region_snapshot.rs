@@ -98,7 +98,12 @@ async fn a_region_holds_what_lies_in_it_in_all_and_per_cell() {
     assert_eq!(got, want);
     let hall_cell = snap["cells"].as_array().unwrap().iter().find(|c| c["cell"] == cell(CITY_HALL, 7)).unwrap();
     assert_eq!(money(&hall_cell["revenue"]), vec![("EUR".into(), 3998)]);
-    assert_eq!(hall_cell["boundary"].as_array().unwrap().len(), 6, "a hexagon");
+    let corners = hall_cell["boundary"].as_array().unwrap();
+    assert_eq!(corners.len(), 6, "a hexagon");
+    assert!(corners.iter().all(|c| crate::geo::great_circle(
+        (c["latitude"].as_f64().unwrap(), c["longitude"].as_f64().unwrap()),
+        CITY_HALL
+    ) < 3_000.0));
     // Its centre is within a res-7 cell's reach (edge about 1.4 km) of City Hall.
     let (lat, lng) = (hall_cell["latitude"].as_f64().unwrap(), hall_cell["longitude"].as_f64().unwrap());
     assert!(crate::geo::great_circle((lat, lng), CITY_HALL) < 1_500.0);

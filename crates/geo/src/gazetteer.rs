@@ -46,6 +46,7 @@ pub enum GazetteerError {
 pub const DEMO_CITIES: &str = include_str!("../data/gazetteer-cities.txt");
 pub const DEMO_POSTAL: &str = include_str!("../data/gazetteer-postal.txt");
 
+#[derive(Debug)]
 struct Place {
     country: String,
     kind: &'static str,

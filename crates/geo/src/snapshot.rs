@@ -92,11 +92,20 @@ pub struct GridCell {
     /// Its centre.
     pub latitude: f64,
     pub longitude: f64,
-    /// Its corners, `[latitude, longitude]` each, in order around the cell.
-    pub boundary: Vec<Vec<f64>>,
+    /// Its corners, in order around the cell.
+    pub boundary: Vec<Corner>,
     #[cfg_attr(feature = "graphql", graphql(flatten))]
     #[serde(flatten)]
     pub figures: RegionFigures,
+}
+
+/// A corner of a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct Corner {
+    pub latitude: f64,
+    pub longitude: f64,
 }
 
 /// Records in an administrative region that have no coordinates (in the totals, not on the
@@ -325,7 +334,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
                 cell: cell.to_string(),
                 latitude: centre.lat(),
                 longitude: centre.lng(),
-                boundary: cell.boundary().iter().map(|v| vec![v.lat(), v.lng()]).collect(),
+                boundary: cell.boundary().iter().map(|v| Corner { latitude: v.lat(), longitude: v.lng() }).collect(),
                 figures: acc.finish(),
             }
         })

@@ -54,7 +54,7 @@ impl GeoViewsQuery {
     async fn region_snapshot(
         &self,
         ctx: &Context<'_>,
-        region: RegionInput,
+        #[graphql(desc = "A box, a circle, or a country narrowed to a region and a city.")] region: RegionInput,
         #[graphql(desc = "The period of `revenue`: `2026`, `2026-Q4` or `2026-11` (default the current year).")]
         period: Option<String>,
         #[graphql(desc = "The H3 resolution of the grid, 0 to 15; no grid without it.")] resolution: Option<u8>,
@@ -88,7 +88,11 @@ impl GeoViewsQuery {
     }
 
     /// A background job and its progress; see `GET /jobs/{id}`.
-    async fn job(&self, ctx: &Context<'_>, id: crm_core::ids::JobId) -> async_graphql::Result<crm_records::jobs::Job> {
+    async fn job(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The job's id.")] id: crm_core::ids::JobId,
+    ) -> async_graphql::Result<crm_records::jobs::Job> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.run(move |c| crm_records::jobs::get(c, &actor, id)).await.map_err(gql)
@@ -98,7 +102,7 @@ impl GeoViewsQuery {
     async fn jobs(
         &self,
         ctx: &Context<'_>,
-        kind: Option<String>,
+        #[graphql(desc = "Only jobs of this kind (`geocode`).")] kind: Option<String>,
         #[graphql(desc = "1 to 100 (default 20).")] limit: Option<u32>,
     ) -> async_graphql::Result<Vec<crm_records::jobs::Job>> {
         let r = rc(ctx)?;
@@ -134,7 +138,8 @@ impl GeoViewsMutation {
     async fn start_geocoding(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] input: crm_geo::geocoding::GeocodeInput,
+        #[graphql(default, desc = "The resources (default all), and whether to look up geocoded records again.")]
+        input: crm_geo::geocoding::GeocodeInput,
     ) -> async_graphql::Result<crm_records::jobs::Job> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();

@@ -115,13 +115,14 @@ impl SalesViewsQuery {
         })
     }
 
-    /// How new leads are assigned (round robin, by territory, …).
+    /// The sales territories, in order; see `GET /territories`.
     async fn territories(&self, ctx: &Context<'_>) -> async_graphql::Result<crm_sales::leads::Territories> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.run(move |c| crm_sales::leads::get_territories(c, &actor)).await.map_err(gql)
     }
 
+    /// How new leads are assigned (round robin, by territory, …).
     async fn lead_assignment_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<AssignmentRules> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
