@@ -341,7 +341,7 @@ async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_
     // coordinates were given, so it is no candidate.
     assert_eq!((job["total"].as_i64(), job["done"].as_i64(), job["percent"].as_f64()), (Some(5), Some(5), Some(100.0)));
     // Atlantis still matches nothing: tried, and left as it was.
-    assert_eq!(job["result"], json!({"geocoded": 4, "unresolved": 0, "unchanged": 1}));
+    assert_eq!(job["result"], json!({"geocoded": 4, "unresolved": 0, "unchanged": 1, "failed": 0}));
     assert!(job["finished_at"].is_string() && job["eta_seconds"].is_null());
 
     let get = |path: String| {
@@ -378,7 +378,7 @@ async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_
     let job2 = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&again["id"]))).await;
     assert_eq!(
         (job2["total"].as_i64(), job2["result"].clone()),
-        (Some(2), json!({"geocoded": 0, "unresolved": 0, "unchanged": 2})),
+        (Some(2), json!({"geocoded": 0, "unresolved": 0, "unchanged": 2, "failed": 0})),
         "Atlantis and Seoul Co"
     );
 
@@ -391,7 +391,7 @@ async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_
     crate::observability::stdout_of(crate::observability::crm(&["geo", "import", cities.to_str().unwrap()], &env));
     let (out, log) =
         crate::observability::stdout_of(crate::observability::crm(&["geo", "geocode", "--resource", "contacts"], &env));
-    assert!(out.contains("geocoded 1 records"), "{out}");
+    assert!(out.contains("geocoded 1 records; 0 addresses matched no place"), "{out}");
     assert!(log.contains("geocoding"), "progress on stderr: {log}");
 
     // Jobs are their starter's (and admins'); the scopes follow the resources.
@@ -418,4 +418,104 @@ async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_
         .call(awc::http::Method::GET, &format!("/api/v1/jobs/{}", s(&mine["id"])), Some(&accounts_only), None, &[])
         .await;
     assert_eq!(r.status, 200, "its starter reads it");
+}
+
+/// A Nominatim-compatible geocoder for the test: answers by the query, and keeps each request
+/// with when it came and its User-Agent.
+#[derive(Clone, Default)]
+struct FakeNominatim {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, String, String)>>>,
+}
+
+async fn nominatim_search(
+    req: actix_web::HttpRequest,
+    fake: actix_web::web::Data<FakeNominatim>,
+) -> actix_web::HttpResponse {
+    let q = req.query_string().to_string();
+    let agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    fake.seen.lock().unwrap().push((std::time::Instant::now(), q.clone(), agent));
+    let has = |kv: &str| q.split('&').any(|p| p == kv);
+    let body = if has("city=Gangneung") {
+        json!([{"lat": "37.7519", "lon": "128.8761", "addresstype": "city"}])
+    } else if has("postalcode=BN1+1AA") || has("postalcode=BN1%201AA") {
+        json!([{"lat": "50.8225", "lon": "-0.1372", "addresstype": "postcode"}])
+    } else if has("city=Graz") && q.contains("street=") {
+        json!([{"lat": "47.0712", "lon": "15.4381", "addresstype": "building"}])
+    } else if has("city=Error+City") || has("city=Error%20City") {
+        return actix_web::HttpResponse::ServiceUnavailable().finish();
+    } else {
+        json!([])
+    };
+    actix_web::HttpResponse::Ok().json(body)
+}
+
+#[actix_web::test]
+async fn the_http_geocoder_places_what_the_gazetteer_cannot_at_its_rate_and_once_per_address() {
+    let fake = FakeNominatim::default();
+    let data = actix_web::web::Data::new(fake.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().app_data(data.clone()).route("/search", actix_web::web::get().to(nominatim_search))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let app = spawn_with(move |s| {
+        s.geocoder = Some(crm_gateway::settings::GeocoderSettings { url, rate: 10.0, user_agent: "crm-test/1".into() })
+    })
+    .await;
+    // Writes never wait for it: all four are unresolved when created.
+    let gangneung = app.account("Gangneung Co", json!({"city": "Gangneung", "country": "KR"})).await;
+    let brighton = app.contact("Bri", "Ghton", json!({"postal_code": "BN1 1AA", "country": "GB"})).await;
+    let graz = app.lead("Graz", json!({"street": "Hauptplatz 1", "city": "Graz", "country": "AT"})).await;
+    let atlantis = app.account("Atlantis", json!({"city": "Atlantis", "country": "GR"})).await;
+    let broken = app.account("Broken", json!({"city": "Error City", "country": "FR"})).await;
+    for r in [&gangneung, &brighton, &graz, &atlantis, &broken] {
+        assert_eq!(s(&r["location_source"]), "unresolved");
+    }
+    assert!(fake.seen.lock().unwrap().is_empty());
+
+    let job = app.post("/api/v1/geo/geocode", json!({})).await.expect(202);
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&job["id"]))).await;
+    assert_eq!(s(&job["status"]), "succeeded", "{job}");
+    assert_eq!(
+        job["result"],
+        json!({"geocoded": 3, "unresolved": 0, "unchanged": 1, "failed": 1, "last_error": "geocoder answered 503"})
+    );
+    assert_eq!((job["done"].as_i64(), job["failed"].as_i64()), (Some(5), Some(1)));
+    let a = app.get(&format!("/api/v1/accounts/{}", s(&gangneung["id"]))).await.expect(200);
+    assert_eq!(at(&a), located(37.7519, 128.8761, "geocoded", "city"));
+    let c = app.get(&format!("/api/v1/contacts/{}", s(&brighton["id"]))).await.expect(200);
+    assert_eq!(at(&c), located(50.8225, -0.1372, "geocoded", "postal_code"));
+    let l = app.get(&format!("/api/v1/leads/{}", s(&graz["id"]))).await.expect(200);
+    assert_eq!(at(&l), located(47.0712, 15.4381, "geocoded", "rooftop"));
+    let a = app.get(&format!("/api/v1/accounts/{}", s(&broken["id"]))).await.expect(200);
+    assert_eq!((s(&a["location_source"]), a["version"].as_i64()), ("unresolved", Some(1)), "left as it was");
+
+    {
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen.len(), 5, "one request per address");
+        assert!(seen.iter().all(|(_, _, agent)| agent == "crm-test/1"));
+        let q = &seen.iter().find(|(_, q, _)| q.contains("Gangneung")).unwrap().1;
+        assert!(q.contains("format=jsonv2") && q.contains("countrycodes=kr") && q.contains("limit=1"), "{q}");
+        // 10 a second: at least 100 ms apart (a little less for the clock's grain).
+        for w in seen.windows(2) {
+            let gap = w[1].0 - w[0].0;
+            assert!(gap >= std::time::Duration::from_millis(95), "{gap:?} between requests");
+        }
+    }
+
+    // Again: Atlantis's answer is in the cache (not asked twice); the failed one is asked again.
+    let job = app.post("/api/v1/geo/geocode", json!({})).await.expect(202);
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&job["id"]))).await;
+    assert_eq!(job["result"]["unchanged"], 1);
+    assert_eq!(job["result"]["failed"], 1);
+    let seen = fake.seen.lock().unwrap();
+    assert_eq!(seen.len(), 6);
+    assert!(seen[5].1.contains("Error"), "{}", seen[5].1);
+    drop(seen);
+    handle.stop(false).await;
 }

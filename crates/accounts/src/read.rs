@@ -33,7 +33,9 @@ pub fn import_accounts(
     actor.require(Account::WRITE).map_err(|e| (0, e.into()))?;
     let mut items = Vec::with_capacity(inputs.len());
     for (n, input) in inputs.into_iter().enumerate() {
-        let i = input.normalize().map_err(|errors| (n, RecordError::Invalid { entity: Account::ENTITY, errors }))?;
+        let mut i =
+            input.normalize().map_err(|errors| (n, RecordError::Invalid { entity: Account::ENTITY, errors }))?;
+        crm_records::location::relocate(conn, Account::ENTITY, &mut i, None::<&Account>).map_err(|e| (n, e))?;
         items.push(Account::from_input(AccountId::new(), i, None));
     }
     crm_records::import(conn, actor, items)

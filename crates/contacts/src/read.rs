@@ -94,7 +94,9 @@ pub fn import_contacts(
     let now = crm_db::to_utc(crm_db::now());
     let mut items = Vec::with_capacity(inputs.len());
     for (n, input) in inputs.into_iter().enumerate() {
-        let i = input.normalize().map_err(|errors| (n, RecordError::Invalid { entity: Contact::ENTITY, errors }))?;
+        let mut i =
+            input.normalize().map_err(|errors| (n, RecordError::Invalid { entity: Contact::ENTITY, errors }))?;
+        crm_records::location::relocate(conn, Contact::ENTITY, &mut i, None::<&Contact>).map_err(|e| (n, e))?;
         items.push(Contact::from_input(ContactId::new(), i, None, now));
     }
     crm_records::import(conn, actor, items)

@@ -953,3 +953,13 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    geocode_cache (query) {
+        query -> Text,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        accuracy -> Nullable<Text>,
+        fetched_at -> Timestamp,
+    }
+}

@@ -249,7 +249,8 @@ impl Application {
         };
         spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
-        crate::jobs::spawn(state.db.clone(), settings.job_interval);
+        let geocoder = settings.geocoder.as_ref().map(|g| g.build()).transpose()?.map(std::sync::Arc::new);
+        crate::jobs::spawn(state.db.clone(), settings.job_interval, geocoder);
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
         let mail_worker =

@@ -50,11 +50,44 @@ pub struct JwtArgs {
     pub env: String,
 }
 
+/// The optional HTTP geocoder.
+#[derive(Args, Debug, Default)]
+pub struct GeocoderArgs {
+    /// A Nominatim-compatible search API (`https://nominatim.example.org`) that bulk geocoding
+    /// asks for the addresses the offline gazetteer cannot place (empty: none).
+    #[arg(long, env = "CRM_GEOCODER_URL", default_value = "")]
+    pub geocoder_url: String,
+    /// Requests per second to it, per instance (Nominatim's public service allows 1).
+    #[arg(long, env = "CRM_GEOCODER_RATE", default_value_t = 1.0)]
+    pub geocoder_rate: f64,
+    /// How requests name this service (Nominatim's usage policy asks for one).
+    #[arg(long, env = "CRM_GEOCODER_USER_AGENT", default_value = "headless-crm-geocoding")]
+    pub geocoder_user_agent: String,
+}
+
+impl GeocoderArgs {
+    /// The settings, checked; None without a URL.
+    pub fn settings(&self) -> Result<Option<crate::settings::GeocoderSettings>, String> {
+        if self.geocoder_url.trim().is_empty() {
+            return Ok(None);
+        }
+        let s = crate::settings::GeocoderSettings {
+            url: self.geocoder_url.trim().to_string(),
+            rate: self.geocoder_rate,
+            user_agent: self.geocoder_user_agent.clone(),
+        };
+        s.build()?;
+        Ok(Some(s))
+    }
+}
+
 /// What only a serving instance needs.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     #[arg(long, env = "CRM_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    #[command(flatten)]
+    pub geocoder: GeocoderArgs,
     /// Do not apply pending migrations on start.
     #[arg(long)]
     pub no_migrate: bool,
@@ -230,6 +263,8 @@ pub enum GeoCommand {
         /// Also look up again the records geocoded before (after a larger gazetteer).
         #[arg(long)]
         refresh: bool,
+        #[command(flatten)]
+        geocoder: GeocoderArgs,
     },
 }
 
@@ -266,6 +301,7 @@ impl ServeArgs {
             webhook_interval: duration("CRM_WEBHOOK_INTERVAL", &self.webhook_interval)?,
             webhook_allow: crm_webhooks::Guard::parse_allow(&self.webhook_allow)?,
             webhook_timeout: duration("CRM_WEBHOOK_TIMEOUT", &self.webhook_timeout)?,
+            geocoder: self.geocoder.settings()?,
             webhook_disable_after: duration("CRM_WEBHOOK_DISABLE_AFTER", &self.webhook_disable_after)?,
             mail: self.mail(jwt.env.eq_ignore_ascii_case("production"))?,
             mail_interval: duration("CRM_MAIL_INTERVAL", &self.mail_interval)?,
@@ -460,7 +496,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Geo(GeoCommand::Geocode { resources, refresh }) => {
+        Command::Geo(GeoCommand::Geocode { resources, refresh, geocoder }) => {
             use crm_geo::geocoding::{GeocodeInput, LocatedResource};
             let resources = resources
                 .iter()
@@ -474,7 +510,11 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut progress = crate::progress::Progress::for_stderr(json);
             let mut seen = 0;
             let actor = input.actor("cli");
-            let outcome = crm_geo::geocoding::run(&db, &actor, &input, &mut |total, done| {
+            let remote = geocoder.settings()?.map(|g| g.build()).transpose()?;
+            if remote.is_some() {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            }
+            let outcome = crm_geo::geocoding::run(&db, &actor, &input, remote.as_ref(), &mut |total, done, _| {
                 if done == 0 {
                     progress.phase("geocoding", total.unsigned_abs());
                 }
@@ -486,9 +526,13 @@ fn run(cli: Cli) -> Result<(), String> {
             .unwrap_or_default();
             progress.finish();
             println!(
-                "geocoded {} records; {} addresses matched no place; {} left as they were",
-                outcome.geocoded, outcome.unresolved, outcome.unchanged
+                "geocoded {} records; {} addresses matched no place; {} left as they were; {} the HTTP geocoder \
+                 could not answer for",
+                outcome.geocoded, outcome.unresolved, outcome.unchanged, outcome.failed
             );
+            if let Some(e) = outcome.last_error {
+                eprintln!("last geocoder error: {e}");
+            }
             Ok(())
         }
         Command::ExportOpenapi => {

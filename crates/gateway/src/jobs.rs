@@ -12,7 +12,7 @@ const LEASE: Duration = Duration::from_secs(60);
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// Looks for a job every `every` (zero: this instance runs none).
-pub fn spawn(db: Db, every: Duration) {
+pub fn spawn(db: Db, every: Duration, geocoder: Option<std::sync::Arc<crm_geo::remote::RemoteGeocoder>>) {
     if every.is_zero() {
         return;
     }
@@ -22,8 +22,8 @@ pub fn spawn(db: Db, every: Duration) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let (db, owner) = (db.clone(), owner.clone());
-            match tokio::task::spawn_blocking(move || run_next(&db, &owner)).await {
+            let (db, owner, geocoder) = (db.clone(), owner.clone(), geocoder.clone());
+            match tokio::task::spawn_blocking(move || run_next(&db, &owner, geocoder.as_deref())).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "job runner failed"),
                 Err(e) => tracing::warn!(error = %e, "job runner panicked"),
@@ -37,7 +37,7 @@ fn lease_end() -> chrono::NaiveDateTime {
 }
 
 /// Claims and runs the oldest job due; false when there was none.
-pub fn run_next(db: &Db, owner: &str) -> Result<bool, String> {
+pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteGeocoder>) -> Result<bool, String> {
     let now = crm_db::now();
     let until = lease_end();
     let claimed = db.transaction_sync(|c| jobs::claim(c, owner, now, until)).map_err(|e| e.to_string())?;
@@ -55,7 +55,7 @@ pub fn run_next(db: &Db, owner: &str) -> Result<bool, String> {
         db.run_sync(|c| jobs::report(c, job.id, owner, counts, lease_end()).map_err(crm_db::DbError::from))
             .unwrap_or(false)
     };
-    let outcome = run(db, &job, &mut report);
+    let outcome = run(db, &job, geocoder, &mut report);
     let (total, done, failed) = counts;
     let finished = db
         .run_sync(|c| -> Result<bool, crm_db::DbError> {
@@ -79,6 +79,7 @@ pub fn run_next(db: &Db, owner: &str) -> Result<bool, String> {
 fn run(
     db: &Db,
     job: &Job,
+    geocoder: Option<&crm_geo::remote::RemoteGeocoder>,
     report: &mut dyn FnMut(i64, i64, i64, bool) -> bool,
 ) -> Result<Option<serde_json::Value>, String> {
     match job.kind.as_str() {
@@ -86,8 +87,10 @@ fn run(
             let input: crm_geo::geocoding::GeocodeInput =
                 serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
             let actor = input.actor(&job.created_by);
-            let outcome = crm_geo::geocoding::run(db, &actor, &input, &mut |total, done| report(total, done, 0, false))
-                .map_err(|e| e.to_string())?;
+            let outcome = crm_geo::geocoding::run(db, &actor, &input, geocoder, &mut |total, done, failed| {
+                report(total, done, failed, false)
+            })
+            .map_err(|e| e.to_string())?;
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
         }
         other => Err(format!("unknown job kind `{other}`")),

@@ -296,6 +296,13 @@ fn spread(account: usize, contact: usize, prime: usize) -> f64 {
     (h as f64 / 10_006.0 - 0.5) * 0.1
 }
 
+/// The `n`th demo city, cycling through the countries: (country, city, region).
+pub(crate) fn demo_city(n: usize) -> (&'static str, &'static str, &'static str) {
+    let country = &COUNTRIES[n % COUNTRIES.len()];
+    let (city, region, _, _) = country.cities[(n / COUNTRIES.len()) % country.cities.len()];
+    (country.code, city, region)
+}
+
 fn pick<'a>(rng: &mut StdRng, xs: &'a [&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]
 }
@@ -333,8 +340,9 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize, custom: bool) -> (A
         region: Some(region.into()),
         postal_code: Some(digits(rng, 5)),
         country: Some(country.code.into()),
-        latitude: Some(lat + rng.random_range(-0.05..0.05)),
-        longitude: Some(lng + rng.random_range(-0.05..0.05)),
+        // One account in four has no coordinates: the gazetteer locates it from its city.
+        latitude: (n % 4 != 0).then(|| lat + rng.random_range(-0.05..0.05)),
+        longitude: (n % 4 != 0).then(|| lng + rng.random_range(-0.05..0.05)),
         annual_revenue: Some(Money::new(revenue_major * scale * minor_per_major / 100 * 100, country.currency)),
         employee_count: Some(employees),
         tags: if tier == Tier::Platinum { vec!["key-account".into()] } else { vec![] },

@@ -287,6 +287,10 @@ pub fn seed(db: &Db, interactions: usize, progress: &mut crate::progress::Progre
                 &[crm_sales::LeadSource::WebForm, crm_sales::LeadSource::Event, crm_sales::LeadSource::Referral],
             )),
             owner_id: Some(pick(&mut rng, &reps)),
+            // Located from their city by the gazetteer.
+            city: Some(crate::seed::demo_city(n).1.to_string()),
+            region: Some(crate::seed::demo_city(n).2.to_string()),
+            country: Some(crate::seed::demo_city(n).0.to_string()),
             ..Default::default()
         })
         .collect();

@@ -70,6 +70,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// A Nominatim-compatible geocoder (`CRM_GEOCODER_URL`, docs/GEO.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeocoderSettings {
+    pub url: String,
+    /// Requests per second, per instance.
+    pub rate: f64,
+    /// How requests name the service (Nominatim's usage policy asks for one).
+    pub user_agent: String,
+}
+
+impl GeocoderSettings {
+    /// The geocoder these settings describe (checked).
+    pub fn build(&self) -> Result<crm_geo::remote::RemoteGeocoder, String> {
+        crm_geo::remote::RemoteGeocoder::new(&self.url, self.rate, &self.user_agent, std::time::Duration::from_secs(10))
+    }
+}
+
 /// Everything `Application::build` needs.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -110,6 +127,8 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// How long one webhook call may take.
     pub webhook_timeout: std::time::Duration,
+    /// The optional HTTP geocoder bulk geocoding jobs ask for what the gazetteer cannot place.
+    pub geocoder: Option<GeocoderSettings>,
     /// A subscription whose deliveries fail this long without a success is turned off.
     pub webhook_disable_after: std::time::Duration,
     /// Multiplies the webhook retry waits (1; the tests make them milliseconds).
@@ -143,6 +162,7 @@ impl Default for Settings {
             webhook_interval: std::time::Duration::from_millis(250),
             webhook_allow: Vec::new(),
             webhook_timeout: std::time::Duration::from_secs(10),
+            geocoder: None,
             webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
             webhook_retry_scale: 1.0,
             mail: None,

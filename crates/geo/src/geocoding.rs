@@ -1,6 +1,8 @@
 //! Bulk geocoding: every located record whose address has no coordinates yet (or, with
 //! `refresh`, also the ones geocoded before, after a larger gazetteer was loaded) is looked up
-//! again, as a background job with progress (`POST /geo/geocode`, `crm geo geocode`).
+//! again, as a background job with progress (`POST /geo/geocode`, `crm geo geocode`): in the
+//! gazetteer, then, for what it cannot place, in the HTTP geocoder when one is configured
+//! (`crate::remote`; outside any transaction, at its rate).
 //! Coordinates given by clients or placed by people are never touched. Each record changed
 //! is written with a new version and an `updated` event, so integrators see it in the change
 //! feed. Running it again is harmless: what was located is skipped.
@@ -9,9 +11,11 @@ use crm_core::ids::{AccountId, ContactId, EntityId, LeadId};
 use crm_core::{Actor, Scope, wire_enum};
 use crm_db::sql::Sql;
 use crm_db::{AnyConnection, Db};
-use crm_records::RecordError;
 use crm_records::jobs::Job;
-use crm_records::location::{Relocated, regeocode};
+use crm_records::location::{Located, Relocated, lookup, settle};
+use crm_records::{Record, RecordError};
+
+use crate::remote::RemoteGeocoder;
 use serde::{Deserialize, Serialize};
 
 wire_enum!(
@@ -51,6 +55,12 @@ pub struct GeocodeOutcome {
     pub unresolved: i64,
     /// Records left as they were (changed by someone in between, or the same place).
     pub unchanged: i64,
+    /// Records the HTTP geocoder could not answer for (left as they were; a later run tries
+    /// again).
+    pub failed: i64,
+    /// The last of those errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl GeocodeInput {
@@ -113,14 +123,43 @@ fn table(r: LocatedResource) -> &'static str {
 
 const BATCH: i64 = 200;
 
-/// Runs a bulk geocoding over `db`, one transaction per batch of records. `progress` hears
-/// (total, done) after each batch and stops the run by answering false (its job was taken
-/// over), which ends it with `Ok(None)`.
+/// Locates one record: the gazetteer, else the HTTP geocoder (its cache first), then the write.
+fn step<R: Record + Located>(
+    db: &Db,
+    actor: &Actor,
+    id: R::Id,
+    remote: Option<&RemoteGeocoder>,
+) -> Result<Result<Relocated, String>, RecordError> {
+    let Some(pending) = db.run_sync(|c| lookup::<R>(c, id))? else { return Ok(Ok(Relocated::Unchanged)) };
+    let found = match (pending.found, remote) {
+        (Some(f), _) => Some(f),
+        (None, Some(geocoder)) => {
+            let a = pending.address.as_address();
+            match db.run_sync(|c| RemoteGeocoder::cached(c, &a).map_err(RecordError::from))? {
+                Some(f) => f,
+                None => match geocoder.search(&a) {
+                    Ok(f) => {
+                        db.run_sync(|c| RemoteGeocoder::remember(c, &a, f).map_err(RecordError::from))?;
+                        f
+                    }
+                    Err(e) => return Ok(Err(e)),
+                },
+            }
+        }
+        (None, None) => None,
+    };
+    Ok(Ok(db.transaction_sync(|c| settle::<R>(c, actor, id, &pending, found))?))
+}
+
+/// Runs a bulk geocoding over `db`: each record read, looked up and written in its own short
+/// units of work. `progress` hears (total, done, failed) after each batch and stops the run by
+/// answering false (its job was taken over), which ends it with `Ok(None)`.
 pub fn run(
     db: &Db,
     actor: &Actor,
     input: &GeocodeInput,
-    progress: &mut dyn FnMut(i64, i64) -> bool,
+    remote: Option<&RemoteGeocoder>,
+    progress: &mut dyn FnMut(i64, i64, i64) -> bool,
 ) -> Result<Option<GeocodeOutcome>, RecordError> {
     let resources = input.resources();
     let total: i64 = db.run_sync(|c| -> Result<i64, RecordError> {
@@ -132,39 +171,38 @@ pub fn run(
     })?;
     let mut out = GeocodeOutcome::default();
     let mut done = 0;
-    if !progress(total, 0) {
+    if !progress(total, 0, 0) {
         return Ok(None);
     }
     for r in resources {
         let mut after = None;
         loop {
-            let batch = db.transaction_sync(|c| -> Result<(Vec<uuid::Uuid>, GeocodeOutcome), RecordError> {
+            let ids = db.run_sync(|c| -> Result<Vec<uuid::Uuid>, RecordError> {
                 let mut cond = candidates(c.backend(), input.refresh, after);
                 cond.push(" ORDER BY id LIMIT ").bind(BATCH);
-                let ids = crm_db::sql::ids_where(c, table(r), cond)?;
-                let mut o = GeocodeOutcome::default();
-                for id in &ids {
-                    let relocated = match r {
-                        LocatedResource::Accounts => regeocode::<crm_accounts::Account>(c, actor, AccountId(*id))?,
-                        LocatedResource::Contacts => regeocode::<crm_contacts::Contact>(c, actor, ContactId(*id))?,
-                        LocatedResource::Leads => regeocode::<crm_sales::Lead>(c, actor, LeadId(*id))?,
-                    };
-                    match relocated {
-                        Relocated::Geocoded => o.geocoded += 1,
-                        Relocated::Unresolved => o.unresolved += 1,
-                        Relocated::Unchanged => o.unchanged += 1,
+                Ok(crm_db::sql::ids_where(c, table(r), cond)?)
+            })?;
+            for id in &ids {
+                let relocated = match r {
+                    LocatedResource::Accounts => step::<crm_accounts::Account>(db, actor, AccountId(*id), remote)?,
+                    LocatedResource::Contacts => step::<crm_contacts::Contact>(db, actor, ContactId(*id), remote)?,
+                    LocatedResource::Leads => step::<crm_sales::Lead>(db, actor, LeadId(*id), remote)?,
+                };
+                match relocated {
+                    Ok(Relocated::Geocoded) => out.geocoded += 1,
+                    Ok(Relocated::Unresolved) => out.unresolved += 1,
+                    Ok(Relocated::Unchanged) => out.unchanged += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, record = %id, "the HTTP geocoder failed");
+                        out.failed += 1;
+                        out.last_error = Some(e);
                     }
                 }
-                Ok((ids, o))
-            })?;
-            let (ids, o) = batch;
-            out.geocoded += o.geocoded;
-            out.unresolved += o.unresolved;
-            out.unchanged += o.unchanged;
+            }
             done += ids.len() as i64;
-            // Unresolved records stay candidates: the next batch starts after this one.
+            // Records left unresolved stay candidates: the next batch starts after this one.
             after = ids.last().copied();
-            if !progress(total.max(done), done) {
+            if !progress(total.max(done), done, out.failed) {
                 return Ok(None);
             }
             if (ids.len() as i64) < BATCH {

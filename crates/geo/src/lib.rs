@@ -4,6 +4,7 @@
 
 pub mod gazetteer;
 pub mod geocoding;
+pub mod remote;
 pub mod routes;
 pub mod snapshot;
 pub mod suggest;

@@ -177,21 +177,73 @@ pub enum Relocated {
     Unchanged,
 }
 
-/// Locates a stored record from its address again, as the system (a bulk geocoding job):
-/// written with a new version and an `updated` event when its location changes. Coordinates
-/// given or placed by people are left alone.
-pub fn regeocode<R: crate::Record + Located>(
-    conn: &mut AnyConnection,
-    actor: &crm_core::Actor,
-    id: R::Id,
-) -> Result<Relocated, RecordError> {
-    let Some(current) = R::find(conn, id)? else { return Ok(Relocated::Unchanged) };
+/// A postal address owned (kept between a lookup and the write it leads to).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnedAddress {
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+impl OwnedAddress {
+    pub fn of(a: &Address<'_>) -> OwnedAddress {
+        let own = |v: Option<&str>| v.map(str::to_string);
+        OwnedAddress {
+            street: own(a.street),
+            city: own(a.city),
+            region: own(a.region),
+            postal_code: own(a.postal_code),
+            country: own(a.country),
+        }
+    }
+
+    pub fn as_address(&self) -> Address<'_> {
+        Address {
+            street: self.street.as_deref(),
+            city: self.city.as_deref(),
+            region: self.region.as_deref(),
+            postal_code: self.postal_code.as_deref(),
+            country: self.country.as_deref(),
+        }
+    }
+}
+
+/// A stored record to locate again: its address and location when it was read, and what the
+/// gazetteer says of the address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub address: OwnedAddress,
+    pub before: Location,
+    pub found: Option<(f64, f64, LocationAccuracy)>,
+}
+
+/// Reads a stored record to locate it again (a bulk geocoding job) and looks its address up
+/// in the gazetteer; None when it is gone or its coordinates were given or placed by people
+/// (never touched).
+pub fn lookup<R: crate::Record + Located>(conn: &mut AnyConnection, id: R::Id) -> Result<Option<Pending>, RecordError> {
+    let Some(current) = R::find(conn, id)? else { return Ok(None) };
     let before = current.location();
     if matches!(before.source, Some(LocationSource::Given | LocationSource::Manual)) {
-        return Ok(Relocated::Unchanged);
+        return Ok(None);
     }
     let address = current.address();
     let found = geocode(conn, &address)?;
+    Ok(Some(Pending { address: OwnedAddress::of(&address), before, found }))
+}
+
+/// Writes what a lookup found (`found`: the gazetteer's answer, or another geocoder's), as the
+/// system: with a new version and an `updated` event when the location changes, and only if
+/// the record's address and location are still those that were looked up.
+pub fn settle<R: crate::Record + Located>(
+    conn: &mut AnyConnection,
+    actor: &crm_core::Actor,
+    id: R::Id,
+    pending: &Pending,
+    found: Option<(f64, f64, LocationAccuracy)>,
+) -> Result<Relocated, RecordError> {
+    let address = pending.address.as_address();
     let (after, outcome) = match found {
         Some((lat, lng, accuracy)) => (
             Location {
@@ -207,26 +259,12 @@ pub fn regeocode<R: crate::Record + Located>(
         }
         None => (Location::default(), Relocated::Unresolved),
     };
-    if after == before {
+    if after == pending.before {
         return Ok(Relocated::Unchanged);
     }
-    // Owned copies: the closure sees the record as it is when written.
-    let (street, city, region, postal, country) = (
-        address.street.map(str::to_string),
-        address.city.map(str::to_string),
-        address.region.map(str::to_string),
-        address.postal_code.map(str::to_string),
-        address.country.map(str::to_string),
-    );
     let mut moved = false;
     crate::modify::<R>(conn, actor, id, |r| {
-        let a = r.address();
-        let same = a.street == street.as_deref()
-            && a.city == city.as_deref()
-            && a.region == region.as_deref()
-            && a.postal_code == postal.as_deref()
-            && a.country == country.as_deref()
-            && r.location() == before;
+        let same = r.address() == address && r.location() == pending.before;
         if same {
             r.set_location(after);
             moved = true;

@@ -1,3 +1,4 @@
+DROP TABLE geocode_cache;
 DROP TABLE jobs;
 DROP TABLE territories;
 DROP TABLE geo_place_keys;

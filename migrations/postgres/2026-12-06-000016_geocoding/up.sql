@@ -68,3 +68,13 @@ CREATE TABLE jobs (
     lease_until timestamp
 );
 CREATE INDEX jobs_open ON jobs (created_at) WHERE status IN ('queued', 'running');
+
+-- Answers of the optional HTTP geocoder (Nominatim-compatible), by normalized query, found or
+-- not: each address is asked once (crm_geo::remote).
+CREATE TABLE geocode_cache (
+    query text PRIMARY KEY,
+    latitude double precision,
+    longitude double precision,
+    accuracy text,
+    fetched_at timestamp NOT NULL
+);

@@ -71,3 +71,13 @@ CREATE TABLE jobs (
     lease_until TIMESTAMP
 );
 CREATE INDEX jobs_open ON jobs (created_at) WHERE status IN ('queued', 'running');
+
+-- Answers of the optional HTTP geocoder (Nominatim-compatible), by normalized query, found or
+-- not: each address is asked once (crm_geo::remote).
+CREATE TABLE geocode_cache (
+    query TEXT PRIMARY KEY,
+    latitude REAL,
+    longitude REAL,
+    accuracy TEXT,
+    fetched_at TIMESTAMP NOT NULL
+);
