@@ -302,3 +302,94 @@ async fn suggestions_rank_the_reps_accounts_within_reach_with_their_reasons() {
     let r = app.get("/api/v1/routes/suggestions?near=37.5,127,5km").await.expect(422);
     assert_eq!(error_fields(&r), vec!["owner_id"], "the test's admin token is no user");
 }
+
+/// An OSRM-compatible table service for the test: roads twice the straight line, driven at
+/// 10 m/s; it keeps each request's path and query.
+async fn osrm_table(
+    req: actix_web::HttpRequest,
+    seen: actix_web::web::Data<std::sync::Mutex<Vec<String>>>,
+) -> actix_web::HttpResponse {
+    seen.lock().unwrap().push(format!("{}?{}", req.path(), req.query_string()));
+    let coords = req.path().rsplit('/').next().unwrap_or_default().to_string();
+    let points: Vec<(f64, f64)> = coords
+        .split(';')
+        .map(|c| {
+            let (lng, lat) = c.split_once(',').unwrap();
+            (lat.parse().unwrap(), lng.parse().unwrap())
+        })
+        .collect();
+    if points.len() > 8 {
+        return actix_web::HttpResponse::BadRequest()
+            .json(json!({"code": "TooBig", "message": "Too many table coordinates"}));
+    }
+    let distances: Vec<Vec<f64>> =
+        points.iter().map(|a| points.iter().map(|b| 2.0 * great_circle(*a, *b)).collect()).collect();
+    let durations: Vec<Vec<f64>> = distances.iter().map(|r| r.iter().map(|d| d / 10.0).collect()).collect();
+    actix_web::HttpResponse::Ok().json(json!({"code": "Ok", "distances": distances, "durations": durations}))
+}
+
+#[actix_web::test]
+async fn a_road_distance_provider_gives_the_plan_its_distances_and_times() {
+    let seen = actix_web::web::Data::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let data = seen.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().app_data(data.clone()).default_service(actix_web::web::get().to(osrm_table))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let app = spawn_with(move |s| s.routing = Some((url, "driving".into()))).await;
+
+    let places = [(37.57, 126.983), (37.556, 126.91), (37.4979, 127.0276), (37.5512, 126.9882)];
+    let stops: Vec<Value> = places
+        .iter()
+        .map(|p| json!({"location": {"latitude": p.0, "longitude": p.1}, "duration_minutes": 20}))
+        .collect();
+    let start_at: DateTime<Utc> = "2026-12-07T00:00:00Z".parse().unwrap();
+    let body = json!({"start": {"latitude": START.0, "longitude": START.1}, "start_at": start_at, "stops": stops});
+    let plan = app.post("/api/v1/routes/plan", body.clone()).await.expect(200);
+    assert_eq!(s(&plan["travel_model"]), "road");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one table per plan");
+        assert!(
+            seen[0].starts_with("/table/v1/driving/126.978000,37.566500;")
+                && seen[0].ends_with("annotations=distance,duration"),
+            "{}",
+            seen[0]
+        );
+    }
+    // Every leg and time is the provider's: twice the straight line, at 10 m/s.
+    let (mut from, mut clock, mut total) = (START, start_at, 0.0);
+    for v in plan["visits"].as_array().unwrap() {
+        let leg = 2.0 * great_circle(from, at(v));
+        assert!((v["distance_m"].as_f64().unwrap() - leg).abs() < 0.5, "{v}");
+        let arrive = clock + chrono::Duration::milliseconds((leg / 10.0 * 1000.0).round() as i64);
+        assert!((t(&v["arrive_at"]) - arrive).num_milliseconds().abs() <= 100, "{v}");
+        clock = t(&v["depart_at"]);
+        total += leg;
+        from = at(v);
+    }
+    total += 2.0 * great_circle(from, START);
+    assert!((plan["total_distance_m"].as_f64().unwrap() - total).abs() < 2.0, "{plan}");
+    assert_eq!(plan["visits"].as_array().unwrap().len(), 4);
+
+    // More places than the provider's table takes: the straight-line model, and the plan says so.
+    let many: Vec<Value> = (0..9)
+        .map(|k| json!({"location": {"latitude": 37.5 + f64::from(k) * 0.01, "longitude": 127.0}, "duration_minutes": 10}))
+        .collect();
+    let plan = app
+        .post(
+            "/api/v1/routes/plan",
+            json!({"start": {"latitude": START.0, "longitude": START.1}, "start_at": start_at, "stops": many.clone()}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(s(&plan["travel_model"]), "straight_line");
+    check(&plan, &many, start_at);
+    handle.stop(false).await;
+}

@@ -202,6 +202,10 @@ impl Application {
         let changes = crm_records::custom::LocalChanges::default();
         let guard = crm_webhooks::Guard { allow: settings.webhook_allow.clone(), https_only: settings.production };
         let mut db = db.with_context(changes.clone()).with_context(guard.clone());
+        // Road distances for route plans, when a provider is configured.
+        if let Some((url, profile)) = &settings.routing {
+            db = db.with_context(crm_geo::road::RoadRouter::new(url, profile, std::time::Duration::from_secs(10))?);
+        }
         // Email campaigns with a template launch only where email can be sent.
         let mailer = match settings.mail.clone() {
             Some(m) => {

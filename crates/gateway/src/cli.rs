@@ -88,6 +88,13 @@ pub struct ServeArgs {
     pub bind: String,
     #[command(flatten)]
     pub geocoder: GeocoderArgs,
+    /// An OSRM-compatible table service (`http://osrm.internal:5000`) route plans take road
+    /// distances and driving times from (empty: straight line × a detour factor).
+    #[arg(long, env = "CRM_ROUTING_URL", default_value = "")]
+    pub routing_url: String,
+    /// Its profile.
+    #[arg(long, env = "CRM_ROUTING_PROFILE", default_value = "driving")]
+    pub routing_profile: String,
     /// Do not apply pending migrations on start.
     #[arg(long)]
     pub no_migrate: bool,
@@ -302,6 +309,13 @@ impl ServeArgs {
             webhook_allow: crm_webhooks::Guard::parse_allow(&self.webhook_allow)?,
             webhook_timeout: duration("CRM_WEBHOOK_TIMEOUT", &self.webhook_timeout)?,
             geocoder: self.geocoder.settings()?,
+            routing: match self.routing_url.trim() {
+                "" => None,
+                url => {
+                    crm_geo::road::RoadRouter::new(url, &self.routing_profile, Duration::from_secs(10))?;
+                    Some((url.to_string(), self.routing_profile.clone()))
+                }
+            },
             webhook_disable_after: duration("CRM_WEBHOOK_DISABLE_AFTER", &self.webhook_disable_after)?,
             mail: self.mail(jwt.env.eq_ignore_ascii_case("production"))?,
             mail_interval: duration("CRM_MAIL_INTERVAL", &self.mail_interval)?,

@@ -129,6 +129,9 @@ pub struct Settings {
     pub webhook_timeout: std::time::Duration,
     /// The optional HTTP geocoder bulk geocoding jobs ask for what the gazetteer cannot place.
     pub geocoder: Option<GeocoderSettings>,
+    /// The optional road-distance provider route plans ask (an OSRM-compatible table service:
+    /// its URL and profile).
+    pub routing: Option<(String, String)>,
     /// A subscription whose deliveries fail this long without a success is turned off.
     pub webhook_disable_after: std::time::Duration,
     /// Multiplies the webhook retry waits (1; the tests make them milliseconds).
@@ -163,6 +166,7 @@ impl Default for Settings {
             webhook_allow: Vec::new(),
             webhook_timeout: std::time::Duration::from_secs(10),
             geocoder: None,
+            routing: None,
             webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
             webhook_retry_scale: 1.0,
             mail: None,

@@ -5,6 +5,7 @@
 pub mod gazetteer;
 pub mod geocoding;
 pub mod remote;
+pub mod road;
 pub mod routes;
 pub mod snapshot;
 pub mod suggest;

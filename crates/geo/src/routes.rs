@@ -115,7 +115,7 @@ pub struct PlannedVisit {
     pub label: String,
     pub latitude: f64,
     pub longitude: f64,
-    /// Road distance from the previous place (straight line × detour), metres.
+    /// Road distance from the previous place (the provider's, or straight line × detour), metres.
     pub distance_m: f64,
     pub arrive_at: Timestamp,
     /// When the visit starts: on arrival, or at the window's opening.
@@ -161,7 +161,18 @@ pub struct RoutePlan {
     pub wait_seconds: i64,
     /// The same visits in nearest-neighbour order would drive this far (for comparison).
     pub nearest_neighbour_distance_m: f64,
+    /// How distances and times were had: `road` (the road-distance provider) or
+    /// `straight_line` (× `detour_factor` at `speed_kmh`).
+    pub travel_model: TravelModel,
 }
+
+crm_core::wire_enum!(
+    /// How a plan's distances and times were had.
+    TravelModel {
+        StraightLine = "straight_line",
+        Road = "road",
+    }
+);
 
 /// A plan accepted: the meetings created on the rep's agenda, in the plan's order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -293,8 +304,25 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
     let mut points = vec![start];
     points.extend(located.iter().filter_map(|&i| places[i].point));
     points.push(end);
-    let dist: Vec<Vec<f64>> =
-        points.iter().map(|a| points.iter().map(|b| distance_m(*a, *b) * detour).collect()).collect();
+    // Road distances and times from the provider when there is one and it answers; else the
+    // straight line × the detour factor at the speed.
+    let road = crm_db::pool::context::<crate::road::RoadRouter>().and_then(|router| match router.table(&points) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, places = points.len(), "planning on straight-line distances");
+            None
+        }
+    });
+    let travel_model = if road.is_some() { TravelModel::Road } else { TravelModel::StraightLine };
+    let (dist, travel): (Vec<Vec<f64>>, Vec<Vec<f64>>) = match road {
+        Some(m) => (m.distances, m.durations),
+        None => {
+            let dist: Vec<Vec<f64>> =
+                points.iter().map(|a| points.iter().map(|b| distance_m(*a, *b) * detour).collect()).collect();
+            let travel = dist.iter().map(|row| row.iter().map(|d| d * 3.6 / speed).collect()).collect();
+            (dist, travel)
+        }
+    };
     let stops: Vec<Stop> = located
         .iter()
         .map(|&i| {
@@ -306,7 +334,7 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
             }
         })
         .collect();
-    let problem = Problem { dist, seconds_per_metre: 3.6 / speed, stops, end_by };
+    let problem = Problem { dist, travel, stops, end_by };
     let (tour, left) = problem.solve();
     let schedule = problem.schedule(&tour.order).ok_or_else(|| RecordError::Conflict {
         entity: "route",
@@ -361,6 +389,7 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
         travel_seconds: (schedule.end - total_wait - service).round() as i64,
         wait_seconds: total_wait.round() as i64,
         nearest_neighbour_distance_m: problem.length(&problem.nearest_order(&tour.order)),
+        travel_model,
     })
 }
 

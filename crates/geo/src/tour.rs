@@ -28,11 +28,11 @@ pub struct Stop {
 }
 
 /// The problem: `dist[i][j]` in metres between places `0` (the start), `1..=n` (the stops) and
-/// `n + 1` (the end); travel takes `dist × seconds_per_metre`; the route may end no later than
+/// `n + 1` (the end), and `travel[i][j]` the seconds it takes; the route may end no later than
 /// `end_by` seconds.
 pub struct Problem {
     pub dist: Vec<Vec<f64>>,
-    pub seconds_per_metre: f64,
+    pub travel: Vec<Vec<f64>>,
     pub stops: Vec<Stop>,
     pub end_by: f64,
 }
@@ -83,7 +83,7 @@ impl Problem {
         let (mut arrive, mut start) = (Vec::with_capacity(order.len()), Vec::with_capacity(order.len()));
         for &s in order {
             let stop = self.stops[s];
-            t += self.dist[at][Self::place(s)] * self.seconds_per_metre;
+            t += self.travel[at][Self::place(s)];
             if t > stop.latest + 1e-6 {
                 return None;
             }
@@ -93,7 +93,7 @@ impl Problem {
             t += stop.service;
             at = Self::place(s);
         }
-        t += self.dist[at][self.end_place()] * self.seconds_per_metre;
+        t += self.travel[at][self.end_place()];
         (t <= self.end_by + 1e-6).then_some(Schedule { arrive, start, end: t })
     }
 
@@ -262,12 +262,13 @@ mod tests {
         let mut places = vec![(0.0, 0.0)];
         places.extend_from_slice(points);
         places.push((0.0, 0.0));
-        let dist = places
+        let dist: Vec<Vec<f64>> = places
             .iter()
             .map(|a| places.iter().map(|b| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()).collect())
             .collect();
+        let travel = dist.iter().map(|row| row.iter().map(|d| d * 0.1).collect()).collect();
         let open = Stop { earliest: 0.0, latest: f64::MAX, service: 0.0 };
-        Problem { dist, seconds_per_metre: 0.1, stops: vec![open; points.len()], end_by: f64::MAX }
+        Problem { dist, travel, stops: vec![open; points.len()], end_by: f64::MAX }
     }
 
     /// The shortest tour by trying every order.
