@@ -347,14 +347,16 @@ mod tests {
         let s = p.schedule(&tour.order).unwrap();
         assert!(s.start[0] <= 700.0);
         // A fourth stop whose window closed before anyone could get there.
-        p.dist = plane(&[(1000.0, 0.0), (2000.0, 0.0), (3000.0, 0.0), (5000.0, 0.0)]).dist;
+        let wider = plane(&[(1000.0, 0.0), (2000.0, 0.0), (3000.0, 0.0), (5000.0, 0.0)]);
+        (p.dist, p.travel) = (wider.dist, wider.travel);
         p.stops.push(Stop { earliest: 0.0, latest: 100.0, service: 600.0 });
         let (tour, left) = p.solve();
         assert_eq!(left, vec![3]);
         assert_eq!(tour.order.len(), 3);
         // A day too short for all: the route ends by 2,000 s.
         p.stops.pop();
-        p.dist = plane(&[(1000.0, 0.0), (2000.0, 0.0), (3000.0, 0.0)]).dist;
+        let three = plane(&[(1000.0, 0.0), (2000.0, 0.0), (3000.0, 0.0)]);
+        (p.dist, p.travel) = (three.dist, three.travel);
         p.end_by = 2000.0;
         let (tour, left) = p.solve();
         assert!(p.schedule(&tour.order).unwrap().end <= 2000.0);
