@@ -172,6 +172,9 @@ bench_backend() { # backend url
   r=$(python3 "$ROOT/bench/routes.py" "http://127.0.0.1:$PORT" "$token")
   record "$backend" "plan a route of 25 stops, a third with windows ($(field planned25 "$r") planned; ms, best/worst of 5)" "$(field plan25_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "plan a route of 100 stops ($(field planned100 "$r") planned; ms, best/worst of 5)" "$(field plan100_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  r=$(python3 "$ROOT/bench/geo.py" "http://127.0.0.1:$PORT" "$token")
+  record "$backend" "region snapshot of a country at H3 resolution 5 ($(field country_cells "$r") cells; ms, best/worst of 5)" "$(field country_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
+  record "$backend" "region snapshot of the whole base, $(field all_records "$r") records, at resolution 5 ($(field all_cells "$r") cells; ms, best/worst of 5)" "$(field all_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   bench_email "$backend" "$url" "$token"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"

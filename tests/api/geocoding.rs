@@ -513,9 +513,11 @@ async fn the_http_geocoder_places_what_the_gazetteer_cannot_at_its_rate_and_once
     let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&job["id"]))).await;
     assert_eq!(job["result"]["unchanged"], 1);
     assert_eq!(job["result"]["failed"], 1);
-    let seen = fake.seen.lock().unwrap();
-    assert_eq!(seen.len(), 6);
-    assert!(seen[5].1.contains("Error"), "{}", seen[5].1);
-    drop(seen);
+    let last = {
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen.len(), 6);
+        seen[5].1.clone()
+    };
+    assert!(last.contains("Error"), "{last}");
     handle.stop(false).await;
 }

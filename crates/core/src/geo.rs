@@ -225,19 +225,21 @@ crate::wire_enum!(
     }
 );
 
-fn boundaries() -> &'static country_boundaries::CountryBoundaries {
-    static BOUNDARIES: std::sync::OnceLock<country_boundaries::CountryBoundaries> = std::sync::OnceLock::new();
-    BOUNDARIES.get_or_init(|| {
-        country_boundaries::CountryBoundaries::from_reader(country_boundaries::BOUNDARIES_ODBL_60X30)
-            .expect("the country boundaries shipped with the crate load")
-    })
+/// The borders shipped with the crate (they load: `points_fall_in_their_countries` checks).
+fn boundaries() -> Option<&'static country_boundaries::CountryBoundaries> {
+    static BOUNDARIES: std::sync::OnceLock<Option<country_boundaries::CountryBoundaries>> = std::sync::OnceLock::new();
+    BOUNDARIES
+        .get_or_init(|| {
+            country_boundaries::CountryBoundaries::from_reader(country_boundaries::BOUNDARIES_ODBL_60X30).ok()
+        })
+        .as_ref()
 }
 
 /// The countries (ISO 3166-1 alpha-2) whose land holds `p`: none at sea, one almost
 /// everywhere on land (OpenStreetMap's borders, simplified to about 1 km).
 pub fn countries_at(p: GeoPoint) -> Vec<String> {
-    let Ok(at) = country_boundaries::LatLon::new(p.lat, p.lng) else { return Vec::new() };
-    boundaries().ids(at).into_iter().filter(|id| id.len() == 2).map(str::to_string).collect()
+    let (Ok(at), Some(b)) = (country_boundaries::LatLon::new(p.lat, p.lng), boundaries()) else { return Vec::new() };
+    b.ids(at).into_iter().filter(|id| id.len() == 2).map(str::to_string).collect()
 }
 
 /// Whether `p` contradicts `country`: it lies on the land of other countries only. A point

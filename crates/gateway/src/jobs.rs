@@ -39,6 +39,9 @@ fn lease_end() -> chrono::NaiveDateTime {
 /// Claims and runs the oldest job due; false when there was none.
 pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteGeocoder>) -> Result<bool, String> {
     let now = crm_db::now();
+    if !db.run_sync(|c| jobs::any_due(c, now).map_err(crm_db::DbError::from)).map_err(|e| e.to_string())? {
+        return Ok(false);
+    }
     let until = lease_end();
     let claimed = db.transaction_sync(|c| jobs::claim(c, owner, now, until)).map_err(|e| e.to_string())?;
     let Some(job) = claimed else { return Ok(false) };

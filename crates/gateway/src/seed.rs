@@ -340,9 +340,10 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize, custom: bool) -> (A
         region: Some(region.into()),
         postal_code: Some(digits(rng, 5)),
         country: Some(country.code.into()),
-        // One account in four has no coordinates: the gazetteer locates it from its city.
-        latitude: (n % 4 != 0).then(|| lat + rng.random_range(-0.05..0.05)),
-        longitude: (n % 4 != 0).then(|| lng + rng.random_range(-0.05..0.05)),
+        // One account in four has no coordinates: the gazetteer locates it from its city (the
+        // offsets are drawn all the same, so the rest of the data stays as it was).
+        latitude: Some(lat + rng.random_range(-0.05..0.05)).filter(|_| !n.is_multiple_of(4)),
+        longitude: Some(lng + rng.random_range(-0.05..0.05)).filter(|_| !n.is_multiple_of(4)),
         annual_revenue: Some(Money::new(revenue_major * scale * minor_per_major / 100 * 100, country.currency)),
         employee_count: Some(employees),
         tags: if tier == Tier::Platinum { vec!["key-account".into()] } else { vec![] },

@@ -189,6 +189,9 @@ fn accounts_in(region: &Sql) -> Sql {
     s
 }
 
+/// An open deal: its account, amount, currency and stage probability.
+type DealRow = (Option<DbUuid>, Option<i64>, Option<String>, i64);
+
 #[derive(Default)]
 struct Acc {
     f: RegionFigures,
@@ -260,7 +263,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
         }
     }
 
-    let deals: Vec<(Option<DbUuid>, Option<i64>, Option<String>, i64)> = opportunities::table
+    let deals: Vec<DealRow> = opportunities::table
         .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(opportunities::stage_id)))
         .filter(opportunities::archived_at.is_null())
         .filter(opportunities::status.eq("open"))

@@ -189,6 +189,18 @@ pub fn list(conn: &mut AnyConnection, actor: &Actor, kind: Option<&str>, limit: 
     Ok(q.load::<Row>(conn)?.into_iter().map(|r| job_of(r, now)).collect())
 }
 
+/// Whether some job is waiting to be taken (a read: instances look every second, and most
+/// seconds there is nothing, which then costs no write).
+pub fn any_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    let found: Option<DbUuid> = jobs::table
+        .filter(jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
+        .filter(jobs::lease_until.is_null().or(jobs::lease_until.lt(now)))
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Takes the oldest job that is queued, or running under a lease that ran out, for `owner`
 /// until `until`; it starts (over) as running.
 pub fn claim(
