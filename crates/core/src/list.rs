@@ -91,8 +91,8 @@ pub enum ListError {
     SortCurrency { field: &'static str, currency: &'static str },
     #[error("the cursor is invalid or belongs to another sort order")]
     Cursor,
-    #[error("limit must be between 1 and {MAX_LIMIT}")]
-    Limit,
+    #[error("limit must be between 1 and {0}")]
+    Limit(u32),
     #[error("search text must be at most 200 characters")]
     Search,
     #[error(
@@ -110,7 +110,7 @@ impl ListError {
             ListError::Sort(_) => ("sort".into(), "invalid_sort"),
             ListError::SortCurrency { .. } => ("sort".into(), "currency_required"),
             ListError::Cursor => ("cursor".into(), "invalid_cursor"),
-            ListError::Limit => ("limit".into(), "out_of_range"),
+            ListError::Limit(_) => ("limit".into(), "out_of_range"),
             ListError::Search => ("q".into(), "too_long"),
             ListError::DistanceOrigin => ("sort".into(), "origin_required"),
         }
@@ -121,7 +121,7 @@ impl ListError {
             ListError::Filter(_) => "INVALID_FILTER",
             ListError::Sort(_) | ListError::SortCurrency { .. } | ListError::DistanceOrigin => "INVALID_SORT",
             ListError::Cursor => "INVALID_CURSOR",
-            ListError::Limit | ListError::Search => "INVALID_PARAMETER",
+            ListError::Limit(_) | ListError::Search => "INVALID_PARAMETER",
         }
     }
 }
@@ -389,7 +389,7 @@ impl Resolved {
 /// A page size: 1 to `max` (else `ListError::Limit`, which names `limit`).
 pub fn page_size(limit: u32, max: u32) -> Result<u32, ListError> {
     if limit == 0 || limit > max {
-        return Err(ListError::Limit);
+        return Err(ListError::Limit(max));
     }
     Ok(limit)
 }
@@ -575,7 +575,7 @@ mod tests {
         assert!(!parse_sort_with_id(Some("-name,id"), &CAT, "name").unwrap().1);
         assert!(parse_sort_with_id(Some("id,name"), &CAT, "name").is_err());
         let p = ListParams { limit: Some(1001), ..Default::default() };
-        assert_eq!(p.resolve(&CAT, "name").unwrap_err(), ListError::Limit);
+        assert_eq!(p.resolve(&CAT, "name").unwrap_err(), ListError::Limit(MAX_LIMIT));
     }
 
     #[test]

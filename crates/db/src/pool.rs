@@ -330,6 +330,12 @@ impl Db {
 
     /// This handle with `value` in the context of its units of work (replacing one of the same
     /// type). Set once, when the application builds its database handle.
+    /// The value of type `T` this handle carries (`with_context`), read outside a unit of work
+    /// (work that must not hold a connection while it waits, such as an HTTP call).
+    pub fn context_of<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.context.0.get(&std::any::TypeId::of::<T>())?.clone().downcast::<T>().ok()
+    }
+
     pub fn with_context<T: std::any::Any + Send + Sync>(mut self, value: T) -> Db {
         let mut map = (*self.context.0).clone();
         map.insert(std::any::TypeId::of::<T>(), Arc::new(value));
@@ -373,6 +379,20 @@ impl Db {
                 f(&mut conn)
             })
             .await?
+    }
+
+    /// Runs `f` with this handle on a blocking thread of the runtime, not on the database
+    /// threads: for use cases that wait on something else than the database between their
+    /// units of work (an HTTP call), which they open themselves (`run_sync`,
+    /// `transaction_sync`).
+    pub async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Db) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || f(&db)).await.map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// Runs `f` in one transaction on the database threads: commit on `Ok`, roll back on `Err`.

@@ -152,10 +152,14 @@ pub fn open_database(url: &str, opts: PoolOptions) -> Result<Db, crm_db::DbError
 /// in major cities are located from the first start); returns the migrations applied.
 pub fn migrate(db: &Db) -> Result<usize, String> {
     let n = db.migrate().map_err(|e| e.to_string())?;
-    let loaded =
-        db.run_sync(crm_geo::gazetteer::load_demo_if_empty).map_err(|e| format!("loading the demo gazetteer: {e}"))?;
-    if let Some(r) = loaded {
-        tracing::info!(places = r.places, "loaded the demo gazetteer (crm geo import loads GeoNames files)");
+    // Not fatal: two instances starting on an empty database race for it, and the one that
+    // loses finds it loaded.
+    match db.transaction_sync(crm_geo::gazetteer::load_demo_if_empty) {
+        Ok(Some(r)) => {
+            tracing::info!(places = r.places, "loaded the demo gazetteer (crm geo import loads GeoNames files)")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "the demo gazetteer was not loaded"),
     }
     Ok(n)
 }

@@ -492,8 +492,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut progress = crate::progress::Progress::for_stderr(json);
             progress.phase("gazetteer", size);
             let mut seen = 0;
+            // Under the writer lock (on SQLite writes take turns), in one transaction.
             let report = db
-                .run_sync(|c| {
+                .transaction_sync(|c| {
                     crm_geo::gazetteer::import(c, std::io::BufReader::new(f), &mut |bytes| {
                         progress.inc(bytes.saturating_sub(seen));
                         seen = bytes;

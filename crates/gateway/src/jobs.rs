@@ -49,30 +49,44 @@ pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteG
     let started = Instant::now();
     let mut counts = (None, 0, 0);
     let mut last = Instant::now();
-    let mut report = |total: i64, done: i64, failed: i64, force: bool| -> bool {
+    // Progress and the lease, through the writer lock (on SQLite writes take turns). A report
+    // that fails for the database's sake is tried again at the next one; only a lost lease
+    // stops the run.
+    let mut report = |total: i64, done: i64, failed: i64| -> bool {
         counts = (Some(total), done, failed);
-        if !force && last.elapsed() < REPORT_EVERY {
+        if last.elapsed() < REPORT_EVERY {
             return true;
         }
         last = Instant::now();
-        db.run_sync(|c| jobs::report(c, job.id, owner, counts, lease_end()).map_err(crm_db::DbError::from))
-            .unwrap_or(false)
+        match db
+            .transaction_sync(|c| jobs::report(c, job.id, owner, counts, lease_end()).map_err(crm_db::DbError::from))
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "reporting a job's progress failed");
+                true
+            }
+        }
     };
     let outcome = run(db, &job, geocoder, &mut report);
     let (total, done, failed) = counts;
+    let outcome = match outcome {
+        Ok(None) => {
+            tracing::warn!(job = %job.id, "job taken over by another instance");
+            return Ok(true);
+        }
+        Ok(Some(result)) => Ok(result),
+        Err(e) => Err(e),
+    };
     let finished = db
-        .run_sync(|c| -> Result<bool, crm_db::DbError> {
-            if !jobs::report(c, job.id, owner, (total, done, failed), lease_end())? {
-                return Ok(false);
-            }
-            Ok(jobs::finish(c, job.id, owner, outcome.clone().map(|o| o.unwrap_or_default()))?)
+        .transaction_sync(|c| -> Result<bool, crm_db::DbError> {
+            Ok(jobs::report(c, job.id, owner, (total, done, failed), lease_end())?
+                && jobs::finish(c, job.id, owner, outcome.clone())?)
         })
         .map_err(|e| e.to_string())?;
     match (&outcome, finished) {
-        (_, false) | (Ok(None), _) => tracing::warn!(job = %job.id, "job taken over by another instance"),
-        (Ok(Some(_)), true) => {
-            tracing::info!(job = %job.id, done, seconds = started.elapsed().as_secs_f64(), "job done")
-        }
+        (_, false) => tracing::warn!(job = %job.id, "job taken over by another instance"),
+        (Ok(_), true) => tracing::info!(job = %job.id, done, seconds = started.elapsed().as_secs_f64(), "job done"),
         (Err(e), true) => tracing::warn!(job = %job.id, error = %e, "job failed"),
     }
     Ok(true)
@@ -83,7 +97,7 @@ fn run(
     db: &Db,
     job: &Job,
     geocoder: Option<&crm_geo::remote::RemoteGeocoder>,
-    report: &mut dyn FnMut(i64, i64, i64, bool) -> bool,
+    report: &mut dyn FnMut(i64, i64, i64) -> bool,
 ) -> Result<Option<serde_json::Value>, String> {
     match job.kind.as_str() {
         crm_geo::geocoding::KIND => {
@@ -91,7 +105,7 @@ fn run(
                 serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
             let actor = input.actor(&job.created_by);
             let outcome = crm_geo::geocoding::run(db, &actor, &input, geocoder, &mut |total, done, failed| {
-                report(total, done, failed, false)
+                report(total, done, failed)
             })
             .map_err(|e| e.to_string())?;
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))

@@ -53,7 +53,8 @@ pub struct GeocodeOutcome {
     pub geocoded: i64,
     /// Records whose address matched no place.
     pub unresolved: i64,
-    /// Records left as they were (changed by someone in between, or the same place).
+    /// Records left as they were: the same answer as before (an address that still matches
+    /// nothing), or changed by someone in between.
     pub unchanged: i64,
     /// Records the HTTP geocoder could not answer for (left as they were; a later run tries
     /// again).
@@ -64,8 +65,13 @@ pub struct GeocodeOutcome {
 }
 
 impl GeocodeInput {
+    /// Each resource once, in their declaration order.
     fn resources(&self) -> Vec<LocatedResource> {
-        if self.resources.is_empty() { LocatedResource::ALL.to_vec() } else { self.resources.clone() }
+        LocatedResource::ALL
+            .iter()
+            .copied()
+            .filter(|r| self.resources.is_empty() || self.resources.contains(r))
+            .collect()
     }
 
     /// The scopes the job's writes need.
@@ -139,7 +145,13 @@ fn step<R: Record + Located>(
                 Some(f) => f,
                 None => match geocoder.search(&a) {
                     Ok(f) => {
-                        db.run_sync(|c| RemoteGeocoder::remember(c, &a, f).map_err(RecordError::from))?;
+                        // A lost cache write (another run kept the same answer first) costs a
+                        // later request, not the job.
+                        if let Err(e) =
+                            db.transaction_sync(|c| RemoteGeocoder::remember(c, &a, f).map_err(RecordError::from))
+                        {
+                            tracing::warn!(error = %e, "keeping the geocoder's answer failed");
+                        }
                         f
                     }
                     Err(e) => return Ok(Err(e)),
@@ -198,13 +210,15 @@ pub fn run(
                         out.last_error = Some(e);
                     }
                 }
+                // After every record: a record may wait on the HTTP geocoder's rate, and the
+                // report keeps the job's lease (the runner writes at most once a second).
+                done += 1;
+                if !progress(total.max(done), done, out.failed) {
+                    return Ok(None);
+                }
             }
-            done += ids.len() as i64;
             // Records left unresolved stay candidates: the next batch starts after this one.
             after = ids.last().copied();
-            if !progress(total.max(done), done, out.failed) {
-                return Ok(None);
-            }
             if (ids.len() as i64) < BATCH {
                 break;
             }

@@ -11,7 +11,7 @@ use crm_contacts::Contact;
 use crm_core::geo::{GeoPoint, distance_m};
 use crm_core::ids::{AccountId, ContactId, UserId};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp};
-use crm_db::AnyConnection;
+use crm_db::{AnyConnection, Db};
 use crm_records::RecordError;
 use crm_sales::{Activity, ActivityInput, ActivityType};
 use serde::{Deserialize, Serialize};
@@ -287,10 +287,21 @@ fn at(start: DateTime<Utc>, seconds: f64) -> Timestamp {
 }
 
 /// Plans the day: the order of the visits and their times, and the stops left out with the
-/// reason. Needs `sales:read`, and the read scope of the accounts and contacts named.
-pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> Result<RoutePlan, RecordError> {
+/// reason. Needs `sales:read`, and the read scope of the accounts and contacts named. The
+/// stops are read in one unit of work; the road-distance provider (when `db` carries one) is
+/// asked with no connection held.
+pub fn plan(db: &Db, actor: &Actor, input: &RoutePlanInput) -> Result<RoutePlan, RecordError> {
     actor.require(Scope::SalesRead)?;
-    let places = places(conn, actor, input)?;
+    let places = db.run_sync(|c| places(c, actor, input))?;
+    solve(db.context_of::<crate::road::RoadRouter>().as_deref(), input, &places)
+}
+
+/// The plan of `places` (the input's stops, resolved).
+fn solve(
+    router: Option<&crate::road::RoadRouter>,
+    input: &RoutePlanInput,
+    places: &[Place],
+) -> Result<RoutePlan, RecordError> {
     let detour = input.detour_factor.unwrap_or(DEFAULT_DETOUR);
     let speed = input.speed_kmh.unwrap_or(DEFAULT_SPEED_KMH);
     let start = GeoPoint { lat: input.start.latitude, lng: input.start.longitude };
@@ -306,7 +317,7 @@ pub fn plan(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> 
     points.push(end);
     // Road distances and times from the provider when there is one and it answers; else the
     // straight line × the detour factor at the speed.
-    let road = crm_db::pool::context::<crate::road::RoadRouter>().and_then(|router| match router.table(&points) {
+    let road = router.and_then(|router| match router.table(&points) {
         Ok(m) => Some(m),
         Err(e) => {
             tracing::warn!(error = %e, places = points.len(), "planning on straight-line distances");
@@ -407,15 +418,25 @@ fn unplanned_stop(places: &[Place], i: usize, reason: &str, detail: String) -> U
 
 /// Plans the day and puts each visit on the rep's agenda as a meeting (due at the visit's
 /// start, with the account and contact it is for), in one transaction with the caller's
-/// rights to create activities. The plan is made again from the input, so what lands on the
-/// agenda is always a feasible plan.
-pub fn accept(conn: &mut AnyConnection, actor: &Actor, input: &RoutePlanInput) -> Result<AcceptedRoute, RecordError> {
+/// rights to create activities. The plan is made again from the input (before the
+/// transaction: it may wait on the road-distance provider), so what lands on the agenda is
+/// always a feasible plan.
+pub fn accept(db: &Db, actor: &Actor, input: &RoutePlanInput) -> Result<AcceptedRoute, RecordError> {
     actor.require(Scope::SalesWrite)?;
+    let plan = plan(db, actor, input)?;
+    db.transaction_sync(|c| put_on_agenda(c, actor, input, plan))
+}
+
+fn put_on_agenda(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    input: &RoutePlanInput,
+    plan: RoutePlan,
+) -> Result<AcceptedRoute, RecordError> {
     let assignee = match input.user_id {
         Some(u) => Some(u),
         None => crm_users::current_user_id(conn, actor)?,
     };
-    let plan = plan(conn, actor, input)?;
     let mut activities = Vec::with_capacity(plan.visits.len());
     let n = plan.visits.len();
     for (k, v) in plan.visits.iter().enumerate() {

@@ -73,10 +73,7 @@ pub fn suggest(conn: &mut AnyConnection, actor: &Actor, q: &SuggestQuery) -> Res
     for scope in [Scope::AccountsRead, Scope::SalesRead, Scope::InteractionsRead] {
         actor.require(scope)?;
     }
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(invalid("limit", "out_of_range", "1 to 100 suggestions"));
-    }
+    let limit = crm_core::list::page_size(q.limit.unwrap_or(20), 100)?;
     let cond = crm_core::filter::parse_geo(Op::Near, &q.near, "near")
         .map_err(|FilterError { field, code, message }| invalid(&field, code, message))?;
     let GeoCond::Near { center, radius_m } = cond else { return Err(invalid("near", "invalid_value", "a circle")) };

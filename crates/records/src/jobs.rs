@@ -173,11 +173,15 @@ pub fn get(conn: &mut AnyConnection, actor: &Actor, id: JobId) -> Result<Job, Re
         .ok_or(RecordError::NotFound { entity: "job" })
 }
 
-/// The newest jobs (at most `limit`, 1 to 100) the caller may see, optionally of one kind.
-pub fn list(conn: &mut AnyConnection, actor: &Actor, kind: Option<&str>, limit: u32) -> Result<Vec<Job>, RecordError> {
-    if !(1..=100).contains(&limit) {
-        return Err(RecordError::invalid("job", "limit", "out_of_range", "1 to 100 jobs"));
-    }
+/// The newest jobs (at most `limit`, 1 to 100, default 20) the caller may see, optionally of
+/// one kind.
+pub fn list(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    kind: Option<&str>,
+    limit: Option<u32>,
+) -> Result<Vec<Job>, RecordError> {
+    let limit = crm_core::list::page_size(limit.unwrap_or(20), 100)?;
     let mut q = jobs::table.select(columns!()).order(jobs::created_at.desc()).limit(i64::from(limit)).into_boxed();
     if !actor.roles.contains(&Role::Admin) {
         q = q.filter(jobs::created_by.eq(actor.sub.clone()));

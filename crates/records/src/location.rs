@@ -138,11 +138,19 @@ fn locate(
                     format!("({lat}, {lng}) lies in {}, not in the record's country {country}", found.join(", ")),
                 )));
             }
+            // Not stated: a client's own source (given, manual) and its accuracy carry over to
+            // the pin it moves; coordinates that were found from the address become given.
+            let own = prev.is_some() && matches!(before.source, Some(LocationSource::Given | LocationSource::Manual));
+            let (source, accuracy) = if own {
+                (stated_source.or(before.source), stated_accuracy.or(before.accuracy))
+            } else {
+                (stated_source, stated_accuracy)
+            };
             Ok(Location {
                 latitude: Some(lat),
                 longitude: Some(lng),
-                source: Some(stated_source.unwrap_or(LocationSource::Given)),
-                accuracy: Some(stated_accuracy.unwrap_or(LocationAccuracy::Rooftop)),
+                source: Some(source.unwrap_or(LocationSource::Given)),
+                accuracy: Some(accuracy.unwrap_or(LocationAccuracy::Rooftop)),
             })
         }
         Some(_) if !address_changed => Ok(Location {
@@ -151,18 +159,24 @@ fn locate(
             ..sent
         }),
         None if !address_changed && !moved => Ok(before),
-        _ => Ok(match geocode(conn, &address)? {
-            Some((lat, lng, accuracy)) => Location {
-                latitude: Some(lat),
-                longitude: Some(lng),
-                source: Some(LocationSource::Geocoded),
-                accuracy: Some(accuracy),
-            },
-            None if address.city.is_some() || address.postal_code.is_some() => {
-                Location { source: Some(LocationSource::Unresolved), ..Location::default() }
-            }
-            None => Location::default(),
-        }),
+        _ => Ok(from_lookup(&address, geocode(conn, &address)?)),
+    }
+}
+
+/// The location a lookup of `address` gives: its coordinates, `geocoded`; else, for an
+/// address with a city or a postal code, `unresolved` without coordinates; else none.
+fn from_lookup(address: &Address, found: Option<(f64, f64, LocationAccuracy)>) -> Location {
+    match found {
+        Some((lat, lng, accuracy)) => Location {
+            latitude: Some(lat),
+            longitude: Some(lng),
+            source: Some(LocationSource::Geocoded),
+            accuracy: Some(accuracy),
+        },
+        None if address.city.is_some() || address.postal_code.is_some() => {
+            Location { source: Some(LocationSource::Unresolved), ..Location::default() }
+        }
+        None => Location::default(),
     }
 }
 
@@ -244,21 +258,8 @@ pub fn settle<R: crate::Record + Located>(
     found: Option<(f64, f64, LocationAccuracy)>,
 ) -> Result<Relocated, RecordError> {
     let address = pending.address.as_address();
-    let (after, outcome) = match found {
-        Some((lat, lng, accuracy)) => (
-            Location {
-                latitude: Some(lat),
-                longitude: Some(lng),
-                source: Some(LocationSource::Geocoded),
-                accuracy: Some(accuracy),
-            },
-            Relocated::Geocoded,
-        ),
-        None if address.city.is_some() || address.postal_code.is_some() => {
-            (Location { source: Some(LocationSource::Unresolved), ..Location::default() }, Relocated::Unresolved)
-        }
-        None => (Location::default(), Relocated::Unresolved),
-    };
+    let after = from_lookup(&address, found);
+    let outcome = if found.is_some() { Relocated::Geocoded } else { Relocated::Unresolved };
     if after == pending.before {
         return Ok(Relocated::Unchanged);
     }
@@ -302,8 +303,8 @@ fn postal_keys(code: &str) -> Vec<String> {
 }
 
 /// The gazetteer's coordinates for an address: its postal code, else its city, in its
-/// country (without a country, nothing). Among places of one name, the one in the address's
-/// region wins, then the most populous, then the first loaded.
+/// country (without a country, nothing). Among places of one name (the 50 most populous), the
+/// one in the address's region wins, then the most populous, then the first loaded.
 pub fn geocode(conn: &mut AnyConnection, a: &Address) -> QueryResult<Option<(f64, f64, LocationAccuracy)>> {
     let Some(country) = a.country else { return Ok(None) };
     if let Some(code) = a.postal_code {
@@ -337,7 +338,9 @@ fn place(
         .filter(geo_place_keys::kind.eq(kind))
         .filter(geo_place_keys::key.eq(key))
         .select((geo_places::latitude, geo_places::longitude, geo_places::admin1, geo_places::population))
-        .order(geo_places::id.asc())
+        // The most populous first: a name shared by many places (a large dump has dozens of
+        // San Josés) is decided among its 50 largest.
+        .order((geo_places::population.desc(), geo_places::id.asc()))
         .limit(50)
         .load(conn)?;
     let region = region.map(place_key);

@@ -58,7 +58,12 @@ fn a_record_is_normalized_versioned_and_unchanged_by_an_empty_patch() {
     assert_eq!(newest.kind, "account.updated");
     let fields: Vec<(&str, &serde_json::Value, &serde_json::Value)> =
         newest.changes.iter().map(|c| (c.field.as_str(), &c.from, &c.to)).collect();
-    assert_eq!(fields, [("city", &json!(null), &json!("Seoul"))], "newest first");
+    // A city without a country places nothing, and the record says so.
+    assert_eq!(
+        fields,
+        [("city", &json!(null), &json!("Seoul")), ("location_source", &json!(null), &json!("unresolved"))],
+        "newest first"
+    );
     assert_eq!(history.len(), 2, "created, then one change (the empty patch made none)");
 }
 

@@ -107,7 +107,7 @@ impl GeoViewsQuery {
     ) -> async_graphql::Result<Vec<crm_records::jobs::Job>> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.run(move |c| crm_records::jobs::list(c, &actor, kind.as_deref(), limit.unwrap_or(20))).await.map_err(gql)
+        r.db.run(move |c| crm_records::jobs::list(c, &actor, kind.as_deref(), limit)).await.map_err(gql)
     }
 
     /// Plans a day of visits; see `POST /routes/plan`.
@@ -118,7 +118,7 @@ impl GeoViewsQuery {
     ) -> async_graphql::Result<RoutePlan> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.run(move |c| routes::plan(c, &actor, &input)).await.map_err(gql)
+        r.db.blocking(move |db| routes::plan(db, &actor, &input)).await.map_err(gql)
     }
 }
 
@@ -143,7 +143,7 @@ impl GeoViewsMutation {
     ) -> async_graphql::Result<crm_records::jobs::Job> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.run(move |c| crm_geo::geocoding::start(c, &actor, &input)).await.map_err(gql)
+        r.db.write(move |c| crm_geo::geocoding::start(c, &actor, &input)).await.map_err(gql)
     }
 
     /// Plans a day of visits and puts each on the rep's agenda as a meeting; see `POST /routes`.
@@ -154,7 +154,7 @@ impl GeoViewsMutation {
     ) -> async_graphql::Result<AcceptedRouteResult> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let accepted = r.db.transaction(move |c| routes::accept(c, &actor, &input)).await.map_err(gql)?;
+        let accepted = r.db.blocking(move |db| routes::accept(db, &actor, &input)).await.map_err(gql)?;
         Ok(AcceptedRouteResult {
             plan: accepted.plan,
             activities: accepted.activities.into_iter().map(|inner| ActivityNode { inner }).collect(),

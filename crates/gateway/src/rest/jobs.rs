@@ -54,7 +54,6 @@ pub async fn list_jobs(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.after(Ok::<(), crm_core::actor::Forbidden>(()))?;
     let actor = auth.0;
-    let limit = q.limit.unwrap_or(20);
     Ok(HttpResponse::Ok()
-        .json(state.db.run(move |c| crm_records::jobs::list(c, &actor, q.kind.as_deref(), limit)).await?))
+        .json(state.db.run(move |c| crm_records::jobs::list(c, &actor, q.kind.as_deref(), q.limit)).await?))
 }

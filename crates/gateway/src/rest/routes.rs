@@ -55,11 +55,10 @@ pub async fn start_geocoding(
     auth: Authenticated,
     body: crate::rest::Json<crm_geo::geocoding::GeocodeInput>,
 ) -> Result<HttpResponse, ApiError> {
-    // The scopes depend on the resources the body names.
+    // The scopes depend on the resources the body names: `start` checks them.
     let input = body.after(Ok::<(), ApiError>(()))?;
-    crm_geo::geocoding::authorize(&auth.0, &input)?;
     let actor = auth.0;
-    let job = state.db.run(move |c| crm_geo::geocoding::start(c, &actor, &input)).await?;
+    let job = state.db.write(move |c| crm_geo::geocoding::start(c, &actor, &input)).await?;
     Ok(HttpResponse::Accepted().insert_header(("Location", format!("/api/v1/jobs/{}", job.id))).json(job))
 }
 
@@ -110,7 +109,7 @@ pub async fn plan_route(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.after(auth.0.require(Scope::SalesRead))?;
     let actor = auth.0;
-    Ok(HttpResponse::Ok().json(state.db.run(move |c| routes::plan(c, &actor, &input)).await?))
+    Ok(HttpResponse::Ok().json(state.db.blocking(move |db| routes::plan(db, &actor, &input)).await?))
 }
 
 /// Plans the day as `/routes/plan` does and puts each visit on the rep's agenda (`user_id`,
@@ -133,5 +132,5 @@ pub async fn accept_route(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.after(auth.0.require(Scope::SalesWrite))?;
     let actor = auth.0;
-    Ok(HttpResponse::Created().json(state.db.transaction(move |c| routes::accept(c, &actor, &input)).await?))
+    Ok(HttpResponse::Created().json(state.db.blocking(move |db| routes::accept(db, &actor, &input)).await?))
 }
