@@ -377,7 +377,7 @@ fn solve(
     }
     let mut unplanned: Vec<UnplannedStop> = Vec::new();
     for i in (0..places.len()).filter(|i| places[*i].point.is_none()) {
-        unplanned.push(unplanned_stop(&places, i, "no_location", "the record has no latitude and longitude".into()));
+        unplanned.push(unplanned_stop(places, i, "no_location", "the record has no latitude and longitude".into()));
     }
     for s in left {
         let i = located[s];
@@ -387,7 +387,7 @@ fn solve(
         } else {
             ("window_unreachable", "even alone, the rep cannot start the visit within its window and end by `end_by`")
         };
-        unplanned.push(unplanned_stop(&places, i, reason, detail.into()));
+        unplanned.push(unplanned_stop(places, i, reason, detail.into()));
     }
     unplanned.sort_by_key(|u| u.stop);
     let total_wait: f64 = schedule.start.iter().zip(&schedule.arrive).map(|(s, a)| s - a).sum();
