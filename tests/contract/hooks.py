@@ -7,9 +7,11 @@ cannot say:
 - `filter` follows a grammar and `cursor` is an opaque token from a previous page: the schema
   states their alphabet and length, not which strings parse (tests/api/lists.rs and the
   filter parser's property tests cover them);
-- `near` and `bbox` (accounts, contacts, leads) are location conditions of that grammar, with
-  ranges and a rule across their numbers (a box's south edge below its north edge) that a
-  pattern cannot state (tests/api/geo.rs covers them).
+- `near` and `bbox` (the lists of accounts, contacts and leads; region snapshots; visit
+  suggestions) are location conditions of that grammar, with ranges and a rule across their
+  numbers (a box's south edge below its north edge) that a pattern cannot state
+  (tests/api/geo.rs, region_snapshot.rs and routes.rs cover them; schemathesis.toml lets the
+  two geographic views answer for the parameters left out).
 Everything else in the served document is fuzzed as published, except one consequence of
 leaving `filter` out: sorting by an amount needs its currency pinned in `filter` (400
 INVALID_SORT `currency_required` otherwise; tests/api/accounts.rs covers it), so the sort keys
