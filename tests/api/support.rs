@@ -63,6 +63,7 @@ pub async fn spawn_quiet() -> TestApp {
         s.maintenance_interval = std::time::Duration::ZERO;
         s.schema_refresh = std::time::Duration::ZERO;
         s.webhook_interval = std::time::Duration::ZERO;
+        s.job_interval = std::time::Duration::ZERO;
     })
     .await
 }
