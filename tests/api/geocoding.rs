@@ -266,18 +266,6 @@ fn city_line(name: &str, lat: f64, lng: f64, country: &str, population: u32) -> 
     format!("1\t{name}\t{name}\t\t{lat}\t{lng}\tP\tPPL\t{country}\t\t01\t\t\t\t{population}\t\t\tUTC\t2026-01-01")
 }
 
-async fn wait_for_job(app: &TestApp, path: &str) -> Value {
-    let started = std::time::Instant::now();
-    loop {
-        let job = app.get(path).await.expect(200);
-        if job["status"] == "succeeded" || job["status"] == "failed" {
-            return job;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the job never ended: {job}");
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[actix_web::test]
 async fn a_bulk_geocoding_job_locates_what_a_loaded_gazetteer_knows_and_reports_its_progress() {
     let app = spawn().await;

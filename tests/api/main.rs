@@ -6,6 +6,7 @@
 mod support;
 
 mod accounts;
+mod analytics;
 mod auth;
 mod campaign_channels;
 mod campaign_cycle;

@@ -405,3 +405,16 @@ impl TestApp {
         }
     }
 }
+
+/// Polls a job (`/api/v1/jobs/{id}`) until it ends, for at most a minute.
+pub async fn wait_for_job(app: &TestApp, path: &str) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let job = app.get(path).await.expect(200);
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the job never ended: {job}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

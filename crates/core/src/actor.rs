@@ -41,10 +41,14 @@ pub enum Scope {
     /// Webhook subscriptions and their delivery log (they carry every change: admins).
     WebhooksRead,
     WebhooksWrite,
+    /// The analyses of the customer base (RFM, value, predictions, drift, segments).
+    AnalyticsRead,
+    /// Refresh the analyses and change their settings.
+    AnalyticsWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 22] = [
+    pub const ALL: [Scope; 24] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -67,6 +71,8 @@ impl Scope {
         Scope::SchemaWrite,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::AnalyticsRead,
+        Scope::AnalyticsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +99,8 @@ impl Scope {
             Scope::SchemaWrite => "schema:write",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::AnalyticsRead => "analytics:read",
+            Scope::AnalyticsWrite => "analytics:write",
         }
     }
 
@@ -174,6 +182,7 @@ impl Role {
                 SalesWrite,
                 CampaignsRead,
                 SchemaRead,
+                AnalyticsRead,
             ],
             // Marketing maintains people and runs the campaigns, and reads companies.
             Role::Marketing => &[
@@ -190,6 +199,8 @@ impl Role {
                 CampaignsRead,
                 CampaignsWrite,
                 SchemaRead,
+                AnalyticsRead,
+                AnalyticsWrite,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[
@@ -205,6 +216,7 @@ impl Role {
                 SalesRead,
                 CampaignsRead,
                 SchemaRead,
+                AnalyticsRead,
             ],
             Role::Readonly => &[
                 AccountsRead,
@@ -216,6 +228,7 @@ impl Role {
                 SalesRead,
                 CampaignsRead,
                 SchemaRead,
+                AnalyticsRead,
             ],
         }
     }

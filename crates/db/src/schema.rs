@@ -963,3 +963,49 @@ diesel::table! {
         fetched_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    analytics_settings (id) {
+        id -> BigInt,
+        definition -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    analytics_runs (id) {
+        id -> Uid,
+        as_of -> Timestamp,
+        computed_at -> Timestamp,
+        seconds -> Double,
+        customers -> BigInt,
+        settings -> Text,
+        model -> Text,
+        fits -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    customer_analytics (run_id, customer_type, customer_id) {
+        customer_type -> Text,
+        customer_id -> Uid,
+        run_id -> Uid,
+        currency -> Text,
+        segment -> Text,
+        rfm_cell -> Text,
+        recency_days -> BigInt,
+        revenue_minor -> BigInt,
+        margin_minor -> Nullable<BigInt>,
+        predicted_clv_minor -> Nullable<BigInt>,
+        probability_alive -> Nullable<Double>,
+        drifting -> Bool,
+        analysis -> Text,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(analytics_runs, customer_analytics);

@@ -245,6 +245,9 @@ pub enum Command {
     /// The offline gazetteer addresses are geocoded in.
     #[command(subcommand)]
     Geo(GeoCommand),
+    /// The analyses of the customer base.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
     /// Print the OpenAPI document.
     ExportOpenapi,
     /// Print the GraphQL schema (SDL).
@@ -273,6 +276,30 @@ pub enum GeoCommand {
         #[command(flatten)]
         geocoder: GeocoderArgs,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AnalyticsCommand {
+    /// Analyse the whole base here and now, with a progress bar (the API's
+    /// `POST /analytics/refresh` runs the same as a job): RFM, value, the model fits, drift.
+    Refresh {
+        /// Analyse the base as it was at this moment (RFC 3339), to backtest the predictions.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// A job's progress callback that moves a CLI progress display (a phase named `label`).
+fn job_progress<'a>(progress: &'a mut crate::progress::Progress, label: &'static str) -> impl FnMut(i64, i64, i64) -> bool + 'a {
+    let mut seen = 0;
+    move |total, done, _| {
+        if done == 0 {
+            progress.phase(label, total.unsigned_abs());
+        }
+        progress.inc((done - seen).unsigned_abs());
+        seen = done;
+        true
+    }
 }
 
 impl JwtArgs {
@@ -523,20 +550,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             crate::app::migrate(&db)?;
             let mut progress = crate::progress::Progress::for_stderr(json);
-            let mut seen = 0;
             let actor = input.actor("cli");
             let remote = geocoder.settings()?.map(|g| g.build()).transpose()?;
             if remote.is_some() {
                 let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             }
-            let outcome = crm_geo::geocoding::run(&db, &actor, &input, remote.as_ref(), &mut |total, done, _| {
-                if done == 0 {
-                    progress.phase("geocoding", total.unsigned_abs());
-                }
-                progress.inc((done - seen).unsigned_abs());
-                seen = done;
-                true
-            })
+            let outcome = crm_geo::geocoding::run(
+                &db,
+                &actor,
+                &input,
+                remote.as_ref(),
+                &mut job_progress(&mut progress, "geocoding"),
+            )
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
             progress.finish();
@@ -548,6 +573,25 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(e) = outcome.last_error {
                 eprintln!("last geocoder error: {e}");
             }
+            Ok(())
+        }
+        Command::Analytics(AnalyticsCommand::Refresh { as_of }) => {
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            let input = crm_analytics::RefreshInput { as_of };
+            let outcome = crm_analytics::refresh::run(&db, &input, &mut job_progress(&mut progress, "analysing"))
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            progress.finish();
+            println!(
+                "analysed {} customers as of {}; {} drifting; predictions {}; {:.1} s",
+                outcome.customers,
+                outcome.as_of.to_rfc3339(),
+                outcome.drifting,
+                if outcome.predicted { "fitted" } else { "not fitted (too few repeat buyers)" },
+                outcome.seconds
+            );
             Ok(())
         }
         Command::ExportOpenapi => {

@@ -10,6 +10,18 @@ use crm_records::jobs::{self, Job};
 /// How long a job stays this instance's without a progress report.
 const LEASE: Duration = Duration::from_secs(60);
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How often the runner looks whether a scheduled job is due (the analytics refresh).
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
+/// Queues the jobs that run on a schedule and are due.
+fn schedule(db: &Db) -> Result<(), String> {
+    let now = crm_db::now();
+    let queued = db.transaction_sync(|c| crm_analytics::refresh::schedule(c, now)).map_err(|e| e.to_string())?;
+    if queued {
+        tracing::info!("analytics refresh scheduled");
+    }
+    Ok(())
+}
 
 /// Looks for a job every `every` (zero: this instance runs none).
 pub fn spawn(db: Db, every: Duration, geocoder: Option<std::sync::Arc<crm_geo::remote::RemoteGeocoder>>) {
@@ -20,8 +32,18 @@ pub fn spawn(db: Db, every: Duration, geocoder: Option<std::sync::Arc<crm_geo::r
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut scheduled: Option<Instant> = None;
         loop {
             tick.tick().await;
+            if scheduled.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
+                scheduled = Some(Instant::now());
+                let db = db.clone();
+                match tokio::task::spawn_blocking(move || schedule(&db)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "scheduling jobs failed"),
+                    Err(e) => tracing::warn!(error = %e, "scheduling jobs panicked"),
+                }
+            }
             let (db, owner, geocoder) = (db.clone(), owner.clone(), geocoder.clone());
             match tokio::task::spawn_blocking(move || run_next(&db, &owner, geocoder.as_deref())).await {
                 Ok(Ok(_)) => {}
@@ -108,6 +130,13 @@ fn run(
                 report(total, done, failed)
             })
             .map_err(|e| e.to_string())?;
+            Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        }
+        crm_analytics::refresh::KIND => {
+            let input: crm_analytics::RefreshInput =
+                serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
+            let outcome = crm_analytics::refresh::run(db, &input, &mut |total, done, failed| report(total, done, failed))
+                .map_err(|e| e.to_string())?;
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
         }
         other => Err(format!("unknown job kind `{other}`")),

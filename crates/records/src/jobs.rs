@@ -205,6 +205,19 @@ pub fn any_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool
     Ok(found.is_some())
 }
 
+/// Whether a job of `kind` is queued or running, or was created after `since` (a scheduler's
+/// check before it queues another).
+pub fn any_of_kind_since(conn: &mut AnyConnection, kind: &str, since: NaiveDateTime) -> QueryResult<bool> {
+    let open = [JobStatus::Queued.as_str(), JobStatus::Running.as_str()];
+    let found: Option<DbUuid> = jobs::table
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::status.eq_any(open).or(jobs::created_at.gt(since)))
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Takes the oldest job that is queued, or running under a lease that ran out, for `owner`
 /// until `until`; it starts (over) as running.
 pub fn claim(

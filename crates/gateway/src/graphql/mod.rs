@@ -6,6 +6,7 @@ pub mod changes;
 pub mod cost;
 pub mod custom;
 pub mod filters;
+pub mod analytics;
 pub mod geo;
 pub mod http;
 pub mod ide;
@@ -103,6 +104,7 @@ pub struct Query(
     sales::SalesViewsQuery,
     campaigns::CampaignViewsQuery,
     geo::GeoViewsQuery,
+    analytics::AnalyticsQuery,
     webhooks::WebhookViewsQuery,
 );
 
@@ -114,5 +116,6 @@ pub struct Mutation(
     sales::SalesViewsMutation,
     campaigns::CampaignViewsMutation,
     geo::GeoViewsMutation,
+    analytics::AnalyticsMutation,
     webhooks::WebhookViewsMutation,
 );

@@ -30,7 +30,8 @@ pub mod custom_fields;
         (name = "sales", description = "Sales-force automation: leads, pipelines, opportunities, activities, targets, quotas, forecast, reports"),
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "geo", description = "Geographic CRM: region snapshots on a hexagonal grid, bulk geocoding, visit suggestions and routes for field reps (radius and box search are list parameters)"),
-        (name = "jobs", description = "Background jobs (bulk geocoding, …): status, counts, percent and time left"),
+        (name = "analytics", description = "Analytical CRM: RFM segments, customer value and margins, predicted lifetime value (BG/NBD, Gamma-Gamma), churn drift, refreshed as a job"),
+        (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
         (name = "changes", description = "The change feed: every committed write, in order"),
@@ -111,6 +112,14 @@ macro_rules! mount_routes {
                 .service(rest::routes::region_snapshot)
                 .service(rest::routes::start_geocoding)
                 .service(rest::jobs::get_job)
+                .service(rest::analytics::account_analytics)
+                .service(rest::analytics::contact_analytics)
+                .service(rest::analytics::analytics_customers)
+                .service(rest::analytics::analytics_segments)
+                .service(rest::analytics::analytics_model)
+                .service(rest::analytics::start_analytics_refresh)
+                .service(rest::analytics::get_analytics_settings)
+                .service(rest::analytics::set_analytics_settings)
                 .service(rest::jobs::list_jobs)
                 .service(rest::routes::visit_suggestions)
                 .service(rest::routes::plan_route)

@@ -4,6 +4,7 @@ pub mod record;
 pub mod sync;
 
 pub mod accounts;
+pub mod analytics;
 pub mod activities;
 pub mod campaigns;
 pub mod cases;

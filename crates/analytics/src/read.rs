@@ -1,0 +1,400 @@
+//! Reading the analyses: one customer's (stored by the latest refresh, or computed alone
+//! against its model), the ranked list of customers, the segmentation of the base, and the
+//! model itself.
+
+use chrono::NaiveDateTime;
+use crm_core::ids::{AccountId, ContactId, Customer, EntityId};
+use crm_core::list::{Cursor, ListError, page_size};
+use crm_core::{Actor, Money, Scope};
+use crm_db::AnyConnection;
+use crm_db::schema::{analytics_runs, customer_analytics};
+use crm_db::types::DbUuid;
+use crm_records::RecordError;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{self, BaseModel, BgNbdFit, CustomerAnalysis, CustomerType, Fits, GammaGammaFit};
+use crate::rfm::RfmSegment;
+use crate::settings::{AnalyticsSettings, ENTITY};
+
+/// The latest complete refresh.
+struct Run {
+    id: uuid::Uuid,
+    as_of: NaiveDateTime,
+    computed_at: NaiveDateTime,
+    seconds: f64,
+    customers: i64,
+    settings: String,
+    model: String,
+    fits: String,
+}
+
+fn latest_run(conn: &mut AnyConnection) -> QueryResult<Option<Run>> {
+    type Row = (DbUuid, NaiveDateTime, NaiveDateTime, f64, i64, String, String, String);
+    let row: Option<Row> = analytics_runs::table
+        .order((analytics_runs::computed_at.desc(), analytics_runs::id.desc()))
+        .select((
+            analytics_runs::id,
+            analytics_runs::as_of,
+            analytics_runs::computed_at,
+            analytics_runs::seconds,
+            analytics_runs::customers,
+            analytics_runs::settings,
+            analytics_runs::model,
+            analytics_runs::fits,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| Run {
+        id: r.0.0,
+        as_of: r.1,
+        computed_at: r.2,
+        seconds: r.3,
+        customers: r.4,
+        settings: r.5,
+        model: r.6,
+        fits: r.7,
+    }))
+}
+
+fn not_analysed() -> RecordError {
+    RecordError::Conflict {
+        entity: ENTITY,
+        code: "NOT_ANALYSED",
+        reason: "the customer base has not been analysed yet: start a refresh (POST /analytics/refresh)".into(),
+    }
+}
+
+fn customer_type(c: Customer) -> CustomerType {
+    match c {
+        Customer::Account(_) => CustomerType::Account,
+        Customer::Contact(_) => CustomerType::Contact,
+    }
+}
+
+/// One customer's analysis: the latest refresh's, or with `fresh` (or for a customer that
+/// refresh did not see) computed now from its purchases against that refresh's model.
+pub fn customer(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    customer: Customer,
+    fresh: bool,
+) -> Result<CustomerAnalysis, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    let (table, entity) = match customer {
+        Customer::Account(_) => {
+            actor.require(Scope::AccountsRead)?;
+            (AccountId::TABLE, AccountId::ENTITY)
+        }
+        Customer::Contact(_) => {
+            actor.require(Scope::ContactsRead)?;
+            (ContactId::TABLE, ContactId::ENTITY)
+        }
+    };
+    if !crm_db::sql::id_exists(conn, table, customer.uuid())? {
+        return Err(RecordError::NotFound { entity });
+    }
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    if !fresh {
+        let stored: Option<String> = customer_analytics::table
+            .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
+            .filter(customer_analytics::customer_type.eq(customer_type(customer).as_str()))
+            .filter(customer_analytics::customer_id.eq(DbUuid(customer.uuid())))
+            .select(customer_analytics::analysis)
+            .first(conn)
+            .optional()?;
+        if let Some(a) = stored.and_then(|s| serde_json::from_str(&s).ok()) {
+            return Ok(a);
+        }
+    }
+    let settings: AnalyticsSettings = serde_json::from_str(&run.settings).unwrap_or_default();
+    let base: BaseModel = serde_json::from_str(&run.model).unwrap_or_default();
+    let now = crm_db::now();
+    let history = crate::refresh::histories(conn, now, &settings, Some(customer))?.into_iter().next();
+    let Some((h, raw)) = history.and_then(|h| analysis::raw(&h, now, &settings).map(|r| (h, r))) else {
+        return Err(RecordError::Conflict {
+            entity: ENTITY,
+            code: "NO_PURCHASES",
+            reason: format!("the {entity} has no purchases to analyse"),
+        });
+    };
+    Ok(analysis::analyse(&h, &raw, &base, &settings, now, true))
+}
+
+/// `GET /analytics/customers`: which customers, in which order.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct CustomersQuery {
+    /// Only this RFM segment.
+    pub segment: Option<RfmSegment>,
+    /// Only drifting customers (`true`) or the others (`false`).
+    pub drifting: Option<bool>,
+    /// Only customers whose main currency is this.
+    pub currency: Option<String>,
+    /// Only accounts or only contacts.
+    pub customer_type: Option<CustomerType>,
+    /// `predicted_clv`, `revenue`, `margin`, `recency_days` or `probability_alive`, `-` for
+    /// descending (default `-predicted_clv`); customers without the figure come last.
+    pub sort: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A page of customer analyses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct CustomerAnalysisPage {
+    pub data: Vec<CustomerAnalysis>,
+    pub next_cursor: Option<String>,
+    /// The refresh the figures come from.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+}
+
+const SORTS: [(&str, &str, bool); 5] = [
+    ("predicted_clv", "predicted_clv_minor", false),
+    ("revenue", "revenue_minor", false),
+    ("margin", "margin_minor", false),
+    ("recency_days", "recency_days", false),
+    ("probability_alive", "probability_alive", true),
+];
+
+/// The customers of the latest refresh, ranked (the profitability ranking with
+/// `sort=-margin`).
+pub fn customers(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    q: &CustomersQuery,
+) -> Result<CustomerAnalysisPage, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    let raw_sort = q.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-predicted_clv");
+    let (desc, name) = raw_sort.strip_prefix('-').map(|n| (true, n)).unwrap_or((false, raw_sort));
+    let Some(&(_, column, float)) = SORTS.iter().find(|s| s.0 == name) else {
+        return Err(ListError::Sort(raw_sort.to_string()).into());
+    };
+    let limit = page_size(q.limit.unwrap_or(50), 200)?;
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+
+    let mut query = customer_analytics::table
+        .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
+        .select((customer_analytics::customer_id, customer_analytics::analysis, sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(&format!("CAST({column} AS DOUBLE PRECISION)"))))
+        .into_boxed::<crm_db::MultiBackend>();
+    if let Some(s) = q.segment {
+        query = query.filter(customer_analytics::segment.eq(s.as_str()));
+    }
+    if let Some(d) = q.drifting {
+        query = query.filter(customer_analytics::drifting.eq(d));
+    }
+    if let Some(c) = q.currency.as_deref() {
+        query = query.filter(customer_analytics::currency.eq(c.trim().to_ascii_uppercase()));
+    }
+    if let Some(t) = q.customer_type {
+        query = query.filter(customer_analytics::customer_type.eq(t.as_str()));
+    }
+    let signature = raw_sort.to_string();
+    if let Some(c) = q.cursor.as_deref() {
+        let cursor = Cursor::decode(c).filter(|c| c.s == signature && c.v.len() == 1).ok_or(ListError::Cursor)?;
+        let id = DbUuid(cursor.id);
+        // Rows after the cursor: the figure further in the order, or equal with a greater id;
+        // the rows without the figure last, by id.
+        let cmp = if desc { " < " } else { " > " };
+        let mut after = crm_db::sql::Sql::new(conn.backend());
+        match cursor.v[0].as_f64() {
+            Some(v) => {
+                let bind = |a: &mut crm_db::sql::Sql| {
+                    if float {
+                        a.bind(v);
+                    } else {
+                        a.bind(v as i64);
+                    }
+                };
+                after.push(&format!("({column} IS NULL OR {column}")).push(cmp);
+                bind(&mut after);
+                after.push(&format!(" OR ({column} = "));
+                bind(&mut after);
+                after.push(" AND customer_id > ").bind(crm_db::sql::Bind::Uuid(id)).push("))");
+            }
+            None => {
+                after.push(&format!("({column} IS NULL AND customer_id > ")).bind(crm_db::sql::Bind::Uuid(id)).push(")");
+            }
+        }
+        query = query.filter(after);
+    }
+    let direction = if desc { "DESC" } else { "ASC" };
+    query = query.order(sql::<BigInt>(&format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} {direction}, customer_id")));
+    let mut rows: Vec<(DbUuid, String, Option<f64>)> = query.limit(i64::from(limit) + 1).load(conn)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|(id, _, v)| Cursor { s: signature.clone(), v: vec![v.map(serde_json::Value::from).unwrap_or_default()], id: id.0 }.encode());
+    let data = rows.into_iter().filter_map(|(_, a, _)| serde_json::from_str(&a).ok()).collect();
+    Ok(CustomerAnalysisPage { data, next_cursor, as_of: run.as_of.and_utc() })
+}
+
+/// One currency's part of a segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct SegmentValue {
+    pub currency: String,
+    pub customers: i64,
+    /// Their lifetime revenue.
+    pub revenue: Money,
+    /// Their margin, over the customers who have one.
+    pub margin: Option<Money>,
+    /// Their predicted lifetime value, over the customers who have one.
+    pub predicted_clv: Option<Money>,
+}
+
+/// One segment of the base.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct SegmentSummary {
+    pub segment: RfmSegment,
+    pub customers: i64,
+    /// Its share of the base's customers, 0 to 1.
+    pub share: f64,
+    pub drifting: i64,
+    /// Per main currency, by code.
+    pub value: Vec<SegmentValue>,
+}
+
+/// The base by RFM segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct Segmentation {
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub customers: i64,
+    /// In the order of the segments' table (champions first), the empty ones left out.
+    pub segments: Vec<SegmentSummary>,
+}
+
+/// Counts and value of each RFM segment in the latest refresh (one grouped statement).
+pub fn segments(conn: &mut AnyConnection, actor: &Actor) -> Result<Segmentation, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    type Row = (String, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64);
+    let rows: Vec<Row> = customer_analytics::table
+        .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
+        .group_by((customer_analytics::segment, customer_analytics::currency))
+        .select((
+            customer_analytics::segment,
+            customer_analytics::currency,
+            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(CASE WHEN drifting THEN 1 ELSE 0 END) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(revenue_minor) AS BIGINT)"),
+            sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(margin_minor) AS BIGINT)"),
+            sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(predicted_clv_minor) AS BIGINT)"),
+            sql::<BigInt>("CAST(COUNT(margin_minor) AS BIGINT)"),
+            sql::<BigInt>("CAST(COUNT(predicted_clv_minor) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let total: i64 = rows.iter().map(|r| r.2).sum();
+    let mut segments: Vec<SegmentSummary> = Vec::new();
+    for s in RfmSegment::ALL {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.0 == s.as_str()).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let customers: i64 = mine.iter().map(|r| r.2).sum();
+        let mut value: Vec<SegmentValue> = mine
+            .iter()
+            .map(|r| SegmentValue {
+                currency: r.1.clone(),
+                customers: r.2,
+                revenue: Money::new(r.4, &r.1),
+                margin: r.5.filter(|_| r.7 > 0).map(|m| Money::new(m, &r.1)),
+                predicted_clv: r.6.filter(|_| r.8 > 0).map(|m| Money::new(m, &r.1)),
+            })
+            .collect();
+        value.sort_by(|a, b| a.currency.cmp(&b.currency));
+        segments.push(SegmentSummary {
+            segment: *s,
+            customers,
+            share: if total > 0 { customers as f64 / total as f64 } else { 0.0 },
+            drifting: mine.iter().map(|r| r.3).sum(),
+            value,
+        });
+    }
+    Ok(Segmentation { as_of: run.as_of.and_utc(), customers: total, segments })
+}
+
+/// The edges of the RFM scores in one refresh.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct RfmEdges {
+    /// The most days since the last purchase that still score 2, 3, 4 and 5 (null: no
+    /// customer scores it).
+    pub recency_days: Vec<Option<i64>>,
+    /// The fewest purchases in the window that score 2, 3, 4 and 5.
+    pub frequency: Vec<Option<i64>>,
+    /// Per main currency, the least revenue in the window that scores 2, 3, 4 and 5.
+    pub monetary: Vec<MonetaryEdges>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct MonetaryEdges {
+    pub currency: String,
+    pub minimum_minor: Vec<Option<i64>>,
+}
+
+/// The latest refresh's model: when, with which settings, the fits and the RFM edges.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct AnalyticsModel {
+    pub run_id: uuid::Uuid,
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub computed_at: chrono::DateTime<chrono::Utc>,
+    /// How long the refresh took.
+    pub seconds: f64,
+    pub customers: i64,
+    pub settings: AnalyticsSettings,
+    /// BG/NBD over every customer (absent when it could not be fitted: `bgnbd_error`).
+    pub bgnbd: Option<BgNbdFit>,
+    pub bgnbd_error: Option<String>,
+    /// Gamma-Gamma per main currency.
+    pub gamma_gamma: Vec<GammaGammaFit>,
+    pub rfm: RfmEdges,
+}
+
+/// The model of the latest refresh.
+pub fn model(conn: &mut AnyConnection, actor: &Actor) -> Result<AnalyticsModel, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    let base: BaseModel = serde_json::from_str(&run.model).unwrap_or_default();
+    let fits: Fits = serde_json::from_str(&run.fits).unwrap_or_default();
+    let whole = |t: &Option<f64>| t.map(|v| v.round() as i64);
+    Ok(AnalyticsModel {
+        run_id: run.id,
+        as_of: run.as_of.and_utc(),
+        computed_at: run.computed_at.and_utc(),
+        seconds: run.seconds,
+        customers: run.customers,
+        settings: serde_json::from_str(&run.settings).unwrap_or_default(),
+        bgnbd: fits.bgnbd,
+        bgnbd_error: fits.bgnbd_error,
+        gamma_gamma: fits.gamma_gamma,
+        rfm: RfmEdges {
+            recency_days: base.recency.thresholds.iter().map(|t| whole(t).map(|v| -v)).collect(),
+            frequency: base.frequency.thresholds.iter().map(whole).collect(),
+            monetary: base
+                .monetary
+                .iter()
+                .map(|(c, b)| MonetaryEdges { currency: c.clone(), minimum_minor: b.thresholds.iter().map(whole).collect() })
+                .collect(),
+        },
+    })
+}

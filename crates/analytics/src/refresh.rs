@@ -1,0 +1,290 @@
+//! Analysing the whole base: a background job (`POST /analytics/refresh`, `crm analytics
+//! refresh`, and every `refresh_every_hours` by the job runner) that loads every customer's
+//! purchases and cases in a few set-based statements, learns the base model (RFM breakpoints,
+//! the BG/NBD and Gamma-Gamma fits), analyses each customer, and stores the results under a new
+//! run. Readers keep reading the previous run until the new one is complete: its rows are
+//! written in batches (with progress between them), then the run itself, then the old rows go.
+//!
+//! A customer is the account of a purchase, or its contact when it has no account (a B2C
+//! base); a purchase counts when it is live and neither cancelled nor returned.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::NaiveDateTime;
+use crm_core::ids::{AccountId, ContactId, Customer};
+use crm_core::{Actor, FieldError, FieldErrors, Scope};
+use crm_db::schema::{analytics_runs, cases, customer_analytics, purchase_lines, products, purchases};
+use crm_db::types::DbUuid;
+use crm_db::{AnyConnection, Db, DbError};
+use crm_records::RecordError;
+use crm_records::jobs::Job;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{self, Bought, CaseCounts, CustomerAnalysis, History};
+use crate::settings::{self, AnalyticsSettings, ENTITY};
+
+/// The job kind in `jobs`.
+pub const KIND: &str = "analytics_refresh";
+
+/// What to analyse.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "AnalyticsRefreshInput"))]
+pub struct RefreshInput {
+    /// Analyse the base as it was at this moment, counting only what happened by then (to
+    /// backtest the predictions); default: now.
+    #[serde(default)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a refresh did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshOutcome {
+    pub run_id: uuid::Uuid,
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub customers: i64,
+    pub drifting: i64,
+    /// Whether BG/NBD could be fitted (the predictions need it).
+    pub predicted: bool,
+    pub seconds: f64,
+}
+
+/// Queues a refresh of the whole base.
+pub fn start(conn: &mut AnyConnection, actor: &Actor, input: &RefreshInput) -> Result<Job, RecordError> {
+    actor.require(Scope::AnalyticsWrite)?;
+    if input.as_of.is_some_and(|t| t.naive_utc() > crm_db::now()) {
+        return Err(RecordError::Invalid {
+            entity: ENTITY,
+            errors: FieldErrors(vec![FieldError::new("as_of", "in_future", "the analysis date cannot be in the future")]),
+        });
+    }
+    let params = serde_json::to_value(input).unwrap_or_default();
+    crm_records::jobs::enqueue(conn, actor, KIND, &params)
+}
+
+/// Queues a refresh when the settings ask for one every so many hours and the last run (or
+/// queued refresh) is older; run by the job runner before it looks for due jobs.
+pub fn schedule(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<bool, RecordError> {
+    let Some(hours) = settings::load(conn)?.refresh_every_hours else { return Ok(false) };
+    let since = now - chrono::Duration::hours(i64::from(hours));
+    let last_run: Option<NaiveDateTime> =
+        analytics_runs::table.select(diesel::dsl::max(analytics_runs::computed_at)).first(conn)?;
+    if last_run.is_some_and(|t| t > since) {
+        return Ok(false);
+    }
+    if crm_records::jobs::any_of_kind_since(conn, KIND, since)? {
+        return Ok(false);
+    }
+    let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
+    crm_records::jobs::enqueue(conn, &system, KIND, &serde_json::json!({}))?;
+    Ok(true)
+}
+
+type PurchaseRow = (DbUuid, Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String, i64);
+
+/// Every customer's history at `as_of` (only `only`'s when given), in customer order.
+pub fn histories(
+    conn: &mut AnyConnection,
+    as_of: NaiveDateTime,
+    settings: &AnalyticsSettings,
+    only: Option<Customer>,
+) -> QueryResult<Vec<History>> {
+    let not_bought = crm_products::read::NOT_BOUGHT.map(|s| s.as_str());
+    let mut q = purchases::table
+        .filter(purchases::archived_at.is_null())
+        .filter(purchases::status.ne_all(not_bought))
+        .filter(purchases::ordered_at.le(as_of))
+        .select((
+            purchases::id,
+            purchases::account_id,
+            purchases::contact_id,
+            purchases::ordered_at,
+            purchases::currency,
+            purchases::total_minor,
+        ))
+        .order((purchases::ordered_at, purchases::id))
+        .into_boxed::<crm_db::MultiBackend>();
+    // The lines' cost: quantity × the product's unit cost where it is in the purchase's
+    // currency; the other lines are counted as uncosted.
+    let costed = "products.unit_cost_minor IS NOT NULL AND products.unit_cost_currency = purchases.currency";
+    let cost_expr = format!("CAST(SUM(CASE WHEN {costed} THEN purchase_lines.quantity * products.unit_cost_minor ELSE 0 END) AS BIGINT)");
+    let uncosted_expr = format!("CAST(SUM(CASE WHEN {costed} THEN 0 ELSE 1 END) AS BIGINT)");
+    let mut lines = purchase_lines::table
+        .inner_join(products::table.on(products::id.eq(purchase_lines::product_id)))
+        .inner_join(purchases::table.on(purchases::id.eq(purchase_lines::purchase_id)))
+        .filter(purchases::archived_at.is_null())
+        .filter(purchases::status.ne_all(not_bought))
+        .filter(purchases::ordered_at.le(as_of))
+        .group_by(purchase_lines::purchase_id)
+        .select((purchase_lines::purchase_id, sql::<BigInt>(&cost_expr), sql::<BigInt>(&uncosted_expr)))
+        .into_boxed::<crm_db::MultiBackend>();
+    let period = chrono::Duration::days(i64::from(settings.period_days));
+    let mut case_q = cases::table
+        .filter(cases::archived_at.is_null())
+        .filter(cases::created_at.gt(as_of - period - period))
+        .filter(cases::created_at.le(as_of))
+        .select((cases::account_id, cases::contact_id, cases::created_at, cases::case_type))
+        .into_boxed::<crm_db::MultiBackend>();
+    match only {
+        Some(Customer::Account(a)) => {
+            q = q.filter(purchases::account_id.eq(DbUuid(a.0)));
+            lines = lines.filter(purchases::account_id.eq(DbUuid(a.0)));
+            case_q = case_q.filter(cases::account_id.eq(DbUuid(a.0)));
+        }
+        Some(Customer::Contact(c)) => {
+            q = q.filter(purchases::contact_id.eq(DbUuid(c.0))).filter(purchases::account_id.is_null());
+            lines = lines.filter(purchases::contact_id.eq(DbUuid(c.0))).filter(purchases::account_id.is_null());
+            case_q = case_q.filter(cases::contact_id.eq(DbUuid(c.0))).filter(cases::account_id.is_null());
+        }
+        None => {}
+    }
+    let costs: HashMap<uuid::Uuid, (i64, i64)> =
+        lines.load::<(DbUuid, i64, i64)>(conn)?.into_iter().map(|(id, c, u)| (id.0, (c, u))).collect();
+    let rows: Vec<PurchaseRow> = q.load(conn)?;
+
+    let customer_of = |account: Option<DbUuid>, contact: Option<DbUuid>| -> Option<Customer> {
+        match (account, contact) {
+            (Some(a), _) => Some(Customer::Account(AccountId(a.0))),
+            (None, Some(c)) => Some(Customer::Contact(ContactId(c.0))),
+            (None, None) => None,
+        }
+    };
+    let mut by_customer: HashMap<Customer, History> = HashMap::new();
+    for (id, account, contact, ordered_at, currency, total_minor) in rows {
+        let Some(customer) = customer_of(account, contact) else { continue };
+        let (cost_minor, uncosted_lines) = costs.get(&id.0).copied().unwrap_or((0, 0));
+        by_customer
+            .entry(customer)
+            .or_insert_with(|| History { customer, purchases: Vec::new(), cases: CaseCounts::default() })
+            .purchases
+            .push(Bought { ordered_at, currency, total_minor, cost_minor, uncosted_lines });
+    }
+    let complaint = crm_cases::CaseType::Complaint.as_str();
+    for (account, contact, created_at, case_type) in case_q.load::<(Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String)>(conn)? {
+        let Some(h) = customer_of(account, contact).and_then(|c| by_customer.get_mut(&c)) else { continue };
+        let recent = created_at > as_of - period;
+        let is_complaint = case_type == complaint;
+        let c = &mut h.cases;
+        if recent {
+            c.recent += 1;
+            c.recent_complaints += i64::from(is_complaint);
+        } else {
+            c.before += 1;
+            c.complaints_before += i64::from(is_complaint);
+        }
+    }
+    let mut out: Vec<History> = by_customer.into_values().collect();
+    out.sort_by_key(|h| (h.customer.entity(), h.customer.uuid()));
+    Ok(out)
+}
+
+/// The customers written per transaction (progress is reported between them).
+const BATCH: usize = 500;
+
+/// Analyses the whole base and stores it as the latest run; None when `progress` said the job
+/// lost its lease.
+pub fn run(
+    db: &Db,
+    input: &RefreshInput,
+    progress: &mut dyn FnMut(i64, i64, i64) -> bool,
+) -> Result<Option<RefreshOutcome>, RecordError> {
+    let started = Instant::now();
+    let as_of = input.as_of.map(|t| t.naive_utc()).unwrap_or_else(crm_db::now);
+    let settings = db.run_sync(|c| settings::load(c).map_err(DbError::from))?;
+    let histories = db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
+    let (analysed, raws): (Vec<&History>, Vec<analysis::Raw>) =
+        histories.iter().filter_map(|h| analysis::raw(h, as_of, &settings).map(|r| (h, r))).unzip();
+    let total = raws.len() as i64;
+    if !progress(total, 0, 0) {
+        return Ok(None);
+    }
+    let (base, fits) = analysis::learn(&raws);
+    let run_id = uuid::Uuid::now_v7();
+    // Rows of a run that does not complete are not read (no run row points at them); they go.
+    let discard = || {
+        let gone = db.transaction_sync(|c| {
+            diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq(DbUuid(run_id))))
+                .execute(c)
+                .map_err(DbError::from)
+        });
+        if let Err(e) = gone {
+            tracing::warn!(error = %e, "removing an unfinished analytics run failed");
+        }
+    };
+    let mut drifting = 0;
+    let mut done = 0;
+    for (hs, rs) in analysed.chunks(BATCH).zip(raws.chunks(BATCH)) {
+        let rows: Vec<CustomerAnalysis> =
+            hs.iter().zip(rs).map(|(h, r)| analysis::analyse(h, r, &base, &settings, as_of, false)).collect();
+        drifting += rows.iter().filter(|a| a.drifting).count() as i64;
+        if let Err(e) = db.transaction_sync(|c| store(c, run_id, &rows).map_err(DbError::from)) {
+            discard();
+            return Err(e.into());
+        }
+        done += rows.len() as i64;
+        if !progress(total, done, 0) {
+            discard();
+            return Ok(None);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let finished = db.transaction_sync(|c| -> Result<(), DbError> {
+        diesel::insert_into(analytics_runs::table)
+            .values((
+                analytics_runs::id.eq(DbUuid(run_id)),
+                analytics_runs::as_of.eq(as_of),
+                analytics_runs::computed_at.eq(crm_db::now()),
+                analytics_runs::seconds.eq(seconds),
+                analytics_runs::customers.eq(total),
+                analytics_runs::settings.eq(serde_json::to_string(&settings).unwrap_or_default()),
+                analytics_runs::model.eq(serde_json::to_string(&base).unwrap_or_default()),
+                analytics_runs::fits.eq(serde_json::to_string(&fits).unwrap_or_default()),
+            ))
+            .execute(c)?;
+        // The customers of the runs completed before go (the runs stay, as the fits' history);
+        // a run still being written by another refresh is not touched.
+        let older = analytics_runs::table.filter(analytics_runs::id.ne(DbUuid(run_id))).select(analytics_runs::id);
+        diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq_any(older))).execute(c)?;
+        Ok(())
+    });
+    if let Err(e) = finished {
+        discard();
+        return Err(e.into());
+    }
+    Ok(Some(RefreshOutcome { run_id, as_of: as_of.and_utc(), customers: total, drifting, predicted: base.bgnbd.is_some(), seconds }))
+}
+
+fn store(conn: &mut AnyConnection, run_id: uuid::Uuid, rows: &[CustomerAnalysis]) -> QueryResult<usize> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|a| {
+            let main = a.value.first();
+            (
+                customer_analytics::customer_type.eq(a.customer_type.as_str()),
+                customer_analytics::customer_id.eq(DbUuid(a.customer_id)),
+                customer_analytics::run_id.eq(DbUuid(run_id)),
+                customer_analytics::currency.eq(a.currency.clone()),
+                customer_analytics::segment.eq(a.rfm.segment.as_str()),
+                customer_analytics::rfm_cell.eq(a.rfm.cell.clone()),
+                customer_analytics::recency_days.eq(a.rfm.recency_days),
+                customer_analytics::revenue_minor.eq(main.map(|v| v.revenue.amount_minor.0).unwrap_or(0)),
+                customer_analytics::margin_minor.eq(main.and_then(|v| v.margin.as_ref()).map(|m| m.amount_minor.0)),
+                customer_analytics::predicted_clv_minor
+                    .eq(a.prediction.as_ref().and_then(|p| p.predicted_clv.as_ref()).map(|m| m.amount_minor.0)),
+                customer_analytics::probability_alive.eq(a.prediction.as_ref().map(|p| p.probability_alive)),
+                customer_analytics::drifting.eq(a.drifting),
+                customer_analytics::analysis.eq(serde_json::to_string(a).unwrap_or_default()),
+            )
+        })
+        .collect();
+    // Multi-row inserts are written per backend (diesel's MultiConnection has none).
+    match conn {
+        AnyConnection::Postgresql(pg) => diesel::insert_into(customer_analytics::table).values(&values).execute(pg),
+        AnyConnection::Sqlite(lite) => diesel::insert_into(customer_analytics::table).values(&values).execute(lite),
+    }
+}

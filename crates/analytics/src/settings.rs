@@ -1,0 +1,117 @@
+//! The analysis settings an admin or marketing sets (`PUT /analytics/settings`): the windows,
+//! the prediction horizon, and the thresholds of the drift reasons. Every refresh keeps the
+//! settings it ran with.
+
+use crm_core::{Actor, FieldError, FieldErrors, Scope};
+use crm_db::AnyConnection;
+use crm_db::schema::analytics_settings;
+use crm_records::RecordError;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The entity name in errors.
+pub const ENTITY: &str = "analytics";
+
+/// How customers are analysed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "AnalyticsSettingsInput")
+)]
+pub struct AnalyticsSettings {
+    /// The window of RFM's frequency and monetary value, in days (1 to 3660; default 365).
+    pub window_days: u32,
+    /// How far predictions look ahead, in months of 30 days (1 to 120; default 12).
+    pub horizon_months: u32,
+    /// The monthly discount rate of the predicted lifetime value (0 to 1; default 0.01).
+    pub monthly_discount_rate: f64,
+    /// A customer is overdue when the days since its last purchase exceed its median interval
+    /// between purchases times this factor (1 to 100; default 2).
+    pub drift_factor: f64,
+    /// ... and the model's probability that it is alive is below this (0 to 1; default 0.5).
+    pub alive_threshold: f64,
+    /// The period spend and cases are compared over: the last one against the one before, in
+    /// days (7 to 730; default 90).
+    pub period_days: u32,
+    /// Spend dropped when the last period's revenue is below the one before by more than this
+    /// share (0 to 1; default 0.5).
+    pub spend_drop: f64,
+    /// Cases rose when the last period has more than the one before and at least this many
+    /// (1 to 1000; default 2).
+    pub cases_min: u32,
+    /// Every how many hours the job runner analyses the whole base again (1 to 720; absent,
+    /// the default: only when asked).
+    pub refresh_every_hours: Option<u32>,
+}
+
+impl Default for AnalyticsSettings {
+    fn default() -> Self {
+        AnalyticsSettings {
+            window_days: 365,
+            horizon_months: 12,
+            monthly_discount_rate: 0.01,
+            drift_factor: 2.0,
+            alive_threshold: 0.5,
+            period_days: 90,
+            spend_drop: 0.5,
+            cases_min: 2,
+            refresh_every_hours: None,
+        }
+    }
+}
+
+impl AnalyticsSettings {
+    /// Every value in its range, or a 422 naming each one that is not.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        let mut errors = Vec::new();
+        let mut range = |field: &str, v: f64, lo: f64, hi: f64| {
+            if !(lo..=hi).contains(&v) {
+                errors.push(FieldError::new(field, "out_of_range", format!("must be from {lo} to {hi}")));
+            }
+        };
+        range("window_days", f64::from(self.window_days), 1.0, 3660.0);
+        range("horizon_months", f64::from(self.horizon_months), 1.0, 120.0);
+        range("monthly_discount_rate", self.monthly_discount_rate, 0.0, 1.0);
+        range("drift_factor", self.drift_factor, 1.0, 100.0);
+        range("alive_threshold", self.alive_threshold, 0.0, 1.0);
+        range("period_days", f64::from(self.period_days), 7.0, 730.0);
+        range("spend_drop", self.spend_drop, 0.0, 1.0);
+        range("cases_min", f64::from(self.cases_min), 1.0, 1000.0);
+        if let Some(h) = self.refresh_every_hours {
+            range("refresh_every_hours", f64::from(h), 1.0, 720.0);
+        }
+        if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid { entity: ENTITY, errors: FieldErrors(errors) }) }
+    }
+}
+
+/// The settings in force (the defaults until some are set).
+pub fn load(conn: &mut AnyConnection) -> QueryResult<AnalyticsSettings> {
+    let stored: Option<String> =
+        analytics_settings::table.select(analytics_settings::definition).first(conn).optional()?;
+    Ok(stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+}
+
+/// The settings, for readers of the analytics.
+pub fn get(conn: &mut AnyConnection, actor: &Actor) -> Result<AnalyticsSettings, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    Ok(load(conn)?)
+}
+
+/// Replaces the settings; the next refresh uses them.
+pub fn set(conn: &mut AnyConnection, actor: &Actor, settings: AnalyticsSettings) -> Result<AnalyticsSettings, RecordError> {
+    actor.require(Scope::AnalyticsWrite)?;
+    settings.validate()?;
+    let text = serde_json::to_string(&settings).unwrap_or_default();
+    diesel::delete(analytics_settings::table).execute(conn)?;
+    diesel::insert_into(analytics_settings::table)
+        .values((
+            analytics_settings::id.eq(1i64),
+            analytics_settings::definition.eq(text),
+            analytics_settings::updated_at.eq(crm_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(settings)
+}

@@ -1,0 +1,100 @@
+//! GraphQL of the analytics (the same service functions as `/api/v1/analytics/…`).
+
+use async_graphql::{Context, Object};
+use crm_analytics::read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};
+use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
+use crm_core::ids::{AccountId, ContactId, Customer};
+
+use super::{gql, rc};
+
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// One customer's analysis; see `GET /accounts/{id}/analytics`.
+    async fn customer_analysis(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An account, or a contact buying without one.")] customer_type: CustomerType,
+        #[graphql(desc = "The account's or contact's id.")] id: uuid::Uuid,
+        #[graphql(default, desc = "Compute it now against the latest refresh's model.")] fresh: bool,
+    ) -> async_graphql::Result<CustomerAnalysis> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let customer = match customer_type {
+            CustomerType::Account => Customer::Account(AccountId(id)),
+            CustomerType::Contact => Customer::Contact(ContactId(id)),
+        };
+        r.db.run(move |c| crm_analytics::read::customer(c, &actor, customer, fresh)).await.map_err(gql)
+    }
+
+    /// The analysed customers, ranked; see `GET /analytics/customers`.
+    #[allow(clippy::too_many_arguments)]
+    async fn analysed_customers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this RFM segment.")] segment: Option<RfmSegment>,
+        #[graphql(desc = "Only drifting customers, or only the others.")] drifting: Option<bool>,
+        #[graphql(desc = "Only this main currency.")] currency: Option<String>,
+        #[graphql(desc = "Only accounts or only contacts.")] customer_type: Option<CustomerType>,
+        #[graphql(desc = "`predicted_clv`, `revenue`, `margin`, `recency_days`, `probability_alive`; `-` descends.")]
+        sort: Option<String>,
+        #[graphql(desc = "1 to 200 (default 50).")] limit: Option<u32>,
+        #[graphql(desc = "The previous page's `nextCursor`.")] cursor: Option<String>,
+    ) -> async_graphql::Result<CustomerAnalysisPage> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let q = CustomersQuery { segment, drifting, currency, customer_type, sort, limit, cursor };
+        r.db.run(move |c| crm_analytics::read::customers(c, &actor, &q)).await.map_err(gql)
+    }
+
+    /// The base by RFM segment; see `GET /analytics/segments`.
+    async fn customer_segmentation(&self, ctx: &Context<'_>) -> async_graphql::Result<Segmentation> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_analytics::read::segments(c, &actor)).await.map_err(gql)
+    }
+
+    /// The latest refresh's model; see `GET /analytics/model`.
+    async fn analytics_model(&self, ctx: &Context<'_>) -> async_graphql::Result<AnalyticsModel> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_analytics::read::model(c, &actor)).await.map_err(gql)
+    }
+
+    /// The analysis settings; see `GET /analytics/settings`.
+    async fn analytics_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<AnalyticsSettings> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_analytics::settings::get(c, &actor)).await.map_err(gql)
+    }
+}
+
+#[derive(Default)]
+pub struct AnalyticsMutation;
+
+#[Object]
+impl AnalyticsMutation {
+    /// Starts a refresh of the whole base as a background job; see `POST /analytics/refresh`.
+    async fn start_analytics_refresh(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default, desc = "Analyse the base as it was at a past moment (default now).")] input: RefreshInput,
+    ) -> async_graphql::Result<crm_records::jobs::Job> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.write(move |c| crm_analytics::refresh::start(c, &actor, &input)).await.map_err(gql)
+    }
+
+    /// Replaces the analysis settings; see `PUT /analytics/settings`.
+    async fn set_analytics_settings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The settings (absent fields take their defaults).")] settings: AnalyticsSettings,
+    ) -> async_graphql::Result<AnalyticsSettings> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.write(move |c| crm_analytics::settings::set(c, &actor, settings)).await.map_err(gql)
+    }
+}

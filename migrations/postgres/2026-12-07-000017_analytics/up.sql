@@ -1,0 +1,40 @@
+-- Analytical CRM (crm-analytics): the settings the analysis runs with (one row), each refresh
+-- of the whole base with its model (RFM breakpoints, the BG/NBD and Gamma-Gamma fits), and
+-- each customer's analysis from the latest refresh. `analysis` is the JSON of
+-- crm_analytics::CustomerAnalysis; the other columns are copies of its figures that lists
+-- filter and sort on.
+CREATE TABLE analytics_settings (
+    id bigint PRIMARY KEY,
+    definition text NOT NULL,
+    updated_at timestamp NOT NULL
+);
+CREATE TABLE analytics_runs (
+    id uuid PRIMARY KEY,
+    as_of timestamp NOT NULL,
+    computed_at timestamp NOT NULL,
+    seconds double precision NOT NULL,
+    customers bigint NOT NULL,
+    settings text NOT NULL,
+    model text NOT NULL,
+    fits text NOT NULL
+);
+CREATE INDEX analytics_runs_computed ON analytics_runs (computed_at);
+CREATE TABLE customer_analytics (
+    customer_type text NOT NULL,
+    customer_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    currency text NOT NULL,
+    segment text NOT NULL,
+    rfm_cell text NOT NULL,
+    recency_days bigint NOT NULL,
+    revenue_minor bigint NOT NULL,
+    margin_minor bigint,
+    predicted_clv_minor bigint,
+    probability_alive double precision,
+    drifting boolean NOT NULL,
+    analysis text NOT NULL,
+    PRIMARY KEY (run_id, customer_type, customer_id)
+);
+CREATE INDEX customer_analytics_segment ON customer_analytics (run_id, segment);
+CREATE INDEX customer_analytics_clv ON customer_analytics (run_id, predicted_clv_minor);
+CREATE INDEX customer_analytics_customer ON customer_analytics (customer_id);

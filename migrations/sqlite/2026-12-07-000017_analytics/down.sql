@@ -1,0 +1,3 @@
+DROP TABLE customer_analytics;
+DROP TABLE analytics_runs;
+DROP TABLE analytics_settings;

@@ -1,0 +1,40 @@
+-- Analytical CRM (crm-analytics): the settings the analysis runs with (one row), each refresh
+-- of the whole base with its model (RFM breakpoints, the BG/NBD and Gamma-Gamma fits), and
+-- each customer's analysis from the latest refresh. `analysis` is the JSON of
+-- crm_analytics::CustomerAnalysis; the other columns are copies of its figures that lists
+-- filter and sort on.
+CREATE TABLE analytics_settings (
+    id BIGINT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE analytics_runs (
+    id TEXT PRIMARY KEY,
+    as_of TIMESTAMP NOT NULL,
+    computed_at TIMESTAMP NOT NULL,
+    seconds REAL NOT NULL,
+    customers BIGINT NOT NULL,
+    settings TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fits TEXT NOT NULL
+);
+CREATE INDEX analytics_runs_computed ON analytics_runs (computed_at);
+CREATE TABLE customer_analytics (
+    customer_type TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    rfm_cell TEXT NOT NULL,
+    recency_days BIGINT NOT NULL,
+    revenue_minor BIGINT NOT NULL,
+    margin_minor BIGINT,
+    predicted_clv_minor BIGINT,
+    probability_alive REAL,
+    drifting BOOLEAN NOT NULL,
+    analysis TEXT NOT NULL,
+    PRIMARY KEY (run_id, customer_type, customer_id)
+);
+CREATE INDEX customer_analytics_segment ON customer_analytics (run_id, segment);
+CREATE INDEX customer_analytics_clv ON customer_analytics (run_id, predicted_clv_minor);
+CREATE INDEX customer_analytics_customer ON customer_analytics (customer_id);

@@ -1,0 +1,373 @@
+//! The analyses of the customer base (docs/ANALYTICS.md), on a small base whose every figure is
+//! worked out by hand in the comments: RFM quintiles with ties, segments, margins per currency,
+//! drift reasons; then the predictions on a base large enough to fit the models.
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Midnight and one second, `days` ago (UTC): whole days from the analysis date are `days`.
+fn days_ago(days: i64) -> String {
+    let d = chrono::Utc::now().date_naive() - chrono::Duration::days(days);
+    format!("{d}T00:00:01Z")
+}
+
+async fn buy(app: &TestApp, account: &Value, lines: Value, days: i64) {
+    app.created("/api/v1/purchases", json!({"account_id": account["id"], "ordered_at": days_ago(days), "lines": lines}))
+        .await;
+}
+
+async fn refresh(app: &TestApp, body: Value) -> Value {
+    let r = app.post("/api/v1/analytics/refresh", body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let location = r.header("location").unwrap();
+    assert_eq!(s(&r.body["kind"]), "analytics_refresh");
+    let job = wait_for_job(app, &location).await;
+    assert_eq!(s(&job["status"]), "succeeded", "{job}");
+    job
+}
+
+fn money(minor: i64, currency: &str) -> Value {
+    json!({"amount_minor": minor, "currency": currency})
+}
+
+#[actix_web::test]
+async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
+    let app = spawn().await;
+    // P1 sells at 10.00 USD and costs 6.00; P2 has no unit cost; P3 sells at 5.00 EUR, costs 2.00.
+    let p1 = app
+        .product("P1", json!({"list_price": money(1000, "USD"), "unit_cost": money(600, "USD")}))
+        .await;
+    let p2 = app.product("P2", json!({"list_price": money(1000, "USD")})).await;
+    let p3 = app.product("P3", json!({"list_price": money(500, "EUR"), "unit_cost": money(200, "EUR")})).await;
+    let line = |p: &Value, q: i64| json!([{"product_id": p["id"], "quantity": q}]);
+
+    // Before the first refresh there is nothing to read.
+    let none = app.get("/api/v1/analytics/segments").await;
+    assert_eq!((none.status.as_u16(), s(&none.body["code"])), (409, "NOT_ANALYSED"), "{}", none.body);
+
+    let a = app.account("A", json!({})).await;
+    let b = app.account("B", json!({})).await;
+    let c = app.account("C", json!({})).await;
+    let d = app.account("D", json!({})).await;
+    let e = app.account("E", json!({})).await;
+    let f = app.account("F", json!({})).await;
+    let idle = app.account("Idle", json!({})).await;
+    // Days ago and amounts (minor units):
+    // A: 10, 40, 70 days ago, 1000 USD each.     recency 10, frequency 3, monetary 3000
+    // B: 5 days ago, 2 × P1 = 2000.              recency 5,  frequency 1, monetary 2000
+    // C: 211 and 180 days ago, 1000 each.        recency 180, frequency 2, monetary 2000
+    // D: 120 (USD 1000), 115 (EUR 500), 110 (USD 1000): main currency USD (2 purchases of 3).
+    //                                            recency 110, frequency 3, monetary 2000
+    // E: 150 (3 × P1 = 3000), 30 (1000).         recency 30, frequency 2, monetary 4000
+    // F: 20 days ago, P2 (1000, no unit cost).   recency 20, frequency 1, monetary 1000
+    for days in [10, 40, 70] {
+        buy(&app, &a, line(&p1, 1), days).await;
+    }
+    buy(&app, &b, line(&p1, 2), 5).await;
+    for days in [211, 180] {
+        buy(&app, &c, line(&p1, 1), days).await;
+    }
+    buy(&app, &d, line(&p1, 1), 120).await;
+    buy(&app, &d, line(&p3, 1), 115).await;
+    buy(&app, &d, line(&p1, 1), 110).await;
+    buy(&app, &e, line(&p1, 3), 150).await;
+    buy(&app, &e, line(&p1, 1), 30).await;
+    buy(&app, &f, line(&p2, 1), 20).await;
+    // A cancelled purchase does not count.
+    let cancelled = app
+        .created("/api/v1/purchases", json!({"account_id": b["id"], "ordered_at": days_ago(1), "lines": line(&p1, 9)}))
+        .await;
+    app.patch(&format!("/api/v1/purchases/{}", s(&cancelled["id"])), json!({"status": "cancelled"})).await.expect(200);
+    // F opened two cases in the last 90 days (one a complaint), none before.
+    app.case("Broken", json!({"account_id": f["id"], "type": "complaint"})).await;
+    app.case("Question", json!({"account_id": f["id"]})).await;
+
+    let job = refresh(&app, json!({})).await;
+    assert_eq!((job["total"].as_i64(), job["done"].as_i64()), (Some(6), Some(6)), "{job}");
+    assert_eq!(job["result"]["customers"], 6);
+    assert_eq!(job["result"]["drifting"], 4);
+    assert_eq!(job["result"]["predicted"], false, "4 repeat buyers are too few to fit");
+
+    let get = |id: &Value| {
+        let app = &app;
+        let path = format!("/api/v1/accounts/{}/analytics", s(id));
+        async move { app.get(&path).await.expect(200) }
+    };
+    // Recency, higher is better (minus days): C −180, D −110, E −30, F −20, A −10, B −5; the
+    // customers strictly worse: 0..5 of n = 6, so 1 + floor(5w/6) = 1, 1, 2, 3, 4, 5.
+    // Frequency: B 1, F 1, C 2, E 2, A 3, D 3: worse 0, 0, 2, 2, 4, 4 → 1, 1, 2, 2, 4, 4.
+    // Monetary (all USD): F 1000, B = C = D 2000, A 3000, E 4000: worse 0, 1, 1, 1, 4, 5 →
+    // 1, 1, 1, 1, 4, 5 (the tie at 2000 shares the score of its first).
+    // Segments by (R, F): A (4,4) loyal; B (5,1) new; C (1,2) lost; D (1,4) at risk;
+    // E (2,2) hibernating; F (3,1) about to sleep.
+    let expected = [
+        (&a, "444", "loyal", 10, 3, 3000),
+        (&b, "511", "new_customers", 5, 1, 2000),
+        (&c, "121", "lost", 180, 2, 2000),
+        (&d, "141", "at_risk", 110, 3, 2000),
+        (&e, "225", "hibernating", 30, 2, 4000),
+        (&f, "311", "about_to_sleep", 20, 1, 1000),
+    ];
+    let mut got = Vec::new();
+    for (who, ..) in &expected {
+        let x = get(&who["id"]).await;
+        got.push((
+            who["name"].clone(),
+            s(&x["rfm"]["cell"]).to_string(),
+            s(&x["rfm"]["segment"]).to_string(),
+            x["rfm"]["recency_days"].as_i64().unwrap(),
+            x["rfm"]["frequency"].as_i64().unwrap(),
+            x["rfm"]["monetary"]["amount_minor"].as_i64().unwrap(),
+        ));
+    }
+    let want: Vec<_> = expected
+        .iter()
+        .map(|(w, cell, seg, r, fr, m)| (w["name"].clone(), cell.to_string(), seg.to_string(), *r, *fr, *m))
+        .collect();
+    assert_eq!(got, want);
+
+    // Value per currency: A's 3000 cost 3 × 600 = 1800, margin 1200 (0.4), 1000 an order.
+    let xa = get(&a["id"]).await;
+    assert_eq!(
+        xa["value"],
+        json!([{"currency": "USD", "orders": 3, "revenue": money(3000, "USD"), "margin": money(1200, "USD"),
+                "margin_rate": 0.4, "uncosted_orders": 0, "average_order": money(1000, "USD")}])
+    );
+    assert_eq!((xa["orders"].as_i64(), xa["tenure_days"].as_i64(), xa["repeat_customer"].as_bool()), (Some(3), Some(70), Some(true)));
+    assert_eq!(xa["median_interval_days"], 30.0);
+    assert_eq!(xa["prediction"], Value::Null, "no model fitted");
+    assert_eq!((xa["drifting"].as_bool(), xa["live"].as_bool()), (Some(false), Some(false)));
+    // D: USD first (its main currency): 2000 − 1200 = 800; then EUR: 500 − 200 = 300 (0.6).
+    let xd = get(&d["id"]).await;
+    assert_eq!(xd["currency"], "USD");
+    assert_eq!(
+        xd["value"],
+        json!([
+            {"currency": "USD", "orders": 2, "revenue": money(2000, "USD"), "margin": money(800, "USD"),
+             "margin_rate": 0.4, "uncosted_orders": 0, "average_order": money(1000, "USD")},
+            {"currency": "EUR", "orders": 1, "revenue": money(500, "EUR"), "margin": money(300, "EUR"),
+             "margin_rate": 0.6, "uncosted_orders": 0, "average_order": money(500, "EUR")}
+        ])
+    );
+    // F's only purchase has a line without a unit cost: no margin, and it says so.
+    let xf = get(&f["id"]).await;
+    assert_eq!((xf["value"][0]["margin"].clone(), xf["value"][0]["uncosted_orders"].as_i64()), (Value::Null, Some(1)));
+
+    // Drift, each with its reason and figures:
+    // C: purchase days 31 apart, none for 180 days > 2 × 31 = 62 (no model to ask).
+    let xc = get(&c["id"]).await;
+    let codes = |x: &Value| -> Vec<(String, f64, f64)> {
+        x["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (s(&r["code"]).to_string(), r["value"].as_f64().unwrap(), r["reference"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(codes(&xc), vec![("overdue".to_string(), 180.0, 62.0)]);
+    assert!(s(&xc["drift"][0]["message"]).contains("no purchase for 180 days"), "{}", xc["drift"]);
+    // D: days 5 apart, none for 110 > 10; and 2000 USD in the 90 days before the last 90, none
+    // since (the EUR purchase is another currency).
+    assert_eq!(codes(&xd), vec![("overdue".to_string(), 110.0, 10.0), ("spend_drop".to_string(), 0.0, 2000.0)]);
+    // E: 1000 in the last 90 days against 3000 before: down 67% > 50%. 120 days apart, 30
+    // since: not overdue.
+    let xe = get(&e["id"]).await;
+    assert_eq!(codes(&xe), vec![("spend_drop".to_string(), 1000.0, 3000.0)]);
+    assert!(s(&xe["drift"][0]["message"]).contains("down 67%"), "{}", xe["drift"]);
+    // F: 2 cases (1 complaint) against none.
+    assert_eq!(codes(&xf), vec![("cases_rose".to_string(), 2.0, 0.0)]);
+    assert_eq!(xf["cases"], json!({"recent": 2, "before": 0, "recent_complaints": 1, "complaints_before": 0}));
+
+    // The segmentation: one customer in each of six segments, in the table's order.
+    let seg = app.get("/api/v1/analytics/segments").await.expect(200);
+    assert_eq!(seg["customers"], 6);
+    let rows: Vec<(String, i64, i64, i64)> = seg["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                s(&r["segment"]).to_string(),
+                r["customers"].as_i64().unwrap(),
+                r["drifting"].as_i64().unwrap(),
+                r["value"][0]["revenue"]["amount_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let row = |n: &str, d: i64, r: i64| (n.to_string(), 1, d, r);
+    assert_eq!(
+        rows,
+        vec![
+            row("loyal", 0, 3000),
+            row("new_customers", 0, 2000),
+            row("about_to_sleep", 1, 1000),
+            row("at_risk", 1, 2000),
+            row("hibernating", 1, 4000),
+            row("lost", 1, 2000)
+        ]
+    );
+    assert!((seg["segments"][0]["share"].as_f64().unwrap() - 1.0 / 6.0).abs() < 1e-12);
+
+    // The model: no BG/NBD fit, and why; the RFM edges as worked out above.
+    let model = app.get("/api/v1/analytics/model").await.expect(200);
+    assert_eq!(model["bgnbd"], Value::Null);
+    assert_eq!(s(&model["bgnbd_error"]), "4 customers with repeat purchases; the fit needs at least 10");
+    assert_eq!(model["rfm"]["recency_days"], json!([30, 20, 10, 5]));
+    assert_eq!(model["rfm"]["frequency"], json!([2, 3, 3, null]));
+    assert_eq!(model["rfm"]["monetary"], json!([{"currency": "USD", "minimum_minor": [3000, 3000, 3000, 4000]}]));
+
+    // The ranked list: by revenue, ties by id, in keyset pages of two.
+    let mut order = Vec::new();
+    let mut path = "/api/v1/analytics/customers?sort=-revenue&limit=2".to_string();
+    loop {
+        let page = app.get(&path).await.expect(200);
+        for x in page["data"].as_array().unwrap() {
+            order.push(x["customer_id"].clone());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cur) => path = format!("/api/v1/analytics/customers?sort=-revenue&limit=2&cursor={cur}"),
+            None => break,
+        }
+    }
+    let mut ties = vec![b["id"].clone(), c["id"].clone(), d["id"].clone()];
+    ties.sort_by(|x, y| s(x).cmp(s(y)));
+    let want = [vec![e["id"].clone(), a["id"].clone()], ties, vec![f["id"].clone()]].concat();
+    assert_eq!(order, want);
+    let drifting = app.get("/api/v1/analytics/customers?drifting=true&sort=margin").await.expect(200);
+    let ids: Vec<Value> = drifting["data"].as_array().unwrap().iter().map(|x| x["customer_id"].clone()).collect();
+    // Margins: D 800, C 2000 − 1200 = 800, E 4000 − 2400 = 1600, F none (last).
+    let mut low = vec![c["id"].clone(), d["id"].clone()];
+    low.sort_by(|x, y| s(x).cmp(s(y)));
+    assert_eq!(ids, [low, vec![e["id"].clone(), f["id"].clone()]].concat());
+    let lost = app.get("/api/v1/analytics/customers?segment=lost").await.expect(200);
+    assert_eq!(lost["data"].as_array().unwrap().len(), 1);
+    assert_eq!(lost["data"][0]["customer_id"], c["id"]);
+    let bad = app.get("/api/v1/analytics/customers?sort=name").await;
+    assert_eq!((bad.status.as_u16(), s(&bad.body["code"])), (400, "INVALID_SORT"));
+    let bad = app.get("/api/v1/analytics/customers?limit=201").await;
+    assert_eq!((bad.status.as_u16(), s(&bad.body["code"])), (400, "INVALID_PARAMETER"));
+    let bad = app.get("/api/v1/analytics/customers?cursor=nonsense").await;
+    assert_eq!((bad.status.as_u16(), s(&bad.body["code"])), (400, "INVALID_CURSOR"));
+
+    // One customer computed now against the refresh's model: the same scores, marked live.
+    let live = app.get(&format!("/api/v1/accounts/{}/analytics?fresh=true", s(&a["id"]))).await.expect(200);
+    assert_eq!((live["live"].as_bool(), live["rfm"]["cell"].clone()), (Some(true), json!("444")));
+    // A customer the refresh did not see (its first purchase since) is computed on demand.
+    let g = app.account("G", json!({})).await;
+    buy(&app, &g, line(&p1, 5), 2).await;
+    let xg = get(&g["id"]).await;
+    // Recency 2 ≥ the edge of 5 (−2 ≥ −5): R 5; 1 purchase: F 1; 5000 ≥ 4000: M 5.
+    assert_eq!((xg["live"].as_bool(), s(&xg["rfm"]["cell"])), (Some(true), "515"));
+    let r = app.get(&format!("/api/v1/accounts/{}/analytics", s(&idle["id"]))).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (409, "NO_PURCHASES"), "{}", r.body);
+    let r = app.get(&format!("/api/v1/accounts/{}/analytics", uuid::Uuid::now_v7())).await;
+    assert_eq!(r.status.as_u16(), 404);
+
+    // GraphQL answers from the same function.
+    let token = app.token(&["admin"]);
+    let q = r#"query($id: UUID!) { customerAnalysis(customerType: ACCOUNT, id: $id) {
+        rfm { cell segment } value { currency margin { amountMinor } } drift { code } } }"#;
+    let r = app.gql(&token, q, json!({"id": d["id"]})).await;
+    assert_eq!(
+        r["data"]["customerAnalysis"],
+        json!({"rfm": {"cell": "141", "segment": "AT_RISK"},
+               "value": [{"currency": "USD", "margin": {"amountMinor": 800}}, {"currency": "EUR", "margin": {"amountMinor": 300}}],
+               "drift": [{"code": "OVERDUE"}, {"code": "SPEND_DROP"}]}),
+        "{r}"
+    );
+
+    // Readers read; only analytics:write refreshes and sets (marketing has it, sales not).
+    let sales = app.token(&["sales"]);
+    let r = app.call(Method::GET, "/api/v1/analytics/segments", Some(&sales), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 200);
+    let r = app.call(Method::POST, "/api/v1/analytics/refresh", Some(&sales), Some(json!({})), &[]).await;
+    assert_eq!(r.status.as_u16(), 403);
+    let marketing = app.token(&["marketing"]);
+    let r = app.call(Method::POST, "/api/v1/analytics/refresh", Some(&marketing), Some(json!({})), &[]).await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+    wait_for_job(&app, &r.header("location").unwrap()).await;
+    // A refresh in the future is refused.
+    let r = app.post("/api/v1/analytics/refresh", json!({"as_of": "2999-01-01T00:00:00Z"})).await;
+    assert_eq!((r.status.as_u16(), r.body["errors"][0]["code"].clone()), (422, json!("in_future")), "{}", r.body);
+}
+
+#[actix_web::test]
+async fn predictions_come_from_models_fitted_over_the_base_and_backtest_at_a_past_date() {
+    let app = spawn().await;
+    let p = app.product("P", json!({"list_price": money(1000, "USD"), "unit_cost": money(400, "USD")})).await;
+    // No discount: the predicted value is then the expected purchases times the expected
+    // value of one (the monthly terms add up to the whole horizon's expectation).
+    let settings = json!({"monthly_discount_rate": 0.0, "horizon_months": 12});
+    let r = app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(settings), &[]).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!((r.body["window_days"].as_i64(), r.body["drift_factor"].as_f64()), (Some(365), Some(2.0)), "defaults");
+    let bad = json!({"alive_threshold": 1.5, "window_days": 0});
+    let r = app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(bad), &[]).await;
+    assert_eq!(r.status.as_u16(), 422);
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!(fields, vec!["window_days", "alive_threshold"]);
+
+    // Twelve repeat buyers with varied rhythms and values, and two who bought once.
+    let mut customers = Vec::new();
+    for n in 0..14i64 {
+        let acc = app.account(&format!("Buyer {n}"), json!({})).await;
+        let purchases: Vec<i64> = match n {
+            12 | 13 => vec![200 + n],
+            _ => (0..(2 + n % 4)).map(|k| 300 - n * 7 - k * (20 + n * 3)).collect(),
+        };
+        for days in &purchases {
+            buy(&app, &acc, json!([{"product_id": p["id"], "quantity": 1 + n % 3}]), *days).await;
+        }
+        customers.push((acc, purchases));
+    }
+    refresh(&app, json!({})).await;
+    let model = app.get("/api/v1/analytics/model").await.expect(200);
+    let fit = &model["bgnbd"];
+    assert_eq!((fit["customers"].as_i64(), fit["repeat_customers"].as_i64()), (Some(14), Some(12)), "{model}");
+    for k in ["r", "alpha", "a", "b"] {
+        assert!(fit["parameters"][k].as_f64().unwrap() > 0.0, "{model}");
+    }
+    assert_eq!(model["gamma_gamma"][0]["currency"], "USD");
+    assert!(model["gamma_gamma"][0]["parameters"]["p"].as_f64().unwrap() > 0.0, "{model}");
+    assert_eq!(model["settings"]["monthly_discount_rate"], 0.0);
+
+    let page = app.get("/api/v1/analytics/customers?limit=200").await.expect(200);
+    let all = page["data"].as_array().unwrap();
+    assert_eq!(all.len(), 14);
+    let mut last_clv = i64::MAX;
+    for x in all {
+        let p = &x["prediction"];
+        let (alive, expected) = (p["probability_alive"].as_f64().unwrap(), p["expected_purchases"].as_f64().unwrap());
+        assert!((0.0..=1.0).contains(&alive) && expected > 0.0, "{x}");
+        let order = p["expected_order_value"]["amount_minor"].as_i64().unwrap() as f64;
+        let clv = p["predicted_clv"]["amount_minor"].as_i64().unwrap();
+        // Σ value × (E[12 months] − E[11 months]) … = value × E[12 months], within rounding.
+        assert!((clv as f64 - order * expected).abs() <= expected / 2.0 + 1.0, "{x}");
+        assert!(clv <= last_clv, "ranked by predicted value, highest first");
+        last_clv = clv;
+        if !x["repeat_customer"].as_bool().unwrap() {
+            assert_eq!(alive, 1.0, "BG/NBD: no repeat purchase, no evidence of dropout: {x}");
+        }
+    }
+    // The same history, only further back, is less likely alive: customer 0 bought last 300
+    // days ago with 1 repeat, customer 4 (…, 272 days ago) likewise at a faster pace.
+    let by_id = |id: &Value| all.iter().find(|x| x["customer_id"] == *id).unwrap().clone();
+    let (c0, c4) = (by_id(&customers[0].0["id"]), by_id(&customers[4].0["id"]));
+    assert!(c0["rfm"]["recency_days"].as_i64() > c4["rfm"]["recency_days"].as_i64());
+
+    // Backtest: as of 150 days ago, only what was bought by then counts.
+    let before = chrono::Utc::now() - chrono::Duration::days(150);
+    let job = refresh(&app, json!({"as_of": before.to_rfc3339()})).await;
+    let counted = customers.iter().filter(|(_, days)| days.iter().any(|d| *d > 150)).count() as i64;
+    assert_eq!(job["result"]["customers"].as_i64(), Some(counted), "{job}");
+    let model = app.get("/api/v1/analytics/model").await.expect(200);
+    assert_eq!(model["customers"].as_i64(), Some(counted));
+
+    // The CLI runs the same refresh, with progress on stderr.
+    let env = [("DATABASE_URL", app.database_url.as_str())];
+    let (out, log) = crate::observability::stdout_of(crate::observability::crm(&["analytics", "refresh"], &env));
+    assert!(out.contains("analysed 14 customers") && out.contains("predictions fitted"), "{out}");
+    assert!(log.contains("analysing"), "progress on stderr: {log}");
+}
