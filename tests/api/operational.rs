@@ -729,9 +729,9 @@ async fn the_demo_seed_fills_every_resource() {
     .unwrap();
     assert_eq!(
         (seeded.users, seeded.products, seeded.interactions, seeded.cases, seeded.purchases),
-        (8, 12, 120, 2, 5)
+        (8, 12, 120, 2, 36)
     );
-    for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 5), ("products", 12), ("users", 8)] {
+    for (path, n) in [("interactions", 120), ("cases", 2), ("purchases", 36), ("products", 12), ("users", 8)] {
         let page = app.get(&format!("/api/v1/{path}?count=true&limit=1")).await.expect(200);
         assert_eq!(page["total"], n, "{path}");
     }

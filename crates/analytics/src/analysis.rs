@@ -313,10 +313,6 @@ fn value_of(purchases: &[Bought], main: &str) -> Vec<CurrencyValue> {
     out
 }
 
-fn money_text(minor: f64, currency: &str) -> String {
-    format!("{} {currency} (minor units)", minor.round() as i64)
-}
-
 /// A customer's analysis at `as_of`.
 pub fn analyse(
     h: &History,
@@ -400,9 +396,9 @@ pub fn analyse(
             code: DriftCode::SpendDrop,
             message: format!(
                 "spent {} in the last {} days against {} in the {} days before (down {:.0}%)",
-                money_text(recent as f64, &raw.currency),
+                Money::new(recent, &raw.currency),
                 settings.period_days,
-                money_text(previous as f64, &raw.currency),
+                Money::new(previous, &raw.currency),
                 settings.period_days,
                 (1.0 - recent as f64 / previous as f64) * 100.0
             ),

@@ -78,9 +78,34 @@ impl Money {
     }
 }
 
+/// `10338.00 USD`, `1250000 KRW`: the amount in the currency's major unit, with its ISO 4217
+/// number of decimals (two for a code it does not know).
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let decimals = iso_currency::Currency::from_code(&self.currency).and_then(|c| c.exponent()).unwrap_or(2);
+        let minor = i128::from(self.amount_minor.0);
+        let sign = if minor < 0 { "-" } else { "" };
+        let scale = 10i128.pow(u32::from(decimals));
+        let (major, rest) = (minor.abs() / scale, minor.abs() % scale);
+        if decimals == 0 {
+            write!(f, "{sign}{major} {}", self.currency)
+        } else {
+            write!(f, "{sign}{major}.{rest:0width$} {}", self.currency, width = usize::from(decimals))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_in_major_units() {
+        assert_eq!(Money::new(1_033_800, "USD").to_string(), "10338.00 USD");
+        assert_eq!(Money::new(-5, "EUR").to_string(), "-0.05 EUR");
+        assert_eq!(Money::new(1_250_000, "KRW").to_string(), "1250000 KRW");
+        assert_eq!(Money::new(1234, "KWD").to_string(), "1.234 KWD");
+    }
 
     #[test]
     fn currency_is_normalized_and_checked() {

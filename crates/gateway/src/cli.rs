@@ -490,6 +490,10 @@ fn run(cli: Cli) -> Result<(), String> {
             let ni = if demo { nc * 2 } else { interactions.unwrap_or(0) };
             let more = if demo || interactions.is_some() {
                 let s = crate::seed_operational::seed(&db, ni, &mut progress)?;
+                // The analyses of what was seeded, so that the analytics answer at once.
+                crm_analytics::refresh::run(&db, &Default::default(), &mut job_progress(&mut progress, "analytics"))
+                    .map_err(|e| e.to_string())?;
+                progress.finish();
                 format!(
                     ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities, {} leads \
                      and {} campaigns",

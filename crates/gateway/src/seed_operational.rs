@@ -82,6 +82,60 @@ fn at(day: u32, minute: u32) -> Timestamp {
     crm_db::to_utc(t)
 }
 
+/// A moment `day` days after 2026-01-01 08:00 (negative: before), `minute` minutes later.
+fn at_day(day: i64, minute: u32) -> Timestamp {
+    let base = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).and_then(|d| d.and_hms_opt(8, 0, 0)).unwrap_or_default();
+    crm_db::to_utc(base + chrono::Duration::days(day) + chrono::Duration::minutes(i64::from(minute)))
+}
+
+/// The days (from 2026-01-01) a customer bought on: a third buy once; the others buy at their
+/// own pace (every 25 to 120 days, give or take half), until late November 2026 for regulars,
+/// until some day in the past for the quarter who churned.
+fn history(rng: &mut StdRng) -> Vec<i64> {
+    let kind = rng.random_range(0..100);
+    let first = rng.random_range(-540..250i64);
+    if kind < 35 {
+        return vec![first];
+    }
+    let end = if kind < 75 { 330 } else { rng.random_range((first + 60).min(200)..=200) };
+    let pace = rng.random_range(25..120i64) as f64;
+    let mut days = vec![first];
+    let mut day = first as f64;
+    while days.len() < 12 {
+        day += pace * rng.random_range(0.5..1.5);
+        if day as i64 > end {
+            break;
+        }
+        days.push(day as i64);
+    }
+    if days.len() == 1 {
+        days.push(first + pace as i64 / 2);
+    }
+    days
+}
+
+/// One to three lines: a product, often with the one it sells with (a Pro plan with extra
+/// seats, Enterprise with premium onboarding, …: the affinities cross-selling finds).
+fn basket(rng: &mut StdRng, products: &[Product]) -> Vec<LineItemInput> {
+    const PAIRS: [(usize, usize, u32); 5] = [(1, 3, 70), (2, 5, 60), (0, 7, 40), (10, 11, 30), (4, 6, 50)];
+    let line = |p: &Product, quantity: i64| LineItemInput { product_id: Some(p.id), quantity, ..Default::default() };
+    let first = rng.random_range(0..products.len());
+    let mut lines = vec![line(&products[first], rng.random_range(1..=3))];
+    if let Some((_, with, chance)) = PAIRS.iter().find(|(a, ..)| *a == first)
+        && rng.random_range(0..100) < *chance
+        && *with < products.len()
+    {
+        lines.push(line(&products[*with], rng.random_range(1..=5)));
+    }
+    if rng.random_range(0..100) < 15 {
+        let other = rng.random_range(0..products.len());
+        if lines.iter().all(|l| l.product_id != Some(products[other].id)) {
+            lines.push(line(&products[other], 1));
+        }
+    }
+    lines
+}
+
 /// A product line for a deal's name.
 fn pick_name(n: usize) -> &'static str {
     ["Platform", "Renewal", "Expansion", "Onboarding", "Add-on"][n % 5]
@@ -231,24 +285,21 @@ pub fn seed(db: &Db, interactions: usize, progress: &mut crate::progress::Progre
         })
         .map_err(|e| e.to_string())?;
 
-    // One purchase for one contact in ten, one to three lines.
+    // A purchase history for one contact in ten, shaped for the analytics (docs/ANALYTICS.md):
+    // one-time buyers, regulars buying at their own pace until now, and churners who stopped.
     let purchase_inputs: Vec<PurchaseInput> = people
         .iter()
         .step_by(10)
-        .map(|(contact, _)| {
-            let lines = (0..rng.random_range(1..=3))
-                .map(|_| LineItemInput {
-                    product_id: Some(products[rng.random_range(0..products.len())].id),
-                    quantity: rng.random_range(1..=5),
+        .flat_map(|(contact, _)| {
+            history(&mut rng)
+                .into_iter()
+                .map(|day| PurchaseInput {
+                    contact_id: Some(*contact),
+                    ordered_at: Some(at_day(day, rng.random_range(0..600))),
+                    lines: basket(&mut rng, &products),
                     ..Default::default()
                 })
-                .collect();
-            PurchaseInput {
-                contact_id: Some(*contact),
-                ordered_at: Some(at(rng.random_range(0..320), 0)),
-                lines,
-                ..Default::default()
-            }
+                .collect::<Vec<_>>()
         })
         .collect();
     progress.inc(out.cases as u64);
@@ -462,6 +513,12 @@ fn seed_campaigns(
             })
         })
         .collect();
+    // A small demo base still shows a conversion: its first clicker buys.
+    if buyers.is_empty()
+        && let Some(first) = responses.iter().find(|r| r.status == MemberStatus::Clicked)
+    {
+        buyers.push((first.contact_id, 300));
+    }
     if !responses.is_empty() {
         members::record_responses(c, actor, letter.id, responses)?;
     }
