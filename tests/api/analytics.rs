@@ -371,3 +371,99 @@ async fn predictions_come_from_models_fitted_over_the_base_and_backtest_at_a_pas
     assert!(out.contains("analysed 14 customers") && out.contains("predictions fitted"), "{out}");
     assert!(log.contains("analysing"), "progress on stderr: {log}");
 }
+
+#[actix_web::test]
+async fn association_rules_from_baskets_give_cross_sell_and_up_sell_offers() {
+    let app = spawn().await;
+    let usd = |m: i64| json!({"list_price": money(m, "USD")});
+    let x = app.product("X", usd(1000)).await;
+    let y = app.product("Y", usd(1000)).await;
+    let z = app.product("Z", usd(1000)).await;
+    let plan = |sku: &'static str, price: i64| {
+        let app = &app;
+        async move { app.product(sku, json!({"family": "Plans", "list_price": money(price, "USD")})).await }
+    };
+    let basic = plan("BASIC", 100).await;
+    plan("PLUS", 200).await;
+    plan("MAX", 400).await;
+    let lines = |ps: &[&Value]| Value::Array(ps.iter().map(|p| json!({"product_id": p["id"], "quantity": 1})).collect());
+    // Ten baskets: {X,Y} four times, {X}, {Y,Z}, {Z} twice, {BASIC} twice.
+    let mut who = Vec::new();
+    for n in 0..8 {
+        who.push(app.account(&format!("Shop {n}"), json!({})).await);
+    }
+    for k in 0..4 {
+        buy(&app, &who[k], lines(&[&x, &y]), 10 + k as i64).await;
+    }
+    buy(&app, &who[4], lines(&[&x]), 10).await;
+    buy(&app, &who[5], lines(&[&y, &z]), 10).await;
+    buy(&app, &who[6], lines(&[&z]), 20).await;
+    buy(&app, &who[6], lines(&[&z]), 10).await;
+    buy(&app, &who[7], lines(&[&basic]), 20).await;
+    buy(&app, &who[7], lines(&[&basic]), 10).await;
+    refresh(&app, json!({})).await;
+
+    // X in 5 baskets, Y in 5, both in 4 of 10: support 0.4, confidence 0.8 both ways, lift
+    // 0.8 / 0.5 = 1.6. Y→Z (1 of 5: 0.2, lift 0.2 / 0.3) and Z→Y (1 of 3, lift (1/3) / 0.5)
+    // fall under the default minimum lift of 1.2.
+    let rules = app.get("/api/v1/analytics/associations").await.expect(200);
+    let got: Vec<(String, String, i64, f64, f64)> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                s(&r["antecedent"]["sku"]).to_string(),
+                s(&r["consequent"]["sku"]).to_string(),
+                r["baskets"].as_i64().unwrap(),
+                r["support"].as_f64().unwrap(),
+                r["confidence"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = vec![("X".to_string(), "Y".to_string(), 4, 0.4, 0.8), ("Y".to_string(), "X".to_string(), 4, 0.4, 0.8)];
+    if s(&x["id"]) > s(&y["id"]) {
+        want.reverse();
+    }
+    assert_eq!(got, want);
+    assert!(rules.as_array().unwrap().iter().all(|r| (r["lift"].as_f64().unwrap() - 1.6).abs() < 1e-12));
+    let from_x = app.get(&format!("/api/v1/analytics/associations?product_id={}", s(&x["id"]))).await.expect(200);
+    assert_eq!(from_x.as_array().unwrap().len(), 1);
+
+    let offers = |i: usize| {
+        let app = &app;
+        let path = format!("/api/v1/accounts/{}/analytics", s(&who[i]["id"]));
+        async move {
+            let a = app.get(&path).await.expect(200);
+            a["offers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (s(&o["kind"]).to_string(), s(&o["sku"]).to_string(), o["because_of"].clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Shop 4 owns X: offered Y; shop 5 owns Y and Z: offered X; shop 0 owns both: nothing.
+    assert_eq!(offers(4).await, vec![("cross_sell".to_string(), "Y".to_string(), x["id"].clone())]);
+    assert_eq!(offers(5).await, vec![("cross_sell".to_string(), "X".to_string(), y["id"].clone())]);
+    assert_eq!(offers(0).await, vec![]);
+    // Shop 7 buys BASIC (1.00): the next tier up is PLUS (2.00), not MAX.
+    assert_eq!(offers(7).await, vec![("up_sell".to_string(), "PLUS".to_string(), basic["id"].clone())]);
+    let a = app.get(&format!("/api/v1/accounts/{}/analytics", s(&who[4]["id"]))).await.expect(200);
+    assert_eq!(
+        s(&a["offers"][0]["reason"]),
+        "80% of the purchases with Product X also hold Product Y (1.6 times its usual share)"
+    );
+
+    // A lower minimum lift keeps the weaker rules: 4 in all.
+    app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(json!({"min_lift": 0.5})), &[])
+        .await
+        .expect(200);
+    refresh(&app, json!({})).await;
+    let rules = app.get("/api/v1/analytics/associations?sort=-confidence").await.expect(200);
+    let conf: Vec<f64> = rules.as_array().unwrap().iter().map(|r| r["confidence"].as_f64().unwrap()).collect();
+    assert_eq!(conf.len(), 4);
+    assert!((conf[2] - 1.0 / 3.0).abs() < 1e-12 && (conf[3] - 0.2).abs() < 1e-12, "{conf:?}");
+    let bad = app.get("/api/v1/analytics/associations?sort=name").await;
+    assert_eq!(bad.status.as_u16(), 400);
+}

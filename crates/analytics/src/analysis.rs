@@ -3,13 +3,14 @@
 //! one customer between refreshes runs it alone against the last refresh's model
 //! (docs/ANALYTICS.md defines every figure).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::ids::Customer;
 use crm_core::{Money, wire_enum};
 use serde::{Deserialize, Serialize};
 
+use crate::associations::{CatalogProduct, Offer, Rule, offers};
 use crate::models::{BgNbd, GammaGamma, Summary};
 use crate::rfm::{Breakpoints, RfmSegment};
 use crate::settings::AnalyticsSettings;
@@ -32,6 +33,8 @@ pub struct History {
     pub customer: Customer,
     pub purchases: Vec<Bought>,
     pub cases: CaseCounts,
+    /// The distinct products it bought, in id order.
+    pub products: Vec<uuid::Uuid>,
 }
 
 /// Cases opened in the last period and the one before, and the complaints among them.
@@ -195,6 +198,8 @@ pub struct CustomerAnalysis {
     pub drifting: bool,
     pub drift: Vec<DriftReason>,
     pub cases: CaseCounts,
+    /// Products to offer it: cross-sell from the association rules, up-sell within a family.
+    pub offers: Vec<Offer>,
 }
 
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -313,15 +318,21 @@ fn value_of(purchases: &[Bought], main: &str) -> Vec<CurrencyValue> {
     out
 }
 
+/// What a customer is analysed against.
+pub struct Context<'a> {
+    pub base: &'a BaseModel,
+    pub settings: &'a AnalyticsSettings,
+    pub as_of: NaiveDateTime,
+    /// Computed alone, between refreshes.
+    pub live: bool,
+    /// The association rules (at least those from the customer's products), by antecedent.
+    pub rules: &'a BTreeMap<uuid::Uuid, Vec<Rule>>,
+    pub catalog: &'a HashMap<uuid::Uuid, CatalogProduct>,
+}
+
 /// A customer's analysis at `as_of`.
-pub fn analyse(
-    h: &History,
-    raw: &Raw,
-    base: &BaseModel,
-    settings: &AnalyticsSettings,
-    as_of: NaiveDateTime,
-    live: bool,
-) -> CustomerAnalysis {
+pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
+    let Context { base, settings, as_of, live, .. } = *ctx;
     let r = base.recency.score(-(raw.recency_days as f64));
     let f = base.frequency.score(raw.frequency as f64);
     let m = base.monetary.get(&raw.currency).map(|b| b.score(raw.monetary_minor as f64)).unwrap_or(1);
@@ -441,6 +452,7 @@ pub fn analyse(
         drifting: !drift.is_empty(),
         drift,
         cases: h.cases,
+        offers: offers(&h.products, ctx.rules, ctx.catalog),
     }
 }
 

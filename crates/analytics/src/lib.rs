@@ -5,6 +5,7 @@
 //! with their date, or for one customer on demand (docs/ANALYTICS.md defines every figure).
 
 pub mod analysis;
+pub mod associations;
 pub mod models;
 pub mod read;
 pub mod refresh;

@@ -7,7 +7,7 @@ use crm_core::ids::{AccountId, ContactId, Customer, EntityId};
 use crm_core::list::{Cursor, ListError, page_size};
 use crm_core::{Actor, Money, Scope};
 use crm_db::AnyConnection;
-use crm_db::schema::{analytics_runs, customer_analytics};
+use crm_db::schema::{analytics_runs, customer_analytics, product_associations};
 use crm_db::types::DbUuid;
 use crm_records::RecordError;
 use diesel::dsl::sql;
@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 
+use crate::associations::Rule;
 use crate::analysis::{self, BaseModel, BgNbdFit, CustomerAnalysis, CustomerType, Fits, GammaGammaFit};
 use crate::rfm::RfmSegment;
 use crate::settings::{AnalyticsSettings, ENTITY};
@@ -112,7 +113,7 @@ pub fn customer(
     let settings: AnalyticsSettings = serde_json::from_str(&run.settings).unwrap_or_default();
     let base: BaseModel = serde_json::from_str(&run.model).unwrap_or_default();
     let now = crm_db::now();
-    let history = crate::refresh::histories(conn, now, &settings, Some(customer))?.into_iter().next();
+    let history = crate::refresh::histories(conn, now, &settings, Some(customer))?.histories.into_iter().next();
     let Some((h, raw)) = history.and_then(|h| analysis::raw(&h, now, &settings).map(|r| (h, r))) else {
         return Err(RecordError::Conflict {
             entity: ENTITY,
@@ -120,7 +121,124 @@ pub fn customer(
             reason: format!("the {entity} has no purchases to analyse"),
         });
     };
-    Ok(analysis::analyse(&h, &raw, &base, &settings, now, true))
+    let catalog = crate::associations::catalog(conn)?;
+    let rules = crate::associations::by_antecedent(rules_of(conn, run.id, Some(&h.products))?);
+    let ctx = analysis::Context { base: &base, settings: &settings, as_of: now, live: true, rules: &rules, catalog: &catalog };
+    Ok(analysis::analyse(&h, &raw, &ctx))
+}
+
+/// A refresh's association rules (those from `from` when given).
+fn rules_of(conn: &mut AnyConnection, run: uuid::Uuid, from: Option<&[uuid::Uuid]>) -> QueryResult<Vec<Rule>> {
+    let mut q = product_associations::table
+        .filter(product_associations::run_id.eq(DbUuid(run)))
+        .select((
+            product_associations::antecedent_id,
+            product_associations::consequent_id,
+            product_associations::baskets,
+            product_associations::support,
+            product_associations::confidence,
+            product_associations::lift,
+        ))
+        .into_boxed::<crm_db::MultiBackend>();
+    if let Some(ids) = from {
+        q = q.filter(product_associations::antecedent_id.eq_any(ids.iter().map(|u| DbUuid(*u)).collect::<Vec<_>>()));
+    }
+    Ok(q.load::<(DbUuid, DbUuid, i64, f64, f64, f64)>(conn)?
+        .into_iter()
+        .map(|(a, c, baskets, support, confidence, lift)| Rule {
+            antecedent: a.0,
+            consequent: c.0,
+            baskets,
+            support,
+            confidence,
+            lift,
+        })
+        .collect())
+}
+
+/// A product in an association.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "AssociatedProduct"))]
+pub struct AssociatedProduct {
+    pub id: uuid::Uuid,
+    pub sku: String,
+    pub name: String,
+}
+
+/// An association rule: the purchases holding `antecedent` often hold `consequent` too.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct ProductAssociation {
+    pub antecedent: AssociatedProduct,
+    pub consequent: AssociatedProduct,
+    /// Purchases holding both.
+    pub baskets: i64,
+    /// Those purchases over all purchases.
+    pub support: f64,
+    /// Those purchases over the purchases holding `antecedent`.
+    pub confidence: f64,
+    /// Confidence over the share of all purchases holding `consequent`.
+    pub lift: f64,
+}
+
+/// `GET /analytics/associations`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct AssociationsQuery {
+    /// Only the rules from this product.
+    pub product_id: Option<uuid::Uuid>,
+    /// `-lift` (default), `-confidence` or `-support`.
+    pub sort: Option<String>,
+    /// 1 to 500 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// The association rules of the latest refresh, strongest first.
+pub fn associations(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    q: &AssociationsQuery,
+) -> Result<Vec<ProductAssociation>, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    actor.require(Scope::ProductsRead)?;
+    let sort = q.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-lift");
+    let key: fn(&Rule) -> f64 = match sort {
+        "-lift" => |r| r.lift,
+        "-confidence" => |r| r.confidence,
+        "-support" => |r| r.support,
+        other => return Err(ListError::Sort(other.to_string()).into()),
+    };
+    let limit = page_size(q.limit.unwrap_or(100), 500)? as usize;
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    let from = q.product_id.map(|p| vec![p]);
+    let mut rules = rules_of(conn, run.id, from.as_deref())?;
+    rules.sort_by(|a, b| {
+        key(b).total_cmp(&key(a)).then(a.antecedent.cmp(&b.antecedent)).then(a.consequent.cmp(&b.consequent))
+    });
+    rules.truncate(limit);
+    let catalog = crate::associations::catalog(conn)?;
+    let product = |id: uuid::Uuid| {
+        let p = catalog.get(&id);
+        AssociatedProduct {
+            id,
+            sku: p.map(|p| p.sku.clone()).unwrap_or_default(),
+            name: p.map(|p| p.name.clone()).unwrap_or_default(),
+        }
+    };
+    Ok(rules
+        .into_iter()
+        .map(|r| ProductAssociation {
+            antecedent: product(r.antecedent),
+            consequent: product(r.consequent),
+            baskets: r.baskets,
+            support: r.support,
+            confidence: r.confidence,
+            lift: r.lift,
+        })
+        .collect())
 }
 
 /// `GET /analytics/customers`: which customers, in which order.

@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 use crm_core::ids::{AccountId, ContactId, Customer};
 use crm_core::{Actor, FieldError, FieldErrors, Scope};
-use crm_db::schema::{analytics_runs, cases, customer_analytics, purchase_lines, products, purchases};
+use crm_db::schema::{analytics_runs, cases, customer_analytics, product_associations, purchase_lines, products, purchases};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, Db, DbError};
 use crm_records::RecordError;
@@ -87,13 +87,21 @@ pub fn schedule(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<bool, Re
 
 type PurchaseRow = (DbUuid, Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String, i64);
 
-/// Every customer's history at `as_of` (only `only`'s when given), in customer order.
+/// What a refresh reads: every customer's history, and the baskets (each purchase's distinct
+/// products).
+pub struct Loaded {
+    pub histories: Vec<History>,
+    pub baskets: Vec<Vec<uuid::Uuid>>,
+}
+
+/// Every customer's history at `as_of` (only `only`'s when given), in customer order, and the
+/// baskets.
 pub fn histories(
     conn: &mut AnyConnection,
     as_of: NaiveDateTime,
     settings: &AnalyticsSettings,
     only: Option<Customer>,
-) -> QueryResult<Vec<History>> {
+) -> QueryResult<Loaded> {
     let not_bought = crm_products::read::NOT_BOUGHT.map(|s| s.as_str());
     let mut q = purchases::table
         .filter(purchases::archived_at.is_null())
@@ -123,6 +131,15 @@ pub fn histories(
         .group_by(purchase_lines::purchase_id)
         .select((purchase_lines::purchase_id, sql::<BigInt>(&cost_expr), sql::<BigInt>(&uncosted_expr)))
         .into_boxed::<crm_db::MultiBackend>();
+    let mut bought_products = purchase_lines::table
+        .inner_join(purchases::table.on(purchases::id.eq(purchase_lines::purchase_id)))
+        .filter(purchases::archived_at.is_null())
+        .filter(purchases::status.ne_all(not_bought))
+        .filter(purchases::ordered_at.le(as_of))
+        .select((purchase_lines::purchase_id, purchase_lines::product_id))
+        .order((purchase_lines::purchase_id, purchase_lines::product_id))
+        .distinct()
+        .into_boxed::<crm_db::MultiBackend>();
     let period = chrono::Duration::days(i64::from(settings.period_days));
     let mut case_q = cases::table
         .filter(cases::archived_at.is_null())
@@ -134,11 +151,14 @@ pub fn histories(
         Some(Customer::Account(a)) => {
             q = q.filter(purchases::account_id.eq(DbUuid(a.0)));
             lines = lines.filter(purchases::account_id.eq(DbUuid(a.0)));
+            bought_products = bought_products.filter(purchases::account_id.eq(DbUuid(a.0)));
             case_q = case_q.filter(cases::account_id.eq(DbUuid(a.0)));
         }
         Some(Customer::Contact(c)) => {
             q = q.filter(purchases::contact_id.eq(DbUuid(c.0))).filter(purchases::account_id.is_null());
             lines = lines.filter(purchases::contact_id.eq(DbUuid(c.0))).filter(purchases::account_id.is_null());
+            bought_products =
+                bought_products.filter(purchases::contact_id.eq(DbUuid(c.0))).filter(purchases::account_id.is_null());
             case_q = case_q.filter(cases::contact_id.eq(DbUuid(c.0))).filter(cases::account_id.is_null());
         }
         None => {}
@@ -155,14 +175,35 @@ pub fn histories(
         }
     };
     let mut by_customer: HashMap<Customer, History> = HashMap::new();
+    let mut owner: HashMap<uuid::Uuid, Customer> = HashMap::new();
     for (id, account, contact, ordered_at, currency, total_minor) in rows {
         let Some(customer) = customer_of(account, contact) else { continue };
+        owner.insert(id.0, customer);
         let (cost_minor, uncosted_lines) = costs.get(&id.0).copied().unwrap_or((0, 0));
         by_customer
             .entry(customer)
-            .or_insert_with(|| History { customer, purchases: Vec::new(), cases: CaseCounts::default() })
+            .or_insert_with(|| History {
+                customer,
+                purchases: Vec::new(),
+                cases: CaseCounts::default(),
+                products: Vec::new(),
+            })
             .purchases
             .push(Bought { ordered_at, currency, total_minor, cost_minor, uncosted_lines });
+    }
+    drop(costs);
+    let mut baskets: Vec<Vec<uuid::Uuid>> = Vec::new();
+    let mut last: Option<uuid::Uuid> = None;
+    for (purchase, product) in bought_products.load::<(DbUuid, DbUuid)>(conn)? {
+        let Some(h) = owner.get(&purchase.0).and_then(|c| by_customer.get_mut(c)) else { continue };
+        h.products.push(product.0);
+        if last != Some(purchase.0) {
+            baskets.push(Vec::new());
+            last = Some(purchase.0);
+        }
+        if let Some(b) = baskets.last_mut() {
+            b.push(product.0);
+        }
     }
     let complaint = crm_cases::CaseType::Complaint.as_str();
     for (account, contact, created_at, case_type) in case_q.load::<(Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String)>(conn)? {
@@ -179,8 +220,12 @@ pub fn histories(
         }
     }
     let mut out: Vec<History> = by_customer.into_values().collect();
+    for h in &mut out {
+        h.products.sort_unstable();
+        h.products.dedup();
+    }
     out.sort_by_key(|h| (h.customer.entity(), h.customer.uuid()));
-    Ok(out)
+    Ok(Loaded { histories: out, baskets })
 }
 
 /// The customers written per transaction (progress is reported between them).
@@ -196,7 +241,7 @@ pub fn run(
     let started = Instant::now();
     let as_of = input.as_of.map(|t| t.naive_utc()).unwrap_or_else(crm_db::now);
     let settings = db.run_sync(|c| settings::load(c).map_err(DbError::from))?;
-    let histories = db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
+    let Loaded { histories, baskets } = db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
     let (analysed, raws): (Vec<&History>, Vec<analysis::Raw>) =
         histories.iter().filter_map(|h| analysis::raw(h, as_of, &settings).map(|r| (h, r))).unzip();
     let total = raws.len() as i64;
@@ -204,23 +249,32 @@ pub fn run(
         return Ok(None);
     }
     let (base, fits) = analysis::learn(&raws);
+    let rules = crate::associations::mine(&baskets, settings.thresholds());
+    drop(baskets);
+    let catalog = db.run_sync(|c| crate::associations::catalog(c).map_err(DbError::from))?;
     let run_id = uuid::Uuid::now_v7();
     // Rows of a run that does not complete are not read (no run row points at them); they go.
     let discard = || {
-        let gone = db.transaction_sync(|c| {
-            diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq(DbUuid(run_id))))
-                .execute(c)
-                .map_err(DbError::from)
+        let gone = db.transaction_sync(|c| -> Result<(), DbError> {
+            diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq(DbUuid(run_id)))).execute(c)?;
+            diesel::delete(product_associations::table.filter(product_associations::run_id.eq(DbUuid(run_id))))
+                .execute(c)?;
+            Ok(())
         });
         if let Err(e) = gone {
             tracing::warn!(error = %e, "removing an unfinished analytics run failed");
         }
     };
+    if let Err(e) = db.transaction_sync(|c| store_rules(c, run_id, &rules).map_err(DbError::from)) {
+        discard();
+        return Err(e.into());
+    }
+    let rules = crate::associations::by_antecedent(rules);
+    let ctx = analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
     let mut drifting = 0;
     let mut done = 0;
     for (hs, rs) in analysed.chunks(BATCH).zip(raws.chunks(BATCH)) {
-        let rows: Vec<CustomerAnalysis> =
-            hs.iter().zip(rs).map(|(h, r)| analysis::analyse(h, r, &base, &settings, as_of, false)).collect();
+        let rows: Vec<CustomerAnalysis> = hs.iter().zip(rs).map(|(h, r)| analysis::analyse(h, r, &ctx)).collect();
         drifting += rows.iter().filter(|a| a.drifting).count() as i64;
         if let Err(e) = db.transaction_sync(|c| store(c, run_id, &rows).map_err(DbError::from)) {
             discard();
@@ -250,6 +304,7 @@ pub fn run(
         // a run still being written by another refresh is not touched.
         let older = analytics_runs::table.filter(analytics_runs::id.ne(DbUuid(run_id))).select(analytics_runs::id);
         diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq_any(older))).execute(c)?;
+        diesel::delete(product_associations::table.filter(product_associations::run_id.eq_any(older))).execute(c)?;
         Ok(())
     });
     if let Err(e) = finished {
@@ -287,4 +342,28 @@ fn store(conn: &mut AnyConnection, run_id: uuid::Uuid, rows: &[CustomerAnalysis]
         AnyConnection::Postgresql(pg) => diesel::insert_into(customer_analytics::table).values(&values).execute(pg),
         AnyConnection::Sqlite(lite) => diesel::insert_into(customer_analytics::table).values(&values).execute(lite),
     }
+}
+
+fn store_rules(conn: &mut AnyConnection, run_id: uuid::Uuid, rules: &[crate::associations::Rule]) -> QueryResult<()> {
+    for chunk in rules.chunks(BATCH) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|r| {
+                (
+                    product_associations::run_id.eq(DbUuid(run_id)),
+                    product_associations::antecedent_id.eq(DbUuid(r.antecedent)),
+                    product_associations::consequent_id.eq(DbUuid(r.consequent)),
+                    product_associations::baskets.eq(r.baskets),
+                    product_associations::support.eq(r.support),
+                    product_associations::confidence.eq(r.confidence),
+                    product_associations::lift.eq(r.lift),
+                )
+            })
+            .collect();
+        match conn {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(product_associations::table).values(&values).execute(pg)?,
+            AnyConnection::Sqlite(lite) => diesel::insert_into(product_associations::table).values(&values).execute(lite)?,
+        };
+    }
+    Ok(())
 }

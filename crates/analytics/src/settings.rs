@@ -42,6 +42,15 @@ pub struct AnalyticsSettings {
     /// Cases rose when the last period has more than the one before and at least this many
     /// (1 to 1000; default 2).
     pub cases_min: u32,
+    /// The least share of all purchases an association rule's two products are bought together
+    /// in (0 to 1; default 0.005).
+    pub min_support: f64,
+    /// The least share of the purchases holding the first product that also hold the second
+    /// (0 to 1; default 0.1).
+    pub min_confidence: f64,
+    /// The least lift: how many times more often the second product is in those purchases than
+    /// in all (0 to 1000; default 1.2).
+    pub min_lift: f64,
     /// Every how many hours the job runner analyses the whole base again (1 to 720; absent,
     /// the default: only when asked).
     pub refresh_every_hours: Option<u32>,
@@ -58,12 +67,24 @@ impl Default for AnalyticsSettings {
             period_days: 90,
             spend_drop: 0.5,
             cases_min: 2,
+            min_support: 0.005,
+            min_confidence: 0.1,
+            min_lift: 1.2,
             refresh_every_hours: None,
         }
     }
 }
 
 impl AnalyticsSettings {
+    /// The association thresholds.
+    pub fn thresholds(&self) -> crate::associations::Thresholds {
+        crate::associations::Thresholds {
+            min_support: self.min_support,
+            min_confidence: self.min_confidence,
+            min_lift: self.min_lift,
+        }
+    }
+
     /// Every value in its range, or a 422 naming each one that is not.
     pub fn validate(&self) -> Result<(), RecordError> {
         let mut errors = Vec::new();
@@ -80,6 +101,9 @@ impl AnalyticsSettings {
         range("period_days", f64::from(self.period_days), 7.0, 730.0);
         range("spend_drop", self.spend_drop, 0.0, 1.0);
         range("cases_min", f64::from(self.cases_min), 1.0, 1000.0);
+        range("min_support", self.min_support, 0.0, 1.0);
+        range("min_confidence", self.min_confidence, 0.0, 1.0);
+        range("min_lift", self.min_lift, 0.0, 1000.0);
         if let Some(h) = self.refresh_every_hours {
             range("refresh_every_hours", f64::from(h), 1.0, 720.0);
         }

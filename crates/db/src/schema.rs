@@ -1009,3 +1009,20 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(analytics_runs, customer_analytics);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    product_associations (run_id, antecedent_id, consequent_id) {
+        run_id -> Uid,
+        antecedent_id -> Uid,
+        consequent_id -> Uid,
+        baskets -> BigInt,
+        support -> Double,
+        confidence -> Double,
+        lift -> Double,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(analytics_runs, product_associations);
+diesel::allow_tables_to_appear_in_same_query!(products, product_associations);

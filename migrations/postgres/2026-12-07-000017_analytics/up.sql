@@ -38,3 +38,16 @@ CREATE TABLE customer_analytics (
 CREATE INDEX customer_analytics_segment ON customer_analytics (run_id, segment);
 CREATE INDEX customer_analytics_clv ON customer_analytics (run_id, predicted_clv_minor);
 CREATE INDEX customer_analytics_customer ON customer_analytics (customer_id);
+
+-- Product associations of each refresh (crm_analytics::associations): rules X → Y with the
+-- baskets holding both, support, confidence and lift, above the settings' thresholds.
+CREATE TABLE product_associations (
+    run_id uuid NOT NULL,
+    antecedent_id uuid NOT NULL,
+    consequent_id uuid NOT NULL,
+    baskets bigint NOT NULL,
+    support double precision NOT NULL,
+    confidence double precision NOT NULL,
+    lift double precision NOT NULL,
+    PRIMARY KEY (run_id, antecedent_id, consequent_id)
+);

@@ -1,7 +1,9 @@
 //! GraphQL of the analytics (the same service functions as `/api/v1/analytics/…`).
 
 use async_graphql::{Context, Object};
-use crm_analytics::read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};
+use crm_analytics::read::{
+    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomersQuery, ProductAssociation, Segmentation,
+};
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
 use crm_core::ids::{AccountId, ContactId, Customer};
 
@@ -61,6 +63,20 @@ impl AnalyticsQuery {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.run(move |c| crm_analytics::read::model(c, &actor)).await.map_err(gql)
+    }
+
+    /// The product associations (cross-sell rules); see `GET /analytics/associations`.
+    async fn product_associations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the rules from this product.")] product_id: Option<uuid::Uuid>,
+        #[graphql(desc = "`-lift` (default), `-confidence` or `-support`.")] sort: Option<String>,
+        #[graphql(desc = "1 to 500 (default 100).")] limit: Option<u32>,
+    ) -> async_graphql::Result<Vec<ProductAssociation>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let q = AssociationsQuery { product_id, sort, limit };
+        r.db.run(move |c| crm_analytics::read::associations(c, &actor, &q)).await.map_err(gql)
     }
 
     /// The analysis settings; see `GET /analytics/settings`.

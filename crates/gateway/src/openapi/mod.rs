@@ -117,6 +117,7 @@ macro_rules! mount_routes {
                 .service(rest::analytics::analytics_customers)
                 .service(rest::analytics::analytics_segments)
                 .service(rest::analytics::analytics_model)
+                .service(rest::analytics::product_associations)
                 .service(rest::analytics::start_analytics_refresh)
                 .service(rest::analytics::get_analytics_settings)
                 .service(rest::analytics::set_analytics_settings)

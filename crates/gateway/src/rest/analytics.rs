@@ -3,7 +3,9 @@
 //! the fitted model, the settings, and the refresh job.
 
 use actix_web::{HttpResponse, get, post, put, web};
-use crm_analytics::read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};
+use crm_analytics::read::{
+    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomersQuery, ProductAssociation, Segmentation,
+};
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
 use crm_core::ids::{AccountId, ContactId, Customer};
@@ -131,6 +133,29 @@ pub async fn analytics_segments(state: web::Data<AppState>, auth: Authenticated)
 pub async fn analytics_model(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let actor = auth.0;
     Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::model(c, &actor)).await?))
+}
+
+/// The product associations of the latest refresh (cross-sell rules), strongest first: for
+/// each pair, the purchases holding both, support, confidence and lift (definitions in
+/// docs/ANALYTICS.md). Needs `products:read` too.
+#[utoipa::path(
+    tag = "analytics",
+    params(AssociationsQuery),
+    responses(
+        (status = 200, body = [ProductAssociation]),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[get("/analytics/associations")]
+pub async fn product_associations(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<AssociationsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::AnalyticsRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::associations(c, &actor, &q)).await?))
 }
 
 /// Starts a refresh of the whole base as a background job (one instance runs it); answers 202
