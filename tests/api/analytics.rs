@@ -467,3 +467,164 @@ async fn association_rules_from_baskets_give_cross_sell_and_up_sell_offers() {
     let bad = app.get("/api/v1/analytics/associations?sort=name").await;
     assert_eq!(bad.status.as_u16(), 400);
 }
+
+fn kinds(page: &Value) -> Vec<String> {
+    let mut k: Vec<String> = page["data"].as_array().unwrap().iter().map(|a| s(&a["kind"]).to_string()).collect();
+    k.sort();
+    k
+}
+
+#[actix_web::test]
+async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_condition_passes() {
+    let app = spawn().await;
+    let rita = app.user("Rita Rep", json!({"subject": "rita", "role": "sales"})).await;
+    let rita_token = token(&app.keys, "rita", &["sales"], &[]);
+    app.user("Sam Rep", json!({"subject": "sam", "role": "sales"})).await;
+    let sam_token = token(&app.keys, "sam", &["sales"], &[]);
+    let as_rita = |path: String| {
+        let app = &app;
+        let t = rita_token.clone();
+        async move { app.call(Method::GET, &path, Some(&t), None, &[]).await.expect(200) }
+    };
+    // P sells at 10.00 and costs 9.50: a 5% margin. Q costs nothing.
+    let p = app.product("P", json!({"list_price": money(1000, "USD"), "unit_cost": money(950, "USD")})).await;
+    let q = app.product("Q", json!({"list_price": money(1000, "USD"), "unit_cost": money(0, "USD")})).await;
+    // Drifter: purchases 5 days apart, none for 100 days (> 2 × 5), both at cost... with Q.
+    let drifter = app.account("Drifter", json!({"owner_id": rita["id"]})).await;
+    buy(&app, &drifter, json!([{"product_id": q["id"], "quantity": 1}]), 105).await;
+    buy(&app, &drifter, json!([{"product_id": q["id"], "quantity": 1}]), 100).await;
+    // Thin: one purchase of P, yesterday: a 5% margin, below the 10% threshold.
+    let thin = app.account("Thin", json!({"owner_id": rita["id"]})).await;
+    buy(&app, &thin, json!([{"product_id": p["id"], "quantity": 1}]), 1).await;
+    // Rita's quota this quarter: nothing won yet.
+    let today = chrono::Utc::now().date_naive();
+    let quarter = format!("{}-Q{}", chrono::Datelike::year(&today), chrono::Datelike::month0(&today) / 3 + 1);
+    app.quota(&rita, &quarter, json!({"amount": money(10_000_000, "USD")})).await;
+
+    let job = refresh(&app, json!({})).await;
+    assert_eq!(job["result"]["alerts_raised"], 3, "{job}");
+    let mine = as_rita("/api/v1/alerts?owner=me".into()).await;
+    assert_eq!(kinds(&mine), vec!["drift", "margin_drop", "quota_behind"]);
+    let find = |page: &Value, kind: &str| {
+        page["data"].as_array().unwrap().iter().find(|a| a["kind"] == kind).cloned().unwrap()
+    };
+    let drift = find(&mine, "drift");
+    assert_eq!((s(&drift["title"]), drift["customer_id"].clone()), ("Drifter is drifting away", drifter["id"].clone()));
+    assert_eq!(drift["owner_id"], rita["id"]);
+    let margin = find(&mine, "margin_drop");
+    assert_eq!(s(&margin["title"]), "Thin's margin is 5.0%");
+    assert_eq!(
+        s(&margin["reasons"][0]),
+        "a margin rate of 5.0% on 10.00 USD of revenue, below the 10.0% threshold"
+    );
+    let quota = find(&mine, "quota_behind");
+    assert_eq!(s(&quota["title"]), format!("Rita Rep is behind the {quarter} quota"));
+    assert!(s(&quota["reasons"][0]).starts_with("won 0.00 USD of a 100000.00 USD quota"), "{quota}");
+    // Sam has none; everyone reads all of them.
+    let sams = app.call(Method::GET, "/api/v1/alerts?owner=me", Some(&sam_token), None, &[]).await.expect(200);
+    assert_eq!(sams["data"], json!([]));
+    let feed = app.get("/api/v1/changes?types=alert.created").await.expect(200);
+    assert_eq!(feed["data"].as_array().unwrap().len(), 3, "each alert is an event");
+
+    // Raised once: a second refresh raises nothing.
+    let job = refresh(&app, json!({})).await;
+    assert_eq!((job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()), (Some(0), Some(0)));
+
+    // Only the owner (or an admin) acknowledges or dismisses.
+    let path = format!("/api/v1/alerts/{}/dismiss", s(&drift["id"]));
+    let r = app.call(Method::POST, &path, Some(&sam_token), None, &[]).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (403, "NOT_ALERT_OWNER"), "{}", r.body);
+    let r = app.call(Method::POST, &path, Some(&rita_token), None, &[]).await.expect(200);
+    assert_eq!((s(&r["status"]), r["version"].as_i64()), ("dismissed", Some(2)));
+    let r = app.call(Method::POST, &path, Some(&rita_token), None, &[]).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (422, "INVALID_TRANSITION"), "the house rule for a status move");
+    // Dismissed within the cool-down: not raised again while the customer still drifts.
+    let job = refresh(&app, json!({})).await;
+    assert_eq!(job["result"]["alerts_raised"], 0);
+    assert_eq!(kinds(&as_rita("/api/v1/alerts?owner=me".into()).await), vec!["margin_drop", "quota_behind"]);
+    assert_eq!(kinds(&as_rita("/api/v1/alerts?owner=me&status=dismissed".into()).await), vec!["drift"]);
+
+    // Thin buys Q: (2000 − 950) / 2000 = 52.5%: the margin alert resolves itself.
+    buy(&app, &thin, json!([{"product_id": q["id"], "quantity": 1}]), 0).await;
+    let job = refresh(&app, json!({})).await;
+    assert_eq!((job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()), (Some(0), Some(1)));
+    assert_eq!(kinds(&as_rita("/api/v1/alerts?owner=me&status=resolved".into()).await), vec!["margin_drop"]);
+
+    // Without a cool-down, the drift is raised again.
+    app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(json!({"alert_cooldown_days": 0})), &[])
+        .await
+        .expect(200);
+    let job = refresh(&app, json!({})).await;
+    assert_eq!(job["result"]["alerts_raised"], 1);
+    let feed = app.get("/api/v1/changes?types=alert.created,alert.updated").await.expect(200);
+    assert_eq!(feed["data"].as_array().unwrap().len(), 3 + 1 + 1 + 1, "created ×3, dismissed, resolved, created");
+
+    // Pages of one, newest first; GraphQL reads the same.
+    let first = app.get("/api/v1/alerts?limit=1").await.expect(200);
+    let next = app.get(&format!("/api/v1/alerts?limit=1&cursor={}", s(&first["next_cursor"]))).await.expect(200);
+    assert!(s(&first["data"][0]["id"]) > s(&next["data"][0]["id"]));
+    let r = app.gql(&rita_token, r#"{ alerts(owner: "me") { data { kind } } }"#, json!({})).await;
+    assert_eq!(r["data"]["alerts"]["data"].as_array().unwrap().len(), 2, "{r}");
+}
+
+#[actix_web::test]
+async fn next_best_actions_rank_the_open_complaint_first_and_hold_offers_back() {
+    let app = spawn().await;
+    let plan = |sku: &'static str, price: i64| {
+        let app = &app;
+        async move { app.product(sku, json!({"family": "Plans", "list_price": money(price, "USD")})).await }
+    };
+    let basic = plan("BASIC", 100).await;
+    let plus = plan("PLUS", 200).await;
+    let acme = app.account("Acme", json!({})).await;
+    let ann = app.contact("Ann", "Lee", json!({"account_id": acme["id"]})).await;
+    buy(&app, &acme, json!([{"product_id": basic["id"], "quantity": 1}]), 3).await;
+    let empty = app.account("Empty", json!({})).await;
+    let path = format!("/api/v1/accounts/{}/next-best-actions", s(&acme["id"]));
+    let actions = |v: &Value| -> Vec<(String, f64)> {
+        v["actions"].as_array().unwrap().iter().map(|a| (s(&a["action"]).to_string(), a["score"].as_f64().unwrap())).collect()
+    };
+
+    // Nothing analysed yet: no offer to make, nothing open.
+    let r = app.get(&path).await.expect(200);
+    assert_eq!(actions(&r), vec![("nothing".to_string(), 0.0)]);
+    refresh(&app, json!({})).await;
+    // Acme buys BASIC: PLUS is the next tier up (score 25).
+    let r = app.get(&path).await.expect(200);
+    assert_eq!(actions(&r), vec![("offer".to_string(), 25.0)]);
+    assert_eq!((r["actions"][0]["product_id"].clone(), s(&r["actions"][0]["offer_kind"])), (plus["id"].clone(), "up_sell"));
+
+    // An open complaint comes first (100), a question after it (60), and holds the offer back.
+    let complaint = app.case("Invoice wrong", json!({"account_id": acme["id"], "type": "complaint"})).await;
+    app.case("How to export?", json!({"account_id": acme["id"]})).await;
+    let r = app.get(&path).await.expect(200);
+    assert_eq!(actions(&r), vec![("resolve_complaint".to_string(), 100.0), ("follow_up_case".to_string(), 60.0)]);
+    assert_eq!(r["actions"][0]["case_id"], complaint["id"]);
+    assert_eq!(
+        r["suppressed"],
+        json!([{"product_id": plus["id"], "sku": "PLUS", "name": "Product PLUS",
+                "reason": format!("complaint {} is open", s(&complaint["number"]))}])
+    );
+    // Resolved: the offer is back, after the question.
+    app.patch(&format!("/api/v1/cases/{}", s(&complaint["id"])), json!({"status": "resolved"})).await.expect(200);
+    let r = app.get(&path).await.expect(200);
+    assert_eq!(actions(&r), vec![("follow_up_case".to_string(), 60.0), ("offer".to_string(), 25.0)]);
+    // Its only contact opts out of marketing: no offer.
+    app.patch(&format!("/api/v1/contacts/{}", s(&ann["id"])), json!({"marketing_opt_out": true})).await.expect(200);
+    let r = app.get(&path).await.expect(200);
+    assert_eq!(actions(&r), vec![("follow_up_case".to_string(), 60.0)]);
+    assert_eq!(s(&r["suppressed"][0]["reason"]), "every contact of the account opted out of marketing");
+
+    // A customer without purchases or cases: nothing, and why.
+    let r = app.get(&format!("/api/v1/accounts/{}/next-best-actions", s(&empty["id"]))).await.expect(200);
+    assert_eq!(actions(&r), vec![("nothing".to_string(), 0.0)]);
+    assert_eq!(s(&r["actions"][0]["reasons"][0]), "no open case, no drift and no product to offer");
+    let r = app.get(&format!("/api/v1/accounts/{}/next-best-actions", uuid::Uuid::now_v7())).await;
+    assert_eq!(r.status.as_u16(), 404);
+    // GraphQL: the same.
+    let t = app.token(&["admin"]);
+    let r = app
+        .gql(&t, "query($id: UUID!) { nextBestActions(customerType: ACCOUNT, id: $id) { actions { action score } } }", json!({"id": acme["id"]}))
+        .await;
+    assert_eq!(r["data"]["nextBestActions"]["actions"], json!([{"action": "FOLLOW_UP_CASE", "score": 60.0}]), "{r}");
+}

@@ -4,6 +4,8 @@
 //! away; the segmentation of the base. Computed for the whole base by a refresh job and stored
 //! with their date, or for one customer on demand (docs/ANALYTICS.md defines every figure).
 
+pub mod actions;
+pub mod alerts;
 pub mod analysis;
 pub mod associations;
 pub mod models;

@@ -52,6 +52,9 @@ pub struct RefreshOutcome {
     /// Whether BG/NBD could be fitted (the predictions need it).
     pub predicted: bool,
     pub seconds: f64,
+    /// Alerts raised, and open alerts resolved because their condition passed.
+    pub alerts_raised: i64,
+    pub alerts_resolved: i64,
 }
 
 /// Queues a refresh of the whole base.
@@ -271,11 +274,14 @@ pub fn run(
     }
     let rules = crate::associations::by_antecedent(rules);
     let ctx = analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
+    let owners = db.run_sync(|c| crate::alerts::Owners::load(c).map_err(DbError::from))?;
+    let mut candidates: Vec<crate::alerts::Candidate> = Vec::new();
     let mut drifting = 0;
     let mut done = 0;
     for (hs, rs) in analysed.chunks(BATCH).zip(raws.chunks(BATCH)) {
         let rows: Vec<CustomerAnalysis> = hs.iter().zip(rs).map(|(h, r)| analysis::analyse(h, r, &ctx)).collect();
         drifting += rows.iter().filter(|a| a.drifting).count() as i64;
+        candidates.extend(rows.iter().flat_map(|a| crate::alerts::candidates_of(a, &owners, &settings)));
         if let Err(e) = db.transaction_sync(|c| store(c, run_id, &rows).map_err(DbError::from)) {
             discard();
             return Err(e.into());
@@ -287,7 +293,7 @@ pub fn run(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let finished = db.transaction_sync(|c| -> Result<(), DbError> {
+    let finished = db.transaction_sync(|c| -> Result<(i64, i64), RecordError> {
         diesel::insert_into(analytics_runs::table)
             .values((
                 analytics_runs::id.eq(DbUuid(run_id)),
@@ -305,13 +311,31 @@ pub fn run(
         let older = analytics_runs::table.filter(analytics_runs::id.ne(DbUuid(run_id))).select(analytics_runs::id);
         diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq_any(older))).execute(c)?;
         diesel::delete(product_associations::table.filter(product_associations::run_id.eq_any(older))).execute(c)?;
-        Ok(())
+        // Alerts are raised by the refresh of now, not by a backtest of the past.
+        if input.as_of.is_some() {
+            return Ok((0, 0));
+        }
+        let mut all = std::mem::take(&mut candidates);
+        all.extend(crate::alerts::quota_candidates(c, as_of, &settings)?);
+        crate::alerts::settle(c, all, crate::alerts::AlertKind::ALL, crm_db::now(), &settings)
     });
-    if let Err(e) = finished {
-        discard();
-        return Err(e.into());
-    }
-    Ok(Some(RefreshOutcome { run_id, as_of: as_of.and_utc(), customers: total, drifting, predicted: base.bgnbd.is_some(), seconds }))
+    let (alerts_raised, alerts_resolved) = match finished {
+        Ok(counts) => counts,
+        Err(e) => {
+            discard();
+            return Err(e);
+        }
+    };
+    Ok(Some(RefreshOutcome {
+        run_id,
+        as_of: as_of.and_utc(),
+        customers: total,
+        drifting,
+        predicted: base.bgnbd.is_some(),
+        seconds,
+        alerts_raised,
+        alerts_resolved,
+    }))
 }
 
 fn store(conn: &mut AnyConnection, run_id: uuid::Uuid, rows: &[CustomerAnalysis]) -> QueryResult<usize> {

@@ -51,6 +51,15 @@ pub struct AnalyticsSettings {
     /// The least lift: how many times more often the second product is in those purchases than
     /// in all (0 to 1000; default 1.2).
     pub min_lift: f64,
+    /// A customer whose margin rate in its main currency is below this raises a margin alert
+    /// (0 to 1; default 0.1).
+    pub min_margin_rate: f64,
+    /// A rep is behind when won is below quota × the elapsed share of the period × (1 − this)
+    /// (0 to 1; default 0.1).
+    pub quota_pace_tolerance: f64,
+    /// An alert its owner acknowledged or dismissed is not raised again for this many days
+    /// (0 to 365; default 30).
+    pub alert_cooldown_days: u32,
     /// Every how many hours the job runner analyses the whole base again (1 to 720; absent,
     /// the default: only when asked).
     pub refresh_every_hours: Option<u32>,
@@ -70,6 +79,9 @@ impl Default for AnalyticsSettings {
             min_support: 0.005,
             min_confidence: 0.1,
             min_lift: 1.2,
+            min_margin_rate: 0.1,
+            quota_pace_tolerance: 0.1,
+            alert_cooldown_days: 30,
             refresh_every_hours: None,
         }
     }
@@ -104,6 +116,9 @@ impl AnalyticsSettings {
         range("min_support", self.min_support, 0.0, 1.0);
         range("min_confidence", self.min_confidence, 0.0, 1.0);
         range("min_lift", self.min_lift, 0.0, 1000.0);
+        range("min_margin_rate", self.min_margin_rate, 0.0, 1.0);
+        range("quota_pace_tolerance", self.quota_pace_tolerance, 0.0, 1.0);
+        range("alert_cooldown_days", f64::from(self.alert_cooldown_days), 0.0, 365.0);
         if let Some(h) = self.refresh_every_hours {
             range("refresh_every_hours", f64::from(h), 1.0, 720.0);
         }

@@ -167,6 +167,10 @@ define_id!(
     /// Id of a background job (a bulk geocoding, an import, …).
     JobId, "job", "jobs"
 );
+define_id!(
+    /// Id of a sales-intelligence alert (a drifting customer, a cross-sell opportunity, …).
+    AlertId, "alert", "alerts"
+);
 
 /// A customer: a person or a company, for what is kept per customer (the 360 view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1026,3 +1026,24 @@ diesel::table! {
 }
 diesel::allow_tables_to_appear_in_same_query!(analytics_runs, product_associations);
 diesel::allow_tables_to_appear_in_same_query!(products, product_associations);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    alerts (id) {
+        id -> Uid,
+        key -> Text,
+        kind -> Text,
+        status -> Text,
+        customer_type -> Nullable<Text>,
+        customer_id -> Nullable<Uid>,
+        owner_id -> Nullable<Uid>,
+        title -> Text,
+        reasons -> Text,
+        figures -> Text,
+        raised_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}

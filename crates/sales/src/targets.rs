@@ -379,8 +379,8 @@ impl Record for Quota {
     }
 }
 
-/// Quotas of a period, for the forecast.
-pub(crate) fn quotas_of(conn: &mut AnyConnection, period: &str) -> QueryResult<Vec<Quota>> {
+/// The live quotas of a period (its canonical spelling).
+pub fn quotas_of(conn: &mut AnyConnection, period: &str) -> QueryResult<Vec<Quota>> {
     let rows: Vec<QuotaRow> = quotas::table
         .filter(quotas::period.eq(period))
         .filter(quotas::archived_at.is_null())

@@ -1,3 +1,4 @@
+DROP TABLE alerts;
 DROP TABLE product_associations;
 DROP TABLE customer_analytics;
 DROP TABLE analytics_runs;

@@ -51,3 +51,25 @@ CREATE TABLE product_associations (
     lift double precision NOT NULL,
     PRIMARY KEY (run_id, antecedent_id, consequent_id)
 );
+
+-- Sales-intelligence alerts for the staff who own the customers (crm_analytics::alerts),
+-- raised by refreshes once per key (`drift:account:<id>`, …) and not again within the
+-- cool-down after their owner acknowledged or dismissed them.
+CREATE TABLE alerts (
+    id uuid PRIMARY KEY,
+    key text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    customer_type text,
+    customer_id uuid,
+    owner_id uuid,
+    title text NOT NULL,
+    reasons text NOT NULL,
+    figures text NOT NULL,
+    raised_at timestamp NOT NULL,
+    updated_at timestamp NOT NULL,
+    version bigint NOT NULL
+);
+CREATE INDEX alerts_key ON alerts (key, updated_at);
+CREATE INDEX alerts_owner ON alerts (owner_id, status, id);
+CREATE INDEX alerts_open ON alerts (status, id);

@@ -51,3 +51,25 @@ CREATE TABLE product_associations (
     lift REAL NOT NULL,
     PRIMARY KEY (run_id, antecedent_id, consequent_id)
 );
+
+-- Sales-intelligence alerts for the staff who own the customers (crm_analytics::alerts),
+-- raised by refreshes once per key (`drift:account:<id>`, …) and not again within the
+-- cool-down after their owner acknowledged or dismissed them.
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    customer_type TEXT,
+    customer_id TEXT,
+    owner_id TEXT,
+    title TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    figures TEXT NOT NULL,
+    raised_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX alerts_key ON alerts (key, updated_at);
+CREATE INDEX alerts_owner ON alerts (owner_id, status, id);
+CREATE INDEX alerts_open ON alerts (status, id);

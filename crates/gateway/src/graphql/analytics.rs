@@ -5,9 +5,18 @@ use crm_analytics::read::{
     AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomersQuery, ProductAssociation, Segmentation,
 };
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
-use crm_core::ids::{AccountId, ContactId, Customer};
+use crm_analytics::actions::NextBestActions;
+use crm_analytics::alerts::{Alert, AlertKind, AlertPage, AlertStatus, AlertsQuery};
+use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
 
 use super::{gql, rc};
+
+fn customer_of(t: CustomerType, id: uuid::Uuid) -> Customer {
+    match t {
+        CustomerType::Account => Customer::Account(AccountId(id)),
+        CustomerType::Contact => Customer::Contact(ContactId(id)),
+    }
+}
 
 #[derive(Default)]
 pub struct AnalyticsQuery;
@@ -24,10 +33,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<CustomerAnalysis> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let customer = match customer_type {
-            CustomerType::Account => Customer::Account(AccountId(id)),
-            CustomerType::Contact => Customer::Contact(ContactId(id)),
-        };
+        let customer = customer_of(customer_type, id);
         r.db.run(move |c| crm_analytics::read::customer(c, &actor, customer, fresh)).await.map_err(gql)
     }
 
@@ -79,6 +85,37 @@ impl AnalyticsQuery {
         r.db.run(move |c| crm_analytics::read::associations(c, &actor, &q)).await.map_err(gql)
     }
 
+    /// Sales-intelligence alerts, newest first; see `GET /alerts`.
+    #[allow(clippy::too_many_arguments)]
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "`me`, `none` or a user id.")] owner: Option<String>,
+        #[graphql(desc = "Default `OPEN`.")] status: Option<AlertStatus>,
+        kind: Option<AlertKind>,
+        #[graphql(desc = "Only the alerts about this customer.")] customer_id: Option<uuid::Uuid>,
+        #[graphql(desc = "1 to 200 (default 50).")] limit: Option<u32>,
+        #[graphql(desc = "The previous page's `nextCursor`.")] cursor: Option<String>,
+    ) -> async_graphql::Result<AlertPage> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let q = AlertsQuery { owner, status, kind, customer_id, limit, cursor };
+        r.db.run(move |c| crm_analytics::alerts::list(c, &actor, &q)).await.map_err(gql)
+    }
+
+    /// A customer's next best actions now; see `GET /accounts/{id}/next-best-actions`.
+    async fn next_best_actions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An account or a contact.")] customer_type: CustomerType,
+        #[graphql(desc = "The account's or contact's id.")] id: uuid::Uuid,
+    ) -> async_graphql::Result<NextBestActions> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let customer = customer_of(customer_type, id);
+        r.db.run(move |c| crm_analytics::actions::next_best_actions(c, &actor, customer)).await.map_err(gql)
+    }
+
     /// The analysis settings; see `GET /analytics/settings`.
     async fn analytics_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<AnalyticsSettings> {
         let r = rc(ctx)?;
@@ -101,6 +138,28 @@ impl AnalyticsMutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.write(move |c| crm_analytics::refresh::start(c, &actor, &input)).await.map_err(gql)
+    }
+
+    /// Acknowledges an open alert; see `POST /alerts/{id}/acknowledge`.
+    async fn acknowledge_alert(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The alert's id.")] id: AlertId,
+    ) -> async_graphql::Result<Alert> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Acknowledged)).await.map_err(gql)
+    }
+
+    /// Dismisses an open alert; see `POST /alerts/{id}/dismiss`.
+    async fn dismiss_alert(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The alert's id.")] id: AlertId,
+    ) -> async_graphql::Result<Alert> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Dismissed)).await.map_err(gql)
     }
 
     /// Replaces the analysis settings; see `PUT /analytics/settings`.

@@ -8,7 +8,9 @@ use crm_analytics::read::{
 };
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
-use crm_core::ids::{AccountId, ContactId, Customer};
+use crm_analytics::actions::NextBestActions;
+use crm_analytics::alerts::{Alert, AlertPage, AlertStatus, AlertsQuery};
+use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -213,4 +215,122 @@ pub async fn set_analytics_settings(
     let settings = body.after(auth.0.require(Scope::AnalyticsWrite))?;
     let actor = auth.0;
     Ok(HttpResponse::Ok().json(state.db.write(move |c| crm_analytics::settings::set(c, &actor, settings)).await?))
+}
+
+/// Sales-intelligence alerts, newest first: drifting customers, cross-sell opportunities,
+/// margins below the threshold, reps behind their quota's pace. `owner=me` gives the caller's
+/// own (`status` default `open`).
+#[utoipa::path(
+    tag = "analytics",
+    params(AlertsQuery),
+    responses(
+        (status = 200, body = AlertPage),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/alerts")]
+pub async fn list_alerts(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<AlertsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::AnalyticsRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::alerts::list(c, &actor, &q)).await?))
+}
+
+async fn close_alert(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: AlertId,
+    to: AlertStatus,
+) -> Result<HttpResponse, ApiError> {
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, to)).await?))
+}
+
+/// Acknowledges an open alert (its owner, or an admin): the owner acts on it. It is not raised
+/// again within the cool-down. An `alert.updated` event.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Alert id")),
+    responses(
+        (status = 200, body = Alert),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "The alert is not open", body = Problem)
+    )
+)]
+#[post("/alerts/{id}/acknowledge")]
+pub async fn acknowledge_alert(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<AlertId>,
+) -> Result<HttpResponse, ApiError> {
+    close_alert(state, auth, id.into_inner(), AlertStatus::Acknowledged).await
+}
+
+/// Dismisses an open alert (its owner, or an admin): not worth acting on. It is not raised
+/// again within the cool-down. An `alert.updated` event.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Alert id")),
+    responses(
+        (status = 200, body = Alert),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "The alert is not open", body = Problem)
+    )
+)]
+#[post("/alerts/{id}/dismiss")]
+pub async fn dismiss_alert(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<AlertId>,
+) -> Result<HttpResponse, ApiError> {
+    close_alert(state, auth, id.into_inner(), AlertStatus::Dismissed).await
+}
+
+async fn actions(state: web::Data<AppState>, auth: Authenticated, customer: Customer) -> Result<HttpResponse, ApiError> {
+    auth.0.require(Scope::AnalyticsRead)?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok()
+        .json(state.db.run(move |c| crm_analytics::actions::next_best_actions(c, &actor, customer)).await?))
+}
+
+/// The next best actions for an account now, ranked with their reasons: resolve an open
+/// complaint, follow up a case, call to reactivate, offer a product, or nothing (offers are held
+/// back by an open complaint or the contacts' marketing opt-out, and listed as `suppressed`).
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, body = NextBestActions),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/accounts/{id}/next-best-actions")]
+pub async fn account_next_best_actions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<AccountId>,
+) -> Result<HttpResponse, ApiError> {
+    actions(state, auth, Customer::Account(id.into_inner())).await
+}
+
+/// The next best actions for a contact now; see the account's.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, body = NextBestActions),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/contacts/{id}/next-best-actions")]
+pub async fn contact_next_best_actions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<ContactId>,
+) -> Result<HttpResponse, ApiError> {
+    actions(state, auth, Customer::Contact(id.into_inner())).await
 }
