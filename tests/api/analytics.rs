@@ -183,13 +183,15 @@ async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
     // The segmentation: one customer in each of six segments, in the table's order.
     let seg = app.get("/api/v1/analytics/segments").await.expect(200);
     assert_eq!(seg["customers"], 6);
-    let rows: Vec<(String, i64, i64, i64)> = seg["segments"]
+    // Four of the six bought on more than one day.
+    assert!((seg["repeat_rate"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-12);
+    let rows: Vec<(String, i64, i64, i64)> = seg["groups"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
             (
-                s(&r["segment"]).to_string(),
+                s(&r["group"]).to_string(),
                 r["customers"].as_i64().unwrap(),
                 r["drifting"].as_i64().unwrap(),
                 r["value"][0]["revenue"]["amount_minor"].as_i64().unwrap(),
@@ -208,7 +210,7 @@ async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
             row("lost", 1, 2000)
         ]
     );
-    assert!((seg["segments"][0]["share"].as_f64().unwrap() - 1.0 / 6.0).abs() < 1e-12);
+    assert!((seg["groups"][0]["share"].as_f64().unwrap() - 1.0 / 6.0).abs() < 1e-12);
 
     // The model: no BG/NBD fit, and why; the RFM edges as worked out above.
     let model = app.get("/api/v1/analytics/model").await.expect(200);
@@ -627,4 +629,91 @@ async fn next_best_actions_rank_the_open_complaint_first_and_hold_offers_back() 
         .gql(&t, "query($id: UUID!) { nextBestActions(customerType: ACCOUNT, id: $id) { actions { action score } } }", json!({"id": acme["id"]}))
         .await;
     assert_eq!(r["data"]["nextBestActions"]["actions"], json!([{"action": "FOLLOW_UP_CASE", "score": 60.0}]), "{r}");
+}
+
+#[actix_web::test]
+async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
+    let app = spawn().await;
+    let p1 = app.product("P1", json!({"list_price": money(1000, "USD"), "unit_cost": money(600, "USD")})).await;
+    let p2 = app.product("P2", json!({"list_price": money(500, "USD")})).await;
+    let k1 = app.account("K1", json!({"industry": "Retail", "country": "KR", "region": "Seoul"})).await;
+    let k2 = app.account("K2", json!({"industry": "Retail"})).await;
+    let k3 = app.account("K3", json!({"industry": "Energy"})).await;
+    app.contact("Kim", "One", json!({"account_id": k1["id"], "lifecycle_stage": "customer"})).await;
+    // This month and the one before (its last day).
+    let today = chrono::Utc::now().date_naive();
+    let first = chrono::Datelike::with_day(&today, 1).unwrap();
+    let last_month = first - chrono::Duration::days(1);
+    let on = |d: chrono::NaiveDate| format!("{d}T00:00:01Z");
+    let line = |p: &Value| json!([{"product_id": p["id"], "quantity": 1}]);
+    for (acc, p, day) in [(&k1, &p1, today), (&k1, &p1, today), (&k1, &p1, last_month), (&k2, &p1, last_month), (&k3, &p2, today)] {
+        app.created("/api/v1/purchases", json!({"account_id": acc["id"], "ordered_at": on(day), "lines": line(p)})).await;
+    }
+    let tiers = json!({"tiers": [
+        {"name": "gold", "min_revenue": money(3000, "usd")},
+        {"name": "silver", "min_revenue": money(1000, "USD")}
+    ]});
+    let r = app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(tiers), &[]).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(r.body["tiers"][0]["min_revenue"]["currency"], "USD", "normalized");
+    let bad = json!({"tiers": [{"name": "x"}, {"name": "X", "segments": ["lost"]}]});
+    let r = app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(bad), &[]).await;
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!(fields, vec!["tiers[0]", "tiers[1].name"], "{}", r.body);
+    refresh(&app, json!({})).await;
+
+    // K1: 3000 → gold; K2: 1000 → silver; K3: 500 → none.
+    let tier = |acc: &Value| {
+        let app = &app;
+        let path = format!("/api/v1/accounts/{}/analytics", s(&acc["id"]));
+        async move { app.get(&path).await.expect(200)["tier"].clone() }
+    };
+    assert_eq!((tier(&k1).await, tier(&k2).await, tier(&k3).await), (json!("gold"), json!("silver"), Value::Null));
+    let by_tier = app.get("/api/v1/analytics/segments?by=tier").await.expect(200);
+    let groups: Vec<(Value, i64)> =
+        by_tier["groups"].as_array().unwrap().iter().map(|g| (g["group"].clone(), g["customers"].as_i64().unwrap())).collect();
+    assert_eq!(groups, vec![(Value::Null, 1), (json!("gold"), 1), (json!("silver"), 1)]);
+    let by_industry = app.get("/api/v1/analytics/segments?by=industry").await.expect(200);
+    assert_eq!(by_industry["groups"][0]["group"], "Retail");
+    assert_eq!(by_industry["groups"][0]["customers"], 2);
+    assert_eq!(by_industry["groups"][0]["value"][0]["revenue"], money(4000, "USD"));
+    assert_eq!(by_industry["groups"][0]["value"][0]["margin"], money(1600, "USD"), "4000 − 4 × 600");
+    let by_stage = app.get("/api/v1/analytics/segments?by=lifecycle_stage").await.expect(200);
+    let staged: Vec<Value> = by_stage["groups"].as_array().unwrap().iter().map(|g| g["group"].clone()).collect();
+    assert!(staged.contains(&json!("customer")), "K1's only contact is a customer: {by_stage}");
+    let bad = app.get("/api/v1/analytics/segments?by=name").await;
+    assert_eq!(bad.status.as_u16(), 400);
+
+    // Trends by industry: Retail last month K1 1000 + K2 1000 (2 customers, margin 800);
+    // this month K1 2 × 1000 (1 customer, margin 800). Energy this month 500, no unit cost.
+    let t = app.get("/api/v1/analytics/trends?by=industry").await.expect(200);
+    assert_eq!(t["months"].as_array().unwrap().len(), 12);
+    assert_eq!(t["months"][11], format!("{}", first.format("%Y-%m")));
+    let point = |month: chrono::NaiveDate, revenue: i64, margin: Option<i64>, orders: i64, customers: i64| {
+        json!({"month": format!("{}", month.format("%Y-%m")), "currency": "USD", "revenue": money(revenue, "USD"),
+               "margin": margin.map(|m| money(m, "USD")), "orders": orders, "customers": customers})
+    };
+    assert_eq!(
+        t["groups"],
+        json!([
+            {"group": "Energy", "points": [point(today, 500, None, 1, 1)]},
+            {"group": "Retail", "points": [point(last_month, 2000, Some(800), 2, 2), point(today, 2000, Some(800), 2, 1)]}
+        ])
+    );
+
+    // Tier changes are events: K1 and K2 got theirs; raising gold to 5000 moves K1 to silver.
+    let feed = app.get("/api/v1/changes?types=customer_tier.updated").await.expect(200);
+    assert_eq!(feed["data"].as_array().unwrap().len(), 2);
+    let higher = json!({"tiers": [
+        {"name": "gold", "min_revenue": money(5000, "USD")},
+        {"name": "silver", "min_revenue": money(1000, "USD")}
+    ]});
+    app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(higher), &[]).await.expect(200);
+    refresh(&app, json!({})).await;
+    let feed = app.get("/api/v1/changes?types=customer_tier.updated").await.expect(200);
+    let events = feed["data"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    let last = &events[2];
+    assert_eq!(last["entity_id"], k1["id"]);
+    assert_eq!((last["before"]["tier"].clone(), last["after"]["tier"].clone()), (json!("gold"), json!("silver")), "{last}");
 }

@@ -14,7 +14,7 @@ use crm_core::ids::{AlertId, Customer, UserId};
 use crm_core::list::{ListError, page_size};
 use crm_core::{Actor, Role, Scope, wire_enum};
 use crm_db::AnyConnection;
-use crm_db::schema::{accounts, alerts, contacts};
+use crm_db::schema::alerts;
 use crm_db::types::DbUuid;
 use crm_events::Action;
 use crm_records::RecordError;
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{CustomerAnalysis, CustomerType};
 use crate::associations::OfferKind;
+use crate::profiles::Profile;
 use crate::settings::AnalyticsSettings;
 
 wire_enum!(
@@ -88,34 +89,9 @@ pub struct Candidate {
     pub figures: serde_json::Value,
 }
 
-/// The owners and names of the customers, for the alerts' owners and titles.
-#[derive(Default)]
-pub struct Owners {
-    by_id: HashMap<uuid::Uuid, (Option<uuid::Uuid>, String)>,
-}
-
-impl Owners {
-    pub fn load(conn: &mut AnyConnection) -> QueryResult<Owners> {
-        let mut by_id = HashMap::new();
-        let rows: Vec<(DbUuid, Option<DbUuid>, String)> =
-            accounts::table.select((accounts::id, accounts::owner_id, accounts::name)).load(conn)?;
-        for (id, owner, name) in rows {
-            by_id.insert(id.0, (owner.map(|o| o.0), name));
-        }
-        let rows: Vec<(DbUuid, Option<DbUuid>, Option<String>, Option<String>)> = contacts::table
-            .select((contacts::id, contacts::owner_id, contacts::first_name, contacts::last_name))
-            .load(conn)?;
-        for (id, owner, first, last) in rows {
-            let name = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            by_id.insert(id.0, (owner.map(|o| o.0), name));
-        }
-        Ok(Owners { by_id })
-    }
-}
-
 /// The alerts a customer's analysis calls for.
-pub fn candidates_of(a: &CustomerAnalysis, owners: &Owners, settings: &AnalyticsSettings) -> Vec<Candidate> {
-    let (owner, name) = owners.by_id.get(&a.customer_id).cloned().unwrap_or((None, String::new()));
+pub fn candidates_of(a: &CustomerAnalysis, profile: &Profile, settings: &AnalyticsSettings) -> Vec<Candidate> {
+    let (owner, name) = (profile.owner, profile.name.clone());
     let customer = match a.customer_type {
         CustomerType::Account => Customer::Account(crm_core::ids::AccountId(a.customer_id)),
         CustomerType::Contact => Customer::Contact(crm_core::ids::ContactId(a.customer_id)),

@@ -200,6 +200,8 @@ pub struct CustomerAnalysis {
     pub cases: CaseCounts,
     /// Products to offer it: cross-sell from the association rules, up-sell within a family.
     pub offers: Vec<Offer>,
+    /// Its value tier: the first of the settings' tiers it meets.
+    pub tier: Option<String>,
 }
 
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -318,6 +320,29 @@ fn value_of(purchases: &[Bought], main: &str) -> Vec<CurrencyValue> {
     out
 }
 
+/// The first tier whose every condition the customer meets.
+fn tier_of(
+    settings: &AnalyticsSettings,
+    rfm: &Rfm,
+    main: Option<&CurrencyValue>,
+    prediction: Option<&Prediction>,
+) -> Option<String> {
+    let at_least = |floor: &Option<Money>, got: Option<&Money>| match (floor, got) {
+        (None, _) => true,
+        (Some(f), Some(g)) => f.currency == g.currency && g.amount_minor >= f.amount_minor,
+        (Some(_), None) => false,
+    };
+    settings
+        .tiers
+        .iter()
+        .find(|t| {
+            (t.segments.is_empty() || t.segments.contains(&rfm.segment))
+                && at_least(&t.min_revenue, main.map(|v| &v.revenue))
+                && at_least(&t.min_predicted_clv, prediction.and_then(|p| p.predicted_clv.as_ref()))
+        })
+        .map(|t| t.name.clone())
+}
+
 /// What a customer is analysed against.
 pub struct Context<'a> {
     pub base: &'a BaseModel,
@@ -430,6 +455,8 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
         });
     }
 
+    let value = value_of(&h.purchases, &raw.currency);
+    let tier = tier_of(settings, &rfm, value.first(), prediction.as_ref());
     let (customer_type, customer_id) = match h.customer {
         Customer::Account(a) => (CustomerType::Account, a.0),
         Customer::Contact(c) => (CustomerType::Contact, c.0),
@@ -447,12 +474,13 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
         repeat_customer: raw.summary.x > 0.0,
         median_interval_days: median_interval,
         rfm,
-        value: value_of(&h.purchases, &raw.currency),
+        value,
         prediction,
         drifting: !drift.is_empty(),
         drift,
         cases: h.cases,
         offers: offers(&h.products, ctx.rules, ctx.catalog),
+        tier,
     }
 }
 

@@ -9,10 +9,12 @@ pub mod alerts;
 pub mod analysis;
 pub mod associations;
 pub mod models;
+pub mod profiles;
 pub mod read;
 pub mod refresh;
 pub mod rfm;
 pub mod settings;
+pub mod trends;
 
 pub use analysis::{CustomerAnalysis, CustomerType, DriftCode, DriftReason};
 pub use read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::associations::Rule;
 use crate::analysis::{self, BaseModel, BgNbdFit, CustomerAnalysis, CustomerType, Fits, GammaGammaFit};
 use crate::rfm::RfmSegment;
+use crate::trends::{Dimension, CustomerTrendGroup};
 use crate::settings::{AnalyticsSettings, ENTITY};
 
 /// The latest complete refresh.
@@ -371,12 +372,13 @@ pub struct SegmentValue {
     pub predicted_clv: Option<Money>,
 }
 
-/// One segment of the base.
+/// One group of the base.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
-pub struct SegmentSummary {
-    pub segment: RfmSegment,
+pub struct GroupSummary {
+    /// The segment, tier, industry, … (null: the customers without one).
+    pub group: Option<String>,
     pub customers: i64,
     /// Its share of the base's customers, 0 to 1.
     pub share: f64,
@@ -385,65 +387,125 @@ pub struct SegmentSummary {
     pub value: Vec<SegmentValue>,
 }
 
-/// The base by RFM segment.
+/// The base by a dimension.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
 pub struct Segmentation {
     pub as_of: chrono::DateTime<chrono::Utc>,
+    pub by: Dimension,
     pub customers: i64,
-    /// In the order of the segments' table (champions first), the empty ones left out.
-    pub segments: Vec<SegmentSummary>,
+    /// Customers with more than one purchase day, over all customers (0 to 1).
+    pub repeat_rate: f64,
+    /// By segment: in the order of the segments' table (champions first); otherwise the
+    /// largest groups first. Empty groups are left out.
+    pub groups: Vec<GroupSummary>,
 }
 
-/// Counts and value of each RFM segment in the latest refresh (one grouped statement).
-pub fn segments(conn: &mut AnyConnection, actor: &Actor) -> Result<Segmentation, RecordError> {
+type GroupRow = (Option<String>, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
+
+/// Counts and value per group of a dimension (and currency), in one grouped statement.
+macro_rules! grouped {
+    ($conn:expr, $run:expr, $column:expr) => {
+        customer_analytics::table
+            .filter(customer_analytics::run_id.eq(DbUuid($run)))
+            .group_by(($column, customer_analytics::currency))
+            .select((
+                $column.nullable(),
+                customer_analytics::currency,
+                sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+                sql::<BigInt>("CAST(SUM(CASE WHEN drifting THEN 1 ELSE 0 END) AS BIGINT)"),
+                sql::<BigInt>("CAST(SUM(revenue_minor) AS BIGINT)"),
+                sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(margin_minor) AS BIGINT)"),
+                sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(predicted_clv_minor) AS BIGINT)"),
+                sql::<BigInt>("CAST(COUNT(margin_minor) AS BIGINT)"),
+                sql::<BigInt>("CAST(COUNT(predicted_clv_minor) AS BIGINT)"),
+                sql::<BigInt>("CAST(SUM(CASE WHEN repeat_customer THEN 1 ELSE 0 END) AS BIGINT)"),
+            ))
+            .load::<GroupRow>($conn)
+    };
+}
+
+/// Counts and value of each group of a dimension in the latest refresh.
+pub fn segments(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) -> Result<Segmentation, RecordError> {
     actor.require(Scope::AnalyticsRead)?;
+    let by = by.unwrap_or(Dimension::Segment);
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
-    type Row = (String, String, i64, i64, i64, Option<i64>, Option<i64>, i64, i64);
-    let rows: Vec<Row> = customer_analytics::table
-        .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
-        .group_by((customer_analytics::segment, customer_analytics::currency))
-        .select((
-            customer_analytics::segment,
-            customer_analytics::currency,
-            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(CASE WHEN drifting THEN 1 ELSE 0 END) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(revenue_minor) AS BIGINT)"),
-            sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(margin_minor) AS BIGINT)"),
-            sql::<diesel::sql_types::Nullable<BigInt>>("CAST(SUM(predicted_clv_minor) AS BIGINT)"),
-            sql::<BigInt>("CAST(COUNT(margin_minor) AS BIGINT)"),
-            sql::<BigInt>("CAST(COUNT(predicted_clv_minor) AS BIGINT)"),
-        ))
-        .load(conn)?;
+    let rows: Vec<GroupRow> = match by {
+        Dimension::Segment => grouped!(conn, run.id, customer_analytics::segment)?,
+        Dimension::Tier => grouped!(conn, run.id, customer_analytics::tier)?,
+        Dimension::Industry => grouped!(conn, run.id, customer_analytics::industry)?,
+        Dimension::Country => grouped!(conn, run.id, customer_analytics::country)?,
+        Dimension::Region => grouped!(conn, run.id, customer_analytics::region)?,
+        Dimension::LifecycleStage => grouped!(conn, run.id, customer_analytics::lifecycle_stage)?,
+    };
     let total: i64 = rows.iter().map(|r| r.2).sum();
-    let mut segments: Vec<SegmentSummary> = Vec::new();
-    for s in RfmSegment::ALL {
-        let mine: Vec<&Row> = rows.iter().filter(|r| r.0 == s.as_str()).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let customers: i64 = mine.iter().map(|r| r.2).sum();
-        let mut value: Vec<SegmentValue> = mine
-            .iter()
-            .map(|r| SegmentValue {
-                currency: r.1.clone(),
-                customers: r.2,
-                revenue: Money::new(r.4, &r.1),
-                margin: r.5.filter(|_| r.7 > 0).map(|m| Money::new(m, &r.1)),
-                predicted_clv: r.6.filter(|_| r.8 > 0).map(|m| Money::new(m, &r.1)),
-            })
-            .collect();
-        value.sort_by(|a, b| a.currency.cmp(&b.currency));
-        segments.push(SegmentSummary {
-            segment: *s,
-            customers,
-            share: if total > 0 { customers as f64 / total as f64 } else { 0.0 },
-            drifting: mine.iter().map(|r| r.3).sum(),
-            value,
-        });
+    let repeat: i64 = rows.iter().map(|r| r.9).sum();
+    let mut keys: Vec<Option<String>> = rows.iter().map(|r| r.0.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut groups: Vec<GroupSummary> = keys
+        .into_iter()
+        .map(|key| {
+            let mine: Vec<&GroupRow> = rows.iter().filter(|r| r.0 == key).collect();
+            let customers: i64 = mine.iter().map(|r| r.2).sum();
+            let mut value: Vec<SegmentValue> = mine
+                .iter()
+                .map(|r| SegmentValue {
+                    currency: r.1.clone(),
+                    customers: r.2,
+                    revenue: Money::new(r.4, &r.1),
+                    margin: r.5.filter(|_| r.7 > 0).map(|m| Money::new(m, &r.1)),
+                    predicted_clv: r.6.filter(|_| r.8 > 0).map(|m| Money::new(m, &r.1)),
+                })
+                .collect();
+            value.sort_by(|a, b| a.currency.cmp(&b.currency));
+            GroupSummary {
+                group: key,
+                customers,
+                share: if total > 0 { customers as f64 / total as f64 } else { 0.0 },
+                drifting: mine.iter().map(|r| r.3).sum(),
+                value,
+            }
+        })
+        .collect();
+    match by {
+        Dimension::Segment => groups.sort_by_key(|g| {
+            g.group.as_deref().and_then(|s| RfmSegment::ALL.iter().position(|x| x.as_str() == s)).unwrap_or(usize::MAX)
+        }),
+        _ => groups.sort_by(|a, b| b.customers.cmp(&a.customers).then(a.group.cmp(&b.group))),
     }
-    Ok(Segmentation { as_of: run.as_of.and_utc(), customers: total, segments })
+    Ok(Segmentation {
+        as_of: run.as_of.and_utc(),
+        by,
+        customers: total,
+        repeat_rate: if total > 0 { repeat as f64 / total as f64 } else { 0.0 },
+        groups,
+    })
+}
+
+/// Monthly revenue, margin, orders and buying customers per group of a dimension.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct CustomerTrends {
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub by: Dimension,
+    /// The 12 months, oldest first.
+    pub months: Vec<String>,
+    pub groups: Vec<CustomerTrendGroup>,
+}
+
+/// The trends the latest refresh summed.
+pub fn trends(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) -> Result<CustomerTrends, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    let by = by.unwrap_or(Dimension::Segment);
+    let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    let stored: Option<String> =
+        analytics_runs::table.filter(analytics_runs::id.eq(DbUuid(run.id))).select(analytics_runs::trends).first(conn).optional()?;
+    let mut stored: crate::trends::Stored = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    let groups = stored.dimensions.remove(by.as_str()).unwrap_or_default();
+    Ok(CustomerTrends { as_of: run.as_of.and_utc(), by, months: stored.months, groups })
 }
 
 /// The edges of the RFM scores in one refresh.

@@ -24,7 +24,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{self, Bought, CaseCounts, CustomerAnalysis, History};
+use crate::analysis::{self, Bought, CaseCounts, CustomerAnalysis, CustomerType, History};
+use crm_events::Action;
 use crate::settings::{self, AnalyticsSettings, ENTITY};
 
 /// The job kind in `jobs`.
@@ -274,15 +275,26 @@ pub fn run(
     }
     let rules = crate::associations::by_antecedent(rules);
     let ctx = analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
-    let owners = db.run_sync(|c| crate::alerts::Owners::load(c).map_err(DbError::from))?;
+    let profiles = db.run_sync(|c| crate::profiles::Profiles::load(c).map_err(DbError::from))?;
+    let previous_tiers = db.run_sync(|c| tiers_of_latest(c).map_err(DbError::from))?;
+    let mut tier_changes: Vec<(CustomerType, uuid::Uuid, Option<String>, Option<String>)> = Vec::new();
+    let mut trends = crate::trends::Trends::new(as_of);
     let mut candidates: Vec<crate::alerts::Candidate> = Vec::new();
     let mut drifting = 0;
     let mut done = 0;
     for (hs, rs) in analysed.chunks(BATCH).zip(raws.chunks(BATCH)) {
         let rows: Vec<CustomerAnalysis> = hs.iter().zip(rs).map(|(h, r)| analysis::analyse(h, r, &ctx)).collect();
         drifting += rows.iter().filter(|a| a.drifting).count() as i64;
-        candidates.extend(rows.iter().flat_map(|a| crate::alerts::candidates_of(a, &owners, &settings)));
-        if let Err(e) = db.transaction_sync(|c| store(c, run_id, &rows).map_err(DbError::from)) {
+        let profiled: Vec<crate::profiles::Profile> = rows.iter().map(|a| profiles.of(&a.customer_id)).collect();
+        for ((a, p), h) in rows.iter().zip(&profiled).zip(hs) {
+            candidates.extend(crate::alerts::candidates_of(a, p, &settings));
+            trends.add(h, a, p);
+            let before = previous_tiers.get(&(a.customer_type, a.customer_id)).cloned().flatten();
+            if before != a.tier {
+                tier_changes.push((a.customer_type, a.customer_id, before, a.tier.clone()));
+            }
+        }
+        if let Err(e) = db.transaction_sync(|c| store(c, run_id, &rows, &profiled).map_err(DbError::from)) {
             discard();
             return Err(e.into());
         }
@@ -292,6 +304,7 @@ pub fn run(
             return Ok(None);
         }
     }
+    let trends = trends.finish();
     let seconds = started.elapsed().as_secs_f64();
     let finished = db.transaction_sync(|c| -> Result<(i64, i64), RecordError> {
         diesel::insert_into(analytics_runs::table)
@@ -304,6 +317,7 @@ pub fn run(
                 analytics_runs::settings.eq(serde_json::to_string(&settings).unwrap_or_default()),
                 analytics_runs::model.eq(serde_json::to_string(&base).unwrap_or_default()),
                 analytics_runs::fits.eq(serde_json::to_string(&fits).unwrap_or_default()),
+                analytics_runs::trends.eq(serde_json::to_string(&trends).unwrap_or_default()),
             ))
             .execute(c)?;
         // The customers of the runs completed before go (the runs stay, as the fits' history);
@@ -314,6 +328,11 @@ pub fn run(
         // Alerts are raised by the refresh of now, not by a backtest of the past.
         if input.as_of.is_some() {
             return Ok((0, 0));
+        }
+        let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
+        for (customer_type, id, before, after) in &tier_changes {
+            let state = |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
+            crm_events::record(c, &system, "customer_tier", *id, Action::Updated, Some(state(before)), Some(state(after)))?;
         }
         let mut all = std::mem::take(&mut candidates);
         all.extend(crate::alerts::quota_candidates(c, as_of, &settings)?);
@@ -338,10 +357,29 @@ pub fn run(
     }))
 }
 
-fn store(conn: &mut AnyConnection, run_id: uuid::Uuid, rows: &[CustomerAnalysis]) -> QueryResult<usize> {
+/// Each customer's tier in the latest complete refresh.
+fn tiers_of_latest(conn: &mut AnyConnection) -> QueryResult<HashMap<(CustomerType, uuid::Uuid), Option<String>>> {
+    let latest = analytics_runs::table
+        .order((analytics_runs::computed_at.desc(), analytics_runs::id.desc()))
+        .select(analytics_runs::id)
+        .limit(1);
+    let rows: Vec<(String, DbUuid, Option<String>)> = customer_analytics::table
+        .filter(customer_analytics::run_id.eq_any(latest))
+        .select((customer_analytics::customer_type, customer_analytics::customer_id, customer_analytics::tier))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(t, id, tier)| Some(((CustomerType::parse(&t)?, id.0), tier))).collect())
+}
+
+fn store(
+    conn: &mut AnyConnection,
+    run_id: uuid::Uuid,
+    rows: &[CustomerAnalysis],
+    profiles: &[crate::profiles::Profile],
+) -> QueryResult<usize> {
     let values: Vec<_> = rows
         .iter()
-        .map(|a| {
+        .zip(profiles)
+        .map(|(a, p)| {
             let main = a.value.first();
             (
                 customer_analytics::customer_type.eq(a.customer_type.as_str()),
@@ -357,6 +395,12 @@ fn store(conn: &mut AnyConnection, run_id: uuid::Uuid, rows: &[CustomerAnalysis]
                     .eq(a.prediction.as_ref().and_then(|p| p.predicted_clv.as_ref()).map(|m| m.amount_minor.0)),
                 customer_analytics::probability_alive.eq(a.prediction.as_ref().map(|p| p.probability_alive)),
                 customer_analytics::drifting.eq(a.drifting),
+                customer_analytics::repeat_customer.eq(a.repeat_customer),
+                customer_analytics::tier.eq(a.tier.clone()),
+                customer_analytics::industry.eq(p.industry.clone()),
+                customer_analytics::country.eq(p.country.clone()),
+                customer_analytics::region.eq(p.region.clone()),
+                customer_analytics::lifecycle_stage.eq(p.lifecycle_stage.clone()),
                 customer_analytics::analysis.eq(serde_json::to_string(a).unwrap_or_default()),
             )
         })

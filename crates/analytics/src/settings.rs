@@ -2,7 +2,7 @@
 //! the prediction horizon, and the thresholds of the drift reasons. Every refresh keeps the
 //! settings it ran with.
 
-use crm_core::{Actor, FieldError, FieldErrors, Scope};
+use crm_core::{Actor, FieldError, FieldErrors, Money, Scope};
 use crm_db::AnyConnection;
 use crm_db::schema::analytics_settings;
 use crm_records::RecordError;
@@ -11,6 +11,34 @@ use serde::{Deserialize, Serialize};
 
 /// The entity name in errors.
 pub const ENTITY: &str = "analytics";
+
+/// A value tier: the customers that meet every condition it states (the first tier of the list
+/// a customer meets is its tier).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "TierRuleInput")
+)]
+pub struct TierRule {
+    /// The tier's name (1 to 50 characters, unique in the list).
+    pub name: String,
+    /// At least this predicted lifetime value (customers of another main currency do not meet
+    /// it).
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub min_predicted_clv: Option<Money>,
+    /// At least this lifetime revenue in the main currency.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub min_revenue: Option<Money>,
+    /// In one of these RFM segments.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub segments: Vec<crate::rfm::RfmSegment>,
+}
 
 /// How customers are analysed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,6 +88,9 @@ pub struct AnalyticsSettings {
     /// An alert its owner acknowledged or dismissed is not raised again for this many days
     /// (0 to 365; default 30).
     pub alert_cooldown_days: u32,
+    /// The value tiers, in order (at most 20); a customer's tier is the first it meets (none
+    /// when it meets none). Changes of tier are events (`customer_tier.updated`).
+    pub tiers: Vec<TierRule>,
     /// Every how many hours the job runner analyses the whole base again (1 to 720; absent,
     /// the default: only when asked).
     pub refresh_every_hours: Option<u32>,
@@ -82,6 +113,7 @@ impl Default for AnalyticsSettings {
             min_margin_rate: 0.1,
             quota_pace_tolerance: 0.1,
             alert_cooldown_days: 30,
+            tiers: Vec::new(),
             refresh_every_hours: None,
         }
     }
@@ -122,6 +154,30 @@ impl AnalyticsSettings {
         if let Some(h) = self.refresh_every_hours {
             range("refresh_every_hours", f64::from(h), 1.0, 720.0);
         }
+        if self.tiers.len() > 20 {
+            errors.push(FieldError::new("tiers", "too_many", "at most 20 tiers"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, t) in self.tiers.iter().enumerate() {
+            let name = t.name.trim();
+            if name.is_empty() || name.chars().count() > 50 {
+                errors.push(FieldError::new(format!("tiers[{i}].name"), "invalid", "1 to 50 characters"));
+            } else if !names.insert(name.to_lowercase()) {
+                errors.push(FieldError::new(format!("tiers[{i}].name"), "taken", "another tier has this name"));
+            }
+            if t.min_predicted_clv.is_none() && t.min_revenue.is_none() && t.segments.is_empty() {
+                errors.push(FieldError::new(
+                    format!("tiers[{i}]"),
+                    "required",
+                    "a tier states at least one condition: min_predicted_clv, min_revenue or segments",
+                ));
+            }
+            for (field, m) in [("min_predicted_clv", &t.min_predicted_clv), ("min_revenue", &t.min_revenue)] {
+                if let Some(Err(e)) = m.clone().map(|m| m.parse(&format!("tiers[{i}].{field}"))) {
+                    errors.push(e);
+                }
+            }
+        }
         if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid { entity: ENTITY, errors: FieldErrors(errors) }) }
     }
 }
@@ -143,6 +199,13 @@ pub fn get(conn: &mut AnyConnection, actor: &Actor) -> Result<AnalyticsSettings,
 pub fn set(conn: &mut AnyConnection, actor: &Actor, settings: AnalyticsSettings) -> Result<AnalyticsSettings, RecordError> {
     actor.require(Scope::AnalyticsWrite)?;
     settings.validate()?;
+    let mut settings = settings;
+    for t in &mut settings.tiers {
+        t.name = t.name.trim().to_string();
+        for m in [&mut t.min_predicted_clv, &mut t.min_revenue].into_iter().flatten() {
+            m.currency = m.currency.trim().to_ascii_uppercase();
+        }
+    }
     let text = serde_json::to_string(&settings).unwrap_or_default();
     diesel::delete(analytics_settings::table).execute(conn)?;
     diesel::insert_into(analytics_settings::table)

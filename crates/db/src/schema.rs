@@ -985,6 +985,7 @@ diesel::table! {
         settings -> Text,
         model -> Text,
         fits -> Text,
+        trends -> Text,
     }
 }
 
@@ -1005,6 +1006,12 @@ diesel::table! {
         predicted_clv_minor -> Nullable<BigInt>,
         probability_alive -> Nullable<Double>,
         drifting -> Bool,
+        repeat_customer -> Bool,
+        tier -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        country -> Nullable<Text>,
+        region -> Nullable<Text>,
+        lifecycle_stage -> Nullable<Text>,
         analysis -> Text,
     }
 }

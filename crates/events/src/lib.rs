@@ -34,6 +34,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("custom_field", Scope::SchemaRead),
     ("webhook", Scope::WebhooksRead),
     ("alert", Scope::AnalyticsRead),
+    ("customer_tier", Scope::AnalyticsRead),
 ];
 
 /// What happened to a record.

@@ -16,7 +16,8 @@ CREATE TABLE analytics_runs (
     customers bigint NOT NULL,
     settings text NOT NULL,
     model text NOT NULL,
-    fits text NOT NULL
+    fits text NOT NULL,
+    trends text NOT NULL
 );
 CREATE INDEX analytics_runs_computed ON analytics_runs (computed_at);
 CREATE TABLE customer_analytics (
@@ -32,6 +33,12 @@ CREATE TABLE customer_analytics (
     predicted_clv_minor bigint,
     probability_alive double precision,
     drifting boolean NOT NULL,
+    repeat_customer boolean NOT NULL,
+    tier text,
+    industry text,
+    country text,
+    region text,
+    lifecycle_stage text,
     analysis text NOT NULL,
     PRIMARY KEY (run_id, customer_type, customer_id)
 );

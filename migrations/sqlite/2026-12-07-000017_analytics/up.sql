@@ -16,7 +16,8 @@ CREATE TABLE analytics_runs (
     customers BIGINT NOT NULL,
     settings TEXT NOT NULL,
     model TEXT NOT NULL,
-    fits TEXT NOT NULL
+    fits TEXT NOT NULL,
+    trends TEXT NOT NULL
 );
 CREATE INDEX analytics_runs_computed ON analytics_runs (computed_at);
 CREATE TABLE customer_analytics (
@@ -32,6 +33,12 @@ CREATE TABLE customer_analytics (
     predicted_clv_minor BIGINT,
     probability_alive REAL,
     drifting BOOLEAN NOT NULL,
+    repeat_customer BOOLEAN NOT NULL,
+    tier TEXT,
+    industry TEXT,
+    country TEXT,
+    region TEXT,
+    lifecycle_stage TEXT,
     analysis TEXT NOT NULL,
     PRIMARY KEY (run_id, customer_type, customer_id)
 );

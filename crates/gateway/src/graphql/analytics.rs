@@ -2,8 +2,10 @@
 
 use async_graphql::{Context, Object};
 use crm_analytics::read::{
-    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomersQuery, ProductAssociation, Segmentation,
+    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomerTrends, CustomersQuery, ProductAssociation,
+    Segmentation,
 };
+use crm_analytics::trends::Dimension;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
 use crm_analytics::actions::NextBestActions;
 use crm_analytics::alerts::{Alert, AlertKind, AlertPage, AlertStatus, AlertsQuery};
@@ -57,11 +59,26 @@ impl AnalyticsQuery {
         r.db.run(move |c| crm_analytics::read::customers(c, &actor, &q)).await.map_err(gql)
     }
 
-    /// The base by RFM segment; see `GET /analytics/segments`.
-    async fn customer_segmentation(&self, ctx: &Context<'_>) -> async_graphql::Result<Segmentation> {
+    /// The base by a dimension; see `GET /analytics/segments`.
+    async fn customer_segmentation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Default `SEGMENT` (RFM).")] by: Option<Dimension>,
+    ) -> async_graphql::Result<Segmentation> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.run(move |c| crm_analytics::read::segments(c, &actor)).await.map_err(gql)
+        r.db.run(move |c| crm_analytics::read::segments(c, &actor, by)).await.map_err(gql)
+    }
+
+    /// Monthly revenue, margin, orders and customers per group; see `GET /analytics/trends`.
+    async fn customer_trends(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Default `SEGMENT` (RFM).")] by: Option<Dimension>,
+    ) -> async_graphql::Result<CustomerTrends> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_analytics::read::trends(c, &actor, by)).await.map_err(gql)
     }
 
     /// The latest refresh's model; see `GET /analytics/model`.

@@ -116,6 +116,7 @@ macro_rules! mount_routes {
                 .service(rest::analytics::contact_analytics)
                 .service(rest::analytics::analytics_customers)
                 .service(rest::analytics::analytics_segments)
+                .service(rest::analytics::analytics_trends)
                 .service(rest::analytics::analytics_model)
                 .service(rest::analytics::product_associations)
                 .service(rest::analytics::list_alerts)

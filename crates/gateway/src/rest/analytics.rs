@@ -4,8 +4,10 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use crm_analytics::read::{
-    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomersQuery, ProductAssociation, Segmentation,
+    AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomerTrends, CustomersQuery, ProductAssociation,
+    Segmentation,
 };
+use crm_analytics::trends::Dimension;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
 use crm_analytics::actions::NextBestActions;
@@ -107,19 +109,59 @@ pub async fn analytics_customers(
     Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::customers(c, &actor, &q)).await?))
 }
 
-/// The base by RFM segment: customers, their share, the drifting ones, and per main currency
-/// their revenue, margin and predicted lifetime value.
+/// `?by=segment`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ByQuery {
+    /// `segment` (RFM, the default), `tier`, `industry`, `country`, `region` or
+    /// `lifecycle_stage`.
+    pub by: Option<Dimension>,
+}
+
+/// The base by a dimension (RFM segment by default): customers, their share, the drifting
+/// ones, and per main currency their revenue, margin and predicted lifetime value; the base's
+/// repeat rate.
 #[utoipa::path(
     tag = "analytics",
+    params(ByQuery),
     responses(
         (status = 200, body = Segmentation),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem)
     )
 )]
 #[get("/analytics/segments")]
-pub async fn analytics_segments(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn analytics_segments(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<ByQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::AnalyticsRead))?;
     let actor = auth.0;
-    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::segments(c, &actor)).await?))
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::segments(c, &actor, q.by)).await?))
+}
+
+/// Customer trends: each of the last 12 months' revenue, margin, orders and buying customers
+/// per group of a dimension (RFM segment by default), as of the latest refresh.
+#[utoipa::path(
+    tag = "analytics",
+    params(ByQuery),
+    responses(
+        (status = 200, body = CustomerTrends),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[get("/analytics/trends")]
+pub async fn analytics_trends(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<ByQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(Scope::AnalyticsRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::read::trends(c, &actor, q.by)).await?))
 }
 
 /// The latest refresh's model: its date and settings, the BG/NBD and Gamma-Gamma parameters
