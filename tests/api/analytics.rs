@@ -717,3 +717,50 @@ async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
     assert_eq!(last["entity_id"], k1["id"]);
     assert_eq!((last["before"]["tier"].clone(), last["after"]["tier"].clone()), (json!("gold"), json!("silver")), "{last}");
 }
+
+#[actix_web::test]
+async fn dormant_customers_are_listed_and_segment_criteria_reach_them() {
+    let app = spawn().await;
+    let p = app.product("P", json!({"list_price": money(1000, "USD")})).await;
+    let line = json!([{"product_id": p["id"], "quantity": 1}]);
+    // No purchase for 200 days (≥ the default 180) and no interaction: dormant.
+    let sleepy = app.account("Sleepy", json!({})).await;
+    let sam = app.contact("Sam", "Sleepy", json!({"account_id": sleepy["id"]})).await;
+    buy(&app, &sleepy, line.clone(), 200).await;
+    // The same, but called 10 days ago: not dormant.
+    let called = app.account("Called", json!({})).await;
+    let cal = app.contact("Cal", "Called", json!({"account_id": called["id"]})).await;
+    buy(&app, &called, line.clone(), 200).await;
+    app.interaction(&cal, json!({"account_id": called["id"], "occurred_at": days_ago(10)})).await;
+    // Bought 10 days ago: not dormant.
+    let fresh = app.account("Fresh", json!({})).await;
+    buy(&app, &fresh, line.clone(), 10).await;
+    // A person buying without an account, 400 days ago: dormant.
+    let solo = app.contact("Solo", "Buyer", json!({})).await;
+    app.created("/api/v1/purchases", json!({"contact_id": solo["id"], "ordered_at": days_ago(400), "lines": line})).await;
+    refresh(&app, json!({})).await;
+
+    let page = app.get("/api/v1/analytics/customers?dormant=true&sort=recency_days").await.expect(200);
+    let ids: Vec<Value> = page["data"].as_array().unwrap().iter().map(|x| x["customer_id"].clone()).collect();
+    assert_eq!(ids, vec![sleepy["id"].clone(), solo["id"].clone()]);
+    let c = app.get(&format!("/api/v1/accounts/{}/analytics", s(&called["id"]))).await.expect(200);
+    assert_eq!((c["dormant"].as_bool(), c["last_interaction_at"].is_string()), (Some(false), true), "{c}");
+
+    // Campaign segments reach them: a contact through its account's analysis, or its own.
+    let preview = |criteria: &str| {
+        let app = &app;
+        let body = json!({"criteria": criteria});
+        async move {
+            let p = app.post("/api/v1/segments/preview?limit=100", body).await.expect(200);
+            let mut ids: Vec<String> = p["data"].as_array().unwrap().iter().map(|c| s(&c["id"]).to_string()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(preview("account_analytics(dormant[eq]:true)").await, vec![s(&sam["id"]).to_string()]);
+    assert_eq!(preview("analytics(dormant[eq]:true)").await, vec![s(&solo["id"]).to_string()]);
+    let mut both = vec![s(&sam["id"]).to_string(), s(&solo["id"]).to_string()];
+    both.sort();
+    assert_eq!(preview("or(analytics(dormant[eq]:true),account_analytics(dormant[eq]:true))").await, both);
+    assert_eq!(preview("account_analytics(segment[eq]:champions,dormant[eq]:true)").await, Vec::<String>::new());
+}

@@ -35,6 +35,8 @@ pub struct History {
     pub cases: CaseCounts,
     /// The distinct products it bought, in id order.
     pub products: Vec<uuid::Uuid>,
+    /// Its latest interaction (an account's: logged on the account; a contact's: with it).
+    pub last_interaction: Option<NaiveDateTime>,
 }
 
 /// Cases opened in the last period and the one before, and the complaints among them.
@@ -202,6 +204,10 @@ pub struct CustomerAnalysis {
     pub offers: Vec<Offer>,
     /// Its value tier: the first of the settings' tiers it meets.
     pub tier: Option<String>,
+    /// Its latest interaction at `as_of`.
+    pub last_interaction_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// No purchase and no interaction for `dormant_days` or more: one to reactivate.
+    pub dormant: bool,
 }
 
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -481,6 +487,9 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
         cases: h.cases,
         offers: offers(&h.products, ctx.rules, ctx.catalog),
         tier,
+        last_interaction_at: h.last_interaction.map(|t| t.and_utc()),
+        dormant: raw.recency_days >= i64::from(settings.dormant_days)
+            && h.last_interaction.is_none_or(|t| days(t.date(), as_of.date()) >= i64::from(settings.dormant_days)),
     }
 }
 

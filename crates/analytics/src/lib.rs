@@ -8,6 +8,7 @@ pub mod actions;
 pub mod alerts;
 pub mod analysis;
 pub mod associations;
+pub mod catalog;
 pub mod models;
 pub mod profiles;
 pub mod read;

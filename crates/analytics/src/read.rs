@@ -251,6 +251,9 @@ pub struct CustomersQuery {
     pub segment: Option<RfmSegment>,
     /// Only drifting customers (`true`) or the others (`false`).
     pub drifting: Option<bool>,
+    /// Only dormant customers (`true`: no purchase and no interaction for `dormant_days`) or
+    /// the others.
+    pub dormant: Option<bool>,
     /// Only customers whose main currency is this.
     pub currency: Option<String>,
     /// Only accounts or only contacts.
@@ -308,6 +311,9 @@ pub fn customers(
     }
     if let Some(d) = q.drifting {
         query = query.filter(customer_analytics::drifting.eq(d));
+    }
+    if let Some(d) = q.dormant {
+        query = query.filter(customer_analytics::dormant.eq(d));
     }
     if let Some(c) = q.currency.as_deref() {
         query = query.filter(customer_analytics::currency.eq(c.trim().to_ascii_uppercase()));

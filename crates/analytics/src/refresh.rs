@@ -14,7 +14,10 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 use crm_core::ids::{AccountId, ContactId, Customer};
 use crm_core::{Actor, FieldError, FieldErrors, Scope};
-use crm_db::schema::{analytics_runs, cases, customer_analytics, product_associations, purchase_lines, products, purchases};
+use crm_db::schema::{
+    analytics_runs, cases, customer_analytics, interaction_contacts, interactions, product_associations, purchase_lines,
+    products, purchases,
+};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, Db, DbError};
 use crm_records::RecordError;
@@ -191,6 +194,7 @@ pub fn histories(
                 purchases: Vec::new(),
                 cases: CaseCounts::default(),
                 products: Vec::new(),
+                last_interaction: None,
             })
             .purchases
             .push(Bought { ordered_at, currency, total_minor, cost_minor, uncosted_lines });
@@ -207,6 +211,37 @@ pub fn histories(
         }
         if let Some(b) = baskets.last_mut() {
             b.push(product.0);
+        }
+    }
+    // The latest interaction: logged on an account, or with a contact.
+    let mut on_accounts = interactions::table
+        .filter(interactions::archived_at.is_null())
+        .filter(interactions::occurred_at.le(as_of))
+        .filter(interactions::account_id.is_not_null())
+        .group_by(interactions::account_id)
+        .select((interactions::account_id, diesel::dsl::max(interactions::occurred_at)))
+        .into_boxed::<crm_db::MultiBackend>();
+    let mut with_contacts = interaction_contacts::table
+        .filter(interaction_contacts::occurred_at.le(as_of))
+        .group_by(interaction_contacts::contact_id)
+        .select((interaction_contacts::contact_id, diesel::dsl::max(interaction_contacts::occurred_at)))
+        .into_boxed::<crm_db::MultiBackend>();
+    match only {
+        Some(Customer::Account(a)) => on_accounts = on_accounts.filter(interactions::account_id.eq(DbUuid(a.0))),
+        Some(Customer::Contact(c)) => with_contacts = with_contacts.filter(interaction_contacts::contact_id.eq(DbUuid(c.0))),
+        None => {}
+    }
+    let account_rows: Vec<(Option<DbUuid>, Option<NaiveDateTime>)> =
+        if matches!(only, Some(Customer::Contact(_))) { Vec::new() } else { on_accounts.load(conn)? };
+    let contact_rows: Vec<(DbUuid, Option<NaiveDateTime>)> =
+        if matches!(only, Some(Customer::Account(_))) { Vec::new() } else { with_contacts.load(conn)? };
+    for (customer, at) in account_rows
+        .into_iter()
+        .filter_map(|(a, t)| Some((Customer::Account(AccountId(a?.0)), t)))
+        .chain(contact_rows.into_iter().map(|(c, t)| (Customer::Contact(ContactId(c.0)), t)))
+    {
+        if let Some(h) = by_customer.get_mut(&customer) {
+            h.last_interaction = at;
         }
     }
     let complaint = crm_cases::CaseType::Complaint.as_str();
@@ -396,6 +431,7 @@ fn store(
                 customer_analytics::probability_alive.eq(a.prediction.as_ref().map(|p| p.probability_alive)),
                 customer_analytics::drifting.eq(a.drifting),
                 customer_analytics::repeat_customer.eq(a.repeat_customer),
+                customer_analytics::dormant.eq(a.dormant),
                 customer_analytics::tier.eq(a.tier.clone()),
                 customer_analytics::industry.eq(p.industry.clone()),
                 customer_analytics::country.eq(p.country.clone()),

@@ -88,6 +88,9 @@ pub struct AnalyticsSettings {
     /// An alert its owner acknowledged or dismissed is not raised again for this many days
     /// (0 to 365; default 30).
     pub alert_cooldown_days: u32,
+    /// A customer is dormant after this many days without a purchase and without an
+    /// interaction (1 to 3660; default 180).
+    pub dormant_days: u32,
     /// The value tiers, in order (at most 20); a customer's tier is the first it meets (none
     /// when it meets none). Changes of tier are events (`customer_tier.updated`).
     pub tiers: Vec<TierRule>,
@@ -113,6 +116,7 @@ impl Default for AnalyticsSettings {
             min_margin_rate: 0.1,
             quota_pace_tolerance: 0.1,
             alert_cooldown_days: 30,
+            dormant_days: 180,
             tiers: Vec::new(),
             refresh_every_hours: None,
         }
@@ -151,6 +155,7 @@ impl AnalyticsSettings {
         range("min_margin_rate", self.min_margin_rate, 0.0, 1.0);
         range("quota_pace_tolerance", self.quota_pace_tolerance, 0.0, 1.0);
         range("alert_cooldown_days", f64::from(self.alert_cooldown_days), 0.0, 365.0);
+        range("dormant_days", f64::from(self.dormant_days), 1.0, 3660.0);
         if let Some(h) = self.refresh_every_hours {
             range("refresh_every_hours", f64::from(h), 1.0, 720.0);
         }

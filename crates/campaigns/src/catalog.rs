@@ -10,6 +10,8 @@
 //! not(purchases.ordered_at[gte]:2026-06-01)                 -- no purchase since June
 //! interactions(type[eq]:call, occurred_at[gte]:now-30d)     -- called in the last 30 days
 //! campaigns(campaign_id[eq]:…, responded_at[is_null]:false) -- responded to that campaign
+//! account_analytics(dormant[eq]:true)                       -- its account is dormant
+//! analytics(segment[in]:[at_risk,cant_lose])                -- a B2C customer slipping away
 //! ```
 
 use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
@@ -53,5 +55,7 @@ pub static CRITERIA: Catalog = Catalog {
         RelationDef::to_many("purchases", "contact_id", &crm_products::PURCHASE_CATALOG),
         crm_interactions::read::CONTACT_INTERACTIONS,
         RelationDef::to_many("campaigns", "contact_id", &MEMBERSHIP),
+        crm_analytics::catalog::CONTACT_ANALYTICS,
+        crm_analytics::catalog::ACCOUNT_ANALYTICS,
     ],
 };

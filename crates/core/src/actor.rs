@@ -122,6 +122,7 @@ impl Scope {
             "segments" | "campaigns" | "campaign_members" | "email_templates" => Scope::CampaignsRead,
             "custom_fields" => Scope::SchemaRead,
             "webhooks" => Scope::WebhooksRead,
+            "customer_analytics" => Scope::AnalyticsRead,
             _ => return None,
         })
     }

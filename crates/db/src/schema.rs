@@ -1007,6 +1007,7 @@ diesel::table! {
         probability_alive -> Nullable<Double>,
         drifting -> Bool,
         repeat_customer -> Bool,
+        dormant -> Bool,
         tier -> Nullable<Text>,
         industry -> Nullable<Text>,
         country -> Nullable<Text>,

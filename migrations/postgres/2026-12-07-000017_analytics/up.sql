@@ -34,6 +34,7 @@ CREATE TABLE customer_analytics (
     probability_alive double precision,
     drifting boolean NOT NULL,
     repeat_customer boolean NOT NULL,
+    dormant boolean NOT NULL,
     tier text,
     industry text,
     country text,

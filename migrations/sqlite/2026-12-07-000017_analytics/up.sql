@@ -34,6 +34,7 @@ CREATE TABLE customer_analytics (
     probability_alive REAL,
     drifting BOOLEAN NOT NULL,
     repeat_customer BOOLEAN NOT NULL,
+    dormant BOOLEAN NOT NULL,
     tier TEXT,
     industry TEXT,
     country TEXT,

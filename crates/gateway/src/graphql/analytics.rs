@@ -46,6 +46,7 @@ impl AnalyticsQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Only this RFM segment.")] segment: Option<RfmSegment>,
         #[graphql(desc = "Only drifting customers, or only the others.")] drifting: Option<bool>,
+        #[graphql(desc = "Only dormant customers, or only the others.")] dormant: Option<bool>,
         #[graphql(desc = "Only this main currency.")] currency: Option<String>,
         #[graphql(desc = "Only accounts or only contacts.")] customer_type: Option<CustomerType>,
         #[graphql(desc = "`predicted_clv`, `revenue`, `margin`, `recency_days`, `probability_alive`; `-` descends.")]
@@ -55,7 +56,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<CustomerAnalysisPage> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let q = CustomersQuery { segment, drifting, currency, customer_type, sort, limit, cursor };
+        let q = CustomersQuery { segment, drifting, dormant, currency, customer_type, sort, limit, cursor };
         r.db.run(move |c| crm_analytics::read::customers(c, &actor, &q)).await.map_err(gql)
     }
 
