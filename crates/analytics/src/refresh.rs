@@ -59,6 +59,23 @@ pub struct RefreshOutcome {
     /// Alerts raised, and open alerts resolved because their condition passed.
     pub alerts_raised: i64,
     pub alerts_resolved: i64,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Seconds per phase of a refresh.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Reading the purchases, lines, cases and interactions.
+    pub load: f64,
+    /// RFM breakpoints and the BG/NBD and Gamma-Gamma fits.
+    pub fit: f64,
+    /// Mining the association rules and storing them.
+    pub associations: f64,
+    /// Analysing every customer and writing the results.
+    pub analyse_and_write: f64,
+    /// The run, the tier events and the alerts.
+    pub alerts: f64,
 }
 
 /// Queues a refresh of the whole base.
@@ -280,7 +297,14 @@ pub fn run(
     let started = Instant::now();
     let as_of = input.as_of.map(|t| t.naive_utc()).unwrap_or_else(crm_db::now);
     let settings = db.run_sync(|c| settings::load(c).map_err(DbError::from))?;
+    let mut timings = Timings::default();
+    let mut lap = Instant::now();
+    let mut split = |slot: &mut f64| {
+        *slot = lap.elapsed().as_secs_f64();
+        lap = Instant::now();
+    };
     let Loaded { histories, baskets } = db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
+    split(&mut timings.load);
     let (analysed, raws): (Vec<&History>, Vec<analysis::Raw>) =
         histories.iter().filter_map(|h| analysis::raw(h, as_of, &settings).map(|r| (h, r))).unzip();
     let total = raws.len() as i64;
@@ -288,6 +312,7 @@ pub fn run(
         return Ok(None);
     }
     let (base, fits) = analysis::learn(&raws);
+    split(&mut timings.fit);
     let rules = crate::associations::mine(&baskets, settings.thresholds());
     drop(baskets);
     let catalog = db.run_sync(|c| crate::associations::catalog(c).map_err(DbError::from))?;
@@ -309,6 +334,7 @@ pub fn run(
         return Err(e.into());
     }
     let rules = crate::associations::by_antecedent(rules);
+    split(&mut timings.associations);
     let ctx = analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
     let profiles = db.run_sync(|c| crate::profiles::Profiles::load(c).map_err(DbError::from))?;
     let previous_tiers = db.run_sync(|c| tiers_of_latest(c).map_err(DbError::from))?;
@@ -340,6 +366,7 @@ pub fn run(
         }
     }
     let trends = trends.finish();
+    split(&mut timings.analyse_and_write);
     let seconds = started.elapsed().as_secs_f64();
     let finished = db.transaction_sync(|c| -> Result<(i64, i64), RecordError> {
         diesel::insert_into(analytics_runs::table)
@@ -380,6 +407,7 @@ pub fn run(
             return Err(e);
         }
     };
+    split(&mut timings.alerts);
     Ok(Some(RefreshOutcome {
         run_id,
         as_of: as_of.and_utc(),
@@ -389,6 +417,7 @@ pub fn run(
         seconds,
         alerts_raised,
         alerts_resolved,
+        timings,
     }))
 }
 

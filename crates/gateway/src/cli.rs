@@ -242,6 +242,17 @@ pub enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Write a purchase history at the scale of the analytics targets over the seeded contacts
+    /// (used by `make bench`).
+    #[command(hide = true)]
+    BenchAnalyticsData {
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 500)]
+        products: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+    },
     /// The offline gazetteer addresses are geocoded in.
     #[command(subcommand)]
     Geo(GeoCommand),
@@ -515,6 +526,17 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("ops_per_sec={rate:.1}");
             Ok(())
         }
+        Command::BenchAnalyticsData { customers, products, lines } => {
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            let w = crate::benchdata::analytics(&db, customers, products, lines, &mut progress)?;
+            println!(
+                "customers={} products={} purchases={} lines={}",
+                w.customers, w.products, w.purchases, w.lines
+            );
+            Ok(())
+        }
         Command::Geo(GeoCommand::Import { file }) => {
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             crate::app::migrate(&db)?;
@@ -595,6 +617,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 outcome.drifting,
                 if outcome.predicted { "fitted" } else { "not fitted (too few repeat buyers)" },
                 outcome.seconds
+            );
+            let t = &outcome.timings;
+            println!(
+                "timings: load {:.2} s, model fits {:.2} s, associations {:.2} s, analyse and write {:.2} s, alerts {:.2} s",
+                t.load, t.fit, t.associations, t.analyse_and_write, t.alerts
             );
             Ok(())
         }
