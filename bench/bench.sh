@@ -176,9 +176,27 @@ bench_backend() { # backend url
   record "$backend" "region snapshot of a country at H3 resolution 5 ($(field country_cells "$r") cells; ms, best/worst of 5)" "$(field country_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   record "$backend" "region snapshot of the whole base, $(field all_records "$r") records, at resolution 5 ($(field all_cells "$r") cells; ms, best/worst of 5)" "$(field all_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   bench_email "$backend" "$url" "$token"
+  bench_analytics "$backend" "$url" "$token"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
   stop_server
+}
+
+# Analytics at the scale of its targets: a purchase history of about 1M lines over every seeded
+# contact (500 products), a full refresh as the server's job (the server's peak memory sampled
+# during it), and the next best actions of the contacts read at 32 connections.
+bench_analytics() { # backend url token
+  local backend="$1" url="$2" token="$3" base="http://127.0.0.1:$PORT" r
+  log "$backend: analytics data (1M purchase lines) and a full refresh"
+  r=$("$BIN" --database-url "$url" bench-analytics-data --customers "$CONTACTS" --products 500 --lines "${BENCH_LINES:-1000000}" 2>/dev/null)
+  if [ "$backend" = postgresql ]; then psql "$url" -qc "CHECKPOINT; ANALYZE" >/dev/null; fi
+  local lines; lines=$(field lines "$r")
+  r=$(python3 "$ROOT/bench/analytics.py" "$base" "$token" "$SERVER_PID")
+  record "$backend" "analytics refresh: $(field customers "$r") customers, $lines purchase lines (s; load $(field load_s "$r"), fits $(field fit_s "$r"), analyse and write $(field write_s "$r"))" \
+    "$(field seconds "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field peak_rss_mb "$r")') * 1024))")" "-"
+  record "$backend" "association mining over those lines, 500 products ($(field rules "$r") rules kept; s)" "$(field associations_s "$r")" "-" "-" "0" "-" "-"
+  r=$(run_wrk nba next_best_actions.lua)
+  record "$backend" "next best actions of a contact" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
 }
 
 # Campaign email: a wave of 10k opted-in contacts through the SMTP sink with the rate limit off

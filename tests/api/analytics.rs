@@ -764,3 +764,43 @@ async fn dormant_customers_are_listed_and_segment_criteria_reach_them() {
     assert_eq!(preview("or(analytics(dormant[eq]:true),account_analytics(dormant[eq]:true))").await, both);
     assert_eq!(preview("account_analytics(segment[eq]:champions,dormant[eq]:true)").await, Vec::<String>::new());
 }
+
+#[actix_web::test]
+async fn the_voice_of_the_customer_counts_cases_csat_and_nps_by_hand() {
+    let app = spawn().await;
+    let v = app.account("Vox", json!({})).await;
+    let ann = app.contact("Ann", "Vox", json!({"account_id": v["id"]})).await;
+    app.case("Broken", json!({"account_id": v["id"], "type": "complaint", "priority": "high"})).await;
+    for (subject, kind, priority, csat) in [("How?", "question", "low", 4), ("Down", "incident", "high", 2)] {
+        let c = app.case(subject, json!({"account_id": v["id"], "type": kind, "priority": priority, "satisfaction": csat})).await;
+        app.patch(&format!("/api/v1/cases/{}", s(&c["id"])), json!({"status": "resolved"})).await.expect(200);
+    }
+    // NPS answers: 10, 9, 8 now; 3 forty days ago.
+    for (nps, days) in [(10, 0), (9, 0), (8, 0), (3, 40)] {
+        app.interaction(&ann, json!({"account_id": v["id"], "nps": nps, "occurred_at": days_ago(days)})).await;
+    }
+    let bad = app.post("/api/v1/interactions", json!({"type": "call", "contact_ids": [ann["id"]], "nps": 11})).await;
+    assert_eq!((bad.status.as_u16(), bad.body["errors"][0]["field"].clone()), (422, json!("nps")));
+
+    let r = app.get(&format!("/api/v1/accounts/{}/voice", s(&v["id"]))).await.expect(200);
+    assert_eq!((r["cases"].as_i64(), r["open_cases"].as_i64()), (Some(3), Some(1)));
+    assert_eq!((r["complaints"].as_i64(), r["open_complaints"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(r["by_priority"], json!([{"key": "high", "total": 2, "open": 1}, {"key": "low", "total": 1, "open": 0}]));
+    assert_eq!(r["by_type"].as_array().unwrap().len(), 3);
+    // CSAT (4 + 2) / 2 = 3; NPS: 2 promoters, 1 passive, 1 detractor of 4: (2 − 1) / 4 × 100 = 25.
+    assert_eq!(r["csat"], json!({"responses": 2, "average": 3.0}));
+    assert_eq!(r["nps"], json!({"responses": 4, "promoters": 2, "passives": 1, "detractors": 1, "score": 25.0}));
+    // Per month: this one has the three cases and the answers 10, 9, 8 (NPS (2 − 0) / 3 × 100);
+    // the one forty days back, the answer 3 (−100).
+    let months = r["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    let this = &months[11];
+    assert_eq!((this["cases"].as_i64(), this["complaints"].as_i64()), (Some(3), Some(1)));
+    assert!((this["nps"]["score"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    let back = (chrono::Utc::now() - chrono::Duration::days(40)).format("%Y-%m").to_string();
+    let earlier = months.iter().find(|m| m["month"] == back.as_str()).unwrap();
+    assert_eq!(earlier["nps"]["score"], -100.0);
+    // The contact's own voice: the answers it took part in, no cases of its own.
+    let r = app.get(&format!("/api/v1/contacts/{}/voice", s(&ann["id"]))).await.expect(200);
+    assert_eq!((r["cases"].as_i64(), r["nps"]["responses"].as_i64()), (Some(0), Some(4)));
+}

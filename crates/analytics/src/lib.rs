@@ -16,6 +16,7 @@ pub mod refresh;
 pub mod rfm;
 pub mod settings;
 pub mod trends;
+pub mod voice;
 
 pub use analysis::{CustomerAnalysis, CustomerType, DriftCode, DriftReason};
 pub use read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};

@@ -384,6 +384,7 @@ diesel::table! {
         occurred_at -> Timestamp,
         duration_seconds -> Nullable<BigInt>,
         outcome -> Nullable<Text>,
+        nps -> Nullable<BigInt>,
         contact_ids -> Json,
         account_id -> Nullable<Uid>,
         opportunity_id -> Nullable<Uid>,

@@ -47,6 +47,7 @@ impl Record for Interaction {
         x.occurred_at = to_utc(crm_db::truncate_micros(x.occurred_at.naive_utc()));
         x.duration_seconds = i.duration_seconds;
         x.outcome = i.outcome;
+        x.nps = i.nps;
         x.opportunity_id = i.opportunity_id;
         x.tags = i.tags;
         x.external_ids = i.external_ids;

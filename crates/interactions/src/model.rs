@@ -90,6 +90,10 @@ pub struct Interaction {
     pub duration_seconds: Option<i64>,
     #[filter(sort)]
     pub outcome: Option<Outcome>,
+    /// The customer's answer to "how likely are you to recommend us", 0 to 10 (a Net Promoter
+    /// Score survey logged with the interaction).
+    #[filter(sort)]
+    pub nps: Option<i32>,
     /// The people involved (at least one contact or an account).
     #[filter]
     pub contact_ids: Vec<ContactId>,
@@ -156,6 +160,10 @@ pub struct InteractionInput {
     pub duration_seconds: Option<i64>,
     #[serde(default)]
     pub outcome: Option<Outcome>,
+    /// "How likely are you to recommend us", 0 to 10.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10))]
+    pub nps: Option<i32>,
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub contact_ids: Vec<ContactId>,
@@ -214,6 +222,11 @@ impl InteractionInput {
             && !(0..=7 * 24 * 3600).contains(&d)
         {
             errs.add("duration_seconds", "out_of_range", "0 to 604800 seconds");
+        }
+        if let Some(n) = i.nps
+            && !(0..=10).contains(&n)
+        {
+            errs.add("nps", "out_of_range", "0 to 10");
         }
         if let Some(e) = values::check_sent("contact_ids", i.contact_ids.len(), MAX_PARTICIPANTS, "contacts").err() {
             errs.0.push(e);

@@ -1,3 +1,4 @@
+ALTER TABLE interactions DROP COLUMN nps;
 DROP TABLE alerts;
 DROP TABLE product_associations;
 DROP TABLE customer_analytics;

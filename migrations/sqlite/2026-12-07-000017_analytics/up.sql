@@ -81,3 +81,7 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_key ON alerts (key, updated_at);
 CREATE INDEX alerts_owner ON alerts (owner_id, status, id);
 CREATE INDEX alerts_open ON alerts (status, id);
+
+-- Voice of the customer: a Net Promoter Score answer (0 to 10) logged with an interaction
+-- (cases carry their CSAT, 1 to 5, as `satisfaction`).
+ALTER TABLE interactions ADD COLUMN nps BIGINT;

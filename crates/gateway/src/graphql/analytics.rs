@@ -134,6 +134,20 @@ impl AnalyticsQuery {
         r.db.run(move |c| crm_analytics::actions::next_best_actions(c, &actor, customer)).await.map_err(gql)
     }
 
+    /// A customer's voice: cases, complaints, CSAT and NPS, per month; see
+    /// `GET /accounts/{id}/voice`.
+    async fn customer_voice(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An account or a contact.")] customer_type: CustomerType,
+        #[graphql(desc = "The account's or contact's id.")] id: uuid::Uuid,
+    ) -> async_graphql::Result<crm_analytics::voice::VoiceOfCustomer> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        let customer = customer_of(customer_type, id);
+        r.db.run(move |c| crm_analytics::voice::voice(c, &actor, customer)).await.map_err(gql)
+    }
+
     /// The analysis settings; see `GET /analytics/settings`.
     async fn analytics_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<AnalyticsSettings> {
         let r = rc(ctx)?;

@@ -124,6 +124,8 @@ macro_rules! mount_routes {
                 .service(rest::analytics::dismiss_alert)
                 .service(rest::analytics::account_next_best_actions)
                 .service(rest::analytics::contact_next_best_actions)
+                .service(rest::analytics::account_voice)
+                .service(rest::analytics::contact_voice)
                 .service(rest::analytics::start_analytics_refresh)
                 .service(rest::analytics::get_analytics_settings)
                 .service(rest::analytics::set_analytics_settings)

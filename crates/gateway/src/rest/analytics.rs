@@ -8,6 +8,7 @@ use crm_analytics::read::{
     Segmentation,
 };
 use crm_analytics::trends::Dimension;
+use crm_analytics::voice::VoiceOfCustomer;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
 use crm_analytics::actions::NextBestActions;
@@ -375,4 +376,49 @@ pub async fn contact_next_best_actions(
     id: web::Path<ContactId>,
 ) -> Result<HttpResponse, ApiError> {
     actions(state, auth, Customer::Contact(id.into_inner())).await
+}
+
+async fn voice(state: web::Data<AppState>, auth: Authenticated, customer: Customer) -> Result<HttpResponse, ApiError> {
+    auth.0.require(Scope::AnalyticsRead)?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::voice::voice(c, &actor, customer)).await?))
+}
+
+/// The voice of an account: its cases by type and priority (open and in all), its complaints,
+/// the CSAT of its cases and the NPS answers logged with its interactions, in all and per month
+/// over the last 12 months. Needs `cases:read` and `interactions:read` too.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Account id")),
+    responses(
+        (status = 200, body = VoiceOfCustomer),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/accounts/{id}/voice")]
+pub async fn account_voice(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<AccountId>,
+) -> Result<HttpResponse, ApiError> {
+    voice(state, auth, Customer::Account(id.into_inner())).await
+}
+
+/// The voice of a contact (its own cases and the interactions it took part in); see the
+/// account's.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, body = VoiceOfCustomer),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/contacts/{id}/voice")]
+pub async fn contact_voice(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<ContactId>,
+) -> Result<HttpResponse, ApiError> {
+    voice(state, auth, Customer::Contact(id.into_inner())).await
 }
