@@ -14,8 +14,11 @@ fn days_ago(days: i64) -> String {
 }
 
 async fn buy(app: &TestApp, account: &Value, lines: Value, days: i64) {
-    app.created("/api/v1/purchases", json!({"account_id": account["id"], "ordered_at": days_ago(days), "lines": lines}))
-        .await;
+    app.created(
+        "/api/v1/purchases",
+        json!({"account_id": account["id"], "ordered_at": days_ago(days), "lines": lines}),
+    )
+    .await;
 }
 
 async fn refresh(app: &TestApp, body: Value) -> Value {
@@ -36,9 +39,7 @@ fn money(minor: i64, currency: &str) -> Value {
 async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
     let app = spawn().await;
     // P1 sells at 10.00 USD and costs 6.00; P2 has no unit cost; P3 sells at 5.00 EUR, costs 2.00.
-    let p1 = app
-        .product("P1", json!({"list_price": money(1000, "USD"), "unit_cost": money(600, "USD")}))
-        .await;
+    let p1 = app.product("P1", json!({"list_price": money(1000, "USD"), "unit_cost": money(600, "USD")})).await;
     let p2 = app.product("P2", json!({"list_price": money(1000, "USD")})).await;
     let p3 = app.product("P3", json!({"list_price": money(500, "EUR"), "unit_cost": money(200, "EUR")})).await;
     let line = |p: &Value, q: i64| json!([{"product_id": p["id"], "quantity": q}]);
@@ -135,7 +136,10 @@ async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
         json!([{"currency": "USD", "orders": 3, "revenue": money(3000, "USD"), "margin": money(1200, "USD"),
                 "margin_rate": 0.4, "uncosted_orders": 0, "average_order": money(1000, "USD")}])
     );
-    assert_eq!((xa["orders"].as_i64(), xa["tenure_days"].as_i64(), xa["repeat_customer"].as_bool()), (Some(3), Some(70), Some(true)));
+    assert_eq!(
+        (xa["orders"].as_i64(), xa["tenure_days"].as_i64(), xa["repeat_customer"].as_bool()),
+        (Some(3), Some(70), Some(true))
+    );
     assert_eq!(xa["median_interval_days"], 30.0);
     assert_eq!(xa["prediction"], Value::Null, "no model fitted");
     assert_eq!((xa["drifting"].as_bool(), xa["live"].as_bool()), (Some(false), Some(false)));
@@ -388,14 +392,15 @@ async fn association_rules_from_baskets_give_cross_sell_and_up_sell_offers() {
     let basic = plan("BASIC", 100).await;
     plan("PLUS", 200).await;
     plan("MAX", 400).await;
-    let lines = |ps: &[&Value]| Value::Array(ps.iter().map(|p| json!({"product_id": p["id"], "quantity": 1})).collect());
+    let lines =
+        |ps: &[&Value]| Value::Array(ps.iter().map(|p| json!({"product_id": p["id"], "quantity": 1})).collect());
     // Ten baskets: {X,Y} four times, {X}, {Y,Z}, {Z} twice, {BASIC} twice.
     let mut who = Vec::new();
     for n in 0..8 {
         who.push(app.account(&format!("Shop {n}"), json!({})).await);
     }
-    for k in 0..4 {
-        buy(&app, &who[k], lines(&[&x, &y]), 10 + k as i64).await;
+    for (k, shop) in who.iter().enumerate().take(4) {
+        buy(&app, shop, lines(&[&x, &y]), 10 + k as i64).await;
     }
     buy(&app, &who[4], lines(&[&x]), 10).await;
     buy(&app, &who[5], lines(&[&y, &z]), 10).await;
@@ -423,7 +428,8 @@ async fn association_rules_from_baskets_give_cross_sell_and_up_sell_offers() {
             )
         })
         .collect();
-    let mut want = vec![("X".to_string(), "Y".to_string(), 4, 0.4, 0.8), ("Y".to_string(), "X".to_string(), 4, 0.4, 0.8)];
+    let mut want =
+        vec![("X".to_string(), "Y".to_string(), 4, 0.4, 0.8), ("Y".to_string(), "X".to_string(), 4, 0.4, 0.8)];
     if s(&x["id"]) > s(&y["id"]) {
         want.reverse();
     }
@@ -515,10 +521,7 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
     assert_eq!(drift["owner_id"], rita["id"]);
     let margin = find(&mine, "margin_drop");
     assert_eq!(s(&margin["title"]), "Thin's margin is 5.0%");
-    assert_eq!(
-        s(&margin["reasons"][0]),
-        "a margin rate of 5.0% on 10.00 USD of revenue, below the 10.0% threshold"
-    );
+    assert_eq!(s(&margin["reasons"][0]), "a margin rate of 5.0% on 10.00 USD of revenue, below the 10.0% threshold");
     let quota = find(&mine, "quota_behind");
     assert_eq!(s(&quota["title"]), format!("Rita Rep is behind the {quarter} quota"));
     assert!(s(&quota["reasons"][0]).starts_with("won 0.00 USD of a 100000.00 USD quota"), "{quota}");
@@ -530,7 +533,10 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
 
     // Raised once: a second refresh raises nothing.
     let job = refresh(&app, json!({})).await;
-    assert_eq!((job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()),
+        (Some(0), Some(0))
+    );
 
     // Only the owner (or an admin) acknowledges or dismisses.
     let path = format!("/api/v1/alerts/{}/dismiss", s(&drift["id"]));
@@ -539,7 +545,11 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
     let r = app.call(Method::POST, &path, Some(&rita_token), None, &[]).await.expect(200);
     assert_eq!((s(&r["status"]), r["version"].as_i64()), ("dismissed", Some(2)));
     let r = app.call(Method::POST, &path, Some(&rita_token), None, &[]).await;
-    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (422, "INVALID_TRANSITION"), "the house rule for a status move");
+    assert_eq!(
+        (r.status.as_u16(), s(&r.body["code"])),
+        (422, "INVALID_TRANSITION"),
+        "the house rule for a status move"
+    );
     // Dismissed within the cool-down: not raised again while the customer still drifts.
     let job = refresh(&app, json!({})).await;
     assert_eq!(job["result"]["alerts_raised"], 0);
@@ -549,7 +559,10 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
     // Thin buys Q: (2000 − 950) / 2000 = 52.5%: the margin alert resolves itself.
     buy(&app, &thin, json!([{"product_id": q["id"], "quantity": 1}]), 0).await;
     let job = refresh(&app, json!({})).await;
-    assert_eq!((job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()), (Some(0), Some(1)));
+    assert_eq!(
+        (job["result"]["alerts_raised"].as_i64(), job["result"]["alerts_resolved"].as_i64()),
+        (Some(0), Some(1))
+    );
     assert_eq!(kinds(&as_rita("/api/v1/alerts?owner=me&status=resolved".into()).await), vec!["margin_drop"]);
 
     // Without a cool-down, the drift is raised again.
@@ -584,7 +597,12 @@ async fn next_best_actions_rank_the_open_complaint_first_and_hold_offers_back() 
     let empty = app.account("Empty", json!({})).await;
     let path = format!("/api/v1/accounts/{}/next-best-actions", s(&acme["id"]));
     let actions = |v: &Value| -> Vec<(String, f64)> {
-        v["actions"].as_array().unwrap().iter().map(|a| (s(&a["action"]).to_string(), a["score"].as_f64().unwrap())).collect()
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (s(&a["action"]).to_string(), a["score"].as_f64().unwrap()))
+            .collect()
     };
 
     // Nothing analysed yet: no offer to make, nothing open.
@@ -594,7 +612,10 @@ async fn next_best_actions_rank_the_open_complaint_first_and_hold_offers_back() 
     // Acme buys BASIC: PLUS is the next tier up (score 25).
     let r = app.get(&path).await.expect(200);
     assert_eq!(actions(&r), vec![("offer".to_string(), 25.0)]);
-    assert_eq!((r["actions"][0]["product_id"].clone(), s(&r["actions"][0]["offer_kind"])), (plus["id"].clone(), "up_sell"));
+    assert_eq!(
+        (r["actions"][0]["product_id"].clone(), s(&r["actions"][0]["offer_kind"])),
+        (plus["id"].clone(), "up_sell")
+    );
 
     // An open complaint comes first (100), a question after it (60), and holds the offer back.
     let complaint = app.case("Invoice wrong", json!({"account_id": acme["id"], "type": "complaint"})).await;
@@ -626,7 +647,11 @@ async fn next_best_actions_rank_the_open_complaint_first_and_hold_offers_back() 
     // GraphQL: the same.
     let t = app.token(&["admin"]);
     let r = app
-        .gql(&t, "query($id: UUID!) { nextBestActions(customerType: ACCOUNT, id: $id) { actions { action score } } }", json!({"id": acme["id"]}))
+        .gql(
+            &t,
+            "query($id: UUID!) { nextBestActions(customerType: ACCOUNT, id: $id) { actions { action score } } }",
+            json!({"id": acme["id"]}),
+        )
         .await;
     assert_eq!(r["data"]["nextBestActions"]["actions"], json!([{"action": "FOLLOW_UP_CASE", "score": 60.0}]), "{r}");
 }
@@ -646,8 +671,11 @@ async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
     let last_month = first - chrono::Duration::days(1);
     let on = |d: chrono::NaiveDate| format!("{d}T00:00:01Z");
     let line = |p: &Value| json!([{"product_id": p["id"], "quantity": 1}]);
-    for (acc, p, day) in [(&k1, &p1, today), (&k1, &p1, today), (&k1, &p1, last_month), (&k2, &p1, last_month), (&k3, &p2, today)] {
-        app.created("/api/v1/purchases", json!({"account_id": acc["id"], "ordered_at": on(day), "lines": line(p)})).await;
+    for (acc, p, day) in
+        [(&k1, &p1, today), (&k1, &p1, today), (&k1, &p1, last_month), (&k2, &p1, last_month), (&k3, &p2, today)]
+    {
+        app.created("/api/v1/purchases", json!({"account_id": acc["id"], "ordered_at": on(day), "lines": line(p)}))
+            .await;
     }
     let tiers = json!({"tiers": [
         {"name": "gold", "min_revenue": money(3000, "usd")},
@@ -670,8 +698,12 @@ async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
     };
     assert_eq!((tier(&k1).await, tier(&k2).await, tier(&k3).await), (json!("gold"), json!("silver"), Value::Null));
     let by_tier = app.get("/api/v1/analytics/segments?by=tier").await.expect(200);
-    let groups: Vec<(Value, i64)> =
-        by_tier["groups"].as_array().unwrap().iter().map(|g| (g["group"].clone(), g["customers"].as_i64().unwrap())).collect();
+    let groups: Vec<(Value, i64)> = by_tier["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["group"].clone(), g["customers"].as_i64().unwrap()))
+        .collect();
     assert_eq!(groups, vec![(Value::Null, 1), (json!("gold"), 1), (json!("silver"), 1)]);
     let by_industry = app.get("/api/v1/analytics/segments?by=industry").await.expect(200);
     assert_eq!(by_industry["groups"][0]["group"], "Retail");
@@ -715,7 +747,11 @@ async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
     assert_eq!(events.len(), 3);
     let last = &events[2];
     assert_eq!(last["entity_id"], k1["id"]);
-    assert_eq!((last["before"]["tier"].clone(), last["after"]["tier"].clone()), (json!("gold"), json!("silver")), "{last}");
+    assert_eq!(
+        (last["before"]["tier"].clone(), last["after"]["tier"].clone()),
+        (json!("gold"), json!("silver")),
+        "{last}"
+    );
 }
 
 #[actix_web::test]
@@ -737,7 +773,8 @@ async fn dormant_customers_are_listed_and_segment_criteria_reach_them() {
     buy(&app, &fresh, line.clone(), 10).await;
     // A person buying without an account, 400 days ago: dormant.
     let solo = app.contact("Solo", "Buyer", json!({})).await;
-    app.created("/api/v1/purchases", json!({"contact_id": solo["id"], "ordered_at": days_ago(400), "lines": line})).await;
+    app.created("/api/v1/purchases", json!({"contact_id": solo["id"], "ordered_at": days_ago(400), "lines": line}))
+        .await;
     refresh(&app, json!({})).await;
 
     let page = app.get("/api/v1/analytics/customers?dormant=true&sort=recency_days").await.expect(200);
@@ -772,7 +809,9 @@ async fn the_voice_of_the_customer_counts_cases_csat_and_nps_by_hand() {
     let ann = app.contact("Ann", "Vox", json!({"account_id": v["id"]})).await;
     app.case("Broken", json!({"account_id": v["id"], "type": "complaint", "priority": "high"})).await;
     for (subject, kind, priority, csat) in [("How?", "question", "low", 4), ("Down", "incident", "high", 2)] {
-        let c = app.case(subject, json!({"account_id": v["id"], "type": kind, "priority": priority, "satisfaction": csat})).await;
+        let c = app
+            .case(subject, json!({"account_id": v["id"], "type": kind, "priority": priority, "satisfaction": csat}))
+            .await;
         app.patch(&format!("/api/v1/cases/{}", s(&c["id"])), json!({"status": "resolved"})).await.expect(200);
     }
     // NPS answers: 10, 9, 8 now; 3 forty days ago.
@@ -785,7 +824,10 @@ async fn the_voice_of_the_customer_counts_cases_csat_and_nps_by_hand() {
     let r = app.get(&format!("/api/v1/accounts/{}/voice", s(&v["id"]))).await.expect(200);
     assert_eq!((r["cases"].as_i64(), r["open_cases"].as_i64()), (Some(3), Some(1)));
     assert_eq!((r["complaints"].as_i64(), r["open_complaints"].as_i64()), (Some(1), Some(1)));
-    assert_eq!(r["by_priority"], json!([{"key": "high", "total": 2, "open": 1}, {"key": "low", "total": 1, "open": 0}]));
+    assert_eq!(
+        r["by_priority"],
+        json!([{"key": "high", "total": 2, "open": 1}, {"key": "low", "total": 1, "open": 0}])
+    );
     assert_eq!(r["by_type"].as_array().unwrap().len(), 3);
     // CSAT (4 + 2) / 2 = 3; NPS: 2 promoters, 1 passive, 1 detractor of 4: (2 − 1) / 4 × 100 = 25.
     assert_eq!(r["csat"], json!({"responses": 2, "average": 3.0}));

@@ -96,7 +96,8 @@ pub fn candidates_of(a: &CustomerAnalysis, profile: &Profile, settings: &Analyti
         CustomerType::Account => Customer::Account(crm_core::ids::AccountId(a.customer_id)),
         CustomerType::Contact => Customer::Contact(crm_core::ids::ContactId(a.customer_id)),
     };
-    let key = |kind: AlertKind, more: &str| format!("{}:{}:{}{more}", kind.as_str(), a.customer_type.as_str(), a.customer_id);
+    let key =
+        |kind: AlertKind, more: &str| format!("{}:{}:{}{more}", kind.as_str(), a.customer_type.as_str(), a.customer_id);
     let mut out = Vec::new();
     let mut push = |kind, key, title, reasons, figures| {
         out.push(Candidate { key, kind, customer: Some(customer), owner, title, reasons, figures })
@@ -319,7 +320,8 @@ fn json(a: &Alert) -> serde_json::Value {
 }
 
 fn find(conn: &mut AnyConnection, id: AlertId) -> QueryResult<Option<Alert>> {
-    let row: Option<Row> = alerts::table.filter(alerts::id.eq(DbUuid(id.0))).select(columns!()).first(conn).optional()?;
+    let row: Option<Row> =
+        alerts::table.filter(alerts::id.eq(DbUuid(id.0))).select(columns!()).first(conn).optional()?;
     Ok(row.map(alert_of))
 }
 

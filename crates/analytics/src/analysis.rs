@@ -454,7 +454,12 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
             code: DriftCode::CasesRose,
             message: format!(
                 "{} cases opened in the last {} days ({} complaints) against {} in the {} days before ({} complaints)",
-                c.recent, settings.period_days, c.recent_complaints, c.before, settings.period_days, c.complaints_before
+                c.recent,
+                settings.period_days,
+                c.recent_complaints,
+                c.before,
+                settings.period_days,
+                c.complaints_before
             ),
             value: c.recent as f64,
             reference: c.before as f64,

@@ -272,7 +272,9 @@ pub fn offers(
             .filter(|(id, p)| {
                 !owns(id)
                     && p.family.as_deref() == Some(family)
-                    && p.price.as_ref().is_some_and(|q| q.currency == price.currency && q.amount_minor > price.amount_minor)
+                    && p.price
+                        .as_ref()
+                        .is_some_and(|q| q.currency == price.currency && q.amount_minor > price.amount_minor)
             })
             .min_by(|(_, a), (_, b)| {
                 let (pa, pb) = (a.price.as_ref().map(|m| m.amount_minor), b.price.as_ref().map(|m| m.amount_minor));

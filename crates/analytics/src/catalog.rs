@@ -33,7 +33,8 @@ pub static CUSTOMER_ANALYTICS_CATALOG: Catalog = Catalog {
 };
 
 /// A contact's own analysis (it buys without an account).
-pub const CONTACT_ANALYTICS: RelationDef = RelationDef::to_many("analytics", "customer_id", &CUSTOMER_ANALYTICS_CATALOG);
+pub const CONTACT_ANALYTICS: RelationDef =
+    RelationDef::to_many("analytics", "customer_id", &CUSTOMER_ANALYTICS_CATALOG);
 
 /// The analysis of a contact's account.
 pub const ACCOUNT_ANALYTICS: RelationDef = RelationDef {

@@ -155,7 +155,8 @@ impl GammaGamma {
 
     /// The maximum-likelihood fit over customers with repeat purchases: `(x, mean value)`.
     pub fn fit(customers: &[(f64, f64)]) -> Result<(GammaGamma, f64), FitError> {
-        let usable: Vec<[f64; 2]> = customers.iter().filter(|(x, m)| *x > 0.0 && *m > 0.0).map(|(x, m)| [*x, *m]).collect();
+        let usable: Vec<[f64; 2]> =
+            customers.iter().filter(|(x, m)| *x > 0.0 && *m > 0.0).map(|(x, m)| [*x, *m]).collect();
         if usable.len() < MIN_REPEATERS {
             return Err(FitError::TooFew(usable.len()));
         }
@@ -169,11 +170,8 @@ impl GammaGamma {
         let mut xs: Vec<f64> = groups.keys.iter().map(|([x, _], _)| *x).collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        let logs: Vec<(usize, f64, f64, f64, f64)> = groups
-            .keys
-            .iter()
-            .map(|([x, m], n)| (xs.partition_point(|v| v < x), *m, x.ln(), m.ln(), *n))
-            .collect();
+        let logs: Vec<(usize, f64, f64, f64, f64)> =
+            groups.keys.iter().map(|([x, m], n)| (xs.partition_point(|v| v < x), *m, x.ln(), m.ln(), *n)).collect();
         let cost = move |v: &[f64]| -> f64 {
             let (p, q, gamma) = (v[0].exp(), v[1].exp(), v[2].exp());
             let base = q * gamma.ln() - lgamma(q);
@@ -220,9 +218,10 @@ impl Indexed {
             let k = (slot(&mut xs, &mut xi, s.x), slot(&mut txs, &mut txi, s.t_x), slot(&mut ts, &mut ti, s.t));
             *counts.entry(k).or_insert(0.0) += 1.0;
         }
-        let mut groups: Vec<(usize, usize, usize, f64)> = counts.into_iter().map(|((a, b, c), n)| (a, b, c, n)).collect();
+        let mut groups: Vec<(usize, usize, usize, f64)> =
+            counts.into_iter().map(|((a, b, c), n)| (a, b, c, n)).collect();
         // A fixed order: the sum, and so the fit, is the same on every run.
-        groups.sort_by(|p, q| (p.0, p.1, p.2).cmp(&(q.0, q.1, q.2)));
+        groups.sort_by_key(|p| (p.0, p.1, p.2));
         Indexed { xs, txs, ts, groups }
     }
 
@@ -268,7 +267,13 @@ impl<const N: usize> Grouped<N> {
         }
         let mut keys: Vec<([f64; N], f64)> = counts.into_values().collect();
         // A fixed order: the sum, and so the fit, is the same on every run.
-        keys.sort_by(|a, b| a.0.iter().zip(b.0.iter()).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
+        keys.sort_by(|a, b| {
+            a.0.iter()
+                .zip(b.0.iter())
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         Grouped { keys }
     }
 }
@@ -309,7 +314,8 @@ fn minimize(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<(Vec<f64>, f6
             v[i] += 0.5;
             simplex.push(v);
         }
-        let solver = NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::Optimizer(e.to_string()))?;
+        let solver =
+            NelderMead::new(simplex).with_sd_tolerance(1e-12).map_err(|e| FitError::Optimizer(e.to_string()))?;
         let res = Executor::new(objective, solver)
             .configure(|s| s.max_iters(2000))
             .run()

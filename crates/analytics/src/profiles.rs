@@ -69,8 +69,16 @@ impl Profiles {
                 p.lifecycle_stage = Some(stage);
             }
         }
-        type ContactRow =
-            (DbUuid, Option<DbUuid>, Option<String>, Option<String>, Option<DbUuid>, Option<String>, Option<String>, String);
+        type ContactRow = (
+            DbUuid,
+            Option<DbUuid>,
+            Option<String>,
+            Option<String>,
+            Option<DbUuid>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
         let rows: Vec<ContactRow> = contacts::table
             .select((
                 contacts::id,
@@ -86,7 +94,8 @@ impl Profiles {
         for (id, owner, first, last, account, country, region, stage) in rows {
             let name = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
             let industry = account.and_then(|a| by_id.get(&a.0)).and_then(|p| p.industry.clone());
-            let p = Profile { owner: owner.map(|o| o.0), name, industry, country, region, lifecycle_stage: Some(stage) };
+            let p =
+                Profile { owner: owner.map(|o| o.0), name, industry, country, region, lifecycle_stage: Some(stage) };
             by_id.insert(id.0, p);
         }
         Ok(Profiles { by_id })

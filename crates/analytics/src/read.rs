@@ -15,11 +15,11 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 
-use crate::associations::Rule;
 use crate::analysis::{self, BaseModel, BgNbdFit, CustomerAnalysis, CustomerType, Fits, GammaGammaFit};
+use crate::associations::Rule;
 use crate::rfm::RfmSegment;
-use crate::trends::{Dimension, CustomerTrendGroup};
 use crate::settings::{AnalyticsSettings, ENTITY};
+use crate::trends::{CustomerTrendGroup, Dimension};
 
 /// The latest complete refresh.
 struct Run {
@@ -124,7 +124,14 @@ pub fn customer(
     };
     let catalog = crate::associations::catalog(conn)?;
     let rules = crate::associations::by_antecedent(rules_of(conn, run.id, Some(&h.products))?);
-    let ctx = analysis::Context { base: &base, settings: &settings, as_of: now, live: true, rules: &rules, catalog: &catalog };
+    let ctx = analysis::Context {
+        base: &base,
+        settings: &settings,
+        as_of: now,
+        live: true,
+        rules: &rules,
+        catalog: &catalog,
+    };
     Ok(analysis::analyse(&h, &raw, &ctx))
 }
 
@@ -304,7 +311,13 @@ pub fn customers(
 
     let mut query = customer_analytics::table
         .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
-        .select((customer_analytics::customer_id, customer_analytics::analysis, sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(&format!("CAST({column} AS DOUBLE PRECISION)"))))
+        .select((
+            customer_analytics::customer_id,
+            customer_analytics::analysis,
+            sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(&format!(
+                "CAST({column} AS DOUBLE PRECISION)"
+            )),
+        ))
         .into_boxed::<crm_db::MultiBackend>();
     if let Some(s) = q.segment {
         query = query.filter(customer_analytics::segment.eq(s.as_str()));
@@ -345,20 +358,24 @@ pub fn customers(
                 after.push(" AND customer_id > ").bind(crm_db::sql::Bind::Uuid(id)).push("))");
             }
             None => {
-                after.push(&format!("({column} IS NULL AND customer_id > ")).bind(crm_db::sql::Bind::Uuid(id)).push(")");
+                after
+                    .push(&format!("({column} IS NULL AND customer_id > "))
+                    .bind(crm_db::sql::Bind::Uuid(id))
+                    .push(")");
             }
         }
         query = query.filter(after);
     }
     let direction = if desc { "DESC" } else { "ASC" };
-    query = query.order(sql::<BigInt>(&format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} {direction}, customer_id")));
+    query = query.order(sql::<BigInt>(&format!(
+        "CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} {direction}, customer_id"
+    )));
     let mut rows: Vec<(DbUuid, String, Option<f64>)> = query.limit(i64::from(limit) + 1).load(conn)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last())
-        .flatten()
-        .map(|(id, _, v)| Cursor { s: signature.clone(), v: vec![v.map(serde_json::Value::from).unwrap_or_default()], id: id.0 }.encode());
+    let next_cursor = more.then(|| rows.last()).flatten().map(|(id, _, v)| {
+        Cursor { s: signature.clone(), v: vec![v.map(serde_json::Value::from).unwrap_or_default()], id: id.0 }.encode()
+    });
     let data = rows.into_iter().filter_map(|(_, a, _)| serde_json::from_str(&a).ok()).collect();
     Ok(CustomerAnalysisPage { data, next_cursor, as_of: run.as_of.and_utc() })
 }
@@ -507,8 +524,11 @@ pub fn trends(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) ->
     actor.require(Scope::AnalyticsRead)?;
     let by = by.unwrap_or(Dimension::Segment);
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
-    let stored: Option<String> =
-        analytics_runs::table.filter(analytics_runs::id.eq(DbUuid(run.id))).select(analytics_runs::trends).first(conn).optional()?;
+    let stored: Option<String> = analytics_runs::table
+        .filter(analytics_runs::id.eq(DbUuid(run.id)))
+        .select(analytics_runs::trends)
+        .first(conn)
+        .optional()?;
     let mut stored: crate::trends::Stored = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
     let groups = stored.dimensions.remove(by.as_str()).unwrap_or_default();
     Ok(CustomerTrends { as_of: run.as_of.and_utc(), by, months: stored.months, groups })
@@ -579,7 +599,10 @@ pub fn model(conn: &mut AnyConnection, actor: &Actor) -> Result<AnalyticsModel, 
             monetary: base
                 .monetary
                 .iter()
-                .map(|(c, b)| MonetaryEdges { currency: c.clone(), minimum_minor: b.thresholds.iter().map(whole).collect() })
+                .map(|(c, b)| MonetaryEdges {
+                    currency: c.clone(),
+                    minimum_minor: b.thresholds.iter().map(whole).collect(),
+                })
                 .collect(),
         },
     })

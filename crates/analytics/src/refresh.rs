@@ -15,8 +15,8 @@ use chrono::NaiveDateTime;
 use crm_core::ids::{AccountId, ContactId, Customer};
 use crm_core::{Actor, FieldError, FieldErrors, Scope};
 use crm_db::schema::{
-    analytics_runs, cases, customer_analytics, interaction_contacts, interactions, product_associations, purchase_lines,
-    products, purchases,
+    analytics_runs, cases, customer_analytics, interaction_contacts, interactions, product_associations, products,
+    purchase_lines, purchases,
 };
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, Db, DbError};
@@ -28,8 +28,8 @@ use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{self, Bought, CaseCounts, CustomerAnalysis, CustomerType, History};
-use crm_events::Action;
 use crate::settings::{self, AnalyticsSettings, ENTITY};
+use crm_events::Action;
 
 /// The job kind in `jobs`.
 pub const KIND: &str = "analytics_refresh";
@@ -84,7 +84,11 @@ pub fn start(conn: &mut AnyConnection, actor: &Actor, input: &RefreshInput) -> R
     if input.as_of.is_some_and(|t| t.naive_utc() > crm_db::now()) {
         return Err(RecordError::Invalid {
             entity: ENTITY,
-            errors: FieldErrors(vec![FieldError::new("as_of", "in_future", "the analysis date cannot be in the future")]),
+            errors: FieldErrors(vec![FieldError::new(
+                "as_of",
+                "in_future",
+                "the analysis date cannot be in the future",
+            )]),
         });
     }
     let params = serde_json::to_value(input).unwrap_or_default();
@@ -144,7 +148,9 @@ pub fn histories(
     // The lines' cost: quantity × the product's unit cost where it is in the purchase's
     // currency; the other lines are counted as uncosted.
     let costed = "products.unit_cost_minor IS NOT NULL AND products.unit_cost_currency = purchases.currency";
-    let cost_expr = format!("CAST(SUM(CASE WHEN {costed} THEN purchase_lines.quantity * products.unit_cost_minor ELSE 0 END) AS BIGINT)");
+    let cost_expr = format!(
+        "CAST(SUM(CASE WHEN {costed} THEN purchase_lines.quantity * products.unit_cost_minor ELSE 0 END) AS BIGINT)"
+    );
     let uncosted_expr = format!("CAST(SUM(CASE WHEN {costed} THEN 0 ELSE 1 END) AS BIGINT)");
     let mut lines = purchase_lines::table
         .inner_join(products::table.on(products::id.eq(purchase_lines::product_id)))
@@ -245,7 +251,9 @@ pub fn histories(
         .into_boxed::<crm_db::MultiBackend>();
     match only {
         Some(Customer::Account(a)) => on_accounts = on_accounts.filter(interactions::account_id.eq(DbUuid(a.0))),
-        Some(Customer::Contact(c)) => with_contacts = with_contacts.filter(interaction_contacts::contact_id.eq(DbUuid(c.0))),
+        Some(Customer::Contact(c)) => {
+            with_contacts = with_contacts.filter(interaction_contacts::contact_id.eq(DbUuid(c.0)))
+        }
         None => {}
     }
     let account_rows: Vec<(Option<DbUuid>, Option<NaiveDateTime>)> =
@@ -262,7 +270,9 @@ pub fn histories(
         }
     }
     let complaint = crm_cases::CaseType::Complaint.as_str();
-    for (account, contact, created_at, case_type) in case_q.load::<(Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String)>(conn)? {
+    for (account, contact, created_at, case_type) in
+        case_q.load::<(Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String)>(conn)?
+    {
         let Some(h) = customer_of(account, contact).and_then(|c| by_customer.get_mut(&c)) else { continue };
         let recent = created_at > as_of - period;
         let is_complaint = case_type == complaint;
@@ -320,7 +330,8 @@ pub fn run(
     // Rows of a run that does not complete are not read (no run row points at them); they go.
     let discard = || {
         let gone = db.transaction_sync(|c| -> Result<(), DbError> {
-            diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq(DbUuid(run_id)))).execute(c)?;
+            diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq(DbUuid(run_id))))
+                .execute(c)?;
             diesel::delete(product_associations::table.filter(product_associations::run_id.eq(DbUuid(run_id))))
                 .execute(c)?;
             Ok(())
@@ -335,7 +346,8 @@ pub fn run(
     }
     let rules = crate::associations::by_antecedent(rules);
     split(&mut timings.associations);
-    let ctx = analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
+    let ctx =
+        analysis::Context { base: &base, settings: &settings, as_of, live: false, rules: &rules, catalog: &catalog };
     let profiles = db.run_sync(|c| crate::profiles::Profiles::load(c).map_err(DbError::from))?;
     let previous_tiers = db.run_sync(|c| tiers_of_latest(c).map_err(DbError::from))?;
     let mut tier_changes: Vec<(CustomerType, uuid::Uuid, Option<String>, Option<String>)> = Vec::new();
@@ -394,7 +406,15 @@ pub fn run(
         let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
         for (customer_type, id, before, after) in &tier_changes {
             let state = |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
-            crm_events::record(c, &system, "customer_tier", *id, Action::Updated, Some(state(before)), Some(state(after)))?;
+            crm_events::record(
+                c,
+                &system,
+                "customer_tier",
+                *id,
+                Action::Updated,
+                Some(state(before)),
+                Some(state(after)),
+            )?;
         }
         let mut all = std::mem::take(&mut candidates);
         all.extend(crate::alerts::quota_candidates(c, as_of, &settings)?);
@@ -455,8 +475,11 @@ fn store(
                 customer_analytics::recency_days.eq(a.rfm.recency_days),
                 customer_analytics::revenue_minor.eq(main.map(|v| v.revenue.amount_minor.0).unwrap_or(0)),
                 customer_analytics::margin_minor.eq(main.and_then(|v| v.margin.as_ref()).map(|m| m.amount_minor.0)),
-                customer_analytics::predicted_clv_minor
-                    .eq(a.prediction.as_ref().and_then(|p| p.predicted_clv.as_ref()).map(|m| m.amount_minor.0)),
+                customer_analytics::predicted_clv_minor.eq(a
+                    .prediction
+                    .as_ref()
+                    .and_then(|p| p.predicted_clv.as_ref())
+                    .map(|m| m.amount_minor.0)),
                 customer_analytics::probability_alive.eq(a.prediction.as_ref().map(|p| p.probability_alive)),
                 customer_analytics::drifting.eq(a.drifting),
                 customer_analytics::repeat_customer.eq(a.repeat_customer),
@@ -494,8 +517,12 @@ fn store_rules(conn: &mut AnyConnection, run_id: uuid::Uuid, rules: &[crate::ass
             })
             .collect();
         match conn {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(product_associations::table).values(&values).execute(pg)?,
-            AnyConnection::Sqlite(lite) => diesel::insert_into(product_associations::table).values(&values).execute(lite)?,
+            AnyConnection::Postgresql(pg) => {
+                diesel::insert_into(product_associations::table).values(&values).execute(pg)?
+            }
+            AnyConnection::Sqlite(lite) => {
+                diesel::insert_into(product_associations::table).values(&values).execute(lite)?
+            }
         };
     }
     Ok(())

@@ -183,7 +183,11 @@ impl AnalyticsSettings {
                 }
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(RecordError::Invalid { entity: ENTITY, errors: FieldErrors(errors) }) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RecordError::Invalid { entity: ENTITY, errors: FieldErrors(errors) })
+        }
     }
 }
 
@@ -201,7 +205,11 @@ pub fn get(conn: &mut AnyConnection, actor: &Actor) -> Result<AnalyticsSettings,
 }
 
 /// Replaces the settings; the next refresh uses them.
-pub fn set(conn: &mut AnyConnection, actor: &Actor, settings: AnalyticsSettings) -> Result<AnalyticsSettings, RecordError> {
+pub fn set(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    settings: AnalyticsSettings,
+) -> Result<AnalyticsSettings, RecordError> {
     actor.require(Scope::AnalyticsWrite)?;
     settings.validate()?;
     let mut settings = settings;

@@ -36,7 +36,12 @@ pub fn analytics(
     let mut rng = StdRng::seed_from_u64(0xA11A);
     let people: Vec<DbUuid> = db
         .run_sync(|c| {
-            contacts::table.select(contacts::id).order(contacts::id).limit(customers as i64).load(c).map_err(crm_db::DbError::from)
+            contacts::table
+                .select(contacts::id)
+                .order(contacts::id)
+                .limit(customers as i64)
+                .load(c)
+                .map_err(crm_db::DbError::from)
         })
         .map_err(|e| e.to_string())?;
     if people.is_empty() {

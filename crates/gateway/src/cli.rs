@@ -301,7 +301,10 @@ pub enum AnalyticsCommand {
 }
 
 /// A job's progress callback that moves a CLI progress display (a phase named `label`).
-fn job_progress<'a>(progress: &'a mut crate::progress::Progress, label: &'static str) -> impl FnMut(i64, i64, i64) -> bool + 'a {
+fn job_progress<'a>(
+    progress: &'a mut crate::progress::Progress,
+    label: &'static str,
+) -> impl FnMut(i64, i64, i64) -> bool + 'a {
     let mut seen = 0;
     move |total, done, _| {
         if done == 0 {
@@ -531,10 +534,7 @@ fn run(cli: Cli) -> Result<(), String> {
             crate::app::migrate(&db)?;
             let mut progress = crate::progress::Progress::for_stderr(json);
             let w = crate::benchdata::analytics(&db, customers, products, lines, &mut progress)?;
-            println!(
-                "customers={} products={} purchases={} lines={}",
-                w.customers, w.products, w.purchases, w.lines
-            );
+            println!("customers={} products={} purchases={} lines={}", w.customers, w.products, w.purchases, w.lines);
             Ok(())
         }
         Command::Geo(GeoCommand::Import { file }) => {

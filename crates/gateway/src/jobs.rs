@@ -135,8 +135,9 @@ fn run(
         crm_analytics::refresh::KIND => {
             let input: crm_analytics::RefreshInput =
                 serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
-            let outcome = crm_analytics::refresh::run(db, &input, &mut |total, done, failed| report(total, done, failed))
-                .map_err(|e| e.to_string())?;
+            let outcome =
+                crm_analytics::refresh::run(db, &input, &mut |total, done, failed| report(total, done, failed))
+                    .map_err(|e| e.to_string())?;
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
         }
         other => Err(format!("unknown job kind `{other}`")),

@@ -1,14 +1,14 @@
 //! GraphQL of the analytics (the same service functions as `/api/v1/analytics/…`).
 
 use async_graphql::{Context, Object};
+use crm_analytics::actions::NextBestActions;
+use crm_analytics::alerts::{Alert, AlertKind, AlertPage, AlertStatus, AlertsQuery};
 use crm_analytics::read::{
     AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomerTrends, CustomersQuery, ProductAssociation,
     Segmentation,
 };
 use crm_analytics::trends::Dimension;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
-use crm_analytics::actions::NextBestActions;
-use crm_analytics::alerts::{Alert, AlertKind, AlertPage, AlertStatus, AlertsQuery};
 use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
 
 use super::{gql, rc};
@@ -180,7 +180,9 @@ impl AnalyticsMutation {
     ) -> async_graphql::Result<Alert> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Acknowledged)).await.map_err(gql)
+        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Acknowledged))
+            .await
+            .map_err(gql)
     }
 
     /// Dismisses an open alert; see `POST /alerts/{id}/dismiss`.
@@ -191,7 +193,9 @@ impl AnalyticsMutation {
     ) -> async_graphql::Result<Alert> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Dismissed)).await.map_err(gql)
+        r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Dismissed))
+            .await
+            .map_err(gql)
     }
 
     /// Replaces the analysis settings; see `PUT /analytics/settings`.

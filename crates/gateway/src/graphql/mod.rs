@@ -1,12 +1,12 @@
 //! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
 
+pub mod analytics;
 pub mod batch;
 pub mod campaigns;
 pub mod changes;
 pub mod cost;
 pub mod custom;
 pub mod filters;
-pub mod analytics;
 pub mod geo;
 pub mod http;
 pub mod ide;

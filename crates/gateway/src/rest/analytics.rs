@@ -3,6 +3,8 @@
 //! the fitted model, the settings, and the refresh job.
 
 use actix_web::{HttpResponse, get, post, put, web};
+use crm_analytics::actions::NextBestActions;
+use crm_analytics::alerts::{Alert, AlertPage, AlertStatus, AlertsQuery};
 use crm_analytics::read::{
     AnalyticsModel, AssociationsQuery, CustomerAnalysisPage, CustomerTrends, CustomersQuery, ProductAssociation,
     Segmentation,
@@ -11,8 +13,6 @@ use crm_analytics::trends::Dimension;
 use crm_analytics::voice::VoiceOfCustomer;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
-use crm_analytics::actions::NextBestActions;
-use crm_analytics::alerts::{Alert, AlertPage, AlertStatus, AlertsQuery};
 use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -333,7 +333,11 @@ pub async fn dismiss_alert(
     close_alert(state, auth, id.into_inner(), AlertStatus::Dismissed).await
 }
 
-async fn actions(state: web::Data<AppState>, auth: Authenticated, customer: Customer) -> Result<HttpResponse, ApiError> {
+async fn actions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    customer: Customer,
+) -> Result<HttpResponse, ApiError> {
     auth.0.require(Scope::AnalyticsRead)?;
     let actor = auth.0;
     Ok(HttpResponse::Ok()

@@ -4,8 +4,8 @@ pub mod record;
 pub mod sync;
 
 pub mod accounts;
-pub mod analytics;
 pub mod activities;
+pub mod analytics;
 pub mod campaigns;
 pub mod cases;
 pub mod changes;
