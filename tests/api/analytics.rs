@@ -846,3 +846,86 @@ async fn the_voice_of_the_customer_counts_cases_csat_and_nps_by_hand() {
     let r = app.get(&format!("/api/v1/contacts/{}/voice", s(&ann["id"]))).await.expect(200);
     assert_eq!((r["cases"].as_i64(), r["nps"]["responses"].as_i64()), (Some(0), Some(4)));
 }
+
+#[actix_web::test]
+async fn web_activity_is_linked_on_identification_and_counts_in_the_analysis() {
+    let app = spawn().await;
+    let p = app.product("P", json!({"list_price": money(1000, "USD")})).await;
+    let shop = app.account("Webshop", json!({})).await;
+    let wes = app.contact("Wes", "Web", json!({"account_id": shop["id"], "email": "wes@web.example"})).await;
+    buy(&app, &shop, json!([{"product_id": p["id"], "quantity": 1}]), 200).await;
+    let site = token(&app.keys, "website", &[], &["web:track"]);
+    let post = |path: &'static str, body: Value, t: &str| {
+        let app = &app;
+        let t = t.to_string();
+        async move { app.call(Method::POST, path, Some(&t), Some(body), &[]).await }
+    };
+    let ev = |visitor: &str, kind: &str, days: i64| json!({"visitor_id": visitor, "kind": kind, "url": "https://shop.example/pricing", "occurred_at": days_ago(days)});
+    // An anonymous visitor: six events in the last 90 days, two in the 90 before.
+    let mut events: Vec<Value> = (0..5).map(|d| ev("v-1", "page_view", d + 1)).collect();
+    events.push(ev("v-1", "download", 3));
+    events.extend([ev("v-1", "page_view", 120), ev("v-1", "form_view", 150)]);
+    let r = post("/api/v1/web/events", json!({"events": events}), &site).await;
+    assert_eq!((r.status.as_u16(), r.body["accepted"].as_i64()), (200, Some(8)), "{}", r.body);
+    // Bad events: all refused, each named.
+    let bad =
+        json!({"events": [ev("v 1", "page_view", 0), {"visitor_id": "v-2", "kind": "page_view", "url": "ftp://x"}]});
+    let r = post("/api/v1/web/events", bad, &site).await;
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!((r.status.as_u16(), fields), (422, vec!["events[0].visitor_id", "events[1].url"]));
+    // Only web:track sends.
+    let r = post("/api/v1/web/events", json!({"events": [ev("v-3", "page_view", 0)]}), &app.token(&["sales"])).await;
+    assert_eq!(r.status.as_u16(), 403);
+
+    // Not identified yet: the contact has no web activity.
+    let path = format!("/api/v1/contacts/{}/web-activity", s(&wes["id"]));
+    assert_eq!(app.get(&path).await.expect(200)["all"], json!({"page_views": 0, "downloads": 0, "form_views": 0}));
+    // Identified (a login): its past events become Wes's.
+    let r = post("/api/v1/web/identify", json!({"visitor_id": "v-1", "contact_id": wes["id"]}), &site).await;
+    assert_eq!((r.status.as_u16(), r.body["events"].as_i64()), (200, Some(8)), "{}", r.body);
+    let a = app.get(&path).await.expect(200);
+    assert_eq!(
+        (a["visitors"].as_i64(), a["all"].clone()),
+        (Some(1), json!({"page_views": 6, "downloads": 1, "form_views": 1}))
+    );
+    assert_eq!(a["last_30_days"], json!({"page_views": 5, "downloads": 1, "form_views": 0}));
+    assert_eq!(a["recent"].as_array().unwrap().len(), 8);
+
+    // Fay's visitor, identified by its events: six visits 100 to 105 days ago, one yesterday.
+    let fading = app.account("Fading", json!({})).await;
+    let fay = app.contact("Fay", "Fading", json!({"account_id": fading["id"]})).await;
+    buy(&app, &fading, json!([{"product_id": p["id"], "quantity": 1}]), 200).await;
+    let mut events: Vec<Value> = (100..106).map(|d| ev("v-9", "page_view", d)).collect();
+    events.push(ev("v-9", "page_view", 1));
+    for e in &mut events {
+        e["contact_id"] = fay["id"].clone();
+    }
+    post("/api/v1/web/events", json!({"events": events}), &site).await.expect(200);
+
+    // The account's analysis counts its contacts' events: 6 in the last 90 days, 2 before.
+    refresh(&app, json!({})).await;
+    let x = app.get(&format!("/api/v1/accounts/{}/analytics", s(&shop["id"]))).await.expect(200);
+    assert_eq!(x["web"]["recent"], json!({"page_views": 5, "downloads": 1, "form_views": 0}));
+    assert_eq!(x["web"]["before"], json!({"page_views": 1, "downloads": 0, "form_views": 1}));
+    // 6 ≥ 5 and more than before: an interest to follow up (55).
+    let nba = app.get(&format!("/api/v1/accounts/{}/next-best-actions", s(&shop["id"]))).await.expect(200);
+    assert_eq!(nba["actions"][0]["action"], "follow_up_interest", "{nba}");
+    assert_eq!(nba["actions"][0]["score"], 55.0);
+    // Segment criteria reach it.
+    let p = app
+        .post("/api/v1/segments/preview", json!({"criteria": "account_analytics(web_events_recent[gte]:6)"}))
+        .await
+        .expect(200);
+    assert_eq!(p["data"][0]["id"], wes["id"]);
+    // Fading: 1 event against 6 (≥ 5), down more than half: a drift reason.
+    let f = app.get(&format!("/api/v1/accounts/{}/analytics", s(&fading["id"]))).await.expect(200);
+    let web_drop = f["drift"].as_array().unwrap().iter().find(|d| d["code"] == "web_drop").cloned().unwrap();
+    assert_eq!((web_drop["value"].as_f64(), web_drop["reference"].as_f64()), (Some(1.0), Some(6.0)));
+    // A retention of 2 days keeps only yesterday's events (each refresh deletes the older).
+    app.call(Method::PUT, "/api/v1/analytics/settings", Some(&app.admin), Some(json!({"web_retention_days": 2})), &[])
+        .await
+        .expect(200);
+    refresh(&app, json!({})).await;
+    let a = app.get(&path).await.expect(200);
+    assert_eq!(a["all"]["page_views"], 1, "only the page view of yesterday is kept: {a}");
+}

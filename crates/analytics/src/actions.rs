@@ -31,6 +31,7 @@ wire_enum!(
         ResolveComplaint = "resolve_complaint",
         FollowUpCase = "follow_up_case",
         Reactivate = "reactivate",
+        FollowUpInterest = "follow_up_interest",
         Offer = "offer",
         Nothing = "nothing",
     }
@@ -185,6 +186,30 @@ pub fn next_best_actions(
     }
     let offers: Vec<&Offer> = analysis.iter().flat_map(|a| a.offers.iter()).collect();
     // Offers are held back by an open complaint, or when no one may receive marketing.
+    // An interest shown on the website: at least `web_min_events` in the last period, more
+    // than in the one before.
+    if let Some(a) = analysis.as_ref() {
+        let (recent, before) = (a.web.recent, a.web.before);
+        let settings = crate::settings::load(conn)?;
+        if recent.total() >= i64::from(settings.web_min_events) && recent.total() > before.total() {
+            actions.push(NextBestAction {
+                action: ActionKind::FollowUpInterest,
+                score: 55.0,
+                title: "Follow up the interest shown on the website".into(),
+                reasons: vec![format!(
+                    "{} page views, {} downloads and {} form views in the last {} days, against {} events before",
+                    recent.page_views,
+                    recent.downloads,
+                    recent.form_views,
+                    settings.period_days,
+                    before.total()
+                )],
+                case_id: None,
+                product_id: None,
+                offer_kind: None,
+            });
+        }
+    }
     let complaint = cases.iter().find(|c| c.complaint);
     let hold = match complaint {
         _ if offers.is_empty() => None,

@@ -14,6 +14,7 @@ use crate::associations::{CatalogProduct, Offer, Rule, offers};
 use crate::models::{BgNbd, GammaGamma, Summary};
 use crate::rfm::{Breakpoints, RfmSegment};
 use crate::settings::AnalyticsSettings;
+use crate::web::WebCounts;
 
 /// One purchase as the analysis sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +38,18 @@ pub struct History {
     pub products: Vec<uuid::Uuid>,
     /// Its latest interaction (an account's: logged on the account; a contact's: with it).
     pub last_interaction: Option<NaiveDateTime>,
+    /// Its web events (a contact's visitors'; an account's: its contacts') in the last period
+    /// and the one before.
+    pub web: WebPeriods,
+}
+
+/// Web events in the last period and the one before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct WebPeriods {
+    pub recent: WebCounts,
+    pub before: WebCounts,
 }
 
 /// Cases opened in the last period and the one before, and the complaints among them.
@@ -87,6 +100,8 @@ wire_enum!(
         SpendDrop = "spend_drop",
         /// It opened more cases in the last period than in the one before.
         CasesRose = "cases_rose",
+        /// Its people came to the website much less in the last period than in the one before.
+        WebDrop = "web_drop",
     }
 );
 
@@ -208,6 +223,8 @@ pub struct CustomerAnalysis {
     pub last_interaction_at: Option<chrono::DateTime<chrono::Utc>>,
     /// No purchase and no interaction for `dormant_days` or more: one to reactivate.
     pub dormant: bool,
+    /// Its web events in the last period and the one before.
+    pub web: WebPeriods,
 }
 
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -468,6 +485,20 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
 
     let value = value_of(&h.purchases, &raw.currency);
     let tier = tier_of(settings, &rfm, value.first(), prediction.as_ref());
+    let (recent_web, before_web) = (h.web.recent.total(), h.web.before.total());
+    if before_web >= i64::from(settings.web_min_events)
+        && (recent_web as f64) < before_web as f64 * (1.0 - settings.spend_drop)
+    {
+        drift.push(DriftReason {
+            code: DriftCode::WebDrop,
+            message: format!(
+                "{recent_web} web events in the last {} days against {before_web} in the {} days before",
+                settings.period_days, settings.period_days
+            ),
+            value: recent_web as f64,
+            reference: before_web as f64,
+        });
+    }
     let (customer_type, customer_id) = match h.customer {
         Customer::Account(a) => (CustomerType::Account, a.0),
         Customer::Contact(c) => (CustomerType::Contact, c.0),
@@ -495,6 +526,7 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
         last_interaction_at: h.last_interaction.map(|t| t.and_utc()),
         dormant: raw.recency_days >= i64::from(settings.dormant_days)
             && h.last_interaction.is_none_or(|t| days(t.date(), as_of.date()) >= i64::from(settings.dormant_days)),
+        web: h.web,
     }
 }
 

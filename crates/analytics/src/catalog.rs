@@ -28,6 +28,7 @@ pub static CUSTOMER_ANALYTICS_CATALOG: Catalog = Catalog {
         field("dormant", FieldKind::Bool, false),
         field("repeat_customer", FieldKind::Bool, false),
         field("tier", FieldKind::Text, true),
+        field("web_events_recent", FieldKind::Int, false),
     ],
     relations: &[],
 };

@@ -17,6 +17,7 @@ pub mod rfm;
 pub mod settings;
 pub mod trends;
 pub mod voice;
+pub mod web;
 
 pub use analysis::{CustomerAnalysis, CustomerType, DriftCode, DriftReason};
 pub use read::{AnalyticsModel, CustomerAnalysisPage, CustomersQuery, Segmentation};

@@ -15,8 +15,8 @@ use chrono::NaiveDateTime;
 use crm_core::ids::{AccountId, ContactId, Customer};
 use crm_core::{Actor, FieldError, FieldErrors, Scope};
 use crm_db::schema::{
-    analytics_runs, cases, customer_analytics, interaction_contacts, interactions, product_associations, products,
-    purchase_lines, purchases,
+    analytics_runs, cases, contacts, customer_analytics, interaction_contacts, interactions, product_associations,
+    products, purchase_lines, purchases, web_events, web_visitors,
 };
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, Db, DbError};
@@ -218,6 +218,7 @@ pub fn histories(
                 cases: CaseCounts::default(),
                 products: Vec::new(),
                 last_interaction: None,
+                web: Default::default(),
             })
             .purchases
             .push(Bought { ordered_at, currency, total_minor, cost_minor, uncosted_lines });
@@ -269,6 +270,33 @@ pub fn histories(
             h.last_interaction = at;
         }
     }
+    // Web events of the visitors identified as contacts, in the two periods, per contact (and
+    // so per its account).
+    for (recent, from, to) in [(true, as_of - period, as_of), (false, as_of - period - period, as_of - period)] {
+        let mut q = web_events::table
+            .inner_join(web_visitors::table)
+            .inner_join(contacts::table.on(web_visitors::contact_id.eq(contacts::id.nullable())))
+            .filter(web_events::occurred_at.gt(from))
+            .filter(web_events::occurred_at.le(to))
+            .group_by((contacts::id, contacts::account_id, web_events::kind))
+            .select((contacts::id, contacts::account_id, web_events::kind, diesel::dsl::count_star()))
+            .into_boxed::<crm_db::MultiBackend>();
+        match only {
+            Some(Customer::Account(a)) => q = q.filter(contacts::account_id.eq(DbUuid(a.0))),
+            Some(Customer::Contact(c)) => q = q.filter(contacts::id.eq(DbUuid(c.0))),
+            None => {}
+        }
+        for (contact, account, kind, n) in q.load::<(DbUuid, Option<DbUuid>, String, i64)>(conn)? {
+            let mine =
+                [Some(Customer::Contact(ContactId(contact.0))), account.map(|a| Customer::Account(AccountId(a.0)))];
+            for customer in mine.into_iter().flatten() {
+                if let Some(h) = by_customer.get_mut(&customer) {
+                    let counts = if recent { &mut h.web.recent } else { &mut h.web.before };
+                    counts.add(&kind, n);
+                }
+            }
+        }
+    }
     let complaint = crm_cases::CaseType::Complaint.as_str();
     for (account, contact, created_at, case_type) in
         case_q.load::<(Option<DbUuid>, Option<DbUuid>, NaiveDateTime, String)>(conn)?
@@ -307,6 +335,8 @@ pub fn run(
     let started = Instant::now();
     let as_of = input.as_of.map(|t| t.naive_utc()).unwrap_or_else(crm_db::now);
     let settings = db.run_sync(|c| settings::load(c).map_err(DbError::from))?;
+    // Web events past the retention go first (each refresh bounds their storage).
+    db.transaction_sync(|c| crate::web::purge(c, settings.web_retention_days).map_err(DbError::from))?;
     let mut timings = Timings::default();
     let mut lap = Instant::now();
     let mut split = |slot: &mut f64| {
@@ -489,6 +519,7 @@ fn store(
                 customer_analytics::country.eq(p.country.clone()),
                 customer_analytics::region.eq(p.region.clone()),
                 customer_analytics::lifecycle_stage.eq(p.lifecycle_stage.clone()),
+                customer_analytics::web_events_recent.eq(a.web.recent.total()),
                 customer_analytics::analysis.eq(serde_json::to_string(a).unwrap_or_default()),
             )
         })

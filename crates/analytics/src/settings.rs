@@ -91,6 +91,11 @@ pub struct AnalyticsSettings {
     /// A customer is dormant after this many days without a purchase and without an
     /// interaction (1 to 3660; default 180).
     pub dormant_days: u32,
+    /// Web events are kept this many days (1 to 3660; default 395).
+    pub web_retention_days: u32,
+    /// The fewest web events in a period that count as an interest or a trend (1 to 100000;
+    /// default 5).
+    pub web_min_events: u32,
     /// The value tiers, in order (at most 20); a customer's tier is the first it meets (none
     /// when it meets none). Changes of tier are events (`customer_tier.updated`).
     pub tiers: Vec<TierRule>,
@@ -117,6 +122,8 @@ impl Default for AnalyticsSettings {
             quota_pace_tolerance: 0.1,
             alert_cooldown_days: 30,
             dormant_days: 180,
+            web_retention_days: 395,
+            web_min_events: 5,
             tiers: Vec::new(),
             refresh_every_hours: None,
         }
@@ -156,6 +163,8 @@ impl AnalyticsSettings {
         range("quota_pace_tolerance", self.quota_pace_tolerance, 0.0, 1.0);
         range("alert_cooldown_days", f64::from(self.alert_cooldown_days), 0.0, 365.0);
         range("dormant_days", f64::from(self.dormant_days), 1.0, 3660.0);
+        range("web_retention_days", f64::from(self.web_retention_days), 1.0, 3660.0);
+        range("web_min_events", f64::from(self.web_min_events), 1.0, 100_000.0);
         if let Some(h) = self.refresh_every_hours {
             range("refresh_every_hours", f64::from(h), 1.0, 720.0);
         }

@@ -45,10 +45,13 @@ pub enum Scope {
     AnalyticsRead,
     /// Refresh the analyses and change their settings.
     AnalyticsWrite,
+    /// Send web activity (page views, downloads, form views) and identify visitors (for a
+    /// website's backend).
+    WebTrack,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 24] = [
+    pub const ALL: [Scope; 25] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -73,6 +76,7 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::AnalyticsRead,
         Scope::AnalyticsWrite,
+        Scope::WebTrack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +105,7 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks:write",
             Scope::AnalyticsRead => "analytics:read",
             Scope::AnalyticsWrite => "analytics:write",
+            Scope::WebTrack => "web:track",
         }
     }
 
@@ -202,6 +207,7 @@ impl Role {
                 SchemaRead,
                 AnalyticsRead,
                 AnalyticsWrite,
+                WebTrack,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[

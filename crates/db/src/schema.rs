@@ -1014,6 +1014,7 @@ diesel::table! {
         country -> Nullable<Text>,
         region -> Nullable<Text>,
         lifecycle_stage -> Nullable<Text>,
+        web_events_recent -> BigInt,
         analysis -> Text,
     }
 }
@@ -1056,3 +1057,35 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    web_events (id) {
+        id -> Uid,
+        visitor_id -> Text,
+        kind -> Text,
+        url -> Text,
+        title -> Nullable<Text>,
+        referrer -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    web_visitors (visitor_id) {
+        visitor_id -> Text,
+        contact_id -> Nullable<Uid>,
+        identified_at -> Nullable<Timestamp>,
+        first_seen -> Timestamp,
+        last_seen -> Timestamp,
+    }
+}
+diesel::joinable!(web_events -> web_visitors (visitor_id));
+diesel::allow_tables_to_appear_in_same_query!(web_events, web_visitors, contacts);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(contacts::id, contacts::account_id, web_events::kind);

@@ -40,6 +40,7 @@ CREATE TABLE customer_analytics (
     country text,
     region text,
     lifecycle_stage text,
+    web_events_recent bigint NOT NULL,
     analysis text NOT NULL,
     PRIMARY KEY (run_id, customer_type, customer_id)
 );
@@ -85,3 +86,27 @@ CREATE INDEX alerts_open ON alerts (status, id);
 -- Voice of the customer: a Net Promoter Score answer (0 to 10) logged with an interaction
 -- (cases carry their CSAT, 1 to 5, as `satisfaction`).
 ALTER TABLE interactions ADD COLUMN nps bigint;
+
+-- Behaviour on the web (e-CRM): page views, downloads and form views sent by a website's
+-- backend (POST /api/v1/web/events) under an anonymous visitor id, linked to a contact when the
+-- visitor is identified (web_visitors); kept for the settings' web_retention_days.
+CREATE TABLE web_events (
+    id uuid PRIMARY KEY,
+    visitor_id text NOT NULL,
+    kind text NOT NULL,
+    url text NOT NULL,
+    title text,
+    referrer text,
+    occurred_at timestamp NOT NULL,
+    received_at timestamp NOT NULL
+);
+CREATE INDEX web_events_visitor ON web_events (visitor_id, occurred_at);
+CREATE INDEX web_events_time ON web_events (occurred_at);
+CREATE TABLE web_visitors (
+    visitor_id text PRIMARY KEY,
+    contact_id uuid,
+    identified_at timestamp,
+    first_seen timestamp NOT NULL,
+    last_seen timestamp NOT NULL
+);
+CREATE INDEX web_visitors_contact ON web_visitors (contact_id);

@@ -1,3 +1,5 @@
+DROP TABLE web_visitors;
+DROP TABLE web_events;
 ALTER TABLE interactions DROP COLUMN nps;
 DROP TABLE alerts;
 DROP TABLE product_associations;

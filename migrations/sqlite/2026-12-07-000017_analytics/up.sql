@@ -40,6 +40,7 @@ CREATE TABLE customer_analytics (
     country TEXT,
     region TEXT,
     lifecycle_stage TEXT,
+    web_events_recent BIGINT NOT NULL,
     analysis TEXT NOT NULL,
     PRIMARY KEY (run_id, customer_type, customer_id)
 );
@@ -85,3 +86,27 @@ CREATE INDEX alerts_open ON alerts (status, id);
 -- Voice of the customer: a Net Promoter Score answer (0 to 10) logged with an interaction
 -- (cases carry their CSAT, 1 to 5, as `satisfaction`).
 ALTER TABLE interactions ADD COLUMN nps BIGINT;
+
+-- Behaviour on the web (e-CRM): page views, downloads and form views sent by a website's
+-- backend (POST /api/v1/web/events) under an anonymous visitor id, linked to a contact when the
+-- visitor is identified (web_visitors); kept for the settings' web_retention_days.
+CREATE TABLE web_events (
+    id TEXT PRIMARY KEY,
+    visitor_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT,
+    referrer TEXT,
+    occurred_at TIMESTAMP NOT NULL,
+    received_at TIMESTAMP NOT NULL
+);
+CREATE INDEX web_events_visitor ON web_events (visitor_id, occurred_at);
+CREATE INDEX web_events_time ON web_events (occurred_at);
+CREATE TABLE web_visitors (
+    visitor_id TEXT PRIMARY KEY,
+    contact_id TEXT,
+    identified_at TIMESTAMP,
+    first_seen TIMESTAMP NOT NULL,
+    last_seen TIMESTAMP NOT NULL
+);
+CREATE INDEX web_visitors_contact ON web_visitors (contact_id);

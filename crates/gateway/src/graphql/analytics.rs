@@ -148,6 +148,17 @@ impl AnalyticsQuery {
         r.db.run(move |c| crm_analytics::voice::voice(c, &actor, customer)).await.map_err(gql)
     }
 
+    /// A contact's behaviour on the web; see `GET /contacts/{id}/web-activity`.
+    async fn web_activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact's id.")] contact_id: ContactId,
+    ) -> async_graphql::Result<crm_analytics::web::WebActivity> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| crm_analytics::web::activity(c, &actor, contact_id)).await.map_err(gql)
+    }
+
     /// The analysis settings; see `GET /analytics/settings`.
     async fn analytics_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<AnalyticsSettings> {
         let r = rc(ctx)?;
@@ -196,6 +207,28 @@ impl AnalyticsMutation {
         r.db.transaction(move |c| crm_analytics::alerts::close(c, &actor, id, AlertStatus::Dismissed))
             .await
             .map_err(gql)
+    }
+
+    /// Takes a batch of web events; see `POST /web/events`.
+    async fn track_web(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "1 to 500 events.")] input: crm_analytics::web::TrackInput,
+    ) -> async_graphql::Result<crm_analytics::web::Tracked> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_analytics::web::track(c, &actor, input)).await.map_err(gql)
+    }
+
+    /// Identifies a visitor as a contact; see `POST /web/identify`.
+    async fn identify_visitor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The visitor and the contact it is.")] input: crm_analytics::web::IdentifyInput,
+    ) -> async_graphql::Result<crm_analytics::web::Identified> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.transaction(move |c| crm_analytics::web::identify(c, &actor, input)).await.map_err(gql)
     }
 
     /// Replaces the analysis settings; see `PUT /analytics/settings`.

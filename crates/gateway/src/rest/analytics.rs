@@ -11,6 +11,7 @@ use crm_analytics::read::{
 };
 use crm_analytics::trends::Dimension;
 use crm_analytics::voice::VoiceOfCustomer;
+use crm_analytics::web::{Identified, IdentifyInput, TrackInput, Tracked, WebActivity};
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, RefreshInput};
 use crm_core::Scope;
 use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
@@ -425,4 +426,70 @@ pub async fn contact_voice(
     id: web::Path<ContactId>,
 ) -> Result<HttpResponse, ApiError> {
     voice(state, auth, Customer::Contact(id.into_inner())).await
+}
+
+/// Takes a batch of 1 to 500 web events (page views, downloads, form views) from a website's
+/// backend, each under the website's anonymous visitor id; an event with a `contact_id`
+/// identifies its visitor. All or nothing: a bad event is a 422 naming it. Needs `web:track`.
+#[utoipa::path(
+    tag = "analytics",
+    request_body = TrackInput,
+    responses(
+        (status = 200, body = Tracked),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/web/events")]
+pub async fn track_web(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<TrackInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.after(auth.0.require(Scope::WebTrack))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| crm_analytics::web::track(c, &actor, input)).await?))
+}
+
+/// Identifies a visitor as a contact (after a login, a form, a tracked click): its events so far
+/// and from now on are the contact's. The latest identification wins. Needs `web:track`.
+#[utoipa::path(
+    tag = "analytics",
+    request_body = IdentifyInput,
+    responses(
+        (status = 200, body = Identified),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/web/identify")]
+pub async fn identify_visitor(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<IdentifyInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.after(auth.0.require(Scope::WebTrack))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.transaction(move |c| crm_analytics::web::identify(c, &actor, input)).await?))
+}
+
+/// A contact's behaviour on the web: its identified visitors, its events by kind (kept and in
+/// the last 30 days), when it was last seen, and the 20 newest events.
+#[utoipa::path(
+    tag = "analytics",
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, body = WebActivity),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/contacts/{id}/web-activity")]
+pub async fn contact_web_activity(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<ContactId>,
+) -> Result<HttpResponse, ApiError> {
+    auth.0.require(Scope::AnalyticsRead)?;
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| crm_analytics::web::activity(c, &actor, id)).await?))
 }
