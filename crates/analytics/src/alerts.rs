@@ -256,7 +256,7 @@ fn system() -> Actor {
 /// cool-down) and resolves the open alerts of the kinds in `kinds` that no candidate holds any
 /// more. Returns (raised, resolved).
 pub fn settle(
-    conn: &mut AnyConnection,
+    db: &crm_db::Db,
     candidates: Vec<Candidate>,
     kinds: &[AlertKind],
     now: NaiveDateTime,
@@ -265,51 +265,101 @@ pub fn settle(
     let cooled = now - chrono::Duration::days(i64::from(settings.alert_cooldown_days));
     let open = AlertStatus::Open.as_str();
     let owned_closed = [AlertStatus::Acknowledged.as_str(), AlertStatus::Dismissed.as_str()];
-    let live: Vec<(DbUuid, String, String)> = alerts::table
-        .filter(alerts::status.eq(open).or(alerts::status.eq_any(owned_closed).and(alerts::updated_at.gt(cooled))))
-        .select((alerts::id, alerts::key, alerts::status))
-        .load(conn)?;
+    let live: Vec<(DbUuid, String, String)> = db.run_sync(|c| {
+        alerts::table
+            .filter(alerts::status.eq(open).or(alerts::status.eq_any(owned_closed).and(alerts::updated_at.gt(cooled))))
+            .select((alerts::id, alerts::key, alerts::status))
+            .load(c)
+            .map_err(crm_db::DbError::from)
+    })?;
     let held: HashSet<&str> = candidates.iter().map(|c| c.key.as_str()).collect();
     let kind_names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-    let mut resolved = 0;
-    for (id, key, status) in &live {
-        let kind = key.split(':').next().unwrap_or("");
-        if status == open && !held.contains(key.as_str()) && kind_names.contains(&kind) {
-            transition(conn, &system(), AlertId(id.0), AlertStatus::Resolved, now)?;
-            resolved += 1;
+    let gone: Vec<AlertId> = live
+        .iter()
+        .filter(|(_, key, status)| {
+            let kind = key.split(':').next().unwrap_or("");
+            status == open && !held.contains(key.as_str()) && kind_names.contains(&kind)
+        })
+        .map(|(id, ..)| AlertId(id.0))
+        .collect();
+    let system = system();
+    for chunk in gone.chunks(1000) {
+        db.transaction_sync(|c| -> Result<(), RecordError> {
+            for id in chunk {
+                transition(c, &system, *id, AlertStatus::Resolved, now)?;
+            }
+            Ok(())
+        })?;
+    }
+    let resolved = gone.len() as i64;
+    let taken: HashSet<&str> = live.iter().map(|(_, k, _)| k.as_str()).collect();
+    // New alerts go in multi-row inserts; each is an event (buffered to the commit).
+    let fresh: Vec<&Candidate> = candidates.iter().filter(|c| !taken.contains(c.key.as_str())).collect();
+    for chunk in fresh.chunks(500) {
+        db.transaction_sync(|conn| raise(conn, chunk, now, &system))?;
+    }
+    Ok((fresh.len() as i64, resolved))
+}
+
+/// Writes new alerts and their events.
+fn raise(conn: &mut AnyConnection, chunk: &[&Candidate], now: NaiveDateTime, system: &Actor) -> Result<(), RecordError> {
+    let open = AlertStatus::Open.as_str();
+    {
+        let made: Vec<Alert> = chunk
+            .iter()
+            .map(|c| {
+                let (customer_type, customer_id) = match c.customer {
+                    Some(Customer::Account(a)) => (Some(CustomerType::Account), Some(a.0)),
+                    Some(Customer::Contact(p)) => (Some(CustomerType::Contact), Some(p.0)),
+                    None => (None, None),
+                };
+                Alert {
+                    id: AlertId(uuid::Uuid::now_v7()),
+                    kind: c.kind,
+                    status: AlertStatus::Open,
+                    customer_type,
+                    customer_id,
+                    owner_id: c.owner.map(UserId),
+                    title: c.title.clone(),
+                    reasons: c.reasons.clone(),
+                    figures: c.figures.clone(),
+                    // As stored (microseconds), so the event shows what a read shows.
+                    raised_at: crm_db::truncate_micros(now).and_utc(),
+                    updated_at: crm_db::truncate_micros(now).and_utc(),
+                    version: 1,
+                }
+            })
+            .collect();
+        let rows: Vec<_> = made
+            .iter()
+            .zip(chunk)
+            .map(|(a, c)| {
+                (
+                    alerts::id.eq(DbUuid(a.id.0)),
+                    alerts::key.eq(c.key.clone()),
+                    alerts::kind.eq(a.kind.as_str()),
+                    alerts::status.eq(open),
+                    alerts::customer_type.eq(a.customer_type.map(|t| t.as_str())),
+                    alerts::customer_id.eq(a.customer_id.map(DbUuid)),
+                    alerts::owner_id.eq(a.owner_id.map(|o| DbUuid(o.0))),
+                    alerts::title.eq(a.title.clone()),
+                    alerts::reasons.eq(serde_json::to_string(&a.reasons).unwrap_or_default()),
+                    alerts::figures.eq(a.figures.to_string()),
+                    alerts::raised_at.eq(a.raised_at.naive_utc()),
+                    alerts::updated_at.eq(a.updated_at.naive_utc()),
+                    alerts::version.eq(1i64),
+                )
+            })
+            .collect();
+        match conn {
+            AnyConnection::Postgresql(pg) => diesel::insert_into(alerts::table).values(&rows).execute(pg)?,
+            AnyConnection::Sqlite(lite) => diesel::insert_into(alerts::table).values(&rows).execute(lite)?,
+        };
+        for a in &made {
+            crm_events::record(conn, system, ENTITY, a.id.0, Action::Created, None, Some(json(a)))?;
         }
     }
-    let taken: HashSet<&str> = live.iter().map(|(_, k, _)| k.as_str()).collect();
-    let mut raised = 0;
-    for c in candidates.iter().filter(|c| !taken.contains(c.key.as_str())) {
-        let id = uuid::Uuid::now_v7();
-        let (customer_type, customer_id) = match c.customer {
-            Some(Customer::Account(a)) => (Some(CustomerType::Account.as_str()), Some(DbUuid(a.0))),
-            Some(Customer::Contact(p)) => (Some(CustomerType::Contact.as_str()), Some(DbUuid(p.0))),
-            None => (None, None),
-        };
-        diesel::insert_into(alerts::table)
-            .values((
-                alerts::id.eq(DbUuid(id)),
-                alerts::key.eq(&c.key),
-                alerts::kind.eq(c.kind.as_str()),
-                alerts::status.eq(open),
-                alerts::customer_type.eq(customer_type),
-                alerts::customer_id.eq(customer_id),
-                alerts::owner_id.eq(c.owner.map(DbUuid)),
-                alerts::title.eq(&c.title),
-                alerts::reasons.eq(serde_json::to_string(&c.reasons).unwrap_or_default()),
-                alerts::figures.eq(c.figures.to_string()),
-                alerts::raised_at.eq(now),
-                alerts::updated_at.eq(now),
-                alerts::version.eq(1i64),
-            ))
-            .execute(conn)?;
-        let after = find(conn, AlertId(id))?.ok_or(RecordError::NotFound { entity: ENTITY })?;
-        crm_events::record(conn, &system(), ENTITY, id, Action::Created, None, Some(json(&after)))?;
-        raised += 1;
-    }
-    Ok((raised, resolved))
+    Ok(())
 }
 
 /// The entity name in events and errors.

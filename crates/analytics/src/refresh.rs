@@ -410,7 +410,7 @@ pub fn run(
     let trends = trends.finish();
     split(&mut timings.analyse_and_write);
     let seconds = started.elapsed().as_secs_f64();
-    let finished = db.transaction_sync(|c| -> Result<(i64, i64), RecordError> {
+    let finished = db.transaction_sync(|c| -> Result<(), RecordError> {
         diesel::insert_into(analytics_runs::table)
             .values((
                 analytics_runs::id.eq(DbUuid(run_id)),
@@ -429,34 +429,32 @@ pub fn run(
         let older = analytics_runs::table.filter(analytics_runs::id.ne(DbUuid(run_id))).select(analytics_runs::id);
         diesel::delete(customer_analytics::table.filter(customer_analytics::run_id.eq_any(older))).execute(c)?;
         diesel::delete(product_associations::table.filter(product_associations::run_id.eq_any(older))).execute(c)?;
-        // Alerts are raised by the refresh of now, not by a backtest of the past.
-        if input.as_of.is_some() {
-            return Ok((0, 0));
-        }
-        let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
-        for (customer_type, id, before, after) in &tier_changes {
-            let state = |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
-            crm_events::record(
-                c,
-                &system,
-                "customer_tier",
-                *id,
-                Action::Updated,
-                Some(state(before)),
-                Some(state(after)),
-            )?;
-        }
-        let mut all = std::mem::take(&mut candidates);
-        all.extend(crate::alerts::quota_candidates(c, as_of, &settings)?);
-        crate::alerts::settle(c, all, crate::alerts::AlertKind::ALL, crm_db::now(), &settings)
+        Ok(())
     });
-    let (alerts_raised, alerts_resolved) = match finished {
-        Ok(counts) => counts,
-        Err(e) => {
-            discard();
-            return Err(e);
+    if let Err(e) = finished {
+        discard();
+        return Err(e);
+    }
+    // The run is complete and read from now on. Then the events and alerts it calls for, in
+    // transactions of a thousand (a first refresh of a large base raises tens of thousands);
+    // alerts are raised by the refresh of now, not by a backtest of the past.
+    let (mut alerts_raised, mut alerts_resolved) = (0, 0);
+    if input.as_of.is_none() {
+        let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
+        for chunk in tier_changes.chunks(1000) {
+            db.transaction_sync(|c| -> Result<(), DbError> {
+                for (customer_type, id, before, after) in chunk {
+                    let state = |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
+                    crm_events::record(c, &system, "customer_tier", *id, Action::Updated, Some(state(before)), Some(state(after)))?;
+                }
+                Ok(())
+            })?;
         }
-    };
+        let quota = db.run_sync(|c| crate::alerts::quota_candidates(c, as_of, &settings))?;
+        candidates.extend(quota);
+        (alerts_raised, alerts_resolved) =
+            crate::alerts::settle(db, candidates, crate::alerts::AlertKind::ALL, crm_db::now(), &settings)?;
+    }
     split(&mut timings.alerts);
     Ok(Some(RefreshOutcome {
         run_id,

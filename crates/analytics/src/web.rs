@@ -105,8 +105,15 @@ fn invalid(errors: Vec<FieldError>) -> RecordError {
     RecordError::Invalid { entity: ENTITY, errors: FieldErrors(errors) }
 }
 
-/// Links `visitor` to `contact` (the latest identification wins), creating the visitor.
-fn link(conn: &mut AnyConnection, visitor: &str, contact: Option<ContactId>, at: NaiveDateTime) -> QueryResult<()> {
+/// Records a visitor seen from `first` to `last`, and links it to `contact` when one is named
+/// (the latest identification wins).
+fn link(
+    conn: &mut AnyConnection,
+    visitor: &str,
+    contact: Option<ContactId>,
+    first_at: NaiveDateTime,
+    last_at: NaiveDateTime,
+) -> QueryResult<()> {
     let now = crm_db::now();
     let found: Option<(Option<DbUuid>, NaiveDateTime, NaiveDateTime)> = web_visitors::table
         .filter(web_visitors::visitor_id.eq(visitor))
@@ -121,15 +128,15 @@ fn link(conn: &mut AnyConnection, visitor: &str, contact: Option<ContactId>, at:
                     web_visitors::visitor_id.eq(visitor),
                     web_visitors::contact_id.eq(contact_db),
                     web_visitors::identified_at.eq(contact.map(|_| now)),
-                    web_visitors::first_seen.eq(at),
-                    web_visitors::last_seen.eq(at),
+                    web_visitors::first_seen.eq(first_at),
+                    web_visitors::last_seen.eq(last_at),
                 ))
                 .execute(conn)?;
         }
         Some((known, first, last)) => {
             let target = web_visitors::table.filter(web_visitors::visitor_id.eq(visitor));
             diesel::update(target)
-                .set((web_visitors::first_seen.eq(first.min(at)), web_visitors::last_seen.eq(last.max(at))))
+                .set((web_visitors::first_seen.eq(first.min(first_at)), web_visitors::last_seen.eq(last.max(last_at))))
                 .execute(conn)?;
             if contact.is_some() && known.map(|k| k.0) != contact.map(|c| c.0) {
                 diesel::update(target)
@@ -208,8 +215,18 @@ pub fn track(conn: &mut AnyConnection, actor: &Actor, input: TrackInput) -> Resu
         AnyConnection::Postgresql(pg) => diesel::insert_into(web_events::table).values(&rows).execute(pg)?,
         AnyConnection::Sqlite(lite) => diesel::insert_into(web_events::table).values(&rows).execute(lite)?,
     };
+    // Each visitor once: the span of its events, and the last contact they name.
+    let mut visitors: std::collections::BTreeMap<&str, (NaiveDateTime, NaiveDateTime, Option<ContactId>)> =
+        std::collections::BTreeMap::new();
     for e in &input.events {
-        link(conn, &e.visitor_id, e.contact_id, e.occurred_at.map(|t| t.naive_utc()).unwrap_or(now))?;
+        let at = e.occurred_at.map(|t| t.naive_utc()).unwrap_or(now);
+        let v = visitors.entry(e.visitor_id.as_str()).or_insert((at, at, None));
+        v.0 = v.0.min(at);
+        v.1 = v.1.max(at);
+        v.2 = e.contact_id.or(v.2);
+    }
+    for (visitor, (first, last, contact)) in visitors {
+        link(conn, visitor, contact, first, last)?;
     }
     Ok(Tracked { accepted: input.events.len() as i64 })
 }
@@ -226,7 +243,7 @@ pub fn identify(conn: &mut AnyConnection, actor: &Actor, input: IdentifyInput) -
         return Err(invalid(errs));
     }
     let now = crm_db::now();
-    link(conn, &input.visitor_id, Some(input.contact_id), now)?;
+    link(conn, &input.visitor_id, Some(input.contact_id), now, now)?;
     let events: i64 =
         web_events::table.filter(web_events::visitor_id.eq(&input.visitor_id)).count().get_result(conn)?;
     Ok(Identified { visitor_id: input.visitor_id, contact_id: input.contact_id, events })
