@@ -302,7 +302,12 @@ pub fn settle(
 }
 
 /// Writes new alerts and their events.
-fn raise(conn: &mut AnyConnection, chunk: &[&Candidate], now: NaiveDateTime, system: &Actor) -> Result<(), RecordError> {
+fn raise(
+    conn: &mut AnyConnection,
+    chunk: &[&Candidate],
+    now: NaiveDateTime,
+    system: &Actor,
+) -> Result<(), RecordError> {
     let open = AlertStatus::Open.as_str();
     {
         let made: Vec<Alert> = chunk

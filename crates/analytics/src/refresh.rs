@@ -444,8 +444,17 @@ pub fn run(
         for chunk in tier_changes.chunks(1000) {
             db.transaction_sync(|c| -> Result<(), DbError> {
                 for (customer_type, id, before, after) in chunk {
-                    let state = |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
-                    crm_events::record(c, &system, "customer_tier", *id, Action::Updated, Some(state(before)), Some(state(after)))?;
+                    let state =
+                        |tier: &Option<String>| serde_json::json!({"customer_type": customer_type, "tier": tier});
+                    crm_events::record(
+                        c,
+                        &system,
+                        "customer_tier",
+                        *id,
+                        Action::Updated,
+                        Some(state(before)),
+                        Some(state(after)),
+                    )?;
                 }
                 Ok(())
             })?;
