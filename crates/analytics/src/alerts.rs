@@ -309,60 +309,58 @@ fn raise(
     system: &Actor,
 ) -> Result<(), RecordError> {
     let open = AlertStatus::Open.as_str();
-    {
-        let made: Vec<Alert> = chunk
-            .iter()
-            .map(|c| {
-                let (customer_type, customer_id) = match c.customer {
-                    Some(Customer::Account(a)) => (Some(CustomerType::Account), Some(a.0)),
-                    Some(Customer::Contact(p)) => (Some(CustomerType::Contact), Some(p.0)),
-                    None => (None, None),
-                };
-                Alert {
-                    id: AlertId(uuid::Uuid::now_v7()),
-                    kind: c.kind,
-                    status: AlertStatus::Open,
-                    customer_type,
-                    customer_id,
-                    owner_id: c.owner.map(UserId),
-                    title: c.title.clone(),
-                    reasons: c.reasons.clone(),
-                    figures: c.figures.clone(),
-                    // As stored (microseconds), so the event shows what a read shows.
-                    raised_at: crm_db::truncate_micros(now).and_utc(),
-                    updated_at: crm_db::truncate_micros(now).and_utc(),
-                    version: 1,
-                }
-            })
-            .collect();
-        let rows: Vec<_> = made
-            .iter()
-            .zip(chunk)
-            .map(|(a, c)| {
-                (
-                    alerts::id.eq(DbUuid(a.id.0)),
-                    alerts::key.eq(c.key.clone()),
-                    alerts::kind.eq(a.kind.as_str()),
-                    alerts::status.eq(open),
-                    alerts::customer_type.eq(a.customer_type.map(|t| t.as_str())),
-                    alerts::customer_id.eq(a.customer_id.map(DbUuid)),
-                    alerts::owner_id.eq(a.owner_id.map(|o| DbUuid(o.0))),
-                    alerts::title.eq(a.title.clone()),
-                    alerts::reasons.eq(serde_json::to_string(&a.reasons).unwrap_or_default()),
-                    alerts::figures.eq(a.figures.to_string()),
-                    alerts::raised_at.eq(a.raised_at.naive_utc()),
-                    alerts::updated_at.eq(a.updated_at.naive_utc()),
-                    alerts::version.eq(1i64),
-                )
-            })
-            .collect();
-        match conn {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(alerts::table).values(&rows).execute(pg)?,
-            AnyConnection::Sqlite(lite) => diesel::insert_into(alerts::table).values(&rows).execute(lite)?,
-        };
-        for a in &made {
-            crm_events::record(conn, system, ENTITY, a.id.0, Action::Created, None, Some(json(a)))?;
-        }
+    let made: Vec<Alert> = chunk
+        .iter()
+        .map(|c| {
+            let (customer_type, customer_id) = match c.customer {
+                Some(Customer::Account(a)) => (Some(CustomerType::Account), Some(a.0)),
+                Some(Customer::Contact(p)) => (Some(CustomerType::Contact), Some(p.0)),
+                None => (None, None),
+            };
+            Alert {
+                id: AlertId(uuid::Uuid::now_v7()),
+                kind: c.kind,
+                status: AlertStatus::Open,
+                customer_type,
+                customer_id,
+                owner_id: c.owner.map(UserId),
+                title: c.title.clone(),
+                reasons: c.reasons.clone(),
+                figures: c.figures.clone(),
+                // As stored (microseconds), so the event shows what a read shows.
+                raised_at: crm_db::truncate_micros(now).and_utc(),
+                updated_at: crm_db::truncate_micros(now).and_utc(),
+                version: 1,
+            }
+        })
+        .collect();
+    let rows: Vec<_> = made
+        .iter()
+        .zip(chunk)
+        .map(|(a, c)| {
+            (
+                alerts::id.eq(DbUuid(a.id.0)),
+                alerts::key.eq(c.key.clone()),
+                alerts::kind.eq(a.kind.as_str()),
+                alerts::status.eq(open),
+                alerts::customer_type.eq(a.customer_type.map(|t| t.as_str())),
+                alerts::customer_id.eq(a.customer_id.map(DbUuid)),
+                alerts::owner_id.eq(a.owner_id.map(|o| DbUuid(o.0))),
+                alerts::title.eq(a.title.clone()),
+                alerts::reasons.eq(serde_json::to_string(&a.reasons).unwrap_or_default()),
+                alerts::figures.eq(a.figures.to_string()),
+                alerts::raised_at.eq(a.raised_at.naive_utc()),
+                alerts::updated_at.eq(a.updated_at.naive_utc()),
+                alerts::version.eq(1i64),
+            )
+        })
+        .collect();
+    match conn {
+        AnyConnection::Postgresql(pg) => diesel::insert_into(alerts::table).values(&rows).execute(pg)?,
+        AnyConnection::Sqlite(lite) => diesel::insert_into(alerts::table).values(&rows).execute(lite)?,
+    };
+    for a in &made {
+        crm_events::record(conn, system, ENTITY, a.id.0, Action::Created, None, Some(json(a)))?;
     }
     Ok(())
 }
