@@ -929,3 +929,41 @@ async fn web_activity_is_linked_on_identification_and_counts_in_the_analysis() {
     let a = app.get(&path).await.expect(200);
     assert_eq!(a["all"]["page_views"], 1, "only the page view of yesterday is kept: {a}");
 }
+
+#[actix_web::test]
+async fn a_spend_trend_reversal_and_a_successor_raise_alerts() {
+    let app = spawn().await;
+    let rita = app.user("Rita Rep", json!({"subject": "rita", "role": "sales"})).await;
+    let q = app.product("Q", json!({"list_price": money(1000, "USD"), "unit_cost": money(0, "USD")})).await;
+    let new = app.product("NEW", json!({"list_price": money(0, "USD")})).await;
+    let old = app.product("OLD", json!({"list_price": money(0, "USD"), "successor_id": new["id"]})).await;
+    let r = app.patch(&format!("/api/v1/products/{}", s(&new["id"])), json!({"successor_id": new["id"]})).await;
+    assert_eq!((r.status.as_u16(), r.body["errors"][0]["field"].clone()), (422, json!("successor_id")));
+    let t = app.account("Trendy", json!({"owner_id": rita["id"]})).await;
+    // Spend per 90-day period, oldest first: 10.00 (day 200, with OLD at 0), 30.00 (day 120),
+    // 10.00 (day 30): up by more than 20%, then down by more than 20%.
+    buy(&app, &t, json!([{"product_id": q["id"], "quantity": 1}, {"product_id": old["id"], "quantity": 1}]), 200).await;
+    buy(&app, &t, json!([{"product_id": q["id"], "quantity": 3}]), 120).await;
+    buy(&app, &t, json!([{"product_id": q["id"], "quantity": 1}]), 30).await;
+    refresh(&app, json!({})).await;
+    let x = app.get(&format!("/api/v1/accounts/{}/analytics", s(&t["id"]))).await.expect(200);
+    assert_eq!(
+        x["spend"],
+        json!({"recent": money(1000, "USD"), "previous": money(3000, "USD"), "earlier": money(1000, "USD")})
+    );
+    // OLD is replaced by NEW: a switch-sell offer.
+    let switch = x["offers"].as_array().unwrap().iter().find(|o| o["kind"] == "switch_sell").cloned().unwrap();
+    assert_eq!(
+        (switch["product_id"].clone(), s(&switch["reason"])),
+        (new["id"].clone(), "buys Product OLD, which Product NEW replaces")
+    );
+
+    let alerts = app.get(&format!("/api/v1/alerts?owner={}", s(&rita["id"]))).await.expect(200);
+    assert_eq!(kinds(&alerts), vec!["drift", "offer", "trend_reversal"]);
+    let find = |k: &str| alerts["data"].as_array().unwrap().iter().find(|a| a["kind"] == k).cloned().unwrap();
+    assert_eq!(find("offer")["figures"]["offer_kind"], "switch_sell");
+    assert_eq!(
+        s(&find("trend_reversal")["reasons"][0]),
+        "spent 10.00 USD in the last 90 days after 30.00 USD in the period before, up from 10.00 USD"
+    );
+}

@@ -136,6 +136,7 @@ fn offer_score(o: &Offer) -> f64 {
     match o.kind {
         OfferKind::CrossSell => 10.0 + 40.0 * o.confidence.unwrap_or(0.0) * o.lift.unwrap_or(0.0).min(3.0) / 3.0,
         OfferKind::UpSell => 25.0,
+        OfferKind::SwitchSell => 35.0,
     }
 }
 

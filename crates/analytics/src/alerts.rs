@@ -31,8 +31,10 @@ wire_enum!(
     AlertKind {
         /// The customer drifts away (the drift reasons say why).
         Drift = "drift",
-        /// A product to offer the customer.
-        CrossSell = "cross_sell",
+        /// A product to offer the customer (cross-sell, switch-sell, up-sell).
+        Offer = "offer",
+        /// The customer's spend grew, then turned down.
+        TrendReversal = "trend_reversal",
         /// The customer's margin rate is below the threshold.
         MarginDrop = "margin_drop",
         /// The rep's won amount is behind the pace of their quota.
@@ -111,13 +113,37 @@ pub fn candidates_of(a: &CustomerAnalysis, profile: &Profile, settings: &Analyti
             serde_json::to_value(&a.drift).unwrap_or_default(),
         );
     }
-    if let Some(o) = a.offers.iter().find(|o| o.kind == OfferKind::CrossSell) {
+    // The strongest offer: a cross-sell first, then a switch-sell, then an up-sell.
+    let rank = |k: OfferKind| match k {
+        OfferKind::CrossSell => 0,
+        OfferKind::SwitchSell => 1,
+        OfferKind::UpSell => 2,
+    };
+    if let Some(o) = a.offers.iter().min_by_key(|o| rank(o.kind)) {
         push(
-            AlertKind::CrossSell,
-            key(AlertKind::CrossSell, &format!(":{}", o.product_id)),
+            AlertKind::Offer,
+            key(AlertKind::Offer, &format!(":{}", o.product_id)),
             format!("Offer {} to {name}", o.name),
             vec![o.reason.clone()],
-            serde_json::json!({"product_id": o.product_id, "confidence": o.confidence, "lift": o.lift}),
+            serde_json::json!({"product_id": o.product_id, "offer_kind": o.kind, "confidence": o.confidence, "lift": o.lift}),
+        );
+    }
+    let s = &a.spend;
+    let change = settings.trend_change;
+    // A trend needs a start: the earliest period has some spend.
+    if s.earlier.amount_minor.0 > 0
+        && s.previous.amount_minor.0 as f64 > s.earlier.amount_minor.0 as f64 * (1.0 + change)
+        && (s.recent.amount_minor.0 as f64) < s.previous.amount_minor.0 as f64 * (1.0 - change)
+    {
+        push(
+            AlertKind::TrendReversal,
+            key(AlertKind::TrendReversal, ""),
+            format!("{name}'s spend turned down"),
+            vec![format!(
+                "spent {} in the last {} days after {} in the period before, up from {}",
+                s.recent, settings.period_days, s.previous, s.earlier
+            )],
+            serde_json::to_value(s).unwrap_or_default(),
         );
     }
     if let Some(v) = a.value.first()

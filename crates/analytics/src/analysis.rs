@@ -225,6 +225,19 @@ pub struct CustomerAnalysis {
     pub dormant: bool,
     /// Its web events in the last period and the one before.
     pub web: WebPeriods,
+    /// Its spend in the main currency in the last three periods.
+    pub spend: SpendPeriods,
+}
+
+/// Spend in the main currency in the last `period_days`, the period before, and the one before
+/// that.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct SpendPeriods {
+    pub recent: Money,
+    pub previous: Money,
+    pub earlier: Money,
 }
 
 fn days(from: NaiveDate, to: NaiveDate) -> i64 {
@@ -450,6 +463,7 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
     };
     let recent = spend(as_of - period, as_of);
     let previous = spend(as_of - period - period, as_of - period);
+    let earlier = spend(as_of - period - period - period, as_of - period - period);
     if previous > 0 && (recent as f64) < previous as f64 * (1.0 - settings.spend_drop) {
         drift.push(DriftReason {
             code: DriftCode::SpendDrop,
@@ -527,6 +541,11 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
         dormant: raw.recency_days >= i64::from(settings.dormant_days)
             && h.last_interaction.is_none_or(|t| days(t.date(), as_of.date()) >= i64::from(settings.dormant_days)),
         web: h.web,
+        spend: SpendPeriods {
+            recent: Money::new(recent, &raw.currency),
+            previous: Money::new(previous, &raw.currency),
+            earlier: Money::new(earlier, &raw.currency),
+        },
     }
 }
 

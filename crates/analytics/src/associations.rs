@@ -151,11 +151,13 @@ pub struct CatalogProduct {
     pub name: String,
     pub family: Option<String>,
     pub price: Option<Money>,
+    /// The product that replaces it.
+    pub successor: Option<uuid::Uuid>,
 }
 
 /// The live, active products.
 pub fn catalog(conn: &mut AnyConnection) -> QueryResult<HashMap<uuid::Uuid, CatalogProduct>> {
-    type Row = (DbUuid, String, String, Option<String>, Option<i64>, Option<String>);
+    type Row = (DbUuid, String, String, Option<String>, Option<i64>, Option<String>, Option<DbUuid>);
     let rows: Vec<Row> = products::table
         .filter(products::archived_at.is_null())
         .filter(products::active.eq(true))
@@ -166,13 +168,14 @@ pub fn catalog(conn: &mut AnyConnection) -> QueryResult<HashMap<uuid::Uuid, Cata
             products::family,
             products::list_price_minor,
             products::list_price_currency,
+            products::successor_id,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, sku, name, family, minor, currency)| {
+        .map(|(id, sku, name, family, minor, currency, successor)| {
             let price = minor.zip(currency).map(|(m, c)| Money::new(m, &c));
-            (id.0, CatalogProduct { sku, name, family, price })
+            (id.0, CatalogProduct { sku, name, family, price, successor: successor.map(|s| s.0) })
         })
         .collect())
 }
@@ -184,6 +187,8 @@ wire_enum!(
         CrossSell = "cross_sell",
         /// The next pricier product of a family the customer buys.
         UpSell = "up_sell",
+        /// The product that replaces one the customer buys.
+        SwitchSell = "switch_sell",
     }
 );
 
@@ -208,7 +213,8 @@ pub struct Offer {
 pub const CROSS_SELL_OFFERS: usize = 3;
 
 /// The offers for a customer owning `owned`: the strongest rules from what it owns to what it
-/// does not (per product its best rule: confidence, then lift, then SKU), then the up-sells.
+/// does not (per product its best rule: confidence, then lift, then SKU), then the successors of
+/// what it owns, then the up-sells.
 pub fn offers(
     owned: &[uuid::Uuid],
     rules: &BTreeMap<uuid::Uuid, Vec<Rule>>,
@@ -254,6 +260,23 @@ pub fn offers(
             }
         })
         .collect();
+
+    // Switch-sell: the successor of a product it owns, when it does not own it yet.
+    for id in owned {
+        let Some(next) = catalog.get(id).and_then(|p| p.successor) else { continue };
+        let Some(p) = catalog.get(&next).filter(|_| !owns(&next)) else { continue };
+        let from = catalog.get(id).map(|x| x.name.as_str()).unwrap_or("");
+        out.push(Offer {
+            kind: OfferKind::SwitchSell,
+            product_id: next,
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            because_of: *id,
+            confidence: None,
+            lift: None,
+            reason: format!("buys {from}, which {} replaces", p.name),
+        });
+    }
 
     // Up-sell: per family, the cheapest product dearer than the dearest one owned (same
     // currency).

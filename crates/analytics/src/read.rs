@@ -548,6 +548,7 @@ pub struct RfmEdges {
     pub monetary: Vec<MonetaryEdges>,
 }
 
+/// The edges of the monetary score among the customers of one main currency.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]

@@ -79,6 +79,10 @@ pub struct AnalyticsSettings {
     /// The least lift: how many times more often the second product is in those purchases than
     /// in all (0 to 1000; default 1.2).
     pub min_lift: f64,
+    /// A spend trend reverses when the period before the last grew by more than this share
+    /// over the one before it (which had some spend), and the last fell by more than it (0 to
+    /// 1; default 0.2).
+    pub trend_change: f64,
     /// A customer whose margin rate in its main currency is below this raises a margin alert
     /// (0 to 1; default 0.1).
     pub min_margin_rate: f64,
@@ -118,6 +122,7 @@ impl Default for AnalyticsSettings {
             min_support: 0.005,
             min_confidence: 0.1,
             min_lift: 1.2,
+            trend_change: 0.2,
             min_margin_rate: 0.1,
             quota_pace_tolerance: 0.1,
             alert_cooldown_days: 30,
@@ -159,6 +164,7 @@ impl AnalyticsSettings {
         range("min_support", self.min_support, 0.0, 1.0);
         range("min_confidence", self.min_confidence, 0.0, 1.0);
         range("min_lift", self.min_lift, 0.0, 1000.0);
+        range("trend_change", self.trend_change, 0.0, 1.0);
         range("min_margin_rate", self.min_margin_rate, 0.0, 1.0);
         range("quota_pace_tolerance", self.quota_pace_tolerance, 0.0, 1.0);
         range("alert_cooldown_days", f64::from(self.alert_cooldown_days), 0.0, 365.0);

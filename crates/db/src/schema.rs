@@ -328,6 +328,7 @@ diesel::table! {
         list_price_currency -> Nullable<Text>,
         unit_cost_minor -> Nullable<BigInt>,
         unit_cost_currency -> Nullable<Text>,
+        successor_id -> Nullable<Uid>,
         active -> Bool,
         tags -> Json,
         custom_fields -> Json,

@@ -7,7 +7,7 @@ pub mod read;
 
 use std::collections::HashMap;
 
-use crm_core::ids::{ProductId, PurchaseId};
+use crm_core::ids::{EntityId, ProductId, PurchaseId};
 use crm_core::{Actor, FieldErrors, Money, Scope};
 use crm_db::schema::{products, purchase_lines};
 use crm_db::types::DbUuid;
@@ -52,6 +52,13 @@ impl Record for Product {
         p.description = i.description;
         p.list_price = i.list_price;
         p.unit_cost = i.unit_cost;
+        if let Some(next) = i.successor_id
+            && (next == id || !crm_db::sql::id_exists(conn, ProductId::TABLE, next.0)?)
+        {
+            let why = if next == id { "a product cannot succeed itself" } else { "no such product" };
+            return Err(RecordError::invalid(Product::ENTITY, "successor_id", "invalid", why));
+        }
+        p.successor_id = i.successor_id;
         p.active = i.active.unwrap_or(true);
         p.tags = i.tags;
         p.external_ids = i.external_ids;

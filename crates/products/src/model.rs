@@ -29,6 +29,9 @@ pub struct Product {
     pub list_price: Option<Money>,
     /// What one unit costs the business (for margins).
     pub unit_cost: Option<Money>,
+    /// The product that replaces this one: its buyers are offered it (switch-sell).
+    #[filter]
+    pub successor_id: Option<ProductId>,
     /// Inactive products stay in purchase history but cannot be sold anew.
     #[filter]
     pub active: bool,
@@ -72,6 +75,9 @@ pub struct ProductInput {
     pub list_price: Option<Money>,
     #[serde(default)]
     pub unit_cost: Option<Money>,
+    /// The product that replaces this one (another live product).
+    #[serde(default)]
+    pub successor_id: Option<ProductId>,
     /// Defaults to true.
     #[serde(default)]
     pub active: Option<bool>,

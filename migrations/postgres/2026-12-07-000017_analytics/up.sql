@@ -110,3 +110,6 @@ CREATE TABLE web_visitors (
     last_seen timestamp NOT NULL
 );
 CREATE INDEX web_visitors_contact ON web_visitors (contact_id);
+
+-- Switch-sell: the product that replaces a product; its buyers are offered it.
+ALTER TABLE products ADD COLUMN successor_id uuid;

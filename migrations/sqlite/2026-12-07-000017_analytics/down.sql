@@ -1,3 +1,4 @@
+ALTER TABLE products DROP COLUMN successor_id;
 DROP TABLE web_visitors;
 DROP TABLE web_events;
 ALTER TABLE interactions DROP COLUMN nps;

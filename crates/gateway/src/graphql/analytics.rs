@@ -110,7 +110,7 @@ impl AnalyticsQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "`me`, `none` or a user id.")] owner: Option<String>,
         #[graphql(desc = "Default `OPEN`.")] status: Option<AlertStatus>,
-        kind: Option<AlertKind>,
+        #[graphql(desc = "Only alerts of this kind.")] kind: Option<AlertKind>,
         #[graphql(desc = "Only the alerts about this customer.")] customer_id: Option<uuid::Uuid>,
         #[graphql(desc = "1 to 200 (default 50).")] limit: Option<u32>,
         #[graphql(desc = "The previous page's `nextCursor`.")] cursor: Option<String>,
