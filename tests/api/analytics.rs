@@ -519,6 +519,7 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
     let drift = find(&mine, "drift");
     assert_eq!((s(&drift["title"]), drift["customer_id"].clone()), ("Drifter is drifting away", drifter["id"].clone()));
     assert_eq!(drift["owner_id"], rita["id"]);
+    assert_eq!(drift["figures"]["drift"][0]["code"], "overdue", "{drift}");
     let margin = find(&mine, "margin_drop");
     assert_eq!(s(&margin["title"]), "Thin's margin is 5.0%");
     assert_eq!(s(&margin["reasons"][0]), "a margin rate of 5.0% on 10.00 USD of revenue, below the 10.0% threshold");

@@ -70,8 +70,9 @@ pub struct Alert {
     pub owner_id: Option<UserId>,
     pub title: String,
     pub reasons: Vec<String>,
-    /// The figures behind it (the drift reasons, the offer's confidence and lift, the margin
-    /// rate, the quota and the won amount).
+    /// The figures behind it, an object: `drift` (the drift reasons), the offer's product,
+    /// kind, confidence and lift, the margin rate, the three periods' spend, the quota and the
+    /// won amount.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub figures: serde_json::Value,
     pub raised_at: chrono::DateTime<chrono::Utc>,
@@ -110,7 +111,7 @@ pub fn candidates_of(a: &CustomerAnalysis, profile: &Profile, settings: &Analyti
             key(AlertKind::Drift, ""),
             format!("{name} is drifting away"),
             a.drift.iter().map(|d| d.message.clone()).collect(),
-            serde_json::to_value(&a.drift).unwrap_or_default(),
+            serde_json::json!({"drift": a.drift}),
         );
     }
     // The strongest offer: a cross-sell first, then a switch-sell, then an up-sell.
