@@ -568,9 +568,23 @@ fn index_of(spec: &CustomFieldSpec, backend: crm_db::Backend) -> Option<(String,
 /// creates the missing ones (`CONCURRENTLY` on PostgreSQL, so writes go on meanwhile; a build
 /// left invalid is dropped and built again), drops those of fields removed, and analyzes the
 /// tables that got one, so the planner knows how selective their values are. Runs outside a
-/// transaction; safe to run on several instances at once (the loser of a race tries again on
-/// its next run).
+/// transaction. On PostgreSQL one process at a time does it (a session advisory lock): two
+/// `CREATE INDEX CONCURRENTLY` on one table wait for each other and deadlock (seen with a seed
+/// running beside a server that keeps the indexes too).
 pub fn ensure_indexes(conn: &mut AnyConnection) -> Result<IndexChanges, RecordError> {
+    const LOCK: &str = "7426001";
+    let pg = conn.backend() == crm_db::Backend::Postgres;
+    if pg {
+        diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(conn)?;
+    }
+    let out = ensure_indexes_locked(conn);
+    if pg && let Err(e) = diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(conn) {
+        tracing::warn!(error = %e, "releasing the custom-field index lock failed");
+    }
+    out
+}
+
+fn ensure_indexes_locked(conn: &mut AnyConnection) -> Result<IndexChanges, RecordError> {
     #[derive(QueryableByName)]
     struct Named {
         #[diesel(sql_type = diesel::sql_types::Text)]
