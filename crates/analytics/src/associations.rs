@@ -211,6 +211,8 @@ pub struct Offer {
 
 /// At most this many cross-sell offers per customer, the strongest.
 pub const CROSS_SELL_OFFERS: usize = 3;
+/// At most this many up-sell offers per customer, the smallest steps up.
+pub const UP_SELL_OFFERS: usize = 2;
 
 /// The offers for a customer owning `owned`: the strongest rules from what it owns to what it
 /// does not (per product its best rule: confidence, then lift, then SKU), then the successors of
@@ -289,6 +291,7 @@ pub fn offers(
             *e = (price, *id);
         }
     }
+    let mut ups: Vec<(f64, Offer)> = Vec::new();
     for (family, (price, from)) in top {
         let next = catalog
             .iter()
@@ -305,17 +308,26 @@ pub fn offers(
             });
         if let Some((id, p)) = next {
             let owned_name = catalog.get(&from).map(|x| x.name.as_str()).unwrap_or("");
-            out.push(Offer {
-                kind: OfferKind::UpSell,
-                product_id: *id,
-                sku: p.sku.clone(),
-                name: p.name.clone(),
-                because_of: from,
-                confidence: None,
-                lift: None,
-                reason: format!("buys {owned_name} ({family}); {} is the next tier up", p.name),
-            });
+            // How far up the step is: the next price over the owned one.
+            let step = p.price.as_ref().map(|q| q.amount_minor.0 as f64).unwrap_or(f64::MAX)
+                / (price.amount_minor.0 as f64).max(1.0);
+            ups.push((
+                step,
+                Offer {
+                    kind: OfferKind::UpSell,
+                    product_id: *id,
+                    sku: p.sku.clone(),
+                    name: p.name.clone(),
+                    because_of: from,
+                    confidence: None,
+                    lift: None,
+                    reason: format!("buys {owned_name} ({family}); {} is the next tier up", p.name),
+                },
+            ));
         }
     }
+    // The smallest steps up first, at most UP_SELL_OFFERS.
+    ups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.sku.cmp(&b.1.sku)));
+    out.extend(ups.into_iter().take(UP_SELL_OFFERS).map(|(_, o)| o));
     out
 }

@@ -119,7 +119,9 @@ pub fn customer(
         return Err(RecordError::Conflict {
             entity: ENTITY,
             code: "NO_PURCHASES",
-            reason: format!("the {entity} has no purchases to analyse"),
+            reason: format!(
+                "the {entity} has no purchases of its own to analyse (a purchase with an account is the account's)"
+            ),
         });
     };
     let catalog = crate::associations::catalog(conn)?;
