@@ -195,7 +195,7 @@ bench_analytics() { # backend url token
   record "$backend" "analytics refresh: $(field customers "$r") customers, $lines purchase lines (s; load $(field load_s "$r"), fits $(field fit_s "$r"), analyse and write $(field write_s "$r"))" \
     "$(field seconds "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field peak_rss_mb "$r")') * 1024))")" "-"
   record "$backend" "association mining over those lines, 500 products ($(field rules "$r") rules kept; s)" "$(field associations_s "$r")" "-" "-" "0" "-" "-"
-  r=$(run_wrk nba next_best_actions.lua)
+  r=$(BENCH_SUFFIX=/next-best-actions run_wrk nba get_contact.lua)
   record "$backend" "next best actions of a contact" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
 }
 

@@ -9,5 +9,6 @@ function init(args)
 end
 function request()
   n = n % #ids + 1
-  return wrk.format("GET", "/api/v1/contacts/" .. ids[n], { ["Authorization"] = "Bearer " .. token })
+  -- BENCH_SUFFIX reads something of the contact (`/next-best-actions`); none: the contact.
+  return wrk.format("GET", "/api/v1/contacts/" .. ids[n] .. (os.getenv("BENCH_SUFFIX") or ""), { ["Authorization"] = "Bearer " .. token })
 end

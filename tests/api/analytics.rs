@@ -357,11 +357,14 @@ async fn predictions_come_from_models_fitted_over_the_base_and_backtest_at_a_pas
             assert_eq!(alive, 1.0, "BG/NBD: no repeat purchase, no evidence of dropout: {x}");
         }
     }
-    // The same history, only further back, is less likely alive: customer 0 bought last 300
-    // days ago with 1 repeat, customer 4 (…, 272 days ago) likewise at a faster pace.
+    // One repeat purchase each: customer 0 first bought 300 days ago and last 280 (t_x 20,
+    // T 300), customer 4 first 272 and last 240 (t_x 32, T 272). BG/NBD's P(alive) falls with
+    // T and rises with t_x: 0 is no more likely alive than 4.
     let by_id = |id: &Value| all.iter().find(|x| x["customer_id"] == *id).unwrap().clone();
     let (c0, c4) = (by_id(&customers[0].0["id"]), by_id(&customers[4].0["id"]));
-    assert!(c0["rfm"]["recency_days"].as_i64() > c4["rfm"]["recency_days"].as_i64());
+    assert_eq!((c0["tenure_days"].as_i64(), c4["tenure_days"].as_i64()), (Some(300), Some(272)));
+    let alive = |x: &Value| x["prediction"]["probability_alive"].as_f64().unwrap();
+    assert!(alive(&c0) <= alive(&c4), "{} {}", alive(&c0), alive(&c4));
 
     // Backtest: as of 150 days ago, only what was bought by then counts.
     let before = chrono::Utc::now() - chrono::Duration::days(150);

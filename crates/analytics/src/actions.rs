@@ -258,10 +258,7 @@ pub fn next_best_actions(
         });
     }
     Ok(NextBestActions {
-        customer_type: match customer {
-            Customer::Account(_) => CustomerType::Account,
-            Customer::Contact(_) => CustomerType::Contact,
-        },
+        customer_type: CustomerType::of(customer),
         customer_id: customer.uuid(),
         as_of: analysis.map(|a| a.as_of).unwrap_or_else(|| now.and_utc()),
         actions,

@@ -95,10 +95,7 @@ pub struct Candidate {
 /// The alerts a customer's analysis calls for.
 pub fn candidates_of(a: &CustomerAnalysis, profile: &Profile, settings: &AnalyticsSettings) -> Vec<Candidate> {
     let (owner, name) = (profile.owner, profile.name.clone());
-    let customer = match a.customer_type {
-        CustomerType::Account => Customer::Account(crm_core::ids::AccountId(a.customer_id)),
-        CustomerType::Contact => Customer::Contact(crm_core::ids::ContactId(a.customer_id)),
-    };
+    let customer = a.customer_type.customer(a.customer_id);
     let key =
         |kind: AlertKind, more: &str| format!("{}:{}:{}{more}", kind.as_str(), a.customer_type.as_str(), a.customer_id);
     let mut out = Vec::new();
@@ -339,11 +336,7 @@ fn raise(
     let made: Vec<Alert> = chunk
         .iter()
         .map(|c| {
-            let (customer_type, customer_id) = match c.customer {
-                Some(Customer::Account(a)) => (Some(CustomerType::Account), Some(a.0)),
-                Some(Customer::Contact(p)) => (Some(CustomerType::Contact), Some(p.0)),
-                None => (None, None),
-            };
+            let (customer_type, customer_id) = (c.customer.map(CustomerType::of), c.customer.map(|c| c.uuid()));
             Alert {
                 id: AlertId(uuid::Uuid::now_v7()),
                 kind: c.kind,
@@ -382,10 +375,7 @@ fn raise(
             )
         })
         .collect();
-    match conn {
-        AnyConnection::Postgresql(pg) => diesel::insert_into(alerts::table).values(&rows).execute(pg)?,
-        AnyConnection::Sqlite(lite) => diesel::insert_into(alerts::table).values(&rows).execute(lite)?,
-    };
+    crm_db::insert_rows!(conn, alerts::table, &rows)?;
     for a in &made {
         crm_events::record(conn, system, ENTITY, a.id.0, Action::Created, None, Some(json(a)))?;
     }

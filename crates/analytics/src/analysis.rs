@@ -183,6 +183,24 @@ wire_enum!(
     }
 );
 
+impl CustomerType {
+    /// The type of a customer.
+    pub fn of(c: Customer) -> CustomerType {
+        match c {
+            Customer::Account(_) => CustomerType::Account,
+            Customer::Contact(_) => CustomerType::Contact,
+        }
+    }
+
+    /// The customer of this type with this id.
+    pub fn customer(self, id: uuid::Uuid) -> Customer {
+        match self {
+            CustomerType::Account => Customer::Account(crm_core::ids::AccountId(id)),
+            CustomerType::Contact => Customer::Contact(crm_core::ids::ContactId(id)),
+        }
+    }
+}
+
 /// One customer's analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -513,10 +531,7 @@ pub fn analyse(h: &History, raw: &Raw, ctx: &Context<'_>) -> CustomerAnalysis {
             reference: before_web as f64,
         });
     }
-    let (customer_type, customer_id) = match h.customer {
-        Customer::Account(a) => (CustomerType::Account, a.0),
-        Customer::Contact(c) => (CustomerType::Contact, c.0),
-    };
+    let (customer_type, customer_id) = (CustomerType::of(h.customer), h.customer.uuid());
     CustomerAnalysis {
         customer_type,
         customer_id,

@@ -69,22 +69,8 @@ fn not_analysed() -> RecordError {
     }
 }
 
-fn customer_type(c: Customer) -> CustomerType {
-    match c {
-        Customer::Account(_) => CustomerType::Account,
-        Customer::Contact(_) => CustomerType::Contact,
-    }
-}
-
-/// One customer's analysis: the latest refresh's, or with `fresh` (or for a customer that
-/// refresh did not see) computed now from its purchases against that refresh's model.
-pub fn customer(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    customer: Customer,
-    fresh: bool,
-) -> Result<CustomerAnalysis, RecordError> {
-    actor.require(Scope::AnalyticsRead)?;
+/// Checks the caller reads this kind of customer and that it exists (404 otherwise).
+pub fn readable_customer(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Result<(), RecordError> {
     let (table, entity) = match customer {
         Customer::Account(_) => {
             actor.require(Scope::AccountsRead)?;
@@ -98,11 +84,28 @@ pub fn customer(
     if !crm_db::sql::id_exists(conn, table, customer.uuid())? {
         return Err(RecordError::NotFound { entity });
     }
+    Ok(())
+}
+
+/// One customer's analysis: the latest refresh's, or with `fresh` (or for a customer that
+/// refresh did not see) computed now from its purchases against that refresh's model.
+pub fn customer(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    customer: Customer,
+    fresh: bool,
+) -> Result<CustomerAnalysis, RecordError> {
+    actor.require(Scope::AnalyticsRead)?;
+    readable_customer(conn, actor, customer)?;
+    let entity = match customer {
+        Customer::Account(_) => AccountId::ENTITY,
+        Customer::Contact(_) => ContactId::ENTITY,
+    };
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
     if !fresh {
         let stored: Option<String> = customer_analytics::table
             .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
-            .filter(customer_analytics::customer_type.eq(customer_type(customer).as_str()))
+            .filter(customer_analytics::customer_type.eq(CustomerType::of(customer).as_str()))
             .filter(customer_analytics::customer_id.eq(DbUuid(customer.uuid())))
             .select(customer_analytics::analysis)
             .first(conn)

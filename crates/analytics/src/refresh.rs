@@ -531,11 +531,7 @@ fn store(
             )
         })
         .collect();
-    // Multi-row inserts are written per backend (diesel's MultiConnection has none).
-    match conn {
-        AnyConnection::Postgresql(pg) => diesel::insert_into(customer_analytics::table).values(&values).execute(pg),
-        AnyConnection::Sqlite(lite) => diesel::insert_into(customer_analytics::table).values(&values).execute(lite),
-    }
+    crm_db::insert_rows!(conn, customer_analytics::table, &values)
 }
 
 fn store_rules(conn: &mut AnyConnection, run_id: uuid::Uuid, rules: &[crate::associations::Rule]) -> QueryResult<()> {
@@ -554,14 +550,7 @@ fn store_rules(conn: &mut AnyConnection, run_id: uuid::Uuid, rules: &[crate::ass
                 )
             })
             .collect();
-        match conn {
-            AnyConnection::Postgresql(pg) => {
-                diesel::insert_into(product_associations::table).values(&values).execute(pg)?
-            }
-            AnyConnection::Sqlite(lite) => {
-                diesel::insert_into(product_associations::table).values(&values).execute(lite)?
-            }
-        };
+        crm_db::insert_rows!(conn, product_associations::table, &values)?;
     }
     Ok(())
 }

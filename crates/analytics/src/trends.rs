@@ -99,16 +99,23 @@ pub struct Trends {
     acc: HashMap<(Dimension, Option<String>, String, String), Acc>,
 }
 
-fn month_of(d: NaiveDate) -> String {
+/// `2026-11`.
+pub fn month_of(d: NaiveDate) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
+}
+
+/// The first day of the 12 calendar months up to the one of `at`, and those months.
+pub fn last_12_months(at: NaiveDateTime) -> (NaiveDate, Vec<String>) {
+    let this = at.date().with_day(1).unwrap_or(at.date());
+    let first = this.checked_sub_months(chrono::Months::new(11)).unwrap_or(this);
+    let months = (0..12).filter_map(|k| first.checked_add_months(chrono::Months::new(k))).map(month_of).collect();
+    (first, months)
 }
 
 impl Trends {
     /// The 12 months up to the one of `as_of`.
     pub fn new(as_of: NaiveDateTime) -> Trends {
-        let this = as_of.date().with_day(1).unwrap_or(as_of.date());
-        let first = this.checked_sub_months(chrono::Months::new(11)).unwrap_or(this);
-        let months = (0..12).filter_map(|k| first.checked_add_months(chrono::Months::new(k))).map(month_of).collect();
+        let (first, months) = last_12_months(as_of);
         Trends { first, months, acc: HashMap::new() }
     }
 

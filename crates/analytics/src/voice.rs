@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDateTime};
-use crm_core::ids::{AccountId, ContactId, Customer, EntityId};
+use chrono::NaiveDateTime;
+use crm_core::ids::Customer;
 use crm_core::{Actor, Scope};
 use crm_db::AnyConnection;
 use crm_db::schema::{cases, interaction_contacts, interactions};
@@ -20,6 +20,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::analysis::CustomerType;
+use crate::trends::{last_12_months, month_of};
 
 /// Cases of one type or priority.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -126,10 +127,6 @@ impl Scores {
     }
 }
 
-fn month_of(t: NaiveDateTime) -> String {
-    format!("{:04}-{:02}", t.year(), t.month())
-}
-
 fn group(map: BTreeMap<String, (i64, i64)>) -> Vec<CaseGroup> {
     let mut v: Vec<CaseGroup> = map.into_iter().map(|(key, (total, open))| CaseGroup { key, total, open }).collect();
     v.sort_by(|a, b| b.total.cmp(&a.total).then(a.key.cmp(&b.key)));
@@ -141,13 +138,7 @@ pub fn voice(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Res
     actor.require(Scope::AnalyticsRead)?;
     actor.require(Scope::CasesRead)?;
     actor.require(Scope::InteractionsRead)?;
-    let (table, entity) = match customer {
-        Customer::Account(_) => (AccountId::TABLE, AccountId::ENTITY),
-        Customer::Contact(_) => (ContactId::TABLE, ContactId::ENTITY),
-    };
-    if !crm_db::sql::id_exists(conn, table, customer.uuid())? {
-        return Err(RecordError::NotFound { entity });
-    }
+    crate::read::readable_customer(conn, actor, customer)?;
     let id = DbUuid(customer.uuid());
     let q = cases::table
         .filter(cases::archived_at.is_null())
@@ -174,13 +165,7 @@ pub fn voice(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Res
             .load(conn)?,
     };
 
-    let now = crm_db::now();
-    let this = now.date().with_day(1).unwrap_or(now.date());
-    let first = this.checked_sub_months(chrono::Months::new(11)).unwrap_or(this);
-    let months: Vec<String> = (0..12)
-        .filter_map(|k| first.checked_add_months(chrono::Months::new(k)))
-        .map(|d| format!("{:04}-{:02}", d.year(), d.month()))
-        .collect();
+    let (_, months) = last_12_months(crm_db::now());
     let mut per_month: BTreeMap<String, (i64, i64, Scores)> = BTreeMap::new();
     let (mut by_type, mut by_priority) = (BTreeMap::new(), BTreeMap::new());
     let mut all = Scores::default();
@@ -198,7 +183,7 @@ pub fn voice(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Res
             e.0 += 1;
             e.1 += i64::from(is_open);
         }
-        let m = per_month.entry(month_of(created)).or_insert_with(|| (0, 0, Scores::default()));
+        let m = per_month.entry(month_of(created.date())).or_insert_with(|| (0, 0, Scores::default()));
         m.0 += 1;
         m.1 += i64::from(is_complaint);
         if let Some(s) = satisfaction {
@@ -210,7 +195,7 @@ pub fn voice(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Res
     }
     for (n, at) in answers {
         all.add_nps(n);
-        per_month.entry(month_of(at)).or_insert_with(|| (0, 0, Scores::default())).2.add_nps(n);
+        per_month.entry(month_of(at.date())).or_insert_with(|| (0, 0, Scores::default())).2.add_nps(n);
     }
     let months = months
         .into_iter()
@@ -220,10 +205,7 @@ pub fn voice(conn: &mut AnyConnection, actor: &Actor, customer: Customer) -> Res
         })
         .collect();
     Ok(VoiceOfCustomer {
-        customer_type: match customer {
-            Customer::Account(_) => CustomerType::Account,
-            Customer::Contact(_) => CustomerType::Contact,
-        },
+        customer_type: CustomerType::of(customer),
         customer_id: customer.uuid(),
         cases: total,
         open_cases: open,

@@ -211,10 +211,7 @@ pub fn track(conn: &mut AnyConnection, actor: &Actor, input: TrackInput) -> Resu
             )
         })
         .collect();
-    match conn {
-        AnyConnection::Postgresql(pg) => diesel::insert_into(web_events::table).values(&rows).execute(pg)?,
-        AnyConnection::Sqlite(lite) => diesel::insert_into(web_events::table).values(&rows).execute(lite)?,
-    };
+    crm_db::insert_rows!(conn, web_events::table, &rows)?;
     // Each visitor once: the span of its events, and the last contact they name.
     let mut visitors: std::collections::BTreeMap<&str, (NaiveDateTime, NaiveDateTime, Option<ContactId>)> =
         std::collections::BTreeMap::new();

@@ -22,6 +22,22 @@ pub fn now() -> chrono::NaiveDateTime {
     truncate_micros(chrono::Utc::now().naive_utc())
 }
 
+/// Inserts rows in one multi-row statement on either backend (diesel's `MultiConnection` has no
+/// batch insert): `crm_db::insert_rows!(conn, table, &rows)`.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql(c) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values($rows), c)
+            }
+            $crate::AnyConnection::Sqlite(c) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values($rows), c)
+            }
+        }
+    };
+}
+
 /// Drops sub-microsecond precision (PostgreSQL keeps microseconds).
 pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::Timelike;

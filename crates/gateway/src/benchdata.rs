@@ -158,16 +158,10 @@ fn write(
         .collect();
     // Within the bind limits of both backends (SQLite: 32766).
     for chunk in heads.chunks(1000) {
-        match conn {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(purchases::table).values(chunk).execute(pg)?,
-            AnyConnection::Sqlite(lite) => diesel::insert_into(purchases::table).values(chunk).execute(lite)?,
-        };
+        crm_db::insert_rows!(conn, purchases::table, chunk)?;
     }
     for chunk in lines.chunks(1000) {
-        match conn {
-            AnyConnection::Postgresql(pg) => diesel::insert_into(purchase_lines::table).values(chunk).execute(pg)?,
-            AnyConnection::Sqlite(lite) => diesel::insert_into(purchase_lines::table).values(chunk).execute(lite)?,
-        };
+        crm_db::insert_rows!(conn, purchase_lines::table, chunk)?;
     }
     Ok(())
 }

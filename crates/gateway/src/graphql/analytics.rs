@@ -9,16 +9,9 @@ use crm_analytics::read::{
 };
 use crm_analytics::trends::Dimension;
 use crm_analytics::{AnalyticsSettings, CustomerAnalysis, CustomerType, RefreshInput, RfmSegment};
-use crm_core::ids::{AccountId, AlertId, ContactId, Customer};
+use crm_core::ids::{AlertId, ContactId};
 
 use super::{gql, rc};
-
-fn customer_of(t: CustomerType, id: uuid::Uuid) -> Customer {
-    match t {
-        CustomerType::Account => Customer::Account(AccountId(id)),
-        CustomerType::Contact => Customer::Contact(ContactId(id)),
-    }
-}
 
 #[derive(Default)]
 pub struct AnalyticsQuery;
@@ -35,7 +28,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<CustomerAnalysis> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let customer = customer_of(customer_type, id);
+        let customer = customer_type.customer(id);
         r.db.run(move |c| crm_analytics::read::customer(c, &actor, customer, fresh)).await.map_err(gql)
     }
 
@@ -130,7 +123,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<NextBestActions> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let customer = customer_of(customer_type, id);
+        let customer = customer_type.customer(id);
         r.db.run(move |c| crm_analytics::actions::next_best_actions(c, &actor, customer)).await.map_err(gql)
     }
 
@@ -144,7 +137,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<crm_analytics::voice::VoiceOfCustomer> {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
-        let customer = customer_of(customer_type, id);
+        let customer = customer_type.customer(id);
         r.db.run(move |c| crm_analytics::voice::voice(c, &actor, customer)).await.map_err(gql)
     }
 
