@@ -568,14 +568,32 @@ fn index_of(spec: &CustomFieldSpec, backend: crm_db::Backend) -> Option<(String,
 /// creates the missing ones (`CONCURRENTLY` on PostgreSQL, so writes go on meanwhile; a build
 /// left invalid is dropped and built again), drops those of fields removed, and analyzes the
 /// tables that got one, so the planner knows how selective their values are. Runs outside a
-/// transaction. On PostgreSQL one process at a time does it (a session advisory lock): two
-/// `CREATE INDEX CONCURRENTLY` on one table wait for each other and deadlock (seen with a seed
-/// running beside a server that keeps the indexes too).
+/// transaction. On PostgreSQL one process at a time does it (a session advisory lock, tried
+/// every 100 ms): two `CREATE INDEX CONCURRENTLY` on one table wait for each other and deadlock
+/// (seen with a seed running beside a server that keeps the indexes too).
 pub fn ensure_indexes(conn: &mut AnyConnection) -> Result<IndexChanges, RecordError> {
     const LOCK: &str = "7426001";
     let pg = conn.backend() == crm_db::Backend::Postgres;
     if pg {
-        diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(conn)?;
+        // Tried, not waited for inside a statement: a session waiting in `pg_advisory_lock` holds a
+        // transaction that the holder's `CREATE INDEX CONCURRENTLY` waits for in turn (deadlock).
+        #[derive(QueryableByName)]
+        struct Got {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            got: bool,
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let got: Vec<Got> = diesel::sql_query(format!("SELECT pg_try_advisory_lock({LOCK}) AS got")).load(conn)?;
+            if got.first().is_some_and(|g| g.got) {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // Another process keeps the indexes; it will have made them.
+                return Ok(IndexChanges::default());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     let out = ensure_indexes_locked(conn);
     if pg && let Err(e) = diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(conn) {
