@@ -21,6 +21,7 @@ mod geo;
 mod geocoding;
 mod graphql;
 mod graphql_http;
+mod imports;
 mod js;
 mod lists;
 pub(crate) mod observability;

@@ -35,7 +35,7 @@ fn serve_for_another_test() {
 }
 
 /// Another process serving `database_url`, killed when dropped.
-struct OtherProcess(Child);
+pub struct OtherProcess(pub Child);
 
 impl Drop for OtherProcess {
     fn drop(&mut self) {
@@ -44,7 +44,7 @@ impl Drop for OtherProcess {
     }
 }
 
-fn other_process(database_url: &str) -> (OtherProcess, String) {
+pub fn other_process(database_url: &str) -> (OtherProcess, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "scaling::serve_for_another_test", "--nocapture", "--test-threads", "1"])
         .env("CRM_TEST_SERVE", database_url)

@@ -47,4 +47,10 @@ impl Record for Account {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         self.domain.as_deref().map(|d| ("domain", d)).into_iter().collect()
     }
+
+    const UNIQUE_FIELDS: &'static [&'static str] = &["domain"];
+
+    fn unique_key(_field: &str, raw: &str) -> Option<String> {
+        crm_core::values::parse_domain("domain", raw).ok()
+    }
 }

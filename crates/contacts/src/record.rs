@@ -141,6 +141,12 @@ impl Record for Contact {
         self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
     }
 
+    const UNIQUE_FIELDS: &'static [&'static str] = &["email"];
+
+    fn unique_key(_field: &str, raw: &str) -> Option<String> {
+        crm_core::values::parse_email("email", raw).ok()
+    }
+
     fn update_many_if_version(conn: &mut AnyConnection, items: &[(Self, i64)]) -> QueryResult<bool> {
         update_many(conn, items)
     }

@@ -953,6 +953,47 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        checkpoint -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    job_files (job_id, seq) {
+        job_id -> Uid,
+        seq -> Integer,
+        data -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    import_errors (job_id, row_number, n) {
+        job_id -> Uid,
+        row_number -> BigInt,
+        n -> Integer,
+        line -> BigInt,
+        field -> Nullable<Text>,
+        column_name -> Nullable<Text>,
+        code -> Text,
+        message -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(job_files, jobs);
+
+diesel::table! {
+    import_mappings (resource, name) {
+        resource -> Text,
+        name -> Text,
+        mapping -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
     }
 }
 

@@ -64,6 +64,8 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
                     let keep = crm_webhooks::dispatch::oldest_needed(c)?;
                     let events = crm_events::purge_before_keeping(c, cutoff, keep)?;
                     crm_webhooks::dispatch::purge_before(c, cutoff)?;
+                    // Upload pieces of refused or cut-off imports, and files of ended jobs.
+                    crm_records::jobs::files::purge_orphans(c, crm_db::now() - chrono::Duration::hours(1))?;
                     Ok((keys, events))
                 })
                 .await;

@@ -259,6 +259,34 @@ pub enum Command {
     /// The analyses of the customer base.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Import a CSV or NDJSON file of one resource here and now, with a progress bar (the
+    /// API's `POST /imports` runs the same as a job, and this run shows there too). Rows that
+    /// cannot be taken are listed at the end and in the import's error report.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// accounts, contacts, leads, products, purchases or interactions.
+        #[arg(long)]
+        resource: String,
+        /// create, or upsert.
+        #[arg(long, default_value = "create")]
+        mode: String,
+        /// What an upsert matches on: external_id (default), or email, domain or sku.
+        #[arg(long)]
+        match_on: Option<String>,
+        /// The system the file's ids come from (erp).
+        #[arg(long)]
+        source: Option<String>,
+        /// A saved mapping's name, or `@mapping.json` (an object: column → field).
+        #[arg(long)]
+        mapping: Option<String>,
+        /// csv or ndjson (default: by the file's extension, .ndjson or .jsonl for NDJSON).
+        #[arg(long)]
+        format: Option<String>,
+        /// Validate every row and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the OpenAPI document.
     ExportOpenapi,
     /// Print the GraphQL schema (SDL).
@@ -623,6 +651,80 @@ fn run(cli: Cli) -> Result<(), String> {
                 "timings: load {:.2} s, model fits {:.2} s, associations {:.2} s, analyse and write {:.2} s, alerts {:.2} s",
                 t.load, t.fit, t.associations, t.analyse_and_write, t.alerts
             );
+            Ok(())
+        }
+        Command::Import { file, resource, mode, match_on, source, mapping, format, dry_run } => {
+            use crm_records::imports::{ImportFormat, ImportMode, ImportRequest};
+            let mode = ImportMode::parse(&mode).ok_or("--mode: create or upsert")?;
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+            let format = match format.as_deref() {
+                Some(f) => ImportFormat::parse(f).ok_or("--format: csv or ndjson")?,
+                None if ext == "ndjson" || ext == "jsonl" => ImportFormat::Ndjson,
+                None => ImportFormat::Csv,
+            };
+            let (mapping, mapping_name) = match mapping {
+                Some(m) if m.starts_with('@') => {
+                    let text = std::fs::read_to_string(&m[1..]).map_err(|e| format!("{}: {e}", &m[1..]))?;
+                    (Some(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", &m[1..]))?), None)
+                }
+                Some(name) => (None, Some(name)),
+                None => (None, None),
+            };
+            let request = ImportRequest {
+                resource,
+                format: Some(format),
+                mode,
+                match_on,
+                source,
+                mapping,
+                mapping_name,
+                dry_run,
+            };
+            let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
+            crate::app::migrate(&db)?;
+            let mut progress = crate::progress::Progress::for_stderr(json);
+            let actor = crm_core::Actor::new("cli", ["admin"], []);
+            let mut started = false;
+            let mut seen = 0;
+            let (import, counts) = crate::imports::run_local(&db, &actor, request, &file, &mut |total, done, _| {
+                if !started {
+                    started = true;
+                    progress.phase(if dry_run { "checking" } else { "importing" }, total.unsigned_abs());
+                }
+                progress.inc((done - seen).unsigned_abs());
+                seen = done;
+            })?;
+            progress.finish();
+            let c = counts.unwrap_or_default();
+            println!(
+                "{}{} rows read: {} created, {} updated, {} unchanged, {} failed ({} rows/s); import {}",
+                if dry_run { "dry run, nothing written: " } else { "" },
+                c.read,
+                c.created,
+                c.updated,
+                c.unchanged,
+                c.failed,
+                import.rows_per_second.unwrap_or_default(),
+                import.id
+            );
+            if c.failed > 0 {
+                let (errors, _) = db
+                    .run_sync(|conn| crm_records::imports::error_page(conn, &actor, import.id, None, 20))
+                    .map_err(|e| e.to_string())?;
+                for e in errors {
+                    eprintln!(
+                        "row {} (line {}){}: {} {}",
+                        e.row,
+                        e.line,
+                        e.column.map(|c| format!(" column {c}")).unwrap_or_default(),
+                        e.code,
+                        e.message
+                    );
+                }
+                if c.failed > 20 {
+                    eprintln!("… the whole report: GET /api/v1/imports/{}/errors?format=csv", import.id);
+                }
+            }
             Ok(())
         }
         Command::ExportOpenapi => {

@@ -90,7 +90,7 @@ pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteG
             }
         }
     };
-    let outcome = run(db, &job, geocoder, &mut report);
+    let outcome = run(db, &job, owner, geocoder, &mut report);
     let (total, done, failed) = counts;
     let outcome = match outcome {
         Ok(None) => {
@@ -118,6 +118,7 @@ pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteG
 fn run(
     db: &Db,
     job: &Job,
+    owner: &str,
     geocoder: Option<&crm_geo::remote::RemoteGeocoder>,
     report: &mut dyn FnMut(i64, i64, i64) -> bool,
 ) -> Result<Option<serde_json::Value>, String> {
@@ -140,6 +141,7 @@ fn run(
                     .map_err(|e| e.to_string())?;
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
         }
+        crm_records::imports::KIND => crate::imports::run_job(db, job, owner, &lease_end, report),
         other => Err(format!("unknown job kind `{other}`")),
     }
 }

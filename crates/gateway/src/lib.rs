@@ -12,6 +12,7 @@ pub mod cli;
 pub mod graphql;
 pub mod headers;
 pub mod idempotency;
+pub mod imports;
 pub mod jobs;
 pub mod labels;
 pub mod mail;

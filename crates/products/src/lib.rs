@@ -69,6 +69,12 @@ impl Record for Product {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         vec![("sku", self.sku.as_str())]
     }
+
+    const UNIQUE_FIELDS: &'static [&'static str] = &["sku"];
+
+    fn unique_key(_field: &str, raw: &str) -> Option<String> {
+        crm_core::values::clean(raw).map(|s| s.to_uppercase())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ wire_enum!(
         Running = "running",
         Succeeded = "succeeded",
         Failed = "failed",
+        /// Stopped at its owner's request (what it committed stays).
+        Cancelled = "cancelled",
     }
 );
 
@@ -150,7 +152,17 @@ pub fn enqueue(
     kind: &str,
     params: &serde_json::Value,
 ) -> Result<Job, RecordError> {
-    let id = JobId::new();
+    enqueue_as(conn, actor, JobId::new(), kind, params)
+}
+
+/// [`enqueue`] under an id chosen beforehand (the id its uploaded file was stored under).
+pub fn enqueue_as(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: JobId,
+    kind: &str,
+    params: &serde_json::Value,
+) -> Result<Job, RecordError> {
     let now = crm_db::now();
     diesel::insert_into(jobs::table)
         .values((
@@ -171,6 +183,157 @@ pub fn get(conn: &mut AnyConnection, actor: &Actor, id: JobId) -> Result<Job, Re
     find(conn, id)?
         .filter(|j| j.created_by == actor.sub || actor.roles.contains(&Role::Admin))
         .ok_or(RecordError::NotFound { entity: "job" })
+}
+
+/// Cancels a queued or running job of `kind` (for the subject that started it or an admin): a
+/// running one stops at its next checkpoint, keeping what it committed. A job that already
+/// ended is answered as it is.
+pub fn cancel(conn: &mut AnyConnection, actor: &Actor, id: JobId, kind: &str) -> Result<Job, RecordError> {
+    let job = get(conn, actor, id)?;
+    if job.kind != kind {
+        return Err(RecordError::NotFound { entity: "job" });
+    }
+    let now = crm_db::now();
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(DbUuid(id.0)))
+            .filter(jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()])),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Cancelled.as_str()),
+        jobs::updated_at.eq(now),
+        jobs::finished_at.eq(Some(now)),
+        jobs::lease_owner.eq(None::<String>),
+        jobs::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    find(conn, id)?.ok_or(RecordError::NotFound { entity: "job" })
+}
+
+/// A job's checkpoint: what a resumable job committed so far (its own JSON).
+pub fn checkpoint(conn: &mut AnyConnection, id: JobId) -> QueryResult<Option<serde_json::Value>> {
+    let raw: Option<Option<String>> =
+        jobs::table.filter(jobs::id.eq(DbUuid(id.0))).select(jobs::checkpoint).first(conn).optional()?;
+    Ok(raw.flatten().and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Saves a checkpoint with the progress it stands for and extends the lease, in the caller's
+/// transaction (the one that committed the work it counts); false when `owner` no longer
+/// holds the running job (cancelled, or taken over): the caller rolls back and stops.
+pub fn save_checkpoint(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: &str,
+    checkpoint: &serde_json::Value,
+    (total, done, failed): (Option<i64>, i64, i64),
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(DbUuid(id.0)))
+            .filter(jobs::lease_owner.eq(owner))
+            .filter(jobs::status.eq(JobStatus::Running.as_str())),
+    )
+    .set((
+        jobs::checkpoint.eq(Some(checkpoint.to_string())),
+        jobs::total.eq(total),
+        jobs::done.eq(done),
+        jobs::failed.eq(failed),
+        jobs::updated_at.eq(crm_db::now()),
+        jobs::lease_until.eq(Some(until)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Files of jobs (an import's upload), stored in the database in numbered chunks so that any
+/// instance can run the job.
+pub mod files {
+    use crm_core::ids::JobId;
+    use crm_db::AnyConnection;
+    use crm_db::schema::{job_files, jobs};
+    use crm_db::types::DbUuid;
+    use diesel::prelude::*;
+
+    /// Stores chunk `seq` of a job's file.
+    pub fn append(conn: &mut AnyConnection, job: JobId, seq: i32, data: &[u8]) -> QueryResult<()> {
+        diesel::insert_into(job_files::table)
+            .values((
+                job_files::job_id.eq(DbUuid(job.0)),
+                job_files::seq.eq(seq),
+                job_files::data.eq(data),
+                job_files::created_at.eq(crm_db::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Chunk `seq` of a job's file; None past its end.
+    pub fn chunk(conn: &mut AnyConnection, job: JobId, seq: i32) -> QueryResult<Option<Vec<u8>>> {
+        job_files::table
+            .filter(job_files::job_id.eq(DbUuid(job.0)))
+            .filter(job_files::seq.eq(seq))
+            .select(job_files::data)
+            .first(conn)
+            .optional()
+    }
+
+    /// Drops a job's file.
+    pub fn delete(conn: &mut AnyConnection, job: JobId) -> QueryResult<usize> {
+        diesel::delete(job_files::table.filter(job_files::job_id.eq(DbUuid(job.0)))).execute(conn)
+    }
+
+    /// Drops chunks older than `before` that no open job needs: an upload that was cut off or
+    /// refused, or the file of a job that ended (its runner drops it at once; this catches a
+    /// runner that died first).
+    pub fn purge_orphans(conn: &mut AnyConnection, before: chrono::NaiveDateTime) -> QueryResult<usize> {
+        let open = ["queued", "running"];
+        diesel::delete(job_files::table.filter(job_files::created_at.lt(before)).filter(diesel::dsl::not(
+            diesel::dsl::exists(jobs::table.filter(jobs::id.eq(job_files::job_id)).filter(jobs::status.eq_any(open))),
+        )))
+        .execute(conn)
+    }
+
+    /// A job's file read chunk by chunk as it is consumed (one chunk in memory at a time, each
+    /// read on a connection of the pool taken for that read).
+    pub struct Reader<'a> {
+        db: &'a crm_db::Db,
+        job: JobId,
+        seq: i32,
+        buf: Vec<u8>,
+        pos: usize,
+        ended: bool,
+    }
+
+    impl<'a> Reader<'a> {
+        pub fn new(db: &'a crm_db::Db, job: JobId) -> Reader<'a> {
+            Reader { db, job, seq: 0, buf: Vec::new(), pos: 0, ended: false }
+        }
+    }
+
+    impl std::io::Read for Reader<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            while self.pos >= self.buf.len() {
+                if self.ended {
+                    return Ok(0);
+                }
+                let (job, seq) = (self.job, self.seq);
+                let next = self.db.run_sync(|c| chunk(c, job, seq).map_err(crm_db::DbError::from));
+                match next.map_err(std::io::Error::other)? {
+                    Some(data) => {
+                        self.buf = data;
+                        self.pos = 0;
+                        self.seq += 1;
+                    }
+                    None => self.ended = true,
+                }
+            }
+            let n = out.len().min(self.buf.len() - self.pos);
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
 }
 
 /// The newest jobs (at most `limit`, 1 to 100, default 20) the caller may see, optionally of
@@ -243,6 +406,39 @@ pub fn claim(
         ))
         .execute(conn)?;
     Ok(find(conn, JobId(id))?)
+}
+
+/// Takes one queued job for `owner` (a CLI that queued it to run it itself); None when an
+/// instance took it first.
+pub fn claim_one(
+    conn: &mut AnyConnection,
+    id: JobId,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> Result<Option<Job>, RecordError> {
+    let n = diesel::update(
+        jobs::table.filter(jobs::id.eq(DbUuid(id.0))).filter(jobs::status.eq(JobStatus::Queued.as_str())),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Running.as_str()),
+        jobs::started_at.eq(Some(now)),
+        jobs::updated_at.eq(now),
+        jobs::lease_owner.eq(Some(owner)),
+        jobs::lease_until.eq(Some(until)),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(find(conn, id)?)
+}
+
+/// A job's status.
+pub fn status_of(conn: &mut AnyConnection, id: JobId) -> QueryResult<Option<JobStatus>> {
+    let s: Option<String> =
+        jobs::table.filter(jobs::id.eq(DbUuid(id.0))).select(jobs::status).first(conn).optional()?;
+    Ok(s.and_then(|s| JobStatus::parse(&s)))
 }
 
 /// Records progress and extends the lease; false when `owner` no longer holds the job (the

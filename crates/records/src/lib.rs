@@ -15,6 +15,7 @@ pub mod batch;
 pub mod custom;
 pub mod error;
 pub mod hooks;
+pub mod imports;
 pub mod jobs;
 pub mod location;
 pub mod read;
@@ -162,6 +163,15 @@ pub trait Record: Stored {
     /// conflict names the record that holds the value.
     fn unique(&self) -> Vec<(&'static str, &str)> {
         Vec::new()
+    }
+
+    /// The fields `unique` may name, which an import can match rows on (`email`).
+    const UNIQUE_FIELDS: &'static [&'static str] = &[];
+
+    /// A unique field's value as stored (normalized as `build` does), to match a row of an
+    /// import on; None when it is not a valid value.
+    fn unique_key(_field: &str, raw: &str) -> Option<String> {
+        crm_core::values::clean(raw)
     }
 
     /// Checks before an archived record comes back, beyond uniqueness.

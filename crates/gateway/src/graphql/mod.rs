@@ -10,6 +10,7 @@ pub mod filters;
 pub mod geo;
 pub mod http;
 pub mod ide;
+pub mod imports;
 pub mod lists;
 pub mod loaders;
 pub mod operational;
@@ -105,6 +106,7 @@ pub struct Query(
     campaigns::CampaignViewsQuery,
     geo::GeoViewsQuery,
     analytics::AnalyticsQuery,
+    imports::ImportsQuery,
     webhooks::WebhookViewsQuery,
 );
 
@@ -117,5 +119,6 @@ pub struct Mutation(
     campaigns::CampaignViewsMutation,
     geo::GeoViewsMutation,
     analytics::AnalyticsMutation,
+    imports::ImportsMutation,
     webhooks::WebhookViewsMutation,
 );

@@ -31,6 +31,7 @@ pub mod custom_fields;
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "geo", description = "Geographic CRM: region snapshots on a hexagonal grid, bulk geocoding, visit suggestions and routes for field reps (radius and box search are list parameters)"),
         (name = "analytics", description = "Analytical CRM: RFM segments, customer value and margins, predicted lifetime value (BG/NBD, Gamma-Gamma), churn drift, refreshed as a job"),
+        (name = "imports", description = "Bulk imports of CSV and NDJSON files as resumable jobs: progress, per-row error reports, saved column mappings"),
         (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
@@ -133,6 +134,13 @@ macro_rules! mount_routes {
                 .service(rest::analytics::get_analytics_settings)
                 .service(rest::analytics::set_analytics_settings)
                 .service(rest::jobs::list_jobs)
+                .service(rest::imports::start_import)
+                .service(rest::imports::list_imports)
+                .service(rest::imports::get_import)
+                .service(rest::imports::cancel_import)
+                .service(rest::imports::import_errors)
+                .service(rest::imports::list_import_mappings)
+                .service(rest::imports::save_import_mapping)
                 .service(rest::routes::visit_suggestions)
                 .service(rest::routes::plan_route)
                 .service(rest::routes::accept_route)
@@ -187,10 +195,15 @@ pub fn document() -> serde_json::Value {
 /// The document as served at `/openapi.json` (compact): this build's, with the custom fields
 /// of these definitions typed.
 pub fn served_bytes(fields: &[crm_records::custom::CustomField]) -> Result<actix_web::web::Bytes, String> {
+    serde_json::to_vec(&with_custom_fields(fields)).map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
+}
+
+/// This build's document with the custom fields of these definitions typed.
+pub fn with_custom_fields(fields: &[crm_records::custom::CustomField]) -> serde_json::Value {
     static BASE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     let mut doc = BASE.get_or_init(document).clone();
     custom_fields::apply(&mut doc, fields);
-    serde_json::to_vec(&doc).map(actix_web::web::Bytes::from).map_err(|e| e.to_string())
+    doc
 }
 
 /// The document as committed in `openapi/openapi.json`.

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod customers;
 pub mod emails;
 pub mod geo;
+pub mod imports;
 pub mod jobs;
 pub mod ops;
 pub mod routes;

@@ -433,6 +433,12 @@ impl Record for Lead {
     fn unique(&self) -> Vec<(&'static str, &str)> {
         self.email.as_deref().map(|e| ("email", e)).into_iter().collect()
     }
+
+    const UNIQUE_FIELDS: &'static [&'static str] = &["email"];
+
+    fn unique_key(_field: &str, raw: &str) -> Option<String> {
+        crm_core::values::parse_email("email", raw).ok()
+    }
 }
 
 /// How many live leads came in through each of `campaigns` (the campaigns domain counts them

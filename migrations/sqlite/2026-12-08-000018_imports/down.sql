@@ -1,0 +1,4 @@
+DROP TABLE import_mappings;
+DROP TABLE import_errors;
+DROP TABLE job_files;
+ALTER TABLE jobs DROP COLUMN checkpoint;
