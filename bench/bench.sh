@@ -177,6 +177,7 @@ bench_backend() { # backend url
   record "$backend" "region snapshot of the whole base, $(field all_records "$r") records, at resolution 5 ($(field all_cells "$r") cells; ms, best/worst of 5)" "$(field all_ms "$r")" "-" "-" "0" "$(rss_kb)" "-"
   bench_email "$backend" "$url" "$token"
   bench_analytics "$backend" "$url" "$token"
+  bench_bulk "$backend" "$token"
   record "$backend" "start-up to ready (ms)" "$STARTUP_MS" "-" "-" "0" "-" "-"
   record "$backend" "seed $ACCOUNTS accounts + $CONTACTS contacts (s)" "$SEED_S" "-" "-" "0" "-" "-"
   stop_server
@@ -197,6 +198,21 @@ bench_analytics() { # backend url token
   record "$backend" "association mining over those lines, 500 products ($(field rules "$r") rules kept; s)" "$(field associations_s "$r")" "-" "-" "0" "-" "-"
   r=$(BENCH_SUFFIX=/next-best-actions run_wrk nba get_contact.lua)
   record "$backend" "next best actions of a contact" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
+}
+
+# Bulk imports and exports: a CSV of new contacts (BENCH_IMPORT_ROWS, default 1M) upserted by
+# external id as an import job, then every contact exported as a CSV job, then one city streamed;
+# the server's peak memory sampled during each.
+bench_bulk() { # backend token
+  local backend="$1" token="$2" r rows="${BENCH_IMPORT_ROWS:-1000000}"
+  log "$backend: import $rows contacts from CSV, then export them all"
+  r=$(python3 "$ROOT/bench/bulk.py" "http://127.0.0.1:$PORT" "$token" "$SERVER_PID" "$rows")
+  record "$backend" "import $(field import_rows "$r") contacts from CSV, upsert by external id (rows/s; $(field import_failed "$r") failed)" \
+    "$(field import_rps "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field import_peak_rss_mb "$r")') * 1024))")" "-"
+  record "$backend" "export $(field export_rows "$r") contacts to CSV as a job ($(field export_bytes "$r") bytes; rows/s)" \
+    "$(field export_rps "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field export_peak_rss_mb "$r")') * 1024))")" "-"
+  record "$backend" "stream the $(field stream_rows "$r") contacts of $(field stream_city "$r") as CSV (rows/s)" \
+    "$(field stream_rps "$r")" "-" "-" "0" "$(rss_kb)" "-"
 }
 
 # Campaign email: a wave of 10k opted-in contacts through the SMTP sink with the rate limit off

@@ -17,6 +17,7 @@ mod contacts;
 mod contracts;
 mod custom_fields;
 mod emails;
+mod exports;
 mod geo;
 mod geocoding;
 mod graphql;

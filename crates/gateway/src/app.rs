@@ -65,7 +65,11 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
                     let events = crm_events::purge_before_keeping(c, cutoff, keep)?;
                     crm_webhooks::dispatch::purge_before(c, cutoff)?;
                     // Upload pieces of refused or cut-off imports, and files of ended jobs.
-                    crm_records::jobs::files::purge_orphans(c, crm_db::now() - chrono::Duration::hours(1))?;
+                    crm_records::jobs::files::purge_orphans(
+                        c,
+                        crm_db::now() - chrono::Duration::hours(1),
+                        chrono::Duration::hours(crm_records::exports::KEEP_HOURS),
+                    )?;
                     Ok((keys, events))
                 })
                 .await;

@@ -89,23 +89,26 @@ pub fn save_mapping(
     imports::save_mapping(conn, actor, resource, name, mapping, &fields)
 }
 
-/// How each field of a schema is read, by path (nested objects to three levels).
-fn walk(doc: &Value, schema: &Value, prefix: &str, depth: usize, out: &mut HashMap<String, Kind>) {
+/// Each field path of a schema with how it is read, in order (nested objects to three levels;
+/// an external id is one field).
+pub fn field_paths(doc: &Value, schema: &Value) -> Vec<(String, Kind)> {
+    let mut out = Vec::new();
+    walk(doc, schema, "", 0, &mut out);
+    out
+}
+
+fn walk(doc: &Value, schema: &Value, prefix: &str, depth: usize, out: &mut Vec<(String, Kind)>) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
     for (name, s) in props {
         let path = format!("{prefix}{name}");
         match resolve(doc, s) {
-            (Some("ExternalId"), _) => {
-                out.insert(path, Kind::ExternalId);
-            }
+            (Some("ExternalId"), _) => out.push((path, Kind::ExternalId)),
             (_, r) if r.get("properties").is_some() => {
                 if depth < 3 {
                     walk(doc, r, &format!("{path}."), depth + 1, out);
                 }
             }
-            (_, r) => {
-                out.insert(path, kind_of(doc, r));
-            }
+            (_, r) => out.push((path, kind_of(doc, r))),
         }
     }
 }
@@ -160,9 +163,9 @@ fn kind_of(doc: &Value, s: &Value) -> Kind {
 pub fn fields(conn: &mut AnyConnection, importer: &Importer) -> Result<Fields, RecordError> {
     let defs = crm_records::custom::live_fields(conn, None)?;
     let doc = crate::openapi::with_custom_fields(&defs);
-    let mut out = HashMap::new();
+    let mut out: HashMap<String, Kind> = HashMap::new();
     if let Some(schema) = doc.pointer(&format!("/components/schemas/{}", importer.input)) {
-        walk(&doc, schema, "", 0, &mut out);
+        out.extend(field_paths(&doc, schema));
     }
     // Ids in other systems go through `external_id` (and `external_ids` as JSON).
     out.insert("external_ids".to_string(), Kind::Json);

@@ -142,6 +142,7 @@ fn run(
             Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
         }
         crm_records::imports::KIND => crate::imports::run_job(db, job, owner, &lease_end, report),
+        crm_records::exports::KIND => crate::exports::run_job(db, job, report),
         other => Err(format!("unknown job kind `{other}`")),
     }
 }

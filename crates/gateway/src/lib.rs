@@ -9,6 +9,7 @@ pub mod auth;
 pub mod benchdata;
 pub mod benchdb;
 pub mod cli;
+pub mod exports;
 pub mod graphql;
 pub mod headers;
 pub mod idempotency;

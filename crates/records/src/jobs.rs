@@ -283,14 +283,27 @@ pub mod files {
         diesel::delete(job_files::table.filter(job_files::job_id.eq(DbUuid(job.0)))).execute(conn)
     }
 
-    /// Drops chunks older than `before` that no open job needs: an upload that was cut off or
-    /// refused, or the file of a job that ended (its runner drops it at once; this catches a
-    /// runner that died first).
-    pub fn purge_orphans(conn: &mut AnyConnection, before: chrono::NaiveDateTime) -> QueryResult<usize> {
+    /// Drops chunks older than `before` that no job needs: an upload that was cut off or
+    /// refused, the file of an import that ended (its runner drops it at once; this catches a
+    /// runner that died first), and exports finished more than `keep_exports` ago.
+    pub fn purge_orphans(
+        conn: &mut AnyConnection,
+        before: chrono::NaiveDateTime,
+        keep_exports: chrono::Duration,
+    ) -> QueryResult<usize> {
         let open = ["queued", "running"];
-        diesel::delete(job_files::table.filter(job_files::created_at.lt(before)).filter(diesel::dsl::not(
-            diesel::dsl::exists(jobs::table.filter(jobs::id.eq(job_files::job_id)).filter(jobs::status.eq_any(open))),
-        )))
+        let exports_after = crm_db::now() - keep_exports;
+        let needed = jobs::table.filter(jobs::id.eq(job_files::job_id)).filter(
+            jobs::status.eq_any(open).or(jobs::kind
+                .eq(crate::exports::KIND)
+                .and(jobs::status.eq("succeeded"))
+                .and(jobs::finished_at.gt(exports_after))),
+        );
+        diesel::delete(
+            job_files::table
+                .filter(job_files::created_at.lt(before))
+                .filter(diesel::dsl::not(diesel::dsl::exists(needed))),
+        )
         .execute(conn)
     }
 
@@ -432,6 +445,24 @@ pub fn claim_one(
         return Ok(None);
     }
     Ok(find(conn, id)?)
+}
+
+/// Records a job that ended as it began (a streamed export in the audit log): succeeded,
+/// with `total` items done.
+pub fn finish_now(conn: &mut AnyConnection, id: JobId, total: i64, result: &serde_json::Value) -> QueryResult<()> {
+    let now = crm_db::now();
+    diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(id.0))))
+        .set((
+            jobs::status.eq(JobStatus::Succeeded.as_str()),
+            jobs::total.eq(Some(total)),
+            jobs::done.eq(total),
+            jobs::result.eq(Some(result.to_string())),
+            jobs::started_at.eq(Some(now)),
+            jobs::updated_at.eq(now),
+            jobs::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// A job's status.

@@ -14,6 +14,7 @@ extern crate self as crm_records;
 pub mod batch;
 pub mod custom;
 pub mod error;
+pub mod exports;
 pub mod hooks;
 pub mod imports;
 pub mod jobs;

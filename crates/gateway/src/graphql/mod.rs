@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod batch;
+pub mod bulk;
 pub mod campaigns;
 pub mod changes;
 pub mod cost;
@@ -10,7 +11,6 @@ pub mod filters;
 pub mod geo;
 pub mod http;
 pub mod ide;
-pub mod imports;
 pub mod lists;
 pub mod loaders;
 pub mod operational;
@@ -106,7 +106,7 @@ pub struct Query(
     campaigns::CampaignViewsQuery,
     geo::GeoViewsQuery,
     analytics::AnalyticsQuery,
-    imports::ImportsQuery,
+    bulk::BulkQuery,
     webhooks::WebhookViewsQuery,
 );
 
@@ -119,6 +119,6 @@ pub struct Mutation(
     campaigns::CampaignViewsMutation,
     geo::GeoViewsMutation,
     analytics::AnalyticsMutation,
-    imports::ImportsMutation,
+    bulk::BulkMutation,
     webhooks::WebhookViewsMutation,
 );

@@ -31,6 +31,7 @@ pub mod custom_fields;
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "geo", description = "Geographic CRM: region snapshots on a hexagonal grid, bulk geocoding, visit suggestions and routes for field reps (radius and box search are list parameters)"),
         (name = "analytics", description = "Analytical CRM: RFM segments, customer value and margins, predicted lifetime value (BG/NBD, Gamma-Gamma), churn drift, refreshed as a job"),
+        (name = "exports", description = "Any list as CSV or NDJSON: streamed when small, as a job with a file kept a day when large; every export logged"),
         (name = "imports", description = "Bulk imports of CSV and NDJSON files as resumable jobs: progress, per-row error reports, saved column mappings"),
         (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
@@ -141,6 +142,11 @@ macro_rules! mount_routes {
                 .service(rest::imports::import_errors)
                 .service(rest::imports::list_import_mappings)
                 .service(rest::imports::save_import_mapping)
+                .service(rest::exports::start_export)
+                .service(rest::exports::stream_export)
+                .service(rest::exports::list_exports)
+                .service(rest::exports::get_export)
+                .service(rest::exports::download_export)
                 .service(rest::routes::visit_suggestions)
                 .service(rest::routes::plan_route)
                 .service(rest::routes::accept_route)

@@ -11,6 +11,7 @@ pub mod cases;
 pub mod changes;
 pub mod customers;
 pub mod emails;
+pub mod exports;
 pub mod geo;
 pub mod imports;
 pub mod jobs;

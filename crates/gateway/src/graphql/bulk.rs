@@ -1,17 +1,19 @@
-//! GraphQL of bulk imports: following, cancelling and reading the error report of the imports
-//! that `POST /api/v1/imports` started (files are uploaded over REST), and the saved column
-//! mappings (the same service functions).
+//! GraphQL of bulk work: following, cancelling and reading the error report of the imports
+//! that `POST /api/v1/imports` started (files are uploaded over REST), the saved column
+//! mappings, and exports (started here or over REST, downloaded over REST); the same service
+//! functions.
 
 use std::collections::BTreeMap;
 
 use async_graphql::{Context, Object, SimpleObject};
 use crm_core::ids::JobId;
+use crm_records::exports::{self, Export, ExportRequest};
 use crm_records::imports::{self, Import, ImportMapping, ImportRowError};
 
 use super::{gql, rc};
 
 #[derive(Default)]
-pub struct ImportsQuery;
+pub struct BulkQuery;
 
 /// A page of an import's error report.
 #[derive(SimpleObject)]
@@ -37,7 +39,7 @@ fn node(m: ImportMapping) -> ImportMappingNode {
 }
 
 #[Object]
-impl ImportsQuery {
+impl BulkQuery {
     /// An import and its progress; see `GET /imports/{id}`.
     async fn import(
         &self,
@@ -79,6 +81,28 @@ impl ImportsQuery {
         Ok(ImportErrorConnection { nodes, next_after: next.map(|(r, n)| format!("{r}.{n}")) })
     }
 
+    /// An export and its progress; see `GET /exports/{id}` (download `downloadUrl` over REST).
+    async fn export(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The export's id.")] id: JobId,
+    ) -> async_graphql::Result<Export> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| exports::get(c, &actor, id)).await.map_err(gql)
+    }
+
+    /// The exports the caller made (everyone's for admins); see `GET /exports`.
+    async fn exports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "1 to 100 (default 20).")] limit: Option<u32>,
+    ) -> async_graphql::Result<Vec<Export>> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| exports::list(c, &actor, limit)).await.map_err(gql)
+    }
+
     /// The column mappings saved by name; see `GET /import-mappings`.
     async fn import_mappings(
         &self,
@@ -95,10 +119,21 @@ impl ImportsQuery {
 }
 
 #[derive(Default)]
-pub struct ImportsMutation;
+pub struct BulkMutation;
 
 #[Object]
-impl ImportsMutation {
+impl BulkMutation {
+    /// Starts an export as a background job; see `POST /exports`.
+    async fn start_export(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The list to export and the format.")] input: ExportRequest,
+    ) -> async_graphql::Result<Export> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.write(move |c| crate::exports::start(c, &actor, &input)).await.map_err(gql)
+    }
+
     /// Cancels an import; see `POST /imports/{id}/cancel`.
     async fn cancel_import(
         &self,
