@@ -29,17 +29,23 @@ pub fn find_many(
     exts: &[ExternalId],
 ) -> QueryResult<HashMap<ExternalId, uuid::Uuid>> {
     let mut out = HashMap::new();
-    for chunk in exts.chunks(500) {
-        let ids: Vec<&str> = chunk.iter().map(|e| e.id.as_str()).collect();
-        let rows: Vec<(String, String, DbUuid)> = x::table
-            .filter(x::entity.eq(entity))
-            .filter(x::external_id.eq_any(ids))
-            .select((x::source, x::external_id, x::entity_id))
-            .load(conn)?;
-        for (source, id, record) in rows {
-            let e = ExternalId { source, id };
-            if chunk.contains(&e) {
-                out.insert(e, record.0);
+    // By source, so that the whole key (entity, source, external_id) leads the lookup: without
+    // the source, an index on the key can only narrow to the entity, and each lookup walked
+    // every id of the entity (an import of 200k contacts slowed to 180 rows/s on PostgreSQL).
+    let mut by_source: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in exts {
+        by_source.entry(e.source.as_str()).or_default().push(e.id.as_str());
+    }
+    for (source, ids) in by_source {
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, DbUuid)> = x::table
+                .filter(x::entity.eq(entity))
+                .filter(x::source.eq(source))
+                .filter(x::external_id.eq_any(chunk))
+                .select((x::external_id, x::entity_id))
+                .load(conn)?;
+            for (id, record) in rows {
+                out.insert(ExternalId { source: source.to_string(), id }, record.0);
             }
         }
     }
