@@ -536,8 +536,18 @@ impl Columns {
 
 /// The rows of a file, read lazily.
 enum Rows<S: Read> {
-    Csv { reader: csv::Reader<S>, columns: Columns, record: csv::StringRecord, source: Option<String> },
-    Ndjson { lines: std::io::Lines<std::io::BufReader<S>>, columns: Columns, mapping: BTreeMap<String, String> },
+    Csv {
+        reader: csv::Reader<S>,
+        columns: Columns,
+        record: csv::StringRecord,
+        source: Option<String>,
+    },
+    /// `mapping`: None when the request had none (each key names its field).
+    Ndjson {
+        lines: std::io::Lines<std::io::BufReader<S>>,
+        columns: Columns,
+        mapping: Option<BTreeMap<String, String>>,
+    },
 }
 
 impl<S: Read> Rows<S> {
@@ -564,7 +574,7 @@ impl<S: Read> Rows<S> {
                 Ok(Rows::Ndjson {
                     lines: std::io::BufReader::with_capacity(1 << 16, source).lines(),
                     columns: Columns { targets: Vec::new(), header: Vec::new() },
-                    mapping: params.columns.clone(),
+                    mapping: (!params.columns.is_empty()).then(|| params.columns.clone()),
                 })
             }
         }
@@ -608,8 +618,7 @@ impl<S: Read> Rows<S> {
                     Some(Err(e)) => return Err(format!("reading the file failed: {e}")),
                     Some(Ok(l)) if l.trim().is_empty() => continue,
                     Some(Ok(l)) => {
-                        let m = if mapping.iter().all(|(k, v)| k == v) { None } else { Some(&*mapping) };
-                        return Ok(Some(columns.json_row(number, &l, m)));
+                        return Ok(Some(columns.json_row(number, &l, mapping.as_ref())));
                     }
                 }
             },
