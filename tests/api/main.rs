@@ -16,6 +16,7 @@ mod campaigns;
 mod contacts;
 mod contracts;
 mod custom_fields;
+mod duplicates;
 mod emails;
 mod exports;
 mod geo;

@@ -988,6 +988,30 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(job_files, jobs);
 
 diesel::table! {
+    duplicate_settings (id) {
+        id -> BigInt,
+        definition -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    duplicate_candidates (resource, a_id, b_id) {
+        resource -> Text,
+        a_id -> Uid,
+        b_id -> Uid,
+        score -> Double,
+        rules -> Text,
+        a_name -> Text,
+        b_name -> Text,
+        found_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     import_mappings (resource, name) {
         resource -> Text,
         name -> Text,

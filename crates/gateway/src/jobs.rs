@@ -143,6 +143,12 @@ fn run(
         }
         crm_records::imports::KIND => crate::imports::run_job(db, job, owner, &lease_end, report),
         crm_records::exports::KIND => crate::exports::run_job(db, job, report),
+        crm_quality::scan::KIND => {
+            let input: crm_quality::scan::ScanInput =
+                serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
+            let outcome = crm_quality::scan::run(db, &input, report).map_err(|e| e.to_string())?;
+            Ok(outcome.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        }
         other => Err(format!("unknown job kind `{other}`")),
     }
 }

@@ -29,3 +29,23 @@ CREATE TABLE import_mappings (
     updated_at timestamp NOT NULL,
     PRIMARY KEY (resource, name)
 );
+
+-- Duplicate detection (crm_quality): the matching rules an admin set, and the pairs the last
+-- scan found per resource, best first.
+CREATE TABLE duplicate_settings (
+    id bigint PRIMARY KEY,
+    definition text NOT NULL,
+    updated_at timestamp NOT NULL
+);
+CREATE TABLE duplicate_candidates (
+    resource text NOT NULL,
+    a_id uuid NOT NULL,
+    b_id uuid NOT NULL,
+    score double precision NOT NULL,
+    rules text NOT NULL,
+    a_name text NOT NULL,
+    b_name text NOT NULL,
+    found_at timestamp NOT NULL,
+    PRIMARY KEY (resource, a_id, b_id)
+);
+CREATE INDEX duplicate_candidates_best ON duplicate_candidates (resource, score DESC, a_id, b_id);

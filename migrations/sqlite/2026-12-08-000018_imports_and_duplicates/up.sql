@@ -29,3 +29,23 @@ CREATE TABLE import_mappings (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (resource, name)
 );
+
+-- Duplicate detection (crm_quality): the matching rules an admin set, and the pairs the last
+-- scan found per resource, best first.
+CREATE TABLE duplicate_settings (
+    id BIGINT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE duplicate_candidates (
+    resource TEXT NOT NULL,
+    a_id TEXT NOT NULL,
+    b_id TEXT NOT NULL,
+    score REAL NOT NULL,
+    rules TEXT NOT NULL,
+    a_name TEXT NOT NULL,
+    b_name TEXT NOT NULL,
+    found_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (resource, a_id, b_id)
+);
+CREATE INDEX duplicate_candidates_best ON duplicate_candidates (resource, score DESC, a_id, b_id);

@@ -14,6 +14,7 @@ pub mod ide;
 pub mod lists;
 pub mod loaders;
 pub mod operational;
+pub mod quality;
 pub mod record;
 pub mod sales;
 pub mod webhooks;
@@ -107,6 +108,7 @@ pub struct Query(
     geo::GeoViewsQuery,
     analytics::AnalyticsQuery,
     bulk::BulkQuery,
+    quality::QualityQuery,
     webhooks::WebhookViewsQuery,
 );
 
@@ -120,5 +122,6 @@ pub struct Mutation(
     geo::GeoViewsMutation,
     analytics::AnalyticsMutation,
     bulk::BulkMutation,
+    quality::QualityMutation,
     webhooks::WebhookViewsMutation,
 );

@@ -31,6 +31,7 @@ pub mod custom_fields;
         (name = "campaigns", description = "Campaign management: segments (target groups), campaigns, members with consent enforced per channel, responses, statistics"),
         (name = "geo", description = "Geographic CRM: region snapshots on a hexagonal grid, bulk geocoding, visit suggestions and routes for field reps (radius and box search are list parameters)"),
         (name = "analytics", description = "Analytical CRM: RFM segments, customer value and margins, predicted lifetime value (BG/NBD, Gamma-Gamma), churn drift, refreshed as a job"),
+        (name = "duplicates", description = "Duplicate detection: normalized and transliterated names, fuzzy matching within blocks, configurable rules, a scan of the whole base"),
         (name = "exports", description = "Any list as CSV or NDJSON: streamed when small, as a job with a file kept a day when large; every export logged"),
         (name = "imports", description = "Bulk imports of CSV and NDJSON files as resumable jobs: progress, per-row error reports, saved column mappings"),
         (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
@@ -67,6 +68,12 @@ macro_rules! mount_routes {
                 .service(rest::changes::feed_head)
                 .service(rest::changes::list_changes)
                 .service(rest::accounts::list_account_contacts)
+                .service(rest::duplicates::contact_duplicates)
+                .service(rest::duplicates::account_duplicates)
+                .service(rest::duplicates::duplicate_pairs)
+                .service(rest::duplicates::start_duplicate_scan)
+                .service(rest::duplicates::get_duplicate_settings)
+                .service(rest::duplicates::set_duplicate_settings)
                 .service(rest::users::get_me)
                 .service(rest::cases::get_sla_policy)
                 .service(rest::cases::set_sla_policy)

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod cases;
 pub mod changes;
 pub mod customers;
+pub mod duplicates;
 pub mod emails;
 pub mod exports;
 pub mod geo;

@@ -1,0 +1,378 @@
+//! The duplicate scan: every live contact and account compared within its blocks, the pairs
+//! that score enough kept (replacing the previous scan's), readable best first.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crm_core::{Actor, Scope};
+use crm_db::AnyConnection;
+use crm_db::schema::duplicate_candidates as dc;
+use crm_db::types::DbUuid;
+use crm_records::RecordError;
+use crm_records::jobs::Job;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::matching::{self, DuplicateResource, RuleMatch, Seen, match_orgs, match_people, pair};
+use crate::settings::DuplicateSettings;
+
+/// The job kind in `jobs`.
+pub const KIND: &str = "duplicate_scan";
+/// Records read per page.
+const PAGE: i64 = 5000;
+/// A block larger than this is not compared pair by pair (a shared placeholder such as
+/// `info@` or a reception number): it is counted in `blocks_skipped`.
+pub const BLOCK_MAX: usize = 200;
+
+/// What to scan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::InputObject), graphql(name = "DuplicateScanInput"))]
+pub struct ScanInput {
+    /// Default both.
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    pub resources: Vec<DuplicateResource>,
+}
+
+impl ScanInput {
+    fn resources(&self) -> Vec<DuplicateResource> {
+        DuplicateResource::ALL
+            .iter()
+            .copied()
+            .filter(|r| self.resources.is_empty() || self.resources.contains(r))
+            .collect()
+    }
+}
+
+/// What a scan of one resource found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanCounts {
+    pub records: i64,
+    pub pairs: i64,
+    pub blocks_skipped: i64,
+    pub seconds: f64,
+}
+
+/// What a scan found, by resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanOutcome {
+    pub contacts: Option<ScanCounts>,
+    pub accounts: Option<ScanCounts>,
+}
+
+/// Queues a scan (it writes the candidate list: the write scopes of what it scans).
+pub fn start(conn: &mut AnyConnection, actor: &Actor, input: &ScanInput) -> Result<Job, RecordError> {
+    for r in input.resources() {
+        actor.require(match r {
+            DuplicateResource::Contacts => Scope::ContactsWrite,
+            DuplicateResource::Accounts => Scope::AccountsWrite,
+        })?;
+    }
+    crm_records::jobs::enqueue(conn, actor, KIND, &serde_json::to_value(input).unwrap_or_default())
+}
+
+/// A pair found, to store.
+struct Found {
+    a: Uuid,
+    b: Uuid,
+    score: f64,
+    rules: Vec<RuleMatch>,
+    a_name: String,
+    b_name: String,
+}
+
+/// Compares every pair within each block once.
+fn compare<T>(
+    items: &[T],
+    blocks: HashMap<String, Vec<usize>>,
+    score: impl Fn(&T, &T) -> Option<(f64, Vec<RuleMatch>)>,
+    found: &mut Vec<(usize, usize, f64, Vec<RuleMatch>)>,
+) -> i64 {
+    let mut seen = Seen::new();
+    let mut skipped = 0;
+    for members in blocks.into_values() {
+        if members.len() < 2 {
+            continue;
+        }
+        if members.len() > BLOCK_MAX {
+            skipped += 1;
+            continue;
+        }
+        for (k, &i) in members.iter().enumerate() {
+            for &j in &members[k + 1..] {
+                let key = if i < j { (i, j) } else { (j, i) };
+                if seen.insert(key)
+                    && let Some((s, rules)) = score(&items[key.0], &items[key.1])
+                {
+                    found.push((key.0, key.1, s, rules));
+                }
+            }
+        }
+    }
+    skipped
+}
+
+fn scan_people(
+    db: &crm_db::Db,
+    s: &DuplicateSettings,
+    report: &mut dyn FnMut(i64) -> bool,
+) -> Result<Option<(Vec<Found>, ScanCounts)>, RecordError> {
+    let started = Instant::now();
+    let mut people = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db.run_sync(|c| matching::people(c, after, None, PAGE).map_err(crm_db::DbError::from))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let n = page.len() as i64;
+        people.extend(page);
+        if !report(people.len() as i64) || n < PAGE {
+            if n == PAGE {
+                return Ok(None);
+            }
+            break;
+        }
+    }
+    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in people.iter().enumerate() {
+        for e in &p.emails {
+            blocks.entry(format!("e:{e}")).or_default().push(i);
+        }
+        for ph in &p.phones {
+            blocks.entry(format!("p:{ph}")).or_default().push(i);
+        }
+        if let Some(a) = p.account_id {
+            blocks.entry(format!("a:{a}")).or_default().push(i);
+        }
+        if let (Some(place), false) = (p.place(), p.last.is_empty()) {
+            blocks.entry(format!("c:{place}|{}", p.last)).or_default().push(i);
+        }
+    }
+    let mut found = Vec::new();
+    let skipped = compare(&people, blocks, |a, b| match_people(s, a, b), &mut found);
+    let counts = ScanCounts {
+        records: people.len() as i64,
+        pairs: found.len() as i64,
+        blocks_skipped: skipped,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    let out = found
+        .into_iter()
+        .map(|(i, j, score, rules)| {
+            let (a, b) = pair(people[i].id, people[j].id);
+            let (an, bn) = if a == people[i].id { (i, j) } else { (j, i) };
+            Found { a, b, score, rules, a_name: people[an].display.clone(), b_name: people[bn].display.clone() }
+        })
+        .collect();
+    Ok(Some((out, counts)))
+}
+
+fn scan_orgs(db: &crm_db::Db, s: &DuplicateSettings) -> Result<(Vec<Found>, ScanCounts), RecordError> {
+    let started = Instant::now();
+    let mut orgs = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db.run_sync(|c| matching::orgs(c, after, None, PAGE).map_err(crm_db::DbError::from))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let n = page.len() as i64;
+        orgs.extend(page);
+        if n < PAGE {
+            break;
+        }
+    }
+    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, o) in orgs.iter().enumerate() {
+        if let Some(d) = &o.domain {
+            blocks.entry(format!("d:{d}")).or_default().push(i);
+        }
+        // Names are compared within a country and a first letter (Jaro–Winkler weighs the
+        // start of a name most, so names that differ there do not reach the threshold).
+        if let Some(first) = o.name.chars().next() {
+            blocks.entry(format!("n:{}|{first}", o.country.as_deref().unwrap_or_default())).or_default().push(i);
+        }
+    }
+    let mut found = Vec::new();
+    let skipped = compare(&orgs, blocks, |a, b| match_orgs(s, a, b), &mut found);
+    let counts = ScanCounts {
+        records: orgs.len() as i64,
+        pairs: found.len() as i64,
+        blocks_skipped: skipped,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    let out = found
+        .into_iter()
+        .map(|(i, j, score, rules)| {
+            let (a, b) = pair(orgs[i].id, orgs[j].id);
+            let (an, bn) = if a == orgs[i].id { (i, j) } else { (j, i) };
+            Found { a, b, score, rules, a_name: orgs[an].display.clone(), b_name: orgs[bn].display.clone() }
+        })
+        .collect();
+    Ok((out, counts))
+}
+
+/// Replaces a resource's candidate pairs.
+fn store(conn: &mut AnyConnection, resource: DuplicateResource, found: &[Found]) -> QueryResult<()> {
+    diesel::delete(dc::table.filter(dc::resource.eq(resource.as_str()))).execute(conn)?;
+    let now = crm_db::now();
+    for part in found.chunks(500) {
+        let rows: Vec<_> = part
+            .iter()
+            .map(|f| {
+                (
+                    dc::resource.eq(resource.as_str()),
+                    dc::a_id.eq(DbUuid(f.a)),
+                    dc::b_id.eq(DbUuid(f.b)),
+                    dc::score.eq(f.score),
+                    dc::rules.eq(serde_json::to_string(&f.rules).unwrap_or_default()),
+                    dc::a_name.eq(f.a_name.clone()),
+                    dc::b_name.eq(f.b_name.clone()),
+                    dc::found_at.eq(now),
+                )
+            })
+            .collect();
+        crm_db::insert_rows!(conn, dc::table, rows)?;
+    }
+    Ok(())
+}
+
+/// Runs a scan; None when the job stopped being this run's.
+pub fn run(
+    db: &crm_db::Db,
+    input: &ScanInput,
+    report: &mut dyn FnMut(i64, i64, i64) -> bool,
+) -> Result<Option<ScanOutcome>, RecordError> {
+    let s = db.run_sync(|c| crate::settings::load(c).map_err(crm_db::DbError::from))?;
+    let mut out = ScanOutcome::default();
+    let total = db.run_sync(|c| -> Result<i64, crm_db::DbError> {
+        let mut n = 0;
+        for r in input.resources() {
+            n += match r {
+                DuplicateResource::Contacts => crm_db::schema::contacts::table
+                    .filter(crm_db::schema::contacts::archived_at.is_null())
+                    .count()
+                    .get_result::<i64>(c)?,
+                DuplicateResource::Accounts => crm_db::schema::accounts::table
+                    .filter(crm_db::schema::accounts::archived_at.is_null())
+                    .count()
+                    .get_result::<i64>(c)?,
+            };
+        }
+        Ok(n)
+    })?;
+    let mut done = 0;
+    for r in input.resources() {
+        match r {
+            DuplicateResource::Contacts => {
+                let Some((found, counts)) = scan_people(db, &s, &mut |n| report(total, done + n, 0))? else {
+                    return Ok(None);
+                };
+                db.transaction_sync(|c| store(c, r, &found).map_err(crm_db::DbError::from))?;
+                done += counts.records;
+                out.contacts = Some(counts);
+            }
+            DuplicateResource::Accounts => {
+                let (found, counts) = scan_orgs(db, &s)?;
+                db.transaction_sync(|c| store(c, r, &found).map_err(crm_db::DbError::from))?;
+                done += counts.records;
+                out.accounts = Some(counts);
+            }
+        }
+        if !report(total, done, 0) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A pair the last scan found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct DuplicatePair {
+    pub resource: DuplicateResource,
+    /// The two records (the smaller id first).
+    pub a_id: Uuid,
+    pub b_id: Uuid,
+    /// Their names when the scan ran.
+    pub a_name: String,
+    pub b_name: String,
+    pub score: f64,
+    pub rules: Vec<RuleMatch>,
+    pub found_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of pairs, best first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
+pub struct DuplicatePairPage {
+    pub data: Vec<DuplicatePair>,
+    /// How many pairs the last scan found with at least `min_score`.
+    pub total: i64,
+    /// Pass as `after` for the next page; null on the last.
+    pub next_after: Option<String>,
+}
+
+/// The last scan's pairs of a resource with at least `min_score`, best first (`limit` 1 to
+/// 1000, default 100; `after` from the previous page).
+pub fn pairs(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    resource: DuplicateResource,
+    min_score: Option<f64>,
+    limit: Option<u32>,
+    after: Option<&str>,
+) -> Result<DuplicatePairPage, RecordError> {
+    actor.require(resource.read_scope())?;
+    let limit = crm_core::list::page_size(limit.unwrap_or(100), 1000)?;
+    let min = min_score.unwrap_or(0.0);
+    let cursor = match after {
+        None | Some("") => None,
+        Some(a) => Some(parse_after(a).ok_or_else(|| {
+            RecordError::invalid("duplicates", "after", "invalid_cursor", "`after` is a `next_after` value")
+        })?),
+    };
+    let base = dc::table.filter(dc::resource.eq(resource.as_str())).filter(dc::score.ge(min));
+    let total: i64 = base.count().get_result(conn)?;
+    let mut q = base
+        .select((dc::a_id, dc::b_id, dc::a_name, dc::b_name, dc::score, dc::rules, dc::found_at))
+        .order((dc::score.desc(), dc::a_id, dc::b_id))
+        .limit(i64::from(limit) + 1)
+        .into_boxed();
+    if let Some((score, a, b)) = cursor {
+        q = q.filter(dc::score.lt(score).or(
+            dc::score.eq(score).and(dc::a_id.gt(DbUuid(a)).or(dc::a_id.eq(DbUuid(a)).and(dc::b_id.gt(DbUuid(b))))),
+        ));
+    }
+    type Row = (DbUuid, DbUuid, String, String, f64, String, chrono::NaiveDateTime);
+    let mut rows: Vec<Row> = q.load(conn)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = more.then(|| rows.last().map(|r| format!("{}_{}_{}", r.4, r.0.0, r.1.0))).flatten();
+    let data = rows
+        .into_iter()
+        .map(|(a, b, an, bn, score, rules, at)| DuplicatePair {
+            resource,
+            a_id: a.0,
+            b_id: b.0,
+            a_name: an,
+            b_name: bn,
+            score,
+            rules: serde_json::from_str(&rules).unwrap_or_default(),
+            found_at: at.and_utc(),
+        })
+        .collect();
+    Ok(DuplicatePairPage { data, total, next_after })
+}
+
+fn parse_after(s: &str) -> Option<(f64, Uuid, Uuid)> {
+    let mut it = s.split('_');
+    let score = it.next()?.parse().ok()?;
+    let a = it.next()?.parse().ok()?;
+    let b = it.next()?.parse().ok()?;
+    Some((score, a, b))
+}

@@ -1,0 +1,103 @@
+//! Duplicate detection: a contact's and an account's likely duplicates with their scores and
+//! rules, the scan over the whole base, and the rules configured. Scores are worked out here
+//! from the documented formula `1 − Π(1 − weight × similarity)` with the default weights.
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn ids_scores(list: &Value) -> Vec<(String, f64)> {
+    list.as_array().unwrap().iter().map(|c| (s(&c["id"]).to_string(), c["score"].as_f64().unwrap())).collect()
+}
+
+fn rules(c: &Value) -> Vec<String> {
+    let mut r: Vec<String> = c["rules"].as_array().unwrap().iter().map(|r| s(&r["rule"]).to_string()).collect();
+    r.sort();
+    r
+}
+
+#[actix_web::test]
+async fn duplicates_by_rule_with_scores_and_a_scan() {
+    let app = spawn().await;
+    let acme = app.account("ACME Korea Co., Ltd.", json!({"country": "KR", "domain": "acme.co.kr"})).await;
+    let acme2 = app.account("Acme Korea", json!({"country": "KR"})).await;
+    app.account("Acme Korea Inc", json!({"country": "US"})).await;
+    let phone = "+82 10 1234 5678";
+    let a = app
+        .contact("Minjun", "Kim", json!({"email": "minjun@example.kr", "phone": phone, "account_id": acme["id"], "city": "Seoul", "country": "KR"}))
+        .await;
+    let b = app
+        .contact("Minjun", "Kim", json!({"emails": ["minjun@example.kr"], "phone": phone, "account_id": acme["id"]}))
+        .await;
+    let f = app.contact("민준", "김", json!({"phone": "+821012345678", "city": "Busan", "country": "KR"})).await;
+    let c = app.contact("Anna", "Schmidt", json!({"city": "Berlin", "country": "DE"})).await;
+    let d = app.contact("Anna", "Schmidt", json!({"city": "berlin", "country": "DE"})).await;
+    app.contact("Anna", "Schmitt", json!({"city": "Berlin", "country": "DE"})).await;
+
+    // Email (0.95), phone (0.8) and name within the account (0.7 × 1.0):
+    // 1 − 0.05 × 0.2 × 0.3 = 0.997. The phone alone (the Hangul name is not close): 0.8.
+    let dups = app.get(&format!("/api/v1/contacts/{}/duplicates", s(&a["id"]))).await.expect(200);
+    assert_eq!(ids_scores(&dups), vec![(s(&b["id"]).to_string(), 0.997), (s(&f["id"]).to_string(), 0.8)], "{dups}");
+    assert_eq!(rules(&dups[0]), vec!["contact_email", "contact_name_account", "contact_phone"]);
+    assert_eq!(dups[1]["rules"], json!([{"rule": "contact_phone", "similarity": 1.0}]));
+    // The same family name in the same city (case aside): 0.5 × 1.0. "Schmitt" is another
+    // family name, so not compared.
+    let dups = app.get(&format!("/api/v1/contacts/{}/duplicates", s(&c["id"]))).await.expect(200);
+    assert_eq!(ids_scores(&dups), vec![(s(&d["id"]).to_string(), 0.5)], "{dups}");
+    // Accounts: the legal form aside, the same name in the same country: 0.8 × 1.0.
+    let dups = app.get(&format!("/api/v1/accounts/{}/duplicates", s(&acme["id"]))).await.expect(200);
+    assert_eq!(ids_scores(&dups), vec![(s(&acme2["id"]).to_string(), 0.8)], "{dups}");
+
+    // The scan finds the same pairs across the base, best first.
+    let job = app.post("/api/v1/duplicates/scan", json!({})).await.expect(202);
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&job["id"]))).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["result"]["contacts"]["records"], 6);
+    assert_eq!(job["result"]["contacts"]["pairs"], 4);
+    let pairs = app.get("/api/v1/duplicates?resource=contacts&limit=2").await.expect(200);
+    assert_eq!(pairs["total"], 4);
+    let pair = |p: &Value| {
+        let mut ids = [s(&p["a_id"]).to_string(), s(&p["b_id"]).to_string()];
+        ids.sort();
+        (ids, p["score"].as_f64().unwrap())
+    };
+    let sorted = |x: &Value, y: &Value| {
+        let mut ids = [s(x).to_string(), s(y).to_string()];
+        ids.sort();
+        ids
+    };
+    assert_eq!(pair(&pairs["data"][0]), (sorted(&a["id"], &b["id"]), 0.997));
+    assert_eq!(pairs["data"][1]["score"], 0.8);
+    let rest =
+        app.get(&format!("/api/v1/duplicates?resource=contacts&after={}", s(&pairs["next_after"]))).await.expect(200);
+    let mut scores: Vec<f64> = rest["data"].as_array().unwrap().iter().map(|p| p["score"].as_f64().unwrap()).collect();
+    scores.sort_by(f64::total_cmp);
+    assert_eq!(scores, vec![0.5, 0.8]);
+    assert_eq!(rest["next_after"], Value::Null);
+    let accounts = app.get("/api/v1/duplicates?resource=accounts").await.expect(200);
+    assert_eq!(accounts["total"], 1);
+    assert_eq!(pair(&accounts["data"][0]), (sorted(&acme["id"], &acme2["id"]), 0.8));
+
+    // Rules are configurable: without the city rule, Anna has no duplicate; weights are 0 to 1.
+    let mut settings = app.get("/api/v1/duplicates/settings").await.expect(200);
+    settings["contact_name_city"]["enabled"] = json!(false);
+    app.call(Method::PUT, "/api/v1/duplicates/settings", Some(&app.admin), Some(settings.clone()), &[])
+        .await
+        .expect(200);
+    let dups = app.get(&format!("/api/v1/contacts/{}/duplicates", s(&c["id"]))).await.expect(200);
+    assert_eq!(dups, json!([]));
+    settings["contact_email"]["weight"] = json!(1.5);
+    let bad = app.call(Method::PUT, "/api/v1/duplicates/settings", Some(&app.admin), Some(settings), &[]).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(error_fields(&bad.body), vec!["contact_email.weight"]);
+    let sales = app.token(&["sales"]);
+    let r = app.call(Method::PUT, "/api/v1/duplicates/settings", Some(&sales), Some(json!({})), &[]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // GraphQL asks the same.
+    let g = app
+        .gql(&app.admin, "query($id: UUID!) { contactDuplicates(id: $id) { id score } }", json!({"id": a["id"]}))
+        .await;
+    assert_eq!(g["data"]["contactDuplicates"][0]["score"], 0.997, "{g}");
+}
