@@ -200,13 +200,15 @@ bench_analytics() { # backend url token
   record "$backend" "next best actions of a contact" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
 }
 
-# Bulk imports and exports: a CSV of new contacts (BENCH_IMPORT_ROWS, default 1M) upserted by
+# Duplicates, bulk imports and exports: a duplicate scan of the seeded contacts, a CSV of new contacts (BENCH_IMPORT_ROWS, default 1M) upserted by
 # external id as an import job, then every contact exported as a CSV job, then one city streamed;
 # the server's peak memory sampled during each.
 bench_bulk() { # backend token
   local backend="$1" token="$2" r rows="${BENCH_IMPORT_ROWS:-1000000}"
   log "$backend: import $rows contacts from CSV, then export them all"
   r=$(python3 "$ROOT/bench/bulk.py" "http://127.0.0.1:$PORT" "$token" "$SERVER_PID" "$rows")
+  record "$backend" "duplicate scan of $(field scan_records "$r") contacts ($(field scan_pairs "$r") pairs; s)" \
+    "$(field scan_s "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field scan_peak_rss_mb "$r")') * 1024))")" "-"
   record "$backend" "import $(field import_rows "$r") contacts from CSV, upsert by external id (rows/s; $(field import_failed "$r") failed)" \
     "$(field import_rps "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field import_peak_rss_mb "$r")') * 1024))")" "-"
   record "$backend" "export $(field export_rows "$r") contacts to CSV as a job ($(field export_bytes "$r") bytes; rows/s)" \

@@ -1,10 +1,10 @@
 """Bulk import and export figures for `make bench`, against the running server.
 
   bulk.py BASE TOKEN SERVER_PID ROWS
-     prints `import_rows=N import_rps=R import_peak_rss_mb=M export_rows=N export_rps=R export_peak_rss_mb=M
+     prints `scan_records=N scan_pairs=P scan_s=S scan_peak_rss_mb=M import_rows=N import_rps=R import_peak_rss_mb=M export_rows=N export_rps=R export_peak_rss_mb=M
              stream_rows=N stream_rps=R`
 
-The import is a CSV of ROWS new contacts upserted by external id (source `erp`), uploaded as
+First a duplicate scan of the contacts there are (the seed); then the import: a CSV of ROWS new contacts upserted by external id (source `erp`), uploaded as
 `multipart/form-data` and followed to its end; the export is every contact as CSV, as a job,
 then downloaded; the stream is the first 100,000 contacts streamed straight back. The server's
 memory is sampled every 50 ms throughout each.
@@ -49,6 +49,14 @@ def follow(base, token, path, pid, done):
 
 def main():
     base, token, pid, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    # The duplicate scan of the seeded base (before the import adds its rows).
+    job = call(base, token, "POST", "/api/v1/duplicates/scan", {"resources": ["contacts"]})
+    job, scan_peak = follow(base, token, f"/api/v1/jobs/{job['id']}", pid,
+                            lambda j: j["status"] not in ("queued", "running"))
+    scan = (job.get("result") or {}).get("contacts") or {}
+    scan_part = (f"scan_records={scan.get('records', 'failed')} scan_pairs={scan.get('pairs', 0)} "
+                 f"scan_s={scan.get('seconds', 0)} scan_peak_rss_mb={scan_peak:.0f} ")
+
     lines = ["Customer No,First,Last,E-mail,City,Tags"]
     for i in range(rows):
         lines.append(f"B-{i},Bulk,Person {i},bulk{i}@bench.example.com,Seoul,erp;bulk")
@@ -86,7 +94,7 @@ def main():
             stream_secs = time.time() - t0
             stream_rows = payload.count(b"\n") - 1
             break
-    print(f"import_rows={imp['counts']['read']} import_created={imp['counts']['created']} "
+    print(scan_part + f"import_rows={imp['counts']['read']} import_created={imp['counts']['created']} "
           f"import_failed={imp['counts']['failed']} import_rps={imp['rows_per_second']} import_peak_rss_mb={imp_peak:.0f} "
           f"export_rows={ex['rows']} export_rps={ex['rows'] / secs:.0f} export_bytes={size} export_peak_rss_mb={ex_peak:.0f} "
           f"stream_city={city.replace(' ', '_')} stream_rows={stream_rows} "

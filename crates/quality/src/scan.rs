@@ -147,8 +147,11 @@ fn scan_people(
         if let Some(a) = p.account_id {
             blocks.entry(format!("a:{a}")).or_default().push(i);
         }
-        if let (Some(place), false) = (p.place(), p.last.is_empty()) {
-            blocks.entry(format!("c:{place}|{}", p.last)).or_default().push(i);
+        // The city rule compares names at least 0.9 alike, which in practice begin alike: the
+        // block is the place, the family name and the first letter of the full name (a common
+        // family name in a large city is otherwise one block of thousands).
+        if let (Some(place), false, Some(first)) = (p.place(), p.last.is_empty(), p.name.chars().next()) {
+            blocks.entry(format!("c:{place}|{}|{first}", p.last)).or_default().push(i);
         }
     }
     let mut found = Vec::new();

@@ -29,6 +29,8 @@ use crate::{Record, RecordError};
 pub const KIND: &str = "import";
 /// Rows written per transaction.
 pub const CHUNK_ROWS: usize = 500;
+/// Rows read at which an import refreshes the statistics of the tables it grows.
+const ANALYZE_AT: &[i64] = &[1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000];
 /// A saved mapping's or a file's columns at most.
 const MAX_COLUMNS: usize = 500;
 
@@ -1045,10 +1047,21 @@ where
             }
             Ok(n)
         });
+        // Statistics keep up with the tables the import grows (PostgreSQL), at 1k, 4k, 16k, …
+        // rows, so its lookups keep their index plans.
+        let before = counts.read;
         match outcome {
             Ok(n) => counts = n,
             Err(ChunkStop::Lost) => return Ok(None),
             Err(ChunkStop::Failed(e)) => return Err(e),
+        }
+        if !params.request.dry_run
+            && let Some(mark) = ANALYZE_AT.iter().find(|m| before < **m && counts.read >= **m)
+        {
+            let tables = ["external_ids", R::catalog().table];
+            if let Err(e) = db.run_sync(|c| crm_db::analyze_tables(c, &tables).map_err(crm_db::DbError::from)) {
+                tracing::warn!(job = %job.id, rows = mark, error = %e, "refreshing statistics failed");
+            }
         }
         if !progress(total, counts.read, counts.failed) {
             return Ok(None);
