@@ -24,6 +24,8 @@ const PAGE: i64 = 5000;
 /// A block larger than this is not compared pair by pair (a shared placeholder such as
 /// `info@` or a reception number): it is counted in `blocks_skipped`.
 pub const BLOCK_MAX: usize = 200;
+/// The most pairs a scan keeps (the best), whatever the base holds.
+pub const MAX_PAIRS: usize = 100_000;
 
 /// What to scan.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -51,7 +53,10 @@ impl ScanInput {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScanCounts {
     pub records: i64,
+    /// Pairs scoring at least `min_score`.
     pub pairs: i64,
+    /// Of those, the pairs kept (the best 100,000).
+    pub kept: i64,
     pub blocks_skipped: i64,
     pub seconds: f64,
 }
@@ -84,13 +89,18 @@ struct Found {
     b_name: String,
 }
 
-/// Compares every pair within each block once.
+/// A pair found by its positions in the scanned list: (i, j, score, rules).
+type Hit = (usize, usize, f64, Vec<RuleMatch>);
+
+/// Compares the pairs within each block (a pair in two blocks is compared twice and kept
+/// once: memory holds the pairs found, not those compared): the pairs found, best first, at
+/// most `MAX_PAIRS` of them, how many there were in all, and the blocks skipped.
 fn compare<T>(
     items: &[T],
     blocks: HashMap<String, Vec<usize>>,
     score: impl Fn(&T, &T) -> Option<(f64, Vec<RuleMatch>)>,
-    found: &mut Vec<(usize, usize, f64, Vec<RuleMatch>)>,
-) -> i64 {
+) -> (Vec<Hit>, i64, i64) {
+    let mut found = Vec::new();
     let mut seen = Seen::new();
     let mut skipped = 0;
     for members in blocks.into_values() {
@@ -104,15 +114,20 @@ fn compare<T>(
         for (k, &i) in members.iter().enumerate() {
             for &j in &members[k + 1..] {
                 let key = if i < j { (i, j) } else { (j, i) };
-                if seen.insert(key)
-                    && let Some((s, rules)) = score(&items[key.0], &items[key.1])
+                if let Some((s, rules)) = score(&items[key.0], &items[key.1])
+                    && seen.insert(key)
                 {
                     found.push((key.0, key.1, s, rules));
                 }
             }
         }
     }
-    skipped
+    let total = found.len() as i64;
+    if found.len() > MAX_PAIRS {
+        found.sort_unstable_by(|a, b| b.2.total_cmp(&a.2));
+        found.truncate(MAX_PAIRS);
+    }
+    (found, total, skipped)
 }
 
 fn scan_people(
@@ -154,11 +169,11 @@ fn scan_people(
             blocks.entry(format!("c:{place}|{}|{first}", p.last)).or_default().push(i);
         }
     }
-    let mut found = Vec::new();
-    let skipped = compare(&people, blocks, |a, b| match_people(s, a, b), &mut found);
+    let (found, pairs, skipped) = compare(&people, blocks, |a, b| match_people(s, a, b));
     let counts = ScanCounts {
         records: people.len() as i64,
-        pairs: found.len() as i64,
+        pairs,
+        kept: found.len() as i64,
         blocks_skipped: skipped,
         seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     };
@@ -198,11 +213,11 @@ fn scan_orgs(db: &crm_db::Db, s: &DuplicateSettings) -> Result<(Vec<Found>, Scan
             blocks.entry(format!("n:{}|{first}", o.country.as_deref().unwrap_or_default())).or_default().push(i);
         }
     }
-    let mut found = Vec::new();
-    let skipped = compare(&orgs, blocks, |a, b| match_orgs(s, a, b), &mut found);
+    let (found, pairs, skipped) = compare(&orgs, blocks, |a, b| match_orgs(s, a, b));
     let counts = ScanCounts {
         records: orgs.len() as i64,
-        pairs: found.len() as i64,
+        pairs,
+        kept: found.len() as i64,
         blocks_skipped: skipped,
         seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     };

@@ -52,7 +52,9 @@ pub struct DuplicateSettings {
     pub account_name_country: Rule,
     /// Names this similar (Jaro–Winkler, 0 to 1) count for the name rules.
     pub min_name_similarity: f64,
-    /// Pairs scoring this much or more are listed (0 to 1).
+    /// Pairs scoring this much or more are listed (0 to 1). The default, 0.6, is above the
+    /// city rule's weight: the same name in the same city alone is weak evidence (two
+    /// "Kim Min-jun" in Seoul are usually two people).
     pub min_score: f64,
 }
 
@@ -66,7 +68,7 @@ impl Default for DuplicateSettings {
             account_domain: Rule::on(0.95),
             account_name_country: Rule::on(0.8),
             min_name_similarity: 0.9,
-            min_score: 0.5,
+            min_score: 0.6,
         }
     }
 }
