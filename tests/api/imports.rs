@@ -197,6 +197,33 @@ async fn ndjson_upsert_by_email_and_a_saved_mapping() {
     assert_eq!(report["data"][0]["row"], 5);
 }
 
+/// The parts may come in either order: the file is counted as CSV and as NDJSON until the
+/// request says which it is.
+#[actix_web::test]
+async fn the_file_may_come_before_the_request() {
+    let app = spawn().await;
+    let boundary = "----file-first";
+    let import = json!({"resource": "contacts", "format": "ndjson", "mode": "create"});
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.ndjson\"\r\n\r\n\
+         {{\"first_name\": \"Ada\", \"email\": \"ada@example.com\"}}\n{{\"first_name\": \"Grace\"}}\n\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"import\"\r\n\r\n{import}\r\n--{boundary}--\r\n"
+    );
+    let mut res = app
+        .client
+        .post(format!("{}/api/v1/imports", app.base))
+        .insert_header(("Authorization", format!("Bearer {}", app.admin)))
+        .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let started: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    assert_eq!(started["rows"], 2, "{started}");
+    let done = wait_for_import(&app, s(&started["id"])).await;
+    assert_eq!(counts(&done), [2, 2, 0, 0, 0], "{done}");
+}
+
 #[actix_web::test]
 async fn bad_uploads_are_refused_before_anything_runs() {
     let app = spawn().await;
@@ -246,7 +273,7 @@ async fn bad_uploads_are_refused_before_anything_runs() {
     )
     .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    // Not a form, or the file before the request.
+    // Not a form.
     let r = app.post("/api/v1/imports", json!({"resource": "contacts"})).await;
     assert_eq!(r.status, 415);
     // Nothing was queued, and no piece of a refused file stays.

@@ -201,15 +201,22 @@ pub type Piece = (i32, Vec<u8>);
 /// Stores an upload piece by piece as it arrives, counting its rows.
 pub struct Upload {
     pub id: JobId,
-    counter: RowCounter,
+    /// The file's rows counted as each format it may be in (both while the `import` part,
+    /// which names the format, has not come yet: parts may come in any order).
+    counters: Vec<(ImportFormat, RowCounter)>,
     buf: Vec<u8>,
     seq: i32,
     bytes: i64,
 }
 
 impl Upload {
-    pub fn new(format: ImportFormat) -> Upload {
-        Upload { id: JobId::new(), counter: RowCounter::new(format), buf: Vec::new(), seq: 0, bytes: 0 }
+    pub fn new(format: Option<ImportFormat>) -> Upload {
+        let formats = match format {
+            Some(f) => vec![f],
+            None => vec![ImportFormat::Csv, ImportFormat::Ndjson],
+        };
+        let counters = formats.into_iter().map(|f| (f, RowCounter::new(f))).collect();
+        Upload { id: JobId::new(), counters, buf: Vec::new(), seq: 0, bytes: 0 }
     }
 
     /// Takes the next bytes; a full piece to write when one is ready (`seq`, data).
@@ -218,7 +225,9 @@ impl Upload {
         if self.bytes > MAX_FILE_BYTES {
             return Err(RecordError::invalid("import", "file", "too_large", "an import file is at most 4 GiB"));
         }
-        self.counter.feed(data);
+        for (_, c) in &mut self.counters {
+            c.feed(data);
+        }
         self.buf.extend_from_slice(data);
         Ok((self.buf.len() >= FILE_CHUNK).then(|| self.piece()))
     }
@@ -229,10 +238,20 @@ impl Upload {
         (seq, std::mem::replace(&mut self.buf, Vec::with_capacity(FILE_CHUNK)))
     }
 
-    /// Ends the upload: the last piece to write (if any) and (rows, header, bytes).
-    pub fn finish(mut self) -> (Option<Piece>, Counted) {
+    /// Ends the upload: the last piece to write (if any), and a way to count it in its format.
+    pub fn finish(mut self) -> (Option<Piece>, Counters) {
         let last = (!self.buf.is_empty()).then(|| self.piece());
-        (last, self.counter.finish())
+        (last, Counters(self.counters))
+    }
+}
+
+/// An upload's row counts, in the formats it was counted as.
+pub struct Counters(Vec<(ImportFormat, RowCounter)>);
+
+impl Counters {
+    /// (rows, header, bytes) of the file read as `format`.
+    pub fn of(self, format: ImportFormat) -> Counted {
+        self.0.into_iter().find(|(f, _)| *f == format).map(|(_, c)| c.finish()).unwrap_or_else(|| (0, Vec::new(), 0))
     }
 }
 

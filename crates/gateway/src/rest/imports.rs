@@ -16,7 +16,7 @@ use crate::auth::Authenticated;
 use crate::imports::{Upload, importer_of};
 use crate::problem::{ApiError, Problem};
 
-/// The upload: two parts, `import` first.
+/// The upload: two parts, in either order.
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the form
 pub struct ImportUpload {
@@ -32,7 +32,7 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
 }
 
 /// Starts an import: `multipart/form-data` with an `import` part (JSON: the resource, the mode,
-/// the column mapping, `dry_run`) and then a `file` part, which is streamed into the database
+/// the column mapping, `dry_run`) and a `file` part, which is streamed into the database
 /// (any instance can run the job; the file is never held whole in memory). The request is
 /// checked against the file's header before the job is queued (`422` names the unknown
 /// columns or fields). Answers 202 with the import; follow it at `Location`. Rows are written
@@ -87,10 +87,8 @@ pub async fn start_import(
                     request = Some(r);
                 }
                 "file" if counted.is_none() => {
-                    let Some(r) = &request else {
-                        return Err(bad("IMPORT_PART_FIRST", "send the `import` part before the `file` part"));
-                    };
-                    let mut up = Upload::new(r.format.unwrap_or(ImportFormat::Csv));
+                    // The format is known once the `import` part came (before or after).
+                    let mut up = Upload::new(request.as_ref().map(|r| r.format.unwrap_or(ImportFormat::Csv)));
                     let id = up.id;
                     file_id = Some(id);
                     while let Some(chunk) = part.next().await {
@@ -118,7 +116,7 @@ pub async fn start_import(
                 other => {
                     return Err(bad(
                         "MALFORMED_BODY",
-                        format!("unexpected part `{other}`: send `import`, then `file`"),
+                        format!("unexpected part `{other}`: send `import` and `file` once each"),
                     ));
                 }
             }
@@ -131,7 +129,8 @@ pub async fn start_import(
         (Err(e), _, _) => Err(e),
         (Ok(()), None, _) => Err(bad("MALFORMED_BODY", "the `import` part is missing")),
         (Ok(()), Some(_), None) => Err(bad("MALFORMED_BODY", "the `file` part is missing")),
-        (Ok(()), Some(request), Some(stats)) => {
+        (Ok(()), Some(request), Some(counters)) => {
+            let stats = counters.of(request.format.unwrap_or(ImportFormat::Csv));
             let id = id.unwrap_or_default();
             let a = actor.clone();
             state.db.write(move |c| crate::imports::queue(c, &a, id, request, stats)).await.map_err(ApiError::from)
