@@ -45,8 +45,8 @@ pub async fn start_export(
     tag = "exports",
     params(ExportRequest),
     responses(
-        (status = 200, body = String, content_type = "text/csv", description = "`format=csv` (the default)"),
-        (status = 200, body = String, content_type = "application/x-ndjson", description = "`format=ndjson`"),
+        (status = 200, description = "The records: CSV with `format=csv` (the default), NDJSON with `format=ndjson`",
+            content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)
     )
@@ -124,8 +124,8 @@ pub async fn list_exports(
     tag = "exports",
     params(("id" = JobId, Path, description = "The export's id.")),
     responses(
-        (status = 200, body = String, content_type = "text/csv", description = "A CSV export"),
-        (status = 200, body = String, content_type = "application/x-ndjson", description = "An NDJSON export"),
+        (status = 200, description = "The file, in the export's format",
+            content((String = "text/csv"), (String = "application/x-ndjson"))),
         (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 410, body = Problem)
     )

@@ -249,8 +249,8 @@ pub fn parse_after(s: &str) -> Option<(i64, i32)> {
     tag = "imports",
     params(("id" = JobId, Path, description = "The import's id."), ImportErrorsQuery),
     responses(
-        (status = 200, body = ImportErrorPage, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv", description = "`?format=csv`"),
+        (status = 200, description = "A page as JSON, or with `?format=csv` the whole report as CSV",
+            content((ImportErrorPage = "application/json"), (String = "text/csv"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)
     )
