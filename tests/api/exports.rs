@@ -144,25 +144,11 @@ async fn large_exports_run_as_jobs_and_import_back() {
 
     // The file imports into another database, only the columns mapped.
     let other = spawn().await;
-    let boundary = "----export-roundtrip";
     let import = json!({"resource": "contacts", "mode": "create",
         "mapping": {"first_name": "first_name", "last_name": "last_name", "email": "email", "tags": "tags"}});
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"import\"\r\n\r\n{import}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"contacts.csv\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(text.as_bytes());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut res = other
-        .client
-        .post(format!("{}/api/v1/imports", other.base))
-        .insert_header(("Authorization", format!("Bearer {}", other.admin)))
-        .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
-        .send_body(body)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let started: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    let import = import.to_string();
+    let parts: [(&str, &[u8]); 2] = [("import", import.as_bytes()), ("file", text.as_bytes())];
+    let started = post_form(&other, &other.admin, "/api/v1/imports", &parts).await.expect(202);
     let t = std::time::Instant::now();
     let done = loop {
         let i = other.get(&format!("/api/v1/imports/{}", s(&started["id"]))).await.expect(200);

@@ -7,33 +7,9 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// Uploads a file with its `import` part (multipart/form-data, built by hand).
+/// Uploads a file with its `import` part first.
 async fn upload(app: &TestApp, token: &str, import: Value, file: &[u8]) -> Resp {
-    let boundary = "----crm-test-boundary-7d0f";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"import\"\r\nContent-Type: application/json\r\n\r\n{import}\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"data\"\r\nContent-Type: text/csv\r\n\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut res = app
-        .client
-        .post(format!("{}/api/v1/imports", app.base))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
-        .send_body(body)
-        .await
-        .expect("upload sent");
-    let bytes = res.body().limit(1 << 20).await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-    Resp { status: res.status(), headers: res.headers().clone(), body }
+    post_form(app, token, "/api/v1/imports", &[("import", import.to_string().as_bytes()), ("file", file)]).await
 }
 
 /// Polls an import until it ends, for at most two minutes.
@@ -202,23 +178,11 @@ async fn ndjson_upsert_by_email_and_a_saved_mapping() {
 #[actix_web::test]
 async fn the_file_may_come_before_the_request() {
     let app = spawn().await;
-    let boundary = "----file-first";
     let import = json!({"resource": "contacts", "format": "ndjson", "mode": "create"});
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.ndjson\"\r\n\r\n\
-         {{\"first_name\": \"Ada\", \"email\": \"ada@example.com\"}}\n{{\"first_name\": \"Grace\"}}\n\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"import\"\r\n\r\n{import}\r\n--{boundary}--\r\n"
-    );
-    let mut res = app
-        .client
-        .post(format!("{}/api/v1/imports", app.base))
-        .insert_header(("Authorization", format!("Bearer {}", app.admin)))
-        .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
-        .send_body(body)
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let started: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    let file = b"{\"first_name\": \"Ada\", \"email\": \"ada@example.com\"}\n{\"first_name\": \"Grace\"}\n";
+    let import = import.to_string();
+    let parts: [(&str, &[u8]); 2] = [("file", file), ("import", import.as_bytes())];
+    let started = post_form(&app, &app.admin, "/api/v1/imports", &parts).await.expect(202);
     assert_eq!(started["rows"], 2, "{started}");
     let done = wait_for_import(&app, s(&started["id"])).await;
     assert_eq!(counts(&done), [2, 2, 0, 0, 0], "{done}");

@@ -418,3 +418,29 @@ pub async fn wait_for_job(app: &TestApp, path: &str) -> Value {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Posts `multipart/form-data` with these parts (name, bytes), in this order.
+pub async fn post_form(app: &TestApp, token: &str, path: &str, parts: &[(&str, &[u8])]) -> Resp {
+    let boundary = "----crm-test-boundary-7d0f";
+    let mut body = Vec::new();
+    for (name, data) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
+        .send_body(body)
+        .await
+        .expect("form sent");
+    let bytes = res.body().limit(1 << 20).await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    Resp { status: res.status(), headers: res.headers().clone(), body }
+}

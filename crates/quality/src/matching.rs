@@ -70,6 +70,8 @@ pub struct Person {
     pub name: String,
     /// Family name folded.
     pub last: String,
+    /// Family name as written.
+    pub last_name: Option<String>,
     pub emails: Vec<String>,
     pub phones: Vec<String>,
     pub account_id: Option<Uuid>,
@@ -141,6 +143,7 @@ fn person(r: PersonRow) -> Person {
         display,
         name: normalize::person(first.as_deref(), last.as_deref()),
         last: normalize::fold(last.as_deref().unwrap_or_default()),
+        last_name: last,
         emails: all_emails,
         phones: all_phones,
         account_id: account_id.map(|a| a.0),
@@ -289,14 +292,13 @@ pub fn contact_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
     if let Some(a) = me.account_id {
         cond.push(" OR account_id = ").bind(a);
     }
-    if let (Some(city), false) = (&me.city, me.last.is_empty()) {
+    if let (Some(city), Some(last)) = (&me.city, &me.last_name) {
         // The family name as written (the scan also compares it across scripts).
-        let last = people_last_name(conn, id)?;
         cond.push(" OR (lower(city) = ").bind(city.to_lowercase());
         cond.push(" AND lower(last_name) = ").bind(last.to_lowercase()).push(")");
     }
     cond.push(") ORDER BY id LIMIT 5000");
-    let ids = crm_db::sql::ids_where(conn, contacts_table(), cond)?;
+    let ids = crm_db::sql::ids_where(conn, "contacts", cond)?;
     let mut out: Vec<Candidate> = people(conn, None, Some(&ids), 5000)?
         .into_iter()
         .filter_map(|p| match_people(&s, &me, &p).map(|(score, rules)| candidate_of_person(p, score, rules)))
@@ -305,18 +307,8 @@ pub fn contact_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
     Ok(out)
 }
 
-fn contacts_table() -> &'static str {
-    "contacts"
-}
-
-fn people_last_name(conn: &mut AnyConnection, id: Uuid) -> QueryResult<String> {
-    let last: Option<String> =
-        contacts::table.filter(contacts::id.eq(DbUuid(id))).select(contacts::last_name).first(conn)?;
-    Ok(last.unwrap_or_default())
-}
-
 /// The accounts that may be the same company as `id`, best first. Candidates are those with
-/// the same domain, and those in the same country whose folded name starts alike.
+/// the same domain, and those in the same country (their names compared folded).
 pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<Vec<Candidate>, RecordError> {
     actor.require(Scope::AccountsRead)?;
     let me = orgs(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "account" })?;
@@ -356,11 +348,6 @@ pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
 
 fn sort(out: &mut [Candidate]) {
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-}
-
-/// Pairs seen once, in a fixed order.
-pub(crate) fn pair(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
-    if a < b { (a, b) } else { (b, a) }
 }
 
 pub(crate) type Seen = HashSet<(usize, usize)>;

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::matching::{self, DuplicateResource, RuleMatch, Seen, match_orgs, match_people, pair};
+use crate::matching::{self, DuplicateResource, RuleMatch, Seen, match_orgs, match_people};
 use crate::settings::DuplicateSettings;
 
 /// The job kind in `jobs`.
@@ -130,106 +130,120 @@ fn compare<T>(
     (found, total, skipped)
 }
 
-fn scan_people(
+/// What the scan needs of a kind of record.
+trait Scanned: Sized {
+    fn id(&self) -> Uuid;
+    fn display(&self) -> &str;
+    /// A page of live records after `after`, in id order.
+    fn page(conn: &mut AnyConnection, after: Option<Uuid>, limit: i64) -> QueryResult<Vec<Self>>;
+    /// The blocks the record is compared within.
+    fn blocks(&self) -> Vec<String>;
+    fn score(s: &DuplicateSettings, a: &Self, b: &Self) -> Option<(f64, Vec<RuleMatch>)>;
+}
+
+impl Scanned for matching::Person {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn display(&self) -> &str {
+        &self.display
+    }
+    fn page(conn: &mut AnyConnection, after: Option<Uuid>, limit: i64) -> QueryResult<Vec<Self>> {
+        matching::people(conn, after, None, limit)
+    }
+    fn blocks(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.emails.iter().map(|e| format!("e:{e}")).collect();
+        out.extend(self.phones.iter().map(|p| format!("p:{p}")));
+        out.extend(self.account_id.map(|a| format!("a:{a}")));
+        // The city rule compares names at least 0.9 alike, which in practice begin alike: the
+        // block is the place, the family name and the first letter of the full name (a common
+        // family name in a large city is otherwise one block of thousands).
+        if let (Some(place), false, Some(first)) = (self.place(), self.last.is_empty(), self.name.chars().next()) {
+            out.push(format!("c:{place}|{}|{first}", self.last));
+        }
+        out
+    }
+    fn score(s: &DuplicateSettings, a: &Self, b: &Self) -> Option<(f64, Vec<RuleMatch>)> {
+        match_people(s, a, b)
+    }
+}
+
+impl Scanned for matching::Org {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn display(&self) -> &str {
+        &self.display
+    }
+    fn page(conn: &mut AnyConnection, after: Option<Uuid>, limit: i64) -> QueryResult<Vec<Self>> {
+        matching::orgs(conn, after, None, limit)
+    }
+    fn blocks(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.domain.iter().map(|d| format!("d:{d}")).collect();
+        // Names are compared within a country and a first letter (Jaro–Winkler weighs the
+        // start of a name most, so names that differ there do not reach the threshold).
+        if let Some(first) = self.name.chars().next() {
+            out.push(format!("n:{}|{first}", self.country.as_deref().unwrap_or_default()));
+        }
+        out
+    }
+    fn score(s: &DuplicateSettings, a: &Self, b: &Self) -> Option<(f64, Vec<RuleMatch>)> {
+        match_orgs(s, a, b)
+    }
+}
+
+/// Reads every live record of `T` (reporting how many so far) and compares them within their
+/// blocks: the pairs to store and the counts; None when the job stopped being this run's.
+fn scan_all<T: Scanned>(
     db: &crm_db::Db,
     s: &DuplicateSettings,
     report: &mut dyn FnMut(i64) -> bool,
 ) -> Result<Option<(Vec<Found>, ScanCounts)>, RecordError> {
     let started = Instant::now();
-    let mut people = Vec::new();
+    let mut items: Vec<T> = Vec::new();
     let mut after = None;
     loop {
-        let page = db.run_sync(|c| matching::people(c, after, None, PAGE).map_err(crm_db::DbError::from))?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let n = page.len() as i64;
-        people.extend(page);
-        if !report(people.len() as i64) || n < PAGE {
-            if n == PAGE {
-                return Ok(None);
+        let page = db.run_sync(|c| T::page(c, after, PAGE).map_err(crm_db::DbError::from))?;
+        let full = page.len() as i64 == PAGE;
+        after = page.last().map(T::id);
+        items.extend(page);
+        if !report(items.len() as i64) {
+            return Ok(None);
+        }
+        if !full {
+            break;
+        }
+    }
+    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        for key in item.blocks() {
+            blocks.entry(key).or_default().push(i);
+        }
+    }
+    let (hits, pairs, skipped) = compare(&items, blocks, |a, b| T::score(s, a, b));
+    let counts = ScanCounts {
+        records: items.len() as i64,
+        pairs,
+        kept: hits.len() as i64,
+        blocks_skipped: skipped,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    let found = hits
+        .into_iter()
+        .map(|(i, j, score, rules)| {
+            let (x, y) = (&items[i], &items[j]);
+            let (a, b) = if x.id() < y.id() { (x, y) } else { (y, x) };
+            Found {
+                a: a.id(),
+                b: b.id(),
+                score,
+                rules,
+                a_name: a.display().to_string(),
+                b_name: b.display().to_string(),
             }
-            break;
-        }
-    }
-    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, p) in people.iter().enumerate() {
-        for e in &p.emails {
-            blocks.entry(format!("e:{e}")).or_default().push(i);
-        }
-        for ph in &p.phones {
-            blocks.entry(format!("p:{ph}")).or_default().push(i);
-        }
-        if let Some(a) = p.account_id {
-            blocks.entry(format!("a:{a}")).or_default().push(i);
-        }
-        // The city rule compares names at least 0.9 alike, which in practice begin alike: the
-        // block is the place, the family name and the first letter of the full name (a common
-        // family name in a large city is otherwise one block of thousands).
-        if let (Some(place), false, Some(first)) = (p.place(), p.last.is_empty(), p.name.chars().next()) {
-            blocks.entry(format!("c:{place}|{}|{first}", p.last)).or_default().push(i);
-        }
-    }
-    let (found, pairs, skipped) = compare(&people, blocks, |a, b| match_people(s, a, b));
-    let counts = ScanCounts {
-        records: people.len() as i64,
-        pairs,
-        kept: found.len() as i64,
-        blocks_skipped: skipped,
-        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-    };
-    let out = found
-        .into_iter()
-        .map(|(i, j, score, rules)| {
-            let (a, b) = pair(people[i].id, people[j].id);
-            let (an, bn) = if a == people[i].id { (i, j) } else { (j, i) };
-            Found { a, b, score, rules, a_name: people[an].display.clone(), b_name: people[bn].display.clone() }
         })
         .collect();
-    Ok(Some((out, counts)))
-}
-
-fn scan_orgs(db: &crm_db::Db, s: &DuplicateSettings) -> Result<(Vec<Found>, ScanCounts), RecordError> {
-    let started = Instant::now();
-    let mut orgs = Vec::new();
-    let mut after = None;
-    loop {
-        let page = db.run_sync(|c| matching::orgs(c, after, None, PAGE).map_err(crm_db::DbError::from))?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let n = page.len() as i64;
-        orgs.extend(page);
-        if n < PAGE {
-            break;
-        }
-    }
-    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, o) in orgs.iter().enumerate() {
-        if let Some(d) = &o.domain {
-            blocks.entry(format!("d:{d}")).or_default().push(i);
-        }
-        // Names are compared within a country and a first letter (Jaro–Winkler weighs the
-        // start of a name most, so names that differ there do not reach the threshold).
-        if let Some(first) = o.name.chars().next() {
-            blocks.entry(format!("n:{}|{first}", o.country.as_deref().unwrap_or_default())).or_default().push(i);
-        }
-    }
-    let (found, pairs, skipped) = compare(&orgs, blocks, |a, b| match_orgs(s, a, b));
-    let counts = ScanCounts {
-        records: orgs.len() as i64,
-        pairs,
-        kept: found.len() as i64,
-        blocks_skipped: skipped,
-        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-    };
-    let out = found
-        .into_iter()
-        .map(|(i, j, score, rules)| {
-            let (a, b) = pair(orgs[i].id, orgs[j].id);
-            let (an, bn) = if a == orgs[i].id { (i, j) } else { (j, i) };
-            Found { a, b, score, rules, a_name: orgs[an].display.clone(), b_name: orgs[bn].display.clone() }
-        })
-        .collect();
-    Ok((out, counts))
+    Ok(Some((found, counts)))
 }
 
 /// Replaces a resource's candidate pairs.
@@ -283,24 +297,17 @@ pub fn run(
     })?;
     let mut done = 0;
     for r in input.resources() {
+        let mut progress = |n| report(total, done + n, 0);
+        let scanned = match r {
+            DuplicateResource::Contacts => scan_all::<matching::Person>(db, &s, &mut progress)?,
+            DuplicateResource::Accounts => scan_all::<matching::Org>(db, &s, &mut progress)?,
+        };
+        let Some((found, counts)) = scanned else { return Ok(None) };
+        db.transaction_sync(|c| store(c, r, &found).map_err(crm_db::DbError::from))?;
+        done += counts.records;
         match r {
-            DuplicateResource::Contacts => {
-                let Some((found, counts)) = scan_people(db, &s, &mut |n| report(total, done + n, 0))? else {
-                    return Ok(None);
-                };
-                db.transaction_sync(|c| store(c, r, &found).map_err(crm_db::DbError::from))?;
-                done += counts.records;
-                out.contacts = Some(counts);
-            }
-            DuplicateResource::Accounts => {
-                let (found, counts) = scan_orgs(db, &s)?;
-                db.transaction_sync(|c| store(c, r, &found).map_err(crm_db::DbError::from))?;
-                done += counts.records;
-                out.accounts = Some(counts);
-            }
-        }
-        if !report(total, done, 0) {
-            return Ok(None);
+            DuplicateResource::Contacts => out.contacts = Some(counts),
+            DuplicateResource::Accounts => out.accounts = Some(counts),
         }
     }
     Ok(Some(out))

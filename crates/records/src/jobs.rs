@@ -225,25 +225,16 @@ pub fn save_checkpoint(
     id: JobId,
     owner: &str,
     checkpoint: &serde_json::Value,
-    (total, done, failed): (Option<i64>, i64, i64),
+    counts: (Option<i64>, i64, i64),
     until: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        jobs::table
-            .filter(jobs::id.eq(DbUuid(id.0)))
-            .filter(jobs::lease_owner.eq(owner))
-            .filter(jobs::status.eq(JobStatus::Running.as_str())),
-    )
-    .set((
-        jobs::checkpoint.eq(Some(checkpoint.to_string())),
-        jobs::total.eq(total),
-        jobs::done.eq(done),
-        jobs::failed.eq(failed),
-        jobs::updated_at.eq(crm_db::now()),
-        jobs::lease_until.eq(Some(until)),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+    if !report(conn, id, owner, counts, until)? {
+        return Ok(false);
+    }
+    diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(id.0))))
+        .set(jobs::checkpoint.eq(Some(checkpoint.to_string())))
+        .execute(conn)?;
+    Ok(true)
 }
 
 /// Files of jobs (an import's upload), stored in the database in numbered chunks so that any
