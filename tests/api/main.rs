@@ -26,6 +26,7 @@ mod graphql_http;
 mod imports;
 mod js;
 mod lists;
+mod merges;
 pub(crate) mod observability;
 mod operational;
 mod parity;

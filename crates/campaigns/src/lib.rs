@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod emails;
 pub mod mailing;
 pub mod members;
+pub mod merging;
 pub mod review;
 pub mod segments;
 pub mod sending;
@@ -42,13 +43,15 @@ use crm_core::values::dedup;
 /// The campaigns domain's reactions to other domains' writes: a campaign's call completed
 /// (`crm_sales`) records the member's response; a deal won or a purchase (`crm_sales`,
 /// `crm_products`) is attributed to the campaigns that reached the customer; a web capture
-/// naming a campaign is a member's registration.
+/// naming a campaign is a member's registration. A contact merge moves memberships
+/// (`merging`).
 pub fn hooks() -> crm_records::hooks::Hooks {
     crm_records::hooks::Hooks::new()
         .on("campaign_call", calls::record_call)
         .on("opportunity", attribution::on_opportunity)
         .on("purchase", attribution::on_purchase)
         .on("lead_capture", attribution::on_capture)
+        .on_merge("contact", merging::contacts_merged)
 }
 
 /// A page size: 1 to `crm_core::list::MAX_LIMIT` (else `400`, naming `limit`).

@@ -334,3 +334,24 @@ pub fn first_comments(
     }
     Ok(ids.iter().map(|id| (*id, comment_page(by_case.remove(id).unwrap_or_default(), limit))).collect())
 }
+
+/// The cases domain's side of merges: cases of a merged contact or account move to the survivor.
+pub fn hooks() -> crm_records::hooks::Hooks {
+    use crm_core::ids::{AccountId, ContactId};
+    use crm_records::merge::repoint;
+    crm_records::hooks::Hooks::new()
+        .on_merge("contact", |conn, actor, losers, survivor| {
+            let to = Some(ContactId(survivor));
+            Ok(vec![repoint::<Case>(conn, actor, "contact_id", losers, |c| {
+                c.contact_id = to;
+                true
+            })?])
+        })
+        .on_merge("account", |conn, actor, losers, survivor| {
+            let to = Some(AccountId(survivor));
+            Ok(vec![repoint::<Case>(conn, actor, "account_id", losers, |c| {
+                c.account_id = to;
+                true
+            })?])
+        })
+}

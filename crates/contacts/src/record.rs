@@ -9,7 +9,11 @@ use crm_records::custom::{CustomResource, validated};
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
-use crate::model::{Contact, ContactInput, ContactPatch, ContactRow};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::model::{Contact, ContactInput, ContactPatch, ContactRow, EmailConsent};
 
 /// Writes each contact over its stored row if that row is still at the paired version; false
 /// when some row was not (all others are then written: the caller rolls back). PostgreSQL gets
@@ -149,6 +153,40 @@ impl Record for Contact {
 
     fn update_many_if_version(conn: &mut AnyConnection, items: &[(Self, i64)]) -> QueryResult<bool> {
         update_many(conn, items)
+    }
+
+    /// A merged contact stays reachable at every address and number the losers had (as
+    /// further ones), and keeps the strictest consent of them all unless the caller chose.
+    fn merge_values(
+        survivor: &Value,
+        losers: &[Value],
+        choices: &BTreeMap<String, uuid::Uuid>,
+        patch: &mut Map<String, Value>,
+    ) {
+        let all = || std::iter::once(survivor).chain(losers);
+        for (primary, further) in [("email", "emails"), ("phone", "phones")] {
+            let kept = patch.get(primary).or(survivor.get(primary)).cloned().unwrap_or(Value::Null);
+            let mut list: Vec<Value> =
+                patch.get(further).or(survivor.get(further)).and_then(Value::as_array).cloned().unwrap_or_default();
+            for v in all().filter_map(|r| r.get(primary)).filter(|v| !v.is_null()) {
+                if !list.contains(v) {
+                    list.push(v.clone());
+                }
+            }
+            list.retain(|v| *v != kept);
+            if Some(&Value::Array(list.clone())) != survivor.get(further) {
+                patch.insert(further.into(), Value::Array(list));
+            }
+        }
+        for flag in ["do_not_call", "do_not_mail", "marketing_opt_out"] {
+            if !choices.contains_key(flag) && all().any(|r| r.get(flag) == Some(&Value::Bool(true))) {
+                patch.insert(flag.into(), Value::Bool(true));
+            }
+        }
+        let opted_out = Value::from(EmailConsent::OptedOut.as_str());
+        if !choices.contains_key("email_consent") && all().any(|r| r.get("email_consent") == Some(&opted_out)) {
+            patch.insert("email_consent".into(), opted_out);
+        }
     }
 }
 

@@ -124,6 +124,13 @@ pub fn replace(
     write(conn, entity, record, ids, false)
 }
 
+/// Removes every external id of these records (the losers of a merge, whose ids the survivor
+/// takes): how many there were.
+pub fn remove_all(conn: &mut AnyConnection, entity: &str, records: &[uuid::Uuid]) -> QueryResult<usize> {
+    let ids: Vec<DbUuid> = records.iter().copied().map(DbUuid).collect();
+    diesel::delete(x::table.filter(x::entity.eq(entity)).filter(x::entity_id.eq_any(ids))).execute(conn)
+}
+
 /// `replace` for a record created in this transaction (it has no external ids to remove).
 pub fn insert_for_new(
     conn: &mut AnyConnection,

@@ -1155,3 +1155,17 @@ diesel::table! {
 diesel::joinable!(web_events -> web_visitors (visitor_id));
 diesel::allow_tables_to_appear_in_same_query!(web_events, web_visitors, contacts);
 diesel::allow_columns_to_appear_in_same_group_by_clause!(contacts::id, contacts::account_id, web_events::kind);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    /// Losers of merges and the records they were merged into.
+    merges (entity, loser_id) {
+        entity -> Text,
+        loser_id -> Uid,
+        survivor_id -> Uid,
+        merged_at -> Timestamp,
+        actor -> Text,
+    }
+}

@@ -24,6 +24,22 @@ enum Apply {
     Keep,
 }
 
+/// A field's JSON name: its `serde(rename)`, else its own.
+fn wire_name(attrs: &[Attribute], ident: &Ident) -> String {
+    let mut name = ident.to_string();
+    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = a.parse_nested_meta(|m| {
+            if m.path.is_ident("rename") {
+                name = m.value()?.parse::<syn::LitStr>()?.value();
+            } else if m.input.peek(syn::Token![=]) {
+                let _: syn::Expr = m.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    name
+}
+
 /// Attributes of the input field the patch field keeps: its wire name in both transports and,
 /// for an optional input field, its documented schema (examples, `value_type`). Also whether a
 /// kept schema attribute already gives the `value_type`. (`cfg_attr`s are expanded before a
@@ -90,6 +106,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut following = Vec::new();
     let mut applied = Vec::new();
     let mut has_external_ids = false;
+    // The patch's fields that are also the record's (what a merge can take from a record).
+    let mut record_fields: Vec<String> = Vec::new();
     for f in named(input)? {
         let fi = ident(&f)?.clone();
         has_external_ids |= fi == "external_ids";
@@ -140,6 +158,9 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             };
             applied.push(quote!(#fi: #value));
             continue;
+        }
+        if !matches!(how, Apply::InputOnly) {
+            record_fields.push(wire_name(&f.attrs, &fi));
         }
         patch_fields.push(quote! {
             #(#doc)*
@@ -218,6 +239,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         impl crm_records::MergePatch<#record> for #name {
             type Input = #input_ty;
+            const FIELDS: &'static [&'static str] = &[#(#record_fields),*];
             fn apply(self, current: &#record) -> #input_ty {
                 #name::apply(self, current)
             }

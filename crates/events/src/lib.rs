@@ -47,6 +47,8 @@ pub enum Action {
     Deleted,
     /// A scheduled activity's reminder time came.
     ReminderDue,
+    /// The record was merged into another (it is now a tombstone pointing at it).
+    Merged,
 }
 
 impl Action {
@@ -58,6 +60,7 @@ impl Action {
             Action::Restored => "restored",
             Action::Deleted => "deleted",
             Action::ReminderDue => "reminder_due",
+            Action::Merged => "merged",
         }
     }
 }

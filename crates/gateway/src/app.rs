@@ -141,9 +141,17 @@ pub async fn fire_reminders(db: &Db) -> Result<usize, crm_records::RecordError> 
     db.transaction(move |c| crm_sales::activities::fire_due_reminders(c, &actor, 500).map(|v| v.len())).await
 }
 
-/// The domains' reactions to each other's writes, for every database handle of the application.
+/// The domains' reactions to each other's writes, and each domain's side of merges, for every
+/// database handle of the application.
 pub fn domain_hooks() -> crm_records::hooks::Hooks {
-    crm_sales::hooks().and(crm_campaigns::hooks())
+    crm_sales::hooks()
+        .and(crm_campaigns::hooks())
+        .and(crm_contacts::hooks())
+        .and(crm_cases::hooks())
+        .and(crm_interactions::hooks())
+        .and(crm_products::hooks())
+        .and(crm_analytics::hooks())
+        .and(crm_quality::hooks())
 }
 
 /// The one way the application opens its database: a pool whose units of work carry the

@@ -165,3 +165,50 @@ fn write_participants(conn: &mut AnyConnection, x: &Interaction) -> QueryResult<
     };
     Ok(())
 }
+
+/// The interactions domain's side of merges: an interaction with a merged contact names the
+/// survivor instead (once), and those of a merged account or lead move to the survivor.
+pub fn hooks() -> crm_records::hooks::Hooks {
+    use crm_core::ids::{AccountId, ContactId, LeadId};
+    use crm_records::hooks::Moved;
+    use crm_records::merge::repoint;
+    crm_records::hooks::Hooks::new()
+        .on_merge("contact", |conn, actor, losers, survivor| {
+            let gone: Vec<DbUuid> = losers.iter().copied().map(DbUuid).collect();
+            let mut ids: Vec<DbUuid> = interaction_contacts::table
+                .filter(interaction_contacts::contact_id.eq_any(gone))
+                .select(interaction_contacts::interaction_id)
+                .load(conn)?;
+            ids.sort_by_key(|i| i.0);
+            ids.dedup();
+            let to = ContactId(survivor);
+            for id in &ids {
+                crm_records::relink::<Interaction>(conn, actor, InteractionId(id.0), |x| {
+                    let mut named = Vec::with_capacity(x.contact_ids.len());
+                    for c in &x.contact_ids {
+                        let c = if losers.contains(&c.0) { to } else { *c };
+                        if !named.contains(&c) {
+                            named.push(c);
+                        }
+                    }
+                    x.contact_ids = named;
+                    true
+                })?;
+            }
+            Ok(vec![Moved { resource: "interactions", field: "contact_ids", count: ids.len() }])
+        })
+        .on_merge("account", |conn, actor, losers, survivor| {
+            let to = Some(AccountId(survivor));
+            Ok(vec![repoint::<Interaction>(conn, actor, "account_id", losers, |x| {
+                x.account_id = to;
+                true
+            })?])
+        })
+        .on_merge("lead", |conn, actor, losers, survivor| {
+            let to = Some(LeadId(survivor));
+            Ok(vec![repoint::<Interaction>(conn, actor, "lead_id", losers, |x| {
+                x.lead_id = to;
+                true
+            })?])
+        })
+}

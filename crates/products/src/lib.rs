@@ -322,3 +322,25 @@ impl Record for Purchase {
         Ok(())
     }
 }
+
+/// The products domain's side of merges: purchases of a merged contact or account move to the
+/// survivor, whose purchase figures then count them (and the losers' count none).
+pub fn hooks() -> crm_records::hooks::Hooks {
+    use crm_core::ids::{AccountId, ContactId};
+    use crm_records::merge::repoint;
+    crm_records::hooks::Hooks::new()
+        .on_merge("contact", |conn, actor, losers, survivor| {
+            let to = Some(ContactId(survivor));
+            Ok(vec![repoint::<Purchase>(conn, actor, "contact_id", losers, |p| {
+                p.contact_id = to;
+                true
+            })?])
+        })
+        .on_merge("account", |conn, actor, losers, survivor| {
+            let to = Some(AccountId(survivor));
+            Ok(vec![repoint::<Purchase>(conn, actor, "account_id", losers, |p| {
+                p.account_id = to;
+                true
+            })?])
+        })
+}

@@ -16,3 +16,25 @@ pub mod settings;
 
 pub use matching::{Candidate, DuplicateResource, RuleMatch};
 pub use settings::DuplicateSettings;
+
+/// The data-quality side of merges: pairs that name a merged record leave the scan's list.
+pub fn hooks() -> crm_records::hooks::Hooks {
+    fn settled(
+        conn: &mut crm_db::AnyConnection,
+        resource: &'static str,
+        losers: &[uuid::Uuid],
+    ) -> Result<Vec<crm_records::hooks::Moved>, crm_records::RecordError> {
+        use crm_db::schema::duplicate_candidates as d;
+        use crm_db::types::DbUuid;
+        use diesel::prelude::*;
+        let gone: Vec<DbUuid> = losers.iter().copied().map(DbUuid).collect();
+        let pairs = diesel::delete(
+            d::table.filter(d::resource.eq(resource)).filter(d::a_id.eq_any(&gone).or(d::b_id.eq_any(&gone))),
+        )
+        .execute(conn)?;
+        Ok(vec![crm_records::hooks::Moved { resource: "duplicate_candidates", field: "a_id, b_id", count: pairs }])
+    }
+    crm_records::hooks::Hooks::new()
+        .on_merge("contact", |conn, _, losers, _| settled(conn, "contacts", losers))
+        .on_merge("account", |conn, _, losers, _| settled(conn, "accounts", losers))
+}

@@ -24,6 +24,9 @@ pub enum RecordError {
     InvalidTransition { field: &'static str, from: String, to: String, allowed: Vec<String> },
     #[error("the {entity} is in a state that does not allow this: {reason}")]
     Conflict { entity: &'static str, code: &'static str, reason: String },
+    /// The record is the loser of a merge: a tombstone that points at the survivor.
+    #[error("the {entity} was merged into {into}")]
+    Merged { entity: &'static str, into: uuid::Uuid },
     #[error("the {entity} is being changed by others at the same moment; retry")]
     Contended { entity: &'static str },
     #[error("the record has changed since version {expected}; it is now at version {current}")]
@@ -101,7 +104,8 @@ impl DomainError for RecordError {
             RecordError::Duplicate { .. }
             | RecordError::ExternalIdTaken { .. }
             | RecordError::Conflict { .. }
-            | RecordError::Contended { .. } => ErrorClass::Conflict,
+            | RecordError::Contended { .. }
+            | RecordError::Merged { .. } => ErrorClass::Conflict,
             RecordError::VersionConflict { .. } => ErrorClass::VersionConflict,
             RecordError::Db(e) => e.class(),
             RecordError::Foreign { class, .. } => *class,
@@ -118,6 +122,7 @@ impl DomainError for RecordError {
             RecordError::InvalidTransition { .. } => "INVALID_TRANSITION",
             RecordError::Conflict { code, .. } => code,
             RecordError::Contended { .. } => "CONTENDED",
+            RecordError::Merged { .. } => "MERGED",
             RecordError::VersionConflict { .. } => "VERSION_CONFLICT",
             RecordError::Db(e) => e.code(),
             RecordError::Foreign { code, .. } => code,
@@ -157,6 +162,9 @@ impl DomainError for RecordError {
             RecordError::Duplicate { existing_id: Some(id), .. }
             | RecordError::ExternalIdTaken { existing_id: Some(id), .. } => {
                 m.insert("existing_id".into(), id.to_string().into());
+            }
+            RecordError::Merged { into, .. } => {
+                m.insert("merged_into".into(), into.to_string().into());
             }
             RecordError::Foreign { extra, .. } => return extra.clone(),
             RecordError::InvalidTransition { from, to, allowed, .. } => {

@@ -12,9 +12,23 @@ use crate::RecordError;
 /// What to run when a record of an entity was touched.
 pub type Hook = fn(&mut AnyConnection, &Actor, uuid::Uuid) -> Result<(), RecordError>;
 
+/// What a domain does when records of an entity are merged: points its own records that
+/// reference a loser (`losers`) at the survivor, and says how many it moved.
+pub type MergeHook = fn(&mut AnyConnection, &Actor, &[uuid::Uuid], uuid::Uuid) -> Result<Vec<Moved>, RecordError>;
+
+/// Records of one kind that a merge pointed at the survivor.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Moved {
+    /// The table (`interactions`).
+    pub resource: &'static str,
+    /// The reference that moved (`contact_ids`).
+    pub field: &'static str,
+    pub count: usize,
+}
+
 /// The reactions of every domain, by entity.
 #[derive(Clone, Default)]
-pub struct Hooks(Vec<(&'static str, Hook)>);
+pub struct Hooks(Vec<(&'static str, Hook)>, Vec<(&'static str, MergeHook)>);
 
 impl Hooks {
     pub fn new() -> Hooks {
@@ -27,20 +41,48 @@ impl Hooks {
         self
     }
 
+    /// Adds `hook` for merges of records of `entity`.
+    pub fn on_merge(mut self, entity: &'static str, hook: MergeHook) -> Hooks {
+        self.1.push((entity, hook));
+        self
+    }
+
     /// These hooks and `other`'s.
     pub fn and(mut self, other: Hooks) -> Hooks {
         self.0.extend(other.0);
+        self.1.extend(other.1);
         self
     }
 }
 
-/// Runs the hooks of `entity` for the record `id`, in the caller's transaction.
-pub fn touched(conn: &mut AnyConnection, actor: &Actor, entity: &str, id: uuid::Uuid) -> Result<(), RecordError> {
-    let hooks = crm_db::pool::context::<Hooks>().ok_or_else(|| {
+fn installed() -> Result<std::sync::Arc<Hooks>, RecordError> {
+    crm_db::pool::context::<Hooks>().ok_or_else(|| {
         RecordError::Db(DbError::Task(
             "this database handle has no domain hooks: build it through the application".into(),
         ))
-    })?;
+    })
+}
+
+/// Runs every domain's merge hook of `entity`, in the caller's transaction: what they moved
+/// from `losers` to `survivor`, the kinds that moved nothing left out.
+pub fn merged(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity: &str,
+    losers: &[uuid::Uuid],
+    survivor: uuid::Uuid,
+) -> Result<Vec<Moved>, RecordError> {
+    let hooks = installed()?;
+    let mut moved = Vec::new();
+    for (_, hook) in hooks.1.iter().filter(|(e, _)| *e == entity) {
+        moved.extend(hook(conn, actor, losers, survivor)?.into_iter().filter(|m| m.count > 0));
+    }
+    Ok(moved)
+}
+
+/// Runs the hooks of `entity` for the record `id`, in the caller's transaction.
+pub fn touched(conn: &mut AnyConnection, actor: &Actor, entity: &str, id: uuid::Uuid) -> Result<(), RecordError> {
+    let hooks = installed()?;
     for (_, hook) in hooks.0.iter().filter(|(e, _)| *e == entity) {
         hook(conn, actor, id)?;
     }

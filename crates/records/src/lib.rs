@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod imports;
 pub mod jobs;
 pub mod location;
+pub mod merge;
 pub mod read;
 pub mod refs;
 pub mod store;
@@ -34,12 +35,13 @@ use serde::Serialize;
 pub use batch::{Op, batch};
 pub use crm_derive::{MergePatch, Stored};
 pub use error::RecordError;
+pub use merge::{MergeInput, merge};
 pub use read::{
     external_ids_of, get, get_by_external_id, get_many, history, id_by_external_id, list, list_of, list_per_parent,
     require_related_scopes,
 };
 pub use refs::check_ref;
-pub use write::{archive, create, import, modify, restore, update, update_from, upsert};
+pub use write::{archive, create, import, modify, relink, restore, update, update_from, upsert};
 
 /// Bookkeeping every record carries.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,6 +121,9 @@ pub trait RecordInput: Clone + Send + 'static {
 /// A JSON merge patch of a record `R` (generated with `#[derive(MergePatch)]` on its input).
 pub trait MergePatch<R>: Clone + Send + 'static {
     type Input;
+    /// The fields a patch sets that the record also has (JSON names): what a merge takes from
+    /// one record for another.
+    const FIELDS: &'static [&'static str];
     /// The full writable state after applying the patch to `current` (a blank record: what an
     /// upsert creates from).
     fn apply(self, current: &R) -> Self::Input;
@@ -173,6 +178,18 @@ pub trait Record: Stored {
     /// import on; None when it is not a valid value.
     fn unique_key(_field: &str, raw: &str) -> Option<String> {
         crm_core::values::clean(raw)
+    }
+
+    /// The resource's own rules for a merge's values, after the generic ones (chosen fields,
+    /// empty ones filled, lists joined): `survivor` and `losers` as JSON, `choices` the
+    /// caller's, `patch` what the survivor will be patched with (a contact keeps the losers'
+    /// addresses as further ones, and the strictest consent).
+    fn merge_values(
+        _survivor: &serde_json::Value,
+        _losers: &[serde_json::Value],
+        _choices: &std::collections::BTreeMap<String, uuid::Uuid>,
+        _patch: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
     }
 
     /// Checks before an archived record comes back, beyond uniqueness.

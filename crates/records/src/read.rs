@@ -32,7 +32,9 @@ fn resolve_list<R: Record>(conn: &mut AnyConnection, params: &ListParams) -> Res
 /// One record by id (archived included).
 pub fn get<R: Record>(conn: &mut AnyConnection, actor: &Actor, id: R::Id) -> Result<R, RecordError> {
     actor.require(R::READ)?;
-    R::find(conn, id)?.ok_or_else(not_found::<R>)
+    let r = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+    crate::merge::refuse_merged(conn, &r)?;
+    Ok(r)
 }
 
 /// Records by id, for batch loaders and embedding; missing ids are skipped. Without

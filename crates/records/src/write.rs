@@ -13,7 +13,7 @@ use crate::{Meta, Record, RecordError, not_found};
 /// How many times an unconditional write re-reads after losing a race.
 const UPDATE_RETRIES: usize = 10;
 
-fn write_time() -> Timestamp {
+pub(crate) fn write_time() -> Timestamp {
     crm_db::to_utc(crm_db::now())
 }
 
@@ -33,13 +33,23 @@ pub(crate) fn record_event<R: Record>(
     before: Option<&R>,
     after: &R,
 ) -> Result<(), RecordError> {
-    let json = |r: &R| {
-        let mut v = serde_json::to_value(r).unwrap_or_default();
-        R::redact(&mut v);
-        v
-    };
-    crm_events::record(conn, actor, R::ENTITY, after.id().uuid(), action, before.map(json), Some(json(after)))?;
+    crm_events::record(
+        conn,
+        actor,
+        R::ENTITY,
+        after.id().uuid(),
+        action,
+        before.map(event_json),
+        Some(event_json(after)),
+    )?;
     Ok(())
+}
+
+/// A record as the change feed and the history keep it.
+pub(crate) fn event_json<R: Record>(r: &R) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    R::redact(&mut v);
+    v
 }
 
 fn taken<R: Record>(t: crm_db::external_ids::Taken) -> RecordError {
@@ -193,6 +203,7 @@ pub(crate) fn update_with<R: Record>(
                 (R::find(conn, id)?.ok_or_else(not_found::<R>)?, false)
             }
         };
+        crate::merge::refuse_merged(conn, &cur)?;
         let meta = cur.meta();
         if let Some(expected) = expected_version
             && meta.version != expected
@@ -283,6 +294,7 @@ fn set_archived<R: Record>(
             return Ok(cur);
         }
         if !archive {
+            crate::merge::refuse_merged(conn, &cur)?;
             check_unique(conn, &cur)?;
             R::check_restore(conn, &cur)?;
         }
@@ -395,6 +407,22 @@ pub fn import<R: Record>(
         record_event(conn, actor, Action::Created, None, r).map_err(|e| (i, e))?;
     }
     Ok(records)
+}
+
+/// `modify`, followed by the resource's `after_write` (which keeps its derived rows and the
+/// figures of what it points at right): for records that move to another parent (a merge).
+pub fn relink<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: R::Id,
+    mut change: impl FnMut(&mut R) -> bool,
+) -> Result<R, RecordError> {
+    let before = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+    let after = modify::<R>(conn, actor, id, &mut change)?;
+    if after != before {
+        R::after_write(conn, actor, Some(&before), &after)?;
+    }
+    Ok(after)
 }
 
 /// A change the system makes on its own account (a first response noted on a case, a total

@@ -118,7 +118,7 @@ pub fn single_entity(types: &[String]) -> Option<&str> {
 }
 
 /// The actions an event type may name (after the entity).
-const ACTIONS: &[&str] = &["created", "updated", "archived", "restored", "deleted", "reminder_due", "*"];
+const ACTIONS: &[&str] = &["created", "updated", "archived", "restored", "deleted", "reminder_due", "merged", "*"];
 
 /// Checks an event type pattern: `entity.action`, either part `*`, or `*` alone.
 fn check_type(t: &str) -> Result<String, String> {

@@ -8,6 +8,13 @@ use crm_quality::scan::{self, DuplicatePairPage, ScanInput};
 use crm_quality::settings::{self, DuplicateSettings};
 
 use super::{gql, rc};
+use crate::registry::accounts::AccountNode;
+use crate::registry::contacts::ContactNode;
+use crate::registry::leads::LeadNode;
+use crm_accounts::Account;
+use crm_contacts::Contact;
+use crm_core::ids::LeadId;
+use crm_sales::Lead;
 
 #[derive(Default)]
 pub struct QualityQuery;
@@ -84,4 +91,79 @@ impl QualityMutation {
         let actor = r.actor.clone();
         r.db.write(move |c| settings::set(c, &actor, input)).await.map_err(gql)
     }
+
+    /// Merges duplicate contacts into the survivor `id`; see `POST /contacts/{id}/merge`.
+    async fn merge_contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The survivor's id.")] id: ContactId,
+        #[graphql(desc = "The losers and the values chosen.")] input: MergeRecordsInput,
+        #[graphql(desc = "The survivor's expected version.")] expected_version: Option<i64>,
+    ) -> async_graphql::Result<ContactNode> {
+        merged::<Contact>(ctx, id, input, expected_version).await.map(ContactNode::from)
+    }
+
+    /// Merges duplicate accounts into the survivor `id`; see `POST /accounts/{id}/merge`.
+    async fn merge_accounts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The survivor's id.")] id: AccountId,
+        #[graphql(desc = "The losers and the values chosen.")] input: MergeRecordsInput,
+        #[graphql(desc = "The survivor's expected version.")] expected_version: Option<i64>,
+    ) -> async_graphql::Result<AccountNode> {
+        merged::<Account>(ctx, id, input, expected_version).await.map(AccountNode::from)
+    }
+
+    /// Merges duplicate leads into the survivor `id`; see `POST /leads/{id}/merge`.
+    async fn merge_leads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The survivor's id.")] id: LeadId,
+        #[graphql(desc = "The losers and the values chosen.")] input: MergeRecordsInput,
+        #[graphql(desc = "The survivor's expected version.")] expected_version: Option<i64>,
+    ) -> async_graphql::Result<LeadNode> {
+        merged::<Lead>(ctx, id, input, expected_version).await.map(LeadNode::from)
+    }
+}
+
+/// A merge: the records merged into the survivor, and whose value each chosen field keeps.
+#[derive(async_graphql::InputObject)]
+pub struct MergeRecordsInput {
+    /// The records merged into the survivor (1 to 10), which become archived tombstones.
+    pub losers: Vec<uuid::Uuid>,
+    /// Per field (its REST name, `email`), the record whose value the survivor keeps.
+    #[graphql(default)]
+    pub fields: Vec<MergeFieldChoice>,
+}
+
+/// The record whose value of a field the survivor keeps.
+#[derive(async_graphql::InputObject)]
+pub struct MergeFieldChoice {
+    /// The field's REST (snake case) name: `email`, `custom_fields`.
+    pub field: String,
+    /// The survivor's or a loser's id.
+    pub from: uuid::Uuid,
+}
+
+async fn merged<R>(
+    ctx: &Context<'_>,
+    id: R::Id,
+    input: MergeRecordsInput,
+    expected_version: Option<i64>,
+) -> async_graphql::Result<R>
+where
+    R: crm_records::Record,
+    R::Patch: serde::de::DeserializeOwned,
+{
+    let r = rc(ctx)?;
+    let actor = r.actor.clone();
+    let mut fields = std::collections::BTreeMap::new();
+    for choice in input.fields {
+        if fields.insert(choice.field.clone(), choice.from).is_some() {
+            let message = format!("the field `{}` is chosen twice", choice.field);
+            return Err(gql(crm_records::RecordError::invalid(R::ENTITY, "fields", "repeated", message)));
+        }
+    }
+    let input = crm_records::MergeInput { losers: input.losers, fields };
+    r.db.transaction(move |c| crm_records::merge::<R>(c, &actor, id, input, expected_version)).await.map_err(gql)
 }

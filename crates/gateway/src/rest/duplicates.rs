@@ -134,3 +134,76 @@ pub async fn set_duplicate_settings(
     let actor = auth.0;
     Ok(HttpResponse::Ok().json(state.db.write(move |c| settings::set(c, &actor, input)).await?))
 }
+
+/// `POST /{collection}/{id}/merge` of one resource: the generic merge of `crm_records`.
+macro_rules! merge_endpoint {
+    ($name:ident, $path:literal, $tag:literal, $T:ty, $Id:ty, $doc:literal) => {
+        #[doc = $doc]
+        ///
+        /// The record in the path survives. Each loser's external ids and every record that
+        /// pointed at it (interactions, cases, deals, activities, purchases, campaign and segment
+        /// memberships, alerts, …) move to it in one transaction, each moved record with a new
+        /// version and an event; the losers become archived tombstones (`GET` answers 301 to
+        /// the survivor; writes answer 409 `MERGED`), each with a `merged` event naming the
+        /// survivor. `fields` chooses, per field, whose value the survivor keeps; the others
+        /// keep the survivor's, or the first loser's where the survivor has none. `If-Match`
+        /// makes it conditional on the survivor's version. Answers the survivor.
+        #[utoipa::path(
+            tag = $tag,
+            params(
+                ("id" = uuid::Uuid, Path, description = "The survivor's id"),
+                ("If-Match" = Option<String>, Header, description = "The survivor's expected version, e.g. \"3\"")
+            ),
+            request_body = crm_records::MergeInput,
+            responses(
+                (status = 200, body = $T, headers(("ETag" = String))),
+                (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+                (status = 404, description = "No such survivor", body = Problem),
+                (status = 409, description = "The survivor is archived or merged (`ARCHIVED`, `MERGED`), or a value the survivor takes is held by another live record", body = Problem),
+                (status = 412, description = "Version conflict", body = Problem),
+                (status = 422, description = "No losers, a missing or archived loser, an unknown field, or merged values that break a rule", body = Problem)
+            )
+        )]
+        #[post($path)]
+        pub async fn $name(
+            req: actix_web::HttpRequest,
+            state: web::Data<AppState>,
+            auth: Authenticated,
+            id: web::Path<$Id>,
+            body: crate::rest::Json<crm_records::MergeInput>,
+        ) -> Result<HttpResponse, ApiError> {
+            let expected = crate::rest::if_match(&req)?;
+            let input = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
+            let (actor, id) = (auth.0, id.into_inner());
+            let r = state.db.transaction(move |c| crm_records::merge::<$T>(c, &actor, id, input, expected)).await?;
+            Ok(HttpResponse::Ok()
+                .insert_header((actix_web::http::header::ETAG, crate::rest::etag(r.version)))
+                .json(&r))
+        }
+    };
+}
+
+merge_endpoint!(
+    merge_contacts,
+    "/contacts/{id}/merge",
+    "contacts",
+    crm_contacts::Contact,
+    ContactId,
+    "Merges duplicate contacts into this one. The survivor also keeps the losers' emails and phones as further ones, and the strictest consent (opt-outs, do-not-call, do-not-mail) unless `fields` chooses."
+);
+merge_endpoint!(
+    merge_accounts,
+    "/accounts/{id}/merge",
+    "accounts",
+    crm_accounts::Account,
+    AccountId,
+    "Merges duplicate accounts into this one; their contacts move to it too."
+);
+merge_endpoint!(
+    merge_leads,
+    "/leads/{id}/merge",
+    "leads",
+    crm_sales::Lead,
+    crm_core::ids::LeadId,
+    "Merges duplicate leads into this one."
+);

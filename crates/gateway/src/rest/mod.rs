@@ -248,6 +248,17 @@ pub fn versioned<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> Htt
 }
 
 /// 201 with body, ETag and Location.
+/// 301 to where a merged record lives now, with the problem document that says so.
+pub fn moved(location: String, e: crm_records::RecordError) -> HttpResponse {
+    let mut problem = crate::problem::ApiError::from(e);
+    problem.status = actix_web::http::StatusCode::MOVED_PERMANENTLY;
+    let body = problem.body();
+    HttpResponse::MovedPermanently()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .content_type("application/problem+json")
+        .body(body.to_string())
+}
+
 pub fn created<T: Serialize>(location: String, version: i64, body: &T) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::ETAG, etag(version)))

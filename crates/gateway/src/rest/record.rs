@@ -253,12 +253,14 @@ macro_rules! record_endpoints {
             Ok(actix_web::HttpResponse::Ok().json($crate::rest::page_json(body, projection.as_ref())))
         }
 
-        /// Get one by id. Answers 304 when `If-None-Match` names the current version.
+        /// Get one by id. Answers 304 when `If-None-Match` names the current version, and 301
+        /// to the survivor when the record was merged into another (accounts, contacts, leads).
         #[utoipa::path(
             tag = $tag,
             params(("id" = uuid::Uuid, Path, description = "Record id"), $crate::rest::IncludeQuery),
             responses(
                 (status = 200, body = $Res, headers(("ETag" = String, description = "\"<version>\""))),
+                (status = 301, description = "Merged into another record: `Location` and `merged_into` name it", body = $crate::problem::Problem, headers(("Location" = String))),
                 (status = 304, description = "Not modified"),
                 (status = 400, body = $crate::problem::Problem),
                 (status = 401, body = $crate::problem::Problem), (status = 403, body = $crate::problem::Problem),
@@ -281,7 +283,7 @@ macro_rules! record_endpoints {
                 <$T as Embed>::INCLUDABLE,
             )?;
             let (actor, id) = (auth.0, id.into_inner());
-            let (version, resource) = state
+            let found = state
                 .db
                 .run(move |c| {
                     let r = crm_records::get::<$T>(c, &actor, id)?;
@@ -290,7 +292,14 @@ macro_rules! record_endpoints {
                     let resource = embedded.pop().ok_or(crm_records::RecordError::NotFound { entity: <$T as crm_records::Record>::ENTITY })?;
                     Ok::<_, crm_records::RecordError>((version, resource))
                 })
-                .await?;
+                .await;
+            let (version, resource) = match found {
+                Err(e @ crm_records::RecordError::Merged { into, .. }) => {
+                    let to = location(<$Id as crm_core::ids::EntityId>::from_uuid(into));
+                    return Ok($crate::rest::moved(to, e));
+                }
+                other => other?,
+            };
             match projection {
                 Some(p) => Ok($crate::rest::versioned(&req, version, &p.apply(&resource))),
                 None => Ok($crate::rest::versioned(&req, version, &resource)),
