@@ -27,8 +27,13 @@ async fn duplicates_by_rule_with_scores_and_a_scan() {
     let a = app
         .contact("Minjun", "Kim", json!({"email": "minjun@example.kr", "phone": phone, "account_id": acme["id"], "city": "Seoul", "country": "KR"}))
         .await;
+    // Likely a duplicate of `a` (which is what this test is about): created all the same.
     let b = app
-        .contact("Minjun", "Kim", json!({"emails": ["minjun@example.kr"], "phone": phone, "account_id": acme["id"]}))
+        .created(
+            "/api/v1/contacts?allow_duplicate=true",
+            json!({"first_name": "Minjun", "last_name": "Kim", "emails": ["minjun@example.kr"], "phone": phone,
+                "account_id": acme["id"]}),
+        )
         .await;
     let f = app.contact("민준", "김", json!({"phone": "+821012345678", "city": "Busan", "country": "KR"})).await;
     let c = app.contact("Anna", "Schmidt", json!({"city": "Berlin", "country": "DE"})).await;
@@ -109,4 +114,81 @@ async fn duplicates_by_rule_with_scores_and_a_scan() {
         .gql(&app.admin, "query($id: UUID!) { contactDuplicates(id: $id) { id score } }", json!({"id": a["id"]}))
         .await;
     assert_eq!(g["data"]["contactDuplicates"][0]["score"], 0.997, "{g}");
+}
+
+fn close(x: &Value, expected: f64) -> bool {
+    (x.as_f64().unwrap() - expected).abs() < 1e-9
+}
+
+#[actix_web::test]
+async fn a_likely_duplicate_is_refused_on_create_unless_allowed_and_reported_by_imports() {
+    let app = spawn().await;
+    let acme = app.account("Acme", json!({})).await;
+    let a = app
+        .contact(
+            "Minjun",
+            "Kim",
+            json!({"email": "minjun@acme.kr", "phone": "+82 10 1111 2222", "account_id": acme["id"]}),
+        )
+        .await;
+    // The same phone and name at the same account: 1 − (1 − 0.8)(1 − 0.7) = 0.94, above the
+    // default block score of 0.9. Nothing is stored.
+    let twin = json!({"first_name": "Minjun", "last_name": "Kim", "phone": "+821011112222", "account_id": acme["id"]});
+    let r = app.post("/api/v1/contacts", twin.clone()).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (409, "POSSIBLE_DUPLICATE"), "{}", r.body);
+    assert_eq!(r.body["candidates"][0]["id"], a["id"]);
+    assert!(close(&r.body["candidates"][0]["score"], 0.94), "{}", r.body);
+    assert_eq!(r.body["candidates"][0]["email"], "minjun@acme.kr");
+    assert_eq!(app.all_ids("/api/v1/contacts?limit=10").await.len(), 1);
+    // The phone alone (another name): 0.8, under the block score.
+    app.contact("Seoyeon", "Park", json!({"phone": "+821011112222"})).await;
+    // A token that may write contacts but not read them learns the ids and scores only.
+    let writer = token(&app.keys, "sync", &[], &["contacts:write"]);
+    let r = app.call(Method::POST, "/api/v1/contacts", Some(&writer), Some(twin.clone()), &[]).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["candidates"][0]["id"], a["id"]);
+    assert_eq!(r.body["candidates"][0].get("email"), None, "{}", r.body);
+    // GraphQL says the same, and both take the caller's word for it.
+    let q = "mutation($input: ContactInput!, $allow: Boolean!) { createContact(input: $input, allowDuplicate: $allow) { id } }";
+    let input = json!({"firstName": "Minjun", "lastName": "Kim", "phone": "+821011112222", "accountId": acme["id"]});
+    let res = app.gql(&app.admin, q, json!({"input": input, "allow": false})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "POSSIBLE_DUPLICATE", "{res}");
+    assert_eq!(res["errors"][0]["extensions"]["candidates"][0]["id"], a["id"], "{res}");
+    let res = app.gql(&app.admin, q, json!({"input": input, "allow": true})).await;
+    assert!(res["data"]["createContact"]["id"].is_string(), "{res}");
+    app.created("/api/v1/contacts?allow_duplicate=true", twin.clone()).await;
+    // Syncs are not stopped: a batch creates it.
+    let batch =
+        app.post("/api/v1/contacts/batch", json!({"operations": [{"op": "create", "data": twin}]})).await.expect(200);
+    assert_eq!(batch["results"][0]["status"], 201, "{batch}");
+    // An admin can switch the check off.
+    let mut settings = app.get("/api/v1/duplicates/settings").await.expect(200);
+    assert_eq!((settings["check_on_create"].as_bool(), settings["block_score"].as_f64()), (Some(true), Some(0.9)));
+    settings["check_on_create"] = json!(false);
+    app.call(Method::PUT, "/api/v1/duplicates/settings", Some(&app.admin), Some(settings.clone()), &[])
+        .await
+        .expect(200);
+    app.contact("Minjun", "Kim", json!({"phone": "+821011112222", "account_id": acme["id"]})).await;
+    settings["check_on_create"] = json!(true);
+    app.call(Method::PUT, "/api/v1/duplicates/settings", Some(&app.admin), Some(settings), &[]).await.expect(200);
+
+    // An import that asks for it lists its likely duplicates per row, and imports them.
+    let csv = format!(
+        "first_name,last_name,phone,account_id\nMinjun,Kim,+821011112222,{}\nJisoo,Lee,+821099990000,\n",
+        s(&acme["id"])
+    );
+    let import = json!({"resource": "contacts", "mode": "create", "report_duplicates": true});
+    let parts = [("import", import.to_string().into_bytes()), ("file", csv.into_bytes())];
+    let parts: Vec<(&str, &[u8])> = parts.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let started = post_form(&app, &app.admin, "/api/v1/imports", &parts).await.expect(202);
+    let done = wait_for_job(&app, &format!("/api/v1/imports/{}", s(&started["id"]))).await;
+    let counts = &done["counts"];
+    assert_eq!(
+        (counts["created"].as_i64(), counts["failed"].as_i64(), counts["possible_duplicates"].as_i64()),
+        (Some(2), Some(0), Some(1)),
+        "{done}"
+    );
+    let report = app.get(&format!("/api/v1/imports/{}/errors", s(&started["id"]))).await.expect(200);
+    assert_eq!(report["data"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!((report["data"][0]["row"].as_i64(), s(&report["data"][0]["code"])), (Some(1), "possible_duplicate"));
 }

@@ -286,6 +286,10 @@ pub enum Command {
         /// Validate every row and write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Contacts and accounts: list the created records that are likely duplicates in the
+        /// error report (imported all the same).
+        #[arg(long)]
+        report_duplicates: bool,
     },
     /// Print the OpenAPI document.
     ExportOpenapi,
@@ -653,7 +657,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Import { file, resource, mode, match_on, source, mapping, format, dry_run } => {
+        Command::Import { file, resource, mode, match_on, source, mapping, format, dry_run, report_duplicates } => {
             use crm_records::imports::{ImportFormat, ImportMode, ImportRequest};
             let mode = ImportMode::parse(&mode).ok_or("--mode: create or upsert")?;
             let ext = file.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
@@ -679,6 +683,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 mapping,
                 mapping_name,
                 dry_run,
+                report_duplicates,
             };
             let db = crate::app::open_database(&database_url, Default::default()).map_err(|e| e.to_string())?;
             crate::app::migrate(&db)?;
@@ -697,17 +702,18 @@ fn run(cli: Cli) -> Result<(), String> {
             progress.finish();
             let c = counts.unwrap_or_default();
             println!(
-                "{}{} rows read: {} created, {} updated, {} unchanged, {} failed ({} rows/s); import {}",
+                "{}{} rows read: {} created, {} updated, {} unchanged, {} failed, {} likely duplicates ({} rows/s); import {}",
                 if dry_run { "dry run, nothing written: " } else { "" },
                 c.read,
                 c.created,
                 c.updated,
                 c.unchanged,
                 c.failed,
+                c.possible_duplicates,
                 import.rows_per_second.unwrap_or_default(),
                 import.id
             );
-            if c.failed > 0 {
+            if c.failed > 0 || c.possible_duplicates > 0 {
                 let (errors, _) = db
                     .run_sync(|conn| crm_records::imports::error_page(conn, &actor, import.id, None, 20))
                     .map_err(|e| e.to_string())?;

@@ -17,7 +17,9 @@ pub mod settings;
 pub use matching::{Candidate, DuplicateResource, RuleMatch};
 pub use settings::DuplicateSettings;
 
-/// The data-quality side of merges: pairs that name a merged record leave the scan's list.
+/// The data-quality side of writes: a new contact or account that is likely a duplicate is
+/// refused (`matching::check_new_contact`), and pairs that name a merged record leave the
+/// scan's list.
 pub fn hooks() -> crm_records::hooks::Hooks {
     fn settled(
         conn: &mut crm_db::AnyConnection,
@@ -37,4 +39,6 @@ pub fn hooks() -> crm_records::hooks::Hooks {
     crm_records::hooks::Hooks::new()
         .on_merge("contact", |conn, _, losers, _| settled(conn, "contacts", losers))
         .on_merge("account", |conn, _, losers, _| settled(conn, "accounts", losers))
+        .on_create_check("contact", matching::check_new_contact)
+        .on_create_check("account", matching::check_new_account)
 }

@@ -279,29 +279,62 @@ fn candidate_of_person(p: Person, score: f64, rules: Vec<RuleMatch>) -> Candidat
 /// an email or a phone, of the same account, or in the same city with the same family name.
 pub fn contact_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<Vec<Candidate>, RecordError> {
     actor.require(Scope::ContactsRead)?;
-    let me = people(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "contact" })?;
     let s = crate::settings::load(conn)?;
-    let mut cond = crm_db::sql::Sql::new(conn.backend());
-    cond.push("archived_at IS NULL AND id <> ").bind(id).push(" AND (1 = 0");
+    duplicates_of_contact(conn, &s, id, true)
+}
+
+/// `by_name`: also the candidates that share no email or phone (same account, same city and
+/// family name), which only the name rules can match.
+fn duplicates_of_contact(
+    conn: &mut AnyConnection,
+    s: &DuplicateSettings,
+    id: Uuid,
+    by_name: bool,
+) -> Result<Vec<Candidate>, RecordError> {
+    let me = people(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "contact" })?;
+    // One indexed lookup per branch (both backends combine them: PostgreSQL's bitmap OR,
+    // SQLite's multi-index OR, which needs each branch to imply its partial index's condition).
+    let backend = conn.backend();
+    let branch = || crm_db::sql::Sql::new(backend);
+    let mut branches: Vec<crm_db::sql::Sql> = Vec::new();
     for e in &me.emails {
-        cond.push(" OR email = ").bind(e.clone());
+        let mut b = branch();
+        b.push("(email = ").bind(e.clone()).push(" AND archived_at IS NULL)");
+        branches.push(b);
     }
     for p in &me.phones {
-        cond.push(" OR phone = ").bind(p.clone());
+        let mut b = branch();
+        b.push("phone = ").bind(p.clone());
+        branches.push(b);
     }
-    if let Some(a) = me.account_id {
-        cond.push(" OR account_id = ").bind(a);
+    if let Some(a) = me.account_id.filter(|_| by_name) {
+        let mut b = branch();
+        b.push("account_id = ").bind(a);
+        branches.push(b);
     }
-    if let (Some(city), Some(last)) = (&me.city, &me.last_name) {
+    if let (Some(city), Some(last), true) = (&me.city, &me.last_name, by_name) {
         // The family name as written (the scan also compares it across scripts).
-        cond.push(" OR (lower(city) = ").bind(city.to_lowercase());
-        cond.push(" AND lower(last_name) = ").bind(last.to_lowercase()).push(")");
+        let mut b = branch();
+        b.push("(lower(city) = ").bind(city.to_lowercase());
+        b.push(" AND lower(last_name) = ").bind(last.to_lowercase()).push(")");
+        branches.push(b);
+    }
+    if branches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cond = crm_db::sql::Sql::new(conn.backend());
+    cond.push("archived_at IS NULL AND id <> ").bind(id).push(" AND (");
+    for (i, b) in branches.into_iter().enumerate() {
+        if i > 0 {
+            cond.push(" OR ");
+        }
+        cond.append(b);
     }
     cond.push(") ORDER BY id LIMIT 5000");
     let ids = crm_db::sql::ids_where(conn, "contacts", cond)?;
     let mut out: Vec<Candidate> = people(conn, None, Some(&ids), 5000)?
         .into_iter()
-        .filter_map(|p| match_people(&s, &me, &p).map(|(score, rules)| candidate_of_person(p, score, rules)))
+        .filter_map(|p| match_people(s, &me, &p).map(|(score, rules)| candidate_of_person(p, score, rules)))
         .collect();
     sort(&mut out);
     Ok(out)
@@ -311,8 +344,16 @@ pub fn contact_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
 /// the same domain, and those in the same country (their names compared folded).
 pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<Vec<Candidate>, RecordError> {
     actor.require(Scope::AccountsRead)?;
-    let me = orgs(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "account" })?;
     let s = crate::settings::load(conn)?;
+    duplicates_of_account(conn, &s, id)
+}
+
+fn duplicates_of_account(
+    conn: &mut AnyConnection,
+    s: &DuplicateSettings,
+    id: Uuid,
+) -> Result<Vec<Candidate>, RecordError> {
+    let me = orgs(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "account" })?;
     let mut cond = crm_db::sql::Sql::new(conn.backend());
     cond.push("archived_at IS NULL AND id <> ").bind(id).push(" AND (1 = 0");
     if let Some(d) = &me.domain {
@@ -327,7 +368,7 @@ pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
     let mut out: Vec<Candidate> = Vec::new();
     for chunk in ids.chunks(1000) {
         for o in orgs(conn, None, Some(chunk), 1000)? {
-            if let Some((score, rules)) = match_orgs(&s, &me, &o) {
+            if let Some((score, rules)) = match_orgs(s, &me, &o) {
                 out.push(Candidate {
                     id: o.id,
                     score,
@@ -344,6 +385,84 @@ pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> 
     }
     sort(&mut out);
     Ok(out)
+}
+
+/// How many candidates a `409 POSSIBLE_DUPLICATE` names.
+const CANDIDATES_SHOWN: usize = 5;
+
+/// The check on a new contact or account (`crm_records::create_checked`): `409
+/// POSSIBLE_DUPLICATE` when a live record scores at least the settings' `block_score`. The
+/// candidates (best first, at most 5) are in the answer, with their names and addresses only
+/// for a caller who may read them. Account checks that cannot reach the score are skipped: a
+/// live account's domain is unique already, so only the name rule can match.
+fn check_new(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    resource: DuplicateResource,
+    id: Uuid,
+) -> Result<(), RecordError> {
+    let s = crate::settings::load(conn)?;
+    if !s.check_on_create {
+        return Ok(());
+    }
+    let found = match resource {
+        // A candidate sharing no email or phone can match the name rules only: when those
+        // cannot reach the score together (the defaults: 1 − 0.3 × 0.5 = 0.85), its lookups
+        // (everyone at the account, everyone of the family name in the city) are skipped.
+        DuplicateResource::Contacts => {
+            let weight = |r: Rule| if r.enabled { r.weight } else { 0.0 };
+            let names = 1.0 - (1.0 - weight(s.contact_name_account)) * (1.0 - weight(s.contact_name_city));
+            duplicates_of_contact(conn, &s, id, names >= s.block_score)?
+        }
+        DuplicateResource::Accounts => {
+            let name = s.account_name_country;
+            if !name.enabled || name.weight < s.block_score {
+                return Ok(());
+            }
+            duplicates_of_account(conn, &s, id)?
+        }
+    };
+    let likely: Vec<Candidate> =
+        found.into_iter().filter(|c| c.score >= s.block_score).take(CANDIDATES_SHOWN).collect();
+    let Some(best) = likely.first() else { return Ok(()) };
+    let entity = match resource {
+        DuplicateResource::Contacts => "contact",
+        DuplicateResource::Accounts => "account",
+    };
+    let message = format!(
+        "this {entity} is likely a duplicate of {} (score {}); create it anyway with allow_duplicate, or merge",
+        best.id, best.score
+    );
+    let readable = actor.has(resource.read_scope());
+    let shown: Vec<serde_json::Value> = likely
+        .iter()
+        .map(|c| {
+            if readable {
+                serde_json::to_value(c).unwrap_or_default()
+            } else {
+                serde_json::json!({"id": c.id, "score": c.score, "rules": c.rules})
+            }
+        })
+        .collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert("candidates".into(), serde_json::Value::Array(shown));
+    Err(RecordError::Foreign {
+        class: crm_core::ErrorClass::Conflict,
+        code: "POSSIBLE_DUPLICATE",
+        message,
+        fields: Vec::new(),
+        extra: Some(extra),
+    })
+}
+
+/// `check_new` for contacts, as a create check hook.
+pub fn check_new_contact(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<(), RecordError> {
+    check_new(conn, actor, DuplicateResource::Contacts, id)
+}
+
+/// `check_new` for accounts, as a create check hook.
+pub fn check_new_account(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<(), RecordError> {
+    check_new(conn, actor, DuplicateResource::Accounts, id)
 }
 
 fn sort(out: &mut [Candidate]) {

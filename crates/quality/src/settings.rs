@@ -56,6 +56,25 @@ pub struct DuplicateSettings {
     /// city rule's weight: the same name in the same city alone is weak evidence (two
     /// "Kim Min-jun" in Seoul are usually two people).
     pub min_score: f64,
+    /// Creating a contact or an account (`POST`, GraphQL `create…`) whose likeliest duplicate
+    /// scores at least `block_score` answers `409 POSSIBLE_DUPLICATE` with the candidates,
+    /// unless the caller says `allow_duplicate` (default true; syncs are never checked).
+    #[serde(default = "yes")]
+    #[cfg_attr(feature = "graphql", graphql(default = true))]
+    pub check_on_create: bool,
+    /// The score (0 to 1) that stops a create; default 0.9: a shared further email, or a
+    /// shared phone with the same name at the same account.
+    #[serde(default = "default_block_score")]
+    #[cfg_attr(feature = "graphql", graphql(default = 0.9))]
+    pub block_score: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_block_score() -> f64 {
+    0.9
 }
 
 impl Default for DuplicateSettings {
@@ -69,6 +88,8 @@ impl Default for DuplicateSettings {
             account_name_country: Rule::on(0.8),
             min_name_similarity: 0.9,
             min_score: 0.6,
+            check_on_create: true,
+            block_score: default_block_score(),
         }
     }
 }
@@ -89,7 +110,12 @@ impl DuplicateSettings {
                 errs.add(&format!("{name}.weight"), "out_of_range", "a weight is 0 to 1");
             }
         }
-        for (name, v) in [("min_name_similarity", self.min_name_similarity), ("min_score", self.min_score)] {
+        let scores = [
+            ("min_name_similarity", self.min_name_similarity),
+            ("min_score", self.min_score),
+            ("block_score", self.block_score),
+        ];
+        for (name, v) in scores {
             if !(0.0..=1.0).contains(&v) {
                 errs.add(name, "out_of_range", "0 to 1");
             }

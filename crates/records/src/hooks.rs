@@ -26,9 +26,10 @@ pub struct Moved {
     pub count: usize,
 }
 
-/// The reactions of every domain, by entity.
+/// The reactions of every domain, by entity: to a record touched, to a merge, and the checks of
+/// a new record (`checked`).
 #[derive(Clone, Default)]
-pub struct Hooks(Vec<(&'static str, Hook)>, Vec<(&'static str, MergeHook)>);
+pub struct Hooks(Vec<(&'static str, Hook)>, Vec<(&'static str, MergeHook)>, Vec<(&'static str, Hook)>);
 
 impl Hooks {
     pub fn new() -> Hooks {
@@ -47,10 +48,17 @@ impl Hooks {
         self
     }
 
+    /// Adds `check` for new records of `entity` (a likely duplicate), which a caller may skip.
+    pub fn on_create_check(mut self, entity: &'static str, check: Hook) -> Hooks {
+        self.2.push((entity, check));
+        self
+    }
+
     /// These hooks and `other`'s.
     pub fn and(mut self, other: Hooks) -> Hooks {
         self.0.extend(other.0);
         self.1.extend(other.1);
+        self.2.extend(other.2);
         self
     }
 }
@@ -61,6 +69,16 @@ fn installed() -> Result<std::sync::Arc<Hooks>, RecordError> {
             "this database handle has no domain hooks: build it through the application".into(),
         ))
     })
+}
+
+/// Runs the checks of a new record of `entity` (written in the caller's transaction, which
+/// rolls back when one fails).
+pub fn checked(conn: &mut AnyConnection, actor: &Actor, entity: &str, id: uuid::Uuid) -> Result<(), RecordError> {
+    let hooks = installed()?;
+    for (_, check) in hooks.2.iter().filter(|(e, _)| *e == entity) {
+        check(conn, actor, id)?;
+    }
+    Ok(())
 }
 
 /// Runs every domain's merge hook of `entity`, in the caller's transaction: what they moved

@@ -89,7 +89,16 @@ pub struct ImportRequest {
     /// Validate every row (references and uniqueness included) and write nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Contacts and accounts: check each record the import creates for a likely duplicate (as
+    /// `POST` does, with the same settings) and list those in the error report with code
+    /// `possible_duplicate` and the candidate; the rows are imported all the same (counted in
+    /// `possible_duplicates`, not `failed`). A few lookups per created row.
+    #[serde(default)]
+    pub report_duplicates: bool,
 }
+
+/// The code of a row imported although it is likely a duplicate (a note, not a failure).
+const POSSIBLE_DUPLICATE: &str = "possible_duplicate";
 
 /// What the job was given: the request and what the upload held.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -173,6 +182,9 @@ pub struct ImportCounts {
     pub unchanged: i64,
     /// Rows with an error (see the error report).
     pub failed: i64,
+    /// Rows imported although likely duplicates (`report_duplicates`; in the error report).
+    #[serde(default)]
+    pub possible_duplicates: i64,
     /// Rows read when this run started (a run that took the job over starts after them).
     #[serde(default)]
     pub resumed_at: i64,
@@ -865,6 +877,26 @@ fn row_errors(e: &RecordError, number: i64, line: i64, columns: &Columns) -> Vec
     fields.into_iter().map(|f| one(Some(f.field.clone()), &f.code, f.message.clone())).collect()
 }
 
+/// The records a chunk created that the create checks find likely duplicates (by position in
+/// `results`, with the check's answer).
+fn flag_duplicates<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    results: &[Result<BatchOutcome<R>, RecordError>],
+) -> Result<Vec<(usize, RecordError)>, (usize, RecordError)> {
+    let mut flagged = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        if let Ok(BatchOutcome::Created(x)) = r {
+            match crate::hooks::checked(conn, actor, R::ENTITY, x.id().uuid()) {
+                Ok(()) => {}
+                Err(e) if e.code() == "POSSIBLE_DUPLICATE" => flagged.push((i, e)),
+                Err(e) => return Err((i, e)),
+            }
+        }
+    }
+    Ok(flagged)
+}
+
 fn store_errors(conn: &mut AnyConnection, job: JobId, errors: &[ImportRowError]) -> QueryResult<()> {
     let mut n_of: HashMap<i64, i32> = HashMap::new();
     for part in errors.chunks(200) {
@@ -1017,28 +1049,39 @@ where
             let mark = crm_db::outbox::mark();
             // An update that changes nothing answers the record as it was, written before now.
             let started = crm_db::to_utc(crm_db::now());
-            let results = if params.request.dry_run {
+            let report = params.request.report_duplicates;
+            let write = |c: &mut AnyConnection| {
+                let results = crate::batch::<R>(c, &actor, ops, false)?;
+                let flagged = if report { flag_duplicates::<R>(c, &actor, &results)? } else { Vec::new() };
+                Ok::<_, (usize, RecordError)>((results, flagged))
+            };
+            let written = if params.request.dry_run {
                 // Written in a savepoint that is rolled back, events included.
                 let mut kept = None;
                 let _ = c.transaction::<(), diesel::result::Error, _>(|c| {
-                    kept = Some(crate::batch::<R>(c, &actor, ops, false));
+                    kept = Some(write(c));
                     Err(diesel::result::Error::RollbackTransaction)
                 });
                 crm_db::outbox::truncate(mark);
-                kept.unwrap_or_else(|| Ok(Vec::new()))
+                kept.unwrap_or_else(|| Ok((Vec::new(), Vec::new())))
             } else {
-                crate::batch::<R>(c, &actor, ops, false)
+                write(c)
             };
-            let results = results.map_err(|(_, e)| ChunkStop::Failed(e.to_string()))?;
-            for ((number, line), r) in numbers.into_iter().zip(results) {
+            let (results, flagged) = written.map_err(|(_, e)| ChunkStop::Failed(e.to_string()))?;
+            for (i, ((number, line), r)) in numbers.into_iter().zip(results).enumerate() {
                 match r {
                     Ok(BatchOutcome::Created(_)) => n.created += 1,
                     Ok(BatchOutcome::Updated(x)) if x.meta().updated_at < started => n.unchanged += 1,
                     Ok(BatchOutcome::Updated(_) | BatchOutcome::Archived(_)) => n.updated += 1,
                     Err(e) => errors.extend(row_errors(&e, number, line, rows.columns())),
                 }
+                if let Some((_, e)) = flagged.iter().find(|(at, _)| *at == i) {
+                    n.possible_duplicates += 1;
+                    errors.extend(row_errors(e, number, line, rows.columns()));
+                }
             }
-            let failed_rows: HashSet<i64> = errors.iter().map(|e| e.row).collect();
+            let failed_rows: HashSet<i64> =
+                errors.iter().filter(|e| e.code != POSSIBLE_DUPLICATE).map(|e| e.row).collect();
             n.failed += failed_rows.len() as i64;
             store_errors(c, job.id, &errors)?;
             let checkpoint = serde_json::to_value(&n).unwrap_or_default();

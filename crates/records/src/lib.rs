@@ -41,7 +41,7 @@ pub use read::{
     require_related_scopes,
 };
 pub use refs::check_ref;
-pub use write::{archive, create, import, modify, relink, restore, update, update_from, upsert};
+pub use write::{archive, create, create_checked, import, modify, relink, restore, update, update_from, upsert};
 
 /// Bookkeeping every record carries.
 #[derive(Clone, Copy, Debug, PartialEq)]

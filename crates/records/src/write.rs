@@ -120,6 +120,23 @@ pub fn create<R: Record>(conn: &mut AnyConnection, actor: &Actor, input: R::Inpu
     create_with(conn, actor, input, None)
 }
 
+/// Creates a record a person enters, then runs the checks domains set on new records of its
+/// kind (a likely duplicate: `409 POSSIBLE_DUPLICATE`), unless `allow_duplicate`. The caller's
+/// transaction rolls the record back when a check fails. Syncs (upserts, batches, imports)
+/// create without them.
+pub fn create_checked<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    input: R::Input,
+    allow_duplicate: bool,
+) -> Result<R, RecordError> {
+    let r = create::<R>(conn, actor, input)?;
+    if !allow_duplicate {
+        crate::hooks::checked(conn, actor, R::ENTITY, r.id().uuid())?;
+    }
+    Ok(r)
+}
+
 /// `create`; given a batch's `deferral` (and a resource that allows it), the row is written at
 /// the end of the batch's group (a taken value then makes the group run again, writing as it
 /// goes).

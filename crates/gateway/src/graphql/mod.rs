@@ -79,7 +79,15 @@ pub fn gql_error(api: ApiError) -> async_graphql::Error {
         ext.set("code", api.code);
         ext.set("status", api.status.as_u16());
         if let Some(obj) = problem.as_object() {
-            for key in ["errors", "current_version", "existing_id", "merged_into", "operation_index", "request_id"] {
+            for key in [
+                "errors",
+                "current_version",
+                "existing_id",
+                "merged_into",
+                "candidates",
+                "operation_index",
+                "request_id",
+            ] {
                 if let Some(v) = obj.get(key).filter(|v| !v.is_null())
                     && let Ok(gv) = async_graphql::Value::from_json(v.clone())
                 {

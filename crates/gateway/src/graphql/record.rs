@@ -391,17 +391,23 @@ macro_rules! record_graphql {
 
         #[async_graphql::Object]
         impl $Mutation {
-            /// Creates a record; invalid or duplicate input fails with `VALIDATION_FAILED` or
-            /// `DUPLICATE_RECORD` and stores nothing.
+            /// Creates a record; invalid or duplicate input fails with `VALIDATION_FAILED`,
+            /// `DUPLICATE_RECORD` or (contacts and accounts likely the same as a live one)
+            /// `POSSIBLE_DUPLICATE` with the `candidates`, and stores nothing.
             async fn $create(
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(desc = "The new record's fields.")] input: $Input,
+                #[graphql(default, desc = "Create even when a live record is likely the same (contacts and accounts).")]
+                allow_duplicate: bool,
             ) -> async_graphql::Result<$Node> {
                 let r = $crate::graphql::rc(ctx)?;
                 let actor = r.actor.clone();
-                let inner =
-                    r.db.transaction(move |c| crm_records::create::<$T>(c, &actor, input)).await.map_err($crate::graphql::gql)?;
+                let inner = r
+                    .db
+                    .transaction(move |c| crm_records::create_checked::<$T>(c, &actor, input, allow_duplicate))
+                    .await
+                    .map_err($crate::graphql::gql)?;
                 Ok($Node { inner })
             }
 

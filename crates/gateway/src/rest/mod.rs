@@ -99,6 +99,17 @@ pub struct IncludeQuery {
     pub fields: Option<String>,
 }
 
+/// `?allow_duplicate=true` on creates.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Contacts and accounts: create even when a live record is likely the same (otherwise
+    /// `409 POSSIBLE_DUPLICATE` with the candidates, see `/duplicates/settings`). Other
+    /// resources have no such check.
+    pub allow_duplicate: Option<bool>,
+}
+
 /// `?fields=` on single-record reads.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

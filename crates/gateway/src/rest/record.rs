@@ -309,12 +309,13 @@ macro_rules! record_endpoints {
         /// Create.
         #[utoipa::path(
             tag = $tag,
+            params($crate::rest::CreateQuery),
             request_body = $Input,
             responses(
                 (status = 201, body = $T, headers(("ETag" = String), ("Location" = String))),
                 (status = 400, body = $crate::problem::Problem), (status = 401, body = $crate::problem::Problem),
                 (status = 403, body = $crate::problem::Problem),
-                (status = 409, description = "A live record already has this unique value", body = $crate::problem::Problem),
+                (status = 409, description = "A live record already has this unique value (`DUPLICATE_RECORD`), or one is likely the same (`POSSIBLE_DUPLICATE`, with `candidates`)", body = $crate::problem::Problem),
                 (status = 422, description = "Validation failed", body = $crate::problem::Problem)
             )
         )]
@@ -322,11 +323,13 @@ macro_rules! record_endpoints {
         pub async fn $create_fn(
             state: actix_web::web::Data<$crate::app::AppState>,
             auth: $crate::auth::Authenticated,
+            query: $crate::rest::Query<$crate::rest::CreateQuery>,
             body: $crate::rest::Json<$Input>,
         ) -> Result<actix_web::HttpResponse, $crate::problem::ApiError> {
+            let allow = query.after(auth.0.require(<$T as crm_records::Record>::WRITE))?.allow_duplicate.unwrap_or(false);
             let input = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
             let actor = auth.0;
-            let r = state.db.transaction(move |c| crm_records::create::<$T>(c, &actor, input)).await?;
+            let r = state.db.transaction(move |c| crm_records::create_checked::<$T>(c, &actor, input, allow)).await?;
             Ok($crate::rest::created(location(r.id), r.version, &r))
         }
 
