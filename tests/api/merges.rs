@@ -177,6 +177,24 @@ async fn a_contact_merge_moves_everything_and_leaves_tombstones() {
     assert_eq!(members["data"].as_array().unwrap().len(), 1, "the survivor's membership stays: {members}");
     let members = app.get(&format!("/api/v1/campaigns/{}/members", s(&autumn["id"]))).await.expect(200);
     assert_eq!(members["data"][0]["contact_id"], sid, "{members}");
+    // The feed tells member mirrors: the loser's membership where the survivor had one went,
+    // the other moved.
+    let feed = app.get("/api/v1/changes?types=campaign_member.updated,campaign_member.deleted").await.expect(200);
+    let mut kinds: Vec<(String, String)> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (s(&e["type"]).to_string(), s(&e["after"]["contact_id"]).to_string()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("campaign_member.deleted".to_string(), l1id.to_string()),
+            ("campaign_member.updated".to_string(), sid.to_string())
+        ],
+        "{feed}"
+    );
     let timeline = app.get(&format!("/api/v1/contacts/{sid}/timeline?kinds=interaction")).await.expect(200);
     assert_eq!(timeline["data"].as_array().unwrap().len(), 2, "{timeline}");
 

@@ -10,6 +10,7 @@ use crm_db::schema::{
     campaign_attributions, campaign_member_history, campaign_members, campaign_sends, segment_members,
 };
 use crm_db::types::DbUuid;
+use crm_events::Action;
 use crm_records::RecordError;
 use crm_records::hooks::Moved;
 use diesel::dsl::max;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 pub fn contacts_merged(
     conn: &mut AnyConnection,
-    _actor: &Actor,
+    actor: &Actor,
     losers: &[Uuid],
     survivor: Uuid,
 ) -> Result<Vec<Moved>, RecordError> {
@@ -44,12 +45,12 @@ pub fn contacts_merged(
     diesel::delete(segment_members::table.filter(segment_members::contact_id.eq_any(&gone))).execute(conn)?;
 
     // Campaigns, one membership at a time (a contact is a member of a campaign once).
-    let memberships: Vec<(DbUuid, DbUuid)> = campaign_members::table
+    let memberships: Vec<(DbUuid, DbUuid, DbUuid)> = campaign_members::table
         .filter(campaign_members::contact_id.eq_any(&gone))
-        .select((campaign_members::campaign_id, campaign_members::contact_id))
+        .select((campaign_members::campaign_id, campaign_members::contact_id, campaign_members::id))
         .order((campaign_members::campaign_id, campaign_members::contact_id))
         .load(conn)?;
-    for (campaign, loser) in &memberships {
+    for (campaign, loser, member) in &memberships {
         let survivor_is_member = campaign_members::table
             .filter(campaign_members::campaign_id.eq(*campaign))
             .filter(campaign_members::contact_id.eq(to))
@@ -80,8 +81,13 @@ pub fn contacts_merged(
         let row = campaign_members::table
             .filter(campaign_members::campaign_id.eq(*campaign))
             .filter(campaign_members::contact_id.eq(*loser));
+        // Integrators mirroring members see the membership move (or go, where the survivor's
+        // stays), as the change feed tells every other member change.
+        let before = serde_json::json!({"campaign_id": campaign.0, "contact_id": loser.0});
         if survivor_is_member {
             diesel::delete(row).execute(conn)?;
+            let after = serde_json::json!({"campaign_id": campaign.0, "contact_id": loser.0, "merged_into": survivor});
+            crm_events::record(conn, actor, "campaign_member", member.0, Action::Deleted, Some(before), Some(after))?;
         } else {
             diesel::update(row)
                 .set((
@@ -90,6 +96,8 @@ pub fn contacts_merged(
                     campaign_members::updated_at.eq(crm_db::now()),
                 ))
                 .execute(conn)?;
+            let after = serde_json::json!({"campaign_id": campaign.0, "contact_id": survivor});
+            crm_events::record(conn, actor, "campaign_member", member.0, Action::Updated, Some(before), Some(after))?;
         }
         let offset = last.unwrap_or(0);
         for (seq, status, detail, at, actor) in history {
