@@ -26,10 +26,16 @@ pub struct Moved {
     pub count: usize,
 }
 
-/// The reactions of every domain, by entity: to a record touched, to a merge, and the checks of
-/// a new record (`checked`).
+/// The reactions of every domain, by entity.
 #[derive(Clone, Default)]
-pub struct Hooks(Vec<(&'static str, Hook)>, Vec<(&'static str, MergeHook)>, Vec<(&'static str, Hook)>);
+pub struct Hooks {
+    /// To a record touched (`touched`).
+    touched: Vec<(&'static str, Hook)>,
+    /// To a merge (`merged`).
+    merges: Vec<(&'static str, MergeHook)>,
+    /// The checks of a new record (`checked`).
+    create_checks: Vec<(&'static str, Hook)>,
+}
 
 impl Hooks {
     pub fn new() -> Hooks {
@@ -38,27 +44,27 @@ impl Hooks {
 
     /// Adds `hook` for records of `entity`.
     pub fn on(mut self, entity: &'static str, hook: Hook) -> Hooks {
-        self.0.push((entity, hook));
+        self.touched.push((entity, hook));
         self
     }
 
     /// Adds `hook` for merges of records of `entity`.
     pub fn on_merge(mut self, entity: &'static str, hook: MergeHook) -> Hooks {
-        self.1.push((entity, hook));
+        self.merges.push((entity, hook));
         self
     }
 
     /// Adds `check` for new records of `entity` (a likely duplicate), which a caller may skip.
     pub fn on_create_check(mut self, entity: &'static str, check: Hook) -> Hooks {
-        self.2.push((entity, check));
+        self.create_checks.push((entity, check));
         self
     }
 
     /// These hooks and `other`'s.
     pub fn and(mut self, other: Hooks) -> Hooks {
-        self.0.extend(other.0);
-        self.1.extend(other.1);
-        self.2.extend(other.2);
+        self.touched.extend(other.touched);
+        self.merges.extend(other.merges);
+        self.create_checks.extend(other.create_checks);
         self
     }
 }
@@ -75,7 +81,7 @@ fn installed() -> Result<std::sync::Arc<Hooks>, RecordError> {
 /// rolls back when one fails).
 pub fn checked(conn: &mut AnyConnection, actor: &Actor, entity: &str, id: uuid::Uuid) -> Result<(), RecordError> {
     let hooks = installed()?;
-    for (_, check) in hooks.2.iter().filter(|(e, _)| *e == entity) {
+    for (_, check) in hooks.create_checks.iter().filter(|(e, _)| *e == entity) {
         check(conn, actor, id)?;
     }
     Ok(())
@@ -92,7 +98,7 @@ pub fn merged(
 ) -> Result<Vec<Moved>, RecordError> {
     let hooks = installed()?;
     let mut moved = Vec::new();
-    for (_, hook) in hooks.1.iter().filter(|(e, _)| *e == entity) {
+    for (_, hook) in hooks.merges.iter().filter(|(e, _)| *e == entity) {
         moved.extend(hook(conn, actor, losers, survivor)?.into_iter().filter(|m| m.count > 0));
     }
     Ok(moved)
@@ -101,7 +107,7 @@ pub fn merged(
 /// Runs the hooks of `entity` for the record `id`, in the caller's transaction.
 pub fn touched(conn: &mut AnyConnection, actor: &Actor, entity: &str, id: uuid::Uuid) -> Result<(), RecordError> {
     let hooks = installed()?;
-    for (_, hook) in hooks.0.iter().filter(|(e, _)| *e == entity) {
+    for (_, hook) in hooks.touched.iter().filter(|(e, _)| *e == entity) {
         hook(conn, actor, id)?;
     }
     Ok(())

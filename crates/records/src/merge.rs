@@ -174,7 +174,8 @@ where
     let mut patch = merged_values(&cur, &gone, &input.fields)?;
     // What points at the losers moves first (the losers' figures follow while they are live),
     // then the losers become tombstones: their history ends with the merge.
-    crate::hooks::merged(conn, actor, entity, &losers, survivor.uuid())?;
+    let moved = crate::hooks::merged(conn, actor, entity, &losers, survivor.uuid())?;
+    tracing::info!(losers = losers.len(), ?moved, "the losers' records moved to the survivor");
     let now = write_time();
     for l in &gone {
         let l = R::find(conn, l.id())?.ok_or_else(not_found::<R>)?;
