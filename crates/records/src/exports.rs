@@ -123,8 +123,8 @@ impl ExportParams {
 #[derive(Clone, Debug)]
 pub struct Table {
     pub columns: Vec<String>,
-    /// JSON pointers of the columns (`/lifetime_value/amount_minor`).
-    pointers: Vec<String>,
+    /// The keys leading to each column's value (`lifetime_value`, `amount_minor`).
+    paths: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -154,8 +154,8 @@ impl Table {
                 }
             }
         }
-        let pointers = columns.iter().map(|c| format!("/{}", c.replace('.', "/"))).collect();
-        Ok(Table { columns, pointers })
+        let paths = columns.iter().map(|c| c.split('.').map(str::to_string).collect()).collect();
+        Ok(Table { columns, paths })
     }
 
     /// The top-level fields the columns come from (an NDJSON projection).
@@ -174,8 +174,9 @@ impl Table {
     pub fn row<'a>(&self, record: &'a Value, cells: &mut Vec<std::borrow::Cow<'a, str>>) {
         use std::borrow::Cow;
         cells.clear();
-        for p in &self.pointers {
-            cells.push(match record.pointer(p) {
+        for path in &self.paths {
+            let value = path.iter().try_fold(record, |v, key| v.get(key.as_str()));
+            cells.push(match value {
                 None | Some(Value::Null) => Cow::Borrowed(""),
                 Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
                 Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
@@ -241,7 +242,8 @@ impl Encoder {
     }
 }
 
-/// Reads the whole list page by page, handing each page to `sink` (false: stop).
+/// Reads the whole list page by page, handing each page to `sink` (false: stop). The next page
+/// is read on a thread of its own while `sink` encodes this one (at most one page waits).
 pub fn pages<R: Record>(
     db: &crm_db::Db,
     actor: &Actor,
@@ -249,16 +251,34 @@ pub fn pages<R: Record>(
     sink: &mut dyn FnMut(&[R]) -> Result<bool, String>,
 ) -> Result<(), String> {
     let mut params = request.list_params().map_err(|e| e.to_string())?;
-    loop {
-        let page = db.run_sync(|c| crate::list::<R>(c, actor, &params)).map_err(|e| e.to_string())?;
-        if !sink(&page.data)? {
-            return Ok(());
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<R>, String>>(1);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            loop {
+                let page = match db.run_sync(|c| crate::list::<R>(c, actor, &params)) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                // The receiver is gone when the sink stopped or failed.
+                if tx.send(Ok(page.data)).is_err() {
+                    return;
+                }
+                match page.next_cursor {
+                    Some(c) => params.cursor = Some(c),
+                    None => return,
+                }
+            }
+        });
+        for page in rx {
+            if !sink(&page?)? {
+                break;
+            }
         }
-        match page.next_cursor {
-            Some(c) => params.cursor = Some(c),
-            None => return Ok(()),
-        }
-    }
+        Ok(())
+    })
 }
 
 /// Checks an export's list parameters and counts its records (the first page is read, so a bad

@@ -84,6 +84,19 @@ pub fn after(
         vals.push(bind_from_cursor(k.field.kind, v)?);
     }
     let mut out = Sql::new(backend);
+    if origin.is_none() && keys.iter().all(|k| !k.field.nullable && k.desc == id_desc && !k.is_distance()) {
+        // One direction and no NULLs: a row-value comparison, which both databases answer with
+        // a range scan of the (keys, id) index. The expanded form below makes them read every
+        // row that ties with the cursor on the first key before the page (an import's rows
+        // may share their `created_at`).
+        let cols: Vec<&str> = keys.iter().map(|k| k.field.column).chain(["id"]).collect();
+        out.push(&format!("({}) {} (", cols.join(", "), if id_desc { "<" } else { ">" }));
+        for v in vals.into_iter().flatten() {
+            out.bind(v).push(", ");
+        }
+        out.bind(cursor.id).push(")");
+        return Some(out);
+    }
     after_from(keys, &vals, id_desc, origin, cursor.id, &mut out);
     if origin.is_some() {
         // The point is written into the text.
@@ -380,5 +393,25 @@ mod tests {
         assert_eq!(order_by(&keys, false, None), "city ASC NULLS LAST, id ASC");
         let bad = Cursor { s: String::new(), v: vec![3.into()], id: uuid::Uuid::nil() };
         assert!(after(&keys, false, None, &bad, Backend::Sqlite).is_none());
+    }
+
+    #[test]
+    fn keyset_of_one_direction_without_nulls_is_a_row_value() {
+        static CREATED: FieldDef = FieldDef {
+            name: "created_at",
+            column: "created_at",
+            kind: FieldKind::Timestamp,
+            nullable: false,
+            sortable: true,
+            currency: None,
+        };
+        let c = Cursor { s: String::new(), v: vec!["2026-12-06T22:52:09.244266".into()], id: uuid::Uuid::nil() };
+        let desc = [SortKey { field: &CREATED, desc: true }];
+        let s = after(&desc, true, None, &c, Backend::Postgres).unwrap();
+        assert_eq!(s.debug_text(), "(created_at, id) < (?, ?)");
+        assert_eq!(s.bind_count(), 2);
+        // Directions that differ from the id's keep the expanded form.
+        let s = after(&desc, false, None, &c, Backend::Sqlite).unwrap();
+        assert_eq!(s.debug_text(), "(created_at < ? OR (created_at = ? AND id > ?))");
     }
 }
