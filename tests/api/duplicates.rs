@@ -161,6 +161,40 @@ async fn a_likely_duplicate_is_refused_on_create_unless_allowed_and_reported_by_
     let batch =
         app.post("/api/v1/contacts/batch", json!({"operations": [{"op": "create", "data": twin}]})).await.expect(200);
     assert_eq!(batch["results"][0]["status"], 201, "{batch}");
+    assert_eq!(batch["results"][0].get("possible_duplicate"), None, "{batch}");
+    // A batch that asks for the check creates every record and reports the likely duplicates
+    // per operation: the twin (0.94), not a stranger, not an update.
+    let stranger = json!({"first_name": "Hana", "last_name": "Choi", "phone": "+821055556666"});
+    let ops = json!([
+        {"op": "create", "data": stranger},
+        {"op": "create", "data": twin},
+        {"op": "update", "id": a["id"], "data": {"title": "CTO"}},
+    ]);
+    let batch =
+        app.post("/api/v1/contacts/batch", json!({"operations": ops, "report_duplicates": true})).await.expect(200);
+    let statuses: Vec<i64> =
+        batch["results"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![201, 201, 200], "{batch}");
+    assert_eq!(batch["results"][0].get("possible_duplicate"), None, "{batch}");
+    assert_eq!(batch["results"][2].get("possible_duplicate"), None, "{batch}");
+    let flagged = &batch["results"][1]["possible_duplicate"];
+    assert_eq!((flagged["status"].as_i64(), s(&flagged["code"])), (Some(409), "POSSIBLE_DUPLICATE"), "{batch}");
+    // Every earlier twin is a candidate too; the original is among them at 0.94.
+    let original = flagged["candidates"].as_array().unwrap().iter().find(|c| c["id"] == a["id"]).expect("original");
+    assert!(close(&original["score"], 0.94), "{batch}");
+    assert_eq!(app.get(&format!("/api/v1/contacts/{}", s(&batch["results"][1]["id"]))).await.status, 200);
+    // GraphQL: the same report in `possibleDuplicate`.
+    let q = "mutation($ops: [ContactBatchOp!]!) { batchContacts(operations: $ops, reportDuplicates: true) { status id possibleDuplicate { candidates { id score rules } } } }";
+    let gql_ops = json!([{"create": {"firstName": "Minjun", "lastName": "Kim", "phone": "+821011112222", "accountId": acme["id"]}}]);
+    let res = app.gql(&app.admin, q, json!({"ops": gql_ops})).await;
+    let item = &res["data"]["batchContacts"][0];
+    assert_eq!(item["status"], 201, "{res}");
+    let candidates = item["possibleDuplicate"]["candidates"].as_array().expect("candidates");
+    let original = candidates.iter().find(|c| c["id"] == a["id"]).expect("original");
+    assert!(close(&original["score"], 0.94), "{res}");
+    let mut matched: Vec<&str> = original["rules"].as_array().unwrap().iter().map(s).collect();
+    matched.sort();
+    assert_eq!(matched, vec!["contact_name_account", "contact_phone"], "{res}");
     // An admin can switch the check off.
     let mut settings = app.get("/api/v1/duplicates/settings").await.expect(200);
     assert_eq!((settings["check_on_create"].as_bool(), settings["block_score"].as_f64()), (Some(true), Some(0.9)));

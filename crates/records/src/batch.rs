@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crm_core::external::{BatchOp, BatchOutcome, BatchResults};
 use crm_core::ids::EntityId;
-use crm_core::{Actor, ExternalId, Patch};
+use crm_core::{Actor, DomainError, ExternalId, Patch};
 use crm_db::AnyConnection;
 
 use crate::write::{create_with, update_with, upsert_with};
@@ -115,4 +115,27 @@ pub fn batch<R: Record>(
             }
         }
     })
+}
+
+/// The records a batch created that the create checks find likely duplicates (by position in
+/// `results`, each with the check's `POSSIBLE_DUPLICATE` answer and its candidates). Syncs
+/// create without the checks; a batch or an import that asks for them (`report_duplicates`)
+/// gets this per created record instead of a refusal: the records stay created. Any other
+/// failure of a check fails the call.
+pub fn possible_duplicates<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    results: &[Result<BatchOutcome<R>, crate::RecordError>],
+) -> Result<Vec<(usize, crate::RecordError)>, (usize, crate::RecordError)> {
+    let mut flagged = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        if let Ok(BatchOutcome::Created(x)) = r {
+            match crate::hooks::checked(conn, actor, R::ENTITY, x.id().uuid()) {
+                Ok(()) => {}
+                Err(e) if e.code() == "POSSIBLE_DUPLICATE" => flagged.push((i, e)),
+                Err(e) => return Err((i, e)),
+            }
+        }
+    }
+    Ok(flagged)
 }

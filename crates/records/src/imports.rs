@@ -877,26 +877,6 @@ fn row_errors(e: &RecordError, number: i64, line: i64, columns: &Columns) -> Vec
     fields.into_iter().map(|f| one(Some(f.field.clone()), &f.code, f.message.clone())).collect()
 }
 
-/// The records a chunk created that the create checks find likely duplicates (by position in
-/// `results`, with the check's answer).
-fn flag_duplicates<R: Record>(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    results: &[Result<BatchOutcome<R>, RecordError>],
-) -> Result<Vec<(usize, RecordError)>, (usize, RecordError)> {
-    let mut flagged = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        if let Ok(BatchOutcome::Created(x)) = r {
-            match crate::hooks::checked(conn, actor, R::ENTITY, x.id().uuid()) {
-                Ok(()) => {}
-                Err(e) if e.code() == "POSSIBLE_DUPLICATE" => flagged.push((i, e)),
-                Err(e) => return Err((i, e)),
-            }
-        }
-    }
-    Ok(flagged)
-}
-
 fn store_errors(conn: &mut AnyConnection, job: JobId, errors: &[ImportRowError]) -> QueryResult<()> {
     let mut n_of: HashMap<i64, i32> = HashMap::new();
     for part in errors.chunks(200) {
@@ -1033,7 +1013,7 @@ where
         let read = chunk.len() as i64;
         let mut next = counts.clone();
         next.read += read;
-        let outcome = db.transaction_sync(|c| -> Result<ImportCounts, ChunkStop> {
+        let outcome = db.bulk_transaction_sync(|c| -> Result<ImportCounts, ChunkStop> {
             let mut errors = Vec::new();
             let mut parsed = Vec::with_capacity(chunk.len());
             for row in chunk {
@@ -1052,7 +1032,8 @@ where
             let report = params.request.report_duplicates;
             let write = |c: &mut AnyConnection| {
                 let results = crate::batch::<R>(c, &actor, ops, false)?;
-                let flagged = if report { flag_duplicates::<R>(c, &actor, &results)? } else { Vec::new() };
+                let flagged =
+                    if report { crate::batch::possible_duplicates::<R>(c, &actor, &results)? } else { Vec::new() };
                 Ok::<_, (usize, RecordError)>((results, flagged))
             };
             let written = if params.request.dry_run {

@@ -491,6 +491,8 @@ macro_rules! record_graphql {
                 ctx: &async_graphql::Context<'_>,
                 #[graphql(desc = "1 to 1000 operations, applied in order.")] operations: Vec<$BOp>,
                 #[graphql(default, desc = "Apply all or none; by default each operation stands alone.")] atomic: bool,
+                #[graphql(default, desc = "Check every record the batch creates for a likely duplicate and report it in `possibleDuplicate` (the record is created all the same).")]
+                report_duplicates: bool,
             ) -> async_graphql::Result<Vec<$crate::graphql::BatchResult>> {
                 $crate::graphql::check_batch_len(operations.len())?;
                 let r = $crate::graphql::rc(ctx)?;
@@ -499,7 +501,14 @@ macro_rules! record_graphql {
                 let outcome = r
                     .db
                     .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<crm_records::RecordError>> {
-                        crm_records::batch::<$T>(c, &actor, ops, atomic).map_err(|(i, e)| $crate::rest::Aborted(i, e))
+                        let aborted = |(i, e)| $crate::rest::Aborted(i, e);
+                        let results = crm_records::batch::<$T>(c, &actor, ops, atomic).map_err(aborted)?;
+                        let flagged = if report_duplicates {
+                            crm_records::batch::possible_duplicates::<$T>(c, &actor, &results).map_err(aborted)?
+                        } else {
+                            Vec::new()
+                        };
+                        Ok((results, flagged))
                     })
                     .await;
                 $crate::graphql::batch_results(outcome)

@@ -23,6 +23,8 @@ pub mod schema;
 pub mod users;
 pub mod webhooks;
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
@@ -284,6 +286,8 @@ pub struct BatchBody<Op> {
     pub operations: Vec<Op>,
     #[serde(default)]
     pub atomic: bool,
+    #[serde(default)]
+    pub report_duplicates: bool,
 }
 
 impl<Op> BatchBody<Op> {
@@ -332,7 +336,17 @@ pub struct BatchItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::problem::Problem>)]
     pub error: Option<serde_json::Value>,
+    /// With `report_duplicates`: a record this operation created that is likely the same as
+    /// another (the `409 POSSIBLE_DUPLICATE` problem a create would have answered, with its
+    /// `candidates`). The record is created all the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::problem::Problem>)]
+    pub possible_duplicate: Option<serde_json::Value>,
 }
+
+/// What a batch did: each operation's outcome, in order, and (with `report_duplicates`) the
+/// records it created that are likely duplicates, by operation index.
+pub type BatchDone<T, E> = (Vec<Result<BatchOutcome<T>, E>>, Vec<(usize, E)>);
 
 /// `{"results": [...]}`, one per operation, in order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -357,7 +371,7 @@ impl<E: From<diesel::result::Error>> From<diesel::result::Error> for Aborted<E> 
 
 /// Maps a batch's outcome to its REST answer.
 pub fn batch_reply<T: Serialize + BatchRecord, E: DomainError>(
-    outcome: Result<Vec<Result<BatchOutcome<T>, E>>, Aborted<E>>,
+    outcome: Result<BatchDone<T, E>, Aborted<E>>,
 ) -> Result<BatchResponse, ApiError> {
     match outcome {
         Err(Aborted(index, e)) => {
@@ -371,37 +385,44 @@ pub fn batch_reply<T: Serialize + BatchRecord, E: DomainError>(
             }
             Err(api)
         }
-        Ok(results) => Ok(BatchResponse {
-            results: results
-                .into_iter()
-                .map(|r| match r {
-                    Ok(o) => {
-                        let (status, rec, keep) = match o {
-                            BatchOutcome::Created(t) => (201, t, true),
-                            BatchOutcome::Updated(t) => (200, t, true),
-                            BatchOutcome::Archived(t) => (204, t, false),
-                        };
-                        BatchItem {
-                            status,
-                            id: Some(rec.record_id()),
-                            version: Some(rec.record_version()),
-                            record: if keep { serde_json::value::to_raw_value(&rec).ok() } else { None },
-                            error: None,
+        Ok((results, flagged)) => {
+            let mut flagged: HashMap<usize, serde_json::Value> =
+                flagged.into_iter().map(|(i, e)| (i, ApiError::from(e).body())).collect();
+            Ok(BatchResponse {
+                results: results
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| match r {
+                        Ok(o) => {
+                            let (status, rec, keep) = match o {
+                                BatchOutcome::Created(t) => (201, t, true),
+                                BatchOutcome::Updated(t) => (200, t, true),
+                                BatchOutcome::Archived(t) => (204, t, false),
+                            };
+                            BatchItem {
+                                status,
+                                id: Some(rec.record_id()),
+                                version: Some(rec.record_version()),
+                                record: if keep { serde_json::value::to_raw_value(&rec).ok() } else { None },
+                                error: None,
+                                possible_duplicate: flagged.remove(&i),
+                            }
                         }
-                    }
-                    Err(e) => {
-                        let api = ApiError::from(e);
-                        BatchItem {
-                            status: api.status.as_u16(),
-                            id: None,
-                            version: None,
-                            record: None,
-                            error: Some(api.body()),
+                        Err(e) => {
+                            let api = ApiError::from(e);
+                            BatchItem {
+                                status: api.status.as_u16(),
+                                id: None,
+                                version: None,
+                                record: None,
+                                error: Some(api.body()),
+                                possible_duplicate: None,
+                            }
                         }
-                    }
-                })
-                .collect(),
-        }),
+                    })
+                    .collect(),
+            })
+        }
     }
 }
 

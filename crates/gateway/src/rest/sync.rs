@@ -34,6 +34,11 @@ macro_rules! sync_endpoints {
             /// All or none (one transaction); by default each operation stands alone.
             #[serde(default)]
             atomic: bool,
+            /// Run the checks a create by hand gets (a likely duplicate) on every record the
+            /// batch creates, and report each in its result's `possible_duplicate` instead of
+            /// refusing it. Off by default: a few lookups per created record.
+            #[serde(default)]
+            report_duplicates: bool,
         }
 
         /// Run up to 1000 creates, updates, upserts and deletes in one call.
@@ -60,11 +65,18 @@ macro_rules! sync_endpoints {
             let body = body.after(auth.0.require(<$T as crm_records::Record>::WRITE))?;
             body.check()?;
             let actor = auth.0;
-            let atomic = body.atomic;
+            let (atomic, report) = (body.atomic, body.report_duplicates);
             let outcome = state
                 .db
                 .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<$Err>> {
-                    $batch_svc(c, &actor, body.operations, atomic).map_err(|(i, e)| $crate::rest::Aborted(i, e))
+                    let aborted = |(i, e)| $crate::rest::Aborted(i, e);
+                    let results = $batch_svc(c, &actor, body.operations, atomic).map_err(aborted)?;
+                    let flagged = if report {
+                        crm_records::batch::possible_duplicates::<$T>(c, &actor, &results).map_err(aborted)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((results, flagged))
                 })
                 .await;
             Ok(actix_web::HttpResponse::Ok().json($crate::rest::batch_reply(outcome)?))
