@@ -209,9 +209,9 @@ bench_bulk() { # backend token
   r=$(python3 "$ROOT/bench/bulk.py" "http://127.0.0.1:$PORT" "$token" "$SERVER_PID" "$rows")
   record "$backend" "duplicate scan of $(field scan_records "$r") contacts ($(field scan_pairs "$r") pairs; s)" \
     "$(field scan_s "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field scan_peak_rss_mb "$r")') * 1024))")" "-"
-  record "$backend" "import $(field import_rows "$r") contacts from CSV, upsert by external id (rows/s; $(field import_failed "$r") failed)" \
+  record "$backend" "import $(field import_rows "$r") contacts from CSV, upsert by external id (rows/s; $(field import_failed "$r") failed; peak anonymous $(field import_peak_anon_mb "$r") MB)" \
     "$(field import_rps "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field import_peak_rss_mb "$r")') * 1024))")" "-"
-  record "$backend" "export $(field export_rows "$r") contacts to CSV as a job ($(field export_bytes "$r") bytes; rows/s)" \
+  record "$backend" "export $(field export_rows "$r") contacts to CSV as a job ($(field export_bytes "$r") bytes; rows/s; peak anonymous $(field export_peak_anon_mb "$r") MB)" \
     "$(field export_rps "$r")" "-" "-" "0" "$(python3 -c "print(int(float('$(field export_peak_rss_mb "$r")') * 1024))")" "-"
   record "$backend" "stream the $(field stream_rows "$r") contacts of $(field stream_city "$r") as CSV (rows/s)" \
     "$(field stream_rps "$r")" "-" "-" "0" "$(rss_kb)" "-"

@@ -46,14 +46,6 @@ pub struct Manager {
 /// are still in the operating system's cache). Process-wide: every connection sets the same value.
 pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// The page cache a bulk write transaction (a batch, an import's chunk) gets on SQLite, in
-/// bytes, on top of the process's limit while it runs (one writer at a time: the writer lock).
-/// Its rows land on index pages all over the file (email, names, cities, the full-text index);
-/// with the 2 MB default each chunk read most of them again from the operating system. The
-/// simplest SQL writing 100,000 contacts with their external ids and events took 5.6 s with
-/// the default cache and 3.8 s with 64 MB (docs/PERFORMANCE.md). Given back when it ends.
-pub const SQLITE_BULK_CACHE: u64 = 64 * 1024 * 1024;
-
 /// Counts statements sent on a connection (for tests that pin the number of queries).
 /// Counts a connection's statements, and notes when its server connection is gone.
 struct StatementCounter {
@@ -490,24 +482,16 @@ impl Db {
         // Read when the write transaction begins, so set before it.
         let memory_journals = bulk && matches!(c, AnyConnection::Sqlite(_));
         if memory_journals {
-            c.batch_execute(&format!(
-                "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{}; PRAGMA soft_heap_limit = {};",
-                SQLITE_BULK_CACHE / 1024,
-                SQLITE_SOFT_HEAP_LIMIT + SQLITE_BULK_CACHE
-            ))?;
+            c.batch_execute("PRAGMA temp_store = MEMORY")?;
         }
         let out = write_transaction(c, |c| {
             let value = f(c)?;
             crate::outbox::flush(c)?;
             Ok(value)
         });
-        if memory_journals
-            && let Err(e) = c.batch_execute(&format!(
-                "PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000; PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_LIMIT};"
-            ))
-        {
-            // Worth knowing: this connection keeps the larger cache and in-memory journals.
-            tracing::warn!(error = %e, "could not reset the SQLite settings of a bulk transaction");
+        if memory_journals && let Err(e) = c.batch_execute("PRAGMA temp_store = DEFAULT") {
+            // Worth knowing: this connection's later journals stay in memory too.
+            tracing::warn!(error = %e, "could not reset temp_store after a bulk transaction");
         }
         out
     }
@@ -651,6 +635,30 @@ mod tests {
         assert_eq!(futures_join(&workers, 4).await.len(), 4);
     }
 
+    #[test]
+    fn bulk_transactions_keep_sqlite_journals_in_memory_only_while_they_run() {
+        #[derive(diesel::QueryableByName)]
+        struct TempStore {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            temp_store: i32,
+        }
+        let t = crate::testing::TestDatabase::create().expect("database");
+        let db = Db::connect(&t.url, PoolOptions { max_size: 1, ..Default::default() }).expect("pool");
+        let read = |c: &mut AnyConnection| -> Result<i32, DbError> {
+            Ok(match c {
+                AnyConnection::Sqlite(s) => {
+                    diesel::sql_query("PRAGMA temp_store").get_result::<TempStore>(s)?.temp_store
+                }
+                AnyConnection::Postgresql(_) => -1,
+            })
+        };
+        let inside = db.bulk_transaction_sync(read).expect("bulk");
+        let after = db.transaction_sync(read).expect("plain");
+        if db.backend() == Backend::Sqlite {
+            // 2 is MEMORY, 0 the default (files); one connection, so the same one both times.
+            assert_eq!((inside, after), (2, 0));
+        }
+    }
     #[tokio::test]
     async fn bulk_work_leaves_half_the_database_threads_to_other_requests() {
         let t = crate::testing::TestDatabase::create().expect("database");
