@@ -84,7 +84,8 @@ pub fn after(
         vals.push(bind_from_cursor(k.field.kind, v)?);
     }
     let mut out = Sql::new(backend);
-    if origin.is_none() && keys.iter().all(|k| !k.field.nullable && k.desc == id_desc && !k.is_distance()) {
+    let one_direction = keys.iter().all(|k| !k.field.nullable && k.desc == id_desc && !k.is_distance());
+    if origin.is_none() && one_direction && vals.iter().all(Option::is_some) {
         // One direction and no NULLs: a row-value comparison, which both databases answer with
         // a range scan of the (keys, id) index. The expanded form below makes them read every
         // row that ties with the cursor on the first key before the page (an import's rows
@@ -413,5 +414,9 @@ mod tests {
         // Directions that differ from the id's keep the expanded form.
         let s = after(&desc, false, None, &c, Backend::Sqlite).unwrap();
         assert_eq!(s.debug_text(), "(created_at < ? OR (created_at = ? AND id > ?))");
+        // So does a cursor naming NULL for it (made by hand: no row has one), bind for bind.
+        let null = Cursor { s: String::new(), v: vec![serde_json::Value::Null], id: uuid::Uuid::nil() };
+        let s = after(&desc, true, None, &null, Backend::Postgres).unwrap();
+        assert_eq!((s.debug_text().as_str(), s.bind_count()), ("(created_at IS NULL AND id < ?)", 1));
     }
 }
