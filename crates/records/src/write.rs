@@ -435,7 +435,7 @@ pub fn relink<R: Record>(
     mut change: impl FnMut(&mut R) -> bool,
 ) -> Result<R, RecordError> {
     let before = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
-    let after = modify::<R>(conn, actor, id, &mut change)?;
+    let after = modify_from::<R>(conn, actor, id, &mut change, Some(before.clone()))?;
     if after != before {
         R::after_write(conn, actor, Some(&before), &after)?;
     }
@@ -450,10 +450,25 @@ pub fn modify<R: Record>(
     conn: &mut AnyConnection,
     actor: &Actor,
     id: R::Id,
+    change: impl FnMut(&mut R) -> bool,
+) -> Result<R, RecordError> {
+    modify_from(conn, actor, id, change, None)
+}
+
+/// `modify` starting from the record as `first` read it in this transaction (a lost race reads
+/// it again).
+fn modify_from<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: R::Id,
     mut change: impl FnMut(&mut R) -> bool,
+    mut first: Option<R>,
 ) -> Result<R, RecordError> {
     for _ in 0..UPDATE_RETRIES {
-        let cur = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+        let cur = match first.take() {
+            Some(r) => r,
+            None => R::find(conn, id)?.ok_or_else(not_found::<R>)?,
+        };
         let mut next = cur.clone();
         if !change(&mut next) || next == cur {
             return Ok(cur);
