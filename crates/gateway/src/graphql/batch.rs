@@ -32,6 +32,7 @@ pub struct BatchResult {
 /// A record a batch created that is likely the same as others.
 #[derive(SimpleObject)]
 pub struct PossibleDuplicate {
+    /// What a create would have been refused with (`POSSIBLE_DUPLICATE`'s message).
     pub message: String,
     /// The likely same records, best first.
     pub candidates: Vec<DuplicateCandidateRef>,
@@ -40,6 +41,7 @@ pub struct PossibleDuplicate {
 /// A likely same record: its id, the score and the matching rules that found it.
 #[derive(SimpleObject)]
 pub struct DuplicateCandidateRef {
+    /// The likely same record (of the batch's resource).
     pub id: uuid::Uuid,
     /// 0 to 1 (see `DuplicateCandidate.score`).
     pub score: f64,
