@@ -117,25 +117,34 @@ pub fn batch<R: Record>(
     })
 }
 
-/// The records a batch created that the create checks find likely duplicates (by position in
-/// `results`, each with the check's `POSSIBLE_DUPLICATE` answer and its candidates). Syncs
-/// create without the checks; a batch or an import that asks for them (`report_duplicates`)
-/// gets this per created record instead of a refusal: the records stay created. Any other
-/// failure of a check fails the call.
-pub fn possible_duplicates<R: Record>(
+/// What a batch that may report likely duplicates did: each operation's outcome, in order, and
+/// the records it created that the create checks flag (by operation index, each with the
+/// check's `POSSIBLE_DUPLICATE` answer and its candidates).
+pub type Reported<R> = (Vec<Result<BatchOutcome<R>, crate::RecordError>>, Vec<(usize, crate::RecordError)>);
+
+/// `batch`, then, with `report_duplicates`, the checks a create by hand gets on every record
+/// it created. Syncs create without the checks; a batch or an import that asks for them gets
+/// the flagged records reported instead of refused: they stay created. Any other failure of a
+/// check fails the call.
+pub fn batch_reporting<R: Record>(
     conn: &mut AnyConnection,
     actor: &Actor,
-    results: &[Result<BatchOutcome<R>, crate::RecordError>],
-) -> Result<Vec<(usize, crate::RecordError)>, (usize, crate::RecordError)> {
+    ops: Vec<Op<R>>,
+    atomic: bool,
+    report_duplicates: bool,
+) -> Result<Reported<R>, (usize, crate::RecordError)> {
+    let results = batch::<R>(conn, actor, ops, atomic)?;
     let mut flagged = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        if let Ok(BatchOutcome::Created(x)) = r {
-            match crate::hooks::checked(conn, actor, R::ENTITY, x.id().uuid()) {
-                Ok(()) => {}
-                Err(e) if e.code() == "POSSIBLE_DUPLICATE" => flagged.push((i, e)),
-                Err(e) => return Err((i, e)),
+    if report_duplicates {
+        for (i, r) in results.iter().enumerate() {
+            if let Ok(BatchOutcome::Created(x)) = r {
+                match crate::hooks::checked(conn, actor, R::ENTITY, x.id().uuid()) {
+                    Ok(()) => {}
+                    Err(e) if e.code() == "POSSIBLE_DUPLICATE" => flagged.push((i, e)),
+                    Err(e) => return Err((i, e)),
+                }
             }
         }
     }
-    Ok(flagged)
+    Ok((results, flagged))
 }

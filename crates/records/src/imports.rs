@@ -1030,12 +1030,7 @@ where
             // An update that changes nothing answers the record as it was, written before now.
             let started = crm_db::to_utc(crm_db::now());
             let report = params.request.report_duplicates;
-            let write = |c: &mut AnyConnection| {
-                let results = crate::batch::<R>(c, &actor, ops, false)?;
-                let flagged =
-                    if report { crate::batch::possible_duplicates::<R>(c, &actor, &results)? } else { Vec::new() };
-                Ok::<_, (usize, RecordError)>((results, flagged))
-            };
+            let write = |c: &mut AnyConnection| crate::batch::batch_reporting::<R>(c, &actor, ops, false, report);
             let written = if params.request.dry_run {
                 // Written in a savepoint that is rolled back, events included.
                 let mut kept = None;

@@ -501,14 +501,8 @@ macro_rules! record_graphql {
                 let outcome = r
                     .db
                     .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<crm_records::RecordError>> {
-                        let aborted = |(i, e)| $crate::rest::Aborted(i, e);
-                        let results = crm_records::batch::<$T>(c, &actor, ops, atomic).map_err(aborted)?;
-                        let flagged = if report_duplicates {
-                            crm_records::batch::possible_duplicates::<$T>(c, &actor, &results).map_err(aborted)?
-                        } else {
-                            Vec::new()
-                        };
-                        Ok((results, flagged))
+                        crm_records::batch::batch_reporting::<$T>(c, &actor, ops, atomic, report_duplicates)
+                            .map_err(|(i, e)| $crate::rest::Aborted(i, e))
                     })
                     .await;
                 $crate::graphql::batch_results(outcome)

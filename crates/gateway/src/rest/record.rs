@@ -427,7 +427,7 @@ macro_rules! record_endpoints {
             tag: $tag,
             record: $T, input: $Input, patch: $Patch, id: $Id, op: crm_records::Op<$T>, error: crm_records::RecordError,
             location: location,
-            batch: $batch_fn at $batch_path via crm_records::batch::<$T>, doc types $BO, $BR;
+            batch: $batch_fn at $batch_path via crm_records::batch::batch_reporting::<$T>, doc types $BO, $BR;
             by_external_id: $get_ext_fn, $upsert_fn at $ext_path
                 via crm_records::get_by_external_id::<$T>, crm_records::upsert::<$T>;
             history: $history_fn at $history_path via crm_records::history::<$T>;

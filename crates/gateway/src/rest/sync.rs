@@ -69,14 +69,7 @@ macro_rules! sync_endpoints {
             let outcome = state
                 .db
                 .bulk_transaction(move |c| -> Result<_, $crate::rest::Aborted<$Err>> {
-                    let aborted = |(i, e)| $crate::rest::Aborted(i, e);
-                    let results = $batch_svc(c, &actor, body.operations, atomic).map_err(aborted)?;
-                    let flagged = if report {
-                        crm_records::batch::possible_duplicates::<$T>(c, &actor, &results).map_err(aborted)?
-                    } else {
-                        Vec::new()
-                    };
-                    Ok((results, flagged))
+                    $batch_svc(c, &actor, body.operations, atomic, report).map_err(|(i, e)| $crate::rest::Aborted(i, e))
                 })
                 .await;
             Ok(actix_web::HttpResponse::Ok().json($crate::rest::batch_reply(outcome)?))
