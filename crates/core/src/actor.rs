@@ -48,10 +48,16 @@ pub enum Scope {
     /// Send web activity (page views, downloads, form views) and identify visitors (for a
     /// website's backend).
     WebTrack,
+    /// API keys: read (names, scopes, last use; never the keys themselves).
+    ApiKeysRead,
+    /// Create, change and revoke API keys (a key never gets a scope its creator lacks).
+    ApiKeysWrite,
+    /// Read `/metrics` (a scraper's API key carries only this).
+    MetricsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 25] = [
+    pub const ALL: [Scope; 28] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -77,6 +83,9 @@ impl Scope {
         Scope::AnalyticsRead,
         Scope::AnalyticsWrite,
         Scope::WebTrack,
+        Scope::ApiKeysRead,
+        Scope::ApiKeysWrite,
+        Scope::MetricsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +115,9 @@ impl Scope {
             Scope::AnalyticsRead => "analytics:read",
             Scope::AnalyticsWrite => "analytics:write",
             Scope::WebTrack => "web:track",
+            Scope::ApiKeysRead => "api_keys:read",
+            Scope::ApiKeysWrite => "api_keys:write",
+            Scope::MetricsRead => "metrics:read",
         }
     }
 
@@ -127,6 +139,7 @@ impl Scope {
             "segments" | "campaigns" | "campaign_members" | "email_templates" => Scope::CampaignsRead,
             "custom_fields" => Scope::SchemaRead,
             "webhooks" => Scope::WebhooksRead,
+            "api_keys" => Scope::ApiKeysRead,
             "customer_analytics" => Scope::AnalyticsRead,
             _ => return None,
         })

@@ -159,6 +159,10 @@ define_id!(
     WebhookId, "webhook", "webhooks"
 );
 define_id!(
+    /// Id of an API key.
+    ApiKeyId, "api_key", "api_keys"
+);
+define_id!(
     /// Id of an email template.
     EmailTemplateId, "email_template", "email_templates"
 );

@@ -7,6 +7,7 @@ pub mod conn;
 pub mod external_ids;
 pub mod idempotency;
 pub mod memo;
+pub mod metrics;
 pub mod outbox;
 pub mod pool;
 pub mod schema;

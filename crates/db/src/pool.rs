@@ -36,6 +36,9 @@ pub enum DbError {
 pub struct Manager {
     url: String,
     statements: Arc<AtomicU64>,
+    metrics: crate::metrics::DbMetrics,
+    /// PostgreSQL's `statement_timeout` for the connection's session.
+    statement_timeout: Option<Duration>,
 }
 
 /// SQLite's memory for the whole process (page caches, sorters, the rowid sets of a full-text
@@ -50,6 +53,9 @@ pub const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 * 1024 * 1024;
 /// Counts a connection's statements, and notes when its server connection is gone.
 struct StatementCounter {
     statements: Arc<AtomicU64>,
+    metrics: crate::metrics::DbMetrics,
+    /// When the statement under way started.
+    started: Option<std::time::Instant>,
     /// A statement failed because the connection is closed (the server cut it: a restart, a
     /// failover, an idle timeout). diesel's own check (`is_broken`) only looks at the
     /// transaction state, so without this the dead connection would go back to the pool and
@@ -58,8 +64,14 @@ struct StatementCounter {
 }
 
 impl StatementCounter {
-    fn new(statements: Arc<AtomicU64>) -> StatementCounter {
-        StatementCounter { statements, dead: false }
+    fn new(statements: Arc<AtomicU64>, metrics: crate::metrics::DbMetrics) -> StatementCounter {
+        StatementCounter { statements, metrics, started: None, dead: false }
+    }
+
+    fn finished(&mut self) {
+        if let Some(at) = self.started.take() {
+            self.metrics.statement_seconds.observe(at.elapsed().as_secs_f64());
+        }
     }
 }
 
@@ -70,13 +82,16 @@ impl diesel::connection::Instrumentation for StatementCounter {
         match event {
             E::StartQuery { .. } => {
                 self.statements.fetch_add(1, Ordering::Relaxed);
+                self.started = Some(std::time::Instant::now());
             }
             E::FinishQuery {
                 error: Some(Error::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _)),
                 ..
             } => {
+                self.finished();
                 self.dead = true;
             }
+            E::FinishQuery { .. } => self.finished(),
             _ => {}
         }
     }
@@ -123,7 +138,11 @@ impl r2d2::ManageConnection for Manager {
         match Backend::of_url(&self.url) {
             Backend::Postgres => {
                 let mut c = diesel::PgConnection::establish(&self.url)?;
-                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
+                if let Some(t) = self.statement_timeout {
+                    c.batch_execute(&format!("SET statement_timeout = {}", t.as_millis().max(1)))
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
+                c.set_instrumentation(StatementCounter::new(self.statements.clone(), self.metrics.clone()));
                 Ok(AnyConnection::Postgresql(c))
             }
             Backend::Sqlite => {
@@ -138,7 +157,7 @@ impl r2d2::ManageConnection for Manager {
                 register_functions(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 // Counted from here on, as PostgreSQL's connection setup is not: a pool that
                 // opens a connection mid-request must not change the statements a request counts.
-                c.set_instrumentation(StatementCounter::new(self.statements.clone()));
+                c.set_instrumentation(StatementCounter::new(self.statements.clone(), self.metrics.clone()));
                 Ok(AnyConnection::Sqlite(c))
             }
         }
@@ -207,6 +226,43 @@ pub struct Db {
     bulk: Arc<tokio::sync::Semaphore>,
     /// What units of work reach besides their connection (see `Context`).
     context: Context,
+    /// Statement and checkout times, for `/metrics`.
+    metrics: crate::metrics::DbMetrics,
+    /// PostgreSQL's statement timeout of every connection (None: none).
+    statement_timeout: Option<Duration>,
+    /// This handle's units of work run without the statement timeout (`Db::unbounded`).
+    unbounded: bool,
+}
+
+/// A pooled connection. On a handle for long work (`Db::unbounded`) the statement timeout is
+/// lifted while it is out, and put back when it returns to the pool.
+pub struct Checkout {
+    conn: r2d2::PooledConnection<Manager>,
+    lifted: Option<Duration>,
+}
+
+impl std::ops::Deref for Checkout {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Checkout {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some(t) = self.lifted
+            && let Err(e) = self.conn.batch_execute(&format!("SET statement_timeout = {}", t.as_millis().max(1)))
+        {
+            // Only a connection the server closed fails here; the pool drops it (`has_broken`).
+            tracing::warn!(error = %e, "could not put the statement timeout back");
+        }
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -268,11 +324,15 @@ impl Workers {
 pub struct PoolOptions {
     pub max_size: u32,
     pub connect_timeout: Duration,
+    /// On PostgreSQL, statements running longer are cancelled (`statement_timeout`): the unit
+    /// of work fails with `DbError::Timeout` and the connection stays usable. SQLite has no
+    /// such setting. None: no limit.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        PoolOptions { max_size: 16, connect_timeout: Duration::from_secs(5) }
+        PoolOptions { max_size: 16, connect_timeout: Duration::from_secs(5), statement_timeout: None }
     }
 }
 
@@ -305,7 +365,13 @@ impl Db {
     pub fn connect(url: &str, opts: PoolOptions) -> Result<Db, DbError> {
         let backend = Backend::of_url(url);
         let statements = Arc::new(AtomicU64::new(0));
-        let manager = Manager { url: url.to_string(), statements: statements.clone() };
+        let metrics = crate::metrics::DbMetrics::default();
+        let manager = Manager {
+            url: url.to_string(),
+            statements: statements.clone(),
+            metrics: metrics.clone(),
+            statement_timeout: opts.statement_timeout,
+        };
         // Try once by hand to surface the real error instead of r2d2's timeout.
         r2d2::ManageConnection::connect(&manager).map_err(|e| DbError::Unavailable(e.to_string()))?;
         let pool = r2d2::Pool::builder()
@@ -325,6 +391,9 @@ impl Db {
             workers,
             bulk,
             context: Context::default(),
+            metrics,
+            statement_timeout: opts.statement_timeout,
+            unbounded: false,
         })
     }
 
@@ -348,8 +417,31 @@ impl Db {
     }
 
     /// A pooled connection, for synchronous callers (CLI, tests). Async code uses `run`.
-    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    pub fn get(&self) -> Result<Checkout, DbError> {
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()));
+        self.metrics.pool_wait_seconds.observe(started.elapsed().as_secs_f64());
+        let mut conn = conn?;
+        // The handle of long work lifts the timeout for its unit, and puts it back after.
+        let lifted = match (self.unbounded, self.statement_timeout, &mut *conn) {
+            (true, Some(t), AnyConnection::Postgresql(_)) => {
+                conn.batch_execute("SET statement_timeout = 0")?;
+                Some(t)
+            }
+            _ => None,
+        };
+        Ok(Checkout { conn, lifted })
+    }
+
+    /// This handle, for long work (background jobs, maintenance): its units of work run without
+    /// the statement timeout.
+    pub fn unbounded(&self) -> Db {
+        Db { unbounded: true, ..self.clone() }
+    }
+
+    /// Statement and checkout times, for `/metrics`.
+    pub fn metrics(&self) -> &crate::metrics::DbMetrics {
+        &self.metrics
     }
 
     /// Applies pending migrations for this backend; returns how many ran.
@@ -371,11 +463,11 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
-        let (pool, ctx) = (self.pool.clone(), self.context.clone());
+        let (db, ctx) = (self.clone(), self.context.clone());
         self.workers
             .run(move || {
                 let _ctx = Entered::new(&ctx);
-                let mut conn = pool.get().map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+                let mut conn = db.get().map_err(E::from)?;
                 f(&mut conn)
             })
             .await?
@@ -562,14 +654,25 @@ impl crm_core::DomainError for DbError {
                 | diesel::result::DatabaseErrorKind::ClosedConnection,
                 _,
             )) => crm_core::ErrorClass::Unavailable,
+            e if e.is_statement_timeout() => crm_core::ErrorClass::Unavailable,
             _ => crm_core::ErrorClass::Internal,
         }
     }
     fn code(&self) -> &'static str {
         match crm_core::DomainError::class(self) {
+            _ if self.is_statement_timeout() => "STATEMENT_TIMEOUT",
             crm_core::ErrorClass::Unavailable => "DATABASE_UNAVAILABLE",
             _ => "INTERNAL",
         }
+    }
+}
+
+impl DbError {
+    /// PostgreSQL cancelled the statement at `statement_timeout` (SQLSTATE 57014; diesel gives
+    /// the message only, which the server writes in English unless `lc_messages` says otherwise).
+    pub fn is_statement_timeout(&self) -> bool {
+        matches!(self, DbError::Query(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("statement timeout"))
     }
 }
 
@@ -659,6 +762,33 @@ mod tests {
             assert_eq!((inside, after), (2, 0));
         }
     }
+    #[test]
+    fn a_slow_statement_is_cancelled_and_its_connection_serves_on() {
+        let t = crate::testing::TestDatabase::create().expect("database");
+        let opts =
+            PoolOptions { max_size: 1, statement_timeout: Some(Duration::from_millis(200)), ..Default::default() };
+        let db = Db::connect(&t.url, opts).expect("pool");
+        if db.backend() == Backend::Sqlite {
+            return; // SQLite has no statement timeout (PoolOptions::statement_timeout).
+        }
+        let sleep = |secs: &'static str| {
+            move |c: &mut AnyConnection| c.batch_execute(&format!("SELECT pg_sleep({secs})")).map_err(DbError::from)
+        };
+        let e = db.run_sync(sleep("2")).expect_err("cancelled");
+        assert!(e.is_statement_timeout(), "{e}");
+        assert_eq!(crm_core::DomainError::code(&e), "STATEMENT_TIMEOUT");
+        assert_eq!(crm_core::DomainError::class(&e), crm_core::ErrorClass::Unavailable);
+        // The pool's one connection serves on, in and out of transactions.
+        db.run_sync(sleep("0")).expect("after a cancelled statement");
+        let e = db.transaction_sync(sleep("2")).expect_err("cancelled in a transaction");
+        assert!(e.is_statement_timeout(), "{e}");
+        db.transaction_sync(sleep("0")).expect("after a cancelled transaction");
+        // Long work lifts the limit for its own unit only.
+        db.unbounded().run_sync(sleep("0.4")).expect("unbounded");
+        db.unbounded().transaction_sync(sleep("0.4")).expect("unbounded transaction");
+        assert!(db.run_sync(sleep("0.4")).expect_err("bounded again").is_statement_timeout());
+    }
+
     #[tokio::test]
     async fn bulk_work_leaves_half_the_database_threads_to_other_requests() {
         let t = crate::testing::TestDatabase::create().expect("database");

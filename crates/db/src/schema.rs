@@ -1169,3 +1169,28 @@ diesel::table! {
         actor -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    /// API keys (the key's hash is read and written by `crm_users::api_keys` only).
+    api_keys (id) {
+        id -> Uid,
+        name -> Text,
+        description -> Nullable<Text>,
+        scopes -> Json,
+        expires_at -> Nullable<Timestamp>,
+        allowed_ips -> Json,
+        rate_limit_per_minute -> Nullable<BigInt>,
+        key_prefix -> Text,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+        key_hash -> Nullable<Text>,
+    }
+}

@@ -33,6 +33,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("email_template", Scope::CampaignsRead),
     ("custom_field", Scope::SchemaRead),
     ("webhook", Scope::WebhooksRead),
+    ("api_key", Scope::ApiKeysRead),
     ("alert", Scope::AnalyticsRead),
     ("customer_tier", Scope::AnalyticsRead),
 ];

@@ -362,6 +362,14 @@ pub fn list(
 
 /// Whether some job is waiting to be taken (a read: instances look every second, and most
 /// seconds there is nothing, which then costs no write).
+/// Jobs waiting for an instance and jobs running (for `/metrics`).
+pub fn backlog(conn: &mut AnyConnection) -> QueryResult<(i64, i64)> {
+    let count = |conn: &mut AnyConnection, status: &str| {
+        jobs::table.filter(jobs::status.eq(status.to_string())).count().get_result::<i64>(conn)
+    };
+    Ok((count(conn, "queued")?, count(conn, "running")?))
+}
+
 pub fn any_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool> {
     let found: Option<DbUuid> = jobs::table
         .filter(jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
@@ -410,6 +418,15 @@ pub fn claim(
         ))
         .execute(conn)?;
     Ok(find(conn, JobId(id))?)
+}
+
+/// Hands a running job back (its owner is stopping): its lease ends now, so any instance may
+/// take it at once and resume it from its checkpoint. False when `owner` no longer held it.
+pub fn release(conn: &mut AnyConnection, id: JobId, owner: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(id.0))).filter(jobs::lease_owner.eq(owner)))
+        .set((jobs::lease_until.eq(Some(now)), jobs::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Takes one queued job for `owner` (a CLI that queued it to run it itself); None when an

@@ -2,6 +2,7 @@
 //! a user through `subject`; with provisioning on, a subject without a user gets one the
 //! first time it writes.
 
+pub mod api_keys;
 pub mod model;
 pub mod read;
 
@@ -13,6 +14,7 @@ use crm_db::types::DbUuid;
 use crm_records::{Record, RecordError, Stored};
 use diesel::prelude::*;
 
+pub use api_keys::{ApiKey, ApiKeyInput, ApiKeyPatch};
 pub use model::{Department, USER_CATALOG, User, UserInput, UserPatch, UserRole, UserRow};
 
 /// The live user (other than `except`) whose `field` (`email` or `subject`) equals `value`.

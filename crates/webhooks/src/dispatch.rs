@@ -245,6 +245,11 @@ fn insert_delivery(
     Ok(n)
 }
 
+/// Deliveries waiting for their (next) attempt, over every subscription (for `/metrics`).
+pub fn backlog(conn: &mut AnyConnection) -> QueryResult<i64> {
+    webhook_deliveries::table.filter(webhook_deliveries::status.eq("pending")).count().get_result(conn)
+}
+
 crm_core::wire_enum!(
     /// Where a delivery stands.
     DeliveryStatus {

@@ -23,15 +23,7 @@ pub struct Guard {
 impl Guard {
     /// Parses `CRM_WEBHOOK_ALLOW`: comma-separated addresses or networks.
     pub fn parse_allow(list: &str) -> Result<Vec<IpNet>, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("CRM_WEBHOOK_ALLOW: `{s}` is not an address or network"))
-            })
-            .collect()
+        parse_networks("CRM_WEBHOOK_ALLOW", list)
     }
 
     /// The guard of the unit of work running on this thread (the application's), or the
@@ -151,6 +143,20 @@ pub fn public(ip: IpAddr) -> bool {
                 || (first == 0x0064 && v6.segments()[1] == 0xff9b))
         }
     }
+}
+
+/// A comma-separated list of addresses and networks (`10.0.0.0/8,127.0.0.1`) of the setting
+/// `name`.
+pub fn parse_networks(name: &str, list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{name}: `{s}` is not an address or network"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
