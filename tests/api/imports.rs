@@ -338,3 +338,54 @@ async fn an_import_resumes_after_its_instance_is_killed() {
         .unwrap();
     assert_eq!(pieces, 0);
 }
+
+#[actix_web::test]
+async fn a_stopping_instance_hands_its_import_back_after_the_chunk_it_writes() {
+    // This instance runs no jobs; the one that stops does.
+    let app = spawn_with(|s| s.job_interval = std::time::Duration::ZERO).await;
+    let (_runner, stopper, serving) =
+        spawn_stoppable(&app.database_url, |s| s.drain_delay = std::time::Duration::ZERO).await;
+    let n = 30_000;
+    let mut file = String::from("id,last\n");
+    for i in 0..n {
+        file.push_str(&format!("H-{i},Handed {i}\n"));
+    }
+    let request = json!({"resource": "contacts", "mode": "create", "source": "erp",
+        "mapping": {"id": "external_id", "last": "last_name"}});
+    let started = upload(&app, &app.admin, request, file.as_bytes()).await.expect(202);
+    let id = s(&started["id"]).to_string();
+    let t = std::time::Instant::now();
+    loop {
+        let i = app.get(&format!("/api/v1/imports/{id}")).await.expect(200);
+        if i["counts"]["read"].as_i64().unwrap() >= 1000 {
+            break;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "the import did not start: {i}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Stopping waits for the chunk being written, then hands the job back.
+    stopper.stop().await;
+    serving.await.expect("the serving task").expect("served");
+    let at_stop = app.get(&format!("/api/v1/imports/{id}")).await.expect(200);
+    assert_eq!(at_stop["status"], "running", "{at_stop}");
+    let committed = at_stop["counts"]["created"].as_i64().unwrap();
+    assert!(committed < n && committed % 500 == 0, "{at_stop}");
+    let (rows, lease_until) = app
+        .db
+        .run_sync(|c| {
+            use diesel::prelude::*;
+            let rows = crm_db::schema::contacts::table.count().get_result::<i64>(c)?;
+            let lease = crm_db::schema::jobs::table
+                .select(crm_db::schema::jobs::lease_until)
+                .first::<Option<chrono::NaiveDateTime>>(c)?;
+            Ok::<_, crm_db::DbError>((rows, lease))
+        })
+        .unwrap();
+    assert_eq!(rows, committed, "whole chunks only");
+    assert!(lease_until.unwrap() <= crm_db::now(), "the lease was handed back, not left to run out");
+    // Another instance takes it at once and finishes it, every row once.
+    let other = spawn_on(&app.database_url).await;
+    let done = wait_for_import(&other, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!((done["counts"]["created"].as_i64(), done["counts"]["resumed_at"].as_i64()), (Some(n), Some(committed)));
+}

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod analytics;
+mod api_keys;
 mod auth;
 mod campaign_channels;
 mod campaign_cycle;
@@ -25,6 +26,7 @@ mod graphql;
 mod graphql_http;
 mod imports;
 mod js;
+mod limits;
 mod lists;
 mod merges;
 pub(crate) mod observability;

@@ -308,3 +308,135 @@ fn seed_shows_progress_off_a_terminal_and_help_shows_only_its_options() {
         assert!(help.contains(opt), "serve --help lacks {opt}:\n{help}");
     }
 }
+
+/// A sample's value in the OpenMetrics text (`name{labels} value`), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.parse().unwrap())
+}
+
+#[actix_web::test]
+async fn metrics_count_answers_by_route_statements_limits_and_backlogs() {
+    let app = spawn_with(|s| s.rate_limit = 1000).await;
+    // Prometheus scrapes with an API key that can do nothing else.
+    let key = app.post("/api/v1/api-keys", json!({"name": "prometheus", "scopes": ["metrics:read"]})).await.expect(201);
+    let key = s(&key["key"]).to_string();
+    let sales = app.token(&["sales"]);
+    let r = app.call(Method::GET, "/metrics", Some(&sales), None, &[]).await;
+    assert_eq!(r.status, 403);
+    let contact = app.contact("Metered", "Person", json!({})).await;
+    for _ in 0..3 {
+        app.get("/api/v1/contacts").await.expect(200);
+    }
+    app.get(&format!("/api/v1/contacts/{}", s(&contact["id"]))).await.expect(200);
+    let missing = app.get(&format!("/api/v1/contacts/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(missing.status, 404);
+    let r = app.call(Method::GET, "/metrics", Some(&key), None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("application/openmetrics-text"));
+    let text = r.body.as_str().unwrap().to_string();
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    // Counted by route template, not by path.
+    let by = |route: &str, status: u16| {
+        sample(&text, &format!("http_requests_total{{method=\"GET\",route=\"{route}\",status=\"{status}\"}}"))
+    };
+    assert_eq!(by("/api/v1/contacts", 200), Some(3.0), "{text}");
+    assert_eq!(by("/api/v1/contacts/{id}", 200), Some(1.0));
+    assert_eq!(by("/api/v1/contacts/{id}", 404), Some(1.0));
+    assert_eq!(
+        sample(&text, "http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/contacts\"}"),
+        Some(3.0)
+    );
+    assert!(sample(&text, "db_statement_duration_seconds_count").unwrap() >= 5.0, "{text}");
+    assert!(sample(&text, "db_pool_wait_seconds_count").unwrap() >= 5.0);
+    assert!(sample(&text, "db_pool_connections{state=\"idle\"}").is_some());
+    for queue in ["jobs_queued", "jobs_running", "webhook_deliveries", "campaign_messages"] {
+        assert_eq!(sample(&text, &format!("backlog{{queue=\"{queue}\"}}")), Some(0.0), "{queue}");
+    }
+    // A refused request and a webhook's pending delivery show up at a later scrape.
+    let slow = app
+        .post("/api/v1/api-keys", json!({"name": "slow", "scopes": ["contacts:read"], "rate_limit_per_minute": 1}))
+        .await
+        .expect(201);
+    let slow = s(&slow["key"]).to_string();
+    app.call(Method::GET, "/api/v1/contacts", Some(&slow), None, &[]).await.expect(200);
+    assert_eq!(app.call(Method::GET, "/api/v1/contacts", Some(&slow), None, &[]).await.status, 429);
+    app.post("/api/v1/webhooks", json!({"url": "https://hooks.example.com/x", "event_types": ["contact.*"]}))
+        .await
+        .expect(201);
+    app.contact("Pushed", "Person", json!({})).await;
+    let started = Instant::now();
+    loop {
+        let text = app.call(Method::GET, "/metrics", Some(&key), None, &[]).await.body.as_str().unwrap().to_string();
+        assert_eq!(sample(&text, "rate_limited_total{policy=\"caller\"}"), Some(1.0), "{text}");
+        if sample(&text, "backlog{queue=\"webhook_deliveries\"}").unwrap() >= 1.0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no pending delivery counted: {text}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGTERM to the child and waits (at most 30 s) for it to exit by itself.
+fn terminate(cli: &mut Cli) -> std::process::ExitStatus {
+    let pid = cli.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = cli.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running after SIGTERM:\n{}", cli.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_takes_readiness_off_first_finishes_what_is_in_flight_and_exits() {
+    // Readiness goes off at once; the listener stays open for the drain delay.
+    let db = crm_db::testing::TestDatabase::create().unwrap();
+    let mut env = server_env(&db.url, "json");
+    env.push(("CRM_DRAIN_DELAY", "1500ms"));
+    let mut cli = crm(&["serve", "--bind", "127.0.0.1:0"], &env);
+    let log = cli.wait_for("CRM API on http://");
+    let local = spawn_on(&db.url).await;
+    let app = local.at(&format!("http://127.0.0.1:{}", port_in(&log)));
+    app.get("/readyz").await.expect(200);
+    let pid = cli.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    cli.wait_for("stopping");
+    let r = app.get("/readyz").await;
+    assert_eq!((r.status.as_u16(), r.body["code"].as_str()), (503, Some("DRAINING")), "{}", r.body);
+    app.get("/healthz").await.expect(200);
+    app.get("/api/v1/contacts").await.expect(200);
+    let status = terminate(&mut cli);
+    assert!(status.success(), "{status:?}\n{}", cli.log());
+    assert!(cli.log().contains("\"stopped\""), "{}", cli.log());
+
+    // Without a delay, a request in flight still finishes, whole, before the process exits.
+    let mut env = server_env(&db.url, "json");
+    env.push(("CRM_DRAIN_DELAY", "0s"));
+    let mut cli = crm(&["serve", "--bind", "127.0.0.1:0"], &env);
+    let log = cli.wait_for("CRM API on http://");
+    let app = local.at(&format!("http://127.0.0.1:{}", port_in(&log)));
+    // The client's connection is open and kept alive, so the batch is at the server before the
+    // signal comes (a connection still in the listener's queue is reset when it closes).
+    app.get("/readyz").await.expect(200);
+    let ops: Vec<Value> = (0..1000)
+        .map(|i| json!({"op": "create", "data": {"last_name": format!("Drained{i}"), "city": "Seoul"}}))
+        .collect();
+    let batch = app.post("/api/v1/contacts/batch", json!({"operations": ops, "report_duplicates": true}));
+    let stop = async {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let pid = cli.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    };
+    let (done, ()) = futures_util::join!(batch, stop);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let status = terminate(&mut cli);
+    assert!(status.success(), "{status:?}\n{}", cli.log());
+    assert!(cli.log().contains("finishing 1 connections"), "the batch was in flight at the signal:\n{}", cli.log());
+    let count = local.get("/api/v1/contacts?count=true&limit=1&filter=city%5Beq%5D:Seoul").await.expect(200);
+    assert_eq!(count["total"], 1000, "every contact of the batch in flight was written");
+}

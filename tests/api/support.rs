@@ -87,12 +87,36 @@ pub async fn spawn_on_with(database_url: &str, adjust: impl FnOnce(&mut Settings
 }
 
 async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (app, test) = build_configured(database_url, adjust).await;
+    actix_web::rt::spawn(app.run_until_stopped());
+    test
+}
+
+/// `spawn_on_with`, with what stops the instance gracefully and its serving task (it ends once
+/// the instance stopped and its job runner handed its job back).
+pub async fn spawn_stoppable(
+    database_url: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (TestApp, crm_gateway::app::Stopper, actix_web::rt::task::JoinHandle<std::io::Result<()>>) {
+    let (app, test) = build_configured(database_url, adjust).await;
+    let stopper = app.stopper();
+    (test, stopper, actix_web::rt::spawn(app.run_until_stopped()))
+}
+
+async fn build_configured(
+    database_url: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (crm_gateway::app::Application, TestApp) {
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         jwt: jwt_settings(),
         pool_size: Some(4),
         workers: Some(1),
+        // Limits high enough for any test's calls (tests/api/limits.rs sets small ones): the
+        // buckets and their headers stay on every answer.
+        rate_limit: 1_000_000,
+        public_rate_limit: 1_000_000,
         ..Settings::default()
     };
     adjust(&mut settings);
@@ -100,10 +124,9 @@ async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Settings)
     let base = format!("http://127.0.0.1:{}", app.port());
     let keys = app.state.keys.clone();
     let pool = app.state.db.clone();
-    actix_web::rt::spawn(app.run_until_stopped());
     let admin = token(&keys, "admin-user", &["admin"], &[]);
     let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-    TestApp { base, client, keys, admin, db: pool, database_url: database_url.to_string(), _db: None }
+    (app, TestApp { base, client, keys, admin, db: pool, database_url: database_url.to_string(), _db: None })
 }
 
 pub fn token(keys: &JwtKeys, sub: &str, roles: &[&str], scopes: &[&str]) -> String {
@@ -400,6 +423,9 @@ impl TestApp {
                     json!({"resource": "contacts", "name": format!("built_{n}"), "type": "text"}),
                 )
                 .await
+            }
+            "api_key" => {
+                self.created("/api/v1/api-keys", json!({"name": format!("Key {n}"), "scopes": ["contacts:read"]})).await
             }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }

@@ -29,7 +29,45 @@ pub struct AppState {
     pub limits: Limits,
     /// See `Settings::provision_users`.
     pub provision_users: bool,
+    /// The rate-limit buckets of this instance.
+    pub rate_limits: std::sync::Arc<crate::limits::RateLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+    /// When this instance last noted each API key's use.
+    pub key_uses: KeyUses,
+    /// What `/metrics` reports.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Set when the instance stops.
+    pub draining: Draining,
 }
+
+/// Set once the instance is told to stop: `/readyz` answers `503 DRAINING`, the job runner takes
+/// no new job and hands back the one it runs after its current chunk.
+#[derive(Clone, Default)]
+pub struct Draining(std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl Draining {
+    pub fn set(&self) {
+        self.0.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the instance drains.
+    pub async fn wait(&self) {
+        let notified = self.0.1.notified();
+        if !self.is_set() {
+            notified.await;
+        }
+    }
+}
+
+/// When this instance last noted each API key's use (written at most once a minute).
+pub type KeyUses =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<crm_core::ids::ApiKeyId, std::time::Instant>>>;
 
 /// Request limits and retention, from settings.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +124,19 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
 
 /// Turns activity reminders that fell due into `activity.reminder_due` events. Every instance
 /// may run it: a reminder is taken by one conditional update, so it fires once.
+/// Forgets full rate-limit buckets and old key-use notes once a minute.
+fn spawn_rate_limit_shrink(limits: std::sync::Arc<crate::limits::RateLimits>, key_uses: KeyUses) {
+    actix_web::rt::spawn(async move {
+        let every = std::time::Duration::from_secs(crate::limits::WINDOW_SECS);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            limits.shrink();
+            key_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, at| at.elapsed() < every);
+        }
+    });
+}
+
 fn spawn_reminders(db: Db, every: std::time::Duration) {
     if every.is_zero() {
         return;
@@ -187,6 +238,10 @@ pub struct Application {
     pub notes: Vec<String>,
     /// The mail worker, stopped with the server (its SMTP pool must close on a live runtime).
     mail_worker: Option<actix_web::rt::task::JoinHandle<()>>,
+    /// The job runner, awaited at shutdown (it hands its job back after the current chunk).
+    job_runner: Option<actix_web::rt::task::JoinHandle<()>>,
+    /// How long readiness is off before the listener closes on SIGTERM.
+    drain_delay: std::time::Duration,
 }
 
 impl Application {
@@ -201,9 +256,10 @@ impl Application {
         }
         let keys = JwtKeys::from_settings(&settings.jwt)?;
         let (url, pool_size, migrate) = (settings.database_url.clone(), settings.pool_size, settings.migrate);
+        let statement_timeout = settings.statement_timeout;
         let db = tokio::task::spawn_blocking(move || -> Result<Db, String> {
             let max_size = pool_size.unwrap_or_else(PoolOptions::default_size);
-            let db = open_database(&url, PoolOptions { max_size, ..Default::default() })
+            let db = open_database(&url, PoolOptions { max_size, statement_timeout, ..Default::default() })
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             if migrate {
                 let n = self::migrate(&db)?;
@@ -259,6 +315,7 @@ impl Application {
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),
             event_retention: chrono_duration(settings.event_retention),
         };
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(&db));
         let state = AppState {
             db,
             keys,
@@ -268,11 +325,22 @@ impl Application {
             mailer,
             limits,
             provision_users: settings.provision_users,
+            rate_limits: std::sync::Arc::new(crate::limits::RateLimits::new(
+                settings.rate_limit,
+                settings.public_rate_limit,
+            )),
+            trusted_proxies: std::sync::Arc::new(settings.trusted_proxies.clone()),
+            key_uses: Default::default(),
+            metrics,
+            draining: Draining::default(),
         };
-        spawn_maintenance(state.db.clone(), limits, settings.maintenance_interval);
+        spawn_rate_limit_shrink(state.rate_limits.clone(), state.key_uses.clone());
+        // Long work runs without the statement timeout.
+        spawn_maintenance(state.db.unbounded(), limits, settings.maintenance_interval);
         spawn_reminders(state.db.clone(), settings.reminder_interval);
         let geocoder = settings.geocoder.as_ref().map(|g| g.build()).transpose()?.map(std::sync::Arc::new);
-        crate::jobs::spawn(state.db.clone(), settings.job_interval, geocoder);
+        let job_runner =
+            crate::jobs::spawn(state.db.unbounded(), settings.job_interval, geocoder, state.draining.clone());
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
         let mail_worker =
@@ -286,22 +354,87 @@ impl Application {
         if let Some(w) = settings.workers {
             server = server.workers(w.max(1));
         }
-        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
-        Ok(Application { port, server, state, notes, mail_worker })
+        // Signals are ours (`run_until_signalled`): readiness goes off before the listener closes.
+        let server = server
+            .disable_signals()
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            .listen(listener)
+            .map_err(|e| e.to_string())?
+            .run();
+        Ok(Application { port, server, state, notes, mail_worker, job_runner, drain_delay: settings.drain_delay })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// What stops this instance gracefully (`Stopper::stop`), for a signal or a test.
+    pub fn stopper(&self) -> Stopper {
+        Stopper { handle: self.server.handle(), draining: self.state.draining.clone(), delay: self.drain_delay }
+    }
+
+    /// Serves until SIGTERM or SIGINT (`crm serve`), then stops gracefully (`Stopper::stop`;
+    /// without the drain delay for SIGINT).
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let stopper = self.stopper();
+        actix_web::rt::spawn(async move {
+            match wait_for_stop().await {
+                Ok(true) => stopper.stop().await,
+                Ok(false) => Stopper { delay: std::time::Duration::ZERO, ..stopper }.stop().await,
+                Err(e) => tracing::error!(error = %e, "cannot listen for stop signals"),
+            }
+        });
+        self.run_until_stopped().await
+    }
+
+    /// Serves until stopped, then waits for the job runner to hand its job back and closes the
+    /// mail worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let done = self.server.await;
+        if let Some(runner) = self.job_runner {
+            self.state.draining.set();
+            let _ = runner.await;
+        }
         if let Some(worker) = self.mail_worker {
             worker.abort();
             let _ = worker.await;
         }
+        tracing::info!("stopped");
         done
     }
+}
+
+/// Stops an instance gracefully: `/readyz` answers `503 DRAINING` at once and the job runner
+/// hands its job back after the current chunk; after the drain delay the listener closes and
+/// the requests in flight finish (for at most `CRM_SHUTDOWN_TIMEOUT`).
+#[derive(Clone)]
+pub struct Stopper {
+    handle: actix_web::dev::ServerHandle,
+    draining: Draining,
+    delay: std::time::Duration,
+}
+
+impl Stopper {
+    pub async fn stop(self) {
+        self.draining.set();
+        tracing::info!(
+            delay_ms = self.delay.as_millis() as u64,
+            "stopping: not ready any more; finishing the requests in flight and the current job chunk"
+        );
+        tokio::time::sleep(self.delay).await;
+        self.handle.stop(true).await;
+    }
+}
+
+/// Waits for SIGTERM (true) or SIGINT (false).
+async fn wait_for_stop() -> std::io::Result<bool> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+    })
 }
 
 /// `GET /openapi.json`: this build's document with the live custom fields typed. Built on first
@@ -381,6 +514,8 @@ fn build_app(
     ))
     .default_service(web::to(unrouted))
     .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
+    // Credentials and rate limits, before the idempotency store (which keys on the caller).
+    .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
     // gzip, brotli or zstd when the client asks (`Accept-Encoding`); 100 contacts are 69 KB.
     .wrap(actix_web::middleware::Compress::default())
     .wrap(crate::headers::cors(&cors))

@@ -1,8 +1,15 @@
-//! Bearer JWT authentication: one extractor turns a token into an `Actor`.
+//! Authentication: a middleware verifies a request's credentials once (a bearer JWT, or an API
+//! key as a bearer token or in `X-Api-Key`) and applies the rate limits; one extractor hands the
+//! resulting `Actor` to REST handlers and GraphQL.
 
 use std::future::{Ready, ready};
 
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use std::net::IpAddr;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crm_core::Actor;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -195,21 +202,25 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// What the middleware made of a request's credentials (when it carried any), in the
+/// request's extensions: read by the extractor and by the idempotency middleware.
+#[derive(Clone)]
+pub struct Credentials(pub Result<Actor, ApiError>);
+
+/// The verified caller of a request, if its credentials were good.
+pub fn caller(req: &ServiceRequest) -> Option<Actor> {
+    match req.extensions().get::<Credentials>() {
+        Some(Credentials(Ok(actor))) => Some(actor.clone()),
+        _ => None,
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthenticated("an `Authorization: Bearer <token>` header is required"))?;
-    let value = header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme"))?;
-    let mut actor = state.keys.verify(token)?;
-    req.extensions_mut().insert(crate::telemetry::Subject(actor.sub.clone()));
+    let found = req.extensions().get::<Credentials>().map(|c| c.0.clone());
+    let mut actor = found.ok_or_else(|| {
+        ApiError::unauthenticated("an `Authorization: Bearer <token>` header (a JWT or an API key) is required")
+    })??;
     // Parameter names are the public contract (the OpenAPI document): an unknown one is refused
     // for every operation, including those that read no query, before the scope check; values
     // are checked after it (`rest::Query`).
@@ -228,6 +239,145 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         actor.trace_id = ctx.trace_id.clone();
     }
     Ok(Authenticated(actor))
+}
+
+/// The credentials a request presents: `X-Api-Key`, else the bearer token of `Authorization`.
+fn presented(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
+    if let Some(v) = req.headers().get("x-api-key") {
+        return Some(
+            v.to_str()
+                .map(|s| s.trim().to_string())
+                .map_err(|_| ApiError::unauthenticated("the X-Api-Key header is not valid text")),
+        );
+    }
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else {
+        return Some(Err(ApiError::unauthenticated("the Authorization header is not valid text")));
+    };
+    Some(
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .ok_or_else(|| ApiError::unauthenticated("the Authorization header must use the Bearer scheme")),
+    )
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy
+/// (`CRM_TRUSTED_PROXIES`), the last address of `X-Forwarded-For` that is not one.
+pub fn client_ip(req: &ServiceRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut ip = peer;
+    let hops = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    let hops: Vec<&str> = hops.collect();
+    for hop in hops.into_iter().rev() {
+        let Ok(a) = hop.trim().parse::<IpAddr>() else { break };
+        ip = a;
+        if !is_trusted(&a) {
+            break;
+        }
+    }
+    Some(ip)
+}
+
+/// A key's last use is written at most this often per instance.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Looks an API key up (every time: a revoked key is refused at once on every instance) and
+/// notes its use now and then.
+async fn key_caller(state: &AppState, key: String, ip: Option<IpAddr>) -> Result<(Actor, Option<u32>), ApiError> {
+    let now = crm_core::Timestamp(crm_db::now().and_utc());
+    let grant = state.db.run(move |c| crm_users::api_keys::authenticate(c, &key, ip, now)).await?;
+    let grant = grant.map_err(|refusal| match refusal {
+        crm_users::api_keys::Refusal::Address(_) => {
+            ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "ADDRESS_NOT_ALLOWED", refusal.to_string())
+        }
+        _ => ApiError::unauthenticated(refusal.to_string()),
+    })?;
+    let id = grant.key.id;
+    let due = {
+        let mut seen = state.key_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = seen.get(&id).is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
+        if due {
+            seen.insert(id, std::time::Instant::now());
+        }
+        due
+    };
+    if due {
+        let db = state.db.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) =
+                db.write(move |c| crm_users::api_keys::touch(c, id, now, ip).map_err(crm_db::DbError::from)).await
+            {
+                tracing::warn!(error = %e, "could not note an API key's use");
+            }
+        });
+    }
+    let own = grant.key.rate_limit_per_minute.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    Ok((grant.actor, own))
+}
+
+/// Whether a path is public: campaign links, and web-form lead capture (whose token every
+/// visitor of the site shares): limited per client address, not per caller.
+fn public_path(path: &str) -> bool {
+    path.starts_with("/t/") || path == "/api/v1/leads/capture"
+}
+
+/// The middleware: verifies the credentials once per request (a JWT, or an API key looked up
+/// in the database), draws the request from its rate-limit bucket, answers `429` past the
+/// limit, and says on the answer where the caller stands.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let ip = client_ip(&req, &state.trusted_proxies);
+    let mut own = None;
+    let credentials = match presented(&req) {
+        None => None,
+        Some(Err(e)) => Some(Err(e)),
+        Some(Ok(token)) if crm_users::api_keys::looks_like_key(&token) => {
+            Some(key_caller(&state, token, ip).await.map(|(actor, limit)| {
+                own = limit;
+                actor
+            }))
+        }
+        Some(Ok(token)) => Some(state.keys.verify(&token)),
+    };
+    let subject = match &credentials {
+        Some(Ok(actor)) => {
+            req.extensions_mut().insert(crate::telemetry::Subject(actor.sub.clone()));
+            Some(actor.sub.clone())
+        }
+        _ => None,
+    };
+    if let Some(c) = credentials {
+        req.extensions_mut().insert(Credentials(c));
+    }
+    let standing = if public_path(req.path()) {
+        ip.and_then(|ip| state.rate_limits.check(crate::limits::Bucket::Public(ip)))
+    } else {
+        subject.as_deref().and_then(|subject| state.rate_limits.check(crate::limits::Bucket::Caller { subject, own }))
+    };
+    if let Some(s) = standing
+        && s.retry_after.is_some()
+    {
+        state.metrics.rate_limited(s.policy);
+        return Ok(req.into_response(s.refusal()));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(s) = standing {
+        s.write(res.headers_mut());
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -177,6 +177,29 @@ pub struct ServeArgs {
     /// Let those origins send credentials (cookies). Off by default: the API takes bearer tokens.
     #[arg(long, env = "CRM_CORS_CREDENTIALS", default_value_t = false)]
     pub cors_credentials: bool,
+    /// Requests per minute one caller (a token's subject, or an API key without a limit of its
+    /// own) may make, per instance (`0`: no limit).
+    #[arg(long, env = "CRM_RATE_LIMIT", default_value_t = 1200)]
+    pub rate_limit: u32,
+    /// Requests per minute one client address may make to the public endpoints (campaign links,
+    /// web-form lead capture), per instance (`0`: no limit).
+    #[arg(long, env = "CRM_PUBLIC_RATE_LIMIT", default_value_t = 60)]
+    pub public_rate_limit: u32,
+    /// Proxies in front of this server whose `X-Forwarded-For` names the client, comma-separated
+    /// (`10.0.0.0/8`). None by default: the client is the peer address.
+    #[arg(long, env = "CRM_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// On PostgreSQL, a request's database statement running longer is cancelled and the
+    /// request answers `503 STATEMENT_TIMEOUT` (`0s`: no limit). Background jobs run without it.
+    #[arg(long, env = "CRM_STATEMENT_TIMEOUT", default_value = "30s")]
+    pub statement_timeout: String,
+    /// On SIGTERM, how long `/readyz` answers 503 before the server stops accepting connections
+    /// (so load balancers take the instance out first). SIGINT stops without it.
+    #[arg(long, env = "CRM_DRAIN_DELAY", default_value = "5s")]
+    pub drain_delay: String,
+    /// How long requests in flight may take to finish once the server stopped accepting.
+    #[arg(long, env = "CRM_SHUTDOWN_TIMEOUT", default_value = "30s")]
+    pub shutdown_timeout: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -399,6 +422,13 @@ impl ServeArgs {
             bind: self.bind.clone(),
             migrate: !self.no_migrate,
             pool_size: self.pool_size.map(|n| n.max(1)),
+            rate_limit: self.rate_limit,
+            public_rate_limit: self.public_rate_limit,
+            trusted_proxies: crm_webhooks::guard::parse_networks("CRM_TRUSTED_PROXIES", &self.trusted_proxies)?,
+            statement_timeout: Some(duration("CRM_STATEMENT_TIMEOUT", &self.statement_timeout)?)
+                .filter(|d| !d.is_zero()),
+            drain_delay: duration("CRM_DRAIN_DELAY", &self.drain_delay)?,
+            shutdown_timeout: duration("CRM_SHUTDOWN_TIMEOUT", &self.shutdown_timeout)?,
             ..Settings::default()
         })
     }
@@ -772,6 +802,6 @@ fn serve(settings: Settings, json: bool) -> Result<(), String> {
                  Then:        curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/contacts\n"
             );
         }
-        app.run_until_stopped().await.map_err(|e| e.to_string())
+        app.run_until_signalled().await.map_err(|e| e.to_string())
     })
 }

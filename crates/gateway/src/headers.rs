@@ -78,6 +78,7 @@ pub fn cors(settings: &CorsSettings) -> actix_web::middleware::Condition<actix_c
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-api-key"),
         ])
         .expose_headers([
             header::ETAG,
@@ -85,6 +86,8 @@ pub fn cors(settings: &CorsSettings) -> actix_web::middleware::Condition<actix_c
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static(crate::idempotency::REPLAYED),
+            header::HeaderName::from_static("ratelimit"),
+            header::HeaderName::from_static("ratelimit-policy"),
         ])
         .max_age(600);
     if settings.origins.iter().any(|o| o == "*") {

@@ -4,7 +4,7 @@
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
@@ -24,12 +24,6 @@ const ABANDON_AFTER_SECS: i64 = 300;
 
 fn valid_key(k: &str) -> bool {
     !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
-fn bearer_sub(req: &ServiceRequest, state: &AppState) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    state.keys.verify(token).ok().map(|a| a.sub)
 }
 
 fn replay(status: i32, headers: Option<serde_json::Value>, body: Option<String>) -> HttpResponse {
@@ -70,7 +64,7 @@ pub async fn idempotency(
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     // Unauthenticated requests go on to answer 401 themselves; nothing is stored for them.
-    let Some(subject) = bearer_sub(&req, &state) else {
+    let Some(subject) = crate::auth::caller(&req).map(|a| a.sub) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
 

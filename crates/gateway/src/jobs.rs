@@ -23,18 +23,27 @@ fn schedule(db: &Db) -> Result<(), String> {
     Ok(())
 }
 
-/// Looks for a job every `every` (zero: this instance runs none).
-pub fn spawn(db: Db, every: Duration, geocoder: Option<std::sync::Arc<crm_geo::remote::RemoteGeocoder>>) {
+/// Looks for a job every `every` (zero: this instance runs none) until the instance drains;
+/// the task ends after the job it runs has handed itself back.
+pub fn spawn(
+    db: Db,
+    every: Duration,
+    geocoder: Option<std::sync::Arc<crm_geo::remote::RemoteGeocoder>>,
+    draining: crate::app::Draining,
+) -> Option<actix_web::rt::task::JoinHandle<()>> {
     if every.is_zero() {
-        return;
+        return None;
     }
     let owner = format!("jobs-{}", uuid::Uuid::now_v7());
-    actix_web::rt::spawn(async move {
+    Some(actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut scheduled: Option<Instant> = None;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = draining.wait() => break,
+            }
             if scheduled.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
                 scheduled = Some(Instant::now());
                 let db = db.clone();
@@ -44,14 +53,14 @@ pub fn spawn(db: Db, every: Duration, geocoder: Option<std::sync::Arc<crm_geo::r
                     Err(e) => tracing::warn!(error = %e, "scheduling jobs panicked"),
                 }
             }
-            let (db, owner, geocoder) = (db.clone(), owner.clone(), geocoder.clone());
-            match tokio::task::spawn_blocking(move || run_next(&db, &owner, geocoder.as_deref())).await {
+            let (db, owner, geocoder, draining) = (db.clone(), owner.clone(), geocoder.clone(), draining.clone());
+            match tokio::task::spawn_blocking(move || run_next(&db, &owner, geocoder.as_deref(), &draining)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "job runner failed"),
                 Err(e) => tracing::warn!(error = %e, "job runner panicked"),
             }
         }
-    });
+    }))
 }
 
 fn lease_end() -> chrono::NaiveDateTime {
@@ -59,7 +68,18 @@ fn lease_end() -> chrono::NaiveDateTime {
 }
 
 /// Claims and runs the oldest job due; false when there was none.
-pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteGeocoder>) -> Result<bool, String> {
+///
+/// When the instance starts draining, the job stops at its next progress report (after the
+/// chunk it is writing) and is handed back for another instance to resume.
+pub fn run_next(
+    db: &Db,
+    owner: &str,
+    geocoder: Option<&crm_geo::remote::RemoteGeocoder>,
+    draining: &crate::app::Draining,
+) -> Result<bool, String> {
+    if draining.is_set() {
+        return Ok(false);
+    }
     let now = crm_db::now();
     if !db.run_sync(|c| jobs::any_due(c, now).map_err(crm_db::DbError::from)).map_err(|e| e.to_string())? {
         return Ok(false);
@@ -76,6 +96,9 @@ pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteG
     // stops the run.
     let mut report = |total: i64, done: i64, failed: i64| -> bool {
         counts = (Some(total), done, failed);
+        if draining.is_set() {
+            return false;
+        }
         if last.elapsed() < REPORT_EVERY {
             return true;
         }
@@ -93,6 +116,12 @@ pub fn run_next(db: &Db, owner: &str, geocoder: Option<&crm_geo::remote::RemoteG
     let outcome = run(db, &job, owner, geocoder, &mut report);
     let (total, done, failed) = counts;
     let outcome = match outcome {
+        Ok(None) if draining.is_set() => {
+            let handed =
+                db.transaction_sync(|c| jobs::release(c, job.id, owner, crm_db::now()).map_err(crm_db::DbError::from));
+            tracing::info!(job = %job.id, done = counts.1, handed_back = ?handed, "job stopped: this instance is draining; another resumes it");
+            return Ok(true);
+        }
         Ok(None) => {
             tracing::warn!(job = %job.id, "job taken over by another instance");
             return Ok(true);

@@ -16,8 +16,9 @@ use crm_campaigns::{
 use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, EmailTemplateId, InteractionId,
-    LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId, WebhookId,
+    AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, EmailTemplateId,
+    InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
+    WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -27,7 +28,7 @@ use crm_sales::{
     OpportunityInput, OpportunityPatch, Pipeline, PipelineInput, PipelinePatch, Quota, QuotaInput, QuotaPatch, Stage,
     StageVisit, TargetList, TargetListInput, TargetListPatch,
 };
-use crm_users::{User, UserInput, UserPatch};
+use crm_users::{ApiKey, ApiKeyInput, ApiKeyPatch, User, UserInput, UserPatch};
 use crm_webhooks::{Webhook, WebhookInput, WebhookPatch};
 
 use crate::graphql::loaders::{load_many, load_one, loaders};
@@ -663,5 +664,13 @@ crm_derive::resources! {
                 crate::graphql::webhooks::deliveries(ctx, self.inner.id, status, first, before).await
             }
         },
+    },
+
+    ApiKey "api-keys" {
+        /// An API key for an integrator's script: its scopes, expiry, networks and rate limit.
+        tag: "api-keys",
+        relations {},
+        children {},
+        fields {},
     },
 }

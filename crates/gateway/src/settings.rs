@@ -141,6 +141,23 @@ pub struct Settings {
     pub mail: Option<crate::mail::MailSettings>,
     /// How often the mail worker looks for messages due (zero: no worker on this instance).
     pub mail_interval: std::time::Duration,
+    /// Requests per minute of one caller (a token's subject or an API key without its own
+    /// limit), per instance; 0: no limit.
+    pub rate_limit: u32,
+    /// Requests per minute of one client address on the public endpoints (campaign links,
+    /// web-form lead capture), per instance; 0: no limit.
+    pub public_rate_limit: u32,
+    /// Proxies in front of the server, whose `X-Forwarded-For` names the client (for the
+    /// public limits and API keys' allowed networks).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// On PostgreSQL, a request's statement running longer is cancelled (`503
+    /// STATEMENT_TIMEOUT`); background jobs run without it. None: no limit.
+    pub statement_timeout: Option<std::time::Duration>,
+    /// On SIGTERM, how long `/readyz` answers `503` before the listener closes (for load
+    /// balancers to notice).
+    pub drain_delay: std::time::Duration,
+    /// How long requests in flight may take to finish once the listener closed.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -171,6 +188,12 @@ impl Default for Settings {
             webhook_retry_scale: 1.0,
             mail: None,
             mail_interval: std::time::Duration::from_secs(1),
+            rate_limit: 1200,
+            public_rate_limit: 60,
+            trusted_proxies: Vec::new(),
+            statement_timeout: Some(std::time::Duration::from_secs(30)),
+            drain_delay: std::time::Duration::from_secs(5),
+            shutdown_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

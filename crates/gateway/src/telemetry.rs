@@ -147,6 +147,9 @@ pub async fn requests(
     let subject = res.request().extensions().get::<Subject>().map(|s| s.0.clone());
     let code = res.response().extensions().get::<AnsweredCode>().map(|c| c.0);
     let status = res.status().as_u16();
+    if let Some(state) = res.request().app_data::<actix_web::web::Data<crate::app::AppState>>() {
+        state.metrics.answered(method.as_str(), &route, status, started.elapsed().as_secs_f64());
+    }
     access_line(&span, method.as_str(), &route, status, started, &ctx, subject.as_deref(), code);
     Ok(res)
 }

@@ -335,7 +335,18 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
     }
     if !public {
         error(responses, "401", "No valid bearer token (`WWW-Authenticate: Bearer`)", &["UNAUTHENTICATED"]);
-        error(responses, "403", "The token lacks the scope this needs", &["FORBIDDEN"]);
+        error(
+            responses,
+            "403",
+            "The token lacks the scope this needs, or the API key may not be used from this address",
+            &["FORBIDDEN", "ADDRESS_NOT_ALLOWED"],
+        );
+        error(
+            responses,
+            "429",
+            "Past the caller's rate limit (`RateLimit-Policy`); retry after `Retry-After` seconds",
+            &["RATE_LIMITED"],
+        );
     }
     if in_path || path.ends_with("/batch") {
         error(responses, "404", "No such record (a malformed id is one)", &["NOT_FOUND"]);
@@ -394,8 +405,18 @@ fn error(responses: &mut Map<String, Value>, status: &str, summary: &str, codes:
     if status == "401" {
         r["headers"]["WWW-Authenticate"] = json!({"schema": {"type": "string", "const": "Bearer"}});
     }
-    if status == "503" {
+    if status == "503" || status == "429" {
         r["headers"]["Retry-After"] = json!({"schema": {"type": "integer", "minimum": 1}});
+    }
+    if status == "429" {
+        r["headers"]["RateLimit-Policy"] = json!({
+            "description": "The caller's quota per window (IETF draft-ietf-httpapi-ratelimit-headers): `\"caller\";q=1200;w=60`",
+            "schema": {"type": "string"}
+        });
+        r["headers"]["RateLimit"] = json!({
+            "description": "Requests left and seconds until the quota is whole again: `\"caller\";r=0;t=12`",
+            "schema": {"type": "string"}
+        });
     }
 }
 
@@ -412,6 +433,7 @@ fn status_description(status: &str) -> &'static str {
         "412" => "Precondition failed",
         "413" => "Too large",
         "422" => "Well-formed, but against a rule (the problem's `errors` name the fields)",
+        "429" => "Too many requests",
         _ => "See the problem's `code`",
     }
 }
