@@ -128,6 +128,13 @@ bench_backend() { # backend url
   r=$(run_wrk healthz get_path.lua /healthz); HTTP_CEIL=$(field rps "$r")
   record "$backend" "http ceiling: GET /healthz" "$HTTP_CEIL" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "-"
   paired "$backend" "$url" "get contact by id" get get_contact.lua
+  # The same with an API key: the key is looked up by its hash on every request (one indexed read
+  # more), so that revoking it takes effect at once on every instance.
+  curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"name": "bench", "scopes": ["contacts:read"], "rate_limit_per_minute": 1000000}' \
+    "http://127.0.0.1:$PORT/api/v1/api-keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' > "$WORK/apikey"
+  r=$(BENCH_TOKEN_FILE=apikey run_wrk get_key get_contact.lua)
+  record "$backend" "get contact by id, with an API key instead of a JWT" "$(field rps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(field errors "$r")" "$(field rss_kb "$r")" "$(ceil get)"
   paired "$backend" "$url" "list 50 by city, sorted by last name" list get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name"
   paired "$backend" "$url" "same with include=account" include get_path.lua "/api/v1/contacts?limit=50&filter=city%5Beq%5D:Seoul&sort=last_name&include=account"
   paired "$backend" "$url" "full-text search (q=)" search search.lua

@@ -2,7 +2,8 @@
 local M = {}
 
 function M.token()
-  local f = assert(io.open(os.getenv("BENCH_DIR") .. "/token", "r"))
+  -- BENCH_TOKEN_FILE: another credential in BENCH_DIR (an API key); default the admin's JWT.
+  local f = assert(io.open(os.getenv("BENCH_DIR") .. "/" .. (os.getenv("BENCH_TOKEN_FILE") or "token"), "r"))
   local t = f:read("*l")
   f:close()
   return t
