@@ -30,6 +30,7 @@ mod limits;
 mod lists;
 mod merges;
 pub(crate) mod observability;
+mod oidc;
 mod operational;
 mod parity;
 mod region_snapshot;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Set when the instance stops.
     pub draining: Draining,
+    /// The identity provider whose tokens are accepted, if one is configured.
+    pub oidc: Option<std::sync::Arc<crate::oidc::Oidc>>,
 }
 
 /// Set once the instance is told to stop: `/readyz` answers `503 DRAINING`, the job runner takes
@@ -333,6 +335,7 @@ impl Application {
             key_uses: Default::default(),
             metrics,
             draining: Draining::default(),
+            oidc: settings.oidc.clone().map(|o| std::sync::Arc::new(crate::oidc::Oidc::new(o))),
         };
         spawn_rate_limit_shrink(state.rate_limits.clone(), state.key_uses.clone());
         // Long work runs without the statement timeout.

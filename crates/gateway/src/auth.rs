@@ -350,7 +350,11 @@ pub async fn middleware(
                 actor
             }))
         }
-        Some(Ok(token)) => Some(state.keys.verify(&token)),
+        // A token naming a key (`kid`) is the identity provider's; ours name none.
+        Some(Ok(token)) => match (&state.oidc, jsonwebtoken::decode_header(&token).ok().and_then(|h| h.kid)) {
+            (Some(oidc), Some(kid)) => Some(oidc.verify(&token, &kid).await),
+            _ => Some(state.keys.verify(&token)),
+        },
     };
     let subject = match &credentials {
         Some(Ok(actor)) => {

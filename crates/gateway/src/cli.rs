@@ -200,6 +200,26 @@ pub struct ServeArgs {
     /// How long requests in flight may take to finish once the server stopped accepting.
     #[arg(long, env = "CRM_SHUTDOWN_TIMEOUT", default_value = "30s")]
     pub shutdown_timeout: String,
+    /// An OpenID Connect provider's key set (JWKS URL): its tokens (those naming a `kid`) are
+    /// accepted besides the server's own. Needs CRM_OIDC_ISSUER.
+    #[arg(long, env = "CRM_OIDC_JWKS_URL", default_value = "")]
+    pub oidc_jwks_url: String,
+    /// The `iss` of the provider's tokens.
+    #[arg(long, env = "CRM_OIDC_ISSUER", default_value = "")]
+    pub oidc_issuer: String,
+    /// The `aud` the provider's tokens must carry (unset: not checked).
+    #[arg(long, env = "CRM_OIDC_AUDIENCE", default_value = "")]
+    pub oidc_audience: String,
+    /// Where the roles are in the provider's claims, a dotted path (`realm_access.roles`, `groups`).
+    #[arg(long, env = "CRM_OIDC_ROLES_CLAIM", default_value = "roles")]
+    pub oidc_roles_claim: String,
+    /// The provider's role or group names that mean ours: `crm-admins=admin,sellers=sales`
+    /// (values named like our roles count as those roles anyway).
+    #[arg(long, env = "CRM_OIDC_ROLE_MAP", default_value = "")]
+    pub oidc_role_map: String,
+    /// How long the provider's keys are kept before they are fetched again.
+    #[arg(long, env = "CRM_OIDC_REFRESH", default_value = "10m")]
+    pub oidc_refresh: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -427,6 +447,7 @@ impl ServeArgs {
             trusted_proxies: crm_webhooks::guard::parse_networks("CRM_TRUSTED_PROXIES", &self.trusted_proxies)?,
             statement_timeout: Some(duration("CRM_STATEMENT_TIMEOUT", &self.statement_timeout)?)
                 .filter(|d| !d.is_zero()),
+            oidc: self.oidc(&duration)?,
             drain_delay: duration("CRM_DRAIN_DELAY", &self.drain_delay)?,
             shutdown_timeout: duration("CRM_SHUTDOWN_TIMEOUT", &self.shutdown_timeout)?,
             ..Settings::default()
@@ -435,6 +456,31 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// The identity provider's settings, when `CRM_OIDC_JWKS_URL` is set.
+    fn oidc(
+        &self,
+        duration: &dyn Fn(&str, &str) -> Result<Duration, String>,
+    ) -> Result<Option<crate::oidc::OidcSettings>, String> {
+        let url = self.oidc_jwks_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        url::Url::parse(url).map_err(|e| format!("CRM_OIDC_JWKS_URL {url}: {e}"))?;
+        let issuer = self.oidc_issuer.trim();
+        if issuer.is_empty() {
+            return Err("CRM_OIDC_JWKS_URL needs CRM_OIDC_ISSUER (the iss of the provider's tokens)".into());
+        }
+        Ok(Some(crate::oidc::OidcSettings {
+            jwks_url: url.to_string(),
+            issuer: issuer.to_string(),
+            audience: Some(self.oidc_audience.trim().to_string()).filter(|a| !a.is_empty()),
+            roles_claim: self.oidc_roles_claim.trim().to_string(),
+            role_map: crate::oidc::OidcSettings::parse_role_map(&self.oidc_role_map)?,
+            refresh: duration("CRM_OIDC_REFRESH", &self.oidc_refresh)?,
+            min_refetch: Duration::from_secs(30),
+        }))
+    }
+
     /// The mail settings, when `CRM_SMTP_URL` is set (checked whole now: a bad sender or URL
     /// stops the start, not the first campaign).
     fn mail(&self, production: bool) -> Result<Option<crate::mail::MailSettings>, String> {

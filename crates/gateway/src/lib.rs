@@ -19,6 +19,7 @@ pub mod labels;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod problem;
 pub mod progress;

@@ -158,6 +158,8 @@ pub struct Settings {
     pub drain_delay: std::time::Duration,
     /// How long requests in flight may take to finish once the listener closed.
     pub shutdown_timeout: std::time::Duration,
+    /// An OpenID Connect identity provider whose tokens are accepted besides the server's own.
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 impl Default for Settings {
@@ -194,6 +196,7 @@ impl Default for Settings {
             statement_timeout: Some(std::time::Duration::from_secs(30)),
             drain_delay: std::time::Duration::from_secs(5),
             shutdown_timeout: std::time::Duration::from_secs(30),
+            oidc: None,
         }
     }
 }
