@@ -434,12 +434,12 @@ pub struct SendProgress {
     pub eta_seconds: Option<i64>,
 }
 
-/// The count of a campaign's messages by status.
 /// Campaign messages waiting to be sent, over every campaign (for `/metrics`).
 pub fn backlog(conn: &mut AnyConnection) -> diesel::QueryResult<i64> {
-    campaign_sends::table.filter(campaign_sends::status.eq("queued")).count().get_result(conn)
+    campaign_sends::table.filter(campaign_sends::status.eq(SendStatus::Queued.as_str())).count().get_result(conn)
 }
 
+/// The count of a campaign's messages by status.
 pub fn progress(conn: &mut AnyConnection, actor: &Actor, id: CampaignId) -> Result<SendProgress, RecordError> {
     crm_records::get::<Campaign>(conn, actor, id)?;
     let key = DbUuid(id.uuid());

@@ -325,8 +325,8 @@ pub struct PoolOptions {
     pub max_size: u32,
     pub connect_timeout: Duration,
     /// On PostgreSQL, statements running longer are cancelled (`statement_timeout`): the unit
-    /// of work fails with `DbError::Timeout` and the connection stays usable. SQLite has no
-    /// such setting. None: no limit.
+    /// of work fails with a `DbError` whose `is_statement_timeout` is true (`STATEMENT_TIMEOUT`,
+    /// 503) and the connection stays usable. SQLite has no such setting. None: no limit.
     pub statement_timeout: Option<Duration>,
 }
 

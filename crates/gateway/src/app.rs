@@ -124,8 +124,6 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
     });
 }
 
-/// Turns activity reminders that fell due into `activity.reminder_due` events. Every instance
-/// may run it: a reminder is taken by one conditional update, so it fires once.
 /// Forgets full rate-limit buckets and old key-use notes once a minute.
 fn spawn_rate_limit_shrink(limits: std::sync::Arc<crate::limits::RateLimits>, key_uses: KeyUses) {
     actix_web::rt::spawn(async move {
@@ -139,6 +137,8 @@ fn spawn_rate_limit_shrink(limits: std::sync::Arc<crate::limits::RateLimits>, ke
     });
 }
 
+/// Turns activity reminders that fell due into `activity.reminder_due` events. Every instance
+/// may run it: a reminder is taken by one conditional update, so it fires once.
 fn spawn_reminders(db: Db, every: std::time::Duration) {
     if every.is_zero() {
         return;

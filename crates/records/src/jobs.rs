@@ -360,16 +360,16 @@ pub fn list(
     Ok(q.load::<Row>(conn)?.into_iter().map(|r| job_of(r, now)).collect())
 }
 
-/// Whether some job is waiting to be taken (a read: instances look every second, and most
-/// seconds there is nothing, which then costs no write).
 /// Jobs waiting for an instance and jobs running (for `/metrics`).
 pub fn backlog(conn: &mut AnyConnection) -> QueryResult<(i64, i64)> {
-    let count = |conn: &mut AnyConnection, status: &str| {
-        jobs::table.filter(jobs::status.eq(status.to_string())).count().get_result::<i64>(conn)
+    let count = |conn: &mut AnyConnection, status: JobStatus| {
+        jobs::table.filter(jobs::status.eq(status.as_str())).count().get_result::<i64>(conn)
     };
-    Ok((count(conn, "queued")?, count(conn, "running")?))
+    Ok((count(conn, JobStatus::Queued)?, count(conn, JobStatus::Running)?))
 }
 
+/// Whether some job is waiting to be taken (a read: instances look every second, and most
+/// seconds there is nothing, which then costs no write).
 pub fn any_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool> {
     let found: Option<DbUuid> = jobs::table
         .filter(jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))

@@ -336,7 +336,7 @@ pub fn looks_like_key(value: &str) -> bool {
 }
 
 /// Looks a presented key up and checks it: live, not expired, used from an allowed address.
-/// One indexed read.
+/// One statement, by a unique index.
 pub fn authenticate(
     conn: &mut AnyConnection,
     presented: &str,
@@ -346,12 +346,13 @@ pub fn authenticate(
     if !looks_like_key(presented) || presented.len() > 100 {
         return Ok(Err(Refusal::Unknown));
     }
-    let id: Option<DbUuid> = api_keys::table
+    // One statement: the key's row by its hash (its external ids are not needed here).
+    let row: Option<ApiKeyRow> = api_keys::table
         .filter(api_keys::key_hash.eq(key_hash(presented)))
-        .select(api_keys::id)
+        .select(<ApiKeyRow as diesel::SelectableHelper<crm_db::MultiBackend>>::as_select())
         .first(conn)
         .optional()?;
-    let Some(key) = id.map(|id| ApiKeyId::from(id.0)).map(|id| ApiKey::find(conn, id)).transpose()?.flatten() else {
+    let Some(key) = row.map(ApiKey::from) else {
         return Ok(Err(Refusal::Unknown));
     };
     if key.archived_at.is_some() {

@@ -247,7 +247,10 @@ fn insert_delivery(
 
 /// Deliveries waiting for their (next) attempt, over every subscription (for `/metrics`).
 pub fn backlog(conn: &mut AnyConnection) -> QueryResult<i64> {
-    webhook_deliveries::table.filter(webhook_deliveries::status.eq("pending")).count().get_result(conn)
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .count()
+        .get_result(conn)
 }
 
 crm_core::wire_enum!(
