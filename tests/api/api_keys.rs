@@ -34,7 +34,7 @@ async fn with_key_from(
 
 #[actix_web::test]
 async fn a_key_is_shown_once_works_within_its_scopes_and_stops_at_once_when_revoked() {
-    let app = spawn().await;
+    let app = spawn_with(|s| s.provision_users = true).await;
     let created = app
         .post(
             "/api/v1/api-keys",
@@ -65,6 +65,12 @@ async fn a_key_is_shown_once_works_within_its_scopes_and_stops_at_once_when_revo
     let feed = app.get("/api/v1/changes?after=0&limit=100").await.expect(200);
     let event = feed["data"].as_array().unwrap().iter().find(|e| e["type"] == "contact.created").unwrap().clone();
     assert_eq!(event["actor"], format!("api_key:{id}"));
+    // An integration is not staff: writing with a key provisions no user for it.
+    let users = app.get("/api/v1/users").await.expect(200);
+    assert!(
+        users["data"].as_array().unwrap().iter().all(|u| !u["subject"].as_str().unwrap_or("").starts_with("api_key:")),
+        "{users}"
+    );
     // Outside its scopes: 403.
     let r = with_key(&app, &key, false, Method::GET, "/api/v1/accounts", None).await;
     assert_eq!((r.status.as_u16(), r.body["code"].as_str()), (403, Some("FORBIDDEN")), "{}", r.body);

@@ -332,6 +332,11 @@ async fn metrics_count_answers_by_route_statements_limits_and_backlogs() {
     app.get(&format!("/api/v1/contacts/{}", s(&contact["id"]))).await.expect(200);
     let missing = app.get(&format!("/api/v1/contacts/{}", uuid::Uuid::now_v7())).await;
     assert_eq!(missing.status, 404);
+    // Made-up methods share one series.
+    for m in ["BREW", "WHEN"] {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        app.call(method, "/api/v1/contacts", Some(&app.admin), None, &[]).await;
+    }
     let r = app.call(Method::GET, "/metrics", Some(&key), None, &[]).await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("application/openmetrics-text"));
@@ -342,6 +347,7 @@ async fn metrics_count_answers_by_route_statements_limits_and_backlogs() {
         sample(&text, &format!("http_requests_total{{method=\"GET\",route=\"{route}\",status=\"{status}\"}}"))
     };
     assert_eq!(by("/api/v1/contacts", 200), Some(3.0), "{text}");
+    assert!(!text.contains("BREW") && text.contains("method=\"OTHER\""), "{text}");
     assert_eq!(by("/api/v1/contacts/{id}", 200), Some(1.0));
     assert_eq!(by("/api/v1/contacts/{id}", 404), Some(1.0));
     assert_eq!(

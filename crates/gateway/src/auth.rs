@@ -233,7 +233,8 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         let detail = format!("unknown query parameter `{name}`: {takes}");
         return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(name, "unknown", detail));
     }
-    actor.provision_user = state.provision_users;
+    // An integration's key is not a member of staff: it gets no user record.
+    actor.provision_user = state.provision_users && !crm_users::api_keys::is_key_subject(&actor.sub);
     if let Some(ctx) = req.extensions().get::<crate::telemetry::RequestContext>() {
         actor.request_id = Some(ctx.id.clone());
         actor.trace_id = ctx.trace_id.clone();

@@ -104,6 +104,11 @@ impl Metrics {
 
     /// One answer (from the access-log middleware).
     pub fn answered(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        // Clients may send any method name; each would be a series of its own.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "OTHER",
+        };
         let (method, route) = (method.to_string(), route.to_string());
         self.answered.get_or_create(&Answered { method: method.clone(), route: route.clone(), status }).inc();
         self.durations.get_or_create(&Route { method, route }).observe(seconds);
