@@ -216,7 +216,6 @@ pub fn caller(req: &ServiceRequest) -> Option<Actor> {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
     let found = req.extensions().get::<Credentials>().map(|c| c.0.clone());
     let mut actor = found.ok_or_else(|| {
         ApiError::unauthenticated("an `Authorization: Bearer <token>` header (a JWT or an API key) is required")
@@ -233,8 +232,6 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         let detail = format!("unknown query parameter `{name}`: {takes}");
         return Err(ApiError::bad_request("INVALID_PARAMETER", detail.clone()).with_field(name, "unknown", detail));
     }
-    // An integration's key is not a member of staff: it gets no user record.
-    actor.provision_user = state.provision_users && !crm_users::api_keys::is_key_subject(&actor.sub);
     if let Some(ctx) = req.extensions().get::<crate::telemetry::RequestContext>() {
         actor.request_id = Some(ctx.id.clone());
         actor.trace_id = ctx.trace_id.clone();
@@ -351,11 +348,18 @@ pub async fn middleware(
                 actor
             }))
         }
-        // A token naming a key (`kid`) is the identity provider's; ours name none.
-        Some(Ok(token)) => match (&state.oidc, jsonwebtoken::decode_header(&token).ok().and_then(|h| h.kid)) {
-            (Some(oidc), Some(kid)) => Some(oidc.verify(&token, &kid).await),
-            _ => Some(state.keys.verify(&token)),
-        },
+        // A token naming a key (`kid`) is the identity provider's; ours name none. People get a
+        // user on first sight when provisioning is on; an API key is an integration, not staff.
+        Some(Ok(token)) => {
+            let person = match (&state.oidc, jsonwebtoken::decode_header(&token).ok().and_then(|h| h.kid)) {
+                (Some(oidc), Some(kid)) => oidc.verify(&token, &kid).await,
+                _ => state.keys.verify(&token),
+            };
+            Some(person.map(|mut actor| {
+                actor.provision_user = state.provision_users;
+                actor
+            }))
+        }
     };
     let subject = match &credentials {
         Some(Ok(actor)) => {
