@@ -40,4 +40,5 @@ mod scaling;
 mod security;
 mod smtp;
 mod sync;
+mod visibility;
 mod webhooks;

@@ -427,6 +427,16 @@ impl TestApp {
             "api_key" => {
                 self.created("/api/v1/api-keys", json!({"name": format!("Key {n}"), "scopes": ["contacts:read"]})).await
             }
+            "sharing_rule" => {
+                let entity = ["account", "contact", "case", "lead", "opportunity", "activity"][n % 6];
+                self.created("/api/v1/sharing-rules", json!({"entity": entity, "level": "public"})).await
+            }
+            "share" => {
+                let c = self.contact(&format!("S{n}"), "Shared", json!({})).await;
+                let u = self.user(&format!("Sharer {n}"), json!({"team": "built"})).await;
+                self.created("/api/v1/shares", json!({"entity": "contact", "record_id": c["id"], "user_id": u["id"]}))
+                    .await
+            }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }
     }

@@ -18,6 +18,10 @@ impl Record for Account {
     const READ: Scope = Scope::AccountsRead;
     const WRITE: Scope = Scope::AccountsWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         _actor: &Actor,

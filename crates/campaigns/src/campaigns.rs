@@ -320,6 +320,10 @@ impl Record for Campaign {
     const READ: Scope = Scope::CampaignsRead;
     const WRITE: Scope = Scope::CampaignsWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         actor: &Actor,

@@ -37,6 +37,10 @@ impl Record for Case {
     const READ: Scope = Scope::CasesRead;
     const WRITE: Scope = Scope::CasesWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.assignee_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         _actor: &Actor,
@@ -207,6 +211,7 @@ pub fn add_comment(
         return Err(RecordError::Invalid { entity: "case_comment", errors: errs });
     }
     let case = Case::find(conn, case_id)?.ok_or(RecordError::NotFound { entity: Case::ENTITY })?;
+    crm_records::visibility::require(conn, actor, &case)?;
     let user = crm_users::current_user(conn, actor)?;
     let comment = CaseComment {
         id: CommentId::new(),
@@ -275,9 +280,7 @@ pub fn list_comments(
 ) -> Result<CommentPage, RecordError> {
     actor.require(Scope::CasesRead)?;
     check_comment_limit(limit)?;
-    if !Case::exists(conn, case_id)? {
-        return Err(RecordError::NotFound { entity: Case::ENTITY });
-    }
+    crm_records::get::<Case>(conn, actor, case_id)?;
     let mut q = case_comments::table
         .filter(case_comments::case_id.eq(DbUuid(case_id.0)))
         .order((case_comments::created_at.asc(), case_comments::id.asc()))

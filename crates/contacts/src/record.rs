@@ -108,6 +108,10 @@ impl Record for Contact {
 
     const READ: Scope = Scope::ContactsRead;
     const WRITE: Scope = Scope::ContactsWrite;
+
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
     // Contacts have no `after_write`: batches write their rows a group at a time.
     const DEFER_BATCH_WRITES: bool = true;
 

@@ -54,10 +54,14 @@ pub enum Scope {
     ApiKeysWrite,
     /// Read `/metrics` (a scraper's API key carries only this).
     MetricsRead,
+    /// Set how widely each resource's records are shared (`/sharing-rules`: admins).
+    SharingWrite,
+    /// Share a record one can see and write with a user or a team (`/shares`).
+    SharesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 28] = [
+    pub const ALL: [Scope; 30] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -86,6 +90,8 @@ impl Scope {
         Scope::ApiKeysRead,
         Scope::ApiKeysWrite,
         Scope::MetricsRead,
+        Scope::SharingWrite,
+        Scope::SharesWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +124,8 @@ impl Scope {
             Scope::ApiKeysRead => "api_keys:read",
             Scope::ApiKeysWrite => "api_keys:write",
             Scope::MetricsRead => "metrics:read",
+            Scope::SharingWrite => "sharing:write",
+            Scope::SharesWrite => "shares:write",
         }
     }
 
@@ -140,6 +148,7 @@ impl Scope {
             "custom_fields" => Scope::SchemaRead,
             "webhooks" => Scope::WebhooksRead,
             "api_keys" => Scope::ApiKeysRead,
+            "sharing_rules" | "shares" => Scope::UsersRead,
             "customer_analytics" => Scope::AnalyticsRead,
             _ => return None,
         })
@@ -202,6 +211,7 @@ impl Role {
                 CampaignsRead,
                 SchemaRead,
                 AnalyticsRead,
+                SharesWrite,
             ],
             // Marketing maintains people and runs the campaigns, and reads companies.
             Role::Marketing => &[
@@ -221,6 +231,7 @@ impl Role {
                 AnalyticsRead,
                 AnalyticsWrite,
                 WebTrack,
+                SharesWrite,
             ],
             // Support maintains people and works the cases.
             Role::Support => &[
@@ -237,6 +248,7 @@ impl Role {
                 CampaignsRead,
                 SchemaRead,
                 AnalyticsRead,
+                SharesWrite,
             ],
             Role::Readonly => &[
                 AccountsRead,
@@ -269,6 +281,9 @@ pub struct Actor {
     pub email: Option<String>,
     /// Whether a subject without a user record gets one when it first writes (see `crm-users`).
     pub provision_user: bool,
+    /// An integration (an API key): it acts for the organisation, not for a member of staff,
+    /// so record visibility does not narrow what it sees (its scopes still do).
+    pub integration: bool,
 }
 
 impl Actor {
@@ -292,6 +307,7 @@ impl Actor {
             name: None,
             email: None,
             provision_user: false,
+            integration: false,
         }
     }
 
@@ -303,6 +319,12 @@ impl Actor {
     pub fn with_request_id(mut self, id: impl Into<String>) -> Actor {
         self.request_id = Some(id.into());
         self
+    }
+
+    /// Whether record visibility (sharing levels, ownership, shares) is lifted for this caller:
+    /// administrators and integrations see every record their scopes reach.
+    pub fn sees_every_record(&self) -> bool {
+        self.integration || self.roles.contains(&Role::Admin)
     }
 
     pub fn has(&self, scope: Scope) -> bool {

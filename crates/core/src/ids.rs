@@ -163,6 +163,14 @@ define_id!(
     ApiKeyId, "api_key", "api_keys"
 );
 define_id!(
+    /// Id of a sharing rule (how widely one resource's records are seen).
+    SharingRuleId, "sharing_rule", "sharing_rules"
+);
+define_id!(
+    /// Id of a share: one record made visible to a user or a team.
+    ShareId, "share", "shares"
+);
+define_id!(
     /// Id of an email template.
     EmailTemplateId, "email_template", "email_templates"
 );

@@ -311,6 +311,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
+        manager_id -> Nullable<Uid>,
     }
 }
 
@@ -1192,5 +1193,42 @@ diesel::table! {
         updated_at -> Timestamp,
         archived_at -> Nullable<Timestamp>,
         key_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    /// How widely one resource's records are seen (overrides the resource's default level).
+    sharing_rules (id) {
+        id -> Uid,
+        entity -> Text,
+        level -> Text,
+        note -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    /// One record made visible to a user or a team (archived: revoked).
+    record_shares (id) {
+        id -> Uid,
+        entity -> Text,
+        record_id -> Uid,
+        user_id -> Nullable<Uid>,
+        team -> Nullable<Text>,
+        granted_by -> Nullable<Uid>,
+        note -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
     }
 }

@@ -17,8 +17,8 @@ use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
     AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, EmailTemplateId,
-    InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, TargetListId, UserId,
-    WebhookId,
+    InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, ShareId,
+    SharingRuleId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -28,7 +28,10 @@ use crm_sales::{
     OpportunityInput, OpportunityPatch, Pipeline, PipelineInput, PipelinePatch, Quota, QuotaInput, QuotaPatch, Stage,
     StageVisit, TargetList, TargetListInput, TargetListPatch,
 };
-use crm_users::{ApiKey, ApiKeyInput, ApiKeyPatch, User, UserInput, UserPatch};
+use crm_users::{
+    ApiKey, ApiKeyInput, ApiKeyPatch, Share, ShareInput, SharePatch, SharingRule, SharingRuleInput, SharingRulePatch,
+    User, UserInput, UserPatch,
+};
 use crm_webhooks::{Webhook, WebhookInput, WebhookPatch};
 
 use crate::graphql::loaders::{load_many, load_one, loaders};
@@ -322,7 +325,31 @@ crm_derive::resources! {
     User "users" {
         /// A member of staff: record owner, interaction author, case assignee.
         tag: "users",
+        relations {
+            /// The user's manager.
+            manager(manager_id): User,
+        },
+        children {},
+        fields {},
+    },
+
+    SharingRule "sharing-rules" {
+        /// How widely one resource's records are seen: public, team or private.
+        tag: "sharing",
         relations {},
+        children {},
+        fields {},
+    },
+
+    Share "shares" {
+        /// One record made visible to a user or a team beyond its resource's sharing level.
+        tag: "sharing",
+        relations {
+            /// The user it is shared with.
+            user(user_id): User,
+            /// Who shared it.
+            granted_by_user(granted_by): User,
+        },
         children {},
         fields {},
     },

@@ -106,16 +106,31 @@ pub struct ExportParams {
     pub request: ExportRequest,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The subject's roles: what it sees of owned records depends on them.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Whether the subject is an integration (an API key), which sees every record.
+    #[serde(default)]
+    pub integration: bool,
 }
 
 impl ExportParams {
     pub fn new(actor: &Actor, request: &ExportRequest) -> ExportParams {
-        ExportParams { request: request.clone(), scopes: actor.scopes.iter().map(|s| s.as_str().to_string()).collect() }
+        ExportParams {
+            request: request.clone(),
+            scopes: actor.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            roles: actor.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            integration: actor.integration,
+        }
     }
 
-    /// The actor the job reads as.
+    /// The actor the job reads as: the subject that asked, with the scopes and roles it had
+    /// then (so the export holds exactly the records it could list).
     pub fn actor(&self, created_by: &str) -> Actor {
-        Actor::new(created_by, [], self.scopes.iter().map(String::as_str))
+        let mut actor = Actor::new(created_by, self.roles.iter().map(String::as_str), []);
+        actor.scopes = self.scopes.iter().filter_map(|s| crm_core::Scope::parse(s)).collect();
+        actor.integration = self.integration;
+        actor
     }
 }
 

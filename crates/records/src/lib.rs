@@ -23,6 +23,7 @@ pub mod merge;
 pub mod read;
 pub mod refs;
 pub mod store;
+pub mod visibility;
 pub mod write;
 
 use crm_core::filter::Catalog;
@@ -190,6 +191,12 @@ pub trait Record: Stored {
         _choices: &std::collections::BTreeMap<String, uuid::Uuid>,
         _patch: &mut serde_json::Map<String, serde_json::Value>,
     ) {
+    }
+
+    /// The user who owns the record (or is assigned it), for resources listed in
+    /// [`visibility::OWNED`]: who sees it under the resource's sharing level.
+    fn owner(&self) -> Option<uuid::Uuid> {
+        None
     }
 
     /// Checks before an archived record comes back, beyond uniqueness.

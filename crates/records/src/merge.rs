@@ -142,6 +142,7 @@ where
         R::lock(conn, R::Id::from_uuid(*id))?;
     }
     let cur = R::find(conn, survivor)?.ok_or_else(not_found::<R>)?;
+    crate::visibility::require(conn, actor, &cur)?;
     refuse_merged(conn, &cur)?;
     if cur.meta().archived_at.is_some() {
         return Err(RecordError::Conflict {
@@ -155,10 +156,11 @@ where
     {
         return Err(RecordError::VersionConflict { expected, current: cur.meta().version });
     }
+    let seen = crate::visibility::of::<R>(conn, actor)?;
     let mut gone = Vec::with_capacity(losers.len());
     for (i, id) in losers.iter().enumerate() {
         let field = format!("losers[{i}]");
-        let Some(l) = R::find(conn, R::Id::from_uuid(*id))? else {
+        let Some(l) = R::find(conn, R::Id::from_uuid(*id))?.filter(|l| seen.sees(l.owner(), *id)) else {
             return Err(invalid(entity, field, "not_found", format!("no {entity} has this id")));
         };
         if l.meta().archived_at.is_some() {

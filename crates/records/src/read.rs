@@ -33,11 +33,13 @@ fn resolve_list<R: Record>(conn: &mut AnyConnection, params: &ListParams) -> Res
 pub fn get<R: Record>(conn: &mut AnyConnection, actor: &Actor, id: R::Id) -> Result<R, RecordError> {
     actor.require(R::READ)?;
     let r = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+    crate::visibility::require(conn, actor, &r)?;
     crate::merge::refuse_merged(conn, &r)?;
     Ok(r)
 }
 
-/// Records by id, for batch loaders and embedding; missing ids are skipped. Without
+/// Records by id, for batch loaders and embedding; missing ids and records the caller may not
+/// see are skipped. Without
 /// `external_ids`, their external ids are left empty (one query fewer).
 pub fn get_many<R: Record>(
     conn: &mut AnyConnection,
@@ -46,7 +48,10 @@ pub fn get_many<R: Record>(
     external_ids: bool,
 ) -> Result<Vec<R>, RecordError> {
     actor.require(R::READ)?;
-    Ok(R::find_many(conn, ids, external_ids)?)
+    let mut found = R::find_many(conn, ids, external_ids)?;
+    let seen = crate::visibility::of::<R>(conn, actor)?;
+    found.retain(|r| seen.sees(r.owner(), r.id().uuid()));
+    Ok(found)
 }
 
 /// The external ids of records (one query), for readers that read the records without them.
@@ -62,8 +67,9 @@ pub fn external_ids_of<R: Record>(
 /// One page of a list.
 pub fn list<R: Record>(conn: &mut AnyConnection, actor: &Actor, params: &ListParams) -> Result<Page<R>, RecordError> {
     actor.require(R::READ)?;
-    let q = resolve_list::<R>(conn, params)?;
+    let mut q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
+    crate::visibility::narrow::<R>(conn, actor, &mut q)?;
     R::list_page(conn, &q)
 }
 
@@ -79,11 +85,11 @@ pub fn list_of<R: Record, P: Record>(
 ) -> Result<Page<R>, RecordError> {
     actor.require(R::READ)?;
     actor.require(P::READ)?;
-    if !P::exists(conn, parent)? {
-        return Err(not_found::<P>());
-    }
+    let p = P::find(conn, parent)?.ok_or_else(not_found::<P>)?;
+    crate::visibility::require(conn, actor, &p)?;
     let mut q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
+    crate::visibility::narrow::<R>(conn, actor, &mut q)?;
     let field = R::catalog().field(field).ok_or_else(not_found::<R>)?;
     let of_parent = Resolved::Cond { field, op: Op::Eq, values: vec![Literal::Uuid(parent.uuid())] };
     q.filter = Some(match q.filter.take() {
@@ -105,8 +111,9 @@ pub fn list_per_parent<R: Record>(
     params: &ListParams,
 ) -> Result<HashMap<uuid::Uuid, Page<R>>, RecordError> {
     actor.require(R::READ)?;
-    let q = resolve_list::<R>(conn, params)?;
+    let mut q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
+    crate::visibility::narrow::<R>(conn, actor, &mut q)?;
     let mut out: HashMap<uuid::Uuid, Page<R>> = HashMap::new();
     if parents.is_empty() {
         return Ok(out);
@@ -171,7 +178,9 @@ pub fn get_by_external_id<R: Record>(
     actor.require(R::READ)?;
     let ext = parse_ext::<R>(ext)?;
     let id = crm_db::external_ids::find(conn, R::ENTITY, &ext)?.ok_or_else(not_found::<R>)?;
-    R::find(conn, R::Id::from_uuid(id))?.ok_or_else(not_found::<R>)
+    let r = R::find(conn, R::Id::from_uuid(id))?.ok_or_else(not_found::<R>)?;
+    crate::visibility::require(conn, actor, &r)?;
+    Ok(r)
 }
 
 /// The id of the record of `I`'s entity that carries an (already parsed) external id, for
@@ -189,8 +198,7 @@ pub fn history<R: Record>(
     limit: u32,
 ) -> Result<Vec<HistoryEntry>, RecordError> {
     actor.require(R::READ)?;
-    if !R::exists(conn, id)? {
-        return Err(not_found::<R>());
-    }
+    let r = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+    crate::visibility::require(conn, actor, &r)?;
     Ok(crm_events::history(conn, R::ENTITY, id.uuid(), before_seq, limit)?)
 }

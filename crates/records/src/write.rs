@@ -220,6 +220,7 @@ pub(crate) fn update_with<R: Record>(
                 (R::find(conn, id)?.ok_or_else(not_found::<R>)?, false)
             }
         };
+        crate::visibility::require(conn, actor, &cur)?;
         crate::merge::refuse_merged(conn, &cur)?;
         let meta = cur.meta();
         if let Some(expected) = expected_version
@@ -301,6 +302,7 @@ fn set_archived<R: Record>(
     actor.require(R::WRITE)?;
     for _ in 0..UPDATE_RETRIES {
         let cur = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
+        crate::visibility::require(conn, actor, &cur)?;
         let meta = cur.meta();
         if let Some(expected) = expected_version
             && meta.version != expected

@@ -163,6 +163,10 @@ impl Record for Activity {
 
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
+
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.assignee_id.map(|u| u.0)
+    }
     const DEFAULT_SORT: &'static str = "due_at";
 
     fn build(
@@ -355,6 +359,7 @@ pub fn complete(
         return Err(RecordError::NotFound { entity: Activity::ENTITY });
     }
     let cur = Activity::find(conn, id)?.ok_or(RecordError::NotFound { entity: Activity::ENTITY })?;
+    crm_records::visibility::require(conn, actor, &cur)?;
     if cur.status != ActivityStatus::Open {
         return Err(RecordError::InvalidTransition {
             field: "status",

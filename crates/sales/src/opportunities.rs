@@ -200,6 +200,10 @@ impl Record for Opportunity {
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         actor: &Actor,
@@ -465,10 +469,7 @@ pub fn stage_history(
     actor: &Actor,
     id: OpportunityId,
 ) -> Result<Vec<StageVisit>, RecordError> {
-    actor.require(Scope::SalesRead)?;
-    if !Opportunity::exists(conn, id)? {
-        return Err(RecordError::NotFound { entity: Opportunity::ENTITY });
-    }
+    crm_records::get::<Opportunity>(conn, actor, id)?;
     let rows: Vec<HistoryRow> = opportunity_stage_history::table
         .filter(opportunity_stage_history::opportunity_id.eq(DbUuid(id.0)))
         .order((opportunity_stage_history::entered_at.asc(), opportunity_stage_history::id.asc()))
@@ -531,8 +532,7 @@ pub const QUIET_DAYS: i64 = 14;
 
 /// Assessments of several deals at once (three queries however many).
 pub fn assess(conn: &mut AnyConnection, actor: &Actor, ids: &[OpportunityId]) -> Result<Vec<Assessment>, RecordError> {
-    actor.require(Scope::SalesRead)?;
-    let opps = Opportunity::find_many(conn, ids, true)?;
+    let opps = crm_records::get_many::<Opportunity>(conn, actor, ids, true)?;
     let stages = crate::pipelines::stages_by_id(conn, &opps.iter().map(|o| o.stage_id).collect::<Vec<_>>())?;
     let last = crm_interactions::read::last_with_opportunities(conn, &opps.iter().map(|o| o.id).collect::<Vec<_>>())?;
     let now = crm_db::now();

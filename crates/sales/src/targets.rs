@@ -99,6 +99,10 @@ impl Record for TargetList {
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         actor: &Actor,
@@ -328,6 +332,10 @@ impl Record for Quota {
 
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
+
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
 
     fn build(
         conn: &mut AnyConnection,

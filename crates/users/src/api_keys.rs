@@ -374,6 +374,7 @@ pub fn authenticate(
     }
     let mut actor = Actor::new(format!("api_key:{}", key.id), [], key.scopes.iter().map(String::as_str));
     actor.name = Some(key.name.clone());
+    actor.integration = true;
     Ok(Ok(Grant { actor, key }))
 }
 

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod model;
 pub mod read;
+pub mod sharing;
 
 use crm_core::ids::UserId;
 use crm_core::{Actor, ExternalId, Scope};
@@ -16,6 +17,7 @@ use diesel::prelude::*;
 
 pub use api_keys::{ApiKey, ApiKeyInput, ApiKeyPatch};
 pub use model::{Department, USER_CATALOG, User, UserInput, UserPatch, UserRole, UserRow};
+pub use sharing::{Share, ShareInput, SharePatch, SharingRule, SharingRuleInput, SharingRulePatch};
 
 /// The live user (other than `except`) whose `field` (`email` or `subject`) equals `value`.
 fn live_with(
@@ -37,7 +39,7 @@ impl Record for User {
     const DEFAULT_SORT: &'static str = "name";
 
     fn build(
-        _conn: &mut AnyConnection,
+        conn: &mut AnyConnection,
         _actor: &Actor,
         id: UserId,
         input: UserInput,
@@ -45,6 +47,9 @@ impl Record for User {
         _now: crm_core::Timestamp,
     ) -> Result<Self, RecordError> {
         let i = input.normalize().map_err(|errors| RecordError::Invalid { entity: Self::ENTITY, errors })?;
+        if i.manager_id != prev.and_then(|p| p.manager_id) {
+            check_manager(conn, id, i.manager_id)?;
+        }
         let mut u = prev.cloned().unwrap_or_else(User::blank);
         u.id = id;
         u.name = i.name.unwrap_or_default();
@@ -52,6 +57,7 @@ impl Record for User {
         u.subject = i.subject;
         u.role = i.role.unwrap_or(UserRole::Readonly);
         u.team = i.team;
+        u.manager_id = i.manager_id;
         u.department = i.department;
         u.territory = i.territory;
         u.phone = i.phone;
@@ -72,6 +78,21 @@ impl Record for User {
         }
         out
     }
+}
+
+/// A new manager for `user`: an active user, and neither the user nor anyone under the user
+/// (managers see down the chain, so a cycle would make everyone in it see everything of it).
+fn check_manager(conn: &mut AnyConnection, user: UserId, manager: Option<UserId>) -> Result<(), RecordError> {
+    let Some(m) = manager else { return Ok(()) };
+    if m == user || crm_records::visibility::reports_of(conn, user.0)?.contains(&m.0) {
+        return Err(RecordError::invalid(
+            User::ENTITY,
+            "manager_id",
+            "cycle",
+            "a user cannot be managed by themselves or by someone they manage",
+        ));
+    }
+    check_user(conn, User::ENTITY, "manager_id", Some(m), true)
 }
 
 /// The live user a token's subject signs in as.

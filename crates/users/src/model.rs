@@ -53,6 +53,9 @@ pub struct User {
     /// The team (a name).
     #[filter(sort)]
     pub team: Option<String>,
+    /// The user's manager: a manager sees what the people under them own, down the chain.
+    #[filter]
+    pub manager_id: Option<UserId>,
     /// The department (a name).
     #[filter(sort)]
     pub department: Option<Department>,
@@ -102,6 +105,9 @@ pub struct UserInput {
     /// The team (a name).
     #[serde(default)]
     pub team: Option<String>,
+    /// The user's manager (an active user; not the user, nor anyone under the user).
+    #[serde(default)]
+    pub manager_id: Option<UserId>,
     /// The department (a name).
     #[serde(default)]
     pub department: Option<Department>,

@@ -37,6 +37,7 @@ pub mod custom_fields;
         (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
+        (name = "sharing", description = "Record visibility: each owned resource's sharing level (public, team, private) and shares of one record with a user or a team"),
         (name = "api-keys", description = "API keys for integrators' scripts: scopes within their creator's, expiry, allowed networks, own rate limits, revoked at once"),
         (name = "changes", description = "The change feed: every committed write, in order"),
         (name = "operations", description = "Health and readiness")

@@ -127,6 +127,7 @@ pub fn convert(
         return Err(RecordError::NotFound { entity: Lead::ENTITY });
     }
     let lead = Lead::find(conn, id)?.ok_or(RecordError::NotFound { entity: Lead::ENTITY })?;
+    crm_records::visibility::require(conn, actor, &lead)?;
     if lead.status == LeadStatus::Converted {
         return Err(RecordError::Conflict {
             entity: Lead::ENTITY,

@@ -344,6 +344,10 @@ impl Record for Lead {
     const READ: Scope = Scope::SalesRead;
     const WRITE: Scope = Scope::SalesWrite;
 
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.owner_id.map(|u| u.0)
+    }
+
     fn build(
         conn: &mut AnyConnection,
         _actor: &Actor,

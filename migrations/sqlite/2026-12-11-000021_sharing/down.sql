@@ -1,0 +1,13 @@
+DROP TRIGGER record_shares_fts_au;
+DROP TRIGGER record_shares_fts_ad;
+DROP TRIGGER record_shares_fts_ai;
+DROP TABLE record_shares_fts;
+DROP TABLE record_shares;
+DROP TRIGGER sharing_rules_fts_au;
+DROP TRIGGER sharing_rules_fts_ad;
+DROP TRIGGER sharing_rules_fts_ai;
+DROP TABLE sharing_rules_fts;
+DROP TABLE sharing_rules;
+DROP INDEX users_team;
+DROP INDEX users_manager;
+ALTER TABLE users DROP COLUMN manager_id;

@@ -1,0 +1,213 @@
+//! Record visibility (object-level authorization): sharing levels per resource, the manager
+//! chain, teams, explicit shares, and a record one may not see answering 404 everywhere it
+//! could be reached (get, list, count, patch, history, GraphQL, export).
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Staff of two teams and a manager: Mina and Joon sell in Seoul, Hana in Busan, Kim manages
+/// Hana from headquarters.
+struct Staff {
+    mina: Value,
+    joon: Value,
+    hana: Value,
+    kim: Value,
+}
+
+async fn staff(app: &TestApp) -> Staff {
+    let kim = app.user("Kim", json!({"subject": "kim", "role": "sales", "team": "hq"})).await;
+    Staff {
+        mina: app.user("Mina", json!({"subject": "mina", "role": "sales", "team": "seoul"})).await,
+        joon: app.user("Joon", json!({"subject": "joon", "role": "sales", "team": "seoul"})).await,
+        hana: app
+            .user("Hana", json!({"subject": "hana", "role": "sales", "team": "busan", "manager_id": kim["id"]}))
+            .await,
+        kim,
+    }
+}
+
+fn as_(app: &TestApp, sub: &str) -> String {
+    token(&app.keys, sub, &["sales"], &[])
+}
+
+async fn get_as(app: &TestApp, who: &str, path: &str) -> Resp {
+    app.call(Method::GET, path, Some(&as_(app, who)), None, &[]).await
+}
+
+/// The names a caller lists (and the total it is told).
+async fn names_as(app: &TestApp, who: &str, path: &str) -> (Vec<String>, i64) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let page = get_as(app, who, &format!("{path}{sep}count=true&limit=100")).await.expect(200);
+    let mut names: Vec<String> = page["data"].as_array().unwrap().iter().map(|r| s(&r["name"]).to_string()).collect();
+    names.sort();
+    (names, page["total"].as_i64().unwrap())
+}
+
+#[actix_web::test]
+async fn opportunities_are_seen_by_their_team_and_managers_and_hidden_from_others_as_not_found() {
+    let app = spawn().await;
+    let st = staff(&app).await;
+    let account = app.account("Hanbit Logistics", json!({})).await;
+    let pipeline = app.pipeline("New business", json!({})).await;
+    let seoul = app.opportunity("Seoul fleet", &account, &pipeline, json!({"owner_id": st.mina["id"]})).await;
+    let busan = app.opportunity("Busan port", &account, &pipeline, json!({"owner_id": st.hana["id"]})).await;
+    app.opportunity("Open queue", &account, &pipeline, json!({"owner_id": null})).await;
+    let (seoul_path, busan_path) =
+        (format!("/api/v1/opportunities/{}", s(&seoul["id"])), format!("/api/v1/opportunities/{}", s(&busan["id"])));
+
+    // Opportunities are `team` by default: Joon sees his teammate's deal and the unowned one.
+    get_as(&app, "joon", &seoul_path).await.expect(200);
+    let r = get_as(&app, "joon", &busan_path).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (404, "NOT_FOUND"), "{}", r.body);
+    assert_eq!(
+        names_as(&app, "joon", "/api/v1/opportunities").await,
+        (vec!["Open queue".to_string(), "Seoul fleet".to_string()], 2)
+    );
+    // A filter cannot reach around it.
+    let filter = format!("/api/v1/opportunities?filter=owner_id[eq]:{}", s(&st.hana["id"]));
+    assert_eq!(names_as(&app, "joon", &filter).await, (vec![], 0));
+    // Writes, history and the account's nested list answer the same.
+    let r =
+        app.call(Method::PATCH, &busan_path, Some(&as_(&app, "joon")), Some(json!({"name": "Mine now"})), &[]).await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    let r = app.call(Method::DELETE, &busan_path, Some(&as_(&app, "joon")), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    assert_eq!(get_as(&app, "joon", &format!("{busan_path}/history")).await.status.as_u16(), 404);
+    let q = "query($id: ID!) { account(id: $id) { opportunities { nodes { name } } } }";
+    let r = app.gql(&as_(&app, "joon"), q, json!({"id": account["id"]})).await;
+    let nested: Vec<&str> = r["data"]["account"]["opportunities"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|o| s(&o["name"]))
+        .collect();
+    assert!(nested.contains(&"Seoul fleet") && !nested.contains(&"Busan port"), "{r}");
+    // Kim manages Hana: he sees her deal, not the Seoul team's; Hana sees only her own.
+    get_as(&app, "kim", &busan_path).await.expect(200);
+    assert_eq!(get_as(&app, "kim", &seoul_path).await.status.as_u16(), 404);
+    assert_eq!(
+        names_as(&app, "hana", "/api/v1/opportunities").await,
+        (vec!["Busan port".to_string(), "Open queue".to_string()], 2)
+    );
+    // GraphQL: the same service functions, so the same answers.
+    let q = "query($id: ID!) { opportunity(id: $id) { name } opportunities { totalCount } }";
+    let r = app.gql(&as_(&app, "joon"), q, json!({"id": busan["id"]})).await;
+    // (A missing record is null there, as for an id that never existed.)
+    assert_eq!(
+        (&r["data"]["opportunity"], &r["data"]["opportunities"]["totalCount"]),
+        (&Value::Null, &json!(2)),
+        "{r}"
+    );
+    let r = app.gql(&as_(&app, "joon"), q, json!({"id": seoul["id"]})).await;
+    assert_eq!(r["data"]["opportunity"]["name"], "Seoul fleet", "{r}");
+    // An export holds what its caller lists.
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/exports/stream?resource=opportunities&format=ndjson",
+            Some(&as_(&app, "joon")),
+            None,
+            &[],
+        )
+        .await;
+    let text = r.body.as_str().map(str::to_string).unwrap_or_else(|| r.body.to_string());
+    assert!(r.status.is_success() && text.contains("Seoul fleet") && !text.contains("Busan port"), "{text}");
+    // Forecasts add up what their reader sees: Joon's has no Busan deal.
+    let keys = |f: &Value| -> Vec<String> {
+        f["groups"].as_array().unwrap().iter().map(|g| g["key"].as_str().unwrap_or("").to_string()).collect()
+    };
+    let f = get_as(&app, "joon", "/api/v1/forecast?period=2026-Q4&group_by=owner").await.expect(200);
+    assert!(
+        keys(&f).contains(&s(&st.mina["id"]).to_string()) && !keys(&f).contains(&s(&st.hana["id"]).to_string()),
+        "{f}"
+    );
+    let f = app.get("/api/v1/forecast?period=2026-Q4&group_by=owner").await.expect(200);
+    assert!(keys(&f).contains(&s(&st.hana["id"]).to_string()), "{f}");
+    // The change feed tells of records: a caller who does not see every record gets no events
+    // of a resource that is not public.
+    let feed_token = token(&app.keys, "joon", &["sales"], &["changes:read"]);
+    let feed =
+        app.call(Method::GET, "/api/v1/changes?after=0&limit=500", Some(&feed_token), None, &[]).await.expect(200);
+    let types: Vec<&str> = feed["data"].as_array().unwrap().iter().map(|e| s(&e["type"])).collect();
+    assert!(types.contains(&"account.created") && !types.contains(&"opportunity.created"), "{types:?}");
+    let r = app.gql(&feed_token, "{ changes { data { type } } }", json!({})).await;
+    let text = r.to_string();
+    assert!(text.contains("account.created") && !text.contains("opportunity.created"), "{text}");
+    let all = app.get("/api/v1/changes?after=0&limit=500").await.expect(200);
+    assert!(all.to_string().contains("opportunity.created"));
+    // Administrators and integrations see everything.
+    assert_eq!(app.get("/api/v1/opportunities?count=true").await.expect(200)["total"], 3);
+    let key = app.post("/api/v1/api-keys", json!({"name": "BI", "scopes": ["sales:read"]})).await.expect(201);
+    let r =
+        app.call(Method::GET, "/api/v1/opportunities?count=true", None, None, &[("X-Api-Key", s(&key["key"]))]).await;
+    assert_eq!(r.expect(200)["total"], 3);
+}
+
+#[actix_web::test]
+async fn an_administrator_sets_the_level_and_owners_share_single_records() {
+    let app = spawn().await;
+    let st = staff(&app).await;
+    let mine = app.contact("Ji-woo", "Han", json!({"owner_id": st.mina["id"]})).await;
+    let unowned = app.contact("Queue", "Person", json!({"owner_id": null})).await;
+    let path = format!("/api/v1/contacts/{}", s(&mine["id"]));
+    // Contacts are public by default.
+    get_as(&app, "hana", &path).await.expect(200);
+
+    // Only administrators set levels; a rule names a resource with an owner, once.
+    let rule = json!({"entity": "contact", "level": "private", "note": "pilot of private books"});
+    let r = app.call(Method::POST, "/api/v1/sharing-rules", Some(&as_(&app, "mina")), Some(rule.clone()), &[]).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    let bad = app.post("/api/v1/sharing-rules", json!({"entity": "product", "level": "team"})).await;
+    assert_eq!((bad.status.as_u16(), error_fields(&bad.body)), (422, vec!["entity".to_string()]), "{}", bad.body);
+    let rule = app.post("/api/v1/sharing-rules", rule).await.expect(201);
+    let again = app.post("/api/v1/sharing-rules", json!({"entity": "contact", "level": "team"})).await;
+    assert_eq!(again.status.as_u16(), 409, "{}", again.body);
+
+    // Private: the owner (and her managers) only; unowned records stay in everyone's queue.
+    get_as(&app, "mina", &path).await.expect(200);
+    assert_eq!(get_as(&app, "joon", &path).await.status.as_u16(), 404);
+    get_as(&app, "joon", &format!("/api/v1/contacts/{}", s(&unowned["id"]))).await.expect(200);
+
+    // Mina shares the record with Joon: he sees it until she revokes the share.
+    let share = json!({"entity": "contact", "record_id": mine["id"], "user_id": st.joon["id"], "note": "covering"});
+    let made = app.call(Method::POST, "/api/v1/shares", Some(&as_(&app, "mina")), Some(share), &[]).await.expect(201);
+    assert_eq!(made["granted_by"], st.mina["id"]);
+    get_as(&app, "joon", &path).await.expect(200);
+    let listed = get_as(&app, "joon", "/api/v1/contacts?count=true").await.expect(200);
+    assert_eq!(listed["total"], 2, "{listed}");
+    // Someone who does not see a record cannot share it (nor learn that it exists).
+    let steal = json!({"entity": "contact", "record_id": mine["id"], "user_id": st.hana["id"]});
+    let r = app.call(Method::POST, "/api/v1/shares", Some(&as_(&app, "hana")), Some(steal), &[]).await;
+    assert_eq!((r.status.as_u16(), error_fields(&r.body)), (422, vec!["record_id".to_string()]), "{}", r.body);
+    // Shares are the granter's (private): Hana does not see Mina's.
+    let r = get_as(&app, "hana", &format!("/api/v1/shares/{}", s(&made["id"]))).await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    let share_path = format!("/api/v1/shares/{}", s(&made["id"]));
+    app.call(Method::DELETE, &share_path, Some(&as_(&app, "mina")), None, &[]).await.expect(204);
+    assert_eq!(get_as(&app, "joon", &path).await.status.as_u16(), 404);
+
+    // A share with a team reaches its members.
+    let team_share = json!({"entity": "contact", "record_id": mine["id"], "team": "busan"});
+    app.call(Method::POST, "/api/v1/shares", Some(&as_(&app, "mina")), Some(team_share), &[]).await.expect(201);
+    get_as(&app, "hana", &path).await.expect(200);
+    assert_eq!(get_as(&app, "joon", &path).await.status.as_u16(), 404);
+
+    // Kim manages nobody on the Seoul team; once he manages Mina he sees her records.
+    assert_eq!(get_as(&app, "kim", &path).await.status.as_u16(), 404);
+    app.patch(&format!("/api/v1/users/{}", s(&st.mina["id"])), json!({"manager_id": st.kim["id"]})).await.expect(200);
+    get_as(&app, "kim", &path).await.expect(200);
+    // The chain cannot loop.
+    let r = app.patch(&format!("/api/v1/users/{}", s(&st.kim["id"])), json!({"manager_id": st.hana["id"]})).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["errors"][0]["code"])), (422, "cycle"), "{}", r.body);
+
+    // Back to public by archiving the rule; every step is an event with history.
+    app.delete(&format!("/api/v1/sharing-rules/{}", s(&rule["id"]))).await.expect(204);
+    get_as(&app, "joon", &path).await.expect(200);
+    let feed = app.get("/api/v1/changes?after=0&limit=500").await.expect(200);
+    let types: Vec<&str> = feed["data"].as_array().unwrap().iter().map(|e| s(&e["type"])).collect();
+    for t in ["sharing_rule.created", "sharing_rule.archived", "share.created", "share.archived", "user.updated"] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+}
