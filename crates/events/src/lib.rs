@@ -34,6 +34,8 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("custom_field", Scope::SchemaRead),
     ("webhook", Scope::WebhooksRead),
     ("api_key", Scope::ApiKeysRead),
+    ("sharing_rule", Scope::UsersRead),
+    ("share", Scope::UsersRead),
     ("alert", Scope::AnalyticsRead),
     ("customer_tier", Scope::AnalyticsRead),
 ];
@@ -477,6 +479,17 @@ impl FeedRequest {
         Ok(())
     }
 
+    /// Leaves out the events of these entities (resources whose records the caller does not all
+    /// see: see `crm_records::visibility::withheld_entities`).
+    pub fn withhold(&mut self, entities: &[&str]) {
+        self.entities.retain(|e| !entities.contains(&e.as_str()));
+        self.kinds.retain(|k| !entities.contains(&k.split('.').next().unwrap_or(k)));
+        if self.entities.is_empty() && self.kinds.is_empty() {
+            // Nothing left to read: a name no event has keeps the page empty.
+            self.entities.push(String::new());
+        }
+    }
+
     /// Where the request starts: events with a greater `seq` follow.
     pub fn after(&self) -> i64 {
         self.after
@@ -511,7 +524,7 @@ pub fn events_after(conn: &mut AnyConnection, after: i64, limit: u32) -> Result<
 }
 
 /// Events after `after`, in `seq` order, for the entities (or `entity.action` types) asked
-/// for and readable by the actor, as one page.
+/// for and readable by the actor, but not the `withheld` ones, as one page.
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, after))]
 pub fn list_changes(
     conn: &mut AnyConnection,
@@ -519,8 +532,10 @@ pub fn list_changes(
     after: i64,
     types: &[String],
     limit: u32,
+    withheld: &[&str],
 ) -> Result<ChangePage, EventsError> {
-    let req = FeedRequest::new(actor, after, types, limit)?;
+    let mut req = FeedRequest::new(actor, after, types, limit)?;
+    req.withhold(withheld);
     let data = req.load(conn, after, limit)?;
     req.check_position(conn, data.first().map(|e| e.seq.0))?;
     let next_after = data.last().map(|e| e.seq).unwrap_or(Long(after));

@@ -93,7 +93,15 @@ type DealRow = (
     NaiveDateTime,
 );
 
-fn deals(conn: &mut AnyConnection, pipeline: Option<PipelineId>, owner: Option<UserId>) -> QueryResult<Vec<DealRow>> {
+/// The live deals the caller sees (see `crm_records::visibility`), of one pipeline and owner
+/// when given: what forecasts and reports add up.
+fn deals(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    pipeline: Option<PipelineId>,
+    owner: Option<UserId>,
+) -> Result<Vec<DealRow>, RecordError> {
+    let seen = crm_records::visibility::of::<crate::Opportunity>(conn, actor)?;
     let mut q = opportunities::table
         .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(opportunities::stage_id)))
         .filter(opportunities::archived_at.is_null())
@@ -117,7 +125,9 @@ fn deals(conn: &mut AnyConnection, pipeline: Option<PipelineId>, owner: Option<U
     if let Some(o) = owner {
         q = q.filter(opportunities::owner_id.eq(DbUuid(o.0)));
     }
-    q.load(conn)
+    let mut rows: Vec<DealRow> = q.load(conn)?;
+    rows.retain(|r| seen.sees(r.6.map(|u| u.0), r.0.0));
+    Ok(rows)
 }
 
 #[derive(Default)]
@@ -141,7 +151,7 @@ pub fn forecast(
 ) -> Result<Forecast, RecordError> {
     actor.require(Scope::SalesRead)?;
     let p = Period::parse_exact(period).ok_or_else(bad_period)?;
-    let rows = deals(conn, None, None)?;
+    let rows = deals(conn, actor, None, None)?;
     let users: BTreeMap<uuid::Uuid, (String, Option<String>)> =
         crm_users::read::names_and_teams(conn)?.into_iter().map(|(id, v)| (id.0, v)).collect();
     let pipeline_rows: Vec<(DbUuid, String)> = pipelines::table.select((pipelines::id, pipelines::name)).load(conn)?;
@@ -297,7 +307,7 @@ pub fn sales_report(
 ) -> Result<SalesReport, RecordError> {
     actor.require(Scope::SalesRead)?;
     let p = Period::parse_exact(period).ok_or_else(bad_period)?;
-    let rows = deals(conn, pipeline, owner)?;
+    let rows = deals(conn, actor, pipeline, owner)?;
     let (mut won, mut lost) = (0i64, 0i64);
     let mut cycle_secs: i128 = 0;
     let mut by: BTreeMap<String, (i64, i128, i64)> = BTreeMap::new();
@@ -371,7 +381,15 @@ pub fn sales_report(
                 .load(conn)?;
             q = q.filter(opportunity_stage_history::opportunity_id.eq_any(owned));
         }
-        let entries: Vec<(DbUuid, DbUuid)> = q.load(conn)?;
+        let mut entries: Vec<(DbUuid, DbUuid)> = q.load(conn)?;
+        // Moves of deals the caller does not see are not counted.
+        let seen = crm_records::visibility::of::<crate::Opportunity>(conn, actor)?;
+        if seen != crm_records::visibility::Visibility::All {
+            let ids: Vec<OpportunityId> = entries.iter().map(|(o, _)| OpportunityId(o.0)).collect();
+            let visible: std::collections::HashSet<uuid::Uuid> =
+                crm_records::get_many::<crate::Opportunity>(conn, actor, &ids, false)?.iter().map(|o| o.id.0).collect();
+            entries.retain(|(o, _)| visible.contains(&o.0));
+        }
         let entered_by = |stage: StageId| -> Vec<OpportunityId> {
             let mut v: Vec<OpportunityId> =
                 entries.iter().filter(|(_, s)| s.0 == stage.0).map(|(o, _)| OpportunityId(o.0)).collect();
@@ -403,14 +421,18 @@ pub fn sales_report(
         .filter(activities::completed_at.ge(start))
         .filter(activities::completed_at.lt(end))
         .filter(activities::archived_at.is_null())
-        .select(activities::assignee_id)
+        .select((activities::id, activities::assignee_id))
         .into_boxed::<MultiBackend>();
     if let Some(o) = owner {
         q = q.filter(activities::assignee_id.eq(DbUuid(o.0)));
     }
-    let done: Vec<Option<DbUuid>> = q.load(conn)?;
+    let seen = crm_records::visibility::of::<crate::Activity>(conn, actor)?;
+    let done: Vec<(DbUuid, Option<DbUuid>)> = q.load(conn)?;
     let mut counts: BTreeMap<Option<uuid::Uuid>, i64> = BTreeMap::new();
-    for a in done {
+    for (id, a) in done {
+        if !seen.sees(a.map(|u| u.0), id.0) {
+            continue;
+        }
         *counts.entry(a.map(|u| u.0)).or_default() += 1;
     }
     let names: BTreeMap<uuid::Uuid, String> = {

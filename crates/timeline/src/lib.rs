@@ -204,11 +204,15 @@ fn bad_cursor() -> RecordError {
     RecordError::List(crm_core::list::ListError::Cursor)
 }
 
-fn check_subject(conn: &mut AnyConnection, subject: Subject) -> Result<(), RecordError> {
-    if owner(conn, subject)?.is_none() {
-        return Err(RecordError::NotFound { entity: subject.entity() });
+/// The subject's owner; not found when there is no such customer or the caller may not see it.
+fn check_subject(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Result<Option<UserId>, RecordError> {
+    let not_found = || RecordError::NotFound { entity: subject.entity() };
+    let owner_id = owner(conn, subject)?.ok_or_else(not_found)?;
+    let seen = crm_records::visibility::of_entity(conn, actor, subject.entity())?;
+    if !seen.sees(owner_id.map(|u| u.0), subject.uuid()) {
+        return Err(not_found());
     }
-    Ok(())
+    Ok(owner_id)
 }
 
 /// Resolves which kinds to include: the requested ones (each must be readable), or every kind
@@ -248,7 +252,7 @@ pub fn timeline(
             Some((t, c.id))
         }
     };
-    check_subject(conn, subject)?;
+    check_subject(conn, actor, subject)?;
     let n = i64::from(limit) + 1;
     let mut keys: Vec<(Key, TimelineKind)> = Vec::new();
     let mut changes: HashMap<uuid::Uuid, HistoryEntry> = HashMap::new();
@@ -297,12 +301,16 @@ pub fn timeline(
     let ids_of = |k: TimelineKind| -> Vec<uuid::Uuid> {
         keys.iter().filter(|(_, kind)| *kind == k).map(|((_, id), _)| *id).collect()
     };
-    let mut interactions = by_id::<Interaction>(conn, ids_of(TimelineKind::Interaction))?;
-    let mut cases = by_id::<Case>(conn, ids_of(TimelineKind::Case))?;
-    let mut purchases = by_id::<Purchase>(conn, ids_of(TimelineKind::Purchase))?;
-    let mut deals = by_id::<Opportunity>(conn, ids_of(TimelineKind::Opportunity))?;
+    let mut interactions = by_id::<Interaction>(conn, actor, ids_of(TimelineKind::Interaction))?;
+    let mut cases = by_id::<Case>(conn, actor, ids_of(TimelineKind::Case))?;
+    let mut purchases = by_id::<Purchase>(conn, actor, ids_of(TimelineKind::Purchase))?;
+    let mut deals = by_id::<Opportunity>(conn, actor, ids_of(TimelineKind::Opportunity))?;
     let mut moves = crm_sales::customer::stage_visits(conn, &ids_of(TimelineKind::StageChange))?;
-    let mut activities = by_id::<Activity>(conn, ids_of(TimelineKind::Activity))?;
+    // A stage move is seen with its deal.
+    let moved: Vec<_> = moves.values().map(|m| m.opportunity_id).collect();
+    let seen_deals = by_id::<Opportunity>(conn, actor, moved.iter().map(|o| o.0).collect())?;
+    moves.retain(|_, m| seen_deals.contains_key(&m.opportunity_id.0));
+    let mut activities = by_id::<Activity>(conn, actor, ids_of(TimelineKind::Activity))?;
     let data = keys
         .into_iter()
         .filter_map(|((t, id), kind)| {
@@ -321,11 +329,22 @@ pub fn timeline(
     Ok(TimelinePage { data, next_cursor })
 }
 
-/// The records of `R` with these ids (archived ones too: the keys were chosen live), by id.
-fn by_id<R: Stored>(conn: &mut AnyConnection, ids: Vec<uuid::Uuid>) -> Result<HashMap<uuid::Uuid, R>, RecordError> {
+/// The records of `R` with these ids (archived ones too: the keys were chosen live) that the
+/// caller sees, by id. (A page may so hold fewer entries than asked; its cursor still follows
+/// the last key read.)
+fn by_id<R: crm_records::Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ids: Vec<uuid::Uuid>,
+) -> Result<HashMap<uuid::Uuid, R>, RecordError> {
     use crm_core::ids::EntityId;
     let ids: Vec<R::Id> = ids.into_iter().map(R::Id::from_uuid).collect();
-    Ok(R::find_many(conn, &ids, true)?.into_iter().map(|r| (r.id().uuid(), r)).collect())
+    let seen = crm_records::visibility::of::<R>(conn, actor)?;
+    Ok(R::find_many(conn, &ids, true)?
+        .into_iter()
+        .filter(|r| seen.sees(r.owner(), r.id().uuid()))
+        .map(|r| (r.id().uuid(), r))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,7 +436,7 @@ fn per_currency(mut sums: Vec<(String, i128)>) -> Vec<Money> {
 #[tracing::instrument(skip_all, fields(actor = %actor.sub, ?subject))]
 pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Result<CustomerSummary, RecordError> {
     actor.require(read_scope(subject))?;
-    let owner_id = owner(conn, subject)?.ok_or(RecordError::NotFound { entity: subject.entity() })?;
+    let owner_id = check_subject(conn, actor, subject)?;
     let owner = match owner_id {
         Some(id) if actor.has(Scope::UsersRead) => User::find(conn, id)?,
         _ => None,

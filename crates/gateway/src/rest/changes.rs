@@ -72,14 +72,16 @@ pub async fn list_changes(
     let req = FeedRequest::new(&auth.0, q.after.unwrap_or(0), &types, q.limit.unwrap_or(100))?;
     // The first slice is read before answering, so its failure (or a position the feed cannot
     // continue from) is still a problem document.
-    let first = {
-        let (req, n) = (req.clone(), req.limit().min(SLICE));
+    let (req, first) = {
+        let (mut req, actor) = (req, auth.0.clone());
         state
             .db
             .run(move |c| -> Result<_, crm_events::EventsError> {
-                let events = req.load(c, req.after(), n)?;
+                let withheld = crm_records::visibility::withheld_entities(c, &actor).map_err(crm_db::DbError::from)?;
+                req.withhold(&withheld);
+                let events = req.load(c, req.after(), req.limit().min(SLICE))?;
                 req.check_position(c, events.first().map(|e| e.seq.0))?;
-                Ok(events)
+                Ok((req, events))
             })
             .await?
     };
