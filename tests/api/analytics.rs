@@ -136,6 +136,20 @@ async fn rfm_segments_margins_and_drift_reasons_match_the_hand_worked_base() {
         json!([{"currency": "USD", "orders": 3, "revenue": money(3000, "USD"), "margin": money(1200, "USD"),
                 "margin_rate": 0.4, "uncosted_orders": 0, "average_order": money(1000, "USD")}])
     );
+    // Margins come from unit costs: a rep without `products:cost` sees the revenue, not them,
+    // and cannot rank by them either.
+    let rep = token(&app.keys, "rep", &["sales"], &[]);
+    let path = format!("/api/v1/accounts/{}/analytics", s(&a["id"]));
+    let seen = app.call(Method::GET, &path, Some(&rep), None, &[]).await.expect(200);
+    assert_eq!(
+        seen["value"],
+        json!([{"currency": "USD", "orders": 3, "revenue": money(3000, "USD"), "uncosted_orders": 0,
+                "average_order": money(1000, "USD")}])
+    );
+    let r = app.call(Method::GET, "/api/v1/analytics/customers?sort=-margin", Some(&rep), None, &[]).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    let listed = app.call(Method::GET, "/api/v1/analytics/customers", Some(&rep), None, &[]).await.expect(200);
+    assert!(!listed.to_string().contains("margin"), "{listed}");
     assert_eq!(
         (xa["orders"].as_i64(), xa["tenure_days"].as_i64(), xa["repeat_customer"].as_bool()),
         (Some(3), Some(70), Some(true))
@@ -489,7 +503,8 @@ fn kinds(page: &Value) -> Vec<String> {
 async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_condition_passes() {
     let app = spawn().await;
     let rita = app.user("Rita Rep", json!({"subject": "rita", "role": "sales"})).await;
-    let rita_token = token(&app.keys, "rita", &["sales"], &[]);
+    // Rita manages her accounts' margins too.
+    let rita_token = token(&app.keys, "rita", &["sales"], &["products:cost"]);
     app.user("Sam Rep", json!({"subject": "sam", "role": "sales"})).await;
     let sam_token = token(&app.keys, "sam", &["sales"], &[]);
     let as_rita = |path: String| {
@@ -516,6 +531,10 @@ async fn alerts_are_raised_once_for_their_owner_and_resolved_when_their_conditio
     assert_eq!(job["result"]["alerts_raised"], 3, "{job}");
     let mine = as_rita("/api/v1/alerts?owner=me".into()).await;
     assert_eq!(kinds(&mine), vec!["drift", "margin_drop", "quota_behind"]);
+    // A margin alert states a margin: without `products:cost` it is not listed.
+    let plain = token(&app.keys, "rita", &["sales"], &[]);
+    let without = app.call(Method::GET, "/api/v1/alerts?owner=me", Some(&plain), None, &[]).await.expect(200);
+    assert_eq!(kinds(&without), vec!["drift", "quota_behind"]);
     let find = |page: &Value, kind: &str| {
         page["data"].as_array().unwrap().iter().find(|a| a["kind"] == kind).cloned().unwrap()
     };
@@ -726,8 +745,13 @@ async fn tiers_dimensions_and_monthly_trends_add_up_by_hand() {
     assert_eq!(t["months"].as_array().unwrap().len(), 12);
     assert_eq!(t["months"][11], format!("{}", first.format("%Y-%m")));
     let point = |month: chrono::NaiveDate, revenue: i64, margin: Option<i64>, orders: i64, customers: i64| {
-        json!({"month": format!("{}", month.format("%Y-%m")), "currency": "USD", "revenue": money(revenue, "USD"),
-               "margin": margin.map(|m| money(m, "USD")), "orders": orders, "customers": customers})
+        let mut p = json!({"month": format!("{}", month.format("%Y-%m")), "currency": "USD",
+               "revenue": money(revenue, "USD"), "orders": orders, "customers": customers});
+        // Absent when no purchase of the month had unit costs.
+        if let Some(m) = margin {
+            p["margin"] = money(m, "USD");
+        }
+        p
     };
     assert_eq!(
         t["groups"],

@@ -211,3 +211,53 @@ async fn an_administrator_sets_the_level_and_owners_share_single_records() {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
 }
+
+#[actix_web::test]
+async fn a_unit_cost_is_absent_for_callers_without_products_cost_everywhere_it_could_show() {
+    let app = spawn().await;
+    let cost = json!({"amount_minor": 1234, "currency": "EUR"});
+    let p = app.product("COST-1", json!({"unit_cost": cost})).await;
+    assert_eq!(p["unit_cost"], cost);
+    let path = format!("/api/v1/products/{}", s(&p["id"]));
+    app.patch(&path, json!({"unit_cost": {"amount_minor": 1300, "currency": "EUR"}})).await.expect(200);
+    let rep = token(&app.keys, "rep", &["sales"], &["changes:read"]);
+    let read = |path: String| {
+        let (app, rep) = (&app, rep.clone());
+        async move { app.call(Method::GET, &path, Some(&rep), None, &[]).await.expect(200) }
+    };
+
+    // The record, a list, GraphQL.
+    let one = read(path.clone()).await;
+    assert!(one.get("unit_cost").is_none() && one["list_price"]["amount_minor"] == 1999, "{one}");
+    let list = read("/api/v1/products?limit=10".into()).await;
+    assert!(!list.to_string().contains("unit_cost"), "{list}");
+    let r = app
+        .gql(&rep, "query($id: ID!) { product(id: $id) { sku unitCost { amountMinor } } }", json!({"id": p["id"]}))
+        .await;
+    assert_eq!(r["data"]["product"], json!({"sku": "COST-1", "unitCost": null}), "{r}");
+    // An export, the history, the change feed.
+    let export =
+        app.call(Method::GET, "/api/v1/exports/stream?resource=products&format=ndjson", Some(&rep), None, &[]).await;
+    let text = export.body.as_str().map(str::to_string).unwrap_or_else(|| export.body.to_string());
+    assert!(export.status.is_success() && text.contains("COST-1") && !text.contains("1300"), "{text}");
+    let history = read(format!("{path}/history")).await.to_string();
+    assert!(!history.contains("unit_cost") && !history.contains("1300"), "{history}");
+    let feed = read("/api/v1/changes?after=0&limit=100&types=product".into()).await;
+    assert!(feed["data"].as_array().unwrap().len() == 2 && !feed.to_string().contains("unit_cost"), "{feed}");
+
+    // Nor can a segment group customers by margin without it.
+    let marketer = token(&app.keys, "mk", &["marketing"], &[]);
+    let by_margin = json!({"name": "High margin", "criteria": "analytics(margin_minor[gt]:100)"});
+    let r = app.call(Method::POST, "/api/v1/segments", Some(&marketer), Some(by_margin.clone()), &[]).await;
+    assert_eq!((r.status.as_u16(), error_fields(&r.body)), (422, vec!["criteria".to_string()]), "{}", r.body);
+    app.post("/api/v1/segments", by_margin).await.expect(201);
+
+    // Whoever holds `products:cost` sees it all.
+    let full = token(&app.keys, "controller", &["sales"], &["products:cost", "changes:read"]);
+    let one = app.call(Method::GET, &path, Some(&full), None, &[]).await.expect(200);
+    assert_eq!(one["unit_cost"]["amount_minor"], 1300);
+    let history = app.call(Method::GET, &format!("{path}/history"), Some(&full), None, &[]).await.expect(200);
+    assert!(history.to_string().contains("unit_cost"), "{history}");
+    let feed = app.call(Method::GET, "/api/v1/changes?after=0&limit=100&types=product", Some(&full), None, &[]).await;
+    assert!(feed.expect(200).to_string().contains("1300"));
+}

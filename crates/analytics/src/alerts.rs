@@ -178,7 +178,7 @@ pub fn quota_candidates(
         format!("{}-{:02}", d.year(), d.month()),
         format!("{}", d.year()),
     ];
-    let reader = Actor::new("system:analytics", [], [Scope::SalesRead.as_str()]);
+    let reader = Actor::internal("system:analytics", [Scope::SalesRead.as_str()]);
     let names = crm_users::read::names_and_teams(conn)?;
     let mut out = Vec::new();
     for period in periods {
@@ -273,7 +273,7 @@ fn alert_of(r: Row) -> Alert {
 }
 
 fn system() -> Actor {
-    Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()])
+    Actor::internal("system:analytics", [Scope::AnalyticsWrite.as_str()])
 }
 
 /// Raises the candidates not raised already (open, or closed by their owner within the
@@ -415,7 +415,9 @@ fn transition(
 /// admin.
 pub fn close(conn: &mut AnyConnection, actor: &Actor, id: AlertId, to: AlertStatus) -> Result<Alert, RecordError> {
     actor.require(Scope::AnalyticsRead)?;
-    let alert = find(conn, id)?.ok_or(RecordError::NotFound { entity: ENTITY })?;
+    let alert = find(conn, id)?
+        .filter(|a| a.kind != AlertKind::MarginDrop || actor.has(Scope::ProductsCost))
+        .ok_or(RecordError::NotFound { entity: ENTITY })?;
     let me = crm_users::user_by_subject(conn, &actor.sub)?.map(|u| u.id);
     if !actor.roles.contains(&Role::Admin) && (alert.owner_id.is_none() || alert.owner_id != me) {
         return Err(RecordError::Foreign {
@@ -495,6 +497,10 @@ pub fn list(conn: &mut AnyConnection, actor: &Actor, q: &AlertsQuery) -> Result<
     }
     if let Some(k) = q.kind {
         query = query.filter(alerts::kind.eq(k.as_str()));
+    }
+    // A margin alert tells a margin: for those who see unit costs.
+    if !actor.has(Scope::ProductsCost) {
+        query = query.filter(alerts::kind.ne(AlertKind::MarginDrop.as_str()));
     }
     if let Some(c) = q.customer_id {
         query = query.filter(alerts::customer_id.eq(DbUuid(c)));

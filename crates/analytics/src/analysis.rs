@@ -149,9 +149,11 @@ pub struct CurrencyValue {
     pub orders: i64,
     pub revenue: Money,
     /// Revenue minus unit cost × quantity, over the purchases whose every line has a unit cost
-    /// in this currency; absent when none has.
+    /// in this currency; absent when none has, and for callers without `products:cost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<Money>,
-    /// Margin over the revenue of those same purchases.
+    /// Margin over the revenue of those same purchases (absent with `margin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub margin_rate: Option<f64>,
     /// Purchases left out of the margin (a line without a unit cost in this currency).
     pub uncosted_orders: i64,

@@ -87,9 +87,34 @@ pub fn readable_customer(conn: &mut AnyConnection, actor: &Actor, customer: Cust
     Ok(())
 }
 
+/// Whether the caller sees margins: they come from unit costs (`products:cost`).
+fn sees_margins(actor: &Actor) -> bool {
+    actor.has(Scope::ProductsCost)
+}
+
+/// An analysis as `actor` may see it: without margins unless it sees unit costs.
+fn concealed(mut a: CustomerAnalysis, actor: &Actor) -> CustomerAnalysis {
+    if !sees_margins(actor) {
+        for v in &mut a.value {
+            v.margin = None;
+            v.margin_rate = None;
+        }
+    }
+    a
+}
+
 /// One customer's analysis: the latest refresh's, or with `fresh` (or for a customer that
 /// refresh did not see) computed now from its purchases against that refresh's model.
 pub fn customer(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    customer: Customer,
+    fresh: bool,
+) -> Result<CustomerAnalysis, RecordError> {
+    Ok(concealed(analysis_of(conn, actor, customer, fresh)?, actor))
+}
+
+fn analysis_of(
     conn: &mut AnyConnection,
     actor: &Actor,
     customer: Customer,
@@ -308,7 +333,8 @@ pub fn customers(
     actor.require(Scope::AnalyticsRead)?;
     let raw_sort = q.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-predicted_clv");
     let (desc, name) = raw_sort.strip_prefix('-').map(|n| (true, n)).unwrap_or((false, raw_sort));
-    let Some(&(_, column, float)) = SORTS.iter().find(|s| s.0 == name) else {
+    let Some(&(_, column, float)) = SORTS.iter().find(|s| s.0 == name && (s.0 != "margin" || sees_margins(actor)))
+    else {
         return Err(ListError::Sort(raw_sort.to_string()).into());
     };
     let limit = page_size(q.limit.unwrap_or(50), 200)?;
@@ -381,7 +407,8 @@ pub fn customers(
     let next_cursor = more.then(|| rows.last()).flatten().map(|(id, _, v)| {
         Cursor { s: signature.clone(), v: vec![v.map(serde_json::Value::from).unwrap_or_default()], id: id.0 }.encode()
     });
-    let data = rows.into_iter().filter_map(|(_, a, _)| serde_json::from_str(&a).ok()).collect();
+    let data =
+        rows.into_iter().filter_map(|(_, a, _)| serde_json::from_str(&a).ok()).map(|a| concealed(a, actor)).collect();
     Ok(CustomerAnalysisPage { data, next_cursor, as_of: run.as_of.and_utc() })
 }
 
@@ -394,7 +421,8 @@ pub struct SegmentValue {
     pub customers: i64,
     /// Their lifetime revenue.
     pub revenue: Money,
-    /// Their margin, over the customers who have one.
+    /// Their margin, over the customers who have one (absent without `products:cost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<Money>,
     /// Their predicted lifetime value, over the customers who have one.
     pub predicted_clv: Option<Money>,
@@ -483,7 +511,7 @@ pub fn segments(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) 
                     currency: r.1.clone(),
                     customers: r.2,
                     revenue: Money::new(r.4, &r.1),
-                    margin: r.5.filter(|_| r.7 > 0).map(|m| Money::new(m, &r.1)),
+                    margin: r.5.filter(|_| r.7 > 0 && sees_margins(actor)).map(|m| Money::new(m, &r.1)),
                     predicted_clv: r.6.filter(|_| r.8 > 0).map(|m| Money::new(m, &r.1)),
                 })
                 .collect();
@@ -535,7 +563,12 @@ pub fn trends(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) ->
         .first(conn)
         .optional()?;
     let mut stored: crate::trends::Stored = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
-    let groups = stored.dimensions.remove(by.as_str()).unwrap_or_default();
+    let mut groups = stored.dimensions.remove(by.as_str()).unwrap_or_default();
+    if !sees_margins(actor) {
+        for p in groups.iter_mut().flat_map(|g| g.points.iter_mut()) {
+            p.margin = None;
+        }
+    }
     Ok(CustomerTrends { as_of: run.as_of.and_utc(), by, months: stored.months, groups })
 }
 

@@ -108,7 +108,7 @@ pub fn schedule(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<bool, Re
     if crm_records::jobs::any_of_kind_since(conn, KIND, since)? {
         return Ok(false);
     }
-    let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
+    let system = Actor::internal("system:analytics", [Scope::AnalyticsWrite.as_str()]);
     crm_records::jobs::enqueue(conn, &system, KIND, &serde_json::json!({}))?;
     Ok(true)
 }
@@ -440,7 +440,7 @@ pub fn run(
     // alerts are raised by the refresh of now, not by a backtest of the past.
     let (mut alerts_raised, mut alerts_resolved) = (0, 0);
     if input.as_of.is_none() {
-        let system = Actor::new("system:analytics", [], [Scope::AnalyticsWrite.as_str()]);
+        let system = Actor::internal("system:analytics", [Scope::AnalyticsWrite.as_str()]);
         for chunk in tier_changes.chunks(1000) {
             db.transaction_sync(|c| -> Result<(), DbError> {
                 for (customer_type, id, before, after) in chunk {

@@ -58,7 +58,9 @@ pub struct CustomerTrendPoint {
     pub month: String,
     pub currency: String,
     pub revenue: Money,
-    /// Over the month's purchases whose every line has a unit cost in their currency.
+    /// Over the month's purchases whose every line has a unit cost in their currency (absent
+    /// without `products:cost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<Money>,
     pub orders: i64,
     /// Customers who bought in the month.

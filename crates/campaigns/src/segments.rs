@@ -199,6 +199,19 @@ impl Record for Segment {
         }
         // The definition must evaluate: a valid criterion, segments that exist, no cycle.
         let cond = condition(conn, actor, &draft, Some(id))?;
+        // Margins come from unit costs: grouping customers by one needs the scope that reads it.
+        let new_criteria = draft.criteria.as_deref().map(str::trim).unwrap_or("");
+        if !actor.has(crm_core::Scope::ProductsCost)
+            && prev.is_none_or(|p| p.criteria != new_criteria)
+            && criterion(conn, entity, draft.criteria.as_deref())?.is_some_and(|c| compares(&c, "margin_minor"))
+        {
+            return Err(RecordError::invalid(
+                entity,
+                "criteria",
+                "not_granted",
+                "comparing margins (`margin_minor`) needs the `products:cost` scope",
+            ));
+        }
         let kind = input.kind.unwrap_or(SegmentKind::Dynamic);
         let mut s = prev.cloned().unwrap_or_else(Segment::blank);
         let criteria = draft.criteria.as_deref().map(str::trim).unwrap_or("").to_string();
@@ -273,6 +286,16 @@ fn write_snapshot(conn: &mut AnyConnection, id: SegmentId, cond: Sql) -> Result<
         };
     }
     Ok(())
+}
+
+/// Whether a criterion compares a field of this name, at any depth.
+fn compares(r: &Resolved, name: &str) -> bool {
+    match r {
+        Resolved::And(all) | Resolved::Or(all) => all.iter().any(|x| compares(x, name)),
+        Resolved::Not(x) | Resolved::Related { inner: x, .. } => compares(x, name),
+        Resolved::Cond { field, .. } => field.name == name,
+        Resolved::Geo(_) => false,
+    }
 }
 
 /// The criterion, type-checked; field errors name `criteria`.

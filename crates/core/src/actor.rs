@@ -58,10 +58,13 @@ pub enum Scope {
     SharingWrite,
     /// Share a record one can see and write with a user or a team (`/shares`).
     SharesWrite,
+    /// See what products cost the business: unit costs and the margins computed from them
+    /// (without it, those fields are absent from every answer, export, event and history).
+    ProductsCost,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 30] = [
+    pub const ALL: [Scope; 31] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -92,6 +95,7 @@ impl Scope {
         Scope::MetricsRead,
         Scope::SharingWrite,
         Scope::SharesWrite,
+        Scope::ProductsCost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +130,7 @@ impl Scope {
             Scope::MetricsRead => "metrics:read",
             Scope::SharingWrite => "sharing:write",
             Scope::SharesWrite => "shares:write",
+            Scope::ProductsCost => "products:cost",
         }
     }
 
@@ -158,6 +163,17 @@ impl Scope {
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Fields of an entity's records that only callers holding a scope see: elsewhere they are
+/// absent from records, exports, change events and histories.
+pub const CONCEALED: &[(&str, &str, Scope)] = &[("product", "unit_cost", Scope::ProductsCost)];
+
+impl Actor {
+    /// The fields of `entity` this caller may not see.
+    pub fn concealed_fields<'a>(&'a self, entity: &'a str) -> impl Iterator<Item = &'static str> + 'a {
+        CONCEALED.iter().filter(move |(e, _, s)| *e == entity && !self.has(*s)).map(|(_, f, _)| *f)
     }
 }
 
@@ -281,8 +297,9 @@ pub struct Actor {
     pub email: Option<String>,
     /// Whether a subject without a user record gets one when it first writes (see `crm-users`).
     pub provision_user: bool,
-    /// An integration (an API key): it acts for the organisation, not for a member of staff,
-    /// so record visibility does not narrow what it sees (its scopes still do).
+    /// An integration (an API key) or the service itself: it acts for the organisation, not
+    /// for a member of staff, so record visibility does not narrow what it sees (its scopes
+    /// still do).
     pub integration: bool,
 }
 
@@ -309,6 +326,23 @@ impl Actor {
             provision_user: false,
             integration: false,
         }
+    }
+
+    /// The service acting on its own account (a refresh, a reminder sweep) with `scopes`: like
+    /// an integration, it sees every record those scopes reach.
+    pub fn internal<'a>(sub: impl Into<String>, scopes: impl IntoIterator<Item = &'a str>) -> Actor {
+        let mut actor = Actor::new(sub, [], scopes);
+        actor.integration = true;
+        actor
+    }
+
+    /// This caller, seeing every record its scopes reach: for the effects a use case has on
+    /// records the caller did not name (a cancelled campaign's open calls, whoever they are
+    /// assigned to), which must happen whoever owns them. The caller stays the actor of record.
+    pub fn beyond_visibility(&self) -> Actor {
+        let mut actor = self.clone();
+        actor.integration = true;
+        actor
     }
 
     /// An actor with every scope, for the CLI (`crm seed`) and tests.

@@ -405,6 +405,9 @@ pub struct FeedRequest {
     entities: Vec<String>,
     /// `entity.action` types asked for.
     kinds: Vec<String>,
+    /// Fields left out of the events, by entity: those the actor may not see
+    /// (`crm_core::actor::CONCEALED`).
+    concealed: Vec<(&'static str, &'static str)>,
 }
 
 impl FeedRequest {
@@ -453,7 +456,12 @@ impl FeedRequest {
         if entities.is_empty() && kinds.is_empty() {
             entities = readable.iter().map(|s| s.to_string()).collect();
         }
-        Ok(FeedRequest { after, limit, entities, kinds })
+        let concealed = crm_core::actor::CONCEALED
+            .iter()
+            .filter(|(_, _, scope)| !actor.has(*scope))
+            .map(|(e, f, _)| (*e, *f))
+            .collect();
+        Ok(FeedRequest { after, limit, entities, kinds, concealed })
     }
 
     /// Checks that `after` is a position the feed can continue from, given the first event the
@@ -511,7 +519,27 @@ impl FeedRequest {
             q = q.filter(events::entity.eq_any(self.entities.clone()).or(events::kind.eq_any(self.kinds.clone())));
         }
         let rows: Vec<FeedRow> = q.order(events::seq.asc()).limit(i64::from(limit)).load(conn)?;
-        Ok(rows.into_iter().map(to_event).collect())
+        let mut events: Vec<ChangeEvent> = rows.into_iter().map(to_event).collect();
+        for (entity, field) in &self.concealed {
+            for e in events.iter_mut().filter(|e| e.entity == *entity) {
+                conceal_field(e, field);
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// Removes a field from an event's documents and changed fields.
+fn conceal_field(e: &mut ChangeEvent, field: &str) {
+    e.changed_fields.retain(|f| f.split('.').next() != Some(field));
+    for doc in [&mut e.before, &mut e.after].into_iter().flatten() {
+        if let Ok(mut v) = serde_json::from_str::<Value>(doc.get())
+            && let Some(o) = v.as_object_mut()
+            && o.remove(field).is_some()
+            && let Ok(raw) = serde_json::value::to_raw_value(&v)
+        {
+            *doc = raw;
+        }
     }
 }
 

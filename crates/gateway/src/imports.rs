@@ -183,13 +183,7 @@ pub fn queue(
     let importer = importer_of(&request.resource)?;
     let fields = fields(conn, importer)?;
     let columns = (importer.prepare)(conn, actor, &request, &header, &fields)?;
-    let params = ImportParams {
-        request,
-        columns,
-        rows,
-        bytes,
-        scopes: actor.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-    };
+    let params = ImportParams { request, columns, rows, bytes, caller: crm_records::jobs::Caller::of(actor) };
     let params = serde_json::to_value(&params).unwrap_or_default();
     jobs::enqueue_as(conn, actor, id, imports::KIND, &params)?;
     imports::get(conn, actor, id)

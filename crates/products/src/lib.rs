@@ -30,6 +30,13 @@ impl Record for Product {
 
     const READ: Scope = Scope::ProductsRead;
     const WRITE: Scope = Scope::ProductsWrite;
+
+    /// The unit cost is for `products:cost` holders only.
+    fn conceal(&mut self, actor: &Actor) {
+        if !actor.has(Scope::ProductsCost) {
+            self.unit_cost = None;
+        }
+    }
     const DEFAULT_SORT: &'static str = "sku";
 
     fn build(

@@ -27,7 +27,9 @@ pub struct Product {
     pub description: Option<String>,
     #[filter(sort)]
     pub list_price: Option<Money>,
-    /// What one unit costs the business (for margins).
+    /// What one unit costs the business (for margins). Absent when not set, and for callers
+    /// without `products:cost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_cost: Option<Money>,
     /// The product that replaces this one: its buyers are offered it (switch-sell).
     #[filter]

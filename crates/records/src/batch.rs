@@ -82,7 +82,7 @@ pub fn batch<R: Record>(
     ids.dedup();
     let mut loaded: HashMap<R::Id, R> =
         R::find_many(conn, &ids, true).map_err(|e| (usize::MAX, e.into()))?.into_iter().map(|r| (r.id(), r)).collect();
-    crm_db::batch::run_deferring(conn, ops, atomic, Pending::<R>::default(), |c, op, d| {
+    let results = crm_db::batch::run_deferring(conn, ops, atomic, Pending::<R>::default(), |c, op, d| {
         let d = if R::DEFER_BATCH_WRITES { Some(d) } else { None };
         match op {
             BatchOp::Create { mut data } => {
@@ -114,7 +114,13 @@ pub fn batch<R: Record>(
                 archive::<R>(c, actor, id, expected_version).map(BatchOutcome::Archived)
             }
         }
-    })
+    })?;
+    let conceal = |o: BatchOutcome<R>| match o {
+        BatchOutcome::Created(r) => BatchOutcome::Created(crate::concealed(r, actor)),
+        BatchOutcome::Updated(r) => BatchOutcome::Updated(crate::concealed(r, actor)),
+        BatchOutcome::Archived(r) => BatchOutcome::Archived(crate::concealed(r, actor)),
+    };
+    Ok(results.into_iter().map(|r| r.map(conceal)).collect())
 }
 
 /// What a batch that may report likely duplicates did: each operation's outcome, in order, and

@@ -98,39 +98,24 @@ impl ExportRequest {
     }
 }
 
-/// What an export job was given: the request and the scopes of the subject that asked, which
-/// it reads with.
+/// What an export job was given: the request and who asked, which it reads as (so the export
+/// holds exactly the records that caller could list).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExportParams {
     #[serde(flatten)]
     pub request: ExportRequest,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// The subject's roles: what it sees of owned records depends on them.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// Whether the subject is an integration (an API key), which sees every record.
-    #[serde(default)]
-    pub integration: bool,
+    #[serde(flatten)]
+    pub caller: crate::jobs::Caller,
 }
 
 impl ExportParams {
     pub fn new(actor: &Actor, request: &ExportRequest) -> ExportParams {
-        ExportParams {
-            request: request.clone(),
-            scopes: actor.scopes.iter().map(|s| s.as_str().to_string()).collect(),
-            roles: actor.roles.iter().map(|r| r.as_str().to_string()).collect(),
-            integration: actor.integration,
-        }
+        ExportParams { request: request.clone(), caller: crate::jobs::Caller::of(actor) }
     }
 
-    /// The actor the job reads as: the subject that asked, with the scopes and roles it had
-    /// then (so the export holds exactly the records it could list).
+    /// The actor the job reads as.
     pub fn actor(&self, created_by: &str) -> Actor {
-        let mut actor = Actor::new(created_by, self.roles.iter().map(String::as_str), []);
-        actor.scopes = self.scopes.iter().filter_map(|s| crm_core::Scope::parse(s)).collect();
-        actor.integration = self.integration;
-        actor
+        self.caller.actor(created_by)
     }
 }
 

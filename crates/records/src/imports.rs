@@ -110,8 +110,9 @@ pub struct ImportParams {
     /// Data rows in the file (not counting the header).
     pub rows: i64,
     pub bytes: i64,
-    /// The scopes of the subject that started it, which the job writes with.
-    pub scopes: Vec<String>,
+    /// Who started it, which the job writes as.
+    #[serde(flatten)]
+    pub caller: crate::jobs::Caller,
 }
 
 /// How a field's text is read from a CSV cell.
@@ -956,8 +957,7 @@ where
 {
     let params: ImportParams =
         serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;
-    let scopes: Vec<&str> = params.scopes.iter().map(String::as_str).collect();
-    let actor = Actor::new(&job.created_by, [], scopes);
+    let actor = params.caller.actor(&job.created_by);
     let mut counts: ImportCounts = db
         .run_sync(|c| crate::jobs::checkpoint(c, job.id).map_err(crm_db::DbError::from))
         .map_err(|e| e.to_string())?

@@ -19,6 +19,40 @@ use serde::Serialize;
 
 use crate::RecordError;
 
+/// Who a job acts as: the subject that started it, with the scopes and roles it held then, and
+/// whether it was an integration (an API key). A job writes and reads what that caller could,
+/// records it may not see included (administrators and integrations see every record).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Caller {
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Its roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Whether it was an integration.
+    #[serde(default)]
+    pub integration: bool,
+}
+
+impl Caller {
+    pub fn of(actor: &Actor) -> Caller {
+        Caller {
+            scopes: actor.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            roles: actor.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            integration: actor.integration,
+        }
+    }
+
+    /// The actor the job acts as, named `created_by`: exactly the scopes it held.
+    pub fn actor(&self, created_by: &str) -> Actor {
+        let mut actor = Actor::new(created_by, self.roles.iter().map(String::as_str), []);
+        actor.scopes = self.scopes.iter().filter_map(|s| crm_core::Scope::parse(s)).collect();
+        actor.integration = self.integration;
+        actor
+    }
+}
+
 wire_enum!(
     /// Where a job stands.
     JobStatus {

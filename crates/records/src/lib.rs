@@ -199,6 +199,11 @@ pub trait Record: Stored {
         None
     }
 
+    /// Hides from `actor` the fields its scopes do not open ([`crm_core::actor::CONCEALED`]: a
+    /// product's unit cost without `products:cost`). Applied to every record the read and write
+    /// use cases hand out.
+    fn conceal(&mut self, _actor: &Actor) {}
+
     /// Checks before an archived record comes back, beyond uniqueness.
     fn check_restore(_conn: &mut AnyConnection, _record: &Self) -> Result<(), RecordError> {
         Ok(())
@@ -242,6 +247,12 @@ pub trait Record: Stored {
         }
         Ok(all)
     }
+}
+
+/// `r` as `actor` may see it (see [`Record::conceal`]).
+pub(crate) fn concealed<R: Record>(mut r: R, actor: &Actor) -> R {
+    r.conceal(actor);
+    r
 }
 
 fn not_found<R: Record>() -> RecordError {

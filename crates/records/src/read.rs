@@ -35,7 +35,7 @@ pub fn get<R: Record>(conn: &mut AnyConnection, actor: &Actor, id: R::Id) -> Res
     let r = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
     crate::visibility::require(conn, actor, &r)?;
     crate::merge::refuse_merged(conn, &r)?;
-    Ok(r)
+    Ok(crate::concealed(r, actor))
 }
 
 /// Records by id, for batch loaders and embedding; missing ids and records the caller may not
@@ -51,7 +51,7 @@ pub fn get_many<R: Record>(
     let mut found = R::find_many(conn, ids, external_ids)?;
     let seen = crate::visibility::of::<R>(conn, actor)?;
     found.retain(|r| seen.sees(r.owner(), r.id().uuid()));
-    Ok(found)
+    Ok(found.into_iter().map(|r| crate::concealed(r, actor)).collect())
 }
 
 /// The external ids of records (one query), for readers that read the records without them.
@@ -70,7 +70,13 @@ pub fn list<R: Record>(conn: &mut AnyConnection, actor: &Actor, params: &ListPar
     let mut q = resolve_list::<R>(conn, params)?;
     require_related_scopes(actor, &q)?;
     crate::visibility::narrow::<R>(conn, actor, &mut q)?;
-    R::list_page(conn, &q)
+    concealed_page(R::list_page(conn, &q)?, actor)
+}
+
+/// A page as `actor` may see its records.
+fn concealed_page<R: Record>(mut page: Page<R>, actor: &Actor) -> Result<Page<R>, RecordError> {
+    page.data = page.data.into_iter().map(|r| crate::concealed(r, actor)).collect();
+    Ok(page)
 }
 
 /// One page of the records of `R` whose `field` points at the record `parent` of `P` (the
@@ -96,7 +102,7 @@ pub fn list_of<R: Record, P: Record>(
         Some(f) => Resolved::And(vec![of_parent, f]),
         None => of_parent,
     });
-    R::list_page(conn, &q)
+    concealed_page(R::list_page(conn, &q)?, actor)
 }
 
 /// The first page of the records of `R` whose `field` points at each of `parents` (the first
@@ -159,7 +165,8 @@ pub fn list_per_parent<R: Record>(
     }
     let mut all = crate::store::loaded::<R>(conn, all, !q.skip_external_ids)?.into_iter();
     for (parent, n, next_cursor) in pages {
-        out.insert(parent, Page { data: all.by_ref().take(n).collect(), next_cursor, total: None });
+        let data = all.by_ref().take(n).map(|r| crate::concealed(r, actor)).collect();
+        out.insert(parent, Page { data, next_cursor, total: None });
     }
     Ok(out)
 }
@@ -180,7 +187,7 @@ pub fn get_by_external_id<R: Record>(
     let id = crm_db::external_ids::find(conn, R::ENTITY, &ext)?.ok_or_else(not_found::<R>)?;
     let r = R::find(conn, R::Id::from_uuid(id))?.ok_or_else(not_found::<R>)?;
     crate::visibility::require(conn, actor, &r)?;
-    Ok(r)
+    Ok(crate::concealed(r, actor))
 }
 
 /// The id of the record of `I`'s entity that carries an (already parsed) external id, for
@@ -200,5 +207,12 @@ pub fn history<R: Record>(
     actor.require(R::READ)?;
     let r = R::find(conn, id)?.ok_or_else(not_found::<R>)?;
     crate::visibility::require(conn, actor, &r)?;
-    Ok(crm_events::history(conn, R::ENTITY, id.uuid(), before_seq, limit)?)
+    let mut entries = crm_events::history(conn, R::ENTITY, id.uuid(), before_seq, limit)?;
+    let hidden: Vec<&str> = actor.concealed_fields(R::ENTITY).collect();
+    if !hidden.is_empty() {
+        for e in &mut entries {
+            e.changes.retain(|c| !hidden.contains(&c.field.split('.').next().unwrap_or(&c.field)));
+        }
+    }
+    Ok(entries)
 }

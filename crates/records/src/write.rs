@@ -117,7 +117,7 @@ pub fn default_write_error<R: Record>(e: diesel::result::Error, r: &R) -> Record
 /// Creates a record.
 #[tracing::instrument(skip_all, fields(entity = R::ENTITY, actor = %actor.sub))]
 pub fn create<R: Record>(conn: &mut AnyConnection, actor: &Actor, input: R::Input) -> Result<R, RecordError> {
-    create_with(conn, actor, input, None)
+    Ok(crate::concealed(create_with(conn, actor, input, None)?, actor))
 }
 
 /// Creates a record a person enters, then runs the checks domains set on new records of its
@@ -193,7 +193,7 @@ pub fn update_from<R: Record>(
     expected_version: Option<i64>,
     preloaded: Option<R>,
 ) -> Result<R, RecordError> {
-    update_with(conn, actor, id, patch, expected_version, preloaded, None)
+    Ok(crate::concealed(update_with(conn, actor, id, patch, expected_version, preloaded, None)?, actor))
 }
 
 /// `update_from`; given a batch's `deferral`, an update of the preloaded record that leaves
@@ -277,7 +277,7 @@ pub fn archive<R: Record>(
     id: R::Id,
     expected_version: Option<i64>,
 ) -> Result<R, RecordError> {
-    set_archived(conn, actor, id, expected_version, true)
+    Ok(crate::concealed(set_archived(conn, actor, id, expected_version, true)?, actor))
 }
 
 /// Brings an archived record back; fails with `Duplicate` when one of its unique values now
@@ -289,7 +289,7 @@ pub fn restore<R: Record>(
     id: R::Id,
     expected_version: Option<i64>,
 ) -> Result<R, RecordError> {
-    set_archived(conn, actor, id, expected_version, false)
+    Ok(crate::concealed(set_archived(conn, actor, id, expected_version, false)?, actor))
 }
 
 fn set_archived<R: Record>(
@@ -350,7 +350,8 @@ pub fn upsert<R: Record>(
     ext: ExternalId,
     patch: R::Patch,
 ) -> Result<(R, bool), RecordError> {
-    upsert_with(conn, actor, ext, patch, None, false, None)
+    let (r, created) = upsert_with(conn, actor, ext, patch, None, false, None)?;
+    Ok((crate::concealed(r, actor), created))
 }
 
 /// `upsert` given what a batch found: the record the id pointed at (already read), or

@@ -486,7 +486,10 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
         let products: HashMap<ProductId, Product> =
             Product::find_many(conn, &top.iter().map(|t| t.0).collect::<Vec<_>>(), true)?
                 .into_iter()
-                .map(|p| (p.id, p))
+                .map(|mut p| {
+                    crm_records::Record::conceal(&mut p, actor);
+                    (p.id, p)
+                })
                 .collect();
         products_owned = Some(
             top.into_iter()

@@ -72,7 +72,8 @@ pub fn authorize_capture(actor: &Actor) -> Result<(), crm_core::actor::Forbidden
 pub fn capture(conn: &mut AnyConnection, actor: &Actor, form: CaptureInput) -> Result<CaptureReceipt, RecordError> {
     authorize_capture(actor)?;
     // The form acts through the system on the visitor's behalf.
-    let mut system = actor.clone();
+    // It finds the lead a submission belongs to whoever owns it.
+    let mut system = actor.beyond_visibility();
     system.scopes.extend([Scope::SalesWrite, Scope::InteractionsWrite]);
     let campaign = form.campaign_id;
     crm_records::check_ref(conn, Lead::ENTITY, "campaign_id", campaign)?;
