@@ -1232,3 +1232,5 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(record_shares, users);

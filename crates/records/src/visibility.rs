@@ -138,15 +138,38 @@ pub fn level_of(conn: &mut AnyConnection, owned: &Owned) -> QueryResult<SharingL
     Ok(set.as_deref().and_then(SharingLevel::parse).unwrap_or(owned.default))
 }
 
-/// The caller's user (live) and team.
-fn me(conn: &mut AnyConnection, actor: &Actor) -> QueryResult<Option<(uuid::Uuid, Option<String>)>> {
-    let row: Option<(DbUuid, Option<String>)> = users::table
+/// The users whose records the caller sees by ownership: its own user (live, by the token's
+/// subject), everyone under it down the manager chain, and with `team` the members of its
+/// team. One statement (a recursive query, the same on both backends); empty when the caller
+/// has no user. `UNION` drops repeats, so a chain that loops (which writes refuse) still ends.
+fn owners_seen(conn: &mut AnyConnection, actor: &Actor, team: bool) -> QueryResult<HashSet<uuid::Uuid>> {
+    let mut stmt = crm_db::sql::Sql::new(conn.backend());
+    stmt.push("WITH RECURSIVE me AS (SELECT id, team FROM users WHERE subject = ")
+        .bind(actor.sub.clone())
+        .push(" AND archived_at IS NULL), ")
+        .push("below(id) AS (SELECT id FROM me UNION SELECT u.id FROM users u JOIN below b ON u.manager_id = b.id) ")
+        .push("SELECT id FROM below");
+    if team {
+        stmt.push(" UNION SELECT u.id FROM users u JOIN me ON u.team = me.team");
+    }
+    Ok(crm_db::sql::ids(conn, stmt)?.into_iter().collect())
+}
+
+/// The records of `entity` shared with the caller's user or its team (one statement).
+fn shared_with(conn: &mut AnyConnection, actor: &Actor, entity: &str) -> QueryResult<HashSet<uuid::Uuid>> {
+    let shared: Vec<DbUuid> = record_shares::table
+        .inner_join(
+            users::table.on(record_shares::user_id
+                .eq(users::id.nullable())
+                .or(record_shares::team.eq(users::team).and(users::team.is_not_null()))),
+        )
         .filter(users::subject.eq(&actor.sub))
         .filter(users::archived_at.is_null())
-        .select((users::id, users::team))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(id, team)| (id.0, team)))
+        .filter(record_shares::entity.eq(entity))
+        .filter(record_shares::archived_at.is_null())
+        .select(record_shares::record_id)
+        .load(conn)?;
+    Ok(shared.into_iter().map(|u| u.0).collect())
 }
 
 /// The users `manager` manages, directly or through others (a chain is followed to its end;
@@ -174,28 +197,13 @@ pub fn of_entity(conn: &mut AnyConnection, actor: &Actor, entity: &str) -> Resul
     if level == SharingLevel::Public {
         return Ok(Visibility::All);
     }
-    let Some((me, team)) = me(conn, actor)? else {
-        return Ok(Visibility::Only { owners: HashSet::new(), shared: HashSet::new() });
-    };
-    let mut owners = reports_of(conn, me)?;
-    owners.insert(me);
-    if level == SharingLevel::Team
-        && let Some(team) = &team
-    {
-        let members: Vec<DbUuid> = users::table.filter(users::team.eq(team)).select(users::id).load(conn)?;
-        owners.extend(members.into_iter().map(|u| u.0));
+    let owners = owners_seen(conn, actor, level == SharingLevel::Team)?;
+    if owners.is_empty() {
+        // No user: only unowned records.
+        return Ok(Visibility::Only { owners, shared: HashSet::new() });
     }
-    let mut shares = record_shares::table
-        .filter(record_shares::entity.eq(owned.entity))
-        .filter(record_shares::archived_at.is_null())
-        .select(record_shares::record_id)
-        .into_boxed::<crm_db::MultiBackend>();
-    shares = match team {
-        Some(team) => shares.filter(record_shares::user_id.eq(DbUuid(me)).or(record_shares::team.eq(team))),
-        None => shares.filter(record_shares::user_id.eq(DbUuid(me))),
-    };
-    let shared: Vec<DbUuid> = shares.load(conn)?;
-    Ok(Visibility::Only { owners, shared: shared.into_iter().map(|u| u.0).collect() })
+    let shared = shared_with(conn, actor, owned.entity)?;
+    Ok(Visibility::Only { owners, shared })
 }
 
 /// The owned resources whose records `actor` does not all see (their level is not `public`):
@@ -221,7 +229,8 @@ pub fn of<R: Record>(conn: &mut AnyConnection, actor: &Actor) -> Result<Visibili
 
 /// Whether `actor` sees `record`.
 pub fn sees<R: Record>(conn: &mut AnyConnection, actor: &Actor, record: &R) -> Result<bool, RecordError> {
-    if actor.sees_every_record() || owned_entity(R::ENTITY).is_none() {
+    // An unowned record is everyone's, whatever the level: no statement to read.
+    if actor.sees_every_record() || owned_entity(R::ENTITY).is_none() || record.owner().is_none() {
         return Ok(true);
     }
     Ok(of::<R>(conn, actor)?.sees(record.owner(), crate::Stored::id(record).into()))
