@@ -222,6 +222,29 @@ pub fn withheld_entities(conn: &mut AnyConnection, actor: &Actor) -> QueryResult
     Ok(out)
 }
 
+/// Narrows a change-feed request to the events `actor` may read (see [`withheld_entities`]):
+/// what the REST stream and the GraphQL page both start from.
+pub fn narrow_feed(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    req: &mut crm_events::FeedRequest,
+) -> Result<(), crm_db::DbError> {
+    req.withhold(&withheld_entities(conn, actor)?);
+    Ok(())
+}
+
+/// One page of the change feed as `actor` may read it.
+pub fn changes(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    after: i64,
+    types: &[String],
+    limit: u32,
+) -> Result<crm_events::ChangePage, crm_events::EventsError> {
+    let withheld = withheld_entities(conn, actor).map_err(crm_db::DbError::from)?;
+    crm_events::list_changes(conn, actor, after, types, limit, &withheld)
+}
+
 /// What `actor` sees of the records of `R`.
 pub fn of<R: Record>(conn: &mut AnyConnection, actor: &Actor) -> Result<Visibility, RecordError> {
     of_entity(conn, actor, R::ENTITY)

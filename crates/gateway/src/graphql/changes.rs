@@ -25,12 +25,7 @@ impl ChangesQuery {
         let actor = r.actor.clone();
         let types = types.unwrap_or_default();
         let limit = u32::try_from(first).unwrap_or(0);
-        r.db.run(move |c| {
-            let withheld = crm_records::visibility::withheld_entities(c, &actor).map_err(crm_db::DbError::from)?;
-            crm_events::list_changes(c, &actor, after.0, &types, limit, &withheld)
-        })
-        .await
-        .map_err(gql)
+        r.db.run(move |c| crm_records::visibility::changes(c, &actor, after.0, &types, limit)).await.map_err(gql)
     }
 
     /// Where the change feed stands: its head (note it before a full export, then follow from

@@ -77,8 +77,7 @@ pub async fn list_changes(
         state
             .db
             .run(move |c| -> Result<_, crm_events::EventsError> {
-                let withheld = crm_records::visibility::withheld_entities(c, &actor).map_err(crm_db::DbError::from)?;
-                req.withhold(&withheld);
+                crm_records::visibility::narrow_feed(c, &actor, &mut req)?;
                 let events = req.load(c, req.after(), req.limit().min(SLICE))?;
                 req.check_position(c, events.first().map(|e| e.seq.0))?;
                 Ok((req, events))
