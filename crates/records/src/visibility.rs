@@ -138,19 +138,24 @@ pub fn level_of(conn: &mut AnyConnection, owned: &Owned) -> QueryResult<SharingL
     Ok(set.as_deref().and_then(SharingLevel::parse).unwrap_or(owned.default))
 }
 
+/// A recursive query's table `below(id)`: the users of `start` and everyone under them down
+/// the manager chain. `UNION` drops repeats, so a chain that loops (which writes refuse) still
+/// ends. The same text on both backends.
+const BELOW: &str =
+    "below(id) AS (SELECT id FROM start UNION SELECT u.id FROM users u JOIN below b ON u.manager_id = b.id) ";
+
 /// The users whose records the caller sees by ownership: its own user (live, by the token's
 /// subject), everyone under it down the manager chain, and with `team` the members of its
-/// team. One statement (a recursive query, the same on both backends); empty when the caller
-/// has no user. `UNION` drops repeats, so a chain that loops (which writes refuse) still ends.
+/// team. One statement; empty when the caller has no user.
 fn owners_seen(conn: &mut AnyConnection, actor: &Actor, team: bool) -> QueryResult<HashSet<uuid::Uuid>> {
     let mut stmt = crm_db::sql::Sql::new(conn.backend());
-    stmt.push("WITH RECURSIVE me AS (SELECT id, team FROM users WHERE subject = ")
+    stmt.push("WITH RECURSIVE start AS (SELECT id, team FROM users WHERE subject = ")
         .bind(actor.sub.clone())
         .push(" AND archived_at IS NULL), ")
-        .push("below(id) AS (SELECT id FROM me UNION SELECT u.id FROM users u JOIN below b ON u.manager_id = b.id) ")
+        .push(BELOW)
         .push("SELECT id FROM below");
     if team {
-        stmt.push(" UNION SELECT u.id FROM users u JOIN me ON u.team = me.team");
+        stmt.push(" UNION SELECT u.id FROM users u JOIN start ON u.team = start.team");
     }
     Ok(crm_db::sql::ids(conn, stmt)?.into_iter().collect())
 }
@@ -172,19 +177,12 @@ fn shared_with(conn: &mut AnyConnection, actor: &Actor, entity: &str) -> QueryRe
     Ok(shared.into_iter().map(|u| u.0).collect())
 }
 
-/// The users `manager` manages, directly or through others (a chain is followed to its end;
-/// a cycle, which writes refuse, would stop at users already seen).
+/// The users `manager` manages, directly or through others (one statement).
 pub fn reports_of(conn: &mut AnyConnection, manager: uuid::Uuid) -> QueryResult<HashSet<uuid::Uuid>> {
-    let mut seen = HashSet::new();
-    let mut frontier = vec![manager];
-    while !frontier.is_empty() {
-        let next: Vec<DbUuid> = users::table
-            .filter(users::manager_id.eq_any(frontier.iter().map(|u| DbUuid(*u))))
-            .select(users::id)
-            .load(conn)?;
-        frontier = next.into_iter().map(|u| u.0).filter(|u| *u != manager && seen.insert(*u)).collect();
-    }
-    Ok(seen)
+    let mut stmt = crm_db::sql::Sql::new(conn.backend());
+    stmt.push("WITH RECURSIVE start AS (SELECT id FROM users WHERE id = ").bind(manager).push("), ");
+    stmt.push(BELOW).push("SELECT id FROM below WHERE id <> ").bind(manager);
+    Ok(crm_db::sql::ids(conn, stmt)?.into_iter().collect())
 }
 
 /// What `actor` sees of the records of `entity`.
