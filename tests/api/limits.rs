@@ -94,7 +94,10 @@ async fn an_api_key_has_its_own_limit_and_public_endpoints_one_per_address() {
         .call(Method::POST, "/api/v1/leads/capture", Some(&capture), Some(json!({"last_name": "Visitor"})), &[])
         .await;
     assert_eq!(r.status, 429, "{}", r.body);
-    // The admin's own bucket is untouched by all this.
+    // The admin's own bucket is untouched by all this: 998 after its own two requests, plus one
+    // back every 60 ms the test took (a bucket of 1000 a minute refills); the nine requests above,
+    // were they drawn from it, would leave at most 990 plus that.
     let r = app.get("/api/v1/contacts").await;
-    assert_eq!((r.status.as_u16(), standing(&r).0), (200, 998));
+    assert_eq!(r.status, 200);
+    assert!(standing(&r).0 >= 995, "{:?}", standing(&r));
 }

@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod analytics;
 mod api_keys;
+mod audit;
 mod auth;
 mod campaign_channels;
 mod campaign_cycle;

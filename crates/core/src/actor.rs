@@ -61,10 +61,13 @@ pub enum Scope {
     /// See what products cost the business: unit costs and the margins computed from them
     /// (without it, those fields are absent from every answer, export, event and history).
     ProductsCost,
+    /// Read the audit log (`/audit`: who changed permissions, used keys, exported or deleted
+    /// records; admins).
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 31] = [
+    pub const ALL: [Scope; 32] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -96,6 +99,7 @@ impl Scope {
         Scope::SharingWrite,
         Scope::SharesWrite,
         Scope::ProductsCost,
+        Scope::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +135,7 @@ impl Scope {
             Scope::SharingWrite => "sharing:write",
             Scope::SharesWrite => "shares:write",
             Scope::ProductsCost => "products:cost",
+            Scope::AuditRead => "audit:read",
         }
     }
 
@@ -301,6 +306,9 @@ pub struct Actor {
     /// for a member of staff, so record visibility does not narrow what it sees (its scopes
     /// still do).
     pub integration: bool,
+    /// The address the call came from (as the server trusts it: see `CRM_TRUSTED_PROXIES`),
+    /// for the audit log.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Actor {
@@ -325,6 +333,7 @@ impl Actor {
             email: None,
             provision_user: false,
             integration: false,
+            ip: None,
         }
     }
 

@@ -1234,3 +1234,21 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(record_shares, users);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    audit_log (seq) {
+        seq -> BigInt,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        entity -> Nullable<Text>,
+        record_id -> Nullable<Uid>,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        trace_id -> Nullable<Text>,
+        details -> Json,
+    }
+}

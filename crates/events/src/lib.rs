@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+pub mod audit;
+
 /// Entities that emit events, and the scope needed to read their events.
 pub const ENTITIES: &[(&str, Scope)] = &[
     ("account", Scope::AccountsRead),
@@ -277,6 +279,7 @@ pub fn record(
             .collect(),
         _ => changed_fields(before.as_ref(), after.as_ref()),
     };
+    audit::record_change(conn, actor, entity, entity_id, action, &changed, before.as_ref(), after.as_ref())?;
     let raw = |v: Option<Value>| {
         v.map(|v| serde_json::value::to_raw_value(&v))
             .transpose()

@@ -67,9 +67,11 @@ impl Draining {
     }
 }
 
-/// When this instance last noted each API key's use (written at most once a minute).
-pub type KeyUses =
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<crm_core::ids::ApiKeyId, std::time::Instant>>>;
+/// When this instance last noted each API key's use, and each kind of its refusal (`used`,
+/// `revoked`, …: written at most once a minute each).
+pub type KeyUses = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<(crm_core::ids::ApiKeyId, &'static str), std::time::Instant>>,
+>;
 
 /// Request limits and retention, from settings.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +79,7 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub idempotency_ttl: chrono::Duration,
     pub event_retention: chrono::Duration,
+    pub audit_retention: chrono::Duration,
 }
 
 fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
@@ -84,7 +87,7 @@ fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
 }
 
 /// Clean-up every `every` (hourly by default), first a minute after start: expired
-/// idempotency keys and events past retention. Safe to run on every instance at once (plain
+/// idempotency keys, events and audit entries past retention. Safe to run on every instance at once (plain
 /// deletes).
 fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
     if every.is_zero() {
@@ -95,9 +98,9 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
         let mut tick = tokio::time::interval_at(first, every);
         loop {
             tick.tick().await;
-            let retention = limits.event_retention;
+            let (retention, audit_retention) = (limits.event_retention, limits.audit_retention);
             let done = db
-                .write(move |c| -> Result<(usize, usize), crm_db::DbError> {
+                .write(move |c| -> Result<(usize, usize, usize), crm_db::DbError> {
                     let keys = crm_db::idempotency::purge_expired(c)?;
                     let cutoff = crm_db::now() - retention;
                     // Events a webhook has yet to match stay; ended deliveries go with the events.
@@ -110,12 +113,13 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
                         crm_db::now() - chrono::Duration::hours(1),
                         chrono::Duration::hours(crm_records::exports::KEEP_HOURS),
                     )?;
-                    Ok((keys, events))
+                    let audit = crm_events::audit::purge(c, audit_retention)?;
+                    Ok((keys, events, audit))
                 })
                 .await;
             match done {
-                Ok((keys, events)) if keys + events > 0 => {
-                    tracing::info!(keys, events, "purged expired idempotency keys and old events")
+                Ok((keys, events, audit)) if keys + events + audit > 0 => {
+                    tracing::info!(keys, events, audit, "purged expired idempotency keys, old events and audit entries")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "maintenance failed"),
@@ -316,6 +320,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             idempotency_ttl: chrono_duration(settings.idempotency_ttl),
             event_retention: chrono_duration(settings.event_retention),
+            audit_retention: chrono_duration(settings.audit_retention),
         };
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(&db));
         let state = AppState {

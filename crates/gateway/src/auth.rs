@@ -287,38 +287,56 @@ pub fn client_ip(req: &ServiceRequest, trusted: &[ipnet::IpNet]) -> Option<IpAdd
 /// A key's last use is written at most this often per instance.
 const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Looks an API key up (every time: a revoked key is refused at once on every instance) and
-/// notes its use now and then.
+/// Looks an API key up (every time: a revoked key is refused at once on every instance), notes
+/// its use now and then (`TOUCH_EVERY`, which also bounds what the audit log gets from this
+/// instance), and audits the refusal of a known key as often.
 async fn key_caller(state: &AppState, key: String, ip: Option<IpAddr>) -> Result<(Actor, Option<u32>), ApiError> {
     let now = crm_core::Timestamp(crm_db::now().and_utc());
     let grant = state.db.run(move |c| crm_users::api_keys::authenticate(c, &key, ip, now)).await?;
-    let grant = grant.map_err(|refusal| match refusal {
-        crm_users::api_keys::Refusal::Address(_) => {
-            ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "ADDRESS_NOT_ALLOWED", refusal.to_string())
+    let grant = match grant {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            let error = match refusal {
+                crm_users::api_keys::Refusal::Address(..) => {
+                    ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "ADDRESS_NOT_ALLOWED", refusal.to_string())
+                }
+                _ => ApiError::unauthenticated(refusal.to_string()),
+            };
+            if let Some(id) = refusal.key()
+                && due(state, id, refusal.reason())
+            {
+                let (db, reason) = (state.db.clone(), refusal.reason());
+                actix_web::rt::spawn(async move {
+                    if let Err(e) = db.write(move |c| crm_users::api_keys::note_refusal(c, &refusal, ip)).await {
+                        tracing::warn!(error = %e, reason, "could not audit an API key's refusal");
+                    }
+                });
+            }
+            return Err(error);
         }
-        _ => ApiError::unauthenticated(refusal.to_string()),
-    })?;
-    let id = grant.key.id;
-    let due = {
-        let mut seen = state.key_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let due = seen.get(&id).is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
-        if due {
-            seen.insert(id, std::time::Instant::now());
-        }
-        due
     };
-    if due {
+    let id = grant.key.id;
+    let (actor, own) = (grant.actor.clone(), grant.key.rate_limit_per_minute);
+    if due(state, id, "used") {
         let db = state.db.clone();
         actix_web::rt::spawn(async move {
-            if let Err(e) =
-                db.write(move |c| crm_users::api_keys::touch(c, id, now, ip).map_err(crm_db::DbError::from)).await
-            {
+            if let Err(e) = db.write(move |c| crm_users::api_keys::touch(c, &grant, now)).await {
                 tracing::warn!(error = %e, "could not note an API key's use");
             }
         });
     }
-    let own = grant.key.rate_limit_per_minute.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    Ok((grant.actor, own))
+    Ok((actor, own.map(|n| u32::try_from(n).unwrap_or(u32::MAX))))
+}
+
+/// Whether this instance should write down a key's use (`what`: `used`) or a kind of refusal
+/// now: at most once every `TOUCH_EVERY` per key and kind.
+fn due(state: &AppState, id: crm_core::ids::ApiKeyId, what: &'static str) -> bool {
+    let mut seen = state.key_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let due = seen.get(&(id, what)).is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
+    if due {
+        seen.insert((id, what), std::time::Instant::now());
+    }
+    due
 }
 
 /// Whether a path is public: campaign links, and web-form lead capture (whose token every
@@ -357,6 +375,7 @@ pub async fn middleware(
             };
             Some(person.map(|mut actor| {
                 actor.provision_user = state.provision_users;
+                actor.ip = ip;
                 actor
             }))
         }

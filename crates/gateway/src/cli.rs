@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// How long events stay in the change feed.
     #[arg(long, env = "CRM_EVENT_RETENTION", default_value = "30d")]
     pub event_retention: String,
+    /// How long the audit log keeps its entries (at least 30d).
+    #[arg(long, env = "CRM_AUDIT_RETENTION", default_value = "730d")]
+    pub audit_retention: String,
     /// Give a token subject without a user record one, from the token's name, email and role.
     #[arg(long, env = "CRM_PROVISION_USERS", default_value_t = false)]
     pub provision_users: bool,
@@ -413,9 +416,14 @@ impl ServeArgs {
         if idempotency_ttl < Duration::from_secs(24 * 3600) {
             return Err("CRM_IDEMPOTENCY_TTL must be at least 24h".into());
         }
+        let audit_retention = duration("CRM_AUDIT_RETENTION", &self.audit_retention)?;
+        if audit_retention < Duration::from_secs(crm_events::audit::MIN_RETENTION_DAYS as u64 * 24 * 3600) {
+            return Err(format!("CRM_AUDIT_RETENTION must be at least {}d", crm_events::audit::MIN_RETENTION_DAYS));
+        }
         Ok(Settings {
             idempotency_ttl,
             event_retention: duration("CRM_EVENT_RETENTION", &self.event_retention)?,
+            audit_retention,
             provision_users: self.provision_users,
             maintenance_interval: duration("CRM_MAINTENANCE_INTERVAL", &self.maintenance_interval)?,
             reminder_interval: duration("CRM_REMINDER_INTERVAL", &self.reminder_interval)?,

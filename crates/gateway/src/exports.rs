@@ -108,7 +108,7 @@ pub fn start(conn: &mut AnyConnection, actor: &Actor, request: &ExportRequest) -
     check(conn, actor, request)?;
     let params = serde_json::to_value(exports::ExportParams::new(actor, request)).unwrap_or_default();
     let job = jobs::enqueue(conn, actor, exports::KIND, &params)?;
-    tracing::info!(target: "audit", export = %job.id, subject = %actor.sub, resource = %request.resource, "export queued");
+    exports::audit(conn, actor, "export.queued", job.id, request, None)?;
     exports::get(conn, actor, job.id)
 }
 

@@ -106,6 +106,8 @@ pub struct Settings {
     pub idempotency_ttl: std::time::Duration,
     /// How long events stay in the change feed.
     pub event_retention: std::time::Duration,
+    /// How long the audit log keeps its entries (at least 30 days).
+    pub audit_retention: std::time::Duration,
     /// Create a user record for a token subject the first time it writes (or asks `/users/me`).
     pub provision_users: bool,
     /// How often expired idempotency keys and old events are purged (zero: never).
@@ -175,6 +177,7 @@ impl Default for Settings {
             workers: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             event_retention: std::time::Duration::from_secs(30 * 24 * 3600),
+            audit_retention: std::time::Duration::from_secs(730 * 24 * 3600),
             provision_users: false,
             maintenance_interval: std::time::Duration::from_secs(3600),
             reminder_interval: std::time::Duration::from_secs(30),

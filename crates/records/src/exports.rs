@@ -4,7 +4,7 @@
 //! day. Every export, streamed or not, is a row of `jobs`: who exported what, when, and how
 //! many rows (the audit log, `GET /exports`).
 
-use crm_core::ids::JobId;
+use crm_core::ids::{EntityId, JobId};
 use crm_core::list::ListParams;
 use crm_core::{Actor, wire_enum};
 use crm_db::AnyConnection;
@@ -388,6 +388,25 @@ pub fn record_direct(
     let job = crate::jobs::enqueue(conn, actor, KIND, &params)?;
     let result = ExportResult { rows, bytes: 0, direct: true };
     crate::jobs::finish_now(conn, job.id, rows, &serde_json::to_value(result).unwrap_or_default())?;
-    tracing::info!(target: "audit", export = %job.id, subject = %actor.sub, resource = %request.resource, rows, "export streamed");
+    audit(conn, actor, "export.streamed", job.id, request, Some(rows))?;
     Ok(job.id)
+}
+
+/// Writes an export in the audit log (and the server log): who read which list, and, streamed,
+/// how many records.
+pub fn audit(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    job: JobId,
+    request: &ExportRequest,
+    rows: Option<i64>,
+) -> Result<(), RecordError> {
+    tracing::info!(target: "audit", export = %job, subject = %actor.sub, resource = %request.resource, rows, "{action}");
+    let mut details = serde_json::to_value(request).unwrap_or_default();
+    if let (Some(rows), Some(d)) = (rows, details.as_object_mut()) {
+        d.insert("rows".into(), rows.into());
+    }
+    crm_events::audit::append(conn, actor, action, Some(("job", job.uuid())), details)?;
+    Ok(())
 }

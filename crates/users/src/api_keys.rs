@@ -306,19 +306,39 @@ impl Record for ApiKey {
 pub enum Refusal {
     /// No key has this value (or it was malformed).
     Unknown,
-    Revoked,
-    Expired,
+    Revoked(ApiKeyId),
+    Expired(ApiKeyId),
     /// The key may not be used from this address.
-    Address(IpAddr),
+    Address(ApiKeyId, IpAddr),
+}
+
+impl Refusal {
+    /// The key refused, when the value presented is one.
+    pub fn key(&self) -> Option<ApiKeyId> {
+        match self {
+            Refusal::Unknown => None,
+            Refusal::Revoked(id) | Refusal::Expired(id) | Refusal::Address(id, _) => Some(*id),
+        }
+    }
+
+    /// Why, as the audit log says it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown",
+            Refusal::Revoked(_) => "revoked",
+            Refusal::Expired(_) => "expired",
+            Refusal::Address(..) => "address_not_allowed",
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Refusal::Unknown => f.write_str("the API key is not valid"),
-            Refusal::Revoked => f.write_str("the API key was revoked"),
-            Refusal::Expired => f.write_str("the API key has expired"),
-            Refusal::Address(ip) => write!(f, "the API key may not be used from {ip}"),
+            Refusal::Revoked(_) => f.write_str("the API key was revoked"),
+            Refusal::Expired(_) => f.write_str("the API key has expired"),
+            Refusal::Address(_, ip) => write!(f, "the API key may not be used from {ip}"),
         }
     }
 }
@@ -356,10 +376,10 @@ pub fn authenticate(
         return Ok(Err(Refusal::Unknown));
     };
     if key.archived_at.is_some() {
-        return Ok(Err(Refusal::Revoked));
+        return Ok(Err(Refusal::Revoked(key.id)));
     }
     if key.expires_at.is_some_and(|at| at.0 <= now.0) {
-        return Ok(Err(Refusal::Expired));
+        return Ok(Err(Refusal::Expired(key.id)));
     }
     if !key.allowed_ips.is_empty() {
         let allowed = from.is_some_and(|ip| {
@@ -367,7 +387,7 @@ pub fn authenticate(
         });
         if !allowed {
             return Ok(Err(match from {
-                Some(ip) => Refusal::Address(ip),
+                Some(ip) => Refusal::Address(key.id, ip),
                 None => Refusal::Unknown,
             }));
         }
@@ -375,14 +395,44 @@ pub fn authenticate(
     let mut actor = Actor::new(format!("api_key:{}", key.id), [], key.scopes.iter().map(String::as_str));
     actor.name = Some(key.name.clone());
     actor.integration = true;
+    actor.ip = from;
     Ok(Ok(Grant { actor, key }))
 }
 
-/// Notes a key's use (without a new version: this is bookkeeping, not a change of the key).
-pub fn touch(conn: &mut AnyConnection, id: ApiKeyId, at: Timestamp, from: Option<IpAddr>) -> QueryResult<usize> {
-    diesel::update(api_keys::table.find(DbUuid(id.uuid())))
-        .set((api_keys::last_used_at.eq(at.0.naive_utc()), api_keys::last_used_ip.eq(from.map(|ip| ip.to_string()))))
-        .execute(conn)
+/// A key's use is audited when it comes from another address than the last, or after this
+/// long without one.
+const QUIET: chrono::Duration = chrono::Duration::hours(1);
+
+/// Notes a key's use (without a new version: this is bookkeeping, not a change of the key), and
+/// audits it (`api_key.used`) when it comes from a new address or after an hour's quiet.
+/// `grant.key` is the key as it was before this use.
+pub fn touch(conn: &mut AnyConnection, grant: &Grant, at: Timestamp) -> Result<(), RecordError> {
+    let key = &grant.key;
+    let from = grant.actor.ip.map(|ip| ip.to_string());
+    diesel::update(api_keys::table.find(DbUuid(key.id.uuid())))
+        .set((api_keys::last_used_at.eq(at.0.naive_utc()), api_keys::last_used_ip.eq(from.as_deref())))
+        .execute(conn)?;
+    let quiet = key.last_used_at.is_none_or(|last| at.0 - last.0 >= QUIET);
+    if quiet || key.last_used_ip != from {
+        let details = serde_json::json!({
+            "name": key.name,
+            "previous_use_at": key.last_used_at,
+            "previous_ip": key.last_used_ip,
+        });
+        crm_events::audit::append(conn, &grant.actor, "api_key.used", Some(("api_key", key.id.uuid())), details)?;
+    }
+    Ok(())
+}
+
+/// Audits the refusal of a known key (`api_key.refused`: revoked, expired, or from an address
+/// it may not be used from), as the key's own actor, from `from`.
+pub fn note_refusal(conn: &mut AnyConnection, refusal: &Refusal, from: Option<IpAddr>) -> Result<(), RecordError> {
+    let Some(id) = refusal.key() else { return Ok(()) };
+    let mut actor = Actor::new(format!("api_key:{id}"), [], []);
+    actor.ip = from;
+    let details = serde_json::json!({ "reason": refusal.reason() });
+    crm_events::audit::append(conn, &actor, "api_key.refused", Some(("api_key", id.uuid())), details)?;
+    Ok(())
 }
 
 #[cfg(test)]

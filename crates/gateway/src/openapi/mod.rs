@@ -40,6 +40,7 @@ pub mod custom_fields;
         (name = "sharing", description = "Record visibility: each owned resource's sharing level (public, team, private) and shares of one record with a user or a team"),
         (name = "api-keys", description = "API keys for integrators' scripts: scopes within their creator's, expiry, allowed networks, own rate limits, revoked at once"),
         (name = "changes", description = "The change feed: every committed write, in order"),
+        (name = "audit", description = "The audit log: permission changes, API key use and refusals, exports, imports, archives and merges; append-only"),
         (name = "operations", description = "Health and readiness")
     )
 )]
@@ -187,7 +188,8 @@ macro_rules! mount_routes {
                     .service(rest::webhooks::redeliver)
                     .service(rest::webhooks::redeliver_since)
                     .service(rest::webhooks::rotate_secret)
-                    .service(rest::webhooks::ping),
+                    .service(rest::webhooks::ping)
+                    .service(rest::audit::list_audit),
             ),
         )
     };

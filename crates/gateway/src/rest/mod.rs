@@ -6,6 +6,7 @@ pub mod sync;
 pub mod accounts;
 pub mod activities;
 pub mod analytics;
+pub mod audit;
 pub mod campaigns;
 pub mod cases;
 pub mod changes;
