@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := $(CARGO) run -q --bin crm --
 
-.PHONY: run test check fmt clippy contracts contracts-check seed token bench schemathesis client-check js-deps
+.PHONY: run test check fmt clippy contracts contracts-check seed token bench schemathesis client-check js-deps fuzz
 run: ## Serve on 127.0.0.1:8080 with ./crm.sqlite3 (or DATABASE_URL)
 	$(CARGO) run --bin crm -- serve
 
@@ -23,6 +23,9 @@ check: ## What CI enforces: formatting, lints, tests, contract drift
 contracts: ## Regenerate openapi/openapi.json and schema.graphql from the code
 	$(BIN) export-openapi > openapi/openapi.json
 	$(BIN) export-sdl > schema.graphql
+
+fuzz: ## Fuzz list requests (filter, sort, cursor, q) for FUZZ_SECONDS each (default 60): cargo-fuzz, nightly
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 schemathesis: ## Fuzz the served OpenAPI document with schemathesis (config: tests/contract)
 	bash tests/contract/run.sh
