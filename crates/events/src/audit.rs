@@ -109,8 +109,7 @@ pub const PERMISSION_FIELDS: &[(&str, &[&str])] = &[
 pub(crate) fn record_change(
     conn: &mut AnyConnection,
     actor: &Actor,
-    entity: &str,
-    entity_id: uuid::Uuid,
+    (entity, entity_id): (&str, uuid::Uuid),
     action: crate::Action,
     changed: &[String],
     before: Option<&Value>,

@@ -279,7 +279,7 @@ pub fn record(
             .collect(),
         _ => changed_fields(before.as_ref(), after.as_ref()),
     };
-    audit::record_change(conn, actor, entity, entity_id, action, &changed, before.as_ref(), after.as_ref())?;
+    audit::record_change(conn, actor, (entity, entity_id), action, &changed, before.as_ref(), after.as_ref())?;
     let raw = |v: Option<Value>| {
         v.map(|v| serde_json::value::to_raw_value(&v))
             .transpose()
