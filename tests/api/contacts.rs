@@ -35,7 +35,7 @@ async fn contact_lifecycle_with_account_include_and_consent() {
     assert_eq!(bad.status, 400);
     assert_eq!(
         bad.body["errors"][0]["message"],
-        "includable: account, owner, opportunities, cases, interactions, activities, purchases"
+        "includable: account, owner, opportunities, cases, interactions, activities, purchases, consents"
     );
     let owned = app.get("/api/v1/contacts?include=owner").await.expect(200);
     assert_eq!(owned["data"][0]["owner"], serde_json::Value::Null, "no owner: embedded as null");

@@ -15,6 +15,7 @@ mod campaign_cycle;
 mod campaign_email;
 mod campaign_review;
 mod campaigns;
+mod consents;
 mod contacts;
 mod contracts;
 mod custom_fields;

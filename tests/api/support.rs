@@ -437,6 +437,16 @@ impl TestApp {
                 self.created("/api/v1/shares", json!({"entity": "contact", "record_id": c["id"], "user_id": u["id"]}))
                     .await
             }
+            "consent" => {
+                let c = self.contact(&format!("C{n}"), "Consenting", json!({})).await;
+                let channel = ["email", "phone", "post", "sms"][n % 4];
+                self.created(
+                    "/api/v1/consents",
+                    json!({"contact_id": c["id"], "purpose": "marketing", "channel": channel, "status": "granted",
+                           "source": "web_form:built", "text_version": "notice-1"}),
+                )
+                .await
+            }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }
     }

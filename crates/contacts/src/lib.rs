@@ -2,25 +2,37 @@
 //! the generic ones of `crm_records` (`crm_records::create::<Contact>`, …); this crate holds
 //! the model, its normalization and rules, and what other domains may read of contacts.
 
+pub mod consents;
 pub mod model;
 pub mod read;
 pub mod record;
 
-use crm_core::ids::{AccountId, EntityId};
-use crm_records::hooks::Hooks;
+use crm_core::ids::{AccountId, ContactId, EntityId};
+use crm_records::hooks::{Hooks, Moved};
 use crm_records::merge::repoint;
 
-/// The contacts domain's side of merges: the contacts of a merged account move to the survivor.
+/// The contacts domain's side of merges: the contacts of a merged account move to the survivor,
+/// and the consents of a merged contact (the person's latest word on each purpose and channel
+/// stays: `consents::reassign`).
 pub fn hooks() -> Hooks {
-    Hooks::new().on_merge("account", |conn, actor, losers, survivor| {
-        let to = Some(AccountId::from_uuid(survivor));
-        Ok(vec![repoint::<Contact>(conn, actor, "account_id", losers, |c| {
-            c.account_id = to;
-            true
-        })?])
-    })
+    Hooks::new()
+        .on_merge("account", |conn, actor, losers, survivor| {
+            let to = Some(AccountId::from_uuid(survivor));
+            Ok(vec![repoint::<Contact>(conn, actor, "account_id", losers, |c| {
+                c.account_id = to;
+                true
+            })?])
+        })
+        .on_merge("contact", |conn, actor, losers, survivor| {
+            let mut count = 0;
+            for loser in losers {
+                count += consents::reassign(conn, actor, ("contact_id", *loser), ContactId::from_uuid(survivor))?;
+            }
+            Ok(vec![Moved { resource: "consents", field: "contact_id", count }])
+        })
 }
 
+pub use consents::{Consent, ConsentChannel, ConsentInput, ConsentPatch, ConsentPurpose, ConsentStatus};
 pub use model::{
     AccountRef, CONTACT_CATALOG, Contact, ContactInput, ContactPatch, ContactRow, EmailConsent, LifecycleStage,
 };

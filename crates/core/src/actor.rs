@@ -148,7 +148,7 @@ impl Scope {
     pub fn read_of(resource: &str) -> Option<Scope> {
         Some(match resource {
             "accounts" => Scope::AccountsRead,
-            "contacts" => Scope::ContactsRead,
+            "contacts" | "consents" => Scope::ContactsRead,
             "users" => Scope::UsersRead,
             "interactions" => Scope::InteractionsRead,
             "cases" => Scope::CasesRead,

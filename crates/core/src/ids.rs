@@ -167,6 +167,10 @@ define_id!(
     SharingRuleId, "sharing_rule", "sharing_rules"
 );
 define_id!(
+    /// Id of a consent record: what a person agreed to, or withdrew, for a purpose and channel.
+    ConsentId, "consent", "consents"
+);
+define_id!(
     /// Id of a share: one record made visible to a user or a team.
     ShareId, "share", "shares"
 );

@@ -1252,3 +1252,26 @@ diesel::table! {
         details -> Json,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    consents (id) {
+        id -> Uid,
+        contact_id -> Nullable<Uid>,
+        lead_id -> Nullable<Uid>,
+        purpose -> Text,
+        channel -> Nullable<Text>,
+        status -> Text,
+        source -> Text,
+        text_version -> Nullable<Text>,
+        captured_at -> Timestamp,
+        evidence -> Nullable<Text>,
+        key -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}

@@ -17,6 +17,7 @@ pub mod audit;
 pub const ENTITIES: &[(&str, Scope)] = &[
     ("account", Scope::AccountsRead),
     ("contact", Scope::ContactsRead),
+    ("consent", Scope::ContactsRead),
     ("user", Scope::UsersRead),
     ("interaction", Scope::InteractionsRead),
     ("case", Scope::CasesRead),

@@ -14,11 +14,11 @@ use crm_campaigns::{
     SegmentInput, SegmentPatch,
 };
 use crm_cases::{Case, CaseInput, CasePatch};
-use crm_contacts::{Contact, ContactInput, ContactPatch};
+use crm_contacts::{Consent, ConsentInput, ConsentPatch, Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ContactId, CustomFieldId, EmailTemplateId,
-    InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId, ShareId,
-    SharingRuleId, TargetListId, UserId, WebhookId,
+    AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ConsentId, ContactId, CustomFieldId,
+    EmailTemplateId, InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId,
+    ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
@@ -292,6 +292,8 @@ crm_derive::resources! {
             activities("contact_id"): Activity,
             /// This person's purchases.
             purchases("contact_id"): Purchase,
+            /// What this person agreed to, or withdrew, per purpose and channel.
+            consents("contact_id"): Consent,
         },
         fields {
             /// This record's custom fields, typed (present once an administrator defined some;
@@ -349,6 +351,19 @@ crm_derive::resources! {
             user(user_id): User,
             /// Who shared it.
             granted_by_user(granted_by): User,
+        },
+        children {},
+        fields {},
+    },
+
+    Consent "consents" {
+        /// What a contact or a lead agreed to, or withdrew, for one purpose (marketing, profiling, third-party sharing) on one channel or all; its history is the ledger.
+        tag: "privacy",
+        relations {
+            /// The person, when a contact.
+            contact(contact_id): Contact,
+            /// The person, when a lead.
+            lead(lead_id): Lead,
         },
         children {},
         fields {},
@@ -453,7 +468,11 @@ crm_derive::resources! {
             /// The record owner.
             owner(owner_id): User,
         },
-        children {},
+        children {
+            /// What this person agreed to, or withdrew, per purpose and channel (they move to
+            /// the contact on conversion).
+            consents("lead_id"): Consent,
+        },
         fields {
             /// This record's custom fields, typed (present once an administrator defined some;
             /// `customFields` holds them as stored).

@@ -272,27 +272,20 @@ fn write_member(
     Ok(())
 }
 
-/// An unsubscribe withdraws the contact's consent for the channel.
+/// An unsubscribe withdraws the contact's marketing consent for the channel: a consent record
+/// (`crm_contacts::consents`), which sets the contact's flag for it.
 pub(crate) fn withdraw_consent(
     conn: &mut AnyConnection,
     actor: &Actor,
     contact: ContactId,
     channel: Channel,
 ) -> Result<(), RecordError> {
-    let now = to_utc(crm_db::now());
-    crm_records::modify::<crm_contacts::Contact>(conn, actor, contact, |c| {
-        match channel {
-            Channel::Email => {
-                if c.email_consent != crm_contacts::EmailConsent::OptedOut {
-                    c.email_consent = crm_contacts::EmailConsent::OptedOut;
-                    c.email_consent_at = Some(now);
-                }
-            }
-            Channel::Phone => c.do_not_call = true,
-            Channel::Post => c.do_not_mail = true,
-        }
-        true
-    })?;
+    let channel = match channel {
+        Channel::Email => crm_contacts::ConsentChannel::Email,
+        Channel::Phone => crm_contacts::ConsentChannel::Phone,
+        Channel::Post => crm_contacts::ConsentChannel::Post,
+    };
+    crm_contacts::consents::withdraw(conn, actor, contact, channel, "campaign_unsubscribe")?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Conversion: a qualified lead becomes an account, a contact and optionally an opportunity.
 
-use crm_core::ids::{AccountId, ContactId, LeadId, OpportunityId, PipelineId, StageId};
+use crm_core::ids::{AccountId, ContactId, EntityId, LeadId, OpportunityId, PipelineId, StageId};
 use crm_core::values;
 use crm_core::{Actor, Money, Scope};
 use crm_db::AnyConnection;
@@ -288,5 +288,7 @@ pub fn convert(
         l.converted_opportunity_id = opportunity_id;
         true
     })?;
+    // What the person agreed to as a lead holds for the contact it became.
+    crm_contacts::consents::reassign(conn, actor, ("lead_id", id.uuid()), contact_id)?;
     Ok(ConvertResult { account_id, contact_id, opportunity_id, account_created, contact_created })
 }

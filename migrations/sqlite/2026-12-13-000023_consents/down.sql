@@ -1,0 +1,2 @@
+DROP TABLE consents_fts;
+DROP TABLE consents;
