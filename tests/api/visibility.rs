@@ -169,6 +169,18 @@ async fn an_administrator_sets_the_level_and_owners_share_single_records() {
     get_as(&app, "mina", &path).await.expect(200);
     assert_eq!(get_as(&app, "joon", &path).await.status.as_u16(), 404);
     get_as(&app, "joon", &format!("/api/v1/contacts/{}", s(&unowned["id"]))).await.expect(200);
+    // An email is taken whoever holds it, but the conflict names the holder only to those who
+    // see it.
+    let erp = json!([{"source": "erp", "id": "C-77"}]);
+    app.patch(&path, json!({"email": "jiwoo@example.com", "external_ids": erp})).await.expect(200);
+    for dup in
+        [json!({"last_name": "Han", "email": "jiwoo@example.com"}), json!({"last_name": "Han", "external_ids": erp})]
+    {
+        let r = app.call(Method::POST, "/api/v1/contacts", Some(&as_(&app, "joon")), Some(dup.clone()), &[]).await;
+        assert_eq!((r.status.as_u16(), r.body["existing_id"].clone()), (409, Value::Null), "{}", r.body);
+        let r = app.post("/api/v1/contacts", dup).await;
+        assert_eq!((r.status.as_u16(), &r.body["existing_id"]), (409, &mine["id"]), "{}", r.body);
+    }
 
     // Mina shares the record with Joon: he sees it until she revokes the share.
     let share = json!({"entity": "contact", "record_id": mine["id"], "user_id": st.joon["id"], "note": "covering"});

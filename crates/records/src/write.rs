@@ -52,8 +52,16 @@ pub(crate) fn event_json<R: Record>(r: &R) -> serde_json::Value {
     v
 }
 
-fn taken<R: Record>(t: crm_db::external_ids::Taken) -> RecordError {
-    RecordError::ExternalIdTaken { entity: R::ENTITY, index: t.index, external_id: t.external_id, existing_id: t.owner }
+/// An external id already held by another record, naming the holder only when `actor` sees it.
+fn taken_by<R: Record>(conn: &mut AnyConnection, actor: &Actor, t: crm_db::external_ids::Taken) -> RecordError {
+    let existing_id = match t.owner {
+        Some(owner) => match visible_holder::<R>(conn, actor, R::Id::from_uuid(owner)) {
+            Ok(seen) => seen.map(EntityId::uuid),
+            Err(e) => return e,
+        },
+        None => None,
+    };
+    RecordError::ExternalIdTaken { entity: R::ENTITY, index: t.index, external_id: t.external_id, existing_id }
 }
 
 /// The live record of `R`, other than `except`, whose `field` holds `value`.
@@ -72,14 +80,30 @@ pub fn live_with<R: Record>(
     Ok(crm_db::sql::first_id(conn, R::catalog().table, cond)?.map(R::Id::from_uuid))
 }
 
-/// Fails with `Duplicate` when another live record holds one of `r`'s unique values.
-fn check_unique<R: Record>(conn: &mut AnyConnection, r: &R) -> Result<(), RecordError> {
+/// Fails with `Duplicate` when another live record holds one of `r`'s unique values, naming it
+/// when `actor` sees it.
+fn check_unique<R: Record>(conn: &mut AnyConnection, actor: &Actor, r: &R) -> Result<(), RecordError> {
     for (field, value) in r.unique() {
         if let Some(existing) = live_with::<R>(conn, field, value, Some(r.id()))? {
-            return Err(duplicate::<R>(field, value, Some(existing)));
+            return Err(duplicate::<R>(field, value, visible_holder::<R>(conn, actor, existing)?));
         }
     }
     Ok(())
+}
+
+/// The record holding a unique value, if `actor` sees it: a value taken by a record the caller
+/// may not see is still taken (uniqueness is global), but the answer does not say by which.
+fn visible_holder<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    holder: R::Id,
+) -> Result<Option<R::Id>, RecordError> {
+    match crate::visibility::owned_entity(R::ENTITY) {
+        Some(owned) if !actor.sees_every_record() => {
+            Ok((crate::visibility::sees_raw(conn, actor, owned, holder.uuid())? == Some(true)).then_some(holder))
+        }
+        _ => Ok(Some(holder)),
+    }
 }
 
 fn duplicate<R: Record>(field: &'static str, value: &str, existing: Option<R::Id>) -> RecordError {
@@ -92,8 +116,8 @@ fn duplicate<R: Record>(field: &'static str, value: &str, existing: Option<R::Id
 }
 
 /// The answer to an insert that found a unique value taken: the record that holds it.
-fn insert_conflict<R: Record>(conn: &mut AnyConnection, r: &R) -> RecordError {
-    if let Err(e) = check_unique(conn, r) {
+fn insert_conflict<R: Record>(conn: &mut AnyConnection, actor: &Actor, r: &R) -> RecordError {
+    if let Err(e) = check_unique(conn, actor, r) {
         return e;
     }
     // Taken by a writer that has not committed yet, or by an archived record being restored.
@@ -162,9 +186,11 @@ pub(crate) fn create_with<R: Record>(
     }
     // The insert is the uniqueness check: only when it finds a value taken is the holder read.
     if !R::insert(conn, &r).map_err(|e| R::write_error(e, &r))? {
-        return Err(insert_conflict(conn, &r));
+        return Err(insert_conflict(conn, actor, &r));
     }
-    crm_db::external_ids::insert_for_new(conn, R::ENTITY, id.uuid(), r.external_ids())?.map_err(taken::<R>)?;
+    if let Err(t) = crm_db::external_ids::insert_for_new(conn, R::ENTITY, id.uuid(), r.external_ids())? {
+        return Err(taken_by::<R>(conn, actor, t));
+    }
     R::after_write(conn, actor, None, &r)?;
     record_event(conn, actor, Action::Created, None, &r)?;
     Ok(r)
@@ -251,11 +277,13 @@ pub(crate) fn update_with<R: Record>(
             d.settle(conn)?;
         }
         if unique_changed && meta.archived_at.is_none() {
-            check_unique(conn, &next)?;
+            check_unique(conn, actor, &next)?;
         }
         if R::update_if_version(conn, &next, meta.version).map_err(|e| R::write_error(e, &next))? {
-            if next.external_ids() != cur.external_ids() {
-                crm_db::external_ids::replace(conn, R::ENTITY, id.uuid(), next.external_ids())?.map_err(taken::<R>)?;
+            if next.external_ids() != cur.external_ids()
+                && let Err(t) = crm_db::external_ids::replace(conn, R::ENTITY, id.uuid(), next.external_ids())?
+            {
+                return Err(taken_by::<R>(conn, actor, t));
             }
             R::after_write(conn, actor, Some(&cur), &next)?;
             record_event(conn, actor, Action::Updated, Some(&cur), &next)?;
@@ -314,7 +342,7 @@ fn set_archived<R: Record>(
         }
         if !archive {
             crate::merge::refuse_merged(conn, &cur)?;
-            check_unique(conn, &cur)?;
+            check_unique(conn, actor, &cur)?;
             R::check_restore(conn, &cur)?;
         }
         let now = write_time();
@@ -421,9 +449,11 @@ pub fn import<R: Record>(
     }
     R::import_rows(conn, &records).map_err(|e| (usize::MAX, RecordError::from(e)))?;
     for (i, r) in records.iter().enumerate() {
-        crm_db::external_ids::insert_for_new(conn, R::ENTITY, r.id().uuid(), r.external_ids())
+        if let Err(t) = crm_db::external_ids::insert_for_new(conn, R::ENTITY, r.id().uuid(), r.external_ids())
             .map_err(|e| (i, RecordError::from(e)))?
-            .map_err(|t| (i, taken::<R>(t)))?;
+        {
+            return Err((i, taken_by::<R>(conn, actor, t)));
+        }
         record_event(conn, actor, Action::Created, None, r).map_err(|e| (i, e))?;
     }
     Ok(records)
