@@ -170,3 +170,43 @@ async fn a_leads_consents_follow_it_into_its_contact_and_merges_keep_the_latest_
     let contact = app.get(&format!("/api/v1/contacts/{cid}")).await.expect(200);
     assert_eq!(contact["email_consent"], "opted_out");
 }
+
+#[actix_web::test]
+async fn a_contact_who_withdrew_profiling_is_not_analysed() {
+    let app = spawn().await;
+    let p = app.product("PROF-1", json!({})).await;
+    let line = json!([{"product_id": p["id"], "quantity": 1}]);
+    let ordered = (chrono::Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%dT00:00:01Z").to_string();
+    let (kim, lee) = (app.contact("Min-jun", "Kim", json!({})).await, app.contact("Seo-yeon", "Lee", json!({})).await);
+    for who in [&kim, &lee] {
+        app.created("/api/v1/purchases", json!({"contact_id": who["id"], "ordered_at": ordered, "lines": line})).await;
+    }
+    let refresh = || async {
+        let r = app.post("/api/v1/analytics/refresh", json!({})).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let job = wait_for_job(&app, &r.header("location").unwrap()).await;
+        assert_eq!(s(&job["status"]), "succeeded", "{job}");
+    };
+    let analysed = || async {
+        let page = app.get("/api/v1/analytics/customers?limit=100").await.expect(200);
+        let mut ids: Vec<String> =
+            page["data"].as_array().unwrap().iter().map(|x| s(&x["customer_id"]).to_string()).collect();
+        ids.sort();
+        ids
+    };
+    refresh().await;
+    let mut both = vec![s(&kim["id"]).to_string(), s(&lee["id"]).to_string()];
+    both.sort();
+    assert_eq!(analysed().await, both);
+
+    // Kim withdraws profiling (every channel): at once, no analysis of him on demand, and his
+    // next best actions come from his cases alone (still 200); at the next refresh, none stored.
+    consent(&app, json!({"contact_id": kim["id"], "purpose": "profiling", "status": "withdrawn", "source": "letter"}))
+        .await;
+    let r = app.get(&format!("/api/v1/contacts/{}/analytics", s(&kim["id"]))).await.expect(409);
+    assert_eq!(r["code"], "PROFILING_WITHDRAWN", "{r}");
+    app.get(&format!("/api/v1/contacts/{}/next-best-actions", s(&kim["id"]))).await.expect(200);
+    refresh().await;
+    assert_eq!(analysed().await, vec![s(&lee["id"]).to_string()]);
+    app.get(&format!("/api/v1/contacts/{}/analytics", s(&lee["id"]))).await.expect(200);
+}

@@ -150,7 +150,7 @@ pub fn next_best_actions(
     // A customer without purchases (or a base not analysed yet) still has its cases.
     let analysis: Option<CustomerAnalysis> = match crate::read::customer(conn, actor, customer, false) {
         Ok(a) => Some(a),
-        Err(RecordError::Conflict { code: "NO_PURCHASES" | "NOT_ANALYSED", .. }) => None,
+        Err(RecordError::Conflict { code: "NO_PURCHASES" | "NOT_ANALYSED" | "PROFILING_WITHDRAWN", .. }) => None,
         Err(e) => return Err(e),
     };
     let cases = open_cases(conn, customer)?;

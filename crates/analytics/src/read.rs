@@ -122,6 +122,15 @@ fn analysis_of(
 ) -> Result<CustomerAnalysis, RecordError> {
     actor.require(Scope::AnalyticsRead)?;
     readable_customer(conn, actor, customer)?;
+    if let Customer::Contact(c) = customer
+        && crm_contacts::consents::is_withdrawn(conn, c, crm_contacts::ConsentPurpose::Profiling)?
+    {
+        return Err(RecordError::Conflict {
+            entity: ENTITY,
+            code: "PROFILING_WITHDRAWN",
+            reason: "the contact withdrew its consent to profiling: it is not analysed".into(),
+        });
+    }
     let entity = match customer {
         Customer::Account(_) => AccountId::ENTITY,
         Customer::Contact(_) => ContactId::ENTITY,

@@ -343,7 +343,13 @@ pub fn run(
         *slot = lap.elapsed().as_secs_f64();
         lap = Instant::now();
     };
-    let Loaded { histories, baskets } = db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
+    let Loaded { mut histories, baskets } =
+        db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
+    // Contacts who withdrew their consent to profiling are not analysed (nor fitted on).
+    let unprofiled = db.run_sync(|c| {
+        crm_contacts::consents::withdrawn(c, crm_contacts::ConsentPurpose::Profiling).map_err(DbError::from)
+    })?;
+    histories.retain(|h| !matches!(h.customer, Customer::Contact(c) if unprofiled.contains(&c.0)));
     split(&mut timings.load);
     let (analysed, raws): (Vec<&History>, Vec<analysis::Raw>) =
         histories.iter().filter_map(|h| analysis::raw(h, as_of, &settings).map(|r| (h, r))).unzip();

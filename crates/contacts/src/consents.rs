@@ -385,3 +385,36 @@ pub fn reassign(
     }
     Ok(moved)
 }
+
+/// The contacts whose live consent for `purpose` on every channel is withdrawn (one
+/// statement, by the consents' partial index on status): those a use case of that purpose
+/// leaves out (profiling: the analyses).
+pub fn withdrawn(
+    conn: &mut AnyConnection,
+    purpose: ConsentPurpose,
+) -> diesel::QueryResult<std::collections::HashSet<uuid::Uuid>> {
+    use crm_db::schema::consents;
+    use diesel::prelude::*;
+    let ids: Vec<crm_db::types::DbUuid> = consents::table
+        .filter(consents::purpose.eq(purpose.as_str()))
+        .filter(consents::channel.is_null())
+        .filter(consents::status.eq(ConsentStatus::Withdrawn.as_str()))
+        .filter(consents::archived_at.is_null())
+        .filter(consents::contact_id.is_not_null())
+        .select(consents::contact_id.assume_not_null())
+        .load(conn)?;
+    Ok(ids.into_iter().map(|u| u.0).collect())
+}
+
+/// Whether `contact` withdrew its consent for `purpose` on every channel.
+pub fn is_withdrawn(
+    conn: &mut AnyConnection,
+    contact: ContactId,
+    purpose: ConsentPurpose,
+) -> Result<bool, RecordError> {
+    let key = key_of(("contact", contact.uuid()), purpose, None);
+    Ok(match crm_records::write::live_with::<Consent>(conn, "key", &key, None)? {
+        Some(id) => Consent::find(conn, id)?.is_some_and(|c| c.status == ConsentStatus::Withdrawn),
+        None => false,
+    })
+}
