@@ -33,7 +33,7 @@ fn graphql_schema_matches_the_committed_file() {
 }
 
 /// Every operation of the document, as (method, path, operation).
-fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+pub(crate) fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {

@@ -34,6 +34,7 @@ mod merges;
 pub(crate) mod observability;
 mod oidc;
 mod operational;
+mod owasp;
 mod parity;
 mod region_snapshot;
 mod routes;

@@ -380,8 +380,10 @@ pub async fn save_import_mapping(
     path: web::Path<(String, String)>,
     body: crate::rest::Json<MappingInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.after(Ok::<(), ApiError>(()))?;
     let (resource, name) = path.into_inner();
+    // The resource's write scope first: a caller without it learns nothing of the body's checks.
+    let authorized = crate::imports::importer_of(&resource).and_then(|i| Ok(auth.0.require(i.write)?));
+    let input = body.after(authorized)?;
     let actor = auth.0;
     let saved =
         state.db.write(move |c| crate::imports::save_mapping(c, &actor, &resource, &name, input.mapping)).await?;
