@@ -87,6 +87,18 @@ async fn the_audit_log_says_who_changed_permissions_used_keys_exported_and_delet
     );
     assert_eq!(exports[0]["details"]["fields"], "last_name");
 
+    // A bulk write: an import, with what it loads and how much.
+    let import = json!({"resource": "contacts", "mode": "create", "dry_run": true}).to_string();
+    let file: &[u8] = b"last_name,email\nKang,kang@example.com\nYoon,yoon@example.com\n";
+    post_form(&app, &app.admin, "/api/v1/imports", &[("import", import.as_bytes()), ("file", file)]).await.expect(202);
+    let imports = audit(&app, "action=import.queued").await;
+    assert_eq!(imports.len(), 1);
+    assert_eq!(imports[0]["details"]["rows"], 2);
+    assert_eq!(
+        (imports[0]["details"]["resource"].as_str(), imports[0]["details"]["dry_run"].as_bool()),
+        (Some("contacts"), Some(true))
+    );
+
     // API keys: created (with their scopes), used (as the key, from where), revoked, and the
     // revoked key tried again.
     let made = app.post("/api/v1/api-keys", json!({"name": "ERP sync", "scopes": ["contacts:read"]})).await.expect(201);

@@ -9,7 +9,7 @@ use std::io::Read;
 use crm_accounts::Account;
 use crm_contacts::Contact;
 use crm_core::Actor;
-use crm_core::ids::{EntityId, JobId};
+use crm_core::ids::JobId;
 use crm_db::{AnyConnection, Db};
 use crm_interactions::Interaction;
 use crm_products::{Product, Purchase};
@@ -183,13 +183,10 @@ pub fn queue(
     let importer = importer_of(&request.resource)?;
     let fields = fields(conn, importer)?;
     let columns = (importer.prepare)(conn, actor, &request, &header, &fields)?;
-    let details = serde_json::json!({
-        "resource": request.resource, "mode": request.mode, "dry_run": request.dry_run, "rows": rows, "bytes": bytes,
-    });
     let params = ImportParams { request, columns, rows, bytes, caller: crm_records::jobs::Caller::of(actor) };
+    imports::audit_queued(conn, actor, id, &params)?;
     let params = serde_json::to_value(&params).unwrap_or_default();
     jobs::enqueue_as(conn, actor, id, imports::KIND, &params)?;
-    crm_events::audit::append(conn, actor, "import.queued", Some(("job", id.uuid())), details)?;
     imports::get(conn, actor, id)
 }
 

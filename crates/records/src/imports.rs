@@ -1180,6 +1180,21 @@ fn view(job: Job, checkpoint: Option<Value>) -> Option<Import> {
     })
 }
 
+/// Writes a queued import in the audit log: who loads what into which resource, how much.
+pub fn audit_queued(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: JobId,
+    params: &ImportParams,
+) -> Result<(), RecordError> {
+    let r = &params.request;
+    let details = serde_json::json!({
+        "resource": r.resource, "mode": r.mode, "dry_run": r.dry_run, "rows": params.rows, "bytes": params.bytes,
+    });
+    crm_events::audit::append(conn, actor, "import.queued", Some(("job", id.uuid())), details)?;
+    Ok(())
+}
+
 /// An import, for the subject that started it or an admin (404 for others).
 pub fn get(conn: &mut AnyConnection, actor: &Actor, id: JobId) -> Result<Import, RecordError> {
     let job = crate::jobs::get(conn, actor, id)?;
