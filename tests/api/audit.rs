@@ -130,8 +130,12 @@ async fn the_audit_log_says_who_changed_permissions_used_keys_exported_and_delet
     let expected: Vec<i64> = all.iter().take(6).map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, expected);
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+    // `since` keeps the entries at or after the instant, `until` those before it.
     let since = s(&all[2]["occurred_at"]).to_string();
-    assert!(audit(&app, &format!("since={}", enc(&since))).await.len() >= 3);
+    let at_or_after = all.iter().filter(|e| s(&e["occurred_at"]) >= since.as_str()).count();
+    assert!(at_or_after < all.len(), "the log spans more than one instant");
+    assert_eq!(audit(&app, &format!("since={}", enc(&since))).await.len(), at_or_after);
+    assert_eq!(audit(&app, &format!("until={}&limit=1000", enc(&since))).await.len(), all.len() - at_or_after);
 
     // Administrators only; bad parameters are 400.
     let r = app.call(Method::GET, "/api/v1/audit", Some(&rep), None, &[]).await;

@@ -7,22 +7,6 @@ const CONTACT_FIELDS: &str = "id firstName lastName email emails phone phones ti
     tags customFields lifetimeValue { amountMinor currency } purchaseCount lastPurchaseAt externalIds { source id } \
     version createdAt updatedAt archivedAt";
 
-fn camel(s: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// GraphQL enums are SCREAMING_CASE; REST uses snake_case. Everything else is identical.
 fn normalize_gql(v: &Value, key: &str) -> Value {
     match (key, v) {

@@ -129,15 +129,7 @@ async fn a_private_record_of_any_owned_resource_is_not_found_by_another_team_on_
         }
         let listed = call(Method::GET, format!("/api/v1{}?limit=1000", r.collection), None, &other).await.expect(200);
         assert!(listed["data"].as_array().unwrap().iter().all(|x| x["id"] != record["id"]), "{} listed", r.entity);
-        let one = r.graphql_one.split('_').enumerate().fold(String::new(), |mut acc, (i, w)| {
-            if i == 0 {
-                acc.push_str(w);
-            } else {
-                acc.push_str(&w[..1].to_uppercase());
-                acc.push_str(&w[1..]);
-            }
-            acc
-        });
+        let one = camel(r.graphql_one);
         let q = format!("query($id: ID!) {{ {one}(id: $id) {{ id }} }}");
         let g = app.gql(&other, &q, json!({"id": record["id"]})).await;
         assert!(g["errors"].is_null() && g["data"][one.as_str()].is_null(), "{} over GraphQL: {g}", r.entity);

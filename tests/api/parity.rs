@@ -7,22 +7,6 @@ use serde_json::{Map, Value, json};
 
 use crate::support::*;
 
-fn camel(s: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The GraphQL type of a field, unwrapped from lists and non-nulls: (kind, name).
 fn named_type(t: &Value) -> (String, String) {
     let mut t = t;

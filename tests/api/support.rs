@@ -234,6 +234,23 @@ impl TestApp {
 }
 
 /// A JSON string's text (fails on anything else).
+/// A snake_case name in camelCase, as GraphQL writes it (`target_list` → `targetList`).
+pub fn camel(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }

@@ -158,12 +158,8 @@ fn text(field: &str, raw: Option<&str>, max: usize, required: Option<&str>, errs
     v
 }
 
-/// A field that cannot change once the record exists.
-fn immutable<T: PartialEq>(field: &str, prev: Option<T>, next: &T, errs: &mut FieldErrors) {
-    if prev.is_some_and(|p| &p != next) {
-        errs.add(field, "immutable", format!("`{field}` cannot change: record a new consent instead"));
-    }
-}
+/// What to do instead of changing whose, what for or on which channel a consent is.
+const NEW_INSTEAD: &str = "record a new consent instead";
 
 /// The unique key of a consent: person, purpose, channel.
 fn key_of(subject: (&str, uuid::Uuid), purpose: ConsentPurpose, channel: Option<ConsentChannel>) -> String {
@@ -199,13 +195,13 @@ impl Record for Consent {
                 None
             }
         };
-        immutable("contact_id", prev.map(|p| p.contact_id), &input.contact_id, &mut errs);
-        immutable("lead_id", prev.map(|p| p.lead_id), &input.lead_id, &mut errs);
+        errs.immutable("contact_id", prev.map(|p| p.contact_id), input.contact_id, NEW_INSTEAD);
+        errs.immutable("lead_id", prev.map(|p| p.lead_id), input.lead_id, NEW_INSTEAD);
         if input.purpose.is_none() {
             errs.add("purpose", "required", "`marketing`, `profiling` or `third_party_sharing`");
         }
-        immutable("purpose", prev.map(|p| Some(p.purpose)), &input.purpose, &mut errs);
-        immutable("channel", prev.map(|p| p.channel), &input.channel, &mut errs);
+        errs.immutable("purpose", prev.map(|p| Some(p.purpose)), input.purpose, NEW_INSTEAD);
+        errs.immutable("channel", prev.map(|p| p.channel), input.channel, NEW_INSTEAD);
         if input.status.is_none() {
             errs.add("status", "required", "`granted` or `withdrawn`");
         }

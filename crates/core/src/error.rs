@@ -66,6 +66,14 @@ impl FieldErrors {
         self.0.push(FieldError::new(field, code, message));
     }
 
+    /// Records `immutable` on `field` when the record existed (`before`) with another value:
+    /// a field that cannot change once the record exists. `instead` says what to do.
+    pub fn immutable<T: PartialEq>(&mut self, field: &str, before: Option<T>, after: T, instead: &str) {
+        if before.is_some_and(|b| b != after) {
+            self.add(field, "immutable", format!("`{field}` cannot change: {instead}"));
+        }
+    }
+
     /// Keep the value of `r`, or record its error and return `None`.
     pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
         match r {

@@ -181,10 +181,8 @@ type Row = (
 /// A page of the log, newest first, for a caller holding `audit:read`.
 pub fn list(conn: &mut AnyConnection, actor: &Actor, query: &AuditQuery) -> Result<AuditPage, EventsError> {
     actor.require(Scope::AuditRead)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(EventsError::InvalidParameter(format!("`limit` must be 1 to {MAX_PAGE}"), "limit"));
-    }
+    let limit = crm_core::list::page_size(query.limit.unwrap_or(100), MAX_PAGE)
+        .map_err(|e| EventsError::InvalidParameter(e.to_string(), "limit"))?;
     let mut q = audit_log::table
         .select((
             audit_log::seq,

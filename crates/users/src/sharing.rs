@@ -82,12 +82,8 @@ fn note(raw: Option<String>, errs: &mut FieldErrors) -> Option<String> {
     n
 }
 
-/// A field that cannot change once the record exists.
-fn immutable<T: PartialEq>(field: &str, prev: Option<&T>, next: &T, errs: &mut FieldErrors) {
-    if prev.is_some_and(|p| p != next) {
-        errs.add(field, "immutable", format!("`{field}` cannot change; archive this record and make another"));
-    }
-}
+/// What to do instead of changing a field that cannot change.
+const ARCHIVE_INSTEAD: &str = "archive this record and make another";
 
 impl Record for SharingRule {
     type Input = SharingRuleInput;
@@ -116,7 +112,7 @@ impl Record for SharingRule {
                 format!("`{entity}` has no owner to share by; one of: {}", entities("")),
             );
         }
-        immutable("entity", prev.map(|p| &p.entity), &entity, &mut errs);
+        errs.immutable("entity", prev.map(|p| &p.entity), &entity, ARCHIVE_INSTEAD);
         if input.level.is_none() {
             errs.add("level", "required", "`public`, `team` or `private`");
         }
@@ -232,12 +228,12 @@ impl Record for Share {
         } else if owned.is_none() {
             errs.add("entity", "invalid_value", format!("`{entity}` cannot be shared; one of: {}", entities("share")));
         }
-        immutable("entity", prev.map(|p| &p.entity), &entity, &mut errs);
+        errs.immutable("entity", prev.map(|p| &p.entity), &entity, ARCHIVE_INSTEAD);
         if input.record_id.is_none() {
             errs.add("record_id", "required", "the id of the record to share");
         }
         let record_id = input.record_id.unwrap_or_default();
-        immutable("record_id", prev.map(|p| &p.record_id), &record_id, &mut errs);
+        errs.immutable("record_id", prev.map(|p| &p.record_id), &record_id, ARCHIVE_INSTEAD);
         let team = input.team.as_deref().and_then(clean);
         if team.as_ref().is_some_and(|t| t.chars().count() > 200) {
             errs.add("team", "too_long", "at most 200 characters");
