@@ -117,7 +117,7 @@ pub(crate) fn record_change(
 ) -> Result<(), DbError> {
     use crate::Action;
     let fields = PERMISSION_FIELDS.iter().find(|(e, _)| *e == entity).map(|(_, f)| *f);
-    let removal = matches!(action, Action::Archived | Action::Deleted | Action::Merged);
+    let removal = matches!(action, Action::Archived | Action::Deleted | Action::Merged | Action::Erased);
     if fields.is_none() && !removal {
         return Ok(());
     }

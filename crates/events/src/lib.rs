@@ -18,6 +18,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("account", Scope::AccountsRead),
     ("contact", Scope::ContactsRead),
     ("consent", Scope::ContactsRead),
+    ("legal_hold", Scope::PrivacyRead),
     ("user", Scope::UsersRead),
     ("interaction", Scope::InteractionsRead),
     ("case", Scope::CasesRead),
@@ -55,6 +56,9 @@ pub enum Action {
     ReminderDue,
     /// The record was merged into another (it is now a tombstone pointing at it).
     Merged,
+    /// The person's data in the record was erased (a privacy request): `after` is what is
+    /// left, `changed_fields` names what was cleared, and no event keeps the values before.
+    Erased,
 }
 
 impl Action {
@@ -67,6 +71,7 @@ impl Action {
             Action::Deleted => "deleted",
             Action::ReminderDue => "reminder_due",
             Action::Merged => "merged",
+            Action::Erased => "erased",
         }
     }
 }
@@ -280,6 +285,32 @@ pub fn record(
             .collect(),
         _ => changed_fields(before.as_ref(), after.as_ref()),
     };
+    append(conn, actor, (entity, entity_id), action, changed, before, after)
+}
+
+/// Appends the `erased` event of a record whose `erased` fields were cleared: it carries the
+/// record as it is now and the names of the fields, never their values before.
+pub fn record_erased(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entity: &str,
+    entity_id: uuid::Uuid,
+    erased: &[&str],
+    after: Value,
+) -> Result<(), DbError> {
+    let changed = erased.iter().map(|f| (*f).to_string()).collect();
+    append(conn, actor, (entity, entity_id), Action::Erased, changed, None, Some(after))
+}
+
+fn append(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    (entity, entity_id): (&str, uuid::Uuid),
+    action: Action,
+    changed: Vec<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), DbError> {
     audit::record_change(conn, actor, (entity, entity_id), action, &changed, before.as_ref(), after.as_ref())?;
     let raw = |v: Option<Value>| {
         v.map(|v| serde_json::value::to_raw_value(&v))

@@ -13,6 +13,7 @@ extern crate self as crm_records;
 
 pub mod batch;
 pub mod custom;
+pub mod erase;
 pub mod error;
 pub mod exports;
 pub mod hooks;
