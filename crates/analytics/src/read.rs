@@ -131,6 +131,15 @@ fn analysis_of(
             reason: "the contact withdrew its consent to profiling: it is not analysed".into(),
         });
     }
+    if let Customer::Contact(c) = customer
+        && crm_contacts::restrictions::is_restricted(conn, ("contact", c.0))?
+    {
+        return Err(RecordError::Conflict {
+            entity: ENTITY,
+            code: "PROCESSING_RESTRICTED",
+            reason: "the processing of the contact's data is restricted: it is not analysed".into(),
+        });
+    }
     let entity = match customer {
         Customer::Account(_) => AccountId::ENTITY,
         Customer::Contact(_) => ContactId::ENTITY,

@@ -345,9 +345,12 @@ pub fn run(
     };
     let Loaded { mut histories, baskets } =
         db.run_sync(|c| histories(c, as_of, &settings, None).map_err(DbError::from))?;
-    // Contacts who withdrew their consent to profiling are not analysed (nor fitted on).
+    // Contacts who withdrew their consent to profiling, or whose processing is restricted, are
+    // not analysed (nor fitted on).
     let unprofiled = db.run_sync(|c| {
-        crm_contacts::consents::withdrawn(c, crm_contacts::ConsentPurpose::Profiling).map_err(DbError::from)
+        let mut out = crm_contacts::consents::withdrawn(c, crm_contacts::ConsentPurpose::Profiling)?;
+        out.extend(crm_contacts::restrictions::restricted_contacts(c)?);
+        Ok::<_, DbError>(out)
     })?;
     histories.retain(|h| !matches!(h.customer, Customer::Contact(c) if unprofiled.contains(&c.0)));
     split(&mut timings.load);

@@ -11,7 +11,7 @@
 //! when a message is claimed: a contact who opted out or was archived since the launch is
 //! `skipped`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
 use crm_accounts::Account;
@@ -165,9 +165,11 @@ impl Mail {
 }
 
 /// Why a claimed message is not sent, if it is not: consent is checked again at send time.
-fn skip_reason(person: Option<&Contact>) -> Option<&'static str> {
+fn skip_reason(person: Option<&Contact>, restricted: &HashSet<uuid::Uuid>) -> Option<&'static str> {
     let Some(p) = person else { return Some("the contact no longer exists") };
-    if p.archived_at.is_some() {
+    if restricted.contains(&p.id.0) {
+        Some("the processing of the contact's data is restricted")
+    } else if p.archived_at.is_some() {
         Some("the contact was archived")
     } else if p.marketing_opt_out || p.email_consent == EmailConsent::OptedOut {
         Some("the contact opted out")
@@ -210,6 +212,7 @@ pub fn claim(
     let contact_ids: Vec<ContactId> = rows.iter().map(|r| ContactId(r.2.0)).collect();
     let people: HashMap<ContactId, Contact> =
         crm_records::get_many::<Contact>(conn, &system, &contact_ids, false)?.into_iter().map(|c| (c.id, c)).collect();
+    let restricted = crm_contacts::restrictions::restricted_contacts(conn)?;
     let account_ids: Vec<_> = people.values().filter_map(|c| c.account_id).collect();
     let accounts: HashMap<_, _> =
         crm_records::get_many::<Account>(conn, &system, &account_ids, false)?.into_iter().map(|a| (a.id, a)).collect();
@@ -228,7 +231,7 @@ pub fn claim(
             }
         };
         let person = people.get(&ContactId(contact.0));
-        let rendered = match (skip_reason(person), t) {
+        let rendered = match (skip_reason(person, &restricted), t) {
             (Some(reason), _) => Err((SendStatus::Skipped, reason.to_string())),
             (None, None) => Err((SendStatus::Skipped, "the campaign has no template".to_string())),
             (None, Some(t)) => {

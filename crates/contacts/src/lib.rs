@@ -6,6 +6,7 @@ pub mod consents;
 pub mod model;
 pub mod read;
 pub mod record;
+pub mod restrictions;
 
 use crm_core::ids::{AccountId, ContactId, EntityId};
 use crm_records::hooks::{Hooks, Moved};
@@ -13,7 +14,7 @@ use crm_records::merge::repoint;
 
 /// The contacts domain's side of merges: the contacts of a merged account move to the survivor,
 /// and the consents of a merged contact (the person's latest word on each purpose and channel
-/// stays: `consents::reassign`).
+/// stays: `consents::reassign`) and its restriction of processing.
 pub fn hooks() -> Hooks {
     Hooks::new()
         .on_merge("account", |conn, actor, losers, survivor| {
@@ -27,6 +28,7 @@ pub fn hooks() -> Hooks {
             let mut count = 0;
             for loser in losers {
                 count += consents::reassign(conn, actor, ("contact_id", *loser), ContactId::from_uuid(survivor))?;
+                restrictions::reassign(conn, ("contact", *loser), survivor)?;
             }
             Ok(vec![Moved { resource: "consents", field: "contact_id", count }])
         })

@@ -65,6 +65,8 @@ wire_enum!(
         DuplicateHousehold = "duplicate_household",
         /// Email only: an earlier email to the contact bounced hard.
         BouncedBefore = "bounced_before",
+        /// The processing of the contact's data is restricted (a privacy request).
+        Restricted = "restricted",
     }
 );
 
@@ -304,6 +306,7 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
         .map(|u| u.0)
         .collect();
     let bounced_before = hard_bounces(conn, c.channel)?;
+    let restricted = crm_contacts::restrictions::restricted_contacts(conn)?;
     let mut households = HashSet::new();
     if c.channel == Channel::Post && !existing.is_empty() {
         // Addresses the members already present (added by hand) take.
@@ -319,7 +322,13 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
     let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<ExclusionReason>)> = reach_of(conn, cond)?
         .into_iter()
         .filter(|r| !existing.contains(&r.0.0))
-        .map(|r| (uuid::Uuid::now_v7(), r.0.0, exclusion(c.channel, &r, &bounced_before, &mut households)))
+        .map(|r| {
+            let reason = match restricted.contains(&r.0.0) {
+                true => Some(ExclusionReason::Restricted),
+                false => exclusion(c.channel, &r, &bounced_before, &mut households),
+            };
+            (uuid::Uuid::now_v7(), r.0.0, reason)
+        })
         .collect();
     let channel = c.channel.as_str();
     for chunk in rows.chunks(CHUNK) {
@@ -386,11 +395,16 @@ fn recheck(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usiz
         .bind(c.id.0)
         .push(" AND status = 'targeted')");
     let bounced_before = hard_bounces(conn, c.channel)?;
+    let restricted = crm_contacts::restrictions::restricted_contacts(conn)?;
     let mut households = HashSet::new();
     let now = crm_db::now();
     let mut n = 0;
     for r in reach_of(conn, targeted)? {
-        let Some(reason) = exclusion(c.channel, &r, &bounced_before, &mut households) else { continue };
+        let reason = match restricted.contains(&r.0.0) {
+            true => Some(ExclusionReason::Restricted),
+            false => exclusion(c.channel, &r, &bounced_before, &mut households),
+        };
+        let Some(reason) = reason else { continue };
         let contact = r.0;
         let member: DbUuid = campaign_members::table
             .filter(campaign_members::campaign_id.eq(key))

@@ -290,5 +290,6 @@ pub fn convert(
     })?;
     // What the person agreed to as a lead holds for the contact it became.
     crm_contacts::consents::reassign(conn, actor, ("lead_id", id.uuid()), contact_id)?;
+    crm_contacts::restrictions::reassign(conn, ("lead", id.uuid()), contact_id.uuid())?;
     Ok(ConvertResult { account_id, contact_id, opportunity_id, account_created, contact_created })
 }
