@@ -36,6 +36,7 @@ mod oidc;
 mod operational;
 mod owasp;
 mod parity;
+mod privacy;
 mod region_snapshot;
 mod routes;
 mod sales;

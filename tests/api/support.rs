@@ -464,6 +464,11 @@ impl TestApp {
                 )
                 .await
             }
+            "legal_hold" => {
+                let c = self.contact(&format!("H{n}"), "Held", json!({})).await;
+                self.created("/api/v1/legal-holds", json!({"contact_id": c["id"], "reason": format!("matter {n}")}))
+                    .await
+            }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }
     }

@@ -64,10 +64,15 @@ pub enum Scope {
     /// Read the audit log (`/audit`: who changed permissions, used keys, exported or deleted
     /// records; admins).
     AuditRead,
+    /// Read privacy requests, processing restrictions and legal holds (`/privacy`: admins).
+    PrivacyRead,
+    /// Start privacy requests (access, erasure, restriction) and place or release legal holds
+    /// (admins: a data-protection officer).
+    PrivacyWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 32] = [
+    pub const ALL: [Scope; 34] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -100,6 +105,8 @@ impl Scope {
         Scope::SharesWrite,
         Scope::ProductsCost,
         Scope::AuditRead,
+        Scope::PrivacyRead,
+        Scope::PrivacyWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +143,8 @@ impl Scope {
             Scope::SharesWrite => "shares:write",
             Scope::ProductsCost => "products:cost",
             Scope::AuditRead => "audit:read",
+            Scope::PrivacyRead => "privacy:read",
+            Scope::PrivacyWrite => "privacy:write",
         }
     }
 
@@ -160,6 +169,7 @@ impl Scope {
             "api_keys" => Scope::ApiKeysRead,
             "sharing_rules" | "shares" => Scope::UsersRead,
             "customer_analytics" => Scope::AnalyticsRead,
+            "legal_holds" => Scope::PrivacyRead,
             _ => return None,
         })
     }

@@ -171,6 +171,10 @@ define_id!(
     ConsentId, "consent", "consents"
 );
 define_id!(
+    /// Id of a legal hold: a person's data kept whatever else asks to erase it.
+    LegalHoldId, "legal_hold", "legal_holds"
+);
+define_id!(
     /// Id of a share: one record made visible to a user or a team.
     ShareId, "share", "shares"
 );

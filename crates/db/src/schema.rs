@@ -1275,3 +1275,33 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    legal_holds (id) {
+        id -> Uid,
+        contact_id -> Nullable<Uid>,
+        lead_id -> Nullable<Uid>,
+        reason -> Text,
+        matter -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    processing_restrictions (person, person_id) {
+        person -> Text,
+        person_id -> Uid,
+        request_id -> Uid,
+        reason -> Nullable<Text>,
+        since -> Timestamp,
+    }
+}

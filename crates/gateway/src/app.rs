@@ -111,7 +111,13 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
                     crm_records::jobs::files::purge_orphans(
                         c,
                         crm_db::now() - chrono::Duration::hours(1),
-                        chrono::Duration::hours(crm_records::exports::KEEP_HOURS),
+                        &[
+                            (crm_records::exports::KIND, chrono::Duration::hours(crm_records::exports::KEEP_HOURS)),
+                            (
+                                crm_privacy::requests::KIND,
+                                chrono::Duration::days(crm_privacy::requests::KEEP_BUNDLE_DAYS),
+                            ),
+                        ],
                     )?;
                     let audit = crm_events::audit::purge(c, audit_retention)?;
                     Ok((keys, events, audit))

@@ -172,6 +172,7 @@ fn run(
         }
         crm_records::imports::KIND => crate::imports::run_job(db, job, owner, &lease_end, report),
         crm_records::exports::KIND => crate::exports::run_job(db, job, report),
+        crm_privacy::requests::KIND => crm_privacy::requests::run(db, job, report),
         crm_quality::scan::KIND => {
             let input: crm_quality::scan::ScanInput =
                 serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;

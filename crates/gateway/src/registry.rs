@@ -17,10 +17,11 @@ use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Consent, ConsentInput, ConsentPatch, Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
     AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ConsentId, ContactId, CustomFieldId,
-    EmailTemplateId, InteractionId, LeadId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId, SegmentId,
-    ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
+    EmailTemplateId, InteractionId, LeadId, LegalHoldId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId,
+    SegmentId, ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
+use crm_privacy::{LegalHold, LegalHoldInput, LegalHoldPatch};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
 use crm_records::custom::{CustomField, CustomFieldInput, CustomFieldPatch};
 use crm_sales::{
@@ -358,6 +359,19 @@ crm_derive::resources! {
 
     Consent "consents" {
         /// What a contact or a lead agreed to, or withdrew, for one purpose (marketing, profiling, third-party sharing) on one channel or all; its history is the ledger.
+        tag: "privacy",
+        relations {
+            /// The person, when a contact.
+            contact(contact_id): Contact,
+            /// The person, when a lead.
+            lead(lead_id): Lead,
+        },
+        children {},
+        fields {},
+    },
+
+    LegalHold "legal-holds" {
+        /// A person's data kept for a legal reason (litigation, an audit): erasing the person is refused while the hold is live; archiving it releases it.
         tag: "privacy",
         relations {
             /// The person, when a contact.

@@ -310,24 +310,32 @@ pub mod files {
 
     /// Drops chunks older than `before` that no job needs: an upload that was cut off or
     /// refused, the file of an import that ended (its runner drops it at once; this catches a
-    /// runner that died first), and exports finished more than `keep_exports` ago.
+    /// runner that died first), and the files of jobs of each kind in `kept` (an export, a
+    /// privacy access bundle) that succeeded longer ago than the time it is kept.
     pub fn purge_orphans(
         conn: &mut AnyConnection,
         before: chrono::NaiveDateTime,
-        keep_exports: chrono::Duration,
+        kept: &[(&str, chrono::Duration)],
     ) -> QueryResult<usize> {
         let open = ["queued", "running"];
-        let exports_after = crm_db::now() - keep_exports;
-        let needed = jobs::table.filter(jobs::id.eq(job_files::job_id)).filter(
-            jobs::status.eq_any(open).or(jobs::kind
-                .eq(crate::exports::KIND)
-                .and(jobs::status.eq("succeeded"))
-                .and(jobs::finished_at.gt(exports_after))),
-        );
+        let mut keep: Vec<DbUuid> = Vec::new();
+        for (kind, time) in kept {
+            let after = crm_db::now() - *time;
+            keep.extend(
+                jobs::table
+                    .filter(jobs::kind.eq(*kind))
+                    .filter(jobs::status.eq("succeeded"))
+                    .filter(jobs::finished_at.gt(after))
+                    .select(jobs::id)
+                    .load::<DbUuid>(conn)?,
+            );
+        }
+        let running = jobs::table.filter(jobs::id.eq(job_files::job_id)).filter(jobs::status.eq_any(open));
         diesel::delete(
             job_files::table
                 .filter(job_files::created_at.lt(before))
-                .filter(diesel::dsl::not(diesel::dsl::exists(needed))),
+                .filter(diesel::dsl::not(diesel::dsl::exists(running)))
+                .filter(diesel::dsl::not(job_files::job_id.eq_any(keep))),
         )
         .execute(conn)
     }

@@ -14,6 +14,7 @@ pub mod ide;
 pub mod lists;
 pub mod loaders;
 pub mod operational;
+pub mod privacy;
 pub mod quality;
 pub mod record;
 pub mod sales;
@@ -118,6 +119,7 @@ pub struct Query(
     bulk::BulkQuery,
     quality::QualityQuery,
     webhooks::WebhookViewsQuery,
+    privacy::PrivacyQuery,
 );
 
 /// The mutation root: every resource's mutations (the registry) and the other use cases.
@@ -132,4 +134,5 @@ pub struct Mutation(
     bulk::BulkMutation,
     quality::QualityMutation,
     webhooks::WebhookViewsMutation,
+    privacy::PrivacyMutation,
 );

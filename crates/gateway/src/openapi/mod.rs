@@ -40,7 +40,7 @@ pub mod custom_fields;
         (name = "sharing", description = "Record visibility: each owned resource's sharing level (public, team, private) and shares of one record with a user or a team"),
         (name = "api-keys", description = "API keys for integrators' scripts: scopes within their creator's, expiry, allowed networks, own rate limits, revoked at once"),
         (name = "changes", description = "The change feed: every committed write, in order"),
-        (name = "privacy", description = "Consent records per person, purpose and channel, with their history; marketing consents set the contact's flags campaigns obey"),
+        (name = "privacy", description = "Consent records per person, purpose and channel; data-subject requests (access bundle, erasure, restriction of processing) as jobs; legal holds that block erasure"),
         (name = "audit", description = "The audit log: permission changes, API key use and refusals, exports, imports, archives and merges; append-only"),
         (name = "operations", description = "Health and readiness")
     )
@@ -190,7 +190,12 @@ macro_rules! mount_routes {
                     .service(rest::webhooks::redeliver_since)
                     .service(rest::webhooks::rotate_secret)
                     .service(rest::webhooks::ping)
-                    .service(rest::audit::list_audit),
+                    .service(rest::audit::list_audit)
+                    .service(rest::privacy::start_privacy_request)
+                    .service(rest::privacy::list_privacy_requests)
+                    .service(rest::privacy::get_privacy_request)
+                    .service(rest::privacy::download_privacy_bundle)
+                    .service(rest::privacy::list_restrictions),
             ),
         )
     };

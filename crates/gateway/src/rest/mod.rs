@@ -18,6 +18,7 @@ pub mod geo;
 pub mod imports;
 pub mod jobs;
 pub mod ops;
+pub mod privacy;
 pub mod routes;
 pub mod sales;
 pub mod schema;

@@ -1,0 +1,144 @@
+//! `/api/v1/privacy`: data-subject requests (access, erasure, restriction of processing and its
+//! lifting) as jobs, their access bundles, and the restrictions in force. Legal holds are a
+//! resource of their own (`/legal-holds`).
+
+use actix_web::{HttpResponse, get, post, web};
+use crm_core::ids::JobId;
+use crm_privacy::requests::{self, PrivacyRequest, PrivacyRequestInput};
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+
+/// Starts a data-subject request (`privacy:write`: administrators), answered 202 with the
+/// request to follow at `Location`. The person is named by `contact_id`, `lead_id` or `email`,
+/// and is every record that is them (leads converted into the contact, the contact a lead
+/// converted into, records merged into them). `access` builds a JSON bundle of everything held
+/// about them; `erasure` clears their data everywhere it is kept (refused with `409
+/// LEGAL_HOLD` while a legal hold is live on them); `restriction` keeps their data but leaves
+/// them out of campaigns and analyses until `lift_restriction`. Requests and their outcome are
+/// in the audit log.
+#[utoipa::path(
+    tag = "privacy",
+    request_body = PrivacyRequestInput,
+    responses(
+        (status = 202, body = PrivacyRequest, headers(("Location" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/privacy/requests")]
+pub async fn start_privacy_request(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: crate::rest::Json<PrivacyRequestInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.after(auth.0.require(crm_core::Scope::PrivacyWrite))?;
+    let actor = auth.0;
+    let request = state.db.write(move |c| requests::start(c, &actor, input)).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/v1/privacy/requests/{}", request.id)))
+        .json(request))
+}
+
+/// The newest data-subject requests (`privacy:read`).
+#[utoipa::path(
+    tag = "privacy",
+    params(crate::rest::imports::ImportsQuery),
+    responses(
+        (status = 200, body = [PrivacyRequest]),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/privacy/requests")]
+pub async fn list_privacy_requests(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<crate::rest::imports::ImportsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(crm_core::Scope::PrivacyRead))?;
+    let actor = auth.0;
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| requests::list(c, &actor, q.limit)).await?))
+}
+
+/// A data-subject request: its status, progress, and what it found and did (`privacy:read`).
+#[utoipa::path(
+    tag = "privacy",
+    params(("id" = JobId, Path, description = "The request's id.")),
+    responses(
+        (status = 200, body = PrivacyRequest),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/privacy/requests/{id}")]
+pub async fn get_privacy_request(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| requests::get(c, &actor, id)).await?))
+}
+
+/// Downloads an access request's bundle: one JSON document with the person's records, the
+/// records about them, their campaign memberships and messages, web activity, analyses and the
+/// history of every record (`privacy:read`; the download is audit-logged). `409
+/// BUNDLE_NOT_READY` while the request runs, `409 BUNDLE_GONE` once the person was erased or
+/// after 30 days.
+#[utoipa::path(
+    tag = "privacy",
+    params(("id" = JobId, Path, description = "The access request's id.")),
+    responses(
+        (status = 200, description = "The bundle: one JSON document", body = serde_json::Value),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[get("/privacy/requests/{id}/bundle")]
+pub async fn download_privacy_bundle(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    state.db.write(move |c| requests::open_bundle(c, &actor, id)).await?;
+    let db = state.db.clone();
+    let pieces = futures_util::stream::unfold(Some(0), move |seq| {
+        let db = db.clone();
+        async move {
+            let s = seq?;
+            match db.run(move |c| crm_records::jobs::files::chunk(c, id, s).map_err(crm_db::DbError::from)).await {
+                Ok(Some(data)) => Some((Ok::<_, ApiError>(web::Bytes::from(data)), Some(s + 1))),
+                Ok(None) => None,
+                Err(e) => Some((Err(ApiError::from(e)), None)),
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"privacy-{id}.json\"")))
+        .streaming(pieces))
+}
+
+/// The restrictions of processing in force, newest first (`privacy:read`).
+#[utoipa::path(
+    tag = "privacy",
+    params(crate::rest::imports::ImportsQuery),
+    responses(
+        (status = 200, body = [crm_contacts::restrictions::Restriction]),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/privacy/restrictions")]
+pub async fn list_restrictions(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: crate::rest::Query<crate::rest::imports::ImportsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.after(auth.0.require(crm_core::Scope::PrivacyRead))?;
+    let actor = auth.0;
+    let list = state.db.run(move |c| crm_privacy::requests::restrictions(c, &actor, q.limit)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}

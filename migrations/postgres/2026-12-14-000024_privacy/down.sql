@@ -1,0 +1,2 @@
+DROP TABLE processing_restrictions;
+DROP TABLE legal_holds;

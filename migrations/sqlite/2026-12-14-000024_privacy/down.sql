@@ -1,0 +1,3 @@
+DROP TABLE processing_restrictions;
+DROP TABLE legal_holds_fts;
+DROP TABLE legal_holds;
