@@ -279,3 +279,134 @@ async fn a_restricted_contact_is_kept_out_of_campaigns_and_analyses_until_lifted
     assert_eq!(people.len(), 2, "{list}");
     assert!(people.contains(&s(&converted["contact_id"])) && people.contains(&s(&lead["id"])), "{list}");
 }
+
+/// Makes records look untouched for `days` (the test's clock): their `updated_at` moved back.
+async fn age(app: &TestApp, table: &'static str, ids: Vec<uuid::Uuid>, days: i64) {
+    use crm_db::schema::{interactions, leads};
+    use crm_db::types::DbUuid;
+    use diesel::prelude::*;
+    app.db
+        .write(move |c| -> Result<(), crm_db::DbError> {
+            let at = crm_db::now() - chrono::Duration::days(days);
+            for id in ids.into_iter().map(DbUuid) {
+                match table {
+                    "leads" => diesel::update(leads::table.filter(leads::id.eq(id)))
+                        .set(leads::updated_at.eq(at))
+                        .execute(c)?,
+                    _ => diesel::update(interactions::table.filter(interactions::id.eq(id)))
+                        .set(interactions::updated_at.eq(at))
+                        .execute(c)?,
+                };
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+fn uuid_of(v: &Value) -> uuid::Uuid {
+    s(&v["id"]).parse().unwrap()
+}
+
+#[actix_web::test]
+async fn retention_policies_say_what_they_would_take_then_erase_or_archive_it_sparing_held_people() {
+    let app = spawn().await;
+    let old_new = app.lead("Oldnew", json!({"email": "old.new@example.com"})).await;
+    let old_qualified = app.lead("Oldqual", json!({"email": "old.q@example.com", "status": "qualified"})).await;
+    let old_held = app.lead("Oldheld", json!({"email": "old.held@example.com"})).await;
+    let fresh = app.lead("Fresh", json!({"email": "fresh@example.com"})).await;
+    let ids = vec![uuid_of(&old_new), uuid_of(&old_qualified), uuid_of(&old_held)];
+    age(&app, "leads", ids, 800).await;
+    app.created("/api/v1/legal-holds", json!({"lead_id": old_held["id"], "reason": "tax audit 2026"})).await;
+
+    // What a policy must say.
+    let bad = json!({"name": "x", "resource": "interactions", "untouched_days": 10, "action": "erase",
+                     "filter": "nonsense[eq]:1"});
+    let r = app.post("/api/v1/retention-policies", bad).await.expect(422);
+    assert_eq!(error_fields(&r), ["untouched_days", "action", "filter"], "{r}");
+    let policy = app
+        .created(
+            "/api/v1/retention-policies",
+            json!({"name": "Leads nobody worked, 2 years", "resource": "leads", "filter": "status[eq]:new",
+                   "untouched_days": 730, "action": "erase"}),
+        )
+        .await;
+    assert_eq!(policy["enabled"], false, "a new policy is off until enabled");
+    let pid = s(&policy["id"]).to_string();
+
+    // The dry run: the old new lead, not the qualified one (filter), the fresh one (touched) or
+    // the held one (counted apart); nothing written.
+    let preview = app.post(&format!("/api/v1/retention-policies/{pid}/dry-run"), json!({})).await.expect(200);
+    assert_eq!((preview["matching"].as_i64(), preview["held"].as_i64()), (Some(1), Some(1)), "{preview}");
+    assert_eq!(preview["sample"], json!([old_new["id"]]));
+    let cutoff = chrono::DateTime::parse_from_rfc3339(s(&preview["cutoff"])).unwrap();
+    let expected = chrono::Utc::now() - chrono::Duration::days(730);
+    assert!((cutoff.timestamp() - expected.timestamp()).abs() < 60, "{cutoff} vs {expected}");
+    let still = app.get(&format!("/api/v1/leads/{}", s(&old_new["id"]))).await.expect(200);
+    assert_eq!(still["email"], "old.new@example.com");
+
+    // Run now, as a job: erased as a privacy erasure would, the others untouched.
+    let r = app.post(&format!("/api/v1/retention-policies/{pid}/run"), json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = wait_for_job(&app, &r.header("location").unwrap()).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let outcome = &job["result"]["policies"][0];
+    assert_eq!((outcome["applied"].as_i64(), outcome["held"].as_i64()), (Some(1), Some(1)), "{job}");
+    let gone = app.get(&format!("/api/v1/leads/{}", s(&old_new["id"]))).await.expect(200);
+    assert!(gone["email"].is_null() && gone["last_name"].is_null() && gone["archived_at"].is_string(), "{gone}");
+    for kept in [&old_qualified, &old_held, &fresh] {
+        let l = app.get(&format!("/api/v1/leads/{}", s(&kept["id"]))).await.expect(200);
+        assert!(l["email"].is_string() && l["archived_at"].is_null(), "{l}");
+    }
+    let again = app.post(&format!("/api/v1/retention-policies/{pid}/dry-run"), json!({})).await.expect(200);
+    assert_eq!(again["matching"], 0, "nothing left to take: {again}");
+
+    // Archiving interactions untouched for a year.
+    let who = app.contact("Ann", "Old", json!({})).await;
+    let (old_call, new_call) = (app.interaction(&who, json!({})).await, app.interaction(&who, json!({})).await);
+    age(&app, "interactions", vec![uuid_of(&old_call)], 400).await;
+    let archive = app
+        .created(
+            "/api/v1/retention-policies",
+            json!({"name": "Calls, 1 year", "resource": "interactions", "untouched_days": 365, "action": "archive",
+                   "enabled": true}),
+        )
+        .await;
+    let g = app
+        .gql(
+            &app.admin,
+            "mutation($id: ID!) { runRetentionPolicy(id: $id) { id status } }",
+            json!({"id": archive["id"]}),
+        )
+        .await;
+    let job_id = s(&g["data"]["runRetentionPolicy"]["id"]).to_string();
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{job_id}")).await;
+    assert_eq!(job["result"]["policies"][0]["applied"], 1, "{job}");
+    let archived = app.get(&format!("/api/v1/interactions/{}", s(&old_call["id"]))).await.expect(200);
+    assert!(archived["archived_at"].is_string(), "{archived}");
+    let live = app.get(&format!("/api/v1/interactions/{}", s(&new_call["id"]))).await.expect(200);
+    assert!(live["archived_at"].is_null());
+
+    // Who ran what is in the audit log; a sales rep can neither see nor run policies.
+    for job in [s(&r.body["id"]), job_id.as_str()] {
+        let audit = app.get(&format!("/api/v1/audit?action=retention.applied&record_id={job}")).await.expect(200);
+        assert_eq!(len(&audit["data"]), 1, "{audit}");
+    }
+    let sales = app.token(&["sales"]);
+    let r = app
+        .call(Method::POST, &format!("/api/v1/retention-policies/{pid}/run"), Some(&sales), Some(json!({})), &[])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app.call(Method::GET, "/api/v1/retention-policies", Some(&sales), None, &[]).await;
+    assert_eq!(r.status, 403);
+
+    // The daily run: queued once a day while a policy is enabled; it applies the enabled ones.
+    let tomorrow = crm_db::now() + chrono::Duration::days(2);
+    let schedule = || app.db.write(move |c| crm_privacy::retention::schedule(c, tomorrow));
+    assert!(schedule().await.unwrap(), "an enabled policy and no run in the day before");
+    assert!(!schedule().await.unwrap(), "one run a day");
+    let daily = app.get("/api/v1/jobs?limit=1").await.expect(200);
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&daily[0]["id"]))).await;
+    let ran: Vec<&str> = job["result"]["policies"].as_array().unwrap().iter().map(|p| s(&p["policy_id"])).collect();
+    assert_eq!(ran, [s(&archive["id"])], "only the enabled policy: {job}");
+}

@@ -469,6 +469,11 @@ impl TestApp {
                 self.created("/api/v1/legal-holds", json!({"contact_id": c["id"], "reason": format!("matter {n}")}))
                     .await
             }
+            "retention_policy" => {
+                let body = json!({"name": format!("Policy {n}"), "resource": "leads", "untouched_days": 730,
+                                  "action": "archive"});
+                self.created("/api/v1/retention-policies", body).await
+            }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }
     }

@@ -169,7 +169,7 @@ impl Scope {
             "api_keys" => Scope::ApiKeysRead,
             "sharing_rules" | "shares" => Scope::UsersRead,
             "customer_analytics" => Scope::AnalyticsRead,
-            "legal_holds" => Scope::PrivacyRead,
+            "legal_holds" | "retention_policies" => Scope::PrivacyRead,
             _ => return None,
         })
     }

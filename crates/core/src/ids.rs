@@ -175,6 +175,10 @@ define_id!(
     LegalHoldId, "legal_hold", "legal_holds"
 );
 define_id!(
+    /// Id of a retention policy: which records of a resource are archived or erased once untouched.
+    RetentionPolicyId, "retention_policy", "retention_policies"
+);
+define_id!(
     /// Id of a share: one record made visible to a user or a team.
     ShareId, "share", "shares"
 );

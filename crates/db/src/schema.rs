@@ -1305,3 +1305,22 @@ diesel::table! {
         since -> Timestamp,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    retention_policies (id) {
+        id -> Uid,
+        name -> Text,
+        resource -> Text,
+        filter -> Nullable<Text>,
+        untouched_days -> BigInt,
+        action -> Text,
+        enabled -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+    }
+}

@@ -19,6 +19,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("contact", Scope::ContactsRead),
     ("consent", Scope::ContactsRead),
     ("legal_hold", Scope::PrivacyRead),
+    ("retention_policy", Scope::PrivacyRead),
     ("user", Scope::UsersRead),
     ("interaction", Scope::InteractionsRead),
     ("case", Scope::CasesRead),

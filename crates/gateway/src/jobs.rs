@@ -10,7 +10,8 @@ use crm_records::jobs::{self, Job};
 /// How long a job stays this instance's without a progress report.
 const LEASE: Duration = Duration::from_secs(60);
 const REPORT_EVERY: Duration = Duration::from_secs(1);
-/// How often the runner looks whether a scheduled job is due (the analytics refresh).
+/// How often the runner looks whether a scheduled job is due (the analytics refresh, the
+/// retention policies).
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 /// Queues the jobs that run on a schedule and are due.
@@ -19,6 +20,10 @@ fn schedule(db: &Db) -> Result<(), String> {
     let queued = db.transaction_sync(|c| crm_analytics::refresh::schedule(c, now)).map_err(|e| e.to_string())?;
     if queued {
         tracing::info!("analytics refresh scheduled");
+    }
+    let queued = db.transaction_sync(|c| crm_privacy::retention::schedule(c, now)).map_err(|e| e.to_string())?;
+    if queued {
+        tracing::info!("retention policies scheduled");
     }
     Ok(())
 }
@@ -173,6 +178,7 @@ fn run(
         crm_records::imports::KIND => crate::imports::run_job(db, job, owner, &lease_end, report),
         crm_records::exports::KIND => crate::exports::run_job(db, job, report),
         crm_privacy::requests::KIND => crm_privacy::requests::run(db, job, report),
+        crm_privacy::retention::KIND => crm_privacy::retention::run(db, job, report),
         crm_quality::scan::KIND => {
             let input: crm_quality::scan::ScanInput =
                 serde_json::from_value(job.params.clone()).map_err(|e| format!("bad parameters: {e}"))?;

@@ -18,10 +18,12 @@ use crm_contacts::{Consent, ConsentInput, ConsentPatch, Contact, ContactInput, C
 use crm_core::ids::{
     AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ConsentId, ContactId, CustomFieldId,
     EmailTemplateId, InteractionId, LeadId, LegalHoldId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId,
-    SegmentId, ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
+    RetentionPolicyId, SegmentId, ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
-use crm_privacy::{LegalHold, LegalHoldInput, LegalHoldPatch};
+use crm_privacy::{
+    LegalHold, LegalHoldInput, LegalHoldPatch, RetentionPolicy, RetentionPolicyInput, RetentionPolicyPatch,
+};
 use crm_products::{Product, ProductInput, ProductPatch, Purchase, PurchaseInput, PurchasePatch};
 use crm_records::custom::{CustomField, CustomFieldInput, CustomFieldPatch};
 use crm_sales::{
@@ -379,6 +381,14 @@ crm_derive::resources! {
             /// The person, when a lead.
             lead(lead_id): Lead,
         },
+        children {},
+        fields {},
+    },
+
+    RetentionPolicy "retention-policies" {
+        /// Which records of a resource are archived or erased once nobody touched them for a number of days; enabled policies run daily, a dry run says what one would take.
+        tag: "privacy",
+        relations {},
         children {},
         fields {},
     },

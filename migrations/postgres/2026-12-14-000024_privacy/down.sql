@@ -1,2 +1,3 @@
+DROP TABLE retention_policies;
 DROP TABLE processing_restrictions;
 DROP TABLE legal_holds;

@@ -28,3 +28,22 @@ CREATE TABLE processing_restrictions (
     since timestamp NOT NULL,
     PRIMARY KEY (person, person_id)
 );
+
+-- Retention policies: which records of a resource are archived or erased once untouched for a
+-- number of days (a daily job applies the enabled ones; a dry run says what they would take).
+CREATE TABLE retention_policies (
+    id uuid PRIMARY KEY,
+    name text NOT NULL,
+    resource text NOT NULL,
+    filter text,
+    untouched_days bigint NOT NULL,
+    action text NOT NULL,
+    enabled boolean NOT NULL,
+    version bigint NOT NULL,
+    created_at timestamp NOT NULL,
+    updated_at timestamp NOT NULL,
+    archived_at timestamp,
+    search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', coalesce(name, ''))) STORED
+);
+CREATE INDEX retention_policies_created ON retention_policies (created_at, id);
+CREATE INDEX retention_policies_search ON retention_policies USING gin (search_tsv);

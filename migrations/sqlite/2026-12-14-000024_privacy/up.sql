@@ -42,3 +42,36 @@ CREATE TABLE processing_restrictions (
     since TEXT NOT NULL,
     PRIMARY KEY (person, person_id)
 );
+
+-- Retention policies: which records of a resource are archived or erased once untouched for a
+-- number of days (a daily job applies the enabled ones; a dry run says what they would take).
+CREATE TABLE retention_policies (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    filter TEXT,
+    untouched_days INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    archived_at TEXT
+);
+CREATE INDEX retention_policies_created ON retention_policies (created_at, id);
+CREATE VIRTUAL TABLE retention_policies_fts USING fts5(
+    name, content = 'retention_policies', content_rowid = 'rid', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER retention_policies_fts_ai AFTER INSERT ON retention_policies BEGIN
+    INSERT INTO retention_policies_fts (rowid, name) VALUES (new.rid, new.name);
+END;
+CREATE TRIGGER retention_policies_fts_ad AFTER DELETE ON retention_policies BEGIN
+    INSERT INTO retention_policies_fts (retention_policies_fts, rowid, name) VALUES ('delete', old.rid, old.name);
+END;
+CREATE TRIGGER retention_policies_fts_au AFTER UPDATE OF name ON retention_policies
+WHEN old.name IS NOT new.name
+BEGIN
+    INSERT INTO retention_policies_fts (retention_policies_fts, rowid, name) VALUES ('delete', old.rid, old.name);
+    INSERT INTO retention_policies_fts (rowid, name) VALUES (new.rid, new.name);
+END;

@@ -1,11 +1,13 @@
-//! GraphQL of data-subject requests and restrictions of processing (legal holds and consent
-//! records are resources in the registry); the bundle of an access request is downloaded over
+//! GraphQL of data-subject requests, restrictions of processing and retention runs (legal
+//! holds, retention policies and consent records are resources in the registry); the bundle of an access request is downloaded over
 //! REST (`bundleUrl`). The same service functions as `/api/v1/privacy`.
 
 use async_graphql::{Context, Object};
 use crm_contacts::restrictions::Restriction;
-use crm_core::ids::JobId;
+use crm_core::ids::{JobId, RetentionPolicyId};
 use crm_privacy::requests::{self, PrivacyRequest, PrivacyRequestInput};
+use crm_privacy::retention::{self, RetentionPreview};
+use crm_records::jobs::Job;
 
 use super::{gql, rc};
 
@@ -40,6 +42,18 @@ impl PrivacyQuery {
         r.db.run(move |c| requests::list(c, &actor, limit)).await.map_err(gql)
     }
 
+    /// What a retention policy would take now, writing nothing (`privacy:read`); see `POST
+    /// /retention-policies/{id}/dry-run`.
+    async fn retention_dry_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The policy's id.")] id: RetentionPolicyId,
+    ) -> async_graphql::Result<RetentionPreview> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.run(move |c| retention::dry_run(c, &actor, id)).await.map_err(gql)
+    }
+
     /// The restrictions of processing in force (`privacy:read`); see `GET /privacy/restrictions`.
     async fn processing_restrictions(
         &self,
@@ -66,5 +80,17 @@ impl PrivacyMutation {
         let r = rc(ctx)?;
         let actor = r.actor.clone();
         r.db.write(move |c| requests::start(c, &actor, input)).await.map_err(gql)
+    }
+
+    /// Runs a retention policy now as a job (`privacy:write`); see `POST
+    /// /retention-policies/{id}/run`.
+    async fn run_retention_policy(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The policy's id.")] id: RetentionPolicyId,
+    ) -> async_graphql::Result<Job> {
+        let r = rc(ctx)?;
+        let actor = r.actor.clone();
+        r.db.write(move |c| retention::start(c, &actor, id)).await.map_err(gql)
     }
 }

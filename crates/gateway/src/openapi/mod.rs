@@ -195,7 +195,9 @@ macro_rules! mount_routes {
                     .service(rest::privacy::list_privacy_requests)
                     .service(rest::privacy::get_privacy_request)
                     .service(rest::privacy::download_privacy_bundle)
-                    .service(rest::privacy::list_restrictions),
+                    .service(rest::privacy::list_restrictions)
+                    .service(rest::privacy::dry_run_retention_policy)
+                    .service(rest::privacy::run_retention_policy),
             ),
         )
     };

@@ -1,10 +1,12 @@
 //! `/api/v1/privacy`: data-subject requests (access, erasure, restriction of processing and its
-//! lifting) as jobs, their access bundles, and the restrictions in force. Legal holds are a
-//! resource of their own (`/legal-holds`).
+//! lifting) as jobs, their access bundles, the restrictions in force, and the dry run and run of
+//! retention policies. Legal holds and retention policies are resources of their own
+//! (`/legal-holds`, `/retention-policies`).
 
 use actix_web::{HttpResponse, get, post, web};
-use crm_core::ids::JobId;
+use crm_core::ids::{JobId, RetentionPolicyId};
 use crm_privacy::requests::{self, PrivacyRequest, PrivacyRequestInput};
+use crm_privacy::retention::{self, RetentionPreview};
 
 use crate::app::AppState;
 use crate::auth::Authenticated;
@@ -141,4 +143,48 @@ pub async fn list_restrictions(
     let actor = auth.0;
     let list = state.db.run(move |c| crm_privacy::requests::restrictions(c, &actor, q.limit)).await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// What a retention policy would archive or erase now, writing nothing (`privacy:read`): the
+/// cutoff, how many records it takes, how many it leaves under a legal hold, and the first ids.
+#[utoipa::path(
+    tag = "privacy",
+    params(("id" = RetentionPolicyId, Path, description = "The policy's id.")),
+    responses(
+        (status = 200, body = RetentionPreview),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/retention-policies/{id}/dry-run")]
+pub async fn dry_run_retention_policy(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<RetentionPolicyId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    Ok(HttpResponse::Ok().json(state.db.run(move |c| retention::dry_run(c, &actor, id)).await?))
+}
+
+/// Runs a retention policy now, enabled or not, as a job (`privacy:write` and the write scope of
+/// its resource): answered 202 with the job to follow at `Location`; its result says what each
+/// policy archived or erased and left under a legal hold. Enabled policies also run daily.
+#[utoipa::path(
+    tag = "privacy",
+    params(("id" = RetentionPolicyId, Path, description = "The policy's id.")),
+    responses(
+        (status = 202, body = crm_records::jobs::Job, headers(("Location" = String))),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)
+    )
+)]
+#[post("/retention-policies/{id}/run")]
+pub async fn run_retention_policy(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<RetentionPolicyId>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (auth.0, id.into_inner());
+    let job = state.db.write(move |c| retention::start(c, &actor, id)).await?;
+    Ok(HttpResponse::Accepted().insert_header(("Location", format!("/api/v1/jobs/{}", job.id))).json(job))
 }
