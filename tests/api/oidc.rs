@@ -96,6 +96,8 @@ async fn provider_tokens_are_verified_against_its_published_keys_through_a_rotat
             audience: Some("crm".into()),
             roles_claim: "realm_access.roles".into(),
             role_map: vec![("crm-sellers".into(), Role::Sales)],
+            team_claim: String::new(),
+            team_map: Vec::new(),
             refresh: Duration::from_secs(600),
             min_refetch: Duration::from_secs(2),
         })
@@ -147,4 +149,74 @@ async fn provider_tokens_are_verified_against_its_published_keys_through_a_rotat
     assert_eq!(idp.fetches.load(Ordering::SeqCst), 2);
     // The server's own tokens keep working beside the provider's.
     app.get("/api/v1/contacts").await.expect(200);
+}
+
+#[actix_web::test]
+async fn teams_come_from_the_providers_claims_and_decide_what_a_seller_sees() {
+    let k = rsa_key("kt");
+    let idp = provider().await;
+    idp.keys.lock().unwrap().push(k.jwk.clone());
+    let url = idp.url.clone();
+    let app = spawn_with(move |s| {
+        s.provision_users = true;
+        s.oidc = Some(OidcSettings {
+            jwks_url: url,
+            issuer: ISSUER.into(),
+            audience: Some("crm".into()),
+            roles_claim: "realm_access.roles".into(),
+            role_map: vec![("crm-sellers".into(), Role::Sales)],
+            team_claim: "groups".into(),
+            team_map: OidcSettings::parse_team_map("sellers-north=north, sellers-south=south").unwrap(),
+            refresh: Duration::from_secs(600),
+            min_refetch: Duration::from_secs(2),
+        })
+    })
+    .await;
+    assert!(OidcSettings::parse_team_map("sellers").is_err());
+    let token = |sub: &str, groups: Value| signed(&k, "kt", json!({"sub": sub, "groups": groups}));
+    let ada = token("oidc-ada", json!(["/everyone", "/sellers-north"]));
+    let bob = token("oidc-bob", json!(["/sellers-south"]));
+    // Contacts are seen within their owner's team.
+    app.post("/api/v1/sharing-rules", json!({"entity": "contact", "level": "team"})).await.expect(201);
+    let create = |t: &str, name: &str, owner: &str| {
+        let (app, t) = (&app, t.to_string());
+        let body = json!({"last_name": name, "owner_id": owner});
+        async move { app.call(Method::POST, "/api/v1/contacts", Some(&t), Some(body), &[]).await.expect(201) }
+    };
+    // Provisioned in the teams their tokens name.
+    let me = |t: &str| {
+        let (app, t) = (&app, t.to_string());
+        async move {
+            let u = app.call(Method::GET, "/api/v1/users/me", Some(&t), None, &[]).await.expect(200);
+            (u["team"].clone(), s(&u["id"]).to_string())
+        }
+    };
+    let (ada_team, ada_id) = me(&ada).await;
+    assert_eq!(ada_team, "north");
+    let (bob_team, bob_id) = me(&bob).await;
+    assert_eq!(bob_team, "south");
+    create(&ada, "Ada's", &ada_id).await;
+    create(&bob, "Bob's", &bob_id).await;
+    let seen = |t: &str| {
+        let (app, t) = (&app, t.to_string());
+        async move {
+            let page = app.call(Method::GET, "/api/v1/contacts?sort=last_name", Some(&t), None, &[]).await.expect(200);
+            page["data"].as_array().unwrap().iter().map(|c| s(&c["last_name"]).to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen(&ada).await, ["Ada's"]);
+    assert_eq!(seen(&bob).await, ["Bob's"]);
+
+    // Bob moves to the north team in the provider: his next request follows it, and he sees
+    // the north's contacts; the move is in his history and the audit log.
+    let bob = token("oidc-bob", json!(["/sellers-north"]));
+    assert_eq!(seen(&bob).await, ["Ada's", "Bob's"]);
+    assert_eq!(me(&bob).await.0, "north");
+    let audit = app.get(&format!("/api/v1/audit?action=user.updated&record_id={bob_id}")).await.expect(200);
+    assert_eq!(audit["data"][0]["details"]["after"]["team"], "north", "{audit}");
+    assert_eq!(audit["data"][0]["actor"], "oidc-bob");
+    // In no mapped group: no team.
+    let lost = token("oidc-bob", json!(["/everyone"]));
+    assert_eq!(seen(&lost).await, ["Bob's"]);
+    assert_eq!(me(&lost).await.0, Value::Null);
 }

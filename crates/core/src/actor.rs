@@ -319,6 +319,9 @@ pub struct Actor {
     /// The address the call came from (as the server trusts it: see `CRM_TRUSTED_PROXIES`),
     /// for the audit log.
     pub ip: Option<std::net::IpAddr>,
+    /// The team the identity provider says the caller is in, when it manages teams
+    /// (`CRM_OIDC_TEAM_CLAIM`): `Some(None)` is no team. The caller's user follows it.
+    pub idp_team: Option<Option<String>>,
 }
 
 impl Actor {
@@ -344,6 +347,7 @@ impl Actor {
             provision_user: false,
             integration: false,
             ip: None,
+            idp_team: None,
         }
     }
 

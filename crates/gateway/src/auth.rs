@@ -339,6 +339,21 @@ fn due(state: &AppState, id: crm_core::ids::ApiKeyId, what: &'static str) -> boo
     due
 }
 
+/// Moves the caller's user into the team its identity provider says, when it differs (a write,
+/// with its event and audit entry); a failure is logged and the request goes on.
+async fn follow_team(state: &AppState, oidc: &crate::oidc::Oidc, actor: &Actor) {
+    let who = actor.clone();
+    match state.db.write(move |c| crm_users::follow_idp_team(c, &who)).await {
+        Ok(moved) => {
+            if moved {
+                tracing::info!(subject = %actor.sub, team = ?actor.idp_team, "user moved to the identity provider's team");
+            }
+            oidc.team_checked(actor);
+        }
+        Err(e) => tracing::warn!(subject = %actor.sub, error = %e, "following the identity provider's team failed"),
+    }
+}
+
 /// Whether a path is public: campaign links, and web-form lead capture (whose token every
 /// visitor of the site shares): limited per client address, not per caller.
 fn public_path(path: &str) -> bool {
@@ -373,11 +388,17 @@ pub async fn middleware(
                 (Some(oidc), Some(kid)) => oidc.verify(&token, &kid).await,
                 _ => state.keys.verify(&token),
             };
-            Some(person.map(|mut actor| {
+            let person = person.map(|mut actor| {
                 actor.provision_user = state.provision_users;
                 actor.ip = ip;
                 actor
-            }))
+            });
+            if let (Ok(actor), Some(oidc)) = (&person, &state.oidc)
+                && oidc.team_due(actor)
+            {
+                follow_team(&state, oidc, actor).await;
+            }
+            Some(person)
         }
     };
     let subject = match &credentials {

@@ -220,6 +220,15 @@ pub struct ServeArgs {
     /// (values named like our roles count as those roles anyway).
     #[arg(long, env = "CRM_OIDC_ROLE_MAP", default_value = "")]
     pub oidc_role_map: String,
+    /// Where the team is in the provider's claims, a dotted path (`groups`, `department`): set,
+    /// the provider manages teams and each user's team follows its tokens. Unset: teams are
+    /// managed here.
+    #[arg(long, env = "CRM_OIDC_TEAM_CLAIM", default_value = "")]
+    pub oidc_team_claim: String,
+    /// The provider's group names that mean our teams: `sellers-north=north,sellers-south=south`
+    /// (unset: the claim's first value is the team).
+    #[arg(long, env = "CRM_OIDC_TEAM_MAP", default_value = "")]
+    pub oidc_team_map: String,
     /// How long the provider's keys are kept before they are fetched again.
     #[arg(long, env = "CRM_OIDC_REFRESH", default_value = "10m")]
     pub oidc_refresh: String,
@@ -484,6 +493,8 @@ impl ServeArgs {
             audience: Some(self.oidc_audience.trim().to_string()).filter(|a| !a.is_empty()),
             roles_claim: self.oidc_roles_claim.trim().to_string(),
             role_map: crate::oidc::OidcSettings::parse_role_map(&self.oidc_role_map)?,
+            team_claim: self.oidc_team_claim.trim().to_string(),
+            team_map: crate::oidc::OidcSettings::parse_team_map(&self.oidc_team_map)?,
             refresh: duration("CRM_OIDC_REFRESH", &self.oidc_refresh)?,
             min_refetch: Duration::from_secs(30),
         }))

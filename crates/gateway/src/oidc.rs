@@ -8,7 +8,9 @@
 //! issuer is required and checked, the audience when configured; `exp` is required, `nbf`
 //! checked, 30 s of leeway. Roles come from a claim (a dotted path: `realm_access.roles`), each
 //! value taken as our role of that name or mapped by `CRM_OIDC_ROLE_MAP`; scopes from `scope`
-//! or `scp`, only ours kept.
+//! or `scp`, only ours kept. With `CRM_OIDC_TEAM_CLAIM` the provider manages teams too: the
+//! claim's value (or the first mapped by `CRM_OIDC_TEAM_MAP`) is the caller's team, and its user
+//! follows it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -33,6 +35,12 @@ pub struct OidcSettings {
     pub roles_claim: String,
     /// The provider's role or group names that mean one of ours (`crm-admins` → admin).
     pub role_map: Vec<(String, Role)>,
+    /// Where the team is in the claims (a dotted path to a text or an array), when the provider
+    /// manages teams; empty when it does not.
+    pub team_claim: String,
+    /// The provider's group names that mean one of our teams (`sellers-north` → `north`); when
+    /// empty, the claim's first value is the team's name.
+    pub team_map: Vec<(String, String)>,
     /// The key set is fetched again after this long.
     pub refresh: Duration,
     /// A token naming an unknown key makes the server fetch the set again at most this often
@@ -59,6 +67,44 @@ impl OidcSettings {
             })
             .collect()
     }
+
+    /// Parses `CRM_OIDC_TEAM_MAP`: `group=team,group=team`.
+    pub fn parse_team_map(text: &str) -> Result<Vec<(String, String)>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let (group, team) =
+                    pair.split_once('=').ok_or_else(|| format!("CRM_OIDC_TEAM_MAP: `{pair}` is not `group=team`"))?;
+                let team = team.trim();
+                if team.is_empty() || team.chars().count() > 100 {
+                    return Err(format!("CRM_OIDC_TEAM_MAP: `{pair}` needs a team name of 1 to 100 characters"));
+                }
+                Ok((group.trim().to_string(), team.to_string()))
+            })
+            .collect()
+    }
+
+    /// The team the claims name: the first value mapped by the team map, or (without a map)
+    /// the first value; None when the provider does not manage teams.
+    fn team(&self, claims: &Value) -> Option<Option<String>> {
+        if self.team_claim.is_empty() {
+            return None;
+        }
+        // A text is one team's name (`Sales North`); an array, groups.
+        let values = match at_path(claims, &self.team_claim) {
+            Some(Value::String(s)) => vec![s.clone()],
+            other => strings(other),
+        };
+        let team = if self.team_map.is_empty() {
+            values.into_iter().map(|v| v.trim().trim_start_matches('/').to_string()).find(|v| !v.is_empty())
+        } else {
+            values.iter().find_map(|v| {
+                self.team_map.iter().find(|(g, _)| g == v.trim_start_matches('/')).map(|(_, t)| t.clone())
+            })
+        };
+        Some(team.map(|t| t.chars().take(100).collect()))
+    }
 }
 
 struct Keys {
@@ -71,7 +117,14 @@ struct Keys {
 pub struct Oidc {
     settings: OidcSettings,
     keys: tokio::sync::Mutex<Keys>,
+    /// The team each subject's user was last checked against, and when: a user's team is
+    /// compared with its tokens at most every [`TEAM_CHECK`], or at once when a token says
+    /// another team.
+    teams: std::sync::Mutex<HashMap<String, (Option<String>, Instant)>>,
 }
+
+/// How long a subject's team, once checked, is taken as it is.
+const TEAM_CHECK: Duration = Duration::from_secs(300);
 
 /// The signing keys of a JWKS document, by `kid` (keys without one, symmetric keys and unknown
 /// kinds are left out).
@@ -113,7 +166,28 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 impl Oidc {
     pub fn new(settings: OidcSettings) -> Oidc {
-        Oidc { settings, keys: tokio::sync::Mutex::new(Keys { by_kid: HashMap::new(), fetched: None, tried: None }) }
+        Oidc {
+            settings,
+            keys: tokio::sync::Mutex::new(Keys { by_kid: HashMap::new(), fetched: None, tried: None }),
+            teams: Default::default(),
+        }
+    }
+
+    /// Whether the caller's user should be checked against the team its token says.
+    pub fn team_due(&self, actor: &Actor) -> bool {
+        let Some(team) = &actor.idp_team else { return false };
+        let Ok(teams) = self.teams.lock() else { return true };
+        !teams.get(&actor.sub).is_some_and(|(t, at)| t == team && at.elapsed() < TEAM_CHECK)
+    }
+
+    /// Notes that the caller's user is in the team its token says (the memory is pruned of
+    /// entries past their time once it holds many subjects).
+    pub fn team_checked(&self, actor: &Actor) {
+        let (Some(team), Ok(mut teams)) = (&actor.idp_team, self.teams.lock()) else { return };
+        if teams.len() >= 10_000 {
+            teams.retain(|_, (_, at)| at.elapsed() < TEAM_CHECK);
+        }
+        teams.insert(actor.sub.clone(), (team.clone(), Instant::now()));
     }
 
     async fn fetch(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>, String> {
@@ -196,6 +270,7 @@ impl Oidc {
         let mut actor = Actor::new(sub, roles.iter().map(|r| r.as_str()), scopes.iter().map(String::as_str));
         actor.name = claims.get("name").and_then(Value::as_str).map(String::from);
         actor.email = claims.get("email").and_then(Value::as_str).map(String::from);
+        actor.idp_team = self.settings.team(claims);
         actor
     }
 }
@@ -212,6 +287,8 @@ mod tests {
             audience: None,
             roles_claim: "realm_access.roles".into(),
             role_map: OidcSettings::parse_role_map(map).unwrap(),
+            team_claim: String::new(),
+            team_map: Vec::new(),
             refresh: Duration::from_secs(600),
             min_refetch: Duration::from_secs(30),
         })

@@ -146,12 +146,38 @@ pub fn current_user(conn: &mut AnyConnection, actor: &Actor) -> Result<Option<Us
         .as_deref()
         .and_then(|e| crm_core::values::parse_email("email", e).ok())
         .filter(|e| live_with(conn, "email", e, None).ok().flatten().is_none());
-    let input =
-        UserInput { name: Some(name), email, subject: Some(actor.sub.clone()), role: Some(role), ..Default::default() };
+    let input = UserInput {
+        name: Some(name),
+        email,
+        subject: Some(actor.sub.clone()),
+        role: Some(role),
+        team: actor.idp_team.clone().flatten(),
+        ..Default::default()
+    };
     // Provisioning is the system's act on the caller's behalf: it needs no `users:write`.
     let mut system = actor.clone();
     system.scopes.insert(Scope::UsersWrite);
     Ok(Some(crm_records::create::<User>(conn, &system, input)?))
+}
+
+/// Keeps the caller's user in the team its identity provider says (`Actor::idp_team`, when the
+/// provider manages teams): a user in another team is moved, with an event and an audit entry
+/// (a team decides what its members see). True when it moved; a subject without a user is left
+/// to provisioning, which takes the team too.
+pub fn follow_idp_team(conn: &mut AnyConnection, actor: &Actor) -> Result<bool, RecordError> {
+    let Some(team) = &actor.idp_team else { return Ok(false) };
+    let Some(user) = user_by_subject(conn, &actor.sub)? else { return Ok(false) };
+    if user.team == *team {
+        return Ok(false);
+    }
+    // The provider's word, applied by the service: it needs no `users:write`.
+    let mut system = actor.clone();
+    system.scopes.insert(Scope::UsersWrite);
+    crm_records::modify::<User>(conn, &system, user.id, |u| {
+        u.team = team.clone();
+        true
+    })?;
+    Ok(true)
 }
 
 /// The id of the caller's user, if it has (or, with provisioning, gets) one.
