@@ -13,6 +13,15 @@ use serde_json::value::RawValue;
 
 pub mod audit;
 
+/// The plural of an entity's name, as the change feed's `types` takes it: `opportunities`,
+/// `api_keys`, `contacts`.
+pub fn plural(entity: &str) -> String {
+    match entity.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{entity}s"),
+    }
+}
+
 /// Entities that emit events, and the scope needed to read their events.
 pub const ENTITIES: &[(&str, Scope)] = &[
     ("account", Scope::AccountsRead),
@@ -461,16 +470,8 @@ impl FeedRequest {
         let mut kinds: Vec<String> = Vec::new();
         for t in types.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
             let head = t.split('.').next().unwrap_or(t);
-            // `contact`, `contacts`, `opportunities`: singular or plural.
-            let entity = ENTITIES
-                .iter()
-                .map(|(e, _)| *e)
-                .find(|e| {
-                    *e == head
-                        || head.strip_suffix('s') == Some(e)
-                        || (e.ends_with('y') && head.strip_suffix("ies") == Some(&e[..e.len() - 1]))
-                })
-                .unwrap_or(head);
+            // `contact`, `contacts`, `opportunities`, `api_keys`: singular or plural.
+            let entity = ENTITIES.iter().map(|(e, _)| *e).find(|e| *e == head || plural(e) == head).unwrap_or(head);
             if !ENTITIES.iter().any(|(e, _)| *e == entity) {
                 let known: Vec<&str> = ENTITIES.iter().map(|(e, _)| *e).collect();
                 return Err(EventsError::InvalidParameter(
@@ -700,6 +701,13 @@ pub fn purge_before_keeping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_follow_english() {
+        let got: Vec<String> =
+            ["opportunity", "api_key", "activity", "contact", "customer_tier"].into_iter().map(plural).collect();
+        assert_eq!(got, ["opportunities", "api_keys", "activities", "contacts", "customer_tiers"]);
+    }
 
     #[test]
     fn changed_fields_ignore_bookkeeping() {

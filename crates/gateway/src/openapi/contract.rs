@@ -568,10 +568,7 @@ fn refine_parameter(p: &mut Value, resource: Option<&'static Resource>, fields: 
             let mut names = Vec::new();
             for (e, _) in crm_events::ENTITIES {
                 names.push(e.to_string());
-                names.push(match e.strip_suffix('y') {
-                    Some(stem) => format!("{stem}ies"),
-                    None => format!("{e}s"),
-                });
+                names.push(crm_events::plural(e));
             }
             let one = format!(r"({})(\.[^,]*)?", alternatives(&names));
             set(p, json!({"pattern": format!(r"^\s*({one})?\s*(,\s*({one})?\s*)*$")}));
