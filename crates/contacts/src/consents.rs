@@ -144,6 +144,27 @@ pub struct ConsentInput {
     pub external_ids: Vec<ExternalId>,
 }
 
+/// The one person a record about a person names (`contact_id` or `lead_id`, not both), as
+/// `("contact", id)` or `("lead", id)`; a field error when none or both.
+pub fn person_of(
+    contact: Option<ContactId>,
+    lead: Option<LeadId>,
+    errs: &mut FieldErrors,
+) -> Option<(&'static str, uuid::Uuid)> {
+    match (contact, lead) {
+        (Some(c), None) => Some(("contact", c.uuid())),
+        (None, Some(l)) => Some(("lead", l.uuid())),
+        (None, None) => {
+            errs.add("contact_id", "required", "the person: `contact_id` or `lead_id`");
+            None
+        }
+        (Some(_), Some(_)) => {
+            errs.add("lead_id", "invalid_value", "one person: `contact_id` or `lead_id`, not both");
+            None
+        }
+    }
+}
+
 /// How far in the future a `captured_at` may be (clocks disagree).
 const SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -183,18 +204,7 @@ impl Record for Consent {
         now: Timestamp,
     ) -> Result<Self, RecordError> {
         let mut errs = FieldErrors::new();
-        let subject = match (input.contact_id, input.lead_id) {
-            (Some(c), None) => Some(("contact", c.uuid())),
-            (None, Some(l)) => Some(("lead", l.uuid())),
-            (None, None) => {
-                errs.add("contact_id", "required", "the person: `contact_id` or `lead_id`");
-                None
-            }
-            (Some(_), Some(_)) => {
-                errs.add("lead_id", "invalid_value", "one person: `contact_id` or `lead_id`, not both");
-                None
-            }
-        };
+        let subject = person_of(input.contact_id, input.lead_id, &mut errs);
         errs.immutable("contact_id", prev.map(|p| p.contact_id), input.contact_id, NEW_INSTEAD);
         errs.immutable("lead_id", prev.map(|p| p.lead_id), input.lead_id, NEW_INSTEAD);
         if input.purpose.is_none() {

@@ -4,7 +4,7 @@
 //! history keeps who placed and who released it).
 
 use crm_core::external::parse_external_ids;
-use crm_core::ids::{ContactId, EntityId, LeadId, LegalHoldId};
+use crm_core::ids::{ContactId, LeadId, LegalHoldId};
 use crm_core::values::clean;
 use crm_core::{Actor, ExternalId, FieldErrors, Scope, Timestamp};
 use crm_db::AnyConnection;
@@ -92,18 +92,7 @@ impl Record for LegalHold {
         _now: Timestamp,
     ) -> Result<Self, RecordError> {
         let mut errs = FieldErrors::new();
-        let subject = match (input.contact_id, input.lead_id) {
-            (Some(c), None) => Some(("contact", c.uuid())),
-            (None, Some(l)) => Some(("lead", l.uuid())),
-            (None, None) => {
-                errs.add("contact_id", "required", "the person: `contact_id` or `lead_id`");
-                None
-            }
-            (Some(_), Some(_)) => {
-                errs.add("lead_id", "invalid_value", "one person: `contact_id` or `lead_id`, not both");
-                None
-            }
-        };
+        let subject = crm_contacts::consents::person_of(input.contact_id, input.lead_id, &mut errs);
         errs.immutable("contact_id", prev.map(|p| p.contact_id), input.contact_id, NEW_INSTEAD);
         errs.immutable("lead_id", prev.map(|p| p.lead_id), input.lead_id, NEW_INSTEAD);
         let reason = input.reason.as_deref().and_then(clean);

@@ -148,8 +148,15 @@ pub async fn download_export(
     if export.download_url.is_none() {
         return Err(ApiError::new(StatusCode::GONE, "EXPORT_EXPIRED", "the file is no longer kept (24 hours)"));
     }
-    let db = state.db.clone();
-    let pieces = futures_util::stream::unfold(Some(0), move |seq| {
+    Ok(HttpResponse::Ok()
+        .content_type(export.format.content_type())
+        .insert_header(("Content-Disposition", attachment(&export.resource, id, export.format)))
+        .streaming(job_file(state.db.clone(), id)))
+}
+
+/// A job's stored file (an export, an access bundle), streamed chunk by chunk as it is read.
+pub fn job_file(db: crm_db::Db, id: JobId) -> impl futures_util::Stream<Item = Result<web::Bytes, ApiError>> {
+    futures_util::stream::unfold(Some(0), move |seq| {
         let db = db.clone();
         async move {
             let s = seq?;
@@ -159,9 +166,5 @@ pub async fn download_export(
                 Err(e) => Some((Err(ApiError::from(e)), None)),
             }
         }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(export.format.content_type())
-        .insert_header(("Content-Disposition", attachment(&export.resource, id, export.format)))
-        .streaming(pieces))
+    })
 }

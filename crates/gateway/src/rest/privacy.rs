@@ -105,22 +105,10 @@ pub async fn download_privacy_bundle(
 ) -> Result<HttpResponse, ApiError> {
     let (actor, id) = (auth.0, id.into_inner());
     state.db.write(move |c| requests::open_bundle(c, &actor, id)).await?;
-    let db = state.db.clone();
-    let pieces = futures_util::stream::unfold(Some(0), move |seq| {
-        let db = db.clone();
-        async move {
-            let s = seq?;
-            match db.run(move |c| crm_records::jobs::files::chunk(c, id, s).map_err(crm_db::DbError::from)).await {
-                Ok(Some(data)) => Some((Ok::<_, ApiError>(web::Bytes::from(data)), Some(s + 1))),
-                Ok(None) => None,
-                Err(e) => Some((Err(ApiError::from(e)), None)),
-            }
-        }
-    });
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"privacy-{id}.json\"")))
-        .streaming(pieces))
+        .streaming(crate::rest::exports::job_file(state.db.clone(), id)))
 }
 
 /// The restrictions of processing in force, newest first (`privacy:read`).
