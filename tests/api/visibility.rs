@@ -273,3 +273,163 @@ async fn a_unit_cost_is_absent_for_callers_without_products_cost_everywhere_it_c
     let feed = app.call(Method::GET, "/api/v1/changes?after=0&limit=100&types=product", Some(&full), None, &[]).await;
     assert!(feed.expect(200).to_string().contains("1300"));
 }
+
+#[actix_web::test]
+async fn figures_and_aggregates_count_only_the_records_the_caller_sees() {
+    let app = spawn().await;
+    let st = staff(&app).await;
+    let (mina, hana) = (st.mina["id"].clone(), st.hana["id"].clone());
+    let here = |owner: &Value| json!({"latitude": 37.5665, "longitude": 126.978, "owner_id": owner});
+    let hanbit = app.account("Hanbit Logistics", here(&mina)).await;
+    let queue = app.account("Queue Co", json!({"owner_id": null})).await;
+    let pipeline = app.pipeline("New business", json!({})).await;
+    // On one account: Mina's deal (Joon's team sees it) and Hana's (Busan: Joon does not), and
+    // Hana's call to make.
+    let eur = |minor: i64| json!({"amount_minor": minor, "currency": "EUR"});
+    app.opportunity("Seoul fleet", &hanbit, &pipeline, json!({"owner_id": mina, "amount": eur(500_000)})).await;
+    app.opportunity("Busan port", &hanbit, &pipeline, json!({"owner_id": hana, "amount": eur(300_000)})).await;
+    app.activity("Call the CFO", json!({"account_id": hanbit["id"], "assignee_id": hana})).await;
+    let lee = app.lead("Lee", here(&hana)).await;
+    let person = json!({"phone": "+82 10 1111 2222", "account_id": queue["id"], "owner_id": mina});
+    let minjun = app.contact("Minjun", "Kim", person).await;
+    // Nobody's contact, at Mina's account.
+    app.contact("Ara", "Choi", json!({"account_id": hanbit["id"], "owner_id": null})).await;
+    let targets =
+        app.target_list("Q4", json!({"account_ids": [hanbit["id"]], "goal": eur(1_000_000), "owner_id": null})).await;
+
+    // Opportunities and activities are `team`: Joon's figures hold Mina's deal only; an
+    // administrator's hold both (amounts and probabilities worked out by hand: 20 % stage).
+    let summary = format!("/api/v1/accounts/{}/summary", s(&hanbit["id"]));
+    let coverage = format!("/api/v1/target-lists/{}/coverage", s(&targets["id"]));
+    let snapshot = "/api/v1/geo/snapshot?near=37.5665,126.978,20km&period=2026";
+    let suggestions = format!("/api/v1/routes/suggestions?near=37.5665,126.978,30km&owner_id={}", s(&mina));
+    for (who, deals, amount, tasks, leads) in [("joon", 1, 500_000, 0, 0), ("admin", 2, 800_000, 1, 1)] {
+        let get = |path: String| {
+            let app = &app;
+            async move { if who == "admin" { app.get(&path).await } else { get_as(app, who, &path).await } }
+        };
+        let sum = get(summary.clone()).await.expect(200);
+        assert_eq!(
+            (&sum["open_opportunities"], &sum["pipeline_value"], &sum["open_activities"]),
+            (&json!(deals), &json!([eur(amount)]), &json!(tasks)),
+            "{who}: {sum}"
+        );
+        let cov = get(coverage.clone()).await.expect(200);
+        assert_eq!(
+            (&cov["open_pipeline"], &cov["weighted_pipeline"], &cov["coverage_bp"]),
+            (&eur(amount), &eur(amount / 5), &json!(amount / 100)),
+            "{who}: {cov}"
+        );
+        let snap = get(snapshot.to_string()).await.expect(200);
+        let t = &snap;
+        assert_eq!(
+            (&t["open_deals"], &t["open_pipeline"], &t["leads"], &t["prospects"]),
+            (&json!(deals), &json!([eur(amount)]), &json!(leads), &json!(1)),
+            "{who}: {snap}"
+        );
+        let ranked = get(suggestions.clone()).await.expect(200);
+        assert_eq!((ranked.as_array().unwrap().len(), &ranked[0]["open_deals"]), (1, &json!(deals)), "{who}: {ranked}");
+    }
+
+    // Accounts and contacts made private: Joon no longer sees Mina's account nor her contact.
+    for entity in ["account", "contact"] {
+        app.post("/api/v1/sharing-rules", json!({"entity": entity, "level": "private"})).await.expect(201);
+    }
+    assert_eq!(get_as(&app, "joon", &summary).await.status.as_u16(), 404);
+    assert_eq!(get_as(&app, "joon", &suggestions).await.expect(200), json!([]));
+    let snap = get_as(&app, "joon", snapshot).await.expect(200);
+    assert_eq!((&snap["prospects"], &snap["open_deals"]), (&json!(0), &json!(0)), "{snap}");
+    let snap = app.get(snapshot).await.expect(200);
+    assert_eq!((&snap["prospects"], &snap["open_deals"]), (&json!(1), &json!(2)), "{snap}");
+    // A relation filter reads only the related records the caller sees: Joon sees Ara, but
+    // cannot learn what her account is called by filtering on it.
+    let by_account = "/api/v1/contacts?count=true&filter=account.name[eq]:Hanbit%20Logistics";
+    assert_eq!(get_as(&app, "joon", by_account).await.expect(200)["total"], 0);
+    assert_eq!(get_as(&app, "mina", by_account).await.expect(200)["total"], 1);
+    let q = r#"{ contacts(filter: "account.name[eq]:Hanbit Logistics") { totalCount } }"#;
+    assert_eq!(app.gql(&as_(&app, "joon"), q, json!({})).await["data"]["contacts"]["totalCount"], 0);
+
+    // Consents follow their person: Joon sees neither Minjun's (Mina's private contact) nor
+    // Lee's (a lead of Hana's team), by id, in lists or in the change feed; Mina sees hers.
+    let consent = |person: (&str, &Value)| {
+        json!({person.0: person.1["id"], "purpose": "marketing", "channel": "email", "status": "granted",
+               "source": "web_form", "text_version": "notice-1", "evidence": "203.0.113.7"})
+    };
+    let of_minjun = app.created("/api/v1/consents", consent(("contact_id", &minjun))).await;
+    let of_lee = app.created("/api/v1/consents", consent(("lead_id", &lee))).await;
+    for c in [&of_minjun, &of_lee] {
+        let r = get_as(&app, "joon", &format!("/api/v1/consents/{}", s(&c["id"]))).await;
+        assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    }
+    assert_eq!(get_as(&app, "joon", "/api/v1/consents?count=true").await.expect(200)["total"], 0);
+    let hers = get_as(&app, "mina", "/api/v1/consents?count=true").await.expect(200);
+    assert_eq!((&hers["total"], &hers["data"][0]["id"]), (&json!(1), &of_minjun["id"]), "{hers}");
+    let r =
+        app.gql(&as_(&app, "joon"), "query($id: ID!) { consent(id: $id) { id } }", json!({"id": of_lee["id"]})).await;
+    assert_eq!(r["data"]["consent"], Value::Null, "{r}");
+    let feed_token = token(&app.keys, "joon", &["sales"], &["changes:read"]);
+    let feed =
+        app.call(Method::GET, "/api/v1/changes?after=0&limit=500", Some(&feed_token), None, &[]).await.expect(200);
+    assert!(!feed.to_string().contains("consent."), "{feed}");
+    assert!(app.get("/api/v1/changes?after=0&limit=500").await.expect(200).to_string().contains("consent.created"));
+
+    // Duplicates: Joon's twin of Minjun is still refused (the base stays clean), but the
+    // candidate he may not see is named without its id, in REST and in a GraphQL batch.
+    let twin = json!({"first_name": "Minjun", "last_name": "Kim", "phone": "+821011112222",
+        "account_id": queue["id"], "owner_id": st.joon["id"]});
+    let r = app.call(Method::POST, "/api/v1/contacts", Some(&as_(&app, "joon")), Some(twin.clone()), &[]).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (409, "POSSIBLE_DUPLICATE"), "{}", r.body);
+    assert_eq!(r.body["candidates"][0].get("id"), None, "{}", r.body);
+    assert!(!r.body.to_string().contains(s(&minjun["id"])), "{}", r.body);
+    let r = app.post("/api/v1/contacts", twin.clone()).await;
+    assert_eq!(r.body["candidates"][0]["id"], minjun["id"], "{}", r.body);
+    let q = "mutation($ops: [ContactBatchOp!]!) { batchContacts(operations: $ops, reportDuplicates: true) { status id possibleDuplicate { candidates { id score } } } }";
+    let ops = json!([{"create": {"firstName": "Minjun", "lastName": "Kim", "phone": "+821011112222",
+        "accountId": queue["id"], "ownerId": st.joon["id"]}}]);
+    let res = app.gql(&as_(&app, "joon"), q, json!({"ops": ops})).await;
+    let made = &res["data"]["batchContacts"][0];
+    assert_eq!(made["status"], 201, "{res}");
+    assert_eq!(made["possibleDuplicate"]["candidates"][0]["id"], Value::Null, "{res}");
+    let twin_id = s(&made["id"]).to_string();
+    // Looking for duplicates: of a contact he does not see, none (404); of his own, not hers.
+    let r = get_as(&app, "joon", &format!("/api/v1/contacts/{}/duplicates", s(&minjun["id"]))).await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    let mine = get_as(&app, "joon", &format!("/api/v1/contacts/{twin_id}/duplicates")).await.expect(200);
+    assert_eq!(mine, json!([]));
+    let all = app.get(&format!("/api/v1/contacts/{twin_id}/duplicates")).await.expect(200);
+    assert_eq!(all[0]["id"], minjun["id"], "{all}");
+    // The scan's pairs: the administrator's one pair is neither Joon's nor Mina's to see.
+    let job = app.post("/api/v1/duplicates/scan", json!({})).await.expect(202);
+    let job = wait_for_job(&app, &format!("/api/v1/jobs/{}", s(&job["id"]))).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(app.get("/api/v1/duplicates?resource=contacts").await.expect(200)["total"], 1);
+    for who in ["joon", "mina"] {
+        let pairs = get_as(&app, who, "/api/v1/duplicates?resource=contacts").await.expect(200);
+        assert_eq!((&pairs["total"], &pairs["data"]), (&json!(0), &json!([])), "{who}: {pairs}");
+    }
+
+    // Analyses: a customer Joon does not see is not in his lists, segments or alerts, and
+    // answers 404 alone; the stored trends of the whole base are not his to read.
+    let product = app.product("P1", json!({})).await;
+    app.purchase(&hanbit, &product, json!({})).await;
+    let r = app.post("/api/v1/analytics/refresh", json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = wait_for_job(&app, &r.header("location").unwrap()).await;
+    assert_eq!(s(&job["status"]), "succeeded", "{job}");
+    let listed =
+        |v: &Value| v["data"].as_array().unwrap().iter().map(|a| s(&a["customer_id"]).to_string()).collect::<Vec<_>>();
+    let everyone = app.get("/api/v1/analytics/customers").await.expect(200);
+    assert_eq!(listed(&everyone), vec![s(&hanbit["id"]).to_string()], "{everyone}");
+    assert_eq!(listed(&get_as(&app, "mina", "/api/v1/analytics/customers").await.expect(200)), listed(&everyone));
+    let joons = get_as(&app, "joon", "/api/v1/analytics/customers").await.expect(200);
+    assert_eq!(listed(&joons), Vec::<String>::new(), "{joons}");
+    let seg = get_as(&app, "joon", "/api/v1/analytics/segments").await.expect(200);
+    assert_eq!(seg["customers"], 0, "{seg}");
+    assert_eq!(app.get("/api/v1/analytics/segments").await.expect(200)["customers"], 1);
+    let r = get_as(&app, "joon", &format!("/api/v1/accounts/{}/analytics", s(&hanbit["id"]))).await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    get_as(&app, "mina", &format!("/api/v1/accounts/{}/analytics", s(&hanbit["id"]))).await.expect(200);
+    let r = get_as(&app, "joon", "/api/v1/analytics/trends").await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (403, "WHOLE_BASE_ONLY"), "{}", r.body);
+    app.get("/api/v1/analytics/trends").await.expect(200);
+}

@@ -418,6 +418,12 @@ pub fn close(conn: &mut AnyConnection, actor: &Actor, id: AlertId, to: AlertStat
     let alert = find(conn, id)?
         .filter(|a| a.kind != AlertKind::MarginDrop || actor.has(Scope::ProductsCost))
         .ok_or(RecordError::NotFound { entity: ENTITY })?;
+    // An alert about a customer the caller does not see does not exist for it.
+    if let (Some(t), Some(c)) = (alert.customer_type, alert.customer_id)
+        && crate::read::readable_customer(conn, actor, t.customer(c)).is_err()
+    {
+        return Err(RecordError::NotFound { entity: ENTITY });
+    }
     let me = crm_users::user_by_subject(conn, &actor.sub)?.map(|u| u.id);
     if !actor.roles.contains(&Role::Admin) && (alert.owner_id.is_none() || alert.owner_id != me) {
         return Err(RecordError::Foreign {
@@ -466,7 +472,18 @@ pub struct AlertPage {
     pub next_cursor: Option<String>,
 }
 
-/// The alerts, newest first.
+/// The SQL condition keeping the alerts the caller sees: about a customer it sees, or (a quota
+/// alert) for a rep whose quotas it sees.
+fn seen_alerts(conn: &mut AnyConnection, actor: &Actor) -> Result<crm_db::sql::Sql, RecordError> {
+    let backend = conn.backend();
+    let quotas = crm_records::visibility::of_entity(conn, actor, "quota")?;
+    let mut out = crm_db::sql::Sql::new(backend);
+    out.push("((customer_type IS NOT NULL AND ").append(crate::read::seen_customers(conn, actor)?);
+    out.push(") OR (customer_type IS NULL AND ").append(quotas.sql_owner("owner_id", backend)).push("))");
+    Ok(out)
+}
+
+/// The alerts the caller sees, newest first.
 pub fn list(conn: &mut AnyConnection, actor: &Actor, q: &AlertsQuery) -> Result<AlertPage, RecordError> {
     actor.require(Scope::AnalyticsRead)?;
     let limit = page_size(q.limit.unwrap_or(50), 200)?;
@@ -505,6 +522,7 @@ pub fn list(conn: &mut AnyConnection, actor: &Actor, q: &AlertsQuery) -> Result<
     if let Some(c) = q.customer_id {
         query = query.filter(alerts::customer_id.eq(DbUuid(c)));
     }
+    query = query.filter(seen_alerts(conn, actor)?);
     if let Some(c) = q.cursor.as_deref() {
         let after = crm_core::list::Cursor::decode(c).filter(|c| c.s == "-id").ok_or(ListError::Cursor)?;
         query = query.filter(alerts::id.lt(DbUuid(after.id)));

@@ -81,10 +81,46 @@ pub fn readable_customer(conn: &mut AnyConnection, actor: &Actor, customer: Cust
             (ContactId::TABLE, ContactId::ENTITY)
         }
     };
-    if !crm_db::sql::id_exists(conn, table, customer.uuid())? {
+    // A customer the caller may not see does not exist for it.
+    let seen = match crm_records::visibility::owned_entity(entity) {
+        Some(owned) => crm_records::visibility::sees_raw(conn, actor, owned, customer.uuid())?,
+        None => crm_db::sql::id_exists(conn, table, customer.uuid())?.then_some(true),
+    };
+    if seen != Some(true) {
         return Err(RecordError::NotFound { entity });
     }
     Ok(())
+}
+
+/// The SQL condition that a row's customer (`customer_type`, `customer_id`) is one the caller
+/// sees (`crm_records::visibility`): what the analyses, segments and alerts a caller reads are
+/// narrowed to. `1 = 1` when it sees every account and contact.
+pub(crate) fn seen_customers(conn: &mut AnyConnection, actor: &Actor) -> Result<crm_db::sql::Sql, RecordError> {
+    use crm_records::visibility::{self, Visibility};
+    let backend = conn.backend();
+    let mut out = crm_db::sql::Sql::new(backend);
+    let accounts = visibility::of_entity(conn, actor, AccountId::ENTITY)?;
+    let contacts = visibility::of_entity(conn, actor, ContactId::ENTITY)?;
+    let (Some(a), Some(c)) = (visibility::owned_entity(AccountId::ENTITY), visibility::owned_entity(ContactId::ENTITY))
+    else {
+        out.push("1 = 1");
+        return Ok(out);
+    };
+    if accounts == Visibility::All && contacts == Visibility::All {
+        out.push("1 = 1");
+        return Ok(out);
+    }
+    out.push("((customer_type = 'account' AND ").append(accounts.sql_ref(a, "customer_id", backend));
+    out.push(") OR (customer_type = 'contact' AND ").append(contacts.sql_ref(c, "customer_id", backend)).push("))");
+    Ok(out)
+}
+
+/// Whether the caller sees every account and contact: figures stored for the whole base (the
+/// trends) are answered only then.
+fn sees_whole_base(conn: &mut AnyConnection, actor: &Actor) -> Result<bool, RecordError> {
+    use crm_records::visibility::{Visibility, of_entity};
+    Ok(of_entity(conn, actor, AccountId::ENTITY)? == Visibility::All
+        && of_entity(conn, actor, ContactId::ENTITY)? == Visibility::All)
 }
 
 /// Whether the caller sees margins: they come from unit costs (`products:cost`).
@@ -358,8 +394,10 @@ pub fn customers(
     let limit = page_size(q.limit.unwrap_or(50), 200)?;
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
 
+    let seen = seen_customers(conn, actor)?;
     let mut query = customer_analytics::table
         .filter(customer_analytics::run_id.eq(DbUuid(run.id)))
+        .filter(seen)
         .select((
             customer_analytics::customer_id,
             customer_analytics::analysis,
@@ -480,9 +518,10 @@ type GroupRow = (Option<String>, String, i64, i64, i64, Option<i64>, Option<i64>
 
 /// Counts and value per group of a dimension (and currency), in one grouped statement.
 macro_rules! grouped {
-    ($conn:expr, $run:expr, $column:expr) => {
+    ($conn:expr, $run:expr, $seen:expr, $column:expr) => {
         customer_analytics::table
             .filter(customer_analytics::run_id.eq(DbUuid($run)))
+            .filter($seen)
             .group_by(($column, customer_analytics::currency))
             .select((
                 $column.nullable(),
@@ -505,13 +544,14 @@ pub fn segments(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) 
     actor.require(Scope::AnalyticsRead)?;
     let by = by.unwrap_or(Dimension::Segment);
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
+    let seen = seen_customers(conn, actor)?;
     let rows: Vec<GroupRow> = match by {
-        Dimension::Segment => grouped!(conn, run.id, customer_analytics::segment)?,
-        Dimension::Tier => grouped!(conn, run.id, customer_analytics::tier)?,
-        Dimension::Industry => grouped!(conn, run.id, customer_analytics::industry)?,
-        Dimension::Country => grouped!(conn, run.id, customer_analytics::country)?,
-        Dimension::Region => grouped!(conn, run.id, customer_analytics::region)?,
-        Dimension::LifecycleStage => grouped!(conn, run.id, customer_analytics::lifecycle_stage)?,
+        Dimension::Segment => grouped!(conn, run.id, seen, customer_analytics::segment)?,
+        Dimension::Tier => grouped!(conn, run.id, seen, customer_analytics::tier)?,
+        Dimension::Industry => grouped!(conn, run.id, seen, customer_analytics::industry)?,
+        Dimension::Country => grouped!(conn, run.id, seen, customer_analytics::country)?,
+        Dimension::Region => grouped!(conn, run.id, seen, customer_analytics::region)?,
+        Dimension::LifecycleStage => grouped!(conn, run.id, seen, customer_analytics::lifecycle_stage)?,
     };
     let total: i64 = rows.iter().map(|r| r.2).sum();
     let repeat: i64 = rows.iter().map(|r| r.9).sum();
@@ -570,10 +610,21 @@ pub struct CustomerTrends {
     pub groups: Vec<CustomerTrendGroup>,
 }
 
-/// The trends the latest refresh summed.
+/// The trends the latest refresh summed, over the whole base: `403 WHOLE_BASE_ONLY` for a
+/// caller who does not see every account and contact (segments, which are summed on
+/// demand, count only the customers the caller sees).
 pub fn trends(conn: &mut AnyConnection, actor: &Actor, by: Option<Dimension>) -> Result<CustomerTrends, RecordError> {
     actor.require(Scope::AnalyticsRead)?;
     let by = by.unwrap_or(Dimension::Segment);
+    if !sees_whole_base(conn, actor)? {
+        return Err(RecordError::Foreign {
+            class: crm_core::ErrorClass::Forbidden,
+            code: "WHOLE_BASE_ONLY",
+            message: "the trends are stored for the whole customer base: they are for callers who see every account and contact".into(),
+            fields: Vec::new(),
+            extra: None,
+        });
+    }
     let run = latest_run(conn)?.ok_or_else(not_analysed)?;
     let stored: Option<String> = analytics_runs::table
         .filter(analytics_runs::id.eq(DbUuid(run.id)))

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use crm_core::ids::Customer;
 use crm_db::AnyConnection;
 use crm_db::sql::{Key, Sql, count_where, live_of, newest_keys};
+use crm_records::visibility::Visibility;
 use diesel::QueryResult;
 
 use crate::model::CaseStatus;
@@ -38,8 +39,15 @@ pub struct Stats {
     pub last_opened: Option<NaiveDateTime>,
 }
 
-pub fn stats_of(conn: &mut AnyConnection, customer: Customer, now: NaiveDateTime) -> QueryResult<Stats> {
-    let live = live_of(customer, conn.backend());
+/// The figures of a customer's cases that `seen` keeps (the caller's visibility of cases).
+pub fn stats_of(
+    conn: &mut AnyConnection,
+    customer: Customer,
+    seen: &Visibility,
+    now: NaiveDateTime,
+) -> QueryResult<Stats> {
+    let mut live = live_of(customer, conn.backend());
+    Sql::and(&mut live, seen.sql("assignee_id", "id", conn.backend()));
     let open = count_where(conn, "cases", and_open(live.clone()))?;
     let mut overdue = and_open(live.clone());
     overdue.push(" AND sla_due_at < ").bind(now);

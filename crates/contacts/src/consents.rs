@@ -192,6 +192,8 @@ impl Record for Consent {
     type Patch = ConsentPatch;
 
     const READ: Scope = Scope::ContactsRead;
+    // A consent tells of its person: it is seen by whoever sees the contact or the lead.
+    const SEEN_THROUGH: &'static [(&'static str, &'static str)] = &[("contact_id", "contact"), ("lead_id", "lead")];
     const WRITE: Scope = Scope::ContactsWrite;
     const DEFAULT_SORT: &'static str = "-captured_at";
 

@@ -8,6 +8,7 @@ use crm_core::ids::{AccountId, ContactId, UserId};
 use crm_db::AnyConnection;
 use crm_db::schema::contacts;
 use crm_db::types::DbUuid;
+use crm_records::visibility::Visibility;
 use crm_records::{Record, RecordError};
 use diesel::prelude::*;
 
@@ -33,11 +34,13 @@ pub fn all_with_accounts(conn: &mut AnyConnection) -> QueryResult<Vec<(ContactId
     Ok(rows.into_iter().map(|(c, a)| (ContactId(c.0), a.map(|a| AccountId(a.0)))).collect())
 }
 
-/// How many live contacts work at the account.
-pub fn live_count_at(conn: &mut AnyConnection, account: AccountId) -> QueryResult<i64> {
+/// How many live contacts work at the account, of those `seen` keeps (the caller's visibility
+/// of contacts).
+pub fn live_count_at(conn: &mut AnyConnection, account: AccountId, seen: &Visibility) -> QueryResult<i64> {
     contacts::table
         .filter(contacts::account_id.eq(DbUuid(account.0)))
         .filter(contacts::archived_at.is_null())
+        .filter(seen.sql("owner_id", "id", conn.backend()))
         .count()
         .get_result(conn)
 }

@@ -213,13 +213,27 @@ impl Acc {
 }
 
 /// The snapshot of a region. Needs the read scopes of what it counts: accounts, contacts,
-/// sales (leads and deals) and products (purchases).
+/// sales (leads and deals) and products (purchases). It counts only the records the caller
+/// sees (`crm_records::visibility`): a rep's snapshot under a `team` level is the team's.
 pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> Result<RegionSnapshot, RecordError> {
     for scope in [Scope::AccountsRead, Scope::ContactsRead, Scope::SalesRead, Scope::ProductsRead] {
         actor.require(scope)?;
     }
     let backend = conn.backend();
     let (region, label) = region_condition(q, backend)?;
+    // What the caller sees of each resource counted; deals and revenue are those of the
+    // accounts counted.
+    let seen = |conn: &mut AnyConnection, entity: &str, owner: &str, id: &str| {
+        crm_records::visibility::of_entity(conn, actor, entity).map(|v| v.sql(owner, id, backend))
+    };
+    let accounts_seen = {
+        let mut s = region.clone();
+        Sql::and(&mut s, seen(conn, "account", "owner_id", "id")?);
+        s
+    };
+    let deals_seen = seen(conn, "opportunity", "opportunities.owner_id", "opportunities.id")?;
+    let leads_seen = seen(conn, "lead", "owner_id", "id")?;
+    let contacts_seen = seen(conn, "contact", "owner_id", "id")?;
     let period = match q.period.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(p) => Period::parse_exact(p).ok_or_else(|| {
             invalid("period", "invalid_value", "a year (2026), a quarter (2026-Q4) or a month (2026-11)")
@@ -246,7 +260,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
     // Accounts, and where each one's deals and purchases fall.
     let rows: Vec<(DbUuid, Option<f64>, Option<f64>, i64)> = accounts::table
         .filter(accounts::archived_at.is_null())
-        .filter(region.clone())
+        .filter(accounts_seen.clone())
         .select((accounts::id, accounts::latitude, accounts::longitude, accounts::purchase_count))
         .load(conn)?;
     let mut account_cell: BTreeMap<uuid::Uuid, Option<h3o::CellIndex>> = BTreeMap::new();
@@ -267,7 +281,8 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
         .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(opportunities::stage_id)))
         .filter(opportunities::archived_at.is_null())
         .filter(opportunities::status.eq("open"))
-        .filter(accounts_in(&region))
+        .filter(accounts_in(&accounts_seen))
+        .filter(deals_seen)
         .select((
             opportunities::account_id,
             opportunities::amount_minor,
@@ -293,7 +308,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
         .filter(purchases::archived_at.is_null())
         .filter(purchases::status.ne_all(crm_products::read::NOT_BOUGHT.map(|s| s.as_str())))
         .filter(bought)
-        .filter(accounts_in(&region))
+        .filter(accounts_in(&accounts_seen))
         .select((purchases::account_id, purchases::currency, purchases::total_minor))
         .load(conn)?;
     for (account, currency, total) in sales {
@@ -308,6 +323,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
         .filter(leads::archived_at.is_null())
         .filter(leads::status.eq_any(open))
         .filter(region.clone())
+        .filter(leads_seen)
         .select((leads::latitude, leads::longitude))
         .load(conn)?;
     for (lat, lng) in located {
@@ -320,6 +336,7 @@ pub fn snapshot(conn: &mut AnyConnection, actor: &Actor, q: &SnapshotQuery) -> R
     let people: Vec<(Option<f64>, Option<f64>)> = contacts::table
         .filter(contacts::archived_at.is_null())
         .filter(region)
+        .filter(contacts_seen)
         .select((contacts::latitude, contacts::longitude))
         .load(conn)?;
     for (lat, lng) in people {

@@ -68,7 +68,7 @@ fn invalid(field: &str, code: &str, message: impl Into<String>) -> RecordError {
     RecordError::Invalid { entity: ENTITY, errors: FieldErrors(vec![FieldError::new(field, code, message)]) }
 }
 
-/// The rep's accounts within reach, best first.
+/// The rep's accounts within reach, best first: those the caller sees, with the deals it sees.
 pub fn suggest(conn: &mut AnyConnection, actor: &Actor, q: &SuggestQuery) -> Result<Vec<VisitSuggestion>, RecordError> {
     for scope in [Scope::AccountsRead, Scope::SalesRead, Scope::InteractionsRead] {
         actor.require(scope)?;
@@ -84,11 +84,17 @@ pub fn suggest(conn: &mut AnyConnection, actor: &Actor, q: &SuggestQuery) -> Res
         })?,
     };
     crm_records::check_ref(conn, ENTITY, "owner_id", Some(owner))?;
+    // Only the accounts and deals the caller sees (a rep ranking a colleague's accounts under a
+    // `private` level gets none).
+    let backend = conn.backend();
+    let accounts_seen = crm_records::visibility::of_entity(conn, actor, "account")?.sql("owner_id", "id", backend);
+    let deals_seen = crm_records::visibility::of_entity(conn, actor, "opportunity")?.sql("owner_id", "id", backend);
 
     let rows: Vec<(DbUuid, String, Option<f64>, Option<f64>)> = accounts::table
         .filter(accounts::archived_at.is_null())
         .filter(accounts::owner_id.eq(DbUuid(owner.0)))
-        .filter(crm_db::sql::filter(&Resolved::Geo(cond), conn.backend()))
+        .filter(accounts_seen)
+        .filter(crm_db::sql::filter(&Resolved::Geo(cond), backend))
         .select((accounts::id, accounts::name, accounts::latitude, accounts::longitude))
         .load(conn)?;
     let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
@@ -99,6 +105,7 @@ pub fn suggest(conn: &mut AnyConnection, actor: &Actor, q: &SuggestQuery) -> Res
             .filter(opportunities::archived_at.is_null())
             .filter(opportunities::status.eq("open"))
             .filter(opportunities::account_id.eq_any(chunk.to_vec()))
+            .filter(deals_seen.clone())
             .select((opportunities::account_id, opportunities::expected_close_date))
             .load(conn)?;
         for (account, close) in open {

@@ -30,6 +30,14 @@ impl DuplicateResource {
             DuplicateResource::Accounts => Scope::AccountsRead,
         }
     }
+
+    /// The entity name of its records.
+    pub fn entity(self) -> &'static str {
+        match self {
+            DuplicateResource::Contacts => "contact",
+            DuplicateResource::Accounts => "account",
+        }
+    }
 }
 
 /// A rule a pair matched, and how alike the compared values were (1 for exact rules).
@@ -277,10 +285,35 @@ fn candidate_of_person(p: Person, score: f64, rules: Vec<RuleMatch>) -> Candidat
 
 /// The contacts that may be the same person as `id`, best first. Candidates are those sharing
 /// an email or a phone, of the same account, or in the same city with the same family name.
+/// Only contacts the caller sees: a contact it does not see is not found, and candidates it
+/// does not see are left out.
 pub fn contact_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<Vec<Candidate>, RecordError> {
     actor.require(Scope::ContactsRead)?;
+    let seen = seen_by(conn, actor, DuplicateResource::Contacts, id)?;
     let s = crate::settings::load(conn)?;
-    duplicates_of_contact(conn, &s, id, true)
+    duplicates_of_contact(conn, &s, id, true, &seen)
+}
+
+/// What the caller sees of a resource's records, with `id` one of them (404 otherwise).
+fn seen_by(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    resource: DuplicateResource,
+    id: Uuid,
+) -> Result<crm_db::sql::Sql, RecordError> {
+    let entity = resource.entity();
+    let owned = crm_records::visibility::owned_entity(entity).ok_or(RecordError::NotFound { entity })?;
+    if crm_records::visibility::sees_raw(conn, actor, owned, id)? != Some(true) {
+        return Err(RecordError::NotFound { entity });
+    }
+    let backend = conn.backend();
+    Ok(crm_records::visibility::of_entity(conn, actor, entity)?.sql(owned.owner, "id", backend))
+}
+
+/// Everything: the candidates a create check weighs (those the caller does not see are
+/// named without their id).
+fn everything(conn: &AnyConnection) -> crm_db::sql::Sql {
+    crm_records::visibility::Visibility::All.sql("owner_id", "id", conn.backend())
 }
 
 /// `by_name`: also the candidates that share no email or phone (same account, same city and
@@ -290,6 +323,7 @@ fn duplicates_of_contact(
     s: &DuplicateSettings,
     id: Uuid,
     by_name: bool,
+    seen: &crm_db::sql::Sql,
 ) -> Result<Vec<Candidate>, RecordError> {
     let me = people(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "contact" })?;
     // One indexed lookup per branch (both backends combine them: PostgreSQL's bitmap OR,
@@ -330,7 +364,7 @@ fn duplicates_of_contact(
         }
         cond.append(b);
     }
-    cond.push(") ORDER BY id LIMIT 5000");
+    cond.push(") AND ").append(seen.clone()).push(" ORDER BY id LIMIT 5000");
     let ids = crm_db::sql::ids_where(conn, "contacts", cond)?;
     let mut out: Vec<Candidate> = people(conn, None, Some(&ids), 5000)?
         .into_iter()
@@ -342,16 +376,19 @@ fn duplicates_of_contact(
 
 /// The accounts that may be the same company as `id`, best first. Candidates are those with
 /// the same domain, and those in the same country (their names compared folded).
+/// Only accounts the caller sees, as for contacts.
 pub fn account_duplicates(conn: &mut AnyConnection, actor: &Actor, id: Uuid) -> Result<Vec<Candidate>, RecordError> {
     actor.require(Scope::AccountsRead)?;
+    let seen = seen_by(conn, actor, DuplicateResource::Accounts, id)?;
     let s = crate::settings::load(conn)?;
-    duplicates_of_account(conn, &s, id)
+    duplicates_of_account(conn, &s, id, &seen)
 }
 
 fn duplicates_of_account(
     conn: &mut AnyConnection,
     s: &DuplicateSettings,
     id: Uuid,
+    seen: &crm_db::sql::Sql,
 ) -> Result<Vec<Candidate>, RecordError> {
     let me = orgs(conn, None, Some(&[id]), 1)?.pop().ok_or(RecordError::NotFound { entity: "account" })?;
     let mut cond = crm_db::sql::Sql::new(conn.backend());
@@ -363,7 +400,7 @@ fn duplicates_of_account(
         Some(c) => cond.push(" OR country = ").bind(c.clone()),
         None => cond.push(" OR country IS NULL"),
     };
-    cond.push(") ORDER BY id LIMIT 20000");
+    cond.push(") AND ").append(seen.clone()).push(" ORDER BY id LIMIT 20000");
     let ids = crm_db::sql::ids_where(conn, "accounts", cond)?;
     let mut out: Vec<Candidate> = Vec::new();
     for chunk in ids.chunks(1000) {
@@ -412,32 +449,47 @@ fn check_new(
         DuplicateResource::Contacts => {
             let weight = |r: Rule| if r.enabled { r.weight } else { 0.0 };
             let names = 1.0 - (1.0 - weight(s.contact_name_account)) * (1.0 - weight(s.contact_name_city));
-            duplicates_of_contact(conn, &s, id, names >= s.block_score)?
+            duplicates_of_contact(conn, &s, id, names >= s.block_score, &everything(conn))?
         }
         DuplicateResource::Accounts => {
             let name = s.account_name_country;
             if !name.enabled || name.weight < s.block_score {
                 return Ok(());
             }
-            duplicates_of_account(conn, &s, id)?
+            duplicates_of_account(conn, &s, id, &everything(conn))?
         }
     };
     let likely: Vec<Candidate> =
         found.into_iter().filter(|c| c.score >= s.block_score).take(CANDIDATES_SHOWN).collect();
     let Some(best) = likely.first() else { return Ok(()) };
-    let entity = match resource {
-        DuplicateResource::Contacts => "contact",
-        DuplicateResource::Accounts => "account",
+    let entity = resource.entity();
+    // A candidate the caller does not see is one without its id (it exists, not which one),
+    // as a unique value held by a record the caller does not see.
+    let owned = crm_records::visibility::owned_entity(entity).ok_or(RecordError::NotFound { entity })?;
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    for c in &likely {
+        if crm_records::visibility::sees_raw(conn, actor, owned, c.id)? == Some(true) {
+            seen.insert(c.id);
+        }
+    }
+    let message = if seen.contains(&best.id) {
+        format!(
+            "this {entity} is likely a duplicate of {} (score {}); create it anyway with allow_duplicate, or merge",
+            best.id, best.score
+        )
+    } else {
+        format!(
+            "this {entity} is likely a duplicate of one you cannot see (score {}); create it anyway with allow_duplicate",
+            best.score
+        )
     };
-    let message = format!(
-        "this {entity} is likely a duplicate of {} (score {}); create it anyway with allow_duplicate, or merge",
-        best.id, best.score
-    );
     let readable = actor.has(resource.read_scope());
     let shown: Vec<serde_json::Value> = likely
         .iter()
         .map(|c| {
-            if readable {
+            if !seen.contains(&c.id) {
+                serde_json::json!({"score": c.score, "rules": c.rules})
+            } else if readable {
                 serde_json::to_value(c).unwrap_or_default()
             } else {
                 serde_json::json!({"id": c.id, "score": c.score, "rules": c.rules})

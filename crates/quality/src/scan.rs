@@ -343,7 +343,7 @@ pub struct DuplicatePairPage {
 }
 
 /// The last scan's pairs of a resource with at least `min_score`, best first (`limit` 1 to
-/// 1000, default 100; `after` from the previous page).
+/// 1000, default 100; `after` from the previous page): those of two records the caller sees.
 pub fn pairs(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -361,8 +361,15 @@ pub fn pairs(
             RecordError::invalid("duplicates", "after", "invalid_cursor", "`after` is a `next_after` value")
         })?),
     };
-    let base = dc::table.filter(dc::resource.eq(resource.as_str())).filter(dc::score.ge(min));
-    let total: i64 = base.count().get_result(conn)?;
+    // Only pairs of two records the caller sees.
+    let backend = conn.backend();
+    let seen = crm_records::visibility::of_entity(conn, actor, resource.entity())?;
+    let owned = crm_records::visibility::owned_entity(resource.entity())
+        .ok_or(RecordError::NotFound { entity: resource.entity() })?;
+    let mut both = seen.sql_ref(owned, "a_id", backend);
+    crm_db::sql::Sql::and(&mut both, seen.sql_ref(owned, "b_id", backend));
+    let base = dc::table.filter(dc::resource.eq(resource.as_str())).filter(dc::score.ge(min)).filter(both);
+    let total: i64 = base.clone().count().get_result(conn)?;
     let mut q = base
         .select((dc::a_id, dc::b_id, dc::a_name, dc::b_name, dc::score, dc::rules, dc::found_at))
         .order((dc::score.desc(), dc::a_id, dc::b_id))

@@ -194,6 +194,12 @@ pub trait Record: Stored {
     ) {
     }
 
+    /// The records this one belongs to, whose visibility it follows: `(field, entity)` pairs of
+    /// a reference column and an owned resource ([`visibility::OWNED`]). A consent names its
+    /// person (`contact_id` or `lead_id`) and is seen only by those who see that person; a null
+    /// reference constrains nothing.
+    const SEEN_THROUGH: &'static [(&'static str, &'static str)] = &[];
+
     /// The user who owns the record (or is assigned it), for resources listed in
     /// [`visibility::OWNED`]: who sees it under the resource's sharing level.
     fn owner(&self) -> Option<uuid::Uuid> {

@@ -49,6 +49,10 @@ pub fn get_many<R: Record>(
 ) -> Result<Vec<R>, RecordError> {
     actor.require(R::READ)?;
     let mut found = R::find_many(conn, ids, external_ids)?;
+    let loaded: Vec<uuid::Uuid> = found.iter().map(|r| r.id().uuid()).collect();
+    if let Some(seen) = crate::visibility::seen_through::<R>(conn, actor, &loaded)? {
+        found.retain(|r| seen.contains(&r.id().uuid()));
+    }
     if found.iter().any(|r| r.owner().is_some()) {
         let seen = crate::visibility::of::<R>(conn, actor)?;
         found.retain(|r| seen.sees(r.owner(), r.id().uuid()));

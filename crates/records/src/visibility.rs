@@ -80,6 +80,9 @@ pub const OWNED: &[Owned] = &[
     owned("share", "record_shares", "granted_by", Scope::SharesWrite, SharingLevel::Private),
 ];
 
+/// The owned resources that are people, whom a consent names.
+const PEOPLE: [&str; 2] = ["lead", "contact"];
+
 /// The owned resource of an entity name.
 pub fn owned_entity(entity: &str) -> Option<&'static Owned> {
     OWNED.iter().find(|o| o.entity == entity)
@@ -101,6 +104,52 @@ impl Visibility {
             Visibility::All => true,
             Visibility::Only { owners, shared } => owner.is_none_or(|o| owners.contains(&o)) || shared.contains(&id),
         }
+    }
+
+    /// The SQL condition that keeps the rows seen, for statements that add up records rather
+    /// than list them: `owner` and `id` are the columns (trusted SQL text, qualified when the
+    /// statement joins). `1 = 1` when everything is seen, so it can always be added.
+    pub fn sql(&self, owner: &str, id: &str, backend: crm_db::Backend) -> crm_db::sql::Sql {
+        let mut s = crm_db::sql::Sql::new(backend);
+        let Visibility::Only { owners, shared } = self else {
+            s.push("1 = 1");
+            return s;
+        };
+        s.push("(").push(owner).push(" IS NULL");
+        if !owners.is_empty() {
+            s.push(" OR ").append(crm_db::sql::in_ids(owner, owners.iter().copied(), backend));
+        }
+        if !shared.is_empty() {
+            s.push(" OR ").append(crm_db::sql::in_ids(id, shared.iter().copied(), backend));
+        }
+        s.push(")");
+        s
+    }
+
+    /// The SQL condition that the user in `owner` is one whose records are seen (shares, which
+    /// name records, do not count): for rows that stand for an owner's records (a rep's quota
+    /// alert). `1 = 1` when everything is seen.
+    pub fn sql_owner(&self, owner: &str, backend: crm_db::Backend) -> crm_db::sql::Sql {
+        match self {
+            Visibility::All => self.sql(owner, "id", backend),
+            Visibility::Only { owners, .. } => {
+                Visibility::Only { owners: owners.clone(), shared: HashSet::new() }.sql(owner, "id", backend)
+            }
+        }
+    }
+
+    /// The SQL condition that a reference column (`opportunities.account_id`,
+    /// `customer_analytics.customer_id`) points at a row of `owned` that is seen: `1 = 1` when
+    /// everything is, else `column IN (SELECT id FROM <table> WHERE <seen>)`. A null reference
+    /// points at nothing and is kept.
+    pub fn sql_ref(&self, owned: &Owned, column: &str, backend: crm_db::Backend) -> crm_db::sql::Sql {
+        if *self == Visibility::All {
+            return self.sql(owned.owner, "id", backend);
+        }
+        let mut s = crm_db::sql::Sql::new(backend);
+        s.push("(").push(column).push(" IS NULL OR ").push(column).push(" IN (SELECT id FROM ").push(owned.table);
+        s.push(" WHERE ").append(self.sql(owned.owner, "id", backend)).push("))");
+        s
     }
 
     /// The list condition that keeps what is seen (None: everything is).
@@ -217,6 +266,10 @@ pub fn withheld_entities(conn: &mut AnyConnection, actor: &Actor) -> QueryResult
             out.push(owned.entity);
         }
     }
+    // A consent names its person: its events go with those of leads and contacts.
+    if out.iter().any(|e| PEOPLE.contains(e)) {
+        out.push("consent");
+    }
     Ok(out)
 }
 
@@ -243,6 +296,88 @@ pub fn changes(
     crm_events::list_changes(conn, actor, after, types, limit, &withheld)
 }
 
+/// A reference column's target as a filter relation: the owned resource's table, with its id
+/// and owner columns, which is all a visibility condition reads. Made once per pair (the
+/// pairs are the `SEEN_THROUGH` declarations) and kept for the life of the process.
+fn relation_to(owned: &'static Owned, local: &'static str) -> &'static crm_core::filter::RelationDef {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Made = Mutex<HashMap<(&'static str, &'static str), &'static crm_core::filter::RelationDef>>;
+    static MADE: OnceLock<Made> = OnceLock::new();
+    let mut made = MADE.get_or_init(Made::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    made.entry((owned.entity, local)).or_insert_with(|| Box::leak(Box::new(make_relation(owned, local))))
+}
+
+fn make_relation(owned: &Owned, local: &'static str) -> crm_core::filter::RelationDef {
+    use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
+    const fn uuid_field(name: &'static str) -> FieldDef {
+        FieldDef { name, column: name, kind: FieldKind::Uuid, nullable: true, sortable: false, currency: None }
+    }
+    macro_rules! catalog {
+        ($table:literal, $owner:literal) => {{
+            static FIELDS: [FieldDef; 2] = [uuid_field("id"), uuid_field($owner)];
+            static CATALOG: Catalog =
+                Catalog { name: $table, resource: $table, table: $table, fields: &FIELDS, relations: &[] };
+            &CATALOG
+        }};
+    }
+    let target: &'static Catalog = match owned.entity {
+        "contact" => catalog!("contacts", "owner_id"),
+        "lead" => catalog!("leads", "owner_id"),
+        "account" => catalog!("accounts", "owner_id"),
+        "opportunity" => catalog!("opportunities", "owner_id"),
+        "case" => catalog!("cases", "assignee_id"),
+        "activity" => catalog!("activities", "assignee_id"),
+        "campaign" => catalog!("campaigns", "owner_id"),
+        "target_list" => catalog!("target_lists", "owner_id"),
+        "quota" => catalog!("quotas", "owner_id"),
+        _ => catalog!("record_shares", "granted_by"),
+    };
+    debug_assert_eq!(target.table, owned.table);
+    RelationDef { name: owned.entity, local_column: local, target_column: "id", through: None, many: false, target }
+}
+
+/// The condition keeping the records of `R` whose [`Record::SEEN_THROUGH`] references point
+/// at records `actor` sees (or at none). None when it keeps everything.
+fn through_condition<R: Record>(conn: &mut AnyConnection, actor: &Actor) -> Result<Option<Resolved>, RecordError> {
+    if R::SEEN_THROUGH.is_empty() || actor.sees_every_record() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for (field, entity) in R::SEEN_THROUGH {
+        let (Some(owned), Some(local)) = (owned_entity(entity), R::catalog().field(field)) else {
+            // A declaration that names no owned resource or no field keeps nothing.
+            return Ok(Some(Resolved::Or(Vec::new())));
+        };
+        let relation = relation_to(owned, local.column);
+        let Some(seen) = of_entity(conn, actor, entity)?.condition(relation.target, owned.owner) else { continue };
+        all.push(Resolved::Or(vec![
+            Resolved::Cond { field: local, op: Op::IsNull, values: vec![Literal::Bool(true)] },
+            Resolved::Related { relation, inner: Box::new(seen) },
+        ]));
+    }
+    Ok((!all.is_empty()).then_some(Resolved::And(all)))
+}
+
+/// Of these records of `R`, those whose [`Record::SEEN_THROUGH`] references `actor` sees (one
+/// statement); None when it sees them all.
+pub fn seen_through<R: Record>(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    ids: &[uuid::Uuid],
+) -> Result<Option<HashSet<uuid::Uuid>>, RecordError> {
+    let (Some(through), Some(id)) = (through_condition::<R>(conn, actor)?, R::catalog().field("id")) else {
+        return Ok(None);
+    };
+    if ids.is_empty() {
+        return Ok(Some(HashSet::new()));
+    }
+    let backend = conn.backend();
+    let mut cond = crm_db::sql::in_ids(id.column, ids.iter().copied(), backend);
+    crm_db::sql::Sql::and(&mut cond, crm_db::sql::filter(&through, backend));
+    Ok(Some(crm_db::sql::ids_where(conn, R::catalog().table, cond)?.into_iter().collect()))
+}
+
 /// What `actor` sees of the records of `R`.
 pub fn of<R: Record>(conn: &mut AnyConnection, actor: &Actor) -> Result<Visibility, RecordError> {
     of_entity(conn, actor, R::ENTITY)
@@ -250,8 +385,17 @@ pub fn of<R: Record>(conn: &mut AnyConnection, actor: &Actor) -> Result<Visibili
 
 /// Whether `actor` sees `record`.
 pub fn sees<R: Record>(conn: &mut AnyConnection, actor: &Actor, record: &R) -> Result<bool, RecordError> {
+    if actor.sees_every_record() {
+        return Ok(true);
+    }
+    let id: uuid::Uuid = crate::Stored::id(record).into();
+    if let Some(seen) = seen_through::<R>(conn, actor, &[id])?
+        && !seen.contains(&id)
+    {
+        return Ok(false);
+    }
     // An unowned record is everyone's, whatever the level: no statement to read.
-    if actor.sees_every_record() || owned_entity(R::ENTITY).is_none() || record.owner().is_none() {
+    if owned_entity(R::ENTITY).is_none() || record.owner().is_none() {
         return Ok(true);
     }
     Ok(of::<R>(conn, actor)?.sees(record.owner(), crate::Stored::id(record).into()))
@@ -262,18 +406,55 @@ pub fn require<R: Record>(conn: &mut AnyConnection, actor: &Actor, record: &R) -
     if sees(conn, actor, record)? { Ok(()) } else { Err(crate::not_found::<R>()) }
 }
 
-/// Narrows a list query of `R` to what `actor` sees.
+/// Narrows a list query of `R` to what `actor` sees: its records, and through a relation
+/// filter (`account.tier[eq]:gold`) only the related records it sees, so a filter cannot tell
+/// what a record it may not see holds.
 pub fn narrow<R: Record>(
     conn: &mut AnyConnection,
     actor: &Actor,
     q: &mut crm_core::list::ListQuery,
 ) -> Result<(), RecordError> {
+    if let Some(f) = q.filter.as_mut() {
+        narrow_related(conn, actor, f)?;
+    }
+    if let Some(through) = through_condition::<R>(conn, actor)? {
+        q.filter = Some(match q.filter.take() {
+            Some(f) => Resolved::And(vec![through, f]),
+            None => through,
+        });
+    }
     let Some(owned) = owned_entity(R::ENTITY) else { return Ok(()) };
     if let Some(seen) = of::<R>(conn, actor)?.condition(R::catalog(), owned.owner) {
         q.filter = Some(match q.filter.take() {
             Some(f) => Resolved::And(vec![seen, f]),
             None => seen,
         });
+    }
+    Ok(())
+}
+
+/// Narrows the related rows each relation condition of a filter reads to those `actor` sees:
+/// "some related row matches" becomes "some related row the caller sees matches", and under
+/// `not(…)`, "none the caller sees does".
+fn narrow_related(conn: &mut AnyConnection, actor: &Actor, f: &mut Resolved) -> Result<(), RecordError> {
+    match f {
+        Resolved::And(v) | Resolved::Or(v) => {
+            for x in v {
+                narrow_related(conn, actor, x)?;
+            }
+        }
+        Resolved::Not(x) => narrow_related(conn, actor, x)?,
+        Resolved::Related { relation, inner } => {
+            narrow_related(conn, actor, inner)?;
+            let target = relation.target;
+            if let Some(owned) = OWNED.iter().find(|o| o.table == target.table)
+                && let Some(seen) = of_entity(conn, actor, owned.entity)?.condition(target, owned.owner)
+            {
+                let cond = std::mem::replace(inner.as_mut(), Resolved::And(Vec::new()));
+                **inner = Resolved::And(vec![seen, cond]);
+            }
+        }
+        Resolved::Cond { .. } | Resolved::Geo(_) => {}
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use crm_db::schema::{activities, opportunities, opportunity_stage_history};
 use crm_db::sql::{Key, Sql, live_of, newest_keys};
 use crm_db::types::DbUuid;
 use crm_db::{AnyConnection, MultiBackend};
+use crm_records::visibility::Visibility;
 use diesel::prelude::*;
 
 use crate::opportunities::{HistoryRow, StageVisit, visit_of};
@@ -85,9 +86,11 @@ fn add(sums: &mut Vec<(String, i128)>, currency: Option<String>, minor: Option<i
     }
 }
 
-pub fn deal_stats(conn: &mut AnyConnection, customer: Customer) -> QueryResult<DealStats> {
+/// The figures of a customer's deals that `seen` keeps (the caller's visibility of deals).
+pub fn deal_stats(conn: &mut AnyConnection, customer: Customer, seen: &Visibility) -> QueryResult<DealStats> {
     let q = opportunities::table
         .filter(opportunities::archived_at.is_null())
+        .filter(seen.sql("owner_id", "id", conn.backend()))
         .select((
             opportunities::status,
             opportunities::currency,
@@ -133,9 +136,17 @@ pub struct ActivityStats {
     pub last_done: Option<NaiveDateTime>,
 }
 
-pub fn activity_stats(conn: &mut AnyConnection, customer: Customer, now: NaiveDateTime) -> QueryResult<ActivityStats> {
+/// The figures of a customer's activities that `seen` keeps (the caller's visibility of
+/// activities).
+pub fn activity_stats(
+    conn: &mut AnyConnection,
+    customer: Customer,
+    seen: &Visibility,
+    now: NaiveDateTime,
+) -> QueryResult<ActivityStats> {
     let q = activities::table
         .filter(activities::archived_at.is_null())
+        .filter(seen.sql("assignee_id", "id", conn.backend()))
         .select((activities::status, activities::due_at, activities::completed_at))
         .into_boxed::<MultiBackend>();
     let id = DbUuid(customer.uuid());

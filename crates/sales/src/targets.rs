@@ -192,10 +192,17 @@ pub struct Coverage {
 type CoverageRow =
     (Option<DbUuid>, Option<i64>, Option<String>, Option<NaiveDate>, Option<NaiveDateTime>, Option<bool>, i64);
 
-/// Coverage of a target list.
+/// Coverage of a target list, counting the deals the caller sees.
 pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Result<Coverage, RecordError> {
     actor.require(Scope::SalesRead)?;
-    let t = TargetList::find(conn, id)?.ok_or(RecordError::NotFound { entity: TargetList::ENTITY })?;
+    // A target list the caller does not see does not exist for it; a merged one answers as a get.
+    let t = crm_records::read::get::<TargetList>(conn, actor, id)?;
+    // Only the deals the caller sees count, as in forecasts.
+    let seen = crm_records::visibility::of::<crate::Opportunity>(conn, actor)?.sql(
+        "opportunities.owner_id",
+        "opportunities.id",
+        conn.backend(),
+    );
     let currency = t.goal.as_ref().map(|g| g.currency.clone());
     let period = Period { start: t.period_start, end_exclusive: t.period_end.succ_opt().unwrap_or(t.period_end) };
     let keys: Vec<DbUuid> = t.account_ids.iter().map(|a| DbUuid(a.0)).collect();
@@ -206,6 +213,7 @@ pub fn coverage(conn: &mut AnyConnection, actor: &Actor, id: TargetListId) -> Re
                 .inner_join(pipeline_stages::table.on(pipeline_stages::id.eq(opportunities::stage_id)))
                 .filter(opportunities::account_id.eq_any(chunk.to_vec()))
                 .filter(opportunities::archived_at.is_null())
+                .filter(seen.clone())
                 .select((
                     opportunities::account_id,
                     opportunities::amount_minor,

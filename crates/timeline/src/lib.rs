@@ -380,7 +380,8 @@ pub struct ProductOwned {
     pub quantity: i64,
 }
 
-/// What a service agent needs at a glance. Sections the caller cannot read are null.
+/// What a service agent needs at a glance. Sections the caller cannot read are null; the
+/// figures count only the cases, contacts, deals and activities the caller sees.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject))]
@@ -445,7 +446,8 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
 
     let (mut open_cases, mut overdue_cases, mut last_case_at) = (None, None, None);
     if actor.has(Scope::CasesRead) {
-        let c = crm_cases::read::stats_of(conn, subject, now)?;
+        let seen = crm_records::visibility::of::<Case>(conn, actor)?;
+        let c = crm_cases::read::stats_of(conn, subject, &seen, now)?;
         (open_cases, overdue_cases, last_case_at) = (Some(c.open), Some(c.overdue), c.last_opened.map(to_utc));
     }
 
@@ -502,14 +504,21 @@ pub fn summary(conn: &mut AnyConnection, actor: &Actor, subject: Subject) -> Res
     }
 
     let contacts = match subject {
-        Subject::Account(a) if actor.has(Scope::ContactsRead) => Some(crm_contacts::read::live_count_at(conn, a)?),
+        Subject::Account(a) if actor.has(Scope::ContactsRead) => {
+            let seen = crm_records::visibility::of_entity(conn, actor, "contact")?;
+            Some(crm_contacts::read::live_count_at(conn, a, &seen)?)
+        }
         _ => None,
     };
 
     let (deals, tasks) = if actor.has(Scope::SalesRead) {
+        let (deals_seen, tasks_seen) = (
+            crm_records::visibility::of::<Opportunity>(conn, actor)?,
+            crm_records::visibility::of::<Activity>(conn, actor)?,
+        );
         (
-            Some(crm_sales::customer::deal_stats(conn, subject)?),
-            Some(crm_sales::customer::activity_stats(conn, subject, now)?),
+            Some(crm_sales::customer::deal_stats(conn, subject, &deals_seen)?),
+            Some(crm_sales::customer::activity_stats(conn, subject, &tasks_seen, now)?),
         )
     } else {
         (None, None)

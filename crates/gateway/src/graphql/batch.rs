@@ -41,8 +41,9 @@ pub struct PossibleDuplicate {
 /// A likely same record: its id, the score and the matching rules that found it.
 #[derive(SimpleObject)]
 pub struct DuplicateCandidateRef {
-    /// The likely same record (of the batch's resource).
-    pub id: uuid::Uuid,
+    /// The likely same record (of the batch's resource); null for a record the caller does not
+    /// see (one exists, not which).
+    pub id: Option<uuid::Uuid>,
     /// 0 to 1 (see `DuplicateCandidate.score`).
     pub score: f64,
     /// The rules that matched (`contact_email`, `contact_name_city`).
@@ -56,7 +57,7 @@ impl DuplicateCandidateRef {
         list.iter()
             .filter_map(|c| {
                 Some(DuplicateCandidateRef {
-                    id: c["id"].as_str()?.parse().ok()?,
+                    id: c["id"].as_str().and_then(|i| i.parse().ok()),
                     score: c["score"].as_f64()?,
                     rules: c["rules"]
                         .as_array()

@@ -145,13 +145,16 @@ pub async fn analytics_segments(
 }
 
 /// Customer trends: each of the last 12 months' revenue, margin, orders and buying customers
-/// per group of a dimension (RFM segment by default), as of the latest refresh.
+/// per group of a dimension (RFM segment by default), as of the latest refresh. They are
+/// stored for the whole base: a caller who does not see every account and contact (under a
+/// sharing rule) is answered `403 WHOLE_BASE_ONLY`.
 #[utoipa::path(
     tag = "analytics",
     params(ByQuery),
     responses(
         (status = 200, body = CustomerTrends),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, description = "Without `analytics:read`, or `WHOLE_BASE_ONLY`: the caller does not see every account and contact", body = Problem),
         (status = 409, body = Problem)
     )
 )]
