@@ -1,6 +1,6 @@
 //! The connection pool and the one async boundary (`Db::run` / `Db::transaction`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,8 +37,56 @@ pub struct Manager {
     url: String,
     statements: Arc<AtomicU64>,
     metrics: crate::metrics::DbMetrics,
-    /// PostgreSQL's `statement_timeout` for the connection's session.
+    /// PostgreSQL's `statement_timeout` for the connection's session; on SQLite, the limit its
+    /// progress handler enforces (see `SqliteClock`).
     statement_timeout: Option<Duration>,
+}
+
+/// How often SQLite calls the progress handler, in virtual machine instructions: about every
+/// 0.1 ms of work, so a statement stops within a millisecond of its limit for the cost of a
+/// clock read per call.
+const SQLITE_PROGRESS_STEPS: u32 = 10_000;
+
+/// The statement timeout on SQLite, which has no setting for it: the connection's
+/// instrumentation notes when each statement starts and ends, and a progress handler that
+/// SQLite calls while a statement runs interrupts it once it has run longer than the limit
+/// (`SQLITE_INTERRUPT`, which `DbError::is_statement_timeout` reads as the timeout). Long work
+/// lifts it for its unit (`Db::unbounded`), as on PostgreSQL.
+#[derive(Debug, Default)]
+struct SqliteClock {
+    /// When the statement under way started, in nanoseconds since `clock_base()` (0: none).
+    started: AtomicU64,
+    /// The connection serves long work: no limit until it goes back to the pool.
+    lifted: AtomicBool,
+}
+
+/// The instant statement start times count from.
+fn clock_base() -> std::time::Instant {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(std::time::Instant::now)
+}
+
+fn clock_now() -> u64 {
+    u64::try_from(clock_base().elapsed().as_nanos()).unwrap_or(u64::MAX).max(1)
+}
+
+impl SqliteClock {
+    /// Installs the limit on a connection: the handler reads this clock.
+    fn install(c: &mut diesel::SqliteConnection, limit: Duration) -> Arc<SqliteClock> {
+        let clock = Arc::new(SqliteClock::default());
+        let seen = clock.clone();
+        let limit = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        let every = std::num::NonZeroU32::new(SQLITE_PROGRESS_STEPS).unwrap_or(std::num::NonZeroU32::MIN);
+        c.on_progress(every, move || {
+            let started = seen.started.load(Ordering::Relaxed);
+            if started != 0 && !seen.lifted.load(Ordering::Relaxed) && clock_now().saturating_sub(started) > limit {
+                diesel::sqlite::ProgressDecision::Interrupt
+            } else {
+                diesel::sqlite::ProgressDecision::Continue
+            }
+        });
+        clock
+    }
 }
 
 /// SQLite's memory for the whole process (page caches, sorters, the rowid sets of a full-text
@@ -61,16 +109,26 @@ struct StatementCounter {
     /// transaction state, so without this the dead connection would go back to the pool and
     /// fail every request that gets it.
     dead: bool,
+    /// SQLite's statement timeout reads the statements' start from here.
+    clock: Option<Arc<SqliteClock>>,
 }
 
 impl StatementCounter {
     fn new(statements: Arc<AtomicU64>, metrics: crate::metrics::DbMetrics) -> StatementCounter {
-        StatementCounter { statements, metrics, started: None, dead: false }
+        StatementCounter { statements, metrics, started: None, dead: false, clock: None }
+    }
+
+    fn with_clock(mut self, clock: Option<Arc<SqliteClock>>) -> StatementCounter {
+        self.clock = clock;
+        self
     }
 
     fn finished(&mut self) {
         if let Some(at) = self.started.take() {
             self.metrics.statement_seconds.observe(at.elapsed().as_secs_f64());
+        }
+        if let Some(c) = &self.clock {
+            c.started.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -83,6 +141,9 @@ impl diesel::connection::Instrumentation for StatementCounter {
             E::StartQuery { .. } => {
                 self.statements.fetch_add(1, Ordering::Relaxed);
                 self.started = Some(std::time::Instant::now());
+                if let Some(c) = &self.clock {
+                    c.started.store(clock_now(), Ordering::Relaxed);
+                }
             }
             E::FinishQuery {
                 error: Some(Error::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _)),
@@ -94,6 +155,14 @@ impl diesel::connection::Instrumentation for StatementCounter {
             E::FinishQuery { .. } => self.finished(),
             _ => {}
         }
+    }
+}
+
+/// The SQLite statement clock of a connection, when it has a statement timeout.
+fn sqlite_clock(conn: &mut AnyConnection) -> Option<Arc<SqliteClock>> {
+    match conn {
+        AnyConnection::Sqlite(c) => c.instrumentation().downcast_ref::<StatementCounter>()?.clock.clone(),
+        AnyConnection::Postgresql(_) => None,
     }
 }
 
@@ -155,9 +224,12 @@ impl r2d2::ManageConnection for Manager {
                 ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 register_functions(&mut c).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                let clock = self.statement_timeout.map(|t| SqliteClock::install(&mut c, t));
                 // Counted from here on, as PostgreSQL's connection setup is not: a pool that
                 // opens a connection mid-request must not change the statements a request counts.
-                c.set_instrumentation(StatementCounter::new(self.statements.clone(), self.metrics.clone()));
+                c.set_instrumentation(
+                    StatementCounter::new(self.statements.clone(), self.metrics.clone()).with_clock(clock),
+                );
                 Ok(AnyConnection::Sqlite(c))
             }
         }
@@ -238,7 +310,15 @@ pub struct Db {
 /// lifted while it is out, and put back when it returns to the pool.
 pub struct Checkout {
     conn: r2d2::PooledConnection<Manager>,
-    lifted: Option<Duration>,
+    lifted: Option<Lifted>,
+}
+
+/// A statement timeout lifted for one checkout.
+enum Lifted {
+    /// PostgreSQL's, to be set back to this.
+    Postgres(Duration),
+    /// SQLite's clock, to be armed again.
+    Sqlite(Arc<SqliteClock>),
 }
 
 impl std::ops::Deref for Checkout {
@@ -256,11 +336,15 @@ impl std::ops::DerefMut for Checkout {
 
 impl Drop for Checkout {
     fn drop(&mut self) {
-        if let Some(t) = self.lifted
-            && let Err(e) = self.conn.batch_execute(&format!("SET statement_timeout = {}", t.as_millis().max(1)))
-        {
-            // Only a connection the server closed fails here; the pool drops it (`has_broken`).
-            tracing::warn!(error = %e, "could not put the statement timeout back");
+        match self.lifted.take() {
+            Some(Lifted::Postgres(t)) => {
+                if let Err(e) = self.conn.batch_execute(&format!("SET statement_timeout = {}", t.as_millis().max(1))) {
+                    // Only a connection the server closed fails here; the pool drops it (`has_broken`).
+                    tracing::warn!(error = %e, "could not put the statement timeout back");
+                }
+            }
+            Some(Lifted::Sqlite(clock)) => clock.lifted.store(false, Ordering::Relaxed),
+            None => {}
         }
     }
 }
@@ -324,9 +408,10 @@ impl Workers {
 pub struct PoolOptions {
     pub max_size: u32,
     pub connect_timeout: Duration,
-    /// On PostgreSQL, statements running longer are cancelled (`statement_timeout`): the unit
-    /// of work fails with a `DbError` whose `is_statement_timeout` is true (`STATEMENT_TIMEOUT`,
-    /// 503) and the connection stays usable. SQLite has no such setting. None: no limit.
+    /// Statements running longer are cancelled (PostgreSQL's `statement_timeout`; on SQLite a
+    /// progress handler, see `SqliteClock`): the unit of work fails with a `DbError` whose
+    /// `is_statement_timeout` is true (`STATEMENT_TIMEOUT`, 503) and the connection stays
+    /// usable. None: no limit.
     pub statement_timeout: Option<Duration>,
 }
 
@@ -426,8 +511,12 @@ impl Db {
         let lifted = match (self.unbounded, self.statement_timeout, &mut *conn) {
             (true, Some(t), AnyConnection::Postgresql(_)) => {
                 conn.batch_execute("SET statement_timeout = 0")?;
-                Some(t)
+                Some(Lifted::Postgres(t))
             }
+            (true, Some(_), AnyConnection::Sqlite(_)) => sqlite_clock(&mut conn).map(|clock| {
+                clock.lifted.store(true, Ordering::Relaxed);
+                Lifted::Sqlite(clock)
+            }),
             _ => None,
         };
         Ok(Checkout { conn, lifted })
@@ -446,7 +535,8 @@ impl Db {
 
     /// Applies pending migrations for this backend; returns how many ran.
     pub fn migrate(&self) -> Result<usize, DbError> {
-        let mut conn = self.get()?;
+        // A migration rewrites whole tables: long work.
+        let mut conn = self.unbounded().get()?;
         let source = match self.backend {
             Backend::Postgres => PG_MIGRATIONS,
             Backend::Sqlite => SQLITE_MIGRATIONS,
@@ -668,11 +758,13 @@ impl crm_core::DomainError for DbError {
 }
 
 impl DbError {
-    /// PostgreSQL cancelled the statement at `statement_timeout` (SQLSTATE 57014; diesel gives
-    /// the message only, which the server writes in English unless `lc_messages` says otherwise).
+    /// The statement ran past the statement timeout: PostgreSQL cancelled it (SQLSTATE 57014;
+    /// diesel gives the message only, which the server writes in English unless `lc_messages`
+    /// says otherwise), or SQLite's progress handler interrupted it (`SQLITE_INTERRUPT`, which
+    /// nothing else here causes).
     pub fn is_statement_timeout(&self) -> bool {
         matches!(self, DbError::Query(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("statement timeout"))
+            if info.message().contains("statement timeout") || info.message() == "interrupted")
     }
 }
 
@@ -768,11 +860,27 @@ mod tests {
         let opts =
             PoolOptions { max_size: 1, statement_timeout: Some(Duration::from_millis(200)), ..Default::default() };
         let db = Db::connect(&t.url, opts).expect("pool");
-        if db.backend() == Backend::Sqlite {
-            return; // SQLite has no statement timeout (PoolOptions::statement_timeout).
-        }
+        // A statement that runs about `secs` seconds: PostgreSQL sleeps; SQLite counts (its
+        // progress handler sees work, not sleep), about a million rows per second or more, so
+        // "0.4" runs well past the 200 ms limit and "2" is sure to reach it.
         let sleep = |secs: &'static str| {
-            move |c: &mut AnyConnection| c.batch_execute(&format!("SELECT pg_sleep({secs})")).map_err(DbError::from)
+            move |c: &mut AnyConnection| {
+                let stmt = match c {
+                    AnyConnection::Postgresql(_) => format!("SELECT pg_sleep({secs})"),
+                    AnyConnection::Sqlite(_) => {
+                        let rows = match secs {
+                            "0" => 1,
+                            "0.4" => 5_000_000,
+                            _ => 1_000_000_000,
+                        };
+                        format!(
+                            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {rows}) \
+                             SELECT count(*) FROM n"
+                        )
+                    }
+                };
+                c.batch_execute(&stmt).map_err(DbError::from)
+            }
         };
         let e = db.run_sync(sleep("2")).expect_err("cancelled");
         assert!(e.is_statement_timeout(), "{e}");
