@@ -218,15 +218,36 @@ type Reach = (
     bool,
 );
 
+/// The contacts kept out of a channel whatever the campaign, read once per pass over members.
+#[derive(Default)]
+struct Barred {
+    /// An email to them bounced hard (email campaigns).
+    bounced_before: HashSet<uuid::Uuid>,
+    /// Their processing is restricted (a data-subject request).
+    restricted: HashSet<uuid::Uuid>,
+}
+
+impl Barred {
+    fn read(conn: &mut AnyConnection, channel: Channel) -> QueryResult<Barred> {
+        Ok(Barred {
+            bounced_before: hard_bounces(conn, channel)?,
+            restricted: crm_contacts::restrictions::restricted_contacts(conn)?,
+        })
+    }
+}
+
 /// Why a contact may not be contacted on `channel`, if it may not. `households` holds the
 /// postal addresses already taken by a member (post: one mailing per address).
 fn exclusion(
     channel: Channel,
     r: &Reach,
-    bounced_before: &HashSet<uuid::Uuid>,
+    barred: &Barred,
     households: &mut HashSet<(String, String, String)>,
 ) -> Option<ExclusionReason> {
     let (id, archived_at, email, phone, (street, postal_code, city, country), consent, no_call, no_mail, opt_out) = r;
+    if barred.restricted.contains(&id.0) {
+        return Some(ExclusionReason::Restricted);
+    }
     if archived_at.is_some() {
         return Some(ExclusionReason::Archived);
     }
@@ -241,7 +262,7 @@ fn exclusion(
             if email.is_none() {
                 return Some(ExclusionReason::NoAddress);
             }
-            if bounced_before.contains(&id.0) {
+            if barred.bounced_before.contains(&id.0) {
                 return Some(ExclusionReason::BouncedBefore);
             }
         }
@@ -305,8 +326,7 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
         .into_iter()
         .map(|u| u.0)
         .collect();
-    let bounced_before = hard_bounces(conn, c.channel)?;
-    let restricted = crm_contacts::restrictions::restricted_contacts(conn)?;
+    let barred = Barred::read(conn, c.channel)?;
     let mut households = HashSet::new();
     if c.channel == Channel::Post && !existing.is_empty() {
         // Addresses the members already present (added by hand) take.
@@ -315,20 +335,14 @@ fn add_members(conn: &mut AnyConnection, actor: &Actor, c: &Campaign, cond: Sql)
             .bind(c.id.0)
             .push(" AND status <> 'excluded')");
         for r in reach_of(conn, mine)? {
-            let _ = exclusion(Channel::Post, &r, &HashSet::new(), &mut households);
+            let _ = exclusion(Channel::Post, &r, &Barred::default(), &mut households);
         }
     }
     let now = crm_db::now();
     let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<ExclusionReason>)> = reach_of(conn, cond)?
         .into_iter()
         .filter(|r| !existing.contains(&r.0.0))
-        .map(|r| {
-            let reason = match restricted.contains(&r.0.0) {
-                true => Some(ExclusionReason::Restricted),
-                false => exclusion(c.channel, &r, &bounced_before, &mut households),
-            };
-            (uuid::Uuid::now_v7(), r.0.0, reason)
-        })
+        .map(|r| (uuid::Uuid::now_v7(), r.0.0, exclusion(c.channel, &r, &barred, &mut households)))
         .collect();
     let channel = c.channel.as_str();
     for chunk in rows.chunks(CHUNK) {
@@ -394,17 +408,12 @@ fn recheck(conn: &mut AnyConnection, actor: &Actor, c: &Campaign) -> Result<usiz
         .push("id IN (SELECT contact_id FROM campaign_members WHERE campaign_id = ")
         .bind(c.id.0)
         .push(" AND status = 'targeted')");
-    let bounced_before = hard_bounces(conn, c.channel)?;
-    let restricted = crm_contacts::restrictions::restricted_contacts(conn)?;
+    let barred = Barred::read(conn, c.channel)?;
     let mut households = HashSet::new();
     let now = crm_db::now();
     let mut n = 0;
     for r in reach_of(conn, targeted)? {
-        let reason = match restricted.contains(&r.0.0) {
-            true => Some(ExclusionReason::Restricted),
-            false => exclusion(c.channel, &r, &bounced_before, &mut households),
-        };
-        let Some(reason) = reason else { continue };
+        let Some(reason) = exclusion(c.channel, &r, &barred, &mut households) else { continue };
         let contact = r.0;
         let member: DbUuid = campaign_members::table
             .filter(campaign_members::campaign_id.eq(key))
@@ -627,7 +636,7 @@ mod tests {
 
     #[test]
     fn one_mailing_per_household_whatever_the_spelling() {
-        let none = HashSet::new();
+        let none = Barred::default();
         let mut homes = HashSet::new();
         let first = reach(Some("1 Main  St"), Some("04 524"));
         let same = reach(Some("1 main st"), Some("04524"));
