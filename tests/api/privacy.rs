@@ -132,6 +132,21 @@ async fn a_person_gets_everything_held_about_them_then_is_erased_everywhere_unle
     assert_eq!(kinds.first(), Some(&"contact.created"), "{kinds:?}");
     assert_eq!(access["result"]["counts"]["history"].as_u64(), Some(history.len() as u64));
 
+    // An export made before the erasure holds the person: the erasure withdraws its file.
+    let export = app.post("/api/v1/exports", json!({"resource": "contacts"})).await.expect(202);
+    let export_path = format!("/api/v1/exports/{}", s(&export["id"]));
+    let t = std::time::Instant::now();
+    let export = loop {
+        let e = app.get(&export_path).await.expect(200);
+        if e["status"] == "succeeded" || e["status"] == "failed" {
+            break e;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "{e}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let download = s(&export["download_url"]).to_string();
+    assert!(app.get(&download).await.expect(200).to_string().contains(email), "the export holds the person");
+
     // A legal hold blocks erasure, with its reason; released, the erasure goes ahead.
     let r = app.post("/api/v1/legal-holds", json!({"contact_id": kid})).await.expect(422);
     assert_eq!(error_fields(&r), ["reason"]);
@@ -148,6 +163,10 @@ async fn a_person_gets_everything_held_about_them_then_is_erased_everywhere_unle
     assert_eq!(result["person_records"]["records"], 3, "{erased}");
     assert_eq!((result["web_visitors"].as_u64(), result["web_events"].as_u64()), (Some(1), Some(2)), "{erased}");
     assert_eq!(result["bundles"], 1);
+    assert_eq!(result["job_files"], 1, "{erased}");
+    let r = app.get(&download).await;
+    assert_eq!((r.status.as_u16(), s(&r.body["code"])), (410, "EXPORT_EXPIRED"), "{}", r.body);
+    assert_eq!(app.get(&export_path).await.expect(200)["download_url"], Value::Null);
 
     // The records stay (the account's people, the case's figures) with nothing of the person.
     let after = app.get(&format!("/api/v1/contacts/{kid}")).await.expect(200);

@@ -152,7 +152,7 @@ pub fn run_job(db: &Db, job: &Job, report: &mut dyn FnMut(i64, i64, i64) -> bool
         write(&mut piece, &mut seq)?;
     }
     report(rows, rows, 0);
-    Ok(Some(serde_json::to_value(ExportResult { rows, bytes, direct: false }).unwrap_or_default()))
+    Ok(Some(serde_json::to_value(ExportResult { rows, bytes, direct: false, withdrawn: false }).unwrap_or_default()))
 }
 
 /// Streams a list to the caller, page by page (memory stays flat): the table is checked and

@@ -14,7 +14,9 @@
 //!   of their webhook deliveries, scrubbed of those fields (`crm_records::erase`); their
 //!   external ids; the addresses campaign messages were sent to; their web visitors and web
 //!   activity; cached answers of idempotent requests that mention them; duplicate candidates
-//!   that name them; earlier access bundles about them; the email address in privacy requests.
+//!   that name them; earlier access bundles about them; the email address in privacy requests;
+//!   files of finished jobs (exports, other access bundles) that hold one of their ids or
+//!   addresses; import error reports and webhook receivers' answers that quote them.
 //! - Kept: the audit trail (which names no one) with the erasure in it, and aggregates.
 
 use std::collections::BTreeSet;
@@ -25,7 +27,8 @@ use crm_core::Actor;
 use crm_core::ids::{ActivityId, CaseId, ConsentId, ContactId, InteractionId, JobId, LeadId};
 use crm_db::AnyConnection;
 use crm_db::schema::{
-    campaign_sends, case_comments, duplicate_candidates, idempotency_keys, job_files, jobs, web_events, web_visitors,
+    campaign_sends, case_comments, duplicate_candidates, idempotency_keys, import_errors, job_files, jobs, web_events,
+    web_visitors, webhook_attempts,
 };
 use crm_db::types::DbUuid;
 use crm_interactions::Interaction;
@@ -54,6 +57,10 @@ struct Outcome {
     duplicate_candidates: usize,
     bundles: usize,
     requests: usize,
+    /// Files of finished jobs (exports, access bundles of others) that held them.
+    job_files: usize,
+    import_errors: usize,
+    webhook_answers: usize,
 }
 
 fn ids_where(
@@ -241,12 +248,50 @@ fn related(conn: &mut AnyConnection, actor: &Actor, found: &[Person]) -> Result<
     Ok(out)
 }
 
+/// What identifies the person in text kept outside records: its records' ids and its email
+/// addresses.
+fn needles_of(found: &[Person], emails: &BTreeSet<String>) -> Vec<String> {
+    found.iter().map(|p| p.1.to_string()).chain(emails.iter().cloned()).collect()
+}
+
+/// The finished jobs (other than `request`) whose files hold a needle: exports, access bundles.
+/// Read chunk by chunk, outside the erasure's write transaction, keeping the end of each chunk
+/// so that a needle cut across two chunks is found. Case is ignored (an export writes addresses
+/// as stored, lower case; a needle is lower case).
+fn files_mentioning(conn: &mut AnyConnection, needles: &[String], request: JobId) -> Result<Vec<JobId>, RecordError> {
+    let with_files: Vec<DbUuid> = job_files::table
+        .inner_join(jobs::table.on(jobs::id.eq(job_files::job_id)))
+        .filter(jobs::status.eq("succeeded"))
+        .filter(jobs::id.ne(DbUuid(request.0)))
+        .select(job_files::job_id)
+        .distinct()
+        .load(conn)?;
+    let longest = needles.iter().map(String::len).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for job in with_files {
+        let mut carry: Vec<u8> = Vec::new();
+        for seq in 0.. {
+            let Some(chunk) = crm_records::jobs::files::chunk(conn, JobId(job.0), seq)? else { break };
+            carry.extend(chunk.iter().map(u8::to_ascii_lowercase));
+            let text = String::from_utf8_lossy(&carry);
+            if needles.iter().any(|n| text.contains(n.as_str())) {
+                out.push(JobId(job.0));
+                break;
+            }
+            let keep = carry.len().min(longest.saturating_sub(1));
+            carry.drain(..carry.len() - keep);
+        }
+    }
+    Ok(out)
+}
+
 /// Removes what is kept about the person outside records.
 fn traces(
     conn: &mut AnyConnection,
     found: &[Person],
     emails: &BTreeSet<String>,
     request: JobId,
+    files: &[JobId],
     out: &mut Outcome,
 ) -> Result<(), RecordError> {
     let contacts: Vec<DbUuid> = people::of(found, "contact").into_iter().map(DbUuid).collect();
@@ -269,11 +314,21 @@ fn traces(
             .filter(duplicate_candidates::a_id.eq_any(&ids).or(duplicate_candidates::b_id.eq_any(&ids))),
     )
     .execute(conn)?;
-    // Cached answers of idempotent requests that carried the person (by id or address).
-    let needles: Vec<String> = all.iter().map(|u| u.to_string()).chain(emails.iter().cloned()).collect();
+    // Cached answers of idempotent requests that carried the person (by id or address), import
+    // error messages that quote a refused value, and webhook receivers' answers that echo a
+    // payload.
+    let needles = needles_of(found, emails);
     for needle in &needles {
+        let like = format!("%{needle}%");
         out.idempotency_keys +=
-            diesel::delete(idempotency_keys::table.filter(idempotency_keys::response_body.like(format!("%{needle}%"))))
+            diesel::delete(idempotency_keys::table.filter(idempotency_keys::response_body.like(&like)))
+                .execute(conn)?;
+        out.import_errors += diesel::update(import_errors::table.filter(import_errors::message.like(&like)))
+            .set(import_errors::message.eq(ERASED))
+            .execute(conn)?;
+        out.webhook_answers +=
+            diesel::update(webhook_attempts::table.filter(webhook_attempts::response_excerpt.like(&like)))
+                .set(webhook_attempts::response_excerpt.eq(ERASED))
                 .execute(conn)?;
     }
     // Earlier privacy requests about the person: their bundles go, their email address too.
@@ -294,6 +349,24 @@ fn traces(
             doc["request"]["email"] = Value::Null;
             diesel::update(jobs::table.filter(jobs::id.eq(id))).set(jobs::params.eq(doc.to_string())).execute(conn)?;
             out.requests += 1;
+        }
+    }
+    // Other files that hold them (an export, another person's access bundle), found before the
+    // transaction; those of the person's own requests went above.
+    for job in files {
+        if crm_records::jobs::files::delete(conn, *job)? == 0 {
+            continue;
+        }
+        out.job_files += 1;
+        // The job says so: an export's file is then not offered for download (`410`).
+        let result: Option<String> =
+            jobs::table.filter(jobs::id.eq(DbUuid(job.0))).select(jobs::result).first(conn).optional()?.flatten();
+        let mut doc: Value = result.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_else(|| json!({}));
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("withdrawn".into(), Value::Bool(true));
+            diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(job.0))))
+                .set(jobs::result.eq(Some(doc.to_string())))
+                .execute(conn)?;
         }
     }
     Ok(())
@@ -355,7 +428,9 @@ pub fn run(
         }
     }
     out.related = db.transaction_sync(|c| related(c, actor, found)).map_err(|e| e.to_string())?;
-    db.transaction_sync(|c| traces(c, found, &emails, request, &mut out)).map_err(|e| e.to_string())?;
+    let needles = needles_of(found, &emails);
+    let files = db.run_sync(|c| files_mentioning(c, &needles, request)).map_err(|e| e.to_string())?;
+    db.transaction_sync(|c| traces(c, found, &emails, request, &files, &mut out)).map_err(|e| e.to_string())?;
     report(total, total, 0);
     Ok(Some(serde_json::to_value(out).unwrap_or_default()))
 }

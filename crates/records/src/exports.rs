@@ -299,6 +299,9 @@ pub struct ExportResult {
     /// Streamed to the caller, not kept.
     #[serde(default)]
     pub direct: bool,
+    /// Its file was deleted before its time because it held a person since erased.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
 }
 
 /// An export as the API shows it.
@@ -337,8 +340,11 @@ fn view(job: Job) -> Option<Export> {
     let result: Option<ExportResult> = job.result.clone().and_then(|v| serde_json::from_value(v).ok());
     let direct = result.as_ref().is_some_and(|r| r.direct);
     let expires_at = job.finished_at.map(|f| f + chrono::Duration::hours(KEEP_HOURS));
-    let downloadable =
-        job.status == JobStatus::Succeeded && !direct && expires_at.is_some_and(|e| e > chrono::Utc::now());
+    let withdrawn = result.as_ref().is_some_and(|r| r.withdrawn);
+    let downloadable = job.status == JobStatus::Succeeded
+        && !direct
+        && !withdrawn
+        && expires_at.is_some_and(|e| e > chrono::Utc::now());
     Some(Export {
         id: job.id,
         status: job.status,
@@ -386,7 +392,7 @@ pub fn record_direct(
 ) -> Result<JobId, RecordError> {
     let params = serde_json::to_value(ExportParams::new(actor, request)).unwrap_or_default();
     let job = crate::jobs::enqueue(conn, actor, KIND, &params)?;
-    let result = ExportResult { rows, bytes: 0, direct: true };
+    let result = ExportResult { rows, bytes: 0, direct: true, withdrawn: false };
     crate::jobs::finish_now(conn, job.id, rows, &serde_json::to_value(result).unwrap_or_default())?;
     audit(conn, actor, "export.streamed", job.id, request, Some(rows))?;
     Ok(job.id)

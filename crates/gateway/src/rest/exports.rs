@@ -119,7 +119,7 @@ pub async fn list_exports(
 }
 
 /// Downloads a finished export's file (`409 EXPORT_NOT_READY` while it runs, `410
-/// EXPORT_EXPIRED` after 24 hours or for a streamed one).
+/// EXPORT_EXPIRED` after 24 hours, for a streamed one, or when an erasure withdrew it).
 #[utoipa::path(
     tag = "exports",
     params(("id" = JobId, Path, description = "The export's id.")),
@@ -146,7 +146,11 @@ pub async fn download_export(
         ));
     }
     if export.download_url.is_none() {
-        return Err(ApiError::new(StatusCode::GONE, "EXPORT_EXPIRED", "the file is no longer kept (24 hours)"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "EXPORT_EXPIRED",
+            "the file is no longer kept (24 hours), or it was withdrawn because it held a person since erased",
+        ));
     }
     Ok(HttpResponse::Ok()
         .content_type(export.format.content_type())
