@@ -319,15 +319,17 @@ fn traces(
     // payload.
     let needles = needles_of(found, emails);
     for needle in &needles {
-        let like = format!("%{needle}%");
+        // `_` is common in addresses and a wildcard in LIKE: matched as itself.
+        let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         out.idempotency_keys +=
-            diesel::delete(idempotency_keys::table.filter(idempotency_keys::response_body.like(&like)))
+            diesel::delete(idempotency_keys::table.filter(idempotency_keys::response_body.like(&like).escape('\\')))
                 .execute(conn)?;
-        out.import_errors += diesel::update(import_errors::table.filter(import_errors::message.like(&like)))
-            .set(import_errors::message.eq(ERASED))
-            .execute(conn)?;
+        out.import_errors +=
+            diesel::update(import_errors::table.filter(import_errors::message.like(&like).escape('\\')))
+                .set(import_errors::message.eq(ERASED))
+                .execute(conn)?;
         out.webhook_answers +=
-            diesel::update(webhook_attempts::table.filter(webhook_attempts::response_excerpt.like(&like)))
+            diesel::update(webhook_attempts::table.filter(webhook_attempts::response_excerpt.like(&like).escape('\\')))
                 .set(webhook_attempts::response_excerpt.eq(ERASED))
                 .execute(conn)?;
     }
