@@ -356,20 +356,7 @@ fn traces(
     // Other files that hold them (an export, another person's access bundle), found before the
     // transaction; those of the person's own requests went above.
     for job in files {
-        if crm_records::jobs::files::delete(conn, *job)? == 0 {
-            continue;
-        }
-        out.job_files += 1;
-        // The job says so: an export's file is then not offered for download (`410`).
-        let result: Option<String> =
-            jobs::table.filter(jobs::id.eq(DbUuid(job.0))).select(jobs::result).first(conn).optional()?.flatten();
-        let mut doc: Value = result.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_else(|| json!({}));
-        if let Some(o) = doc.as_object_mut() {
-            o.insert("withdrawn".into(), Value::Bool(true));
-            diesel::update(jobs::table.filter(jobs::id.eq(DbUuid(job.0))))
-                .set(jobs::result.eq(Some(doc.to_string())))
-                .execute(conn)?;
-        }
+        out.job_files += usize::from(crm_records::jobs::files::withdraw(conn, *job)?);
     }
     Ok(())
 }

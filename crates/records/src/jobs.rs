@@ -308,6 +308,27 @@ pub mod files {
         diesel::delete(job_files::table.filter(job_files::job_id.eq(DbUuid(job.0)))).execute(conn)
     }
 
+    /// Drops a finished job's file before its time (it held a person since erased) and notes
+    /// it in the job's result (`withdrawn`), so an export no longer offers it for download.
+    /// False when it had no file left.
+    pub fn withdraw(conn: &mut AnyConnection, job: JobId) -> QueryResult<bool> {
+        if delete(conn, job)? == 0 {
+            return Ok(false);
+        }
+        let key = DbUuid(job.0);
+        let result: Option<String> =
+            jobs::table.filter(jobs::id.eq(key)).select(jobs::result).first(conn).optional()?.flatten();
+        let mut doc: serde_json::Value =
+            result.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_else(|| serde_json::json!({}));
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("withdrawn".into(), serde_json::Value::Bool(true));
+            diesel::update(jobs::table.filter(jobs::id.eq(key)))
+                .set(jobs::result.eq(Some(doc.to_string())))
+                .execute(conn)?;
+        }
+        Ok(true)
+    }
+
     /// Drops chunks older than `before` that no job needs: an upload that was cut off or
     /// refused, the file of an import that ended (its runner drops it at once; this catches a
     /// runner that died first), and the files of jobs of each kind in `kept` (an export, a

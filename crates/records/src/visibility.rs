@@ -297,44 +297,41 @@ pub fn changes(
 }
 
 /// A reference column's target as a filter relation: the owned resource's table, with its id
-/// and owner columns, which is all a visibility condition reads. Made once per pair (the
-/// pairs are the `SEEN_THROUGH` declarations) and kept for the life of the process.
+/// and owner columns, which is all a visibility condition reads. Made from [`OWNED`] once per
+/// pair (the pairs are the `SEEN_THROUGH` declarations) and kept for the life of the process.
 fn relation_to(owned: &'static Owned, local: &'static str) -> &'static crm_core::filter::RelationDef {
+    use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    type Made = Mutex<HashMap<(&'static str, &'static str), &'static crm_core::filter::RelationDef>>;
+    type Made = Mutex<HashMap<(&'static str, &'static str), &'static RelationDef>>;
     static MADE: OnceLock<Made> = OnceLock::new();
-    let mut made = MADE.get_or_init(Made::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    made.entry((owned.entity, local)).or_insert_with(|| Box::leak(Box::new(make_relation(owned, local))))
-}
-
-fn make_relation(owned: &Owned, local: &'static str) -> crm_core::filter::RelationDef {
-    use crm_core::filter::{Catalog, FieldDef, FieldKind, RelationDef};
-    const fn uuid_field(name: &'static str) -> FieldDef {
-        FieldDef { name, column: name, kind: FieldKind::Uuid, nullable: true, sortable: false, currency: None }
-    }
-    macro_rules! catalog {
-        ($table:literal, $owner:literal) => {{
-            static FIELDS: [FieldDef; 2] = [uuid_field("id"), uuid_field($owner)];
-            static CATALOG: Catalog =
-                Catalog { name: $table, resource: $table, table: $table, fields: &FIELDS, relations: &[] };
-            &CATALOG
-        }};
-    }
-    let target: &'static Catalog = match owned.entity {
-        "contact" => catalog!("contacts", "owner_id"),
-        "lead" => catalog!("leads", "owner_id"),
-        "account" => catalog!("accounts", "owner_id"),
-        "opportunity" => catalog!("opportunities", "owner_id"),
-        "case" => catalog!("cases", "assignee_id"),
-        "activity" => catalog!("activities", "assignee_id"),
-        "campaign" => catalog!("campaigns", "owner_id"),
-        "target_list" => catalog!("target_lists", "owner_id"),
-        "quota" => catalog!("quotas", "owner_id"),
-        _ => catalog!("record_shares", "granted_by"),
+    let uuid = |name: &'static str| FieldDef {
+        name,
+        column: name,
+        kind: FieldKind::Uuid,
+        nullable: true,
+        sortable: false,
+        currency: None,
     };
-    debug_assert_eq!(target.table, owned.table);
-    RelationDef { name: owned.entity, local_column: local, target_column: "id", through: None, many: false, target }
+    let mut made = MADE.get_or_init(Made::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    made.entry((owned.entity, local)).or_insert_with(|| {
+        let fields: &'static [FieldDef] = Box::leak(Box::new([uuid("id"), uuid(owned.owner)]));
+        let target: &'static Catalog = Box::leak(Box::new(Catalog {
+            name: owned.table,
+            resource: owned.table,
+            table: owned.table,
+            fields,
+            relations: &[],
+        }));
+        Box::leak(Box::new(RelationDef {
+            name: owned.entity,
+            local_column: local,
+            target_column: "id",
+            through: None,
+            many: false,
+            target,
+        }))
+    })
 }
 
 /// The condition keeping the records of `R` whose [`Record::SEEN_THROUGH`] references point
