@@ -69,10 +69,15 @@ pub enum Scope {
     /// Start privacy requests (access, erasure, restriction) and place or release legal holds
     /// (admins: a data-protection officer).
     PrivacyWrite,
+    /// Read automation rules and their run log (admins).
+    AutomationRead,
+    /// Create, change, enable, dry-run and run automation rules (admins; a rule never acts with
+    /// a scope its enabler lacks).
+    AutomationWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 34] = [
+    pub const ALL: [Scope; 36] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::ContactsRead,
@@ -107,6 +112,8 @@ impl Scope {
         Scope::AuditRead,
         Scope::PrivacyRead,
         Scope::PrivacyWrite,
+        Scope::AutomationRead,
+        Scope::AutomationWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +152,8 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::PrivacyRead => "privacy:read",
             Scope::PrivacyWrite => "privacy:write",
+            Scope::AutomationRead => "automation:read",
+            Scope::AutomationWrite => "automation:write",
         }
     }
 
@@ -166,6 +175,7 @@ impl Scope {
             "segments" | "campaigns" | "campaign_members" | "email_templates" => Scope::CampaignsRead,
             "custom_fields" => Scope::SchemaRead,
             "webhooks" => Scope::WebhooksRead,
+            "automation_rules" => Scope::AutomationRead,
             "api_keys" => Scope::ApiKeysRead,
             "sharing_rules" | "shares" => Scope::UsersRead,
             "customer_analytics" => Scope::AnalyticsRead,

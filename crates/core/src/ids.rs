@@ -159,6 +159,14 @@ define_id!(
     WebhookId, "webhook", "webhooks"
 );
 define_id!(
+    /// Id of an automation rule (a trigger, conditions and actions on one resource's records).
+    AutomationRuleId, "automation_rule", "automation_rules"
+);
+define_id!(
+    /// Id of one run of an automation rule.
+    AutomationRunId, "automation_run", "automation_runs"
+);
+define_id!(
     /// Id of an API key.
     ApiKeyId, "api_key", "api_keys"
 );

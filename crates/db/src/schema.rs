@@ -1324,3 +1324,68 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    automation_rules (id) {
+        id -> Uid,
+        name -> Text,
+        description -> Nullable<Text>,
+        entity -> Text,
+        trigger_kind -> Text,
+        events -> Json,
+        changed_fields -> Json,
+        filter -> Nullable<Text>,
+        before_filter -> Nullable<Text>,
+        actions -> Json,
+        scopes -> Json,
+        enabled -> Bool,
+        enabled_by -> Nullable<Text>,
+        disabled_reason -> Nullable<Text>,
+        allow_retrigger -> Bool,
+        max_runs_per_hour -> BigInt,
+        tags -> Json,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        archived_at -> Nullable<Timestamp>,
+        cursor_seq -> BigInt,
+        failures -> BigInt,
+        last_assignee -> Nullable<Uid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Uid, Json};
+
+    automation_runs (id) {
+        id -> Uid,
+        rule_id -> Uid,
+        rule_version -> BigInt,
+        trigger_kind -> Text,
+        event_seq -> Nullable<BigInt>,
+        event_id -> Nullable<Uid>,
+        event_type -> Nullable<Text>,
+        entity -> Text,
+        record_id -> Uid,
+        caused_by -> Text,
+        depth -> BigInt,
+        status -> Text,
+        conditions -> Json,
+        steps -> Json,
+        next_step -> BigInt,
+        error -> Nullable<Text>,
+        due_at -> Timestamp,
+        attempts -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(automation_runs -> automation_rules (rule_id));
+diesel::allow_tables_to_appear_in_same_query!(automation_rules, automation_runs);

@@ -47,6 +47,7 @@ pub const ENTITIES: &[(&str, Scope)] = &[
     ("email_template", Scope::CampaignsRead),
     ("custom_field", Scope::SchemaRead),
     ("webhook", Scope::WebhooksRead),
+    ("automation_rule", Scope::AutomationRead),
     ("api_key", Scope::ApiKeysRead),
     ("sharing_rule", Scope::UsersRead),
     ("share", Scope::UsersRead),
