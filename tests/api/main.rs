@@ -10,6 +10,7 @@ mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
+mod automation;
 mod campaign_channels;
 mod campaign_cycle;
 mod campaign_email;

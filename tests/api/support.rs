@@ -63,6 +63,7 @@ pub async fn spawn_quiet() -> TestApp {
         s.maintenance_interval = std::time::Duration::ZERO;
         s.schema_refresh = std::time::Duration::ZERO;
         s.webhook_interval = std::time::Duration::ZERO;
+        s.automation_interval = std::time::Duration::ZERO;
         s.job_interval = std::time::Duration::ZERO;
     })
     .await
@@ -473,6 +474,12 @@ impl TestApp {
                 let body = json!({"name": format!("Policy {n}"), "resource": "leads", "untouched_days": 730,
                                   "action": "archive"});
                 self.created("/api/v1/retention-policies", body).await
+            }
+            "automation_rule" => {
+                let body = json!({"name": format!("Rule {n}"), "entity": "case", "events": ["created"],
+                                  "enabled": false, "filter": "priority[eq]:urgent",
+                                  "actions": [{"type": "set_fields", "fields": {"tags": ["built"]}}]});
+                self.created("/api/v1/automation-rules", body).await
             }
             other => panic!("no builder for `{other}`: add one to tests/api/support.rs"),
         }

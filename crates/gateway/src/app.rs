@@ -104,9 +104,14 @@ fn spawn_maintenance(db: Db, limits: Limits, every: std::time::Duration) {
                     let keys = crm_db::idempotency::purge_expired(c)?;
                     let cutoff = crm_db::now() - retention;
                     // Events a webhook has yet to match stay; ended deliveries go with the events.
-                    let keep = crm_webhooks::dispatch::oldest_needed(c)?;
+                    let keep =
+                        match (crm_webhooks::dispatch::oldest_needed(c)?, crm_automation::engine::oldest_needed(c)?) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
                     let events = crm_events::purge_before_keeping(c, cutoff, keep)?;
                     crm_webhooks::dispatch::purge_before(c, cutoff)?;
+                    crm_automation::engine::purge_before(c, cutoff)?;
                     // Upload pieces of refused or cut-off imports, and files of ended jobs.
                     crm_records::jobs::files::purge_orphans(
                         c,
@@ -222,7 +227,8 @@ pub fn domain_hooks() -> crm_records::hooks::Hooks {
 pub fn open_database(url: &str, opts: PoolOptions) -> Result<Db, crm_db::DbError> {
     Ok(Db::connect(url, opts)?
         .with_context(domain_hooks())
-        .with_context(crm_webhooks::Catalogs(crate::registry::catalog_of)))
+        .with_context(crm_webhooks::Catalogs(crate::registry::catalog_of))
+        .with_context(crm_automation::Targets(crate::registry::target_of)))
 }
 
 /// Applies pending migrations, then gives an empty gazetteer the demo one (so that addresses
@@ -357,6 +363,7 @@ impl Application {
             crate::jobs::spawn(state.db.unbounded(), settings.job_interval, geocoder, state.draining.clone());
         spawn_schema_refresh(state.db.clone(), state.schemas.clone(), settings.schema_refresh);
         crate::webhooks::spawn(state.db.clone(), state.webhook_sender.clone(), settings.webhook_interval);
+        crate::automation::spawn(state.db.clone(), settings.automation, settings.automation_interval);
         let mail_worker =
             state.mailer.as_ref().and_then(|m| crate::mail::spawn(state.db.clone(), m.clone(), settings.mail_interval));
         let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;

@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// A webhook whose deliveries fail this long without a success is turned off.
     #[arg(long, env = "CRM_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
     pub webhook_disable_after: String,
+    /// How often the automation engine matches new events to rules and executes the runs due
+    /// (`0s`: no engine on this instance; run it on some).
+    #[arg(long, env = "CRM_AUTOMATION_INTERVAL", default_value = "250ms")]
+    pub automation_interval: String,
+    /// The longest chain of automation rules triggering each other (a person's change is 0).
+    #[arg(long, env = "CRM_AUTOMATION_MAX_DEPTH", default_value_t = 5)]
+    pub automation_max_depth: i64,
+    /// An automation rule whose runs failed this many times in a row is turned off.
+    #[arg(long, env = "CRM_AUTOMATION_DISABLE_AFTER", default_value_t = 5)]
+    pub automation_disable_after: i64,
     /// The SMTP server campaign email goes through: `smtp://host:25` (plain),
     /// `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://user:password@host:465`.
     /// Unset: the server sends no email, and email campaigns with a template cannot launch.
@@ -450,6 +460,11 @@ impl ServeArgs {
                 }
             },
             webhook_disable_after: duration("CRM_WEBHOOK_DISABLE_AFTER", &self.webhook_disable_after)?,
+            automation_interval: duration("CRM_AUTOMATION_INTERVAL", &self.automation_interval)?,
+            automation: crm_automation::engine::Settings {
+                max_depth: self.automation_max_depth.clamp(1, 50),
+                disable_after_failures: self.automation_disable_after.max(1),
+            },
             mail: self.mail(jwt.env.eq_ignore_ascii_case("production"))?,
             mail_interval: duration("CRM_MAIL_INTERVAL", &self.mail_interval)?,
             database_url: database_url.to_string(),
@@ -635,9 +650,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 crm_analytics::refresh::run(&db, &Default::default(), &mut job_progress(&mut progress, "analytics"))
                     .map_err(|e| e.to_string())?;
                 progress.finish();
+                let rules = if demo { crate::seed::demo_rules(&db)? } else { 0 };
                 format!(
-                    ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities, {} leads \
-                     and {} campaigns",
+                    ", {} users, {} products, {} interactions, {} cases, {} purchases, {} opportunities, {} leads, \
+                     {} campaigns and {rules} automation rules",
                     s.users, s.products, s.interactions, s.cases, s.purchases, s.opportunities, s.leads, s.campaigns
                 )
             } else {

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod automation;
 pub mod benchdata;
 pub mod benchdb;
 pub mod cli;

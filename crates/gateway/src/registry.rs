@@ -9,6 +9,7 @@
 //! its `…Input`, `…Patch` and `…Id` types are named after the record.
 
 use crm_accounts::{Account, AccountInput, AccountPatch};
+use crm_automation::{AutomationRule, AutomationRuleInput, AutomationRulePatch};
 use crm_campaigns::{
     Campaign, CampaignInput, CampaignPatch, EmailTemplate, EmailTemplateInput, EmailTemplatePatch, Segment,
     SegmentInput, SegmentPatch,
@@ -16,9 +17,9 @@ use crm_campaigns::{
 use crm_cases::{Case, CaseInput, CasePatch};
 use crm_contacts::{Consent, ConsentInput, ConsentPatch, Contact, ContactInput, ContactPatch};
 use crm_core::ids::{
-    AccountId, ActivityId, ApiKeyId, CampaignId, CaseId, CommentId, ConsentId, ContactId, CustomFieldId,
-    EmailTemplateId, InteractionId, LeadId, LegalHoldId, OpportunityId, PipelineId, ProductId, PurchaseId, QuotaId,
-    RetentionPolicyId, SegmentId, ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
+    AccountId, ActivityId, ApiKeyId, AutomationRuleId, CampaignId, CaseId, CommentId, ConsentId, ContactId,
+    CustomFieldId, EmailTemplateId, InteractionId, LeadId, LegalHoldId, OpportunityId, PipelineId, ProductId,
+    PurchaseId, QuotaId, RetentionPolicyId, SegmentId, ShareId, SharingRuleId, TargetListId, UserId, WebhookId,
 };
 use crm_interactions::{Interaction, InteractionInput, InteractionPatch};
 use crm_privacy::{
@@ -60,11 +61,22 @@ pub struct Resource {
     pub includable: &'static [&'static str],
     /// What its lists filter and sort on.
     pub catalog: fn() -> &'static crm_core::filter::Catalog,
+    /// Its records as automation rules read and write them.
+    pub automation: fn() -> crm_automation::Target,
 }
 
 /// The list catalog of an entity's records (`contact` → the contacts'), for webhook filters.
 pub fn catalog_of(entity: &str) -> Option<&'static crm_core::filter::Catalog> {
     RESOURCES.iter().find(|r| r.entity == entity).map(|r| (r.catalog)())
+}
+
+/// An entity's records as automation rules act on them (`contact` → the contacts'), among
+/// those rules may name (`crm_automation::target::ENTITIES`).
+pub fn target_of(entity: &str) -> Option<crm_automation::Target> {
+    if !crm_automation::target::ENTITIES.contains(&entity) {
+        return None;
+    }
+    RESOURCES.iter().find(|r| r.entity == entity).map(|r| (r.automation)())
 }
 
 /// One resource's API (called by `crm_derive::resource!` with the names).
@@ -130,6 +142,7 @@ macro_rules! resource_api {
                 graphql_many: stringify!($many),
                 includable: <$T as crate::rest::record::Embed>::INCLUDABLE,
                 catalog: <$T as crm_records::Stored>::catalog,
+                automation: crm_automation::Target::of::<$T>,
             };
 
             /// Mounts the resource's routes for the OpenAPI document (integrator endpoints
@@ -732,6 +745,27 @@ crm_derive::resources! {
                 before: Option<i64>,
             ) -> async_graphql::Result<crm_webhooks::service::DeliveryPage> {
                 crate::graphql::webhooks::deliveries(ctx, self.inner.id, status, first, before).await
+            }
+        },
+    },
+
+    AutomationRule "automation-rules" {
+        /// An automation rule: on which records of a resource, when, under which conditions,
+        /// what to do.
+        tag: "automation",
+        relations {},
+        children {},
+        fields {
+            /// Its runs, newest first, optionally in one state, `first` (1 to 500) at a time;
+            /// `before` takes `nextBefore`.
+            async fn runs(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                status: Option<crm_automation::RunStatus>,
+                #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i32,
+                before: Option<uuid::Uuid>,
+            ) -> async_graphql::Result<crm_automation::runs::RunPage> {
+                crate::graphql::automation::runs(ctx, Some(self.inner.id), None, status, first, before).await
             }
         },
     },

@@ -420,3 +420,45 @@ fn demo_account(rng: &mut StdRng, n: usize, contacts: usize, custom: bool) -> (A
         .collect();
     (account, people)
 }
+
+/// The demo's automation rules: enabled, starting at the feed's head, so that a new user sees
+/// them act on what they do next (an urgent case escalated, a new lead's follow-up call).
+pub fn demo_rules(db: &Db) -> Result<usize, String> {
+    let rules = serde_json::json!([
+        {
+            "name": "Escalate urgent cases",
+            "description": "An urgent case gets a note in the customer's history, a call for its owner within the hour and the `escalated` tag.",
+            "entity": "case",
+            "events": ["created", "updated"],
+            "changed_fields": ["priority"],
+            "filter": "priority[eq]:urgent",
+            "actions": [
+                {"type": "add_note", "subject": "Escalated", "body": "Case \"{{subject}}\" is urgent: escalated automatically."},
+                {"type": "create_activity", "activity_type": "call", "subject": "Call the customer about {{subject}}", "due_in": "1h"},
+                {"type": "set_fields", "fields": {"tags": ["escalated"]}}
+            ],
+            "tags": ["demo"]
+        },
+        {
+            "name": "Follow up new leads",
+            "description": "A new lead gets a call task for its owner the next day.",
+            "entity": "lead",
+            "events": ["created"],
+            "actions": [
+                {"type": "create_activity", "activity_type": "task", "subject": "Call {{first_name}} {{last_name}} ({{company}})", "due_in": "1d"}
+            ],
+            "tags": ["demo"]
+        }
+    ]);
+    let inputs: Vec<crm_automation::AutomationRuleInput> = serde_json::from_value(rules).map_err(|e| e.to_string())?;
+    let n = inputs.len();
+    let actor = Actor::system();
+    db.transaction_sync(|conn| -> Result<(), crm_records::RecordError> {
+        for i in inputs {
+            crm_records::create::<crm_automation::AutomationRule>(conn, &actor, i)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| format!("automation rules: {e}"))?;
+    Ok(n)
+}

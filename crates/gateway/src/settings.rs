@@ -138,6 +138,12 @@ pub struct Settings {
     pub webhook_disable_after: std::time::Duration,
     /// Multiplies the webhook retry waits (1; the tests make them milliseconds).
     pub webhook_retry_scale: f64,
+    /// How often the automation engine matches new events to rules and executes the runs due
+    /// (zero: no engine on this instance).
+    pub automation_interval: std::time::Duration,
+    /// How the engine keeps rules from running away (chain depth, failures before a rule is
+    /// turned off).
+    pub automation: crm_automation::engine::Settings,
     /// How the server sends email (campaign waves); `None` without `CRM_SMTP_URL`: email
     /// campaigns with a template are refused at launch.
     pub mail: Option<crate::mail::MailSettings>,
@@ -191,6 +197,8 @@ impl Default for Settings {
             routing: None,
             webhook_disable_after: std::time::Duration::from_secs(5 * 24 * 3600),
             webhook_retry_scale: 1.0,
+            automation_interval: std::time::Duration::from_millis(250),
+            automation: crm_automation::engine::Settings::default(),
             mail: None,
             mail_interval: std::time::Duration::from_secs(1),
             rate_limit: 1200,

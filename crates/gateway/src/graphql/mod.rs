@@ -1,6 +1,7 @@
 //! GraphQL: the same services as REST, with relations through batch loaders (no N+1).
 
 pub mod analytics;
+pub mod automation;
 pub mod batch;
 pub mod bulk;
 pub mod campaigns;
@@ -119,6 +120,7 @@ pub struct Query(
     bulk::BulkQuery,
     quality::QualityQuery,
     webhooks::WebhookViewsQuery,
+    automation::AutomationQuery,
     privacy::PrivacyQuery,
 );
 
@@ -134,5 +136,6 @@ pub struct Mutation(
     bulk::BulkMutation,
     quality::QualityMutation,
     webhooks::WebhookViewsMutation,
+    automation::AutomationMutation,
     privacy::PrivacyMutation,
 );

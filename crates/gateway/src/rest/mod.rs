@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod activities;
 pub mod analytics;
 pub mod audit;
+pub mod automation;
 pub mod campaigns;
 pub mod cases;
 pub mod changes;

@@ -1,0 +1,450 @@
+//! Workflow automation end to end: rules made over REST and GraphQL, triggered by real writes,
+//! executed by the engine of the running app (or of two apps on one database), and checked
+//! through the records they wrote, the change feed and the run log.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn fast(s: &mut crm_gateway::Settings) {
+    s.automation_interval = Duration::from_millis(40);
+}
+
+/// Waits (up to 30 s) until `check` answers something.
+async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..600 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The runs of a rule, oldest first.
+async fn runs(app: &TestApp, rule: &str) -> Vec<Value> {
+    let page = app.get(&format!("/api/v1/automation-runs?rule_id={rule}&limit=500")).await.expect(200);
+    let mut v = page["data"].as_array().unwrap().clone();
+    v.reverse();
+    v
+}
+
+/// The runs of a rule once none is pending or waiting and there are at least `n`.
+async fn settled(app: &TestApp, rule: &str, n: usize) -> Vec<Value> {
+    until(&format!("{n} runs of {rule} ended"), async || {
+        let r = runs(app, rule).await;
+        let open = r.iter().any(|x| x["status"] == "pending" || x["status"] == "waiting");
+        (r.len() >= n && !open).then_some(r)
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn an_event_rule_acts_once_as_its_own_actor_and_logs_each_run() {
+    let app = spawn_with(fast).await;
+    let agent = app.user("Ada Agent", json!({"email": "ada@example.com"})).await;
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({
+                "name": "Escalate urgent cases",
+                "entity": "case",
+                "events": ["created"],
+                "filter": "priority[eq]:urgent",
+                "max_runs_per_hour": 2,
+                "actions": [
+                    {"type": "add_note", "body": "Escalated: {{subject}}"},
+                    {"type": "create_activity", "activity_type": "call", "subject": "Call back on {{subject}}",
+                     "due_in": "1h", "assignee": agent["id"]},
+                    {"type": "set_fields", "fields": {"tags": ["escalated"]}}
+                ]
+            }),
+        )
+        .await;
+    let id = s(&rule["id"]).to_string();
+    assert_eq!(rule["scopes"], json!(["cases:read", "cases:write", "interactions:write", "sales:write"]));
+    assert_eq!(rule["enabled_by"], "admin-user");
+
+    let acme = app.account("Acme", json!({})).await;
+    let urgent = app.case("Server down", json!({"priority": "urgent", "account_id": acme["id"]})).await;
+    let low = app.case("Typo on invoice", json!({"priority": "low"})).await;
+    let r = settled(&app, &id, 2).await;
+    assert_eq!(r.len(), 2, "{r:?}");
+    let done = r.iter().find(|x| x["record_id"] == urgent["id"]).unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["trigger"], "event");
+    assert_eq!(done["event_type"], "case.created");
+    assert_eq!(done["caused_by"], "admin-user");
+    assert_eq!(done["depth"], 0);
+    assert_eq!(done["conditions"], json!([{"condition": "filter", "expression": "priority[eq]:urgent", "held": true}]));
+    let actions: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["add_note", "create_activity", "set_fields"]);
+    assert!(done["steps"].as_array().unwrap().iter().all(|s| s["status"] == "done"));
+    let skipped = r.iter().find(|x| x["record_id"] == low["id"]).unwrap();
+    assert_eq!(skipped["status"], "skipped");
+    assert_eq!(skipped["conditions"][0]["held"], false);
+
+    // What the actions wrote, once: the note, the call (due an hour after the run, to the
+    // named agent), the tag; and the automation is the actor of each write.
+    let case_id = s(&urgent["id"]);
+    let notes = app.get(&format!("/api/v1/interactions?filter=case_id[eq]:{case_id}")).await.expect(200);
+    assert_eq!(notes["data"].as_array().unwrap().len(), 1, "{notes}");
+    assert_eq!(notes["data"][0]["body"], "Escalated: Server down");
+    assert_eq!(notes["data"][0]["type"], "note");
+    let calls = app.get(&format!("/api/v1/activities?filter=case_id[eq]:{case_id}")).await.expect(200);
+    let call = &calls["data"][0];
+    assert_eq!(calls["data"].as_array().unwrap().len(), 1);
+    assert_eq!((call["subject"].as_str(), call["type"].as_str()), (Some("Call back on Server down"), Some("call")));
+    assert_eq!(call["assignee_id"], agent["id"]);
+    let due = chrono::DateTime::parse_from_rfc3339(s(&call["due_at"])).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(s(&call["created_at"])).unwrap();
+    let lag = (due - created).num_seconds();
+    assert!((3599..=3601).contains(&lag), "due {lag} s after the call was made");
+    let case = app.get(&format!("/api/v1/cases/{case_id}")).await.expect(200);
+    assert_eq!(case["tags"], json!(["escalated"]));
+    let feed = app.get(&format!("/api/v1/cases/{case_id}/history")).await.expect(200);
+    let actors: Vec<&str> = feed["data"].as_array().unwrap().iter().map(|e| s(&e["actor"])).collect();
+    assert!(actors.contains(&format!("automation:{id}").as_str()), "{feed}");
+    // The urgent case's own update (the tag) did not start the rule again: it reacts to
+    // `created` only, and never to its own writes.
+    assert_eq!(runs(&app, &id).await.len(), 2);
+
+    // The hourly rate: two runs made, the third urgent case is logged as skipped.
+    let third = app.case("Database down", json!({"priority": "urgent", "account_id": acme["id"]})).await;
+    let fourth = app.case("Disk full", json!({"priority": "urgent", "account_id": acme["id"]})).await;
+    let r = settled(&app, &id, 4).await;
+    let status = |c: &Value| r.iter().find(|x| x["record_id"] == c["id"]).unwrap()["status"].clone();
+    assert_eq!((status(&third), status(&fourth)), (json!("succeeded"), json!("skipped")));
+    let limited = r.iter().find(|x| x["record_id"] == fourth["id"]).unwrap();
+    assert!(s(&limited["error"]).contains("rate of 2 runs an hour"), "{limited}");
+    // Per record, and one run.
+    let per = app.get(&format!("/api/v1/automation-runs?record_id={case_id}")).await.expect(200);
+    assert_eq!(per["data"].as_array().unwrap().len(), 1);
+    let one = app.get(&format!("/api/v1/automation-runs/{}", s(&done["id"]))).await.expect(200);
+    assert_eq!(one["id"], done["id"]);
+    // Reading the log takes `automation:read`.
+    let sales = app.token(&["sales"]);
+    let denied = app.call(awc::http::Method::GET, "/api/v1/automation-runs", Some(&sales), None, &[]).await;
+    assert_eq!(denied.status, 403);
+}
+
+#[actix_web::test]
+async fn conditions_read_the_record_before_and_after_and_owners_go_round() {
+    let app = spawn_with(fast).await;
+    let u1 = app.user("Una One", json!({"email": "una@example.com", "team": "inside"})).await;
+    let u2 = app.user("Ugo Two", json!({"email": "ugo@example.com", "team": "inside"})).await;
+    app.user("Out Side", json!({"email": "out@example.com", "team": "field"})).await;
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({
+                "name": "Contacted leads go to inside sales",
+                "entity": "lead",
+                "events": ["updated"],
+                "changed_fields": ["status"],
+                "before_filter": "status[eq]:new",
+                "filter": "status[eq]:contacted",
+                "actions": [{"type": "assign_owner", "strategy": "round_robin", "team": "inside"}]
+            }),
+        )
+        .await;
+    let id = s(&rule["id"]).to_string();
+    let mut leads = Vec::new();
+    for name in ["Alpha", "Beta", "Gamma"] {
+        let l = app.lead(name, json!({})).await;
+        app.patch(&format!("/api/v1/leads/{}", s(&l["id"])), json!({"status": "contacted"})).await.expect(200);
+        leads.push(l);
+    }
+    // Moved from contacted (not new): the before condition does not hold.
+    let back = app.lead("Delta", json!({"status": "qualified"})).await;
+    app.patch(&format!("/api/v1/leads/{}", s(&back["id"])), json!({"status": "contacted"})).await.expect(200);
+    // A change of another field: no run at all.
+    app.patch(&format!("/api/v1/leads/{}", s(&leads[0]["id"])), json!({"company": "Alpha Group"})).await.expect(200);
+
+    let r = settled(&app, &id, 4).await;
+    assert_eq!(r.len(), 4, "{r:?}");
+    let skipped = r.iter().find(|x| x["record_id"] == back["id"]).unwrap();
+    assert_eq!(skipped["status"], "skipped");
+    let held: Vec<Value> = skipped["conditions"].as_array().unwrap().iter().map(|c| c["held"].clone()).collect();
+    assert_eq!(held, [json!(true), json!(false)], "after held, before did not: {skipped}");
+    // Users of the team in turn (ordered by id: u1 was created first).
+    let mut owners = Vec::new();
+    for l in &leads {
+        owners.push(app.get(&format!("/api/v1/leads/{}", s(&l["id"]))).await.expect(200)["owner_id"].clone());
+    }
+    assert_eq!(owners, [u1["id"].clone(), u2["id"].clone(), u1["id"].clone()]);
+    let back_now = app.get(&format!("/api/v1/leads/{}", s(&back["id"]))).await.expect(200);
+    assert_eq!(back_now["owner_id"], Value::Null);
+}
+
+#[actix_web::test]
+async fn rules_do_not_run_away() {
+    let app = spawn_with(|s| {
+        fast(s);
+        s.automation.max_depth = 3;
+        s.automation.disable_after_failures = 2;
+    })
+    .await;
+    let contact_rule = |name: &str, title: &str| {
+        json!({"name": name, "entity": "contact", "events": ["updated"], "changed_fields": ["title"],
+               "actions": [{"type": "set_fields", "fields": {"title": title}}]})
+    };
+    // Its own write never triggers it again.
+    let own = app.created("/api/v1/automation-rules", contact_rule("Normalise", "Buyer")).await;
+    let c = app.contact("Cleo", "Moon", json!({})).await;
+    app.patch(&format!("/api/v1/contacts/{}", s(&c["id"])), json!({"title": "buyer"})).await.expect(200);
+    let r = settled(&app, s(&own["id"]), 1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(runs(&app, s(&own["id"])).await.len(), 1, "{r:?}");
+    assert_eq!(app.get(&format!("/api/v1/contacts/{}", s(&c["id"]))).await.expect(200)["title"], "Buyer");
+    app.patch(&format!("/api/v1/automation-rules/{}", s(&own["id"])), json!({"enabled": false})).await.expect(200);
+
+    // Two rules that undo each other: the chain stops at the depth, with the reason logged.
+    let ping = app.created("/api/v1/automation-rules", contact_rule("Ping", "ping")).await;
+    let pong = app.created("/api/v1/automation-rules", contact_rule("Pong", "pong")).await;
+    let d = app.contact("Dan", "Loop", json!({})).await;
+    app.patch(&format!("/api/v1/contacts/{}", s(&d["id"])), json!({"title": "start"})).await.expect(200);
+    let failed = until("a chain stopped at the depth", async || {
+        let mut all = runs(&app, s(&ping["id"])).await;
+        all.extend(runs(&app, s(&pong["id"])).await);
+        all.into_iter().find(|x| x["status"] == "failed")
+    })
+    .await;
+    assert!(s(&failed["error"]).contains("past the limit of 3"), "{failed}");
+    assert_eq!(failed["depth"], 4);
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let total = runs(&app, s(&ping["id"])).await.len() + runs(&app, s(&pong["id"])).await.len();
+    assert!(total <= 10, "{total} runs");
+
+    // A rule whose runs keep failing is turned off, with the reason and an event.
+    let bad = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad email", "entity": "contact", "events": ["created"],
+                   "actions": [{"type": "set_fields", "fields": {"email": "not an address"}}]}),
+        )
+        .await;
+    let bad_id = s(&bad["id"]).to_string();
+    app.contact("Eve", "One", json!({})).await;
+    app.contact("Fay", "Two", json!({})).await;
+    let r = settled(&app, &bad_id, 2).await;
+    assert!(r.iter().all(|x| x["status"] == "failed"), "{r:?}");
+    assert_eq!(r[0]["steps"][0]["status"], "failed");
+    assert!(r[0]["steps"][0]["error"].as_str().unwrap().contains("email"), "{}", r[0]);
+    let now = app.get(&format!("/api/v1/automation-rules/{bad_id}")).await.expect(200);
+    assert_eq!(now["enabled"], false);
+    assert!(s(&now["disabled_reason"]).contains("last 2 runs failed"), "{now}");
+    let feed = app.get("/api/v1/changes?types=automation_rule.updated").await.expect(200);
+    assert!(feed["data"].as_array().unwrap().iter().any(|e| e["entity_id"] == bad["id"] && e["actor"] == "system"));
+    // Nothing of the failed runs was written.
+    let eves = app.get("/api/v1/contacts?filter=last_name[eq]:One").await.expect(200);
+    assert_eq!(eves["data"][0]["email"], Value::Null);
+}
+
+#[actix_web::test]
+async fn a_dry_run_shows_what_the_real_run_does_and_writes_nothing() {
+    let app = spawn_with(fast).await;
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Welcome VIPs", "entity": "contact", "trigger": "manual",
+            "actions": [
+                {"type": "branch", "filter": "tags[eq]:vip",
+                 "then": [{"type": "add_note", "subject": "Welcome", "body": "Welcome {{first_name}}"}],
+                 "otherwise": [{"type": "set_fields", "fields": {"tags": ["regular"]}}]},
+                {"type": "set_fields", "fields": {"title": "Customer"}}
+            ]}),
+        )
+        .await;
+    let id = s(&rule["id"]).to_string();
+    let vip = app.contact("Vera", "Vip", json!({"tags": ["vip"]})).await;
+    let reg = app.contact("Rex", "Reg", json!({})).await;
+    let head = app.get("/api/v1/changes?limit=1000").await.expect(200)["data"].as_array().unwrap().len();
+
+    let selection = json!({"record_ids": [vip["id"], reg["id"]]});
+    let dry = app.post(&format!("/api/v1/automation-rules/{id}/dry-run"), selection.clone()).await.expect(200);
+    assert_eq!(dry["results"].as_array().unwrap().len(), 2);
+    let plan = |r: &Value| -> Vec<(String, String, String)> {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["step"].as_str().unwrap().to_string(),
+                    s["action"].as_str().unwrap().to_string(),
+                    s["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let dry_vip = dry["results"].as_array().unwrap().iter().find(|r| r["record_id"] == vip["id"]).unwrap().clone();
+    assert_eq!(
+        plan(&dry_vip),
+        [
+            ("1".into(), "branch".into(), "done".into()),
+            ("1.then.1".into(), "add_note".into(), "done".into()),
+            ("2".into(), "set_fields".into(), "done".into())
+        ]
+    );
+    assert_eq!(dry_vip["steps"][0]["detail"], json!({"took": "then"}));
+    // Nothing was written: no note, no title, no event.
+    let notes = app.get(&format!("/api/v1/interactions?filter=contact_ids[eq]:{}", s(&vip["id"]))).await;
+    assert_eq!(notes.expect(200)["data"].as_array().unwrap().len(), 0);
+    assert_eq!(app.get(&format!("/api/v1/contacts/{}", s(&vip["id"]))).await.expect(200)["title"], Value::Null);
+    assert_eq!(app.get("/api/v1/changes?limit=1000").await.expect(200)["data"].as_array().unwrap().len(), head);
+
+    // The real run (manual) does what the dry run said, step for step.
+    let queued = app.post(&format!("/api/v1/automation-rules/{id}/run"), selection).await.expect(202);
+    assert_eq!(queued["queued"].as_array().unwrap().len(), 2);
+    let r = settled(&app, &id, 2).await;
+    for real in &r {
+        assert_eq!(real["status"], "succeeded", "{real}");
+        assert_eq!(real["trigger"], "manual");
+        let dry_one = dry["results"].as_array().unwrap().iter().find(|d| d["record_id"] == real["record_id"]).unwrap();
+        assert_eq!(plan(real), plan(dry_one));
+        let changed = |r: &Value| {
+            r["steps"].as_array().unwrap().iter().map(|s| s["detail"]["changed_fields"].clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(changed(real), changed(dry_one));
+    }
+    let vip_now = app.get(&format!("/api/v1/contacts/{}", s(&vip["id"]))).await.expect(200);
+    assert_eq!(vip_now["title"], "Customer");
+    let reg_now = app.get(&format!("/api/v1/contacts/{}", s(&reg["id"]))).await.expect(200);
+    assert_eq!((reg_now["title"].as_str(), &reg_now["tags"]), (Some("Customer"), &json!(["regular"])));
+    let notes = app.get(&format!("/api/v1/interactions?filter=contact_ids[eq]:{}", s(&vip["id"]))).await.expect(200);
+    assert_eq!(notes["data"][0]["body"], "Welcome Vera");
+
+    // The same through GraphQL: the dry run, the rule's runs.
+    let gql = app
+        .gql(
+            &app.admin,
+            "mutation($id: ID!, $sel: AutomationSelection!) { dryRunAutomationRule(id: $id, selection: $sel) { results { recordId wouldRun steps { step action status } } } }",
+            json!({"id": id, "sel": {"filter": "tags[eq]:vip"}}),
+        )
+        .await;
+    let results = &gql["data"]["dryRunAutomationRule"]["results"];
+    assert_eq!(results.as_array().unwrap().len(), 1, "{gql}");
+    assert_eq!(results[0]["recordId"], vip["id"]);
+    let listed = app
+        .gql(
+            &app.admin,
+            "query($id: ID!) { automationRule(id: $id) { name runs { data { status trigger } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(listed["data"]["automationRule"]["runs"]["data"].as_array().unwrap().len(), 2, "{listed}");
+}
+
+#[actix_web::test]
+async fn bad_rules_are_refused_with_the_field_that_is_wrong() {
+    let app = spawn_with(fast).await;
+    let refused = |body: Value| {
+        let app = &app;
+        async move { app.post("/api/v1/automation-rules", body).await.expect(422) }
+    };
+    let base = json!({"name": "R", "entity": "contact", "events": ["created"]});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        merge(&mut b, extra);
+        b
+    };
+    let e = refused(with(json!({"entity": "galaxy", "actions": [{"type": "add_note", "body": "x"}]}))).await;
+    assert_eq!(error_fields(&e), ["entity"]);
+    let e = refused(with(json!({"actions": [{"type": "launch_rocket"}]}))).await;
+    assert_eq!(error_fields(&e), ["actions[0]"]);
+    let e = refused(with(json!({"actions": [{"type": "branch", "filter": "title[eq]:x",
+        "then": [{"type": "wait", "duration": "1d"}]}]})))
+    .await;
+    assert_eq!(error_fields(&e), ["actions[0].then[0].type"]);
+    let e = refused(with(json!({"actions": [{"type": "set_fields", "fields": {"no_such_field": 1}}]}))).await;
+    assert_eq!(error_fields(&e), ["actions[0].fields"]);
+    let e = refused(with(
+        json!({"before_filter": "account.tier[eq]:gold", "actions": [{"type": "add_note", "body": "x"}]}),
+    ))
+    .await;
+    assert_eq!(error_fields(&e), ["before_filter"]);
+    let e = refused(with(json!({"actions": [{"type": "wait", "duration": "soon"}]}))).await;
+    assert_eq!(error_fields(&e), ["actions[0].duration"]);
+    // A rule never acts with a scope its enabler lacks.
+    let limited = token(&app.keys, "ops", &[], &["automation:write", "automation:read", "contacts:read"]);
+    let body = with(json!({"actions": [{"type": "set_fields", "fields": {"title": "x"}}]}));
+    let r = app.call(awc::http::Method::POST, "/api/v1/automation-rules", Some(&limited), Some(body), &[]).await;
+    let e = r.expect(422);
+    assert_eq!(error_fields(&e), ["scopes"]);
+    assert!(e.to_string().contains("contacts:write"), "{e}");
+}
+
+#[actix_web::test]
+async fn waits_live_in_the_database_and_each_run_happens_once_across_instances() {
+    // No engine in the app itself: the test drives it, as two processes would.
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let settings = crm_automation::engine::Settings::default();
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Nurture", "entity": "contact", "events": ["created"],
+                   "actions": [{"type": "add_note", "body": "day 0"}, {"type": "wait", "duration": "1s"},
+                               {"type": "add_note", "body": "day 3"}]}),
+        )
+        .await;
+    let id = s(&rule["id"]).to_string();
+    let c = app.contact("Wes", "Wait", json!({})).await;
+    crm_gateway::automation::round(&app.db, settings, "process-1").await.unwrap();
+    let r = runs(&app, &id).await;
+    assert_eq!(r[0]["status"], "waiting", "{r:?}");
+    assert_eq!(r[0]["steps"][1]["status"], "waiting");
+    // "process-1" is gone; another process resumes the run once it is due.
+    crm_gateway::automation::round(&app.db, settings, "process-2").await.unwrap();
+    assert_eq!(runs(&app, &id).await[0]["status"], "waiting", "not due yet");
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    crm_gateway::automation::round(&app.db, settings, "process-2").await.unwrap();
+    let r = runs(&app, &id).await;
+    assert_eq!(r[0]["status"], "succeeded", "{r:?}");
+    assert_eq!(r[0]["attempts"], 2);
+    let notes = app.get(&format!("/api/v1/interactions?filter=contact_ids[eq]:{}&sort=created_at", s(&c["id"]))).await;
+    let bodies: Vec<Value> = notes.expect(200)["data"].as_array().unwrap().iter().map(|n| n["body"].clone()).collect();
+    assert_eq!(bodies, [json!("day 0"), json!("day 3")]);
+
+    // A process that claimed a run and died: the lease runs out, another executes it once.
+    let d = app.contact("Dee", "Dead", json!({})).await;
+    let claimed = app
+        .db
+        .transaction(|c| -> Result<Vec<uuid::Uuid>, crm_records::RecordError> {
+            crm_automation::engine::match_events(c, 1000, crm_automation::engine::Settings::default())?;
+            crm_automation::engine::claim_due(c, "dead", crm_db::now(), chrono::Duration::milliseconds(300), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    crm_gateway::automation::round(&app.db, settings, "alive").await.unwrap();
+    assert_eq!(runs(&app, &id).await.last().unwrap()["status"], "pending", "leased to the dead process");
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    crm_gateway::automation::round(&app.db, settings, "alive").await.unwrap();
+    let notes = app.get(&format!("/api/v1/interactions?filter=contact_ids[eq]:{}", s(&d["id"]))).await.expect(200);
+    assert_eq!(notes["data"].as_array().unwrap().len(), 1, "day 0 once; day 3 waits");
+
+    // Two instances with their engines on one database: every run once.
+    app.patch(&format!("/api/v1/automation-rules/{id}"), json!({"enabled": false})).await.expect(200);
+    let once = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Once", "entity": "account", "events": ["created"],
+                   "actions": [{"type": "add_note", "subject": "hello {{name}}", "body": "hi"}]}),
+        )
+        .await;
+    let a = spawn_on_with(&app.database_url, |s| s.automation_interval = Duration::from_millis(20)).await;
+    let b = spawn_on_with(&app.database_url, |s| s.automation_interval = Duration::from_millis(20)).await;
+    let n = 24;
+    for i in 0..n {
+        let via = if i % 2 == 0 { &a } else { &b };
+        via.account(&format!("Acme {i}"), json!({})).await;
+    }
+    let r = settled(&app, s(&once["id"]), n).await;
+    assert_eq!(r.len(), n);
+    assert!(r.iter().all(|x| x["status"] == "succeeded" && x["attempts"] == 1), "{r:?}");
+    let notes = app.all_ids("/api/v1/interactions?filter=subject[starts_with]:hello").await;
+    assert_eq!(notes.len(), n, "one note per account");
+}
