@@ -171,22 +171,6 @@ pub fn resolve_filter(conn: &mut AnyConnection, target: &Target, text: &str) -> 
     crm_core::filter::resolve_with(&parsed, (target.catalog)(), &custom).map_err(|e| (e.code.to_string(), e.message))
 }
 
-fn field_names(list: Vec<String>, path: &str, errs: &mut FieldErrors) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (i, f) in list.into_iter().enumerate() {
-        let f = f.trim().to_string();
-        let ok = !f.is_empty()
-            && f.len() <= 100
-            && f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
-        if !ok {
-            errs.add(&format!("{path}[{i}]"), "invalid_value", "a field name, e.g. `status` or `custom_fields.tier`");
-        } else if !out.contains(&f) {
-            out.push(f);
-        }
-    }
-    out
-}
-
 impl AutomationRuleInput {
     fn normalize(mut self, conn: &mut AnyConnection, actor: &Actor) -> Result<AutomationRuleInput, RecordError> {
         let mut errs = FieldErrors::new();
@@ -247,7 +231,8 @@ impl AutomationRuleInput {
             _ => {}
         }
         self.events = events;
-        self.changed_fields = field_names(std::mem::take(&mut self.changed_fields), "changed_fields", &mut errs);
+        self.changed_fields =
+            values::parse_field_names("changed_fields", std::mem::take(&mut self.changed_fields), &mut errs);
         self.filter = self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(String::from);
         self.before_filter = self.before_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(String::from);
         if self.before_filter.is_some() && trigger == RuleTrigger::Manual {

@@ -124,6 +124,25 @@ pub fn check_sent(field: &str, sent: usize, keep: usize, what: &str) -> Result<(
     Ok(())
 }
 
+/// Field names of a record (`email`, `custom_fields.tier`), as a webhook or an automation rule
+/// lists them: trimmed, de-duplicated, order kept; each invalid one is an error at
+/// `field[i]`.
+pub fn parse_field_names(field: &str, raw: Vec<String>, errs: &mut crate::FieldErrors) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, f) in raw.into_iter().enumerate() {
+        let f = f.trim().to_string();
+        let ok = !f.is_empty()
+            && f.len() <= 100
+            && f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        if !ok {
+            errs.add(&format!("{field}[{i}]"), "invalid_value", "a field name, e.g. `email` or `custom_fields.tier`");
+        } else if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// Tags: trimmed, lower-cased, de-duplicated, order kept; at most 50 of at most 64 chars.
 pub fn parse_tags(field: &str, raw: &[String]) -> Result<Vec<String>, FieldError> {
     check_sent(field, raw.len(), 50, "tags")?;

@@ -177,23 +177,7 @@ impl WebhookInput {
         if self.fields.len() > 100 {
             errs.add("fields", "too_many", "at most 100 fields");
         } else {
-            let mut fields: Vec<String> = Vec::new();
-            for (i, f) in std::mem::take(&mut self.fields).into_iter().enumerate() {
-                let f = f.trim().to_string();
-                let ok = !f.is_empty()
-                    && f.len() <= 100
-                    && f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
-                if !ok {
-                    errs.add(
-                        &format!("fields[{i}]"),
-                        "invalid_value",
-                        "a field name, e.g. `email` or `custom_fields.tier`",
-                    );
-                } else if !fields.contains(&f) {
-                    fields.push(f);
-                }
-            }
-            self.fields = fields;
+            self.fields = values::parse_field_names("fields", std::mem::take(&mut self.fields), &mut errs);
         }
         self.filter = self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(String::from);
         if let Some(f) = &self.filter {
