@@ -448,3 +448,112 @@ async fn waits_live_in_the_database_and_each_run_happens_once_across_instances()
     let notes = app.all_ids("/api/v1/interactions?filter=subject[starts_with]:hello").await;
     assert_eq!(notes.len(), n, "one note per account");
 }
+
+/// Fires the clock rules as the engine would at `now` (the test's clock): the runs written.
+async fn fire(app: &TestApp, now: chrono::NaiveDateTime) -> usize {
+    app.db.transaction(move |c| crm_automation::engine::fire_due(c, now)).await.map(|f| f.runs).unwrap()
+}
+
+#[actix_web::test]
+async fn schedules_and_relative_times_fire_once_on_the_clock_they_are_given() {
+    use chrono::{Duration as D, NaiveTime, Utc};
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let settings = crm_automation::engine::Settings::default();
+    // Every day at 09:00 in Seoul (UTC+9 all year): midnight UTC.
+    let daily = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Daily VIP check", "entity": "contact", "trigger": "schedule",
+                   "schedule": "0 9 * * *", "time_zone": "Asia/Seoul", "filter": "tags[eq]:vip",
+                   "actions": [{"type": "add_note", "subject": "Daily check", "body": "Check on {{first_name}}"}]}),
+        )
+        .await;
+    let vips = [
+        app.contact("Vic", "One", json!({"tags": ["vip"]})).await,
+        app.contact("Val", "Two", json!({"tags": ["vip"]})).await,
+    ];
+    app.contact("Reg", "Ular", json!({})).await;
+    let midnight = (Utc::now().date_naive() + D::days(1)).and_time(NaiveTime::MIN);
+    assert_eq!(fire(&app, midnight - D::minutes(1)).await, 0, "not 09:00 in Seoul yet");
+    assert_eq!(fire(&app, midnight + D::minutes(1)).await, 2, "one run per VIP");
+    assert_eq!(fire(&app, midnight + D::minutes(2)).await, 0, "once a day");
+    // The engine was down for two days: the missed firings make one.
+    assert_eq!(fire(&app, midnight + D::days(2) + D::minutes(5)).await, 2);
+    crm_gateway::automation::round_at(&app.db, settings, "p", Some(midnight + D::days(2) + D::minutes(5)))
+        .await
+        .unwrap();
+    let r = runs(&app, s(&daily["id"])).await;
+    assert_eq!(r.len(), 4);
+    assert!(
+        r.iter().all(|x| x["trigger"] == "schedule" && x["caused_by"] == "clock" && x["status"] == "succeeded"),
+        "{r:?}"
+    );
+    for v in &vips {
+        let notes = app.get(&format!("/api/v1/interactions?filter=contact_ids[eq]:{}", s(&v["id"]))).await.expect(200);
+        assert_eq!(notes["data"].as_array().unwrap().len(), 2);
+    }
+
+    app.patch(&format!("/api/v1/automation-rules/{}", s(&daily["id"])), json!({"enabled": false})).await.expect(200);
+    assert_eq!(fire(&app, midnight + D::days(9)).await, 0, "a rule turned off does not fire");
+
+    // An hour before an activity is due, on its own clock; and three days before a deal's
+    // expected close date (a date: from its midnight UTC).
+    let soon = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Due soon", "entity": "activity", "trigger": "relative", "date_field": "due_at",
+                   "offset": "-1h", "actions": [{"type": "set_fields", "fields": {"tags": ["due-soon"]}}]}),
+        )
+        .await;
+    let closing = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Prepare the close", "entity": "opportunity", "trigger": "relative",
+                   "date_field": "expected_close_date", "offset": "-3d",
+                   "actions": [{"type": "create_activity", "activity_type": "task", "subject": "Prepare {{name}}"}]}),
+        )
+        .await;
+    let base = Utc::now().naive_utc();
+    let iso = |t: chrono::NaiveDateTime| format!("{}Z", t.format("%Y-%m-%dT%H:%M:%S"));
+    let a = app.activity("Call A", json!({"due_at": iso(base + D::hours(3))})).await;
+    let b = app.activity("Call B", json!({"due_at": iso(base + D::hours(30))})).await;
+    let acme = app.account("Acme", json!({})).await;
+    let pipe = app.pipeline("New", json!({})).await;
+    let close = base.date() + D::days(10);
+    let deal = app.opportunity("Big deal", &acme, &pipe, json!({"expected_close_date": close.to_string()})).await;
+    assert_eq!(fire(&app, base + D::hours(1)).await, 0);
+    assert_eq!(fire(&app, base + D::hours(2) + D::minutes(1)).await, 1, "A is due within the hour");
+    assert_eq!(fire(&app, base + D::hours(2) + D::minutes(2)).await, 0, "once");
+    assert_eq!(fire(&app, base + D::hours(29) + D::minutes(1)).await, 1, "B");
+    let three_days_before = (close - D::days(3)).and_time(NaiveTime::MIN);
+    assert_eq!(fire(&app, three_days_before - D::minutes(1)).await, 0);
+    assert_eq!(fire(&app, three_days_before + D::minutes(1)).await, 1, "the deal");
+    crm_gateway::automation::round_at(&app.db, settings, "p", Some(three_days_before + D::minutes(1))).await.unwrap();
+    let r = runs(&app, s(&soon["id"])).await;
+    assert_eq!(r.iter().map(|x| x["record_id"].clone()).collect::<Vec<_>>(), [a["id"].clone(), b["id"].clone()]);
+    assert_eq!(app.get(&format!("/api/v1/activities/{}", s(&a["id"]))).await.expect(200)["tags"], json!(["due-soon"]));
+    let r = runs(&app, s(&closing["id"])).await;
+    assert_eq!((r.len(), &r[0]["record_id"], &r[0]["status"]), (1, &deal["id"], &json!("succeeded")));
+    let tasks = app.get(&format!("/api/v1/activities?filter=opportunity_id[eq]:{}", s(&deal["id"]))).await.expect(200);
+    assert_eq!(tasks["data"][0]["subject"], "Prepare Big deal");
+
+    // Clock fields belong to their trigger.
+    let e = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "X", "entity": "contact", "trigger": "schedule",
+            "schedule": "every day", "time_zone": "Mars/Base", "actions": [{"type": "add_note", "body": "x"}]}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(error_fields(&e), ["schedule", "time_zone"]);
+    let e = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "X", "entity": "contact", "trigger": "relative",
+            "date_field": "first_name", "offset": "-3d", "actions": [{"type": "add_note", "body": "x"}]}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(error_fields(&e), ["date_field"]);
+}

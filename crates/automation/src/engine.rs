@@ -37,13 +37,123 @@ impl Default for Settings {
     }
 }
 
-/// A rule starts at the feed's head, with no failures behind it.
-pub(crate) fn start(conn: &mut AnyConnection, id: AutomationRuleId) -> Result<(), RecordError> {
+/// A rule starts now: at the feed's head, with no failures behind it, and with its clock set
+/// (a schedule's next firing; a relative rule's "looked up to now").
+pub(crate) fn start(conn: &mut AnyConnection, rule: &AutomationRule) -> Result<(), RecordError> {
     let head = crm_events::feed_bounds(conn)?.head.0;
-    diesel::update(rules::table.filter(rules::id.eq(DbUuid(id.0))))
-        .set((rules::cursor_seq.eq(head), rules::failures.eq(0)))
+    let now = crm_db::now();
+    let clock = match rule.trigger {
+        RuleTrigger::Schedule => {
+            rule.schedule.as_deref().and_then(|c| crate::clock::next_after(c, rule.time_zone.as_deref(), now))
+        }
+        RuleTrigger::Relative => Some(now),
+        RuleTrigger::Event | RuleTrigger::Manual => None,
+    };
+    diesel::update(rules::table.filter(rules::id.eq(DbUuid(rule.id.0))))
+        .set((rules::cursor_seq.eq(head), rules::failures.eq(0), rules::clock_at.eq(clock)))
         .execute(conn)?;
     Ok(())
+}
+
+/// What the clock started: rules fired and runs written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fired {
+    pub rules: usize,
+    pub runs: usize,
+}
+
+/// Fires the schedule and relative rules due at `now` (the engine passes the time; tests pass
+/// theirs), in the caller's transaction: their runs and their clock's next position are written
+/// together, so a firing happens once. On PostgreSQL the rules are read `FOR UPDATE SKIP LOCKED`.
+///
+/// - A schedule rule due (its next firing at or before `now`) makes a run for each live record
+///   its filter selects (at most 1000), then moves to its first firing after `now`: firings
+///   missed while no engine ran make one firing, not many.
+/// - A relative rule makes a run for each live record whose date field plus the offset fell in
+///   the window since it last looked (after it, up to `now`), then looks up to `now`.
+pub fn fire_due(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Fired, RecordError> {
+    let lock = match conn.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let mut q = Sql::new(conn.backend());
+    q.push(
+        "SELECT id FROM automation_rules WHERE enabled AND archived_at IS NULL \
+         AND trigger_kind IN ('schedule', 'relative') AND clock_at IS NOT NULL AND clock_at <= ",
+    )
+    .bind(now)
+    .push(lock);
+    let due = crm_db::sql::ids(conn, q)?;
+    let mut fired = Fired::default();
+    for id in due {
+        let clock_at: Option<NaiveDateTime> =
+            rules::table.filter(rules::id.eq(DbUuid(id))).select(rules::clock_at).first(conn)?;
+        let (Some(clock_at), Some(rule)) = (clock_at, AutomationRule::find(conn, id.into())?) else { continue };
+        let Some(target) = target::of(&rule.entity) else { continue };
+        let actor = rule.actor(uuid::Uuid::nil());
+        let filter =
+            rule.filter.as_deref().map(|f| resolve_filter(conn, &target, f).unwrap_or(Resolved::Or(Vec::new())));
+        let (ids, next) = match rule.trigger {
+            RuleTrigger::Schedule => {
+                let mut ids = (target.select)(conn, &actor, rule.filter.clone(), MAX_SELECTION)?;
+                ids.truncate(MAX_SELECTION as usize);
+                let next =
+                    rule.schedule.as_deref().and_then(|c| crate::clock::next_after(c, rule.time_zone.as_deref(), now));
+                (ids, next)
+            }
+            RuleTrigger::Relative => {
+                let (Some(field), Some(offset)) = (&rule.date_field, &rule.offset) else { continue };
+                let (Ok((column, kind)), Ok(offset)) =
+                    (crate::clock::date_column(&target, field), crate::clock::parse_offset(offset))
+                else {
+                    continue;
+                };
+                // date + offset in (from, now]  ⇔  date in (from − offset, now − offset]; a date
+                // counts from its midnight UTC.
+                let (lo, hi) = (clock_at - offset, now - offset);
+                let mut cond = Sql::new(conn.backend());
+                cond.push("archived_at IS NULL AND ").push(column).push(" > ");
+                match kind {
+                    crm_core::filter::FieldKind::Date => cond
+                        .bind(crm_db::sql::Bind::Date(lo.date()))
+                        .push(" AND ")
+                        .push(column)
+                        .push(" <= ")
+                        .bind(crm_db::sql::Bind::Date(hi.date())),
+                    _ => cond.bind(lo).push(" AND ").push(column).push(" <= ").bind(hi),
+                };
+                if let Some(f) = &filter {
+                    Sql::and(&mut cond, crm_db::sql::filter(f, conn.backend()));
+                }
+                (crm_db::sql::ids_where(conn, (target.catalog)().table, cond)?, Some(now))
+            }
+            RuleTrigger::Event | RuleTrigger::Manual => continue,
+        };
+        let conditions: Vec<ConditionOutcome> = rule
+            .filter
+            .iter()
+            .map(|f| ConditionOutcome { condition: "filter".into(), expression: f.clone(), held: Some(true) })
+            .collect();
+        for record in ids {
+            let new = NewRun {
+                rule: &rule,
+                trigger: rule.trigger,
+                event: None,
+                record,
+                caused_by: "clock",
+                depth: 0,
+                status: RunStatus::Pending,
+                conditions: conditions.clone(),
+                error: None,
+            };
+            fired.runs += insert_run(conn, new, now)?.0;
+        }
+        fired.rules += 1;
+        diesel::update(rules::table.filter(rules::id.eq(DbUuid(rule.id.0))))
+            .set(rules::clock_at.eq(next))
+            .execute(conn)?;
+    }
+    Ok(fired)
 }
 
 fn task_error(e: impl std::fmt::Display) -> RecordError {

@@ -21,6 +21,7 @@
 //! lists once as [`Targets`].
 
 pub mod actions;
+pub mod clock;
 pub mod conditions;
 pub mod engine;
 pub mod model;

@@ -19,6 +19,13 @@ wire_enum!(
         Event = "event",
         /// Only `POST /automation-rules/{id}/run`, on a selection of records.
         Manual = "manual",
+        /// At the times of `schedule` (cron) in `time_zone`: a run for each live record that
+        /// `filter` selects then (at most 1000).
+        Schedule = "schedule",
+        /// When a record's `date_field` plus `offset` comes (`-3d`: three days before
+        /// `expected_close_date`; `1h`: an hour after `sla_due_at`), for the records `filter`
+        /// selects.
+        Relative = "relative",
     }
 );
 
@@ -55,6 +62,17 @@ pub struct AutomationRule {
     /// Only updates that changed one of these fields (`stage_id`, `custom_fields.tier`); empty
     /// for any update.
     pub changed_fields: Vec<String>,
+    /// For a `schedule` trigger: a cron expression of five fields (minute, hour, day of month,
+    /// month, day of week) or a nickname (`@daily`), in `time_zone`.
+    pub schedule: Option<String>,
+    /// The IANA time zone of `schedule` (`Asia/Seoul`); UTC when absent.
+    pub time_zone: Option<String>,
+    /// For a `relative` trigger: a timestamp or date field of the resource
+    /// (`expected_close_date`, `sla_due_at`).
+    pub date_field: Option<String>,
+    /// For a `relative` trigger: when, from `date_field`: `-3d` (before), `1h` (after).
+    #[stored(column = "time_offset")]
+    pub offset: Option<String>,
     /// A condition on the record as it is when the event is matched (the list filter language
     /// of the resource, relations included: `account.tier[eq]:gold`).
     pub filter: Option<String>,
@@ -125,6 +143,22 @@ pub struct AutomationRuleInput {
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
     pub changed_fields: Vec<String>,
+    /// For `schedule` rules: five cron fields or a nickname (`0 9 * * MON-FRI`, `@daily`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "0 9 * * MON-FRI"))]
+    pub schedule: Option<String>,
+    /// For `schedule` rules: an IANA time zone (default `UTC`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "Asia/Seoul"))]
+    pub time_zone: Option<String>,
+    /// For `relative` rules: a timestamp or date field of the resource.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "expected_close_date"))]
+    pub date_field: Option<String>,
+    /// For `relative` rules: `-3d` (before the date), `1h` (after it).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "-3d"))]
+    pub offset: Option<String>,
     /// A condition on the record as it is.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "priority[eq]:urgent"))]
@@ -223,20 +257,64 @@ impl AutomationRuleInput {
             RuleTrigger::Event if events.is_empty() && errs.is_empty() => {
                 errs.add("events", "required", "an event rule names at least one event, e.g. `created`")
             }
-            RuleTrigger::Manual if !events.is_empty() || !self.changed_fields.is_empty() => errs.add(
-                "events",
-                "not_applicable",
-                "a manual rule runs on a selection: it has no events or changed fields",
-            ),
+            RuleTrigger::Event => {}
+            _ if !events.is_empty() || !self.changed_fields.is_empty() => {
+                errs.add("events", "not_applicable", "only an event rule has events and changed fields")
+            }
             _ => {}
+        }
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(String::from);
+        self.schedule = text(&self.schedule);
+        self.time_zone = text(&self.time_zone);
+        self.date_field = text(&self.date_field);
+        self.offset = text(&self.offset);
+        for (field, given, wanted) in [
+            ("schedule", self.schedule.is_some(), RuleTrigger::Schedule),
+            ("time_zone", self.time_zone.is_some(), RuleTrigger::Schedule),
+            ("date_field", self.date_field.is_some(), RuleTrigger::Relative),
+            ("offset", self.offset.is_some(), RuleTrigger::Relative),
+        ] {
+            if given && trigger != wanted {
+                errs.add(field, "not_applicable", format!("only a {} rule has `{field}`", wanted.as_str()));
+            }
+        }
+        if trigger == RuleTrigger::Schedule {
+            match &self.schedule {
+                None => {
+                    errs.add("schedule", "required", "a schedule rule has a cron expression, e.g. `0 9 * * MON-FRI`")
+                }
+                Some(c) => {
+                    if let Err(m) = crate::clock::parse_cron(c) {
+                        errs.add("schedule", "invalid_value", m);
+                    }
+                }
+            }
+            if let Some(z) = &self.time_zone
+                && let Err(m) = crate::clock::parse_zone(z)
+            {
+                errs.add("time_zone", "invalid_value", m);
+            }
+        }
+        if trigger == RuleTrigger::Relative {
+            match &self.offset {
+                None => errs.add("offset", "required", "when, from the date: `-3d` (before), `1h` (after)"),
+                Some(o) => {
+                    if let Err(m) = crate::clock::parse_offset(o) {
+                        errs.add("offset", "invalid_value", m);
+                    }
+                }
+            }
+            if self.date_field.is_none() {
+                errs.add("date_field", "required", "the timestamp or date field the offset counts from");
+            }
         }
         self.events = events;
         self.changed_fields =
             values::parse_field_names("changed_fields", std::mem::take(&mut self.changed_fields), &mut errs);
         self.filter = self.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(String::from);
         self.before_filter = self.before_filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(String::from);
-        if self.before_filter.is_some() && trigger == RuleTrigger::Manual {
-            errs.add("before_filter", "not_applicable", "a manual run has no record before");
+        if self.before_filter.is_some() && trigger != RuleTrigger::Event {
+            errs.add("before_filter", "not_applicable", "only an event has a record before");
         }
         if self.actions.is_empty() {
             errs.add("actions", "required", "at least one action");
@@ -250,6 +328,11 @@ impl AutomationRuleInput {
             }
         }
         if let Some(t) = target {
+            if let Some(f) = &self.date_field
+                && let Err(m) = crate::clock::date_column(&t, f)
+            {
+                errs.add("date_field", "invalid_value", m);
+            }
             for (field, text) in [("filter", &self.filter), ("before_filter", &self.before_filter)] {
                 let Some(text) = text else { continue };
                 match resolve_filter(conn, &t, text) {
@@ -333,6 +416,10 @@ impl Record for AutomationRule {
         r.changed_fields = i.changed_fields;
         r.filter = i.filter;
         r.before_filter = i.before_filter;
+        r.schedule = i.schedule;
+        r.time_zone = i.time_zone;
+        r.date_field = i.date_field;
+        r.offset = i.offset;
         r.actions = i.actions;
         r.scopes = i.scopes;
         r.enabled = i.enabled.unwrap_or(true);
@@ -357,8 +444,13 @@ impl Record for AutomationRule {
         after: &Self,
     ) -> Result<(), RecordError> {
         let was_on = before.is_some_and(|b| b.enabled && b.archived_at.is_none());
-        if after.enabled && after.archived_at.is_none() && !was_on {
-            crate::engine::start(conn, after.id)?;
+        // A changed clock starts again from now too (the next firing of the new schedule).
+        let clock_changed = before.is_some_and(|b| {
+            (&b.trigger, &b.schedule, &b.time_zone, &b.date_field, &b.offset)
+                != (&after.trigger, &after.schedule, &after.time_zone, &after.date_field, &after.offset)
+        });
+        if after.enabled && after.archived_at.is_none() && (!was_on || clock_changed) {
+            crate::engine::start(conn, after)?;
         }
         Ok(())
     }

@@ -1337,6 +1337,10 @@ diesel::table! {
         trigger_kind -> Text,
         events -> Json,
         changed_fields -> Json,
+        schedule -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
+        date_field -> Nullable<Text>,
+        time_offset -> Nullable<Text>,
         filter -> Nullable<Text>,
         before_filter -> Nullable<Text>,
         actions -> Json,
@@ -1354,6 +1358,7 @@ diesel::table! {
         cursor_seq -> BigInt,
         failures -> BigInt,
         last_assignee -> Nullable<Uid>,
+        clock_at -> Nullable<Timestamp>,
     }
 }
 

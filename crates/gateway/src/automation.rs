@@ -1,5 +1,5 @@
-//! The automation engine, on every instance that runs it (`CRM_AUTOMATION_INTERVAL`): it matches
-//! new events to rules and executes the runs due, each run in its own transaction. Instances
+//! The automation engine, on every instance that runs it (`CRM_AUTOMATION_INTERVAL`): it fires
+//! the schedule and relative rules due, matches new events to rules and executes the runs due, each run in its own transaction. Instances
 //! share the work through the runs' leases (`crm_db::claim`) and, on PostgreSQL, the rules' row
 //! locks while matching: each run is executed by one instance, and its effects commit once.
 
@@ -33,10 +33,22 @@ pub fn spawn(db: Db, settings: Settings, every: Duration) {
     });
 }
 
-/// Matches until the log is read, then executes what is due until nothing is: the runs
-/// executed.
+/// Fires the clock rules due, matches until the log is read, then executes what is due until
+/// nothing is: the runs executed.
 pub async fn round(db: &Db, settings: Settings, owner: &str) -> Result<usize, String> {
+    round_at(db, settings, owner, None).await
+}
+
+/// `round` on a given clock (`None`: the real one), as tests drive schedules.
+pub async fn round_at(
+    db: &Db,
+    settings: Settings,
+    owner: &str,
+    clock: Option<chrono::NaiveDateTime>,
+) -> Result<usize, String> {
+    let now = move || clock.unwrap_or_else(crm_db::now);
     let mut executed = 0;
+    db.transaction(move |c| engine::fire_due(c, now())).await.map_err(|e: crm_records::RecordError| e.to_string())?;
     loop {
         let matched = db
             .transaction(move |c| engine::match_events(c, MATCH_BATCH, settings))
@@ -45,10 +57,12 @@ pub async fn round(db: &Db, settings: Settings, owner: &str) -> Result<usize, St
         let more_events = matched.events as u32 == MATCH_BATCH;
         let o = owner.to_string();
         let due = db
-            .transaction(move |c| engine::claim_due(c, &o, crm_db::now(), LEASE, BATCH))
+            .transaction(move |c| engine::claim_due(c, &o, now(), LEASE, BATCH))
             .await
             .map_err(|e: crm_records::RecordError| e.to_string())?;
-        let full = due.len() as i64 == BATCH;
+        // Claimed runs may free later ones (a rule's next run on the same record waits for the
+        // one before): claim again until nothing is due.
+        let claimed = !due.is_empty();
         for id in due {
             let o = owner.to_string();
             match db.transaction(move |c| engine::execute(c, &o, id, settings)).await {
@@ -58,7 +72,7 @@ pub async fn round(db: &Db, settings: Settings, owner: &str) -> Result<usize, St
                 Err(e) => tracing::warn!(run = %id, error = %e, "automation run not executed"),
             }
         }
-        if !full && !more_events {
+        if !claimed && !more_events {
             return Ok(executed);
         }
     }

@@ -11,6 +11,10 @@ CREATE TABLE automation_rules (
     trigger_kind text NOT NULL,
     events jsonb NOT NULL DEFAULT '[]',
     changed_fields jsonb NOT NULL DEFAULT '[]',
+    schedule text,
+    time_zone text,
+    date_field text,
+    time_offset text,
     filter text,
     before_filter text,
     actions jsonb NOT NULL DEFAULT '[]',
@@ -26,10 +30,12 @@ CREATE TABLE automation_rules (
     updated_at timestamp NOT NULL,
     archived_at timestamp,
     -- Not part of the record a client reads: the matcher's position in the event log, the
-    -- failed runs in a row, and the user a round robin gave a record to last.
+    -- failed runs in a row, the user a round robin gave a record to last, and the clock of
+    -- schedule rules (their next firing) and relative rules (the time they looked up to).
     cursor_seq bigint NOT NULL DEFAULT 0,
     failures bigint NOT NULL DEFAULT 0,
     last_assignee uuid,
+    clock_at timestamp,
     search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(description, ''))) STORED
 );
 CREATE INDEX automation_rules_created ON automation_rules (created_at, id);

@@ -12,6 +12,10 @@ CREATE TABLE automation_rules (
     trigger_kind TEXT NOT NULL,
     events TEXT NOT NULL DEFAULT '[]',
     changed_fields TEXT NOT NULL DEFAULT '[]',
+    schedule TEXT,
+    time_zone TEXT,
+    date_field TEXT,
+    time_offset TEXT,
     filter TEXT,
     before_filter TEXT,
     actions TEXT NOT NULL DEFAULT '[]',
@@ -27,10 +31,12 @@ CREATE TABLE automation_rules (
     updated_at TEXT NOT NULL,
     archived_at TEXT,
     -- Not part of the record a client reads: the matcher's position in the event log, the
-    -- failed runs in a row, and the user a round robin gave a record to last.
+    -- failed runs in a row, the user a round robin gave a record to last, and the clock of
+    -- schedule rules (their next firing) and relative rules (the time they looked up to).
     cursor_seq INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0,
-    last_assignee TEXT
+    last_assignee TEXT,
+    clock_at TEXT
 );
 CREATE INDEX automation_rules_created ON automation_rules (created_at, id);
 CREATE VIRTUAL TABLE automation_rules_fts USING fts5(
