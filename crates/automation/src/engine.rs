@@ -95,7 +95,16 @@ pub fn fire_due(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Fired, R
             rule.filter.as_deref().map(|f| resolve_filter(conn, &target, f).unwrap_or(Resolved::Or(Vec::new())));
         let (ids, next) = match rule.trigger {
             RuleTrigger::Schedule => {
-                let mut ids = (target.select)(conn, &actor, rule.filter.clone(), MAX_SELECTION)?;
+                // A filter that no longer resolves (a custom field removed since it was saved)
+                // selects nothing: this firing passes, and the others still fire.
+                let mut ids = match (target.select)(conn, &actor, rule.filter.clone(), MAX_SELECTION) {
+                    Ok(ids) => ids,
+                    Err(e @ RecordError::List(_)) => {
+                        tracing::warn!(rule = %rule.id.0, error = %e, "a schedule rule's filter selects nothing");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e),
+                };
                 ids.truncate(MAX_SELECTION as usize);
                 let next =
                     rule.schedule.as_deref().and_then(|c| crate::clock::next_after(c, rule.time_zone.as_deref(), now));
