@@ -1359,6 +1359,8 @@ diesel::table! {
         failures -> BigInt,
         last_assignee -> Nullable<Uid>,
         clock_at -> Nullable<Timestamp>,
+        stop_when -> Json,
+        change_conditions -> Json,
     }
 }
 
@@ -1392,5 +1394,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::Uid;
+
+    automation_approvals (id) {
+        id -> Uid,
+        run_id -> Uid,
+        rule_id -> Uid,
+        step -> Text,
+        entity -> Text,
+        record_id -> Uid,
+        approver_id -> Uid,
+        reason -> Text,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(automation_runs -> automation_rules (rule_id));
-diesel::allow_tables_to_appear_in_same_query!(automation_rules, automation_runs);
+diesel::joinable!(automation_approvals -> automation_runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(automation_rules, automation_runs, automation_approvals);

@@ -245,6 +245,43 @@ fn insert_delivery(
     Ok(n)
 }
 
+/// The type of the messages automation rules send (`call_webhook`); a subscription may name it
+/// among its event types to say it expects them (the rules name the subscription anyway).
+pub const AUTOMATION_TYPE: &str = "automation.webhook";
+
+/// Queues a message that is not a change of the feed (an automation rule's `call_webhook`) for
+/// subscription `webhook`, in the caller's transaction: it is signed, delivered, retried and
+/// logged as the feed's events are, under the Standard Webhooks envelope with type `kind`. It
+/// comes after the deliveries of the record's changes committed before it.
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    webhook: WebhookId,
+    kind: &str,
+    entity_id: uuid::Uuid,
+    data: &serde_json::Value,
+) -> Result<uuid::Uuid, RecordError> {
+    let now = crm_db::now();
+    let head = crm_events::feed_bounds(conn)?.head.0;
+    let timestamp = crm_db::to_utc(now);
+    let payload = serde_json::to_string(&serde_json::json!({ "type": kind, "timestamp": timestamp, "data": data }))
+        .map_err(|x| DbError::Task(x.to_string()))?;
+    let id = uuid::Uuid::now_v7();
+    let row = NewDelivery {
+        id: DbUuid(id),
+        webhook_id: DbUuid(webhook.0),
+        event_seq: head,
+        event_id: DbUuid(id),
+        event_type: kind.to_string(),
+        entity_id: DbUuid(entity_id),
+        payload,
+        status: DeliveryStatus::Pending.as_str().into(),
+        next_attempt_at: now,
+        created_at: now,
+    };
+    diesel::insert_into(webhook_deliveries::table).values(&row).execute(conn)?;
+    Ok(id)
+}
+
 /// Deliveries waiting for their (next) attempt, over every subscription (for `/metrics`).
 pub fn backlog(conn: &mut AnyConnection) -> QueryResult<i64> {
     webhook_deliveries::table

@@ -126,6 +126,10 @@ fn check_type(t: &str) -> Result<String, String> {
     if t == "*" || t == "*.*" {
         return Ok("*".into());
     }
+    // Not a change of the feed: the messages automation rules send (`call_webhook`).
+    if t == crate::dispatch::AUTOMATION_TYPE {
+        return Ok(t.into());
+    }
     let Some((entity, action)) = t.split_once('.') else {
         return Err(format!("`{t}` is not `entity.action` (e.g. `contact.updated`, `contact.*`)"));
     };
