@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crm_core::ids::{ActivityId, InteractionId, UserId};
+use crm_core::ids::{ActivityId, CampaignId, InteractionId, UserId, WebhookId};
 use crm_core::{Actor, FieldErrors, Scope, Timestamp, wire_enum};
 use crm_db::AnyConnection;
 use crm_db::types::DbUuid;
@@ -78,6 +78,29 @@ pub enum Action {
     /// Pauses the run (`2d`, `1h`), then continues with the next action, with the record as
     /// it is then. Only at the top level of a rule's actions.
     Wait { duration: String },
+    /// Pauses the run until a user approves (it then goes on with the next action) or rejects
+    /// (it stops); a request nobody decides within `expires_in` stops it too. Only at the top
+    /// level of a rule's actions. See `GET /automation-approvals`.
+    RequestApproval {
+        /// `owner` (the record's owner, the default) or a user's id.
+        #[serde(default)]
+        approver: Option<String>,
+        /// What is asked (`Discount of {{discount_percent}}% on {{name}}`).
+        reason: String,
+        /// How long the approver has (`2d`, `4h`); 7 days when absent.
+        #[serde(default)]
+        expires_in: Option<String>,
+    },
+    /// Sends the record to a webhook subscription: a signed delivery of type
+    /// `automation.webhook` (the rule, the run and the record as it is now), retried and logged
+    /// as the change feed's deliveries are, behind the same SSRF guard.
+    CallWebhook { webhook_id: WebhookId },
+    /// Adds the contact to a campaign that has not run yet (consent is checked as for segment
+    /// members); a contact already in it stays as it is.
+    AddToCampaign { campaign_id: CampaignId },
+    /// Takes the contact out of a campaign that has not run yet; one that is not in it is left
+    /// alone.
+    RemoveFromCampaign { campaign_id: CampaignId },
     /// Runs `then` when the record as it is now matches `filter`, else `otherwise`.
     Branch {
         filter: String,
@@ -99,6 +122,10 @@ impl Action {
             Action::CreateActivity { .. } => "create_activity",
             Action::AddNote { .. } => "add_note",
             Action::Wait { .. } => "wait",
+            Action::RequestApproval { .. } => "request_approval",
+            Action::CallWebhook { .. } => "call_webhook",
+            Action::AddToCampaign { .. } => "add_to_campaign",
+            Action::RemoveFromCampaign { .. } => "remove_from_campaign",
             Action::Branch { .. } => "branch",
         }
     }
@@ -213,6 +240,49 @@ fn check_one(
                 Err(m) => errs.add(&format!("{path}.duration"), "invalid_value", m),
             }
         }
+        Action::RequestApproval { approver, reason, expires_in } => {
+            if !top {
+                errs.add(
+                    &format!("{path}.type"),
+                    "not_applicable",
+                    "`request_approval` is allowed only at the top level, not in a branch",
+                );
+            }
+            if reason.trim().is_empty() || reason.chars().count() > 1000 {
+                errs.add(&format!("{path}.reason"), "invalid_value", "what is asked, 1 to 1000 characters");
+            }
+            match approver.as_deref() {
+                None | Some("owner") if !owned(target) => errs.add(
+                    &format!("{path}.approver"),
+                    "required",
+                    format!("a {} has no owner: name the approver's user id", target.entity),
+                ),
+                None | Some("owner") => {}
+                Some(a) if uuid::Uuid::parse_str(a).is_err() => {
+                    errs.add(&format!("{path}.approver"), "invalid_value", "`owner` or a user's id")
+                }
+                Some(_) => {}
+            }
+            if let Some(d) = expires_in {
+                match parse_duration(d) {
+                    Ok(d) if d <= chrono::Duration::zero() => {
+                        errs.add(&format!("{path}.expires_in"), "invalid_value", "longer than zero")
+                    }
+                    Ok(_) => {}
+                    Err(m) => errs.add(&format!("{path}.expires_in"), "invalid_value", m),
+                }
+            }
+        }
+        Action::CallWebhook { .. } => {}
+        Action::AddToCampaign { .. } | Action::RemoveFromCampaign { .. } => {
+            if target.entity != "contact" {
+                errs.add(
+                    &format!("{path}.type"),
+                    "not_applicable",
+                    format!("campaign members are contacts, not a {}", target.entity),
+                );
+            }
+        }
         Action::Branch { filter, then, otherwise } => {
             if let Err((code, m)) = resolve(filter) {
                 errs.add(&format!("{path}.filter"), &code, m);
@@ -224,6 +294,41 @@ fn check_one(
             }
         }
     }
+}
+
+/// How long an approver has by default.
+pub const DEFAULT_APPROVAL_DAYS: i64 = 7;
+
+/// Checks that the webhooks and campaigns `actions` name exist (when a rule is saved).
+pub fn check_refs(conn: &mut AnyConnection, actions: &[Action], errs: &mut FieldErrors) -> Result<(), RecordError> {
+    fn walk(conn: &mut AnyConnection, a: &Action, path: String, errs: &mut FieldErrors) -> Result<(), RecordError> {
+        use crm_records::Stored;
+        match a {
+            Action::CallWebhook { webhook_id }
+                if crm_webhooks::Webhook::find(conn, *webhook_id)?.is_none_or(|w| w.archived_at.is_some()) =>
+            {
+                errs.add(&format!("{path}.webhook_id"), "not_found", "no live webhook subscription has this id");
+            }
+            Action::AddToCampaign { campaign_id } | Action::RemoveFromCampaign { campaign_id }
+                if crm_campaigns::Campaign::find(conn, *campaign_id)?.is_none_or(|c| c.archived_at.is_some()) =>
+            {
+                errs.add(&format!("{path}.campaign_id"), "not_found", "no live campaign has this id");
+            }
+            Action::Branch { then, otherwise, .. } => {
+                for (name, list) in [("then", then), ("otherwise", otherwise)] {
+                    for (i, x) in list.iter().enumerate() {
+                        walk(conn, x, format!("{path}.{name}[{i}]"), errs)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    for (i, a) in actions.iter().enumerate() {
+        walk(conn, a, format!("actions[{i}]"), errs)?;
+    }
+    Ok(())
 }
 
 /// Whether records of `target` have an owner.
@@ -258,7 +363,14 @@ pub fn needs(actions: &[Action], target: &Target) -> BTreeSet<Scope> {
             Action::AddNote { .. } => {
                 out.insert(Scope::InteractionsWrite);
             }
-            Action::Wait { .. } => {}
+            Action::Wait { .. } | Action::RequestApproval { .. } => {}
+            Action::CallWebhook { .. } => {
+                out.insert(Scope::WebhooksWrite);
+            }
+            Action::AddToCampaign { .. } | Action::RemoveFromCampaign { .. } => {
+                out.insert(Scope::CampaignsRead);
+                out.insert(Scope::CampaignsWrite);
+            }
             Action::Branch { then, otherwise, .. } => {
                 for x in then.iter().chain(otherwise) {
                     walk(x, target, out);
@@ -281,8 +393,11 @@ wire_enum!(
         Failed = "failed",
         /// It ran, but a later action of the same segment failed, so its writes were rolled back.
         RolledBack = "rolled_back",
-        /// A wait: the run continues at `detail.until`.
+        /// A wait: the run continues at `detail.until`; or an approval request: the run
+        /// continues when it is approved (`detail.approval_id`).
         Waiting = "waiting",
+        /// The approval request was rejected: the run stopped.
+        Rejected = "rejected",
     }
 );
 
@@ -309,6 +424,8 @@ pub struct Exec<'a> {
     pub actor: &'a Actor,
     pub target: Target,
     pub rule_id: uuid::Uuid,
+    /// The run (nil in a dry run).
+    pub run_id: uuid::Uuid,
     pub record_id: uuid::Uuid,
     /// The record as it is now (refreshed after each write).
     pub record: Value,
@@ -443,8 +560,36 @@ pub fn apply(conn: &mut AnyConnection, x: &mut Exec<'_>, a: &Action) -> Result<V
             let id: InteractionId = n.id;
             Ok(serde_json::json!({ "interaction_id": id }))
         }
-        Action::Wait { .. } => Ok(Value::Null),
-        Action::Branch { .. } => Ok(Value::Null),
+        Action::CallWebhook { webhook_id } => {
+            let data = serde_json::json!({
+                "rule_id": x.rule_id,
+                "run_id": x.run_id,
+                "entity": x.target.entity,
+                "record_id": x.record_id,
+                "record": x.record,
+            });
+            let delivery = crm_webhooks::dispatch::enqueue(
+                conn,
+                *webhook_id,
+                crm_webhooks::dispatch::AUTOMATION_TYPE,
+                x.record_id,
+                &data,
+            )?;
+            Ok(serde_json::json!({ "webhook_id": webhook_id, "delivery_id": delivery }))
+        }
+        Action::AddToCampaign { campaign_id } => {
+            let added = crm_campaigns::members::add(conn, x.actor, *campaign_id, &[x.record_id.into()])?;
+            Ok(serde_json::json!({ "campaign_id": campaign_id, "added": added == 1 }))
+        }
+        Action::RemoveFromCampaign { campaign_id } => {
+            let removed = match crm_campaigns::members::remove(conn, x.actor, *campaign_id, x.record_id.into()) {
+                Ok(()) => true,
+                Err(RecordError::NotFound { entity: "campaign_member" }) => false,
+                Err(e) => return Err(e),
+            };
+            Ok(serde_json::json!({ "campaign_id": campaign_id, "removed": removed }))
+        }
+        Action::Wait { .. } | Action::RequestApproval { .. } | Action::Branch { .. } => Ok(Value::Null),
     }
 }
 

@@ -5,7 +5,96 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_core::filter::{FieldKind, Literal, Op, Resolved};
+use crm_core::wire_enum;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+wire_enum!(
+    /// Which way a number moved in an update.
+    ChangeDirection {
+        /// It is larger after the update.
+        Increased = "increased",
+        /// It is smaller after the update.
+        Decreased = "decreased",
+    }
+);
+
+/// A condition on how an update changed a number: "`amount` increased by more than 20%". It
+/// compares the event's `before` with its `after`, so it holds only for updates. A money field
+/// compares its amounts when the currency did not change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::SimpleObject, async_graphql::InputObject),
+    graphql(input_name = "ChangeConditionInput")
+)]
+pub struct ChangeCondition {
+    /// A number or money field of the resource (`amount`, `probability`,
+    /// `custom_fields.seats`).
+    pub field: String,
+    pub direction: ChangeDirection,
+    /// By more than this percentage of the value before (`20` for "by more than 20%"). An
+    /// increase from zero is more than any percentage.
+    #[serde(default)]
+    pub more_than_percent: Option<f64>,
+    /// By more than this much, in the field's unit (minor units for money: cents).
+    #[serde(default)]
+    pub more_than: Option<f64>,
+}
+
+/// A number of a record's JSON, and its currency when it is money.
+fn number(record: &Value, field: &str) -> Option<(f64, Option<String>)> {
+    let v = lookup(record, field)?;
+    let currency = v.get("currency").and_then(Value::as_str).map(String::from);
+    let v = v.get("amount_minor").unwrap_or(v);
+    let n = v.as_f64().or_else(|| v.as_str()?.parse().ok())?;
+    Some((n, currency))
+}
+
+impl ChangeCondition {
+    /// How the run log shows it: `amount increased by more than 20%`.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} {}", self.field, self.direction.as_str());
+        let mut by = Vec::new();
+        if let Some(p) = self.more_than_percent {
+            by.push(format!("{p}%"));
+        }
+        if let Some(n) = self.more_than {
+            by.push(n.to_string());
+        }
+        if !by.is_empty() {
+            out.push_str(" by more than ");
+            out.push_str(&by.join(" and "));
+        }
+        out
+    }
+
+    /// Whether the update from `before` to `after` satisfies it: both values present (in the
+    /// same currency), moved the right way, and by more than each threshold given.
+    pub fn holds(&self, before: &Value, after: &Value) -> bool {
+        let (Some((b, bc)), Some((a, ac))) = (number(before, &self.field), number(after, &self.field)) else {
+            return false;
+        };
+        if bc != ac {
+            return false;
+        }
+        let delta = match self.direction {
+            ChangeDirection::Increased => a - b,
+            ChangeDirection::Decreased => b - a,
+        };
+        if delta <= 0.0 {
+            return false;
+        }
+        let percent_ok = match self.more_than_percent {
+            None => true,
+            Some(_) if b == 0.0 => true,
+            Some(p) => delta / b.abs() * 100.0 > p,
+        };
+        percent_ok && self.more_than.is_none_or(|m| delta > m)
+    }
+}
 
 /// Why a condition cannot be evaluated on a record's JSON.
 pub fn unsupported(r: &Resolved) -> Option<String> {
@@ -183,6 +272,35 @@ mod tests {
         let parsed = crm_core::filter::parse(filter).unwrap_or_else(|e| panic!("{e:?}"));
         let resolved = crm_core::filter::resolve(&parsed, &CATALOG).unwrap_or_else(|e| panic!("{e:?}"));
         holds(&resolved, &record)
+    }
+
+    #[test]
+    fn changes_compare_before_with_after() {
+        let money = |minor: i64, cur: &str| json!({"amount": {"amount_minor": minor.to_string(), "currency": cur}});
+        let up20 = ChangeCondition {
+            field: "amount".into(),
+            direction: ChangeDirection::Increased,
+            more_than_percent: Some(20.0),
+            more_than: None,
+        };
+        assert_eq!(up20.describe(), "amount increased by more than 20%");
+        // 1000 → 1201 is +20.1%; 1000 → 1200 is exactly 20%, not more.
+        assert!(up20.holds(&money(1000, "EUR"), &money(1201, "EUR")));
+        assert!(!up20.holds(&money(1000, "EUR"), &money(1200, "EUR")));
+        assert!(!up20.holds(&money(1000, "EUR"), &money(900, "EUR")));
+        assert!(!up20.holds(&money(1000, "EUR"), &money(5000, "USD")), "another currency does not compare");
+        assert!(up20.holds(&money(0, "EUR"), &money(1, "EUR")), "from zero, any increase");
+        assert!(!up20.holds(&json!({"amount": null}), &money(1, "EUR")), "no value before");
+        let down = ChangeCondition {
+            field: "custom_fields.seats".into(),
+            direction: ChangeDirection::Decreased,
+            more_than_percent: None,
+            more_than: Some(5.0),
+        };
+        let seats = |n: f64| json!({"custom_fields": {"seats": n}});
+        assert!(down.holds(&seats(50.0), &seats(44.0)));
+        assert!(!down.holds(&seats(50.0), &seats(45.0)));
+        assert!(!down.holds(&seats(50.0), &seats(60.0)));
     }
 
     #[test]

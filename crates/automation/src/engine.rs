@@ -353,14 +353,28 @@ pub fn match_events(conn: &mut AnyConnection, batch: u32, settings: Settings) ->
                         held: Some(ok.contains(&e.entity_id)),
                     });
                 }
+                let json = |raw: &Option<Box<serde_json::value::RawValue>>| -> Option<Value> {
+                    raw.as_ref().and_then(|b| serde_json::from_str(b.get()).ok())
+                };
+                let before = json(&e.before);
                 if let (Some(text), Some(f)) = (&m.rule.before_filter, &m.before) {
-                    let before: Option<Value> = e.before.as_ref().and_then(|b| serde_json::from_str(b.get()).ok());
                     let held = before.as_ref().is_some_and(|b| crate::conditions::holds(f, b));
                     conditions.push(ConditionOutcome {
                         condition: "before_filter".into(),
                         expression: text.clone(),
                         held: Some(held),
                     });
+                }
+                if !m.rule.change_conditions.is_empty() {
+                    let after = json(&e.after);
+                    for c in &m.rule.change_conditions {
+                        let held = matches!((&before, &after), (Some(b), Some(a)) if c.holds(b, a));
+                        conditions.push(ConditionOutcome {
+                            condition: "change".into(),
+                            expression: c.describe(),
+                            held: Some(held),
+                        });
+                    }
                 }
                 let held = conditions.iter().all(|c| c.held != Some(false));
                 let (status, error) = if depth > settings.max_depth {
@@ -413,7 +427,7 @@ pub fn claim_due(
     limit: i64,
 ) -> Result<Vec<uuid::Uuid>, RecordError> {
     let mut eligible = Sql::new(conn.backend());
-    eligible.push("c.status IN ('pending', 'waiting') AND c.due_at <= ").bind(now).push(
+    eligible.push("c.status IN ('pending', 'waiting', 'awaiting_approval') AND c.due_at <= ").bind(now).push(
         " AND NOT EXISTS (SELECT 1 FROM automation_runs e WHERE e.record_id = c.record_id \
          AND e.rule_id = c.rule_id AND e.status = 'pending' AND e.id < c.id)",
     );
@@ -426,40 +440,65 @@ pub fn backlog(conn: &mut AnyConnection) -> QueryResult<i64> {
     runs::table.filter(runs::status.eq(RunStatus::Pending.as_str())).count().get_result(conn)
 }
 
-/// What a segment of a run (up to a wait, or to the end) came to.
+/// What ended a segment before the end of the actions: the next action's index and how long
+/// until the run is due again.
+#[derive(Clone, Copy, Debug)]
+enum Pause {
+    Wait(usize, Duration),
+    /// An approval request: due again when it expires (a decision makes it due at once).
+    Approval(usize, Duration),
+}
+
+/// What a segment of a run (up to a wait or an approval, or to the end) came to.
 struct Segment {
     steps: Vec<StepResult>,
-    /// The wait that ended it: the next action's index and how long.
-    wait: Option<(usize, Duration)>,
+    pause: Option<Pause>,
     error: Option<String>,
 }
 
-/// Applies `actions[from..]` in a savepoint: until a wait (which a dry run passes), or the end,
-/// or a failure (which rolls the segment back, events included). A dry run rolls back anyway.
+/// Applies `actions[from..]` in a savepoint: until a wait or an approval request (which a dry
+/// run passes), or the end, or a failure (which rolls the segment back, events included). A
+/// dry run rolls back anyway.
 fn segment(conn: &mut AnyConnection, x: &mut Exec<'_>, actions: &[Action], from: usize, dry: bool) -> Segment {
     let mark = crm_db::outbox::mark();
     let mut steps: Vec<StepResult> = Vec::new();
-    let mut wait = None;
+    let mut pause = None;
     let record = x.record.clone();
     let result = conn.transaction::<(), RecordError, _>(|c| {
         for (i, a) in actions.iter().enumerate().skip(from) {
-            if let Action::Wait { duration } = a {
-                let d = actions::parse_duration(duration).unwrap_or_else(|_| Duration::zero());
-                let until = Timestamp(x.now.0 + d);
-                steps.push(step(
-                    (i + 1).to_string(),
-                    a,
-                    StepStatus::Waiting,
-                    serde_json::json!({ "until": until }),
-                    None,
-                ));
-                if !dry {
-                    wait = Some((i + 1, d));
-                    return Ok(());
+            match a {
+                Action::Wait { duration } => {
+                    let d = actions::parse_duration(duration).unwrap_or_else(|_| Duration::zero());
+                    let until = Timestamp(x.now.0 + d);
+                    steps.push(step(
+                        (i + 1).to_string(),
+                        a,
+                        StepStatus::Waiting,
+                        serde_json::json!({ "until": until }),
+                        None,
+                    ));
+                    if !dry {
+                        pause = Some(Pause::Wait(i + 1, d));
+                        return Ok(());
+                    }
                 }
-                continue;
+                Action::RequestApproval { approver, reason, expires_in } => {
+                    let at = (i + 1).to_string();
+                    let asked = match approval(c, x, &at, approver.as_deref(), reason, expires_in.as_deref(), dry) {
+                        Ok(asked) => asked,
+                        Err(e) => {
+                            steps.push(step(at, a, StepStatus::Failed, Value::Null, Some(e.to_string())));
+                            return Err(e);
+                        }
+                    };
+                    steps.push(step(at, a, StepStatus::Waiting, asked.detail, None));
+                    if !dry {
+                        pause = Some(Pause::Approval(i + 1, asked.expires_in));
+                        return Ok(());
+                    }
+                }
+                _ => tree(c, x, a, (i + 1).to_string(), &mut steps)?,
             }
-            tree(c, x, a, (i + 1).to_string(), &mut steps)?;
         }
         if dry {
             Err(RecordError::Db(crm_db::DbError::Query(diesel::result::Error::RollbackTransaction)))
@@ -480,11 +519,73 @@ fn segment(conn: &mut AnyConnection, x: &mut Exec<'_>, actions: &[Action], from:
             for s in steps.iter_mut().filter(|s| s.status == StepStatus::Done) {
                 s.status = StepStatus::RolledBack;
             }
-            wait = None;
+            pause = None;
             Some(steps.iter().find_map(|s| s.error.clone()).unwrap_or_else(|| e.to_string()))
         }
     };
-    Segment { steps, wait, error }
+    Segment { steps, pause, error }
+}
+
+/// An approval request made (or, in a dry run, that would be made).
+struct Asked {
+    detail: Value,
+    expires_in: Duration,
+}
+
+/// Asks the approver of a `request_approval` action at step `at`: the request's id, approver
+/// and expiry for the log.
+fn approval(
+    conn: &mut AnyConnection,
+    x: &Exec<'_>,
+    at: &str,
+    approver: Option<&str>,
+    reason: &str,
+    expires_in: Option<&str>,
+    dry: bool,
+) -> Result<Asked, RecordError> {
+    let fail = |m: String| RecordError::Conflict { entity: "automation_rule", code: "ACTION_FAILED", reason: m };
+    let approver = match approver {
+        None | Some("owner") => x
+            .record
+            .get("owner_id")
+            .and_then(Value::as_str)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .ok_or_else(|| fail(format!("the {} has no owner to approve", x.target.entity)))?,
+        Some(id) => uuid::Uuid::parse_str(id).map_err(|_| fail(format!("`{id}` is not a user id")))?,
+    };
+    let user = crm_users::User::find(conn, approver.into())?
+        .filter(|u| u.active && u.archived_at.is_none())
+        .ok_or_else(|| fail(format!("the approver {approver} is not an active user")))?;
+    let expires_in = match expires_in {
+        Some(d) => actions::parse_duration(d).map_err(fail)?,
+        None => Duration::days(actions::DEFAULT_APPROVAL_DAYS),
+    };
+    let reason = actions::render(reason, &x.record);
+    let expires_at = x.now.0.naive_utc() + expires_in;
+    let id = if dry {
+        None
+    } else {
+        Some(crate::approvals::create(
+            conn,
+            crate::approvals::NewApproval {
+                run: x.run_id,
+                rule: x.rule_id,
+                step: at,
+                entity: x.target.entity,
+                record: x.record_id,
+                approver: user.id,
+                reason: &reason,
+                expires_at,
+            },
+        )?)
+    };
+    let detail = serde_json::json!({
+        "approval_id": id,
+        "approver_id": user.id,
+        "reason": reason,
+        "expires_at": crm_db::to_utc(expires_at),
+    });
+    Ok(Asked { detail, expires_in })
 }
 
 fn step(at: String, a: &Action, status: StepStatus, detail: Value, error: Option<String>) -> StepResult {
@@ -554,7 +655,9 @@ pub fn execute(
         .first(conn)
         .optional()?;
     let Some((Some(holder), status, next_step, prior)) = lease else { return Ok(None) };
-    if holder != owner || !matches!(RunStatus::parse(&status), Some(RunStatus::Pending | RunStatus::Waiting)) {
+    let status = RunStatus::parse(&status);
+    if holder != owner || !matches!(status, Some(RunStatus::Pending | RunStatus::Waiting | RunStatus::AwaitingApproval))
+    {
         return Ok(None);
     }
     let Some(run) = crate::runs::read(conn, id)? else { return Ok(None) };
@@ -570,7 +673,7 @@ pub fn execute(
             Some((n, d)) => (now + d, n as i64),
             None => (now, next_step),
         };
-        let ended = (!matches!(status, RunStatus::Waiting)).then_some(now);
+        let ended = (!matches!(status, RunStatus::Waiting | RunStatus::AwaitingApproval)).then_some(now);
         let written = diesel::update(runs::table.filter(runs::id.eq(DbUuid(id))).filter(runs::lease_owner.eq(owner)))
             .set((
                 runs::status.eq(status.as_str()),
@@ -591,6 +694,20 @@ pub fn execute(
         }
         Ok::<(), RecordError>(())
     };
+    if status == Some(RunStatus::AwaitingApproval) {
+        // Claimed while awaiting a decision: its request expired.
+        if !crate::approvals::expire(conn, id)? {
+            return Ok(None);
+        }
+        finish(
+            conn,
+            RunStatus::Stopped,
+            &steps,
+            Some("nobody decided on the approval request before it expired".into()),
+            None,
+        )?;
+        return crate::runs::read(conn, id);
+    }
     let Some(rule) = rule.filter(|r| r.enabled && r.archived_at.is_none()) else {
         finish(
             conn,
@@ -624,11 +741,19 @@ pub fn execute(
             return crate::runs::read(conn, id);
         }
     };
+    if !rule.stop_when.is_empty() {
+        let since = run.created_at.0.naive_utc();
+        if let Some(why) = crate::sequences::exit_reason(conn, &rule.entity, run.record_id, since, &rule.stop_when)? {
+            finish(conn, RunStatus::Stopped, &steps, Some(why), None)?;
+            return crate::runs::read(conn, id);
+        }
+    }
     let matches = move |c: &mut AnyConnection, f: &str, rid: uuid::Uuid| branch_matches(c, &target, f, rid);
     let mut x = Exec {
         actor: &actor,
         target,
         rule_id: rule.id.0,
+        run_id: id,
         record_id: run.record_id,
         record,
         now: Timestamp(to_utc(now).0),
@@ -637,12 +762,18 @@ pub fn execute(
     let actions = rule.typed_actions();
     let seg = segment(conn, &mut x, &actions, next_step.max(0) as usize, false);
     steps.extend(seg.steps);
-    match (seg.error, seg.wait) {
+    match (seg.error, seg.pause) {
         (Some(e), _) => {
             finish(conn, RunStatus::Failed, &steps, Some(e), None)?;
             failed_once(conn, &rule, settings)?;
         }
-        (None, Some(w)) => finish(conn, RunStatus::Waiting, &steps, None, Some(w))?,
+        (None, Some(Pause::Wait(n, d))) => finish(conn, RunStatus::Waiting, &steps, None, Some((n, d)))?,
+        (None, Some(Pause::Approval(n, d))) => {
+            finish(conn, RunStatus::AwaitingApproval, &steps, None, Some((n, d)))?;
+            diesel::update(rules::table.filter(rules::id.eq(DbUuid(rule.id.0))))
+                .set(rules::failures.eq(0))
+                .execute(conn)?;
+        }
         (None, None) => {
             finish(conn, RunStatus::Succeeded, &steps, None, None)?;
             diesel::update(rules::table.filter(rules::id.eq(DbUuid(rule.id.0))))
@@ -732,7 +863,8 @@ fn selected(
     Ok((rule, target, ids))
 }
 
-/// The conditions a run on records `ids` starts with (no `before` outside an event).
+/// The conditions a run on records `ids` starts with (no `before` outside an event: a
+/// `before_filter` and change conditions are not evaluated).
 fn conditions_now(
     conn: &mut AnyConnection,
     rule: &AutomationRule,
@@ -761,6 +893,9 @@ fn conditions_now(
             }
             if let Some(text) = &rule.before_filter {
                 out.push(ConditionOutcome { condition: "before_filter".into(), expression: text.clone(), held: None });
+            }
+            for c in &rule.change_conditions {
+                out.push(ConditionOutcome { condition: "change".into(), expression: c.describe(), held: None });
             }
             out
         })
@@ -812,7 +947,16 @@ pub fn dry_run(
         let record = (target.read)(conn, &rule_actor, record_id)?;
         let matches = move |c: &mut AnyConnection, f: &str, rid: uuid::Uuid| branch_matches(c, &target, f, rid);
         let now = Timestamp(to_utc(crm_db::now()).0);
-        let mut x = Exec { actor: &rule_actor, target, rule_id: rule.id.0, record_id, record, now, matches: &matches };
+        let mut x = Exec {
+            actor: &rule_actor,
+            target,
+            rule_id: rule.id.0,
+            run_id: uuid::Uuid::nil(),
+            record_id,
+            record,
+            now,
+            matches: &matches,
+        };
         let seg = segment(conn, &mut x, &actions, 0, true);
         results.push(DryRunResult { record_id, conditions, would_run, steps: seg.steps, error: seg.error });
     }
@@ -892,6 +1036,7 @@ pub fn oldest_needed(conn: &mut AnyConnection) -> Result<Option<i64>, crm_db::Db
 
 /// Deletes runs that ended before `cutoff`.
 pub fn purge_before(conn: &mut AnyConnection, cutoff: NaiveDateTime) -> Result<usize, crm_db::DbError> {
+    crate::approvals::purge_before(conn, cutoff)?;
     Ok(diesel::delete(runs::table.filter(runs::finished_at.is_not_null()).filter(runs::finished_at.lt(cutoff)))
         .execute(conn)?)
 }

@@ -80,6 +80,9 @@ pub struct AutomationRule {
     /// `stage_id[eq]:…` here and `stage_id[eq]:…` in `filter` say "moved from … to …".
     /// Events without a `before` (a create) do not satisfy it.
     pub before_filter: Option<String>,
+    /// Conditions on how an update changed a number ("`amount` increased by more than 20%"),
+    /// comparing the event's `before` with its `after`; updates only.
+    pub change_conditions: Vec<crate::conditions::ChangeCondition>,
     /// The actions, in order (see `AutomationAction`).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::actions::Action>))]
     pub actions: Vec<serde_json::Value>,
@@ -98,6 +101,9 @@ pub struct AutomationRule {
     pub allow_retrigger: bool,
     /// The most runs it makes in an hour; events beyond are logged as skipped.
     pub max_runs_per_hour: i64,
+    /// For a sequence (a rule on leads or contacts): what stops its runs (`replied`,
+    /// `converted`, `opted_out`), checked when a run starts and after each wait or approval.
+    pub stop_when: Vec<crate::sequences::SequenceExit>,
     /// Free labels, lower case, without duplicates.
     #[filter]
     pub tags: Vec<String>,
@@ -166,6 +172,11 @@ pub struct AutomationRuleInput {
     /// A condition on the record before an update.
     #[serde(default)]
     pub before_filter: Option<String>,
+    /// Conditions on how an update changed a number (at most 10; `event` rules on `updated`).
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    #[cfg_attr(feature = "openapi", schema(example = json!([{"field": "amount", "direction": "increased", "more_than_percent": 20}])))]
+    pub change_conditions: Vec<crate::conditions::ChangeCondition>,
     /// The actions, in order (1 to 50, branches included).
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -184,6 +195,11 @@ pub struct AutomationRuleInput {
     /// 1 to 100,000; defaults to 1000.
     #[serde(default)]
     pub max_runs_per_hour: Option<i64>,
+    /// What stops the runs of a sequence (rules on leads and contacts).
+    #[serde(default)]
+    #[cfg_attr(feature = "graphql", graphql(default))]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["replied", "converted", "opted_out"])))]
+    pub stop_when: Vec<crate::sequences::SequenceExit>,
     /// Free labels, lower case, without duplicates.
     #[serde(default)]
     #[cfg_attr(feature = "graphql", graphql(default))]
@@ -316,6 +332,45 @@ impl AutomationRuleInput {
         if self.before_filter.is_some() && trigger != RuleTrigger::Event {
             errs.add("before_filter", "not_applicable", "only an event has a record before");
         }
+        if !self.change_conditions.is_empty() {
+            let updates = self.events.iter().any(|e| e == "updated" || e == "*");
+            if trigger != RuleTrigger::Event || !updates {
+                errs.add(
+                    "change_conditions",
+                    "not_applicable",
+                    "only an update has a before and an after: an event rule on `updated`",
+                );
+            }
+            if self.change_conditions.len() > 10 {
+                errs.add("change_conditions", "too_many", "at most 10 change conditions");
+            }
+        }
+        for (i, c) in self.change_conditions.iter_mut().enumerate() {
+            c.field = c.field.trim().to_string();
+            let numeric = match target.as_ref().map(|t| (t.catalog)()) {
+                None => true,
+                Some(_) if c.field.strip_prefix("custom_fields.").is_some_and(|k| !k.is_empty()) => true,
+                Some(cat) => cat.field(&c.field).is_some_and(|f| {
+                    matches!(f.kind, crm_core::filter::FieldKind::Int | crm_core::filter::FieldKind::Float)
+                }),
+            };
+            if !numeric {
+                errs.add(
+                    &format!("change_conditions[{i}].field"),
+                    "invalid_value",
+                    format!(
+                        "`{}` is not a number or money field of a {}",
+                        c.field,
+                        self.entity.as_deref().unwrap_or("record")
+                    ),
+                );
+            }
+            for (name, v) in [("more_than_percent", c.more_than_percent), ("more_than", c.more_than)] {
+                if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                    errs.add(&format!("change_conditions[{i}].{name}"), "out_of_range", "a number of zero or more");
+                }
+            }
+        }
         if self.actions.is_empty() {
             errs.add("actions", "required", "at least one action");
         }
@@ -347,6 +402,7 @@ impl AutomationRuleInput {
             }
             let mut resolve = |f: &str| resolve_filter(conn, &t, f).map(|_| ());
             let actions = crate::actions::check(&self.actions, &t, &mut resolve, &mut errs);
+            crate::actions::check_refs(conn, &actions, &mut errs)?;
             let needed = crate::actions::needs(&actions, &t);
             if scopes.is_empty() {
                 scopes = needed.iter().copied().collect();
@@ -364,6 +420,18 @@ impl AutomationRuleInput {
         }
         scopes.sort_by_key(|s| s.as_str());
         self.scopes = scopes.iter().map(|s| s.as_str().to_string()).collect();
+        self.stop_when.sort_by_key(|e| e.as_str());
+        self.stop_when.dedup();
+        if !self.stop_when.is_empty()
+            && let Some(e) = &self.entity
+            && !crate::sequences::PEOPLE.contains(&e.as_str())
+        {
+            errs.add(
+                "stop_when",
+                "not_applicable",
+                "only a sequence on leads or contacts stops when the person answers",
+            );
+        }
         match self.max_runs_per_hour {
             Some(n) if !(1..=100_000).contains(&n) => errs.add("max_runs_per_hour", "out_of_range", "1 to 100,000"),
             _ => {}
@@ -416,6 +484,7 @@ impl Record for AutomationRule {
         r.changed_fields = i.changed_fields;
         r.filter = i.filter;
         r.before_filter = i.before_filter;
+        r.change_conditions = i.change_conditions;
         r.schedule = i.schedule;
         r.time_zone = i.time_zone;
         r.date_field = i.date_field;
@@ -425,6 +494,7 @@ impl Record for AutomationRule {
         r.enabled = i.enabled.unwrap_or(true);
         r.allow_retrigger = i.allow_retrigger.unwrap_or(false);
         r.max_runs_per_hour = i.max_runs_per_hour.unwrap_or(DEFAULT_RATE);
+        r.stop_when = i.stop_when;
         r.tags = i.tags;
         r.external_ids = i.external_ids;
         if r.enabled {

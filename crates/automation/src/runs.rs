@@ -19,11 +19,17 @@ wire_enum!(
         Pending = "pending",
         /// Paused by a `wait` until `due_at`.
         Waiting = "waiting",
+        /// Paused by `request_approval` until the approver decides (or the request expires at
+        /// `due_at`).
+        AwaitingApproval = "awaiting_approval",
         /// Every action ran.
         Succeeded = "succeeded",
         /// An action failed (its segment's writes were rolled back), or the run could not start
         /// (a chain of rules too deep).
         Failed = "failed",
+        /// Stopped before its end: the approval was rejected or expired, or the sequence's
+        /// person replied, converted or opted out (see `error`).
+        Stopped = "stopped",
         /// Not run: the conditions did not hold, the hourly rate was reached, or the rule was
         /// turned off first (see `error`).
         Skipped = "skipped",
@@ -35,7 +41,8 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "graphql", derive(async_graphql::SimpleObject), graphql(name = "AutomationCondition"))]
 pub struct ConditionOutcome {
-    /// `filter` (the record as it was matched) or `before_filter` (the record before the update).
+    /// `filter` (the record as it was matched), `before_filter` (the record before the update)
+    /// or `change` (a change condition, comparing before with after).
     pub condition: String,
     /// The condition's text.
     pub expression: String,
@@ -210,4 +217,31 @@ pub fn get(conn: &mut AnyConnection, actor: &Actor, id: uuid::Uuid) -> Result<Au
 pub(crate) fn read(conn: &mut AnyConnection, id: uuid::Uuid) -> Result<Option<AutomationRun>, RecordError> {
     let row: Option<RunRow> = r::table.filter(r::id.eq(DbUuid(id))).select(run_columns!()).first(conn).optional()?;
     Ok(row.map(to_run))
+}
+
+/// The runs about `entity` record `id`, newest first, before `before` (the 360 timeline's
+/// keys). Skipped runs (conditions that did not hold) are left out: they did nothing.
+pub fn newest_of(
+    conn: &mut AnyConnection,
+    entity: &str,
+    id: uuid::Uuid,
+    before: Option<crm_db::sql::Key>,
+    n: i64,
+) -> QueryResult<Vec<crm_db::sql::Key>> {
+    let mut cond = crm_db::sql::Sql::new(conn.backend());
+    cond.push("entity = ").bind(entity.to_string()).push(" AND record_id = ").bind(id).push(" AND status <> 'skipped'");
+    crm_db::sql::newest_keys(conn, "automation_runs", "created_at", "id", cond, before, n)
+}
+
+/// Runs by their id.
+pub fn by_ids(
+    conn: &mut AnyConnection,
+    ids: &[uuid::Uuid],
+) -> QueryResult<std::collections::HashMap<uuid::Uuid, AutomationRun>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<RunRow> =
+        r::table.filter(r::id.eq_any(ids.iter().copied().map(DbUuid))).select(run_columns!()).load(conn)?;
+    Ok(rows.into_iter().map(to_run).map(|x| (x.id, x)).collect())
 }
