@@ -557,3 +557,301 @@ async fn schedules_and_relative_times_fire_once_on_the_clock_they_are_given() {
         .expect(422);
     assert_eq!(error_fields(&e), ["date_field"]);
 }
+
+/// The bodies of the interactions `filter` selects, oldest first.
+async fn bodies(app: &TestApp, filter: &str) -> Vec<String> {
+    let page = app.get(&format!("/api/v1/interactions?filter={filter}&sort=created_at")).await.expect(200);
+    page["data"].as_array().unwrap().iter().map(|n| s(&n["body"]).to_string()).collect()
+}
+
+/// One engine round as a process named `who` runs it.
+async fn round(app: &TestApp, who: &str) {
+    crm_gateway::automation::round(&app.db, crm_automation::engine::Settings::default(), who).await.unwrap();
+}
+
+#[actix_web::test]
+async fn an_approval_pauses_the_run_until_its_approver_decides() {
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let val = app.user("Val Approver", json!({"email": "val@example.com", "subject": "val-sub"})).await;
+    app.user("Otto Other", json!({"email": "otto@example.com", "subject": "otto-sub"})).await;
+    let val_token = token(&app.keys, "val-sub", &["sales"], &[]);
+    let otto_token = token(&app.keys, "otto-sub", &["sales"], &[]);
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Escalate with approval", "entity": "case", "events": ["created"],
+                   "actions": [
+                       {"type": "add_note", "body": "asked"},
+                       {"type": "request_approval", "approver": val["id"], "reason": "Escalate {{subject}}?"},
+                       {"type": "set_fields", "fields": {"priority": "urgent"}},
+                       {"type": "add_note", "body": "escalated"}]}),
+        )
+        .await;
+    let id = s(&rule["id"]).to_string();
+    let acme = app.account("Acme", json!({})).await;
+    let on = json!({"account_id": acme["id"]});
+    let (yes, no) = (app.case("Yes case", on.clone()).await, app.case("No case", on).await);
+    round(&app, "p1").await;
+    let r = runs(&app, &id).await;
+    assert!(r.iter().all(|x| x["status"] == "awaiting_approval"), "{r:?}");
+    assert_eq!(r[0]["steps"][1]["status"], "waiting");
+    // Nothing goes on while nobody decides, whatever the engine does.
+    round(&app, "p1").await;
+    assert!(runs(&app, &id).await.iter().all(|x| x["status"] == "awaiting_approval"));
+
+    // The approver sees the requests addressed to them; someone else sees none of them.
+    let mine = app
+        .call(awc::http::Method::GET, "/api/v1/automation-approvals?status=pending", Some(&val_token), None, &[])
+        .await
+        .expect(200);
+    let mine = mine["data"].as_array().unwrap().clone();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let req = |case: &Value| mine.iter().find(|a| a["record_id"] == case["id"]).unwrap().clone();
+    let (yes_req, no_req) = (req(&yes), req(&no));
+    assert_eq!(yes_req["reason"], "Escalate Yes case?");
+    assert_eq!(yes_req["approver_id"], val["id"]);
+    assert_eq!(yes_req["step"], "2");
+    let theirs = app
+        .call(awc::http::Method::GET, "/api/v1/automation-approvals", Some(&otto_token), None, &[])
+        .await
+        .expect(200);
+    assert_eq!(theirs["data"], json!([]));
+    let path = |a: &Value| format!("/api/v1/automation-approvals/{}/decision", s(&a["id"]));
+    let approve = json!({"decision": "approve", "comment": "fine"});
+    let denied =
+        app.call(awc::http::Method::POST, &path(&yes_req), Some(&otto_token), Some(approve.clone()), &[]).await;
+    assert_eq!(denied.status, 404, "{}", denied.body);
+
+    // Approved: the run goes on from the next action.
+    let decided =
+        app.call(awc::http::Method::POST, &path(&yes_req), Some(&val_token), Some(approve.clone()), &[]).await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    assert_eq!(
+        (decided.body["status"].as_str(), decided.body["decided_by"].as_str()),
+        (Some("approved"), Some("val-sub"))
+    );
+    let again = app.call(awc::http::Method::POST, &path(&yes_req), Some(&val_token), Some(approve), &[]).await;
+    assert_eq!((again.status.as_u16(), s(&again.body["code"])), (409, "APPROVAL_DECIDED"));
+    // Rejected (over GraphQL): the run stops there.
+    let q = "mutation($id: UUID!) { decideAutomationApproval(id: $id, decision: {decision: REJECT, comment: \"too soon\"}) { status comment } }";
+    let g = app.gql(&val_token, q, json!({"id": no_req["id"]})).await;
+    assert_eq!(g["data"]["decideAutomationApproval"], json!({"status": "REJECTED", "comment": "too soon"}), "{g}");
+    round(&app, "p2").await;
+    let r = runs(&app, &id).await;
+    let of = |case: &Value| r.iter().find(|x| x["record_id"] == case["id"]).unwrap().clone();
+    let (ran, stopped) = (of(&yes), of(&no));
+    assert_eq!(ran["status"], "succeeded", "{ran}");
+    let log: Vec<(&str, &str)> =
+        ran["steps"].as_array().unwrap().iter().map(|x| (s(&x["action"]), s(&x["status"]))).collect();
+    assert_eq!(
+        log,
+        [
+            ("add_note", "done"),
+            ("request_approval", "waiting"),
+            ("request_approval", "done"),
+            ("set_fields", "done"),
+            ("add_note", "done")
+        ]
+    );
+    assert_eq!(stopped["status"], "stopped");
+    assert_eq!(stopped["error"], "rejected by val-sub: too soon");
+    assert_eq!(stopped["steps"][2]["status"], "rejected");
+    let priority = |case: &Value| format!("/api/v1/cases/{}", s(&case["id"]));
+    assert_eq!(app.get(&priority(&yes)).await.expect(200)["priority"], "urgent");
+    assert_ne!(app.get(&priority(&no)).await.expect(200)["priority"], "urgent");
+    let notes = |case: &Value| format!("case_id[eq]:{}", s(&case["id"]));
+    assert_eq!(bodies(&app, &notes(&yes)).await, ["asked", "escalated"]);
+    assert_eq!(bodies(&app, &notes(&no)).await, ["asked"]);
+
+    // A request nobody decides expires, and its run stops.
+    let brief = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Brief approval", "entity": "account", "events": ["created"],
+                   "actions": [{"type": "request_approval", "reason": "ok?", "expires_in": "1s"},
+                               {"type": "add_note", "body": "never"}]}),
+        )
+        .await;
+    app.patch(&format!("/api/v1/automation-rules/{id}"), json!({"enabled": false})).await.expect(200);
+    let owned = app.account("Owned", json!({"owner_id": val["id"]})).await;
+    round(&app, "p3").await;
+    let r = runs(&app, s(&brief["id"])).await;
+    assert_eq!(r[0]["status"], "awaiting_approval", "{r:?}");
+    assert_eq!(r[0]["steps"][0]["detail"]["approver_id"], val["id"], "the owner approves by default");
+    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    round(&app, "p3").await;
+    let r = runs(&app, s(&brief["id"])).await;
+    assert_eq!(r[0]["status"], "stopped");
+    assert!(s(&r[0]["error"]).contains("expired"), "{}", r[0]);
+    let expired = app.get(&format!("/api/v1/automation-approvals?record_id={}", s(&owned["id"]))).await.expect(200);
+    assert_eq!(expired["data"][0]["status"], "expired");
+
+    // Refused when saved: an approval inside a branch, an approver who is not an id.
+    let bad = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad", "entity": "case", "events": ["created"],
+                   "actions": [{"type": "branch", "filter": "priority[eq]:low",
+                                "then": [{"type": "request_approval", "reason": "x", "approver": "boss"}]}]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let fields: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!(fields, ["actions[0].then[0].type", "actions[0].then[0].approver"]);
+}
+
+#[actix_web::test]
+async fn a_sequence_stops_when_the_person_replies_opts_out_or_buys() {
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Nurture", "entity": "contact", "events": ["created"],
+                   "stop_when": ["replied", "opted_out", "converted"],
+                   "actions": [{"type": "add_note", "body": "day 0"}, {"type": "wait", "duration": "1s"},
+                               {"type": "add_note", "body": "day 3"}, {"type": "wait", "duration": "1s"},
+                               {"type": "add_note", "body": "day 7"}]}),
+        )
+        .await;
+    assert_eq!(rule["stop_when"], json!(["converted", "opted_out", "replied"]));
+    let id = s(&rule["id"]).to_string();
+    let mail = |n: &str| json!({"email": format!("{n}@example.com")});
+    let quiet = app.contact("Quinn", "Quiet", mail("quinn")).await;
+    let replier = app.contact("Rae", "Replies", mail("rae")).await;
+    let leaver = app.contact("Leo", "Leaves", mail("leo")).await;
+    let buyer = app.contact("Bea", "Buys", mail("bea")).await;
+    round(&app, "p").await;
+    // Between day 0 and day 3: one replies, one opts out, one buys.
+    app.interaction(&replier, json!({"type": "email", "direction": "inbound", "subject": "Re: hello"})).await;
+    app.patch(&format!("/api/v1/contacts/{}", s(&leaver["id"])), json!({"email_consent": "opted_out"}))
+        .await
+        .expect(200);
+    let acme = app.account("Acme", json!({})).await;
+    let product = app.product("SEQ-1", json!({})).await;
+    app.purchase(&acme, &product, json!({"contact_id": buyer["id"]})).await;
+    for _ in 0..2 {
+        actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+        round(&app, "p").await;
+    }
+    let r = runs(&app, &id).await;
+    let of = |c: &Value| r.iter().find(|x| x["record_id"] == c["id"]).unwrap().clone();
+    assert_eq!(of(&quiet)["status"], "succeeded", "{r:?}");
+    for (c, why) in [(&replier, "replied"), (&leaver, "opted out"), (&buyer, "converted")] {
+        let run = of(c);
+        assert_eq!(run["status"], "stopped", "{run}");
+        assert_eq!(run["error"], format!("the sequence stopped: the contact {why}"));
+    }
+    let notes = |c: &Value| format!("contact_ids[eq]:{},type[eq]:note", s(&c["id"]));
+    assert_eq!(bodies(&app, &notes(&quiet)).await, ["day 0", "day 3", "day 7"]);
+    for c in [&replier, &leaver, &buyer] {
+        assert_eq!(bodies(&app, &notes(c)).await, ["day 0"]);
+    }
+
+    // The runs are on the person's timeline.
+    let t = app.get(&format!("/api/v1/contacts/{}/timeline?kinds=automation", s(&quiet["id"]))).await.expect(200);
+    let items = t["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{t}");
+    assert_eq!((s(&items[0]["kind"]), s(&items[0]["item"]["status"])), ("automation", "succeeded"));
+    assert_eq!(items[0]["item"]["rule_id"], rule["id"]);
+    let q = "query($id: ID!) { contact(id: $id) { timeline(kinds: [AUTOMATION]) { nodes { kind automation { status } } } } }";
+    let g = app.gql(&app.admin, q, json!({"id": replier["id"]})).await;
+    let nodes = &g["data"]["contact"]["timeline"]["nodes"];
+    assert_eq!(nodes, &json!([{"kind": "AUTOMATION", "automation": {"status": "STOPPED"}}]), "{g}");
+
+    // Only leads and contacts answer.
+    let bad = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad", "entity": "case", "events": ["created"], "stop_when": ["replied"],
+                   "actions": [{"type": "add_note", "body": "x"}]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["errors"][0]["field"], "stop_when");
+}
+
+#[actix_web::test]
+async fn rules_add_contacts_to_campaigns_and_take_them_out() {
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let campaign = app.campaign("Spring", json!({})).await;
+    let cid = s(&campaign["id"]).to_string();
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Enrol VIPs", "entity": "contact", "events": ["created", "updated"],
+                   "actions": [{"type": "branch", "filter": "tags[eq]:vip",
+                                "then": [{"type": "add_to_campaign", "campaign_id": cid}],
+                                "otherwise": [{"type": "remove_from_campaign", "campaign_id": cid}]}]}),
+        )
+        .await;
+    assert_eq!(rule["scopes"], json!(["campaigns:read", "campaigns:write", "contacts:read"]));
+    let vip = app.contact("Vi", "Pi", json!({"email": "vi@example.com", "tags": ["vip"]})).await;
+    app.contact("No", "Body", json!({"email": "no@example.com"})).await;
+    round(&app, "p").await;
+    let members = async |app: &TestApp| -> Vec<String> {
+        let page = app.get(&format!("/api/v1/campaigns/{cid}/members?limit=1000")).await.expect(200);
+        page["data"].as_array().unwrap().iter().map(|m| s(&m["contact_id"]).to_string()).collect()
+    };
+    assert_eq!(members(&app).await, [s(&vip["id"]).to_string()], "{:?}", runs(&app, s(&rule["id"])).await);
+    app.patch(&format!("/api/v1/contacts/{}", s(&vip["id"])), json!({"tags": []})).await.expect(200);
+    round(&app, "p").await;
+    assert!(members(&app).await.is_empty());
+    let r = runs(&app, s(&rule["id"])).await;
+    assert!(r.iter().all(|x| x["status"] == "succeeded"), "{r:?}");
+    assert_eq!(r.last().unwrap()["steps"][1]["detail"]["removed"], true);
+
+    // Only contacts are members; the campaign must exist.
+    let bad = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad", "entity": "account", "events": ["created"],
+                   "actions": [{"type": "add_to_campaign", "campaign_id": uuid::Uuid::now_v7()}]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let fields: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!(fields, ["actions[0].type", "actions[0].campaign_id"]);
+}
+
+#[actix_web::test]
+async fn a_change_condition_compares_the_record_before_and_after_an_update() {
+    let app = spawn_with(|s| s.automation_interval = Duration::ZERO).await;
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Revenue jumped", "entity": "account", "events": ["updated"],
+                   "changed_fields": ["annual_revenue"],
+                   "change_conditions": [{"field": "annual_revenue", "direction": "increased", "more_than_percent": 20}],
+                   "actions": [{"type": "add_note", "body": "Revenue up: {{name}}"}]}),
+        )
+        .await;
+    let eur = |minor: i64| json!({"annual_revenue": {"amount_minor": minor, "currency": "EUR"}});
+    let (up, flat) = (app.account("Up", eur(100_000)).await, app.account("Flat", eur(100_000)).await);
+    // +25% against +20% exactly (not more than 20%).
+    app.patch(&format!("/api/v1/accounts/{}", s(&up["id"])), eur(125_000)).await.expect(200);
+    app.patch(&format!("/api/v1/accounts/{}", s(&flat["id"])), eur(120_000)).await.expect(200);
+    round(&app, "p").await;
+    let r = runs(&app, s(&rule["id"])).await;
+    let of = |a: &Value| r.iter().find(|x| x["record_id"] == a["id"]).unwrap().clone();
+    let (ran, skipped) = (of(&up), of(&flat));
+    assert_eq!(ran["status"], "succeeded", "{ran}");
+    let expected =
+        json!([{"condition": "change", "expression": "annual_revenue increased by more than 20%", "held": true}]);
+    assert_eq!(ran["conditions"], expected);
+    assert_eq!((skipped["status"].as_str(), &skipped["conditions"][0]["held"]), (Some("skipped"), &json!(false)));
+    assert_eq!(bodies(&app, &format!("account_id[eq]:{}", s(&up["id"]))).await, ["Revenue up: Up"]);
+    assert!(bodies(&app, &format!("account_id[eq]:{}", s(&flat["id"]))).await.is_empty());
+
+    // Only numbers, and only updates.
+    let bad = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad", "entity": "account", "events": ["created"],
+                   "change_conditions": [{"field": "name", "direction": "increased", "more_than": -1}],
+                   "actions": [{"type": "add_note", "body": "x"}]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let fields: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().map(|e| s(&e["field"])).collect();
+    assert_eq!(fields, ["change_conditions", "change_conditions[0].field", "change_conditions[0].more_than"]);
+}

@@ -492,3 +492,70 @@ async fn two_instances_send_each_message_once() {
     assert_eq!(rx.received().len(), 60, "each message once: two instances never sent the same one");
     let _ = other;
 }
+
+#[actix_web::test]
+async fn an_automation_rule_calls_a_webhook_signed_and_logged_like_any_delivery() {
+    let rx = Receiver::start().await;
+    rx.set(|i| i.fail_next = 1);
+    let app = spawn_with(|s| {
+        webhook_settings(s);
+        s.automation_interval = Duration::from_millis(40);
+    })
+    .await;
+    let w =
+        app.created("/api/v1/webhooks", json!({"url": rx.url("/erp"), "event_types": ["automation.webhook"]})).await;
+    let secret = s(&w["secret"]).to_string();
+    let rule = app
+        .created(
+            "/api/v1/automation-rules",
+            json!({"name": "Tell the ERP about gold accounts", "entity": "account", "events": ["updated"],
+                   "changed_fields": ["tier"], "filter": "tier[eq]:gold",
+                   "actions": [{"type": "call_webhook", "webhook_id": w["id"]}]}),
+        )
+        .await;
+    assert_eq!(rule["scopes"], json!(["accounts:read", "webhooks:write"]));
+    let acme = app.account("Acme", json!({"tier": "silver"})).await;
+    app.patch(&format!("/api/v1/accounts/{}", s(&acme["id"])), json!({"tier": "gold"})).await.expect(200);
+    until("the call arrived", || !rx.received().is_empty()).await;
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "one message, after one failed attempt");
+    let m = &got[0];
+    assert!(signed_by(&secret, m));
+    assert_eq!(m.path, "/erp");
+    assert_eq!(m.body["type"], "automation.webhook");
+    assert_eq!(m.body["data"]["rule_id"], rule["id"]);
+    assert_eq!((m.body["data"]["entity"].as_str(), &m.body["data"]["record_id"]), (Some("account"), &acme["id"]));
+    assert_eq!(m.body["data"]["record"]["tier"], "gold");
+    // The run says which delivery it made; the subscription's log holds it, with its retry.
+    let run = app.get(&format!("/api/v1/automation-runs?rule_id={}", s(&rule["id"]))).await.expect(200);
+    let step = &run["data"][0]["steps"][0];
+    assert_eq!(step["status"], "done");
+    assert_eq!(m.body["data"]["run_id"], run["data"][0]["id"]);
+    let delivery = s(&step["detail"]["delivery_id"]).to_string();
+    assert_eq!(m.id, delivery);
+    let path = format!("/api/v1/webhooks/{}/deliveries/{delivery}", s(&w["id"]));
+    let mut log = app.get(&path).await.expect(200);
+    for _ in 0..100 {
+        if log["delivery"]["status"] == "delivered" {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        log = app.get(&path).await.expect(200);
+    }
+    assert_eq!(log["delivery"]["event_type"], "automation.webhook");
+    assert_eq!(log["delivery"]["status"], "delivered", "{log}");
+    let codes: Vec<i64> =
+        log["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [500, 200]);
+
+    // A subscription that does not exist is refused when the rule is saved.
+    let bad = app
+        .post(
+            "/api/v1/automation-rules",
+            json!({"name": "Bad", "entity": "account", "events": ["created"],
+                   "actions": [{"type": "call_webhook", "webhook_id": uuid::Uuid::now_v7()}]}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["errors"][0]["field"], "actions[0].webhook_id");
+}

@@ -32,6 +32,8 @@ wire_enum!(
         /// An activity: when it was done, or when it was scheduled while still to do.
         Activity = "activity",
         Change = "change",
+        /// A run of an automation rule on the customer (skipped runs are left out).
+        Automation = "automation",
     }
 );
 
@@ -43,6 +45,7 @@ impl TimelineKind {
             TimelineKind::Purchase => Scope::ProductsRead,
             TimelineKind::Opportunity | TimelineKind::StageChange | TimelineKind::Activity => Scope::SalesRead,
             TimelineKind::Change => read_scope(subject),
+            TimelineKind::Automation => Scope::AutomationRead,
         }
     }
 }
@@ -77,6 +80,7 @@ pub enum TimelineEntry {
     StageChange(StageVisit),
     Activity(Activity),
     Change(HistoryEntry),
+    Automation(crm_automation::AutomationRun),
 }
 
 /// One entry of a customer's timeline. Its schema (below) is written by hand: one object per
@@ -86,10 +90,11 @@ pub struct TimelineItem {
     pub kind: TimelineKind,
     /// When it happened: an interaction's `occurred_at`, a case's opening, a purchase's
     /// `ordered_at`, a deal's opening, a stage move's `entered_at`, an activity's
-    /// `completed_at` (or its creation while it is to do), a change's time.
+    /// `completed_at` (or its creation while it is to do), a change's time, an automation
+    /// run's creation.
     pub occurred_at: Timestamp,
-    /// The interaction, case, purchase, opportunity or activity id, the stage visit's id, or
-    /// the change event's id.
+    /// The interaction, case, purchase, opportunity or activity id, the stage visit's id, the
+    /// change event's id, or the automation run's id.
     pub id: uuid::Uuid,
     pub item: TimelineEntry,
 }
@@ -104,7 +109,7 @@ mod schema {
     use super::TimelineItem;
 
     /// `kind`, the name of the variant's schema, and the name of its item's schema.
-    const VARIANTS: [(&str, &str, &str); 7] = [
+    const VARIANTS: [(&str, &str, &str); 8] = [
         ("interaction", "TimelineInteraction", "Interaction"),
         ("case", "TimelineCase", "Case"),
         ("purchase", "TimelinePurchase", "Purchase"),
@@ -112,6 +117,7 @@ mod schema {
         ("stage_change", "TimelineStageChange", "StageVisit"),
         ("activity", "TimelineActivity", "Activity"),
         ("change", "TimelineChange", "HistoryEntry"),
+        ("automation", "TimelineAutomation", "AutomationRun"),
     ];
 
     fn schema_of(v: serde_json::Value) -> RefOr<Schema> {
@@ -145,13 +151,14 @@ mod schema {
                             "$ref": "#/components/schemas/Timestamp",
                             "description": "When it happened: an interaction's `occurred_at`, a case's opening, \
                                 a purchase's `ordered_at`, a deal's opening, a stage move's `entered_at`, an \
-                                activity's `completed_at` (or its creation while it is to do), a change's time.",
+                                activity's `completed_at` (or its creation while it is to do), a change's time, an \
+                                automation run's creation.",
                         },
                         "id": {
                             "type": "string",
                             "format": "uuid",
                             "description": "The interaction, case, purchase, opportunity or activity id, the \
-                                stage visit's id, or the change event's id.",
+                                stage visit's id, the change event's id, or the automation run's id.",
                         },
                         "item": {"$ref": format!("#/components/schemas/{item}")},
                     },
@@ -182,6 +189,11 @@ mod schema {
             <crm_sales::Activity as ToSchema>::schemas(schemas);
             schemas.push((crm_events::HistoryEntry::name().into(), crm_events::HistoryEntry::schema()));
             <crm_events::HistoryEntry as ToSchema>::schemas(schemas);
+            schemas.push((
+                <crm_automation::AutomationRun as ToSchema>::name().into(),
+                <crm_automation::AutomationRun as PartialSchema>::schema(),
+            ));
+            <crm_automation::AutomationRun as ToSchema>::schemas(schemas);
         }
     }
 }
@@ -279,6 +291,9 @@ pub fn timeline(
                     })
                     .collect()
             }
+            TimelineKind::Automation => {
+                crm_automation::runs::newest_of(conn, subject.entity(), subject.uuid(), before, n)?
+            }
         };
         keys.extend(found.into_iter().map(|k| (k, *kind)));
     }
@@ -311,6 +326,7 @@ pub fn timeline(
     let seen_deals = by_id::<Opportunity>(conn, actor, moved.iter().map(|o| o.0).collect())?;
     moves.retain(|_, m| seen_deals.contains_key(&m.opportunity_id.0));
     let mut activities = by_id::<Activity>(conn, actor, ids_of(TimelineKind::Activity))?;
+    let mut runs = crm_automation::runs::by_ids(conn, &ids_of(TimelineKind::Automation))?;
     let data = keys
         .into_iter()
         .filter_map(|((t, id), kind)| {
@@ -322,6 +338,7 @@ pub fn timeline(
                 TimelineKind::StageChange => TimelineEntry::StageChange(moves.remove(&id)?),
                 TimelineKind::Activity => TimelineEntry::Activity(activities.remove(&id)?),
                 TimelineKind::Change => TimelineEntry::Change(changes.remove(&id)?),
+                TimelineKind::Automation => TimelineEntry::Automation(runs.remove(&id)?),
             };
             Some(TimelineItem { kind, occurred_at: to_utc(t), id, item })
         })

@@ -148,7 +148,7 @@ impl CommentsMutation {
 // The 360 view
 
 /// One timeline entry; exactly one of `interaction`, `case`, `purchase`, `opportunity`,
-/// `stageChange`, `activity`, `change` is set, as `kind` says.
+/// `stageChange`, `activity`, `change`, `automation` is set, as `kind` says.
 #[derive(SimpleObject)]
 pub struct TimelineItemNode {
     pub kind: TimelineKind,
@@ -161,6 +161,8 @@ pub struct TimelineItemNode {
     pub stage_change: Option<crm_sales::StageVisit>,
     pub activity: Option<ActivityNode>,
     pub change: Option<HistoryEntry>,
+    /// The automation run, for `AUTOMATION`.
+    pub automation: Option<crm_automation::AutomationRun>,
 }
 
 /// One page of a customer's timeline, newest first.
@@ -203,6 +205,7 @@ pub async fn timeline(
                 stage_change: None,
                 activity: None,
                 change: None,
+                automation: None,
             };
             match i.item {
                 TimelineEntry::Interaction(inner) => node.interaction = Some(InteractionNode { inner }),
@@ -212,6 +215,7 @@ pub async fn timeline(
                 TimelineEntry::StageChange(v) => node.stage_change = Some(v),
                 TimelineEntry::Activity(inner) => node.activity = Some(ActivityNode { inner }),
                 TimelineEntry::Change(e) => node.change = Some(e),
+                TimelineEntry::Automation(run) => node.automation = Some(run),
             }
             node
         })

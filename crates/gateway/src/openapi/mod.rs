@@ -36,7 +36,7 @@ pub mod custom_fields;
         (name = "imports", description = "Bulk imports of CSV and NDJSON files as resumable jobs: progress, per-row error reports, saved column mappings"),
         (name = "jobs", description = "Background jobs (bulk geocoding, analytics refreshes, …): status, counts, percent and time left"),
         (name = "schema", description = "Custom fields: typed fields administrators add to accounts, contacts, leads, opportunities, cases and products"),
-        (name = "automation", description = "Workflow automation: rules that act on records when events happen or on a selection, with dry runs and a run log"),
+        (name = "automation", description = "Workflow automation: rules that act on records when events happen, on a clock or on a selection; sequences, approvals, dry runs and a run log"),
         (name = "webhooks", description = "Webhooks: signed, at-least-once delivery of the change feed's events to your URLs, with a delivery log"),
         (name = "sharing", description = "Record visibility: each owned resource's sharing level (public, team, private) and shares of one record with a user or a team"),
         (name = "api-keys", description = "API keys for integrators' scripts: scopes within their creator's, expiry, allowed networks, own rate limits, revoked at once"),
@@ -195,6 +195,9 @@ macro_rules! mount_routes {
                     .service(rest::automation::get_automation_run)
                     .service(rest::automation::dry_run_automation_rule)
                     .service(rest::automation::run_automation_rule)
+                    .service(rest::automation::list_automation_approvals)
+                    .service(rest::automation::get_automation_approval)
+                    .service(rest::automation::decide_automation_approval)
                     .service(rest::audit::list_audit)
                     .service(rest::privacy::start_privacy_request)
                     .service(rest::privacy::list_privacy_requests)

@@ -16,9 +16,11 @@ use crate::problem::{ApiError, Problem};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
-    /// Comma-separated kinds: `interaction`, `case`, `purchase`, `change` (default: every kind
-    /// the caller can read).
-    #[param(pattern = r"^\s*(interaction|purchase|change|case)?\s*(,\s*(interaction|purchase|change|case)?\s*)*$")]
+    /// Comma-separated kinds: `interaction`, `case`, `purchase`, `opportunity`, `stage_change`,
+    /// `activity`, `change`, `automation` (default: every kind the caller can read).
+    #[param(
+        pattern = r"^\s*(interaction|case|purchase|opportunity|stage_change|activity|change|automation)?\s*(,\s*(interaction|case|purchase|opportunity|stage_change|activity|change|automation)?\s*)*$"
+    )]
     pub kinds: Option<String>,
     /// Entries per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
