@@ -84,7 +84,7 @@ fn the_document_states_errors_statuses_and_security_exactly() {
     // The timeline entry is discriminated by `kind`; field history values are any JSON.
     let schemas = &doc["components"]["schemas"];
     assert_eq!(schemas["TimelineItem"]["discriminator"]["propertyName"], "kind");
-    assert_eq!(schemas["TimelineItem"]["oneOf"].as_array().unwrap().len(), 7);
+    assert_eq!(schemas["TimelineItem"]["oneOf"].as_array().unwrap().len(), 8);
     assert!(schemas["FieldChange"]["properties"]["from"].get("type").is_none(), "{}", schemas["FieldChange"]);
     // Request bodies refuse unknown fields; list parameters state their formats.
     assert_eq!(schemas["ContactInput"]["additionalProperties"], false);

@@ -168,10 +168,17 @@ fn approver_of(conn: &mut AnyConnection, actor: &Actor, scope: Scope) -> Result<
     if actor.has(scope) {
         return Ok(None);
     }
-    match crm_users::current_user_id(conn, actor)? {
-        Some(u) => Ok(Some(u)),
+    // The caller's user as it is (no user is provisioned by reading or deciding).
+    match crm_users::user_by_subject(conn, &actor.sub)?.filter(|u| u.archived_at.is_none()) {
+        Some(u) => Ok(Some(u.id)),
         None => Err(crm_core::actor::Forbidden { missing: scope }.into()),
     }
+}
+
+/// Whether `actor` may decide approval requests at all (before its request is read): it holds
+/// `automation:write`, or it is a user (who decides the requests addressed to them).
+pub fn may_decide(conn: &mut AnyConnection, actor: &Actor) -> Result<(), RecordError> {
+    approver_of(conn, actor, Scope::AutomationWrite).map(|_| ())
 }
 
 /// Approval requests, newest first: all of them with `automation:read`, else those addressed

@@ -214,7 +214,11 @@ pub async fn decide_automation_approval(
     id: web::Path<uuid::Uuid>,
     body: crate::rest::Json<Decision>,
 ) -> Result<HttpResponse, ApiError> {
-    let decision = body.after(Ok::<(), ApiError>(()))?;
+    // Who may decide at all is known before the body is read: a caller who may not is refused
+    // whatever it sent.
     let (actor, id) = (auth.0, id.into_inner());
+    let caller = actor.clone();
+    let allowed = state.db.run(move |c| approvals::may_decide(c, &caller)).await;
+    let decision = body.after(allowed)?;
     Ok(HttpResponse::Ok().json(state.db.transaction(move |c| approvals::decide(c, &actor, id, decision)).await?))
 }
