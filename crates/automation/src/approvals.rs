@@ -168,8 +168,8 @@ fn approver_of(conn: &mut AnyConnection, actor: &Actor, scope: Scope) -> Result<
     if actor.has(scope) {
         return Ok(None);
     }
-    // The caller's user as it is (no user is provisioned by reading or deciding).
-    match crm_users::user_by_subject(conn, &actor.sub)?.filter(|u| u.archived_at.is_none()) {
+    // The caller's active user as it is (no user is provisioned by reading or deciding).
+    match crm_users::user_by_subject(conn, &actor.sub)?.filter(|u| u.active && u.archived_at.is_none()) {
         Some(u) => Ok(Some(u.id)),
         None => Err(crm_core::actor::Forbidden { missing: scope }.into()),
     }
